@@ -1,0 +1,68 @@
+/**
+ * Group commit for high-volume audit records that carry no other write (token issuance, reads,
+ * refusals): concurrent callers share one INSERT, and each is answered only once its record is durable.
+ * Up to `concurrency` batches are in flight at once; PostgreSQL merges their WAL flushes.
+ */
+import { insertAuditEntries, type AuditEntryValues } from '../store/audit.js';
+import type { Executor } from '../store/executor.js';
+
+interface Pending {
+  row: AuditEntryValues;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export interface GroupCommitOptions {
+  maxBatch: number;
+  concurrency: number;
+  /** Called after every committed batch (the sequencer's nudge). */
+  onCommitted?: () => void;
+}
+
+export class GroupCommit {
+  private queue: Pending[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly db: Executor,
+    private readonly options: GroupCommitOptions,
+  ) {}
+
+  append(row: AuditEntryValues): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ row, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight.size < this.options.concurrency && this.queue.length > 0) {
+      const flushing = this.flush(this.queue.splice(0, this.options.maxBatch)).finally(() => {
+        this.inFlight.delete(flushing);
+        this.pump();
+      });
+      this.inFlight.add(flushing);
+    }
+  }
+
+  /** Resolves once every record handed in so far has been written (or has failed). */
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async flush(batch: Pending[]): Promise<void> {
+    try {
+      await insertAuditEntries(this.db, batch.map((p) => p.row));
+    } catch (error) {
+      if (batch.length === 1) {
+        batch[0]!.reject(error);
+        return;
+      }
+      // One bad record must not fail its neighbours: retry them one by one.
+      await Promise.all(batch.map((p) => this.flush([p])));
+      return;
+    }
+    this.options.onCommitted?.();
+    for (const p of batch) p.resolve();
+  }
+}

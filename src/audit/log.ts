@@ -1,0 +1,66 @@
+/**
+ * The audit log as the services see it: append inside the caller's transaction, or record through the
+ * group commit when there is no other write. The Merkle tree, checkpoints and proofs over the numbered
+ * entries build on this (the audit-log issue).
+ */
+import type { Transaction } from 'kysely';
+import type { Database } from '../storage/schema.js';
+import { insertAuditEntries } from '../store/audit.js';
+import type { Executor } from '../store/executor.js';
+import { toAuditRow, type AuditEntryInput } from './entry.js';
+import { GroupCommit } from './group-commit.js';
+import { Sequencer } from './sequencer.js';
+
+export interface AuditLogOptions {
+  sequencerIntervalMs: number;
+  sequencerBatch: number;
+  groupCommitMaxBatch: number;
+  groupCommitConcurrency: number;
+  logger?: import('pino').Logger | undefined;
+}
+
+export class AuditLog {
+  readonly sequencer: Sequencer;
+  private readonly groupCommit: GroupCommit;
+
+  constructor(
+    private readonly db: Executor,
+    options: AuditLogOptions,
+  ) {
+    this.sequencer = new Sequencer(db, {
+      intervalMs: options.sequencerIntervalMs,
+      batch: options.sequencerBatch,
+      logger: options.logger,
+    });
+    this.groupCommit = new GroupCommit(db, {
+      maxBatch: options.groupCommitMaxBatch,
+      concurrency: options.groupCommitConcurrency,
+      onCommitted: () => this.sequencer.nudge(),
+    });
+  }
+
+  /** Appends entries inside `trx`: they commit, or vanish, with the change they record. */
+  append(trx: Transaction<Database>, ...entries: AuditEntryInput[]): Promise<void> {
+    return insertAuditEntries(trx, entries.map(toAuditRow));
+  }
+
+  /** Records an entry that has no other write, through the group commit; resolves once durable. */
+  record(entry: AuditEntryInput): Promise<void> {
+    return this.groupCommit.append(toAuditRow(entry));
+  }
+
+  /** Waits for records still in the group commit. */
+  settle(): Promise<void> {
+    return this.groupCommit.settle();
+  }
+
+  /**
+   * Runs `fn` in a transaction and, once it has committed, wakes the sequencer. Every service that
+   * appends entries runs its transaction through here.
+   */
+  async transact<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    const result = await this.db.transaction().execute(fn);
+    this.sequencer.nudge();
+    return result;
+  }
+}

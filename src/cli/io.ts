@@ -1,0 +1,77 @@
+import Table from 'cli-table3';
+import { AppError, isAppError, type ErrorCode } from '../errors.js';
+import { ConfigError } from '../config.js';
+
+/** Where a command writes, and the environment it reads config from (tests pass their own). */
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+  env: Record<string, string | undefined>;
+}
+
+/** Exit codes: documented in `cordon --help`. */
+export const EXIT = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 2,
+  NOT_FOUND: 3,
+  REFUSED: 4,
+  UNAVAILABLE: 5,
+  CONFIG: 78,
+} as const;
+
+const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
+  INVALID_ARGUMENT: EXIT.USAGE,
+  NOT_FOUND: EXIT.NOT_FOUND,
+  USER_NOT_FOUND: EXIT.NOT_FOUND,
+  ACCOUNT_NOT_FOUND: EXIT.NOT_FOUND,
+  GROUP_NOT_FOUND: EXIT.NOT_FOUND,
+  LAST_OWNER: EXIT.REFUSED,
+  EXTERNALLY_MANAGED: EXIT.REFUSED,
+  PERMISSION_DENIED: EXIT.REFUSED,
+  EMAIL_TAKEN: EXIT.REFUSED,
+  ALREADY_EXISTS: EXIT.REFUSED,
+  FAILED_PRECONDITION: EXIT.REFUSED,
+  DATA_DIR_LOCKED: EXIT.UNAVAILABLE,
+  UNAVAILABLE: EXIT.UNAVAILABLE,
+  CONFIG_INVALID: EXIT.CONFIG,
+};
+
+/** A failure the command has already explained to the user; carries only the exit code. */
+export class Reported extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+  }
+}
+
+/** Prints an error for a person (or as JSON) and returns the exit code it maps to. */
+export function reportError(io: CliIo, error: unknown, json: boolean): number {
+  if (error instanceof Reported) return error.exitCode;
+  if (error instanceof ConfigError) {
+    io.stderr.write(`cordon: invalid configuration (${error.problems.length} problem${error.problems.length > 1 ? 's' : ''}):\n`);
+    for (const p of error.problems) io.stderr.write(`  - ${p}\n`);
+    return EXIT.CONFIG;
+  }
+  if (isAppError(error)) {
+    if (json) io.stdout.write(JSON.stringify({ error: { code: error.code, message: error.description } }) + '\n');
+    else io.stderr.write(`cordon: ${error.description} [${error.code}]\n`);
+    if (error.code === 'UNAVAILABLE' && error.cause) io.stderr.write(`  cause: ${String((error.cause as Error).message ?? error.cause)}\n`);
+    return EXIT_BY_CODE[error.code] ?? EXIT.FAILURE;
+  }
+  io.stderr.write(`cordon: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
+  return EXIT.FAILURE;
+}
+
+export function printJson(io: CliIo, value: unknown): void {
+  io.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+export function printTable(io: CliIo, head: string[], rows: Array<Array<string | number | boolean>>): void {
+  const table = new Table({ head, style: { head: [], border: [] } });
+  for (const row of rows) table.push(row.map(String));
+  io.stdout.write(table.toString() + '\n');
+}
+
+export function usageError(message: string): AppError {
+  return new AppError('INVALID_ARGUMENT', { description: message });
+}

@@ -1,0 +1,56 @@
+/**
+ * The `cordon` command line. Every command that touches the database opens it directly (the embedded
+ * data dir is locked while a server holds it, and the command says so).
+ */
+import { Command, CommanderError } from 'commander';
+import { renderConfigDocs } from '../config.js';
+import { initCommand } from './init.js';
+import { EXIT, reportError, type CliIo } from './io.js';
+import { serveCommand } from './serve.js';
+import { usersCommand } from './users.js';
+
+const HELP_FOOTER = `
+Configuration comes from the environment: run \`cordon config docs\` for every option.
+Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 refused by a rule
+(last owner, externally managed, duplicate), 5 database unavailable or data directory in use,
+78 invalid configuration.`;
+
+export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  let exitCode: number = EXIT.OK;
+  const run = async (fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (error) {
+      exitCode = reportError(io, error, argv.includes('--json'));
+    }
+  };
+
+  const program = new Command('cordon')
+    .description('Cordon: identity containment for security operations')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError()
+    .addHelpText('after', HELP_FOOTER);
+
+  serveCommand(program, io, run);
+  initCommand(program, io, run);
+  usersCommand(program, io, run);
+  program
+    .command('config')
+    .description('Configuration')
+    .command('docs')
+    .description('Print every configuration option as a Markdown table')
+    .action(() => {
+      io.stdout.write(renderConfigDocs() + '\n');
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? EXIT.OK : EXIT.USAGE;
+    }
+    return reportError(io, error, false);
+  }
+  return exitCode;
+}

@@ -1,0 +1,33 @@
+/**
+ * Progress for long commands: on a TTY one line rewritten in place with a bar; otherwise a plain line
+ * at each step, so logs and CI output stay readable.
+ */
+export interface Progress {
+  update(done: number): void;
+  finish(message: string): void;
+}
+
+export function createProgress(stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }, label: string, total: number): Progress {
+  const tty = Boolean(stream.isTTY);
+  const started = Date.now();
+  let lastPlain = -1;
+  const render = (done: number) => {
+    const pct = total === 0 ? 100 : Math.floor((done / total) * 100);
+    const rate = Math.round(done / Math.max((Date.now() - started) / 1000, 0.001));
+    if (tty) {
+      const width = Math.max(10, Math.min(40, (stream.columns ?? 80) - 50));
+      const filled = Math.round((pct / 100) * width);
+      stream.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${pct}% ${done}/${total} (${rate}/s)\x1b[K`);
+    } else if (Math.floor(pct / 10) !== lastPlain) {
+      lastPlain = Math.floor(pct / 10);
+      stream.write(`${label}: ${done}/${total} (${pct}%)\n`);
+    }
+  };
+  return {
+    update: render,
+    finish(message) {
+      if (tty) stream.write('\r\x1b[K');
+      stream.write(`${message}\n`);
+    },
+  };
+}

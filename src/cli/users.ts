@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { importUsers, ImportRejected, parseImport, type ImportFormat } from '../directory/import.js';
+import { getUser } from '../directory/users.js';
+import { reactivateUser, suspendUser } from '../directory/user-state.js';
+import type { User } from '../storage/schema.js';
+import { listUsers } from '../store/users.js';
+import { operatorContext, resolveAccount, withCore } from './context.js';
+import { EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
+import { createProgress } from './progress.js';
+
+function userJson(user: User) {
+  return {
+    id: user.id,
+    email: user.email,
+    display_name: user.display_name,
+    state: user.state,
+    role: user.role,
+    externally_managed: user.externally_managed,
+    create_time: user.created_at.toISOString(),
+    update_time: user.updated_at.toISOString(),
+  };
+}
+
+function printUsers(io: CliIo, users: User[]): void {
+  printTable(
+    io,
+    ['ID', 'Email', 'Name', 'State', 'Role', 'EAM'],
+    users.map((u) => [u.id, u.email, u.display_name, u.state, u.role, u.externally_managed ? 'yes' : '']),
+  );
+}
+
+export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
+  const users = program.command('users').description('List, inspect, suspend, reactivate and import users');
+
+  users
+    .command('list')
+    .description('List the users of an account')
+    .option('--account <id>', 'account id (default: the only account)')
+    .option('--state <state>', 'only ACTIVE or SUSPENDED users')
+    .option('--limit <n>', 'most users to show', '1000')
+    .option('--json', 'print JSON')
+    .action((opts: { account?: string; state?: string; limit: string; json?: boolean }) =>
+      run(() =>
+        withCore(io, 'users list', async (core) => {
+          const state = opts.state?.toUpperCase();
+          if (state !== undefined && state !== 'ACTIVE' && state !== 'SUSPENDED') throw usageError('--state must be ACTIVE or SUSPENDED');
+          const limit = Number(opts.limit);
+          if (!Number.isInteger(limit) || limit < 1) throw usageError('--limit must be a positive integer');
+          const accountId = await resolveAccount(core, opts.account);
+          const rows = await listUsers(core.database.db, { accountId, state, limit });
+          if (opts.json) printJson(io, { account_id: accountId, users: rows.map(userJson) });
+          else printUsers(io, rows);
+        }),
+      ),
+    );
+
+  users
+    .command('get <user>')
+    .description('Show one user')
+    .option('--account <id>', 'account id (default: the only account)')
+    .option('--json', 'print JSON')
+    .action((userId: string, opts: { account?: string; json?: boolean }) =>
+      run(() =>
+        withCore(io, 'users get', async (core) => {
+          const user = await getUser(core.directory, await resolveAccount(core, opts.account), userId);
+          if (opts.json) printJson(io, userJson(user));
+          else printUsers(io, [user]);
+        }),
+      ),
+    );
+
+  for (const [verb, service] of [
+    ['suspend', suspendUser],
+    ['reactivate', reactivateUser],
+  ] as const) {
+    users
+      .command(`${verb} <user>`)
+      .description(verb === 'suspend' ? 'Suspend a user and revoke their sessions (idempotent)' : 'Reactivate a suspended user (no session comes back)')
+      .option('--account <id>', 'account id (default: the only account)')
+      .option('--reason <text>', 'why, recorded in the audit entry')
+      .option('--json', 'print JSON')
+      .action((userId: string, opts: { account?: string; reason?: string; json?: boolean }) =>
+        run(() =>
+          withCore(io, `users ${verb}`, async (core) => {
+            const accountId = await resolveAccount(core, opts.account);
+            const result = await service(core.directory, operatorContext(core, opts.reason), accountId, userId);
+            if (opts.json) {
+              printJson(io, { user: userJson(result.user), changed: result.changed, sessions_revoked: result.sessionsRevoked });
+            } else {
+              io.stdout.write(
+                result.changed
+                  ? `${result.user.email} is now ${result.user.state}${result.sessionsRevoked.length ? ` (${result.sessionsRevoked.length} session(s) revoked)` : ''}\n`
+                  : `${result.user.email} was already ${result.user.state}; nothing changed\n`,
+              );
+            }
+          }),
+        ),
+      );
+  }
+
+  users
+    .command('import <file>')
+    .description('Import users from JSONL or CSV (email, display_name, role, groups, externally_managed); all or nothing')
+    .option('--account <id>', 'account id (default: the only account)')
+    .option('--format <format>', 'jsonl or csv (default: from the file extension)')
+    .option('--json', 'print JSON')
+    .action((file: string, opts: { account?: string; format?: string; json?: boolean }) =>
+      run(async () => {
+        const format = (opts.format ?? (file.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl')).toLowerCase();
+        if (format !== 'csv' && format !== 'jsonl') throw usageError('--format must be jsonl or csv');
+        let text: string;
+        try {
+          text = readFileSync(file, 'utf8');
+        } catch (error) {
+          throw usageError(`cannot read ${file}: ${(error as Error).message}`);
+        }
+        const parsed = parseImport(text, format as ImportFormat);
+        await withCore(io, 'users import', async (core) => {
+          const accountId = await resolveAccount(core, opts.account);
+          const progress = createProgress(opts.json ? io.stderr : io.stdout, 'importing', parsed.rows.length);
+          try {
+            const started = Date.now();
+            const { imported } = await importUsers(core.directory, operatorContext(core), accountId, parsed, {
+              onProgress: (done) => progress.update(done),
+            });
+            const seconds = (Date.now() - started) / 1000;
+            if (opts.json) printJson(io, { account_id: accountId, imported, seconds });
+            else progress.finish(`imported ${imported} users into ${accountId} in ${seconds.toFixed(1)} s`);
+          } catch (error) {
+            if (error instanceof ImportRejected) {
+              if (opts.json) printJson(io, { error: { code: error.code, message: error.description }, problems: error.problems });
+              else {
+                io.stderr.write(`cordon: ${error.description}\n`);
+                for (const p of error.problems.slice(0, 100)) io.stderr.write(`  line ${p.line}: ${p.problem}\n`);
+                if (error.problems.length > 100) io.stderr.write(`  … and ${error.problems.length - 100} more\n`);
+              }
+            }
+            throw error instanceof ImportRejected ? new Reported(EXIT.USAGE) : error;
+          }
+        });
+      }),
+    );
+}

@@ -1,0 +1,186 @@
+/**
+ * The only reader of the environment. Every option is typed and described here; `cordon config docs`
+ * prints this table. `loadConfig` validates everything and reports every problem at once.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { AppError } from './errors.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  /** Embedded PGlite data directory (used when `databaseUrl` is unset). */
+  dataDir: string;
+  /** PostgreSQL connection string; when set, Cordon uses PostgreSQL instead of the embedded database. */
+  databaseUrl: string | undefined;
+  listen: { host: string; port: number };
+  allowInsecureListen: boolean;
+  tls: { certFile: string; keyFile: string } | undefined;
+  logLevel: LogLevel;
+  demo: boolean;
+  pgPoolMax: number;
+  sequencerIntervalMs: number;
+  sequencerBatch: number;
+  groupCommitMaxBatch: number;
+  groupCommitConcurrency: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+interface OptionSpec {
+  env: string;
+  type: string;
+  default: string;
+  description: string;
+}
+
+/** The documented options, in the order `cordon config docs` prints them. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { env: 'CORDON_DATA_DIR', type: 'path', default: './.cordon', description: 'Embedded PGlite data directory (holds a lock file so only one process opens it). Ignored when DATABASE_URL is set.' },
+  { env: 'DATABASE_URL', type: 'postgres:// URL', default: '(unset: embedded PGlite)', description: 'PostgreSQL 15+ connection string. Use it in production: durability holds on PostgreSQL, and several nodes can share one database.' },
+  { env: 'CORDON_LISTEN', type: 'HOST:PORT', default: '127.0.0.1:8080', description: 'Address the HTTP server listens on (`cordon serve --listen` overrides it).' },
+  { env: 'CORDON_ALLOW_INSECURE_LISTEN', type: 'boolean', default: 'false', description: 'Allow plain HTTP on a non-loopback address (only behind a trusted TLS-terminating proxy).' },
+  { env: 'CORDON_TLS_CERT_FILE', type: 'path', default: '(unset)', description: 'PEM certificate chain for HTTPS. Set together with CORDON_TLS_KEY_FILE.' },
+  { env: 'CORDON_TLS_KEY_FILE', type: 'path', default: '(unset)', description: 'PEM private key for HTTPS. Set together with CORDON_TLS_CERT_FILE.' },
+  { env: 'CORDON_LOG_LEVEL', type: 'fatal|error|warn|info|debug|trace|silent', default: 'info', description: 'Log level of the JSON logs (pino) on stderr.' },
+  { env: 'CORDON_DEMO', type: 'boolean', default: 'true', description: 'On the first start of an empty database, create a demo account (owner, admins, members, groups).' },
+  { env: 'CORDON_PG_POOL_MAX', type: 'integer 1..200', default: '20', description: 'Maximum PostgreSQL connections per process.' },
+  { env: 'CORDON_SEQUENCER_INTERVAL_MS', type: 'integer 10..60000', default: '200', description: 'How often the audit sequencer looks for committed entries written by other processes (local commits wake it at once).' },
+  { env: 'CORDON_SEQUENCER_BATCH', type: 'integer 1..100000', default: '5000', description: 'Most audit entries the sequencer numbers in one transaction.' },
+  { env: 'CORDON_GROUP_COMMIT_MAX_BATCH', type: 'integer 1..10000', default: '1000', description: 'Most records one group commit writes in a single statement.' },
+  { env: 'CORDON_GROUP_COMMIT_CONCURRENCY', type: 'integer 1..32', default: '2', description: 'Group commits that may be in flight at once (PostgreSQL merges their WAL flushes).' },
+];
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Parses `HOST:PORT` (IPv6 hosts in brackets). Returns undefined when malformed. */
+export function parseListen(value: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(value.trim());
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  return { host: (match[1] ?? match[2]) as string, port };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** One-time notices about development defaults, printed at start. */
+  notices: string[];
+}
+
+/**
+ * Reads and validates the configuration. `overrides` come from command-line flags and win over the
+ * environment. Throws one `CONFIG_INVALID` AppError whose `problems` lists every problem found.
+ */
+export function loadConfig(env: Env = process.env, overrides: Partial<Record<string, string>> = {}): LoadedConfig {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = overrides[name] ?? env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const value = read(name);
+    if (value === undefined) return fallback;
+    if (/^(1|true|yes|on)$/i.test(value)) return true;
+    if (/^(0|false|no|off)$/i.test(value)) return false;
+    problems.push(`${name}: expected a boolean (true/false), got "${value}"`);
+    return fallback;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const value = read(name);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) {
+      problems.push(`${name}: expected an integer from ${min} to ${max}, got "${value}"`);
+      return fallback;
+    }
+    return n;
+  };
+
+  const databaseUrl = read('DATABASE_URL');
+  if (databaseUrl !== undefined) {
+    let ok = false;
+    try {
+      ok = ['postgres:', 'postgresql:'].includes(new URL(databaseUrl).protocol);
+    } catch {
+      ok = false;
+    }
+    // Never echo the URL: it may carry a password.
+    if (!ok) problems.push('DATABASE_URL: expected a postgres:// or postgresql:// URL');
+  }
+
+  const listenRaw = read('CORDON_LISTEN') ?? '127.0.0.1:8080';
+  const listen = parseListen(listenRaw);
+  if (!listen) problems.push(`CORDON_LISTEN: expected HOST:PORT (port 0-65535), got "${listenRaw}"`);
+
+  const certFile = read('CORDON_TLS_CERT_FILE');
+  const keyFile = read('CORDON_TLS_KEY_FILE');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    problems.push('CORDON_TLS_CERT_FILE and CORDON_TLS_KEY_FILE must be set together');
+  }
+  for (const [name, file] of [['CORDON_TLS_CERT_FILE', certFile], ['CORDON_TLS_KEY_FILE', keyFile]] as const) {
+    if (file !== undefined && !existsSync(file)) problems.push(`${name}: file not found: ${file}`);
+  }
+  const tls = certFile && keyFile ? { certFile, keyFile } : undefined;
+
+  const allowInsecureListen = bool('CORDON_ALLOW_INSECURE_LISTEN', false);
+  if (listen && !tls && !isLoopback(listen.host) && !allowInsecureListen) {
+    problems.push(
+      `CORDON_LISTEN: ${listen.host} is not a loopback address and TLS is not configured; ` +
+        'set CORDON_TLS_CERT_FILE/CORDON_TLS_KEY_FILE, or CORDON_ALLOW_INSECURE_LISTEN=true behind a trusted TLS proxy',
+    );
+  }
+
+  const logLevelRaw = read('CORDON_LOG_LEVEL') ?? 'info';
+  const logLevel = LOG_LEVELS.find((l) => l === logLevelRaw.toLowerCase());
+  if (!logLevel) problems.push(`CORDON_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevelRaw}"`);
+
+  const config: Config = {
+    dataDir: path.resolve(read('CORDON_DATA_DIR') ?? './.cordon'),
+    databaseUrl,
+    listen: listen ?? { host: '127.0.0.1', port: 8080 },
+    allowInsecureListen,
+    tls,
+    logLevel: logLevel ?? 'info',
+    demo: bool('CORDON_DEMO', true),
+    pgPoolMax: int('CORDON_PG_POOL_MAX', 20, 1, 200),
+    sequencerIntervalMs: int('CORDON_SEQUENCER_INTERVAL_MS', 200, 10, 60_000),
+    sequencerBatch: int('CORDON_SEQUENCER_BATCH', 5000, 1, 100_000),
+    groupCommitMaxBatch: int('CORDON_GROUP_COMMIT_MAX_BATCH', 1000, 1, 10_000),
+    groupCommitConcurrency: int('CORDON_GROUP_COMMIT_CONCURRENCY', 2, 1, 32),
+  };
+
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+
+  const notices: string[] = [];
+  if (!databaseUrl) {
+    notices.push(
+      `Using the embedded database in ${config.dataDir} (PGlite runs with fsync off: a power loss can lose ` +
+        'recent commits). For production set DATABASE_URL=postgres://…',
+    );
+  }
+  if (allowInsecureListen && !isLoopback(config.listen.host) && !tls) {
+    notices.push(`Serving plain HTTP on ${config.listen.host}: make sure a trusted proxy terminates TLS.`);
+  }
+  return { config, notices };
+}
+
+export class ConfigError extends AppError {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super('CONFIG_INVALID', { detail: problems.join('; ') });
+    this.problems = problems;
+  }
+}
+
+/** The options table as Markdown, for `cordon config docs` and the README. */
+export function renderConfigDocs(): string {
+  const rows = OPTIONS.map((o) => `| \`${o.env}\` | ${o.type} | ${o.default} | ${o.description} |`);
+  return ['| Variable | Type | Default | Description |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}

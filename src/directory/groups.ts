@@ -1,0 +1,56 @@
+import type { CallContext } from '../audit/entry.js';
+import { AppError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Group } from '../storage/schema.js';
+import { deleteMembership, findGroupById, findGroupsByName, insertGroups, insertMemberships } from '../store/groups.js';
+import { lockUserById } from '../store/users.js';
+import type { DirectoryDeps } from './deps.js';
+import { assertAccountExists } from './users.js';
+
+export async function createGroup(deps: DirectoryDeps, ctx: CallContext, accountId: string, name: string): Promise<Group> {
+  const trimmed = name.trim();
+  if (trimmed.length === 0 || trimmed.length > 100) throw new AppError('INVALID_ARGUMENT', { description: 'name: expected 1 to 100 characters' });
+  return deps.audit.transact(async (trx) => {
+    await assertAccountExists({ db: trx }, accountId);
+    if ((await findGroupsByName(trx, accountId, [trimmed])).length > 0) {
+      throw new AppError('ALREADY_EXISTS', { description: 'a group with this name already exists' });
+    }
+    const [group] = await insertGroups(trx, [{ account_id: accountId, id: newId(), name: trimmed }]);
+    await deps.audit.append(trx, { accountId, ctx, action: 'group.create', target: { type: 'group', id: group!.id }, outcome: 'changed', details: { name: trimmed } });
+    return group!;
+  });
+}
+
+/** Adds a user to a group; returns false (and records `unchanged`) when already a member. */
+export async function addMember(deps: DirectoryDeps, ctx: CallContext, accountId: string, groupId: string, userId: string): Promise<boolean> {
+  return deps.audit.transact(async (trx) => {
+    if (!(await findGroupById(trx, accountId, groupId))) throw new AppError('GROUP_NOT_FOUND');
+    if (!(await lockUserById(trx, accountId, userId, 'share'))) throw new AppError('USER_NOT_FOUND');
+    const added = (await insertMemberships(trx, [{ account_id: accountId, group_id: groupId, user_id: userId }])).length > 0;
+    await deps.audit.append(trx, {
+      accountId,
+      ctx,
+      action: 'membership.add',
+      target: { type: 'user', id: userId },
+      outcome: added ? 'changed' : 'unchanged',
+      details: { group_id: groupId },
+    });
+    return added;
+  });
+}
+
+export async function removeMember(deps: DirectoryDeps, ctx: CallContext, accountId: string, groupId: string, userId: string): Promise<boolean> {
+  return deps.audit.transact(async (trx) => {
+    if (!(await findGroupById(trx, accountId, groupId))) throw new AppError('GROUP_NOT_FOUND');
+    const removed = await deleteMembership(trx, accountId, groupId, userId);
+    await deps.audit.append(trx, {
+      accountId,
+      ctx,
+      action: 'membership.remove',
+      target: { type: 'user', id: userId },
+      outcome: removed ? 'changed' : 'unchanged',
+      details: { group_id: groupId },
+    });
+    return removed;
+  });
+}

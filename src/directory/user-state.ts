@@ -1,0 +1,73 @@
+/**
+ * Suspend and reactivate: the rules every caller (CLI, Users API, response engine) goes through.
+ *
+ * - Idempotent: a user already in the target state comes back unchanged (and the call is audited).
+ * - Externally managed users and the last active owner are refused, with distinct codes.
+ * - Suspension revokes every live session in the same transaction; reactivation revives none.
+ * - The user's row lock orders concurrent calls on one user, so the final state is the target of the
+ *   last call to commit, and that call's audit entry is the last one for the user.
+ */
+import { isAppError, AppError } from '../errors.js';
+import type { CallContext } from '../audit/entry.js';
+import type { User, UserState } from '../storage/schema.js';
+import { lockAccount } from '../store/accounts.js';
+import { revokeSessionsOfUser } from '../store/sessions.js';
+import { countOtherActiveOwners, lockUserById, updateUser } from '../store/users.js';
+import type { DirectoryDeps } from './deps.js';
+
+export interface StateChangeResult {
+  user: User;
+  changed: boolean;
+  sessionsRevoked: string[];
+}
+
+export function suspendUser(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string): Promise<StateChangeResult> {
+  return changeUserState(deps, ctx, accountId, userId, 'SUSPENDED');
+}
+
+export function reactivateUser(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string): Promise<StateChangeResult> {
+  return changeUserState(deps, ctx, accountId, userId, 'ACTIVE');
+}
+
+async function changeUserState(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  userId: string,
+  target: UserState,
+): Promise<StateChangeResult> {
+  const action = target === 'SUSPENDED' ? 'user.suspend' : 'user.reactivate';
+  const entry = { accountId, ctx, action, target: { type: 'user', id: userId } };
+  try {
+    return await deps.audit.transact(async (trx) => {
+      const user = await lockUserById(trx, accountId, userId);
+      if (!user) throw new AppError('USER_NOT_FOUND', { metadata: { user_id: userId } });
+      if (user.state === target) {
+        await deps.audit.append(trx, { ...entry, outcome: 'unchanged', details: { state: target } });
+        return { user, changed: false, sessionsRevoked: [] };
+      }
+      if (user.externally_managed) throw new AppError('EXTERNALLY_MANAGED', { metadata: { user_id: userId } });
+      if (target === 'SUSPENDED' && user.role === 'OWNER') {
+        // Serializes owner changes within the account: two owners suspending each other cannot both win.
+        await lockAccount(trx, accountId);
+        if ((await countOtherActiveOwners(trx, accountId, userId)) === 0) {
+          throw new AppError('LAST_OWNER', { metadata: { user_id: userId } });
+        }
+      }
+      const updated = await updateUser(trx, accountId, userId, { state: target });
+      const sessionsRevoked = target === 'SUSPENDED' ? await revokeSessionsOfUser(trx, accountId, userId, 'user_suspended') : [];
+      await deps.audit.append(trx, {
+        ...entry,
+        outcome: 'changed',
+        details: { from: user.state, to: target, sessions_revoked: sessionsRevoked },
+      });
+      return { user: updated, changed: true, sessionsRevoked };
+    });
+  } catch (error) {
+    // The refusal changed nothing, so it is recorded on its own, through the group commit.
+    if (isAppError(error)) {
+      await deps.audit.record({ ...entry, outcome: 'refused', details: { code: error.code } });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,124 @@
+import type { Transaction } from 'kysely';
+import type { AuditEntryInput, CallContext } from '../audit/entry.js';
+import { AppError, isAppError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Database, User, UserRole } from '../storage/schema.js';
+import { findAccountById, lockAccount } from '../store/accounts.js';
+import { findGroupsByName, insertGroups, insertMemberships } from '../store/groups.js';
+import { countOtherActiveOwners, findTakenEmails, findUserById, insertUsers, lockUserById, updateUser, type NewUserRow } from '../store/users.js';
+import type { DirectoryDeps } from './deps.js';
+import { assertNewUser, ROLES, type NewUserInput } from './validate.js';
+
+export async function getUser(deps: DirectoryDeps, accountId: string, userId: string): Promise<User> {
+  const user = await findUserById(deps.db, accountId, userId);
+  if (!user) throw new AppError('USER_NOT_FOUND', { metadata: { user_id: userId } });
+  return user;
+}
+
+export async function assertAccountExists(deps: Pick<DirectoryDeps, 'db'>, accountId: string): Promise<void> {
+  if (!(await findAccountById(deps.db, accountId))) {
+    throw new AppError('ACCOUNT_NOT_FOUND', { metadata: { account_id: accountId } });
+  }
+}
+
+/**
+ * Inserts validated users (and any groups they name that do not exist yet) inside `trx`, with one audit
+ * entry per user, group and membership. Shared by createUser, the bulk import and the demo seed.
+ * Callers check emails for duplicates first; a duplicate that slips through fails the whole transaction.
+ */
+export async function insertUsersWithGroups(
+  deps: DirectoryDeps,
+  trx: Transaction<Database>,
+  ctx: CallContext,
+  accountId: string,
+  inputs: Array<NewUserInput & { password_hash?: string }>,
+): Promise<User[]> {
+  const rows: NewUserRow[] = inputs.map((input) => ({
+    account_id: accountId,
+    id: newId(),
+    email: input.email.trim(),
+    display_name: input.display_name.trim(),
+    role: input.role ?? 'MEMBER',
+    externally_managed: input.externally_managed ?? false,
+    password_hash: input.password_hash ?? null,
+  }));
+  const users = await insertUsers(trx, rows);
+  const target = (type: string, id: string) => ({ type, id });
+  const entries: AuditEntryInput[] = users.map((u) => ({
+    accountId,
+    ctx,
+    action: 'user.create',
+    target: target('user', u.id),
+    outcome: 'changed',
+    details: { email: u.email, display_name: u.display_name, role: u.role, externally_managed: u.externally_managed },
+  }));
+
+  const wanted = new Map<string, string>(); // lower-case name → name as first written
+  for (const input of inputs) for (const g of input.groups ?? []) if (!wanted.has(g.trim().toLowerCase())) wanted.set(g.trim().toLowerCase(), g.trim());
+  if (wanted.size > 0) {
+    const groupIds = new Map<string, string>();
+    for (const g of await findGroupsByName(trx, accountId, [...wanted.keys()])) groupIds.set(g.name.toLowerCase(), g.id);
+    const missing = [...wanted].filter(([key]) => !groupIds.has(key));
+    if (missing.length > 0) {
+      const created = await insertGroups(trx, missing.map(([, name]) => ({ account_id: accountId, id: newId(), name })));
+      for (const g of created) {
+        groupIds.set(g.name.toLowerCase(), g.id);
+        entries.push({ accountId, ctx, action: 'group.create', target: target('group', g.id), outcome: 'changed', details: { name: g.name } });
+      }
+    }
+    const memberships = users.flatMap((u, i) =>
+      [...new Set((inputs[i]!.groups ?? []).map((g) => g.trim().toLowerCase()))].map((key) => ({
+        account_id: accountId,
+        group_id: groupIds.get(key)!,
+        user_id: u.id,
+      })),
+    );
+    for (const m of await insertMemberships(trx, memberships)) {
+      entries.push({ accountId, ctx, action: 'membership.add', target: target('user', m.user_id), outcome: 'changed', details: { group_id: m.group_id } });
+    }
+  }
+  await deps.audit.append(trx, ...entries);
+  return users;
+}
+
+export async function createUser(deps: DirectoryDeps, ctx: CallContext, accountId: string, input: NewUserInput): Promise<User> {
+  assertNewUser(input);
+  return deps.audit.transact(async (trx) => {
+    await assertAccountExists({ db: trx }, accountId);
+    if ((await findTakenEmails(trx, accountId, [input.email.trim().toLowerCase()])).size > 0) {
+      throw new AppError('EMAIL_TAKEN');
+    }
+    try {
+      const [user] = await insertUsersWithGroups(deps, trx, ctx, accountId, [input]);
+      return user!;
+    } catch (error) {
+      // A concurrent create with the same email lost the race on the unique index.
+      if (!isAppError(error) && (error as { code?: string }).code === '23505') throw new AppError('EMAIL_TAKEN', { cause: error });
+      throw error;
+    }
+  });
+}
+
+/** Changes a user's role; demoting the last active owner is refused like suspending them. */
+export async function setUserRole(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string, role: UserRole): Promise<User> {
+  if (!ROLES.includes(role)) throw new AppError('INVALID_ARGUMENT', { description: `role: expected one of ${ROLES.join(', ')}` });
+  return deps.audit.transact(async (trx) => {
+    const user = await lockUserById(trx, accountId, userId);
+    if (!user) throw new AppError('USER_NOT_FOUND', { metadata: { user_id: userId } });
+    if (user.role === role) return user;
+    if (user.role === 'OWNER') {
+      await lockAccount(trx, accountId);
+      if ((await countOtherActiveOwners(trx, accountId, userId)) === 0) throw new AppError('LAST_OWNER', { metadata: { user_id: userId } });
+    }
+    const updated = await updateUser(trx, accountId, userId, { role });
+    await deps.audit.append(trx, {
+      accountId,
+      ctx,
+      action: 'user.role.set',
+      target: { type: 'user', id: userId },
+      outcome: 'changed',
+      details: { from: user.role, to: role },
+    });
+    return updated;
+  });
+}

@@ -1,0 +1,120 @@
+/**
+ * One error type and the registry of codes.
+ *
+ * Each code fixes the gRPC status (google.rpc.Code), the HTTP status, and a client-safe description.
+ * `AppError.detail` is for logs only and never reaches a client. Routes render an AppError in their
+ * documented shape: google.rpc.Status for the Users API and Cordon's own API (the default), RFC 6749
+ * bodies for OAuth routes (added by the OAuth issue).
+ */
+
+/** google.rpc.Code values (https://github.com/googleapis/googleapis/blob/master/google/rpc/code.proto). */
+export const GrpcCode = {
+  OK: 0,
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+interface CodeSpec {
+  grpc: number;
+  http: number;
+  /** Client-safe message; the 1Password contract fixes some of them (e.g. `no_owner_remain`). */
+  description: string;
+}
+
+export const ErrorCodes = {
+  INVALID_ARGUMENT: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'invalid argument' },
+  NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'not found' },
+  USER_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'user not found' },
+  ACCOUNT_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'account not found' },
+  GROUP_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'group not found' },
+  ALREADY_EXISTS: { grpc: GrpcCode.ALREADY_EXISTS, http: 409, description: 'already exists' },
+  EMAIL_TAKEN: { grpc: GrpcCode.ALREADY_EXISTS, http: 409, description: 'a user with this email already exists' },
+  PERMISSION_DENIED: { grpc: GrpcCode.PERMISSION_DENIED, http: 403, description: 'permission denied' },
+  /** The 1Password message for refusing to suspend the last remaining owner (reference/users-api-compat.md §4). */
+  LAST_OWNER: { grpc: GrpcCode.PERMISSION_DENIED, http: 403, description: 'no_owner_remain' },
+  EXTERNALLY_MANAGED: {
+    grpc: GrpcCode.PERMISSION_DENIED,
+    http: 403,
+    description: 'externally_managed_user: the user is managed by an external identity provider',
+  },
+  UNAUTHENTICATED: { grpc: GrpcCode.UNAUTHENTICATED, http: 401, description: 'unauthenticated' },
+  RATE_LIMITED: { grpc: GrpcCode.RESOURCE_EXHAUSTED, http: 429, description: 'rate limit exceeded' },
+  FAILED_PRECONDITION: { grpc: GrpcCode.FAILED_PRECONDITION, http: 400, description: 'failed precondition' },
+  INTERNAL: { grpc: GrpcCode.INTERNAL, http: 500, description: 'internal error' },
+  UNAVAILABLE: { grpc: GrpcCode.UNAVAILABLE, http: 503, description: 'service unavailable' },
+  /** The embedded data directory is held by another process (see storage/lock-file.ts). */
+  DATA_DIR_LOCKED: { grpc: GrpcCode.FAILED_PRECONDITION, http: 503, description: 'the data directory is in use' },
+  CONFIG_INVALID: { grpc: GrpcCode.INVALID_ARGUMENT, http: 500, description: 'invalid configuration' },
+} as const satisfies Record<string, CodeSpec>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export interface AppErrorOptions {
+  /** Overrides the code's client-safe description. Must never contain secrets or internals. */
+  description?: string;
+  /** Log-only detail. */
+  detail?: string;
+  /** Machine-readable metadata for clients (rendered into `details[].metadata`). */
+  metadata?: Record<string, string>;
+  cause?: unknown;
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly description: string;
+  readonly detail: string | undefined;
+  readonly metadata: Record<string, string> | undefined;
+
+  constructor(code: ErrorCode, options: AppErrorOptions = {}) {
+    const description = options.description ?? ErrorCodes[code].description;
+    super(options.detail ? `${code}: ${description} (${options.detail})` : `${code}: ${description}`, {
+      cause: options.cause,
+    });
+    this.name = 'AppError';
+    this.code = code;
+    this.description = description;
+    this.detail = options.detail;
+    this.metadata = options.metadata;
+  }
+
+  get httpStatus(): number {
+    return ErrorCodes[this.code].http;
+  }
+
+  get grpcCode(): number {
+    return ErrorCodes[this.code].grpc;
+  }
+}
+
+export function isAppError(value: unknown): value is AppError {
+  return value instanceof AppError;
+}
+
+/** google.rpc.Status JSON, the error shape of the Users API and of Cordon's own API. */
+export interface RpcStatus {
+  code: number;
+  message: string;
+  details: Array<{ '@type': string; reason: string; domain: string; metadata?: Record<string, string> }>;
+}
+
+export function toRpcStatus(error: AppError): RpcStatus {
+  return {
+    code: error.grpcCode,
+    message: error.description,
+    details: [
+      {
+        '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+        reason: error.code,
+        domain: 'cordon',
+        ...(error.metadata ? { metadata: error.metadata } : {}),
+      },
+    ],
+  };
+}

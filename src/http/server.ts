@@ -1,0 +1,109 @@
+/**
+ * The Fastify instance: request ids, JSON logs with secrets redacted, metrics, the OpenAPI document
+ * generated from route schemas, and the one error handler that renders every error in the route's
+ * documented shape without ever leaking a stack.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import type { Core } from '../app.js';
+import { AppError, isAppError, toRpcStatus, type ErrorCode } from '../errors.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { RpcStatusSchema } from './schemas.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface BuildServerOptions {
+  /** Extra routes (tests use it to check the error handler and the schema rule). */
+  register?: (app: FastifyInstance) => void;
+}
+
+export async function buildServer(core: Core, options: BuildServerOptions = {}): Promise<FastifyInstance> {
+  const { config } = core;
+  const app = Fastify({
+    loggerInstance: core.logger as FastifyBaseLogger,
+    ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array' } },
+  });
+
+  // Every route declares its responses: response schemas strip unknown fields, the guard against
+  // leaking a secret, and the OpenAPI document is generated from them.
+  app.addHook('onRoute', (route) => {
+    if (route.method === 'HEAD' || (route.schema as { hide?: boolean } | undefined)?.hide) return;
+    if (!route.schema?.response) throw new Error(`route ${String(route.method)} ${route.url} declares no response schema`);
+  });
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const httpDuration = new Histogram({
+    name: 'cordon_http_request_duration_seconds',
+    help: 'HTTP request latency by route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Cordon', version: '0.1.0', description: 'Identity containment plane' },
+    },
+  });
+  app.addSchema(RpcStatusSchema);
+
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(request, reply, error));
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, new AppError('NOT_FOUND', { description: `no route ${request.method} ${request.url.split('?')[0]}` })));
+
+  app.get(
+    '/openapi.json',
+    { schema: { summary: 'This OpenAPI 3.1 document', tags: ['ops'], response: { 200: Type.Object({}, { additionalProperties: true }) } } },
+    async () => app.swagger(),
+  );
+  healthRoutes(app, core);
+  metricsRoutes(app, registry);
+  options.register?.(app);
+
+  return app;
+}
+
+/** Fastify's own 4xx errors (bad JSON, wrong content type, body too large …) mapped to our codes. */
+function fromFastifyError(error: FastifyError): AppError {
+  if (error.validation) {
+    return new AppError('INVALID_ARGUMENT', { description: `${error.validationContext ?? 'request'}${error.message.replace(/^\S*/, '')}`.trim() });
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    const code: ErrorCode = status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'PERMISSION_DENIED' : status === 404 ? 'NOT_FOUND' : status === 429 ? 'RATE_LIMITED' : 'INVALID_ARGUMENT';
+    return new AppError(code, { description: error.message, cause: error });
+  }
+  return new AppError('INTERNAL', { cause: error });
+}
+
+function sendError(request: FastifyRequest, reply: FastifyReply, raw: unknown): FastifyReply {
+  const error = isAppError(raw) ? raw : fromFastifyError(raw as FastifyError);
+  // Fastify's 4xx keep their own status (413, 415 …) so clients see the usual HTTP meaning.
+  const fastifyStatus = !isAppError(raw) ? (raw as FastifyError).statusCode : undefined;
+  const status = fastifyStatus && fastifyStatus >= 400 && fastifyStatus < 500 ? fastifyStatus : error.httpStatus;
+  if (status >= 500) request.log.error({ err: raw }, 'request failed');
+  else request.log.info({ code: error.code, detail: error.detail }, 'request refused');
+  return reply.status(status).type('application/json').send(toRpcStatus(error));
+}

@@ -1,0 +1,103 @@
+/**
+ * The database factory: PGlite in a data directory by default, PostgreSQL through `pg` when
+ * DATABASE_URL is set. Both speak the same PostgreSQL 15 SQL through one Kysely instance.
+ */
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, Migrator, PostgresDialect, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import { AppError } from '../errors.js';
+import { acquireDataDirLock, type DataDirLock } from './lock-file.js';
+import { migrations } from './migrations/index.js';
+import { PGliteDialect } from './pglite-dialect.js';
+import type { Database } from './schema.js';
+
+export type Backend = 'pglite' | 'postgres';
+
+export interface DatabaseHandle {
+  db: Kysely<Database>;
+  backend: Backend;
+  /** Set on the embedded backend: the exclusive lock on the data directory. */
+  lock: DataDirLock | undefined;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** Embedded data directory (ignored when `databaseUrl` is set). */
+  dataDir: string;
+  databaseUrl?: string | undefined;
+  pgPoolMax?: number;
+  /** Who holds the embedded data dir while open: `serve`, or the CLI command's name. */
+  holder: string;
+  /** Test support: a PGlite data dir dump to start from instead of running initdb. */
+  loadDataDir?: Blob;
+  /** Run migrations (default true). */
+  migrate?: boolean;
+}
+
+const INT8_OID = 20;
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  const handle = options.databaseUrl ? openPostgres(options.databaseUrl, options.pgPoolMax ?? 20) : await openPGlite(options);
+  if (options.migrate !== false) {
+    try {
+      await migrateToLatest(handle.db);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+  return handle;
+}
+
+function openPostgres(url: string, max: number): DatabaseHandle {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    // Counts and audit indexes stay far below 2^53; PGlite returns int8 as numbers too.
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client that loses its connection must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, backend: 'postgres', lock: undefined, close: () => db.destroy() };
+}
+
+async function openPGlite(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const lock = acquireDataDirLock(options.dataDir, options.holder);
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(options.dataDir, options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});
+  } catch (error) {
+    lock.release();
+    throw new AppError('UNAVAILABLE', { detail: `cannot open the embedded database in ${options.dataDir}`, cause: error });
+  }
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  return {
+    db,
+    backend: 'pglite',
+    lock,
+    close: async () => {
+      try {
+        await db.destroy();
+      } finally {
+        lock.release();
+      }
+    },
+  };
+}
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({ db, provider, migrationTableName: 'cordon_migrations', migrationLockTableName: 'cordon_migrations_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new AppError('UNAVAILABLE', { detail: `migration ${failed} failed`, cause: error });
+  }
+}

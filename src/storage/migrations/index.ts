@@ -1,0 +1,11 @@
+import type { Migration } from 'kysely';
+import * as m0001 from './0001-directory.js';
+import * as m0002 from './0002-audit.js';
+import * as m0003 from './0003-jobs.js';
+
+/** Every migration, in order. Never edit one that has landed: add the next number. */
+export const migrations: Record<string, Migration> = {
+  '0001-directory': m0001,
+  '0002-audit': m0002,
+  '0003-jobs': m0003,
+};

@@ -1,0 +1,112 @@
+/** Kysely table types, matching storage/migrations. */
+import type { ColumnType, Generated, Selectable } from 'kysely';
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type Json<T> = ColumnType<T, string | undefined, string>;
+
+export type UserState = 'ACTIVE' | 'SUSPENDED';
+export type UserRole = 'OWNER' | 'ADMIN' | 'MEMBER';
+export type SessionKind = 'web' | 'cli' | 'api';
+export type AuditOutcome = 'changed' | 'unchanged' | 'refused' | 'read';
+
+export interface AccountsTable {
+  id: string;
+  name: string;
+  created_at: CreatedAt;
+}
+
+export interface UsersTable {
+  account_id: string;
+  id: string;
+  email: string;
+  display_name: string;
+  state: ColumnType<UserState, UserState | undefined, UserState>;
+  role: ColumnType<UserRole, UserRole | undefined, UserRole>;
+  externally_managed: ColumnType<boolean, boolean | undefined, boolean>;
+  password_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface GroupsTable {
+  account_id: string;
+  id: string;
+  name: string;
+  created_at: CreatedAt;
+}
+
+export interface GroupMembersTable {
+  account_id: string;
+  group_id: string;
+  user_id: string;
+  created_at: CreatedAt;
+}
+
+export interface SessionsTable {
+  account_id: string;
+  id: string;
+  user_id: string;
+  kind: SessionKind;
+  created_at: CreatedAt;
+  last_seen_at: Timestamp;
+  revoked_at: NullableTimestamp;
+  revoke_reason: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface AuditLogsTable {
+  account_id: string;
+  size: ColumnType<number, number | undefined, number>;
+  updated_at: Timestamp;
+}
+
+export interface AuditEntriesTable {
+  account_id: string;
+  entry_id: Generated<number>;
+  idx: ColumnType<number | null, never, number>;
+  recorded_at: CreatedAt;
+  sequenced_at: NullableTimestamp;
+  actor_type: string;
+  actor_id: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  cause: Json<Record<string, unknown>>;
+  authz: Json<Record<string, unknown>>;
+  outcome: AuditOutcome;
+  details: Json<Record<string, unknown>>;
+}
+
+export interface JobsTable {
+  id: Generated<number>;
+  account_id: string | null;
+  kind: string;
+  payload: Json<Record<string, unknown>>;
+  run_at: Timestamp;
+  locked_until: NullableTimestamp;
+  locked_by: ColumnType<string | null, string | null | undefined, string | null>;
+  attempts: ColumnType<number, number | undefined, number>;
+  max_attempts: ColumnType<number, number | undefined, number>;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
+  done_at: NullableTimestamp;
+  created_at: CreatedAt;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  users: UsersTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  sessions: SessionsTable;
+  audit_logs: AuditLogsTable;
+  audit_entries: AuditEntriesTable;
+  jobs: JobsTable;
+}
+
+export type Account = Selectable<AccountsTable>;
+export type User = Selectable<UsersTable>;
+export type Group = Selectable<GroupsTable>;
+export type Session = Selectable<SessionsTable>;
+export type AuditEntryRow = Selectable<AuditEntriesTable>;
+export type Job = Selectable<JobsTable>;

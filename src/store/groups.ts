@@ -1,0 +1,60 @@
+import { sql } from 'kysely';
+import type { Group } from '../storage/schema.js';
+import type { Executor } from './executor.js';
+
+export function insertGroups(db: Executor, rows: Array<{ account_id: string; id: string; name: string }>): Promise<Group[]> {
+  return db.insertInto('groups').values(rows).returningAll().execute();
+}
+
+export function findGroupsByName(db: Executor, accountId: string, names: string[]): Promise<Group[]> {
+  if (names.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('groups')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where(sql<string>`lower(name)`, 'in', names.map((n) => n.toLowerCase()))
+    .execute();
+}
+
+export function findGroupById(db: Executor, accountId: string, id: string): Promise<Group | undefined> {
+  return db.selectFrom('groups').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+}
+
+export function listGroups(db: Executor, accountId: string): Promise<Group[]> {
+  return db.selectFrom('groups').selectAll().where('account_id', '=', accountId).orderBy('name').execute();
+}
+
+/** Adds memberships; returns the ones that were new. */
+export async function insertMemberships(
+  db: Executor,
+  rows: Array<{ account_id: string; group_id: string; user_id: string }>,
+): Promise<Array<{ group_id: string; user_id: string }>> {
+  if (rows.length === 0) return [];
+  return db
+    .insertInto('group_members')
+    .values(rows)
+    .onConflict((oc) => oc.doNothing())
+    .returning(['group_id', 'user_id'])
+    .execute();
+}
+
+export async function deleteMembership(db: Executor, accountId: string, groupId: string, userId: string): Promise<boolean> {
+  const result = await db
+    .deleteFrom('group_members')
+    .where('account_id', '=', accountId)
+    .where('group_id', '=', groupId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+export async function listGroupIdsOfUser(db: Executor, accountId: string, userId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('group_members')
+    .select('group_id')
+    .where('account_id', '=', accountId)
+    .where('user_id', '=', userId)
+    .orderBy('group_id')
+    .execute();
+  return rows.map((r) => r.group_id);
+}
