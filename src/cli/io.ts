@@ -67,7 +67,7 @@ export function printJson(io: CliIo, value: unknown): void {
 }
 
 export function printTable(io: CliIo, head: string[], rows: Array<Array<string | number | boolean>>): void {
-  const table = new Table({ head, style: { head: [], border: [] } });
+  const table = new Table({ head, style: { head: [], border: [], compact: true } });
   for (const row of rows) table.push(row.map(String));
   io.stdout.write(table.toString() + '\n');
 }

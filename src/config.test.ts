@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, OPTIONS, renderConfigDocs } from './config.js';
+
+describe('config', () => {
+  it('has working defaults: embedded database on loopback, with a notice about production', () => {
+    const { config, notices } = loadConfig({});
+    expect(config).toMatchObject({ databaseUrl: undefined, listen: { host: '127.0.0.1', port: 8080 }, logLevel: 'info', demo: true, tls: undefined });
+    expect(config.dataDir).toMatch(/\.cordon$/);
+    expect(notices.join('\n')).toContain('DATABASE_URL');
+  });
+
+  it('lists every problem at once, without echoing a database password', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        DATABASE_URL: 'mysql://root:hunter2@db/x',
+        CORDON_LISTEN: 'nowhere',
+        CORDON_LOG_LEVEL: 'loud',
+        CORDON_PG_POOL_MAX: '0',
+        CORDON_DEMO: 'maybe',
+        CORDON_TLS_CERT_FILE: '/nonexistent.pem',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toEqual([
+      'DATABASE_URL: expected a postgres:// or postgresql:// URL',
+      'CORDON_LISTEN: expected HOST:PORT (port 0-65535), got "nowhere"',
+      'CORDON_TLS_CERT_FILE and CORDON_TLS_KEY_FILE must be set together',
+      'CORDON_TLS_CERT_FILE: file not found: /nonexistent.pem',
+      'CORDON_LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+      'CORDON_DEMO: expected a boolean (true/false), got "maybe"',
+      'CORDON_PG_POOL_MAX: expected an integer from 1 to 200, got "0"',
+    ]);
+    expect(JSON.stringify(problems)).not.toContain('hunter2');
+  });
+
+  it('refuses plain HTTP on a non-loopback address unless told to', () => {
+    expect(() => loadConfig({ CORDON_LISTEN: '0.0.0.0:8080' })).toThrow(/not a loopback address and TLS is not configured/);
+    const { config, notices } = loadConfig({ CORDON_LISTEN: '0.0.0.0:8080', CORDON_ALLOW_INSECURE_LISTEN: 'true' });
+    expect(config.listen).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(notices.join('\n')).toContain('trusted proxy');
+    expect(loadConfig({ CORDON_LISTEN: '[::1]:9000' }).config.listen).toEqual({ host: '::1', port: 9000 });
+  });
+
+  it('command-line overrides win over the environment', () => {
+    expect(loadConfig({ CORDON_LISTEN: '127.0.0.1:1' }, { CORDON_LISTEN: '127.0.0.1:2' }).config.listen.port).toBe(2);
+  });
+
+  it('documents exactly the options it reads', () => {
+    const read = new Set<string>();
+    const env = new Proxy({} as Record<string, string | undefined>, {
+      get: (_target, key) => {
+        read.add(String(key));
+        return undefined;
+      },
+    });
+    loadConfig(env);
+    expect([...read].sort()).toEqual(OPTIONS.map((o) => o.env).sort());
+    const docs = renderConfigDocs();
+    for (const option of OPTIONS) expect(docs).toContain(`| \`${option.env}\` |`);
+  });
+});

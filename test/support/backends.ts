@@ -1,0 +1,73 @@
+/**
+ * One suite, every backend: `describeBackends` runs a block once per backend in CORDON_TEST_BACKENDS,
+ * each with a fresh database cloned from the migrated template.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { describe, inject } from 'vitest';
+import { createCore, type Core } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { BACKENDS, PG_SERVER_URL, PG_TEMPLATE, type TestBackend } from './env.js';
+
+export { BACKENDS, type TestBackend };
+
+export interface TestDatabase {
+  backend: TestBackend;
+  /** Environment that points the app (or a child process) at this database. */
+  env: Record<string, string>;
+  /** A PGlite dump to start from (embedded backend only); consumed by the first open. */
+  loadDataDir: Blob | undefined;
+  drop(): Promise<void>;
+}
+
+/** A fresh, migrated database on the given backend. */
+export async function createTestDatabase(backend: TestBackend): Promise<TestDatabase> {
+  if (backend === 'pglite') {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'cordon-pglite-'));
+    return {
+      backend,
+      env: { CORDON_DATA_DIR: dataDir },
+      loadDataDir: new Blob([readFileSync(inject('pgliteTemplate'))]),
+      drop: async () => rmSync(dataDir, { recursive: true, force: true }),
+    };
+  }
+  const name = `cordon_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: `${PG_SERVER_URL}/postgres` });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${PG_TEMPLATE}`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    backend,
+    env: { DATABASE_URL: `${PG_SERVER_URL}/${name}` },
+    loadDataDir: undefined,
+    drop: async () => {
+      const client = new pg.Client({ connectionString: `${PG_SERVER_URL}/postgres` });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** Opens the app core on a test database (quiet logs, a fast sequencer poll). */
+export async function openTestCore(database: TestDatabase, env: Record<string, string> = {}): Promise<Core> {
+  const { config } = loadConfig({ CORDON_SEQUENCER_INTERVAL_MS: '20', CORDON_DEMO: 'false', ...database.env, ...env });
+  const loadDataDir = database.loadDataDir;
+  database.loadDataDir = undefined;
+  return createCore(config, { holder: 'test', logger: createLogger('silent'), ...(loadDataDir ? { loadDataDir } : {}) });
+}
+
+/** Runs `fn` as a describe block per backend. */
+export function describeBackends(name: string, fn: (backend: TestBackend) => void): void {
+  for (const backend of BACKENDS) describe(`${name} [${backend}]`, () => fn(backend));
+}

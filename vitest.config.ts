@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// CORDON_TEST_BACKENDS=pglite,postgres chooses the backends every storage test runs on (default pglite).
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    globalSetup: ['test/support/global-setup.ts'],
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+  },
+});
