@@ -88,7 +88,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
 /** Fastify's own 4xx errors (bad JSON, wrong content type, body too large …) mapped to our codes. */
 function fromFastifyError(error: FastifyError): AppError {
   if (error.validation) {
-    return new AppError('INVALID_ARGUMENT', { description: `${error.validationContext ?? 'request'}${error.message.replace(/^\S*/, '')}`.trim() });
+    return new AppError('INVALID_ARGUMENT', { description: error.message });
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {

@@ -60,11 +60,11 @@ export async function createTestDatabase(backend: TestBackend): Promise<TestData
 }
 
 /** Opens the app core on a test database (quiet logs, a fast sequencer poll). */
-export async function openTestCore(database: TestDatabase, env: Record<string, string> = {}): Promise<Core> {
+export async function openTestCore(database: TestDatabase, env: Record<string, string> = {}, logger = createLogger('silent')): Promise<Core> {
   const { config } = loadConfig({ CORDON_SEQUENCER_INTERVAL_MS: '20', CORDON_DEMO: 'false', ...database.env, ...env });
   const loadDataDir = database.loadDataDir;
   database.loadDataDir = undefined;
-  return createCore(config, { holder: 'test', logger: createLogger('silent'), ...(loadDataDir ? { loadDataDir } : {}) });
+  return createCore(config, { holder: 'test', logger, ...(loadDataDir ? { loadDataDir } : {}) });
 }
 
 /** Runs `fn` as a describe block per backend. */

@@ -1,0 +1,196 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Core } from '../../src/app.js';
+import { AppError } from '../../src/errors.js';
+import { buildServer } from '../../src/http/server.js';
+import { createLogger } from '../../src/logger.js';
+import { BACKENDS, createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+
+const internal = (reason = 'INTERNAL') => ({
+  code: 13,
+  message: 'internal error',
+  details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'cordon' }],
+});
+
+describeBackends('HTTP skeleton', (backend) => {
+  let database: TestDatabase;
+  let core: Core;
+  let app: FastifyInstance;
+  const logLines: string[] = [];
+
+  beforeAll(async () => {
+    database = await createTestDatabase(backend);
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        logLines.push(String(chunk));
+        done();
+      },
+    });
+    core = await openTestCore(database, {}, createLogger('info', sink));
+    app = await buildServer(core, {
+      register: (r) => {
+        r.get('/boom', { schema: { response: { 200: Type.Object({}) } } }, async () => {
+          throw new Error('secret internals at /srv/cordon/db.ts:42');
+        });
+        r.get('/refuse', { schema: { response: { 200: Type.Object({}) } } }, async () => {
+          throw new AppError('LAST_OWNER', { detail: 'log-only detail', metadata: { user_id: 'U1' } });
+        });
+        r.post(
+          '/echo',
+          { schema: { body: Type.Object({ n: Type.Integer({ minimum: 1 }) }), response: { 200: Type.Object({ n: Type.Integer() }) } } },
+          async (req) => ({ n: (req.body as { n: number }).n, password: 'must be stripped' }),
+        );
+      },
+    });
+  });
+  afterAll(async () => {
+    await app.close();
+    await core.close();
+    await database.drop();
+  });
+
+  it('serves /healthz and /readyz', async () => {
+    const health = await app.inject('/healthz');
+    expect([health.statusCode, health.json()]).toEqual([200, { status: 'ok' }]);
+    const ready = await app.inject('/readyz');
+    expect([ready.statusCode, ready.json()]).toEqual([200, { status: 'ok', database: backend }]);
+  });
+
+  it('serves Prometheus metrics from its own registry', async () => {
+    await app.inject('/healthz');
+    const res = await app.inject('/metrics');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/plain');
+    expect(res.body).toMatch(/cordon_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} \d+/);
+    expect(res.body).toContain('process_resident_memory_bytes');
+  });
+
+  it('generates the OpenAPI 3.1 document from the route schemas', async () => {
+    const doc = (await app.inject('/openapi.json')).json();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/healthz', '/readyz', '/metrics', '/openapi.json']));
+    expect(doc.paths['/readyz'].get.responses['503']).toBeDefined();
+  });
+
+  it('answers unknown routes with a google.rpc.Status 404', async () => {
+    const res = await app.inject('/v1/nothing?x=1');
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toEqual({
+      code: 5,
+      message: 'no route GET /v1/nothing',
+      details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'NOT_FOUND', domain: 'cordon' }],
+    });
+  });
+
+  it('never leaks a stack or an internal message', async () => {
+    const res = await app.inject('/boom');
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toEqual(internal());
+    expect(res.body).not.toContain('secret internals');
+    // …but the log has it, for the operator.
+    expect(logLines.join('')).toContain('secret internals');
+  });
+
+  it('renders AppErrors in the documented shape, without the log-only detail', async () => {
+    const res = await app.inject('/refuse');
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toEqual({
+      code: 7,
+      message: 'no_owner_remain',
+      details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'LAST_OWNER', domain: 'cordon', metadata: { user_id: 'U1' } }],
+    });
+    expect(res.body).not.toContain('log-only');
+  });
+
+  it('rejects bad input with INVALID_ARGUMENT and strips undeclared response fields', async () => {
+    const bad = await app.inject({ method: 'POST', url: '/echo', payload: { n: 0 } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ code: 3, details: [{ reason: 'INVALID_ARGUMENT' }] });
+    expect(bad.json().message).toContain('body/n must be >= 1');
+
+    const malformed = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload: '{"n":' });
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.json()).toMatchObject({ code: 3, details: [{ reason: 'INVALID_ARGUMENT' }] });
+
+    const wrongType = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'text/csv' }, payload: 'n\n1' });
+    expect(wrongType.statusCode).toBe(415);
+    expect(wrongType.json()).toMatchObject({ code: 3 });
+
+    const huge = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload: `{"n":1,"pad":"${'x'.repeat(1_100_000)}"}` });
+    expect(huge.statusCode).toBe(413);
+
+    const ok = await app.inject({ method: 'POST', url: '/echo', payload: { n: 5 } });
+    expect(ok.body).toBe('{"n":5}');
+  });
+
+  it('echoes a well-formed request id and replaces a malformed one', async () => {
+    const given = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'req-123' } });
+    expect(given.headers['x-request-id']).toBe('req-123');
+    const replaced = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'bad id\n with spaces' } });
+    expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('keeps credentials out of the logs', async () => {
+    await app.inject({ url: '/healthz', headers: { authorization: 'Bearer super-secret-token-value', cookie: 'sid=cookie-secret' } });
+    const logs = logLines.join('');
+    expect(logs).toContain('/healthz');
+    expect(logs).not.toContain('super-secret-token-value');
+    expect(logs).not.toContain('cookie-secret');
+  });
+
+  it('refuses to register a route without a response schema', async () => {
+    await expect(
+      buildServer(core, {
+        register: (r) => {
+          r.get('/naked', async () => ({ secret: 'x' }));
+        },
+      }),
+    ).rejects.toThrow('route GET /naked declares no response schema');
+  });
+
+  it('answers 503 from /readyz when the database is gone', async () => {
+    const other = await createTestDatabase(backend);
+    const doomed = await openTestCore(other);
+    const server = await buildServer(doomed);
+    await doomed.database.close();
+    const res = await server.inject('/readyz');
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ code: 14, message: 'the database does not answer', details: [{ reason: 'UNAVAILABLE' }] });
+    await server.close();
+    await other.drop();
+  });
+});
+
+describe('TLS', () => {
+  it('serves HTTPS from certificate and key files', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cordon-tls-'));
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const database = await createTestDatabase(BACKENDS[0]!);
+    const core = await openTestCore(database, { CORDON_TLS_CERT_FILE: cert, CORDON_TLS_KEY_FILE: key, CORDON_LISTEN: '0.0.0.0:0' });
+    const app = await buildServer(core);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as { port: number }).port;
+    const body = await new Promise<string>((resolve, reject) => {
+      https
+        .get({ host: '127.0.0.1', port, path: '/healthz', ca: readFileSync(cert) }, (res) => {
+          let data = '';
+          res.on('data', (c) => (data += c));
+          res.on('end', () => resolve(data));
+        })
+        .on('error', reject);
+    });
+    expect(JSON.parse(body)).toEqual({ status: 'ok' });
+    await app.close();
+    await core.close();
+    await database.drop();
+  });
+});
