@@ -48,7 +48,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { env: 'CORDON_SEQUENCER_INTERVAL_MS', type: 'integer 10..60000', default: '200', description: 'How often the audit sequencer looks for committed entries written by other processes (local commits wake it at once).' },
   { env: 'CORDON_SEQUENCER_BATCH', type: 'integer 1..100000', default: '5000', description: 'Most audit entries the sequencer numbers in one transaction.' },
   { env: 'CORDON_GROUP_COMMIT_MAX_BATCH', type: 'integer 1..10000', default: '1000', description: 'Most records one group commit writes in a single statement.' },
-  { env: 'CORDON_GROUP_COMMIT_CONCURRENCY', type: 'integer 1..32', default: '2', description: 'Group commits that may be in flight at once (PostgreSQL merges their WAL flushes).' },
+  { env: 'CORDON_GROUP_COMMIT_CONCURRENCY', type: 'integer 1..32', default: '1', description: 'Group commits in flight at once. 1 batches best on a small machine; more can help when PostgreSQL has cores to spare.' },
 ];
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -151,7 +151,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
     sequencerIntervalMs: int('CORDON_SEQUENCER_INTERVAL_MS', 200, 10, 60_000),
     sequencerBatch: int('CORDON_SEQUENCER_BATCH', 5000, 1, 100_000),
     groupCommitMaxBatch: int('CORDON_GROUP_COMMIT_MAX_BATCH', 1000, 1, 10_000),
-    groupCommitConcurrency: int('CORDON_GROUP_COMMIT_CONCURRENCY', 2, 1, 32),
+    groupCommitConcurrency: int('CORDON_GROUP_COMMIT_CONCURRENCY', 1, 1, 32),
   };
 
   if (problems.length > 0) {

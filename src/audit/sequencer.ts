@@ -18,10 +18,16 @@ export interface SequencerOptions {
   logger?: Logger | undefined;
 }
 
+/**
+ * Nudges within this window share one pass: on a busy log each pass numbers many entries, instead of
+ * one transaction per commit competing with the writers.
+ */
+const COALESCE_MS = 5;
+
 export class Sequencer {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private again = false;
+  private pending = false;
   private stopped = true;
 
   constructor(
@@ -40,18 +46,10 @@ export class Sequencer {
     await this.running;
   }
 
-  /** Something committed entries: run a pass now (or right after the one in progress). */
+  /** Something committed entries: number them within a few milliseconds. */
   nudge(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.running = this.loop().finally(() => {
-      this.running = undefined;
-      if (!this.stopped) this.timer = setTimeout(() => this.nudge(), this.options.intervalMs);
-    });
+    this.pending = true;
+    this.schedule(COALESCE_MS);
   }
 
   /** Numbers everything committed so far (also when stopped); resolves when nothing is left. */
@@ -59,18 +57,31 @@ export class Sequencer {
     while ((await this.pass()) > 0);
   }
 
+  private schedule(delayMs: number): void {
+    if (this.stopped || this.running) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.running = this.loop().finally(() => {
+        this.running = undefined;
+        if (this.pending) this.schedule(COALESCE_MS);
+        else this.schedule(this.options.intervalMs);
+      });
+    }, delayMs);
+  }
+
   private async loop(): Promise<void> {
-    do {
-      this.again = false;
-      let numbered = 0;
+    // The poll finds entries committed by other processes.
+    this.pending = true;
+    while (this.pending && !this.stopped) {
+      this.pending = false;
       try {
-        numbered = await this.pass();
+        if ((await this.pass()) >= this.options.batch) this.pending = true;
       } catch (error) {
         this.options.logger?.error({ err: error }, 'audit sequencer pass failed; retrying');
         return;
       }
-      if (numbered >= this.options.batch) this.again = true;
-    } while (this.again && !this.stopped);
+      if (this.pending) await new Promise((resolve) => setTimeout(resolve, COALESCE_MS));
+    }
   }
 
   /** One pass over every log with waiting entries. Returns how many entries it numbered. */

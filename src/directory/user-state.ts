@@ -8,11 +8,10 @@
  *   last call to commit, and that call's audit entry is the last one for the user.
  */
 import { isAppError, AppError } from '../errors.js';
-import type { CallContext } from '../audit/entry.js';
+import { toAuditRow, type CallContext } from '../audit/entry.js';
 import type { User, UserState } from '../storage/schema.js';
 import { lockAccount } from '../store/accounts.js';
-import { revokeSessionsOfUser } from '../store/sessions.js';
-import { countOtherActiveOwners, lockUserById, updateUser } from '../store/users.js';
+import { applyUserState, countOtherActiveOwners, lockUserById } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
 
 export interface StateChangeResult {
@@ -54,12 +53,12 @@ async function changeUserState(
           throw new AppError('LAST_OWNER', { metadata: { user_id: userId } });
         }
       }
-      const updated = await updateUser(trx, accountId, userId, { state: target });
-      const sessionsRevoked = target === 'SUSPENDED' ? await revokeSessionsOfUser(trx, accountId, userId, 'user_suspended') : [];
-      await deps.audit.append(trx, {
-        ...entry,
-        outcome: 'changed',
-        details: { from: user.state, to: target, sessions_revoked: sessionsRevoked },
+      const { user: updated, sessionsRevoked } = await applyUserState(trx, {
+        accountId,
+        userId,
+        state: target,
+        revokeReason: target === 'SUSPENDED' ? 'user_suspended' : null,
+        audit: toAuditRow({ ...entry, outcome: 'changed', details: { from: user.state, to: target } }),
       });
       return { user: updated, changed: true, sessionsRevoked };
     });

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { AppError } from '../errors.js';
 import { acquireDataDirLock, type DataDirLock } from './lock-file.js';
 import { migrations } from './migrations/index.js';
+import { PreparingClient } from './pg-statement-cache.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 
@@ -52,6 +53,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 
 function openPostgres(url: string, max: number): DatabaseHandle {
   const pool = new pg.Pool({
+    Client: PreparingClient,
     connectionString: url,
     max,
     // Counts and audit indexes stay far below 2^53; PGlite returns int8 as numbers too.

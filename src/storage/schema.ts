@@ -61,12 +61,10 @@ export interface AuditLogsTable {
   updated_at: Timestamp;
 }
 
-export interface AuditEntriesTable {
+interface AuditEntryColumns {
   account_id: string;
   entry_id: Generated<number>;
-  idx: ColumnType<number | null, never, number>;
   recorded_at: CreatedAt;
-  sequenced_at: NullableTimestamp;
   actor_type: string;
   actor_id: string;
   action: string;
@@ -76,6 +74,15 @@ export interface AuditEntriesTable {
   authz: Json<Record<string, unknown>>;
   outcome: AuditOutcome;
   details: Json<Record<string, unknown>>;
+}
+
+/** Committed entries waiting for their index. */
+export type AuditInboxTable = AuditEntryColumns;
+
+/** Numbered entries: insert-only. */
+export interface AuditEntriesTable extends AuditEntryColumns {
+  idx: number;
+  sequenced_at: CreatedAt;
 }
 
 export interface JobsTable {
@@ -100,6 +107,7 @@ export interface Database {
   group_members: GroupMembersTable;
   sessions: SessionsTable;
   audit_logs: AuditLogsTable;
+  audit_inbox: AuditInboxTable;
   audit_entries: AuditEntriesTable;
   jobs: JobsTable;
 }
@@ -109,4 +117,6 @@ export type User = Selectable<UsersTable>;
 export type Group = Selectable<GroupsTable>;
 export type Session = Selectable<SessionsTable>;
 export type AuditEntryRow = Selectable<AuditEntriesTable>;
+/** An entry as listed with the ones still waiting in the inbox (no index yet). */
+export type AuditRecord = Selectable<AuditInboxTable> & { idx: number | null; sequenced_at: Date | null };
 export type Job = Selectable<JobsTable>;

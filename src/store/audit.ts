@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { AuditEntryRow, AuditOutcome } from '../storage/schema.js';
+import type { AuditOutcome, AuditRecord } from '../storage/schema.js';
 import type { Executor } from './executor.js';
 
 export interface AuditEntryValues {
@@ -15,55 +15,52 @@ export interface AuditEntryValues {
   details: string;
 }
 
-/** One multi-row INSERT: atomic on its own, so a group commit needs no explicit transaction. */
+/** Into the inbox. One multi-row INSERT is atomic on its own, so a group commit needs no transaction. */
 export async function insertAuditEntries(db: Executor, rows: AuditEntryValues[]): Promise<void> {
   if (rows.length === 0) return;
-  await db.insertInto('audit_entries').values(rows).execute();
+  await db.insertInto('audit_inbox').values(rows).execute();
 }
 
-/** Logs that have committed entries still waiting for an index. */
+/** Logs that have committed entries waiting for an index. */
 export async function listLogsWithUnsequenced(db: Executor): Promise<string[]> {
-  const rows = await db.selectFrom('audit_entries').select('account_id').where('idx', 'is', null).distinct().execute();
+  const rows = await db.selectFrom('audit_inbox').select('account_id').distinct().execute();
   return rows.map((r) => r.account_id);
 }
 
 /**
- * Numbers up to `limit` committed, unnumbered entries of one log, densely from its current size, in
- * entry_id order. Holds the log's row lock, so one sequencer at a time numbers a log, across processes.
- * Returns how many entries were numbered.
+ * Moves up to `limit` committed inbox entries of one log into audit_entries, numbered densely from the
+ * log's size in entry_id order. Holds the log's row lock, so one sequencer at a time numbers a log,
+ * across processes. Returns how many entries were numbered.
  */
 export async function sequenceLog(db: Executor, accountId: string, limit: number): Promise<number> {
   return db.transaction().execute(async (trx) => {
-    await trx.insertInto('audit_logs').values({ account_id: accountId }).onConflict((oc) => oc.doNothing()).execute();
-    const log = await trx
-      .selectFrom('audit_logs')
-      .select('size')
-      .where('account_id', '=', accountId)
-      .forUpdate()
-      .executeTakeFirstOrThrow();
-    // A statement issued after the lock is granted sees every entry numbered by the previous holder.
-    const numbered = await sql<{ n: number }>`
-      WITH batch AS (
-        SELECT entry_id, row_number() OVER (ORDER BY entry_id) - 1 AS n
-        FROM audit_entries
-        WHERE account_id = ${accountId} AND idx IS NULL
-        ORDER BY entry_id
-        LIMIT ${limit}
-      )
-      UPDATE audit_entries e
-      SET idx = ${log.size} + batch.n, sequenced_at = clock_timestamp()
-      FROM batch
-      WHERE e.account_id = ${accountId} AND e.entry_id = batch.entry_id
-      RETURNING e.idx AS n`.execute(trx);
-    const count = numbered.rows.length;
-    if (count > 0) {
-      await trx
-        .updateTable('audit_logs')
-        .set({ size: log.size + count, updated_at: sql<Date>`now()` as unknown as Date })
-        .where('account_id', '=', accountId)
-        .execute();
+    const lockHead = () => trx.selectFrom('audit_logs').select('size').where('account_id', '=', accountId).forUpdate().executeTakeFirst();
+    let head = await lockHead();
+    if (!head) {
+      // The system log, or a log written before its account row: create its head on first use.
+      await trx.insertInto('audit_logs').values({ account_id: accountId }).onConflict((oc) => oc.doNothing()).execute();
+      head = (await lockHead())!;
     }
-    return count;
+    // This statement starts after the lock is granted, so it sees everything the previous holder moved.
+    const result = await sql<{ size: number }>`
+      WITH batch AS (
+        DELETE FROM audit_inbox
+        WHERE account_id = ${accountId} AND entry_id IN (
+          SELECT entry_id FROM audit_inbox WHERE account_id = ${accountId} ORDER BY entry_id LIMIT ${limit}
+        )
+        RETURNING *
+      ), numbered AS (
+        INSERT INTO audit_entries (account_id, idx, entry_id, recorded_at, actor_type, actor_id, action,
+                                   target_type, target_id, cause, authz, outcome, details)
+        SELECT account_id, ${head.size} + row_number() OVER (ORDER BY entry_id) - 1, entry_id, recorded_at,
+               actor_type, actor_id, action, target_type, target_id, cause, authz, outcome, details
+        FROM batch
+        RETURNING 1
+      )
+      UPDATE audit_logs SET size = size + (SELECT count(*) FROM numbered), updated_at = now()
+      WHERE account_id = ${accountId}
+      RETURNING size`.execute(trx);
+    return result.rows[0]!.size - head.size;
   });
 }
 
@@ -71,19 +68,27 @@ export interface AuditQuery {
   accountId: string;
   targetType?: string;
   targetId?: string;
-  /** Include entries not yet numbered (they sort after every numbered one). */
+  /** Include entries still in the inbox (they come after every numbered one, idx null). */
   includeUnsequenced?: boolean;
   limit?: number;
 }
 
-export function listAuditEntries(db: Executor, q: AuditQuery): Promise<AuditEntryRow[]> {
-  let query = db.selectFrom('audit_entries').selectAll().where('account_id', '=', q.accountId);
-  if (!q.includeUnsequenced) query = query.where('idx', 'is not', null);
-  if (q.targetType) query = query.where('target_type', '=', q.targetType);
-  if (q.targetId) query = query.where('target_id', '=', q.targetId);
-  query = query.orderBy(sql`idx NULLS LAST`).orderBy('entry_id');
-  if (q.limit) query = query.limit(q.limit);
-  return query.execute();
+export async function listAuditEntries(db: Executor, q: AuditQuery): Promise<AuditRecord[]> {
+  let numbered = db.selectFrom('audit_entries').selectAll().where('account_id', '=', q.accountId);
+  if (q.targetType) numbered = numbered.where('target_type', '=', q.targetType);
+  if (q.targetId) numbered = numbered.where('target_id', '=', q.targetId);
+  numbered = numbered.orderBy('idx');
+  if (q.limit) numbered = numbered.limit(q.limit);
+  const rows: AuditRecord[] = await numbered.execute();
+  if (q.includeUnsequenced && (!q.limit || rows.length < q.limit)) {
+    let waiting = db.selectFrom('audit_inbox').selectAll().where('account_id', '=', q.accountId);
+    if (q.targetType) waiting = waiting.where('target_type', '=', q.targetType);
+    if (q.targetId) waiting = waiting.where('target_id', '=', q.targetId);
+    waiting = waiting.orderBy('entry_id');
+    if (q.limit) waiting = waiting.limit(q.limit - rows.length);
+    for (const row of await waiting.execute()) rows.push({ ...row, idx: null, sequenced_at: null });
+  }
+  return rows;
 }
 
 export async function getLogSize(db: Executor, accountId: string): Promise<number> {

@@ -6,19 +6,6 @@ export function insertSession(db: Executor, row: { account_id: string; id: strin
   return db.insertInto('sessions').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-/** Revokes every live session of the user; returns the ids revoked. */
-export async function revokeSessionsOfUser(db: Executor, accountId: string, userId: string, reason: string): Promise<string[]> {
-  const rows = await db
-    .updateTable('sessions')
-    .set({ revoked_at: sql<Date>`now()` as unknown as Date, revoke_reason: reason })
-    .where('account_id', '=', accountId)
-    .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null)
-    .returning('id')
-    .execute();
-  return rows.map((r) => r.id).sort();
-}
-
 export function revokeSession(db: Executor, accountId: string, id: string, reason: string): Promise<Session | undefined> {
   return db
     .updateTable('sessions')

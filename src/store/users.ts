@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { User, UserRole, UserState } from '../storage/schema.js';
+import type { AuditEntryValues } from './audit.js';
 import type { Executor } from './executor.js';
 
 export interface NewUserRow {
@@ -101,4 +102,40 @@ export async function countUsers(db: Executor, accountId: string): Promise<numbe
     .where('account_id', '=', accountId)
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/**
+ * Sets a locked user's state, revokes their live sessions when `revokeReason` is given, and appends the
+ * audit entry, in one statement: one round trip instead of three on the hottest write path. Run it after
+ * `lockUserById` in the same transaction, so its snapshot sees every session committed before the lock.
+ * `sessions_revoked` is merged into the entry's details.
+ */
+export async function applyUserState(
+  db: Executor,
+  change: { accountId: string; userId: string; state: UserState; revokeReason: string | null; audit: AuditEntryValues },
+): Promise<{ user: User; sessionsRevoked: string[] }> {
+  const { accountId, userId, state, revokeReason, audit: a } = change;
+  const result = await sql<User & { sessions_revoked: string[] }>`
+    WITH changed AS (
+      UPDATE users SET state = ${state}, updated_at = now()
+      WHERE account_id = ${accountId} AND id = ${userId}
+      RETURNING *
+    ), revoked AS (
+      UPDATE sessions SET revoked_at = now(), revoke_reason = ${revokeReason}
+      WHERE ${revokeReason}::text IS NOT NULL AND account_id = ${accountId} AND user_id = ${userId} AND revoked_at IS NULL
+      RETURNING id
+    ), revoked_ids AS (
+      SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM revoked
+    ), entry AS (
+      INSERT INTO audit_inbox (account_id, actor_type, actor_id, action, target_type, target_id, cause, authz, outcome, details)
+      SELECT ${a.account_id}, ${a.actor_type}, ${a.actor_id}, ${a.action}, ${a.target_type}, ${a.target_id},
+             ${a.cause}::jsonb, ${a.authz}::jsonb, ${a.outcome},
+             ${a.details}::jsonb || jsonb_build_object('sessions_revoked', to_jsonb(revoked_ids.ids))
+      FROM revoked_ids
+    )
+    SELECT changed.*, revoked_ids.ids AS sessions_revoked FROM changed, revoked_ids`.execute(db);
+  const row = result.rows[0];
+  if (!row) throw new Error(`applyUserState: user ${userId} vanished under its lock`);
+  const { sessions_revoked, ...user } = row;
+  return { user, sessionsRevoked: sessions_revoked };
 }

@@ -13,3 +13,10 @@ export const BACKENDS: TestBackend[] = (process.env.CORDON_TEST_BACKENDS ?? 'pgl
 /** Server URL (no database) of the PostgreSQL the suite creates its databases on. */
 export const PG_SERVER_URL = process.env.CORDON_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 export const PG_TEMPLATE = 'cordon_test_template';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Path of the migrated PGlite data-dir dump made by global-setup.ts. */
+    pgliteTemplate: string;
+  }
+}

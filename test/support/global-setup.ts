@@ -14,12 +14,6 @@ import { PGliteDialect } from '../../src/storage/pglite-dialect.js';
 import type { Database } from '../../src/storage/schema.js';
 import { BACKENDS, PG_SERVER_URL, PG_TEMPLATE } from './env.js';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    pgliteTemplate: string;
-  }
-}
-
 export default async function setup(project: TestProject): Promise<() => void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cordon-test-'));
   const templateFile = path.join(dir, 'pglite-template.tar');

@@ -23,9 +23,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       created_at          timestamptz NOT NULL DEFAULT now(),
       updated_at          timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (account_id, id)
-    )`.execute(db);
+    ) WITH (fillfactor = 90)`.execute(db);
+  // No index mentions state: a suspend or reactivate then stays a HOT update (no index writes), and the
+  // free space left by fillfactor gives it room on the same page.
   await sql`CREATE UNIQUE INDEX users_email_key ON users (account_id, lower(email))`.execute(db);
-  await sql`CREATE INDEX users_owners ON users (account_id) WHERE role = 'OWNER' AND state = 'ACTIVE'`.execute(db);
+  await sql`CREATE INDEX users_role ON users (account_id, role)`.execute(db);
 
   await sql`
     CREATE TABLE groups (

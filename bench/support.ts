@@ -1,0 +1,71 @@
+/** Shared bench plumbing: a fresh database per backend, timing helpers, JSON output. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createCore, type Core } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+
+export type Backend = 'pglite' | 'postgres';
+export const BENCH_BACKENDS = (process.env.BENCH_BACKENDS ?? 'pglite,postgres').split(',') as Backend[];
+const PG_SERVER = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
+
+export interface BenchDatabase {
+  env: Record<string, string>;
+  drop(): Promise<void>;
+}
+
+export async function freshDatabase(backend: Backend, name: string): Promise<BenchDatabase> {
+  if (backend === 'pglite') {
+    const dir = mkdtempSync(path.join(tmpdir(), `cordon-bench-${name}-`));
+    return { env: { CORDON_DATA_DIR: dir }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const db = `cordon_bench_${name}`;
+  const admin = async (q: string) => {
+    const client = new pg.Client({ connectionString: `${PG_SERVER}/postgres` });
+    await client.connect();
+    await client.query(q).finally(() => client.end());
+  };
+  await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await admin(`CREATE DATABASE ${db}`);
+  return { env: { DATABASE_URL: `${PG_SERVER}/${db}` }, drop: () => admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`) };
+}
+
+export async function openCore(env: Record<string, string>): Promise<Core> {
+  const { config } = loadConfig({ CORDON_DEMO: 'false', ...env });
+  return createCore(config, { holder: 'bench', logger: createLogger('silent') });
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export function summarize(latenciesMs: number[], seconds: number) {
+  const sorted = [...latenciesMs].sort((a, b) => a - b);
+  return {
+    calls: sorted.length,
+    per_second: Math.round(sorted.length / seconds),
+    p50_ms: round(percentile(sorted, 50)),
+    p99_ms: round(percentile(sorted, 99)),
+  };
+}
+
+export const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** Runs `callers` loops of `fn` for `seconds`; returns each call's latency in ms. */
+export async function hammer(callers: number, seconds: number, fn: (caller: number, i: number) => Promise<unknown>): Promise<number[]> {
+  const latencies: number[] = [];
+  const until = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: callers }, async (_, caller) => {
+      for (let i = 0; performance.now() < until; i++) {
+        const t = performance.now();
+        await fn(caller, i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  return latencies;
+}

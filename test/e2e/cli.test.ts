@@ -1,0 +1,131 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { runCli, startServer, stopServer } from '../support/cli.js';
+
+describe('cordon (no database)', () => {
+  it('prints the configuration table', async () => {
+    const { code, stdout } = await runCli(['config', 'docs'], {});
+    expect(code).toBe(0);
+    expect(stdout).toContain('| `DATABASE_URL` | postgres:// URL |');
+    expect(stdout).toContain('| `CORDON_DATA_DIR` | path | ./.cordon |');
+  });
+
+  it('lists every configuration problem and exits 78', async () => {
+    const { code, stderr } = await runCli(['users', 'list'], { CORDON_LISTEN: 'nowhere', CORDON_LOG_LEVEL: 'loud', CORDON_DEMO: 'perhaps' });
+    expect(code).toBe(78);
+    expect(stderr).toBe(
+      [
+        'cordon: invalid configuration (3 problems):',
+        '  - CORDON_LISTEN: expected HOST:PORT (port 0-65535), got "nowhere"',
+        '  - CORDON_LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+        '  - CORDON_DEMO: expected a boolean (true/false), got "perhaps"',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('exits 2 on a usage error and documents its exit codes', async () => {
+    expect((await runCli(['users', 'frobnicate'], {})).code).toBe(2);
+    const help = await runCli(['--help'], {});
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Exit codes: 0 ok');
+  });
+});
+
+describeBackends('cordon CLI', (backend) => {
+  let database: TestDatabase;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(backend);
+    // Materialize the migrated database (for PGlite: write the data dir) so the CLI skips initdb.
+    await (await openTestCore(database)).close();
+    env = { ...database.env, CORDON_DEMO: 'false' };
+  });
+  afterAll(() => database.drop());
+
+  it('init, list, get, suspend, reactivate, with --json and meaningful exit codes', async () => {
+    const init = await runCli(['init', '--name', 'Acme', '--owner-email', 'boss@acme.example', '--owner-name', 'Boss', '--json'], env);
+    expect(init.code).toBe(0);
+    const made = JSON.parse(init.stdout);
+    expect(made.account_id).toMatch(/^[A-Z2-7]{26}$/);
+    expect(made.owner).toMatchObject({ email: 'boss@acme.example', user_id: expect.stringMatching(/^[A-Z2-7]{26}$/), password: expect.any(String) });
+    expect(made.owner.password.length).toBeGreaterThanOrEqual(24);
+
+    const file = path.join(process.env.TMPDIR ?? '/tmp', `cordon-import-${process.pid}-${backend}.csv`);
+    writeFileSync(file, 'email,display_name,role,groups\nann@acme.example,Ann,member,SOC\nbob@acme.example,Bob,admin,SOC;Eng\n');
+    const imported = await runCli(['users', 'import', file, '--account', made.account_id], env);
+    expect(imported.code).toBe(0);
+    expect(imported.stdout).toContain(`imported 2 users into ${made.account_id}`);
+
+    const list = JSON.parse((await runCli(['users', 'list', '--account', made.account_id, '--json'], env)).stdout);
+    expect(list.users.map((u: { email: string }) => u.email).sort()).toEqual(['ann@acme.example', 'bob@acme.example', 'boss@acme.example']);
+    const ann = list.users.find((u: { email: string }) => u.email === 'ann@acme.example');
+    expect(Object.keys(ann).sort()).toEqual(['create_time', 'display_name', 'email', 'externally_managed', 'id', 'role', 'state', 'update_time']);
+
+    const suspended = await runCli(['users', 'suspend', ann.id, '--account', made.account_id, '--reason', 'phish', '--json'], env);
+    expect(suspended.code).toBe(0);
+    expect(JSON.parse(suspended.stdout)).toMatchObject({ changed: true, user: { id: ann.id, state: 'SUSPENDED' }, sessions_revoked: [] });
+    const again = await runCli(['users', 'suspend', ann.id, '--account', made.account_id], env);
+    expect([again.code, again.stdout]).toEqual([0, 'ann@acme.example was already SUSPENDED; nothing changed\n']);
+    const back = await runCli(['users', 'reactivate', ann.id, '--account', made.account_id], env);
+    expect([back.code, back.stdout]).toEqual([0, 'ann@acme.example is now ACTIVE\n']);
+
+    const owner = await runCli(['users', 'suspend', made.owner.user_id, '--account', made.account_id], env);
+    expect([owner.code, owner.stderr]).toEqual([4, 'cordon: no_owner_remain [LAST_OWNER]\n']);
+    const missing = await runCli(['users', 'get', 'AAAAAAAAAAAAAAAAAAAAAAAAAA', '--account', made.account_id, '--json'], env);
+    expect(missing.code).toBe(3);
+    expect(JSON.parse(missing.stdout)).toEqual({ error: { code: 'USER_NOT_FOUND', message: 'user not found' } });
+
+    const bad = path.join(path.dirname(file), `cordon-bad-${process.pid}-${backend}.jsonl`);
+    writeFileSync(bad, '{"email":"c@acme.example","display_name":"C"}\n{"email":"ann@acme.example","display_name":"Ann again"}\nnot json\n');
+    const rejected = await runCli(['users', 'import', bad, '--account', made.account_id], env);
+    expect(rejected.code).toBe(2);
+    expect(rejected.stderr).toBe('cordon: 1 row(s) rejected; nothing was imported\n  line 3: not valid JSON\n');
+    const count = JSON.parse((await runCli(['users', 'list', '--account', made.account_id, '--json'], env)).stdout).users.length;
+    expect(count).toBe(3);
+  });
+});
+
+if (BACKENDS.includes('pglite')) {
+  describe('cordon serve on the embedded data dir', () => {
+    let database: TestDatabase;
+    beforeAll(async () => {
+      database = await createTestDatabase('pglite');
+      await (await openTestCore(database)).close();
+    });
+    afterAll(() => database.drop());
+
+    it('seeds the demo once, refuses a second process with a clear message, and releases the lock on shutdown', async () => {
+      const env = { ...database.env, CORDON_DEMO: 'true' };
+      const first = await startServer(env);
+      expect(first.output.join('\n')).toMatch(/Created the demo account "Demo Security Co" \([A-Z2-7]{26}\)/);
+      expect(first.output.join('\n')).toContain('3 admins, 25 members, groups: Engineering, Finance, Security Operations, Contractors');
+      const lockFile = path.join(database.env.CORDON_DATA_DIR!, 'cordon.lock');
+      const lockBefore = readFileSync(lockFile, 'utf8');
+
+      const second = await runCli(['serve', '--listen', '127.0.0.1:0'], env);
+      expect(second.code).toBe(5);
+      expect(second.stderr).toContain(`is in use by a Cordon server at ${first.url} (pid ${first.child.pid}`);
+      const cli = await runCli(['users', 'list'], env);
+      expect(cli.code).toBe(5);
+      expect(cli.stderr).toContain('in use by a Cordon server');
+
+      // The first server is untouched.
+      expect(readFileSync(lockFile, 'utf8')).toBe(lockBefore);
+      const ready = await fetch(`${first.url}/readyz`);
+      expect(await ready.json()).toEqual({ status: 'ok', database: 'pglite' });
+      expect(await stopServer(first.child)).toBe(0);
+      expect(existsSync(lockFile)).toBe(false);
+
+      // A later start reuses the data: no second demo account.
+      const restarted = await startServer(env);
+      expect(restarted.output.join('\n')).not.toContain('Created the demo account');
+      await stopServer(restarted.child);
+      const list = JSON.parse((await runCli(['users', 'list', '--json'], env)).stdout);
+      expect(list.users).toHaveLength(29);
+    });
+  });
+}

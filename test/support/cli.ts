@@ -1,0 +1,47 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const CLI = ['--import', 'tsx', 'src/cli/bin.ts'];
+
+/** Runs `cordon ARGS` from source in a child process. */
+export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, CORDON_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Starts `cordon serve` and resolves with its URL once it prints it. */
+export function startServer(env: Record<string, string>, args: string[] = ['--listen', '127.0.0.1:0']): Promise<{ child: ChildProcess; url: string; output: string[] }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI, 'serve', ...args], { env: { ...process.env, CORDON_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output: string[] = [];
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      output.push(line);
+      const match = /serving on (\S+)/.exec(line);
+      if (match) resolve({ child, url: match[1]!, output });
+    });
+    child.on('exit', (code) => reject(new Error(`server exited (${code}): ${output.join('\n')}\n${stderr}`)));
+  });
+}
+
+export function stopServer(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.removeAllListeners('exit');
+    child.on('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
+  });
+}
