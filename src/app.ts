@@ -2,10 +2,14 @@
  * The composition root: config → db → store → services → http. Everything is built here and passed
  * down as explicit arguments.
  */
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { CallContext } from './audit/entry.js';
 import { AuditLog } from './audit/log.js';
 import type { Config } from './config.js';
+import { seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
 import type { DirectoryDeps } from './directory/deps.js';
+import { buildServer } from './http/server.js';
 import { openDatabase, type DatabaseHandle } from './storage/db.js';
 
 export interface Core {
@@ -55,4 +59,47 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
       await database.close();
     },
   };
+}
+
+export interface RunningServer {
+  core: Core;
+  http: FastifyInstance;
+  url: string;
+  /** The demo account, when this start created it. */
+  demo: DemoSummary | undefined;
+  close(): Promise<void>;
+}
+
+/** Cordon itself, as the actor of what it does on its own (the demo seed). */
+const SYSTEM_CONTEXT: CallContext = { actor: { type: 'system', id: 'cordon' }, authz: { method: 'startup' } };
+
+/** Opens the database, seeds the demo on the first start (when configured), and listens. */
+export async function startServer(config: Config, options: { logger: Logger }): Promise<RunningServer> {
+  const core = await createCore(config, { holder: 'serve', logger: options.logger });
+  let http: FastifyInstance | undefined;
+  try {
+    const demo = config.demo ? await seedDemoIfEmpty(core.directory, SYSTEM_CONTEXT) : undefined;
+    http = await buildServer(core);
+    await http.listen({ host: config.listen.host, port: config.listen.port });
+    const address = http.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.listen.port;
+    const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+    const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
+    core.database.lock?.update({ url });
+    const server = http;
+    return {
+      core,
+      http: server,
+      url,
+      demo,
+      async close() {
+        await server.close();
+        await core.close();
+      },
+    };
+  } catch (error) {
+    await http?.close();
+    await core.close();
+    throw error;
+  }
 }

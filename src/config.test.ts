@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, OPTIONS, renderConfigDocs } from './config.js';
 
@@ -61,5 +62,9 @@ describe('config', () => {
     expect([...read].sort()).toEqual(OPTIONS.map((o) => o.env).sort());
     const docs = renderConfigDocs();
     for (const option of OPTIONS) expect(docs).toContain(`| \`${option.env}\` |`);
+  });
+
+  it('is documented in the README exactly as `cordon config docs` prints it', () => {
+    expect(readFileSync(new URL('../README.md', import.meta.url), 'utf8')).toContain(renderConfigDocs());
   });
 });

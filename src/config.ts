@@ -181,6 +181,7 @@ export class ConfigError extends AppError {
 
 /** The options table as Markdown, for `cordon config docs` and the README. */
 export function renderConfigDocs(): string {
-  const rows = OPTIONS.map((o) => `| \`${o.env}\` | ${o.type} | ${o.default} | ${o.description} |`);
+  const cell = (text: string) => text.replaceAll('|', '\\|');
+  const rows = OPTIONS.map((o) => `| \`${o.env}\` | ${cell(o.type)} | ${cell(o.default)} | ${cell(o.description)} |`);
   return ['| Variable | Type | Default | Description |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }

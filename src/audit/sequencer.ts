@@ -26,6 +26,8 @@ const COALESCE_MS = 5;
 
 export class Sequencer {
   private timer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (performance.now() time). */
+  private due = Infinity;
   private running: Promise<void> | undefined;
   private pending = false;
   private stopped = true;
@@ -43,6 +45,7 @@ export class Sequencer {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.due = Infinity;
     await this.running;
   }
 
@@ -57,31 +60,36 @@ export class Sequencer {
     while ((await this.pass()) > 0);
   }
 
+  /**
+   * Arms the timer to fire within `delayMs`; an earlier one already armed stands (a throttle, not a
+   * debounce). A timer that is overdue fires from here: on the embedded database queries complete as
+   * microtasks, so a busy process may not reach its timers for a long while.
+   */
   private schedule(delayMs: number): void {
     if (this.stopped || this.running) return;
+    const now = performance.now();
+    if (this.due <= now) return this.fire();
+    if (this.due <= now + delayMs) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.running = this.loop().finally(() => {
-        this.running = undefined;
-        if (this.pending) this.schedule(COALESCE_MS);
-        else this.schedule(this.options.intervalMs);
-      });
-    }, delayMs);
+    this.due = now + delayMs;
+    this.timer = setTimeout(() => this.fire(), delayMs);
   }
 
-  private async loop(): Promise<void> {
-    // The poll finds entries committed by other processes.
-    this.pending = true;
-    while (this.pending && !this.stopped) {
-      this.pending = false;
-      try {
-        if ((await this.pass()) >= this.options.batch) this.pending = true;
-      } catch (error) {
-        this.options.logger?.error({ err: error }, 'audit sequencer pass failed; retrying');
-        return;
-      }
-      if (this.pending) await new Promise((resolve) => setTimeout(resolve, COALESCE_MS));
-    }
+  private fire(): void {
+    clearTimeout(this.timer);
+    this.due = Infinity;
+    if (this.stopped || this.running) return;
+    // Commits during the pass set `pending` again; the poll finds entries of other processes.
+    this.pending = false;
+    this.running = this.pass()
+      .then((numbered) => {
+        if (numbered >= this.options.batch) this.pending = true;
+      })
+      .catch((error: unknown) => this.options.logger?.error({ err: error }, 'audit sequencer pass failed; retrying'))
+      .finally(() => {
+        this.running = undefined;
+        this.schedule(this.pending ? COALESCE_MS : this.options.intervalMs);
+      });
   }
 
   /** One pass over every log with waiting entries. Returns how many entries it numbered. */

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { createCore } from '../app.js';
-import { seedDemoIfEmpty, type DemoSummary } from '../directory/demo.js';
-import { buildServer } from '../http/server.js';
+import { startServer } from '../app.js';
+import type { DemoSummary } from '../directory/demo.js';
 import { createLogger } from '../logger.js';
-import { operatorContext, readConfig } from './context.js';
+import { readConfig } from './context.js';
 import type { CliIo } from './io.js';
 
 function describeDemo(demo: DemoSummary): string {
@@ -26,27 +25,9 @@ export function serveCommand(program: Command, io: CliIo, run: (fn: () => Promis
         const started = Date.now();
         const { config, notices } = readConfig(io, opts.listen ? { CORDON_LISTEN: opts.listen } : {});
         for (const notice of notices) io.stdout.write(`notice: ${notice}\n`);
-        const logger = createLogger(config.logLevel);
-        const core = await createCore(config, { holder: 'serve', logger });
-        let app;
-        try {
-          if (config.demo) {
-            const demo = await seedDemoIfEmpty(core.directory, operatorContext(core));
-            if (demo) io.stdout.write(describeDemo(demo) + '\n');
-          }
-          app = await buildServer(core);
-          await app.listen({ host: config.listen.host, port: config.listen.port });
-        } catch (error) {
-          await app?.close();
-          await core.close();
-          throw error;
-        }
-        const address = app.server.address();
-        const port = typeof address === 'object' && address ? address.port : config.listen.port;
-        const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
-        const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
-        core.database.lock?.update({ url });
-        io.stdout.write(`Cordon is serving on ${url} (${core.database.backend}, ready in ${Date.now() - started} ms)\n`);
+        const server = await startServer(config, { logger: createLogger(config.logLevel) });
+        if (server.demo) io.stdout.write(describeDemo(server.demo) + '\n');
+        io.stdout.write(`Cordon is serving on ${server.url} (${server.core.database.backend}, ready in ${Date.now() - started} ms)\n`);
 
         await new Promise<void>((resolve) => {
           const stop = () => resolve();
@@ -54,8 +35,7 @@ export function serveCommand(program: Command, io: CliIo, run: (fn: () => Promis
           process.once('SIGTERM', stop);
         });
         io.stdout.write('Shutting down…\n');
-        await app.close();
-        await core.close();
+        await server.close();
       }),
     );
 }

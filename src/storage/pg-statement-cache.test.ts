@@ -24,7 +24,7 @@ describe.runIf(BACKENDS.includes('postgres'))('PreparingClient [postgres]', () =
   it('prepares a parameterized statement once and reuses it', async () => {
     expect((await client.query('SELECT v FROM t WHERE id = $1', [1])).rows).toEqual([{ v: 'one' }]);
     expect((await client.query('SELECT v FROM t WHERE id = $1', [2])).rows).toEqual([{ v: 'two' }]);
-    const names = (await client.query<{ name: string }>('SELECT name FROM pg_prepared_statements WHERE statement LIKE $1', ['%FROM t WHERE id%'])).rows;
+    const names: Array<{ name: string }> = (await client.query('SELECT name FROM pg_prepared_statements WHERE statement LIKE $1', ['%FROM t WHERE id%'])).rows;
     expect(names).toHaveLength(1);
     expect(names[0]!.name).toMatch(/^cordon_0_[0-9a-f]{24}$/);
   });
