@@ -3,10 +3,11 @@
  * `cordon serve` holding that directory. Prints JSON. Needs `npm run build` first (npm run bench does it).
  *   npx tsx bench/import.ts          (BENCH_BACKENDS=pglite,postgres, BENCH_USERS=100000)
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { startServer, stopServer } from '../test/support/cli.js';
 import { BENCH_BACKENDS, freshDatabase, round } from './support.js';
 
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
@@ -30,23 +31,11 @@ function cordon(args: string[], env: Record<string, string>) {
 
 /** Starts the server, waits for /readyz, lets it settle, and reads its resident set size. */
 async function idleRss(env: Record<string, string>): Promise<number> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0'], { env: { ...process.env, CORDON_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      const m = /serving on (\S+)/.exec(String(d));
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
-  });
+  const { child, url } = await startServer({ CORDON_LOG_LEVEL: 'warn', ...env }, undefined, [BIN]);
   await fetch(`${url}/readyz`);
   await new Promise((r) => setTimeout(r, 5000));
-  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
-  child.removeAllListeners('exit');
-  await new Promise<void>((resolve) => {
-    child.on('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]);
+  await stopServer(child);
   return kb / 1024;
 }
 

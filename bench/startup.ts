@@ -3,8 +3,8 @@
  * database (migrations; initdb for PGlite) and on an existing one. Prints JSON. Needs `npm run build`.
  *   npx tsx bench/startup.ts         (BENCH_BACKENDS=pglite,postgres, BENCH_RUNS=3)
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { startServer, stopServer } from '../test/support/cli.js';
 import { BENCH_BACKENDS, freshDatabase, round } from './support.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -12,25 +12,14 @@ const BIN = path.resolve('bin/cordon.js');
 
 async function timeToReady(env: Record<string, string>): Promise<number> {
   const started = performance.now();
-  const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0'], { env: { ...process.env, CORDON_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      const m = /serving on (\S+)/.exec(String(d));
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}`)));
-  });
+  const { child, url } = await startServer({ CORDON_LOG_LEVEL: 'warn', ...env }, undefined, [BIN]);
   for (;;) {
     const res = await fetch(`${url}/readyz`).catch(() => undefined);
     if (res?.status === 200) break;
     await new Promise((r) => setTimeout(r, 20));
   }
   const ms = performance.now() - started;
-  child.removeAllListeners('exit');
-  await new Promise<void>((resolve) => {
-    child.on('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
+  await stopServer(child);
   return ms;
 }
 

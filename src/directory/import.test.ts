@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../../test/support/backends.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { describeBackends, useFreshCore } from '../../test/support/backends.js';
 import { seedAccount, testCtx, type SeededAccount } from '../../test/support/fixtures.js';
 import type { Core } from '../app.js';
 import { countUsers, findUserByEmail } from '../store/users.js';
@@ -64,59 +64,52 @@ describe('import parsing', () => {
 });
 
 describeBackends('bulk import', (backend) => {
-  let database: TestDatabase;
-  let core: Core;
+  const t = useFreshCore(backend);
   let seed: SeededAccount;
 
   beforeEach(async () => {
-    database = await createTestDatabase(backend);
-    core = await openTestCore(database);
-    seed = await seedAccount(core, 1);
-  });
-  afterEach(async () => {
-    await core.close();
-    await database.drop();
+    seed = await seedAccount(t.core, 1);
   });
 
   it('imports users with their groups and audit entries, reusing existing groups', async () => {
     const lines = Array.from({ length: 250 }, (_, i) => JSON.stringify({ email: `user${i}@import.example`, display_name: `User ${i}`, groups: i % 2 ? ['staff', 'Night Shift'] : ['Night Shift'] }));
     const progress: number[] = [];
-    const result = await importUsers(core.directory, testCtx, seed.accountId, parseImport(lines.join('\n'), 'jsonl'), {
+    const result = await importUsers(t.core.directory, testCtx, seed.accountId, parseImport(lines.join('\n'), 'jsonl'), {
       batchSize: 100,
       onProgress: (n) => progress.push(n),
     });
     expect(result).toEqual({ imported: 250 });
     expect(progress).toEqual([100, 200, 250]);
-    expect(await countUsers(core.database.db, seed.accountId)).toBe(4 + 250);
-    const groups = await listGroups(core.database.db, seed.accountId);
+    expect(await countUsers(t.core.database.db, seed.accountId)).toBe(4 + 250);
+    const groups = await listGroups(t.core.database.db, seed.accountId);
     expect(groups.map((g) => g.name).sort()).toEqual(['Night Shift', 'Staff']); // "staff" matched the existing "Staff"
-    const user1 = await findUserByEmail(core.database.db, seed.accountId, 'USER1@import.example');
-    expect((await listGroupIdsOfUser(core.database.db, seed.accountId, user1!.id)).length).toBe(2);
+    const user1 = await findUserByEmail(t.core.database.db, seed.accountId, 'USER1@import.example');
+    expect((await listGroupIdsOfUser(t.core.database.db, seed.accountId, user1!.id)).length).toBe(2);
 
-    await core.audit.sequencer.drain();
-    const entries = await listAuditEntries(core.database.db, { accountId: seed.accountId });
+    await t.core.audit.sequencer.drain();
+    const entries = await listAuditEntries(t.core.database.db, { accountId: seed.accountId });
     expect(entries.filter((e) => e.action === 'user.create' && (e.details as { email: string }).email.endsWith('@import.example'))).toHaveLength(250);
     expect(entries.filter((e) => e.action === 'group.create' && (e.details as { name: string }).name === 'Night Shift')).toHaveLength(1);
     expect(entries.map((e) => e.idx)).toEqual(entries.map((_, i) => i));
   });
 
   it('writes nothing when any row is bad, a duplicate, or already taken, and says which lines', async () => {
-    const before = await countUsers(core.database.db, seed.accountId);
-    const auditBefore = (await listAuditEntries(core.database.db, { accountId: seed.accountId, includeUnsequenced: true })).length;
+    const before = await countUsers(t.core.database.db, seed.accountId);
+    const auditBefore = (await listAuditEntries(t.core.database.db, { accountId: seed.accountId, includeUnsequenced: true })).length;
     const text = [
       '{"email":"new1@import.example","display_name":"New 1","groups":["Brand New Group"]}',
       '{"email":"NEW1@import.example","display_name":"Dup"}',
       '{"email":"m0@test.example","display_name":"Taken"}',
     ].join('\n');
-    const error = await importUsers(core.directory, testCtx, seed.accountId, parseImport(text, 'jsonl')).catch((e: unknown) => e);
+    const error = await importUsers(t.core.directory, testCtx, seed.accountId, parseImport(text, 'jsonl')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ImportRejected);
     expect((error as ImportRejected).problems).toEqual([{ line: 2, problem: 'email: duplicate of line 1' }]);
 
-    const taken = await importUsers(core.directory, testCtx, seed.accountId, parseImport([text.split('\n')[0], text.split('\n')[2]].join('\n'), 'jsonl')).catch((e: unknown) => e);
+    const taken = await importUsers(t.core.directory, testCtx, seed.accountId, parseImport([text.split('\n')[0], text.split('\n')[2]].join('\n'), 'jsonl')).catch((e: unknown) => e);
     expect((taken as ImportRejected).problems).toEqual([{ line: 2, problem: 'email: a user with this email already exists' }]);
 
-    expect(await countUsers(core.database.db, seed.accountId)).toBe(before);
-    expect(await listGroups(core.database.db, seed.accountId)).toHaveLength(1);
-    expect(await listAuditEntries(core.database.db, { accountId: seed.accountId, includeUnsequenced: true })).toHaveLength(auditBefore);
+    expect(await countUsers(t.core.database.db, seed.accountId)).toBe(before);
+    expect(await listGroups(t.core.database.db, seed.accountId)).toHaveLength(1);
+    expect(await listAuditEntries(t.core.database.db, { accountId: seed.accountId, includeUnsequenced: true })).toHaveLength(auditBefore);
   });
 });

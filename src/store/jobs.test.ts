@@ -1,28 +1,18 @@
 import { sql } from 'kysely';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../../test/support/backends.js';
+import { expect, it } from 'vitest';
+import { describeBackends, useFreshCore } from '../../test/support/backends.js';
 import type { Core } from '../app.js';
 import { claimJobs, completeJob, enqueueJob, failJob } from './jobs.js';
 
 describeBackends('jobs', (backend) => {
-  let database: TestDatabase;
-  let core: Core;
+  const t = useFreshCore(backend);
 
-  beforeEach(async () => {
-    database = await createTestDatabase(backend);
-    core = await openTestCore(database);
-  });
-  afterEach(async () => {
-    await core.close();
-    await database.drop();
-  });
-
-  const claim = (worker: string, limit = 2, leaseMs = 60_000) => claimJobs(core.database.db, { kinds: ['restore'], limit, leaseMs, worker });
+  const claim = (worker: string, limit = 2, leaseMs = 60_000) => claimJobs(t.core.database.db, { kinds: ['restore'], limit, leaseMs, worker });
 
   it('concurrent claimers get disjoint jobs, and a claimed job is not handed out again', async () => {
-    for (let i = 0; i < 4; i++) await enqueueJob(core.database.db, { kind: 'restore', payload: { i } });
-    await enqueueJob(core.database.db, { kind: 'other' });
-    await enqueueJob(core.database.db, { kind: 'restore', runAt: new Date(Date.now() + 3_600_000) });
+    for (let i = 0; i < 4; i++) await enqueueJob(t.core.database.db, { kind: 'restore', payload: { i } });
+    await enqueueJob(t.core.database.db, { kind: 'other' });
+    await enqueueJob(t.core.database.db, { kind: 'restore', runAt: new Date(Date.now() + 3_600_000) });
 
     const [a, b] = await Promise.all([claim('a'), claim('b')]);
     const ids = [...a!, ...b!].map((j) => j.id);
@@ -33,27 +23,27 @@ describeBackends('jobs', (backend) => {
   });
 
   it('completes, retries after a failure, and gives up after max attempts', async () => {
-    const job = await enqueueJob(core.database.db, { kind: 'restore', maxAttempts: 2 });
+    const job = await enqueueJob(t.core.database.db, { kind: 'restore', maxAttempts: 2 });
     const [first] = await claim('w');
-    expect(await completeJob(core.database.db, first!.id, 'someone-else')).toBe(false);
-    await failJob(core.database.db, first!.id, 'w', 'boom', 0);
+    expect(await completeJob(t.core.database.db, first!.id, 'someone-else')).toBe(false);
+    await failJob(t.core.database.db, first!.id, 'w', 'boom', 0);
     const [second] = await claim('w');
     expect(second).toMatchObject({ id: job.id, attempts: 2, last_error: 'boom' });
-    await failJob(core.database.db, second!.id, 'w', 'boom again', 0);
+    await failJob(t.core.database.db, second!.id, 'w', 'boom again', 0);
     expect(await claim('w')).toEqual([]);
-    const row = await core.database.db.selectFrom('jobs').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
+    const row = await t.core.database.db.selectFrom('jobs').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
     expect(row.done_at).not.toBeNull();
     expect(row.last_error).toBe('boom again');
 
-    const other = await enqueueJob(core.database.db, { kind: 'restore' });
+    const other = await enqueueJob(t.core.database.db, { kind: 'restore' });
     const [claimed] = await claim('w');
-    expect(await completeJob(core.database.db, claimed!.id, 'w')).toBe(true);
+    expect(await completeJob(t.core.database.db, claimed!.id, 'w')).toBe(true);
     expect(claimed!.id).toBe(other.id);
     expect(await claim('w')).toEqual([]);
   });
 
   it('a job whose lease ran out (its worker died) is claimed again', async () => {
-    await enqueueJob(core.database.db, { kind: 'restore' });
+    await enqueueJob(t.core.database.db, { kind: 'restore' });
     const [first] = await claim('dead', 1, 1);
     await new Promise((r) => setTimeout(r, 20));
     const [again] = await claim('alive', 1);
@@ -62,12 +52,12 @@ describeBackends('jobs', (backend) => {
 
   if (backend === 'postgres') {
     it('skips rows another transaction holds instead of waiting for them (SKIP LOCKED)', async () => {
-      for (let i = 0; i < 3; i++) await enqueueJob(core.database.db, { kind: 'restore' });
+      for (let i = 0; i < 3; i++) await enqueueJob(t.core.database.db, { kind: 'restore' });
       let release!: () => void;
       const held = new Promise<void>((r) => (release = r));
       let locked!: (id: number) => void;
       const lockedId = new Promise<number>((r) => (locked = r));
-      const holder = core.database.db.transaction().execute(async (trx) => {
+      const holder = t.core.database.db.transaction().execute(async (trx) => {
         const row = (await sql<{ id: number }>`SELECT id FROM jobs ORDER BY id LIMIT 1 FOR UPDATE`.execute(trx)).rows[0]!;
         locked(row.id);
         await held;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { describe, inject } from 'vitest';
+import { afterEach, beforeEach, describe, inject } from 'vitest';
 import { createCore, type Core } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -70,4 +70,18 @@ export async function openTestCore(database: TestDatabase, env: Record<string, s
 /** Runs `fn` as a describe block per backend. */
 export function describeBackends(name: string, fn: (backend: TestBackend) => void): void {
   for (const backend of BACKENDS) describe(`${name} [${backend}]`, () => fn(backend));
+}
+
+/** A fresh database and core for each test of the enclosing block. */
+export function useFreshCore(backend: TestBackend): { core: Core; database: TestDatabase } {
+  const fresh = {} as { core: Core; database: TestDatabase };
+  beforeEach(async () => {
+    fresh.database = await createTestDatabase(backend);
+    fresh.core = await openTestCore(fresh.database);
+  });
+  afterEach(async () => {
+    await fresh.core.close();
+    await fresh.database.drop();
+  });
+  return fresh;
 }

@@ -7,6 +7,7 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Node arguments that run the CLI from source; benches pass the built bin instead. */
 const CLI = ['--import', 'tsx', 'src/cli/bin.ts'];
 
 /** Runs `cordon ARGS` from source in a child process. */
@@ -23,9 +24,13 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
 }
 
 /** Starts `cordon serve` and resolves with its URL once it prints it. */
-export function startServer(env: Record<string, string>, args: string[] = ['--listen', '127.0.0.1:0']): Promise<{ child: ChildProcess; url: string; output: string[] }> {
+export function startServer(
+  env: Record<string, string>,
+  args: string[] = ['--listen', '127.0.0.1:0'],
+  cli: string[] = CLI,
+): Promise<{ child: ChildProcess; url: string; output: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, 'serve', ...args], { env: { ...process.env, CORDON_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...cli, 'serve', ...args], { env: { ...process.env, CORDON_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const output: string[] = [];
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
