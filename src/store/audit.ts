@@ -73,22 +73,34 @@ export interface AuditQuery {
   limit?: number;
 }
 
+const ENTRY_COLUMNS = [
+  'account_id', 'entry_id', 'recorded_at', 'actor_type', 'actor_id', 'action',
+  'target_type', 'target_id', 'cause', 'authz', 'outcome', 'details',
+] as const;
+
+/**
+ * Entries of one log in index order. With `includeUnsequenced`, the inbox is read in the same statement
+ * (one snapshot), so an entry the sequencer moves meanwhile is seen exactly once.
+ */
 export async function listAuditEntries(db: Executor, q: AuditQuery): Promise<AuditRecord[]> {
-  let numbered = db.selectFrom('audit_entries').selectAll().where('account_id', '=', q.accountId);
+  let numbered = db
+    .selectFrom('audit_entries')
+    .select([...ENTRY_COLUMNS, sql<number | null>`idx`.as('idx'), sql<Date | null>`sequenced_at`.as('sequenced_at')])
+    .where('account_id', '=', q.accountId);
   if (q.targetType) numbered = numbered.where('target_type', '=', q.targetType);
   if (q.targetId) numbered = numbered.where('target_id', '=', q.targetId);
-  numbered = numbered.orderBy('idx');
-  if (q.limit) numbered = numbered.limit(q.limit);
-  const rows: AuditRecord[] = await numbered.execute();
-  if (q.includeUnsequenced && (!q.limit || rows.length < q.limit)) {
-    let waiting = db.selectFrom('audit_inbox').selectAll().where('account_id', '=', q.accountId);
-    if (q.targetType) waiting = waiting.where('target_type', '=', q.targetType);
-    if (q.targetId) waiting = waiting.where('target_id', '=', q.targetId);
-    waiting = waiting.orderBy('entry_id');
-    if (q.limit) waiting = waiting.limit(q.limit - rows.length);
-    for (const row of await waiting.execute()) rows.push({ ...row, idx: null, sequenced_at: null });
+  if (!q.includeUnsequenced) {
+    const ordered = numbered.orderBy('idx');
+    return (q.limit ? ordered.limit(q.limit) : ordered).execute();
   }
-  return rows;
+  let waiting = db
+    .selectFrom('audit_inbox')
+    .select([...ENTRY_COLUMNS, sql<number | null>`NULL::bigint`.as('idx'), sql<Date | null>`NULL::timestamptz`.as('sequenced_at')])
+    .where('account_id', '=', q.accountId);
+  if (q.targetType) waiting = waiting.where('target_type', '=', q.targetType);
+  if (q.targetId) waiting = waiting.where('target_id', '=', q.targetId);
+  const all = numbered.unionAll(waiting).orderBy(sql`idx NULLS LAST`).orderBy('entry_id');
+  return (q.limit ? all.limit(q.limit) : all).execute();
 }
 
 export async function getLogSize(db: Executor, accountId: string): Promise<number> {
