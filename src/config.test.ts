@@ -8,6 +8,9 @@ describe('config', () => {
     expect(config).toMatchObject({ databaseUrl: undefined, listen: { host: '127.0.0.1', port: 8080 }, logLevel: 'info', demo: true, tls: undefined });
     expect(config.dataDir).toMatch(/\.cordon$/);
     expect(notices.join('\n')).toContain('DATABASE_URL');
+    // No demo account, and its printed password, on a production database unless asked for.
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/cordon' }).config.demo).toBe(false);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/cordon', CORDON_DEMO: 'true' }).config.demo).toBe(true);
   });
 
   it('lists every problem at once, without echoing a database password', () => {

@@ -43,11 +43,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { env: 'CORDON_TLS_CERT_FILE', type: 'path', default: '(unset)', description: 'PEM certificate chain for HTTPS. Set together with CORDON_TLS_KEY_FILE.' },
   { env: 'CORDON_TLS_KEY_FILE', type: 'path', default: '(unset)', description: 'PEM private key for HTTPS. Set together with CORDON_TLS_CERT_FILE.' },
   { env: 'CORDON_LOG_LEVEL', type: 'fatal|error|warn|info|debug|trace|silent', default: 'info', description: 'Log level of the JSON logs (pino) on stderr.' },
-  { env: 'CORDON_DEMO', type: 'boolean', default: 'true', description: 'On the first start of an empty database, create a demo account (owner, admins, members, groups).' },
+  { env: 'CORDON_DEMO', type: 'boolean', default: 'true when embedded, false with DATABASE_URL', description: 'On the first start of an empty database, create a demo account (owner, admins, members, groups) and print its owner password.' },
   { env: 'CORDON_PG_POOL_MAX', type: 'integer 1..200', default: '20', description: 'Maximum PostgreSQL connections per process.' },
   { env: 'CORDON_SEQUENCER_INTERVAL_MS', type: 'integer 10..60000', default: '200', description: 'How often the audit sequencer looks for committed entries written by other processes (local commits wake it at once).' },
   { env: 'CORDON_SEQUENCER_BATCH', type: 'integer 1..100000', default: '5000', description: 'Most audit entries the sequencer numbers in one transaction.' },
-  { env: 'CORDON_GROUP_COMMIT_MAX_BATCH', type: 'integer 1..10000', default: '1000', description: 'Most records one group commit writes in a single statement.' },
+  { env: 'CORDON_GROUP_COMMIT_MAX_BATCH', type: 'integer 1..5000', default: '1000', description: 'Most records one group commit writes in a single statement.' },
   { env: 'CORDON_GROUP_COMMIT_CONCURRENCY', type: 'integer 1..32', default: '1', description: 'Group commits in flight at once. 1 batches best on a small machine; more can help when PostgreSQL has cores to spare.' },
 ];
 
@@ -146,11 +146,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
     allowInsecureListen,
     tls,
     logLevel: logLevel ?? 'info',
-    demo: bool('CORDON_DEMO', true),
+    demo: bool('CORDON_DEMO', databaseUrl === undefined),
     pgPoolMax: int('CORDON_PG_POOL_MAX', 20, 1, 200),
     sequencerIntervalMs: int('CORDON_SEQUENCER_INTERVAL_MS', 200, 10, 60_000),
     sequencerBatch: int('CORDON_SEQUENCER_BATCH', 5000, 1, 100_000),
-    groupCommitMaxBatch: int('CORDON_GROUP_COMMIT_MAX_BATCH', 1000, 1, 10_000),
+    groupCommitMaxBatch: int('CORDON_GROUP_COMMIT_MAX_BATCH', 1000, 1, 5000),
     groupCommitConcurrency: int('CORDON_GROUP_COMMIT_CONCURRENCY', 1, 1, 32),
   };
 

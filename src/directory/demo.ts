@@ -2,11 +2,12 @@
  * The demo account created on the first start of an empty database (CORDON_DEMO=true, the default),
  * so that `npm ci && npm start` shows a directory to work with.
  */
+import { sql } from 'kysely';
 import type { CallContext } from '../audit/entry.js';
 import { listAccounts } from '../store/accounts.js';
-import { createAccount, type CreatedAccount } from './accounts.js';
+import { insertAccountWithOwner, prepareAccount, type CreatedAccount } from './accounts.js';
 import type { DirectoryDeps } from './deps.js';
-import { openSession } from './sessions.js';
+import { insertSessionWithAudit } from './sessions.js';
 import { insertUsersWithGroups } from './users.js';
 import type { NewUserInput } from './validate.js';
 
@@ -22,37 +23,37 @@ export interface DemoSummary extends CreatedAccount {
   sessions: number;
 }
 
-/** Seeds the demo account when the database has no account yet; returns undefined otherwise. */
+/** Advisory lock key ("Cordon"): nodes starting together on one empty database seed it once. */
+const SEED_LOCK = 0x436f72646f6e;
+
+/** Seeds the demo account, in one transaction, when the database has no account yet; otherwise undefined. */
 export async function seedDemoIfEmpty(deps: DirectoryDeps, ctx: CallContext): Promise<DemoSummary | undefined> {
   if ((await listAccounts(deps.db)).length > 0) return undefined;
-  const created = await createAccount(deps, ctx, {
-    name: 'Demo Security Co',
-    owner: { email: `owner@${DOMAIN}`, display_name: 'Olivia Owner' },
-  });
-  const accountId = created.account.id;
-  const people: NewUserInput[] = FIRST.map((first, i) => {
-    const last = LAST[i]!;
-    const role = i < 3 ? 'ADMIN' : 'MEMBER';
-    const groups = i < 3 ? ['Security Operations'] : [GROUPS[i % 2 === 0 ? 0 : 1]!, ...(i % 7 === 0 ? ['Contractors'] : [])];
+  const input = { name: 'Demo Security Co', owner: { email: `owner@${DOMAIN}`, display_name: 'Olivia Owner' } };
+  const prepared = await prepareAccount(input);
+  return deps.audit.transact(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(${SEED_LOCK})`.execute(trx);
+    if ((await listAccounts(trx)).length > 0) return undefined;
+    const { account, owner } = await insertAccountWithOwner(deps, trx, ctx, input, prepared);
+    const users = await insertUsersWithGroups(deps, trx, ctx, account.id, DEMO_PEOPLE);
+    const withSessions = users.slice(0, 8);
+    for (const [i, user] of withSessions.entries()) await insertSessionWithAudit(deps, trx, ctx, account.id, user.id, i % 2 === 0 ? 'web' : 'cli');
     return {
-      email: `${first}.${last}`.toLowerCase().replace(/[^a-z.]/g, '') + `@${DOMAIN}`,
-      display_name: `${first} ${last}`,
-      role,
-      externally_managed: i === 27,
-      groups,
+      account,
+      owner,
+      ownerPassword: prepared.ownerPassword,
+      admins: DEMO_PEOPLE.filter((p) => p.role === 'ADMIN').length,
+      members: DEMO_PEOPLE.filter((p) => p.role === 'MEMBER').length,
+      groups: GROUPS,
+      sessions: withSessions.length,
     };
   });
-  const users = await deps.audit.transact((trx) => insertUsersWithGroups(deps, trx, ctx, accountId, people));
-  let sessions = 0;
-  for (const user of users.slice(0, 8)) {
-    await openSession(deps, ctx, accountId, user.id, sessions % 2 === 0 ? 'web' : 'cli');
-    sessions++;
-  }
-  return {
-    ...created,
-    admins: people.filter((p) => p.role === 'ADMIN').length,
-    members: people.filter((p) => p.role === 'MEMBER').length,
-    groups: GROUPS,
-    sessions,
-  };
 }
+
+const DEMO_PEOPLE: NewUserInput[] = FIRST.map((first, i) => ({
+  email: `${first}.${LAST[i]!}`.toLowerCase().replace(/[^a-z.]/g, '') + `@${DOMAIN}`,
+  display_name: `${first} ${LAST[i]!}`,
+  role: i < 3 ? 'ADMIN' : 'MEMBER',
+  externally_managed: i === FIRST.length - 1,
+  groups: i < 3 ? ['Security Operations'] : [GROUPS[i % 2]!, ...(i % 7 === 0 ? ['Contractors'] : [])],
+}));

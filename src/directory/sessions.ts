@@ -1,7 +1,8 @@
+import type { Transaction } from 'kysely';
 import type { CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
-import type { Session, SessionKind } from '../storage/schema.js';
+import type { Database, Session, SessionKind } from '../storage/schema.js';
 import { insertSession, revokeSession as revokeSessionRow } from '../store/sessions.js';
 import { lockUserById } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
@@ -15,17 +16,29 @@ export async function openSession(deps: DirectoryDeps, ctx: CallContext, account
     const user = await lockUserById(trx, accountId, userId, 'share');
     if (!user) throw new AppError('USER_NOT_FOUND');
     if (user.state !== 'ACTIVE') throw new AppError('FAILED_PRECONDITION', { description: 'the user is suspended' });
-    const session = await insertSession(trx, { account_id: accountId, id: newId(), user_id: userId, kind });
-    await deps.audit.append(trx, {
-      accountId,
-      ctx,
-      action: 'session.create',
-      target: { type: 'user', id: userId },
-      outcome: 'changed',
-      details: { session_id: session.id, kind },
-    });
-    return session;
+    return insertSessionWithAudit(deps, trx, ctx, accountId, userId, kind);
   });
+}
+
+/** Inserts a session and its audit entry inside `trx`; the caller has checked the user is active. */
+export async function insertSessionWithAudit(
+  deps: DirectoryDeps,
+  trx: Transaction<Database>,
+  ctx: CallContext,
+  accountId: string,
+  userId: string,
+  kind: SessionKind,
+): Promise<Session> {
+  const session = await insertSession(trx, { account_id: accountId, id: newId(), user_id: userId, kind });
+  await deps.audit.append(trx, {
+    accountId,
+    ctx,
+    action: 'session.create',
+    target: { type: 'user', id: userId },
+    outcome: 'changed',
+    details: { session_id: session.id, kind },
+  });
+  return session;
 }
 
 export async function revokeSession(deps: DirectoryDeps, ctx: CallContext, accountId: string, sessionId: string, reason: string): Promise<Session | undefined> {

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -49,4 +49,19 @@ describe('data dir lock', () => {
     writeFileSync(path.join(dir, 'cordon.lock'), '');
     acquireDataDirLock(dir, 'serve').release();
   });
+
+  it('lets exactly one of several processes racing over a stale lock in', async () => {
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(path.join(dir, 'cordon.lock'), JSON.stringify({ pid: Number(dead.stdout), startTime: null, holder: 'serve', since: 'earlier' }));
+    const children = Array.from({ length: 6 }, () =>
+      spawn(process.execPath, ['--import', 'tsx', 'test/support/lock-contender.ts', dir], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    );
+    // Each says how it went; the winner holds the lock until it is killed.
+    const outcomes = await Promise.all(
+      children.map((child) => new Promise<string>((resolve) => child.stdout.once('data', (d) => resolve(String(d).trim())))),
+    );
+    for (const child of children) child.kill('SIGKILL');
+    expect(outcomes.filter((o) => o === 'got')).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'refused: DATA_DIR_LOCKED')).toHaveLength(5);
+  }, 30_000);
 });

@@ -6,7 +6,7 @@
  * `O_EXCL`, recording its PID, the process start time (so that a recycled PID is not mistaken for the
  * holder) and what it is doing. A lock whose process is gone is stale and is taken over.
  */
-import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../errors.js';
 
@@ -50,11 +50,18 @@ function isAlive(info: LockInfo): boolean {
   return info.startTime === null || start === null || start === info.startTime;
 }
 
-function readLock(file: string): LockInfo | undefined {
+/** The lock file's text and what it says; undefined when there is no lock file. */
+function readLock(file: string): { raw: string; info: LockInfo | undefined } | undefined {
+  let raw: string;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
+    raw = readFileSync(file, 'utf8');
   } catch {
     return undefined;
+  }
+  try {
+    return { raw, info: JSON.parse(raw) as LockInfo };
+  } catch {
+    return { raw, info: undefined };
   }
 }
 
@@ -63,26 +70,36 @@ export function describeHolder(info: LockInfo): string {
   return `${what} (pid ${info.pid}, since ${info.since})`;
 }
 
+const TAKEOVER_GUARD_TTL_MS = 10_000;
+
 /**
- * Moves a stale lock aside. If another process took the lock over in the meantime, what was moved is
- * its live lock, so it is put back.
+ * Removes the lock judged stale, and only that one: takeovers are serialized by a guard file, and the
+ * lock is removed only if it still reads exactly as it did when judged, so a live lock that another
+ * process took meanwhile is never touched.
  */
-function takeOverStaleLock(file: string, stale: LockInfo | undefined): void {
-  const aside = `${file}.stale.${process.pid}`;
+function takeOverStaleLock(file: string, staleRaw: string): void {
+  const guard = `${file}.takeover`;
   try {
-    renameSync(file, aside);
+    writeFileSync(guard, String(process.pid), { flag: 'wx', mode: 0o600 });
   } catch {
-    return; // someone else moved it first: try again
-  }
-  const moved = readLock(aside);
-  if (moved && stale && moved.pid !== stale.pid && isAlive(moved)) {
+    // Another process is taking over. A guard left by one that died mid-takeover expires.
     try {
-      linkSync(aside, file);
+      if (Date.now() - statSync(guard).mtimeMs > TAKEOVER_GUARD_TTL_MS) rmSync(guard, { force: true });
     } catch {
-      // a third process holds the lock now; the next attempt will see it
+      // gone already
     }
+    sleepSync(50);
+    return;
   }
-  rmSync(aside, { force: true });
+  try {
+    if (readLock(file)?.raw === staleRaw) rmSync(file, { force: true });
+  } finally {
+    rmSync(guard, { force: true });
+  }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /**
@@ -101,7 +118,7 @@ export function acquireDataDirLock(dataDir: string, holder: string): DataDirLock
   const staging = `${file}.${process.pid}`;
   const write = (target: string) => writeFileSync(target, JSON.stringify(info) + '\n', { mode: 0o600 });
 
-  for (let attempt = 0; attempt < 5; attempt++) {
+  for (let attempt = 0; attempt < 20; attempt++) {
     write(staging);
     try {
       linkSync(staging, file);
@@ -116,7 +133,7 @@ export function acquireDataDirLock(dataDir: string, holder: string): DataDirLock
         release() {
           if (released) return;
           released = true;
-          if (readLock(file)?.pid === process.pid) rmSync(file, { force: true });
+          if (readLock(file)?.info?.pid === process.pid) rmSync(file, { force: true });
         },
       };
     } catch (error) {
@@ -127,15 +144,17 @@ export function acquireDataDirLock(dataDir: string, holder: string): DataDirLock
       rmSync(staging, { force: true });
     }
     const existing = readLock(file);
-    if (existing && isAlive(existing)) {
+    if (!existing) continue; // released meanwhile: try again
+    if (existing.info && isAlive(existing.info)) {
       throw new AppError('DATA_DIR_LOCKED', {
         description:
-          `the data directory ${dataDir} is in use by ${describeHolder(existing)}. ` +
+          `the data directory ${dataDir} is in use by ${describeHolder(existing.info)}. ` +
           'Only one process may open an embedded data directory: stop it, or use its HTTP API, ' +
           'or run Cordon on PostgreSQL (DATABASE_URL) to share one database between processes.',
       });
     }
-    takeOverStaleLock(file, existing);
+    // Stale (its process is gone) or unreadable (never written by this code: link(2) publishes whole files).
+    takeOverStaleLock(file, existing.raw);
   }
-  throw new AppError('DATA_DIR_LOCKED', { detail: `could not take ${file} after removing a stale lock` });
+  throw new AppError('DATA_DIR_LOCKED', { description: `could not take the lock ${file}: other processes keep contending for it` });
 }

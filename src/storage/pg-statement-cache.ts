@@ -1,23 +1,29 @@
 /**
- * A pg client that prepares each statement once per connection (a named statement keyed by its SQL
- * text), so PostgreSQL parses and plans the hot paths once instead of on every call. On this machine it
- * took suspend/reactivate from ~1,700 to ~2,900 transactions per second with 8 callers (bench/).
+ * A pg client that prepares each small statement once per connection (a named statement keyed by its
+ * SQL text), so PostgreSQL parses and plans the hot paths once instead of on every call. On this machine
+ * it took suspend/reactivate from ~1,700 to ~2,900 transactions per second with 8 callers (bench/).
  *
- * Bounded: past `MAX_PER_CONNECTION` distinct texts, new ones run unnamed. When a table's row type
- * changes under a prepared `SELECT *` (a migration by another node), PostgreSQL refuses the statement
- * once ("cached plan must not change result type"); that text then gets a fresh name.
+ * Bounded: only statements with few parameters and short text are prepared (bulk multi-row INSERTs are
+ * not), and at most MAX_PER_CONNECTION per connection. When a migration by another node changes a
+ * table's row type under a prepared `SELECT *`, PostgreSQL refuses the statement once ("cached plan
+ * must not change result type"): the text gets a fresh name, and outside a transaction the query is
+ * retried at once.
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 const MAX_PER_CONNECTION = 500;
+const MAX_PARAMETERS = 100;
+const MAX_TEXT = 8192;
 const PLAN_CHANGED = '0A000';
 
 export class PreparingClient extends pg.Client {
   private readonly names = new Map<string, string>();
   private generation = 0;
+  private inTransaction = false;
 
-  private nameFor(text: string): string | undefined {
+  private nameFor(text: string, parameters: number): string | undefined {
+    if (parameters === 0 || parameters > MAX_PARAMETERS || text.length > MAX_TEXT) return undefined;
     let name = this.names.get(text);
     if (name === undefined && this.names.size < MAX_PER_CONNECTION) {
       name = `cordon_${this.generation}_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
@@ -30,18 +36,26 @@ export class PreparingClient extends pg.Client {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override query(...args: unknown[]): any {
     const [text, values] = args;
-    if (typeof text === 'string' && Array.isArray(values) && values.length > 0 && args.length === 2) {
-      const name = this.nameFor(text);
-      if (name) {
-        return (super.query({ name, text, values }) as Promise<pg.QueryResult>).catch((error: { code?: string }) => {
-          if (error?.code === PLAN_CHANGED) {
-            this.names.delete(text);
-            this.generation++;
-          }
-          throw error;
-        });
-      }
+    if (typeof text !== 'string' || !Array.isArray(values) || args.length !== 2) {
+      return (super.query as (...a: unknown[]) => unknown)(...args);
     }
-    return (super.query as (...a: unknown[]) => unknown)(...args);
+    if (/^\s*(begin|start\s+transaction)\b/i.test(text)) this.inTransaction = true;
+    else if (/^\s*(commit|rollback|end)\b/i.test(text)) this.inTransaction = false;
+    return this.run(text, values, !this.inTransaction);
+  }
+
+  private async run(text: string, values: unknown[], mayRetry: boolean): Promise<pg.QueryResult> {
+    const name = this.nameFor(text, values.length);
+    if (!name) return super.query(text, values);
+    try {
+      return await super.query({ name, text, values });
+    } catch (error) {
+      if ((error as { code?: string }).code !== PLAN_CHANGED) throw error;
+      this.names.delete(text);
+      this.generation++;
+      // Inside a transaction the error has aborted it: the caller must see it.
+      if (!mayRetry) throw error;
+      return this.run(text, values, false);
+    }
   }
 }

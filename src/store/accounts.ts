@@ -11,9 +11,13 @@ export function findAccountById(db: Executor, id: string): Promise<Account | und
   return db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** Takes the account row lock: serializes changes that must see every owner of the account. */
+/**
+ * Takes the account row lock: serializes changes that must see every owner of the account. NO KEY
+ * UPDATE, because the foreign-key checks of inserts (users, groups) take KEY SHARE on this row: a long
+ * import must not hold up the suspension of an owner, nor the other way round.
+ */
 export async function lockAccount(db: Executor, id: string): Promise<void> {
-  await db.selectFrom('accounts').select('id').where('id', '=', id).forUpdate().execute();
+  await db.selectFrom('accounts').select('id').where('id', '=', id).forNoKeyUpdate().execute();
 }
 
 export function listAccounts(db: Executor): Promise<Account[]> {

@@ -15,10 +15,17 @@ export interface AuditEntryValues {
   details: string;
 }
 
-/** Into the inbox. One multi-row INSERT is atomic on its own, so a group commit needs no transaction. */
+/** Rows per INSERT: 10 parameters a row stays well under PostgreSQL's 65,535 bind parameters. */
+export const AUDIT_ROWS_PER_INSERT = 5000;
+
+/**
+ * Into the inbox. Up to AUDIT_ROWS_PER_INSERT rows go in one multi-row INSERT, which is atomic on its
+ * own, so a group commit needs no transaction; more are split (run those inside a transaction).
+ */
 export async function insertAuditEntries(db: Executor, rows: AuditEntryValues[]): Promise<void> {
-  if (rows.length === 0) return;
-  await db.insertInto('audit_inbox').values(rows).execute();
+  for (let i = 0; i < rows.length; i += AUDIT_ROWS_PER_INSERT) {
+    await db.insertInto('audit_inbox').values(rows.slice(i, i + AUDIT_ROWS_PER_INSERT)).execute();
+  }
 }
 
 /** Logs that have committed entries waiting for an index. */

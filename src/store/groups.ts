@@ -29,13 +29,19 @@ export async function insertMemberships(
   db: Executor,
   rows: Array<{ account_id: string; group_id: string; user_id: string }>,
 ): Promise<Array<{ group_id: string; user_id: string }>> {
-  if (rows.length === 0) return [];
-  return db
-    .insertInto('group_members')
-    .values(rows)
-    .onConflict((oc) => oc.doNothing())
-    .returning(['group_id', 'user_id'])
-    .execute();
+  const added: Array<{ group_id: string; user_id: string }> = [];
+  // 3 parameters a row: 10,000 rows stay under PostgreSQL's 65,535 bind parameters.
+  for (let i = 0; i < rows.length; i += 10_000) {
+    added.push(
+      ...(await db
+        .insertInto('group_members')
+        .values(rows.slice(i, i + 10_000))
+        .onConflict((oc) => oc.doNothing())
+        .returning(['group_id', 'user_id'])
+        .execute()),
+    );
+  }
+  return added;
 }
 
 export async function deleteMembership(db: Executor, accountId: string, groupId: string, userId: string): Promise<boolean> {

@@ -1,0 +1,29 @@
+import { expect, it } from 'vitest';
+import { describeBackends, useFreshCore } from '../../test/support/backends.js';
+import { testCtx } from '../../test/support/fixtures.js';
+import { listAccounts } from '../store/accounts.js';
+import { listAuditEntries } from '../store/audit.js';
+import { countUsers } from '../store/users.js';
+import { seedDemoIfEmpty } from './demo.js';
+
+describeBackends('demo seed', (backend) => {
+  const t = useFreshCore(backend);
+
+  it('seeds one demo account even when several starts race on an empty database', async () => {
+    const results = await Promise.all([1, 2, 3].map(() => seedDemoIfEmpty(t.core.directory, testCtx)));
+    const made = results.filter((r) => r !== undefined);
+    expect(made).toHaveLength(1);
+    const demo = made[0]!;
+    expect(demo).toMatchObject({ admins: 3, members: 25, sessions: 8, groups: ['Engineering', 'Finance', 'Security Operations', 'Contractors'] });
+    expect((await listAccounts(t.core.database.db)).map((a) => a.id)).toEqual([demo.account.id]);
+    expect(await countUsers(t.core.database.db, demo.account.id)).toBe(29);
+
+    await t.core.audit.sequencer.drain();
+    const entries = await listAuditEntries(t.core.database.db, { accountId: demo.account.id });
+    const count = (action: string) => entries.filter((e) => e.action === action).length;
+    expect([count('account.create'), count('user.create'), count('group.create'), count('session.create')]).toEqual([1, 29, 4, 8]);
+    expect(JSON.stringify(entries)).not.toContain(demo.ownerPassword);
+
+    expect(await seedDemoIfEmpty(t.core.directory, testCtx)).toBeUndefined();
+  });
+});
