@@ -54,8 +54,16 @@ export function summarize(latenciesMs: number[], seconds: number) {
 
 export const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
-/** Runs `callers` loops of `fn` for `seconds`; returns each call's latency in ms. */
-export async function hammer(callers: number, seconds: number, fn: (caller: number, i: number) => Promise<unknown>): Promise<number[]> {
+/**
+ * Runs `callers` loops of `fn` for `seconds`; returns each call's latency in ms. `between` runs after
+ * each call, untimed (but within the wall time).
+ */
+export async function hammer(
+  callers: number,
+  seconds: number,
+  fn: (caller: number, i: number) => Promise<unknown>,
+  between?: (caller: number, i: number) => Promise<unknown> | undefined,
+): Promise<number[]> {
   const latencies: number[] = [];
   const until = performance.now() + seconds * 1000;
   await Promise.all(
@@ -64,6 +72,7 @@ export async function hammer(callers: number, seconds: number, fn: (caller: numb
         const t = performance.now();
         await fn(caller, i);
         latencies.push(performance.now() - t);
+        await between?.(caller, i);
       }
     }),
   );

@@ -1,19 +1,18 @@
 import pino, { type Logger } from 'pino';
 import type { LogLevel } from './config.js';
 
-/** Paths pino blanks out: secrets never reach a log line, even by accident. */
+const SECRET_KEYS = ['password', 'password_hash', 'passwordHash', 'ownerPassword', 'client_secret', 'access_token', 'refresh_token', 'private_key'];
+
+/**
+ * Paths pino blanks out, so that a secret never reaches a log line even by accident: request
+ * credentials, and secret-named keys at the top level and two levels down.
+ */
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
-  'req.headers["dpop"]',
+  'req.headers.dpop',
   'res.headers["set-cookie"]',
-  '*.password',
-  '*.password_hash',
-  '*.client_secret',
-  '*.access_token',
-  '*.refresh_token',
-  '*.ownerPassword',
-  '*.owner_password',
+  ...SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]),
 ];
 
 export function createLogger(level: LogLevel, destination?: pino.DestinationStream): Logger {

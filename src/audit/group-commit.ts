@@ -4,6 +4,7 @@
  * Up to `concurrency` batches are in flight at once; PostgreSQL merges their WAL flushes.
  */
 import { insertAuditEntries, type AuditEntryValues } from '../store/audit.js';
+import { isDataError } from '../store/errors.js';
 import type { Executor } from '../store/executor.js';
 
 interface Pending {
@@ -54,12 +55,14 @@ export class GroupCommit {
     try {
       await insertAuditEntries(this.db, batch.map((p) => p.row));
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0]!.reject(error);
-        return;
+      // One bad record must not fail its neighbours: when PostgreSQL refused the data (so nothing was
+      // written), retry them one by one. Any other failure (a lost connection) may have committed: retrying
+      // could write records twice, so every caller gets the error.
+      if (batch.length > 1 && isDataError(error)) {
+        await Promise.all(batch.map((p) => this.flush([p])));
+      } else {
+        for (const p of batch) p.reject(error);
       }
-      // One bad record must not fail its neighbours: retry them one by one.
-      await Promise.all(batch.map((p) => this.flush([p])));
       return;
     }
     this.options.onCommitted?.();

@@ -3,6 +3,7 @@ import { createCore, type Core } from '../app.js';
 import type { CallContext } from '../audit/entry.js';
 import { loadConfig, type LoadedConfig } from '../config.js';
 import { createLogger } from '../logger.js';
+import { assertAccountExists } from '../directory/users.js';
 import { listAccounts } from '../store/accounts.js';
 import type { CliIo } from './io.js';
 import { usageError } from './io.js';
@@ -37,9 +38,12 @@ export async function withCore<T>(io: CliIo, command: string, fn: (core: Core) =
   }
 }
 
-/** The account a command works on: the one given, or the only one there is. */
+/** The account a command works on: the one given (it must exist), or the only one there is. */
 export async function resolveAccount(core: Core, given: string | undefined): Promise<string> {
-  if (given) return given;
+  if (given) {
+    await assertAccountExists(core.directory, given);
+    return given;
+  }
   const accounts = await listAccounts(core.database.db);
   if (accounts.length === 1) return accounts[0]!.id;
   throw usageError(accounts.length === 0 ? 'no account yet: run `cordon init` first' : 'several accounts exist: pass --account ID');

@@ -1,5 +1,6 @@
 import type { CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
+import { isUniqueViolation } from '../store/errors.js';
 import { newId } from '../ids.js';
 import type { Group } from '../storage/schema.js';
 import { deleteMembership, findGroupById, findGroupsByName, insertGroups, insertMemberships } from '../store/groups.js';
@@ -18,6 +19,9 @@ export async function createGroup(deps: DirectoryDeps, ctx: CallContext, account
     const [group] = await insertGroups(trx, [{ account_id: accountId, id: newId(), name: trimmed }]);
     await deps.audit.append(trx, { accountId, ctx, action: 'group.create', target: { type: 'group', id: group!.id }, outcome: 'changed', details: { name: trimmed } });
     return group!;
+  }).catch((error: unknown) => {
+    if (isUniqueViolation(error, 'groups_name_key')) throw new AppError('ALREADY_EXISTS', { description: 'a group with this name already exists', cause: error });
+    throw error;
   });
 }
 

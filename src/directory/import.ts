@@ -10,7 +10,7 @@ import { AppError } from '../errors.js';
 import type { UserRole } from '../storage/schema.js';
 import { findTakenEmails } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
-import { assertAccountExists, insertUsersWithGroups } from './users.js';
+import { assertAccountExists, insertUsersWithGroups, rethrowEmailTaken } from './users.js';
 import { checkNewUser, type NewUserInput } from './validate.js';
 
 export type ImportFormat = 'jsonl' | 'csv';
@@ -27,7 +27,9 @@ export interface RowProblem {
 
 export class ImportRejected extends AppError {
   constructor(readonly problems: RowProblem[]) {
-    super('INVALID_ARGUMENT', { description: `${problems.length} row(s) rejected; nothing was imported` });
+    super('INVALID_ARGUMENT', {
+      description: `${problems.length} problem(s) in ${new Set(problems.map((p) => p.line)).size} row(s); nothing was imported`,
+    });
   }
 }
 
@@ -187,24 +189,24 @@ export async function importUsers(
     if (seen !== undefined) problems.push({ line, problem: `email: duplicate of line ${seen}` });
     else firstLine.set(key, line);
   }
-  if (problems.length > 0) throw new ImportRejected(sortProblems(problems));
-
-  return deps.audit.transact(async (trx) => {
-    await assertAccountExists({ db: trx }, accountId);
-    const emails = [...firstLine.keys()];
-    for (let i = 0; i < emails.length; i += batchSize) {
-      for (const taken of await findTakenEmails(trx, accountId, emails.slice(i, i + batchSize))) {
-        problems.push({ line: firstLine.get(taken)!, problem: 'email: a user with this email already exists' });
+  return deps.audit
+    .transact(async (trx) => {
+      await assertAccountExists({ db: trx }, accountId);
+      const emails = [...firstLine.keys()];
+      for (let i = 0; i < emails.length; i += batchSize) {
+        for (const taken of await findTakenEmails(trx, accountId, emails.slice(i, i + batchSize))) {
+          problems.push({ line: firstLine.get(taken)!, problem: 'email: a user with this email already exists' });
+        }
       }
-    }
-    if (problems.length > 0) throw new ImportRejected(sortProblems(problems));
-    const rows = parsed.rows;
-    for (let i = 0; i < rows.length; i += batchSize) {
-      await insertUsersWithGroups(deps, trx, ctx, accountId, rows.slice(i, i + batchSize).map((r) => r.user));
-      options.onProgress?.(Math.min(i + batchSize, rows.length), rows.length);
-    }
-    return { imported: rows.length };
-  });
+      if (problems.length > 0) throw new ImportRejected(sortProblems(problems));
+      const rows = parsed.rows;
+      for (let i = 0; i < rows.length; i += batchSize) {
+        await insertUsersWithGroups(deps, trx, ctx, accountId, rows.slice(i, i + batchSize).map((r) => r.user));
+        options.onProgress?.(Math.min(i + batchSize, rows.length), rows.length);
+      }
+      return { imported: rows.length };
+    })
+    .catch(rethrowEmailTaken);
 }
 
 function sortProblems(problems: RowProblem[]): RowProblem[] {

@@ -3,7 +3,7 @@ import { describeBackends, useFreshCore } from '../../test/support/backends.js';
 import { seedAccount, testCtx, type SeededAccount } from '../../test/support/fixtures.js';
 import type { Core } from '../app.js';
 import { AppError } from '../errors.js';
-import { listAuditEntries } from '../store/audit.js';
+import { getLogSize, listAuditEntries } from '../store/audit.js';
 import { listSessionsOfUser } from '../store/sessions.js';
 import { findUserById } from '../store/users.js';
 import { createAccount } from './accounts.js';
@@ -116,6 +116,12 @@ describeBackends('suspend and reactivate', (backend) => {
     await expect(suspendUser(t.core.directory, testCtx, seed.accountId, 'AAAAAAAAAAAAAAAAAAAAAAAAAA')).rejects.toMatchObject({ code: 'USER_NOT_FOUND' });
     const other = await seedAccountNamed(t.core);
     await expect(suspendUser(t.core.directory, testCtx, other, seed.members[0]!.id)).rejects.toMatchObject({ code: 'USER_NOT_FOUND' });
+    // An unknown account: refused, and no log is created for it.
+    await expect(suspendUser(t.core.directory, testCtx, 'NOSUCHACCOUNT', seed.members[0]!.id)).rejects.toMatchObject({ code: 'ACCOUNT_NOT_FOUND' });
+    await t.core.audit.settle();
+    await t.core.audit.sequencer.drain();
+    expect(await listAuditEntries(t.core.database.db, { accountId: 'NOSUCHACCOUNT', includeUnsequenced: true })).toEqual([]);
+    expect(await getLogSize(t.core.database.db, 'NOSUCHACCOUNT')).toBe(0);
     expect((await findUserById(t.core.database.db, seed.accountId, seed.members[0]!.id))!.state).toBe('ACTIVE');
   });
 

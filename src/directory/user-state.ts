@@ -13,6 +13,7 @@ import type { User, UserState } from '../storage/schema.js';
 import { lockAccount } from '../store/accounts.js';
 import { applyUserState, countOtherActiveOwners, lockUserById } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
+import { assertAccountExists } from './users.js';
 
 export interface StateChangeResult {
   user: User;
@@ -63,10 +64,11 @@ async function changeUserState(
       return { user: updated, changed: true, sessionsRevoked };
     });
   } catch (error) {
+    if (!isAppError(error)) throw error;
+    // An unknown account has no log to write to (and a caller must not be able to create one).
+    if (error.code === 'USER_NOT_FOUND') await assertAccountExists(deps, accountId);
     // The refusal changed nothing, so it is recorded on its own, through the group commit.
-    if (isAppError(error)) {
-      await deps.audit.record({ ...entry, outcome: 'refused', details: { code: error.code } });
-    }
+    await deps.audit.record({ ...entry, outcome: 'refused', details: { code: error.code } });
     throw error;
   }
 }

@@ -1,6 +1,7 @@
 import type { Transaction } from 'kysely';
 import type { AuditEntryInput, CallContext } from '../audit/entry.js';
-import { AppError, isAppError } from '../errors.js';
+import { AppError } from '../errors.js';
+import { isUniqueViolation } from '../store/errors.js';
 import { newId } from '../ids.js';
 import type { Database, User, UserRole } from '../storage/schema.js';
 import { findAccountById, lockAccount } from '../store/accounts.js';
@@ -88,15 +89,17 @@ export async function createUser(deps: DirectoryDeps, ctx: CallContext, accountI
     if ((await findTakenEmails(trx, accountId, [input.email.trim().toLowerCase()])).size > 0) {
       throw new AppError('EMAIL_TAKEN');
     }
-    try {
-      const [user] = await insertUsersWithGroups(deps, trx, ctx, accountId, [input]);
-      return user!;
-    } catch (error) {
-      // A concurrent create with the same email lost the race on the unique index.
-      if (!isAppError(error) && (error as { code?: string }).code === '23505') throw new AppError('EMAIL_TAKEN', { cause: error });
-      throw error;
-    }
-  });
+    const [user] = await insertUsersWithGroups(deps, trx, ctx, accountId, [input]);
+    return user!;
+  }).catch(rethrowEmailTaken);
+}
+
+/** A concurrent create with the same email wins the race on the unique index: say so plainly. */
+export function rethrowEmailTaken(error: unknown): never {
+  if (isUniqueViolation(error, 'users_email_key')) {
+    throw new AppError('EMAIL_TAKEN', { description: 'a user with this email was created meanwhile; nothing was written', cause: error });
+  }
+  throw error;
 }
 
 /** Changes a user's role; demoting the last active owner is refused like suspending them. */

@@ -75,6 +75,8 @@ describeBackends('cordon CLI', (backend) => {
 
     const owner = await runCli(['users', 'suspend', made.owner.user_id, '--account', made.account_id], env);
     expect([owner.code, owner.stderr]).toEqual([4, 'cordon: no_owner_remain [LAST_OWNER]\n']);
+    const noAccount = await runCli(['users', 'list', '--account', 'NOSUCHACCOUNT'], env);
+    expect([noAccount.code, noAccount.stderr]).toEqual([3, 'cordon: account not found [ACCOUNT_NOT_FOUND]\n']);
     const missing = await runCli(['users', 'get', 'AAAAAAAAAAAAAAAAAAAAAAAAAA', '--account', made.account_id, '--json'], env);
     expect(missing.code).toBe(3);
     expect(JSON.parse(missing.stdout)).toEqual({ error: { code: 'USER_NOT_FOUND', message: 'user not found' } });
@@ -83,7 +85,9 @@ describeBackends('cordon CLI', (backend) => {
     writeFileSync(bad, '{"email":"c@acme.example","display_name":"C"}\n{"email":"ann@acme.example","display_name":"Ann again"}\nnot json\n');
     const rejected = await runCli(['users', 'import', bad, '--account', made.account_id], env);
     expect(rejected.code).toBe(2);
-    expect(rejected.stderr).toBe('cordon: 1 row(s) rejected; nothing was imported\n  line 3: not valid JSON\n');
+    expect(rejected.stderr).toBe(
+      'cordon: 2 problem(s) in 2 row(s); nothing was imported\n  line 2: email: a user with this email already exists\n  line 3: not valid JSON\n',
+    );
     const count = JSON.parse((await runCli(['users', 'list', '--account', made.account_id, '--json'], env)).stdout).users.length;
     expect(count).toBe(3);
   });
