@@ -40,8 +40,8 @@ export class AuditLog {
   }
 
   /** Appends entries inside `trx`: they commit, or vanish, with the change they record. */
-  append(trx: Transaction<Database>, ...entries: AuditEntryInput[]): Promise<void> {
-    return insertAuditEntries(trx, entries.map(toAuditRow));
+  append(trx: Transaction<Database>, entries: AuditEntryInput | AuditEntryInput[]): Promise<void> {
+    return insertAuditEntries(trx, (Array.isArray(entries) ? entries : [entries]).map(toAuditRow));
   }
 
   /** Records an entry that has no other write, through the group commit; resolves once durable. */

@@ -67,18 +67,19 @@ export async function insertUsersWithGroups(
         entries.push({ accountId, ctx, action: 'group.create', target: target('group', g.id), outcome: 'changed', details: { name: g.name } });
       }
     }
-    const memberships = users.flatMap((u, i) =>
+    // By the ids generated here, index-aligned with the inputs (RETURNING promises no order).
+    const memberships = rows.flatMap((row, i) =>
       [...new Set((inputs[i]!.groups ?? []).map((g) => g.trim().toLowerCase()))].map((key) => ({
         account_id: accountId,
         group_id: groupIds.get(key)!,
-        user_id: u.id,
+        user_id: row.id,
       })),
     );
     for (const m of await insertMemberships(trx, memberships)) {
       entries.push({ accountId, ctx, action: 'membership.add', target: target('user', m.user_id), outcome: 'changed', details: { group_id: m.group_id } });
     }
   }
-  await deps.audit.append(trx, ...entries);
+  await deps.audit.append(trx, entries);
   return users;
 }
 

@@ -51,9 +51,13 @@ export async function sequenceLog(db: Executor, accountId: string, limit: number
     // This statement starts after the lock is granted, so it sees everything the previous holder moved.
     const result = await sql<{ size: number }>`
       WITH batch AS (
+        -- A range up to the batch's last entry_id, computed once (an InitPlan): one index range scan
+        -- whatever plan a prepared statement settles on. Same snapshot, so exactly the first rows.
         DELETE FROM audit_inbox
-        WHERE account_id = ${accountId} AND entry_id IN (
-          SELECT entry_id FROM audit_inbox WHERE account_id = ${accountId} ORDER BY entry_id LIMIT ${limit}
+        WHERE account_id = ${accountId} AND entry_id <= (
+          SELECT max(entry_id) FROM (
+            SELECT entry_id FROM audit_inbox WHERE account_id = ${accountId} ORDER BY entry_id LIMIT ${limit}
+          ) AS first_rows
         )
         RETURNING *
       ), numbered AS (
