@@ -1,9 +1,6 @@
 import type { AuditOutcome } from '../storage/schema.js';
 import type { AuditEntryValues } from '../store/audit.js';
 
-/** The log of the system itself (the account logs are keyed by account id, which never takes this form). */
-export const SYSTEM_LOG = 'SYSTEM';
-
 /** Who acted. `operator` is a person at the CLI on the server's own data directory. */
 export interface Actor {
   type: 'user' | 'app' | 'operator' | 'system' | 'responder';

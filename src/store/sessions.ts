@@ -17,10 +17,6 @@ export function revokeSession(db: Executor, accountId: string, id: string, reaso
     .executeTakeFirst();
 }
 
-export function findSessionById(db: Executor, accountId: string, id: string): Promise<Session | undefined> {
-  return db.selectFrom('sessions').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
-}
-
 export function listSessionsOfUser(db: Executor, accountId: string, userId: string): Promise<Session[]> {
   return db
     .selectFrom('sessions')
