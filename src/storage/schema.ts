@@ -100,6 +100,27 @@ export interface JobsTable {
   created_at: CreatedAt;
 }
 
+export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
+
+export interface OAuthAppsTable {
+  account_id: string;
+  id: string;
+  client_id: string;
+  name: string;
+  permissions: string[];
+  auth_method: AuthMethod;
+  jwks: ColumnType<{ keys: Record<string, unknown>[] } | null, string | null | undefined, string | null>;
+  dpop_required: ColumnType<boolean, boolean | undefined, boolean>;
+  allowed_group_ids: ColumnType<string[], string[] | undefined, string[]>;
+  protected_roles: ColumnType<string[], string[] | undefined, string[]>;
+  max_suspensions_per_hour: ColumnType<number | null, number | null | undefined, number | null>;
+  secret_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  secret_rotated_at: NullableTimestamp;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  disabled_at: NullableTimestamp;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -110,6 +131,7 @@ export interface Database {
   audit_inbox: AuditInboxTable;
   audit_entries: AuditEntriesTable;
   jobs: JobsTable;
+  oauth_apps: OAuthAppsTable;
 }
 
 export type Account = Selectable<AccountsTable>;
@@ -120,3 +142,4 @@ export type AuditEntryRow = Selectable<AuditEntriesTable>;
 /** An entry as listed with the ones still waiting in the inbox (no index yet). */
 export type AuditRecord = Selectable<AuditInboxTable> & { idx: number | null; sequenced_at: Date | null };
 export type Job = Selectable<JobsTable>;
+export type OAuthApp = Selectable<OAuthAppsTable>;

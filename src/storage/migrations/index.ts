@@ -2,10 +2,12 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001-directory.js';
 import * as m0002 from './0002-audit.js';
 import * as m0003 from './0003-jobs.js';
+import * as m0004 from './0004-oauth-apps.js';
 
 /** Every migration, in order. Never edit one that has landed: add the next number. */
 export const migrations: Record<string, Migration> = {
   '0001-directory': m0001,
   '0002-audit': m0002,
   '0003-jobs': m0003,
+  '0004-oauth-apps': m0004,
 };

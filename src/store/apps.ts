@@ -1,0 +1,55 @@
+import { sql } from 'kysely';
+import type { AuthMethod, OAuthApp } from '../storage/schema.js';
+import type { Executor } from './executor.js';
+
+export interface NewAppRow {
+  account_id: string;
+  id: string;
+  client_id: string;
+  name: string;
+  permissions: string[];
+  auth_method: AuthMethod;
+  jwks: string | null;
+  dpop_required: boolean;
+  allowed_group_ids: string[];
+  protected_roles: string[];
+  max_suspensions_per_hour: number | null;
+  secret_hash: string | null;
+}
+
+export function insertApp(db: Executor, row: NewAppRow): Promise<OAuthApp> {
+  return db.insertInto('oauth_apps').values(row).returningAll().executeTakeFirstOrThrow();
+}
+
+export function findAppById(db: Executor, accountId: string, id: string): Promise<OAuthApp | undefined> {
+  return db.selectFrom('oauth_apps').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+}
+
+/** The token endpoint's lookup: a client_id names one app across all accounts. */
+export function findAppByClientId(db: Executor, clientId: string): Promise<OAuthApp | undefined> {
+  return db.selectFrom('oauth_apps').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+}
+
+export function listApps(db: Executor, accountId: string): Promise<OAuthApp[]> {
+  return db.selectFrom('oauth_apps').selectAll().where('account_id', '=', accountId).orderBy('created_at').orderBy('id').execute();
+}
+
+export function updateApp(
+  db: Executor,
+  accountId: string,
+  id: string,
+  changes: { disabled_at?: Date; secret_hash?: string; secret_rotated_at?: Date },
+): Promise<OAuthApp> {
+  return db
+    .updateTable('oauth_apps')
+    .set({ ...changes, updated_at: sql<Date>`now()` as unknown as Date })
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Reads the app and locks its row until the transaction ends. */
+export function lockAppById(db: Executor, accountId: string, id: string): Promise<OAuthApp | undefined> {
+  return db.selectFrom('oauth_apps').selectAll().where('account_id', '=', accountId).where('id', '=', id).forUpdate().executeTakeFirst();
+}
