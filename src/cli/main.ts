@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { renderConfigDocs } from '../config.js';
+import { appsCommand } from './apps.js';
 import { initCommand } from './init.js';
 import { EXIT, reportError, type CliIo } from './io.js';
 import { serveCommand } from './serve.js';
@@ -35,6 +36,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   serveCommand(program, io, run);
   initCommand(program, io, run);
   usersCommand(program, io, run);
+  appsCommand(program, io, run);
   program
     .command('config')
     .description('Configuration')

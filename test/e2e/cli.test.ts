@@ -91,6 +91,40 @@ describeBackends('cordon CLI', (backend) => {
     const count = JSON.parse((await runCli(['users', 'list', '--account', made.account_id, '--json'], env)).stdout).users.length;
     expect(count).toBe(3);
   });
+  it('apps create prints the client secret once; get, list, rotate-secret and disable never show the stored hash', async () => {
+    const init = JSON.parse((await runCli(['init', '--name', 'Apps Co', '--owner-email', 'boss@apps.example', '--json'], env)).stdout);
+    const account = ['--account', init.account_id];
+    const created = await runCli(['apps', 'create', '--name', 'SOAR', '--permissions', 'users:list,users:suspend', '--protected-roles', 'owner', '--max-suspensions-per-hour', '10', ...account, '--json'], env);
+    expect(created.code).toBe(0);
+    const app = JSON.parse(created.stdout);
+    expect(app).toMatchObject({
+      name: 'SOAR',
+      permissions: ['users:list', 'users:suspend'],
+      auth_method: 'client_secret_basic',
+      constraints: { allowed_group_ids: [], protected_roles: ['OWNER'], max_suspensions_per_hour: 10 },
+      client_secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+    });
+
+    const got = await runCli(['apps', 'get', app.id, ...account, '--json'], env);
+    expect(Object.keys(JSON.parse(got.stdout)).sort()).toEqual(
+      ['auth_method', 'client_id', 'constraints', 'create_time', 'disable_time', 'dpop_required', 'id', 'jwks', 'name', 'permissions', 'secret_rotate_time'].sort(),
+    );
+    expect(got.stdout).not.toContain(app.client_secret);
+    expect(got.stdout).not.toContain('sha256$');
+
+    const rotated = JSON.parse((await runCli(['apps', 'rotate-secret', app.id, ...account, '--json'], env)).stdout);
+    expect(rotated.client_secret).not.toBe(app.client_secret);
+    const disabled = await runCli(['apps', 'disable', app.id, ...account], env);
+    expect([disabled.code, disabled.stdout]).toEqual([0, `disabled SOAR (${app.id})\n`]);
+    const listed = JSON.parse((await runCli(['apps', 'list', ...account, '--json'], env)).stdout);
+    expect(listed.apps.map((a: { id: string; disable_time: string | null }) => [a.id, a.disable_time !== null])).toEqual([[app.id, true]]);
+    expect(JSON.stringify(listed)).not.toContain(rotated.client_secret);
+
+    const approve = await runCli(['apps', 'create', '--name', 'Bad', '--permissions', 'approvals:approve', ...account], env);
+    expect(approve.code).toBe(2);
+    expect(approve.stderr).toContain('permissions: unknown approvals:approve');
+    expect((await runCli(['apps', 'get', 'AAAAAAAAAAAAAAAAAAAAAAAAAA', ...account], env)).code).toBe(3);
+  });
 });
 
 if (BACKENDS.includes('pglite')) {
