@@ -1,23 +1,8 @@
-import { sql } from 'kysely';
-import type { AuthMethod, OAuthApp } from '../storage/schema.js';
+import { sql, type Insertable } from 'kysely';
+import type { OAuthApp, OAuthAppsTable } from '../storage/schema.js';
 import type { Executor } from './executor.js';
 
-export interface NewAppRow {
-  account_id: string;
-  id: string;
-  client_id: string;
-  name: string;
-  permissions: string[];
-  auth_method: AuthMethod;
-  jwks: string | null;
-  dpop_required: boolean;
-  allowed_group_ids: string[];
-  protected_roles: string[];
-  max_suspensions_per_hour: number | null;
-  secret_hash: string | null;
-}
-
-export function insertApp(db: Executor, row: NewAppRow): Promise<OAuthApp> {
+export function insertApp(db: Executor, row: Insertable<OAuthAppsTable>): Promise<OAuthApp> {
   return db.insertInto('oauth_apps').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
