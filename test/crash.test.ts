@@ -1,6 +1,6 @@
 /**
- * Crash test: a child process streams suspend/reactivate calls and is killed with SIGKILL at a random
- * moment, ten times per backend. After each restart every acknowledged call is present with its audit
+ * Crash test: a child process (two at once on PostgreSQL) streams suspend/reactivate calls and is killed
+ * with SIGKILL at a random moment, ten times per backend. After each restart every acknowledged call is present with its audit
  * entry, no entry exists without its change (replaying the entries reproduces every user's state), and
  * the audit indexes are dense.
  */
@@ -58,10 +58,15 @@ describeBackends('crash safety', (backend) => {
     const userIds = [...seed.members.map((m) => m.id), seed.admin.id, seed.owner.id, extra.id];
     await core.close();
 
+    // On PostgreSQL two worker processes, each with its own sequencer, share the database and the users.
+    const workers = backend === 'postgres' ? 2 : 1;
     const acked: Ack[] = [];
     for (let round = 0; round < 10; round++) {
       const killAfterMs = 50 + Math.floor(Math.random() * 700);
-      acked.push(...(await runAndKill(database.env, [seed.accountId, String(round * 1_000_000), ...userIds], killAfterMs)));
+      const rounds = await Promise.all(
+        Array.from({ length: workers }, (_, w) => runAndKill(database.env, [seed.accountId, String(round * 1_000_000 + w * 500_000), ...userIds], killAfterMs)),
+      );
+      acked.push(...rounds.flat());
 
       core = await openTestCore(database);
       try {
