@@ -29,7 +29,8 @@ export async function freshDatabase(backend: Backend, name: string): Promise<Ben
   };
   await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   await admin(`CREATE DATABASE ${db}`);
-  return { env: { DATABASE_URL: `${PG_SERVER}/${db}` }, drop: () => admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`) };
+  const kek = Buffer.alloc(32, 9).toString('base64url');
+  return { env: { DATABASE_URL: `${PG_SERVER}/${db}`, CORDON_KEY_ENCRYPTION_KEY: kek }, drop: () => admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`) };
 }
 
 export async function openCore(env: Record<string, string>): Promise<Core> {

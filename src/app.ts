@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
 import type { DirectoryDeps } from './directory/deps.js';
 import { buildServer } from './http/server.js';
+import { KeyRing, readOrCreateKekFile } from './oauth/keys.js';
 import { openDatabase, type DatabaseHandle } from './storage/db.js';
 
 export interface Core {
@@ -17,6 +18,7 @@ export interface Core {
   database: DatabaseHandle;
   audit: AuditLog;
   directory: DirectoryDeps;
+  keys: KeyRing;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -45,11 +47,16 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     logger: options.logger,
   });
   audit.sequencer.start();
+  const keys = new KeyRing(database.db, {
+    kek: config.keyEncryptionKey ?? readOrCreateKekFile(config.dataDir),
+    tokenTtl: config.accessTokenTtl,
+  });
   return {
     config,
     database,
     audit,
     directory: { db: database.db, audit },
+    keys,
     logger: options.logger,
     async close() {
       await audit.settle();

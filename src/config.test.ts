@@ -9,8 +9,9 @@ describe('config', () => {
     expect(config.dataDir).toMatch(/\.cordon$/);
     expect(notices.join('\n')).toContain('DATABASE_URL');
     // No demo account, and its printed password, on a production database unless asked for.
-    expect(loadConfig({ DATABASE_URL: 'postgres://db/cordon' }).config.demo).toBe(false);
-    expect(loadConfig({ DATABASE_URL: 'postgres://db/cordon', CORDON_DEMO: 'true' }).config.demo).toBe(true);
+    const kek = Buffer.alloc(32, 3).toString('base64');
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/cordon', CORDON_KEY_ENCRYPTION_KEY: kek }).config.demo).toBe(false);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/cordon', CORDON_KEY_ENCRYPTION_KEY: kek, CORDON_DEMO: 'true' }).config.demo).toBe(true);
   });
 
   it('lists every problem at once, without echoing a database password', () => {
@@ -35,10 +36,28 @@ describe('config', () => {
       'CORDON_TLS_CERT_FILE and CORDON_TLS_KEY_FILE must be set together',
       'CORDON_TLS_CERT_FILE: file not found: /nonexistent.pem',
       'CORDON_LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+      'CORDON_KEY_ENCRYPTION_KEY: required with DATABASE_URL (every node must decrypt the same signing keys)',
       'CORDON_DEMO: expected a boolean (true/false), got "maybe"',
       'CORDON_PG_POOL_MAX: expected an integer from 1 to 200, got "0"',
     ]);
     expect(JSON.stringify(problems)).not.toContain('hunter2');
+  });
+
+  it('checks the key-encryption key and the issuer without echoing the key', () => {
+    let error: unknown;
+    try {
+      loadConfig({ CORDON_KEY_ENCRYPTION_KEY: 'c2hvcnQtc2VjcmV0', CORDON_ISSUER: 'http://cordon.example.com' });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigError).problems).toEqual([
+      'CORDON_KEY_ENCRYPTION_KEY: expected 32 bytes, base64 or base64url encoded',
+      'CORDON_ISSUER: expected an https:// URL without query or fragment (http:// only on loopback), got "http://cordon.example.com"',
+    ]);
+    expect(JSON.stringify(error)).not.toContain('c2hvcnQtc2VjcmV0');
+    const { config } = loadConfig({ CORDON_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64url'), CORDON_ISSUER: 'https://cordon.example.com/' });
+    expect(config.keyEncryptionKey).toEqual(Buffer.alloc(32, 5));
+    expect(config.issuer).toBe('https://cordon.example.com');
   });
 
   it('refuses plain HTTP on a non-loopback address unless told to', () => {

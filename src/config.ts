@@ -23,6 +23,12 @@ export interface Config {
   sequencerBatch: number;
   groupCommitMaxBatch: number;
   groupCommitConcurrency: number;
+  /** 32-byte key that encrypts the token-signing keys at rest; undefined: a 0600 file in the data dir. */
+  keyEncryptionKey: Buffer | undefined;
+  /** Access token lifetime in seconds. */
+  accessTokenTtl: number;
+  /** The issuer (`iss`) of tokens and the base of the metadata URLs; undefined: the server's own URL. */
+  issuer: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -49,6 +55,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { env: 'CORDON_SEQUENCER_BATCH', type: 'integer 1..100000', default: '5000', description: 'Most audit entries the sequencer numbers in one transaction.' },
   { env: 'CORDON_GROUP_COMMIT_MAX_BATCH', type: 'integer 1..5000', default: '1000', description: 'Most records one group commit writes in a single statement.' },
   { env: 'CORDON_GROUP_COMMIT_CONCURRENCY', type: 'integer 1..32', default: '1', description: 'Group commits in flight at once. 1 batches best on a small machine; more can help when PostgreSQL has cores to spare.' },
+  { env: 'CORDON_KEY_ENCRYPTION_KEY', type: '32 bytes, base64url', default: '(embedded: a 0600 file in the data dir)', description: 'Encrypts the token-signing keys stored in the database (AES-256-GCM). Required with DATABASE_URL: every node needs the same one. Generate with `openssl rand -base64 32`.' },
+  { env: 'CORDON_ACCESS_TOKEN_TTL', type: 'integer 60..86400 (seconds)', default: '900', description: 'Lifetime of the access tokens the token endpoint issues.' },
+  { env: 'CORDON_ISSUER', type: 'https:// URL', default: '(the URL the server listens on)', description: 'The `iss` of access tokens and the base of the OAuth metadata. Set it to the public URL behind a proxy.' },
 ];
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -139,6 +148,27 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
   const logLevel = LOG_LEVELS.find((l) => l === logLevelRaw.toLowerCase());
   if (!logLevel) problems.push(`CORDON_LOG_LEVEL: expected one of ${LOG_LEVELS.join(', ')}, got "${logLevelRaw}"`);
 
+  const kekRaw = read('CORDON_KEY_ENCRYPTION_KEY');
+  let keyEncryptionKey: Buffer | undefined;
+  if (kekRaw !== undefined) {
+    keyEncryptionKey = Buffer.from(kekRaw, 'base64url');
+    // Never echo the value: it is a secret.
+    if (keyEncryptionKey.length !== 32) problems.push('CORDON_KEY_ENCRYPTION_KEY: expected 32 bytes, base64 or base64url encoded');
+  } else if (databaseUrl !== undefined) {
+    problems.push('CORDON_KEY_ENCRYPTION_KEY: required with DATABASE_URL (every node must decrypt the same signing keys)');
+  }
+  const issuer = read('CORDON_ISSUER');
+  if (issuer !== undefined) {
+    let ok = false;
+    try {
+      const url = new URL(issuer);
+      ok = (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname.replace(/^\[|\]$/g, '')))) && !url.search && !url.hash;
+    } catch {
+      ok = false;
+    }
+    if (!ok) problems.push(`CORDON_ISSUER: expected an https:// URL without query or fragment (http:// only on loopback), got "${issuer}"`);
+  }
+
   const config: Config = {
     dataDir: path.resolve(read('CORDON_DATA_DIR') ?? './.cordon'),
     databaseUrl,
@@ -152,6 +182,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
     sequencerBatch: int('CORDON_SEQUENCER_BATCH', 5000, 1, 100_000),
     groupCommitMaxBatch: int('CORDON_GROUP_COMMIT_MAX_BATCH', 1000, 1, 5000),
     groupCommitConcurrency: int('CORDON_GROUP_COMMIT_CONCURRENCY', 1, 1, 32),
+    keyEncryptionKey,
+    accessTokenTtl: int('CORDON_ACCESS_TOKEN_TTL', 900, 60, 86_400),
+    issuer: issuer?.replace(/\/$/, ''),
   };
 
   if (problems.length > 0) {

@@ -121,6 +121,15 @@ export interface OAuthAppsTable {
   disabled_at: NullableTimestamp;
 }
 
+export interface SigningKeysTable {
+  kid: string;
+  alg: 'ES256';
+  public_jwk: Json<Record<string, unknown>>;
+  private_key_enc: string;
+  created_at: CreatedAt;
+  retired_at: NullableTimestamp;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -132,6 +141,7 @@ export interface Database {
   audit_entries: AuditEntriesTable;
   jobs: JobsTable;
   oauth_apps: OAuthAppsTable;
+  signing_keys: SigningKeysTable;
 }
 
 export type Account = Selectable<AccountsTable>;
@@ -143,3 +153,4 @@ export type AuditEntryRow = Selectable<AuditEntriesTable>;
 export type AuditRecord = Selectable<AuditInboxTable> & { idx: number | null; sequenced_at: Date | null };
 export type Job = Selectable<JobsTable>;
 export type OAuthApp = Selectable<OAuthAppsTable>;
+export type SigningKey = Selectable<SigningKeysTable>;

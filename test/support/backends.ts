@@ -15,6 +15,9 @@ import { BACKENDS, PG_SERVER_URL, PG_TEMPLATE, type TestBackend } from './env.js
 
 export { BACKENDS, type TestBackend };
 
+/** A fixed key-encryption key for the PostgreSQL test databases (never used outside tests). */
+const TEST_KEK = Buffer.alloc(32, 7).toString('base64url');
+
 export interface TestDatabase {
   backend: TestBackend;
   /** Environment that points the app (or a child process) at this database. */
@@ -45,7 +48,7 @@ export async function createTestDatabase(backend: TestBackend): Promise<TestData
   }
   return {
     backend,
-    env: { DATABASE_URL: `${PG_SERVER_URL}/${name}` },
+    env: { DATABASE_URL: `${PG_SERVER_URL}/${name}`, CORDON_KEY_ENCRYPTION_KEY: TEST_KEK },
     loadDataDir: undefined,
     drop: async () => {
       const client = new pg.Client({ connectionString: `${PG_SERVER_URL}/postgres` });

@@ -3,6 +3,7 @@ import * as m0001 from './0001-directory.js';
 import * as m0002 from './0002-audit.js';
 import * as m0003 from './0003-jobs.js';
 import * as m0004 from './0004-oauth-apps.js';
+import * as m0005 from './0005-signing-keys.js';
 
 /** Every migration, in order. Never edit one that has landed: add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   '0002-audit': m0002,
   '0003-jobs': m0003,
   '0004-oauth-apps': m0004,
+  '0005-signing-keys': m0005,
 };

@@ -1,0 +1,46 @@
+import { compactVerify, SignJWT } from 'jose';
+import { expect, it } from 'vitest';
+import { describeBackends, useFreshCore } from '../../test/support/backends.js';
+import { testCtx } from '../../test/support/fixtures.js';
+import { listAuditEntries } from '../store/audit.js';
+import { KeyRing, readOrCreateKekFile, SYSTEM_LOG } from './keys.js';
+
+describeBackends('signing keys', (backend) => {
+  const t = useFreshCore(backend);
+
+  it('makes one first key even when several callers race, and stores it encrypted', async () => {
+    const kids = await Promise.all([1, 2, 3].map(() => t.core.keys.signingKey().then((k) => k.kid)));
+    const other = new KeyRing(t.core.database.db, { kek: t.core.config.keyEncryptionKey ?? readOrCreateKekFile(t.core.config.dataDir), tokenTtl: 900 });
+    kids.push((await other.signingKey()).kid);
+    expect(new Set(kids).size).toBe(1);
+    const rows = await t.core.database.db.selectFrom('signing_keys').selectAll().execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.private_key_enc).toMatch(/^v1\./);
+    expect(rows[0]!.private_key_enc).not.toContain('"d"');
+    const jwks = await t.core.keys.jwks();
+    expect(jwks.keys).toEqual([expect.objectContaining({ kty: 'EC', crv: 'P-256', kid: kids[0], alg: 'ES256', use: 'sig' })]);
+    expect(JSON.stringify(jwks)).not.toContain('"d"');
+  });
+
+  it('rotates: new tokens use the new key, the old one still verifies, and the rotation is audited', async () => {
+    const before = await t.core.keys.signingKey();
+    const oldToken = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: before.kid }).sign(before.key);
+    const { kid, retired } = await t.core.keys.rotate(t.core.audit, testCtx);
+    expect(retired).toEqual([before.kid]);
+    expect((await t.core.keys.signingKey()).kid).toBe(kid);
+    expect((await t.core.keys.jwks()).keys.map((k) => k.kid).sort()).toEqual([before.kid, kid].sort());
+    await compactVerify(oldToken, (await t.core.keys.verificationKey(before.kid))!);
+    expect(await t.core.keys.verificationKey('nope')).toBeUndefined();
+
+    await t.core.audit.sequencer.drain();
+    const [entry] = await listAuditEntries(t.core.database.db, { accountId: SYSTEM_LOG });
+    expect(entry).toMatchObject({ idx: 0, action: 'key.rotate', target_type: 'signing_key', target_id: kid, details: { alg: 'ES256', retired: [before.kid] } });
+  });
+
+  it('refuses to sign with a key-encryption key that differs from the one the keys were stored with', async () => {
+    await t.core.keys.signingKey();
+    const wrong = new KeyRing(t.core.database.db, { kek: Buffer.alloc(32, 1), tokenTtl: 900 });
+    await expect(wrong.signingKey()).rejects.toMatchObject({ code: 'UNAVAILABLE', description: expect.stringContaining('CORDON_KEY_ENCRYPTION_KEY') });
+  });
+});
+

@@ -1,0 +1,186 @@
+/**
+ * Token-signing keys (ES256). They live in the database so that every node signs and verifies with the
+ * same ones; the private half is encrypted with AES-256-GCM under the key-encryption key (KEK), with the
+ * kid as associated data. The KEK comes from CORDON_KEY_ENCRYPTION_KEY or, embedded, from a 0600 file
+ * in the data directory. The newest unretired key signs; a retired key still verifies for one token
+ * lifetime, so rotation never cuts off a token already issued.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { sql } from 'kysely';
+import type { AuditLog } from '../audit/log.js';
+import type { CallContext } from '../audit/entry.js';
+import { AppError } from '../errors.js';
+import type { Executor } from '../store/executor.js';
+
+/** The audit log of the system itself (key rotation); account logs are keyed by 26-character ids. */
+export const SYSTEM_LOG = 'SYSTEM';
+const KEY_LOCK = 0x436f72646f6e4b; // advisory lock: one node creates the first key
+const REFRESH_MS = 30_000;
+
+export interface KeyRingOptions {
+  kek: Buffer;
+  /** Access token lifetime (s): how long a retired key keeps verifying. */
+  tokenTtl: number;
+}
+
+/** Reads the embedded KEK file, creating it (0600) on first use. */
+export function readOrCreateKekFile(dataDir: string): Buffer {
+  const file = path.join(dataDir, 'kek');
+  try {
+    const fd = openSync(file, 'wx', 0o600);
+    writeSync(fd, randomBytes(32).toString('base64url'));
+    closeSync(fd);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const kek = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64url');
+  if (kek.length !== 32) throw new AppError('UNAVAILABLE', { description: `the key-encryption key file ${file} is damaged` });
+  return kek;
+}
+
+function seal(kek: Buffer, kid: string, plaintext: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', kek, iv).setAAD(Buffer.from(kid));
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return ['v1', iv, cipher.getAuthTag(), body].map((p) => (typeof p === 'string' ? p : p.toString('base64url'))).join('.');
+}
+
+function open(kek: Buffer, kid: string, sealed: string): string {
+  const [version, iv, tag, body] = sealed.split('.');
+  if (version !== 'v1' || !iv || !tag || !body) throw new Error(`signing key ${kid}: unknown sealing format`);
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(iv, 'base64url')).setAAD(Buffer.from(kid));
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+    return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+  } catch (error) {
+    throw new AppError('UNAVAILABLE', {
+      description: 'cannot decrypt the token-signing key: CORDON_KEY_ENCRYPTION_KEY differs from the one it was stored with',
+      cause: error,
+    });
+  }
+}
+
+interface Signer {
+  kid: string;
+  key: CryptoKey;
+}
+
+export class KeyRing {
+  private signer: Signer | undefined;
+  private publicKeys = new Map<string, { jwk: JWK; key: CryptoKey }>();
+  private loadedAt = 0;
+  private loading: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Executor,
+    private readonly options: KeyRingOptions,
+  ) {}
+
+  /** The key new tokens are signed with (creating the first one if there is none). */
+  async signingKey(): Promise<Signer> {
+    await this.refresh();
+    if (!this.signer) {
+      await this.createFirstKey();
+      await this.refresh(true);
+    }
+    return this.signer!;
+  }
+
+  /** A verification key by kid; an unknown kid reloads once (another node may have rotated). */
+  async verificationKey(kid: string): Promise<CryptoKey | undefined> {
+    await this.refresh();
+    if (!this.publicKeys.has(kid) && Date.now() - this.loadedAt > 1000) await this.refresh(true);
+    return this.publicKeys.get(kid)?.key;
+  }
+
+  /** The JWKS: every key that signs or may still verify a token. */
+  async jwks(): Promise<{ keys: JWK[] }> {
+    await this.signingKey();
+    return { keys: [...this.publicKeys.values()].map((k) => k.jwk) };
+  }
+
+  /** Makes a new signing key and retires the others (they verify for one more token lifetime). */
+  async rotate(audit: AuditLog, ctx: CallContext): Promise<{ kid: string; retired: string[] }> {
+    const made = await this.makeKey();
+    const result = await audit.transact(async (trx) => {
+      const retired = await trx
+        .updateTable('signing_keys')
+        .set({ retired_at: sql<Date>`clock_timestamp()` as unknown as Date })
+        .where('retired_at', 'is', null)
+        .returning('kid')
+        .execute();
+      await trx.insertInto('signing_keys').values(made).execute();
+      const retiredKids = retired.map((r) => r.kid);
+      await audit.append(trx, {
+        accountId: SYSTEM_LOG,
+        ctx,
+        action: 'key.rotate',
+        target: { type: 'signing_key', id: made.kid },
+        outcome: 'changed',
+        details: { alg: 'ES256', retired: retiredKids },
+      });
+      return { kid: made.kid, retired: retiredKids };
+    });
+    await this.refresh(true);
+    return result;
+  }
+
+  private async makeKey() {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const publicJwk = await exportJWK(publicKey);
+    const kid = await calculateJwkThumbprint(publicJwk); // RFC 7638
+    const privateJwk = await exportJWK(privateKey);
+    return {
+      kid,
+      alg: 'ES256' as const,
+      public_jwk: JSON.stringify({ ...publicJwk, kid, alg: 'ES256', use: 'sig' }),
+      private_key_enc: seal(this.options.kek, kid, JSON.stringify(privateJwk)),
+    };
+  }
+
+  private async createFirstKey(): Promise<void> {
+    const made = await this.makeKey();
+    await this.db.transaction().execute(async (trx) => {
+      // Nodes starting together make one key between them.
+      await sql`SELECT pg_advisory_xact_lock(${KEY_LOCK})`.execute(trx);
+      const existing = await trx.selectFrom('signing_keys').select('kid').where('retired_at', 'is', null).executeTakeFirst();
+      if (!existing) await trx.insertInto('signing_keys').values(made).execute();
+    });
+  }
+
+  private async refresh(force = false): Promise<void> {
+    if (!force && this.loadedAt !== 0 && Date.now() - this.loadedAt < REFRESH_MS) return;
+    this.loading ??= this.load().finally(() => (this.loading = undefined));
+    await this.loading;
+  }
+
+  private async load(): Promise<void> {
+    const rows = await this.db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .where((eb) =>
+        eb.or([
+          eb('retired_at', 'is', null),
+          eb('retired_at', '>', sql<Date>`now() - make_interval(secs => ${this.options.tokenTtl + 60})`),
+        ]),
+      )
+      .orderBy('created_at', 'desc')
+      .execute();
+    const publicKeys = new Map<string, { jwk: JWK; key: CryptoKey }>();
+    for (const row of rows) {
+      const jwk = row.public_jwk as JWK;
+      publicKeys.set(row.kid, { jwk, key: (await importJWK(jwk, 'ES256')) as CryptoKey });
+    }
+    const active = rows.find((r) => r.retired_at === null);
+    this.signer = active
+      ? this.signer?.kid === active.kid
+        ? this.signer
+        : { kid: active.kid, key: (await importJWK(JSON.parse(open(this.options.kek, active.kid, active.private_key_enc)) as JWK, 'ES256')) as CryptoKey }
+      : undefined;
+    this.publicKeys = publicKeys;
+    this.loadedAt = Date.now();
+  }
+}
