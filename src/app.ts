@@ -19,6 +19,8 @@ export interface Core {
   audit: AuditLog;
   directory: DirectoryDeps;
   keys: KeyRing;
+  /** The `iss` of access tokens: CORDON_ISSUER, or the URL the server listens on. */
+  issuer: string;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -57,6 +59,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     audit,
     directory: { db: database.db, audit },
     keys,
+    issuer: config.issuer ?? `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${config.listen.port}`,
     logger: options.logger,
     async close() {
       await audit.settle();
@@ -93,6 +96,7 @@ export async function startServer(config: Config, options: { logger: Logger }): 
     const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
     const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
     core.database.lock?.update({ url });
+    if (!config.issuer) core.issuer = url;
     const server = http;
     return {
       core,

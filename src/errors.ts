@@ -52,6 +52,12 @@ export const ErrorCodes = {
   /** The embedded data directory is held by another process (see storage/lock-file.ts). */
   DATA_DIR_LOCKED: { grpc: GrpcCode.FAILED_PRECONDITION, http: 503, description: 'the data directory is in use' },
   CONFIG_INVALID: { grpc: GrpcCode.INVALID_ARGUMENT, http: 500, description: 'invalid configuration' },
+  // RFC 6749 §5.2 errors of the token endpoint (rendered as {error, error_description} on OAuth routes).
+  OAUTH_INVALID_REQUEST: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'the request is missing a parameter or is malformed' },
+  OAUTH_INVALID_CLIENT: { grpc: GrpcCode.UNAUTHENTICATED, http: 401, description: 'client authentication failed' },
+  OAUTH_UNAUTHORIZED_CLIENT: { grpc: GrpcCode.PERMISSION_DENIED, http: 400, description: 'the client may not use this grant' },
+  OAUTH_UNSUPPORTED_GRANT_TYPE: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'the grant type is not supported' },
+  OAUTH_INVALID_SCOPE: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'the requested scope exceeds the permissions of the app' },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -102,6 +108,22 @@ export interface RpcStatus {
   code: number;
   message: string;
   details: Array<{ '@type': string; reason: string; domain: string; metadata?: Record<string, string> }>;
+}
+
+/** RFC 6749 §5.2 error names for the codes an OAuth route may raise. */
+const OAUTH_NAMES: Partial<Record<ErrorCode, string>> = {
+  OAUTH_INVALID_REQUEST: 'invalid_request',
+  OAUTH_INVALID_CLIENT: 'invalid_client',
+  OAUTH_UNAUTHORIZED_CLIENT: 'unauthorized_client',
+  OAUTH_UNSUPPORTED_GRANT_TYPE: 'unsupported_grant_type',
+  OAUTH_INVALID_SCOPE: 'invalid_scope',
+  INVALID_ARGUMENT: 'invalid_request',
+  UNAVAILABLE: 'temporarily_unavailable',
+};
+
+/** The RFC 6749 error body: `{error, error_description}`. */
+export function toOAuthError(error: AppError): { error: string; error_description: string } {
+  return { error: OAUTH_NAMES[error.code] ?? (error.httpStatus >= 500 ? 'server_error' : 'invalid_request'), error_description: error.description };
 }
 
 export function toRpcStatus(error: AppError): RpcStatus {

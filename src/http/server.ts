@@ -5,14 +5,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Core } from '../app.js';
-import { AppError, isAppError, toRpcStatus, type ErrorCode } from '../errors.js';
+import { AppError, isAppError, toOAuthError, toRpcStatus, type ErrorCode } from '../errors.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { oauthRoutes } from './routes/oauth.js';
 import { RpcStatusSchema } from './schemas.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -69,6 +71,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
     },
   });
   app.addSchema(RpcStatusSchema);
+  await app.register(formbody, { bodyLimit: 64 * 1024 });
 
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new AppError('NOT_FOUND', { description: `no route ${request.method} ${request.url.split('?')[0]}` })));
@@ -80,6 +83,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   );
   healthRoutes(app, core);
   metricsRoutes(app, registry);
+  oauthRoutes(app, core);
   options.register?.(app);
 
   return app;
@@ -105,5 +109,11 @@ function sendError(request: FastifyRequest, reply: FastifyReply, raw: unknown): 
   const status = fastifyStatus && fastifyStatus >= 400 && fastifyStatus < 500 ? fastifyStatus : error.httpStatus;
   if (status >= 500) request.log.error({ err: raw }, 'request failed');
   else request.log.info({ code: error.code, detail: error.detail }, 'request refused');
+  // OAuth routes answer RFC 6749 bodies; a failed client authentication is 401 with a challenge.
+  if ((request.routeOptions.config as { oauth?: boolean } | undefined)?.oauth) {
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+    if (status === 401) reply.header('www-authenticate', 'Basic realm="cordon", charset="UTF-8"');
+    return reply.status(status).type('application/json').send(toOAuthError(error));
+  }
   return reply.status(status).type('application/json').send(toRpcStatus(error));
 }

@@ -1,0 +1,73 @@
+/**
+ * The OAuth 2.0 endpoints: token (under Cordon's path and the two 1Password paths), RFC 8414 metadata,
+ * and the JWKS. Errors here are RFC 6749 bodies (the `oauth` route config tells the error handler).
+ */
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Core } from '../../app.js';
+import { AppError } from '../../errors.js';
+import { clientCredentialsGrant } from '../../oauth/grants/client-credentials.js';
+import { PERMISSIONS } from '../../oauth/permissions.js';
+
+export const TOKEN_PATHS = ['/oauth/token', '/v1beta1/users/oauth2/token', '/v1/oauth/token'] as const;
+
+const OAuthErrorSchema = Type.Object({ error: Type.String(), error_description: Type.String() }, { title: 'RFC 6749 error' });
+const TokenResponse = Type.Object({
+  access_token: Type.String(),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer(),
+  scope: Type.String(),
+});
+
+export function oauthRoutes(app: FastifyInstance, core: Core): void {
+  const deps = { db: core.database.db, audit: core.audit, keys: core.keys, issuer: () => core.issuer, ttl: core.config.accessTokenTtl };
+
+  for (const url of TOKEN_PATHS) {
+    app.post(
+      url,
+      {
+        config: { oauth: true },
+        schema: {
+          summary: 'Token endpoint: client_credentials (RFC 6749 §4.4)',
+          tags: ['oauth'],
+          consumes: ['application/x-www-form-urlencoded'],
+          response: { 200: TokenResponse, 400: OAuthErrorSchema, 401: OAuthErrorSchema, 503: OAuthErrorSchema },
+        },
+      },
+      async (request, reply) => {
+        reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+        if (!/^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '')) {
+          throw new AppError('OAUTH_INVALID_REQUEST', { description: 'send the parameters as application/x-www-form-urlencoded' });
+        }
+        const body = (request.body ?? {}) as Record<string, unknown>;
+        const token = await clientCredentialsGrant(deps, {
+          authorization: request.headers.authorization,
+          body,
+          sourceAddress: request.ip,
+          userAgent: request.headers['user-agent'],
+        });
+        return { access_token: token.accessToken, token_type: 'Bearer' as const, expires_in: token.expiresIn, scope: token.scope.join(' ') };
+      },
+    );
+  }
+
+  app.get(
+    '/.well-known/oauth-authorization-server',
+    { schema: { summary: 'Authorization server metadata (RFC 8414)', tags: ['oauth'], response: { 200: Type.Object({}, { additionalProperties: true }) } } },
+    async () => ({
+      issuer: core.issuer,
+      token_endpoint: `${core.issuer}/oauth/token`,
+      jwks_uri: `${core.issuer}/.well-known/jwks.json`,
+      grant_types_supported: ['client_credentials'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      scopes_supported: Object.keys(PERMISSIONS),
+      response_types_supported: [],
+    }),
+  );
+
+  app.get(
+    '/.well-known/jwks.json',
+    { schema: { summary: 'The public keys that sign access tokens', tags: ['oauth'], response: { 200: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }) } } },
+    async () => core.keys.jwks(),
+  );
+}
