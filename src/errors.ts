@@ -69,6 +69,8 @@ export interface AppErrorOptions {
   detail?: string;
   /** Machine-readable metadata for clients (rendered into `details[].metadata`). */
   metadata?: Record<string, string>;
+  /** Response headers that belong to the error, e.g. a `WWW-Authenticate` challenge. */
+  headers?: Record<string, string>;
   cause?: unknown;
 }
 
@@ -77,6 +79,7 @@ export class AppError extends Error {
   readonly description: string;
   readonly detail: string | undefined;
   readonly metadata: Record<string, string> | undefined;
+  readonly headers: Record<string, string> | undefined;
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     const description = options.description ?? ErrorCodes[code].description;
@@ -88,6 +91,7 @@ export class AppError extends Error {
     this.description = description;
     this.detail = options.detail;
     this.metadata = options.metadata;
+    this.headers = options.headers;
   }
 
   get httpStatus(): number {

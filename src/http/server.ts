@@ -107,6 +107,7 @@ function sendError(request: FastifyRequest, reply: FastifyReply, raw: unknown): 
   // Fastify's 4xx keep their own status (413, 415 …) so clients see the usual HTTP meaning.
   const fastifyStatus = !isAppError(raw) ? (raw as FastifyError).statusCode : undefined;
   const status = fastifyStatus && fastifyStatus >= 400 && fastifyStatus < 500 ? fastifyStatus : error.httpStatus;
+  if (error.headers) reply.headers(error.headers);
   if (status >= 500) request.log.error({ err: raw }, 'request failed');
   else request.log.info({ code: error.code, detail: error.detail }, 'request refused');
   // OAuth routes answer RFC 6749 bodies; a failed client authentication is 401 with a challenge.

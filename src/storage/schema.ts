@@ -130,6 +130,14 @@ export interface SigningKeysTable {
   retired_at: NullableTimestamp;
 }
 
+export interface RevokedTokensTable {
+  account_id: string;
+  jti: string;
+  client_id: string;
+  revoked_at: CreatedAt;
+  expires_at: Date;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -142,6 +150,7 @@ export interface Database {
   jobs: JobsTable;
   oauth_apps: OAuthAppsTable;
   signing_keys: SigningKeysTable;
+  revoked_tokens: RevokedTokensTable;
 }
 
 export type Account = Selectable<AccountsTable>;

@@ -2,14 +2,16 @@
  * The OAuth 2.0 endpoints: token (under Cordon's path and the two 1Password paths), RFC 8414 metadata,
  * and the JWKS. Errors here are RFC 6749 bodies (the `oauth` route config tells the error handler).
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Core } from '../../app.js';
 import { AppError } from '../../errors.js';
-import { clientCredentialsGrant } from '../../oauth/grants/client-credentials.js';
+import { clientCredentialsGrant, type TokenRequest } from '../../oauth/grants/client-credentials.js';
 import { PERMISSIONS } from '../../oauth/permissions.js';
+import { revokeToken } from '../../oauth/revocation.js';
 
 export const TOKEN_PATHS = ['/oauth/token', '/v1beta1/users/oauth2/token', '/v1/oauth/token'] as const;
+export const REVOKE_PATHS = ['/oauth/revoke', '/v1beta1/users/oauth2/revoke', '/v1/oauth/revoke'] as const;
 
 const OAuthErrorSchema = Type.Object({ error: Type.String(), error_description: Type.String() }, { title: 'RFC 6749 error' });
 const TokenResponse = Type.Object({
@@ -36,17 +38,28 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
       },
       async (request, reply) => {
         reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-        if (!/^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '')) {
-          throw new AppError('OAUTH_INVALID_REQUEST', { description: 'send the parameters as application/x-www-form-urlencoded' });
-        }
-        const body = (request.body ?? {}) as Record<string, unknown>;
-        const token = await clientCredentialsGrant(deps, {
-          authorization: request.headers.authorization,
-          body,
-          sourceAddress: request.ip,
-          userAgent: request.headers['user-agent'],
-        });
+        const token = await clientCredentialsGrant(deps, tokenRequest(request));
         return { access_token: token.accessToken, token_type: 'Bearer' as const, expires_in: token.expiresIn, scope: token.scope.join(' ') };
+      },
+    );
+  }
+
+  for (const url of REVOKE_PATHS) {
+    app.post(
+      url,
+      {
+        config: { oauth: true },
+        schema: {
+          summary: 'Token revocation (RFC 7009): 200 with no body, also for unknown tokens',
+          tags: ['oauth'],
+          consumes: ['application/x-www-form-urlencoded'],
+          response: { 200: Type.Null(), 400: OAuthErrorSchema, 401: OAuthErrorSchema, 503: OAuthErrorSchema },
+        },
+      },
+      async (request, reply) => {
+        reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+        await revokeToken(deps, tokenRequest(request));
+        return reply.status(200).send();
       },
     );
   }
@@ -60,6 +73,8 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
       jwks_uri: `${core.issuer}/.well-known/jwks.json`,
       grant_types_supported: ['client_credentials'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      revocation_endpoint: `${core.issuer}/oauth/revoke`,
+      revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       scopes_supported: Object.keys(PERMISSIONS),
       response_types_supported: [],
     }),
@@ -70,4 +85,17 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
     { schema: { summary: 'The public keys that sign access tokens', tags: ['oauth'], response: { 200: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }) } } },
     async () => core.keys.jwks(),
   );
+}
+
+/** The form parameters and client facts of a token or revocation request. */
+function tokenRequest(request: FastifyRequest): TokenRequest {
+  if (!/^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '')) {
+    throw new AppError('OAUTH_INVALID_REQUEST', { description: 'send the parameters as application/x-www-form-urlencoded' });
+  }
+  return {
+    authorization: request.headers.authorization,
+    body: (request.body ?? {}) as Record<string, unknown>,
+    sourceAddress: request.ip,
+    userAgent: request.headers['user-agent'],
+  };
 }

@@ -1,0 +1,39 @@
+/**
+ * Verifying Cordon's own access tokens: signature with a key of the key ring (ES256 only: `alg: none`
+ * and HMAC tricks are refused by construction), `typ: at+jwt`, issuer, audience, expiry and not-before
+ * with a small leeway, and the claims the guard relies on.
+ */
+import { errors, jwtVerify, type JWTPayload } from 'jose';
+import type { KeyRing } from './keys.js';
+
+export interface AccessTokenClaims extends JWTPayload {
+  jti: string;
+  client_id: string;
+  account_id: string;
+  scope: string;
+  exp: number;
+}
+
+export class InvalidToken extends Error {}
+
+export async function verifyAccessToken(keys: KeyRing, token: string, issuer: string): Promise<AccessTokenClaims> {
+  try {
+    const { payload } = await jwtVerify(
+      token,
+      async (header) => {
+        const key = header.kid ? await keys.verificationKey(header.kid) : undefined;
+        if (!key) throw new InvalidToken('unknown signing key');
+        return key;
+      },
+      { algorithms: ['ES256'], typ: 'at+jwt', issuer, audience: issuer, clockTolerance: 5, requiredClaims: ['jti', 'exp', 'iat'] },
+    );
+    for (const claim of ['client_id', 'account_id', 'scope', 'jti'] as const) {
+      if (typeof payload[claim] !== 'string') throw new InvalidToken(`missing claim ${claim}`);
+    }
+    return payload as AccessTokenClaims;
+  } catch (error) {
+    if (error instanceof InvalidToken) throw error;
+    if (error instanceof errors.JOSEError) throw new InvalidToken(error.code, { cause: error });
+    throw error;
+  }
+}
