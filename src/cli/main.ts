@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { renderConfigDocs } from '../config.js';
 import { appsCommand } from './apps.js';
 import { initCommand } from './init.js';
+import { keysCommand } from './keys.js';
 import { EXIT, reportError, type CliIo } from './io.js';
 import { serveCommand } from './serve.js';
 import { usersCommand } from './users.js';
@@ -37,6 +38,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   initCommand(program, io, run);
   usersCommand(program, io, run);
   appsCommand(program, io, run);
+  keysCommand(program, io, run);
   program
     .command('config')
     .description('Configuration')

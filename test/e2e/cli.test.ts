@@ -124,6 +124,11 @@ describeBackends('cordon CLI', (backend) => {
     expect(approve.code).toBe(2);
     expect(approve.stderr).toContain('permissions: unknown approvals:approve');
     expect((await runCli(['apps', 'get', 'AAAAAAAAAAAAAAAAAAAAAAAAAA', ...account], env)).code).toBe(3);
+
+    const first = JSON.parse((await runCli(['keys', 'rotate', '--json'], env)).stdout);
+    const second = JSON.parse((await runCli(['keys', 'rotate', '--json'], env)).stdout);
+    expect(first).toEqual({ kid: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), retired: [] });
+    expect(second).toEqual({ kid: expect.not.stringMatching(first.kid), retired: [first.kid] });
   });
 });
 

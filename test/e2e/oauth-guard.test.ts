@@ -160,4 +160,17 @@ describeBackends('resource guard and revocation', (backend) => {
     const res = await probe(token);
     expect([res.statusCode, res.json().message]).toEqual([401, 'the access token is revoked or its app disabled']);
   });
+
+  it('introspects tokens of the caller’s own account only (RFC 7662)', async () => {
+    const introspect = (name: string, token: string) =>
+      server.inject({ method: 'POST', url: '/oauth/introspect', headers: { authorization: basic(name), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${encodeURIComponent(token)}` });
+    const token = await tokenFor('lister');
+    const res = await introspect('reader', token);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.json()).toMatchObject({ active: true, token_type: 'Bearer', client_id: creds.lister!.clientId, account_id: accountId, scope: 'users:list', iss: ISSUER, aud: ISSUER });
+    expect((await introspect('outsider', token)).json()).toEqual({ active: false });
+    expect((await introspect('reader', 'garbage')).json()).toEqual({ active: false });
+    await revoke('lister', token);
+    expect((await introspect('reader', token)).json()).toEqual({ active: false });
+  });
 });

@@ -8,6 +8,7 @@ import type { Core } from '../../app.js';
 import { AppError } from '../../errors.js';
 import { clientCredentialsGrant, type TokenRequest } from '../../oauth/grants/client-credentials.js';
 import { PERMISSIONS } from '../../oauth/permissions.js';
+import { introspectToken } from '../../oauth/introspection.js';
 import { revokeToken } from '../../oauth/revocation.js';
 
 export const TOKEN_PATHS = ['/oauth/token', '/v1beta1/users/oauth2/token', '/v1/oauth/token'] as const;
@@ -64,6 +65,40 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
     );
   }
 
+  app.post(
+    '/oauth/introspect',
+    {
+      config: { oauth: true },
+      schema: {
+        summary: 'Token introspection (RFC 7662), for tokens of the caller’s own account',
+        tags: ['oauth'],
+        consumes: ['application/x-www-form-urlencoded'],
+        response: {
+          200: Type.Object({
+            active: Type.Boolean(),
+            token_type: Type.Optional(Type.String()),
+            scope: Type.Optional(Type.String()),
+            client_id: Type.Optional(Type.String()),
+            account_id: Type.Optional(Type.String()),
+            sub: Type.Optional(Type.String()),
+            aud: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])),
+            iss: Type.Optional(Type.String()),
+            jti: Type.Optional(Type.String()),
+            exp: Type.Optional(Type.Integer()),
+            iat: Type.Optional(Type.Integer()),
+          }),
+          400: OAuthErrorSchema,
+          401: OAuthErrorSchema,
+          503: OAuthErrorSchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+      return introspectToken(deps, tokenRequest(request));
+    },
+  );
+
   app.get(
     '/.well-known/oauth-authorization-server',
     { schema: { summary: 'Authorization server metadata (RFC 8414)', tags: ['oauth'], response: { 200: Type.Object({}, { additionalProperties: true }) } } },
@@ -75,6 +110,8 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       revocation_endpoint: `${core.issuer}/oauth/revoke`,
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      introspection_endpoint: `${core.issuer}/oauth/introspect`,
+      introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       scopes_supported: Object.keys(PERMISSIONS),
       response_types_supported: [],
     }),

@@ -1,0 +1,30 @@
+/**
+ * Token introspection (RFC 7662). The caller authenticates as a client; it learns about tokens of its
+ * own account only. Anything else, revoked tokens and tokens of disabled apps included, is
+ * `{"active": false}`.
+ */
+import { tokenStanding } from '../store/tokens.js';
+import { InvalidToken, verifyAccessToken, type AccessTokenClaims } from './access-token.js';
+import { authenticateClient, readClientCredentials } from './client-auth.js';
+import type { GrantDeps, TokenRequest } from './grants/client-credentials.js';
+import { AppError } from '../errors.js';
+
+export type Introspection = { active: false } | ({ active: true; token_type: 'Bearer' } & AccessTokenClaims);
+
+export async function introspectToken(deps: GrantDeps, request: TokenRequest): Promise<Introspection> {
+  const authn = await authenticateClient(deps.db, readClientCredentials(request.authorization, request.body));
+  if ('refused' in authn) throw authn.refused;
+  const token = request.body.token;
+  if (typeof token !== 'string' || token === '') throw new AppError('OAUTH_INVALID_REQUEST', { description: 'token is required' });
+  let claims: AccessTokenClaims;
+  try {
+    claims = await verifyAccessToken(deps.keys, token, deps.issuer());
+  } catch (error) {
+    if (error instanceof InvalidToken) return { active: false };
+    throw error;
+  }
+  if (claims.account_id !== authn.app.account_id) return { active: false };
+  const standing = await tokenStanding(deps.db, claims.account_id, claims.jti, claims.client_id);
+  if (standing.revoked || !standing.appActive) return { active: false };
+  return { active: true, token_type: 'Bearer', ...claims };
+}
