@@ -56,10 +56,10 @@ export function readClientCredentials(authorization: string | undefined, body: R
  */
 export async function authenticateClient(db: Executor, credentials: ClientCredentials): Promise<{ app: OAuthApp } | { app: OAuthApp | undefined; refused: AppError; reason: string }> {
   const app = credentials.clientId.length <= 200 ? await findAppByClientId(db, credentials.clientId) : undefined;
-  const refused = invalidClient('client authentication failed');
-  if (!app) return { app: undefined, refused, reason: 'unknown_client' };
-  if (!verifyClientSecret(credentials.secret, app.secret_hash)) return { app, refused, reason: 'bad_secret' };
-  if (app.auth_method !== credentials.method) return { app, refused, reason: `wrong_method:${credentials.method}` };
-  if (app.disabled_at) return { app, refused, reason: 'app_disabled' };
+  const refuse = (reason: string) => ({ app, refused: invalidClient('client authentication failed'), reason });
+  if (!app) return refuse('unknown_client');
+  if (!verifyClientSecret(credentials.secret, app.secret_hash)) return refuse('bad_secret');
+  if (app.auth_method !== credentials.method) return refuse(`wrong_method:${credentials.method}`);
+  if (app.disabled_at) return refuse('app_disabled');
   return { app };
 }
