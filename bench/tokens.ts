@@ -49,7 +49,8 @@ async function hammer(url: string, clientId: string, secret: string) {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const database = await freshDatabase('postgres', 'tokens');
-const env = { ...database.env, CORDON_DEMO: 'false' };
+// Rate limits off: the bench is one client from one address.
+const env = { ...database.env, CORDON_DEMO: 'false', CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_OAUTH_RATE_PER_ADDRESS: '0' };
 const init = JSON.parse(cordon(['init', '--name', 'Bench', '--owner-email', 'owner@bench.example', '--json'], env));
 const app = JSON.parse(cordon(['apps', 'create', '--name', 'bench', '--permissions', 'users:list', '--account', init.account_id, '--json'], env));
 const server = await startServer({ CORDON_LOG_LEVEL: 'warn', ...env }, undefined, [BIN]);

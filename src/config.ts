@@ -29,6 +29,8 @@ export interface Config {
   accessTokenTtl: number;
   /** The issuer (`iss`) of tokens and the base of the metadata URLs; undefined: the server's own URL. */
   issuer: string | undefined;
+  /** Requests per minute to the token, revocation and introspection endpoints (0: no limit). */
+  oauthRateLimit: { perClient: number; perAddress: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -57,6 +59,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { env: 'CORDON_GROUP_COMMIT_CONCURRENCY', type: 'integer 1..32', default: '1', description: 'Group commits in flight at once. 1 batches best on a small machine; more can help when PostgreSQL has cores to spare.' },
   { env: 'CORDON_KEY_ENCRYPTION_KEY', type: '32 bytes, base64url', default: '(embedded: a 0600 file in the data dir)', description: 'Encrypts the token-signing keys stored in the database (AES-256-GCM). Required with DATABASE_URL: every node needs the same one. Generate with `openssl rand -base64 32`.' },
   { env: 'CORDON_ACCESS_TOKEN_TTL', type: 'integer 60..86400 (seconds)', default: '900', description: 'Lifetime of the access tokens the token endpoint issues.' },
+  { env: 'CORDON_OAUTH_RATE_PER_CLIENT', type: 'integer 0..1000000 (per minute)', default: '600', description: 'Requests a minute one client_id may make to the token, revocation and introspection endpoints, per node (0: no limit).' },
+  { env: 'CORDON_OAUTH_RATE_PER_ADDRESS', type: 'integer 0..1000000 (per minute)', default: '1200', description: 'Requests a minute one source address may make to those endpoints, per node (0: no limit).' },
   { env: 'CORDON_ISSUER', type: 'https:// URL', default: '(the URL the server listens on)', description: 'The `iss` of access tokens and the base of the OAuth metadata. Set it to the public URL behind a proxy.' },
 ];
 
@@ -185,6 +189,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
     keyEncryptionKey,
     accessTokenTtl: int('CORDON_ACCESS_TOKEN_TTL', 900, 60, 86_400),
     issuer: issuer?.replace(/\/$/, ''),
+    oauthRateLimit: {
+      perClient: int('CORDON_OAUTH_RATE_PER_CLIENT', 600, 0, 1_000_000),
+      perAddress: int('CORDON_OAUTH_RATE_PER_ADDRESS', 1200, 0, 1_000_000),
+    },
   };
 
   if (problems.length > 0) {

@@ -122,6 +122,7 @@ const OAUTH_NAMES: Partial<Record<ErrorCode, string>> = {
   OAUTH_UNSUPPORTED_GRANT_TYPE: 'unsupported_grant_type',
   OAUTH_INVALID_SCOPE: 'invalid_scope',
   INVALID_ARGUMENT: 'invalid_request',
+  RATE_LIMITED: 'slow_down', // RFC 8628's name for "ask less often"
   UNAVAILABLE: 'temporarily_unavailable',
 };
 

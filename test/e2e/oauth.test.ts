@@ -142,4 +142,15 @@ describeBackends('OAuth token endpoint', (backend) => {
       { numRuns: 300 },
     );
   });
+
+  it('limits requests per client with 429, an RFC 6749-style body and Retry-After', async () => {
+    const app = await buildServer({ ...core, config: { ...core.config, oauthRateLimit: { perClient: 3, perAddress: 0 } } });
+    const send = () =>
+      app.inject({ method: 'POST', url: '/oauth/token', headers: { authorization: basic(apps.siem!.clientId, 'wrong'), 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=client_credentials' });
+    for (let i = 0; i < 3; i++) expect((await send()).statusCode).toBe(401);
+    const res = await send();
+    expect([res.statusCode, res.json()]).toEqual([429, { error: 'slow_down', error_description: 'too many requests; retry later' }]);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    await app.close();
+  });
 });

@@ -9,6 +9,7 @@ import { AppError } from '../../errors.js';
 import { clientCredentialsGrant, type TokenRequest } from '../../oauth/grants/client-credentials.js';
 import { PERMISSIONS } from '../../oauth/permissions.js';
 import { introspectToken } from '../../oauth/introspection.js';
+import { RateLimiter } from '../../oauth/rate-limit.js';
 import { revokeToken } from '../../oauth/revocation.js';
 
 export const TOKEN_PATHS = ['/oauth/token', '/v1beta1/users/oauth2/token', '/v1/oauth/token'] as const;
@@ -24,6 +25,15 @@ const TokenResponse = Type.Object({
 
 export function oauthRoutes(app: FastifyInstance, core: Core): void {
   const deps = { db: core.database.db, audit: core.audit, keys: core.keys, issuer: () => core.issuer, ttl: core.config.accessTokenTtl };
+  const perClient = new RateLimiter(core.config.oauthRateLimit.perClient);
+  const perAddress = new RateLimiter(core.config.oauthRateLimit.perAddress);
+  /** The request's parameters, once it is within the rate limits. */
+  const admit = (request: FastifyRequest): TokenRequest => {
+    perAddress.take(request.ip);
+    const parsed = tokenRequest(request);
+    perClient.take(presentedClientId(parsed));
+    return parsed;
+  };
 
   for (const url of TOKEN_PATHS) {
     app.post(
@@ -34,12 +44,12 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
           summary: 'Token endpoint: client_credentials (RFC 6749 §4.4)',
           tags: ['oauth'],
           consumes: ['application/x-www-form-urlencoded'],
-          response: { 200: TokenResponse, 400: OAuthErrorSchema, 401: OAuthErrorSchema, 503: OAuthErrorSchema },
+          response: { 200: TokenResponse, 400: OAuthErrorSchema, 401: OAuthErrorSchema, 429: OAuthErrorSchema, 503: OAuthErrorSchema },
         },
       },
       async (request, reply) => {
         reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-        const token = await clientCredentialsGrant(deps, tokenRequest(request));
+        const token = await clientCredentialsGrant(deps, admit(request));
         return { access_token: token.accessToken, token_type: 'Bearer' as const, expires_in: token.expiresIn, scope: token.scope.join(' ') };
       },
     );
@@ -54,12 +64,12 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
           summary: 'Token revocation (RFC 7009): 200 with no body, also for unknown tokens',
           tags: ['oauth'],
           consumes: ['application/x-www-form-urlencoded'],
-          response: { 200: Type.Null(), 400: OAuthErrorSchema, 401: OAuthErrorSchema, 503: OAuthErrorSchema },
+          response: { 200: Type.Null(), 400: OAuthErrorSchema, 401: OAuthErrorSchema, 429: OAuthErrorSchema, 503: OAuthErrorSchema },
         },
       },
       async (request, reply) => {
         reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-        await revokeToken(deps, tokenRequest(request));
+        await revokeToken(deps, admit(request));
         return reply.status(200).send();
       },
     );
@@ -89,13 +99,14 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
           }),
           400: OAuthErrorSchema,
           401: OAuthErrorSchema,
+          429: OAuthErrorSchema,
           503: OAuthErrorSchema,
         },
       },
     },
     async (request, reply) => {
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-      return introspectToken(deps, tokenRequest(request));
+      return introspectToken(deps, admit(request));
     },
   );
 
@@ -135,4 +146,11 @@ function tokenRequest(request: FastifyRequest): TokenRequest {
     sourceAddress: request.ip,
     userAgent: request.headers['user-agent'],
   };
+}
+
+/** The client_id a request names (Basic or body), for rate limiting before any lookup. */
+function presentedClientId(request: TokenRequest): string {
+  const basic = /^Basic\s+(\S+)/i.exec(request.authorization ?? '');
+  if (basic) return Buffer.from(basic[1]!, 'base64').toString('utf8').split(':')[0]!.slice(0, 200);
+  return typeof request.body.client_id === 'string' ? request.body.client_id.slice(0, 200) : '';
 }
