@@ -1,18 +1,24 @@
 /**
  * Client authentication at the token endpoint (RFC 6749 §2.3): `client_secret_basic` (the 1Password
- * contract) and `client_secret_post`. A client must use exactly one method, the one its app names.
+ * contract), `client_secret_post`, and `private_key_jwt` (RFC 7523: an assertion signed with a key of the
+ * app's JWKS, `aud` = the issuer, each `jti` usable once). A client must use exactly one method, the one
+ * its app names.
  */
+import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
 import { AppError } from '../errors.js';
-import type { AuthMethod, OAuthApp } from '../storage/schema.js';
+import type { OAuthApp } from '../storage/schema.js';
 import { findAppByClientId } from '../store/apps.js';
 import type { Executor } from '../store/executor.js';
+import { recordAssertionJti } from '../store/tokens.js';
 import { verifyClientSecret } from './client-secret.js';
 
-export interface ClientCredentials {
-  method: AuthMethod;
-  clientId: string;
-  secret: string;
-}
+export const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** Longest an assertion may live: its jti is kept that long. */
+const MAX_ASSERTION_LIFETIME_S = 600;
+
+export type ClientCredentials =
+  | { method: 'client_secret_basic' | 'client_secret_post'; clientId: string; secret: string }
+  | { method: 'private_key_jwt'; clientId: string; assertion: string };
 
 function invalidClient(description: string): AppError {
   return new AppError('OAUTH_INVALID_CLIENT', { description });
@@ -43,10 +49,25 @@ export function readClientCredentials(authorization: string | undefined, body: R
     }
     return { method: 'client_secret_basic', clientId, secret };
   }
+  if (typeof body.client_assertion === 'string' || body.client_assertion_type !== undefined) {
+    if (inBody) throw new AppError('OAUTH_INVALID_REQUEST', { description: 'use one client authentication method, not several' });
+    if (body.client_assertion_type !== JWT_BEARER || typeof body.client_assertion !== 'string') {
+      throw invalidClient(`client_assertion_type must be ${JWT_BEARER}, with a client_assertion`);
+    }
+    let subject: unknown;
+    try {
+      subject = decodeJwt(body.client_assertion).sub;
+    } catch {
+      throw invalidClient('malformed client assertion');
+    }
+    if (typeof subject !== 'string' || (body.client_id !== undefined && body.client_id !== subject)) {
+      throw invalidClient('the client assertion must name the client as its sub');
+    }
+    return { method: 'private_key_jwt', clientId: subject, assertion: body.client_assertion };
+  }
   if (inBody && typeof body.client_id === 'string') {
     return { method: 'client_secret_post', clientId: body.client_id, secret: body.client_secret as string };
   }
-  if (typeof body.client_assertion === 'string') throw invalidClient('private_key_jwt client authentication is not available yet');
   throw invalidClient('no client authentication');
 }
 
@@ -54,12 +75,42 @@ export function readClientCredentials(authorization: string | undefined, body: R
  * Finds the app and checks the secret in constant time. Every failure reads the same to the client;
  * the app (when known) comes back with the reason so that the refusal can be audited in its account.
  */
-export async function authenticateClient(db: Executor, credentials: ClientCredentials): Promise<{ app: OAuthApp } | { app: OAuthApp | undefined; refused: AppError; reason: string }> {
+export async function authenticateClient(
+  db: Executor,
+  credentials: ClientCredentials,
+  issuer: string,
+): Promise<{ app: OAuthApp } | { app: OAuthApp | undefined; refused: AppError; reason: string }> {
   const app = credentials.clientId.length <= 200 ? await findAppByClientId(db, credentials.clientId) : undefined;
   const refuse = (reason: string) => ({ app, refused: invalidClient('client authentication failed'), reason });
   if (!app) return refuse('unknown_client');
-  if (!verifyClientSecret(credentials.secret, app.secret_hash)) return refuse('bad_secret');
   if (app.auth_method !== credentials.method) return refuse(`wrong_method:${credentials.method}`);
+  if (credentials.method === 'private_key_jwt') {
+    const failure = await checkAssertion(db, app, credentials.assertion, issuer);
+    if (failure) return refuse(failure);
+  } else if (!verifyClientSecret(credentials.secret, app.secret_hash)) {
+    return refuse('bad_secret');
+  }
   if (app.disabled_at) return refuse('app_disabled');
   return { app };
+}
+
+/** Verifies a client assertion against the app's JWKS and spends its jti; returns why it fails, if it does. */
+async function checkAssertion(db: Executor, app: OAuthApp, assertion: string, issuer: string): Promise<string | undefined> {
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(assertion, createLocalJWKSet(app.jwks as JSONWebKeySet), {
+      issuer: app.client_id,
+      subject: app.client_id,
+      audience: issuer,
+      algorithms: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'],
+      requiredClaims: ['jti', 'exp'],
+      clockTolerance: 5,
+    }));
+  } catch {
+    return 'bad_assertion';
+  }
+  if (typeof payload.jti !== 'string' || payload.jti.length > 200) return 'bad_assertion';
+  if (payload.exp! - Date.now() / 1000 > MAX_ASSERTION_LIFETIME_S) return 'assertion_lifetime_too_long';
+  const fresh = await recordAssertionJti(db, { account_id: app.account_id, client_id: app.client_id, jti: payload.jti, expires_at: new Date(payload.exp! * 1000) });
+  return fresh ? undefined : 'assertion_replayed';
 }

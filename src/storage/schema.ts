@@ -138,6 +138,13 @@ export interface RevokedTokensTable {
   expires_at: Date;
 }
 
+export interface ClientAssertionJtisTable {
+  account_id: string;
+  client_id: string;
+  jti: string;
+  expires_at: Date;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -151,6 +158,7 @@ export interface Database {
   oauth_apps: OAuthAppsTable;
   signing_keys: SigningKeysTable;
   revoked_tokens: RevokedTokensTable;
+  client_assertion_jtis: ClientAssertionJtisTable;
 }
 
 export type Account = Selectable<AccountsTable>;

@@ -17,3 +17,18 @@ export async function tokenStanding(db: Executor, accountId: string, jti: string
            EXISTS (SELECT 1 FROM oauth_apps WHERE account_id = ${accountId} AND client_id = ${clientId} AND disabled_at IS NULL) AS app_active`.execute(db);
   return { revoked: rows[0]!.revoked, appActive: rows[0]!.app_active };
 }
+
+/**
+ * Records a client assertion's jti; false when it was seen before (a replay). Expired jtis of the same
+ * client are cleared on the way.
+ */
+export async function recordAssertionJti(db: Executor, row: { account_id: string; client_id: string; jti: string; expires_at: Date }): Promise<boolean> {
+  await db
+    .deleteFrom('client_assertion_jtis')
+    .where('account_id', '=', row.account_id)
+    .where('client_id', '=', row.client_id)
+    .where('expires_at', '<', sql<Date>`now()`)
+    .execute();
+  const inserted = await db.insertInto('client_assertion_jtis').values(row).onConflict((oc) => oc.doNothing()).returning('jti').execute();
+  return inserted.length > 0;
+}

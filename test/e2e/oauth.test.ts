@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../src/app.js';
@@ -17,6 +17,7 @@ describeBackends('OAuth token endpoint', (backend) => {
   let url: string;
   let accountId: string;
   const apps: Record<string, { id: string; clientId: string; secret: string }> = {};
+  let pk: { id: string; clientId: string; key: CryptoKey; otherKey: CryptoKey };
 
   beforeAll(async () => {
     database = await createTestDatabase(backend);
@@ -30,6 +31,14 @@ describeBackends('OAuth token endpoint', (backend) => {
     await make('siem', ['audit:read'], 'client_secret_post');
     await make('gone', ['users:list']);
     await disableApp(core.directory, testCtx, accountId, apps.gone!.id);
+    const [pair, other] = [await generateKeyPair('ES256'), await generateKeyPair('ES256')];
+    const made = await createApp(core.directory, testCtx, accountId, {
+      name: 'signer',
+      permissions: ['users:read'],
+      auth_method: 'private_key_jwt',
+      jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1' }] },
+    });
+    pk = { id: made.app.id, clientId: made.app.client_id, key: pair.privateKey, otherKey: other.privateKey };
     server = await buildServer(core);
     await server.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
@@ -152,5 +161,43 @@ describeBackends('OAuth token endpoint', (backend) => {
     expect([res.statusCode, res.json()]).toEqual([429, { error: 'slow_down', error_description: 'too many requests; retry later' }]);
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
     await app.close();
+  });
+
+  it('authenticates private_key_jwt clients (RFC 7523) and refuses replayed, misaddressed or foreign-signed assertions', async () => {
+    const issuer = new URL(url);
+    const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', [oauth.allowInsecureRequests]: true }));
+    expect(as.token_endpoint_auth_methods_supported).toContain('private_key_jwt');
+    const client = { client_id: pk.clientId };
+    const response = await oauth.clientCredentialsGrantRequest(as, client, oauth.PrivateKeyJwt({ key: pk.key, kid: 'k1' }), new URLSearchParams(), { [oauth.allowInsecureRequests]: true });
+    const result = await oauth.processClientCredentialsResponse(as, client, response);
+    expect(result.scope).toBe('users:read');
+
+    const assertion = (claims: Record<string, unknown> = {}, key = pk.key) => {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ iss: pk.clientId, sub: pk.clientId, aud: url, jti: `a-${Math.random()}`, iat: now, exp: now + 60, ...claims }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).sign(key);
+    };
+    const withAssertion = (jwt: string) =>
+      post('/oauth/token', { grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: jwt });
+    const once = await assertion();
+    expect((await withAssertion(once)).statusCode).toBe(200);
+    const refusals: Array<[string, string]> = [
+      ['replayed', once],
+      ['wrong aud', await assertion({ aud: 'https://elsewhere.example' })],
+      ['signed with another key', await assertion({}, pk.otherKey)],
+      ['expired', await assertion({ iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 300 })],
+      ['lives too long', await assertion({ exp: Math.floor(Date.now() / 1000) + 3600 })],
+    ];
+    for (const [name, jwt] of refusals) {
+      const res = await withAssertion(jwt);
+      expect([name, res.statusCode, res.json()]).toEqual([name, 401, { error: 'invalid_client', error_description: 'client authentication failed' }]);
+    }
+    const secretInstead = await post('/oauth/token', { grant_type: 'client_credentials', client_id: pk.clientId, client_secret: 'guess' });
+    expect(secretInstead.statusCode).toBe(401);
+
+    await core.audit.sequencer.drain();
+    const reasons = (await listAuditEntries(core.database.db, { accountId }))
+      .filter((e) => e.target_id === pk.id && e.outcome === 'refused')
+      .map((e) => (e.details as { reason: string }).reason);
+    expect(reasons).toEqual(['assertion_replayed', 'bad_assertion', 'bad_assertion', 'bad_assertion', 'assertion_lifetime_too_long', 'wrong_method:client_secret_post']);
   });
 });

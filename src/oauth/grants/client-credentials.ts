@@ -43,7 +43,7 @@ export async function clientCredentialsGrant(deps: GrantDeps, request: TokenRequ
       description: request.body.grant_type === undefined ? 'grant_type is required' : 'only grant_type=client_credentials is supported',
     });
   }
-  const authn = await authenticateClient(deps.db, credentials);
+  const authn = await authenticateClient(deps.db, credentials, deps.issuer());
   const app = authn.app;
   const context = { sourceAddress: request.sourceAddress, userAgent: request.userAgent };
   const record = (outcome: 'changed' | 'refused', details: Record<string, unknown>) =>

@@ -5,6 +5,7 @@ import * as m0003 from './0003-jobs.js';
 import * as m0004 from './0004-oauth-apps.js';
 import * as m0005 from './0005-signing-keys.js';
 import * as m0006 from './0006-revoked-tokens.js';
+import * as m0007 from './0007-client-assertions.js';
 
 /** Every migration, in order. Never edit one that has landed: add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004-oauth-apps': m0004,
   '0005-signing-keys': m0005,
   '0006-revoked-tokens': m0006,
+  '0007-client-assertions': m0007,
 };
