@@ -58,6 +58,7 @@ export const ErrorCodes = {
   OAUTH_UNAUTHORIZED_CLIENT: { grpc: GrpcCode.PERMISSION_DENIED, http: 400, description: 'the client may not use this grant' },
   OAUTH_UNSUPPORTED_GRANT_TYPE: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'the grant type is not supported' },
   OAUTH_INVALID_SCOPE: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'the requested scope exceeds the permissions of the app' },
+  OAUTH_INVALID_DPOP_PROOF: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'the DPoP proof is invalid' },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -121,6 +122,7 @@ const OAUTH_NAMES: Partial<Record<ErrorCode, string>> = {
   OAUTH_UNAUTHORIZED_CLIENT: 'unauthorized_client',
   OAUTH_UNSUPPORTED_GRANT_TYPE: 'unsupported_grant_type',
   OAUTH_INVALID_SCOPE: 'invalid_scope',
+  OAUTH_INVALID_DPOP_PROOF: 'invalid_dpop_proof', // RFC 9449 §5
   INVALID_ARGUMENT: 'invalid_request',
   RATE_LIMITED: 'slow_down', // RFC 8628's name for "ask less often"
   UNAVAILABLE: 'temporarily_unavailable',

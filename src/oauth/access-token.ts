@@ -12,6 +12,8 @@ export interface AccessTokenClaims extends JWTPayload {
   account_id: string;
   scope: string;
   exp: number;
+  /** RFC 9449 §6: the thumbprint of the key the token is bound to. */
+  cnf?: { jkt?: string };
 }
 
 export class InvalidToken extends Error {}

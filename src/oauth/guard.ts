@@ -10,6 +10,7 @@ import type { CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
 import { tokenStanding } from '../store/tokens.js';
 import { InvalidToken, verifyAccessToken, type AccessTokenClaims } from './access-token.js';
+import { accessTokenHash, DPOP_ALGS, htuOf, InvalidProof, verifyDpopProof } from './dpop.js';
 import type { Permission } from './permissions.js';
 
 export interface Principal {
@@ -25,24 +26,28 @@ declare module 'fastify' {
   }
 }
 
-const BEARER = /^Bearer\s+([A-Za-z0-9\-._~+/]+=*)\s*$/i;
+const AUTHORIZATION = /^(Bearer|DPoP)\s+([A-Za-z0-9\-._~+/]+=*)\s*$/i;
 
-function challenge(code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED', description: string, params: string): AppError {
-  return new AppError(code, { description, headers: { 'www-authenticate': `Bearer realm="cordon"${params}` } });
+function challenge(code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED', description: string, params: string, scheme = 'Bearer'): AppError {
+  const algs = scheme === 'DPoP' ? `, algs="${DPOP_ALGS.join(' ')}"` : '';
+  return new AppError(code, { description, headers: { 'www-authenticate': `${scheme} realm="cordon"${params}${algs}` } });
 }
 
 /** A preHandler that admits only tokens holding `permission` for the `:account` of the path (if any). */
 export function requirePermission(core: Core, permission: Permission) {
   return async (request: FastifyRequest): Promise<void> => {
-    const match = BEARER.exec(request.headers.authorization ?? '');
+    const match = AUTHORIZATION.exec(request.headers.authorization ?? '');
     if (!match) throw challenge('UNAUTHENTICATED', 'a bearer access token is required', '');
+    const scheme = match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
+    const token = match[2]!;
     let claims: AccessTokenClaims;
     try {
-      claims = await verifyAccessToken(core.keys, match[1]!, core.issuer);
+      claims = await verifyAccessToken(core.keys, token, core.issuer);
     } catch (error) {
       if (!(error instanceof InvalidToken)) throw error;
-      throw challenge('UNAUTHENTICATED', 'the access token is invalid or expired', ', error="invalid_token"');
+      throw challenge('UNAUTHENTICATED', 'the access token is invalid or expired', ', error="invalid_token"', scheme);
     }
+    await checkBinding(core, request, scheme, token, claims.cnf?.jkt);
     const standing = await tokenStanding(core.database.db, claims.account_id, claims.jti, claims.client_id);
     if (standing.revoked || !standing.appActive) {
       throw challenge('UNAUTHENTICATED', 'the access token is revoked or its app disabled', ', error="invalid_token"');
@@ -61,4 +66,26 @@ export function requirePermission(core: Core, permission: Permission) {
       ctx: { actor: { type: 'app', id: claims.client_id }, authz: { method: 'bearer', client_id: claims.client_id, jti: claims.jti, permissions } },
     };
   };
+}
+
+/**
+ * RFC 9449 §7: a DPoP-bound token must come with the DPoP scheme and a fresh proof for this request,
+ * this token (`ath`) and the bound key; an unbound token must not claim the DPoP scheme.
+ */
+async function checkBinding(core: Core, request: FastifyRequest, scheme: string, token: string, jkt: string | undefined): Promise<void> {
+  if (jkt === undefined) {
+    if (scheme === 'DPoP') throw challenge('UNAUTHENTICATED', 'the access token is not DPoP-bound', ', error="invalid_token"', 'DPoP');
+    return;
+  }
+  const proof = request.headers.dpop;
+  if (scheme !== 'DPoP' || typeof proof !== 'string') {
+    throw challenge('UNAUTHENTICATED', 'the access token is DPoP-bound: send it with the DPoP scheme and a proof', ', error="invalid_token"', 'DPoP');
+  }
+  try {
+    const proven = await verifyDpopProof(core.database.db, proof, { htm: request.method, htu: htuOf(core.issuer, request.url), ath: accessTokenHash(token) });
+    if (proven.jkt !== jkt) throw new InvalidProof('the proof is signed with another key');
+  } catch (error) {
+    if (!(error instanceof InvalidProof)) throw error;
+    throw challenge('UNAUTHENTICATED', `invalid DPoP proof: ${error.message}`, ', error="invalid_dpop_proof"', 'DPoP');
+  }
 }

@@ -11,11 +11,13 @@ export interface IssuedToken {
   expiresIn: number;
   expiresAt: Date;
   scope: string[];
+  /** `DPoP` when bound to a key (RFC 9449 §5), `Bearer` otherwise. */
+  tokenType: 'Bearer' | 'DPoP';
 }
 
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
-export async function issueAccessToken(keys: KeyRing, opts: { issuer: string; app: OAuthApp; scope: string[]; ttl: number }): Promise<IssuedToken> {
+export async function issueAccessToken(keys: KeyRing, opts: { issuer: string; app: OAuthApp; scope: string[]; ttl: number; jkt?: string | undefined }): Promise<IssuedToken> {
   const { kid, key } = await keys.signingKey();
   const jti = randomBytes(16).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
@@ -30,8 +32,16 @@ export async function issueAccessToken(keys: KeyRing, opts: { issuer: string; ap
     jti,
     iat: now,
     exp: now + opts.ttl,
+    ...(opts.jkt ? { cnf: { jkt: opts.jkt } } : {}),
   });
   // RFC 7518 §3.4: ES256 signatures are R || S (IEEE P1363), not DER.
   const signature = sign('sha256', Buffer.from(`${header}.${payload}`), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
-  return { accessToken: `${header}.${payload}.${signature}`, jti, expiresIn: opts.ttl, expiresAt: new Date((now + opts.ttl) * 1000), scope: opts.scope };
+  return {
+    accessToken: `${header}.${payload}.${signature}`,
+    jti,
+    expiresIn: opts.ttl,
+    expiresAt: new Date((now + opts.ttl) * 1000),
+    scope: opts.scope,
+    tokenType: opts.jkt ? 'DPoP' : 'Bearer',
+  };
 }

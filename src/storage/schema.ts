@@ -145,6 +145,12 @@ export interface ClientAssertionJtisTable {
   expires_at: Date;
 }
 
+export interface DpopProofJtisTable {
+  jkt: string;
+  jti: string;
+  expires_at: Date;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -159,6 +165,7 @@ export interface Database {
   signing_keys: SigningKeysTable;
   revoked_tokens: RevokedTokensTable;
   client_assertion_jtis: ClientAssertionJtisTable;
+  dpop_proof_jtis: DpopProofJtisTable;
 }
 
 export type Account = Selectable<AccountsTable>;

@@ -32,3 +32,10 @@ export async function recordAssertionJti(db: Executor, row: { account_id: string
   const inserted = await db.insertInto('client_assertion_jtis').values(row).onConflict((oc) => oc.doNothing()).returning('jti').execute();
   return inserted.length > 0;
 }
+
+/** Records a DPoP proof's jti for its key; false on a replay. Expired entries of the key are cleared. */
+export async function recordDpopJti(db: Executor, row: { jkt: string; jti: string; expires_at: Date }): Promise<boolean> {
+  await db.deleteFrom('dpop_proof_jtis').where('jkt', '=', row.jkt).where('expires_at', '<', sql<Date>`now()`).execute();
+  const inserted = await db.insertInto('dpop_proof_jtis').values(row).onConflict((oc) => oc.doNothing()).returning('jti').execute();
+  return inserted.length > 0;
+}

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { SignJWT } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { accessTokenHash } from '../../src/oauth/dpop.js';
 import { Type } from 'typebox';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../../src/app.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { buildServer } from '../../src/http/server.js';
@@ -31,8 +32,9 @@ describeBackends('resource guard and revocation', (backend) => {
       ['reader', accountId, ['users:read']],
       ['doomed', accountId, ['users:list']],
       ['outsider', otherAccountId, ['users:list']],
+      ['bound', accountId, ['users:list']],
     ] as const) {
-      const { app, clientSecret } = await createApp(core.directory, testCtx, account, { name, permissions: [...permissions] });
+      const { app, clientSecret } = await createApp(core.directory, testCtx, account, { name, permissions: [...permissions], dpop_required: name === 'bound' });
       creds[name] = { clientId: app.client_id, secret: clientSecret!, id: app.id, accountId: account };
     }
     server = await buildServer(core, {
@@ -172,5 +174,78 @@ describeBackends('resource guard and revocation', (backend) => {
     expect((await introspect('reader', 'garbage')).json()).toEqual({ active: false });
     await revoke('lister', token);
     expect((await introspect('reader', token)).json()).toEqual({ active: false });
+  });
+
+  describe('DPoP (RFC 9449)', () => {
+    let key: CryptoKey;
+    let jwk: JWK;
+    let otherKey: CryptoKey;
+    let otherJwk: JWK;
+    beforeAll(async () => {
+      const pair = await generateKeyPair('ES256', { extractable: true });
+      key = pair.privateKey;
+      jwk = await exportJWK(pair.publicKey);
+      const other = await generateKeyPair('ES256', { extractable: true });
+      otherKey = other.privateKey;
+      otherJwk = await exportJWK(other.publicKey);
+    });
+
+    const proof = (htm: string, htu: string, extra: Record<string, unknown> = {}, signer = { key, jwk }) =>
+      new SignJWT({ htm, htu, jti: `p-${Math.random()}`, iat: Math.floor(Date.now() / 1000), ...extra }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: signer.jwk }).sign(signer.key);
+    const boundToken = async (name = 'bound') => {
+      const res = await server.inject({
+        method: 'POST',
+        url: '/oauth/token',
+        headers: { authorization: basic(name), 'content-type': 'application/x-www-form-urlencoded', dpop: await proof('POST', `${ISSUER}/oauth/token`) },
+        payload: 'grant_type=client_credentials',
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.json().token_type).toBe('DPoP');
+      return res.json().access_token as string;
+    };
+    const probeUrl = () => `${ISSUER}/v1/accounts/${accountId}/probe`;
+    const dpopProbe = (token: string, dpop: string | undefined, scheme = 'DPoP') =>
+      server.inject({ url: `/v1/accounts/${accountId}/probe`, headers: { authorization: `${scheme} ${token}`, ...(dpop ? { dpop } : {}) } });
+
+    it('binds tokens to the proof key and admits requests with a fresh proof for them', async () => {
+      const token = await boundToken();
+      expect(decodeJwt(token).cnf).toEqual({ jkt: await calculateJwkThumbprint(jwk) });
+      const res = await dpopProbe(token, await proof('GET', probeUrl(), { ath: accessTokenHash(token) }));
+      expect([res.statusCode, res.json()]).toEqual([200, { client_id: creds.bound!.clientId }]);
+    });
+
+    it('refuses replayed, misdirected, foreign-keyed and missing proofs, and the wrong scheme', async () => {
+      const token = await boundToken();
+      const ath = accessTokenHash(token);
+      const used = await proof('GET', probeUrl(), { ath });
+      expect((await dpopProbe(token, used)).statusCode).toBe(200);
+      const cases: Array<[string, () => ReturnType<typeof dpopProbe>, string]> = [
+        ['replayed proof', async () => dpopProbe(token, used), 'invalid_dpop_proof'],
+        ['proof for another URL', async () => dpopProbe(token, await proof('GET', `${ISSUER}/v1/accounts/${otherAccountId}/probe`, { ath })), 'invalid_dpop_proof'],
+        ['proof for another method', async () => dpopProbe(token, await proof('POST', probeUrl(), { ath })), 'invalid_dpop_proof'],
+        ['proof with another key', async () => dpopProbe(token, await proof('GET', probeUrl(), { ath }, { key: otherKey, jwk: otherJwk })), 'invalid_dpop_proof'],
+        ['proof without ath', async () => dpopProbe(token, await proof('GET', probeUrl())), 'invalid_dpop_proof'],
+        ['stale proof', async () => dpopProbe(token, await proof('GET', probeUrl(), { ath, iat: Math.floor(Date.now() / 1000) - 300 })), 'invalid_dpop_proof'],
+        ['no proof', async () => dpopProbe(token, undefined), 'invalid_token'],
+        ['bound token as Bearer', async () => dpopProbe(token, await proof('GET', probeUrl(), { ath }), 'Bearer'), 'invalid_token'],
+        ['Bearer token with the DPoP scheme', async () => dpopProbe(await tokenFor('lister'), await proof('GET', probeUrl())), 'invalid_token'],
+      ];
+      for (const [name, send, error] of cases) {
+        const res = await send();
+        expect([name, res.statusCode]).toEqual([name, 401]);
+        expect([name, res.headers['www-authenticate']]).toEqual([name, `DPoP realm="cordon", error="${error}", algs="ES256 ES384 RS256 PS256 EdDSA"`]);
+      }
+    });
+
+    it('refuses a token without a proof for an app that requires DPoP, and replayed proofs at the token endpoint', async () => {
+      const none = await server.inject({ method: 'POST', url: '/oauth/token', headers: { authorization: basic('bound'), 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=client_credentials' });
+      expect([none.statusCode, none.json()]).toEqual([400, { error: 'invalid_dpop_proof', error_description: 'this app requires DPoP-bound tokens: send a DPoP proof' }]);
+      const once = await proof('POST', `${ISSUER}/oauth/token`);
+      const send = (path: string) =>
+        server.inject({ method: 'POST', url: path, headers: { authorization: basic('lister'), 'content-type': 'application/x-www-form-urlencoded', dpop: once }, payload: 'grant_type=client_credentials' });
+      expect((await send('/oauth/token')).json().token_type).toBe('DPoP');
+      expect((await send('/oauth/token')).json()).toEqual({ error: 'invalid_dpop_proof', error_description: 'the proof was used before' });
+      expect((await send('/v1/oauth/token')).json().error).toBe('invalid_dpop_proof');
+    });
   });
 });

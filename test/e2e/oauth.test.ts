@@ -200,4 +200,20 @@ describeBackends('OAuth token endpoint', (backend) => {
       .map((e) => (e.details as { reason: string }).reason);
     expect(reasons).toEqual(['assertion_replayed', 'bad_assertion', 'bad_assertion', 'bad_assertion', 'assertion_lifetime_too_long', 'wrong_method:client_secret_post']);
   });
+
+  it('issues DPoP-bound tokens to an independent client (oauth4webapi DPoP)', async () => {
+    const issuer = new URL(url);
+    const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', [oauth.allowInsecureRequests]: true }));
+    expect(as.dpop_signing_alg_values_supported).toContain('ES256');
+    const client = { client_id: apps.soar!.clientId };
+    const DPoP = oauth.DPoP({}, await oauth.generateKeyPair('ES256'));
+    const response = await oauth.clientCredentialsGrantRequest(as, client, oauth.ClientSecretBasic(apps.soar!.secret), new URLSearchParams({ scope: 'users:read' }), {
+      DPoP,
+      [oauth.allowInsecureRequests]: true,
+    });
+    const result = await oauth.processClientCredentialsResponse(as, client, response);
+    expect(result).toMatchObject({ token_type: 'dpop', scope: 'users:read' });
+    const { payload } = await jwtVerify(result.access_token, createRemoteJWKSet(new URL(as.jwks_uri!)), { issuer: url, audience: url, typ: 'at+jwt' });
+    expect(payload.cnf).toEqual({ jkt: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+  });
 });

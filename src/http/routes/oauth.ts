@@ -8,6 +8,7 @@ import type { Core } from '../../app.js';
 import { AppError } from '../../errors.js';
 import { clientCredentialsGrant, type TokenRequest } from '../../oauth/grants/client-credentials.js';
 import { PERMISSIONS } from '../../oauth/permissions.js';
+import { DPOP_ALGS, htuOf } from '../../oauth/dpop.js';
 import { introspectToken } from '../../oauth/introspection.js';
 import { RateLimiter } from '../../oauth/rate-limit.js';
 import { revokeToken } from '../../oauth/revocation.js';
@@ -18,7 +19,7 @@ export const REVOKE_PATHS = ['/oauth/revoke', '/v1beta1/users/oauth2/revoke', '/
 const OAuthErrorSchema = Type.Object({ error: Type.String(), error_description: Type.String() }, { title: 'RFC 6749 error' });
 const TokenResponse = Type.Object({
   access_token: Type.String(),
-  token_type: Type.Literal('Bearer'),
+  token_type: Type.Union([Type.Literal('Bearer'), Type.Literal('DPoP')]),
   expires_in: Type.Integer(),
   scope: Type.String(),
 });
@@ -30,7 +31,7 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
   /** The request's parameters, once it is within the rate limits. */
   const admit = (request: FastifyRequest): TokenRequest => {
     perAddress.take(request.ip);
-    const parsed = tokenRequest(request);
+    const parsed = tokenRequest(request, core.issuer);
     perClient.take(presentedClientId(parsed));
     return parsed;
   };
@@ -50,7 +51,7 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
       async (request, reply) => {
         reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
         const token = await clientCredentialsGrant(deps, admit(request));
-        return { access_token: token.accessToken, token_type: 'Bearer' as const, expires_in: token.expiresIn, scope: token.scope.join(' ') };
+        return { access_token: token.accessToken, token_type: token.tokenType, expires_in: token.expiresIn, scope: token.scope.join(' ') };
       },
     );
   }
@@ -120,6 +121,7 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
       grant_types_supported: ['client_credentials'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
       token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'],
+      dpop_signing_alg_values_supported: DPOP_ALGS,
       revocation_endpoint: `${core.issuer}/oauth/revoke`,
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
       introspection_endpoint: `${core.issuer}/oauth/introspect`,
@@ -137,13 +139,17 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
 }
 
 /** The form parameters and client facts of a token or revocation request. */
-function tokenRequest(request: FastifyRequest): TokenRequest {
+function tokenRequest(request: FastifyRequest, issuer: string): TokenRequest {
   if (!/^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '')) {
     throw new AppError('OAUTH_INVALID_REQUEST', { description: 'send the parameters as application/x-www-form-urlencoded' });
   }
+  const dpop = request.headers.dpop;
   return {
     authorization: request.headers.authorization,
     body: (request.body ?? {}) as Record<string, unknown>,
+    // Two DPoP headers are not one proof (RFC 9449 §4.3): an empty one fails verification.
+    dpop: Array.isArray(dpop) ? '' : dpop,
+    htu: htuOf(issuer, request.url),
     sourceAddress: request.ip,
     userAgent: request.headers['user-agent'],
   };

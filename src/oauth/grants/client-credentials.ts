@@ -9,11 +9,16 @@ import { AppError } from '../../errors.js';
 import type { Executor } from '../../store/executor.js';
 import { authenticateClient, readClientCredentials } from '../client-auth.js';
 import type { KeyRing } from '../keys.js';
+import { InvalidProof, verifyDpopProof } from '../dpop.js';
 import { issueAccessToken, type IssuedToken } from '../tokens.js';
 
 export interface TokenRequest {
   authorization: string | undefined;
   body: Record<string, unknown>;
+  /** The DPoP header, when the client sends a proof. */
+  dpop: string | undefined;
+  /** The URL the request was sent to, as a DPoP proof must name it. */
+  htu: string;
   /** For the audit entry. */
   sourceAddress: string;
   userAgent: string | undefined;
@@ -68,7 +73,18 @@ export async function clientCredentialsGrant(deps: GrantDeps, request: TokenRequ
     await record('refused', { reason: 'invalid_scope' });
     throw error;
   }
-  const token = await issueAccessToken(deps.keys, { issuer: deps.issuer(), app: authn.app, scope, ttl: deps.ttl });
-  await record('changed', { jti: token.jti, scope, auth_method: credentials.method, expires_at: token.expiresAt.toISOString() });
+  let jkt: string | undefined;
+  if (request.dpop !== undefined || authn.app.dpop_required) {
+    try {
+      if (request.dpop === undefined) throw new InvalidProof('this app requires DPoP-bound tokens: send a DPoP proof');
+      ({ jkt } = await verifyDpopProof(deps.db, request.dpop, { htm: 'POST', htu: request.htu }));
+    } catch (error) {
+      if (!(error instanceof InvalidProof)) throw error;
+      await record('refused', { reason: 'invalid_dpop_proof' });
+      throw new AppError('OAUTH_INVALID_DPOP_PROOF', { description: error.message });
+    }
+  }
+  const token = await issueAccessToken(deps.keys, { issuer: deps.issuer(), app: authn.app, scope, ttl: deps.ttl, jkt });
+  await record('changed', { jti: token.jti, scope, auth_method: credentials.method, expires_at: token.expiresAt.toISOString(), dpop_jkt: jkt ?? null });
   return token;
 }
