@@ -18,24 +18,20 @@ export async function tokenStanding(db: Executor, accountId: string, jti: string
   return { revoked: rows[0]!.revoked, appActive: rows[0]!.app_active };
 }
 
-/**
- * Records a client assertion's jti; false when it was seen before (a replay). Expired jtis of the same
- * client are cleared on the way.
- */
+/** One call in this many also clears expired replay-cache rows, keeping the hot path to one statement. */
+const SWEEP_EVERY = 64;
+const sweepDue = () => Math.random() < 1 / SWEEP_EVERY;
+
+/** Records a client assertion's jti; false when it was seen before (a replay). */
 export async function recordAssertionJti(db: Executor, row: { account_id: string; client_id: string; jti: string; expires_at: Date }): Promise<boolean> {
-  await db
-    .deleteFrom('client_assertion_jtis')
-    .where('account_id', '=', row.account_id)
-    .where('client_id', '=', row.client_id)
-    .where('expires_at', '<', sql<Date>`now()`)
-    .execute();
+  if (sweepDue()) await db.deleteFrom('client_assertion_jtis').where('expires_at', '<', sql<Date>`now()`).execute();
   const inserted = await db.insertInto('client_assertion_jtis').values(row).onConflict((oc) => oc.doNothing()).returning('jti').execute();
   return inserted.length > 0;
 }
 
-/** Records a DPoP proof's jti for its key; false on a replay. Expired entries of the key are cleared. */
+/** Records a DPoP proof's jti for its key; false on a replay. */
 export async function recordDpopJti(db: Executor, row: { jkt: string; jti: string; expires_at: Date }): Promise<boolean> {
-  await db.deleteFrom('dpop_proof_jtis').where('jkt', '=', row.jkt).where('expires_at', '<', sql<Date>`now()`).execute();
+  if (sweepDue()) await db.deleteFrom('dpop_proof_jtis').where('expires_at', '<', sql<Date>`now()`).execute();
   const inserted = await db.insertInto('dpop_proof_jtis').values(row).onConflict((oc) => oc.doNothing()).returning('jti').execute();
   return inserted.length > 0;
 }
