@@ -41,13 +41,22 @@ function invalid(description: string): AppError {
   return new AppError('INVALID_ARGUMENT', { description });
 }
 
+/** The members an app's public key may carry; anything else (x5c chains, private members) is refused. */
+const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e', 'kid', 'alg', 'use', 'key_ops'];
+
 function checkJwks(jwks: unknown): { keys: Record<string, unknown>[] } {
   const keys = (jwks as { keys?: unknown } | undefined)?.keys;
   if (!Array.isArray(keys) || keys.length === 0 || keys.length > 10) throw invalid('jwks: expected {"keys": [...]} with 1 to 10 public keys');
   for (const key of keys as Record<string, unknown>[]) {
     if (typeof key !== 'object' || key === null || !['EC', 'RSA', 'OKP'].includes(key.kty as string)) throw invalid('jwks: every key needs kty EC, RSA or OKP');
     if (PRIVATE_MEMBERS.some((m) => m in key)) throw invalid('jwks: a key holds private material; give public keys only');
+    const extra = Object.keys(key).filter((m) => !PUBLIC_MEMBERS.includes(m));
+    if (extra.length > 0) throw invalid(`jwks: unsupported key members: ${extra.join(', ').slice(0, 100)}`);
+    // RSA up to 4096 bits (683 base64url characters), exponent of at most 4 bytes.
+    if (typeof key.n === 'string' && key.n.length > 683) throw invalid('jwks: RSA keys of at most 4096 bits');
+    if (typeof key.e === 'string' && key.e.length > 6) throw invalid('jwks: RSA exponent too large');
   }
+  if (JSON.stringify(keys).length > 16_384) throw invalid('jwks: at most 16 KiB');
   return { keys: keys as Record<string, unknown>[] };
 }
 

@@ -42,7 +42,7 @@ function parseBasic(header: string): { clientId: string; secret: string } {
 export function readClientCredentials(authorization: string | undefined, body: Record<string, unknown>): ClientCredentials {
   const inBody = typeof body.client_secret === 'string';
   if (authorization !== undefined && /^Basic\s/i.test(authorization)) {
-    if (inBody) throw new AppError('OAUTH_INVALID_REQUEST', { description: 'use one client authentication method, not several' });
+    if (inBody || body.client_assertion !== undefined || body.client_assertion_type !== undefined) throw new AppError('OAUTH_INVALID_REQUEST', { description: 'use one client authentication method, not several' });
     const { clientId, secret } = parseBasic(authorization);
     if (typeof body.client_id === 'string' && body.client_id !== clientId) {
       throw new AppError('OAUTH_INVALID_REQUEST', { description: 'client_id in the body differs from the authenticated client' });
@@ -111,6 +111,7 @@ async function checkAssertion(db: Executor, app: OAuthApp, assertion: string, is
   }
   if (typeof payload.jti !== 'string' || payload.jti.length > 200) return 'bad_assertion';
   if (payload.exp! - Date.now() / 1000 > MAX_ASSERTION_LIFETIME_S) return 'assertion_lifetime_too_long';
-  const fresh = await recordAssertionJti(db, { account_id: app.account_id, client_id: app.client_id, jti: payload.jti, expires_at: new Date(payload.exp! * 1000) });
+  // Kept past exp by more than the verification leeway, so a sweep never frees a jti still accepted.
+  const fresh = await recordAssertionJti(db, { account_id: app.account_id, client_id: app.client_id, jti: payload.jti, expires_at: new Date((payload.exp! + 65) * 1000) });
   return fresh ? undefined : 'assertion_replayed';
 }

@@ -50,7 +50,7 @@ export function requirePermission(core: Core, permission: Permission) {
     await checkBinding(core, request, scheme, token, claims.cnf?.jkt);
     const standing = await tokenStanding(core.database.db, claims.account_id, claims.jti, claims.client_id);
     if (standing.revoked || !standing.appActive) {
-      throw challenge('UNAUTHENTICATED', 'the access token is revoked or its app disabled', ', error="invalid_token"');
+      throw challenge('UNAUTHENTICATED', 'the access token is revoked or its app disabled', ', error="invalid_token"', scheme);
     }
     const account = (request.params as { account?: string } | undefined)?.account;
     if (account !== undefined && account !== claims.account_id) {

@@ -9,7 +9,7 @@ import { authenticateClient, readClientCredentials } from './client-auth.js';
 import type { GrantDeps, TokenRequest } from './grants/client-credentials.js';
 import { AppError } from '../errors.js';
 
-export type Introspection = { active: false } | ({ active: true; token_type: 'Bearer' } & AccessTokenClaims);
+export type Introspection = { active: false } | ({ active: true; token_type: 'Bearer' | 'DPoP' } & AccessTokenClaims);
 
 export async function introspectToken(deps: GrantDeps, request: TokenRequest): Promise<Introspection> {
   const authn = await authenticateClient(deps.db, readClientCredentials(request.authorization, request.body), deps.issuer());
@@ -26,5 +26,6 @@ export async function introspectToken(deps: GrantDeps, request: TokenRequest): P
   if (claims.account_id !== authn.app.account_id) return { active: false };
   const standing = await tokenStanding(deps.db, claims.account_id, claims.jti, claims.client_id);
   if (standing.revoked || !standing.appActive) return { active: false };
-  return { active: true, token_type: 'Bearer', ...claims };
+  // RFC 9449 §6.2: a bound token is reported as DPoP, with its cnf, so a resource never takes it as Bearer.
+  return { active: true, token_type: claims.cnf?.jkt ? 'DPoP' : 'Bearer', ...claims };
 }

@@ -1,4 +1,4 @@
-import { compactVerify, SignJWT } from 'jose';
+import { calculateJwkThumbprint, compactVerify, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { expect, it } from 'vitest';
 import { describeBackends, useFreshCore } from '../../test/support/backends.js';
 import { testCtx } from '../../test/support/fixtures.js';
@@ -42,5 +42,17 @@ describeBackends('signing keys', (backend) => {
     const wrong = new KeyRing(t.core.database.db, { kek: Buffer.alloc(32, 1), tokenTtl: 900 });
     await expect(wrong.signingKey()).rejects.toMatchObject({ code: 'UNAVAILABLE', description: expect.stringContaining('CORDON_KEY_ENCRYPTION_KEY') });
   });
-});
 
+  it('trusts no key row written without the key-encryption key', async () => {
+    await t.core.keys.signingKey();
+    const { publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = await exportJWK(publicKey);
+    const kid = await calculateJwkThumbprint(jwk);
+    await t.core.database.db
+      .insertInto('signing_keys')
+      .values({ kid, alg: 'ES256', public_jwk: JSON.stringify({ ...jwk, kid }), private_key_enc: 'v1.AAAA.AAAA.AAAA' })
+      .execute();
+    const fresh = new KeyRing(t.core.database.db, { kek: t.core.config.keyEncryptionKey ?? readOrCreateKekFile(t.core.config.dataDir), tokenTtl: 900 });
+    await expect(fresh.verificationKey(kid)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+});

@@ -107,6 +107,8 @@ export class KeyRing {
   async rotate(audit: AuditLog, ctx: CallContext): Promise<{ kid: string; retired: string[] }> {
     const made = await this.makeKey();
     const result = await audit.transact(async (trx) => {
+      // Two rotations at once must not leave two active keys.
+      await sql`SELECT pg_advisory_xact_lock(${KEY_LOCK})`.execute(trx);
       const retired = await trx
         .updateTable('signing_keys')
         .set({ retired_at: sql<Date>`clock_timestamp()` as unknown as Date })
@@ -170,17 +172,21 @@ export class KeyRing {
       )
       .orderBy('created_at', 'desc')
       .execute();
+    // Every key is trusted only through its sealed private half: AES-GCM under the KEK (with the kid as
+    // associated data) authenticates it, and the public key is derived from it, never read from the row.
+    // A key row written by someone without the KEK is refused.
     const publicKeys = new Map<string, { jwk: JWK; key: CryptoKey }>();
+    let signer: Signer | undefined;
     for (const row of rows) {
-      const jwk = row.public_jwk as JWK;
+      const privateJwk = JSON.parse(open(this.options.kek, row.kid, row.private_key_enc)) as JWK;
+      const jwk: JWK = { kty: privateJwk.kty, crv: privateJwk.crv, x: privateJwk.x, y: privateJwk.y, kid: row.kid, alg: 'ES256', use: 'sig' };
+      if ((await calculateJwkThumbprint(jwk)) !== row.kid) throw new AppError('UNAVAILABLE', { description: `signing key ${row.kid} does not match its id` });
       publicKeys.set(row.kid, { jwk, key: (await importJWK(jwk, 'ES256')) as CryptoKey });
+      if (!signer && row.retired_at === null) {
+        signer = this.signer?.kid === row.kid ? this.signer : { kid: row.kid, key: createPrivateKey({ key: privateJwk as JWK & { kty: string }, format: 'jwk' }) };
+      }
     }
-    const active = rows.find((r) => r.retired_at === null);
-    this.signer = active
-      ? this.signer?.kid === active.kid
-        ? this.signer
-        : { kid: active.kid, key: createPrivateKey({ key: JSON.parse(open(this.options.kek, active.kid, active.private_key_enc)) as JWK & { kty: string }, format: 'jwk' }) }
-      : undefined;
+    this.signer = signer;
     this.publicKeys = publicKeys;
     this.loadedAt = Date.now();
   }

@@ -210,6 +210,8 @@ describeBackends('resource guard and revocation', (backend) => {
     it('binds tokens to the proof key and admits requests with a fresh proof for them', async () => {
       const token = await boundToken();
       expect(decodeJwt(token).cnf).toEqual({ jkt: await calculateJwkThumbprint(jwk) });
+      const introspected = await server.inject({ method: 'POST', url: '/oauth/introspect', headers: { authorization: basic('lister'), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${token}` });
+      expect(introspected.json()).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: await calculateJwkThumbprint(jwk) } });
       const res = await dpopProbe(token, await proof('GET', probeUrl(), { ath: accessTokenHash(token) }));
       expect([res.statusCode, res.json()]).toEqual([200, { client_id: creds.bound!.clientId }]);
     });
@@ -226,6 +228,7 @@ describeBackends('resource guard and revocation', (backend) => {
         ['proof with another key', async () => dpopProbe(token, await proof('GET', probeUrl(), { ath }, { key: otherKey, jwk: otherJwk })), 'invalid_dpop_proof'],
         ['proof without ath', async () => dpopProbe(token, await proof('GET', probeUrl())), 'invalid_dpop_proof'],
         ['stale proof', async () => dpopProbe(token, await proof('GET', probeUrl(), { ath, iat: Math.floor(Date.now() / 1000) - 300 })), 'invalid_dpop_proof'],
+        ['malformed jwk', async () => dpopProbe(token, await proof('GET', probeUrl(), { ath }, { key, jwk: { ...jwk, x: [jwk.x] as never } })), 'invalid_dpop_proof'],
         ['no proof', async () => dpopProbe(token, undefined), 'invalid_token'],
         ['bound token as Bearer', async () => dpopProbe(token, await proof('GET', probeUrl(), { ath }), 'Bearer'), 'invalid_token'],
         ['Bearer token with the DPoP scheme', async () => dpopProbe(await tokenFor('lister'), await proof('GET', probeUrl())), 'invalid_token'],

@@ -8,6 +8,7 @@ import type { Core } from '../../app.js';
 import { AppError } from '../../errors.js';
 import { clientCredentialsGrant, type TokenRequest } from '../../oauth/grants/client-credentials.js';
 import { PERMISSIONS } from '../../oauth/permissions.js';
+import { readClientCredentials } from '../../oauth/client-auth.js';
 import { DPOP_ALGS, htuOf } from '../../oauth/dpop.js';
 import { introspectToken } from '../../oauth/introspection.js';
 import { RateLimiter } from '../../oauth/rate-limit.js';
@@ -97,6 +98,7 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
             jti: Type.Optional(Type.String()),
             exp: Type.Optional(Type.Integer()),
             iat: Type.Optional(Type.Integer()),
+            cnf: Type.Optional(Type.Object({ jkt: Type.Optional(Type.String()) })),
           }),
           400: OAuthErrorSchema,
           401: OAuthErrorSchema,
@@ -151,13 +153,19 @@ function tokenRequest(request: FastifyRequest, issuer: string): TokenRequest {
     dpop: Array.isArray(dpop) ? '' : dpop,
     htu: htuOf(issuer, request.url),
     sourceAddress: request.ip,
-    userAgent: request.headers['user-agent'],
+    userAgent: request.headers['user-agent']?.slice(0, 256),
   };
 }
 
-/** The client_id a request names (Basic or body), for rate limiting before any lookup. */
+/**
+ * The client_id a request names, decoded as authentication will decode it (so that spellings of one id
+ * share a bucket), for rate limiting before any lookup. Unreadable credentials share one bucket per
+ * address.
+ */
 function presentedClientId(request: TokenRequest): string {
-  const basic = /^Basic\s+(\S+)/i.exec(request.authorization ?? '');
-  if (basic) return Buffer.from(basic[1]!, 'base64').toString('utf8').split(':')[0]!.slice(0, 200);
-  return typeof request.body.client_id === 'string' ? request.body.client_id.slice(0, 200) : '';
+  try {
+    return readClientCredentials(request.authorization, request.body).clientId.slice(0, 200);
+  } catch {
+    return `unreadable:${request.sourceAddress}`;
+  }
 }

@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 
 // Token-signing keys, shared by every node (a system table, not owned by an account). The private key is
-// stored encrypted (AES-256-GCM under the key-encryption key); the public JWK is served as the JWKS.
+// stored encrypted (AES-256-GCM under the key-encryption key) and is the only thing trusted: the public key
+// served in the JWKS is derived from it. public_jwk is kept for people reading the table.
 // The newest key that is not retired signs; retired keys still verify until `retired_at + token lifetime`.
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
