@@ -3,7 +3,7 @@
  * and the JWKS. Errors here are RFC 6749 bodies (the `oauth` route config tells the error handler).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+import { Type, type TSchema } from 'typebox';
 import type { Core } from '../../app.js';
 import { AppError } from '../../errors.js';
 import { clientCredentialsGrant, type TokenRequest } from '../../oauth/grants/client-credentials.js';
@@ -25,6 +25,21 @@ const TokenResponse = Type.Object({
   scope: Type.String(),
 });
 
+const IntrospectionResponse = Type.Object({
+  active: Type.Boolean(),
+  token_type: Type.Optional(Type.String()),
+  scope: Type.Optional(Type.String()),
+  client_id: Type.Optional(Type.String()),
+  account_id: Type.Optional(Type.String()),
+  sub: Type.Optional(Type.String()),
+  aud: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])),
+  iss: Type.Optional(Type.String()),
+  jti: Type.Optional(Type.String()),
+  exp: Type.Optional(Type.Integer()),
+  iat: Type.Optional(Type.Integer()),
+  cnf: Type.Optional(Type.Object({ jkt: Type.Optional(Type.String()) })),
+});
+
 export function oauthRoutes(app: FastifyInstance, core: Core): void {
   const deps = { db: core.database.db, audit: core.audit, keys: core.keys, issuer: () => core.issuer, ttl: core.config.accessTokenTtl };
   const perClient = new RateLimiter(core.config.oauthRateLimit.perClient);
@@ -37,80 +52,42 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
     return parsed;
   };
 
-  for (const url of TOKEN_PATHS) {
-    app.post(
-      url,
-      {
-        config: { oauth: true },
-        schema: {
-          summary: 'Token endpoint: client_credentials (RFC 6749 §4.4)',
-          tags: ['oauth'],
-          consumes: ['application/x-www-form-urlencoded'],
-          response: { 200: TokenResponse, 400: OAuthErrorSchema, 401: OAuthErrorSchema, 429: OAuthErrorSchema, 503: OAuthErrorSchema },
+  /**
+   * A client-authenticated form endpoint: RFC 6749 error bodies, never cached, within the rate limits.
+   * `handle` gets the parsed request and answers the 200 body (undefined: an empty 200).
+   */
+  const formEndpoint = (urls: readonly string[], summary: string, ok: TSchema, handle: (request: TokenRequest) => Promise<unknown>) => {
+    for (const url of urls) {
+      app.post(
+        url,
+        {
+          config: { oauth: true },
+          schema: {
+            summary,
+            tags: ['oauth'],
+            consumes: ['application/x-www-form-urlencoded'],
+            response: { 200: ok, 400: OAuthErrorSchema, 401: OAuthErrorSchema, 429: OAuthErrorSchema, 503: OAuthErrorSchema },
+          },
         },
-      },
-      async (request, reply) => {
-        reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-        const token = await clientCredentialsGrant(deps, admit(request));
-        return { access_token: token.accessToken, token_type: token.tokenType, expires_in: token.expiresIn, scope: token.scope.join(' ') };
-      },
-    );
-  }
+        async (request, reply) => {
+          reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+          const body = await handle(admit(request));
+          return body === undefined ? reply.status(200).send() : body;
+        },
+      );
+    }
+  };
 
-  for (const url of REVOKE_PATHS) {
-    app.post(
-      url,
-      {
-        config: { oauth: true },
-        schema: {
-          summary: 'Token revocation (RFC 7009): 200 with no body, also for unknown tokens',
-          tags: ['oauth'],
-          consumes: ['application/x-www-form-urlencoded'],
-          response: { 200: Type.Null(), 400: OAuthErrorSchema, 401: OAuthErrorSchema, 429: OAuthErrorSchema, 503: OAuthErrorSchema },
-        },
-      },
-      async (request, reply) => {
-        reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-        await revokeToken(deps, admit(request));
-        return reply.status(200).send();
-      },
-    );
-  }
-
-  app.post(
-    '/oauth/introspect',
-    {
-      config: { oauth: true },
-      schema: {
-        summary: 'Token introspection (RFC 7662), for tokens of the caller’s own account',
-        tags: ['oauth'],
-        consumes: ['application/x-www-form-urlencoded'],
-        response: {
-          200: Type.Object({
-            active: Type.Boolean(),
-            token_type: Type.Optional(Type.String()),
-            scope: Type.Optional(Type.String()),
-            client_id: Type.Optional(Type.String()),
-            account_id: Type.Optional(Type.String()),
-            sub: Type.Optional(Type.String()),
-            aud: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])),
-            iss: Type.Optional(Type.String()),
-            jti: Type.Optional(Type.String()),
-            exp: Type.Optional(Type.Integer()),
-            iat: Type.Optional(Type.Integer()),
-            cnf: Type.Optional(Type.Object({ jkt: Type.Optional(Type.String()) })),
-          }),
-          400: OAuthErrorSchema,
-          401: OAuthErrorSchema,
-          429: OAuthErrorSchema,
-          503: OAuthErrorSchema,
-        },
-      },
-    },
-    async (request, reply) => {
-      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-      return introspectToken(deps, admit(request));
-    },
+  formEndpoint(TOKEN_PATHS, 'Token endpoint: client_credentials (RFC 6749 §4.4)', TokenResponse, async (request) => {
+    const token = await clientCredentialsGrant(deps, request);
+    return { access_token: token.accessToken, token_type: token.tokenType, expires_in: token.expiresIn, scope: token.scope.join(' ') };
+  });
+  formEndpoint(REVOKE_PATHS, 'Token revocation (RFC 7009): 200 with no body, also for unknown tokens', Type.Null(), async (request) => {
+    await revokeToken(deps, request);
+    return undefined;
+  });
+  formEndpoint(['/oauth/introspect'], 'Token introspection (RFC 7662), for tokens of the caller’s own account', IntrospectionResponse, (request) =>
+    introspectToken(deps, request),
   );
 
   app.get(
