@@ -22,5 +22,3 @@ export function newId(): string {
   }
   return out;
 }
-
-export const ID_PATTERN = /^[A-Z2-7]{26}$/;

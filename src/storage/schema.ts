@@ -172,9 +172,7 @@ export type Account = Selectable<AccountsTable>;
 export type User = Selectable<UsersTable>;
 export type Group = Selectable<GroupsTable>;
 export type Session = Selectable<SessionsTable>;
-export type AuditEntryRow = Selectable<AuditEntriesTable>;
 /** An entry as listed with the ones still waiting in the inbox (no index yet). */
 export type AuditRecord = Selectable<AuditInboxTable> & { idx: number | null; sequenced_at: Date | null };
 export type Job = Selectable<JobsTable>;
 export type OAuthApp = Selectable<OAuthAppsTable>;
-export type SigningKey = Selectable<SigningKeysTable>;
