@@ -10,7 +10,8 @@ import type { Config } from './config.js';
 import { seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
 import type { DirectoryDeps } from './directory/deps.js';
 import { buildServer } from './http/server.js';
-import { KeyRing, readOrCreateKekFile } from './oauth/keys.js';
+import { KeyRing } from './oauth/keys.js';
+import { readOrCreateKekFile, Sealer } from './sealing.js';
 import { openDatabase, type DatabaseHandle } from './storage/db.js';
 
 export interface Core {
@@ -19,6 +20,8 @@ export interface Core {
   audit: AuditLog;
   directory: DirectoryDeps;
   keys: KeyRing;
+  /** Seals secrets kept at rest (signing keys, TOTP seeds) under the key-encryption key. */
+  sealer: Sealer;
   /** The `iss` of access tokens: CORDON_ISSUER, or the URL the server listens on. */
   issuer: string;
   logger: Logger;
@@ -49,16 +52,15 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     logger: options.logger,
   });
   audit.sequencer.start();
-  const keys = new KeyRing(database.db, {
-    kek: config.keyEncryptionKey ?? readOrCreateKekFile(config.dataDir),
-    tokenTtl: config.accessTokenTtl,
-  });
+  const sealer = new Sealer(config.keyEncryptionKey ?? readOrCreateKekFile(config.dataDir));
+  const keys = new KeyRing(database.db, { sealer, tokenTtl: config.accessTokenTtl });
   return {
     config,
     database,
     audit,
-    directory: { db: database.db, audit },
+    directory: { db: database.db, audit, sealer },
     keys,
+    sealer,
     issuer: config.issuer ?? `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${config.listen.port}`,
     logger: options.logger,
     async close() {

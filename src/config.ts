@@ -3,6 +3,7 @@
  * prints this table. `loadConfig` validates everything and reports every problem at once.
  */
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import path from 'node:path';
 import { AppError } from './errors.js';
 
@@ -31,6 +32,12 @@ export interface Config {
   issuer: string | undefined;
   /** Requests per minute to the token, revocation and introspection endpoints (0: no limit). */
   oauthRateLimit: { perClient: number; perAddress: number };
+  /** Lifetime (s) of a human sign-in session. */
+  sessionTtl: number;
+  /** Sign-in attempts a minute from one source address (0: no limit). */
+  signInRatePerAddress: number;
+  /** Where `cordon login` keeps the session it signs in (0600). */
+  cliSessionFile: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -61,6 +68,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { env: 'CORDON_ACCESS_TOKEN_TTL', type: 'integer 60..86400 (seconds)', default: '900', description: 'Lifetime of the access tokens the token endpoint issues.' },
   { env: 'CORDON_OAUTH_RATE_PER_CLIENT', type: 'integer 0..1000000 (per minute)', default: '600', description: 'Requests a minute one client_id may make to the token, revocation and introspection endpoints, per node (0: no limit).' },
   { env: 'CORDON_OAUTH_RATE_PER_ADDRESS', type: 'integer 0..1000000 (per minute)', default: '1200', description: 'Requests a minute one source address may make to those endpoints, per node (0: no limit).' },
+  { env: 'CORDON_SESSION_TTL', type: 'integer 300..604800 (seconds)', default: '43200', description: 'Lifetime of a human sign-in session (password + TOTP); it never extends itself.' },
+  { env: 'CORDON_SIGN_IN_RATE_PER_ADDRESS', type: 'integer 0..1000000 (per minute)', default: '30', description: 'Sign-in attempts a minute from one source address, per node (0: no limit). Each user also backs off after 5 failures.' },
+  { env: 'CORDON_CLI_SESSION_FILE', type: 'path', default: '~/.config/cordon/session.json', description: 'Where `cordon login` keeps its session token (0600); admin commands use it to go through the API.' },
   { env: 'CORDON_ISSUER', type: 'https:// URL', default: '(the URL the server listens on)', description: 'The `iss` of access tokens and the base of the OAuth metadata. Set it to the public URL behind a proxy.' },
 ];
 
@@ -193,6 +203,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
       perClient: int('CORDON_OAUTH_RATE_PER_CLIENT', 600, 0, 1_000_000),
       perAddress: int('CORDON_OAUTH_RATE_PER_ADDRESS', 1200, 0, 1_000_000),
     },
+    sessionTtl: int('CORDON_SESSION_TTL', 43_200, 300, 604_800),
+    signInRatePerAddress: int('CORDON_SIGN_IN_RATE_PER_ADDRESS', 30, 0, 1_000_000),
+    cliSessionFile: path.resolve(read('CORDON_CLI_SESSION_FILE') ?? path.join(env.HOME ?? homedir(), '.config', 'cordon', 'session.json')),
   };
 
   if (problems.length > 0) {

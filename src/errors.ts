@@ -46,6 +46,10 @@ export const ErrorCodes = {
   },
   UNAUTHENTICATED: { grpc: GrpcCode.UNAUTHENTICATED, http: 401, description: 'unauthenticated' },
   RATE_LIMITED: { grpc: GrpcCode.RESOURCE_EXHAUSTED, http: 429, description: 'rate limit exceeded' },
+  /** One answer for every wrong credential, so that a guesser learns nothing about which was wrong. */
+  SIGN_IN_FAILED: { grpc: GrpcCode.UNAUTHENTICATED, http: 401, description: 'sign-in failed: wrong email, password or code' },
+  SIGN_IN_BACKOFF: { grpc: GrpcCode.RESOURCE_EXHAUSTED, http: 429, description: 'too many failed sign-ins for this user: wait before trying again' },
+  USER_SUSPENDED: { grpc: GrpcCode.PERMISSION_DENIED, http: 403, description: 'the user is suspended' },
   FAILED_PRECONDITION: { grpc: GrpcCode.FAILED_PRECONDITION, http: 400, description: 'failed precondition' },
   INTERNAL: { grpc: GrpcCode.INTERNAL, http: 500, description: 'internal error' },
   UNAVAILABLE: { grpc: GrpcCode.UNAVAILABLE, http: 503, description: 'service unavailable' },

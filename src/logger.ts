@@ -1,7 +1,21 @@
 import pino, { type Logger } from 'pino';
 import type { LogLevel } from './config.js';
 
-const SECRET_KEYS = ['password', 'password_hash', 'passwordHash', 'ownerPassword', 'client_secret', 'access_token', 'refresh_token', 'private_key'];
+const SECRET_KEYS = [
+  'password',
+  'password_hash',
+  'passwordHash',
+  'ownerCredentials',
+  'credentials',
+  'totp',
+  'totpSecret',
+  'totp_secret',
+  'session_token',
+  'client_secret',
+  'access_token',
+  'refresh_token',
+  'private_key',
+];
 
 /**
  * Paths pino blanks out, so that a secret never reaches a log line even by accident: request

@@ -1,9 +1,12 @@
 import type { AuditOutcome } from '../storage/schema.js';
 import type { AuditEntryValues } from '../store/audit.js';
 
-/** Who acted. `operator` is a person at the CLI on the server's own data directory. */
+/**
+ * Who acted. `operator` is a person at the CLI on the server's own data directory; `anonymous` is a
+ * caller not yet authenticated (a failed sign-in), named by its source address.
+ */
 export interface Actor {
-  type: 'user' | 'app' | 'operator' | 'system' | 'responder';
+  type: 'user' | 'app' | 'operator' | 'system' | 'responder' | 'anonymous';
   id: string;
 }
 

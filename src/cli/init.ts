@@ -1,16 +1,17 @@
 import type { Command } from 'commander';
 import { createAccount } from '../directory/accounts.js';
 import { operatorContext, withCore } from './context.js';
+import { credentialsJson, describeCredentials } from './credentials.js';
 import { printJson, type CliIo } from './io.js';
 
 export function initCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
   program
     .command('init')
-    .description("Create an account and its owner; prints the owner's one-time password once")
+    .description("Create an account and its owner; prints the owner's password and TOTP seed once")
     .requiredOption('--name <name>', 'account name')
     .requiredOption('--owner-email <email>', "the owner's email")
     .option('--owner-name <name>', "the owner's display name", 'Account Owner')
-    .option('--json', 'print JSON: account_id and the owner\'s one-time credentials')
+    .option('--json', "print JSON: account_id and the owner's credentials (password, totp_secret, totp_uri)")
     .action((opts: { name: string; ownerEmail: string; ownerName: string; json?: boolean }) =>
       run(() =>
         withCore(io, 'init', async (core) => {
@@ -21,14 +22,13 @@ export function initCommand(program: Command, io: CliIo, run: (fn: () => Promise
           if (opts.json) {
             printJson(io, {
               account_id: created.account.id,
-              owner: { user_id: created.owner.id, email: created.owner.email, password: created.ownerPassword },
+              owner: { user_id: created.owner.id, email: created.owner.email, ...credentialsJson(created.owner.email, created.ownerCredentials) },
             });
           } else {
             io.stdout.write(
               `Created account "${created.account.name}" (${created.account.id})\n` +
                 `Owner: ${created.owner.email} (${created.owner.id})\n` +
-                `One-time password: ${created.ownerPassword}\n` +
-                'Store it now: it is shown once and kept only as a hash.\n',
+                `${describeCredentials(created.owner.email, created.ownerCredentials)}\n`,
             );
           }
         }),

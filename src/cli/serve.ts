@@ -3,14 +3,16 @@ import { startServer } from '../app.js';
 import type { DemoSummary } from '../directory/demo.js';
 import { createLogger } from '../logger.js';
 import { readConfig } from './context.js';
+import { describeCredentials } from './credentials.js';
 import type { CliIo } from './io.js';
 
 function describeDemo(demo: DemoSummary): string {
   return [
     `Created the demo account "${demo.account.name}" (${demo.account.id}):`,
-    `  owner ${demo.owner.email} (${demo.owner.id}), one-time password: ${demo.ownerPassword}`,
+    `  owner ${demo.owner.email} (${demo.owner.id}); sign in with \`cordon login\`:`,
+    describeCredentials(demo.owner.email, demo.ownerCredentials, '    '),
     `  ${demo.admins} admins, ${demo.members} members, groups: ${demo.groups.join(', ')}, ${demo.sessions} open sessions`,
-    '  (the password is shown once and kept only as a hash; set CORDON_DEMO=false to start empty)',
+    '  (set CORDON_DEMO=false to start empty)',
   ].join('\n');
 }
 

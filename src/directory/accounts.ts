@@ -1,19 +1,19 @@
 import type { Transaction } from 'kysely';
 import type { CallContext } from '../audit/entry.js';
+import { makeCredentials, storeCredentials, type NewCredentials } from '../auth/credentials.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Account, Database, User } from '../storage/schema.js';
 import { insertAccount } from '../store/accounts.js';
 import type { DirectoryDeps } from './deps.js';
-import { generatePassword, hashSecret } from './passwords.js';
 import { insertUsersWithGroups } from './users.js';
 import { assertNewUser } from './validate.js';
 
 export interface CreatedAccount {
   account: Account;
   owner: User;
-  /** The owner's initial password: shown once, stored only as a scrypt hash. */
-  ownerPassword: string;
+  /** The owner's sign-in credentials (password, TOTP seed): shown once, stored only hashed or sealed. */
+  ownerCredentials: NewCredentials;
 }
 
 export interface NewAccountInput {
@@ -21,13 +21,17 @@ export interface NewAccountInput {
   owner: { email: string; display_name: string };
 }
 
-/** Validates the input and makes the owner's one-time password and its hash (outside any transaction). */
-export async function prepareAccount(input: NewAccountInput): Promise<{ name: string; ownerPassword: string; passwordHash: string }> {
+export interface PreparedAccount {
+  name: string;
+  ownerCredentials: NewCredentials;
+}
+
+/** Validates the input and makes the owner's credentials (the slow hash runs outside any transaction). */
+export async function prepareAccount(input: NewAccountInput): Promise<PreparedAccount> {
   const name = input.name.trim();
   if (name.length === 0 || name.length > 200) throw new AppError('INVALID_ARGUMENT', { description: 'name: expected 1 to 200 characters' });
   assertNewUser(input.owner);
-  const ownerPassword = generatePassword();
-  return { name, ownerPassword, passwordHash: await hashSecret(ownerPassword) };
+  return { name, ownerCredentials: await makeCredentials() };
 }
 
 /** Inserts an account and its owner, with the audit entries of both, inside `trx`. */
@@ -36,7 +40,7 @@ export async function insertAccountWithOwner(
   trx: Transaction<Database>,
   ctx: CallContext,
   input: NewAccountInput,
-  prepared: { name: string; passwordHash: string },
+  prepared: PreparedAccount,
 ): Promise<{ account: Account; owner: User }> {
   const account = await insertAccount(trx, { id: newId(), name: prepared.name });
   await deps.audit.append(trx, {
@@ -47,13 +51,14 @@ export async function insertAccountWithOwner(
     outcome: 'changed',
     details: { name: prepared.name },
   });
-  const [owner] = await insertUsersWithGroups(deps, trx, ctx, account.id, [{ ...input.owner, role: 'OWNER', password_hash: prepared.passwordHash }]);
-  return { account, owner: owner! };
+  const [inserted] = await insertUsersWithGroups(deps, trx, ctx, account.id, [{ ...input.owner, role: 'OWNER' }]);
+  const owner = await storeCredentials(deps, trx, inserted!, prepared.ownerCredentials);
+  return { account, owner };
 }
 
 /** Creates an account and its first owner, with the audit entries of both, in one transaction. */
 export async function createAccount(deps: DirectoryDeps, ctx: CallContext, input: NewAccountInput): Promise<CreatedAccount> {
   const prepared = await prepareAccount(input);
   const created = await deps.audit.transact((trx) => insertAccountWithOwner(deps, trx, ctx, input, prepared));
-  return { ...created, ownerPassword: prepared.ownerPassword };
+  return { ...created, ownerCredentials: prepared.ownerCredentials };
 }

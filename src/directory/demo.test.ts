@@ -22,7 +22,8 @@ describeBackends('demo seed', (backend) => {
     const entries = await listAuditEntries(t.core.database.db, { accountId: demo.account.id });
     const count = (action: string) => entries.filter((e) => e.action === action).length;
     expect([count('account.create'), count('user.create'), count('group.create'), count('session.create')]).toEqual([1, 29, 4, 8]);
-    expect(JSON.stringify(entries)).not.toContain(demo.ownerPassword);
+    expect(JSON.stringify(entries)).not.toContain(demo.ownerCredentials.password);
+    expect(JSON.stringify(entries)).not.toContain(demo.ownerCredentials.totpSecret);
 
     expect(await seedDemoIfEmpty(t.core.directory, testCtx)).toBeUndefined();
   });

@@ -41,7 +41,7 @@ export async function seedDemoIfEmpty(deps: DirectoryDeps, ctx: CallContext): Pr
     return {
       account,
       owner,
-      ownerPassword: prepared.ownerPassword,
+      ownerCredentials: prepared.ownerCredentials,
       admins: DEMO_PEOPLE.filter((p) => p.role === 'ADMIN').length,
       members: DEMO_PEOPLE.filter((p) => p.role === 'MEMBER').length,
       groups: GROUPS,

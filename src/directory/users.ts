@@ -32,7 +32,7 @@ export async function insertUsersWithGroups(
   trx: Transaction<Database>,
   ctx: CallContext,
   accountId: string,
-  inputs: Array<NewUserInput & { password_hash?: string }>,
+  inputs: NewUserInput[],
 ): Promise<User[]> {
   const rows: NewUserRow[] = inputs.map((input) => ({
     account_id: accountId,
@@ -41,7 +41,6 @@ export async function insertUsersWithGroups(
     display_name: input.display_name.trim(),
     role: input.role ?? 'MEMBER',
     externally_managed: input.externally_managed ?? false,
-    password_hash: input.password_hash ?? null,
   }));
   const users = await insertUsers(trx, rows);
   const target = (type: string, id: string) => ({ type, id });

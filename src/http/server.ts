@@ -12,6 +12,8 @@ import { Type } from 'typebox';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Core } from '../app.js';
 import { AppError, isAppError, toOAuthError, toRpcStatus, type ErrorCode } from '../errors.js';
+import { appsRoutes } from './routes/apps.js';
+import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { oauthRoutes } from './routes/oauth.js';
@@ -84,6 +86,8 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   healthRoutes(app, core);
   metricsRoutes(app, registry);
   oauthRoutes(app, core);
+  authRoutes(app, core);
+  appsRoutes(app, core);
   options.register?.(app);
 
   return app;

@@ -3,14 +3,15 @@ import { expect, it } from 'vitest';
 import { describeBackends, useFreshCore } from '../../test/support/backends.js';
 import { testCtx } from '../../test/support/fixtures.js';
 import { listAuditEntries } from '../store/audit.js';
-import { KeyRing, readOrCreateKekFile, SYSTEM_LOG } from './keys.js';
+import { Sealer } from '../sealing.js';
+import { KeyRing, SYSTEM_LOG } from './keys.js';
 
 describeBackends('signing keys', (backend) => {
   const t = useFreshCore(backend);
 
   it('makes one first key even when several callers race, and stores it encrypted', async () => {
     const kids = await Promise.all([1, 2, 3].map(() => t.core.keys.signingKey().then((k) => k.kid)));
-    const other = new KeyRing(t.core.database.db, { kek: t.core.config.keyEncryptionKey ?? readOrCreateKekFile(t.core.config.dataDir), tokenTtl: 900 });
+    const other = new KeyRing(t.core.database.db, { sealer: t.core.sealer, tokenTtl: 900 });
     kids.push((await other.signingKey()).kid);
     expect(new Set(kids).size).toBe(1);
     const rows = await t.core.database.db.selectFrom('signing_keys').selectAll().execute();
@@ -39,7 +40,7 @@ describeBackends('signing keys', (backend) => {
 
   it('refuses to sign with a key-encryption key that differs from the one the keys were stored with', async () => {
     await t.core.keys.signingKey();
-    const wrong = new KeyRing(t.core.database.db, { kek: Buffer.alloc(32, 1), tokenTtl: 900 });
+    const wrong = new KeyRing(t.core.database.db, { sealer: new Sealer(Buffer.alloc(32, 1)), tokenTtl: 900 });
     await expect(wrong.signingKey()).rejects.toMatchObject({ code: 'UNAVAILABLE', description: expect.stringContaining('CORDON_KEY_ENCRYPTION_KEY') });
   });
 
@@ -52,7 +53,7 @@ describeBackends('signing keys', (backend) => {
       .insertInto('signing_keys')
       .values({ kid, alg: 'ES256', public_jwk: JSON.stringify({ ...jwk, kid }), private_key_enc: 'v1.AAAA.AAAA.AAAA' })
       .execute();
-    const fresh = new KeyRing(t.core.database.db, { kek: t.core.config.keyEncryptionKey ?? readOrCreateKekFile(t.core.config.dataDir), tokenTtl: 900 });
+    const fresh = new KeyRing(t.core.database.db, { sealer: t.core.sealer, tokenTtl: 900 });
     await expect(fresh.verificationKey(kid)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 });

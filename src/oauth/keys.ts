@@ -1,18 +1,16 @@
 /**
  * Token-signing keys (ES256). They live in the database so that every node signs and verifies with the
- * same ones; the private half is encrypted with AES-256-GCM under the key-encryption key (KEK), with the
- * kid as associated data. The KEK comes from CORDON_KEY_ENCRYPTION_KEY or, embedded, from a 0600 file
- * in the data directory. The newest unretired key signs; a retired key still verifies for one token
+ * same ones; the private half is sealed under the key-encryption key (see sealing.ts), with the kid as
+ * associated data. The newest unretired key signs; a retired key still verifies for one token
  * lifetime, so rotation never cuts off a token already issued.
  */
-import { createCipheriv, createDecipheriv, createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
-import path from 'node:path';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { sql } from 'kysely';
 import type { AuditLog } from '../audit/log.js';
 import type { CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
+import type { Sealer } from '../sealing.js';
 import type { Executor } from '../store/executor.js';
 
 /** The audit log of the system itself (key rotation); account logs are keyed by 26-character ids. */
@@ -21,46 +19,9 @@ const KEY_LOCK = 0x436f72646f6e4b; // advisory lock: one node creates the first 
 const REFRESH_MS = 30_000;
 
 export interface KeyRingOptions {
-  kek: Buffer;
+  sealer: Sealer;
   /** Access token lifetime (s): how long a retired key keeps verifying. */
   tokenTtl: number;
-}
-
-/** Reads the embedded KEK file, creating it (0600) on first use. */
-export function readOrCreateKekFile(dataDir: string): Buffer {
-  const file = path.join(dataDir, 'kek');
-  try {
-    const fd = openSync(file, 'wx', 0o600);
-    writeSync(fd, randomBytes(32).toString('base64url'));
-    closeSync(fd);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
-  const kek = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64url');
-  if (kek.length !== 32) throw new AppError('UNAVAILABLE', { description: `the key-encryption key file ${file} is damaged` });
-  return kek;
-}
-
-function seal(kek: Buffer, kid: string, plaintext: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', kek, iv).setAAD(Buffer.from(kid));
-  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return ['v1', iv, cipher.getAuthTag(), body].map((p) => (typeof p === 'string' ? p : p.toString('base64url'))).join('.');
-}
-
-function open(kek: Buffer, kid: string, sealed: string): string {
-  const [version, iv, tag, body] = sealed.split('.');
-  if (version !== 'v1' || !iv || !tag || !body) throw new Error(`signing key ${kid}: unknown sealing format`);
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(iv, 'base64url')).setAAD(Buffer.from(kid));
-    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-    return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
-  } catch (error) {
-    throw new AppError('UNAVAILABLE', {
-      description: 'cannot decrypt the token-signing key: CORDON_KEY_ENCRYPTION_KEY differs from the one it was stored with',
-      cause: error,
-    });
-  }
 }
 
 interface Signer {
@@ -140,7 +101,7 @@ export class KeyRing {
       kid,
       alg: 'ES256' as const,
       public_jwk: JSON.stringify({ ...publicJwk, kid, alg: 'ES256', use: 'sig' }),
-      private_key_enc: seal(this.options.kek, kid, JSON.stringify(privateJwk)),
+      private_key_enc: this.options.sealer.seal(`signing key ${kid}`, JSON.stringify(privateJwk)),
     };
   }
 
@@ -178,7 +139,7 @@ export class KeyRing {
     const publicKeys = new Map<string, { jwk: JWK; key: CryptoKey }>();
     let signer: Signer | undefined;
     for (const row of rows) {
-      const privateJwk = JSON.parse(open(this.options.kek, row.kid, row.private_key_enc)) as JWK;
+      const privateJwk = JSON.parse(this.options.sealer.open(`signing key ${row.kid}`, row.private_key_enc)) as JWK;
       const jwk: JWK = { kty: privateJwk.kty, crv: privateJwk.crv, x: privateJwk.x, y: privateJwk.y, kid: row.kid, alg: 'ES256', use: 'sig' };
       if ((await calculateJwkThumbprint(jwk)) !== row.kid) throw new AppError('UNAVAILABLE', { description: `signing key ${row.kid} does not match its id` });
       publicKeys.set(row.kid, { jwk, key: (await importJWK(jwk, 'ES256')) as CryptoKey });

@@ -26,6 +26,10 @@ export interface UsersTable {
   role: ColumnType<UserRole, UserRole | undefined, UserRole>;
   externally_managed: ColumnType<boolean, boolean | undefined, boolean>;
   password_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  totp_secret_enc: ColumnType<string | null, string | null | undefined, string | null>;
+  totp_last_step: ColumnType<number, number | undefined, number>;
+  sign_in_failures: ColumnType<number, number | undefined, number>;
+  sign_in_blocked_until: NullableTimestamp;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -53,6 +57,9 @@ export interface SessionsTable {
   last_seen_at: Timestamp;
   revoked_at: NullableTimestamp;
   revoke_reason: ColumnType<string | null, string | null | undefined, string | null>;
+  /** SHA-256 of a sign-in session's opaque token; null for sessions opened otherwise. */
+  token_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  expires_at: NullableTimestamp;
 }
 
 export interface AuditLogsTable {

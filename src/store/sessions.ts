@@ -1,8 +1,11 @@
 import { sql } from 'kysely';
-import type { Session, SessionKind } from '../storage/schema.js';
+import type { Session, SessionKind, User } from '../storage/schema.js';
 import type { Executor } from './executor.js';
 
-export function insertSession(db: Executor, row: { account_id: string; id: string; user_id: string; kind: SessionKind }): Promise<Session> {
+export function insertSession(
+  db: Executor,
+  row: { account_id: string; id: string; user_id: string; kind: SessionKind; token_hash?: string; expires_at?: Date },
+): Promise<Session> {
   return db.insertInto('sessions').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
@@ -26,4 +29,36 @@ export function listSessionsOfUser(db: Executor, accountId: string, userId: stri
     .orderBy('created_at')
     .orderBy('id')
     .execute();
+}
+
+export type SignedInSession = Session & { user: Pick<User, 'email' | 'display_name' | 'role'> };
+
+/** The live sign-in session a token hash names: not revoked, not expired, of an active user. */
+export async function findLiveSessionByTokenHash(db: Executor, tokenHash: string): Promise<SignedInSession | undefined> {
+  const row = await db
+    .selectFrom('sessions as s')
+    .innerJoin('users as u', (join) => join.onRef('u.account_id', '=', 's.account_id').onRef('u.id', '=', 's.user_id'))
+    .selectAll('s')
+    .select(['u.email', 'u.display_name', 'u.role'])
+    .where('s.token_hash', '=', tokenHash)
+    .where('s.revoked_at', 'is', null)
+    .where('s.expires_at', '>', sql<Date>`now()`)
+    .where('u.state', '=', 'ACTIVE')
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { email, display_name, role, ...session } = row;
+  return { ...session, user: { email, display_name, role } };
+}
+
+/** Revokes every live session of a user; returns their ids. */
+export async function revokeSessionsOfUser(db: Executor, accountId: string, userId: string, reason: string): Promise<string[]> {
+  const rows = await db
+    .updateTable('sessions')
+    .set({ revoked_at: sql<Date>`now()` as unknown as Date, revoke_reason: reason })
+    .where('account_id', '=', accountId)
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .returning('id')
+    .execute();
+  return rows.map((r) => r.id).sort();
 }

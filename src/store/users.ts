@@ -10,7 +10,6 @@ export interface NewUserRow {
   display_name: string;
   role: UserRole;
   externally_managed: boolean;
-  password_hash?: string | null;
 }
 
 export function insertUsers(db: Executor, rows: NewUserRow[]): Promise<User[]> {
@@ -138,4 +137,53 @@ export async function applyUserState(
   if (!row) throw new Error(`applyUserState: user ${userId} vanished under its lock`);
   const { sessions_revoked, ...user } = row;
   return { user, sessionsRevoked: sessions_revoked };
+}
+
+/** Sets a user's sign-in credentials (the seed already sealed) and clears the backoff and used TOTP steps. */
+export function setUserCredentials(db: Executor, accountId: string, id: string, creds: { password_hash: string; totp_secret_enc: string }): Promise<User | undefined> {
+  return db
+    .updateTable('users')
+    .set({ ...creds, totp_last_step: 0, sign_in_failures: 0, sign_in_blocked_until: null, updated_at: sql<Date>`now()` as unknown as Date })
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/**
+ * Counts a sign-in attempt against the user before its credentials are checked (so that parallel
+ * guesses are counted too), unless the user is backing off: from the 5th attempt in a row on, each one
+ * blocks the next for 1, 2, 4 … seconds, at most 15 minutes. Undefined when no user has that email or it
+ * is blocked; a successful sign-in resets the count.
+ */
+export function claimSignInAttempt(db: Executor, accountId: string, email: string): Promise<User | undefined> {
+  return db
+    .updateTable('users')
+    .set({
+      sign_in_failures: sql<number>`sign_in_failures + 1`,
+      sign_in_blocked_until: sql<Date | null>`CASE WHEN sign_in_failures + 1 >= 5
+        THEN now() + make_interval(secs => least(power(2, least(sign_in_failures - 4, 10)), 900)) END`,
+    })
+    .where('account_id', '=', accountId)
+    .where(sql<string>`lower(email)`, '=', email.toLowerCase())
+    .where((eb) => eb.or([eb('sign_in_blocked_until', 'is', null), eb('sign_in_blocked_until', '<=', sql<Date>`now()`)]))
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/**
+ * Completes a sign-in: spends the TOTP step (only if it is newer than the last one used, so a code
+ * works once) and resets the backoff, for an active user only. The row lock it takes holds off a
+ * concurrent suspension until the session is in. Undefined when the user is suspended or the step spent.
+ */
+export function completeSignIn(db: Executor, accountId: string, id: string, step: number): Promise<User | undefined> {
+  return db
+    .updateTable('users')
+    .set({ totp_last_step: step, sign_in_failures: 0, sign_in_blocked_until: null })
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .where('state', '=', 'ACTIVE')
+    .where('totp_last_step', '<', step)
+    .returningAll()
+    .executeTakeFirst();
 }

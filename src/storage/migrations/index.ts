@@ -7,6 +7,7 @@ import * as m0005 from './0005-signing-keys.js';
 import * as m0006 from './0006-revoked-tokens.js';
 import * as m0007 from './0007-client-assertions.js';
 import * as m0008 from './0008-dpop-proofs.js';
+import * as m0009 from './0009-sign-in.js';
 
 /** Every migration, in order. Never edit one that has landed: add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0006-revoked-tokens': m0006,
   '0007-client-assertions': m0007,
   '0008-dpop-proofs': m0008,
+  '0009-sign-in': m0009,
 };

@@ -1,0 +1,60 @@
+/**
+ * The guard of routes only people may use: a live sign-in session (an opaque `cdns_` token sent as a
+ * Bearer token; looked up by its hash on every request, so sign-out, suspension and credential resets
+ * hold at once on every node), of the account in the path, with one of the route's roles. App access
+ * tokens are refused here whatever their permissions: no app administers apps or approves actions.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { Core } from '../app.js';
+import type { CallContext } from '../audit/entry.js';
+import { AppError } from '../errors.js';
+import type { UserRole } from '../storage/schema.js';
+import { findLiveSessionByTokenHash, type SignedInSession } from '../store/sessions.js';
+import { hashSessionToken, SESSION_TOKEN_PREFIX } from './sign-in.js';
+
+export interface HumanPrincipal {
+  session: SignedInSession;
+  /** For the audit entries of what the request does. */
+  ctx: CallContext;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    human?: HumanPrincipal;
+  }
+}
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+function unauthenticated(description: string): AppError {
+  return new AppError('UNAUTHENTICATED', { description, headers: { 'www-authenticate': 'Bearer realm="cordon"' } });
+}
+
+/** The session a request presents; throws UNAUTHENTICATED when there is none or it is not live. */
+export async function authenticateSession(core: Core, request: FastifyRequest): Promise<HumanPrincipal> {
+  const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
+  if (!token?.startsWith(SESSION_TOKEN_PREFIX)) throw unauthenticated('sign in: this route takes a session token from POST /v1/auth/sessions');
+  const session = await findLiveSessionByTokenHash(core.database.db, hashSessionToken(token));
+  if (!session) throw unauthenticated('the session is signed out, expired or revoked: sign in again');
+  return {
+    session,
+    ctx: { actor: { type: 'user', id: session.user_id }, authz: { method: 'session', session_id: session.id, role: session.user.role } },
+  };
+}
+
+/** A preHandler admitting sessions of `roles` in the `:account` of the path (any account when the path has none). */
+export function requireSession(core: Core, roles: readonly UserRole[] = ['OWNER', 'ADMIN', 'MEMBER']) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const human = await authenticateSession(core, request);
+    const account = (request.params as { account?: string } | undefined)?.account;
+    if (account !== undefined && account !== human.session.account_id) {
+      throw new AppError('PERMISSION_DENIED', { description: 'the session belongs to another account' });
+    }
+    if (!roles.includes(human.session.user.role)) {
+      throw new AppError('PERMISSION_DENIED', { description: `this route is for ${roles.join(' or ')} users` });
+    }
+    request.human = human;
+  };
+}
+
+export const ADMIN_ROLES: readonly UserRole[] = ['OWNER', 'ADMIN'];

@@ -1,0 +1,221 @@
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Core } from '../../src/app.js';
+import { resetCredentials, type NewCredentials } from '../../src/auth/credentials.js';
+import { base32Decode, timeStep, totpCode } from '../../src/auth/totp.js';
+import { createAccount } from '../../src/directory/accounts.js';
+import { suspendUser } from '../../src/directory/user-state.js';
+import { createUser } from '../../src/directory/users.js';
+import { buildServer } from '../../src/http/server.js';
+import { createLogger } from '../../src/logger.js';
+import { createApp } from '../../src/oauth/apps.js';
+import { listAuditEntries } from '../../src/store/audit.js';
+import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { testCtx } from '../support/fixtures.js';
+
+/** The TOTP code of `seed`, `offset` steps from now. */
+const code = (seed: string, offset = 0) => totpCode(base32Decode(seed), timeStep(Date.now() / 1000) + offset);
+const rpc = (code: number, message: string, reason: string) => ({ code, message, details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'cordon' }] });
+
+describeBackends('human sign-in and admin routes', (backend) => {
+  let database: TestDatabase;
+  let core: Core;
+  let server: FastifyInstance;
+  let accountId: string;
+  let otherAccountId: string;
+  const logLines: string[] = [];
+  const people: Record<string, { id: string; email: string; creds: NewCredentials }> = {};
+
+  beforeAll(async () => {
+    database = await createTestDatabase(backend);
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        logLines.push(String(chunk));
+        done();
+      },
+    });
+    core = await openTestCore(database, { CORDON_SIGN_IN_RATE_PER_ADDRESS: '0' }, createLogger('info', sink));
+    const created = await createAccount(core.directory, testCtx, { name: 'Test Co', owner: { email: 'owner@test.example', display_name: 'Owner' } });
+    accountId = created.account.id;
+    people.owner = { id: created.owner.id, email: created.owner.email, creds: created.ownerCredentials };
+    for (const [name, role] of [['admin', 'ADMIN'], ['member', 'MEMBER'], ['victim', 'ADMIN'], ['guessed', 'MEMBER'], ['swarmed', 'MEMBER'], ['replayed', 'MEMBER']] as const) {
+      const user = await createUser(core.directory, testCtx, accountId, { email: `${name}@test.example`, display_name: name, role });
+      people[name] = { id: user.id, email: user.email, creds: (await resetCredentials(core.directory, testCtx, accountId, user.id)).credentials };
+    }
+    const other = await createAccount(core.directory, testCtx, { name: 'Other', owner: { email: 'owner@other.example', display_name: 'O' } });
+    otherAccountId = other.account.id;
+    people.outsider = { id: other.owner.id, email: other.owner.email, creds: other.ownerCredentials };
+    server = await buildServer(core);
+  });
+  afterAll(async () => {
+    await server.close();
+    await core.close();
+    await database.drop();
+  });
+
+  const signIn = (body: Record<string, unknown>) => server.inject({ method: 'POST', url: '/v1/auth/sessions', payload: body, headers: { 'user-agent': 'cordon-cli/0.1' } });
+  const signInAs = async (name: string, offset = 0) => {
+    const person = people[name]!;
+    const account = name === 'outsider' ? otherAccountId : accountId;
+    const res = await signIn({ account_id: account, email: person.email, password: person.creds.password, totp: code(person.creds.totpSecret, offset), kind: 'cli' });
+    expect(res.statusCode, res.body).toBe(201);
+    return res.json().session_token as string;
+  };
+  const as = (token: string) => ({ authorization: `Bearer ${token}` });
+  const entries = async (action: string) => {
+    await core.audit.settle();
+    await core.audit.sequencer.drain();
+    return (await listAuditEntries(core.database.db, { accountId })).filter((e) => e.action === action);
+  };
+
+  it('signs a person in with password and TOTP: an opaque token once, the session, an audit entry', async () => {
+    const person = people.owner!;
+    const res = await signIn({ email: person.email.toUpperCase(), account_id: accountId, password: person.creds.password, totp: code(person.creds.totpSecret) });
+    expect(res.statusCode).toBe(201);
+    expect(res.headers['cache-control']).toBe('no-store');
+    const body = res.json();
+    expect(body.session_token).toMatch(/^cdns_[A-Za-z0-9_-]{43}$/);
+    expect(body).toMatchObject({ token_type: 'Bearer', expires_in: 43_200, account_id: accountId, kind: 'web', user: { id: person.id, email: person.email, display_name: 'Owner', role: 'OWNER' } });
+    expect(Date.parse(body.expire_time) - Date.parse(body.create_time)).toBeGreaterThan(43_190_000);
+
+    const current = await server.inject({ url: '/v1/auth/sessions/current', headers: as(body.session_token) });
+    expect(current.json()).toEqual({ session_id: body.session_id, account_id: accountId, kind: 'web', create_time: body.create_time, expire_time: body.expire_time, user: body.user });
+
+    // Only the hash is stored.
+    const row = await core.database.db.selectFrom('sessions').selectAll().where('id', '=', body.session_id).executeTakeFirstOrThrow();
+    expect(row.token_hash).not.toContain(body.session_token.slice(5, 20));
+
+    const [entry] = (await entries('user.sign_in')).filter((e) => e.outcome === 'changed' && e.target_id === person.id);
+    expect(entry).toMatchObject({ actor_type: 'user', actor_id: person.id, authz: { method: 'password+totp' }, details: { session_id: body.session_id, kind: 'web', user_agent: 'cordon-cli/0.1' } });
+  });
+
+  it('fails every wrong credential alike, audits why, and keeps secrets out of entries and logs', async () => {
+    const person = people.member!;
+    const failed = rpc(16, 'sign-in failed: wrong email, password or code', 'SIGN_IN_FAILED');
+    const attempts = [
+      { account_id: accountId, email: person.email, password: 'wrong-password-1', totp: code(person.creds.totpSecret) },
+      { account_id: accountId, email: person.email, password: person.creds.password, totp: '000000' === code(person.creds.totpSecret) ? '111111' : '000000' },
+      { account_id: accountId, email: 'nobody@test.example', password: person.creds.password, totp: code(person.creds.totpSecret) },
+      { account_id: 'AAAAAAAAAAAAAAAAAAAAAAAAAA', email: person.email, password: person.creds.password, totp: code(person.creds.totpSecret) },
+    ];
+    for (const attempt of attempts) {
+      const res = await signIn(attempt);
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toEqual(failed);
+    }
+    const refused = (await entries('user.sign_in')).filter((e) => e.outcome === 'refused');
+    expect(refused.map((e) => [e.actor_type, e.target_type, e.target_id, e.details.reason])).toEqual(
+      expect.arrayContaining([
+        ['anonymous', 'user', person.id, 'bad_password'],
+        ['anonymous', 'user', person.id, 'bad_totp'],
+        ['anonymous', 'email', 'nobody@test.example', 'unknown_email'],
+      ]),
+    );
+    const text = JSON.stringify(await listAuditEntries(core.database.db, { accountId })) + logLines.join('');
+    for (const secret of [person.creds.password, person.creds.totpSecret, 'wrong-password-1']) expect(text).not.toContain(secret);
+    // Malformed bodies are 400s in the same shape, never 5xx.
+    for (const body of [{}, { email: 'x' }, { email: 'x', password: 'y', totp: 'z', extra: 1 }, { email: 1, password: [], totp: null }]) {
+      const res = await signIn(body);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().details[0].reason).toBe('INVALID_ARGUMENT');
+    }
+  });
+
+  it('refuses a TOTP code used once already', async () => {
+    const person = people.replayed!;
+    const totp = code(person.creds.totpSecret);
+    expect((await signIn({ account_id: accountId, email: person.email, password: person.creds.password, totp })).statusCode).toBe(201);
+    const again = await signIn({ account_id: accountId, email: person.email, password: person.creds.password, totp });
+    expect(again.statusCode).toBe(401);
+    expect((await entries('user.sign_in')).filter((e) => e.target_id === person.id).map((e) => e.details.reason ?? 'ok')).toEqual(['ok', 'bad_totp']);
+  });
+
+  it('backs off after 5 failures in a row, even for the right credentials, with Retry-After', async () => {
+    const person = people.guessed!;
+    for (let i = 0; i < 5; i++) {
+      expect((await signIn({ account_id: accountId, email: person.email, password: `guess-${i}`, totp: '123456' })).statusCode).toBe(401);
+    }
+    const blocked = await signIn({ account_id: accountId, email: person.email, password: person.creds.password, totp: code(person.creds.totpSecret) });
+    expect(blocked.statusCode).toBe(429);
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(blocked.json()).toEqual(rpc(8, 'too many failed sign-ins for this user: wait before trying again', 'SIGN_IN_BACKOFF'));
+    expect((await entries('user.sign_in')).filter((e) => e.target_id === person.id).map((e) => e.details.reason)).toEqual([...Array(5).fill('bad_password'), 'backoff']);
+  });
+
+  it('counts parallel guesses before checking them: a swarm gets only a handful of tries', async () => {
+    const person = people.swarmed!;
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => signIn({ account_id: accountId, email: person.email, password: `swarm-${i}`, totp: '123456' })),
+    );
+    const checked = results.filter((r) => r.statusCode === 401).length;
+    expect(results.every((r) => r.statusCode === 401 || r.statusCode === 429)).toBe(true);
+    // 5 free attempts, then each blocks the next for 1 s, 2 s …: a slow machine may let one more through.
+    expect(checked).toBeGreaterThanOrEqual(5);
+    expect(checked).toBeLessThanOrEqual(7);
+  });
+
+  it('ends sessions at sign-out, on suspension and on expiry; a suspended person cannot sign in', async () => {
+    const token = await signInAs('admin');
+    const out = await server.inject({ method: 'DELETE', url: '/v1/auth/sessions/current', headers: as(token) });
+    expect(out.statusCode).toBe(204);
+    const after = await server.inject({ url: '/v1/auth/sessions/current', headers: as(token) });
+    expect(after.statusCode).toBe(401);
+    expect(after.headers['www-authenticate']).toBe('Bearer realm="cordon"');
+    expect(after.json()).toEqual(rpc(16, 'the session is signed out, expired or revoked: sign in again', 'UNAUTHENTICATED'));
+
+    const victim = await signInAs('victim');
+    await suspendUser(core.directory, testCtx, accountId, people.victim!.id);
+    expect((await server.inject({ url: '/v1/auth/sessions/current', headers: as(victim) })).statusCode).toBe(401);
+    const person = people.victim!;
+    const res = await signIn({ account_id: accountId, email: person.email, password: person.creds.password, totp: code(person.creds.totpSecret, 1) });
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toEqual(rpc(7, 'the user is suspended', 'USER_SUSPENDED'));
+
+    const expiring = await signInAs('admin', 1);
+    await core.database.db.updateTable('sessions').set({ expires_at: new Date(Date.now() - 1000) }).where('revoked_at', 'is', null).where('user_id', '=', people.admin!.id).execute();
+    expect((await server.inject({ url: '/v1/auth/sessions/current', headers: as(expiring) })).statusCode).toBe(401);
+  });
+
+  it('lets OWNER and ADMIN sessions administer apps, and nobody else', async () => {
+    const owner = await signInAs('owner', 1);
+    const member = await signInAs('member', 1);
+    const outsider = await signInAs('outsider');
+    const base = `/v1/accounts/${accountId}/apps`;
+
+    const created = await server.inject({ method: 'POST', url: base, headers: as(owner), payload: { name: 'SOAR', permissions: ['users:suspend'], constraints: { protected_roles: ['OWNER'], max_suspensions_per_hour: 10 } } });
+    expect(created.statusCode).toBe(201);
+    const app = created.json();
+    expect(app).toMatchObject({ name: 'SOAR', permissions: ['users:suspend'], auth_method: 'client_secret_basic', dpop_required: false, constraints: { allowed_group_ids: [], protected_roles: ['OWNER'], max_suspensions_per_hour: 10 }, disable_time: null });
+    expect(app.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    const listed = await server.inject({ url: base, headers: as(owner) });
+    expect(listed.json().apps.map((a: { id: string }) => a.id)).toEqual([app.id]);
+    expect(listed.body).not.toContain(app.client_secret);
+    const got = await server.inject({ url: `${base}/${app.id}`, headers: as(owner) });
+    expect(got.json()).toEqual(Object.fromEntries(Object.entries(app).filter(([k]) => k !== 'client_secret')));
+
+    const rotated = await server.inject({ method: 'POST', url: `${base}/${app.id}:rotateSecret`, headers: as(owner) });
+    expect(rotated.json().client_secret).not.toBe(app.client_secret);
+    const disabled = await server.inject({ method: 'POST', url: `${base}/${app.id}:disable`, headers: as(owner) });
+    expect(disabled.json()).toMatchObject({ changed: true, app: { id: app.id } });
+    expect((await server.inject({ method: 'POST', url: `${base}/${app.id}:disable`, headers: as(owner) })).json().changed).toBe(false);
+
+    const [entry] = await entries('app.create');
+    expect(entry).toMatchObject({ actor_type: 'user', actor_id: people.owner!.id, authz: { method: 'session', role: 'OWNER' } });
+    expect(JSON.stringify(await listAuditEntries(core.database.db, { accountId }))).not.toContain(app.client_secret);
+
+    // A member, another account's owner, an app token, no token: refused, and nothing is created.
+    const forbidden = rpc(7, 'this route is for OWNER or ADMIN users', 'PERMISSION_DENIED');
+    expect((await server.inject({ method: 'POST', url: base, headers: as(member), payload: { name: 'x', permissions: ['users:list'] } })).json()).toEqual(forbidden);
+    const foreign = await server.inject({ url: base, headers: as(outsider) });
+    expect([foreign.statusCode, foreign.json()]).toEqual([403, rpc(7, 'the session belongs to another account', 'PERMISSION_DENIED')]);
+    const { clientSecret, app: tokenApp } = await createApp(core.directory, testCtx, accountId, { name: 'all', permissions: ['users:list', 'users:read', 'users:suspend', 'users:reactivate', 'signals:write', 'audit:read'] });
+    const token = await server.inject({ method: 'POST', url: '/oauth/token', headers: { authorization: `Basic ${Buffer.from(`${tokenApp.client_id}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=client_credentials' });
+    const withAppToken = await server.inject({ url: base, headers: as(token.json().access_token) });
+    expect(withAppToken.statusCode).toBe(401);
+    expect((await server.inject({ url: base })).statusCode).toBe(401);
+    expect((await server.inject({ url: `${base}/${app.id}:frobnicate`, method: 'POST', headers: as(owner) })).statusCode).toBe(404);
+    expect((await entries('app.create')).map((e) => e.actor_id)).toEqual([people.owner!.id, testCtx.actor.id]);
+  });
+});
