@@ -7,10 +7,10 @@ import type { CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
 import { generatePassword, hashSecret } from '../directory/passwords.js';
 import { AppError } from '../errors.js';
-import type { Database, User } from '../storage/schema.js';
+import type { Database, User, UserRole } from '../storage/schema.js';
 import { revokeSessionsOfUser } from '../store/sessions.js';
 import { lockUserById, setUserCredentials } from '../store/users.js';
-import { generateTotpSecret } from './totp.js';
+import { generateTotpSecret, otpauthUri } from './totp.js';
 
 export interface NewCredentials {
   password: string;
@@ -21,6 +21,11 @@ export interface NewCredentials {
 
 /** The label a user's TOTP seed is sealed under: a seed copied to another row does not open. */
 export const totpSealLabel = (accountId: string, userId: string) => `totp seed ${accountId}/${userId}`;
+
+/** New credentials as shown, once, to whoever made them: with the otpauth:// URI authenticator apps scan. */
+export function credentialsView(email: string, creds: Pick<NewCredentials, 'password' | 'totpSecret'>) {
+  return { password: creds.password, totp_secret: creds.totpSecret, totp_uri: otpauthUri(creds.totpSecret, 'Cordon', email) };
+}
 
 /** Makes a password and a TOTP seed; the slow hash runs here, outside any transaction. */
 export async function makeCredentials(): Promise<NewCredentials> {
@@ -40,14 +45,25 @@ export async function storeCredentials(deps: DirectoryDeps, trx: Transaction<Dat
 
 /**
  * Gives a user new credentials (the old ones stop working) and revokes the user's sessions, since a
- * reset usually means the old ones are not to be trusted. Audited, without the secrets.
+ * reset usually means the old ones are not to be trusted. Audited, without the secrets. A signed-in
+ * ADMIN (`actorRole`) may reset members only: resetting an owner's or another admin's credentials would
+ * hand over their rights, so that takes an OWNER (or the operator on the database itself).
  */
-export async function resetCredentials(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string): Promise<{ user: User; credentials: NewCredentials }> {
+export async function resetCredentials(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  userId: string,
+  actorRole?: UserRole,
+): Promise<{ user: User; credentials: NewCredentials }> {
   const credentials = await makeCredentials();
   return deps.audit.transact(async (trx) => {
     const existing = await lockUserById(trx, accountId, userId);
     if (!existing) throw new AppError('USER_NOT_FOUND');
     if (existing.externally_managed) throw new AppError('EXTERNALLY_MANAGED');
+    if (actorRole !== undefined && actorRole !== 'OWNER' && existing.role !== 'MEMBER') {
+      throw new AppError('PERMISSION_DENIED', { description: `only an OWNER may reset the credentials of an ${existing.role}` });
+    }
     const user = await storeCredentials(deps, trx, existing, credentials);
     const revoked = await revokeSessionsOfUser(trx, accountId, userId, 'credentials_reset');
     await deps.audit.append(trx, {

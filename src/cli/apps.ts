@@ -2,23 +2,36 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { appView, AUTH_METHODS, createApp, disableApp, getApp, listApps, rotateAppSecret } from '../oauth/apps.js';
 import { PERMISSIONS } from '../oauth/permissions.js';
-import type { AuthMethod, OAuthApp } from '../storage/schema.js';
-import { operatorContext, resolveAccount, withCore } from './context.js';
+import type { AuthMethod } from '../storage/schema.js';
+import { operatorContext } from './context.js';
 import { printJson, printTable, usageError, type CliIo } from './io.js';
+import { runAdmin } from './remote.js';
+
+function positiveInteger(flag: string, value: string): number {
+  if (!/^\d{1,9}$/.test(value)) throw usageError(`${flag}: expected a positive integer, got "${value}"`);
+  return Number(value);
+}
 
 const list = (value: string | undefined) => (value ? value.split(',').map((v) => v.trim()).filter(Boolean) : undefined);
 
-function printApps(io: CliIo, apps: OAuthApp[]): void {
+const ACCOUNT_HELP = 'account id (default: the signed-in account, or the only one)';
+
+type AppJson = ReturnType<typeof appView>;
+type WithSecret = AppJson & { client_secret?: string };
+const appsPath = (accountId: string, app?: string) => `/v1/accounts/${encodeURIComponent(accountId)}/apps${app === undefined ? '' : `/${encodeURIComponent(app)}`}`;
+
+function printApps(io: CliIo, apps: AppJson[]): void {
   printTable(
     io,
     ['ID', 'Client ID', 'Name', 'Permissions', 'Auth', 'Disabled'],
-    apps.map((a) => [a.id, a.client_id, a.name, a.permissions.join(' '), a.auth_method + (a.dpop_required ? '+DPoP' : ''), a.disabled_at ? 'yes' : '']),
+    apps.map((a) => [a.id, a.client_id, a.name, a.permissions.join(' '), a.auth_method + (a.dpop_required ? '+DPoP' : ''), a.disable_time ? 'yes' : '']),
   );
 }
 
-function printSecretOnce(io: CliIo, app: OAuthApp, secret: string | undefined): void {
+function printSecretOnce(io: CliIo, app: WithSecret, json: boolean | undefined): void {
+  if (json) return printJson(io, app);
   printApps(io, [app]);
-  if (secret) io.stdout.write(`Client secret: ${secret}\nStore it now: it is shown once and kept only as a hash.\n`);
+  if (app.client_secret) io.stdout.write(`Client secret: ${app.client_secret}\nStore it now: it is shown once and kept only as a hash.\n`);
 }
 
 export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
@@ -35,7 +48,7 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
     .option('--groups <ids>', 'constraint: the only group ids whose members it may act on')
     .option('--protected-roles <roles>', 'constraint: roles it may never touch, e.g. OWNER,ADMIN')
     .option('--max-suspensions-per-hour <n>', 'constraint: suspension cap per hour')
-    .option('--account <id>', 'account id (default: the only account)')
+    .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON, with client_secret this once')
     .action(
       (opts: {
@@ -50,90 +63,105 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
         account?: string;
         json?: boolean;
       }) =>
-        run(() =>
-          withCore(io, 'apps create', async (core) => {
-            let jwks: { keys: Record<string, unknown>[] } | undefined;
-            if (opts.jwks) {
-              try {
-                jwks = JSON.parse(readFileSync(opts.jwks, 'utf8'));
-              } catch (error) {
-                throw usageError(`cannot read a JWKS from ${opts.jwks}: ${(error as Error).message}`);
-              }
+        run(async () => {
+          let jwks: { keys: Record<string, unknown>[] } | undefined;
+          if (opts.jwks) {
+            try {
+              jwks = JSON.parse(readFileSync(opts.jwks, 'utf8'));
+            } catch (error) {
+              throw usageError(`cannot read a JWKS from ${opts.jwks}: ${(error as Error).message}`);
             }
-            const cap = opts.maxSuspensionsPerHour === undefined ? undefined : Number(opts.maxSuspensionsPerHour);
-            const { app, clientSecret } = await createApp(core.directory, operatorContext(core), await resolveAccount(core, opts.account), {
-              name: opts.name,
-              permissions: list(opts.permissions) ?? [],
-              auth_method: opts.authMethod as AuthMethod,
-              jwks,
-              dpop_required: opts.dpop ?? false,
+          }
+          const input = {
+            name: opts.name,
+            permissions: list(opts.permissions) ?? [],
+            auth_method: opts.authMethod as AuthMethod,
+            jwks,
+            dpop_required: opts.dpop ?? false,
+            constraints: {
               allowed_group_ids: list(opts.groups),
               protected_roles: list(opts.protectedRoles)?.map((r) => r.toUpperCase()),
-              max_suspensions_per_hour: cap,
-            });
-            if (opts.json) printJson(io, { ...appView(app), ...(clientSecret ? { client_secret: clientSecret } : {}) });
-            else printSecretOnce(io, app, clientSecret);
-          }),
-        ),
+              max_suspensions_per_hour: opts.maxSuspensionsPerHour === undefined ? undefined : positiveInteger('--max-suspensions-per-hour', opts.maxSuspensionsPerHour),
+            },
+          };
+          const created = await runAdmin<WithSecret>(io, 'apps create', opts.account, {
+            async direct(core, accountId) {
+              const { constraints, ...rest } = input;
+              const { app, clientSecret } = await createApp(core.directory, operatorContext(core), accountId, { ...rest, ...constraints });
+              return { ...appView(app), ...(clientSecret ? { client_secret: clientSecret } : {}) };
+            },
+            api: (client, accountId) => client.call('POST', appsPath(accountId), input),
+          });
+          printSecretOnce(io, created, opts.json);
+        }),
     );
 
   apps
     .command('list')
     .description('List the OAuth apps of an account')
-    .option('--account <id>', 'account id (default: the only account)')
+    .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')
     .action((opts: { account?: string; json?: boolean }) =>
-      run(() =>
-        withCore(io, 'apps list', async (core) => {
-          const rows = await listApps(core.directory, await resolveAccount(core, opts.account));
-          if (opts.json) printJson(io, { apps: rows.map(appView) });
-          else printApps(io, rows);
-        }),
-      ),
+      run(async () => {
+        const { apps: rows } = await runAdmin<{ apps: AppJson[] }>(io, 'apps list', opts.account, {
+          direct: async (core, accountId) => ({ apps: (await listApps(core.directory, accountId)).map(appView) }),
+          api: (client, accountId) => client.call('GET', appsPath(accountId)),
+        });
+        if (opts.json) printJson(io, { apps: rows });
+        else printApps(io, rows);
+      }),
     );
 
   apps
     .command('get <app>')
     .description('Show one OAuth app (never its secret)')
-    .option('--account <id>', 'account id (default: the only account)')
+    .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')
     .action((appId: string, opts: { account?: string; json?: boolean }) =>
-      run(() =>
-        withCore(io, 'apps get', async (core) => {
-          const app = await getApp(core.directory, await resolveAccount(core, opts.account), appId);
-          if (opts.json) printJson(io, appView(app));
-          else printApps(io, [app]);
-        }),
-      ),
+      run(async () => {
+        const app = await runAdmin<AppJson>(io, 'apps get', opts.account, {
+          direct: async (core, accountId) => appView(await getApp(core.directory, accountId, appId)),
+          api: (client, accountId) => client.call('GET', appsPath(accountId, appId)),
+        });
+        if (opts.json) printJson(io, app);
+        else printApps(io, [app]);
+      }),
     );
 
   apps
     .command('disable <app>')
     .description('Disable an OAuth app: it gets no new tokens (idempotent)')
-    .option('--account <id>', 'account id (default: the only account)')
+    .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')
     .action((appId: string, opts: { account?: string; json?: boolean }) =>
-      run(() =>
-        withCore(io, 'apps disable', async (core) => {
-          const { app, changed } = await disableApp(core.directory, operatorContext(core), await resolveAccount(core, opts.account), appId);
-          if (opts.json) printJson(io, { app: appView(app), changed });
-          else io.stdout.write(changed ? `disabled ${app.name} (${app.id})\n` : `${app.name} (${app.id}) was already disabled\n`);
-        }),
-      ),
+      run(async () => {
+        const { app, changed } = await runAdmin<{ app: AppJson; changed: boolean }>(io, 'apps disable', opts.account, {
+          async direct(core, accountId) {
+            const result = await disableApp(core.directory, operatorContext(core), accountId, appId);
+            return { app: appView(result.app), changed: result.changed };
+          },
+          api: (client, accountId) => client.call('POST', `${appsPath(accountId, appId)}:disable`),
+        });
+        if (opts.json) printJson(io, { app, changed });
+        else io.stdout.write(changed ? `disabled ${app.name} (${app.id})\n` : `${app.name} (${app.id}) was already disabled\n`);
+      }),
     );
 
   apps
     .command('rotate-secret <app>')
     .description('Replace the client secret; the old one stops working at once. Prints the new one once')
-    .option('--account <id>', 'account id (default: the only account)')
+    .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON, with client_secret this once')
     .action((appId: string, opts: { account?: string; json?: boolean }) =>
-      run(() =>
-        withCore(io, 'apps rotate-secret', async (core) => {
-          const { app, clientSecret } = await rotateAppSecret(core.directory, operatorContext(core), await resolveAccount(core, opts.account), appId);
-          if (opts.json) printJson(io, { ...appView(app), client_secret: clientSecret });
-          else printSecretOnce(io, app, clientSecret);
-        }),
-      ),
+      run(async () => {
+        const rotated = await runAdmin<WithSecret>(io, 'apps rotate-secret', opts.account, {
+          async direct(core, accountId) {
+            const { app, clientSecret } = await rotateAppSecret(core.directory, operatorContext(core), accountId, appId);
+            return { ...appView(app), client_secret: clientSecret };
+          },
+          api: (client, accountId) => client.call('POST', `${appsPath(accountId, appId)}:rotateSecret`),
+        });
+        printSecretOnce(io, rotated, opts.json);
+      }),
     );
 }

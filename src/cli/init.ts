@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { createAccount } from '../directory/accounts.js';
 import { operatorContext, withCore } from './context.js';
-import { credentialsJson, describeCredentials } from './credentials.js';
+import { credentialsView } from '../auth/credentials.js';
+import { describeCredentials } from './credentials.js';
 import { printJson, type CliIo } from './io.js';
 
 export function initCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
@@ -22,7 +23,7 @@ export function initCommand(program: Command, io: CliIo, run: (fn: () => Promise
           if (opts.json) {
             printJson(io, {
               account_id: created.account.id,
-              owner: { user_id: created.owner.id, email: created.owner.email, ...credentialsJson(created.owner.email, created.ownerCredentials) },
+              owner: { user_id: created.owner.id, email: created.owner.email, ...credentialsView(created.owner.email, created.ownerCredentials) },
             });
           } else {
             io.stdout.write(

@@ -7,6 +7,8 @@ export interface CliIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream;
   env: Record<string, string | undefined>;
+  /** Where `cordon login` reads a password from (default: process.stdin). */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
 /** Exit codes: documented in `cordon --help`. */
@@ -32,6 +34,10 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
   EMAIL_TAKEN: EXIT.REFUSED,
   ALREADY_EXISTS: EXIT.REFUSED,
   FAILED_PRECONDITION: EXIT.REFUSED,
+  UNAUTHENTICATED: EXIT.REFUSED,
+  SIGN_IN_FAILED: EXIT.REFUSED,
+  USER_SUSPENDED: EXIT.REFUSED,
+  SIGN_IN_BACKOFF: EXIT.UNAVAILABLE,
   DATA_DIR_LOCKED: EXIT.UNAVAILABLE,
   UNAVAILABLE: EXIT.UNAVAILABLE,
   CONFIG_INVALID: EXIT.CONFIG,

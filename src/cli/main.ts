@@ -1,12 +1,13 @@
 /**
- * The `cordon` command line. Every command that touches the database opens it directly (the embedded
- * data dir is locked while a server holds it, and the command says so).
+ * The `cordon` command line. Admin commands work on the database directly when nothing else holds it,
+ * and through a running server's API (after `cordon login`) otherwise; see remote.ts.
  */
 import { Command, CommanderError } from 'commander';
 import { renderConfigDocs } from '../config.js';
 import { appsCommand } from './apps.js';
 import { initCommand } from './init.js';
 import { keysCommand } from './keys.js';
+import { loginCommand } from './login.js';
 import { EXIT, reportError, type CliIo } from './io.js';
 import { serveCommand } from './serve.js';
 import { usersCommand } from './users.js';
@@ -37,6 +38,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   serveCommand(program, io, run);
   initCommand(program, io, run);
   usersCommand(program, io, run);
+  loginCommand(program, io, run);
   appsCommand(program, io, run);
   keysCommand(program, io, run);
   program

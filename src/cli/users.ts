@@ -5,9 +5,12 @@ import { getUser } from '../directory/users.js';
 import { reactivateUser, suspendUser } from '../directory/user-state.js';
 import type { User } from '../storage/schema.js';
 import { listUsers } from '../store/users.js';
+import { credentialsView, resetCredentials } from '../auth/credentials.js';
 import { operatorContext, resolveAccount, withCore } from './context.js';
+import { describeCredentials } from './credentials.js';
 import { EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
 import { createProgress } from './progress.js';
+import { runAdmin } from './remote.js';
 
 function userJson(user: User) {
   return {
@@ -98,6 +101,25 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
         ),
       );
   }
+
+  users
+    .command('reset-credentials <user>')
+    .description("Give a user a new password and TOTP seed (printed once) and end the user's sessions")
+    .option('--account <id>', 'account id (default: the signed-in account, or the only one)')
+    .option('--json', 'print JSON: user_id, email, password, totp_secret, totp_uri')
+    .action((userId: string, opts: { account?: string; json?: boolean }) =>
+      run(async () => {
+        const reset = await runAdmin<{ user_id: string; email: string } & ReturnType<typeof credentialsView>>(io, 'users reset-credentials', opts.account, {
+          async direct(core, accountId) {
+            const { user, credentials } = await resetCredentials(core.directory, operatorContext(core), accountId, userId);
+            return { user_id: user.id, email: user.email, ...credentialsView(user.email, credentials) };
+          },
+          api: (client, accountId) => client.call('POST', `/v1/accounts/${encodeURIComponent(accountId)}/users/${encodeURIComponent(userId)}:resetCredentials`),
+        });
+        if (opts.json) printJson(io, reset);
+        else io.stdout.write(`New credentials for ${reset.email} (${reset.user_id}); their sessions are revoked.\n${describeCredentials(reset.email, { password: reset.password, totpSecret: reset.totp_secret })}\n`);
+      }),
+    );
 
   users
     .command('import <file>')

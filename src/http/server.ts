@@ -14,6 +14,7 @@ import type { Core } from '../app.js';
 import { AppError, isAppError, toOAuthError, toRpcStatus, type ErrorCode } from '../errors.js';
 import { appsRoutes } from './routes/apps.js';
 import { authRoutes } from './routes/auth.js';
+import { credentialsRoutes } from './routes/credentials.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { oauthRoutes } from './routes/oauth.js';
@@ -88,6 +89,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   oauthRoutes(app, core);
   authRoutes(app, core);
   appsRoutes(app, core);
+  credentialsRoutes(app, core);
   options.register?.(app);
 
   return app;

@@ -158,3 +158,9 @@ export function acquireDataDirLock(dataDir: string, holder: string): DataDirLock
   }
   throw new AppError('DATA_DIR_LOCKED', { description: `could not take the lock ${file}: other processes keep contending for it` });
 }
+
+/** The URL of a live `cordon serve` holding the data directory, if one does. */
+export function servingUrl(dataDir: string): string | undefined {
+  const info = readLock(path.join(dataDir, LOCK_NAME))?.info;
+  return info && info.holder === 'serve' && info.url && isAlive(info) ? info.url : undefined;
+}

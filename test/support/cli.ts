@@ -10,10 +10,11 @@ export interface CliResult {
 /** Node arguments that run the CLI from source; benches pass the built bin instead. */
 const CLI = ['--import', 'tsx', 'src/cli/bin.ts'];
 
-/** Runs `cordon ARGS` from source in a child process. */
-export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+/** Runs `cordon ARGS` from source in a child process, with `input` on its standard input. */
+export function runCli(args: string[], env: Record<string, string>, input?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, CORDON_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, CORDON_LOG_LEVEL: 'warn', ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

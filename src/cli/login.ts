@@ -1,0 +1,114 @@
+/**
+ * `cordon login`, `logout` and `whoami`: a person signs in to a running server (password + TOTP) and the
+ * CLI keeps the session token in CORDON_CLI_SESSION_FILE (0600), which admin commands then use.
+ */
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import type { Command } from 'commander';
+import { servingUrl } from '../storage/lock-file.js';
+import { readConfig } from './context.js';
+import { printJson, usageError, type CliIo } from './io.js';
+import { ApiClient, forgetSession, readSavedSession, saveSession, type SavedSession } from './remote.js';
+
+interface SignedInBody {
+  session_token: string;
+  account_id: string;
+  expire_time: string;
+  user: { email: string; role: string };
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const chunk of stream) text += String(chunk);
+  return text.replace(/\r?\n$/, '');
+}
+
+/** Asks on the terminal; `hidden` answers are not echoed. */
+function ask(io: CliIo, question: string, hidden: boolean): Promise<string> {
+  const stdin = io.stdin ?? process.stdin;
+  if (!stdin.isTTY) return Promise.reject(usageError(`${question.replace(/: $/, '')} is required (no terminal to ask on)`));
+  io.stderr.write(question);
+  const output = new Writable({ write: (chunk, _enc, done) => (hidden ? done() : io.stderr.write(chunk, done)) });
+  const rl = createInterface({ input: stdin, output, terminal: true });
+  return new Promise((resolve) =>
+    rl.question('', (answer) => {
+      rl.close();
+      if (hidden) io.stderr.write('\n');
+      resolve(answer);
+    }),
+  );
+}
+
+/** The server to sign in to: --server, the one holding the embedded data dir, or CORDON_LISTEN's address. */
+function defaultServer(io: CliIo): string {
+  const { config } = readConfig(io);
+  const held = config.databaseUrl ? undefined : servingUrl(config.dataDir);
+  if (held) return held;
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  return `${config.tls ? 'https' : 'http'}://${host}:${config.listen.port}`;
+}
+
+export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
+  program
+    .command('login')
+    .description('Sign in to a Cordon server (password + TOTP); admin commands then go through its API')
+    .requiredOption('--email <email>', 'your email')
+    .option('--server <url>', 'server URL (default: the server holding the data dir, or CORDON_LISTEN)')
+    .option('--account <id>', 'account id (needed when the server has several)')
+    .option('--password-stdin', 'read the password from standard input instead of asking')
+    .option('--totp <code>', 'the 6-digit code of your authenticator (default: ask)')
+    .option('--json', 'print JSON (never the token)')
+    .action((opts: { email: string; server?: string; account?: string; passwordStdin?: boolean; totp?: string; json?: boolean }) =>
+      run(async () => {
+        const server = (opts.server ?? defaultServer(io)).replace(/\/$/, '');
+        const password = opts.passwordStdin ? await readAll(io.stdin ?? process.stdin) : await ask(io, 'Password: ', true);
+        const totp = opts.totp ?? (await ask(io, 'TOTP code: ', false));
+        const body = await new ApiClient(server).call<SignedInBody>('POST', '/v1/auth/sessions', {
+          email: opts.email,
+          password,
+          totp: totp.trim(),
+          kind: 'cli',
+          ...(opts.account ? { account_id: opts.account } : {}),
+        });
+        const saved: SavedSession = { server, session_token: body.session_token, account_id: body.account_id, email: body.user.email, role: body.user.role, expire_time: body.expire_time };
+        const file = saveSession(io, saved);
+        const { session_token: _token, ...shown } = saved;
+        if (opts.json) printJson(io, { ...shown, session_file: file });
+        else io.stdout.write(`Signed in to ${server} as ${saved.email} (${saved.role}, account ${saved.account_id}) until ${saved.expire_time}\n`);
+      }),
+    );
+
+  program
+    .command('logout')
+    .description('Sign out: revokes the saved session on the server and forgets it')
+    .action(() =>
+      run(async () => {
+        const saved = readSavedSession(io);
+        if (!saved) {
+          io.stdout.write('Not signed in\n');
+          return;
+        }
+        try {
+          await new ApiClient(saved.server, saved.session_token).call('DELETE', '/v1/auth/sessions/current');
+        } catch (error) {
+          io.stderr.write(`cordon: the server did not confirm the sign-out (${(error as Error).message}); forgetting the session anyway\n`);
+        }
+        forgetSession(io);
+        io.stdout.write(`Signed out of ${saved.server}\n`);
+      }),
+    );
+
+  program
+    .command('whoami')
+    .description('Show the signed-in session, as the server sees it')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) =>
+      run(async () => {
+        const saved = readSavedSession(io);
+        if (!saved) throw usageError('not signed in: run `cordon login`');
+        const current = await new ApiClient(saved.server, saved.session_token).call<{ account_id: string; expire_time: string; user: { email: string; role: string } }>('GET', '/v1/auth/sessions/current');
+        if (opts.json) printJson(io, { server: saved.server, ...current });
+        else io.stdout.write(`${current.user.email} (${current.user.role}) on ${saved.server}, account ${current.account_id}, until ${current.expire_time}\n`);
+      }),
+    );
+}

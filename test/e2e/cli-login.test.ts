@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { base32Decode, timeStep, totpCode } from '../../src/auth/totp.js';
+import { listAuditEntries } from '../../src/store/audit.js';
+import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { runCli, startServer, stopServer } from '../support/cli.js';
+
+const code = (seed: string, offset = 0) => totpCode(base32Decode(seed), timeStep(Date.now() / 1000) + offset);
+
+describeBackends('cordon login: admin commands through the API', (backend) => {
+  let database: TestDatabase;
+  let env: Record<string, string>;
+  let home: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(backend);
+    await (await openTestCore(database)).close();
+    home = mkdtempSync(path.join(tmpdir(), 'cordon-login-'));
+    env = { ...database.env, CORDON_DEMO: 'false', CORDON_CLI_SESSION_FILE: path.join(home, 'cordon', 'session.json') };
+  });
+  afterAll(async () => {
+    rmSync(home, { recursive: true, force: true });
+    await database.drop();
+  });
+
+  it('bootstraps directly, then signs in and administers through the running server', async () => {
+    const init = JSON.parse((await runCli(['init', '--name', 'Acme', '--owner-email', 'boss@acme.example', '--json'], env)).stdout);
+    expect(init.owner.totp_uri).toBe(`otpauth://totp/Cordon:boss%40acme.example?secret=${init.owner.totp_secret}&issuer=Cordon&algorithm=SHA1&digits=6&period=30`);
+    const direct = await runCli(['apps', 'create', '--name', 'bootstrap', '--permissions', 'users:list', '--json'], env);
+    expect(direct.code).toBe(0);
+
+    const server = await startServer(env);
+    try {
+      if (backend === 'pglite') {
+        // The server holds the data dir: the command says how to get through.
+        const refused = await runCli(['apps', 'list'], env);
+        expect(refused.code).toBe(2);
+        expect(refused.stderr).toContain(`sign in with \`cordon login --server ${server.url}\``);
+      }
+      const badLogin = await runCli(['login', '--server', server.url, '--email', 'boss@acme.example', '--password-stdin', '--totp', code(init.owner.totp_secret)], env, 'wrong\n');
+      expect(badLogin.code).toBe(4);
+      expect(badLogin.stderr).toBe('cordon: sign-in failed: wrong email, password or code [SIGN_IN_FAILED]\n');
+
+      const login = await runCli(['login', '--server', server.url, '--email', 'boss@acme.example', '--password-stdin', '--totp', code(init.owner.totp_secret), '--json'], env, `${init.owner.password}\n`);
+      expect(login.code, login.stderr).toBe(0);
+      expect(JSON.parse(login.stdout)).toMatchObject({ server: server.url, account_id: init.account_id, email: 'boss@acme.example', role: 'OWNER' });
+      expect(login.stdout).not.toContain('cdns_');
+      expect(statSync(env.CORDON_CLI_SESSION_FILE!).mode & 0o777).toBe(0o600);
+
+      const created = await runCli(['apps', 'create', '--name', 'soar', '--permissions', 'users:suspend,users:read', '--max-suspensions-per-hour', '5', '--json'], env);
+      expect(created.code, created.stderr).toBe(0);
+      const app = JSON.parse(created.stdout);
+      expect(app).toMatchObject({ name: 'soar', permissions: ['users:suspend', 'users:read'], constraints: { max_suspensions_per_hour: 5 }, client_secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+      const listed = JSON.parse((await runCli(['apps', 'list', '--json'], env)).stdout);
+      expect(listed.apps.map((a: { name: string }) => a.name)).toEqual(['bootstrap', 'soar']);
+      expect((await runCli(['apps', 'disable', app.id, '--json'], env)).code).toBe(0);
+      const missing = await runCli(['apps', 'get', 'AAAAAAAAAAAAAAAAAAAAAAAAAA'], env);
+      expect([missing.code, missing.stderr]).toEqual([3, 'cordon: app not found [NOT_FOUND]\n']);
+
+      const reset = await runCli(['users', 'reset-credentials', init.owner.user_id, '--json'], env);
+      expect(reset.code, reset.stderr).toBe(0);
+      expect(JSON.parse(reset.stdout)).toMatchObject({ user_id: init.owner.user_id, email: 'boss@acme.example', password: expect.any(String), totp_secret: expect.any(String) });
+      // The reset revoked the owner's sessions, this one included.
+      const gone = await runCli(['whoami'], env);
+      expect(gone.code).toBe(4);
+      expect(gone.stderr).toContain('run `cordon login`');
+      expect((await runCli(['logout'], env)).stdout).toContain(`Signed out of ${server.url}`);
+    } finally {
+      await stopServer(server.child);
+    }
+
+    const core = await openTestCore(database);
+    try {
+      await core.audit.sequencer.drain();
+      const entries = await listAuditEntries(core.database.db, { accountId: init.account_id });
+      const byAction = (action: string) => entries.filter((e) => e.action === action).map((e) => `${e.actor_type}:${e.outcome}`);
+      expect(byAction('app.create')).toEqual(['operator:changed', 'user:changed']);
+      expect(byAction('user.sign_in')).toEqual(['anonymous:refused', 'user:changed']);
+      expect(byAction('user.credentials.reset')).toEqual(['user:changed']);
+    } finally {
+      await core.close();
+    }
+  });
+});
