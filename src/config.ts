@@ -205,7 +205,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
     },
     sessionTtl: int('CORDON_SESSION_TTL', 43_200, 300, 604_800),
     signInRatePerAddress: int('CORDON_SIGN_IN_RATE_PER_ADDRESS', 30, 0, 1_000_000),
-    cliSessionFile: path.resolve(read('CORDON_CLI_SESSION_FILE') ?? path.join(env.HOME ?? homedir(), '.config', 'cordon', 'session.json')),
+    cliSessionFile: path.resolve(read('CORDON_CLI_SESSION_FILE') ?? path.join(homedir(), '.config', 'cordon', 'session.json')),
   };
 
   if (problems.length > 0) {
