@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../../src/app.js';
@@ -39,7 +40,7 @@ describeBackends('human sign-in and admin routes', (backend) => {
     const created = await createAccount(core.directory, testCtx, { name: 'Test Co', owner: { email: 'owner@test.example', display_name: 'Owner' } });
     accountId = created.account.id;
     people.owner = { id: created.owner.id, email: created.owner.email, creds: created.ownerCredentials };
-    for (const [name, role] of [['admin', 'ADMIN'], ['member', 'MEMBER'], ['victim', 'ADMIN'], ['guessed', 'MEMBER'], ['swarmed', 'MEMBER'], ['replayed', 'MEMBER']] as const) {
+    for (const [name, role] of [['admin', 'ADMIN'], ['member', 'MEMBER'], ['victim', 'ADMIN'], ['guessed', 'MEMBER'], ['swarmed', 'MEMBER'], ['replayed', 'MEMBER'], ['fuzzed', 'MEMBER']] as const) {
       const user = await createUser(core.directory, testCtx, accountId, { email: `${name}@test.example`, display_name: name, role });
       people[name] = { id: user.id, email: user.email, creds: (await resetCredentials(core.directory, testCtx, accountId, user.id)).credentials };
     }
@@ -120,6 +121,25 @@ describeBackends('human sign-in and admin routes', (backend) => {
       expect(res.statusCode).toBe(400);
       expect(res.json().details[0].reason).toBe('INVALID_ARGUMENT');
     }
+  });
+
+  it('never answers a 5xx to any sign-in body or session header (fuzzed)', async () => {
+    const person = people.fuzzed!;
+    const value = fc.oneof(fc.string({ maxLength: 40 }), fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 2 }), fc.constantFrom(accountId, person.email, 'x'.repeat(5000)));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.dictionary(fc.constantFrom('account_id', 'email', 'password', 'totp', 'kind', 'x'), value, { maxKeys: 6 }),
+        fc.option(fc.oneof(fc.string({ maxLength: 80 }), fc.string({ maxLength: 60 }).map((t) => `Bearer cdns_${t}`)), { nil: undefined }),
+        async (body, authorization) => {
+          const res = await server.inject({ method: 'POST', url: '/v1/auth/sessions', payload: body });
+          expect(res.statusCode).toBeLessThan(500);
+          expect(res.json().details[0].reason).toMatch(/^[A-Z_]+$/);
+          const current = await server.inject({ url: '/v1/auth/sessions/current', headers: authorization === undefined ? {} : { authorization } });
+          expect(current.statusCode).toBe(401);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('refuses a TOTP code used once already', async () => {
