@@ -4,45 +4,10 @@
  * drift, RFC 6238 §5.2), and each step is usable once per user: the caller records the step it accepted.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { base32Decode, base32Encode } from '../base32.js';
 
 export const TOTP_STEP_SECONDS = 30;
 const DIGITS = 6;
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-/** RFC 4648 base32 without padding, the encoding authenticator apps take seeds in. */
-export function base32Encode(bytes: Buffer): string {
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (const byte of bytes) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
-  return out;
-}
-
-export function base32Decode(text: string): Buffer {
-  const bytes: number[] = [];
-  let bits = 0;
-  let value = 0;
-  for (const char of text.replace(/=+$/, '').toUpperCase()) {
-    const index = BASE32.indexOf(char);
-    if (index < 0) throw new Error('not base32');
-    value = (value << 5) | index;
-    bits += 5;
-    if (bits >= 8) {
-      bytes.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(bytes);
-}
-
 /** A new seed: 160 bits (RFC 4226 §4 recommends that length for HMAC-SHA-1), base32. */
 export function generateTotpSecret(): string {
   return base32Encode(randomBytes(20));

@@ -1,19 +1,18 @@
-import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../../src/app.js';
 import { resetCredentials, type NewCredentials } from '../../src/auth/credentials.js';
-import { base32Decode, timeStep, totpCode } from '../../src/auth/totp.js';
+import { base32Decode } from '../../src/base32.js';
+import { timeStep, totpCode } from '../../src/auth/totp.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { suspendUser } from '../../src/directory/user-state.js';
 import { createUser } from '../../src/directory/users.js';
 import { buildServer } from '../../src/http/server.js';
-import { createLogger } from '../../src/logger.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { listAuditEntries } from '../../src/store/audit.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
-import { testCtx } from '../support/fixtures.js';
+import { captureLogs, testCtx } from '../support/fixtures.js';
 
 /** The TOTP code of `seed`, `offset` steps from now. */
 const code = (seed: string, offset = 0) => totpCode(base32Decode(seed), timeStep(Date.now() / 1000) + offset);
@@ -25,18 +24,14 @@ describeBackends('human sign-in and admin routes', (backend) => {
   let server: FastifyInstance;
   let accountId: string;
   let otherAccountId: string;
-  const logLines: string[] = [];
+  let logLines: string[] = [];
   const people: Record<string, { id: string; email: string; creds: NewCredentials }> = {};
 
   beforeAll(async () => {
     database = await createTestDatabase(backend);
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        logLines.push(String(chunk));
-        done();
-      },
-    });
-    core = await openTestCore(database, { CORDON_SIGN_IN_RATE_PER_ADDRESS: '0' }, createLogger('info', sink));
+    const logs = captureLogs();
+    logLines = logs.lines;
+    core = await openTestCore(database, { CORDON_SIGN_IN_RATE_PER_ADDRESS: '0' }, logs.logger);
     const created = await createAccount(core.directory, testCtx, { name: 'Test Co', owner: { email: 'owner@test.example', display_name: 'Owner' } });
     accountId = created.account.id;
     people.owner = { id: created.owner.id, email: created.owner.email, creds: created.ownerCredentials };

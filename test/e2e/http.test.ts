@@ -3,15 +3,14 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../../src/app.js';
 import { AppError } from '../../src/errors.js';
 import { buildServer } from '../../src/http/server.js';
-import { createLogger } from '../../src/logger.js';
 import { BACKENDS, createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { captureLogs } from '../support/fixtures.js';
 
 const internal = (reason = 'INTERNAL') => ({
   code: 13,
@@ -23,17 +22,13 @@ describeBackends('HTTP skeleton', (backend) => {
   let database: TestDatabase;
   let core: Core;
   let app: FastifyInstance;
-  const logLines: string[] = [];
+  let logLines: string[] = [];
 
   beforeAll(async () => {
     database = await createTestDatabase(backend);
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        logLines.push(String(chunk));
-        done();
-      },
-    });
-    core = await openTestCore(database, {}, createLogger('info', sink));
+    const logs = captureLogs();
+    logLines = logs.lines;
+    core = await openTestCore(database, {}, logs.logger);
     app = await buildServer(core, {
       register: (r) => {
         r.get('/boom', { schema: { response: { 200: Type.Object({}) } } }, async () => {

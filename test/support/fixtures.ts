@@ -1,7 +1,10 @@
+import { Writable } from 'node:stream';
+import type { Logger } from 'pino';
 import type { Core } from '../../src/app.js';
 import type { CallContext } from '../../src/audit/entry.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { createUser } from '../../src/directory/users.js';
+import { createLogger } from '../../src/logger.js';
 import type { User } from '../../src/storage/schema.js';
 
 export const testCtx: CallContext = { actor: { type: 'operator', id: 'tester@test' }, authz: { method: 'test' } };
@@ -32,4 +35,16 @@ export async function seedAccount(core: Core, members = 3): Promise<SeededAccoun
     externally_managed: true,
   });
   return { accountId: account.id, owner, admin, members: list, eam };
+}
+
+/** A logger at `info` whose JSON lines the test can read. */
+export function captureLogs(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { logger: createLogger('info', sink), lines };
 }
