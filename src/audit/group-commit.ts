@@ -31,8 +31,8 @@ export class GroupCommit {
 
   append(row: AuditEntryValues): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ row, resolve, reject });
-      this.pump();
+      // Records handed in during one turn of the event loop go out together, not the first one alone.
+      if (this.queue.push({ row, resolve, reject }) === 1) setImmediate(() => this.pump());
     });
   }
 
@@ -48,6 +48,7 @@ export class GroupCommit {
 
   /** Resolves once every record handed in so far has been written (or has failed). */
   async settle(): Promise<void> {
+    this.pump();
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 

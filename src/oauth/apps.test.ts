@@ -5,7 +5,7 @@ import { seedAccount, testCtx, type SeededAccount } from '../../test/support/fix
 import { createAccount } from '../directory/accounts.js';
 import { createGroup } from '../directory/groups.js';
 import { listAuditEntries } from '../store/audit.js';
-import { findAppByClientId } from '../store/apps.js';
+import { AppLookup } from './app-lookup.js';
 import { createApp, disableApp, getApp, listApps, rotateAppSecret } from './apps.js';
 import { verifyClientSecret } from './client-secret.js';
 
@@ -45,7 +45,7 @@ describeBackends('OAuth apps', (backend) => {
     expect(app.secret_hash).not.toContain(clientSecret);
     expect(verifyClientSecret(clientSecret!, app.secret_hash)).toBe(true);
     expect(verifyClientSecret(`${clientSecret}x`, app.secret_hash)).toBe(false);
-    expect((await findAppByClientId(t.core.database.db, app.client_id))?.id).toBe(app.id);
+    expect((await new AppLookup(t.core.database.db).findByClientId(app.client_id))?.id).toBe(app.id);
 
     const created = (await entries()).find((e) => e.action === 'app.create')!;
     expect(created).toMatchObject({ target_type: 'app', target_id: app.id, outcome: 'changed', details: { client_id: app.client_id, permissions: ['users:list', 'users:suspend'] } });

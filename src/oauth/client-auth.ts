@@ -7,9 +7,9 @@
 import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
 import { AppError } from '../errors.js';
 import type { OAuthApp } from '../storage/schema.js';
-import { findAppByClientId } from '../store/apps.js';
 import type { Executor } from '../store/executor.js';
 import { recordAssertionJti } from '../store/tokens.js';
+import type { AppLookup } from './app-lookup.js';
 import { verifyClientSecret } from './client-secret.js';
 
 export const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -76,11 +76,11 @@ export function readClientCredentials(authorization: string | undefined, body: R
  * the app (when known) comes back with the reason so that the refusal can be audited in its account.
  */
 export async function authenticateClient(
-  db: Executor,
+  { db, apps }: { db: Executor; apps: AppLookup },
   credentials: ClientCredentials,
   issuer: string,
 ): Promise<{ app: OAuthApp } | { app: OAuthApp | undefined; refused: AppError; reason: string }> {
-  const app = credentials.clientId.length <= 200 ? await findAppByClientId(db, credentials.clientId) : undefined;
+  const app = credentials.clientId.length <= 200 ? await apps.findByClientId(credentials.clientId) : undefined;
   const refuse = (reason: string) => ({ app, refused: invalidClient('client authentication failed'), reason });
   if (!app) return refuse('unknown_client');
   if (app.auth_method !== credentials.method) return refuse(`wrong_method:${credentials.method}`);

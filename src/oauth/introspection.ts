@@ -12,7 +12,7 @@ import { AppError } from '../errors.js';
 export type Introspection = { active: false } | ({ active: true; token_type: 'Bearer' | 'DPoP' } & AccessTokenClaims);
 
 export async function introspectToken(deps: GrantDeps, request: TokenRequest): Promise<Introspection> {
-  const authn = await authenticateClient(deps.db, readClientCredentials(request.authorization, request.body), deps.issuer());
+  const authn = await authenticateClient(deps, readClientCredentials(request.authorization, request.body), deps.issuer());
   if ('refused' in authn) throw authn.refused;
   const token = request.body.token;
   if (typeof token !== 'string' || token === '') throw new AppError('OAUTH_INVALID_REQUEST', { description: 'token is required' });

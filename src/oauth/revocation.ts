@@ -11,7 +11,7 @@ import type { GrantDeps, TokenRequest } from './grants/client-credentials.js';
 
 export async function revokeToken(deps: GrantDeps, request: TokenRequest): Promise<void> {
   const credentials = readClientCredentials(request.authorization, request.body);
-  const authn = await authenticateClient(deps.db, credentials, deps.issuer());
+  const authn = await authenticateClient(deps, credentials, deps.issuer());
   const app = authn.app;
   const entry = app && {
     accountId: app.account_id,

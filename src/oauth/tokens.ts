@@ -34,10 +34,13 @@ export async function issueAccessToken(keys: KeyRing, opts: { issuer: string; ap
     exp: now + opts.ttl,
     ...(opts.jkt ? { cnf: { jkt: opts.jkt } } : {}),
   });
-  // RFC 7518 §3.4: ES256 signatures are R || S (IEEE P1363), not DER.
-  const signature = sign('sha256', Buffer.from(`${header}.${payload}`), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+  // RFC 7518 §3.4: ES256 signatures are R || S (IEEE P1363), not DER. Signed on libuv's thread pool (as
+  // WebCrypto would), so the event loop serves other requests meanwhile.
+  const signature = await new Promise<Buffer>((resolve, reject) =>
+    sign('sha256', Buffer.from(`${header}.${payload}`), { key, dsaEncoding: 'ieee-p1363' }, (error, signed) => (error ? reject(error) : resolve(signed))),
+  );
   return {
-    accessToken: `${header}.${payload}.${signature}`,
+    accessToken: `${header}.${payload}.${signature.toString('base64url')}`,
     jti,
     expiresIn: opts.ttl,
     expiresAt: new Date((now + opts.ttl) * 1000),

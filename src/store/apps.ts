@@ -10,9 +10,9 @@ export function findAppById(db: Executor, accountId: string, id: string): Promis
   return db.selectFrom('oauth_apps').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
 }
 
-/** The token endpoint's lookup: a client_id names one app across all accounts. */
-export function findAppByClientId(db: Executor, clientId: string): Promise<OAuthApp | undefined> {
-  return db.selectFrom('oauth_apps').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+/** The token endpoints' lookup, several at once: a client_id names one app across all accounts. */
+export function findAppsByClientIds(db: Executor, clientIds: string[]): Promise<OAuthApp[]> {
+  return db.selectFrom('oauth_apps').selectAll().where(sql<boolean>`client_id = ANY(${clientIds})`).execute();
 }
 
 export function listApps(db: Executor, accountId: string): Promise<OAuthApp[]> {

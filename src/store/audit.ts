@@ -15,17 +15,20 @@ export interface AuditEntryValues {
   details: string;
 }
 
-/** Rows per INSERT: 10 parameters a row stays well under PostgreSQL's 65,535 bind parameters. */
-export const AUDIT_ROWS_PER_INSERT = 5000;
-
 /**
- * Into the inbox. Up to AUDIT_ROWS_PER_INSERT rows go in one multi-row INSERT, which is atomic on its
- * own, so a group commit needs no transaction; more are split (run those inside a transaction).
+ * Into the inbox, in one statement whatever the number of rows (so atomic on its own: a group commit
+ * needs no transaction). The rows go as one array per column: the statement text never changes, so it
+ * is prepared once per connection, where a multi-row VALUES would be parsed and planned for every size.
  */
 export async function insertAuditEntries(db: Executor, rows: AuditEntryValues[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += AUDIT_ROWS_PER_INSERT) {
-    await db.insertInto('audit_inbox').values(rows.slice(i, i + AUDIT_ROWS_PER_INSERT)).execute();
-  }
+  if (rows.length === 0) return;
+  const column = <K extends keyof AuditEntryValues>(key: K) => rows.map((row) => row[key]);
+  await sql`
+    INSERT INTO audit_inbox (account_id, actor_type, actor_id, action, target_type, target_id, cause, authz, outcome, details)
+    SELECT * FROM unnest(${column('account_id')}::text[], ${column('actor_type')}::text[], ${column('actor_id')}::text[],
+                         ${column('action')}::text[], ${column('target_type')}::text[], ${column('target_id')}::text[],
+                         ${column('cause')}::jsonb[], ${column('authz')}::jsonb[], ${column('outcome')}::text[],
+                         ${column('details')}::jsonb[])`.execute(db);
 }
 
 /** Logs that have committed entries waiting for an index. */

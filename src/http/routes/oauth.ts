@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import type { Core } from '../../app.js';
 import { AppError } from '../../errors.js';
+import { AppLookup } from '../../oauth/app-lookup.js';
 import { clientCredentialsGrant, type TokenRequest } from '../../oauth/grants/client-credentials.js';
 import { PERMISSIONS } from '../../oauth/permissions.js';
 import { readClientCredentials } from '../../oauth/client-auth.js';
@@ -41,7 +42,7 @@ const IntrospectionResponse = Type.Object({
 });
 
 export function oauthRoutes(app: FastifyInstance, core: Core): void {
-  const deps = { db: core.database.db, audit: core.audit, keys: core.keys, issuer: () => core.issuer, ttl: core.config.accessTokenTtl };
+  const deps = { db: core.database.db, apps: new AppLookup(core.database.db), audit: core.audit, keys: core.keys, issuer: () => core.issuer, ttl: core.config.accessTokenTtl };
   const perClient = new RateLimiter(core.config.oauthRateLimit.perClient);
   const perAddress = new RateLimiter(core.config.oauthRateLimit.perAddress);
   /** The request's parameters, once it is within the rate limits. */

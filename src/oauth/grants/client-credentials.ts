@@ -7,6 +7,7 @@
 import type { AuditLog } from '../../audit/log.js';
 import { AppError } from '../../errors.js';
 import type { Executor } from '../../store/executor.js';
+import type { AppLookup } from '../app-lookup.js';
 import { authenticateClient, readClientCredentials } from '../client-auth.js';
 import type { KeyRing } from '../keys.js';
 import { InvalidProof, verifyDpopProof } from '../dpop.js';
@@ -26,6 +27,7 @@ export interface TokenRequest {
 
 export interface GrantDeps {
   db: Executor;
+  apps: AppLookup;
   audit: AuditLog;
   keys: KeyRing;
   issuer: () => string;
@@ -48,7 +50,7 @@ export async function clientCredentialsGrant(deps: GrantDeps, request: TokenRequ
       description: request.body.grant_type === undefined ? 'grant_type is required' : 'only grant_type=client_credentials is supported',
     });
   }
-  const authn = await authenticateClient(deps.db, credentials, deps.issuer());
+  const authn = await authenticateClient(deps, credentials, deps.issuer());
   const app = authn.app;
   const context = { sourceAddress: request.sourceAddress, userAgent: request.userAgent };
   const record = (outcome: 'changed' | 'refused', details: Record<string, unknown>) =>
