@@ -11,6 +11,7 @@ import { seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
 import type { DirectoryDeps } from './directory/deps.js';
 import { buildServer } from './http/server.js';
 import { KeyRing } from './oauth/keys.js';
+import { TokenStanding } from './oauth/token-standing.js';
 import { readOrCreateKekFile, Sealer } from './sealing.js';
 import { openDatabase, type DatabaseHandle } from './storage/db.js';
 
@@ -20,6 +21,8 @@ export interface Core {
   audit: AuditLog;
   directory: DirectoryDeps;
   keys: KeyRing;
+  /** Whether verified access tokens still stand (the guard's per-request database check). */
+  tokenStanding: TokenStanding;
   /** Seals secrets kept at rest (signing keys, TOTP seeds) under the key-encryption key. */
   sealer: Sealer;
   /** The `iss` of access tokens: CORDON_ISSUER, or the URL the server listens on. */
@@ -60,6 +63,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     audit,
     directory: { db: database.db, audit, sealer },
     keys,
+    tokenStanding: new TokenStanding(database.db),
     sealer,
     issuer: config.issuer ?? `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${config.listen.port}`,
     logger: options.logger,

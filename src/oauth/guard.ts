@@ -8,7 +8,6 @@ import type { FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
 import type { CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
-import { tokenStanding } from '../store/tokens.js';
 import { InvalidToken, verifyAccessToken, type AccessTokenClaims } from './access-token.js';
 import { accessTokenHash, DPOP_ALGS, htuOf, InvalidProof, verifyDpopProof } from './dpop.js';
 import type { Permission } from './permissions.js';
@@ -48,8 +47,7 @@ export function requirePermission(core: Core, permission: Permission) {
       throw challenge('UNAUTHENTICATED', 'the access token is invalid or expired', ', error="invalid_token"', scheme);
     }
     await checkBinding(core, request, scheme, token, claims.cnf?.jkt);
-    const standing = await tokenStanding(core.database.db, claims.account_id, claims.jti, claims.client_id);
-    if (standing.revoked || !standing.appActive) {
+    if (!(await core.tokenStanding.stands({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id }))) {
       throw challenge('UNAUTHENTICATED', 'the access token is revoked or its app disabled', ', error="invalid_token"', scheme);
     }
     const account = (request.params as { account?: string } | undefined)?.account;

@@ -3,7 +3,6 @@
  * own account only. Anything else, revoked tokens and tokens of disabled apps included, is
  * `{"active": false}`.
  */
-import { tokenStanding } from '../store/tokens.js';
 import { InvalidToken, verifyAccessToken, type AccessTokenClaims } from './access-token.js';
 import { authenticateClient, readClientCredentials } from './client-auth.js';
 import type { GrantDeps, TokenRequest } from './grants/client-credentials.js';
@@ -24,8 +23,7 @@ export async function introspectToken(deps: GrantDeps, request: TokenRequest): P
     throw error;
   }
   if (claims.account_id !== authn.app.account_id) return { active: false };
-  const standing = await tokenStanding(deps.db, claims.account_id, claims.jti, claims.client_id);
-  if (standing.revoked || !standing.appActive) return { active: false };
+  if (!(await deps.standing.stands({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id }))) return { active: false };
   // RFC 9449 §6.2: a bound token is reported as DPoP, with its cnf, so a resource never takes it as Bearer.
   return { active: true, token_type: claims.cnf?.jkt ? 'DPoP' : 'Bearer', ...claims };
 }

@@ -7,15 +7,24 @@ export async function insertRevocation(db: Executor, row: { account_id: string; 
   return inserted.length > 0;
 }
 
+export interface TokenRef {
+  accountId: string;
+  jti: string;
+  clientId: string;
+}
+
 /**
- * What the resource guard must know about a verified token, in one round trip: whether it was revoked,
- * and whether its app still exists and is enabled.
+ * What the resource guard must know about verified tokens, for several at once in one round trip:
+ * whether each was revoked, and whether its app still exists and is enabled. Answers in input order.
  */
-export async function tokenStanding(db: Executor, accountId: string, jti: string, clientId: string): Promise<{ revoked: boolean; appActive: boolean }> {
+export async function tokenStandings(db: Executor, tokens: TokenRef[]): Promise<Array<{ revoked: boolean; appActive: boolean }>> {
   const { rows } = await sql<{ revoked: boolean; app_active: boolean }>`
-    SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE account_id = ${accountId} AND jti = ${jti}) AS revoked,
-           EXISTS (SELECT 1 FROM oauth_apps WHERE account_id = ${accountId} AND client_id = ${clientId} AND disabled_at IS NULL) AS app_active`.execute(db);
-  return { revoked: rows[0]!.revoked, appActive: rows[0]!.app_active };
+    SELECT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.account_id = t.account_id AND r.jti = t.jti) AS revoked,
+           EXISTS (SELECT 1 FROM oauth_apps a WHERE a.account_id = t.account_id AND a.client_id = t.client_id AND a.disabled_at IS NULL) AS app_active
+    FROM unnest(${tokens.map((t) => t.accountId)}::text[], ${tokens.map((t) => t.jti)}::text[], ${tokens.map((t) => t.clientId)}::text[])
+         WITH ORDINALITY AS t(account_id, jti, client_id, n)
+    ORDER BY t.n`.execute(db);
+  return rows.map((row) => ({ revoked: row.revoked, appActive: row.app_active }));
 }
 
 /** One call in this many also clears expired replay-cache rows, keeping the hot path to one statement. */

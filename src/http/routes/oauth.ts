@@ -42,7 +42,7 @@ const IntrospectionResponse = Type.Object({
 });
 
 export function oauthRoutes(app: FastifyInstance, core: Core): void {
-  const deps = { db: core.database.db, apps: new AppLookup(core.database.db), audit: core.audit, keys: core.keys, issuer: () => core.issuer, ttl: core.config.accessTokenTtl };
+  const deps = { db: core.database.db, apps: new AppLookup(core.database.db), standing: core.tokenStanding, audit: core.audit, keys: core.keys, issuer: () => core.issuer, ttl: core.config.accessTokenTtl };
   const perClient = new RateLimiter(core.config.oauthRateLimit.perClient);
   const perAddress = new RateLimiter(core.config.oauthRateLimit.perAddress);
   /** The request's parameters, once it is within the rate limits. */

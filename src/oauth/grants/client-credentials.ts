@@ -10,6 +10,7 @@ import type { Executor } from '../../store/executor.js';
 import type { AppLookup } from '../app-lookup.js';
 import { authenticateClient, readClientCredentials } from '../client-auth.js';
 import type { KeyRing } from '../keys.js';
+import type { TokenStanding } from '../token-standing.js';
 import { InvalidProof, verifyDpopProof } from '../dpop.js';
 import { issueAccessToken, type IssuedToken } from '../tokens.js';
 
@@ -28,6 +29,7 @@ export interface TokenRequest {
 export interface GrantDeps {
   db: Executor;
   apps: AppLookup;
+  standing: TokenStanding;
   audit: AuditLog;
   keys: KeyRing;
   issuer: () => string;
