@@ -59,7 +59,7 @@ const consistencyProof = async (m: number, n: number, read: NodeReader) => (m ==
 /** Flips one bit of one byte of a copy. */
 const flip = (h: Hash, byte: number, bit: number) => {
   const copy = Buffer.from(h);
-  copy[byte % copy.length] ^= 1 << bit;
+  copy.writeUInt8(copy.readUInt8(byte % copy.length) ^ (1 << bit), byte % copy.length);
   return copy;
 };
 

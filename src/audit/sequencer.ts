@@ -5,12 +5,15 @@
  * Writers insert entries with no index in the same transaction as their change, then nudge the local
  * sequencer. Entries committed by other processes are found by polling. Each pass numbers every log
  * that has waiting entries, under that log's row lock (store/audit.ts), so several processes on one
- * PostgreSQL never hand out an index twice. A crash loses nothing: entries committed before it are
- * numbered by the next pass after restart.
+ * PostgreSQL never hand out an index twice. The same transaction adds the entries to the log's Merkle
+ * tree. A crash loses nothing: entries committed before it are numbered by the next pass after restart.
  */
 import type { Logger } from 'pino';
-import { listLogsWithUnsequenced, sequenceLog } from '../store/audit.js';
+import { listLogsWithUnsequenced, lockLogHead, numberInboxEntries, readNumberedEntries, setTreeSize } from '../store/audit.js';
 import type { Executor } from '../store/executor.js';
+import { insertTreeNodes, readTreeNodes } from '../store/tree.js';
+import { leafHashOf } from './leaf.js';
+import { nodesCompletedBy } from './merkle.js';
 
 export interface SequencerOptions {
   intervalMs: number;
@@ -100,4 +103,28 @@ export class Sequencer {
     }
     return total;
   }
+}
+
+/**
+ * Numbers up to `limit` waiting entries of one log and adds them to its Merkle tree, in one
+ * transaction under the log's row lock, so a crash leaves both as they were. The tree normally covers
+ * exactly the numbered entries; entries numbered before the tree existed are added first, `limit` at a
+ * time. Returns how many entries were numbered or added to the tree.
+ */
+export function sequenceLog(db: Executor, logId: string, limit: number): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const head = await lockLogHead(trx, logId);
+    const fresh = await numberInboxEntries(trx, logId, head.size, limit);
+    let leaves = fresh;
+    if (head.tree_size < head.size) {
+      const behind = await readNumberedEntries(trx, logId, head.tree_size, Math.min(head.size, head.tree_size + limit));
+      leaves = head.tree_size + behind.length === head.size ? [...behind, ...fresh] : behind;
+    }
+    if (leaves.length > 0) {
+      const nodes = await nodesCompletedBy(head.tree_size, leaves.map(leafHashOf), (ids) => readTreeNodes(trx, logId, ids));
+      await insertTreeNodes(trx, logId, nodes);
+      await setTreeSize(trx, logId, head.tree_size + leaves.length);
+    }
+    return Math.max(fresh.length, leaves.length);
+  });
 }

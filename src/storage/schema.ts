@@ -65,6 +65,8 @@ export interface SessionsTable {
 export interface AuditLogsTable {
   account_id: string;
   size: ColumnType<number, number | undefined, number>;
+  /** Entries the Merkle tree covers (≤ size). */
+  tree_size: ColumnType<number, number | undefined, number>;
   updated_at: Timestamp;
 }
 
@@ -90,6 +92,13 @@ export type AuditInboxTable = AuditEntryColumns;
 export interface AuditEntriesTable extends AuditEntryColumns {
   idx: number;
   sequenced_at: CreatedAt;
+}
+
+export interface AuditTreeNodesTable {
+  account_id: string;
+  level: number;
+  idx: number;
+  hash: Buffer;
 }
 
 export interface JobsTable {
@@ -167,6 +176,7 @@ export interface Database {
   audit_logs: AuditLogsTable;
   audit_inbox: AuditInboxTable;
   audit_entries: AuditEntriesTable;
+  audit_tree_nodes: AuditTreeNodesTable;
   jobs: JobsTable;
   oauth_apps: OAuthAppsTable;
   signing_keys: SigningKeysTable;

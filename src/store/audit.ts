@@ -31,51 +31,95 @@ export async function insertAuditEntries(db: Executor, rows: AuditEntryValues[])
                          ${column('details')}::jsonb[])`.execute(db);
 }
 
-/** Logs that have committed entries waiting for an index. */
+/** Logs that have committed entries waiting for an index, or numbered entries their tree does not cover yet. */
 export async function listLogsWithUnsequenced(db: Executor): Promise<string[]> {
-  const rows = await db.selectFrom('audit_inbox').select('account_id').distinct().execute();
+  const { rows } = await sql<{ account_id: string }>`
+    SELECT DISTINCT account_id FROM audit_inbox
+    UNION
+    SELECT account_id FROM audit_logs WHERE tree_size < size`.execute(db);
   return rows.map((r) => r.account_id);
 }
 
+/** A numbered entry as it goes into the log's Merkle tree (audit/leaf.ts); `recorded_at` to the microsecond. */
+export interface NumberedEntry {
+  account_id: string;
+  idx: number;
+  recorded_at: string;
+  actor_type: string;
+  actor_id: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  cause: Record<string, unknown>;
+  authz: Record<string, unknown>;
+  outcome: AuditOutcome;
+  details: Record<string, unknown>;
+}
+
+/** Timestamps in leaves and exports: UTC, ISO 8601 with microseconds (what PostgreSQL keeps). */
+export const ISO_MICROS = sql.raw(`'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`);
+
 /**
- * Moves up to `limit` committed inbox entries of one log into audit_entries, numbered densely from the
- * log's size in entry_id order. Holds the log's row lock, so one sequencer at a time numbers a log,
- * across processes. Returns how many entries were numbered.
+ * Takes the log's row lock (until the transaction ends) and returns its size, creating the head of a
+ * log written before its account row (the system log) on first use. One holder at a time numbers a log,
+ * across processes.
  */
-export async function sequenceLog(db: Executor, accountId: string, limit: number): Promise<number> {
-  return db.transaction().execute(async (trx) => {
-    const lockHead = () => trx.selectFrom('audit_logs').select('size').where('account_id', '=', accountId).forUpdate().executeTakeFirst();
-    let head = await lockHead();
-    if (!head) {
-      // The system log, or a log written before its account row: create its head on first use.
-      await trx.insertInto('audit_logs').values({ account_id: accountId }).onConflict((oc) => oc.doNothing()).execute();
-      head = (await lockHead())!;
-    }
-    // This statement starts after the lock is granted, so it sees everything the previous holder moved.
-    const result = await sql<{ size: number }>`
-      WITH batch AS (
-        -- A range up to the batch's last entry_id, computed once (an InitPlan): one index range scan
-        -- whatever plan a prepared statement settles on. Same snapshot, so exactly the first rows.
-        DELETE FROM audit_inbox
-        WHERE account_id = ${accountId} AND entry_id <= (
-          SELECT max(entry_id) FROM (
-            SELECT entry_id FROM audit_inbox WHERE account_id = ${accountId} ORDER BY entry_id LIMIT ${limit}
-          ) AS first_rows
-        )
-        RETURNING *
-      ), numbered AS (
-        INSERT INTO audit_entries (account_id, idx, entry_id, recorded_at, actor_type, actor_id, action,
-                                   target_type, target_id, cause, authz, outcome, details)
-        SELECT account_id, ${head.size} + row_number() OVER (ORDER BY entry_id) - 1, entry_id, recorded_at,
-               actor_type, actor_id, action, target_type, target_id, cause, authz, outcome, details
-        FROM batch
-        RETURNING 1
+export async function lockLogHead(trx: Executor, accountId: string): Promise<{ size: number; tree_size: number }> {
+  const lockHead = () => trx.selectFrom('audit_logs').select(['size', 'tree_size']).where('account_id', '=', accountId).forUpdate().executeTakeFirst();
+  let head = await lockHead();
+  if (!head) {
+    await trx.insertInto('audit_logs').values({ account_id: accountId }).onConflict((oc) => oc.doNothing()).execute();
+    head = (await lockHead())!;
+  }
+  return head;
+}
+
+export async function setTreeSize(trx: Executor, accountId: string, treeSize: number): Promise<void> {
+  await trx.updateTable('audit_logs').set({ tree_size: treeSize }).where('account_id', '=', accountId).execute();
+}
+
+/** Numbered entries [from, to) of a log, in index order, as leaves are made of them. */
+export async function readNumberedEntries(db: Executor, accountId: string, from: number, to: number): Promise<NumberedEntry[]> {
+  const { rows } = await sql<NumberedEntry>`
+    SELECT account_id, idx, to_char(recorded_at AT TIME ZONE 'UTC', ${ISO_MICROS}) AS recorded_at, actor_type, actor_id,
+           action, target_type, target_id, cause, authz, outcome, details
+    FROM audit_entries WHERE account_id = ${accountId} AND idx >= ${from} AND idx < ${to} ORDER BY idx`.execute(db);
+  return rows;
+}
+
+/**
+ * Moves up to `limit` committed inbox entries of a log, whose head the caller holds locked at `size`,
+ * into audit_entries, numbered densely from `size` in entry_id order, and grows the log's size. Returns
+ * the numbered entries in index order.
+ */
+export async function numberInboxEntries(trx: Executor, accountId: string, size: number, limit: number): Promise<NumberedEntry[]> {
+  // This statement starts after the lock is granted, so it sees everything the previous holder moved.
+  const result = await sql<NumberedEntry>`
+    WITH batch AS (
+      -- A range up to the batch's last entry_id, computed once (an InitPlan): one index range scan
+      -- whatever plan a prepared statement settles on. Same snapshot, so exactly the first rows.
+      DELETE FROM audit_inbox
+      WHERE account_id = ${accountId} AND entry_id <= (
+        SELECT max(entry_id) FROM (
+          SELECT entry_id FROM audit_inbox WHERE account_id = ${accountId} ORDER BY entry_id LIMIT ${limit}
+        ) AS first_rows
       )
+      RETURNING *
+    ), numbered AS (
+      INSERT INTO audit_entries (account_id, idx, entry_id, recorded_at, actor_type, actor_id, action,
+                                 target_type, target_id, cause, authz, outcome, details)
+      SELECT account_id, ${size} + row_number() OVER (ORDER BY entry_id) - 1, entry_id, recorded_at,
+             actor_type, actor_id, action, target_type, target_id, cause, authz, outcome, details
+      FROM batch
+      RETURNING *
+    ), grown AS (
       UPDATE audit_logs SET size = size + (SELECT count(*) FROM numbered), updated_at = now()
       WHERE account_id = ${accountId}
-      RETURNING size`.execute(trx);
-    return result.rows[0]!.size - head.size;
-  });
+    )
+    SELECT account_id, idx, to_char(recorded_at AT TIME ZONE 'UTC', ${ISO_MICROS}) AS recorded_at, actor_type, actor_id,
+           action, target_type, target_id, cause, authz, outcome, details
+    FROM numbered ORDER BY idx`.execute(trx);
+  return result.rows;
 }
 
 export interface AuditQuery {

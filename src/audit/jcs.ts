@@ -1,0 +1,85 @@
+/**
+ * RFC 8785 JSON Canonicalization Scheme (JCS): one byte string per JSON value, so that an audit
+ * event hashes to the same Merkle leaf wherever it is re-serialised.
+ *
+ * JCS is defined in terms of ECMAScript's own JSON.stringify (RFC 8785 §3.2.2): literals as is,
+ * strings with JSON.stringify's escaping, numbers by Number.prototype.toString, and object members
+ * sorted by the UTF-16 code units of their names (§3.2.3). What JSON.stringify would silently drop or
+ * coerce is refused here instead, because a silently changed event is worse than a loud error:
+ *
+ * - `undefined`, functions, symbols, bigint, NaN and ±Infinity (RFC 8785 §3.2.2.3 forbids NaN/Infinity);
+ * - strings or member names with lone surrogates (JCS requires I-JSON, RFC 7493 §2.1);
+ * - anything but plain objects and arrays: `Date` (convert to an ISO 8601 string first), `Map`, `Buffer`,
+ *   class instances, whose JSON form (via `toJSON`) would depend on code, not data;
+ * - sparse arrays, symbol-keyed members and cycles.
+ */
+
+/** A value `canonicalJson` refuses; `path` is a JSON Pointer (RFC 6901) to the offending value. */
+export class CanonicalJsonError extends TypeError {
+  readonly path: string;
+
+  constructor(path: string, message: string) {
+    super(`cannot canonicalise ${path === '' ? 'the value' : path}: ${message}`);
+    this.name = 'CanonicalJsonError';
+    this.path = path;
+  }
+}
+
+/** The RFC 8785 canonical JSON text of `value`. Hash it as UTF-8. */
+export function canonicalJson(value: unknown): string {
+  return serialise(value, '', new Set());
+}
+
+function serialise(value: unknown, path: string, ancestors: Set<object>): string {
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new CanonicalJsonError(path, `${value} is not a JSON number`);
+      return String(value); // Number::toString, which also turns -0 into "0" (RFC 8785 §3.2.2.3)
+    case 'string':
+      return serialiseString(value, path);
+    case 'object':
+      if (value === null) return 'null';
+      if (ancestors.has(value)) throw new CanonicalJsonError(path, 'cyclic reference');
+      ancestors.add(value);
+      try {
+        return Array.isArray(value) ? serialiseArray(value, path, ancestors) : serialiseObject(value, path, ancestors);
+      } finally {
+        ancestors.delete(value);
+      }
+    default:
+      throw new CanonicalJsonError(path, `${typeof value} is not a JSON type`);
+  }
+}
+
+function serialiseString(text: string, path: string): string {
+  if (/\p{Surrogate}/u.test(text)) throw new CanonicalJsonError(path, 'lone surrogate in a string');
+  return JSON.stringify(text);
+}
+
+function serialiseArray(array: readonly unknown[], path: string, ancestors: Set<object>): string {
+  const parts: string[] = [];
+  for (let i = 0; i < array.length; i++) {
+    if (!(i in array)) throw new CanonicalJsonError(`${path}/${i}`, 'sparse array');
+    parts.push(serialise(array[i], `${path}/${i}`, ancestors));
+  }
+  return `[${parts.join(',')}]`;
+}
+
+function serialiseObject(object: object, path: string, ancestors: Set<object>): string {
+  const proto = Object.getPrototypeOf(object) as unknown;
+  if (proto !== Object.prototype && proto !== null) {
+    const kind = (object as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+    throw new CanonicalJsonError(path, `only plain objects and arrays are allowed, not ${kind}`);
+  }
+  if (Object.getOwnPropertySymbols(object).length > 0) throw new CanonicalJsonError(path, 'symbol-keyed member');
+  // Array.prototype.sort without a comparator orders strings by UTF-16 code units (RFC 8785 §3.2.3).
+  const names = Object.keys(object).sort();
+  const record = object as Record<string, unknown>;
+  const members = names.map((name) => {
+    const memberPath = `${path}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    return `${serialiseString(name, memberPath)}:${serialise(record[name], memberPath, ancestors)}`;
+  });
+  return `{${members.join(',')}}`;
+}

@@ -1,0 +1,23 @@
+import { sql } from 'kysely';
+import type { Hash, NodeId } from '../audit/merkle.js';
+import type { Executor } from './executor.js';
+
+/** Reads tree nodes of one log in the order asked, in one query; throws if one is missing. */
+export async function readTreeNodes(db: Executor, logId: string, ids: NodeId[]): Promise<Hash[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await sql<{ hash: Buffer | null }>`
+    SELECT n.hash FROM unnest(${ids.map((id) => id.level)}::smallint[], ${ids.map((id) => id.index)}::bigint[]) WITH ORDINALITY AS want(level, idx, ord)
+    LEFT JOIN audit_tree_nodes n ON n.account_id = ${logId} AND n.level = want.level AND n.idx = want.idx
+    ORDER BY want.ord`.execute(db);
+  return rows.map((row, i) => {
+    if (!row.hash) throw new Error(`audit log ${logId}: tree node ${ids[i]!.level}/${ids[i]!.index} is missing`);
+    return row.hash;
+  });
+}
+
+export async function insertTreeNodes(db: Executor, logId: string, nodes: Array<NodeId & { hash: Hash }>): Promise<void> {
+  if (nodes.length === 0) return;
+  await sql`
+    INSERT INTO audit_tree_nodes (account_id, level, idx, hash)
+    SELECT ${logId}, * FROM unnest(${nodes.map((n) => n.level)}::smallint[], ${nodes.map((n) => n.index)}::bigint[], ${nodes.map((n) => n.hash)}::bytea[])`.execute(db);
+}
