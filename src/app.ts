@@ -5,6 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { CallContext } from './audit/entry.js';
+import { loadCheckpointKey, type CheckpointKey } from './audit/checkpoint-key.js';
+import { Checkpointer } from './audit/checkpointer.js';
 import { AuditLog } from './audit/log.js';
 import type { Config } from './config.js';
 import { seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
@@ -19,6 +21,9 @@ export interface Core {
   config: Config;
   database: DatabaseHandle;
   audit: AuditLog;
+  /** Signs the audit logs' checkpoints, with `checkpointKey`. */
+  checkpointer: Checkpointer;
+  checkpointKey: CheckpointKey;
   directory: DirectoryDeps;
   keys: KeyRing;
   /** Whether verified access tokens still stand (the guard's per-request database check). */
@@ -47,6 +52,15 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     holder: options.holder,
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
   });
+  let sealer: Sealer;
+  let checkpointKey: CheckpointKey;
+  try {
+    sealer = new Sealer(config.keyEncryptionKey ?? readOrCreateKekFile(config.dataDir));
+    checkpointKey = await loadCheckpointKey(config, database.db, sealer);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
   const audit = new AuditLog(database.db, {
     sequencerIntervalMs: config.sequencerIntervalMs,
     sequencerBatch: config.sequencerBatch,
@@ -55,12 +69,15 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     logger: options.logger,
   });
   audit.sequencer.start();
-  const sealer = new Sealer(config.keyEncryptionKey ?? readOrCreateKekFile(config.dataDir));
+  const checkpointer = new Checkpointer(database.db, checkpointKey, { intervalMs: config.checkpoints.intervalMs, logger: options.logger });
+  checkpointer.start();
   const keys = new KeyRing(database.db, { sealer, tokenTtl: config.accessTokenTtl });
   return {
     config,
     database,
     audit,
+    checkpointer,
+    checkpointKey,
     directory: { db: database.db, audit, sealer },
     keys,
     tokenStanding: new TokenStanding(database.db),
@@ -72,6 +89,8 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
       await audit.sequencer.stop();
       // Number what this process committed before letting go of the database.
       await audit.sequencer.drain().catch((error: unknown) => options.logger.warn({ err: error }, 'final audit sequencing failed'));
+      await checkpointer.stop();
+      await checkpointer.pass().catch((error: unknown) => options.logger.warn({ err: error }, 'final audit checkpoint failed'));
       await database.close();
     },
   };

@@ -38,6 +38,8 @@ export interface Config {
   signInRatePerAddress: number;
   /** Where `cordon login` keeps the session it signs in (0600). */
   cliSessionFile: string;
+  /** The audit logs' checkpoint signing: where the Ed25519 key lives, its name, and the cadence. */
+  checkpoints: { keyStorage: 'file' | 'database'; origin: string | undefined; intervalMs: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -71,6 +73,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { env: 'CORDON_SESSION_TTL', type: 'integer 300..604800 (seconds)', default: '43200', description: 'Lifetime of a human sign-in session (password + TOTP); it never extends itself.' },
   { env: 'CORDON_SIGN_IN_RATE_PER_ADDRESS', type: 'integer 0..1000000 (per minute)', default: '30', description: 'Sign-in attempts a minute from one source address, per node (0: no limit). Each user also backs off after 5 failures.' },
   { env: 'CORDON_CLI_SESSION_FILE', type: 'path', default: '~/.config/cordon/session.json', description: 'Where `cordon login` keeps its session token (0600); admin commands use it to go through the API.' },
+  { env: 'CORDON_CHECKPOINT_KEY_STORAGE', type: 'file | database', default: 'file when embedded, database with DATABASE_URL', description: 'Where the Ed25519 key that signs audit checkpoints lives: a 0600 file in the data dir, or in the database encrypted with CORDON_KEY_ENCRYPTION_KEY (needed when several nodes share a database). Made at `cordon init` (or first start); it never leaves the server.' },
+  { env: 'CORDON_LOG_ORIGIN', type: 'text (no spaces or +)', default: '(cordon- and 8 random hex digits, chosen with the key)', description: 'Name of the checkpoint key; each audit log checkpoints as `<name>/<account id>`. Set it, e.g. to `audit.example.com`, before the key is made; later changes are ignored.' },
+  { env: 'CORDON_CHECKPOINT_INTERVAL_MS', type: 'integer 50..60000', default: '500', description: 'How often a new checkpoint is signed for every audit log that grew.' },
   { env: 'CORDON_ISSUER', type: 'https:// URL', default: '(the URL the server listens on)', description: 'The `iss` of access tokens and the base of the OAuth metadata. Set it to the public URL behind a proxy.' },
 ];
 
@@ -171,6 +176,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
   } else if (databaseUrl !== undefined) {
     problems.push('CORDON_KEY_ENCRYPTION_KEY: required with DATABASE_URL (every node must decrypt the same signing keys)');
   }
+  const keyStorageRaw = read('CORDON_CHECKPOINT_KEY_STORAGE');
+  const keyStorage = keyStorageRaw === 'file' || keyStorageRaw === 'database' ? keyStorageRaw : undefined;
+  if (keyStorageRaw !== undefined && !keyStorage) problems.push(`CORDON_CHECKPOINT_KEY_STORAGE: expected file or database, got "${keyStorageRaw}"`);
+  if (keyStorage === 'file' && databaseUrl !== undefined) problems.push('CORDON_CHECKPOINT_KEY_STORAGE: file needs the embedded database (with DATABASE_URL every node needs the key: use database)');
+  const origin = read('CORDON_LOG_ORIGIN');
+  if (origin !== undefined && !/^[^\s+]{1,200}$/u.test(origin)) problems.push('CORDON_LOG_ORIGIN: expected 1 to 200 characters, no spaces or +');
   const issuer = read('CORDON_ISSUER');
   if (issuer !== undefined) {
     let ok = false;
@@ -205,6 +216,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
     },
     sessionTtl: int('CORDON_SESSION_TTL', 43_200, 300, 604_800),
     signInRatePerAddress: int('CORDON_SIGN_IN_RATE_PER_ADDRESS', 30, 0, 1_000_000),
+    checkpoints: {
+      keyStorage: keyStorage ?? (databaseUrl ? 'database' : 'file'),
+      origin,
+      intervalMs: int('CORDON_CHECKPOINT_INTERVAL_MS', 500, 50, 60_000),
+    },
     cliSessionFile: path.resolve(read('CORDON_CLI_SESSION_FILE') ?? path.join(homedir(), '.config', 'cordon', 'session.json')),
   };
 

@@ -101,6 +101,20 @@ export interface AuditTreeNodesTable {
   hash: Buffer;
 }
 
+export interface AuditCheckpointsTable {
+  account_id: string;
+  size: number;
+  root: Buffer;
+  note: string;
+  signed_at: CreatedAt;
+}
+
+export interface CheckpointKeysTable {
+  name: string;
+  private_key_enc: string;
+  created_at: CreatedAt;
+}
+
 export interface JobsTable {
   id: Generated<number>;
   account_id: string | null;
@@ -177,6 +191,8 @@ export interface Database {
   audit_inbox: AuditInboxTable;
   audit_entries: AuditEntriesTable;
   audit_tree_nodes: AuditTreeNodesTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  checkpoint_keys: CheckpointKeysTable;
   jobs: JobsTable;
   oauth_apps: OAuthAppsTable;
   signing_keys: SigningKeysTable;

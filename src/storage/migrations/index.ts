@@ -9,6 +9,7 @@ import * as m0007 from './0007-client-assertions.js';
 import * as m0008 from './0008-dpop-proofs.js';
 import * as m0009 from './0009-sign-in.js';
 import * as m0010 from './0010-audit-tree.js';
+import * as m0011 from './0011-audit-checkpoints.js';
 
 /** Every migration, in order. Never edit one that has landed: add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0008-dpop-proofs': m0008,
   '0009-sign-in': m0009,
   '0010-audit-tree': m0010,
+  '0011-audit-checkpoints': m0011,
 };

@@ -1,0 +1,55 @@
+import { sql } from 'kysely';
+import { expect, it } from 'vitest';
+import { describeBackends, useFreshCore } from '../../test/support/backends.js';
+import { testCtx } from '../../test/support/fixtures.js';
+import { createAccount } from '../directory/accounts.js';
+import { findCheckpoint } from '../store/checkpoints.js';
+import { readTreeNodes } from '../store/tree.js';
+import { openCheckpoint } from './checkpoint.js';
+import { logOrigin } from './checkpointer.js';
+import { consistencyPlan, resolvePlan, rootAt, verifyConsistency, type NodeReader } from './merkle.js';
+import { parseVerifierKey } from './note.js';
+
+describeBackends('audit checkpoints', (backend) => {
+  const t = useFreshCore(backend);
+
+  const grow = async (logId: string, n: number) => {
+    await Promise.all(Array.from({ length: n }, (_, i) => t.core.audit.record({ accountId: logId, ctx: testCtx, action: 'user.read', target: { type: 'user', id: `U${i}` }, outcome: 'read' })));
+    await t.core.audit.sequencer.drain();
+  };
+
+  it('signs C2SP checkpoints that verify with the published key, each consistent with the one before', async () => {
+    await t.core.checkpointer.stop(); // the test runs the passes
+    const { account } = await createAccount(t.core.directory, testCtx, { name: 'A', owner: { email: 'o@a.example', display_name: 'O' } });
+    await grow(account.id, 10);
+    expect(await t.core.checkpointer.pass()).toBeGreaterThanOrEqual(1);
+    const first = (await findCheckpoint(t.core.database.db, account.id))!;
+    const read: NodeReader = (ids) => readTreeNodes(t.core.database.db, account.id, ids);
+    const key = parseVerifierKey(t.core.checkpointKey.verifierKey);
+    const opened = openCheckpoint(first.note, [key], { origin: logOrigin(t.core.checkpointKey, account.id) });
+    expect(opened.checkpoint.size).toBe(first.size);
+    expect(opened.checkpoint.rootHash.equals(await rootAt(first.size, read))).toBe(true);
+    expect(first.note.split('\n')[0]).toBe(`${t.core.checkpointKey.name}/${account.id}`);
+
+    expect(await t.core.checkpointer.pass()).toBe(0); // nothing grew
+    await grow(account.id, 7);
+    await t.core.checkpointer.pass();
+    const second = (await findCheckpoint(t.core.database.db, account.id))!;
+    expect(second.size).toBe(first.size + 7);
+    const proof = await resolvePlan(consistencyPlan(first.size, second.size), read);
+    expect(verifyConsistency(first.size, second.size, proof, first.root, second.root)).toBe(true);
+  });
+
+  it('refuses to sign when the stored tree no longer extends the last signed one', async () => {
+    await t.core.checkpointer.stop();
+    const { account } = await createAccount(t.core.directory, testCtx, { name: 'A', owner: { email: 'o@a.example', display_name: 'O' } });
+    await grow(account.id, 8);
+    await t.core.checkpointer.pass();
+    const signed = (await findCheckpoint(t.core.database.db, account.id))!;
+    // Rewrite history: leaf 2 of the signed part changes, with every stored node above it.
+    await sql`UPDATE audit_tree_nodes SET hash = sha256(hash) WHERE account_id = ${account.id} AND idx = 2 / (1 << level)`.execute(t.core.database.db);
+    await grow(account.id, 3);
+    expect(await t.core.checkpointer.pass()).toBe(0);
+    expect((await findCheckpoint(t.core.database.db, account.id))!.size).toBe(signed.size);
+  });
+});
