@@ -27,21 +27,42 @@ export class CanonicalJsonError extends TypeError {
 
 /** The RFC 8785 canonical JSON text of `value`. Hash it as UTF-8. */
 export function canonicalJson(value: unknown): string {
-  return serialise(value, '', new Set());
+  return serialise(value, ROOT, new Set());
 }
 
-function serialise(value: unknown, path: string, ancestors: Set<object>): string {
+/**
+ * Where a value sits, as a chain built for free while walking; it becomes a JSON Pointer only when an
+ * error needs one (building a string per member made leaf hashing twice as slow).
+ */
+interface Where {
+  parent: Where | undefined;
+  key: string;
+}
+const ROOT: Where = { parent: undefined, key: '' };
+const below = (parent: Where, key: string | number): Where => ({ parent, key: String(key) });
+
+function pointer(where: Where): string {
+  const keys: string[] = [];
+  for (let at: Where | undefined = where; at?.parent; at = at.parent) keys.unshift(at.key.replace(/~/g, '~0').replace(/\//g, '~1'));
+  return keys.map((k) => `/${k}`).join('');
+}
+
+function fail(where: Where, message: string): never {
+  throw new CanonicalJsonError(pointer(where), message);
+}
+
+function serialise(value: unknown, path: Where, ancestors: Set<object>): string {
   switch (typeof value) {
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isFinite(value)) throw new CanonicalJsonError(path, `${value} is not a JSON number`);
+      if (!Number.isFinite(value)) fail(path, `${value} is not a JSON number`);
       return String(value); // Number::toString, which also turns -0 into "0" (RFC 8785 §3.2.2.3)
     case 'string':
       return serialiseString(value, path);
     case 'object':
       if (value === null) return 'null';
-      if (ancestors.has(value)) throw new CanonicalJsonError(path, 'cyclic reference');
+      if (ancestors.has(value)) fail(path, 'cyclic reference');
       ancestors.add(value);
       try {
         return Array.isArray(value) ? serialiseArray(value, path, ancestors) : serialiseObject(value, path, ancestors);
@@ -49,36 +70,36 @@ function serialise(value: unknown, path: string, ancestors: Set<object>): string
         ancestors.delete(value);
       }
     default:
-      throw new CanonicalJsonError(path, `${typeof value} is not a JSON type`);
+      fail(path, `${typeof value} is not a JSON type`);
   }
 }
 
-function serialiseString(text: string, path: string): string {
-  if (/\p{Surrogate}/u.test(text)) throw new CanonicalJsonError(path, 'lone surrogate in a string');
+function serialiseString(text: string, path: Where): string {
+  if (!(text as string & { isWellFormed(): boolean }).isWellFormed()) fail(path, 'lone surrogate in a string');
   return JSON.stringify(text);
 }
 
-function serialiseArray(array: readonly unknown[], path: string, ancestors: Set<object>): string {
+function serialiseArray(array: readonly unknown[], path: Where, ancestors: Set<object>): string {
   const parts: string[] = [];
   for (let i = 0; i < array.length; i++) {
-    if (!(i in array)) throw new CanonicalJsonError(`${path}/${i}`, 'sparse array');
-    parts.push(serialise(array[i], `${path}/${i}`, ancestors));
+    if (!(i in array)) fail(below(path, i), 'sparse array');
+    parts.push(serialise(array[i], below(path, i), ancestors));
   }
   return `[${parts.join(',')}]`;
 }
 
-function serialiseObject(object: object, path: string, ancestors: Set<object>): string {
+function serialiseObject(object: object, path: Where, ancestors: Set<object>): string {
   const proto = Object.getPrototypeOf(object) as unknown;
   if (proto !== Object.prototype && proto !== null) {
     const kind = (object as { constructor?: { name?: string } }).constructor?.name ?? 'object';
-    throw new CanonicalJsonError(path, `only plain objects and arrays are allowed, not ${kind}`);
+    fail(path, `only plain objects and arrays are allowed, not ${kind}`);
   }
-  if (Object.getOwnPropertySymbols(object).length > 0) throw new CanonicalJsonError(path, 'symbol-keyed member');
+  if (Object.getOwnPropertySymbols(object).length > 0) fail(path, 'symbol-keyed member');
   // Array.prototype.sort without a comparator orders strings by UTF-16 code units (RFC 8785 §3.2.3).
   const names = Object.keys(object).sort();
   const record = object as Record<string, unknown>;
   const members = names.map((name) => {
-    const memberPath = `${path}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    const memberPath = below(path, name);
     return `${serialiseString(name, memberPath)}:${serialise(record[name], memberPath, ancestors)}`;
   });
   return `{${members.join(',')}}`;
