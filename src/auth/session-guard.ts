@@ -8,6 +8,8 @@ import type { FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
 import type { CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
+import { requirePermission } from '../oauth/guard.js';
+import type { Permission } from '../oauth/permissions.js';
 import type { UserRole } from '../storage/schema.js';
 import { findLiveSessionByTokenHash, type SignedInSession } from '../store/sessions.js';
 import { hashSessionToken, SESSION_TOKEN_PREFIX } from './sign-in.js';
@@ -58,3 +60,14 @@ export function requireSession(core: Core, roles: readonly UserRole[] = ['OWNER'
 }
 
 export const ADMIN_ROLES: readonly UserRole[] = ['OWNER', 'ADMIN'];
+
+/**
+ * A preHandler for routes both machines and people use: a session token (`cdns_…`) must be an OWNER or
+ * ADMIN session of the path's account; anything else must be an app token holding `permission`.
+ */
+export function requirePermissionOrAdmin(core: Core, permission: Permission) {
+  const human = requireSession(core, ADMIN_ROLES);
+  const app = requirePermission(core, permission);
+  return (request: FastifyRequest): Promise<void> =>
+    BEARER.exec(request.headers.authorization ?? '')?.[1]?.startsWith(SESSION_TOKEN_PREFIX) ? human(request) : app(request);
+}

@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { renderConfigDocs } from '../config.js';
 import { appsCommand } from './apps.js';
+import { auditCommand } from './audit.js';
 import { initCommand } from './init.js';
 import { keysCommand } from './keys.js';
 import { loginCommand } from './login.js';
@@ -41,6 +42,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   loginCommand(program, io, run);
   appsCommand(program, io, run);
   keysCommand(program, io, run);
+  auditCommand(program, io, run);
   program
     .command('config')
     .description('Configuration')

@@ -49,6 +49,21 @@ export class ApiClient {
   ) {}
 
   async call<T>(method: string, route: string, body?: unknown): Promise<T> {
+    const response = await this.fetch(method, route, body);
+    const text = await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** A GET whose body is streamed (an export), as text chunks. */
+  async *stream(route: string): AsyncGenerator<string> {
+    const response = await this.fetch('GET', route);
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) yield decoder.decode(chunk, { stream: true });
+    yield decoder.decode();
+  }
+
+  /** The response when it is a 2xx; otherwise its google.rpc.Status as an AppError. */
+  private async fetch(method: string, route: string, body?: unknown): Promise<Response> {
     let response: Response;
     try {
       response = await fetch(new URL(route, this.server), {
@@ -59,8 +74,8 @@ export class ApiClient {
     } catch (error) {
       throw new AppError('UNAVAILABLE', { description: `cannot reach the Cordon server at ${this.server}`, cause: error });
     }
+    if (response.ok) return response;
     const text = await response.text();
-    if (response.ok) return (text ? JSON.parse(text) : undefined) as T;
     let reason: string | undefined;
     let message = `${response.status} ${response.statusText}`;
     try {

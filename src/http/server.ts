@@ -13,6 +13,7 @@ import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Core } from '../app.js';
 import { AppError, isAppError, toOAuthError, toRpcStatus, type ErrorCode } from '../errors.js';
 import { appsRoutes } from './routes/apps.js';
+import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { credentialsRoutes } from './routes/credentials.js';
 import { healthRoutes } from './routes/health.js';
@@ -93,6 +94,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   authRoutes(app, core);
   appsRoutes(app, core);
   credentialsRoutes(app, core);
+  auditRoutes(app, core);
   options.register?.(app);
 
   return app;
