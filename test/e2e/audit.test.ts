@@ -4,8 +4,13 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import type { Core } from '../../src/app.js';
+import { openCheckpoint } from '../../src/audit/checkpoint.js';
 import { exportLog } from '../../src/audit/export.js';
+import { leafHashOf } from '../../src/audit/leaf.js';
+import { verifyConsistency, verifyInclusion } from '../../src/audit/merkle.js';
+import { parseVerifierKey } from '../../src/audit/note.js';
 import { verifyExport, type VerifyReport } from '../../src/audit/verify.js';
+import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { reactivateUser, suspendUser } from '../../src/directory/user-state.js';
 import { findCheckpoint } from '../../src/store/checkpoints.js';
@@ -106,11 +111,56 @@ describeBackends('audit export and verification', (backend) => {
     );
   });
 
+  it('serves checkpoints, inclusion and consistency proofs that check out, to audit:read apps only', async () => {
+    const server = await buildServer(core);
+    try {
+      const token = async (permissions: string[]) => {
+        const { app, clientSecret } = await createApp(core.directory, testCtx, seed.accountId, { name: `reader-${permissions.join()}`, permissions });
+        const res = await server.inject({ method: 'POST', url: '/oauth/token', headers: { authorization: `Basic ${Buffer.from(`${app.client_id}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=client_credentials' });
+        return { authorization: `Bearer ${res.json().access_token}` };
+      };
+      const reader = await token(['audit:read']);
+      const base = `/v1/accounts/${seed.accountId}/audit`;
+      const first = (await server.inject({ url: `${base}/checkpoint`, headers: reader })).json();
+      const { keys } = (await server.inject({ url: '/v1/audit/keys' })).json();
+      expect(keys).toEqual([{ name: core.checkpointKey.name, verifier_key: key, algorithm: 'Ed25519' }]);
+      const opened = openCheckpoint(first.signed_note, [parseVerifierKey(keys[0].verifier_key)], { origin: first.origin }).checkpoint;
+      expect([opened.size, opened.rootHash.toString('base64')]).toEqual([first.size, first.root]);
+
+      const proof = (await server.inject({ url: `${base}/entries/3/proof`, headers: reader })).json();
+      expect(proof).toMatchObject({ index: 3, tree_size: first.size, entry: { idx: 3, account_id: seed.accountId } });
+      const leaf = Buffer.from(proof.leaf_hash, 'base64');
+      expect(leaf.equals(leafHashOf(proof.entry))).toBe(true);
+      expect(verifyInclusion(leaf, 3, first.size, proof.inclusion_path.map((h: string) => Buffer.from(h, 'base64')), opened.rootHash)).toBe(true);
+
+      await core.audit.record({ accountId: seed.accountId, ctx: testCtx, action: 'user.read', target: { type: 'user', id: 'x' }, outcome: 'read' });
+      await core.audit.sequencer.drain();
+      await core.checkpointer.pass();
+      const second = (await server.inject({ url: `${base}/checkpoint`, headers: reader })).json();
+      const consistency = (await server.inject({ url: `${base}/consistency?first=${first.size}&second=${second.size}`, headers: reader })).json();
+      const roots = [first, second].map((c) => Buffer.from(c.root, 'base64'));
+      expect(verifyConsistency(first.size, second.size, consistency.proof.map((h: string) => Buffer.from(h, 'base64')), roots[0]!, roots[1]!)).toBe(true);
+      expect((await server.inject({ url: `${base}/consistency?first=${second.size}`, headers: reader })).json()).toEqual({ first: second.size, second: second.size, proof: [] });
+
+      const refusals = await Promise.all([
+        server.inject({ url: `${base}/consistency?first=0`, headers: reader }),
+        server.inject({ url: `${base}/consistency?first=${second.size + 1}`, headers: reader }),
+        server.inject({ url: `${base}/entries/${second.size}/proof`, headers: reader }),
+        server.inject({ url: `${base}/entries/1/proof?tree_size=${first.size + 1000}`, headers: reader }),
+        server.inject({ url: `${base}/checkpoint`, headers: await token(['users:list']) }),
+        server.inject({ url: `${base}/export` }),
+      ]);
+      expect(refusals.map((r) => r.statusCode)).toEqual([400, 400, 400, 404, 403, 401]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('fails consistency against a saved checkpoint when the log was truncated and grown again', async () => {
-    const saved = (await findCheckpoint(core.database.db, seed.accountId))!.note;
+    const { note: saved, size: savedSize } = (await findCheckpoint(core.database.db, seed.accountId))!;
     expect((await verify(await exported(), saved)).ok).toBe(true);
     // Someone with the database drops the tail, tree and checkpoints included, and lets the log grow back.
-    const keep = size - 3;
+    const keep = savedSize - 3;
     await sql.raw(`DELETE FROM audit_entries WHERE account_id = '${seed.accountId}' AND idx >= ${keep}`).execute(core.database.db);
     await sql.raw(`DELETE FROM audit_tree_nodes WHERE account_id = '${seed.accountId}' AND (idx + 1) * (1 << level) > ${keep}`).execute(core.database.db);
     await sql.raw(`DELETE FROM audit_checkpoints WHERE account_id = '${seed.accountId}'`).execute(core.database.db);
@@ -121,14 +171,14 @@ describeBackends('audit export and verification', (backend) => {
     const regrown = await exported();
     expect((await verify(regrown)).ok).toBe(true); // on its own it looks fine
     const report = await verify(regrown, saved);
-    expect(report).toEqual({ ok: false, problem: expect.stringMatching(new RegExp(`^not consistent with the previous checkpoint \\(size ${size}\\)`)) });
+    expect(report).toEqual({ ok: false, problem: expect.stringMatching(new RegExp(`^not consistent with the previous checkpoint \\(size ${savedSize}\\)`)) });
 
     const file = path.join(dir, 'regrown.jsonl');
     writeFileSync(file, regrown);
     writeFileSync(path.join(dir, 'saved.checkpoint'), saved);
     const cli = await runCli(['audit', 'verify', file, '--key', key, '--previous', path.join(dir, 'saved.checkpoint')], database.env);
     expect(cli.code).toBe(1);
-    expect(cli.stderr).toContain(`cordon: verification FAILED: not consistent with the previous checkpoint (size ${size})`);
+    expect(cli.stderr).toContain(`cordon: verification FAILED: not consistent with the previous checkpoint (size ${savedSize})`);
     expect(readFileSync(file, 'utf8')).toBe(regrown);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The audit log over HTTP, for apps holding `audit:read` and OWNER/ADMIN sessions of the account: the
- * latest signed checkpoint, the export `cordon audit verify` checks, and the checkpoint key (public).
+ * latest signed checkpoint, inclusion and consistency proofs (O(log n) stored nodes each), the export
+ * `cordon audit verify` checks, and the checkpoint key (public).
  */
 import { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -11,11 +12,23 @@ import { logOrigin } from '../../audit/checkpointer.js';
 import { exportLog } from '../../audit/export.js';
 import { requirePermissionOrAdmin } from '../../auth/session-guard.js';
 import { AppError } from '../../errors.js';
+import { consistencyPlan, inclusionPlan, resolvePlan, type NodeReader } from '../../audit/merkle.js';
+import { readNumberedEntries } from '../../store/audit.js';
 import { findCheckpoint } from '../../store/checkpoints.js';
+import { readTreeNodes } from '../../store/tree.js';
 import { RpcStatusSchema } from '../schemas.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema };
 const AccountParams = Type.Object({ account: Type.String({ pattern: '^[A-Z2-7]{26}$' }) });
+
+const b64 = (hash: Buffer) => hash.toString('base64');
+
+/** The size a proof is for: the one asked (a signed checkpoint's), or the latest checkpoint's. */
+async function proofSize(core: Core, logId: string, asked: number | undefined): Promise<number> {
+  const checkpoint = await findCheckpoint(core.database.db, logId, asked);
+  if (!checkpoint) throw new AppError('NOT_FOUND', { description: asked === undefined ? 'no checkpoint signed yet' : `no checkpoint was signed at size ${asked}` });
+  return checkpoint.size;
+}
 
 export function auditRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -54,6 +67,60 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
         signed_note: checkpoint.note,
         signed_time: checkpoint.signed_at.toISOString(),
       };
+    },
+  );
+
+  r.get(
+    '/v1/accounts/:account/audit/entries/:index/proof',
+    {
+      preHandler: reader,
+      schema: {
+        summary: 'One entry with its RFC 6962 inclusion proof against the latest (or a named) signed checkpoint',
+        tags: ['audit'],
+        params: Type.Object({ account: AccountParams.properties.account, index: Type.Integer({ minimum: 0 }) }),
+        querystring: Type.Object({ tree_size: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({
+            index: Type.Integer(),
+            tree_size: Type.Integer(),
+            leaf_hash: Type.String({ description: 'base64; SHA-256(0x00 || canonical JSON of the leaf)' }),
+            inclusion_path: Type.Array(Type.String(), { description: 'base64 sibling hashes, leaf to root (RFC 6962 §2.1.1)' }),
+            entry: Type.Object({}, { additionalProperties: true }),
+          }),
+          ...Errors,
+        },
+      },
+    },
+    async (request) => {
+      const { account, index } = request.params;
+      const size = await proofSize(core, account, request.query.tree_size);
+      if (index >= size) throw new AppError('INVALID_ARGUMENT', { description: `entry ${index} is not in the tree of size ${size}` });
+      const read: NodeReader = (ids) => readTreeNodes(core.database.db, account, ids);
+      const [[leaf], path, [entry]] = await Promise.all([read([{ level: 0, index }]), resolvePlan(inclusionPlan(index, size), read), readNumberedEntries(core.database.db, account, index, index + 1)]);
+      return { index, tree_size: size, leaf_hash: b64(leaf!), inclusion_path: path.map(b64), entry: entry! };
+    },
+  );
+
+  r.get(
+    '/v1/accounts/:account/audit/consistency',
+    {
+      preHandler: reader,
+      schema: {
+        summary: 'RFC 6962 consistency proof between two signed sizes (first = second: empty; first = 0: refused, nothing to prove)',
+        tags: ['audit'],
+        params: AccountParams,
+        querystring: Type.Object({ first: Type.Integer({ minimum: 1 }), second: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ first: Type.Integer(), second: Type.Integer(), proof: Type.Array(Type.String()) }), ...Errors },
+      },
+    },
+    async (request) => {
+      const { account } = request.params;
+      const second = await proofSize(core, account, request.query.second);
+      const { first } = request.query;
+      if (first > second) throw new AppError('INVALID_ARGUMENT', { description: `first (${first}) is past second (${second})` });
+      const read: NodeReader = (ids) => readTreeNodes(core.database.db, account, ids);
+      const proof = first === second ? [] : await resolvePlan(consistencyPlan(first, second), read);
+      return { first, second, proof: proof.map(b64) };
     },
   );
 
