@@ -33,6 +33,11 @@ export interface ExportLine {
   entry: NumberedEntry;
   /** Lowercase hex of the leaf hash the log stored for the entry. */
   leaf_hash: string;
+  /**
+   * The stored interior nodes this leaf completes, level 1 up (hex). Optional: the signed root proves
+   * the entries either way; the nodes let verify name a stored node that no longer matches them.
+   */
+  nodes?: string[];
 }
 
 export interface VerifyOptions {
@@ -95,9 +100,17 @@ export async function verifyExport(lines: AsyncIterable<string>, options: Verify
     if (bad) return bad;
     for (let line = await nextLine(iterator); line !== undefined; line = await nextLine(iterator)) {
       const index = tree.size;
-      const leaf = checkEntryLine(line, index, header.log);
-      if (typeof leaf === 'string') return fail(`entry ${index}: ${leaf}`, index);
-      tree.append(leaf);
+      const checked = checkEntryLine(line, index, header.log);
+      if (typeof checked === 'string') return fail(`entry ${index}: ${checked}`, index);
+      const made = tree.append(checked.leaf);
+      if (checked.nodes !== undefined) {
+        const level = made.findIndex((hash, i) => hash.toString('hex') !== checked.nodes![i]);
+        if (level >= 0 || checked.nodes.length !== made.length) {
+          const bad = level >= 0 ? level + 1 : Math.min(made.length, checked.nodes.length) + 1;
+          const first = index + 1 - 2 ** bad;
+          return fail(`entry ${first}: the stored tree node at level ${bad} over entries ${first}..${index} does not match the entries`, first);
+        }
+      }
       if ((bad = reached())) return bad;
       if (tree.size % PROGRESS_EVERY === 0) options.onProgress?.(tree.size, size);
     }
@@ -132,11 +145,14 @@ class CompactRange {
   private readonly edge: Hash[] = [];
   size = 0;
 
-  append(leaf: Hash): void {
+  /** Appends a leaf; returns the interior nodes it completes, level 1 up. */
+  append(leaf: Hash): Hash[] {
+    const made: Hash[] = [];
     let hash = leaf;
-    for (let s = this.size; s % 2 === 1; s = (s - 1) / 2) hash = hashChildren(this.edge.pop()!, hash);
+    for (let s = this.size; s % 2 === 1; s = (s - 1) / 2) made.push((hash = hashChildren(this.edge.pop()!, hash)));
     this.edge.push(hash);
     this.size++;
+    return made;
   }
 
   /** MTH of the leaves so far (RFC 6962 §2.1). */
@@ -197,12 +213,13 @@ function openPrevious(note: string, key: VerifierKey, origin: string): { checkpo
   }
 }
 
-/** The entry's recomputed leaf hash, or why the line at `index` is refused. */
-function checkEntryLine(line: string, index: number, log: string): Hash | string {
+/** The entry's recomputed leaf hash and the stored nodes the line carries, or why the line at `index` is refused. */
+function checkEntryLine(line: string, index: number, log: string): { leaf: Hash; nodes: string[] | undefined } | string {
   const value = parseJson(line);
   if (!isRecord(value)) return 'the line is not a JSON object';
-  const { entry, leaf_hash: stored } = value;
+  const { entry, leaf_hash: stored, nodes } = value;
   if (typeof stored !== 'string' || !HEX_HASH.test(stored)) return 'leaf_hash must be 64 lowercase hex digits';
+  if (nodes !== undefined && (!Array.isArray(nodes) || !nodes.every((n) => typeof n === 'string'))) return 'nodes must be a list of hex hashes';
   const shape = checkEntryShape(entry);
   if (shape !== undefined) return shape;
   const checked = entry as NumberedEntry;
@@ -215,7 +232,7 @@ function checkEntryLine(line: string, index: number, log: string): Hash | string
     return `the entry cannot be canonicalised: ${(err as Error).message}`;
   }
   if (leaf.toString('hex') !== stored) return 'the leaf hash does not match the entry: the entry or its stored leaf hash was altered';
-  return leaf;
+  return { leaf, nodes: nodes as string[] | undefined };
 }
 
 /**
