@@ -176,3 +176,30 @@ export async function readEntriesWithLeaves(db: Executor, accountId: string, fro
     WHERE e.account_id = ${accountId} AND e.idx >= ${from} AND e.idx < ${to} ORDER BY e.idx`.execute(db);
   return rows;
 }
+
+export interface EntrySearch {
+  /** The first index to consider (paging resumes here). */
+  fromIndex: number;
+  limit: number;
+  startTime?: Date | undefined;
+  endTime?: Date | undefined;
+  action?: string | undefined;
+  actorId?: string | undefined;
+  /** Entries whose target is this user. */
+  targetUserId?: string | undefined;
+}
+
+/** Numbered entries of one log matching the search, in index order. */
+export async function searchEntries(db: Executor, accountId: string, q: EntrySearch): Promise<NumberedEntry[]> {
+  let query = db
+    .selectFrom('audit_entries')
+    .select(['account_id', 'idx', sql<string>`to_char(recorded_at AT TIME ZONE 'UTC', ${ISO_MICROS})`.as('recorded_at'), 'actor_type', 'actor_id', 'action', 'target_type', 'target_id', 'cause', 'authz', 'outcome', 'details'])
+    .where('account_id', '=', accountId)
+    .where('idx', '>=', q.fromIndex);
+  if (q.startTime) query = query.where('recorded_at', '>=', q.startTime);
+  if (q.endTime) query = query.where('recorded_at', '<', q.endTime);
+  if (q.action) query = query.where('action', '=', q.action);
+  if (q.actorId) query = query.where('actor_id', '=', q.actorId);
+  if (q.targetUserId) query = query.where('target_type', '=', 'user').where('target_id', '=', q.targetUserId);
+  return (await query.orderBy('idx').limit(q.limit).execute()) as NumberedEntry[];
+}

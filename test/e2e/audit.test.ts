@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import type { Core } from '../../src/app.js';
 import { openCheckpoint } from '../../src/audit/checkpoint.js';
@@ -112,14 +113,53 @@ describeBackends('audit export and verification', (backend) => {
     );
   });
 
-  it('serves checkpoints, inclusion and consistency proofs that check out, to audit:read apps only', async () => {
+  /** An HTTP server on the core and a token of an app holding `permissions`. */
+  const withServer = async (fn: (server: FastifyInstance, token: (permissions: string[]) => Promise<{ authorization: string }>) => Promise<void>) => {
     const server = await buildServer(core);
+    const token = async (permissions: string[]) => {
+      const { app, clientSecret } = await createApp(core.directory, testCtx, seed.accountId, { name: `reader-${permissions.join()}-${Math.random()}`, permissions });
+      const res = await server.inject({ method: 'POST', url: '/oauth/token', headers: { authorization: `Basic ${Buffer.from(`${app.client_id}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=client_credentials' });
+      return { authorization: `Bearer ${res.json().access_token}` };
+    };
     try {
-      const token = async (permissions: string[]) => {
-        const { app, clientSecret } = await createApp(core.directory, testCtx, seed.accountId, { name: `reader-${permissions.join()}`, permissions });
-        const res = await server.inject({ method: 'POST', url: '/oauth/token', headers: { authorization: `Basic ${Buffer.from(`${app.client_id}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=client_credentials' });
-        return { authorization: `Bearer ${res.json().access_token}` };
-      };
+      await fn(server, token);
+    } finally {
+      await server.close();
+    }
+  };
+
+  it('lists entries in index order, filtered and paged with tokens bound to their filters', () =>
+    withServer(async (server, token) => {
+      const reader = await token(['audit:read']);
+      const base = `/v1/accounts/${seed.accountId}/audit/entries`;
+      const all: Array<{ idx: number }> = [];
+      let url = `${base}?page_size=7`;
+      for (;;) {
+        const page = (await server.inject({ url, headers: reader })).json();
+        all.push(...page.entries);
+        if (!page.next_page_token) break;
+        url = `${base}?page_size=7&page_token=${page.next_page_token}`;
+      }
+      const size = (await server.inject({ url: `${base}?page_size=1`, headers: reader })).json().log_size;
+      expect(all.map((e) => e.idx)).toEqual(Array.from({ length: size }, (_, i) => i));
+
+      const suspensions = (await server.inject({ url: `${base}?action=user.suspend&page_size=2`, headers: reader })).json();
+      expect(suspensions.entries.map((e: { target_id: string }) => e.target_id)).toEqual(seed.members.slice(0, 2).map((m) => m.id));
+      const next = await server.inject({ url: `${base}?action=user.suspend&page_size=2&page_token=${suspensions.next_page_token}`, headers: reader });
+      expect(next.json().entries.map((e: { target_id: string }) => e.target_id)).toEqual(seed.members.slice(2, 4).map((m) => m.id));
+      const otherFilter = await server.inject({ url: `${base}?action=user.reactivate&page_token=${suspensions.next_page_token}`, headers: reader });
+      expect([otherFilter.statusCode, otherFilter.json().message]).toEqual([400, 'page_token belongs to a request with other filters']);
+      const forged = await server.inject({ url: `${base}?page_token=bm90LWEtdG9rZW4`, headers: reader });
+      expect([forged.statusCode, forged.json().message]).toEqual([400, 'page_token is not one this server issued']);
+      const target = (await server.inject({ url: `${base}?target_user=${seed.members[1]!.id}`, headers: reader })).json();
+      expect(target.entries.every((e: { target_type: string; target_id: string }) => e.target_type === 'user' && e.target_id === seed.members[1]!.id)).toBe(true);
+      expect(target.entries.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(['user.create', 'user.suspend', 'user.reactivate']));
+      const future = (await server.inject({ url: `${base}?start_time=2999-01-01T00:00:00Z`, headers: reader })).json();
+      expect(future).toEqual({ entries: [], next_page_token: '', log_size: size });
+    }));
+
+  it('serves checkpoints, inclusion and consistency proofs that check out, to audit:read apps only', () =>
+    withServer(async (server, token) => {
       const reader = await token(['audit:read']);
       const base = `/v1/accounts/${seed.accountId}/audit`;
       const first = (await server.inject({ url: `${base}/checkpoint`, headers: reader })).json();
@@ -152,10 +192,7 @@ describeBackends('audit export and verification', (backend) => {
         server.inject({ url: `${base}/export` }),
       ]);
       expect(refusals.map((r) => r.statusCode)).toEqual([400, 400, 400, 404, 403, 401]);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
   it('fails consistency against a saved checkpoint when the log was truncated and grown again', async () => {
     await core.checkpointer.stop(); // no background signing while the database is being rewritten

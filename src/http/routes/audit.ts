@@ -3,6 +3,7 @@
  * latest signed checkpoint, inclusion and consistency proofs (O(log n) stored nodes each), the export
  * `cordon audit verify` checks, and the checkpoint key (public).
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
@@ -13,7 +14,7 @@ import { exportLog } from '../../audit/export.js';
 import { requirePermissionOrAdmin } from '../../auth/session-guard.js';
 import { AppError } from '../../errors.js';
 import { consistencyPlan, inclusionPlan, resolvePlan, type NodeReader } from '../../audit/merkle.js';
-import { readNumberedEntries } from '../../store/audit.js';
+import { getLogSize, readNumberedEntries, searchEntries } from '../../store/audit.js';
 import { findCheckpoint } from '../../store/checkpoints.js';
 import { readTreeNodes } from '../../store/tree.js';
 import { RpcStatusSchema } from '../schemas.js';
@@ -22,6 +23,25 @@ const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchem
 const AccountParams = Type.Object({ account: Type.String({ pattern: '^[A-Z2-7]{26}$' }) });
 
 const b64 = (hash: Buffer) => hash.toString('base64');
+
+/** Opaque page tokens: the next index and a digest of the filters they were made for, base64url. */
+const digest = (filters: string) => createHash('sha256').update(filters).digest('base64url').slice(0, 16);
+const pageToken = {
+  make: (index: number, filters: string) => Buffer.from(JSON.stringify([index, digest(filters)])).toString('base64url'),
+  /** The index a token resumes at; refused unless this server made it for these same filters (AIP-158). */
+  read(token: string, filters: string): number {
+    let index: unknown;
+    let bound: unknown;
+    try {
+      [index, bound] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as [unknown, unknown];
+    } catch {
+      // not ours: refused below
+    }
+    if (!Number.isSafeInteger(index) || (index as number) < 0 || typeof bound !== 'string') throw new AppError('INVALID_ARGUMENT', { description: 'page_token is not one this server issued' });
+    if (bound !== digest(filters)) throw new AppError('INVALID_ARGUMENT', { description: 'page_token belongs to a request with other filters' });
+    return index as number;
+  },
+};
 
 /** The size a proof is for: the one asked (a signed checkpoint's), or the latest checkpoint's. */
 async function proofSize(core: Core, logId: string, asked: number | undefined): Promise<number> {
@@ -67,6 +87,54 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
         signed_note: checkpoint.note,
         signed_time: checkpoint.signed_at.toISOString(),
       };
+    },
+  );
+
+  r.get(
+    '/v1/accounts/:account/audit/entries',
+    {
+      preHandler: reader,
+      schema: {
+        summary: 'Numbered entries in index order, filtered, paged (AIP-158: page_size, page_token, next_page_token)',
+        tags: ['audit'],
+        params: AccountParams,
+        querystring: Type.Object(
+          {
+            page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+            page_token: Type.Optional(Type.String({ maxLength: 64 })),
+            start_index: Type.Optional(Type.Integer({ minimum: 0 })),
+            start_time: Type.Optional(Type.String({ format: 'date-time' })),
+            end_time: Type.Optional(Type.String({ format: 'date-time' })),
+            action: Type.Optional(Type.String({ maxLength: 100 })),
+            actor: Type.Optional(Type.String({ maxLength: 200 })),
+            target_user: Type.Optional(Type.String({ maxLength: 64 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ entries: Type.Array(Type.Object({}, { additionalProperties: true })), next_page_token: Type.String(), log_size: Type.Integer() }),
+          ...Errors,
+        },
+      },
+    },
+    async (request) => {
+      const { account } = request.params;
+      const q = request.query;
+      const pageSize = q.page_size ?? 100;
+      const filters = JSON.stringify([q.start_time, q.end_time, q.action, q.actor, q.target_user]);
+      const fromIndex = q.page_token ? pageToken.read(q.page_token, filters) : (q.start_index ?? 0);
+      const entries = await searchEntries(core.database.db, account, {
+        fromIndex,
+        limit: pageSize + 1,
+        startTime: q.start_time ? new Date(q.start_time) : undefined,
+        endTime: q.end_time ? new Date(q.end_time) : undefined,
+        action: q.action,
+        actorId: q.actor,
+        targetUserId: q.target_user,
+      });
+      const page = entries.slice(0, pageSize);
+      const more = entries.length > pageSize;
+      return { entries: page, next_page_token: more ? pageToken.make(entries[pageSize]!.idx, filters) : '', log_size: await getLogSize(core.database.db, account) };
     },
   );
 
