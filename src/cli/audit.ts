@@ -1,17 +1,27 @@
 /**
- * `cordon audit export` writes a log as JSON Lines (directly, or through the server that holds the
- * data); `cordon audit verify` checks such an export with nothing else: every leaf, the root, the
- * checkpoint's signature and, given an older saved checkpoint, that the log still extends it.
+ * `cordon audit tail` and `proof` read the log (directly, or through the server that holds the data);
+ * `export` writes it as JSON Lines; `verify` checks such an export with nothing else: every leaf, the
+ * root, the checkpoint's signature and, given an older saved checkpoint, that the log still extends it.
  */
 import { accessSync, constants, createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
+import type { Core } from '../app.js';
+import { openCheckpoint } from '../audit/checkpoint.js';
+import { logOrigin } from '../audit/checkpointer.js';
 import { exportLog } from '../audit/export.js';
+import { leafHashOf } from '../audit/leaf.js';
+import { verifyInclusion } from '../audit/merkle.js';
+import { parseVerifierKey } from '../audit/note.js';
+import { proveInclusion } from '../audit/proofs.js';
+import { AppError } from '../errors.js';
+import { getLogSize, searchEntries, type NumberedEntry } from '../store/audit.js';
+import { findCheckpoint } from '../store/checkpoints.js';
 import { verifyExport } from '../audit/verify.js';
 import { EXIT, printJson, Reported, usageError, type CliIo } from './io.js';
 import { createProgress } from './progress.js';
-import { runAdmin } from './remote.js';
+import { runAdmin, type ApiClient } from './remote.js';
 
 function readText(file: string, what: string): string {
   try {
@@ -21,8 +31,96 @@ function readText(file: string, what: string): string {
   }
 }
 
+/** What tail and proof read, the same whether from the database or through the API. */
+interface AuditSource {
+  entries(fromIndex: number, limit: number): Promise<{ entries: NumberedEntry[]; logSize: number }>;
+  proof(index: number): Promise<{ entry: NumberedEntry; tree_size: number; leaf_hash: string; inclusion_path: string[]; signed_note: string; origin: string; verifier_key: string }>;
+}
+
+function directSource(core: Core, accountId: string): AuditSource {
+  const db = core.database.db;
+  return {
+    entries: async (fromIndex, limit) => ({ entries: await searchEntries(db, accountId, { fromIndex, limit }), logSize: await getLogSize(db, accountId) }),
+    async proof(index) {
+      const checkpoint = await findCheckpoint(db, accountId);
+      if (!checkpoint) throw new AppError('NOT_FOUND', { description: 'no checkpoint signed yet' });
+      const { entry, leaf, path } = await proveInclusion(db, accountId, index, checkpoint.size);
+      const b64 = (h: Buffer) => h.toString('base64');
+      return { entry, tree_size: checkpoint.size, leaf_hash: b64(leaf), inclusion_path: path.map(b64), signed_note: checkpoint.note, origin: logOrigin(core.checkpointKey, accountId), verifier_key: core.checkpointKey.verifierKey };
+    },
+  };
+}
+
+function apiSource(client: ApiClient, accountId: string): AuditSource {
+  const base = `/v1/accounts/${encodeURIComponent(accountId)}/audit`;
+  return {
+    async entries(fromIndex, limit) {
+      const page = await client.call<{ entries: NumberedEntry[]; log_size: number }>('GET', `${base}/entries?start_index=${fromIndex}&page_size=${Math.min(limit, 1000)}`);
+      return { entries: page.entries, logSize: page.log_size };
+    },
+    async proof(index) {
+      const checkpoint = await client.call<{ size: number; signed_note: string; origin: string }>('GET', `${base}/checkpoint`);
+      const proof = await client.call<{ entry: NumberedEntry; tree_size: number; leaf_hash: string; inclusion_path: string[] }>('GET', `${base}/entries/${index}/proof?tree_size=${checkpoint.size}`);
+      const { keys } = await client.call<{ keys: Array<{ verifier_key: string }> }>('GET', '/v1/audit/keys');
+      return { ...proof, signed_note: checkpoint.signed_note, origin: checkpoint.origin, verifier_key: keys[0]!.verifier_key };
+    },
+  };
+}
+
+const describeEntry = (e: NumberedEntry) => `${e.idx}\t${e.recorded_at}\t${e.actor_type}:${e.actor_id}\t${e.action}\t${e.target_type}:${e.target_id}\t${e.outcome}\n`;
+
 export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
-  const audit = program.command('audit').description('The audit log: export it, verify an export');
+  const audit = program.command('audit').description('The audit log: tail it, prove an entry, export it, verify an export');
+  const source = (command: string, account: string | undefined, fn: (source: AuditSource) => Promise<void>) =>
+    runAdmin(io, command, account, { direct: (core, accountId) => fn(directSource(core, accountId)), api: (client, accountId) => fn(apiSource(client, accountId)) });
+
+  audit
+    .command('tail')
+    .description('Print the latest entries (index, time, actor, action, target, outcome); --follow keeps printing new ones')
+    .option('-n, --lines <n>', 'how many', '20')
+    .option('--follow', 'keep printing entries as they are numbered (Ctrl-C stops)')
+    .option('--account <id>', 'account id (default: the signed-in account, or the only one)')
+    .option('--json', 'print JSON Lines')
+    .action((opts: { lines: string; follow?: boolean; account?: string; json?: boolean }) =>
+      run(() =>
+        source('audit tail', opts.account, async (src) => {
+          if (!/^\d{1,6}$/.test(opts.lines)) throw usageError(`--lines: expected a number, got "${opts.lines}"`);
+          let next = Math.max(0, (await src.entries(0, 1)).logSize - Number(opts.lines));
+          for (;;) {
+            const { entries } = await src.entries(next, 1000);
+            for (const entry of entries) io.stdout.write(opts.json ? JSON.stringify(entry) + '\n' : describeEntry(entry));
+            next = entries.at(-1) ? entries.at(-1)!.idx + 1 : next;
+            if (!opts.follow) return;
+            if (entries.length < 1000) await new Promise((resolve) => setTimeout(resolve, 1000));
+          }
+        }),
+      ),
+    );
+
+  audit
+    .command('proof <index>')
+    .description("Fetch an entry's inclusion proof against the latest signed checkpoint and check it here: signature, leaf, path")
+    .option('--key <verifier-key>', 'the checkpoint key you trust (default: the one the server serves)')
+    .option('--account <id>', 'account id (default: the signed-in account, or the only one)')
+    .option('--json', 'print the entry and its proof as JSON')
+    .action((index: string, opts: { key?: string; account?: string; json?: boolean }) =>
+      run(() =>
+        source('audit proof', opts.account, async (src) => {
+          if (!/^\d{1,15}$/.test(index)) throw usageError(`index: expected a number, got "${index}"`);
+          const proof = await src.proof(Number(index));
+          const { checkpoint } = openCheckpoint(proof.signed_note, [parseVerifierKey(opts.key ?? proof.verifier_key)], { origin: proof.origin });
+          const leaf = leafHashOf(proof.entry);
+          const path = proof.inclusion_path.map((h) => Buffer.from(h, 'base64'));
+          const ok = leaf.equals(Buffer.from(proof.leaf_hash, 'base64')) && checkpoint.size === proof.tree_size && verifyInclusion(leaf, Number(index), checkpoint.size, path, checkpoint.rootHash);
+          if (opts.json) printJson(io, { ...proof, verified: ok });
+          else io.stdout.write(describeEntry(proof.entry) + (ok ? `included in the signed tree of size ${checkpoint.size} (root ${checkpoint.rootHash.toString('base64')})\n` : ''));
+          if (!ok) {
+            io.stderr.write(`cordon: entry ${index} is NOT proven by the signed checkpoint of size ${checkpoint.size}\n`);
+            throw new Reported(EXIT.FAILURE);
+          }
+        }),
+      ),
+    );
 
   audit
     .command('export')

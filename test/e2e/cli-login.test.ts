@@ -63,6 +63,14 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
       const missing = await runCli(['apps', 'get', 'AAAAAAAAAAAAAAAAAAAAAAAAAA'], env);
       expect([missing.code, missing.stderr]).toEqual([3, 'cordon: app not found [NOT_FOUND]\n']);
 
+      // The audit log through the API: the latest entries, and one entry proven against the signed checkpoint.
+      const tail = await runCli(['audit', 'tail', '-n', '2', '--json'], env);
+      expect(tail.code, tail.stderr).toBe(0);
+      expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l).action)).toEqual(['app.create', 'app.disable']);
+      const proof = await runCli(['audit', 'proof', '0'], env);
+      expect(proof.code, proof.stderr).toBe(0);
+      expect(proof.stdout).toMatch(/^0\t\S+\toperator:\S+\taccount\.create\taccount:[A-Z2-7]{26}\tchanged\nincluded in the signed tree of size \d+ \(root \S+\)\n$/);
+
       const reset = await runCli(['users', 'reset-credentials', init.owner.user_id, '--json'], env);
       expect(reset.code, reset.stderr).toBe(0);
       expect(JSON.parse(reset.stdout)).toMatchObject({ user_id: init.owner.user_id, email: 'boss@acme.example', password: expect.any(String), totp_secret: expect.any(String) });
@@ -75,8 +83,15 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
       await stopServer(server.child);
     }
 
+    // Directly on the database again: export and verify offline, with the key pinned.
+    const file = path.join(home, 'audit.jsonl');
+    const exported = await runCli(['audit', 'export', '--out', file], env);
+    expect(exported.code, exported.stderr).toBe(0);
     const core = await openTestCore(database);
     try {
+      const verified = await runCli(['audit', 'verify', file, '--key', core.checkpointKey.verifierKey], env);
+      expect(verified.code, verified.stderr).toBe(0);
+      expect(verified.stdout).toMatch(/^OK: \d+ entries of log [A-Z2-7]{26} reproduce the signed root [0-9a-f]{64}\n$/);
       await core.audit.sequencer.drain();
       const entries = await listAuditEntries(core.database.db, { accountId: init.account_id });
       const byAction = (action: string) => entries.filter((e) => e.action === action).map((e) => `${e.actor_type}:${e.outcome}`);

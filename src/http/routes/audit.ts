@@ -13,10 +13,9 @@ import { logOrigin } from '../../audit/checkpointer.js';
 import { exportLog } from '../../audit/export.js';
 import { requirePermissionOrAdmin } from '../../auth/session-guard.js';
 import { AppError } from '../../errors.js';
-import { consistencyPlan, inclusionPlan, resolvePlan, type NodeReader } from '../../audit/merkle.js';
-import { getLogSize, readNumberedEntries, searchEntries } from '../../store/audit.js';
+import { proveConsistency, proveInclusion } from '../../audit/proofs.js';
+import { getLogSize, searchEntries } from '../../store/audit.js';
 import { findCheckpoint } from '../../store/checkpoints.js';
-import { readTreeNodes } from '../../store/tree.js';
 import { RpcStatusSchema } from '../schemas.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema };
@@ -162,10 +161,8 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
     async (request) => {
       const { account, index } = request.params;
       const size = await proofSize(core, account, request.query.tree_size);
-      if (index >= size) throw new AppError('INVALID_ARGUMENT', { description: `entry ${index} is not in the tree of size ${size}` });
-      const read: NodeReader = (ids) => readTreeNodes(core.database.db, account, ids);
-      const [[leaf], path, [entry]] = await Promise.all([read([{ level: 0, index }]), resolvePlan(inclusionPlan(index, size), read), readNumberedEntries(core.database.db, account, index, index + 1)]);
-      return { index, tree_size: size, leaf_hash: b64(leaf!), inclusion_path: path.map(b64), entry: entry! };
+      const { entry, leaf, path } = await proveInclusion(core.database.db, account, index, size);
+      return { index, tree_size: size, leaf_hash: b64(leaf), inclusion_path: path.map(b64), entry };
     },
   );
 
@@ -185,9 +182,7 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
       const { account } = request.params;
       const second = await proofSize(core, account, request.query.second);
       const { first } = request.query;
-      if (first > second) throw new AppError('INVALID_ARGUMENT', { description: `first (${first}) is past second (${second})` });
-      const read: NodeReader = (ids) => readTreeNodes(core.database.db, account, ids);
-      const proof = first === second ? [] : await resolvePlan(consistencyPlan(first, second), read);
+      const proof = await proveConsistency(core.database.db, account, first, second);
       return { first, second, proof: proof.map(b64) };
     },
   );
