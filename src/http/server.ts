@@ -15,6 +15,7 @@ import { AppError, isAppError, toOAuthError, toRpcStatus, type ErrorCode } from 
 import { appsRoutes } from './routes/apps.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
+import { eventsRoutes } from './routes/events.js';
 import { credentialsRoutes } from './routes/credentials.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -95,6 +96,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   appsRoutes(app, core);
   credentialsRoutes(app, core);
   auditRoutes(app, core);
+  eventsRoutes(app, core);
   options.register?.(app);
 
   return app;

@@ -158,6 +158,44 @@ describeBackends('audit export and verification', (backend) => {
       expect(future).toEqual({ entries: [], next_page_token: '', log_size: size });
     }));
 
+  it('feeds SIEMs through the 1Password Events API paths, and as OCSF', () =>
+    withServer(async (server, token) => {
+      const reader = await token(['audit:read']);
+      const post = (body: unknown, query = '', headers = reader) =>
+        server.inject({ method: 'POST', url: `/api/v2/auditevents${query}`, headers: { ...headers, 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+      // What the XSOAR collector does: a reset cursor, then the cursor while has_more.
+      let page = (await post({ limit: 5, start_time: '2000-01-01T00:00:00Z' })).json();
+      const items = [...page.items];
+      expect([page.items.length, page.has_more]).toEqual([5, true]);
+      while (page.has_more) {
+        page = (await post({ cursor: page.cursor })).json();
+        items.push(...page.items);
+      }
+      const size = (await server.inject({ url: `/v1/accounts/${seed.accountId}/audit/entries?page_size=1`, headers: reader })).json().log_size;
+      expect(items).toHaveLength(size);
+      expect(new Set(items.map((i) => i.uuid)).size).toBe(size);
+      expect(items[0]).toMatchObject({ uuid: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/), account_uuid: seed.accountId, action: 'account.create', object_type: 'account', object_uuid: seed.accountId });
+      expect(items.every((i) => i.account_uuid === seed.accountId)).toBe(true);
+      // Caught up: the cursor stays usable and answers nothing new.
+      expect((await post({ cursor: page.cursor })).json()).toMatchObject({ has_more: false, items: [] });
+      // The default window is the last hour: everything here is recent.
+      expect((await post({ limit: 1000 })).json().items).toHaveLength(size);
+
+      const ocsf = (await post({ limit: 1000, start_time: '2000-01-01T00:00:00Z' }, '?format=ocsf')).json().items;
+      const suspension = ocsf.find((e: { unmapped: { action: string } }) => e.unmapped.action === 'user.suspend');
+      expect(suspension).toMatchObject({ class_uid: 3001, category_uid: 3, activity_id: 5, type_uid: 300105, status_id: 1, user: { uid: seed.members[0]!.id }, metadata: { product: { name: 'Cordon' } } });
+      expect(ocsf.find((e: { unmapped: { action: string } }) => e.unmapped.action === 'user.reactivate')).toMatchObject({ class_uid: 3001, activity_id: 2 });
+
+      const refusals = [
+        await post({ cursor: page.cursor, limit: 5 }),
+        await post({ cursor: 'not-a-cursor' }),
+        await post({ limit: 5000 }),
+        await post({ limit: 5 }, '', await token(['users:list'])),
+        await post({ limit: 5 }, '', { authorization: '' }),
+      ];
+      expect(refusals.map((r) => r.statusCode)).toEqual([400, 400, 400, 403, 401]);
+    }));
+
   it('serves checkpoints, inclusion and consistency proofs that check out, to audit:read apps only', () =>
     withServer(async (server, token) => {
       const reader = await token(['audit:read']);

@@ -1,0 +1,113 @@
+/**
+ * The SIEM feed: audit entries in the shape of the 1Password Events API's audit events (so existing
+ * collectors work with a base-URL change), or as OCSF events. Paging follows that API: a reset cursor
+ * `{limit, start_time, end_time}` or a continuing `{cursor}`; answers `{cursor, has_more, items}`.
+ */
+import { createHash } from 'node:crypto';
+import { AppError } from '../errors.js';
+import { searchEntries, type NumberedEntry } from '../store/audit.js';
+import type { Executor } from '../store/executor.js';
+
+export interface FeedRequest {
+  cursor?: string | undefined;
+  limit?: number | undefined;
+  start_time?: string | undefined;
+  end_time?: string | undefined;
+}
+
+interface CursorState {
+  /** The next index to read. */
+  next: number;
+  limit: number;
+  start: string;
+  end: string | undefined;
+}
+
+const encode = (state: CursorState) => Buffer.from(JSON.stringify(state)).toString('base64url');
+
+function decode(cursor: string): CursorState {
+  try {
+    const state = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as CursorState;
+    if (Number.isSafeInteger(state.next) && state.next >= 0 && Number.isInteger(state.limit) && state.limit >= 1 && state.limit <= 1000 && !Number.isNaN(Date.parse(state.start))) return state;
+  } catch {
+    // refused below
+  }
+  throw new AppError('INVALID_ARGUMENT', { description: 'cursor is not one this server issued' });
+}
+
+/** One page of a log's entries, as `render` shapes them. The account comes from the caller's credential, never the cursor. */
+export async function readFeed<T>(db: Executor, logId: string, request: FeedRequest, render: (entry: NumberedEntry) => T): Promise<{ cursor: string; has_more: boolean; items: T[] }> {
+  let state: CursorState;
+  if (request.cursor !== undefined) {
+    state = decode(request.cursor);
+  } else {
+    const end = request.end_time;
+    // As the Events API: start_time defaults to an hour before end_time (or now).
+    const start = request.start_time ?? new Date((end ? Date.parse(end) : Date.now()) - 3_600_000).toISOString();
+    state = { next: 0, limit: request.limit ?? 100, start, end };
+  }
+  const rows = await searchEntries(db, logId, { fromIndex: state.next, limit: state.limit + 1, startTime: new Date(state.start), endTime: state.end ? new Date(state.end) : undefined });
+  const items = rows.slice(0, state.limit);
+  const next = items.length > 0 ? items.at(-1)!.idx + 1 : state.next;
+  return { cursor: encode({ ...state, next }), has_more: rows.length > state.limit, items: items.map(render) };
+}
+
+/** A stable UUID for an entry (its log and index), so collectors can deduplicate. */
+export function entryUuid(entry: NumberedEntry): string {
+  const hex = createHash('sha256').update(`${entry.account_id}/${entry.idx}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+const text = (value: unknown) => (typeof value === 'string' ? value : '');
+
+/** The 1Password Events API v2 audit event shape; what has no counterpart goes under `cordon`. */
+export function toOnePasswordEvent(entry: NumberedEntry) {
+  return {
+    uuid: entryUuid(entry),
+    timestamp: entry.recorded_at,
+    actor_uuid: entry.actor_id,
+    actor_details: { uuid: entry.actor_id, name: `${entry.actor_type}:${entry.actor_id}`, email: '' },
+    actor_account_uuid: entry.account_id,
+    account_uuid: entry.account_id,
+    action: entry.action,
+    object_type: entry.target_type,
+    object_uuid: entry.target_id,
+    aux_info: entry.outcome,
+    session: { uuid: text(entry.authz.session_id), login_time: '', device_uuid: '', ip: text(entry.details.source_address) },
+    cordon: { index: entry.idx, outcome: entry.outcome, cause: entry.cause, authz: entry.authz, details: entry.details },
+  };
+}
+
+// OCSF 1.x: Account Change (3001) for what changes an account's state; API Activity (6003) for the rest.
+const ACCOUNT_CHANGE: Record<string, { id: number; name: string }> = {
+  'user.suspend': { id: 5, name: 'Disable' },
+  'user.reactivate': { id: 2, name: 'Enable' },
+  'user.create': { id: 1, name: 'Create' },
+  'user.credentials.reset': { id: 3, name: 'Password Change' },
+};
+
+export function toOcsfEvent(entry: NumberedEntry) {
+  const change = ACCOUNT_CHANGE[entry.action];
+  const [classUid, className, categoryUid, categoryName] = change ? [3001, 'Account Change', 3, 'Identity & Access Management'] : [6003, 'API Activity', 6, 'Application Activity'];
+  const activity = change ?? { id: 99, name: 'Other' };
+  const refused = entry.outcome === 'refused';
+  return {
+    class_uid: classUid,
+    class_name: className,
+    category_uid: categoryUid,
+    category_name: categoryName,
+    activity_id: activity.id,
+    activity_name: activity.name,
+    type_uid: classUid * 100 + activity.id,
+    time: Date.parse(entry.recorded_at),
+    severity_id: 1,
+    status_id: refused ? 2 : 1,
+    status: refused ? 'Failure' : 'Success',
+    message: `${entry.action} ${entry.target_type}:${entry.target_id} (${entry.outcome})`,
+    actor: entry.actor_type === 'app' ? { app_name: entry.actor_id } : { user: { uid: entry.actor_id, type: entry.actor_type } },
+    ...(entry.target_type === 'user' ? { user: { uid: entry.target_id } } : {}),
+    ...(text(entry.details.source_address) ? { src_endpoint: { ip: text(entry.details.source_address) } } : {}),
+    metadata: { uid: entryUuid(entry), version: '1.3.0', product: { name: 'Cordon', vendor_name: 'Cordon' }, log_name: entry.account_id, sequence: entry.idx },
+    unmapped: { action: entry.action, outcome: entry.outcome, cause: entry.cause, authz: entry.authz, details: entry.details },
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * The SIEM feed at the 1Password Events API paths (`POST /api/v1|v2/auditevents`), so collectors built
+ * for it (XSOAR, Elastic, Splunk) work against Cordon with a base-URL change. The account is the
+ * caller's: an app token with `audit:read`, or an OWNER/ADMIN session. `?format=ocsf` answers OCSF events.
+ */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Core } from '../../app.js';
+import { readFeed, toOcsfEvent, toOnePasswordEvent } from '../../audit/feed.js';
+import { requirePermissionOrAdmin } from '../../auth/session-guard.js';
+import { AppError } from '../../errors.js';
+import type { NumberedEntry } from '../../store/audit.js';
+import { RpcStatusSchema } from '../schemas.js';
+
+export function eventsRoutes(app: FastifyInstance, core: Core): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  for (const url of ['/api/v1/auditevents', '/api/v2/auditevents']) {
+    r.post(
+      url,
+      {
+        preHandler: requirePermissionOrAdmin(core, 'audit:read'),
+        schema: {
+          summary: 'Audit events for SIEMs (1Password Events API shape): a reset cursor {limit, start_time, end_time} or {cursor}',
+          tags: ['audit'],
+          querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('1password'), Type.Literal('ocsf')])) }, { additionalProperties: false }),
+          body: Type.Optional(
+            Type.Object(
+              {
+                cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+                limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+                start_time: Type.Optional(Type.String({ format: 'date-time' })),
+                end_time: Type.Optional(Type.String({ format: 'date-time' })),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+          response: {
+            200: Type.Object({ cursor: Type.String(), has_more: Type.Boolean(), items: Type.Array(Type.Object({}, { additionalProperties: true })) }),
+            400: RpcStatusSchema,
+            401: RpcStatusSchema,
+            403: RpcStatusSchema,
+          },
+        },
+      },
+      async (request) => {
+        const body = request.body ?? {};
+        if (body.cursor !== undefined && (body.limit !== undefined || body.start_time !== undefined || body.end_time !== undefined)) {
+          throw new AppError('INVALID_ARGUMENT', { description: 'send either a cursor or a reset cursor (limit, start_time, end_time), not both' });
+        }
+        const logId = request.human?.session.account_id ?? request.principal!.claims.account_id;
+        const render: (entry: NumberedEntry) => object = request.query.format === 'ocsf' ? toOcsfEvent : toOnePasswordEvent;
+        return readFeed(core.database.db, logId, body, render);
+      },
+    );
+  }
+}
