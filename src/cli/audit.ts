@@ -142,38 +142,61 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
     );
 
   audit
-    .command('verify <export>')
-    .description('Check an export offline: every leaf, the root, the signature and, with --previous, consistency. Exit 0 only when all hold')
+    .command('verify [export]')
+    .description('Check an export (default: the live log, exported now): every leaf, the root, the signature and, with --previous, consistency. Exit 0 only when all hold')
     .option('--key <verifier-key>', 'the C2SP verifier key you trust (GET /v1/audit/keys); without it the export’s own key is used, which proves nothing about who signed')
     .option('--previous <checkpoint-file>', 'an older signed checkpoint of this log you saved: the export must extend it')
+    .option('--account <id>', 'with no export file: account id (default: the signed-in account, or the only one)')
     .option('--json', 'print the report as JSON')
-    .action((file: string, opts: { key?: string; previous?: string; json?: boolean }) =>
+    .action((file: string | undefined, opts: { key?: string; previous?: string; account?: string; json?: boolean }) =>
       run(async () => {
+        const check = (input: AsyncIterable<string>) => verifyAndReport(io, input, opts);
+        if (file === undefined) {
+          await runAdmin(io, 'audit verify', opts.account, {
+            direct: (core, accountId) => check(splitLines(exportLog(core.database.db, core.checkpointKey, accountId))),
+            api: (client, accountId) => check(splitLines(client.stream(`/v1/accounts/${encodeURIComponent(accountId)}/audit/export`))),
+          });
+          return;
+        }
         try {
           accessSync(file, constants.R_OK);
         } catch (error) {
           throw usageError(`cannot read the export ${file}: ${(error as Error).message}`);
         }
-        const input = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-        let progress: ReturnType<typeof createProgress> | undefined;
-        const report = await verifyExport(input, {
-          ...(opts.key ? { trustedKey: opts.key } : {}),
-          ...(opts.previous ? { previousCheckpoint: readText(opts.previous, 'the checkpoint') } : {}),
-          onProgress: (done, total) => (progress ??= createProgress(io.stderr, 'verifying', total)).update(done),
-        });
-        if (opts.json) printJson(io, report);
-        if (!report.ok) {
-          if (!opts.json) io.stderr.write(`cordon: verification FAILED${report.firstBadIndex === undefined ? '' : ` at entry ${report.firstBadIndex}`}: ${report.problem}\n`);
-          throw new Reported(EXIT.FAILURE);
-        }
-        if (!opts.json) {
-          progress?.finish(`verified ${report.size} entries`);
-          io.stdout.write(
-            `OK: ${report.size} entries of log ${report.log} reproduce the signed root ${report.root}` +
-              `${report.previous ? `, consistent with the checkpoint of size ${report.previous.size}` : ''}` +
-              `${report.trusted ? '' : ' (signed by the key inside the export: pass --key to check who signed it)'}\n`,
-          );
-        }
+        await check(createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity }));
       }),
     );
+}
+
+/** Lines of a stream of text chunks. */
+async function* splitLines(chunks: AsyncIterable<string>): AsyncGenerator<string> {
+  let rest = '';
+  for await (const chunk of chunks) {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop()!;
+    yield* lines;
+  }
+  if (rest) yield rest;
+}
+
+async function verifyAndReport(io: CliIo, input: AsyncIterable<string>, opts: { key?: string; previous?: string; json?: boolean }): Promise<void> {
+  let progress: ReturnType<typeof createProgress> | undefined;
+  const report = await verifyExport(input, {
+    ...(opts.key ? { trustedKey: opts.key } : {}),
+    ...(opts.previous ? { previousCheckpoint: readText(opts.previous, 'the checkpoint') } : {}),
+    onProgress: (done, total) => (progress ??= createProgress(io.stderr, 'verifying', total)).update(done),
+  });
+  if (opts.json) printJson(io, report);
+  if (!report.ok) {
+    if (!opts.json) io.stderr.write(`cordon: verification FAILED${report.firstBadIndex === undefined ? '' : ` at entry ${report.firstBadIndex}`}: ${report.problem}\n`);
+    throw new Reported(EXIT.FAILURE);
+  }
+  if (!opts.json) {
+    progress?.finish(`verified ${report.size} entries`);
+    io.stdout.write(
+      `OK: ${report.size} entries of log ${report.log} reproduce the signed root ${report.root}` +
+        `${report.previous ? `, consistent with the checkpoint of size ${report.previous.size}` : ''}` +
+        `${report.trusted ? '' : ' (signed by the key inside the export: pass --key to check who signed it)'}\n`,
+    );
+  }
 }

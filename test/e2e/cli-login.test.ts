@@ -71,6 +71,11 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
       expect(proof.code, proof.stderr).toBe(0);
       expect(proof.stdout).toMatch(/^0\t\S+\toperator:\S+\taccount\.create\taccount:[A-Z2-7]{26}\tchanged\nincluded in the signed tree of size \d+ \(root \S+\)\n$/);
 
+      const { keys } = (await (await fetch(`${server.url}/v1/audit/keys`)).json()) as { keys: Array<{ verifier_key: string }> };
+      const live = await runCli(['audit', 'verify', '--key', keys[0]!.verifier_key], env);
+      expect(live.code, live.stderr).toBe(0);
+      expect(live.stdout).toMatch(/^OK: \d+ entries of log [A-Z2-7]{26} reproduce the signed root [0-9a-f]{64}\n$/);
+
       const reset = await runCli(['users', 'reset-credentials', init.owner.user_id, '--json'], env);
       expect(reset.code, reset.stderr).toBe(0);
       expect(JSON.parse(reset.stdout)).toMatchObject({ user_id: init.owner.user_id, email: 'boss@acme.example', password: expect.any(String), totp_secret: expect.any(String) });
