@@ -123,6 +123,15 @@ export async function rootAt(n: number, read: NodeReader): Promise<Hash> {
 
 const same = (a: Hash, b: Hash) => a.length === b.length && a.equals(b);
 
+/** Shifts both right until `fn` is odd or zero (RFC 9162's "until LSB(fn) is set or fn is 0"). */
+function shiftWhileEven(fn: number, sn: number): [number, number] {
+  while (fn % 2 === 0 && fn !== 0) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return [fn, sn];
+}
+
 /** RFC 9162 §2.1.3.2: does `path` prove leaf `index` (with hash `leaf`) in the tree of `size` and `root`? */
 export function verifyInclusion(leaf: Hash, index: number, size: number, path: Hash[], root: Hash): boolean {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return false;
@@ -133,12 +142,7 @@ export function verifyInclusion(leaf: Hash, index: number, size: number, path: H
     if (sn === 0) return false;
     if (fn % 2 === 1 || fn === sn) {
       r = hashChildren(p, r);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
+      [fn, sn] = shiftWhileEven(fn, sn);
     } else {
       r = hashChildren(r, p);
     }
@@ -172,12 +176,7 @@ export function verifyConsistency(size1: number, size2: number, proof: Hash[], r
     if (fn % 2 === 1 || fn === sn) {
       fr = hashChildren(c, fr);
       sr = hashChildren(c, sr);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
+      [fn, sn] = shiftWhileEven(fn, sn);
     } else {
       sr = hashChildren(sr, c);
     }
