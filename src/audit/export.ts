@@ -7,9 +7,8 @@
 import { AppError } from '../errors.js';
 import { findCheckpoint } from '../store/checkpoints.js';
 import type { Executor } from '../store/executor.js';
-import { readEntriesWithLeaves } from '../store/audit.js';
-import { asBuffer, findTreeNodes } from '../store/tree.js';
-import type { NodeId } from './merkle.js';
+import { readNumberedEntries } from '../store/audit.js';
+import { readTreeNodeRanges } from '../store/tree.js';
 import type { CheckpointKey } from './checkpoint-key.js';
 import { logOrigin } from './checkpointer.js';
 import { EXPORT_FORMAT, type ExportHeader } from './verify.js';
@@ -22,21 +21,19 @@ export async function* exportLog(db: Executor, key: CheckpointKey, logId: string
   const header: ExportHeader = { format: EXPORT_FORMAT, log: logId, origin: logOrigin(key, logId), verifier_key: key.verifierKey, checkpoint: checkpoint.note };
   yield JSON.stringify(header) + '\n';
   for (let from = 0; from < checkpoint.size; from += PAGE) {
-    const rows = await readEntriesWithLeaves(db, logId, from, Math.min(from + PAGE, checkpoint.size));
-    // The interior nodes each leaf completes (level 1 up), so verify can name a damaged stored node.
-    const completes = rows.map((row) => {
-      const ids: NodeId[] = [];
-      for (let level = 1; (row.idx + 1) % 2 ** level === 0; level++) ids.push({ level, index: (row.idx + 1) / 2 ** level - 1 });
-      return ids;
-    });
-    const nodes = await findTreeNodes(db, logId, completes.flat());
-    const hex = (hash: Uint8Array | null) => (hash ? asBuffer(hash).toString('hex') : null);
+    const to = Math.min(from + PAGE, checkpoint.size);
+    const entries = await readNumberedEntries(db, logId, from, to);
+    // The leaves, and the interior nodes each leaf completes (level 1 up) so that verify can name a
+    // damaged stored node: at level l, the nodes whose last leaf falls in [from, to).
+    const ranges = [{ level: 0, from, to: to - 1 }];
+    for (let level = 1; 2 ** level <= to; level++) ranges.push({ level, from: Math.ceil((from + 1) / 2 ** level) - 1, to: Math.floor(to / 2 ** level) - 1 });
+    const stored = new Map((await readTreeNodeRanges(db, logId, ranges)).map((n) => [`${n.level}/${n.index}`, n.hash.toString('hex')]));
     let page = '';
-    let at = 0;
-    rows.forEach(({ leaf_hash, ...entry }, i) => {
-      const line = { entry, leaf_hash: hex(leaf_hash), nodes: nodes.slice(at, (at += completes[i]!.length)).map(hex) };
-      page += JSON.stringify(line) + '\n';
-    });
+    for (const entry of entries) {
+      const nodes: Array<string | null> = [];
+      for (let level = 1; (entry.idx + 1) % 2 ** level === 0; level++) nodes.push(stored.get(`${level}/${(entry.idx + 1) / 2 ** level - 1}`) ?? null);
+      page += JSON.stringify({ entry, leaf_hash: stored.get(`0/${entry.idx}`) ?? null, nodes }) + '\n';
+    }
     yield page;
   }
 }

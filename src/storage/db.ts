@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, Migrator, PostgresDialect, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import { AppError } from '../errors.js';
 import { acquireDataDirLock, type DataDirLock } from './lock-file.js';
@@ -79,12 +79,20 @@ async function openPGlite(options: OpenDatabaseOptions): Promise<DatabaseHandle>
     throw new AppError('UNAVAILABLE', { detail: `cannot open the embedded database in ${options.dataDir}`, cause: error });
   }
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  // PGlite has no autovacuum, so nothing would ever give the planner statistics: a table that grew
+  // fast stays "empty" to it, and a join over it can go quadratic. Analyze now and then instead.
+  let analyzing: Promise<unknown> | undefined;
+  const analyze = setInterval(() => {
+    analyzing ??= sql`ANALYZE`.execute(db).catch(() => undefined).finally(() => (analyzing = undefined));
+  }, ANALYZE_EVERY_MS).unref();
   return {
     db,
     backend: 'pglite',
     lock,
     close: async () => {
+      clearInterval(analyze);
       try {
+        await analyzing;
         await db.destroy();
       } finally {
         lock.release();
@@ -92,6 +100,8 @@ async function openPGlite(options: OpenDatabaseOptions): Promise<DatabaseHandle>
     },
   };
 }
+
+const ANALYZE_EVERY_MS = 5 * 60_000;
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 

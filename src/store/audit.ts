@@ -166,17 +166,6 @@ export async function getLogSize(db: Executor, accountId: string): Promise<numbe
   return row?.size ?? 0;
 }
 
-/** Numbered entries [from, to) with the leaf hash the tree stored for each, for exports. */
-export async function readEntriesWithLeaves(db: Executor, accountId: string, from: number, to: number): Promise<Array<NumberedEntry & { leaf_hash: Uint8Array | null }>> {
-  const { rows } = await sql<NumberedEntry & { leaf_hash: Uint8Array | null }>`
-    SELECT e.account_id, e.idx, to_char(e.recorded_at AT TIME ZONE 'UTC', ${ISO_MICROS}) AS recorded_at, e.actor_type, e.actor_id,
-           e.action, e.target_type, e.target_id, e.cause, e.authz, e.outcome, e.details, n.hash AS leaf_hash
-    FROM audit_entries e
-    LEFT JOIN audit_tree_nodes n ON n.account_id = e.account_id AND n.level = 0 AND n.idx = e.idx
-    WHERE e.account_id = ${accountId} AND e.idx >= ${from} AND e.idx < ${to} ORDER BY e.idx`.execute(db);
-  return rows;
-}
-
 export interface EntrySearch {
   /** The first index to consider (paging resumes here). */
   fromIndex: number;

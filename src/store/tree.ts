@@ -29,3 +29,16 @@ export async function insertTreeNodes(db: Executor, logId: string, nodes: Array<
     INSERT INTO audit_tree_nodes (account_id, level, idx, hash)
     SELECT ${logId}, * FROM unnest(${nodes.map((n) => n.level)}::smallint[], ${nodes.map((n) => n.index)}::bigint[], ${nodes.map((n) => n.hash)}::bytea[])`.execute(db);
 }
+
+/**
+ * Every stored node of these levels and index ranges (inclusive), in one statement of index range
+ * scans on the primary key: no join, so the plan stays right even before the planner has statistics
+ * (PGlite has no autovacuum to gather them).
+ */
+export async function readTreeNodeRanges(db: Executor, logId: string, ranges: Array<{ level: number; from: number; to: number }>): Promise<Array<NodeId & { hash: Hash }>> {
+  const wanted = ranges.filter((r) => r.from <= r.to);
+  if (wanted.length === 0) return [];
+  const parts = wanted.map((r) => sql`(SELECT level, idx, hash FROM audit_tree_nodes WHERE account_id = ${logId} AND level = ${r.level} AND idx BETWEEN ${r.from} AND ${r.to})`);
+  const { rows } = await sql<{ level: number; idx: number; hash: Uint8Array }>`${sql.join(parts, sql` UNION ALL `)}`.execute(db);
+  return rows.map((row) => ({ level: row.level, index: row.idx, hash: asBuffer(row.hash) }));
+}
