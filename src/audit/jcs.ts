@@ -64,10 +64,10 @@ function serialise(value: unknown, path: Where, ancestors: Set<object>): string 
       if (value === null) return 'null';
       if (ancestors.has(value)) fail(path, 'cyclic reference');
       ancestors.add(value);
-      try {
-        return Array.isArray(value) ? serialiseArray(value, path, ancestors) : serialiseObject(value, path, ancestors);
-      } finally {
+      {
+        const text = Array.isArray(value) ? serialiseArray(value, path, ancestors) : serialiseObject(value, path, ancestors);
         ancestors.delete(value);
+        return text;
       }
     default:
       fail(path, `${typeof value} is not a JSON type`);
@@ -80,12 +80,12 @@ function serialiseString(text: string, path: Where): string {
 }
 
 function serialiseArray(array: readonly unknown[], path: Where, ancestors: Set<object>): string {
-  const parts: string[] = [];
+  let out = '[';
   for (let i = 0; i < array.length; i++) {
     if (!(i in array)) fail(below(path, i), 'sparse array');
-    parts.push(serialise(array[i], below(path, i), ancestors));
+    out += (i === 0 ? '' : ',') + serialise(array[i], below(path, i), ancestors);
   }
-  return `[${parts.join(',')}]`;
+  return out + ']';
 }
 
 function serialiseObject(object: object, path: Where, ancestors: Set<object>): string {
@@ -98,9 +98,10 @@ function serialiseObject(object: object, path: Where, ancestors: Set<object>): s
   // Array.prototype.sort without a comparator orders strings by UTF-16 code units (RFC 8785 §3.2.3).
   const names = Object.keys(object).sort();
   const record = object as Record<string, unknown>;
-  const members = names.map((name) => {
-    const memberPath = below(path, name);
-    return `${serialiseString(name, memberPath)}:${serialise(record[name], memberPath, ancestors)}`;
-  });
-  return `{${members.join(',')}}`;
+  let out = '{';
+  for (let i = 0; i < names.length; i++) {
+    const memberPath = below(path, names[i]!);
+    out += `${i === 0 ? '' : ','}${serialiseString(names[i]!, memberPath)}:${serialise(record[names[i]!], memberPath, ancestors)}`;
+  }
+  return out + '}';
 }
