@@ -13,7 +13,14 @@ const reader = (db: Executor, logId: string): NodeReader => (ids) => readTreeNod
 export async function proveInclusion(db: Executor, logId: string, index: number, size: number): Promise<{ entry: NumberedEntry; leaf: Hash; path: Hash[] }> {
   if (index >= size) throw new AppError('INVALID_ARGUMENT', { description: `entry ${index} is not in the tree of size ${size}` });
   const read = reader(db, logId);
-  const [[entry], [leaf], path] = await Promise.all([readNumberedEntries(db, logId, index, index + 1), read([{ level: 0, index }]), resolvePlan(inclusionPlan(index, size), read)]);
+  // The leaf rides along with the path's nodes: one node query.
+  let leaf: Hash | undefined;
+  const withLeaf: NodeReader = async (ids) => {
+    const hashes = await read([{ level: 0, index }, ...ids]);
+    leaf = hashes.shift();
+    return hashes;
+  };
+  const [[entry], path] = await Promise.all([readNumberedEntries(db, logId, index, index + 1), resolvePlan(inclusionPlan(index, size), withLeaf)]);
   return { entry: entry!, leaf: leaf!, path };
 }
 

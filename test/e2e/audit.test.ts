@@ -209,7 +209,8 @@ describeBackends('audit export and verification', (backend) => {
       const opened = openCheckpoint(first.signed_note, [parseVerifierKey(keys[0].verifier_key)], { origin: first.origin }).checkpoint;
       expect([opened.size, opened.rootHash.toString('base64')]).toEqual([first.size, first.root]);
 
-      const proof = (await server.inject({ url: `${base}/entries/3/proof`, headers: reader })).json();
+      // Sizes named explicitly: the background checkpointer may sign a newer one at any moment.
+      const proof = (await server.inject({ url: `${base}/entries/3/proof?tree_size=${first.size}`, headers: reader })).json();
       expect(proof).toMatchObject({ index: 3, tree_size: first.size, entry: { idx: 3, account_id: seed.accountId } });
       const leaf = Buffer.from(proof.leaf_hash, 'base64');
       expect(leaf.equals(leafHashOf(proof.entry))).toBe(true);
@@ -222,12 +223,12 @@ describeBackends('audit export and verification', (backend) => {
       const consistency = (await server.inject({ url: `${base}/consistency?first=${first.size}&second=${second.size}`, headers: reader })).json();
       const roots = [first, second].map((c) => Buffer.from(c.root, 'base64'));
       expect(verifyConsistency(first.size, second.size, consistency.proof.map((h: string) => Buffer.from(h, 'base64')), roots[0]!, roots[1]!)).toBe(true);
-      expect((await server.inject({ url: `${base}/consistency?first=${second.size}`, headers: reader })).json()).toEqual({ first: second.size, second: second.size, proof: [] });
+      expect((await server.inject({ url: `${base}/consistency?first=${second.size}&second=${second.size}`, headers: reader })).json()).toEqual({ first: second.size, second: second.size, proof: [] });
 
       const refusals = await Promise.all([
         server.inject({ url: `${base}/consistency?first=0`, headers: reader }),
-        server.inject({ url: `${base}/consistency?first=${second.size + 1}`, headers: reader }),
-        server.inject({ url: `${base}/entries/${second.size}/proof`, headers: reader }),
+        server.inject({ url: `${base}/consistency?first=${second.size + 1}&second=${second.size}`, headers: reader }),
+        server.inject({ url: `${base}/entries/${second.size}/proof?tree_size=${second.size}`, headers: reader }),
         server.inject({ url: `${base}/entries/1/proof?tree_size=${first.size + 1000}`, headers: reader }),
         server.inject({ url: `${base}/checkpoint`, headers: await token(['users:list']) }),
         server.inject({ url: `${base}/export` }),
