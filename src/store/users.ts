@@ -153,7 +153,7 @@ export function setUserCredentials(db: Executor, accountId: string, id: string, 
 /**
  * Counts a sign-in attempt against the user before its credentials are checked (so that parallel
  * guesses are counted too), unless the user is backing off: from the 5th attempt in a row on, each one
- * blocks the next for 1, 2, 4 … seconds, at most 15 minutes. Undefined when no user has that email or it
+ * blocks the next for 2, 4, 8 … seconds, at most 15 minutes. Undefined when no user has that email or it
  * is blocked; a successful sign-in resets the count.
  */
 export function claimSignInAttempt(db: Executor, accountId: string, email: string): Promise<User | undefined> {
@@ -162,7 +162,7 @@ export function claimSignInAttempt(db: Executor, accountId: string, email: strin
     .set({
       sign_in_failures: sql<number>`sign_in_failures + 1`,
       sign_in_blocked_until: sql<Date | null>`CASE WHEN sign_in_failures + 1 >= 5
-        THEN now() + make_interval(secs => least(power(2, least(sign_in_failures - 4, 10)), 900)) END`,
+        THEN now() + make_interval(secs => least(power(2, least(sign_in_failures - 3, 10)), 900)) END`,
     })
     .where('account_id', '=', accountId)
     .where(sql<string>`lower(email)`, '=', email.toLowerCase())

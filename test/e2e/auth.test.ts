@@ -165,7 +165,7 @@ describeBackends('human sign-in and admin routes', (backend) => {
     );
     const checked = results.filter((r) => r.statusCode === 401).length;
     expect(results.every((r) => r.statusCode === 401 || r.statusCode === 429)).toBe(true);
-    // 5 free attempts, then each blocks the next for 1 s, 2 s …: a slow machine may let one more through.
+    // 5 free attempts, then each blocks the next for 2 s, 4 s …: a slow machine may let one more through.
     expect(checked).toBeGreaterThanOrEqual(5);
     expect(checked).toBeLessThanOrEqual(7);
   });
