@@ -8,7 +8,7 @@ import type { CallContext } from './audit/entry.js';
 import { loadCheckpointKey, type CheckpointKey } from './audit/checkpoint-key.js';
 import { Checkpointer } from './audit/checkpointer.js';
 import { AuditLog } from './audit/log.js';
-import type { Config } from './config.js';
+import { listenUrl, type Config } from './config.js';
 import { seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
 import type { DirectoryDeps } from './directory/deps.js';
 import { buildServer } from './http/server.js';
@@ -82,7 +82,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     keys,
     tokenStanding: new TokenStanding(database.db),
     sealer,
-    issuer: config.issuer ?? `http://${config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host}:${config.listen.port}`,
+    issuer: config.issuer ?? listenUrl(config),
     logger: options.logger,
     async close() {
       await audit.settle();
@@ -118,8 +118,7 @@ export async function startServer(config: Config, options: { logger: Logger }): 
     await http.listen({ host: config.listen.host, port: config.listen.port });
     const address = http.server.address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;
-    const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
-    const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
+    const url = listenUrl(config, port);
     core.database.lock?.update({ url });
     if (!config.issuer) core.issuer = url;
     const server = http;

@@ -90,6 +90,12 @@ export function parseListen(value: string): { host: string; port: number } | und
   return { host: (match[1] ?? match[2]) as string, port };
 }
 
+/** The URL a server with this config answers on (`port`: the one it actually got, when it asked for 0). */
+export function listenUrl(config: Config, port = config.listen.port): string {
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  return `${config.tls ? 'https' : 'http'}://${host}:${port}`;
+}
+
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

@@ -5,6 +5,7 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
+import { listenUrl } from '../config.js';
 import { servingUrl } from '../storage/lock-file.js';
 import { readConfig } from './context.js';
 import { printJson, usageError, type CliIo } from './io.js';
@@ -43,9 +44,7 @@ function ask(io: CliIo, question: string, hidden: boolean): Promise<string> {
 function defaultServer(io: CliIo): string {
   const { config } = readConfig(io);
   const held = config.databaseUrl ? undefined : servingUrl(config.dataDir);
-  if (held) return held;
-  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
-  return `${config.tls ? 'https' : 'http'}://${host}:${config.listen.port}`;
+  return held ?? listenUrl(config);
 }
 
 export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {

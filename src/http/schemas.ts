@@ -16,3 +16,6 @@ export const RpcStatusSchema = Type.Object(
   },
   { $id: 'RpcStatus', title: 'google.rpc.Status' },
 );
+
+/** A Cordon id in a path: 26 characters of RFC 4648 base32 (the 1Password form). */
+export const IdSchema = Type.String({ pattern: '^[A-Z2-7]{26}$' });

@@ -9,12 +9,11 @@ import type { Core } from '../../app.js';
 import { ADMIN_ROLES, requireSession } from '../../auth/session-guard.js';
 import { appView, AUTH_METHODS, createApp, disableApp, getApp, listApps, rotateAppSecret, type NewAppInput } from '../../oauth/apps.js';
 import type { AuthMethod } from '../../storage/schema.js';
-import { RpcStatusSchema } from '../schemas.js';
+import { IdSchema, RpcStatusSchema } from '../schemas.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema };
-const Id = Type.String({ pattern: '^[A-Z2-7]{26}$' });
-const AccountParams = Type.Object({ account: Id });
-const AppParams = Type.Object({ account: Id, app: Id });
+const AccountParams = Type.Object({ account: IdSchema });
+const AppParams = Type.Object({ account: IdSchema, app: IdSchema });
 
 export const AppSchema = Type.Object(
   {

@@ -16,10 +16,10 @@ import { AppError } from '../../errors.js';
 import { proveConsistency, proveInclusion } from '../../audit/proofs.js';
 import { getLogSize, searchEntries } from '../../store/audit.js';
 import { findCheckpoint } from '../../store/checkpoints.js';
-import { RpcStatusSchema } from '../schemas.js';
+import { IdSchema, RpcStatusSchema } from '../schemas.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema };
-const AccountParams = Type.Object({ account: Type.String({ pattern: '^[A-Z2-7]{26}$' }) });
+const AccountParams = Type.Object({ account: IdSchema });
 
 const b64 = (hash: Buffer) => hash.toString('base64');
 

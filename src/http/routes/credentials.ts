@@ -8,9 +8,8 @@ import { Type } from 'typebox';
 import type { Core } from '../../app.js';
 import { credentialsView, resetCredentials } from '../../auth/credentials.js';
 import { ADMIN_ROLES, requireSession } from '../../auth/session-guard.js';
-import { RpcStatusSchema } from '../schemas.js';
+import { IdSchema, RpcStatusSchema } from '../schemas.js';
 
-const Id = Type.String({ pattern: '^[A-Z2-7]{26}$' });
 
 export function credentialsRoutes(app: FastifyInstance, core: Core): void {
   app.withTypeProvider<TypeBoxTypeProvider>().post(
@@ -20,7 +19,7 @@ export function credentialsRoutes(app: FastifyInstance, core: Core): void {
       schema: {
         summary: "Give a user a new password and TOTP seed (shown this once) and end the user's sessions",
         tags: ['auth'],
-        params: Type.Object({ account: Id, user: Id }),
+        params: Type.Object({ account: IdSchema, user: IdSchema }),
         response: {
           200: Type.Object({ user_id: Type.String(), email: Type.String(), password: Type.String(), totp_secret: Type.String(), totp_uri: Type.String() }),
           400: RpcStatusSchema,
