@@ -5,7 +5,7 @@
  * signs two checkpoints without a consistency proof between them, even if its storage was tampered with.
  */
 import type { Logger } from 'pino';
-import { insertCheckpoint, listLogsToCheckpoint, type StoredCheckpoint } from '../store/checkpoints.js';
+import { insertCheckpoint, listLogsToCheckpoint } from '../store/checkpoints.js';
 import type { Executor } from '../store/executor.js';
 import { readTreeNodes } from '../store/tree.js';
 import { signCheckpoint } from './checkpoint.js';
@@ -48,7 +48,7 @@ export class Checkpointer {
     return signed;
   }
 
-  private async checkpoint(logId: string, size: number, last: StoredCheckpoint | undefined): Promise<boolean> {
+  private async checkpoint(logId: string, size: number, last: { size: number; root: Buffer } | undefined): Promise<boolean> {
     const read: NodeReader = (ids) => readTreeNodes(this.db, logId, ids);
     const root = await rootAt(size, read);
     if (last) {

@@ -9,7 +9,7 @@
  * tree. A crash loses nothing: entries committed before it are numbered by the next pass after restart.
  */
 import type { Logger } from 'pino';
-import { listLogsWithUnsequenced, lockLogHead, numberInboxEntries, readNumberedEntries, setTreeSize } from '../store/audit.js';
+import { listLogsWithUnsequenced, lockLogHead, numberInboxEntries, readNumberedEntries, setLogHead } from '../store/audit.js';
 import type { Executor } from '../store/executor.js';
 import { insertTreeNodes, readTreeNodes } from '../store/tree.js';
 import { leafHashOf } from './leaf.js';
@@ -123,8 +123,8 @@ export function sequenceLog(db: Executor, logId: string, limit: number): Promise
     if (leaves.length > 0) {
       const nodes = await nodesCompletedBy(head.tree_size, leaves.map(leafHashOf), (ids) => readTreeNodes(trx, logId, ids));
       await insertTreeNodes(trx, logId, nodes);
-      await setTreeSize(trx, logId, head.tree_size + leaves.length);
     }
+    if (fresh.length > 0 || leaves.length > 0) await setLogHead(trx, logId, { size: head.size + fresh.length, tree_size: head.tree_size + leaves.length });
     return Math.max(fresh.length, leaves.length);
   });
 }

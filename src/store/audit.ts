@@ -74,8 +74,13 @@ export async function lockLogHead(trx: Executor, accountId: string): Promise<{ s
   return head;
 }
 
-export async function setTreeSize(trx: Executor, accountId: string, treeSize: number): Promise<void> {
-  await trx.updateTable('audit_logs').set({ tree_size: treeSize }).where('account_id', '=', accountId).execute();
+/** Moves a locked log's head: how many entries are numbered, and how many its tree covers. */
+export async function setLogHead(trx: Executor, accountId: string, head: { size: number; tree_size: number }): Promise<void> {
+  await trx
+    .updateTable('audit_logs')
+    .set({ ...head, updated_at: sql<Date>`now()` as unknown as Date })
+    .where('account_id', '=', accountId)
+    .execute();
 }
 
 /** Numbered entries [from, to) of a log, in index order, as leaves are made of them. */
@@ -89,8 +94,8 @@ export async function readNumberedEntries(db: Executor, accountId: string, from:
 
 /**
  * Moves up to `limit` committed inbox entries of a log, whose head the caller holds locked at `size`,
- * into audit_entries, numbered densely from `size` in entry_id order, and grows the log's size. Returns
- * the numbered entries in index order.
+ * into audit_entries, numbered densely from `size` in entry_id order (the caller then moves the head, see
+ * setLogHead). Returns the numbered entries in index order.
  */
 export async function numberInboxEntries(trx: Executor, accountId: string, size: number, limit: number): Promise<NumberedEntry[]> {
   // This statement starts after the lock is granted, so it sees everything the previous holder moved.
@@ -112,9 +117,6 @@ export async function numberInboxEntries(trx: Executor, accountId: string, size:
              actor_type, actor_id, action, target_type, target_id, cause, authz, outcome, details
       FROM batch
       RETURNING *
-    ), grown AS (
-      UPDATE audit_logs SET size = size + (SELECT count(*) FROM numbered), updated_at = now()
-      WHERE account_id = ${accountId}
     )
     SELECT account_id, idx, to_char(recorded_at AT TIME ZONE 'UTC', ${ISO_MICROS}) AS recorded_at, actor_type, actor_id,
            action, target_type, target_id, cause, authz, outcome, details

@@ -5,18 +5,14 @@ import { asBuffer } from './tree.js';
 
 export type StoredCheckpoint = Omit<AuditCheckpointsTable, 'signed_at'> & { signed_at: Date };
 
-/** Logs whose tree has grown past their latest checkpoint, with that checkpoint (if any). */
-export async function listLogsToCheckpoint(db: Executor): Promise<Array<{ account_id: string; tree_size: number; last: StoredCheckpoint | undefined }>> {
-  const { rows } = await sql<{ account_id: string; tree_size: number; last_size: number | null; last_root: Buffer | null; last_note: string | null; last_signed_at: Date | null }>`
-    SELECT l.account_id, l.tree_size, c.size AS last_size, c.root AS last_root, c.note AS last_note, c.signed_at AS last_signed_at
+/** Logs whose tree has grown past their latest checkpoint, with that checkpoint's size and root (if any). */
+export async function listLogsToCheckpoint(db: Executor): Promise<Array<{ account_id: string; tree_size: number; last: { size: number; root: Buffer } | undefined }>> {
+  const { rows } = await sql<{ account_id: string; tree_size: number; last_size: number | null; last_root: Uint8Array | null }>`
+    SELECT l.account_id, l.tree_size, c.size AS last_size, c.root AS last_root
     FROM audit_logs l
-    LEFT JOIN LATERAL (SELECT * FROM audit_checkpoints WHERE account_id = l.account_id ORDER BY size DESC LIMIT 1) c ON true
+    LEFT JOIN LATERAL (SELECT size, root FROM audit_checkpoints WHERE account_id = l.account_id ORDER BY size DESC LIMIT 1) c ON true
     WHERE l.tree_size > coalesce(c.size, 0)`.execute(db);
-  return rows.map((r) => ({
-    account_id: r.account_id,
-    tree_size: r.tree_size,
-    last: r.last_size === null ? undefined : { account_id: r.account_id, size: r.last_size, root: asBuffer(r.last_root!), note: r.last_note!, signed_at: r.last_signed_at! },
-  }));
+  return rows.map((r) => ({ account_id: r.account_id, tree_size: r.tree_size, last: r.last_size === null ? undefined : { size: r.last_size, root: asBuffer(r.last_root!) } }));
 }
 
 /** Records a checkpoint; another node signing the same size first is fine (the note is the same). */

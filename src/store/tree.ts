@@ -5,21 +5,16 @@ import type { Executor } from './executor.js';
 /** bytea as a Buffer: pg returns one, PGlite a plain Uint8Array (no copy either way). */
 export const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
-/** Reads tree nodes of one log in the order asked, in one query; null where one is missing. */
-export async function findTreeNodes(db: Executor, logId: string, ids: NodeId[]): Promise<Array<Hash | null>> {
+/** Reads tree nodes of one log in the order asked, in one query; a missing node is an error (the tree is damaged). */
+export async function readTreeNodes(db: Executor, logId: string, ids: NodeId[]): Promise<Hash[]> {
   if (ids.length === 0) return [];
   const { rows } = await sql<{ hash: Uint8Array | null }>`
     SELECT n.hash FROM unnest(${ids.map((id) => id.level)}::smallint[], ${ids.map((id) => id.index)}::bigint[]) WITH ORDINALITY AS want(level, idx, ord)
     LEFT JOIN audit_tree_nodes n ON n.account_id = ${logId} AND n.level = want.level AND n.idx = want.idx
     ORDER BY want.ord`.execute(db);
-  return rows.map((row) => (row.hash ? asBuffer(row.hash) : null));
-}
-
-/** Like findTreeNodes, but a missing node is an error (the tree is damaged). */
-export async function readTreeNodes(db: Executor, logId: string, ids: NodeId[]): Promise<Hash[]> {
-  return (await findTreeNodes(db, logId, ids)).map((hash, i) => {
-    if (!hash) throw new Error(`audit log ${logId}: tree node ${ids[i]!.level}/${ids[i]!.index} is missing`);
-    return hash;
+  return rows.map((row, i) => {
+    if (!row.hash) throw new Error(`audit log ${logId}: tree node ${ids[i]!.level}/${ids[i]!.index} is missing`);
+    return asBuffer(row.hash);
   });
 }
 
