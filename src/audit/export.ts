@@ -11,7 +11,8 @@ import { readNumberedEntries } from '../store/audit.js';
 import { readTreeNodeRanges } from '../store/tree.js';
 import type { CheckpointKey } from './checkpoint-key.js';
 import { logOrigin } from './checkpointer.js';
-import { EXPORT_FORMAT, type ExportHeader } from './verify.js';
+import { leafData } from './leaf.js';
+import { EXPORT_FORMAT, exportLine, type ExportHeader } from './verify.js';
 
 const PAGE = 5000;
 
@@ -32,7 +33,7 @@ export async function* exportLog(db: Executor, key: CheckpointKey, logId: string
     for (const entry of entries) {
       const nodes: Array<string | null> = [];
       for (let level = 1; (entry.idx + 1) % 2 ** level === 0; level++) nodes.push(stored.get(`${level}/${(entry.idx + 1) / 2 ** level - 1}`) ?? null);
-      page += JSON.stringify({ entry, leaf_hash: stored.get(`0/${entry.idx}`) ?? null, nodes }) + '\n';
+      page += exportLine(leafData(entry), stored.get(`0/${entry.idx}`) ?? null, nodes);
     }
     yield page;
   }

@@ -38,5 +38,5 @@ export function leafData(entry: NumberedEntry): string {
 }
 
 export function leafHashOf(entry: NumberedEntry): Hash {
-  return hashLeaf(Buffer.from(leafData(entry), 'utf8'));
+  return hashLeaf(leafData(entry));
 }

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { signCheckpoint } from './checkpoint.js';
-import { leafHashOf } from './leaf.js';
-import { EMPTY_ROOT, nodesCompletedBy, rootAt, type Hash, type NodeReader } from './merkle.js';
+import { leafData, leafHashOf, leafObject } from './leaf.js';
+import { EMPTY_ROOT, hashChildren, hashLeaf, nodesCompletedBy, rootAt, type Hash, type NodeReader } from './merkle.js';
 import { generateNoteSigner, type NoteSigner } from './note.js';
-import { verifyExport, type VerifyOptions } from './verify.js';
+import { exportLine, verifyExport, type VerifyOptions } from './verify.js';
 import type { NumberedEntry } from '../store/audit.js';
 
 const ORIGIN = 'cordon.test/audit';
@@ -42,10 +42,26 @@ async function checkpointOf(entries: NumberedEntry[], by: NoteSigner = signer): 
   return { note: signCheckpoint({ origin: ORIGIN, size: entries.length, rootHash: root }, by), root };
 }
 
-const entryLine = (entry: NumberedEntry, leafHash = leafHashOf(entry).toString('hex')) => JSON.stringify({ entry, leaf_hash: leafHash });
+/** The interior nodes each of `entryAt(0..4999)` completes, level 1 up, in hex: what the log stores. */
+const NODES: string[][] = (() => {
+  const edge: Hash[] = [];
+  return Array.from({ length: 5000 }, (_, idx) => {
+    const made: string[] = [];
+    let hash = leafHashOf(entryAt(idx));
+    for (let s = idx; s % 2 === 1; s = (s - 1) / 2) made.push((hash = hashChildren(edge.pop()!, hash)).toString('hex'));
+    edge.push(hash);
+    return made;
+  });
+})();
+
+/** A line as `cordon audit export` writes it (without its newline): the verifier's fast path. */
+const entryLine = (entry: NumberedEntry, leafHash = leafHashOf(entry).toString('hex'), nodes = NODES[entry.idx]!) =>
+  exportLine(leafData(entry), leafHash, nodes).trimEnd();
+/** The same leaf as a JSON tool would rewrite the line: members in another order, no nodes. */
+const bareLine = (entry: NumberedEntry, leafHash = leafHashOf(entry).toString('hex')) => JSON.stringify({ leaf_hash: leafHash, leaf: leafObject(entry) });
 
 function headerLine(note: string, overrides: Record<string, unknown> = {}): string {
-  return JSON.stringify({ format: 'cordon-audit-export/v1', log: LOG, origin: ORIGIN, verifier_key: signer.verifierKey, checkpoint: note, ...overrides });
+  return JSON.stringify({ format: 'cordon-audit-export/v2', log: LOG, origin: ORIGIN, verifier_key: signer.verifierKey, checkpoint: note, ...overrides });
 }
 
 /** An export of `size` entries whose checkpoint covers the first `signed` of them. */
@@ -55,8 +71,10 @@ async function makeExport(size: number, signed = size) {
   return { entries, note, root, lines: [headerLine(note), ...entries.map((e) => entryLine(e))] };
 }
 
+/** The export as text, in chunks that cut lines anywhere, as a file stream does. */
 async function* stream(lines: string[]): AsyncGenerator<string> {
-  yield* lines;
+  const text = lines.map((line) => `${line}\n`).join('');
+  for (let at = 0; at < text.length; at += 97) yield text.slice(at, at + 97);
 }
 
 const verify = (lines: string[], options: VerifyOptions = trusted) => verifyExport(stream(lines), options);
@@ -86,22 +104,24 @@ describe('verifyExport', () => {
     const { lines, root } = await makeExport(30, 25);
     expect(await verify(lines)).toEqual({ ok: true, log: LOG, size: 25, root: root.toString('hex'), trusted: true });
     // Entries past the checkpoint are not proven, but a broken one is still reported.
-    expect(await verify(editEntry(lines, 27, '"actor_id":"usr_27"', '"actor_id":"usr_28"'))).toMatchObject({ ok: false, firstBadIndex: 27 });
+    expect(await verify(editEntry(lines, 27, '"actor":{"id":"usr_27"', '"actor":{"id":"usr_28"'))).toMatchObject({ ok: false, firstBadIndex: 27 });
   });
 
-  const leafMismatch = (i: number) => `entry ${i}: the leaf hash does not match the entry: the entry or its stored leaf hash was altered`;
+  const leafMismatch = (i: number) => `entry ${i}: the leaf hash does not match the leaf: the entry or its stored leaf hash was altered`;
   it.each([
     ['one byte of details', (l: string[]) => editEntry(l, 7, '"reason":"risk"', '"reason":"rusk"'), 7, leafMismatch(7)],
-    ['one byte of actor_id', (l: string[]) => editEntry(l, 0, '"actor_id":"usr_0"', '"actor_id":"usr_9"'), 0, leafMismatch(0)],
+    ['one byte of the actor', (l: string[]) => editEntry(l, 0, '"actor":{"id":"usr_0"', '"actor":{"id":"usr_9"'), 0, leafMismatch(0)],
     ['one byte of recorded_at', (l: string[]) => editEntry(l, 24, '.000024Z', '.000025Z'), 24, leafMismatch(24)],
     ['the stored leaf hash', (l: string[]) => l.map((line, i) => (i === 13 ? entryLine(entryAt(12), '0'.repeat(64)) : line)), 12, leafMismatch(12)],
-    ['a deleted entry line', (l: string[]) => l.filter((_, i) => i !== 10), 9, 'entry 9: idx is 10 at position 9: an entry is missing, moved or repeated'],
-    ['two swapped lines', (l: string[]) => [...l.slice(0, 4), l[5]!, l[4]!, ...l.slice(6)], 3, 'entry 3: idx is 4 at position 3: an entry is missing, moved or repeated'],
-    ['a repeated line', (l: string[]) => [...l.slice(0, 6), l[5]!, ...l.slice(6)], 5, 'entry 5: idx is 4 at position 5: an entry is missing, moved or repeated'],
-    ['a wrong account_id', (l: string[]) => editEntry(l, 3, `"account_id":"${LOG}"`, '"account_id":"acc_other"'), 3, `entry 3: account_id "acc_other" is not the exported log "${LOG}"`],
+    ['a deleted entry line', (l: string[]) => l.filter((_, i) => i !== 10), 9, 'entry 9: index is 10 at position 9: an entry is missing, moved or repeated'],
+    ['two swapped lines', (l: string[]) => [...l.slice(0, 4), l[5]!, l[4]!, ...l.slice(6)], 3, 'entry 3: index is 4 at position 3: an entry is missing, moved or repeated'],
+    ['a repeated line', (l: string[]) => [...l.slice(0, 6), l[5]!, ...l.slice(6)], 5, 'entry 5: index is 4 at position 5: an entry is missing, moved or repeated'],
+    ['a wrong log', (l: string[]) => editEntry(l, 3, `"log":"${LOG}"`, '"log":"acc_other"'), 3, `entry 3: log "acc_other" is not the exported log "${LOG}"`],
     ['a line that is not JSON', (l: string[]) => l.map((line, i) => (i === 2 ? line.slice(0, -1) : line)), 1, 'entry 1: the line is not a JSON object'],
-    ['a field no leaf covers', (l: string[]) => editEntry(l, 2, '"idx":2,', '"idx":2,"verified":true,'), 2, 'entry 2: entry has the field "verified", which no leaf covers'],
-    ['a wrongly typed field', (l: string[]) => editEntry(l, 2, '"idx":2,', '"idx":"2",'), 2, 'entry 2: idx must be an integer'],
+    ['a field no leaf covers', (l: string[]) => editEntry(l, 2, '"index":2,', '"index":2,"verified":true,'), 2, 'entry 2: leaf has the field "verified", which no leaf covers'],
+    ['a field beside the leaf', (l: string[]) => editEntry(l, 2, '{"leaf":', '{"verified":true,"leaf":'), 2, 'entry 2: the line has the field "verified", which no leaf covers'],
+    ['a wrongly typed field', (l: string[]) => editEntry(l, 2, '"index":2,', '"index":"2",'), 2, 'entry 2: index must be an integer'],
+    ['a party with a field more', (l: string[]) => editEntry(l, 2, '"actor":{', '"actor":{"role":"OWNER",'), 2, 'entry 2: actor must be {"id", "type"} strings'],
   ])('catches %s and names the entry', async (_, tamper, firstBadIndex, problem) => {
     const { lines } = await makeExport(25);
     expect(await verify(tamper(lines))).toEqual({ ok: false, problem, firstBadIndex });
@@ -118,8 +138,35 @@ describe('verifyExport', () => {
 
   it('fails on the root when entries and leaf hashes were forged together', async () => {
     const { lines } = await makeExport(25);
-    const forged = lines.map((line, i) => (i === 8 ? entryLine({ ...entryAt(7), outcome: 'refused' }) : line));
+    // The last entry: no stored node covers it, so only the root can tell.
+    const forged = lines.map((line, i) => (i === 25 ? bareLine({ ...entryAt(24), outcome: 'refused' }) : line));
     expect(await verify(forged)).toEqual({ ok: false, problem: 'root does not match the signed checkpoint (size 25): the entries are not the ones the log signed' });
+  });
+
+  it('verifies an export that a JSON tool rewrote line by line (the slow path)', async () => {
+    const { lines, entries, root } = await makeExport(25);
+    const rewritten = [lines[0]!, ...entries.map((entry) => bareLine(entry))];
+    expect(await verify(rewritten)).toEqual({ ok: true, log: LOG, size: 25, root: root.toString('hex'), trusted: true });
+    const pretty = [lines[0]!, ...lines.slice(1).map((line) => JSON.stringify(JSON.parse(line) as unknown, null, 1).replace(/\n/g, ''))];
+    expect(await verify(pretty)).toMatchObject({ ok: true, size: 25 });
+  });
+
+  it('fails on the root when a line hashes other bytes than the leaf a JSON reader sees', async () => {
+    const { lines } = await makeExport(25);
+    // The last leaf: no stored node covers it, so only the root can tell. Each forgery recomputes leaf_hash over its own bytes.
+    const genuine = leafData(entryAt(24));
+    const forgeries = [
+      genuine.replace('"outcome":"changed"', '"outcome":"refused"'), // another leaf
+      genuine.replace('{"action"', '{ "action"'), // the same leaf, not in canonical form
+      `${genuine},"leaf":${leafData({ ...entryAt(24), outcome: 'refused' })}`, // a second leaf member, which a JSON reader would take
+    ];
+    for (const bytes of forgeries) {
+      const line = `{"leaf":${bytes},"leaf_hash":"${hashLeaf(bytes).toString('hex')}","nodes":[]}`;
+      expect(await verify(lines.map((l, i) => (i === 25 ? line : l)))).toEqual({
+        ok: false,
+        problem: 'root does not match the signed checkpoint (size 25): the entries are not the ones the log signed',
+      });
+    }
   });
 
   it('refuses a checkpoint that the pinned key did not sign, or that was altered', async () => {
@@ -135,7 +182,7 @@ describe('verifyExport', () => {
     // A forger re-signs rewritten entries with their own key and ships that key in the header.
     const rewritten = entries.map((e) => ({ ...e, outcome: 'unchanged' as const }));
     const { note: forgedNote } = await checkpointOf(rewritten, other);
-    const forged = [headerLine(forgedNote, { verifier_key: other.verifierKey }), ...rewritten.map((e) => entryLine(e))];
+    const forged = [headerLine(forgedNote, { verifier_key: other.verifierKey }), ...rewritten.map((e) => bareLine(e))];
     expect(await verify(forged)).toMatchObject({ ok: false, problem: expect.stringContaining('does not verify with the trusted key') });
     expect(await verify(forged, {})).toMatchObject({ ok: true, trusted: false });
   });
@@ -146,7 +193,7 @@ describe('verifyExport', () => {
     expect(await verify(['{', ...lines.slice(1)])).toEqual({ ok: false, problem: 'the header is not a JSON object' });
     expect(await verify([headerLine(note, { format: 'v0' }), ...lines.slice(1)])).toEqual({
       ok: false,
-      problem: 'the header\'s format is "v0", expected "cordon-audit-export/v1"',
+      problem: 'the header\'s format is "v0", expected "cordon-audit-export/v2"',
     });
     expect(await verify([headerLine(note, { log: 7 }), ...lines.slice(1)])).toEqual({ ok: false, problem: "the header's log must be a non-empty string" });
     expect(await verify([headerLine(note, { origin: 'other.test/audit' }), ...lines.slice(1)])).toMatchObject({
@@ -212,7 +259,7 @@ describe('verifyExport with a previous checkpoint', () => {
       problem: 'not consistent with the previous checkpoint (size 0): its root is not the empty tree root',
     });
     // The checks run in order: a tampered entry is reported before the previous checkpoint.
-    const tampered = editEntry(lines, 2, '"actor_id":"usr_2"', '"actor_id":"usr_3"');
+    const tampered = editEntry(lines, 2, '"actor":{"id":"usr_2"', '"actor":{"id":"usr_3"');
     expect(await verify(tampered, { ...trusted, previousCheckpoint: foreign })).toMatchObject({ ok: false, firstBadIndex: 2 });
   });
 });
@@ -225,6 +272,7 @@ describe('verifyExport, property', () => {
     actor_id: (e) => ({ ...e, actor_id: `${e.actor_id}x` }),
     recorded_at: (e) => ({ ...e, recorded_at: e.recorded_at.replace('2025', '2024') }),
     account_id: (e) => ({ ...e, account_id: 'acc_other' }),
+    target_type: (e) => ({ ...e, target_type: 'group' }),
     idx: (e) => ({ ...e, idx: e.idx + 1 }),
   };
 
@@ -233,7 +281,7 @@ describe('verifyExport, property', () => {
       fc.asyncProperty(
         fc.integer({ min: 1, max: 300 }),
         fc.nat(),
-        fc.constantFrom(...Object.keys(mutations), 'leaf_hash', 'delete', 'swap'),
+        fc.constantFrom(...Object.keys(mutations), 'leaf_hash', 'reformatted', 'delete', 'swap'),
         async (size, at, kind) => {
           const index = at % size;
           const entries = base.slice(0, size);
@@ -242,7 +290,8 @@ describe('verifyExport, property', () => {
           if (kind === 'delete') body.splice(index, 1);
           else if (kind === 'swap') body.splice(index, 2, ...(index + 1 < size ? [body[index + 1]!, body[index]!] : []));
           else if (kind === 'leaf_hash') body[index] = entryLine(entries[index]!, baseLeaves[(index + 1) % 300]!.toString('hex'));
-          else body[index] = entryLine(mutations[kind]!(entries[index]!), baseLeaves[index]!.toString('hex'));
+          else if (kind === 'reformatted') body[index] = bareLine(mutations.details!(entries[index]!), baseLeaves[index]!.toString('hex'));
+          else body[index] = entryLine(mutations[kind]!(entries[index]!), baseLeaves[index]!.toString('hex'), NODES[index]);
           const report = await verify([headerLine(note), ...body]);
           expect(report).toMatchObject({ ok: false, firstBadIndex: index });
         },

@@ -5,7 +5,6 @@
  */
 import { accessSync, constants, createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import type { Core } from '../app.js';
 import { openCheckpoint } from '../audit/checkpoint.js';
@@ -153,8 +152,8 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
         const check = (input: AsyncIterable<string>) => verifyAndReport(io, input, opts);
         if (file === undefined) {
           await runAdmin(io, 'audit verify', opts.account, {
-            direct: (core, accountId) => check(splitLines(exportLog(core.database.db, core.checkpointKey, accountId))),
-            api: (client, accountId) => check(splitLines(client.stream(`/v1/accounts/${encodeURIComponent(accountId)}/audit/export`))),
+            direct: (core, accountId) => check(exportLog(core.database.db, core.checkpointKey, accountId)),
+            api: (client, accountId) => check(client.stream(`/v1/accounts/${encodeURIComponent(accountId)}/audit/export`)),
           });
           return;
         }
@@ -163,20 +162,9 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
         } catch (error) {
           throw usageError(`cannot read the export ${file}: ${(error as Error).message}`);
         }
-        await check(createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity }));
+        await check(createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 }));
       }),
     );
-}
-
-/** Lines of a stream of text chunks. */
-async function* splitLines(chunks: AsyncIterable<string>): AsyncGenerator<string> {
-  let rest = '';
-  for await (const chunk of chunks) {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop()!;
-    yield* lines;
-  }
-  if (rest) yield rest;
 }
 
 async function verifyAndReport(io: CliIo, input: AsyncIterable<string>, opts: { key?: string; previous?: string; json?: boolean }): Promise<void> {
