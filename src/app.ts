@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { CallContext } from './audit/entry.js';
 import { loadCheckpointKey, type CheckpointKey } from './audit/checkpoint-key.js';
 import { Checkpointer } from './audit/checkpointer.js';
+import { LatestCheckpoints } from './audit/latest-checkpoints.js';
 import { AuditLog } from './audit/log.js';
 import { listenUrl, type Config } from './config.js';
 import { seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
@@ -23,6 +24,7 @@ export interface Core {
   audit: AuditLog;
   /** Signs the audit logs' checkpoints, with `checkpointKey`. */
   checkpointer: Checkpointer;
+  latestCheckpoints: LatestCheckpoints;
   checkpointKey: CheckpointKey;
   directory: DirectoryDeps;
   keys: KeyRing;
@@ -77,6 +79,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     database,
     audit,
     checkpointer,
+    latestCheckpoints: new LatestCheckpoints(database.db),
     checkpointKey,
     directory: { db: database.db, audit, sealer },
     keys,

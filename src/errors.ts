@@ -44,6 +44,10 @@ export const ErrorCodes = {
     http: 403,
     description: 'externally_managed_user: the user is managed by an external identity provider',
   },
+  /** An app's constraints (groups it may act on, roles it may never touch) exclude the user. */
+  APP_CONSTRAINT: { grpc: GrpcCode.PERMISSION_DENIED, http: 403, description: "app_constraint: the app's constraints do not allow acting on this user" },
+  /** An app's suspensions per hour are used up; `Retry-After` says when the next one is allowed. */
+  SUSPENSION_CAP: { grpc: GrpcCode.RESOURCE_EXHAUSTED, http: 429, description: 'suspension_cap: the app reached its suspensions per hour' },
   UNAUTHENTICATED: { grpc: GrpcCode.UNAUTHENTICATED, http: 401, description: 'unauthenticated' },
   RATE_LIMITED: { grpc: GrpcCode.RESOURCE_EXHAUSTED, http: 429, description: 'rate limit exceeded' },
   /** One answer for every wrong credential, so that a guesser learns nothing about which was wrong. */
@@ -85,6 +89,8 @@ export class AppError extends Error {
   readonly detail: string | undefined;
   readonly metadata: Record<string, string> | undefined;
   readonly headers: Record<string, string> | undefined;
+  /** Set once the refusal is in the audit log, so that the HTTP layer does not record it twice. */
+  audited = false;
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     const description = options.description ?? ErrorCodes[code].description;

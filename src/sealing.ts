@@ -4,7 +4,7 @@
  * TOTP seed). The KEK comes from CORDON_KEY_ENCRYPTION_KEY or, embedded, from a 0600 file in the data
  * directory.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from './errors.js';
@@ -34,6 +34,18 @@ export class Sealer {
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return ['v1', iv, cipher.getAuthTag(), body].map((p) => (typeof p === 'string' ? p : p.toString('base64url'))).join('.');
   }
+
+  /**
+   * An HMAC-SHA256 tag (base64url) over `data` under a key derived from the KEK for `purpose` (HKDF),
+   * so that every node sharing the KEK recognises what another made, and nothing else can forge one.
+   */
+  mac(purpose: string, data: string): string {
+    let key = this.macKeys.get(purpose);
+    if (!key) this.macKeys.set(purpose, (key = Buffer.from(hkdfSync('sha256', this.kek, Buffer.alloc(0), `cordon mac: ${purpose}`, 32))));
+    return createHmac('sha256', key).update(data).digest('base64url');
+  }
+
+  private readonly macKeys = new Map<string, Buffer>();
 
   /** Opens what `seal` made under the same label; anything else (another KEK, label or a tampered value) throws. */
   open(label: string, sealed: string): string {

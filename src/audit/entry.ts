@@ -35,13 +35,21 @@ export function toAuditRow(entry: AuditEntryInput): AuditEntryValues {
   return {
     account_id: entry.accountId,
     actor_type: entry.ctx.actor.type,
-    actor_id: entry.ctx.actor.id,
+    actor_id: wellFormed(entry.ctx.actor.id),
     action: entry.action,
     target_type: entry.target.type,
-    target_id: entry.target.id,
-    cause: JSON.stringify(entry.ctx.cause ?? {}),
-    authz: JSON.stringify(entry.ctx.authz),
+    target_id: wellFormed(entry.target.id),
+    cause: toJsonText(entry.ctx.cause ?? {}),
+    authz: toJsonText(entry.ctx.authz),
     outcome: entry.outcome,
-    details: JSON.stringify(entry.details ?? {}),
+    details: toJsonText(entry.details ?? {}),
   };
 }
+
+/**
+ * Client text reaches entries (a reason, a User-Agent, a path segment), and a JSON string can carry a
+ * lone surrogate (`"\ud800"`), which PostgreSQL's jsonb refuses and RFC 8785 cannot canonicalise: it
+ * becomes U+FFFD here, so that no input can fail an append or stall the log's tree.
+ */
+const wellFormed = (text: string): string => (text as string & { toWellFormed(): string }).toWellFormed();
+const toJsonText = (value: Record<string, unknown>): string => JSON.stringify(value, (_, v: unknown) => (typeof v === 'string' ? wellFormed(v) : v));

@@ -8,7 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
 import type { CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
-import { requirePermission } from '../oauth/guard.js';
+import { requestOrigin, requirePermission } from '../oauth/guard.js';
 import type { Permission } from '../oauth/permissions.js';
 import type { UserRole } from '../storage/schema.js';
 import { findLiveSessionByTokenHash, type SignedInSession } from '../store/sessions.js';
@@ -40,7 +40,7 @@ export async function authenticateSession(core: Core, request: FastifyRequest): 
   if (!session) throw unauthenticated('the session is signed out, expired or revoked: sign in again');
   return {
     session,
-    ctx: { actor: { type: 'user', id: session.user_id }, authz: { method: 'session', session_id: session.id, role: session.user.role } },
+    ctx: { actor: { type: 'user', id: session.user_id }, authz: { method: 'session', session_id: session.id, role: session.user.role, ...requestOrigin(request) } },
   };
 }
 
@@ -48,6 +48,8 @@ export async function authenticateSession(core: Core, request: FastifyRequest): 
 export function requireSession(core: Core, roles: readonly UserRole[] = ['OWNER', 'ADMIN', 'MEMBER']) {
   return async (request: FastifyRequest): Promise<void> => {
     const human = await authenticateSession(core, request);
+    // Who the caller proved to be, set before the checks below so that a refusal is audited under it.
+    request.human = human;
     const account = (request.params as { account?: string } | undefined)?.account;
     if (account !== undefined && account !== human.session.account_id) {
       throw new AppError('PERMISSION_DENIED', { description: 'the session belongs to another account' });
@@ -55,7 +57,6 @@ export function requireSession(core: Core, roles: readonly UserRole[] = ['OWNER'
     if (!roles.includes(human.session.user.role)) {
       throw new AppError('PERMISSION_DENIED', { description: `this route is for ${roles.join(' or ')} users` });
     }
-    request.human = human;
   };
 }
 

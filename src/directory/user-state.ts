@@ -3,6 +3,7 @@
  *
  * - Idempotent: a user already in the target state comes back unchanged (and the call is audited).
  * - Externally managed users and the last active owner are refused, with distinct codes.
+ * - An app acts only within its constraints (oauth/constraints.ts).
  * - Suspension revokes every live session in the same transaction; reactivation revives none.
  * - The user's row lock orders concurrent calls on one user, so the final state is the target of the
  *   last call to commit, and that call's audit entry is the last one for the user.
@@ -10,6 +11,7 @@
 import { isAppError, AppError } from '../errors.js';
 import { toAuditRow, type CallContext } from '../audit/entry.js';
 import type { User, UserState } from '../storage/schema.js';
+import { enforceAppConstraints } from '../oauth/constraints.js';
 import { lockAccount } from '../store/accounts.js';
 import { applyUserState, countOtherActiveOwners, lockUserById } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
@@ -42,6 +44,8 @@ async function changeUserState(
     return await deps.audit.transact(async (trx) => {
       const user = await lockUserById(trx, accountId, userId);
       if (!user) throw new AppError('USER_NOT_FOUND', { metadata: { user_id: userId } });
+      // An app may only act within its constraints, whichever route it came by.
+      const constraints = ctx.actor.type === 'app' ? await enforceAppConstraints(trx, accountId, ctx.actor.id, user) : undefined;
       if (user.state === target) {
         await deps.audit.append(trx, { ...entry, outcome: 'unchanged', details: { state: target } });
         return { user, changed: false, sessionsRevoked: [] };
@@ -54,6 +58,7 @@ async function changeUserState(
           throw new AppError('LAST_OWNER', { metadata: { user_id: userId } });
         }
       }
+      await constraints?.beforeChange(target);
       const { user: updated, sessionsRevoked } = await applyUserState(trx, {
         accountId,
         userId,
@@ -69,6 +74,7 @@ async function changeUserState(
     if (error.code === 'USER_NOT_FOUND') await assertAccountExists(deps, accountId);
     // The refusal changed nothing, so it is recorded on its own, through the group commit.
     await deps.audit.record({ ...entry, outcome: 'refused', details: { code: error.code } });
+    error.audited = true;
     throw error;
   }
 }

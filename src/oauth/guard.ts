@@ -50,20 +50,30 @@ export function requirePermission(core: Core, permission: Permission) {
     if (!(await core.tokenStanding.stands({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id }))) {
       throw challenge('UNAUTHENTICATED', 'the access token is revoked or its app disabled', ', error="invalid_token"', scheme);
     }
+    const permissions = claims.scope.split(' ');
+    // Who the caller proved to be, set before the checks below so that a refusal is audited under it.
+    request.principal = {
+      claims,
+      permissions,
+      ctx: {
+        actor: { type: 'app', id: claims.client_id },
+        authz: { method: 'bearer', client_id: claims.client_id, jti: claims.jti, permissions, ...requestOrigin(request) },
+      },
+    };
     const account = (request.params as { account?: string } | undefined)?.account;
     if (account !== undefined && account !== claims.account_id) {
       throw challenge('PERMISSION_DENIED', 'the access token belongs to another account', ', error="insufficient_scope"');
     }
-    const permissions = claims.scope.split(' ');
     if (!permissions.includes(permission)) {
       throw challenge('PERMISSION_DENIED', `the access token lacks the ${permission} permission`, `, error="insufficient_scope", scope="${permission}"`);
     }
-    request.principal = {
-      claims,
-      permissions,
-      ctx: { actor: { type: 'app', id: claims.client_id }, authz: { method: 'bearer', client_id: claims.client_id, jti: claims.jti, permissions } },
-    };
   };
+}
+
+/** Where a request came from, for its audit entries: the source address and the client's User-Agent (cut to 200). */
+export function requestOrigin(request: FastifyRequest): { address: string; user_agent?: string } {
+  const agent = request.headers['user-agent'];
+  return { address: request.ip, ...(typeof agent === 'string' && agent !== '' ? { user_agent: agent.slice(0, 200) } : {}) };
 }
 
 /**

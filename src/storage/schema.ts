@@ -181,6 +181,14 @@ export interface DpopProofJtisTable {
   expires_at: Date;
 }
 
+/** One suspension made by an app, for its per-hour cap. */
+export interface AppSuspensionsTable {
+  account_id: string;
+  app_id: string;
+  user_id: string;
+  at: ColumnType<Date, Date | undefined, never>;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -199,6 +207,7 @@ export interface Database {
   revoked_tokens: RevokedTokensTable;
   client_assertion_jtis: ClientAssertionJtisTable;
   dpop_proof_jtis: DpopProofJtisTable;
+  app_suspensions: AppSuspensionsTable;
 }
 
 export type Account = Selectable<AccountsTable>;

@@ -38,3 +38,24 @@ export function updateApp(
 export function lockAppById(db: Executor, accountId: string, id: string): Promise<OAuthApp | undefined> {
   return db.selectFrom('oauth_apps').selectAll().where('account_id', '=', accountId).where('id', '=', id).forUpdate().executeTakeFirst();
 }
+
+/** The app of a client_id in an account, its row locked (FOR UPDATE) or not. */
+export function findAppByClientId(db: Executor, accountId: string, clientId: string, lock = false): Promise<OAuthApp | undefined> {
+  const query = db.selectFrom('oauth_apps').selectAll().where('account_id', '=', accountId).where('client_id', '=', clientId);
+  return (lock ? query.forUpdate() : query).executeTakeFirst();
+}
+
+/**
+ * Counts an app's suspensions of the last hour and, when under `cap`, records one more; the caller holds
+ * the app's row lock, so concurrent suspensions by one app count one after another. Rows past the hour
+ * are pruned on the way. Returns when the oldest counted one leaves the window, when the cap is reached.
+ */
+export async function takeSuspensionSlot(db: Executor, app: { account_id: string; id: string }, userId: string, cap: number): Promise<{ taken: true } | { taken: false; freeAt: Date }> {
+  await db.deleteFrom('app_suspensions').where('account_id', '=', app.account_id).where('app_id', '=', app.id).where('at', '<=', sql<Date>`now() - interval '1 hour'`).execute();
+  const { rows } = await sql<{ n: string; oldest: Date | null }>`
+    SELECT count(*) AS n, min(at) AS oldest FROM app_suspensions WHERE account_id = ${app.account_id} AND app_id = ${app.id}`.execute(db);
+  const { n, oldest } = rows[0]!;
+  if (Number(n) >= cap) return { taken: false, freeAt: new Date(oldest!.getTime() + 3_600_000) };
+  await db.insertInto('app_suspensions').values({ account_id: app.account_id, app_id: app.id, user_id: userId }).execute();
+  return { taken: true };
+}

@@ -3,7 +3,6 @@
  * latest signed checkpoint, inclusion and consistency proofs (O(log n) stored nodes each), the export
  * `cordon audit verify` checks, and the checkpoint key (public).
  */
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
@@ -16,6 +15,7 @@ import { AppError } from '../../errors.js';
 import { proveConsistency, proveInclusion } from '../../audit/proofs.js';
 import { getLogSize, searchEntries } from '../../store/audit.js';
 import { findCheckpoint } from '../../store/checkpoints.js';
+import { PageTokens } from '../page-token.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema };
@@ -23,28 +23,9 @@ const AccountParams = Type.Object({ account: IdSchema });
 
 const b64 = (hash: Buffer) => hash.toString('base64');
 
-/** Opaque page tokens: the next index and a digest of the filters they were made for, base64url. */
-const digest = (filters: string) => createHash('sha256').update(filters).digest('base64url').slice(0, 16);
-const pageToken = {
-  make: (index: number, filters: string) => Buffer.from(JSON.stringify([index, digest(filters)])).toString('base64url'),
-  /** The index a token resumes at; refused unless this server made it for these same filters (AIP-158). */
-  read(token: string, filters: string): number {
-    let index: unknown;
-    let bound: unknown;
-    try {
-      [index, bound] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as [unknown, unknown];
-    } catch {
-      // not ours: refused below
-    }
-    if (!Number.isSafeInteger(index) || (index as number) < 0 || typeof bound !== 'string') throw new AppError('INVALID_ARGUMENT', { description: 'page_token is not one this server issued' });
-    if (bound !== digest(filters)) throw new AppError('INVALID_ARGUMENT', { description: 'page_token belongs to a request with other filters' });
-    return index as number;
-  },
-};
-
-/** The size a proof is for: the one asked (a signed checkpoint's), or the latest checkpoint's. */
-async function proofSize(core: Core, logId: string, asked: number | undefined): Promise<number> {
-  const checkpoint = await findCheckpoint(core.database.db, logId, asked);
+/** The size a proof is for: the one asked (a signed checkpoint's), or the latest checkpoint's (covering `index` if it can). */
+async function proofSize(core: Core, logId: string, asked: number | undefined, index = 0): Promise<number> {
+  const checkpoint = asked === undefined ? await core.latestCheckpoints.covering(logId, index) : await findCheckpoint(core.database.db, logId, asked);
   if (!checkpoint) throw new AppError('NOT_FOUND', { description: asked === undefined ? 'no checkpoint signed yet' : `no checkpoint was signed at size ${asked}` });
   return checkpoint.size;
 }
@@ -52,6 +33,7 @@ async function proofSize(core: Core, logId: string, asked: number | undefined): 
 export function auditRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const reader = requirePermissionOrAdmin(core, 'audit:read');
+  const pageTokens = new PageTokens(core.sealer, 'audit entries');
 
   r.get(
     '/v1/audit/keys',
@@ -100,7 +82,7 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
         querystring: Type.Object(
           {
             page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-            page_token: Type.Optional(Type.String({ maxLength: 64 })),
+            page_token: Type.Optional(Type.String({ maxLength: 256 })),
             start_index: Type.Optional(Type.Integer({ minimum: 0 })),
             start_time: Type.Optional(Type.String({ format: 'date-time' })),
             end_time: Type.Optional(Type.String({ format: 'date-time' })),
@@ -120,8 +102,8 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
       const { account } = request.params;
       const q = request.query;
       const pageSize = q.page_size ?? 100;
-      const filters = JSON.stringify([q.start_time, q.end_time, q.action, q.actor, q.target_user]);
-      const fromIndex = q.page_token ? pageToken.read(q.page_token, filters) : (q.start_index ?? 0);
+      const filters = JSON.stringify([account, q.start_time, q.end_time, q.action, q.actor, q.target_user]);
+      const fromIndex = q.page_token ? Number(pageTokens.read(q.page_token, filters)) : (q.start_index ?? 0);
       const entries = await searchEntries(core.database.db, account, {
         fromIndex,
         limit: pageSize + 1,
@@ -133,7 +115,7 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
       });
       const page = entries.slice(0, pageSize);
       const more = entries.length > pageSize;
-      return { entries: page, next_page_token: more ? pageToken.make(entries[pageSize]!.idx, filters) : '', log_size: await getLogSize(core.database.db, account) };
+      return { entries: page, next_page_token: more ? pageTokens.make(entries[pageSize]!.idx, filters) : '', log_size: await getLogSize(core.database.db, account) };
     },
   );
 
@@ -160,7 +142,7 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
     },
     async (request) => {
       const { account, index } = request.params;
-      const size = await proofSize(core, account, request.query.tree_size);
+      const size = await proofSize(core, account, request.query.tree_size, index);
       const { entry, leaf, path } = await proveInclusion(core.database.db, account, index, size);
       return { index, tree_size: size, leaf_hash: b64(leaf), inclusion_path: path.map(b64), entry };
     },

@@ -10,6 +10,7 @@ import * as m0008 from './0008-dpop-proofs.js';
 import * as m0009 from './0009-sign-in.js';
 import * as m0010 from './0010-audit-tree.js';
 import * as m0011 from './0011-audit-checkpoints.js';
+import * as m0012 from './0012-app-suspensions.js';
 
 /** Every migration, in order. Never edit one that has landed: add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0009-sign-in': m0009,
   '0010-audit-tree': m0010,
   '0011-audit-checkpoints': m0011,
+  '0012-app-suspensions': m0012,
 };
