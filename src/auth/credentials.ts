@@ -5,6 +5,7 @@
 import type { Transaction } from 'kysely';
 import type { CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
+import { assertMayManage } from '../directory/user-admin.js';
 import { generatePassword, hashSecret } from '../directory/passwords.js';
 import { AppError } from '../errors.js';
 import type { Database, User, UserRole } from '../storage/schema.js';
@@ -61,9 +62,7 @@ export async function resetCredentials(
     const existing = await lockUserById(trx, accountId, userId);
     if (!existing) throw new AppError('USER_NOT_FOUND');
     if (existing.externally_managed) throw new AppError('EXTERNALLY_MANAGED');
-    if (actorRole !== undefined && actorRole !== 'OWNER' && existing.role !== 'MEMBER') {
-      throw new AppError('PERMISSION_DENIED', { description: `only an OWNER may reset the credentials of an ${existing.role}` });
-    }
+    assertMayManage(actorRole, existing.role, 'reset the credentials of');
     const user = await storeCredentials(deps, trx, existing, credentials);
     const revoked = await revokeSessionsOfUser(trx, accountId, userId, 'credentials_reset');
     await deps.audit.append(trx, {

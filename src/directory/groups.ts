@@ -3,7 +3,7 @@ import { AppError } from '../errors.js';
 import { isUniqueViolation } from '../store/errors.js';
 import { newId } from '../ids.js';
 import type { Group } from '../storage/schema.js';
-import { deleteMembership, findGroupById, findGroupsByName, insertGroups, insertMemberships } from '../store/groups.js';
+import { deleteGroupRow, deleteMembership, findGroupById, findGroupsByName, insertGroups, insertMemberships, listMemberIds } from '../store/groups.js';
 import { lockUserById } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
 import { assertAccountExists } from './users.js';
@@ -56,5 +56,16 @@ export async function removeMember(deps: DirectoryDeps, ctx: CallContext, accoun
       details: { group_id: groupId },
     });
     return removed;
+  });
+}
+
+/** Deletes a group and its memberships; the audit entry keeps its name and members. */
+export async function deleteGroup(deps: DirectoryDeps, ctx: CallContext, accountId: string, groupId: string): Promise<Group> {
+  return deps.audit.transact(async (trx) => {
+    const members = await listMemberIds(trx, accountId, groupId);
+    const group = await deleteGroupRow(trx, accountId, groupId);
+    if (!group) throw new AppError('GROUP_NOT_FOUND', { metadata: { group_id: groupId } });
+    await deps.audit.append(trx, { accountId, ctx, action: 'group.delete', target: { type: 'group', id: groupId }, outcome: 'changed', details: { name: group.name, members } });
+    return group;
   });
 }

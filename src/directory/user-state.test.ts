@@ -8,7 +8,7 @@ import { listSessionsOfUser } from '../store/sessions.js';
 import { findUserById } from '../store/users.js';
 import { createAccount } from './accounts.js';
 import { openSession } from './sessions.js';
-import { setUserRole } from './users.js';
+import { setUserRole } from './user-admin.js';
 import { reactivateUser, suspendUser } from './user-state.js';
 
 describeBackends('suspend and reactivate', (backend) => {

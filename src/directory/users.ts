@@ -4,9 +4,9 @@ import { AppError } from '../errors.js';
 import { isUniqueViolation } from '../store/errors.js';
 import { newId } from '../ids.js';
 import type { Database, User, UserRole } from '../storage/schema.js';
-import { findAccountById, lockAccount } from '../store/accounts.js';
+import { findAccountById } from '../store/accounts.js';
 import { findGroupsByName, insertGroups, insertMemberships } from '../store/groups.js';
-import { countOtherActiveOwners, findTakenEmails, findUserById, insertUsers, lockUserById, updateUser, type NewUserRow } from '../store/users.js';
+import { findTakenEmails, findUserById, insertUsers, type NewUserRow } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
 import { assertNewUser, ROLES, type NewUserInput } from './validate.js';
 
@@ -100,28 +100,4 @@ export function rethrowEmailTaken(error: unknown): never {
     throw new AppError('EMAIL_TAKEN', { description: 'a user with this email was created meanwhile; nothing was written', cause: error });
   }
   throw error;
-}
-
-/** Changes a user's role; demoting the last active owner is refused like suspending them. */
-export async function setUserRole(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string, role: UserRole): Promise<User> {
-  if (!ROLES.includes(role)) throw new AppError('INVALID_ARGUMENT', { description: `role: expected one of ${ROLES.join(', ')}` });
-  return deps.audit.transact(async (trx) => {
-    const user = await lockUserById(trx, accountId, userId);
-    if (!user) throw new AppError('USER_NOT_FOUND', { metadata: { user_id: userId } });
-    if (user.role === role) return user;
-    if (user.role === 'OWNER') {
-      await lockAccount(trx, accountId);
-      if ((await countOtherActiveOwners(trx, accountId, userId)) === 0) throw new AppError('LAST_OWNER', { metadata: { user_id: userId } });
-    }
-    const updated = await updateUser(trx, accountId, userId, { role });
-    await deps.audit.append(trx, {
-      accountId,
-      ctx,
-      action: 'user.role.set',
-      target: { type: 'user', id: userId },
-      outcome: 'changed',
-      details: { from: user.role, to: role },
-    });
-    return updated;
-  });
 }

@@ -17,6 +17,8 @@ import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { eventsRoutes } from './routes/events.js';
 import { credentialsRoutes } from './routes/credentials.js';
+import { directoryRoutes } from './routes/directory.js';
+import { usersApiRoutes } from './routes/users-api.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { oauthRoutes } from './routes/oauth.js';
@@ -80,6 +82,15 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   });
   app.addSchema(RpcStatusSchema);
   await app.register(formbody, { bodyLimit: 64 * 1024 });
+  // Some HTTP clients send `Content-Type: application/json` with an empty body on a bodiless POST (the
+  // Users API's :suspend): that is no body (null), not a syntax error. Anything else parses as Fastify
+  // would, prototype-poisoning checks included.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body.toString();
+    if (text.trim() === '') done(null, null);
+    else parseJson(request, text, done);
+  });
 
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new AppError('NOT_FOUND', { description: `no route ${request.method} ${request.url.split('?')[0]}` })));
@@ -95,6 +106,8 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   authRoutes(app, core);
   appsRoutes(app, core);
   credentialsRoutes(app, core);
+  usersApiRoutes(app, core);
+  directoryRoutes(app, core);
   auditRoutes(app, core);
   eventsRoutes(app, core);
   options.register?.(app);

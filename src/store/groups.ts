@@ -64,3 +64,14 @@ export async function listGroupIdsOfUser(db: Executor, accountId: string, userId
     .execute();
   return rows.map((r) => r.group_id);
 }
+
+/** The ids of a group's members, in id order. */
+export async function listMemberIds(db: Executor, accountId: string, groupId: string): Promise<string[]> {
+  const rows = await db.selectFrom('group_members').select('user_id').where('account_id', '=', accountId).where('group_id', '=', groupId).orderBy('user_id').execute();
+  return rows.map((r) => r.user_id);
+}
+
+/** Deletes a group; its memberships go with it (ON DELETE CASCADE). Returns the group, or undefined. */
+export function deleteGroupRow(db: Executor, accountId: string, id: string): Promise<Group | undefined> {
+  return db.deleteFrom('groups').where('account_id', '=', accountId).where('id', '=', id).returningAll().executeTakeFirst();
+}

@@ -54,7 +54,7 @@ export function updateUser(
   db: Executor,
   accountId: string,
   id: string,
-  changes: { state?: UserState; role?: UserRole; display_name?: string },
+  changes: { state?: UserState; role?: UserRole; display_name?: string; email?: string; externally_managed?: boolean },
 ): Promise<User> {
   return db
     .updateTable('users')
@@ -186,4 +186,9 @@ export function completeSignIn(db: Executor, accountId: string, id: string, step
     .where('totp_last_step', '<', step)
     .returningAll()
     .executeTakeFirst();
+}
+
+/** Deletes a user; their sessions and memberships go with them (ON DELETE CASCADE). */
+export async function deleteUserRow(db: Executor, accountId: string, id: string): Promise<void> {
+  await db.deleteFrom('users').where('account_id', '=', accountId).where('id', '=', id).execute();
 }

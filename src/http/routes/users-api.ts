@@ -1,0 +1,232 @@
+/**
+ * The Users API, wire-compatible with 1Password's Users API for Partners (reference/users-api-compat.md),
+ * under `/v1beta1` and `/v1` alike: list, get, `:suspend`, `:reactivate`. Partner tools change only their
+ * base URL. Callers are apps holding the operation's permission, or OWNER/ADMIN sessions of the account.
+ *
+ * Every call is audited, reads included (through the group commit) and refusals too, with the caller's
+ * app, token `jti`, permissions, address and User-Agent; a suspension goes through the directory
+ * service, so it revokes sessions and obeys the app's constraints exactly as any other caller's would.
+ */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type, type Static } from 'typebox';
+import type { Core } from '../../app.js';
+import type { CallContext } from '../../audit/entry.js';
+import { requirePermissionOrAdmin } from '../../auth/session-guard.js';
+import { getUser } from '../../directory/users.js';
+import { reactivateUser, suspendUser } from '../../directory/user-state.js';
+import { AppError, isAppError } from '../../errors.js';
+import { requestOrigin } from '../../oauth/guard.js';
+import type { Permission } from '../../oauth/permissions.js';
+import type { User, UserState } from '../../storage/schema.js';
+import { findAccountById } from '../../store/accounts.js';
+import { listUsers } from '../../store/users.js';
+import { PageTokens } from '../page-token.js';
+import { IdSchema, RpcStatusSchema } from '../schemas.js';
+
+export const USERS_API_PREFIXES = ['/v1beta1', '/v1'] as const;
+
+/** `user.v1beta1.User`: exactly these fields. */
+const ApiUserSchema = Type.Object(
+  {
+    id: Type.String(),
+    email: Type.String(),
+    display_name: Type.String(),
+    state: Type.Union([Type.Literal('ACTIVE'), Type.Literal('SUSPENDED'), Type.Literal('STATE_UNSPECIFIED')]),
+    create_time: Type.String({ format: 'date-time' }),
+    path: Type.String({ description: 'accounts/{account}/users/{user}' }),
+  },
+  { title: 'User', additionalProperties: false },
+);
+
+const ListResponseSchema = Type.Object(
+  {
+    results: Type.Array(ApiUserSchema),
+    next_page_token: Type.Optional(Type.String({ description: 'Opaque; absent on the last page' })),
+  },
+  { title: 'ListUsersResponse', additionalProperties: false },
+);
+
+const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema, 429: RpcStatusSchema };
+const AccountParams = Type.Object({ account: IdSchema });
+const UserParams = Type.Object({ account: IdSchema, user: IdSchema });
+
+const ListQuery = Type.Object({
+  filter: Type.Optional(Type.String({ maxLength: 200, description: '`user.isActive()`, `user.isSuspended()`, or empty for both' })),
+  max_page_size: Type.Optional(Type.String({ maxLength: 20, description: '1 to 1000 (larger values are taken as 1000); default 25' })),
+  maxPageSize: Type.Optional(Type.String({ maxLength: 20, description: 'max_page_size, as some clients spell it' })),
+  page_token: Type.Optional(Type.String({ maxLength: 2048, description: 'next_page_token of the previous page, with the same filter' })),
+  pageToken: Type.Optional(Type.String({ maxLength: 2048, description: 'page_token, as some clients spell it' })),
+});
+
+/** Cordon's optional body on `:suspend` and `:reactivate`: why, for the audit entry. No body is fine too. */
+const CauseBody = Type.Object(
+  {
+    reason: Type.Optional(Type.String({ maxLength: 1000 })),
+    ticket: Type.Optional(Type.String({ maxLength: 200 })),
+    signal_id: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+const FILTERS: Record<string, UserState | undefined> = { '': undefined, 'user.isActive()': 'ACTIVE', 'user.isSuspended()': 'SUSPENDED' };
+export const DEFAULT_PAGE_SIZE = 25;
+export const MAX_PAGE_SIZE = 1000;
+
+/** RFC 3339 to the second, as the contract's examples show it. */
+const apiTime = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export function toApiUser(user: User): Static<typeof ApiUserSchema> {
+  return {
+    id: user.id,
+    email: user.email,
+    display_name: user.display_name,
+    state: user.state,
+    create_time: apiTime(user.created_at),
+    path: `accounts/${user.account_id}/users/${user.id}`,
+  };
+}
+
+function invalid(field: string, description: string): AppError {
+  return new AppError('INVALID_ARGUMENT', { description, metadata: { field } });
+}
+
+/** One of two spellings of a query parameter; both given and different is an error. */
+function either(query: Static<typeof ListQuery>, snake: 'max_page_size' | 'page_token', camel: 'maxPageSize' | 'pageToken'): string | undefined {
+  const [a, b] = [query[snake], query[camel]];
+  if (a !== undefined && b !== undefined && a !== b) throw invalid(snake, `${snake} and ${camel} disagree: send one of them`);
+  return a ?? b;
+}
+
+export function parsePageSize(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return DEFAULT_PAGE_SIZE;
+  if (!/^[0-9]{1,15}$/.test(raw) || Number(raw) < 1) throw invalid('max_page_size', 'max_page_size must be a positive integer');
+  return Math.min(Number(raw), MAX_PAGE_SIZE);
+}
+
+export function parseFilter(raw: string | undefined): UserState | undefined {
+  const filter = (raw ?? '').trim();
+  if (!Object.hasOwn(FILTERS, filter)) throw invalid('filter', 'filter must be user.isActive() or user.isSuspended(), or empty');
+  return FILTERS[filter];
+}
+
+/** The context of the caller the guard admitted, with the body's cause when there is one. */
+function callerContext(request: FastifyRequest, cause?: Record<string, string>): CallContext {
+  const ctx = request.principal?.ctx ?? request.human?.ctx;
+  if (!ctx) throw new Error('users API: no principal after the guard');
+  return cause && Object.keys(cause).length > 0 ? { ...ctx, cause } : ctx;
+}
+
+/**
+ * Audits a refused call that nothing has audited yet (the guard's, validation's, a missing user's), in
+ * the log of the account in the path when that account exists: a caller that cannot name a real account
+ * has no log to write to and cannot create one.
+ */
+async function auditRefusal(core: Core, request: FastifyRequest, action: string, error: unknown): Promise<void> {
+  if (isAppError(error) && error.audited) return;
+  const params = (request.params ?? {}) as { account?: unknown; user?: unknown };
+  const account = typeof params.account === 'string' ? params.account : '';
+  if (!/^[A-Z2-7]{26}$/.test(account) || !(await findAccountById(core.database.db, account))) return;
+  const ctx = request.principal?.ctx ?? request.human?.ctx ?? { actor: { type: 'anonymous' as const, id: request.ip }, authz: { method: 'none', ...requestOrigin(request) } };
+  const user = typeof params.user === 'string' ? params.user.slice(0, 200) : undefined;
+  const code = isAppError(error) ? error.code : 'INVALID_ARGUMENT';
+  await core.audit.record({ accountId: account, ctx, action, target: user ? { type: 'user', id: user } : { type: 'account', id: account }, outcome: 'refused', details: { code } });
+}
+
+export function usersApiRoutes(app: FastifyInstance, core: Core): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const pageTokens = new PageTokens(core.sealer, 'users api list');
+  const guards = new Map<Permission, ReturnType<typeof requirePermissionOrAdmin>>();
+  const guard = (permission: Permission) => guards.get(permission) ?? guards.set(permission, requirePermissionOrAdmin(core, permission)).get(permission)!;
+  // Registered once per route: refusals are audited before the error handler answers.
+  const audited = (action: string) => ({
+    onError: async (request: FastifyRequest, _reply: unknown, error: unknown) => {
+      await auditRefusal(core, request, action, error).catch((failure: unknown) => request.log.error({ err: failure }, 'could not audit a refused Users API call'));
+    },
+  });
+
+  for (const prefix of USERS_API_PREFIXES) {
+    const version = prefix.slice(1);
+    const opId = (name: string) => (version === 'v1' ? name : `${name}_${version}`);
+    const users = `${prefix}/accounts/:account/users`;
+    const tags = [`users-api ${version}`];
+
+    r.get(
+      users,
+      {
+        preHandler: guard('users:list'),
+        ...audited('user.list'),
+        schema: { operationId: opId('ListUsers'), summary: 'List users, in a stable order, a page at a time', tags, params: AccountParams, querystring: ListQuery, response: { 200: ListResponseSchema, ...Errors } },
+      },
+      async (request) => {
+        const { account } = request.params;
+        const state = parseFilter(request.query.filter);
+        const pageSize = parsePageSize(either(request.query, 'max_page_size', 'maxPageSize'));
+        const token = either(request.query, 'page_token', 'pageToken');
+        const binding = `${account}\n${request.query.filter?.trim() ?? ''}`;
+        const afterId = token ? String(pageTokens.read(token, binding)) : undefined;
+        // Keyset paging on the id: a user present throughout is listed exactly once, whatever changes between pages.
+        const rows = await listUsers(core.database.db, { accountId: account, state, afterId, limit: pageSize + 1 });
+        const page = rows.slice(0, pageSize);
+        await core.audit.record({
+          accountId: account,
+          ctx: callerContext(request),
+          action: 'user.list',
+          target: { type: 'account', id: account },
+          outcome: 'read',
+          details: { filter: request.query.filter ?? '', page_size: pageSize, results: page.length, ...(afterId ? { after: afterId } : {}) },
+        });
+        return { results: page.map(toApiUser), ...(rows.length > pageSize ? { next_page_token: pageTokens.make(page.at(-1)!.id, binding) } : {}) };
+      },
+    );
+
+    r.get(
+      `${users}/:user`,
+      {
+        preHandler: guard('users:read'),
+        ...audited('user.read'),
+        schema: { operationId: opId('GetUser'), summary: 'Get one user', tags, params: UserParams, response: { 200: ApiUserSchema, ...Errors } },
+      },
+      async (request) => {
+        const { account, user: userId } = request.params;
+        const user = await getUser(core.directory, account, userId);
+        await core.audit.record({ accountId: account, ctx: callerContext(request), action: 'user.read', target: { type: 'user', id: userId }, outcome: 'read' });
+        return toApiUser(user);
+      },
+    );
+
+    for (const [verb, permission, change, summary] of [
+      ['suspend', 'users:suspend', suspendUser, 'Suspend a user: their sessions end at once (idempotent)'],
+      ['reactivate', 'users:reactivate', reactivateUser, 'Reactivate a suspended user (idempotent); no ended session comes back'],
+    ] as const) {
+      const operation = verb === 'suspend' ? 'SuspendUser' : 'ReactivateUser';
+      r.post(
+        // AIP-136 custom method: `::` is a literal colon, and the parameter's pattern stops at it.
+        `${users}/:user(^[^:]+)::${verb}`,
+        {
+          preHandler: guard(permission),
+          // No body, or an empty one, is the contract's form: validate it as an empty cause.
+          preValidation: async (request: FastifyRequest) => {
+            request.body ??= {};
+          },
+          ...audited(`user.${verb}`),
+          schema: {
+            operationId: opId(operation),
+            summary,
+            description: 'Takes no body. Cordon also accepts an optional JSON body `{reason, ticket, signal_id}`, recorded as the cause in the audit entry.',
+            tags,
+            params: UserParams,
+            body: CauseBody,
+            response: { 200: ApiUserSchema, ...Errors },
+          },
+        },
+        async (request) => {
+          const { account, user: userId } = request.params;
+          const cause = Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined)) as Record<string, string>;
+          const { user } = await change(core.directory, callerContext(request, cause), account, userId);
+          return toApiUser(user);
+        },
+      );
+    }
+  }
+}
