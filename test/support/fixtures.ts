@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Core } from '../../src/app.js';
@@ -5,7 +6,11 @@ import type { CallContext } from '../../src/audit/entry.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { createUser } from '../../src/directory/users.js';
 import { createLogger } from '../../src/logger.js';
-import type { User } from '../../src/storage/schema.js';
+import type { AuditRecord, User } from '../../src/storage/schema.js';
+import { listAuditEntries } from '../../src/store/audit.js';
+import { hashSessionToken, SESSION_TOKEN_PREFIX } from '../../src/auth/sign-in.js';
+import { newId } from '../../src/ids.js';
+import { insertSession } from '../../src/store/sessions.js';
 
 export const testCtx: CallContext = { actor: { type: 'operator', id: 'tester@test' }, authz: { method: 'test' } };
 
@@ -47,4 +52,20 @@ export function captureLogs(): { logger: Logger; lines: string[] } {
     },
   });
   return { logger: createLogger('info', sink), lines };
+}
+
+/**
+ * A live sign-in session token for a user, as POST /v1/auth/sessions would give one (without the
+ * password and TOTP round, which auth.test.ts covers).
+ */
+export async function mintSessionToken(core: Core, user: Pick<User, 'account_id' | 'id'>): Promise<string> {
+  const token = `${SESSION_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+  await insertSession(core.database.db, { account_id: user.account_id, id: newId(), user_id: user.id, kind: 'cli', token_hash: hashSessionToken(token), expires_at: new Date(Date.now() + 3_600_000) });
+  return token;
+}
+
+/** Every audit entry of an account so far (inbox and numbered alike), oldest first, once the group commit settled. */
+export async function auditTrail(core: Core, accountId: string): Promise<AuditRecord[]> {
+  await core.audit.settle();
+  return listAuditEntries(core.database.db, { accountId, includeUnsequenced: true });
 }

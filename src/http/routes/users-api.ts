@@ -181,7 +181,8 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
     );
 
     r.get(
-      `${users}/:user`,
+      // The pattern leaves `…/users/{user}:verb` to the custom methods (an unknown verb is no route).
+      `${users}/:user(^[^:]+)`,
       {
         preHandler: guard('users:read'),
         ...audited('user.read'),
