@@ -1,3 +1,5 @@
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { decodeJwt } from 'jose';
@@ -14,7 +16,7 @@ import { listGroups } from '../../src/store/groups.js';
 import { insertSession } from '../../src/store/sessions.js';
 import { listUsers } from '../../src/store/users.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
-import { auditTrail, mintSessionToken, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
+import { appAccessToken, auditTrail, mintSessionToken, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
 
 /** The contract's User object, written out here rather than taken from the code under test. */
 const apiUser = (u: User) => ({
@@ -66,11 +68,7 @@ describeBackends('Users API (1Password-compatible)', (backend) => {
     await database.drop();
   });
 
-  async function token(name: string, path = '/v1/oauth/token', form = 'grant_type=client_credentials'): Promise<string> {
-    const res = await server.inject({ method: 'POST', url: path, headers: { authorization: basic(apps[name]!.clientId, apps[name]!.secret), 'content-type': 'application/x-www-form-urlencoded' }, payload: form });
-    expect(res.statusCode, res.body).toBe(200);
-    return res.json().access_token as string;
-  }
+  const token = (name: string, path?: string) => appAccessToken(server, apps[name]!.clientId, apps[name]!.secret, path);
   const as = (name: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${tokens[name]}`, ...extra });
   const call = (options: InjectOptions) => server.inject(options);
   const usersOf = async (accountId: string) => listUsers(core.database.db, { accountId, limit: 100_000 });
@@ -90,7 +88,7 @@ describeBackends('Users API (1Password-compatible)', (backend) => {
         body: 'grant_type=client_credentials&scope=openid',
       });
       expect(tokenRes.status).toBe(200);
-      const { access_token: accessToken, token_type: tokenType, expires_in: expiresIn } = (await tokenRes.json()) as Record<string, string>;
+      const { access_token: accessToken, token_type: tokenType, expires_in: expiresIn } = (await tokenRes.json()) as { access_token: string; token_type: string; expires_in: number };
       expect([tokenType, expiresIn]).toEqual(['Bearer', 900]);
       const h = { authorization: `Bearer ${accessToken}`, ...ua };
       const base = `${url}${prefix}/accounts/${seed.accountId}/users`;
@@ -132,7 +130,8 @@ describeBackends('Users API (1Password-compatible)', (backend) => {
   });
 
   it('takes a Nango-style token request (no scope) and a reason for the audit entry', async () => {
-    const nango = await token('kibana', '/v1beta1/users/oauth2/token', 'grant_type=client_credentials');
+    // Nango sends grant_type alone, as appAccessToken does.
+    const nango = await token('kibana', '/v1beta1/users/oauth2/token');
     const member = seed.members[1]!;
     const res = await call({ method: 'POST', url: `/v1beta1/accounts/${seed.accountId}/users/${member.id}:suspend`, headers: { authorization: `Bearer ${nango}` }, payload: { reason: 'impossible travel', ticket: 'SOC-42', signal_id: 'sig-1' } });
     expect(res.json()).toEqual({ ...apiUser(member), state: 'SUSPENDED' });
@@ -314,5 +313,52 @@ describeBackends('Users API (1Password-compatible)', (backend) => {
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describeBackends('Users API OpenAPI document', (backend) => {
+  let database: TestDatabase;
+  let core: Core;
+  let server: FastifyInstance;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(backend);
+    core = await openTestCore(database);
+    server = await buildServer(core);
+  });
+  afterAll(async () => {
+    await server.close();
+    await core.close();
+    await database.drop();
+  });
+
+  it('describes every compatible operation well enough for a client built from it alone', async () => {
+    const seed = await seedAccount(core, 2);
+    const { app, clientSecret } = await createApp(core.directory, testCtx, seed.accountId, { name: 'gen', permissions: ['users:list', 'users:read', 'users:suspend', 'users:reactivate'] });
+    const accessToken = await appAccessToken(server, app.client_id, clientSecret!);
+    const doc = (await server.inject({ url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, { operationId: string; parameters: Array<{ in: string; name: string }>; responses: Record<string, { content: Record<string, { schema: object }> }> }>>;
+    };
+    // A "generated client": operations found by operationId, URLs built from the path templates, answers validated against the documented schemas.
+    const operations = new Map(Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => [op.operationId, { path, method, op }] as const)));
+    const ajv = addFormats.default(new Ajv.default({ strict: false }));
+    const member = seed.members[0]!;
+    for (const version of ['', '_v1beta1']) {
+      for (const [operationId, query] of [['ListUsers', '?max_page_size=1'], ['GetUser', ''], ['SuspendUser', ''], ['ReactivateUser', '']] as const) {
+        const found = operations.get(`${operationId}${version}`);
+        expect(found, `${operationId}${version}`).toBeDefined();
+        const { path, method, op } = found!;
+        expect(op.parameters.filter((p) => p.in === 'path').map((p) => p.name).sort()).toEqual(operationId === 'ListUsers' ? ['account'] : ['account', 'user']);
+        const res = await server.inject({ method: method.toUpperCase() as 'GET', url: path.replace('{account}', seed.accountId).replace('{user}', member.id) + query, headers: { authorization: `Bearer ${accessToken}` } });
+        expect(res.statusCode, `${operationId}${version}`).toBe(200);
+        const validate = ajv.compile(op.responses['200']!.content['application/json']!.schema);
+        expect(validate(res.json()), JSON.stringify(validate.errors)).toBe(true);
+        // The User object is exactly the contract's: an extra field would fail a strict client.
+        const user = operationId === 'ListUsers' ? (res.json() as { results: object[] }).results[0]! : res.json();
+        expect(Object.keys(user).sort()).toEqual(['create_time', 'display_name', 'email', 'id', 'path', 'state']);
+      }
+    }
+    const list = operations.get('ListUsers')!.op.parameters.filter((p) => p.in === 'query').map((p) => p.name);
+    expect(list).toEqual(expect.arrayContaining(['filter', 'max_page_size', 'page_token']));
   });
 });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Core } from '../../src/app.js';
 import type { CallContext } from '../../src/audit/entry.js';
@@ -68,4 +69,16 @@ export async function mintSessionToken(core: Core, user: Pick<User, 'account_id'
 export async function auditTrail(core: Core, accountId: string): Promise<AuditRecord[]> {
   await core.audit.settle();
   return listAuditEntries(core.database.db, { accountId, includeUnsequenced: true });
+}
+
+/** An access token for an app by client_credentials with client_secret_basic, from a server under test. */
+export async function appAccessToken(server: FastifyInstance, clientId: string, secret: string, path = '/v1/oauth/token'): Promise<string> {
+  const res = await server.inject({
+    method: 'POST',
+    url: path,
+    headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'grant_type=client_credentials',
+  });
+  if (res.statusCode !== 200) throw new Error(`token: ${res.statusCode} ${res.body}`);
+  return (res.json() as { access_token: string }).access_token;
 }

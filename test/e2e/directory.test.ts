@@ -1,0 +1,125 @@
+import type { FastifyInstance, InjectOptions } from 'fastify';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Core } from '../../src/app.js';
+import { createAccount } from '../../src/directory/accounts.js';
+import { buildServer } from '../../src/http/server.js';
+import { createApp } from '../../src/oauth/apps.js';
+import { findUserById } from '../../src/store/users.js';
+import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { appAccessToken, auditTrail, mintSessionToken, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
+
+const errorInfo = (reason: string, metadata?: Record<string, string>) => [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'cordon', ...(metadata ? { metadata } : {}) }];
+
+describeBackends('directory administration', (backend) => {
+  let database: TestDatabase;
+  let core: Core;
+  let server: FastifyInstance;
+  let seed: SeededAccount;
+  let owner: string;
+  let admin: string;
+  let base: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(backend);
+    core = await openTestCore(database);
+    seed = await seedAccount(core, 2);
+    server = await buildServer(core);
+    owner = await mintSessionToken(core, seed.owner);
+    admin = await mintSessionToken(core, seed.admin);
+    base = `/v1/accounts/${seed.accountId}`;
+  });
+  afterAll(async () => {
+    await server.close();
+    await core.close();
+    await database.drop();
+  });
+
+  const call = (token: string, options: InjectOptions) => server.inject({ ...options, headers: { authorization: `Bearer ${token}`, ...options.headers } });
+  const lastEntry = async () => (await auditTrail(core, seed.accountId)).at(-1)!;
+
+  it('creates, reads, changes and deletes a user, each change audited with the person who made it', async () => {
+    const created = await call(owner, { method: 'POST', url: `${base}/users`, payload: { email: 'new@test.example', display_name: 'New', role: 'ADMIN', groups: ['Responders'] } });
+    expect(created.statusCode, created.body).toBe(200);
+    const user = created.json();
+    expect(user).toEqual({
+      id: expect.stringMatching(/^[A-Z2-7]{26}$/),
+      email: 'new@test.example',
+      display_name: 'New',
+      state: 'ACTIVE',
+      role: 'ADMIN',
+      externally_managed: false,
+      group_ids: [expect.any(String)],
+      create_time: expect.any(String),
+      update_time: expect.any(String),
+    });
+    expect((await call(owner, { url: `${base}/users/${user.id}/profile` })).json()).toEqual(user);
+
+    const patched = await call(owner, { method: 'PATCH', url: `${base}/users/${user.id}`, payload: { display_name: 'Renamed', role: 'MEMBER', externally_managed: true } });
+    expect(patched.json()).toMatchObject({ display_name: 'Renamed', role: 'MEMBER', externally_managed: true });
+    expect(await lastEntry()).toMatchObject({
+      action: 'user.update',
+      actor_type: 'user',
+      actor_id: seed.owner.id,
+      target_id: user.id,
+      details: { from: { display_name: 'New', role: 'ADMIN', externally_managed: false }, to: { display_name: 'Renamed', role: 'MEMBER', externally_managed: true } },
+    });
+    // The Users API now refuses to suspend the user: they are managed elsewhere.
+    const { app, clientSecret } = await createApp(core.directory, testCtx, seed.accountId, { name: 'soar', permissions: ['users:suspend'] });
+    const token = await appAccessToken(server, app.client_id, clientSecret!);
+    expect((await server.inject({ method: 'POST', url: `${base}/users/${user.id}:suspend`, headers: { authorization: `Bearer ${token}` } })).json()).toMatchObject({ code: 7, details: errorInfo('EXTERNALLY_MANAGED', { user_id: user.id }) });
+
+    const session = await mintSessionToken(core, { account_id: seed.accountId, id: user.id });
+    const sessions = (await call(owner, { url: `${base}/users/${user.id}/sessions` })).json();
+    expect(sessions).toEqual({ sessions: [{ id: expect.any(String), kind: 'cli', create_time: expect.any(String), expire_time: expect.any(String), revoke_time: null, revoke_reason: null }] });
+    expect(JSON.stringify(sessions)).not.toContain(session.slice(5, 20));
+
+    const deleted = await call(owner, { method: 'DELETE', url: `${base}/users/${user.id}` });
+    expect(deleted.json()).toEqual({ id: user.id, email: 'new@test.example' });
+    expect(await findUserById(core.database.db, seed.accountId, user.id)).toBeUndefined();
+    expect(await lastEntry()).toMatchObject({ action: 'user.delete', target_id: user.id, details: { email: 'new@test.example', role: 'MEMBER', state: 'ACTIVE' } });
+    expect((await call(owner, { url: `${base}/users/${user.id}/profile` })).statusCode).toBe(404);
+  });
+
+  it('manages groups and memberships, idempotently', async () => {
+    const group = (await call(owner, { method: 'POST', url: `${base}/groups`, payload: { name: 'Oncall' } })).json();
+    expect(group).toEqual({ id: expect.any(String), name: 'Oncall', member_ids: [], create_time: expect.any(String) });
+    const member = seed.members[0]!.id;
+    const put = () => call(admin, { method: 'PUT', url: `${base}/groups/${group.id}/members/${member}` });
+    expect((await put()).json()).toEqual({ changed: true });
+    expect((await put()).json()).toEqual({ changed: false });
+    expect((await call(owner, { url: `${base}/groups/${group.id}` })).json()).toMatchObject({ member_ids: [member] });
+    expect((await call(owner, { url: `${base}/groups` })).json().groups.map((g: { name: string }) => g.name)).toEqual(['Oncall', 'Responders', 'Staff']);
+    expect((await call(admin, { method: 'DELETE', url: `${base}/groups/${group.id}/members/${member}` })).json()).toEqual({ changed: true });
+    expect((await call(owner, { method: 'POST', url: `${base}/groups`, payload: { name: 'oncall' } })).json()).toEqual({ code: 6, message: 'a group with this name already exists', details: errorInfo('ALREADY_EXISTS') });
+    await put();
+    expect((await call(owner, { method: 'DELETE', url: `${base}/groups/${group.id}` })).json()).toEqual({ id: group.id, name: 'Oncall' });
+    expect(await lastEntry()).toMatchObject({ action: 'group.delete', target_id: group.id, details: { name: 'Oncall', members: [member] } });
+    expect((await call(owner, { url: `${base}/groups/${group.id}` })).json()).toEqual({ code: 5, message: 'group not found', details: errorInfo('GROUP_NOT_FOUND', { group_id: group.id }) });
+  });
+
+  it('keeps an ADMIN to MEMBERs, keeps an owner, and refuses apps and other accounts', async () => {
+    const refusals: Array<[string, string, InjectOptions, number, Record<string, unknown>]> = [
+      ['an ADMIN creating an ADMIN', admin, { method: 'POST', url: `${base}/users`, payload: { email: 'a2@test.example', display_name: 'A2', role: 'ADMIN' } }, 403, { code: 7, message: 'only an OWNER may create an ADMIN', details: errorInfo('PERMISSION_DENIED') }],
+      ['an ADMIN promoting a MEMBER', admin, { method: 'PATCH', url: `${base}/users/${seed.members[1]!.id}`, payload: { role: 'OWNER' } }, 403, { code: 7, message: 'only an OWNER may make a user an OWNER', details: errorInfo('PERMISSION_DENIED') }],
+      ['an ADMIN deleting the owner', admin, { method: 'DELETE', url: `${base}/users/${seed.owner.id}` }, 403, { code: 7, message: 'only an OWNER may delete an OWNER', details: errorInfo('PERMISSION_DENIED') }],
+      ['the last owner demoting themself', owner, { method: 'PATCH', url: `${base}/users/${seed.owner.id}`, payload: { role: 'ADMIN' } }, 403, { code: 7, message: 'no_owner_remain', details: errorInfo('LAST_OWNER', { user_id: seed.owner.id }) }],
+      ['the last owner deleted', owner, { method: 'DELETE', url: `${base}/users/${seed.owner.id}` }, 403, { code: 7, message: 'no_owner_remain', details: errorInfo('LAST_OWNER', { user_id: seed.owner.id }) }],
+      ['a taken email', owner, { method: 'PATCH', url: `${base}/users/${seed.members[1]!.id}`, payload: { email: 'ADMIN@test.example' } }, 409, { code: 6, message: 'a user with this email already exists', details: errorInfo('EMAIL_TAKEN') }],
+      ['an empty change', owner, { method: 'PATCH', url: `${base}/users/${seed.members[1]!.id}`, payload: {} }, 400, { code: 3, message: 'give at least one of email, display_name, role, externally_managed', details: errorInfo('INVALID_ARGUMENT') }],
+      ['a MEMBER session', await mintSessionToken(core, seed.members[1]!), { url: `${base}/groups` }, 403, { code: 7, message: 'this route is for OWNER or ADMIN users', details: errorInfo('PERMISSION_DENIED') }],
+    ];
+    for (const [name, token, options, status, body] of refusals) {
+      const res = await call(token, options);
+      expect([res.statusCode, res.json()], name).toEqual([status, body]);
+    }
+    expect((await findUserById(core.database.db, seed.accountId, seed.owner.id))!.role).toBe('OWNER');
+
+    const other = await createAccount(core.directory, testCtx, { name: 'Other', owner: { email: 'o@other.example', display_name: 'O' } });
+    const outsider = await mintSessionToken(core, other.owner);
+    expect((await call(outsider, { url: `${base}/groups` })).json()).toEqual({ code: 7, message: 'the session belongs to another account', details: errorInfo('PERMISSION_DENIED') });
+    const { app, clientSecret } = await createApp(core.directory, testCtx, seed.accountId, { name: 'machine', permissions: ['users:list', 'users:read'] });
+    const token = await appAccessToken(server, app.client_id, clientSecret!);
+    const refused = await server.inject({ method: 'POST', url: `${base}/users`, headers: { authorization: `Bearer ${token}` }, payload: { email: 'x@test.example', display_name: 'X' } });
+    expect([refused.statusCode, refused.json().message]).toEqual([401, 'sign in: this route takes a session token from POST /v1/auth/sessions']);
+  });
+});
