@@ -11,6 +11,7 @@ import { keysCommand } from './keys.js';
 import { loginCommand } from './login.js';
 import { EXIT, reportError, type CliIo } from './io.js';
 import { serveCommand } from './serve.js';
+import { groupsCommand } from './directory.js';
 import { usersCommand } from './users.js';
 
 const HELP_FOOTER = `
@@ -39,6 +40,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   serveCommand(program, io, run);
   initCommand(program, io, run);
   usersCommand(program, io, run);
+  groupsCommand(program, io, run);
   loginCommand(program, io, run);
   appsCommand(program, io, run);
   keysCommand(program, io, run);

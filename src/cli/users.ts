@@ -3,13 +3,14 @@ import type { Command } from 'commander';
 import { importUsers, ImportRejected, parseImport, type ImportFormat } from '../directory/import.js';
 import { getUser } from '../directory/users.js';
 import { reactivateUser, suspendUser } from '../directory/user-state.js';
-import type { User } from '../storage/schema.js';
+import type { User, UserState } from '../storage/schema.js';
 import { listUsers } from '../store/users.js';
 import { credentialsView, resetCredentials } from '../auth/credentials.js';
 import { operatorContext, resolveAccount, withCore } from './context.js';
 import { describeCredentials } from './credentials.js';
 import { EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
 import { createProgress } from './progress.js';
+import { userAdminCommands } from './directory.js';
 import { runAdmin } from './remote.js';
 
 function userJson(user: User) {
@@ -25,52 +26,70 @@ function userJson(user: User) {
   };
 }
 
-function printUsers(io: CliIo, users: User[]): void {
+/** A user as the CLI shows one: the full row directly, the Users API's fields through a server. */
+type UserRow = Pick<ReturnType<typeof userJson>, 'id' | 'email' | 'display_name' | 'state'> & Partial<ReturnType<typeof userJson>>;
+
+const ACCOUNT_HELP = 'account id (default: the signed-in account, or the only one)';
+const usersPath = (accountId: string, userId?: string) => `/v1/accounts/${encodeURIComponent(accountId)}/users${userId === undefined ? '' : `/${encodeURIComponent(userId)}`}`;
+
+function printUsers(io: CliIo, users: UserRow[]): void {
   printTable(
     io,
     ['ID', 'Email', 'Name', 'State', 'Role', 'EAM'],
-    users.map((u) => [u.id, u.email, u.display_name, u.state, u.role, u.externally_managed ? 'yes' : '']),
+    users.map((u) => [u.id, u.email, u.display_name, u.state, u.role ?? '', u.externally_managed ? 'yes' : '']),
   );
 }
 
 export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
-  const users = program.command('users').description('List, inspect, suspend, reactivate and import users');
+  const users = program.command('users').description('Users: list, inspect, suspend, reactivate, create, update, delete, import');
 
   users
     .command('list')
     .description('List the users of an account')
-    .option('--account <id>', 'account id (default: the only account)')
+    .option('--account <id>', ACCOUNT_HELP)
     .option('--state <state>', 'only ACTIVE or SUSPENDED users')
     .option('--limit <n>', 'most users to show', '1000')
     .option('--json', 'print JSON')
     .action((opts: { account?: string; state?: string; limit: string; json?: boolean }) =>
-      run(() =>
-        withCore(io, 'users list', async (core) => {
-          const state = opts.state?.toUpperCase();
-          if (state !== undefined && state !== 'ACTIVE' && state !== 'SUSPENDED') throw usageError('--state must be ACTIVE or SUSPENDED');
-          const limit = Number(opts.limit);
-          if (!Number.isInteger(limit) || limit < 1) throw usageError('--limit must be a positive integer');
-          const accountId = await resolveAccount(core, opts.account);
-          const rows = await listUsers(core.database.db, { accountId, state, limit });
-          if (opts.json) printJson(io, { account_id: accountId, users: rows.map(userJson) });
-          else printUsers(io, rows);
-        }),
-      ),
+      run(async () => {
+        const state = opts.state?.toUpperCase();
+        if (state !== undefined && state !== 'ACTIVE' && state !== 'SUSPENDED') throw usageError('--state must be ACTIVE or SUSPENDED');
+        const limit = Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1) throw usageError('--limit must be a positive integer');
+        const listed = await runAdmin<{ accountId: string; users: UserRow[] }>(io, 'users list', opts.account, {
+          direct: async (core, accountId) => ({ accountId, users: (await listUsers(core.database.db, { accountId, state: state as UserState | undefined, limit })).map(userJson) }),
+          // The Users API, a page at a time (it has no role or externally-managed columns).
+          async api(client, accountId) {
+            const found: UserRow[] = [];
+            const filter = state === undefined ? '' : state === 'ACTIVE' ? 'user.isActive()' : 'user.isSuspended()';
+            for (let token: string | undefined; found.length < limit; ) {
+              const query = new URLSearchParams({ filter, max_page_size: String(Math.min(limit - found.length, 1000)), ...(token ? { page_token: token } : {}) });
+              const page = await client.call<{ results: UserRow[]; next_page_token?: string }>('GET', `${usersPath(accountId)}?${query}`);
+              found.push(...page.results);
+              if (!(token = page.next_page_token)) break;
+            }
+            return { accountId, users: found };
+          },
+        });
+        if (opts.json) printJson(io, { account_id: listed.accountId, users: listed.users });
+        else printUsers(io, listed.users);
+      }),
     );
 
   users
     .command('get <user>')
     .description('Show one user')
-    .option('--account <id>', 'account id (default: the only account)')
+    .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')
     .action((userId: string, opts: { account?: string; json?: boolean }) =>
-      run(() =>
-        withCore(io, 'users get', async (core) => {
-          const user = await getUser(core.directory, await resolveAccount(core, opts.account), userId);
-          if (opts.json) printJson(io, userJson(user));
-          else printUsers(io, [user]);
-        }),
-      ),
+      run(async () => {
+        const user = await runAdmin<UserRow>(io, 'users get', opts.account, {
+          direct: async (core, accountId) => userJson(await getUser(core.directory, accountId, userId)),
+          api: (client, accountId) => client.call('GET', `${usersPath(accountId, userId)}/profile`),
+        });
+        if (opts.json) printJson(io, user);
+        else printUsers(io, [user]);
+      }),
     );
 
   for (const [verb, service] of [
@@ -80,25 +99,29 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
     users
       .command(`${verb} <user>`)
       .description(verb === 'suspend' ? 'Suspend a user and revoke their sessions (idempotent)' : 'Reactivate a suspended user (no session comes back)')
-      .option('--account <id>', 'account id (default: the only account)')
+      .option('--account <id>', ACCOUNT_HELP)
       .option('--reason <text>', 'why, recorded in the audit entry')
       .option('--json', 'print JSON')
       .action((userId: string, opts: { account?: string; reason?: string; json?: boolean }) =>
-        run(() =>
-          withCore(io, `users ${verb}`, async (core) => {
-            const accountId = await resolveAccount(core, opts.account);
-            const result = await service(core.directory, operatorContext(core, opts.reason), accountId, userId);
-            if (opts.json) {
-              printJson(io, { user: userJson(result.user), changed: result.changed, sessions_revoked: result.sessionsRevoked });
-            } else {
-              io.stdout.write(
-                result.changed
-                  ? `${result.user.email} is now ${result.user.state}${result.sessionsRevoked.length ? ` (${result.sessionsRevoked.length} session(s) revoked)` : ''}\n`
-                  : `${result.user.email} was already ${result.user.state}; nothing changed\n`,
-              );
-            }
-          }),
-        ),
+        run(async () => {
+          const result = await runAdmin<{ user: UserRow; changed: boolean; sessions_revoked?: string[] }>(io, `users ${verb}`, opts.account, {
+            async direct(core, accountId) {
+              const done = await service(core.directory, operatorContext(core, opts.reason), accountId, userId);
+              return { user: userJson(done.user), changed: done.changed, sessions_revoked: done.sessionsRevoked };
+            },
+            // Through the Users API, as the signed-in person; the state before says whether it changed.
+            async api(client, accountId) {
+              const before = await client.call<UserRow>('GET', usersPath(accountId, userId));
+              const user = await client.call<UserRow>('POST', `${usersPath(accountId, userId)}:${verb}`, opts.reason ? { reason: opts.reason } : undefined);
+              return { user, changed: before.state !== user.state };
+            },
+          });
+          if (opts.json) printJson(io, result);
+          else {
+            const revoked = result.sessions_revoked?.length ? ` (${result.sessions_revoked.length} session(s) revoked)` : '';
+            io.stdout.write(result.changed ? `${result.user.email} is now ${result.user.state}${revoked}\n` : `${result.user.email} was already ${result.user.state}; nothing changed\n`);
+          }
+        }),
       );
   }
 
@@ -163,4 +186,6 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
         });
       }),
     );
+
+  userAdminCommands(users, io, run);
 }

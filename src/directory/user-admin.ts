@@ -12,6 +12,7 @@ import { AppError } from '../errors.js';
 import type { User, UserRole } from '../storage/schema.js';
 import { lockAccount } from '../store/accounts.js';
 import type { Executor } from '../store/executor.js';
+import { listGroupIdsOfUser } from '../store/groups.js';
 import { countOtherActiveOwners, deleteUserRow, findTakenEmails, lockUserById, updateUser as updateUserRow } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
 import { rethrowEmailTaken } from './users.js';
@@ -102,4 +103,19 @@ export async function deleteUser(deps: DirectoryDeps, ctx: CallContext, accountI
     });
     return user;
   });
+}
+
+/** A user as administrators see one: role, the externally-managed mark, groups. */
+export async function userProfile(db: Executor, user: User) {
+  return {
+    id: user.id,
+    email: user.email,
+    display_name: user.display_name,
+    state: user.state,
+    role: user.role,
+    externally_managed: user.externally_managed,
+    group_ids: await listGroupIdsOfUser(db, user.account_id, user.id),
+    create_time: user.created_at.toISOString(),
+    update_time: user.updated_at.toISOString(),
+  };
 }

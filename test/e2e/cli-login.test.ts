@@ -63,10 +63,28 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
       const missing = await runCli(['apps', 'get', 'AAAAAAAAAAAAAAAAAAAAAAAAAA'], env);
       expect([missing.code, missing.stderr]).toEqual([3, 'cordon: app not found [NOT_FOUND]\n']);
 
+      // Users and groups through the API, as the signed-in owner.
+      const made = await runCli(['users', 'create', '--email', 'ann@acme.example', '--name', 'Ann', '--groups', 'Oncall', '--json'], env);
+      expect(made.code, made.stderr).toBe(0);
+      const ann = JSON.parse(made.stdout);
+      expect(ann).toMatchObject({ email: 'ann@acme.example', role: 'MEMBER', state: 'ACTIVE', group_ids: [expect.any(String)] });
+      const suspended = await runCli(['users', 'suspend', ann.id, '--reason', 'phished', '--json'], env);
+      expect(suspended.code, suspended.stderr).toBe(0);
+      expect(JSON.parse(suspended.stdout)).toMatchObject({ user: { id: ann.id, state: 'SUSPENDED' }, changed: true });
+      expect((await runCli(['users', 'suspend', ann.id], env)).stdout).toBe('ann@acme.example was already SUSPENDED; nothing changed\n');
+      const listedUsers = JSON.parse((await runCli(['users', 'list', '--state', 'suspended', '--json'], env)).stdout);
+      expect(listedUsers.users.map((u: { id: string }) => u.id)).toEqual([ann.id]);
+      const owner = await runCli(['users', 'suspend', init.owner.user_id], env);
+      expect([owner.code, owner.stderr]).toEqual([4, 'cordon: no_owner_remain [LAST_OWNER]\n']);
+      const groups = JSON.parse((await runCli(['groups', 'list', '--json'], env)).stdout);
+      expect(groups.groups).toEqual([{ id: ann.group_ids[0], name: 'Oncall', member_ids: [ann.id], create_time: expect.any(String) }]);
+      expect((await runCli(['groups', 'remove', ann.group_ids[0], ann.id], env)).stdout).toBe('removed\n');
+      expect(JSON.parse((await runCli(['users', 'get', ann.id, '--json'], env)).stdout)).toMatchObject({ id: ann.id, state: 'SUSPENDED', group_ids: [] });
+
       // The audit log through the API: the latest entries, and one entry proven against the signed checkpoint.
       const tail = await runCli(['audit', 'tail', '-n', '2', '--json'], env);
       expect(tail.code, tail.stderr).toBe(0);
-      expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l).action)).toEqual(['app.create', 'app.disable']);
+      expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l).action)).toEqual(['membership.remove', 'user.read']);
       const proof = await runCli(['audit', 'proof', '0'], env);
       expect(proof.code, proof.stderr).toBe(0);
       expect(proof.stdout).toMatch(/^0\t\S+\toperator:\S+\taccount\.create\taccount:[A-Z2-7]{26}\tchanged\nincluded in the signed tree of size \d+ \(root \S+\)\n$/);
@@ -103,6 +121,14 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
       expect(byAction('app.create')).toEqual(['operator:changed', 'user:changed']);
       expect(byAction('user.sign_in')).toEqual(['anonymous:refused', 'user:changed']);
       expect(byAction('user.credentials.reset')).toEqual(['user:changed']);
+      // The suspensions went through the Users API as the owner, with the reason given.
+      const suspensions = entries.filter((e) => e.action === 'user.suspend');
+      expect(suspensions.map((e) => [e.actor_type, e.actor_id, e.outcome])).toEqual([
+        ['user', init.owner.user_id, 'changed'],
+        ['user', init.owner.user_id, 'unchanged'],
+        ['user', init.owner.user_id, 'refused'],
+      ]);
+      expect(suspensions[0]!.cause).toEqual({ reason: 'phished' });
     } finally {
       await core.close();
     }

@@ -111,6 +111,8 @@ describeBackends('directory administration', (backend) => {
     for (const [name, token, options, status, body] of refusals) {
       const res = await call(token, options);
       expect([res.statusCode, res.json()], name).toEqual([status, body]);
+      // Each refusal is in the log, under the person who tried.
+      expect(await lastEntry(), name).toMatchObject({ outcome: 'refused', actor_type: 'user', details: { code: (body.details as Array<{ reason: string }>)[0]!.reason } });
     }
     expect((await findUserById(core.database.db, seed.accountId, seed.owner.id))!.role).toBe('OWNER');
 

@@ -1,7 +1,8 @@
 /**
  * Directory administration for people (OWNER and ADMIN sessions of the account): create, update and
  * delete users, roles, the externally-managed mark, a user's full profile and sessions, groups and
- * memberships. The rules live in directory/ (user-admin.ts, groups.ts); every change is audited there.
+ * memberships. The rules live in directory/ (user-admin.ts, groups.ts), which audit every change; the
+ * reads and the refusals are audited here.
  * Reading one user the partner way, and suspending or reactivating, is the Users API (users-api.ts).
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -9,13 +10,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Core } from '../../app.js';
 import { ADMIN_ROLES, requireSession, type HumanPrincipal } from '../../auth/session-guard.js';
-import { addMember, createGroup, deleteGroup, removeMember } from '../../directory/groups.js';
-import { assertMayManage, deleteUser, updateUser } from '../../directory/user-admin.js';
+import { addMember, createGroup, deleteGroup, groupView, removeMember } from '../../directory/groups.js';
+import { assertMayManage, deleteUser, updateUser, userProfile } from '../../directory/user-admin.js';
 import { createUser, getUser } from '../../directory/users.js';
 import { AppError } from '../../errors.js';
-import type { Group, Session, User } from '../../storage/schema.js';
-import { findGroupById, listGroupIdsOfUser, listGroups, listMemberIds } from '../../store/groups.js';
+import type { Session } from '../../storage/schema.js';
+import { findGroupById, listGroups } from '../../store/groups.js';
 import { listSessionsOfUser } from '../../store/sessions.js';
+import { auditRefusals, callerContext } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema, 409: RpcStatusSchema };
@@ -72,77 +74,68 @@ const UserPatchBody = Type.Object(
 
 const iso = (at: Date | null) => (at ? at.toISOString() : null);
 
-async function profile(core: Core, user: User) {
-  return {
-    id: user.id,
-    email: user.email,
-    display_name: user.display_name,
-    state: user.state,
-    role: user.role,
-    externally_managed: user.externally_managed,
-    group_ids: await listGroupIdsOfUser(core.database.db, user.account_id, user.id),
-    create_time: user.created_at.toISOString(),
-    update_time: user.updated_at.toISOString(),
-  };
-}
-
-async function groupView(core: Core, group: Group) {
-  return { id: group.id, name: group.name, member_ids: await listMemberIds(core.database.db, group.account_id, group.id), create_time: group.created_at.toISOString() };
-}
-
 const sessionView = (s: Session) => ({ id: s.id, kind: s.kind, create_time: s.created_at.toISOString(), expire_time: iso(s.expires_at), revoke_time: iso(s.revoked_at), revoke_reason: s.revoke_reason });
 
 export function directoryRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const admin = requireSession(core, ADMIN_ROLES);
   const human = (request: FastifyRequest): HumanPrincipal => request.human!;
+  const audited = auditRefusals(core);
+  // Reads are audited too: who looked at whose profile or sessions is part of the record.
+  const recordRead = (request: FastifyRequest, action: string, target: { type: string; id: string }) =>
+    core.audit.record({ accountId: (request.params as { account: string }).account, ctx: callerContext(request), action, target, outcome: 'read' });
   const users = '/v1/accounts/:account/users';
   const groups = '/v1/accounts/:account/groups';
   const tags = ['directory'];
 
-  r.post(users, { preHandler: admin, schema: { summary: 'Create a user (an ADMIN creates MEMBERs only)', tags, params: AccountParams, body: NewUserBody, response: { 200: ProfileSchema, ...Errors } } }, async (request) => {
+  r.post(users, { preHandler: admin, ...audited('user.create'), schema: { summary: 'Create a user (an ADMIN creates MEMBERs only)', tags, params: AccountParams, body: NewUserBody, response: { 200: ProfileSchema, ...Errors } } }, async (request) => {
     const { ctx, session } = human(request);
     assertMayManage(session.user.role, request.body.role ?? 'MEMBER', 'create');
-    return profile(core, await createUser(core.directory, ctx, request.params.account, request.body));
+    return userProfile(core.database.db, await createUser(core.directory, ctx, request.params.account, request.body));
   });
 
-  r.get(`${users}/:user/profile`, { preHandler: admin, schema: { summary: "A user's full profile: role, externally managed, groups", tags, params: UserParams, response: { 200: ProfileSchema, ...Errors } } }, async (request) =>
-    profile(core, await getUser(core.directory, request.params.account, request.params.user)),
-  );
+  r.get(`${users}/:user/profile`, { preHandler: admin, ...audited('user.read'), schema: { summary: "A user's full profile: role, externally managed, groups", tags, params: UserParams, response: { 200: ProfileSchema, ...Errors } } }, async (request) => {
+    const user = await getUser(core.directory, request.params.account, request.params.user);
+    await recordRead(request, 'user.read', { type: 'user', id: user.id });
+    return userProfile(core.database.db, user);
+  });
 
-  r.patch(`${users}/:user`, { preHandler: admin, schema: { summary: "Change a user's email, name, role or externally-managed mark", tags, params: UserParams, body: UserPatchBody, response: { 200: ProfileSchema, ...Errors } } }, async (request) => {
+  r.patch(`${users}/:user`, { preHandler: admin, ...audited('user.update'), schema: { summary: "Change a user's email, name, role or externally-managed mark", tags, params: UserParams, body: UserPatchBody, response: { 200: ProfileSchema, ...Errors } } }, async (request) => {
     const { ctx, session } = human(request);
     const { user } = await updateUser(core.directory, ctx, request.params.account, request.params.user, request.body, session.user.role);
-    return profile(core, user);
+    return userProfile(core.database.db, user);
   });
 
-  r.delete(`${users}/:user`, { preHandler: admin, schema: { summary: 'Delete a user with their sessions and memberships (never the last owner)', tags, params: UserParams, response: { 200: Type.Object({ id: Type.String(), email: Type.String() }), ...Errors } } }, async (request) => {
+  r.delete(`${users}/:user`, { preHandler: admin, ...audited('user.delete'), schema: { summary: 'Delete a user with their sessions and memberships (never the last owner)', tags, params: UserParams, response: { 200: Type.Object({ id: Type.String(), email: Type.String() }), ...Errors } } }, async (request) => {
     const { ctx, session } = human(request);
     const user = await deleteUser(core.directory, ctx, request.params.account, request.params.user, session.user.role);
     return { id: user.id, email: user.email };
   });
 
-  r.get(`${users}/:user/sessions`, { preHandler: admin, schema: { summary: "A user's sessions, live and ended (never their tokens)", tags, params: UserParams, response: { 200: Type.Object({ sessions: Type.Array(SessionSchema) }), ...Errors } } }, async (request) => {
+  r.get(`${users}/:user/sessions`, { preHandler: admin, ...audited('user.sessions.read'), schema: { summary: "A user's sessions, live and ended (never their tokens)", tags, params: UserParams, response: { 200: Type.Object({ sessions: Type.Array(SessionSchema) }), ...Errors } } }, async (request) => {
     const { account, user } = request.params;
     await getUser(core.directory, account, user);
+    await recordRead(request, 'user.sessions.read', { type: 'user', id: user });
     return { sessions: (await listSessionsOfUser(core.database.db, account, user)).map(sessionView) };
   });
 
-  r.get(groups, { preHandler: admin, schema: { summary: 'The groups of the account, with their members', tags, params: AccountParams, response: { 200: Type.Object({ groups: Type.Array(GroupSchema) }), ...Errors } } }, async (request) => ({
-    groups: await Promise.all((await listGroups(core.database.db, request.params.account)).map((g) => groupView(core, g))),
-  }));
-
-  r.post(groups, { preHandler: admin, schema: { summary: 'Create a group', tags, params: AccountParams, body: Type.Object({ name: Type.String({ maxLength: 100 }) }, { additionalProperties: false }), response: { 200: GroupSchema, ...Errors } } }, async (request) =>
-    groupView(core, await createGroup(core.directory, human(request).ctx, request.params.account, request.body.name)),
-  );
-
-  r.get(`${groups}/:group`, { preHandler: admin, schema: { summary: 'One group with its members', tags, params: GroupParams, response: { 200: GroupSchema, ...Errors } } }, async (request) => {
-    const group = await findGroupById(core.database.db, request.params.account, request.params.group);
-    if (!group) throw new AppError('GROUP_NOT_FOUND', { metadata: { group_id: request.params.group } });
-    return groupView(core, group);
+  r.get(groups, { preHandler: admin, ...audited('group.list'), schema: { summary: 'The groups of the account, with their members', tags, params: AccountParams, response: { 200: Type.Object({ groups: Type.Array(GroupSchema) }), ...Errors } } }, async (request) => {
+    await recordRead(request, 'group.list', { type: 'account', id: request.params.account });
+    return { groups: await Promise.all((await listGroups(core.database.db, request.params.account)).map((g) => groupView(core.database.db, g))) };
   });
 
-  r.delete(`${groups}/:group`, { preHandler: admin, schema: { summary: 'Delete a group and its memberships', tags, params: GroupParams, response: { 200: Type.Object({ id: Type.String(), name: Type.String() }), ...Errors } } }, async (request) => {
+  r.post(groups, { preHandler: admin, ...audited('group.create'), schema: { summary: 'Create a group', tags, params: AccountParams, body: Type.Object({ name: Type.String({ maxLength: 100 }) }, { additionalProperties: false }), response: { 200: GroupSchema, ...Errors } } }, async (request) =>
+    groupView(core.database.db, await createGroup(core.directory, human(request).ctx, request.params.account, request.body.name)),
+  );
+
+  r.get(`${groups}/:group`, { preHandler: admin, ...audited('group.read'), schema: { summary: 'One group with its members', tags, params: GroupParams, response: { 200: GroupSchema, ...Errors } } }, async (request) => {
+    const group = await findGroupById(core.database.db, request.params.account, request.params.group);
+    if (!group) throw new AppError('GROUP_NOT_FOUND', { metadata: { group_id: request.params.group } });
+    await recordRead(request, 'group.read', { type: 'group', id: group.id });
+    return groupView(core.database.db, group);
+  });
+
+  r.delete(`${groups}/:group`, { preHandler: admin, ...audited('group.delete'), schema: { summary: 'Delete a group and its memberships', tags, params: GroupParams, response: { 200: Type.Object({ id: Type.String(), name: Type.String() }), ...Errors } } }, async (request) => {
     const group = await deleteGroup(core.directory, human(request).ctx, request.params.account, request.params.group);
     return { id: group.id, name: group.name };
   });
@@ -155,6 +148,7 @@ export function directoryRoutes(app: FastifyInstance, core: Core): void {
       method,
       url: `${groups}/:group/members/:user`,
       preHandler: admin,
+      ...audited(method === 'PUT' ? 'membership.add' : 'membership.remove'),
       schema: { summary, tags, params: MemberParams, response: { 200: Type.Object({ changed: Type.Boolean() }), ...Errors } },
       handler: async (request) => {
         const { account, group, user } = request.params;

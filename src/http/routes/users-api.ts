@@ -15,12 +15,11 @@ import type { CallContext } from '../../audit/entry.js';
 import { requirePermissionOrAdmin } from '../../auth/session-guard.js';
 import { getUser } from '../../directory/users.js';
 import { reactivateUser, suspendUser } from '../../directory/user-state.js';
-import { AppError, isAppError } from '../../errors.js';
-import { requestOrigin } from '../../oauth/guard.js';
+import { AppError } from '../../errors.js';
 import type { Permission } from '../../oauth/permissions.js';
 import type { User, UserState } from '../../storage/schema.js';
-import { findAccountById } from '../../store/accounts.js';
 import { listUsers } from '../../store/users.js';
+import { auditRefusals, callerContext } from '../audited-calls.js';
 import { PageTokens } from '../page-token.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 
@@ -110,40 +109,12 @@ export function parseFilter(raw: string | undefined): UserState | undefined {
   return FILTERS[filter];
 }
 
-/** The context of the caller the guard admitted, with the body's cause when there is one. */
-function callerContext(request: FastifyRequest, cause?: Record<string, string>): CallContext {
-  const ctx = request.principal?.ctx ?? request.human?.ctx;
-  if (!ctx) throw new Error('users API: no principal after the guard');
-  return cause && Object.keys(cause).length > 0 ? { ...ctx, cause } : ctx;
-}
-
-/**
- * Audits a refused call that nothing has audited yet (the guard's, validation's, a missing user's), in
- * the log of the account in the path when that account exists: a caller that cannot name a real account
- * has no log to write to and cannot create one.
- */
-async function auditRefusal(core: Core, request: FastifyRequest, action: string, error: unknown): Promise<void> {
-  if (isAppError(error) && error.audited) return;
-  const params = (request.params ?? {}) as { account?: unknown; user?: unknown };
-  const account = typeof params.account === 'string' ? params.account : '';
-  if (!/^[A-Z2-7]{26}$/.test(account) || !(await findAccountById(core.database.db, account))) return;
-  const ctx = request.principal?.ctx ?? request.human?.ctx ?? { actor: { type: 'anonymous' as const, id: request.ip }, authz: { method: 'none', ...requestOrigin(request) } };
-  const user = typeof params.user === 'string' ? params.user.slice(0, 200) : undefined;
-  const code = isAppError(error) ? error.code : 'INVALID_ARGUMENT';
-  await core.audit.record({ accountId: account, ctx, action, target: user ? { type: 'user', id: user } : { type: 'account', id: account }, outcome: 'refused', details: { code } });
-}
-
 export function usersApiRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const pageTokens = new PageTokens(core.sealer, 'users api list');
   const guards = new Map<Permission, ReturnType<typeof requirePermissionOrAdmin>>();
   const guard = (permission: Permission) => guards.get(permission) ?? guards.set(permission, requirePermissionOrAdmin(core, permission)).get(permission)!;
-  // Registered once per route: refusals are audited before the error handler answers.
-  const audited = (action: string) => ({
-    onError: async (request: FastifyRequest, _reply: unknown, error: unknown) => {
-      await auditRefusal(core, request, action, error).catch((failure: unknown) => request.log.error({ err: failure }, 'could not audit a refused Users API call'));
-    },
-  });
+  const audited = auditRefusals(core);
 
   for (const prefix of USERS_API_PREFIXES) {
     const version = prefix.slice(1);
