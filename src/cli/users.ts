@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { importUsers, ImportRejected, parseImport, type ImportFormat } from '../directory/import.js';
+import { userView } from '../directory/user-admin.js';
 import { getUser } from '../directory/users.js';
 import { reactivateUser, suspendUser } from '../directory/user-state.js';
-import type { User, UserState } from '../storage/schema.js';
+import type { UserState } from '../storage/schema.js';
 import { listUsers } from '../store/users.js';
 import { credentialsView, resetCredentials } from '../auth/credentials.js';
 import { operatorContext, resolveAccount, withCore } from './context.js';
@@ -13,21 +14,8 @@ import { createProgress } from './progress.js';
 import { userAdminCommands } from './directory.js';
 import { runAdmin } from './remote.js';
 
-function userJson(user: User) {
-  return {
-    id: user.id,
-    email: user.email,
-    display_name: user.display_name,
-    state: user.state,
-    role: user.role,
-    externally_managed: user.externally_managed,
-    create_time: user.created_at.toISOString(),
-    update_time: user.updated_at.toISOString(),
-  };
-}
-
 /** A user as the CLI shows one: the full row directly, the Users API's fields through a server. */
-type UserRow = Pick<ReturnType<typeof userJson>, 'id' | 'email' | 'display_name' | 'state'> & Partial<ReturnType<typeof userJson>>;
+type UserRow = Pick<ReturnType<typeof userView>, 'id' | 'email' | 'display_name' | 'state'> & Partial<ReturnType<typeof userView>>;
 
 const ACCOUNT_HELP = 'account id (default: the signed-in account, or the only one)';
 const usersPath = (accountId: string, userId?: string) => `/v1/accounts/${encodeURIComponent(accountId)}/users${userId === undefined ? '' : `/${encodeURIComponent(userId)}`}`;
@@ -57,7 +45,7 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1) throw usageError('--limit must be a positive integer');
         const listed = await runAdmin<{ accountId: string; users: UserRow[] }>(io, 'users list', opts.account, {
-          direct: async (core, accountId) => ({ accountId, users: (await listUsers(core.database.db, { accountId, state: state as UserState | undefined, limit })).map(userJson) }),
+          direct: async (core, accountId) => ({ accountId, users: (await listUsers(core.database.db, { accountId, state: state as UserState | undefined, limit })).map(userView) }),
           // The Users API, a page at a time (it has no role or externally-managed columns).
           async api(client, accountId) {
             const found: UserRow[] = [];
@@ -84,7 +72,7 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
     .action((userId: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
         const user = await runAdmin<UserRow>(io, 'users get', opts.account, {
-          direct: async (core, accountId) => userJson(await getUser(core.directory, accountId, userId)),
+          direct: async (core, accountId) => userView(await getUser(core.directory, accountId, userId)),
           api: (client, accountId) => client.call('GET', `${usersPath(accountId, userId)}/profile`),
         });
         if (opts.json) printJson(io, user);
@@ -107,7 +95,7 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
           const result = await runAdmin<{ user: UserRow; changed: boolean; sessions_revoked?: string[] }>(io, `users ${verb}`, opts.account, {
             async direct(core, accountId) {
               const done = await service(core.directory, operatorContext(core, opts.reason), accountId, userId);
-              return { user: userJson(done.user), changed: done.changed, sessions_revoked: done.sessionsRevoked };
+              return { user: userView(done.user), changed: done.changed, sessions_revoked: done.sessionsRevoked };
             },
             // Through the Users API, as the signed-in person; the state before says whether it changed.
             async api(client, accountId) {
