@@ -13,6 +13,7 @@ import { toAuditRow, type CallContext } from '../audit/entry.js';
 import type { User, UserState } from '../storage/schema.js';
 import { enforceAppConstraints } from '../oauth/constraints.js';
 import { lockAccount } from '../store/accounts.js';
+import type { AppConstraints } from '../store/tokens.js';
 import { applyUserState, countOtherActiveOwners, lockUserById } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
 import { assertAccountExists } from './users.js';
@@ -23,12 +24,17 @@ export interface StateChangeResult {
   sessionsRevoked: string[];
 }
 
-export function suspendUser(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string): Promise<StateChangeResult> {
-  return changeUserState(deps, ctx, accountId, userId, 'SUSPENDED');
+export interface StateChangeOptions {
+  /** An app caller's constraints as its guard read them on this request; read in the transaction otherwise. */
+  constraints?: AppConstraints | undefined;
 }
 
-export function reactivateUser(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string): Promise<StateChangeResult> {
-  return changeUserState(deps, ctx, accountId, userId, 'ACTIVE');
+export function suspendUser(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string, options: StateChangeOptions = {}): Promise<StateChangeResult> {
+  return changeUserState(deps, ctx, accountId, userId, 'SUSPENDED', options);
+}
+
+export function reactivateUser(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string, options: StateChangeOptions = {}): Promise<StateChangeResult> {
+  return changeUserState(deps, ctx, accountId, userId, 'ACTIVE', options);
 }
 
 async function changeUserState(
@@ -37,6 +43,7 @@ async function changeUserState(
   accountId: string,
   userId: string,
   target: UserState,
+  options: StateChangeOptions,
 ): Promise<StateChangeResult> {
   const action = target === 'SUSPENDED' ? 'user.suspend' : 'user.reactivate';
   const entry = { accountId, ctx, action, target: { type: 'user', id: userId } };
@@ -45,7 +52,7 @@ async function changeUserState(
       const user = await lockUserById(trx, accountId, userId);
       if (!user) throw new AppError('USER_NOT_FOUND', { metadata: { user_id: userId } });
       // An app may only act within its constraints, whichever route it came by.
-      const constraints = ctx.actor.type === 'app' ? await enforceAppConstraints(trx, accountId, ctx.actor.id, user) : undefined;
+      const constraints = ctx.actor.type === 'app' ? await enforceAppConstraints(trx, accountId, ctx.actor.id, user, options.constraints) : undefined;
       if (user.state === target) {
         await deps.audit.append(trx, { ...entry, outcome: 'unchanged', details: { state: target } });
         return { user, changed: false, sessionsRevoked: [] };

@@ -8,11 +8,16 @@ import { AppError } from '../errors.js';
 import type { User, UserState } from '../storage/schema.js';
 import { findAppByClientId, takeSuspensionSlot } from '../store/apps.js';
 import type { Executor } from '../store/executor.js';
+import type { AppConstraints } from '../store/tokens.js';
 import { listGroupIdsOfUser } from '../store/groups.js';
 
-/** Refuses with APP_CONSTRAINT when the app may not act on this user at all. Returns the check for a change. */
-export async function enforceAppConstraints(trx: Executor, accountId: string, clientId: string, user: User): Promise<{ beforeChange(target: UserState): Promise<void> }> {
-  const app = await findAppByClientId(trx, accountId, clientId);
+/**
+ * Refuses with APP_CONSTRAINT when the app may not act on this user at all; returns the check to run
+ * right before a change. `known` are the constraints the guard read with the token's standing on this
+ * request; without them (another caller) they are read here.
+ */
+export async function enforceAppConstraints(trx: Executor, accountId: string, clientId: string, user: User, known?: AppConstraints): Promise<{ beforeChange(target: UserState): Promise<void> }> {
+  const app = known ?? (await findAppByClientId(trx, accountId, clientId));
   if (!app) throw new AppError('PERMISSION_DENIED', { description: 'the app no longer exists', metadata: { client_id: clientId } });
   if (app.protected_roles.includes(user.role)) {
     throw new AppError('APP_CONSTRAINT', { description: `app_constraint: the app may not act on ${user.role} users`, metadata: { constraint: 'protected_roles', role: user.role } });

@@ -11,10 +11,13 @@ import { AppError } from '../errors.js';
 import { InvalidToken, verifyAccessToken, type AccessTokenClaims } from './access-token.js';
 import { accessTokenHash, DPOP_ALGS, htuOf, InvalidProof, verifyDpopProof } from './dpop.js';
 import type { Permission } from './permissions.js';
+import type { AppConstraints } from '../store/tokens.js';
 
 export interface Principal {
   claims: AccessTokenClaims;
   permissions: string[];
+  /** The app's constraints as of this request (read with the token's standing). */
+  constraints: AppConstraints;
   /** For the audit entries of what the request does. */
   ctx: CallContext;
 }
@@ -47,14 +50,14 @@ export function requirePermission(core: Core, permission: Permission) {
       throw challenge('UNAUTHENTICATED', 'the access token is invalid or expired', ', error="invalid_token"', scheme);
     }
     await checkBinding(core, request, scheme, token, claims.cnf?.jkt);
-    if (!(await core.tokenStanding.stands({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id }))) {
-      throw challenge('UNAUTHENTICATED', 'the access token is revoked or its app disabled', ', error="invalid_token"', scheme);
-    }
+    const constraints = await core.tokenStanding.check({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id });
+    if (!constraints) throw challenge('UNAUTHENTICATED', 'the access token is revoked or its app disabled', ', error="invalid_token"', scheme);
     const permissions = claims.scope.split(' ');
     // Who the caller proved to be, set before the checks below so that a refusal is audited under it.
     request.principal = {
       claims,
       permissions,
+      constraints,
       ctx: {
         actor: { type: 'app', id: claims.client_id },
         authz: { method: 'bearer', client_id: claims.client_id, jti: claims.jti, permissions, ...requestOrigin(request) },

@@ -13,18 +13,39 @@ export interface TokenRef {
   clientId: string;
 }
 
+/** What an admin set on an app to bound what it may do to users (enforced in oauth/constraints.ts). */
+export interface AppConstraints {
+  allowed_group_ids: string[];
+  protected_roles: string[];
+  max_suspensions_per_hour: number | null;
+}
+
+export interface TokenStandingRow {
+  revoked: boolean;
+  appActive: boolean;
+  /** The app's constraints, read in the same statement (undefined when the app is gone). */
+  constraints: AppConstraints | undefined;
+}
+
 /**
  * What the resource guard must know about verified tokens, for several at once in one round trip:
- * whether each was revoked, and whether its app still exists and is enabled. Answers in input order.
+ * whether each was revoked, whether its app still exists and is enabled, and the app's constraints.
+ * Answers in input order.
  */
-export async function tokenStandings(db: Executor, tokens: TokenRef[]): Promise<Array<{ revoked: boolean; appActive: boolean }>> {
-  const { rows } = await sql<{ revoked: boolean; app_active: boolean }>`
+export async function tokenStandings(db: Executor, tokens: TokenRef[]): Promise<TokenStandingRow[]> {
+  const { rows } = await sql<{ revoked: boolean; app_active: boolean } & Partial<AppConstraints> & { app_id: string | null }>`
     SELECT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.account_id = t.account_id AND r.jti = t.jti) AS revoked,
-           EXISTS (SELECT 1 FROM oauth_apps a WHERE a.account_id = t.account_id AND a.client_id = t.client_id AND a.disabled_at IS NULL) AS app_active
+           a.id IS NOT NULL AND a.disabled_at IS NULL AS app_active,
+           a.id AS app_id, a.allowed_group_ids, a.protected_roles, a.max_suspensions_per_hour
     FROM unnest(${tokens.map((t) => t.accountId)}::text[], ${tokens.map((t) => t.jti)}::text[], ${tokens.map((t) => t.clientId)}::text[])
          WITH ORDINALITY AS t(account_id, jti, client_id, n)
+    LEFT JOIN oauth_apps a ON a.account_id = t.account_id AND a.client_id = t.client_id
     ORDER BY t.n`.execute(db);
-  return rows.map((row) => ({ revoked: row.revoked, appActive: row.app_active }));
+  return rows.map((row) => ({
+    revoked: row.revoked,
+    appActive: row.app_active,
+    constraints: row.app_id === null ? undefined : { allowed_group_ids: row.allowed_group_ids!, protected_roles: row.protected_roles!, max_suspensions_per_hour: row.max_suspensions_per_hour ?? null },
+  }));
 }
 
 /** One call in this many also clears expired replay-cache rows, keeping the hot path to one statement. */

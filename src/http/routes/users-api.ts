@@ -136,17 +136,20 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
         const token = either(request.query, 'page_token', 'pageToken');
         const binding = `${account}\n${request.query.filter?.trim() ?? ''}`;
         const afterId = token ? String(pageTokens.read(token, binding)) : undefined;
-        // Keyset paging on the id: a user present throughout is listed exactly once, whatever changes between pages.
-        const rows = await listUsers(core.database.db, { accountId: account, state, afterId, limit: pageSize + 1 });
+        // The read's entry commits while the page is read: the answer waits for both, not one after the other.
+        const [rows] = await Promise.all([
+          // Keyset paging on the id: a user present throughout is listed exactly once, whatever changes between pages.
+          listUsers(core.database.db, { accountId: account, state, afterId, limit: pageSize + 1 }),
+          core.audit.record({
+            accountId: account,
+            ctx: callerContext(request),
+            action: 'user.list',
+            target: { type: 'account', id: account },
+            outcome: 'read',
+            details: { filter: request.query.filter ?? '', page_size: pageSize, ...(afterId ? { after: afterId } : {}) },
+          }),
+        ]);
         const page = rows.slice(0, pageSize);
-        await core.audit.record({
-          accountId: account,
-          ctx: callerContext(request),
-          action: 'user.list',
-          target: { type: 'account', id: account },
-          outcome: 'read',
-          details: { filter: request.query.filter ?? '', page_size: pageSize, results: page.length, ...(afterId ? { after: afterId } : {}) },
-        });
         return { results: page.map(toApiUser), ...(rows.length > pageSize ? { next_page_token: pageTokens.make(page.at(-1)!.id, binding) } : {}) };
       },
     );
@@ -195,7 +198,7 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
         async (request) => {
           const { account, user: userId } = request.params;
           const cause = Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined)) as Record<string, string>;
-          const { user } = await change(core.directory, callerContext(request, cause), account, userId);
+          const { user } = await change(core.directory, callerContext(request, cause), account, userId, { constraints: request.principal?.constraints });
           return toApiUser(user);
         },
       );
