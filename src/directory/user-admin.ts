@@ -13,7 +13,7 @@ import type { User, UserRole } from '../storage/schema.js';
 import { lockAccount } from '../store/accounts.js';
 import type { Executor } from '../store/executor.js';
 import { listGroupIdsOfUser } from '../store/groups.js';
-import { countOtherActiveOwners, deleteUserRow, findTakenEmails, lockUserById, updateUser as updateUserRow } from '../store/users.js';
+import { countOtherActiveOwners, deleteUserRow, findTakenEmails, lockUserById, updateUser as updateUserRow, type ListedUser } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
 import { rethrowEmailTaken } from './users.js';
 import { checkNewUser, ROLES } from './validate.js';
@@ -106,7 +106,7 @@ export async function deleteUser(deps: DirectoryDeps, ctx: CallContext, accountI
 }
 
 /** A user as administrators see one (without groups: one query fewer, for lists). */
-export function userView(user: User) {
+export function userView(user: ListedUser) {
   return {
     id: user.id,
     email: user.email,

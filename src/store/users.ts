@@ -86,9 +86,13 @@ export interface ListUsersQuery {
   limit: number;
 }
 
+/** What a listed user carries: everything but the credentials, which a list never needs. */
+export type ListedUser = Pick<User, (typeof LISTED_COLUMNS)[number]>;
+const LISTED_COLUMNS = ['account_id', 'id', 'email', 'display_name', 'state', 'role', 'externally_managed', 'created_at', 'updated_at'] as const;
+
 /** Users in id order; id order is stable while users are added or change state. */
-export function listUsers(db: Executor, q: ListUsersQuery): Promise<User[]> {
-  let query = db.selectFrom('users').selectAll().where('account_id', '=', q.accountId);
+export function listUsers(db: Executor, q: ListUsersQuery): Promise<ListedUser[]> {
+  let query = db.selectFrom('users').select(LISTED_COLUMNS).where('account_id', '=', q.accountId);
   if (q.state) query = query.where('state', '=', q.state);
   if (q.afterId) query = query.where('id', '>', q.afterId);
   return query.orderBy('id').limit(q.limit).execute();

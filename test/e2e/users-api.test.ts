@@ -11,15 +11,14 @@ import { createUser, insertUsersWithGroups } from '../../src/directory/users.js'
 import { buildServer } from '../../src/http/server.js';
 import { newId } from '../../src/ids.js';
 import { createApp } from '../../src/oauth/apps.js';
-import type { User } from '../../src/storage/schema.js';
 import { listGroups } from '../../src/store/groups.js';
 import { insertSession } from '../../src/store/sessions.js';
-import { listUsers } from '../../src/store/users.js';
+import { listUsers, type ListedUser } from '../../src/store/users.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
 import { appAccessToken, auditTrail, mintSessionToken, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
 
 /** The contract's User object, written out here rather than taken from the code under test. */
-const apiUser = (u: User) => ({
+const apiUser = (u: ListedUser) => ({
   id: u.id,
   email: u.email,
   display_name: u.display_name,

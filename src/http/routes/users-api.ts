@@ -17,8 +17,8 @@ import { getUser } from '../../directory/users.js';
 import { reactivateUser, suspendUser } from '../../directory/user-state.js';
 import { AppError } from '../../errors.js';
 import type { Permission } from '../../oauth/permissions.js';
-import type { User, UserState } from '../../storage/schema.js';
-import { listUsers } from '../../store/users.js';
+import type { UserState } from '../../storage/schema.js';
+import { listUsers, type ListedUser } from '../../store/users.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
 import { PageTokens } from '../page-token.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
@@ -75,7 +75,7 @@ export const MAX_PAGE_SIZE = 1000;
 /** RFC 3339 to the second, as the contract's examples show it. */
 const apiTime = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-export function toApiUser(user: User): Static<typeof ApiUserSchema> {
+export function toApiUser(user: ListedUser): Static<typeof ApiUserSchema> {
   return {
     id: user.id,
     email: user.email,
