@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Hash, NodeId } from '../audit/merkle.js';
+import { ISO_MICROS, type NumberedEntry } from './audit.js';
 import type { Executor } from './executor.js';
 
 /** bytea as a Buffer: pg returns one, PGlite a plain Uint8Array (no copy either way). */
@@ -36,4 +37,29 @@ export async function readTreeNodeRanges(db: Executor, logId: string, ranges: Ar
   const parts = wanted.map((r) => sql`(SELECT level, idx, hash FROM audit_tree_nodes WHERE account_id = ${logId} AND level = ${r.level} AND idx BETWEEN ${r.from} AND ${r.to})`);
   const { rows } = await sql<{ level: number; idx: number; hash: Uint8Array }>`${sql.join(parts, sql` UNION ALL `)}`.execute(db);
   return rows.map((row) => ({ level: row.level, index: row.idx, hash: asBuffer(row.hash) }));
+}
+
+/**
+ * One entry of a log with the tree nodes its proof needs, in one statement (one round trip): the
+ * nodes in the order asked (a missing one is an error), and the entry, undefined when it is not there.
+ */
+export async function readEntryWithNodes(db: Executor, logId: string, index: number, ids: NodeId[]): Promise<{ entry: NumberedEntry | undefined; hashes: Hash[] }> {
+  const { rows } = await sql<{ ord: string; hash: Uint8Array | null; entry: NumberedEntry | null }>`
+    SELECT want.ord, n.hash, NULL::json AS entry
+    FROM unnest(${ids.map((id) => id.level)}::smallint[], ${ids.map((id) => id.index)}::bigint[]) WITH ORDINALITY AS want(level, idx, ord)
+    LEFT JOIN audit_tree_nodes n ON n.account_id = ${logId} AND n.level = want.level AND n.idx = want.idx
+    UNION ALL
+    SELECT 0, NULL, row_to_json(e) FROM (
+      SELECT account_id, idx, to_char(recorded_at AT TIME ZONE 'UTC', ${ISO_MICROS}) AS recorded_at, actor_type, actor_id,
+             action, target_type, target_id, cause, authz, outcome, details
+      FROM audit_entries WHERE account_id = ${logId} AND idx = ${index}) e`.execute(db);
+  const hashes: Hash[] = new Array(ids.length);
+  let entry: NumberedEntry | undefined;
+  for (const row of rows) {
+    const ord = Number(row.ord);
+    if (ord === 0) entry = row.entry ?? undefined;
+    else if (!row.hash) throw new Error(`audit log ${logId}: tree node ${ids[ord - 1]!.level}/${ids[ord - 1]!.index} is missing`);
+    else hashes[ord - 1] = asBuffer(row.hash);
+  }
+  return { entry, hashes };
 }
