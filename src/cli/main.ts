@@ -6,18 +6,18 @@ import { Command, CommanderError } from 'commander';
 import { renderConfigDocs } from '../config.js';
 import { appsCommand } from './apps.js';
 import { auditCommand } from './audit.js';
+import { groupsCommand } from './directory.js';
 import { initCommand } from './init.js';
 import { keysCommand } from './keys.js';
 import { loginCommand } from './login.js';
 import { EXIT, reportError, type CliIo } from './io.js';
 import { serveCommand } from './serve.js';
-import { groupsCommand } from './directory.js';
 import { usersCommand } from './users.js';
 
 const HELP_FOOTER = `
 Configuration comes from the environment: run \`cordon config docs\` for every option.
 Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 refused by a rule
-(last owner, externally managed, duplicate), 5 database unavailable or data directory in use,
+(last owner, externally managed, an app constraint, duplicate), 5 database unavailable or data directory in use,
 78 invalid configuration.`;
 
 export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {

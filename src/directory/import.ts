@@ -8,7 +8,7 @@
 import type { CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
 import type { UserRole } from '../storage/schema.js';
-import { findTakenEmails } from '../store/users.js';
+import { analyzeDirectory, findTakenEmails } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
 import { assertAccountExists, insertUsersWithGroups, rethrowEmailTaken } from './users.js';
 import { checkNewUser, type NewUserInput } from './validate.js';
@@ -205,6 +205,11 @@ export async function importUsers(
         options.onProgress?.(Math.min(i + batchSize, rows.length), rows.length);
       }
       return { imported: rows.length };
+    })
+    .then(async (result) => {
+      // Best effort: the import stands either way; this only spares the next reads a stale plan.
+      await analyzeDirectory(deps.db).catch(() => undefined);
+      return result;
     })
     .catch(rethrowEmailTaken);
 }
