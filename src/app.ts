@@ -13,6 +13,7 @@ import { listenUrl, type Config } from './config.js';
 import { seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
 import type { DirectoryDeps } from './directory/deps.js';
 import { buildServer } from './http/server.js';
+import { VerifiedTokens } from './oauth/access-token.js';
 import { KeyRing } from './oauth/keys.js';
 import { TokenStanding } from './oauth/token-standing.js';
 import { readOrCreateKekFile, Sealer } from './sealing.js';
@@ -30,6 +31,8 @@ export interface Core {
   keys: KeyRing;
   /** Whether verified access tokens still stand (the guard's per-request database check). */
   tokenStanding: TokenStanding;
+  /** Access tokens whose signature this process already checked (oauth/access-token.ts). */
+  accessTokens: VerifiedTokens;
   /** Seals secrets kept at rest (signing keys, TOTP seeds) under the key-encryption key. */
   sealer: Sealer;
   /** The `iss` of access tokens: CORDON_ISSUER, or the URL the server listens on. */
@@ -84,6 +87,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     directory: { db: database.db, audit, sealer },
     keys,
     tokenStanding: new TokenStanding(database.db),
+    accessTokens: new VerifiedTokens(keys),
     sealer,
     issuer: config.issuer ?? listenUrl(config),
     logger: options.logger,

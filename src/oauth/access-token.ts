@@ -39,3 +39,29 @@ export async function verifyAccessToken(keys: KeyRing, token: string, issuer: st
     throw error;
   }
 }
+
+/**
+ * Access tokens this process has verified, remembered (bounded, oldest out first) until they expire, so
+ * that a token's ES256 signature is checked once per process rather than on every request. Only what a
+ * token's bytes alone decide is remembered: revocation and the app's state are still read on every
+ * request (token-standing.ts). Keyed by the issuer and the exact token text.
+ */
+export class VerifiedTokens {
+  private readonly seen = new Map<string, AccessTokenClaims>();
+
+  constructor(
+    private readonly keys: KeyRing,
+    private readonly max = 10_000,
+  ) {}
+
+  async verify(token: string, issuer: string): Promise<AccessTokenClaims> {
+    const key = `${issuer}\n${token}`;
+    const hit = this.seen.get(key);
+    if (hit && hit.exp * 1000 > Date.now()) return hit;
+    if (hit) this.seen.delete(key);
+    const claims = await verifyAccessToken(this.keys, token, issuer);
+    if (this.seen.size >= this.max) this.seen.delete(this.seen.keys().next().value!);
+    this.seen.set(key, claims);
+    return claims;
+  }
+}

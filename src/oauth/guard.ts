@@ -8,7 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
 import type { CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
-import { InvalidToken, verifyAccessToken, type AccessTokenClaims } from './access-token.js';
+import { InvalidToken, type AccessTokenClaims } from './access-token.js';
 import { accessTokenHash, DPOP_ALGS, htuOf, InvalidProof, verifyDpopProof } from './dpop.js';
 import type { Permission } from './permissions.js';
 import type { AppConstraints } from '../store/tokens.js';
@@ -44,7 +44,7 @@ export function requirePermission(core: Core, permission: Permission) {
     const token = match[2]!;
     let claims: AccessTokenClaims;
     try {
-      claims = await verifyAccessToken(core.keys, token, core.issuer);
+      claims = await core.accessTokens.verify(token, core.issuer);
     } catch (error) {
       if (!(error instanceof InvalidToken)) throw error;
       throw challenge('UNAUTHENTICATED', 'the access token is invalid or expired', ', error="invalid_token"', scheme);
