@@ -57,6 +57,9 @@ describeBackends('no secret reaches the audit log or the logs', (backend) => {
     const token = (await server.inject({ method: 'POST', url: '/v1/oauth/token', headers: form, payload: 'grant_type=client_credentials' })).json().access_token as string;
     secrets.push(token);
     expect((await server.inject({ method: 'POST', url: '/oauth/introspect', headers: form, payload: `token=${token}` })).json().active).toBe(true);
+    // The Users API and directory administration, as the app and as the person: both audit every call.
+    expect((await server.inject({ url: `/v1/accounts/${account.id}/users/${owner.id}`, headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(200);
+    expect((await server.inject({ method: 'POST', url: `/v1/accounts/${account.id}/users`, headers: session, payload: { email: 'new@s.example', display_name: 'New' } })).statusCode).toBe(200);
     expect((await server.inject({ method: 'POST', url: '/oauth/revoke', headers: form, payload: `token=${token}` })).statusCode).toBe(200);
 
     const member = (await server.inject({ method: 'POST', url: `/v1/accounts/${account.id}/users/${owner.id}:resetCredentials`, headers: session })).json();
@@ -69,7 +72,7 @@ describeBackends('no secret reaches the audit log or the logs', (backend) => {
     let exported = '';
     for (const log of [account.id, SYSTEM_LOG]) for await (const chunk of exportLog(core.database.db, core.checkpointKey, log)) exported += chunk;
     // The log did record these events (so the check below is not vacuous) …
-    for (const action of ['user.sign_in', 'app.create', 'app.secret.rotate', 'token.issue', 'token.revoke', 'user.credentials.reset', 'key.rotate']) {
+    for (const action of ['user.sign_in', 'app.create', 'app.secret.rotate', 'token.issue', 'user.read', 'user.create', 'token.revoke', 'user.credentials.reset', 'key.rotate']) {
       expect(exported).toContain(`"action":"${action}"`);
     }
     // … and none of the secrets, nor their base64 or URL-encoded forms.
