@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../src/app.js';
@@ -123,5 +124,35 @@ describeBackends('directory administration', (backend) => {
     const token = await appAccessToken(server, app.client_id, clientSecret!);
     const refused = await server.inject({ method: 'POST', url: `${base}/users`, headers: { authorization: `Bearer ${token}` }, payload: { email: 'x@test.example', display_name: 'X' } });
     expect([refused.statusCode, refused.json().message]).toEqual([401, 'sign in: this route takes a session token from POST /v1/auth/sessions']);
+  });
+
+  it('fuzzing bodies and ids: no 5xx, the documented error shape, and the owner kept', async () => {
+    const ids = [seed.members[0]!.id, seed.members[1]!.id, seed.owner.id, 'AAAAAAAAAAAAAAAAAAAAAAAAAA'];
+    const value = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('OWNER', 'ADMIN', 'MEMBER', 'x@y.example', '\ud800', ''), fc.boolean(), fc.integer(), fc.constant(null));
+    const body = fc.oneof(fc.dictionary(fc.constantFrom('email', 'display_name', 'role', 'externally_managed', 'groups', 'name', 'extra'), value, { maxKeys: 4 }), fc.json({ maxDepth: 2 }).map((text) => JSON.parse(text) as unknown));
+    const request = fc.record({
+      route: fc.constantFrom('createUser', 'updateUser', 'deleteUser', 'createGroup', 'member'),
+      id: fc.oneof(fc.constantFrom(...ids), fc.string({ minLength: 1, maxLength: 30 })),
+      body,
+      as: fc.constantFrom('owner', 'admin'),
+    });
+    await fc.assert(
+      fc.asyncProperty(request, async (r) => {
+        const token = r.as === 'owner' ? owner : admin;
+        const id = encodeURIComponent(r.id);
+        const options: InjectOptions =
+          r.route === 'createUser' ? { method: 'POST', url: `${base}/users`, payload: r.body as object }
+          : r.route === 'updateUser' ? { method: 'PATCH', url: `${base}/users/${id}`, payload: r.body as object }
+          : r.route === 'deleteUser' ? { method: 'DELETE', url: `${base}/users/${id}` }
+          : r.route === 'createGroup' ? { method: 'POST', url: `${base}/groups`, payload: r.body as object }
+          : { method: 'PUT', url: `${base}/groups/${id}/members/${seed.members[0]!.id}` };
+        const res = await call(token, { ...options, headers: { 'content-type': 'application/json' } });
+        expect(res.statusCode, res.body).toBeLessThan(500);
+        if (res.statusCode >= 400) expect(res.json()).toEqual({ code: expect.any(Number), message: expect.any(String), details: expect.any(Array) });
+        const ownerNow = await findUserById(core.database.db, seed.accountId, seed.owner.id);
+        expect(ownerNow).toMatchObject({ role: 'OWNER', state: 'ACTIVE' });
+      }),
+      { numRuns: 80 },
+    );
   });
 });
