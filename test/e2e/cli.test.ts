@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BACKENDS, createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
 import { runCli, startServer, stopServer } from '../support/cli.js';
 
-// Each CLI run is a fresh Node process (tsx) opening the database: slow on a busy 2-core machine.
+// Each CLI run is a fresh Node process opening the database: slow on a busy 2-core machine.
 vi.setConfig({ testTimeout: 180_000 });
 
 describe('cordon (no database)', () => {

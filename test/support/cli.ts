@@ -7,10 +7,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Node arguments that run the CLI from source; benches pass the built bin instead. */
-const CLI = ['--import', 'tsx', 'src/cli/bin.ts'];
+/**
+ * Node arguments that run the CLI: the build the test run's global setup made (CORDON_TEST_CLI), or the
+ * sources through tsx (benches, and a test file run without the setup).
+ */
+const CLI = process.env.CORDON_TEST_CLI ? [process.env.CORDON_TEST_CLI] : ['--import', 'tsx', 'src/cli/bin.ts'];
 
-/** Runs `cordon ARGS` from source in a child process, with `input` on its standard input. */
+/** Runs `cordon ARGS` in a child process, with `input` on its standard input. */
 export function runCli(args: string[], env: Record<string, string>, input?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, CORDON_LOG_LEVEL: 'warn', ...env }, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
