@@ -294,7 +294,7 @@ async function largeLog(backend: Backend) {
 
     t = performance.now();
     const rssBeforeVerify = rssMb();
-    const report = await verifyExport(createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 }), { trustedKey });
+    const report = await verifyExport(createReadStream(file, { highWaterMark: 1 << 20 }), { trustedKey });
     const verifySeconds = seconds(t);
     if (!report.ok || report.size !== ENTRIES) throw new Error(`verify: ${JSON.stringify(report)}`);
 

@@ -48,8 +48,9 @@ export function toAuditRow(entry: AuditEntryInput): AuditEntryValues {
 
 /**
  * Client text reaches entries (a reason, a User-Agent, a path segment), and a JSON string can carry a
- * lone surrogate (`"\ud800"`), which PostgreSQL's jsonb refuses and RFC 8785 cannot canonicalise: it
- * becomes U+FFFD here, so that no input can fail an append or stall the log's tree.
+ * lone surrogate (`"\ud800"`), which PostgreSQL's jsonb refuses and RFC 8785 cannot canonicalise, or a
+ * NUL, which neither jsonb nor text columns take: both become U+FFFD here, so that no input can fail an
+ * append (a refusal could not be audited) or stall the log's tree.
  */
-const wellFormed = (text: string): string => (text as string & { toWellFormed(): string }).toWellFormed();
+const wellFormed = (text: string): string => (text as string & { toWellFormed(): string }).toWellFormed().replaceAll('\u0000', '\uFFFD');
 const toJsonText = (value: Record<string, unknown>): string => JSON.stringify(value, (_, v: unknown) => (typeof v === 'string' ? wellFormed(v) : v));

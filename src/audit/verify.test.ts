@@ -42,23 +42,24 @@ async function checkpointOf(entries: NumberedEntry[], by: NoteSigner = signer): 
   return { note: signCheckpoint({ origin: ORIGIN, size: entries.length, rootHash: root }, by), root };
 }
 
-/** The interior nodes each of `entryAt(0..4999)` completes, level 1 up, in hex: what the log stores. */
-const NODES: string[][] = (() => {
+/** The interior nodes each of these entries completes, level 1 up, in hex: what the log stores. */
+const nodesOf = (entries: NumberedEntry[]): string[][] => {
   const edge: Hash[] = [];
-  return Array.from({ length: 5000 }, (_, idx) => {
+  return entries.map((entry, idx) => {
     const made: string[] = [];
-    let hash = leafHashOf(entryAt(idx));
+    let hash = leafHashOf(entry);
     for (let s = idx; s % 2 === 1; s = (s - 1) / 2) made.push((hash = hashChildren(edge.pop()!, hash)).toString('hex'));
     edge.push(hash);
     return made;
   });
-})();
+};
+const NODES = nodesOf(Array.from({ length: 5000 }, (_, i) => entryAt(i)));
 
 /** A line as `cordon audit export` writes it (without its newline): the verifier's fast path. */
 const entryLine = (entry: NumberedEntry, leafHash = leafHashOf(entry).toString('hex'), nodes = NODES[entry.idx]!) =>
   exportLine(leafData(entry), leafHash, nodes).trimEnd();
-/** The same leaf as a JSON tool would rewrite the line: members in another order, no nodes. */
-const bareLine = (entry: NumberedEntry, leafHash = leafHashOf(entry).toString('hex')) => JSON.stringify({ leaf_hash: leafHash, leaf: leafObject(entry) });
+/** The same line as a JSON tool would rewrite it: members in another order. */
+const bareLine = (entry: NumberedEntry, leafHash = leafHashOf(entry).toString('hex')) => JSON.stringify({ leaf_hash: leafHash, nodes: NODES[entry.idx], leaf: leafObject(entry) });
 
 function headerLine(note: string, overrides: Record<string, unknown> = {}): string {
   return JSON.stringify({ format: 'cordon-audit-export/v2', log: LOG, origin: ORIGIN, verifier_key: signer.verifierKey, checkpoint: note, ...overrides });
@@ -98,13 +99,16 @@ describe('verifyExport', () => {
     expect(await verify(lines, {})).toEqual({ ok: true, log: LOG, size: 25, root: root.toString('hex'), trusted: false });
   });
 
-  it('verifies an empty log and a log that grew past its checkpoint', async () => {
+  it('verifies an empty log, and refuses lines past the checkpoint', async () => {
     const empty = signCheckpoint({ origin: ORIGIN, size: 0, rootHash: EMPTY_ROOT }, signer);
     expect(await verify([headerLine(empty)])).toEqual({ ok: true, log: LOG, size: 0, root: EMPTY_ROOT.toString('hex'), trusted: true });
-    const { lines, root } = await makeExport(30, 25);
-    expect(await verify(lines)).toEqual({ ok: true, log: LOG, size: 25, root: root.toString('hex'), trusted: true });
-    // Entries past the checkpoint are not proven, but a broken one is still reported.
-    expect(await verify(editEntry(lines, 27, '"actor":{"id":"usr_27"', '"actor":{"id":"usr_28"'))).toMatchObject({ ok: false, firstBadIndex: 27 });
+    // Nothing vouches for a line past the checkpoint, and an export never has one.
+    const { lines } = await makeExport(30, 25);
+    expect(await verify(lines)).toEqual({
+      ok: false,
+      problem: 'entry 25: the export goes past its checkpoint (size 25): nothing vouches for this line, and an export never has one',
+      firstBadIndex: 25,
+    });
   });
 
   const leafMismatch = (i: number) => `entry ${i}: the leaf hash does not match the leaf: the entry or its stored leaf hash was altered`;
@@ -139,16 +143,40 @@ describe('verifyExport', () => {
   it('fails on the root when entries and leaf hashes were forged together', async () => {
     const { lines } = await makeExport(25);
     // The last entry: no stored node covers it, so only the root can tell.
-    const forged = lines.map((line, i) => (i === 25 ? bareLine({ ...entryAt(24), outcome: 'refused' }) : line));
+    const forged = lines.map((line, i) => (i === 25 ? entryLine({ ...entryAt(24), outcome: 'refused' }) : line));
     expect(await verify(forged)).toEqual({ ok: false, problem: 'root does not match the signed checkpoint (size 25): the entries are not the ones the log signed' });
   });
 
-  it('verifies an export that a JSON tool rewrote line by line (the slow path)', async () => {
-    const { lines, entries, root } = await makeExport(25);
-    const rewritten = [lines[0]!, ...entries.map((entry) => bareLine(entry))];
-    expect(await verify(rewritten)).toEqual({ ok: true, log: LOG, size: 25, root: root.toString('hex'), trusted: true });
-    const pretty = [lines[0]!, ...lines.slice(1).map((line) => JSON.stringify(JSON.parse(line) as unknown, null, 1).replace(/\n/g, ''))];
-    expect(await verify(pretty)).toMatchObject({ ok: true, size: 25 });
+  it('refuses a line in any other form than the exporter’s, even one that parses to the same entry', async () => {
+    const { lines, entries } = await makeExport(25);
+    const notExported = 'entry 3: the line is not byte for byte what `cordon audit export` writes (reformatted, or its leaf not in RFC 8785 form): verify the export as exported';
+    const reformatted = [
+      bareLine(entries[3]!), // members in another order, no nodes
+      JSON.stringify(JSON.parse(lines[4]!) as unknown, null, 1).replace(/\n/g, ''), // pretty-printed
+      // A JSON parser keeps the last of two members: this line parses to the genuine entry 3, whatever the first says.
+      lines[4]!.replace('{"leaf":', `{"leaf":${leafData({ ...entryAt(3), outcome: 'refused' })},"leaf":`),
+      lines[4]!.replace('"index":3,', '"index":3.0000000000000001,'), // parses to 3
+    ];
+    for (const line of reformatted) {
+      expect(await verify(lines.map((l, i) => (i === 4 ? line : l)))).toEqual({ ok: false, problem: notExported, firstBadIndex: 3 });
+    }
+  });
+
+  it('hashes the bytes of the file, so no invalid UTF-8 can stand in for a signed U+FFFD', async () => {
+    const entries = Array.from({ length: 3 }, (_, i) => ({ ...entryAt(i), details: { reason: 'r\uFFFD' } }));
+    const { note } = await checkpointOf(entries);
+    const nodes = nodesOf(entries);
+    const text = [headerLine(note), ...entries.map((e, i) => entryLine(e, undefined, nodes[i]))].map((l) => `${l}\n`).join('');
+    const bytes = (data: Buffer) => (async function* () {
+      yield data;
+    })();
+    expect(await verifyExport(bytes(Buffer.from(text)), trusted)).toMatchObject({ ok: true, size: 3 });
+    // A decoder turns 0xFF into U+FFFD too; the bytes differ from the signed ones all the same.
+    const genuine = Buffer.from(text);
+    const at = genuine.indexOf(Buffer.from('\uFFFD'));
+    const swapped = Buffer.concat([genuine.subarray(0, at), Buffer.of(0xff), genuine.subarray(at + 3)]);
+    expect(swapped.toString('utf8')).toBe(text); // what a decoding reader would see
+    expect(await verifyExport(bytes(swapped), trusted)).toMatchObject({ ok: false, firstBadIndex: 0 });
   });
 
   it('fails on the root when a line hashes other bytes than the leaf a JSON reader sees', async () => {
@@ -182,7 +210,8 @@ describe('verifyExport', () => {
     // A forger re-signs rewritten entries with their own key and ships that key in the header.
     const rewritten = entries.map((e) => ({ ...e, outcome: 'unchanged' as const }));
     const { note: forgedNote } = await checkpointOf(rewritten, other);
-    const forged = [headerLine(forgedNote, { verifier_key: other.verifierKey }), ...rewritten.map((e) => bareLine(e))];
+    const forgedNodes = nodesOf(rewritten);
+    const forged = [headerLine(forgedNote, { verifier_key: other.verifierKey }), ...rewritten.map((e, i) => entryLine(e, undefined, forgedNodes[i]))];
     expect(await verify(forged)).toMatchObject({ ok: false, problem: expect.stringContaining('does not verify with the trusted key') });
     expect(await verify(forged, {})).toMatchObject({ ok: true, trusted: false });
   });
@@ -242,7 +271,9 @@ describe('verifyExport with a previous checkpoint', () => {
   });
 
   it('refuses a previous checkpoint that is larger, another key’s, or a non-empty root at size 0', async () => {
-    const { lines, entries } = await makeExport(25, 20);
+    const made = await makeExport(25, 20);
+    const { entries } = made;
+    const lines = made.lines.slice(0, 21); // the export of the 20 signed entries
     const larger = (await checkpointOf(entries)).note;
     expect(await verify(lines, { ...trusted, previousCheckpoint: larger })).toEqual({
       ok: false,
@@ -290,7 +321,7 @@ describe('verifyExport, property', () => {
           if (kind === 'delete') body.splice(index, 1);
           else if (kind === 'swap') body.splice(index, 2, ...(index + 1 < size ? [body[index + 1]!, body[index]!] : []));
           else if (kind === 'leaf_hash') body[index] = entryLine(entries[index]!, baseLeaves[(index + 1) % 300]!.toString('hex'));
-          else if (kind === 'reformatted') body[index] = bareLine(mutations.details!(entries[index]!), baseLeaves[index]!.toString('hex'));
+          else if (kind === 'reformatted') body[index] = bareLine(entries[index]!);
           else body[index] = entryLine(mutations[kind]!(entries[index]!), baseLeaves[index]!.toString('hex'), NODES[index]);
           const report = await verify([headerLine(note), ...body]);
           expect(report).toMatchObject({ ok: false, firstBadIndex: index });

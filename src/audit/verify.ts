@@ -8,13 +8,14 @@
  * the user saved is checked against the root of the same prefix, which is what catches a log that was
  * truncated and grown again.
  *
- * Hashing the bytes as they stand in the file is what makes a million entries take seconds: the
- * line is neither decoded nor parsed when it has exactly the shape `exportLine` writes and its bytes
- * hash to its stored leaf hash. That is sound because the signed root, checked at the end, vouches
- * for those exact bytes; a leaf the log signed is one canonical JSON object, so the `leaf` a JSON
- * reader finds in the line is the one proven. Any other line (reformatted, say, by a JSON tool, or
- * damaged) takes the slow path: parsed, its shape checked, re-canonicalised and hashed, which also
- * says precisely what is wrong with it.
+ * The verifier hashes each leaf's bytes as they stand in the file (read as bytes, never decoded), and
+ * accepts a line only in exactly the shape `exportLine` writes. That is what makes a million entries
+ * take seconds, and it is what makes the result mean something: the signed root, checked at the end,
+ * vouches for those exact bytes, and a leaf the log signed is one canonical JSON object, so the `leaf`
+ * any JSON reader finds in the line is the one proven. A reformatted line is refused even when it
+ * would parse to the same entry, because a parser also takes duplicate members and rounds numbers, so
+ * "parses to the same" proves nothing; the refusal says what is wrong with the line. Lines past the
+ * checkpoint are refused too: nothing vouches for them.
  */
 import { hash } from 'node:crypto';
 import { openCheckpoint, type ParsedCheckpoint } from './checkpoint.js';
@@ -47,10 +48,10 @@ export interface ExportLine {
   /** Lowercase hex of the leaf hash the log stored for the entry. */
   leaf_hash: string;
   /**
-   * The stored interior nodes this leaf completes, level 1 up (hex). Optional: the signed root proves
-   * the entries either way; the nodes let verify name a stored node that no longer matches them.
+   * The stored interior nodes this leaf completes, level 1 up (hex). The signed root proves the entries
+   * either way; the nodes let verify name a stored node that no longer matches them.
    */
-  nodes?: string[];
+  nodes: string[];
 }
 
 /** An export line for a leaf given as its canonical bytes (`leafData`), with what the log stored. */
@@ -71,7 +72,7 @@ export type VerifyReport =
   | {
       ok: true;
       log: string;
-      /** The checkpoint's size: entries 0..size−1 are proven. Lines past it are checked for shape only. */
+      /** The checkpoint's size: entries 0..size−1 are proven (an export has no line past it). */
       size: number;
       /** Hex of the checkpoint's root, which the entries reproduce. */
       root: string;
@@ -118,6 +119,8 @@ export async function verifyExport(source: AsyncIterable<Buffer | string>, optio
 
 const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
+/** Only whitespace (or nothing): what a trailing newline leaves. */
+const isBlank = (line: Buffer) => line.every((byte) => byte === 0x20 || byte === 0x09 || byte === 0x0d);
 
 /** The verifier's state between lines: one synchronous step per line keeps the hot loop free of awaits. */
 class ExportVerifier {
@@ -135,14 +138,15 @@ class ExportVerifier {
     if (this.header === undefined) return this.start(line.toString('utf8'));
     const { tree } = this;
     const index = tree.size;
-    // Past the checkpoint nothing vouches for the bytes, so those lines always get the full check.
-    const fast = index < this.checkpoint.size ? fastLine(line, index, this.header.log) : undefined;
-    const checked = fast ?? slowLine(line.toString('utf8'), index, this.header.log);
-    if (checked === undefined) return undefined; // a blank line
-    if (typeof checked === 'string') return fail(`entry ${index}: ${checked}`, index);
+    if (isBlank(line)) return undefined; // a trailing newline, or blank lines
+    if (index >= this.checkpoint.size) {
+      return fail(`entry ${index}: the export goes past its checkpoint (size ${this.checkpoint.size}): nothing vouches for this line, and an export never has one`, index);
+    }
+    const checked = fastLine(line, index, this.header.log);
+    if (checked === undefined) return fail(`entry ${index}: ${diagnose(line.toString('utf8'), index, this.header.log)}`, index);
     const made = tree.append(checked.leaf);
     const { nodes } = checked;
-    if (nodes !== undefined && (nodes.length !== made.length || made.some((hash, i) => hash !== nodes[i]))) {
+    if (nodes.length !== made.length || made.some((hash, i) => hash !== nodes[i])) {
       const level = made.findIndex((hash, i) => hash !== nodes[i]);
       const bad = level >= 0 ? level + 1 : Math.min(made.length, nodes.length) + 1;
       const first = index + 1 - 2 ** bad;
@@ -175,7 +179,7 @@ class ExportVerifier {
   }
 
   private start(line: string): VerifyReport | undefined {
-    if (line.trim() === '') return undefined;
+    if (line.trim() === '') return undefined; // blank lines before the header
     const header = parseHeader(line);
     if (typeof header === 'string') return fail(header);
     const opened = openLatest(header, this.options.trustedKey);
@@ -202,7 +206,7 @@ class ExportVerifier {
 /** A line's leaf hash (hex, recomputed) and the stored nodes it carries. */
 interface CheckedLine {
   leaf: string;
-  nodes: string[] | undefined;
+  nodes: string[];
 }
 
 const LINE_HEAD = Buffer.from('{"leaf":');
@@ -236,29 +240,32 @@ function fastLine(line: Buffer, index: number, log: string): CheckedLine | undef
   return { leaf, nodes: tail[2] === undefined ? [] : tail[2].split(',').map((node) => node.slice(1, -1)) };
 }
 
-/** Any other line: its leaf hash and nodes, or why the line at `index` is refused; undefined when blank. */
-function slowLine(line: string, index: number, log: string): CheckedLine | string | undefined {
-  if (line.trim() === '') return undefined;
+/**
+ * Why a line is refused. Only the exporter's exact form is ever accepted (fastLine): a JSON parser
+ * would take a reformatted line's duplicate member, or round a number, and so could read another
+ * entry than the one whose bytes were hashed. This only explains the refusal.
+ */
+function diagnose(line: string, index: number, log: string): string {
   const value = parseJson(line);
   if (!isRecord(value)) return 'the line is not a JSON object';
   const { leaf, leaf_hash: stored, nodes } = value;
   const extra = Object.keys(value).find((name) => name !== 'leaf' && name !== 'leaf_hash' && name !== 'nodes');
   if (extra !== undefined) return `the line has the field ${JSON.stringify(extra)}, which no leaf covers`;
   if (typeof stored !== 'string' || !HEX_HASH.test(stored)) return 'leaf_hash must be 64 lowercase hex digits';
-  if (nodes !== undefined && (!Array.isArray(nodes) || !nodes.every((n) => typeof n === 'string'))) return 'nodes must be a list of hex hashes';
+  if (!Array.isArray(nodes) || !nodes.every((n) => typeof n === 'string' && HEX_HASH.test(n))) return 'nodes must be a list of hex hashes';
   const shape = checkLeafShape(leaf);
   if (shape !== undefined) return shape;
   const checked = leaf as { log: string; index: number };
   if (checked.log !== log) return `log ${JSON.stringify(checked.log)} is not the exported log ${JSON.stringify(log)}`;
   if (checked.index !== index) return `index is ${checked.index} at position ${index}: an entry is missing, moved or repeated`;
-  let hashed: string;
+  let canonical: string;
   try {
-    hashed = hashLeafHex(canonicalJson(leaf));
+    canonical = canonicalJson(leaf);
   } catch (err) {
     return `the leaf cannot be canonicalised: ${(err as Error).message}`;
   }
-  if (hashed !== stored) return 'the leaf hash does not match the leaf: the entry or its stored leaf hash was altered';
-  return { leaf: hashed, nodes: nodes as string[] | undefined };
+  if (hashLeafHex(canonical) !== stored) return 'the leaf hash does not match the leaf: the entry or its stored leaf hash was altered';
+  return 'the line is not byte for byte what `cordon audit export` writes (reformatted, or its leaf not in RFC 8785 form): verify the export as exported';
 }
 
 /**

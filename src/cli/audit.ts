@@ -149,7 +149,7 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
     .option('--json', 'print the report as JSON')
     .action((file: string | undefined, opts: { key?: string; previous?: string; account?: string; json?: boolean }) =>
       run(async () => {
-        const check = (input: AsyncIterable<string>) => verifyAndReport(io, input, opts);
+        const check = (input: AsyncIterable<Buffer | string>) => verifyAndReport(io, input, opts);
         if (file === undefined) {
           await runAdmin(io, 'audit verify', opts.account, {
             direct: (core, accountId) => check(exportLog(core.database.db, core.checkpointKey, accountId)),
@@ -162,12 +162,12 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
         } catch (error) {
           throw usageError(`cannot read the export ${file}: ${(error as Error).message}`);
         }
-        await check(createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 }));
+        await check(createReadStream(file, { highWaterMark: 1 << 20 }));
       }),
     );
 }
 
-async function verifyAndReport(io: CliIo, input: AsyncIterable<string>, opts: { key?: string; previous?: string; json?: boolean }): Promise<void> {
+async function verifyAndReport(io: CliIo, input: AsyncIterable<Buffer | string>, opts: { key?: string; previous?: string; json?: boolean }): Promise<void> {
   let progress: ReturnType<typeof createProgress> | undefined;
   const report = await verifyExport(input, {
     ...(opts.key ? { trustedKey: opts.key } : {}),

@@ -2,11 +2,12 @@ import type { CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
 import { isUniqueViolation } from '../store/errors.js';
 import { newId } from '../ids.js';
-import type { Group } from '../storage/schema.js';
-import { deleteGroupRow, deleteMembership, findGroupById, findGroupsByName, insertGroups, insertMemberships, listMemberIds } from '../store/groups.js';
+import type { Group, UserRole } from '../storage/schema.js';
+import { countPrivilegedMembers, deleteGroupRow, deleteMembership, findGroupById, findGroupsByName, insertGroups, insertMemberships, listMemberIds } from '../store/groups.js';
 import { lockUserById } from '../store/users.js';
 import type { Executor } from '../store/executor.js';
 import type { DirectoryDeps } from './deps.js';
+import { assertMayManage } from './user-admin.js';
 import { assertAccountExists } from './users.js';
 
 export async function createGroup(deps: DirectoryDeps, ctx: CallContext, accountId: string, name: string): Promise<Group> {
@@ -27,10 +28,13 @@ export async function createGroup(deps: DirectoryDeps, ctx: CallContext, account
 }
 
 /** Adds a user to a group; returns false (and records `unchanged`) when already a member. */
-export async function addMember(deps: DirectoryDeps, ctx: CallContext, accountId: string, groupId: string, userId: string): Promise<boolean> {
+export async function addMember(deps: DirectoryDeps, ctx: CallContext, accountId: string, groupId: string, userId: string, actorRole?: UserRole): Promise<boolean> {
   return deps.audit.transact(async (trx) => {
     if (!(await findGroupById(trx, accountId, groupId))) throw new AppError('GROUP_NOT_FOUND');
-    if (!(await lockUserById(trx, accountId, userId, 'share'))) throw new AppError('USER_NOT_FOUND');
+    const user = await lockUserById(trx, accountId, userId, 'share');
+    if (!user) throw new AppError('USER_NOT_FOUND');
+    // Groups decide what constrained apps may act on: an ADMIN moves MEMBERs only.
+    assertMayManage(actorRole, user.role, 'change the groups of');
     const added = (await insertMemberships(trx, [{ account_id: accountId, group_id: groupId, user_id: userId }])).length > 0;
     await deps.audit.append(trx, {
       accountId,
@@ -44,9 +48,11 @@ export async function addMember(deps: DirectoryDeps, ctx: CallContext, accountId
   });
 }
 
-export async function removeMember(deps: DirectoryDeps, ctx: CallContext, accountId: string, groupId: string, userId: string): Promise<boolean> {
+export async function removeMember(deps: DirectoryDeps, ctx: CallContext, accountId: string, groupId: string, userId: string, actorRole?: UserRole): Promise<boolean> {
   return deps.audit.transact(async (trx) => {
     if (!(await findGroupById(trx, accountId, groupId))) throw new AppError('GROUP_NOT_FOUND');
+    const user = await lockUserById(trx, accountId, userId, 'share');
+    if (user) assertMayManage(actorRole, user.role, 'change the groups of');
     const removed = await deleteMembership(trx, accountId, groupId, userId);
     await deps.audit.append(trx, {
       accountId,
@@ -61,8 +67,11 @@ export async function removeMember(deps: DirectoryDeps, ctx: CallContext, accoun
 }
 
 /** Deletes a group and its memberships; the audit entry keeps its name and members. */
-export async function deleteGroup(deps: DirectoryDeps, ctx: CallContext, accountId: string, groupId: string): Promise<Group> {
+export async function deleteGroup(deps: DirectoryDeps, ctx: CallContext, accountId: string, groupId: string, actorRole?: UserRole): Promise<Group> {
   return deps.audit.transact(async (trx) => {
+    if (actorRole !== undefined && actorRole !== 'OWNER' && (await countPrivilegedMembers(trx, accountId, groupId)) > 0) {
+      throw new AppError('PERMISSION_DENIED', { description: 'only an OWNER may delete a group with ADMIN or OWNER members' });
+    }
     const members = await listMemberIds(trx, accountId, groupId);
     const group = await deleteGroupRow(trx, accountId, groupId);
     if (!group) throw new AppError('GROUP_NOT_FOUND', { metadata: { group_id: groupId } });

@@ -3,19 +3,20 @@
  *
  * - Idempotent: a user already in the target state comes back unchanged (and the call is audited).
  * - Externally managed users and the last active owner are refused, with distinct codes.
- * - An app acts only within its constraints (oauth/constraints.ts).
+ * - An app acts only within its constraints (oauth/constraints.ts); an ADMIN on MEMBERs only.
  * - Suspension revokes every live session in the same transaction; reactivation revives none.
  * - The user's row lock orders concurrent calls on one user, so the final state is the target of the
  *   last call to commit, and that call's audit entry is the last one for the user.
  */
 import { isAppError, AppError } from '../errors.js';
 import { toAuditRow, type CallContext } from '../audit/entry.js';
-import type { User, UserState } from '../storage/schema.js';
+import type { User, UserRole, UserState } from '../storage/schema.js';
 import { enforceAppConstraints } from '../oauth/constraints.js';
 import { lockAccount } from '../store/accounts.js';
 import type { AppConstraints } from '../store/tokens.js';
 import { applyUserState, countOtherActiveOwners, lockUserById } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
+import { assertMayManage } from './user-admin.js';
 import { assertAccountExists } from './users.js';
 
 export interface StateChangeResult {
@@ -27,6 +28,8 @@ export interface StateChangeResult {
 export interface StateChangeOptions {
   /** An app caller's constraints as its guard read them on this request; read in the transaction otherwise. */
   constraints?: AppConstraints | undefined;
+  /** A signed-in person's role: an ADMIN may act on MEMBERs only (see user-admin.ts). */
+  actorRole?: UserRole | undefined;
 }
 
 export function suspendUser(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string, options: StateChangeOptions = {}): Promise<StateChangeResult> {
@@ -53,6 +56,7 @@ async function changeUserState(
       if (!user) throw new AppError('USER_NOT_FOUND', { metadata: { user_id: userId } });
       // An app may only act within its constraints, whichever route it came by.
       const constraints = ctx.actor.type === 'app' ? await enforceAppConstraints(trx, accountId, ctx.actor.id, user, options.constraints) : undefined;
+      assertMayManage(options.actorRole, user.role, target === 'SUSPENDED' ? 'suspend' : 'reactivate');
       if (user.state === target) {
         await deps.audit.append(trx, { ...entry, outcome: 'unchanged', details: { state: target } });
         return { user, changed: false, sessionsRevoked: [] };

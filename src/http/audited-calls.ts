@@ -7,6 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
 import type { CallContext } from '../audit/entry.js';
 import { isAppError } from '../errors.js';
+import { asAppError } from './error-mapping.js';
 import { requestOrigin } from '../oauth/guard.js';
 import { findAccountById } from '../store/accounts.js';
 
@@ -28,7 +29,7 @@ async function auditRefusal(core: Core, request: FastifyRequest, action: string,
   if (!/^[A-Z2-7]{26}$/.test(account) || !(await findAccountById(core.database.db, account))) return;
   const ctx = request.principal?.ctx ?? request.human?.ctx ?? { actor: { type: 'anonymous' as const, id: request.ip }, authz: { method: 'none', ...requestOrigin(request) } };
   const [type, id] = typeof params.user === 'string' ? ['user', params.user] : typeof params.group === 'string' ? ['group', params.group] : ['account', account];
-  const code = isAppError(error) ? error.code : 'INVALID_ARGUMENT';
+  const code = asAppError(error).code;
   await core.audit.record({ accountId: account, ctx, action, target: { type, id: id.slice(0, 200) }, outcome: 'refused', details: { code } });
 }
 

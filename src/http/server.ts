@@ -11,7 +11,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import { Type } from 'typebox';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Core } from '../app.js';
-import { AppError, isAppError, toOAuthError, toRpcStatus, type ErrorCode } from '../errors.js';
+import { AppError, isAppError, toOAuthError, toRpcStatus } from '../errors.js';
+import { asAppError } from './error-mapping.js';
 import { appsRoutes } from './routes/apps.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
@@ -115,21 +116,8 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   return app;
 }
 
-/** Fastify's own 4xx errors (bad JSON, wrong content type, body too large …) mapped to our codes. */
-function fromFastifyError(error: FastifyError): AppError {
-  if (error.validation) {
-    return new AppError('INVALID_ARGUMENT', { description: error.message });
-  }
-  const status = error.statusCode ?? 500;
-  if (status >= 400 && status < 500) {
-    const code: ErrorCode = status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'PERMISSION_DENIED' : status === 404 ? 'NOT_FOUND' : status === 429 ? 'RATE_LIMITED' : 'INVALID_ARGUMENT';
-    return new AppError(code, { description: error.message, cause: error });
-  }
-  return new AppError('INTERNAL', { cause: error });
-}
-
 function sendError(request: FastifyRequest, reply: FastifyReply, raw: unknown): FastifyReply {
-  const error = isAppError(raw) ? raw : fromFastifyError(raw as FastifyError);
+  const error = asAppError(raw);
   // Fastify's 4xx keep their own status (413, 415 …) so clients see the usual HTTP meaning.
   const fastifyStatus = !isAppError(raw) ? (raw as FastifyError).statusCode : undefined;
   const status = fastifyStatus && fastifyStatus >= 400 && fastifyStatus < 500 ? fastifyStatus : error.httpStatus;

@@ -75,3 +75,16 @@ export async function listMemberIds(db: Executor, accountId: string, groupId: st
 export function deleteGroupRow(db: Executor, accountId: string, id: string): Promise<Group | undefined> {
   return db.deleteFrom('groups').where('account_id', '=', accountId).where('id', '=', id).returningAll().executeTakeFirst();
 }
+
+/** How many of a group's members hold a role above MEMBER. */
+export async function countPrivilegedMembers(db: Executor, accountId: string, groupId: string): Promise<number> {
+  const row = await db
+    .selectFrom('group_members as m')
+    .innerJoin('users as u', (join) => join.onRef('u.account_id', '=', 'm.account_id').onRef('u.id', '=', 'm.user_id'))
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('m.account_id', '=', accountId)
+    .where('m.group_id', '=', groupId)
+    .where('u.role', '<>', 'MEMBER')
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -99,12 +99,17 @@ describeBackends('directory administration', (backend) => {
   });
 
   it('keeps an ADMIN to MEMBERs, keeps an owner, and refuses apps and other accounts', async () => {
+    const staff = (await call(owner, { url: `${base}/groups` })).json().groups.find((g: { name: string }) => g.name === 'Staff').id as string;
+    expect((await call(owner, { method: 'PUT', url: `${base}/groups/${staff}/members/${seed.admin.id}` })).json()).toEqual({ changed: true });
     const refusals: Array<[string, string, InjectOptions, number, Record<string, unknown>]> = [
       ['an ADMIN creating an ADMIN', admin, { method: 'POST', url: `${base}/users`, payload: { email: 'a2@test.example', display_name: 'A2', role: 'ADMIN' } }, 403, { code: 7, message: 'only an OWNER may create an ADMIN', details: errorInfo('PERMISSION_DENIED') }],
       ['an ADMIN promoting a MEMBER', admin, { method: 'PATCH', url: `${base}/users/${seed.members[1]!.id}`, payload: { role: 'OWNER' } }, 403, { code: 7, message: 'only an OWNER may make a user an OWNER', details: errorInfo('PERMISSION_DENIED') }],
       ['an ADMIN deleting the owner', admin, { method: 'DELETE', url: `${base}/users/${seed.owner.id}` }, 403, { code: 7, message: 'only an OWNER may delete an OWNER', details: errorInfo('PERMISSION_DENIED') }],
       ['the last owner demoting themself', owner, { method: 'PATCH', url: `${base}/users/${seed.owner.id}`, payload: { role: 'ADMIN' } }, 403, { code: 7, message: 'no_owner_remain', details: errorInfo('LAST_OWNER', { user_id: seed.owner.id }) }],
       ['the last owner deleted', owner, { method: 'DELETE', url: `${base}/users/${seed.owner.id}` }, 403, { code: 7, message: 'no_owner_remain', details: errorInfo('LAST_OWNER', { user_id: seed.owner.id }) }],
+      ['an ADMIN moving an ADMIN between groups', admin, { method: 'PUT', url: `${base}/groups/${staff}/members/${seed.eam.id}` }, 403, { code: 7, message: 'only an OWNER may change the groups of an ADMIN', details: errorInfo('PERMISSION_DENIED') }],
+      ['an ADMIN deleting a group with an ADMIN in it', admin, { method: 'DELETE', url: `${base}/groups/${staff}` }, 403, { code: 7, message: 'only an OWNER may delete a group with ADMIN or OWNER members', details: errorInfo('PERMISSION_DENIED') }],
+      ['a NUL in a name', owner, { method: 'POST', url: `${base}/users`, payload: { email: 'nul@test.example', display_name: 'a\u0000b' } }, 400, { code: 3, message: 'a value cannot be stored as given (a NUL character, say, or a number out of range)', details: errorInfo('INVALID_ARGUMENT') }],
       ['a taken email', owner, { method: 'PATCH', url: `${base}/users/${seed.members[1]!.id}`, payload: { email: 'ADMIN@test.example' } }, 409, { code: 6, message: 'a user with this email already exists', details: errorInfo('EMAIL_TAKEN') }],
       ['an empty change', owner, { method: 'PATCH', url: `${base}/users/${seed.members[1]!.id}`, payload: {} }, 400, { code: 3, message: 'give at least one of email, display_name, role, externally_managed', details: errorInfo('INVALID_ARGUMENT') }],
       ['a MEMBER session', await mintSessionToken(core, seed.members[1]!), { url: `${base}/groups` }, 403, { code: 7, message: 'this route is for OWNER or ADMIN users', details: errorInfo('PERMISSION_DENIED') }],
@@ -128,11 +133,11 @@ describeBackends('directory administration', (backend) => {
 
   it('fuzzing bodies and ids: no 5xx, the documented error shape, and the owner kept', async () => {
     const ids = [seed.members[0]!.id, seed.members[1]!.id, seed.owner.id, 'AAAAAAAAAAAAAAAAAAAAAAAAAA'];
-    const value = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('OWNER', 'ADMIN', 'MEMBER', 'x@y.example', '\ud800', ''), fc.boolean(), fc.integer(), fc.constant(null));
+    const value = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('OWNER', 'ADMIN', 'MEMBER', 'x@y.example', 'n\u0000l@y.example', 'a\u0000b', '\ud800', ''), fc.boolean(), fc.integer(), fc.constant(null));
     const body = fc.oneof(fc.dictionary(fc.constantFrom('email', 'display_name', 'role', 'externally_managed', 'groups', 'name', 'extra'), value, { maxKeys: 4 }), fc.json({ maxDepth: 2 }).map((text) => JSON.parse(text) as unknown));
     const request = fc.record({
       route: fc.constantFrom('createUser', 'updateUser', 'deleteUser', 'createGroup', 'member'),
-      id: fc.oneof(fc.constantFrom(...ids), fc.string({ minLength: 1, maxLength: 30 })),
+      id: fc.oneof(fc.constantFrom(...ids, '%00', 'A\u0000'), fc.string({ minLength: 1, maxLength: 30 })),
       body,
       as: fc.constantFrom('owner', 'admin'),
     });

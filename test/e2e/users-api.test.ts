@@ -215,6 +215,13 @@ describeBackends('Users API (1Password-compatible)', (backend) => {
     const adminToken = await mintSessionToken(core, seed.admin);
     const list = await call({ url: `${base}?max_page_size=1000`, headers: { authorization: `Bearer ${adminToken}` } });
     expect(list.json()).toEqual({ results: (await usersOf(seed.accountId)).map(apiUser) });
+    // An ADMIN acts on MEMBERs only: suspending an OWNER would let one admin lock the owners out.
+    const refused = await call({ method: 'POST', url: `${base}/${seed.owner.id}:suspend`, headers: { authorization: `Bearer ${adminToken}` } });
+    expect([refused.statusCode, refused.json()]).toEqual([403, { code: 7, message: 'only an OWNER may suspend an OWNER', details: errorInfo('PERMISSION_DENIED') }]);
+    const ownerToken = await mintSessionToken(core, seed.owner);
+    const byOwner = await call({ method: 'POST', url: `${base}/${seed.admin.id}:suspend`, headers: { authorization: `Bearer ${ownerToken}` } });
+    expect(byOwner.json()).toMatchObject({ id: seed.admin.id, state: 'SUSPENDED' });
+    await reactivateUser(core.directory, testCtx, seed.accountId, seed.admin.id);
     const memberToken = await mintSessionToken(core, seed.members[2]!);
     expect((await call({ url: base, headers: { authorization: `Bearer ${memberToken}` } })).json()).toEqual({ code: 7, message: 'this route is for OWNER or ADMIN users', details: errorInfo('PERMISSION_DENIED') });
     const entry = (await auditTrail(core, seed.accountId)).at(-1)!;
@@ -280,9 +287,9 @@ describeBackends('Users API (1Password-compatible)', (backend) => {
 
   it('fuzzing paths, queries and bodies: no 5xx, no change from a refused call, every call audited', async () => {
     const ids = [seed.members[0]!.id, seed.members[1]!.id, seed.owner.id, seed.eam.id, 'AAAAAAAAAAAAAAAAAAAAAAAAAA'];
-    const text = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('user.isActive()', 'user.isSuspended()', '', '0', '-1', '1001', '25', 'WyJBIl0.x', '%', '\u0000', '\ud800'));
+    const text = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('user.isActive()', 'user.isSuspended()', '', '0', '-1', '1001', '25', 'WyJBIl0.x', '%', '\u0000', '\ud800', 'a\u0000b'));
     const query = fc.dictionary(fc.constantFrom('filter', 'max_page_size', 'maxPageSize', 'page_token', 'pageToken', 'other'), text, { maxKeys: 4 });
-    const body = fc.oneof(fc.constant(undefined), fc.constant(''), fc.json({ maxDepth: 2 }), fc.record({ reason: fc.string() }, { requiredKeys: [] }), fc.constant('{"reason":"\\ud800"}'));
+    const body = fc.oneof(fc.constant(undefined), fc.constant(''), fc.json({ maxDepth: 2 }), fc.record({ reason: fc.string() }, { requiredKeys: [] }), fc.constantFrom('{"reason":"\\ud800"}', '{"reason":"a\\u0000b"}', '{"ticket":"\\u0000"}'));
     const request = fc.record({
       prefix: fc.constantFrom('/v1beta1', '/v1'),
       user: fc.oneof(fc.constantFrom(...ids), fc.string({ minLength: 1, maxLength: 40 })),

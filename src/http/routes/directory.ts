@@ -136,7 +136,8 @@ export function directoryRoutes(app: FastifyInstance, core: Core): void {
   });
 
   r.delete(`${groups}/:group`, { preHandler: admin, ...audited('group.delete'), schema: { summary: 'Delete a group and its memberships', tags, params: GroupParams, response: { 200: Type.Object({ id: Type.String(), name: Type.String() }), ...Errors } } }, async (request) => {
-    const group = await deleteGroup(core.directory, human(request).ctx, request.params.account, request.params.group);
+    const { ctx, session } = human(request);
+    const group = await deleteGroup(core.directory, ctx, request.params.account, request.params.group, session.user.role);
     return { id: group.id, name: group.name };
   });
 
@@ -152,7 +153,8 @@ export function directoryRoutes(app: FastifyInstance, core: Core): void {
       schema: { summary, tags, params: MemberParams, response: { 200: Type.Object({ changed: Type.Boolean() }), ...Errors } },
       handler: async (request) => {
         const { account, group, user } = request.params;
-        return { changed: await change(core.directory, human(request).ctx, account, group, user) };
+        const { ctx, session } = human(request);
+        return { changed: await change(core.directory, ctx, account, group, user, session.user.role) };
       },
     });
   }

@@ -198,7 +198,10 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
         async (request) => {
           const { account, user: userId } = request.params;
           const cause = Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined)) as Record<string, string>;
-          const { user } = await change(core.directory, callerContext(request, cause), account, userId, { constraints: request.principal?.constraints });
+          const { user } = await change(core.directory, callerContext(request, cause), account, userId, {
+            constraints: request.principal?.constraints,
+            actorRole: request.human?.session.user.role,
+          });
           return toApiUser(user);
         },
       );
