@@ -1,7 +1,6 @@
 import { beforeEach, expect, it } from 'vitest';
 import { describeBackends, useFreshCore } from '../../test/support/backends.js';
 import { testCtx } from '../../test/support/fixtures.js';
-import type { Core } from '../app.js';
 import { createAccount } from '../directory/accounts.js';
 import { getLogSize, listAuditEntries } from '../store/audit.js';
 import { Sequencer } from './sequencer.js';

@@ -2,7 +2,6 @@ import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { describeBackends, useFreshCore } from '../../test/support/backends.js';
 import { seedAccount, testCtx, type SeededAccount } from '../../test/support/fixtures.js';
-import type { Core } from '../app.js';
 import { countUsers, findUserByEmail } from '../store/users.js';
 import { listGroupIdsOfUser, listGroups } from '../store/groups.js';
 import { listAuditEntries } from '../store/audit.js';

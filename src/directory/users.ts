@@ -3,12 +3,12 @@ import type { AuditEntryInput, CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
 import { isUniqueViolation } from '../store/errors.js';
 import { newId } from '../ids.js';
-import type { Database, User, UserRole } from '../storage/schema.js';
+import type { Database, User } from '../storage/schema.js';
 import { findAccountById } from '../store/accounts.js';
 import { findGroupsByName, insertGroups, insertMemberships } from '../store/groups.js';
 import { findTakenEmails, findUserById, insertUsers, type NewUserRow } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
-import { assertNewUser, ROLES, type NewUserInput } from './validate.js';
+import { assertNewUser, type NewUserInput } from './validate.js';
 
 export async function getUser(deps: DirectoryDeps, accountId: string, userId: string): Promise<User> {
   const user = await findUserById(deps.db, accountId, userId);

@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { describeBackends, useFreshCore } from '../../test/support/backends.js';
-import type { Core } from '../app.js';
 import { claimJobs, completeJob, enqueueJob, failJob } from './jobs.js';
 
 describeBackends('jobs', (backend) => {

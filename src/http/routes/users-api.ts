@@ -11,7 +11,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import type { Core } from '../../app.js';
-import type { CallContext } from '../../audit/entry.js';
 import { requirePermissionOrAdmin } from '../../auth/session-guard.js';
 import { getUser } from '../../directory/users.js';
 import { reactivateUser, suspendUser } from '../../directory/user-state.js';
