@@ -3,7 +3,8 @@
  * (the Trillian/Tessera way), so that writers never queue on a counter row.
  *
  * Writers insert entries with no index in the same transaction as their change, then nudge the local
- * sequencer. Entries committed by other processes are found by polling. Each pass numbers every log
+ * sequencer. Entries committed by other processes, and this process's group-committed records (reads,
+ * refusals), are found by polling. Each pass numbers every log
  * that has waiting entries, under that log's row lock (store/audit.ts), so several processes on one
  * PostgreSQL never hand out an index twice. The same transaction adds the entries to the log's Merkle
  * tree. A crash loses nothing: entries committed before it are numbered by the next pass after restart.
