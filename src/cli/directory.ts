@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { addMember, createGroup, deleteGroup, groupView, removeMember } from '../directory/groups.js';
+import { sessionView } from '../directory/sessions.js';
 import { deleteUser, updateUser, userProfile, type UserChanges } from '../directory/user-admin.js';
 import { createUser, getUser } from '../directory/users.js';
 import { ROLES } from '../directory/validate.js';
@@ -123,12 +124,10 @@ export function userAdminCommands(users: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((userId: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        type SessionJson = { id: string; kind: string; create_time: string; revoke_time: string | null; revoke_reason: string | null };
-        const { sessions } = await runAdmin<{ sessions: SessionJson[] }>(io, 'users sessions', opts.account, {
+        const { sessions } = await runAdmin<{ sessions: Array<ReturnType<typeof sessionView>> }>(io, 'users sessions', opts.account, {
           direct: async (core, accountId) => {
             await getUser(core.directory, accountId, userId);
-            const rows = await listSessionsOfUser(core.database.db, accountId, userId);
-            return { sessions: rows.map((s) => ({ id: s.id, kind: s.kind, create_time: s.created_at.toISOString(), revoke_time: s.revoked_at?.toISOString() ?? null, revoke_reason: s.revoke_reason })) };
+            return { sessions: (await listSessionsOfUser(core.database.db, accountId, userId)).map(sessionView) };
           },
           api: (client, accountId) => client.call('GET', `${accountPath(accountId)}/users/${seg(userId)}/sessions`),
         });

@@ -33,7 +33,7 @@ export function assertMayManage(actorRole: UserRole | undefined, role: UserRole,
 }
 
 /** Refuses when `user` is the last active owner (the caller holds the user's row lock). */
-async function assertAnotherOwner(trx: Executor, user: User): Promise<void> {
+export async function assertAnotherOwner(trx: Executor, user: User): Promise<void> {
   if (user.role !== 'OWNER' || user.state !== 'ACTIVE') return;
   // Serializes owner changes within the account: two owners demoting each other cannot both win.
   await lockAccount(trx, user.account_id);

@@ -12,11 +12,10 @@ import { isAppError, AppError } from '../errors.js';
 import { toAuditRow, type CallContext } from '../audit/entry.js';
 import type { User, UserRole, UserState } from '../storage/schema.js';
 import { enforceAppConstraints } from '../oauth/constraints.js';
-import { lockAccount } from '../store/accounts.js';
 import type { AppConstraints } from '../store/tokens.js';
-import { applyUserState, countOtherActiveOwners, lockUserById } from '../store/users.js';
+import { applyUserState, lockUserById } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
-import { assertMayManage } from './user-admin.js';
+import { assertAnotherOwner, assertMayManage } from './user-admin.js';
 import { assertAccountExists } from './users.js';
 
 export interface StateChangeResult {
@@ -62,13 +61,8 @@ async function changeUserState(
         return { user, changed: false, sessionsRevoked: [] };
       }
       if (user.externally_managed) throw new AppError('EXTERNALLY_MANAGED', { metadata: { user_id: userId } });
-      if (target === 'SUSPENDED' && user.role === 'OWNER') {
-        // Serializes owner changes within the account: two owners suspending each other cannot both win.
-        await lockAccount(trx, accountId);
-        if ((await countOtherActiveOwners(trx, accountId, userId)) === 0) {
-          throw new AppError('LAST_OWNER', { metadata: { user_id: userId } });
-        }
-      }
+      // The user is active here (not in the target state): suspending the last active owner is refused.
+      if (target === 'SUSPENDED') await assertAnotherOwner(trx, user);
       await constraints?.beforeChange(target);
       const { user: updated, sessionsRevoked } = await applyUserState(trx, {
         accountId,

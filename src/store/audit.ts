@@ -59,6 +59,10 @@ export interface NumberedEntry {
 /** Timestamps in leaves and exports: UTC, ISO 8601 with microseconds (what PostgreSQL keeps). */
 export const ISO_MICROS = sql.raw(`'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`);
 
+/** The select list of a NumberedEntry, from any relation with audit_entries' columns. */
+export const NUMBERED_ENTRY = sql`account_id, idx, to_char(recorded_at AT TIME ZONE 'UTC', ${ISO_MICROS}) AS recorded_at, actor_type, actor_id,
+           action, target_type, target_id, cause, authz, outcome, details`;
+
 /**
  * Takes the log's row lock (until the transaction ends) and returns its size, creating the head of a
  * log written before its account row (the system log) on first use. One holder at a time numbers a log,
@@ -86,8 +90,7 @@ export async function setLogHead(trx: Executor, accountId: string, head: { size:
 /** Numbered entries [from, to) of a log, in index order, as leaves are made of them. */
 export async function readNumberedEntries(db: Executor, accountId: string, from: number, to: number): Promise<NumberedEntry[]> {
   const { rows } = await sql<NumberedEntry>`
-    SELECT account_id, idx, to_char(recorded_at AT TIME ZONE 'UTC', ${ISO_MICROS}) AS recorded_at, actor_type, actor_id,
-           action, target_type, target_id, cause, authz, outcome, details
+    SELECT ${NUMBERED_ENTRY}
     FROM audit_entries WHERE account_id = ${accountId} AND idx >= ${from} AND idx < ${to} ORDER BY idx`.execute(db);
   return rows;
 }
@@ -118,8 +121,7 @@ export async function numberInboxEntries(trx: Executor, accountId: string, size:
       FROM batch
       RETURNING *
     )
-    SELECT account_id, idx, to_char(recorded_at AT TIME ZONE 'UTC', ${ISO_MICROS}) AS recorded_at, actor_type, actor_id,
-           action, target_type, target_id, cause, authz, outcome, details
+    SELECT ${NUMBERED_ENTRY}
     FROM numbered ORDER BY idx`.execute(trx);
   return result.rows;
 }

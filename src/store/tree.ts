@@ -1,22 +1,27 @@
 import { sql } from 'kysely';
 import type { Hash, NodeId } from '../audit/merkle.js';
-import { ISO_MICROS, type NumberedEntry } from './audit.js';
+import { NUMBERED_ENTRY, type NumberedEntry } from './audit.js';
 import type { Executor } from './executor.js';
 
 /** bytea as a Buffer: pg returns one, PGlite a plain Uint8Array (no copy either way). */
 export const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
-/** Reads tree nodes of one log in the order asked, in one query; a missing node is an error (the tree is damaged). */
+/** The wanted nodes of a log (`ord` counts from 1, in the order asked) with their hashes, null when missing. */
+const wantedNodes = (logId: string, ids: NodeId[]) => sql`
+    unnest(${ids.map((id) => id.level)}::smallint[], ${ids.map((id) => id.index)}::bigint[]) WITH ORDINALITY AS want(level, idx, ord)
+    LEFT JOIN audit_tree_nodes n ON n.account_id = ${logId} AND n.level = want.level AND n.idx = want.idx`;
+
+/** A wanted node's hash; a missing node is an error (the tree is damaged). */
+function nodeHash(logId: string, id: NodeId, hash: Uint8Array | null): Hash {
+  if (!hash) throw new Error(`audit log ${logId}: tree node ${id.level}/${id.index} is missing`);
+  return asBuffer(hash);
+}
+
+/** Reads tree nodes of one log in the order asked, in one query. */
 export async function readTreeNodes(db: Executor, logId: string, ids: NodeId[]): Promise<Hash[]> {
   if (ids.length === 0) return [];
-  const { rows } = await sql<{ hash: Uint8Array | null }>`
-    SELECT n.hash FROM unnest(${ids.map((id) => id.level)}::smallint[], ${ids.map((id) => id.index)}::bigint[]) WITH ORDINALITY AS want(level, idx, ord)
-    LEFT JOIN audit_tree_nodes n ON n.account_id = ${logId} AND n.level = want.level AND n.idx = want.idx
-    ORDER BY want.ord`.execute(db);
-  return rows.map((row, i) => {
-    if (!row.hash) throw new Error(`audit log ${logId}: tree node ${ids[i]!.level}/${ids[i]!.index} is missing`);
-    return asBuffer(row.hash);
-  });
+  const { rows } = await sql<{ hash: Uint8Array | null }>`SELECT n.hash FROM ${wantedNodes(logId, ids)} ORDER BY want.ord`.execute(db);
+  return rows.map((row, i) => nodeHash(logId, ids[i]!, row.hash));
 }
 
 export async function insertTreeNodes(db: Executor, logId: string, nodes: Array<NodeId & { hash: Hash }>): Promise<void> {
@@ -45,21 +50,15 @@ export async function readTreeNodeRanges(db: Executor, logId: string, ranges: Ar
  */
 export async function readEntryWithNodes(db: Executor, logId: string, index: number, ids: NodeId[]): Promise<{ entry: NumberedEntry | undefined; hashes: Hash[] }> {
   const { rows } = await sql<{ ord: string; hash: Uint8Array | null; entry: NumberedEntry | null }>`
-    SELECT want.ord, n.hash, NULL::json AS entry
-    FROM unnest(${ids.map((id) => id.level)}::smallint[], ${ids.map((id) => id.index)}::bigint[]) WITH ORDINALITY AS want(level, idx, ord)
-    LEFT JOIN audit_tree_nodes n ON n.account_id = ${logId} AND n.level = want.level AND n.idx = want.idx
+    SELECT want.ord, n.hash, NULL::json AS entry FROM ${wantedNodes(logId, ids)}
     UNION ALL
-    SELECT 0, NULL, row_to_json(e) FROM (
-      SELECT account_id, idx, to_char(recorded_at AT TIME ZONE 'UTC', ${ISO_MICROS}) AS recorded_at, actor_type, actor_id,
-             action, target_type, target_id, cause, authz, outcome, details
-      FROM audit_entries WHERE account_id = ${logId} AND idx = ${index}) e`.execute(db);
+    SELECT 0, NULL, row_to_json(e) FROM (SELECT ${NUMBERED_ENTRY} FROM audit_entries WHERE account_id = ${logId} AND idx = ${index}) e`.execute(db);
   const hashes: Hash[] = new Array(ids.length);
   let entry: NumberedEntry | undefined;
   for (const row of rows) {
     const ord = Number(row.ord);
     if (ord === 0) entry = row.entry ?? undefined;
-    else if (!row.hash) throw new Error(`audit log ${logId}: tree node ${ids[ord - 1]!.level}/${ids[ord - 1]!.index} is missing`);
-    else hashes[ord - 1] = asBuffer(row.hash);
+    else hashes[ord - 1] = nodeHash(logId, ids[ord - 1]!, row.hash);
   }
   return { entry, hashes };
 }

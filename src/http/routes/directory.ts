@@ -11,10 +11,10 @@ import { Type } from 'typebox';
 import type { Core } from '../../app.js';
 import { ADMIN_ROLES, requireSession, type HumanPrincipal } from '../../auth/session-guard.js';
 import { addMember, createGroup, deleteGroup, groupView, removeMember } from '../../directory/groups.js';
+import { sessionView } from '../../directory/sessions.js';
 import { assertMayManage, deleteUser, updateUser, userProfile } from '../../directory/user-admin.js';
 import { createUser, getUser } from '../../directory/users.js';
 import { AppError } from '../../errors.js';
-import type { Session } from '../../storage/schema.js';
 import { findGroupById, listGroups } from '../../store/groups.js';
 import { listSessionsOfUser } from '../../store/sessions.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
@@ -72,9 +72,7 @@ const UserPatchBody = Type.Object(
   { additionalProperties: false },
 );
 
-const iso = (at: Date | null) => (at ? at.toISOString() : null);
 
-const sessionView = (s: Session) => ({ id: s.id, kind: s.kind, create_time: s.created_at.toISOString(), expire_time: iso(s.expires_at), revoke_time: iso(s.revoked_at), revoke_reason: s.revoke_reason });
 
 export function directoryRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();

@@ -22,7 +22,7 @@ import { auditRefusals, callerContext } from '../audited-calls.js';
 import { PageTokens } from '../page-token.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 
-export const USERS_API_PREFIXES = ['/v1beta1', '/v1'] as const;
+const USERS_API_PREFIXES = ['/v1beta1', '/v1'] as const;
 
 /** `user.v1beta1.User`: exactly these fields. */
 const ApiUserSchema = Type.Object(
@@ -68,13 +68,13 @@ const CauseBody = Type.Object(
 );
 
 const FILTERS: Record<string, UserState | undefined> = { '': undefined, 'user.isActive()': 'ACTIVE', 'user.isSuspended()': 'SUSPENDED' };
-export const DEFAULT_PAGE_SIZE = 25;
-export const MAX_PAGE_SIZE = 1000;
+const DEFAULT_PAGE_SIZE = 25;
+const MAX_PAGE_SIZE = 1000;
 
 /** RFC 3339 to the second, as the contract's examples show it. */
 const apiTime = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-export function toApiUser(user: ListedUser): Static<typeof ApiUserSchema> {
+function toApiUser(user: ListedUser): Static<typeof ApiUserSchema> {
   return {
     id: user.id,
     email: user.email,
@@ -96,13 +96,13 @@ function either(query: Static<typeof ListQuery>, snake: 'max_page_size' | 'page_
   return a ?? b;
 }
 
-export function parsePageSize(raw: string | undefined): number {
+function parsePageSize(raw: string | undefined): number {
   if (raw === undefined || raw === '') return DEFAULT_PAGE_SIZE;
   if (!/^[0-9]{1,15}$/.test(raw) || Number(raw) < 1) throw invalid('max_page_size', 'max_page_size must be a positive integer');
   return Math.min(Number(raw), MAX_PAGE_SIZE);
 }
 
-export function parseFilter(raw: string | undefined): UserState | undefined {
+function parseFilter(raw: string | undefined): UserState | undefined {
   const filter = (raw ?? '').trim();
   if (!Object.hasOwn(FILTERS, filter)) throw invalid('filter', 'filter must be user.isActive() or user.isSuspended(), or empty');
   return FILTERS[filter];
@@ -111,8 +111,7 @@ export function parseFilter(raw: string | undefined): UserState | undefined {
 export function usersApiRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const pageTokens = new PageTokens(core.sealer, 'users api list');
-  const guards = new Map<Permission, ReturnType<typeof requirePermissionOrAdmin>>();
-  const guard = (permission: Permission) => guards.get(permission) ?? guards.set(permission, requirePermissionOrAdmin(core, permission)).get(permission)!;
+  const guard = (permission: Permission) => requirePermissionOrAdmin(core, permission);
   const audited = auditRefusals(core);
 
   for (const prefix of USERS_API_PREFIXES) {
