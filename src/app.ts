@@ -13,6 +13,7 @@ import { listenUrl, type Config } from './config.js';
 import { seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
 import type { DirectoryDeps } from './directory/deps.js';
 import { buildServer } from './http/server.js';
+import type { ResponseDeps } from './response/engine.js';
 import { VerifiedTokens } from './oauth/access-token.js';
 import { KeyRing } from './oauth/keys.js';
 import { TokenStanding } from './oauth/token-standing.js';
@@ -28,6 +29,8 @@ export interface Core {
   latestCheckpoints: LatestCheckpoints;
   checkpointKey: CheckpointKey;
   directory: DirectoryDeps;
+  /** The response engine's dependencies: the directory's, with the engine's defaults. */
+  response: ResponseDeps;
   keys: KeyRing;
   /** Whether verified access tokens still stand (the guard's per-request database check). */
   tokenStanding: TokenStanding;
@@ -85,6 +88,13 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     latestCheckpoints: new LatestCheckpoints(database.db),
     checkpointKey,
     directory: { db: database.db, audit, sealer },
+    response: {
+      db: database.db,
+      audit,
+      sealer,
+      defaults: { breakerMaxActions: config.response.breakerMaxActions, breakerWindowSeconds: config.response.breakerWindowSeconds },
+      rawMaxBytes: config.response.rawMaxBytes,
+    },
     keys,
     tokenStanding: new TokenStanding(database.db),
     accessTokens: new VerifiedTokens(keys),

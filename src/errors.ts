@@ -30,6 +30,8 @@ interface CodeSpec {
 
 export const ErrorCodes = {
   INVALID_ARGUMENT: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'invalid argument' },
+  /** A SIEM alert that the intake mapper for its format cannot read; `metadata.field` names the field. */
+  INVALID_SIGNAL: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'invalid_signal: the payload is not a valid signal for this format' },
   NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'not found' },
   USER_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'user not found' },
   ACCOUNT_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'account not found' },
@@ -54,6 +56,14 @@ export const ErrorCodes = {
   SIGN_IN_FAILED: { grpc: GrpcCode.UNAUTHENTICATED, http: 401, description: 'sign-in failed: wrong email, password or code' },
   SIGN_IN_BACKOFF: { grpc: GrpcCode.RESOURCE_EXHAUSTED, http: 429, description: 'too many failed sign-ins for this user: wait before trying again' },
   USER_SUSPENDED: { grpc: GrpcCode.PERMISSION_DENIED, http: 403, description: 'the user is suspended' },
+  /** A playbook or protection-policy document that fails its schema or lint (details name each problem). */
+  INVALID_PLAYBOOK: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'invalid_playbook: the playbook fails validation' },
+  INVALID_POLICY: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'invalid_policy: the protection policy fails validation' },
+  SOURCE_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'signal source not found' },
+  /** A webhook source's signature, timestamp or URL token is missing, wrong or outside the replay window. */
+  SOURCE_AUTH_FAILED: { grpc: GrpcCode.UNAUTHENTICATED, http: 401, description: 'source_auth_failed: the request is not authenticated for this source' },
+  PLAN_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'plan not found' },
+  SIGNAL_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'signal not found' },
   FAILED_PRECONDITION: { grpc: GrpcCode.FAILED_PRECONDITION, http: 400, description: 'failed precondition' },
   INTERNAL: { grpc: GrpcCode.INTERNAL, http: 500, description: 'internal error' },
   UNAVAILABLE: { grpc: GrpcCode.UNAVAILABLE, http: 503, description: 'service unavailable' },

@@ -2,11 +2,12 @@ import type { AuditOutcome } from '../storage/schema.js';
 import type { AuditEntryValues } from '../store/audit.js';
 
 /**
- * Who acted. `operator` is a person at the CLI on the server's own data directory; `anonymous` is a
+ * Who acted. `operator` is a person at the CLI on the server's own data directory; `source` a detection
+ * source proving itself with its webhook secret or URL token; `anonymous` is a
  * caller not yet authenticated (a failed sign-in), named by its source address.
  */
 export interface Actor {
-  type: 'user' | 'app' | 'operator' | 'system' | 'responder' | 'anonymous';
+  type: 'user' | 'app' | 'operator' | 'system' | 'responder' | 'source' | 'anonymous';
   id: string;
 }
 
@@ -53,4 +54,4 @@ export function toAuditRow(entry: AuditEntryInput): AuditEntryValues {
  * append (a refusal could not be audited) or stall the log's tree.
  */
 const wellFormed = (text: string): string => (text as string & { toWellFormed(): string }).toWellFormed().replaceAll('\u0000', '\uFFFD');
-const toJsonText = (value: Record<string, unknown>): string => JSON.stringify(value, (_, v: unknown) => (typeof v === 'string' ? wellFormed(v) : v));
+export const toJsonText = (value: unknown): string => JSON.stringify(value, (_, v: unknown) => (typeof v === 'string' ? wellFormed(v) : v));

@@ -10,7 +10,8 @@
  */
 import { isAppError, AppError } from '../errors.js';
 import { toAuditRow, type CallContext } from '../audit/entry.js';
-import type { User, UserRole, UserState } from '../storage/schema.js';
+import type { Transaction } from 'kysely';
+import type { Database, User, UserRole, UserState } from '../storage/schema.js';
 import { enforceAppConstraints } from '../oauth/constraints.js';
 import type { AppConstraints } from '../store/tokens.js';
 import { applyUserState, lockUserById } from '../store/users.js';
@@ -47,31 +48,12 @@ async function changeUserState(
   target: UserState,
   options: StateChangeOptions,
 ): Promise<StateChangeResult> {
-  const action = target === 'SUSPENDED' ? 'user.suspend' : 'user.reactivate';
-  const entry = { accountId, ctx, action, target: { type: 'user', id: userId } };
+  const entry = stateEntry(ctx, accountId, userId, target);
   try {
     return await deps.audit.transact(async (trx) => {
       const user = await lockUserById(trx, accountId, userId);
       if (!user) throw new AppError('USER_NOT_FOUND', { metadata: { user_id: userId } });
-      // An app may only act within its constraints, whichever route it came by.
-      const constraints = ctx.actor.type === 'app' ? await enforceAppConstraints(trx, accountId, ctx.actor.id, user, options.constraints) : undefined;
-      assertMayManage(options.actorRole, user.role, target === 'SUSPENDED' ? 'suspend' : 'reactivate');
-      if (user.state === target) {
-        await deps.audit.append(trx, { ...entry, outcome: 'unchanged', details: { state: target } });
-        return { user, changed: false, sessionsRevoked: [] };
-      }
-      if (user.externally_managed) throw new AppError('EXTERNALLY_MANAGED', { metadata: { user_id: userId } });
-      // The user is active here (not in the target state): suspending the last active owner is refused.
-      if (target === 'SUSPENDED') await assertAnotherOwner(trx, user);
-      await constraints?.beforeChange(target);
-      const { user: updated, sessionsRevoked } = await applyUserState(trx, {
-        accountId,
-        userId,
-        state: target,
-        revokeReason: target === 'SUSPENDED' ? 'user_suspended' : null,
-        audit: toAuditRow({ ...entry, outcome: 'changed', details: { from: user.state, to: target } }),
-      });
-      return { user: updated, changed: true, sessionsRevoked };
+      return changeLockedUserState(deps, trx, ctx, user, target, options);
     });
   } catch (error) {
     if (!isAppError(error)) throw error;
@@ -82,4 +64,43 @@ async function changeUserState(
     error.audited = true;
     throw error;
   }
+}
+
+function stateEntry(ctx: CallContext, accountId: string, userId: string, target: UserState) {
+  return { accountId, ctx, action: target === 'SUSPENDED' ? 'user.suspend' : 'user.reactivate', target: { type: 'user', id: userId } };
+}
+
+/**
+ * The rules and the change, inside the caller's transaction, on a user whose row the caller locked
+ * (`lockUserById`): what the response engine runs as part of a plan's transaction. A refusal throws
+ * before anything is written; recording it is the caller's business.
+ */
+export async function changeLockedUserState(
+  deps: DirectoryDeps,
+  trx: Transaction<Database>,
+  ctx: CallContext,
+  user: User,
+  target: UserState,
+  options: StateChangeOptions = {},
+): Promise<StateChangeResult> {
+  const entry = stateEntry(ctx, user.account_id, user.id, target);
+  // An app may only act within its constraints, whichever route it came by.
+  const constraints = ctx.actor.type === 'app' ? await enforceAppConstraints(trx, user.account_id, ctx.actor.id, user, options.constraints) : undefined;
+  assertMayManage(options.actorRole, user.role, target === 'SUSPENDED' ? 'suspend' : 'reactivate');
+  if (user.state === target) {
+    await deps.audit.append(trx, { ...entry, outcome: 'unchanged', details: { state: target } });
+    return { user, changed: false, sessionsRevoked: [] };
+  }
+  if (user.externally_managed) throw new AppError('EXTERNALLY_MANAGED', { metadata: { user_id: user.id } });
+  // The user is active here (not in the target state): suspending the last active owner is refused.
+  if (target === 'SUSPENDED') await assertAnotherOwner(trx, user);
+  await constraints?.beforeChange(target);
+  const { user: updated, sessionsRevoked } = await applyUserState(trx, {
+    accountId: user.account_id,
+    userId: user.id,
+    state: target,
+    revokeReason: target === 'SUSPENDED' ? 'user_suspended' : null,
+    audit: toAuditRow({ ...entry, outcome: 'changed', details: { from: user.state, to: target } }),
+  });
+  return { user: updated, changed: true, sessionsRevoked };
 }

@@ -11,9 +11,16 @@ import { asAppError } from './error-mapping.js';
 import { requestOrigin } from '../oauth/guard.js';
 import { findAccountById } from '../store/accounts.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** A detection source that proved itself with its webhook secret or URL token. */
+    source?: { ctx: CallContext };
+  }
+}
+
 /** The context of the caller the guard admitted (an app or a person), with a cause when one is given. */
 export function callerContext(request: FastifyRequest, cause?: Record<string, string>): CallContext {
-  const ctx = request.principal?.ctx ?? request.human?.ctx;
+  const ctx = request.principal?.ctx ?? request.human?.ctx ?? request.source?.ctx;
   if (!ctx) throw new Error(`${request.routeOptions.url}: no principal after the guard`);
   return cause && Object.keys(cause).length > 0 ? { ...ctx, cause } : ctx;
 }
@@ -24,11 +31,12 @@ export function callerContext(request: FastifyRequest, cause?: Record<string, st
  */
 async function auditRefusal(core: Core, request: FastifyRequest, action: string, error: unknown): Promise<void> {
   if (isAppError(error) && error.audited) return;
-  const params = (request.params ?? {}) as { account?: unknown; user?: unknown; group?: unknown };
+  const params = (request.params ?? {}) as { account?: unknown; user?: unknown; group?: unknown; source?: unknown };
   const account = typeof params.account === 'string' ? params.account : '';
   if (!/^[A-Z2-7]{26}$/.test(account) || !(await findAccountById(core.database.db, account))) return;
-  const ctx = request.principal?.ctx ?? request.human?.ctx ?? { actor: { type: 'anonymous' as const, id: request.ip }, authz: { method: 'none', ...requestOrigin(request) } };
-  const [type, id] = typeof params.user === 'string' ? ['user', params.user] : typeof params.group === 'string' ? ['group', params.group] : ['account', account];
+  const ctx = request.principal?.ctx ?? request.human?.ctx ?? request.source?.ctx ?? { actor: { type: 'anonymous' as const, id: request.ip }, authz: { method: 'none', ...requestOrigin(request) } };
+  const named = (['user', 'group', 'source'] as const).find((key) => typeof params[key] === 'string');
+  const [type, id] = named ? [named, params[named] as string] : ['account', account];
   const code = asAppError(error).code;
   await core.audit.record({ accountId: account, ctx, action, target: { type, id: id.slice(0, 200) }, outcome: 'refused', details: { code } });
 }

@@ -19,6 +19,9 @@ import { authRoutes } from './routes/auth.js';
 import { eventsRoutes } from './routes/events.js';
 import { credentialsRoutes } from './routes/credentials.js';
 import { directoryRoutes } from './routes/directory.js';
+import { automationRoutes } from './routes/automation.js';
+import { playbooksRoutes } from './routes/playbooks.js';
+import { signalsRoutes } from './routes/signals.js';
 import { usersApiRoutes } from './routes/users-api.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -111,6 +114,9 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   directoryRoutes(app, core);
   auditRoutes(app, core);
   eventsRoutes(app, core);
+  signalsRoutes(app, core);
+  playbooksRoutes(app, core);
+  automationRoutes(app, core);
   options.register?.(app);
 
   return app;

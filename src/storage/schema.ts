@@ -189,6 +189,103 @@ export interface AppSuspensionsTable {
   at: ColumnType<Date, Date | undefined, never>;
 }
 
+export type SignalFormat = 'canonical' | 'ocsf' | 'ecs' | 'splunk' | 'azure';
+export type SourceAuth = 'oauth' | 'hmac' | 'url_token';
+
+export interface SignalSourcesTable {
+  account_id: string;
+  id: string;
+  name: string;
+  format: SignalFormat;
+  auth: SourceAuth;
+  client_id: string | null;
+  secret_enc: string | null;
+  token_hash: string | null;
+  created_at: CreatedAt;
+  disabled_at: NullableTimestamp;
+}
+
+export interface SignalSourceReplaysTable {
+  account_id: string;
+  source_id: string;
+  signature_hash: string;
+  expires_at: Date;
+}
+
+export interface SignalsTable {
+  account_id: string;
+  id: string;
+  source_id: string;
+  external_id: string;
+  type: string;
+  title: string;
+  severity: string;
+  confidence: number;
+  subject: Json<Record<string, string>>;
+  tags: string[];
+  observed_at: Date | string;
+  received_at: CreatedAt;
+  raw: Json<unknown>;
+  raw_truncated: boolean;
+}
+
+interface VersionedDocumentColumns {
+  account_id: string;
+  version: number;
+  content_hash: string;
+  document: Json<Record<string, unknown>>;
+  created_at: CreatedAt;
+  created_by: string;
+}
+
+export interface PlaybooksTable extends VersionedDocumentColumns {
+  name: string;
+}
+
+export type ProtectionPoliciesTable = VersionedDocumentColumns;
+
+export interface AutomationSettingsTable {
+  account_id: string;
+  paused_at: NullableTimestamp;
+  paused_by: string | null;
+  pause_reason: string | null;
+  breaker_max_actions: number | null;
+  breaker_window_seconds: number | null;
+  updated_at: Timestamp;
+}
+
+export interface BreakersTable {
+  account_id: string;
+  scope: string;
+  tripped_at: CreatedAt;
+  trip_plan_id: string;
+  max_actions: number;
+  window_seconds: number;
+  held: string[];
+}
+
+export type PlanStatus = 'executed' | 'pending_approval' | 'refused' | 'duplicate' | 'no_action' | 'notified' | 'failed';
+
+export interface PlansTable {
+  account_id: string;
+  id: string;
+  signal_id: string;
+  subject_user_id: string | null;
+  playbook_name: string | null;
+  playbook_version: number | null;
+  policy_version: number;
+  action: 'suspend' | 'notify' | 'none';
+  mode: 'auto' | 'approval' | null;
+  approvals_required: number;
+  status: PlanStatus;
+  action_digest: string | null;
+  verdicts: Json<unknown[]>;
+  restore_after_seconds: number | null;
+  counts_for_breaker: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: CreatedAt;
+  executed_at: NullableTimestamp;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -208,6 +305,14 @@ export interface Database {
   client_assertion_jtis: ClientAssertionJtisTable;
   dpop_proof_jtis: DpopProofJtisTable;
   app_suspensions: AppSuspensionsTable;
+  signal_sources: SignalSourcesTable;
+  signals: SignalsTable;
+  signal_source_replays: SignalSourceReplaysTable;
+  playbooks: PlaybooksTable;
+  protection_policies: ProtectionPoliciesTable;
+  automation_settings: AutomationSettingsTable;
+  breakers: BreakersTable;
+  plans: PlansTable;
 }
 
 export type Account = Selectable<AccountsTable>;

@@ -1,0 +1,93 @@
+/**
+ * Playbooks as code and the protected-principal policy, for OWNER and ADMIN sessions: apply (a new
+ * version only when the content changes), list the current versions, a playbook's history, and the
+ * published JSON Schema that `cordon playbooks lint` and editors validate against.
+ */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Core } from '../../app.js';
+import { ADMIN_ROLES, requireSession } from '../../auth/session-guard.js';
+import { AppError } from '../../errors.js';
+import { PLAYBOOK_NAME, PlaybookSchema } from '../../response/playbook.js';
+import { applyPlaybooks } from '../../response/playbooks.js';
+import { applyPolicy, ProtectionPolicySchema, readPolicy } from '../../response/protection-policy.js';
+import { latestPlaybooks, playbookHistory, policyHistory, type PlaybookRow } from '../../store/playbooks.js';
+import { auditRefusals, callerContext } from '../audited-calls.js';
+import { IdSchema, RpcStatusSchema } from '../schemas.js';
+
+const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema, 409: RpcStatusSchema };
+const AccountParams = Type.Object({ account: IdSchema });
+const Open = Type.Object({}, { additionalProperties: true });
+const VersionSchema = Type.Object({
+  name: Type.String(),
+  version: Type.Integer(),
+  content_hash: Type.String(),
+  document: Open,
+  create_time: Type.String({ format: 'date-time' }),
+  created_by: Type.String(),
+});
+const AppliedSchema = Type.Object({ name: Type.String(), version: Type.Integer(), content_hash: Type.String(), changed: Type.Boolean() });
+const PolicySchema = Type.Object({ version: Type.Integer({ description: '0 before any policy was applied' }), document: Open });
+
+const versionView = (row: PlaybookRow) => ({
+  name: row.name,
+  version: row.version,
+  content_hash: row.content_hash,
+  document: row.document,
+  create_time: new Date(row.created_at).toISOString(),
+  created_by: row.created_by,
+});
+
+export function playbooksRoutes(app: FastifyInstance, core: Core): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const admin = requireSession(core, ADMIN_ROLES);
+  const audited = auditRefusals(core);
+  const tags = ['playbooks'];
+  const playbooks = '/v1/accounts/:account/playbooks';
+
+  r.get('/v1/schemas/playbook.json', { schema: { summary: 'The JSON Schema of a playbook document', tags, response: { 200: Open } } }, async () => PlaybookSchema);
+  r.get('/v1/schemas/protection-policy.json', { schema: { summary: 'The JSON Schema of the protected-principal policy', tags, response: { 200: Open } } }, async () => ProtectionPolicySchema);
+
+  r.post(
+    `${playbooks}::apply`,
+    {
+      preValidation: admin,
+      ...audited('playbook.apply'),
+      schema: {
+        summary: 'Apply playbooks: each gets a new version when its content hash changed (all or nothing)',
+        tags,
+        params: AccountParams,
+        body: Type.Object({ playbooks: Type.Array(Type.Unknown(), { minItems: 1, maxItems: 100 }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ applied: Type.Array(AppliedSchema) }), ...Errors },
+      },
+    },
+    async (request) => ({ applied: await applyPlaybooks(core.response, callerContext(request), request.params.account, request.body.playbooks) }),
+  );
+  r.get(playbooks, { preValidation: admin, schema: { summary: 'The current version of every playbook', tags, params: AccountParams, response: { 200: Type.Object({ playbooks: Type.Array(VersionSchema) }), ...Errors } } }, async (request) => ({
+    playbooks: (await latestPlaybooks(core.database.db, request.params.account)).map(versionView),
+  }));
+  r.get(
+    `${playbooks}/:name`,
+    { preValidation: admin, schema: { summary: "A playbook's versions, newest first", tags, params: Type.Object({ account: IdSchema, name: Type.String({ pattern: PLAYBOOK_NAME }) }), response: { 200: Type.Object({ versions: Type.Array(VersionSchema) }), ...Errors } } },
+    async (request) => {
+      const versions = await playbookHistory(core.database.db, request.params.account, request.params.name);
+      if (versions.length === 0) throw new AppError('NOT_FOUND', { description: `no playbook ${request.params.name}` });
+      return { versions: versions.map(versionView) };
+    },
+  );
+
+  const policy = '/v1/accounts/:account/protection-policy';
+  r.get(policy, { preValidation: admin, schema: { summary: 'The current protected-principal policy', tags, params: AccountParams, response: { 200: PolicySchema, ...Errors } } }, async (request) => readPolicy(core.database.db, request.params.account));
+  r.put(
+    policy,
+    { preValidation: admin, ...audited('policy.apply'), schema: { summary: 'Apply a new protected-principal policy version (when the content changed)', tags, params: AccountParams, body: Type.Unknown(), response: { 200: Type.Object({ version: Type.Integer(), document: Open, changed: Type.Boolean() }), ...Errors } } },
+    async (request) => {
+      const { policy: applied, changed } = await applyPolicy(core.response, callerContext(request), request.params.account, request.body);
+      return { ...applied, changed };
+    },
+  );
+  r.get(`${policy}/versions`, { preValidation: admin, schema: { summary: "The policy's versions, newest first", tags, params: AccountParams, response: { 200: Type.Object({ versions: Type.Array(PolicySchema) }), ...Errors } } }, async (request) => ({
+    versions: (await policyHistory(core.database.db, request.params.account)).map((row) => ({ version: row.version, document: row.document })),
+  }));
+}

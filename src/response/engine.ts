@@ -1,0 +1,232 @@
+/**
+ * The response engine: a signal becomes a plan, evaluated by the guard pipeline, executed and verified,
+ * all in one transaction with the signal itself and every audit entry, so that "signal stored" and
+ * "user suspended" are never seen one without the other.
+ *
+ *   resolve-subject → match-playbook → kill-switch → protected-principals → dedup-window →
+ *   blast-radius → approval → execute → verify → record
+ *
+ * A dry run evaluates the same pipeline in a READ ONLY transaction, taking no lock: it writes nothing and
+ * changes nothing, and the database would refuse if it tried.
+ */
+import { sql, type Transaction } from 'kysely';
+import type { AuditEntryInput, CallContext } from '../audit/entry.js';
+import type { DirectoryDeps } from '../directory/deps.js';
+import { newId } from '../ids.js';
+import type { Database } from '../storage/schema.js';
+import { readAutomation } from '../store/automation.js';
+import type { Executor } from '../store/executor.js';
+import { findPlanOfSignal, insertPlan, type PlanRow } from '../store/plans.js';
+import { findSignalByExternalId, insertSignal, type SignalRow } from '../store/signals.js';
+import { execute, responderContext, verify } from './executor.js';
+import { approval } from './guards/approval.js';
+import { blastRadius } from './guards/blast-radius.js';
+import { dedupWindow } from './guards/dedup-window.js';
+import { killSwitch } from './guards/kill-switch.js';
+import { matchPlaybook } from './guards/match-playbook.js';
+import { protectedPrincipals } from './guards/protected-principals.js';
+import { resolveSubject } from './guards/resolve-subject.js';
+import type { CanonicalSignal } from './intake/signal.js';
+import { actionDigest, type EngineDefaults, type GuardStep, type PlanDraft } from './plan.js';
+import { currentPlaybooks } from './playbooks.js';
+import { readPolicy } from './protection-policy.js';
+
+/** The guards, in policy order. */
+export const PIPELINE: readonly GuardStep[] = [resolveSubject, matchPlaybook, killSwitch, protectedPrincipals, dedupWindow, blastRadius, approval];
+
+export interface ResponseDeps extends DirectoryDeps {
+  defaults: EngineDefaults;
+  /** Raw payloads larger than this are stored cut (the canonical fields are always whole). */
+  rawMaxBytes: number;
+}
+
+export interface IncomingSignal {
+  accountId: string;
+  sourceId: string;
+  signal: CanonicalSignal;
+  /** The payload as received (JSON text), kept with the signal up to rawMaxBytes. */
+  rawText: string;
+  /** Who submitted it: the source's app or webhook secret. */
+  ctx: CallContext;
+}
+
+export interface Reception {
+  signal: SignalRow;
+  /** Undefined for a duplicate whose first copy is still being planned elsewhere (never in practice: same transaction). */
+  plan: PlanRow | undefined;
+  duplicate: boolean;
+  /** Milliseconds spent in each step, for Server-Timing and the benchmark. */
+  timings: Array<[string, number]>;
+}
+
+export interface DryRun {
+  plan: ReturnType<typeof draftView>;
+  /** A signal with this source and external id is already stored: submitting it would change nothing. */
+  duplicate: boolean;
+}
+
+/** Receives one signal: stores it (once per source and external id), plans, executes, verifies, records. */
+export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): Promise<Reception> {
+  const timings: Array<[string, number]> = [];
+  let t = performance.now();
+  const lap = (name: string) => {
+    const now = performance.now();
+    timings.push([name, now - t]);
+    t = now;
+  };
+  const { accountId, signal: canonical } = input;
+  return deps.audit.transact(async (trx) => {
+    const raw = capRaw(input.rawText, deps.rawMaxBytes);
+    const signal = await insertSignal(trx, {
+      account_id: accountId,
+      id: newId(),
+      source_id: input.sourceId,
+      external_id: canonical.external_id,
+      type: canonical.type,
+      title: canonical.title,
+      severity: canonical.severity,
+      confidence: canonical.confidence,
+      subject: JSON.stringify(canonical.subject),
+      tags: canonical.tags,
+      observed_at: canonical.observed_time,
+      raw: raw.json,
+      raw_truncated: raw.truncated,
+    });
+    lap('store-signal');
+    const receipt = { accountId, ctx: input.ctx, action: 'signal.receive' };
+    if (!signal) {
+      const first = (await findSignalByExternalId(trx, accountId, input.sourceId, canonical.external_id))!;
+      const plan = await findPlanOfSignal(trx, accountId, first.id);
+      await deps.audit.append(trx, { ...receipt, target: { type: 'signal', id: first.id }, outcome: 'unchanged', details: { reason: 'duplicate', source_id: input.sourceId, external_id: canonical.external_id } });
+      return { signal: first, plan, duplicate: true, timings };
+    }
+
+    const draft = await newDraft(trx, deps, accountId, { ...canonical, id: signal.id, source_id: input.sourceId }, false);
+    lap('load-policy');
+    await runGuards(draft, trx, lap);
+    const responder = responderContext(draft, input.ctx.actor);
+    if (!draft.status) {
+      draft.verdicts.push(await execute(deps, trx, draft, { ...responder, cause: { ...responder.cause, verdicts: [...draft.verdicts] } }));
+      lap('execute');
+      if (draft.status === 'executed') {
+        draft.verdicts.push(await verify(trx, draft));
+        lap('verify');
+      }
+    }
+    const plan = await insertPlan(trx, planRow(draft));
+    const entries: AuditEntryInput[] = [
+      {
+        ...receipt,
+        target: { type: 'signal', id: signal.id },
+        outcome: 'changed',
+        details: { source_id: input.sourceId, external_id: canonical.external_id, type: canonical.type, severity: canonical.severity, confidence: canonical.confidence, plan_id: plan.id, plan_status: plan.status, subject_user_id: plan.subject_user_id },
+      },
+      { accountId, ctx: responder, action: 'plan.create', target: { type: 'plan', id: plan.id }, outcome: 'changed', details: planDetails(plan) },
+    ];
+    if (draft.tripped) {
+      entries.push({ accountId, ctx: responder, action: 'automation.breaker_trip', target: { type: 'breaker', id: draft.tripped.scope }, outcome: 'changed', details: { ...draft.tripped, plan_id: plan.id, held: [plan.subject_user_id] } });
+    }
+    await deps.audit.append(trx, entries);
+    lap('record');
+    return { signal, plan, duplicate: false, timings };
+  });
+}
+
+/** Evaluates a signal as receiveSignal would, and writes nothing. */
+export async function planSignal(deps: ResponseDeps, accountId: string, sourceId: string, canonical: CanonicalSignal): Promise<DryRun> {
+  return deps.db.transaction().execute(async (trx) => {
+    await sql`SET TRANSACTION READ ONLY`.execute(trx);
+    const duplicate = (await findSignalByExternalId(trx, accountId, sourceId, canonical.external_id)) !== undefined;
+    const draft = await newDraft(trx, deps, accountId, { ...canonical, id: '(dry run)', source_id: sourceId }, true);
+    draft.id = '(dry run)';
+    await runGuards(draft, trx, () => {});
+    if (!draft.status) draft.verdicts.push(await execute(deps, undefined, draft, responderContext(draft, { type: 'system', id: 'dry-run' })));
+    return { plan: draftView(draft), duplicate };
+  });
+}
+
+async function newDraft(db: Executor, deps: ResponseDeps, accountId: string, signal: PlanDraft['signal'], dryRun: boolean): Promise<PlanDraft> {
+  const [automation, policy, playbooks] = [await readAutomation(db, accountId), await readPolicy(db, accountId), await currentPlaybooks(db, accountId)];
+  return { accountId, id: newId(), signal, dryRun, defaults: deps.defaults, automation, policy, playbooks, verdicts: [], holds: [], heldBy: [] };
+}
+
+async function runGuards(draft: PlanDraft, db: Transaction<Database>, lap: (name: string) => void): Promise<void> {
+  for (const step of PIPELINE) {
+    const { status, ...verdict } = await step.run(draft, db);
+    draft.verdicts.push({ step: step.name, ...verdict });
+    lap(step.name);
+    if (verdict.outcome === 'stop') {
+      draft.status = status ?? 'no_action';
+      return;
+    }
+  }
+}
+
+function planRow(draft: PlanDraft) {
+  const playbook = draft.playbook;
+  const pending = draft.status === 'pending_approval';
+  return {
+    account_id: draft.accountId,
+    id: draft.id,
+    signal_id: draft.signal.id,
+    subject_user_id: draft.subject?.id ?? null,
+    playbook_name: playbook?.name ?? null,
+    playbook_version: playbook?.version ?? null,
+    policy_version: draft.policy.version,
+    action: playbook?.action ?? ('none' as const),
+    mode: playbook?.mode ?? null,
+    approvals_required: pending ? Math.max(1, playbook!.approvals) : 0,
+    status: draft.status ?? 'no_action',
+    action_digest: pending ? actionDigest(draft) : null,
+    verdicts: JSON.stringify(draft.verdicts),
+    restore_after_seconds: playbook?.action === 'suspend' ? playbook.restoreAfterSeconds : null,
+    executed_at: draft.status === 'executed' ? new Date() : null,
+  };
+}
+
+function planDetails(plan: PlanRow): Record<string, unknown> {
+  return {
+    status: plan.status,
+    signal_id: plan.signal_id,
+    subject_user_id: plan.subject_user_id,
+    playbook: plan.playbook_name,
+    playbook_version: plan.playbook_version,
+    policy_version: plan.policy_version,
+    action: plan.action,
+    approvals_required: plan.approvals_required,
+    action_digest: plan.action_digest,
+    verdicts: plan.verdicts,
+  };
+}
+
+/** A plan as the API shows it, from a stored row. */
+export function planView(plan: PlanRow) {
+  return {
+    id: plan.id,
+    signal_id: plan.signal_id,
+    subject_user_id: plan.subject_user_id,
+    playbook: plan.playbook_name === null ? null : { name: plan.playbook_name, version: plan.playbook_version! },
+    policy_version: plan.policy_version,
+    action: plan.action,
+    mode: plan.mode,
+    status: plan.status,
+    approvals_required: plan.approvals_required,
+    action_digest: plan.action_digest,
+    restore_after_seconds: plan.restore_after_seconds,
+    verdicts: plan.verdicts as PlanDraft['verdicts'],
+    create_time: new Date(plan.created_at).toISOString(),
+    execute_time: plan.executed_at === null ? null : new Date(plan.executed_at).toISOString(),
+  };
+}
+
+/** A dry run's plan, in the same shape (it has no times: it was never stored). */
+function draftView(draft: PlanDraft) {
+  const row = planRow(draft);
+  return { ...planView({ ...row, verdicts: draft.verdicts, counts_for_breaker: true, created_at: new Date(), executed_at: null }), id: null, signal_id: null, create_time: null, execute_time: null };
+}
+
+function capRaw(text: string, max: number): { json: string; truncated: boolean } {
+  if (Buffer.byteLength(text) <= max) return { json: text, truncated: false };
+  // A cut JSON text is no longer JSON: keep the head as a string, marked.
+  return { json: JSON.stringify({ truncated_head: Buffer.from(text).subarray(0, max).toString('utf8') }), truncated: true };
+}

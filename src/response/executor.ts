@@ -1,0 +1,65 @@
+/**
+ * The last steps of a plan that got through its guards: execute (through the directory service, as
+ * Cordon's own responder principal, never with the detection source's credentials) and verify (the
+ * user is suspended and holds no live session, read back in the same transaction).
+ */
+import type { Transaction } from 'kysely';
+import type { CallContext } from '../audit/entry.js';
+import type { DirectoryDeps } from '../directory/deps.js';
+import { changeLockedUserState } from '../directory/user-state.js';
+import { isAppError } from '../errors.js';
+import type { Database } from '../storage/schema.js';
+import { readStateAndLiveSessions } from '../store/users.js';
+import type { PlanDraft, Verdict } from './plan.js';
+
+/** Cordon's execution principal, with the whole chain of cause in every entry it writes. */
+export function responderContext(draft: PlanDraft, submittedBy: CallContext['actor']): CallContext {
+  const playbook = draft.playbook;
+  return {
+    actor: { type: 'responder', id: 'cordon' },
+    authz: { method: 'plan', plan_id: draft.id, ...(playbook ? { playbook: playbook.name, playbook_version: playbook.version } : {}), policy_version: draft.policy.version },
+    cause: {
+      signal_id: draft.signal.id,
+      source_id: draft.signal.source_id,
+      external_id: draft.signal.external_id,
+      signal_type: draft.signal.type,
+      submitted_by: submittedBy,
+      plan_id: draft.id,
+      ...(playbook ? { playbook: playbook.name, playbook_version: playbook.version, playbook_hash: playbook.contentHash } : {}),
+      policy_version: draft.policy.version,
+      verdicts: draft.verdicts,
+    },
+  };
+}
+
+export async function execute(deps: DirectoryDeps, trx: Transaction<Database> | undefined, draft: PlanDraft, ctx: CallContext): Promise<Verdict> {
+  const subject = draft.subject!;
+  if (draft.playbook!.action === 'notify') {
+    draft.status = 'notified';
+    return { step: 'execute', outcome: 'pass', reason: 'notify: recorded, nothing changed' };
+  }
+  if (subject.state === 'SUSPENDED') {
+    draft.status = 'no_action';
+    return { step: 'execute', outcome: 'stop', reason: 'the subject is already suspended' };
+  }
+  if (!trx) return { step: 'execute', outcome: 'pass', reason: 'dry run: would suspend', details: { user_id: subject.id } };
+  try {
+    const result = await changeLockedUserState(deps, trx, ctx, subject, 'SUSPENDED');
+    draft.sessionsRevoked = result.sessionsRevoked;
+    draft.status = 'executed';
+    return { step: 'execute', outcome: 'pass', reason: 'suspended', details: { user_id: subject.id, sessions_revoked: result.sessionsRevoked.length } };
+  } catch (error) {
+    // The guards check everything the directory refuses, so this is a rule the guards do not know yet.
+    if (!isAppError(error)) throw error;
+    draft.status = 'failed';
+    return { step: 'execute', outcome: 'stop', reason: `the directory refused: ${error.code}`, details: { code: error.code } };
+  }
+}
+
+export async function verify(trx: Transaction<Database>, draft: PlanDraft): Promise<Verdict> {
+  const subject = draft.subject!;
+  const now = await readStateAndLiveSessions(trx, draft.accountId, subject.id);
+  if (now?.state === 'SUSPENDED' && now.live_sessions === 0) return { step: 'verify', outcome: 'pass', reason: 'suspended, no live session' };
+  draft.status = 'failed';
+  return { step: 'verify', outcome: 'stop', reason: 'the suspension did not take', details: { state: now?.state ?? 'missing', live_sessions: now?.live_sessions ?? 0 } };
+}

@@ -1,0 +1,19 @@
+import { protectionReasons } from '../protection-policy.js';
+import type { GuardStep } from '../plan.js';
+import { isLastActiveOwner } from './resolve-subject.js';
+
+/**
+ * The protected-principal policy (versioned), plus what no policy can lift: the last active owner and
+ * externally managed users. A refused plan records what it would have done and why.
+ */
+export const protectedPrincipals: GuardStep = {
+  name: 'protected-principals',
+  async run(draft, db) {
+    const subject = draft.subject!;
+    const reasons = protectionReasons(draft.policy.document, subject, subject.groups, await isLastActiveOwner(db, subject));
+    const details = { policy_version: draft.policy.version, ...(reasons.length > 0 ? { reasons } : {}) };
+    if (reasons.length === 0) return { outcome: 'pass', reason: 'the subject is not protected', details };
+    if (draft.playbook!.action !== 'suspend') return { outcome: 'pass', reason: 'the subject is protected; the playbook only notifies', details };
+    return { outcome: 'stop', status: 'refused', reason: `the subject is protected (${reasons.join(', ')}): would have suspended`, details: { ...details, would_have: 'suspend', user_id: subject.id } };
+  },
+};

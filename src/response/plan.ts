@@ -1,0 +1,89 @@
+/**
+ * A plan: what the engine decided to do about one signal, step by step. Each guard step records a
+ * verdict; the first step that stops the plan fixes its status, a step that holds it sends it to human
+ * approval. The plan is stored with every verdict, the exact playbook and policy versions, and for a
+ * pending plan the digest of the exact action its approvals will be bound to (Containment issue).
+ */
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../audit/jcs.js';
+import type { PlanStatus } from '../storage/schema.js';
+import type { AutomationSettings } from '../store/automation.js';
+import type { Executor } from '../store/executor.js';
+import type { UserWithGroups } from '../store/users.js';
+import type { CanonicalSignal } from './intake/signal.js';
+import type { Playbook } from './playbook.js';
+import type { ProtectionPolicy } from './protection-policy.js';
+
+export type StepName =
+  | 'resolve-subject'
+  | 'match-playbook'
+  | 'kill-switch'
+  | 'protected-principals'
+  | 'dedup-window'
+  | 'blast-radius'
+  | 'approval'
+  | 'execute'
+  | 'verify';
+
+export interface Verdict {
+  step: StepName;
+  /** pass: go on; hold: go on, but the plan needs approval; stop: the plan ends here with `status`. */
+  outcome: 'pass' | 'hold' | 'stop';
+  reason: string;
+  details?: Record<string, unknown>;
+}
+
+/** A signal as the engine sees it: canonical, with its id and source. */
+export interface EngineSignal extends CanonicalSignal {
+  id: string;
+  source_id: string;
+}
+
+/** The engine's limits when the account sets none. */
+export interface EngineDefaults {
+  breakerMaxActions: number;
+  breakerWindowSeconds: number;
+}
+
+export interface PlanDraft {
+  accountId: string;
+  id: string;
+  signal: EngineSignal;
+  /** Evaluate only: take no lock, write nothing, change nothing. */
+  dryRun: boolean;
+  defaults: EngineDefaults;
+  automation: AutomationSettings;
+  policy: ProtectionPolicy;
+  playbooks: Playbook[];
+  subject?: UserWithGroups;
+  playbook?: Playbook;
+  verdicts: Verdict[];
+  status?: PlanStatus;
+  /** Why the plan needs approval (kill switch, breaker, playbook mode). */
+  holds: string[];
+  /** A breaker this plan tripped (audited once, with the subject it held back). */
+  tripped?: { scope: string; count: number; max_actions: number; window_seconds: number };
+  /** Tripped breakers that held this plan back. */
+  heldBy: string[];
+  /** Set by execute: the suspension's outcome. */
+  sessionsRevoked?: string[];
+}
+
+/** One named guard step; the pipeline is an array of them, in policy order. */
+export interface GuardStep {
+  name: StepName;
+  run(draft: PlanDraft, db: Executor): Promise<Omit<Verdict, 'step'> & { status?: PlanStatus }>;
+}
+
+/** SHA-256 over the canonical JSON of exactly what an approval of this plan would let happen. */
+export function actionDigest(draft: PlanDraft): string {
+  const action = {
+    account_id: draft.accountId,
+    subject_user_id: draft.subject?.id ?? null,
+    action: draft.playbook?.action ?? 'none',
+    arguments: { restore_after_seconds: draft.playbook?.restoreAfterSeconds ?? null },
+    playbook: draft.playbook ? { name: draft.playbook.name, version: draft.playbook.version, content_hash: draft.playbook.contentHash } : null,
+    policy_version: draft.policy.version,
+  };
+  return createHash('sha256').update(canonicalJson(action)).digest('hex');
+}

@@ -1,0 +1,159 @@
+/**
+ * A playbook as a document: its JSON Schema (published at /v1/schemas/playbook.json and in the OpenAPI
+ * document), parsing from YAML or JSON, linting, and the content hash that versions it.
+ *
+ * A playbook matches signals (source, type, minimum severity and confidence, tags, the subject's groups
+ * and roles) and chooses an action (`suspend`, or `notify` only), a mode (`auto`, or `approval` by N
+ * people), an optional restore-after duration, its dedup window and an optional blast-radius cap of its
+ * own. Among the playbooks that match, the highest priority wins (then the name, so the choice is stable).
+ */
+import { createHash } from 'node:crypto';
+import { Type, type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { parse as parseYaml } from 'yaml';
+import { canonicalJson } from '../audit/jcs.js';
+import { SEVERITIES, type Severity } from './intake/signal.js';
+
+const DURATION = '^[1-9][0-9]{0,6}[smhd]$';
+const Duration = (description: string) => Type.String({ pattern: DURATION, description: `${description} (e.g. 30s, 10m, 4h, 7d)` });
+const SeveritySchema = Type.Union(SEVERITIES.map((s) => Type.Literal(s)));
+const RoleSchema = Type.Union([Type.Literal('OWNER'), Type.Literal('ADMIN'), Type.Literal('MEMBER')]);
+const Names = (max: number, description: string) => Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: max, description });
+
+export const PLAYBOOK_NAME = '^[a-z0-9][a-z0-9-]{0,62}$';
+
+export const PlaybookSchema = Type.Object(
+  {
+    name: Type.String({ pattern: PLAYBOOK_NAME, description: 'lowercase letters, digits and dashes; the playbook’s identity across versions' }),
+    description: Type.Optional(Type.String({ maxLength: 2000 })),
+    enabled: Type.Optional(Type.Boolean({ description: 'default true; a disabled playbook matches nothing' })),
+    priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'default 100; the highest-priority matching playbook wins' })),
+    match: Type.Object(
+      {
+        sources: Type.Optional(Names(50, 'source ids (or app:<client_id>); any source when absent')),
+        types: Type.Optional(Names(100, 'signal types; an entry ending in * matches a prefix; any type when absent')),
+        min_severity: Type.Optional(SeveritySchema),
+        min_confidence: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+        tags: Type.Optional(Names(32, 'every one of these tags must be on the signal')),
+        subject: Type.Optional(
+          Type.Object(
+            {
+              groups: Type.Optional(Names(100, 'the subject is in at least one of these groups (names or ids)')),
+              roles: Type.Optional(Type.Array(RoleSchema, { maxItems: 3, description: 'the subject has one of these roles' })),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    action: Type.Union([Type.Literal('suspend'), Type.Literal('notify')]),
+    mode: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('approval')], { description: 'default approval' })),
+    approvals: Type.Optional(Type.Integer({ minimum: 1, maximum: 5, description: 'distinct people needed in approval mode (default 1)' })),
+    restore_after: Type.Optional(Duration('reactivate the subject this long after the suspension, under the restore policy')),
+    dedup_window: Type.Optional(Duration('one open plan per subject and playbook within this window (default 1h)')),
+    breaker: Type.Optional(
+      Type.Object(
+        { max_actions: Type.Integer({ minimum: 1, maximum: 100_000 }), window: Duration('the sliding window the cap counts over') },
+        { additionalProperties: false, description: "this playbook's own blast-radius cap, besides the account's" },
+      ),
+    ),
+  },
+  { additionalProperties: false, title: 'Playbook', $id: 'https://cordon.invalid/schemas/playbook.json' },
+);
+
+export type PlaybookDocument = Static<typeof PlaybookSchema>;
+
+/** A playbook with its defaults applied, as the engine uses it. */
+export interface Playbook {
+  name: string;
+  version: number;
+  contentHash: string;
+  enabled: boolean;
+  priority: number;
+  match: PlaybookDocument['match'];
+  action: 'suspend' | 'notify';
+  mode: 'auto' | 'approval';
+  approvals: number;
+  restoreAfterSeconds: number | null;
+  dedupWindowSeconds: number;
+  breaker: { maxActions: number; windowSeconds: number } | null;
+}
+
+export interface LintProblem {
+  /** JSON pointer into the document ('' for the whole). */
+  path: string;
+  message: string;
+}
+
+const check = Compile(PlaybookSchema);
+
+/** Seconds in a duration written as the schema's pattern allows. */
+export function durationSeconds(text: string): number {
+  const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[text.slice(-1) as 's' | 'm' | 'h' | 'd'];
+  return Number(text.slice(0, -1)) * unit;
+}
+
+/** Parses playbook files' text: JSON, or YAML (of which JSON is a subset); one document or a list. */
+export function parsePlaybookText(text: string): unknown[] {
+  let value: unknown;
+  try {
+    value = parseYaml(text, { maxAliasCount: 50, uniqueKeys: true });
+  } catch (error) {
+    throw new PlaybookTextError(`not YAML or JSON: ${(error as Error).message.split('\n')[0]}`);
+  }
+  return Array.isArray(value) ? value : [value];
+}
+
+export class PlaybookTextError extends Error {}
+
+/** Everything wrong with a playbook document: its schema first, then the rules the schema cannot say. */
+export function lintPlaybook(document: unknown): LintProblem[] {
+  if (!check.Check(document)) {
+    return [...check.Errors(document)]
+      .filter((e) => e.keyword !== 'boolean')
+      .slice(0, 20)
+      .map((e) => ({ path: e.instancePath, message: e.message }));
+  }
+  const problems: LintProblem[] = [];
+  const mode = document.mode ?? 'approval';
+  if (document.approvals !== undefined && mode !== 'approval') problems.push({ path: '/approvals', message: 'approvals only apply in approval mode' });
+  if (document.action === 'notify' && document.restore_after !== undefined) problems.push({ path: '/restore_after', message: 'a notify playbook suspends nobody, so there is nothing to restore' });
+  if (document.action === 'notify' && document.mode !== undefined) problems.push({ path: '/mode', message: 'a notify playbook takes no mode: it only records' });
+  if (document.action === 'suspend' && document.mode === 'auto' && matchesEverything(document.match)) {
+    problems.push({ path: '/match', message: 'an auto-mode suspend playbook must narrow its match (a source, type, severity, confidence, tag or subject)' });
+  }
+  return problems;
+}
+
+function matchesEverything(match: PlaybookDocument['match']): boolean {
+  return !match.sources?.length && !match.types?.length && match.min_severity === undefined && match.min_confidence === undefined && !match.tags?.length && !match.subject?.groups?.length && !match.subject?.roles?.length;
+}
+
+/** The content hash that versions a playbook (or a policy): SHA-256 of its RFC 8785 canonical JSON. */
+export function contentHash(document: unknown): string {
+  return createHash('sha256').update(canonicalJson(document)).digest('hex');
+}
+
+/** The playbook as the engine uses it, from a stored (valid) document. */
+export function toPlaybook(document: PlaybookDocument, version: number, hash: string): Playbook {
+  const mode = document.action === 'notify' ? 'auto' : (document.mode ?? 'approval');
+  return {
+    name: document.name,
+    version,
+    contentHash: hash,
+    enabled: document.enabled ?? true,
+    priority: document.priority ?? 100,
+    match: document.match,
+    action: document.action,
+    mode,
+    approvals: mode === 'approval' ? (document.approvals ?? 1) : 0,
+    restoreAfterSeconds: document.restore_after ? durationSeconds(document.restore_after) : null,
+    dedupWindowSeconds: durationSeconds(document.dedup_window ?? '1h'),
+    breaker: document.breaker ? { maxActions: document.breaker.max_actions, windowSeconds: durationSeconds(document.breaker.window) } : null,
+  };
+}
+
+export function severityAtLeast(severity: Severity, min: Severity): boolean {
+  return SEVERITIES.indexOf(severity) >= SEVERITIES.indexOf(min);
+}

@@ -1,0 +1,61 @@
+/**
+ * Playbooks as code: apply (a new version only when the content hash changes; every version kept),
+ * list the current ones, and read a playbook's history. Every apply is audited with the version and hash.
+ */
+import type { CallContext } from '../audit/entry.js';
+import type { DirectoryDeps } from '../directory/deps.js';
+import { AppError } from '../errors.js';
+import type { Executor } from '../store/executor.js';
+import { insertPlaybookVersion, latestPlaybooks, lockDocumentName, playbookHistory, type PlaybookRow } from '../store/playbooks.js';
+import { contentHash, lintPlaybook, toPlaybook, type Playbook, type PlaybookDocument } from './playbook.js';
+
+export interface AppliedPlaybook {
+  name: string;
+  version: number;
+  content_hash: string;
+  changed: boolean;
+}
+
+/** Validates every document first, then applies them all in one transaction (all or nothing). */
+export async function applyPlaybooks(deps: DirectoryDeps, ctx: CallContext, accountId: string, documents: unknown[]): Promise<AppliedPlaybook[]> {
+  if (documents.length === 0 || documents.length > 100) throw new AppError('INVALID_PLAYBOOK', { description: 'invalid_playbook: give 1 to 100 playbooks' });
+  const names = new Set<string>();
+  documents.forEach((document, i) => {
+    const problems = lintPlaybook(document);
+    if (problems.length > 0) {
+      const where = documents.length > 1 ? `playbook #${i + 1}: ` : '';
+      throw new AppError('INVALID_PLAYBOOK', { description: `invalid_playbook: ${where}${problems.map((p) => `${p.path || '/'} ${p.message}`).join('; ')}` });
+    }
+    const { name } = document as PlaybookDocument;
+    if (names.has(name)) throw new AppError('INVALID_PLAYBOOK', { description: `invalid_playbook: ${name} is given twice` });
+    names.add(name);
+  });
+  return deps.audit.transact(async (trx) => {
+    const applied: AppliedPlaybook[] = [];
+    for (const document of documents as PlaybookDocument[]) {
+      const hash = contentHash(document);
+      await lockDocumentName(trx, accountId, `playbook:${document.name}`);
+      const [current] = await playbookHistory(trx, accountId, document.name);
+      const entry = { accountId, ctx, action: 'playbook.apply', target: { type: 'playbook', id: document.name } };
+      if (current?.content_hash === hash) {
+        await deps.audit.append(trx, { ...entry, outcome: 'unchanged', details: { version: current.version, content_hash: hash } });
+        applied.push({ name: document.name, version: current.version, content_hash: hash, changed: false });
+        continue;
+      }
+      const version = (current?.version ?? 0) + 1;
+      await insertPlaybookVersion(trx, { account_id: accountId, name: document.name, version, content_hash: hash, document: JSON.stringify(document), created_by: `${ctx.actor.type}:${ctx.actor.id}` });
+      await deps.audit.append(trx, { ...entry, outcome: 'changed', details: { version, content_hash: hash, previous_version: current?.version ?? null } });
+      applied.push({ name: document.name, version, content_hash: hash, changed: true });
+    }
+    return applied;
+  });
+}
+
+/** The current version of every playbook (disabled ones included), as the engine reads them. */
+export async function currentPlaybooks(db: Executor, accountId: string): Promise<Playbook[]> {
+  return (await latestPlaybooks(db, accountId)).map(fromRow);
+}
+
+export function fromRow(row: PlaybookRow): Playbook {
+  return toPlaybook(row.document as PlaybookDocument, row.version, row.content_hash);
+}
