@@ -26,7 +26,7 @@ export interface SequencerOptions {
  * Nudges within this window share one pass: on a busy log each pass numbers many entries, instead of
  * one transaction per commit competing with the writers.
  */
-const COALESCE_MS = 10;
+const COALESCE_MS = 50;
 
 export class Sequencer {
   private timer: NodeJS.Timeout | undefined;

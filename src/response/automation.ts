@@ -9,6 +9,7 @@ import { AppError } from '../errors.js';
 import { deleteBreakers, listBreakers, lockAutomation, updateAutomation, type AutomationSettings, type BreakerRow } from '../store/automation.js';
 import type { Executor } from '../store/executor.js';
 import { readAutomation } from '../store/automation.js';
+import { listHeldSubjects } from '../store/plans.js';
 import type { EngineDefaults } from './plan.js';
 
 export async function setPaused(deps: DirectoryDeps, ctx: CallContext, accountId: string, paused: boolean, reason?: string): Promise<AutomationSettings> {
@@ -48,7 +49,7 @@ export async function resetBreakers(deps: DirectoryDeps, ctx: CallContext, accou
         action: 'automation.breaker_reset',
         target: { type: 'breaker', id: breaker.scope },
         outcome: 'changed',
-        details: { tripped_at: new Date(breaker.tripped_at).toISOString(), trip_plan_id: breaker.trip_plan_id, held: breaker.held },
+        details: { tripped_at: new Date(breaker.tripped_at).toISOString(), trip_plan_id: breaker.trip_plan_id, held: await listHeldSubjects(trx, accountId, breaker.trip_plan_id) },
       });
     }
     return reset;
@@ -66,13 +67,15 @@ export async function automationView(db: Executor, accountId: string, defaults: 
       max_actions: settings.breaker_max_actions ?? defaults.breakerMaxActions,
       window_seconds: settings.breaker_window_seconds ?? defaults.breakerWindowSeconds,
     },
-    tripped_breakers: breakers.map((b) => ({
-      scope: b.scope,
-      trip_time: new Date(b.tripped_at).toISOString(),
-      trip_plan_id: b.trip_plan_id,
-      max_actions: b.max_actions,
-      window_seconds: b.window_seconds,
-      held_user_ids: b.held,
-    })),
+    tripped_breakers: await Promise.all(
+      breakers.map(async (b) => ({
+        scope: b.scope,
+        trip_time: new Date(b.tripped_at).toISOString(),
+        trip_plan_id: b.trip_plan_id,
+        max_actions: b.max_actions,
+        window_seconds: b.window_seconds,
+        held_user_ids: await listHeldSubjects(db, accountId, b.trip_plan_id),
+      })),
+    ),
   };
 }

@@ -4,21 +4,21 @@
  * "user suspended" are never seen one without the other.
  *
  *   resolve-subject → match-playbook → kill-switch → protected-principals → dedup-window →
- *   blast-radius → approval → execute → verify → record
+ *   blast-radius → approval → execute → verify and record
  *
  * A dry run evaluates the same pipeline in a READ ONLY transaction, taking no lock: it writes nothing and
  * changes nothing, and the database would refuse if it tried.
  */
 import { sql, type Transaction } from 'kysely';
-import type { AuditEntryInput, CallContext } from '../audit/entry.js';
+import { toAuditRow, toJsonText, type AuditEntryInput, type CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
 import { newId } from '../ids.js';
 import type { Database } from '../storage/schema.js';
-import { readAutomation } from '../store/automation.js';
-import type { Executor } from '../store/executor.js';
-import { findPlanOfSignal, insertPlan, type PlanRow } from '../store/plans.js';
-import { findSignalByExternalId, insertSignal, type SignalRow } from '../store/signals.js';
-import { execute, responderContext, verify } from './executor.js';
+import { admitSignal, loadPlanContext, type Candidate } from '../store/plan-context.js';
+import type { AuditEntryValues } from '../store/audit.js';
+import { findPlanOfSignal, insertPlanWithEntries, type PlanRow, type PlanValues } from '../store/plans.js';
+import { findSignalByExternalId, type SignalRow } from '../store/signals.js';
+import { execute, responderContext, VERIFIED, verificationFailure } from './executor.js';
 import { approval } from './guards/approval.js';
 import { blastRadius } from './guards/blast-radius.js';
 import { dedupWindow } from './guards/dedup-window.js';
@@ -28,8 +28,8 @@ import { protectedPrincipals } from './guards/protected-principals.js';
 import { resolveSubject } from './guards/resolve-subject.js';
 import type { CanonicalSignal } from './intake/signal.js';
 import { actionDigest, type EngineDefaults, type GuardStep, type PlanDraft } from './plan.js';
-import { currentPlaybooks } from './playbooks.js';
-import { readPolicy } from './protection-policy.js';
+import { fromRow } from './playbooks.js';
+import { readPolicy, type ProtectionPolicyDocument } from './protection-policy.js';
 
 /** The guards, in policy order. */
 export const PIPELINE: readonly GuardStep[] = [resolveSubject, matchPlaybook, killSwitch, protectedPrincipals, dedupWindow, blastRadius, approval];
@@ -77,7 +77,7 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
   const { accountId, signal: canonical } = input;
   return deps.audit.transact(async (trx) => {
     const raw = capRaw(input.rawText, deps.rawMaxBytes);
-    const signal = await insertSignal(trx, {
+    const row = {
       account_id: accountId,
       id: newId(),
       source_id: input.sourceId,
@@ -86,48 +86,43 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
       title: canonical.title,
       severity: canonical.severity,
       confidence: canonical.confidence,
-      subject: JSON.stringify(canonical.subject),
+      subject: toJsonText(canonical.subject),
       tags: canonical.tags,
       observed_at: canonical.observed_time,
       raw: raw.json,
       raw_truncated: raw.truncated,
-    });
+    };
+    // The subject is locked before anything else is read: a concurrent plan for the same user commits
+    // first, and this one then reads its open plan (READ COMMITTED gives each statement a new snapshot).
+    const { stored, candidates } = await admitSignal(trx, accountId, canonical.subject, { signal: row, lock: true });
     lap('store-signal');
     const receipt = { accountId, ctx: input.ctx, action: 'signal.receive' };
-    if (!signal) {
+    if (!stored) {
       const first = (await findSignalByExternalId(trx, accountId, input.sourceId, canonical.external_id))!;
       const plan = await findPlanOfSignal(trx, accountId, first.id);
       await deps.audit.append(trx, { ...receipt, target: { type: 'signal', id: first.id }, outcome: 'unchanged', details: { reason: 'duplicate', source_id: input.sourceId, external_id: canonical.external_id } });
       return { signal: first, plan, duplicate: true, timings };
     }
+    const signal: SignalRow = { ...row, subject: { ...canonical.subject }, received_at: stored.received_at };
 
-    const draft = await newDraft(trx, deps, accountId, { ...canonical, id: signal.id, source_id: input.sourceId }, false);
-    lap('load-policy');
-    await runGuards(draft, trx, lap);
+    const draft = newDraft(deps, accountId, { ...canonical, id: signal.id, source_id: input.sourceId }, candidates, false);
+    await evaluate(draft, trx, lap);
     const responder = responderContext(draft, input.ctx.actor);
     if (!draft.status) {
-      draft.verdicts.push(await execute(deps, trx, draft, { ...responder, cause: { ...responder.cause, verdicts: [...draft.verdicts] } }));
+      draft.verdicts.push(await execute(deps, trx, draft, responder));
       lap('execute');
-      if (draft.status === 'executed') {
-        draft.verdicts.push(await verify(trx, draft));
-        lap('verify');
-      }
     }
-    const plan = await insertPlan(trx, planRow(draft));
-    const entries: AuditEntryInput[] = [
-      {
-        ...receipt,
-        target: { type: 'signal', id: signal.id },
-        outcome: 'changed',
-        details: { source_id: input.sourceId, external_id: canonical.external_id, type: canonical.type, severity: canonical.severity, confidence: canonical.confidence, plan_id: plan.id, plan_status: plan.status, subject_user_id: plan.subject_user_id },
-      },
-      { accountId, ctx: responder, action: 'plan.create', target: { type: 'plan', id: plan.id }, outcome: 'changed', details: planDetails(plan) },
-    ];
-    if (draft.tripped) {
-      entries.push({ accountId, ctx: responder, action: 'automation.breaker_trip', target: { type: 'breaker', id: draft.tripped.scope }, outcome: 'changed', details: { ...draft.tripped, plan_id: plan.id, held: [plan.subject_user_id] } });
+    // Verify and record in one statement: the plan and its entries are written only if the subject is
+    // suspended and holds no live session; otherwise the failure is read back and recorded instead.
+    const executed = draft.status === 'executed';
+    if (executed) draft.verdicts.push(VERIFIED);
+    let plan = await insertPlanWithEntries(trx, planRow(draft), recordEntries(draft, input, responder), executed ? draft.subject!.id : undefined);
+    if (!plan) {
+      draft.verdicts.pop();
+      draft.verdicts.push(await verificationFailure(trx, draft));
+      plan = (await insertPlanWithEntries(trx, planRow(draft), recordEntries(draft, input, responder)))!;
     }
-    await deps.audit.append(trx, entries);
-    lap('record');
+    lap('verify-record');
     return { signal, plan, duplicate: false, timings };
   });
 }
@@ -137,32 +132,92 @@ export async function planSignal(deps: ResponseDeps, accountId: string, sourceId
   return deps.db.transaction().execute(async (trx) => {
     await sql`SET TRANSACTION READ ONLY`.execute(trx);
     const duplicate = (await findSignalByExternalId(trx, accountId, sourceId, canonical.external_id)) !== undefined;
-    const draft = await newDraft(trx, deps, accountId, { ...canonical, id: '(dry run)', source_id: sourceId }, true);
+    const { candidates } = await admitSignal(trx, accountId, canonical.subject, { lock: false });
+    const draft = newDraft(deps, accountId, { ...canonical, id: '(dry run)', source_id: sourceId }, candidates, true);
     draft.id = '(dry run)';
-    await runGuards(draft, trx, () => {});
+    await evaluate(draft, trx, () => {});
     if (!draft.status) draft.verdicts.push(await execute(deps, undefined, draft, responderContext(draft, { type: 'system', id: 'dry-run' })));
     return { plan: draftView(draft), duplicate };
   });
 }
 
-async function newDraft(db: Executor, deps: ResponseDeps, accountId: string, signal: PlanDraft['signal'], dryRun: boolean): Promise<PlanDraft> {
-  const [automation, policy, playbooks] = [await readAutomation(db, accountId), await readPolicy(db, accountId), await currentPlaybooks(db, accountId)];
-  return { accountId, id: newId(), signal, dryRun, defaults: deps.defaults, automation, policy, playbooks, verdicts: [], holds: [], heldBy: [] };
+function newDraft(deps: ResponseDeps, accountId: string, signal: PlanDraft['signal'], candidates: Candidate[], dryRun: boolean): PlanDraft {
+  return {
+    accountId,
+    id: newId(),
+    signal,
+    dryRun,
+    defaults: deps.defaults,
+    candidates,
+    automation: undefined,
+    policy: { version: 0, document: {} },
+    playbooks: [],
+    breakers: [],
+    otherActiveOwners: 0,
+    openPlans: [],
+    now: new Date(),
+    verdicts: [],
+    holds: [],
+    heldBy: [],
+  };
 }
 
-async function runGuards(draft: PlanDraft, db: Transaction<Database>, lap: (name: string) => void): Promise<void> {
-  for (const step of PIPELINE) {
-    const { status, ...verdict } = await step.run(draft, db);
-    draft.verdicts.push({ step: step.name, ...verdict });
-    lap(step.name);
-    if (verdict.outcome === 'stop') {
-      draft.status = status ?? 'no_action';
-      return;
-    }
+/** The guards: the subject first, then, from one read of everything else, the rest in policy order. */
+async function evaluate(draft: PlanDraft, trx: Transaction<Database>, lap: (name: string) => void): Promise<void> {
+  const [first, ...rest] = PIPELINE;
+  if (await runStep(first!, draft, trx, lap)) {
+    const context = await loadPlanContext(trx, draft.accountId, draft.subject?.id ?? null, !draft.dryRun);
+    Object.assign(draft, {
+      automation: context.automation,
+      policy: context.policy ? { version: context.policy.version, document: context.policy.document as ProtectionPolicyDocument } : draft.policy,
+      playbooks: context.playbooks.map(fromRow),
+      breakers: context.breakers,
+      otherActiveOwners: context.otherActiveOwners,
+      openPlans: context.openPlans,
+      now: context.now,
+    });
+    draft.subject!.groups = context.groups;
+    lap('load-context');
+    for (const step of rest) if (!(await runStep(step, draft, trx, lap))) return;
+  } else {
+    // Unresolved: nothing to decide, but the plan records the policy version it would have been under.
+    draft.policy = await readPolicy(trx, draft.accountId);
+    lap('load-context');
   }
 }
 
-function planRow(draft: PlanDraft) {
+/** Runs one step and records its verdict; false when it stopped the plan. */
+async function runStep(step: GuardStep, draft: PlanDraft, trx: Transaction<Database>, lap: (name: string) => void): Promise<boolean> {
+  const { status, ...verdict } = await step.run(draft, trx);
+  draft.verdicts.push({ step: step.name, ...verdict });
+  lap(step.name);
+  if (verdict.outcome !== 'stop') return true;
+  draft.status = status ?? 'no_action';
+  return false;
+}
+
+/** The entries that record a plan: the signal's receipt, the plan, and a breaker trip if it made one. */
+function recordEntries(draft: PlanDraft, input: IncomingSignal, responder: CallContext): AuditEntryValues[] {
+  const { accountId, signal } = input;
+  const plan = planRow(draft);
+  const entries: AuditEntryInput[] = [
+    {
+      accountId,
+      ctx: input.ctx,
+      action: 'signal.receive',
+      target: { type: 'signal', id: draft.signal.id },
+      outcome: 'changed',
+      details: { source_id: input.sourceId, external_id: signal.external_id, type: signal.type, severity: signal.severity, confidence: signal.confidence, plan_id: draft.id, plan_status: plan.status, subject_user_id: plan.subject_user_id },
+    },
+    { accountId, ctx: responder, action: 'plan.create', target: { type: 'plan', id: draft.id }, outcome: 'changed', details: planDetails(plan, draft) },
+  ];
+  if (draft.tripped) {
+    entries.push({ accountId, ctx: responder, action: 'automation.breaker_trip', target: { type: 'breaker', id: draft.tripped.scope }, outcome: 'changed', details: { ...draft.tripped, plan_id: draft.id, held: [plan.subject_user_id] } });
+  }
+  return entries.map(toAuditRow);
+}
+
+function planRow(draft: PlanDraft): PlanValues {
   const playbook = draft.playbook;
   const pending = draft.status === 'pending_approval';
   return {
@@ -181,10 +236,11 @@ function planRow(draft: PlanDraft) {
     verdicts: JSON.stringify(draft.verdicts),
     restore_after_seconds: playbook?.action === 'suspend' ? playbook.restoreAfterSeconds : null,
     executed_at: draft.status === 'executed' ? new Date() : null,
+    held_by: draft.heldBy,
   };
 }
 
-function planDetails(plan: PlanRow): Record<string, unknown> {
+function planDetails(plan: PlanValues, draft: PlanDraft): Record<string, unknown> {
   return {
     status: plan.status,
     signal_id: plan.signal_id,
@@ -195,7 +251,7 @@ function planDetails(plan: PlanRow): Record<string, unknown> {
     action: plan.action,
     approvals_required: plan.approvals_required,
     action_digest: plan.action_digest,
-    verdicts: plan.verdicts,
+    verdicts: draft.verdicts,
   };
 }
 
@@ -222,11 +278,12 @@ export function planView(plan: PlanRow) {
 /** A dry run's plan, in the same shape (it has no times: it was never stored). */
 function draftView(draft: PlanDraft) {
   const row = planRow(draft);
-  return { ...planView({ ...row, verdicts: draft.verdicts, counts_for_breaker: true, created_at: new Date(), executed_at: null }), id: null, signal_id: null, create_time: null, execute_time: null };
+  return { ...planView({ ...row, verdicts: draft.verdicts, held_by: draft.heldBy, created_at: new Date(), executed_at: null }), id: null, signal_id: null, create_time: null, execute_time: null };
 }
 
 function capRaw(text: string, max: number): { json: string; truncated: boolean } {
-  if (Buffer.byteLength(text) <= max) return { json: text, truncated: false };
+  // Through JSON.parse and the audit log's writer: a NUL or a lone surrogate, which jsonb refuses, becomes U+FFFD.
+  if (Buffer.byteLength(text) <= max) return { json: toJsonText(JSON.parse(text)), truncated: false };
   // A cut JSON text is no longer JSON: keep the head as a string, marked.
   return { json: JSON.stringify({ truncated_head: Buffer.from(text).subarray(0, max).toString('utf8') }), truncated: true };
 }

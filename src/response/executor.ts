@@ -1,7 +1,7 @@
 /**
  * The last steps of a plan that got through its guards: execute (through the directory service, as
  * Cordon's own responder principal, never with the detection source's credentials) and verify (the
- * user is suspended and holds no live session, read back in the same transaction).
+ * user is suspended and holds no live session, read back in the same transaction, as the plan is recorded).
  */
 import type { Transaction } from 'kysely';
 import type { CallContext } from '../audit/entry.js';
@@ -56,10 +56,12 @@ export async function execute(deps: DirectoryDeps, trx: Transaction<Database> | 
   }
 }
 
-export async function verify(trx: Transaction<Database>, draft: PlanDraft): Promise<Verdict> {
-  const subject = draft.subject!;
-  const now = await readStateAndLiveSessions(trx, draft.accountId, subject.id);
-  if (now?.state === 'SUSPENDED' && now.live_sessions === 0) return { step: 'verify', outcome: 'pass', reason: 'suspended, no live session' };
+/** The verify verdict of a suspension that took (insertPlanWithEntries checks it as it records the plan). */
+export const VERIFIED: Verdict = { step: 'verify', outcome: 'pass', reason: 'suspended, no live session' };
+
+/** The verify verdict when the check failed: what the user's state and sessions are. */
+export async function verificationFailure(trx: Transaction<Database>, draft: PlanDraft): Promise<Verdict> {
+  const now = await readStateAndLiveSessions(trx, draft.accountId, draft.subject!.id);
   draft.status = 'failed';
   return { step: 'verify', outcome: 'stop', reason: 'the suspension did not take', details: { state: now?.state ?? 'missing', live_sessions: now?.live_sessions ?? 0 } };
 }

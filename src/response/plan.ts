@@ -7,9 +7,9 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../audit/jcs.js';
 import type { PlanStatus } from '../storage/schema.js';
-import type { AutomationSettings } from '../store/automation.js';
+import type { AutomationSettings, BreakerRow } from '../store/automation.js';
 import type { Executor } from '../store/executor.js';
-import type { UserWithGroups } from '../store/users.js';
+import type { Candidate, PlanContext } from '../store/plan-context.js';
 import type { CanonicalSignal } from './intake/signal.js';
 import type { Playbook } from './playbook.js';
 import type { ProtectionPolicy } from './protection-policy.js';
@@ -39,6 +39,9 @@ export interface EngineSignal extends CanonicalSignal {
   source_id: string;
 }
 
+/** The resolved subject, with the groups it belongs to. */
+export type Subject = Candidate & { groups: Array<{ id: string; name: string }> };
+
 /** The engine's limits when the account sets none. */
 export interface EngineDefaults {
   breakerMaxActions: number;
@@ -52,18 +55,26 @@ export interface PlanDraft {
   /** Evaluate only: take no lock, write nothing, change nothing. */
   dryRun: boolean;
   defaults: EngineDefaults;
-  automation: AutomationSettings;
+  /** The users the signal's hints matched (locked unless a dry run). */
+  candidates: Candidate[];
+  subject?: Subject;
+  // What the guards decide on, read once the subject is known (store/plan-context.ts).
+  /** undefined until the account configures or pauses automation. */
+  automation: AutomationSettings | undefined;
   policy: ProtectionPolicy;
   playbooks: Playbook[];
-  subject?: UserWithGroups;
+  breakers: BreakerRow[];
+  otherActiveOwners: number;
+  openPlans: PlanContext['openPlans'];
+  now: Date;
   playbook?: Playbook;
   verdicts: Verdict[];
   status?: PlanStatus;
   /** Why the plan needs approval (kill switch, breaker, playbook mode). */
   holds: string[];
   /** A breaker this plan tripped (audited once, with the subject it held back). */
-  tripped?: { scope: string; count: number; max_actions: number; window_seconds: number };
-  /** Tripped breakers that held this plan back. */
+  tripped?: { scope: string; max_actions: number; window_seconds: number };
+  /** The trips (by the id of the plan that tripped each breaker) that held this plan back. */
   heldBy: string[];
   /** Set by execute: the suspension's outcome. */
   sessionsRevoked?: string[];

@@ -55,4 +55,34 @@ describe.runIf(BACKENDS.includes('postgres'))('PreparingClient [postgres]', () =
     expect((await client.query('SELECT count(*)::int AS n FROM t WHERE id < 10')).rows).toEqual([{ n: 2 }]);
     expect((await client.query({ text: 'SELECT $1::int AS x', values: [5] })).rows).toEqual([{ x: 5 }]);
   });
+
+  it('sends a bare begin with the first statement: one transaction, its results, its errors', async () => {
+    const backend = async () => (await client.query('SELECT pg_backend_pid() AS pid, txid_current_if_assigned() AS xid, now()::text AS t', [])).rows[0];
+    // Parameterized first statement (extended protocol): it runs inside the transaction.
+    await client.query('begin', []);
+    const inserted = await client.query('INSERT INTO t (id, v) VALUES ($1, $2) RETURNING v', [1010, 'ten']);
+    expect(inserted.rows).toEqual([{ v: 'ten' }]);
+    const inside = await backend();
+    expect(inside.xid).not.toBeNull();
+    await client.query('rollback', []);
+    expect((await other.query('SELECT count(*)::int AS n FROM t WHERE id = 1010')).rows).toEqual([{ n: 0 }]);
+
+    // A first statement without parameters (simple protocol), then commit.
+    await client.query('begin', []);
+    expect((await client.query("INSERT INTO t (id, v) VALUES (1011, 'eleven') RETURNING id", [])).rows).toEqual([{ id: 1011 }]);
+    await client.query('commit', []);
+    expect((await other.query('SELECT v FROM t WHERE id = 1011')).rows).toEqual([{ v: 'eleven' }]);
+
+    // A failing first statement leaves the transaction begun and aborted; rollback ends it.
+    await client.query('begin', []);
+    await expect(client.query('INSERT INTO t (id, v) VALUES ($1, $2)', [1011, 'again'])).rejects.toMatchObject({ code: '23505' });
+    await expect(client.query('SELECT 1 AS one', [])).rejects.toMatchObject({ code: '25P02' });
+    await client.query('rollback', []);
+    expect((await client.query('SELECT v FROM t WHERE id = $1', [1011])).rows).toEqual([{ v: 'eleven' }]);
+
+    // An empty transaction.
+    await client.query('begin', []);
+    await client.query('commit', []);
+    expect((await backend()).xid).toBeNull();
+  });
 });

@@ -39,13 +39,26 @@ export class PreparingClient extends pg.Client {
     if (typeof text !== 'string' || !Array.isArray(values) || args.length !== 2) {
       return (super.query as (...a: unknown[]) => unknown)(...args);
     }
+    // A bare `begin` waits for the transaction's first statement and goes out in the same write: one
+    // round trip fewer for every transaction (see sendWithBegin).
+    if (text === 'begin' && values.length === 0 && !this.inTransaction) {
+      this.inTransaction = true;
+      this.pendingBegin = true;
+      return Promise.resolve({ command: 'BEGIN', rowCount: null, oid: 0, rows: [], fields: [] });
+    }
     if (/^\s*(begin|start\s+transaction)\b/i.test(text)) this.inTransaction = true;
     else if (/^\s*(commit|rollback|end)\b/i.test(text)) this.inTransaction = false;
     return this.run(text, values, !this.inTransaction);
   }
 
+  private pendingBegin = false;
+
   private async run(text: string, values: unknown[], mayRetry: boolean): Promise<pg.QueryResult> {
     const name = this.nameFor(text, values.length);
+    if (this.pendingBegin) {
+      this.pendingBegin = false;
+      return this.sendWithBegin(name, text, values);
+    }
     if (!name) return super.query(text, values);
     try {
       return await super.query({ name, text, values });
@@ -58,4 +71,37 @@ export class PreparingClient extends pg.Client {
       return this.run(text, values, false);
     }
   }
+
+  /**
+   * BEGIN and the statement after it in one write. With parameters, in the extended protocol: BEGIN's
+   * Parse/Bind/Execute, then the statement's, then one Sync (PostgreSQL runs them in order, as a
+   * pipeline); without, as one simple query `BEGIN; …`. Either way pg collects two results, the
+   * statement's last. An error in the statement leaves the transaction begun and aborted, as it would
+   * have been in two round trips: the caller rolls back.
+   */
+  private async sendWithBegin(name: string | undefined, text: string, values: unknown[]): Promise<pg.QueryResult> {
+    if (values.length === 0) return lastResult(await super.query(`BEGIN; ${text}`));
+    const results = await new Promise<pg.QueryResult | pg.QueryResult[]>((resolve, reject) => {
+      const config = { ...(name ? { name } : {}), text, values, callback: (error: Error | null, result: pg.QueryResult | pg.QueryResult[]) => (error ? reject(error) : resolve(result)) };
+      const query = new pg.Query(config) as pg.Query & { prepare(connection: PgConnection): void };
+      const prepare = query.prepare.bind(query);
+      query.prepare = (connection) => {
+        connection.parse({ text: 'BEGIN', name: '', types: [] });
+        connection.bind({ portal: '', statement: '', values: [], binary: false });
+        connection.execute({ portal: '', rows: 0 });
+        prepare(connection);
+      };
+      super.query(query);
+    });
+    return lastResult(results);
+  }
 }
+
+/** The protocol calls sendWithBegin makes on pg's connection (its internals have no published types). */
+interface PgConnection {
+  parse(message: { text: string; name: string; types: unknown[] }): void;
+  bind(message: { portal: string; statement: string; values: unknown[]; binary: boolean }): void;
+  execute(message: { portal: string; rows: number }): void;
+}
+
+const lastResult = (result: pg.QueryResult | pg.QueryResult[]): pg.QueryResult => (Array.isArray(result) ? result[result.length - 1]! : result);

@@ -261,7 +261,14 @@ export interface BreakersTable {
   trip_plan_id: string;
   max_actions: number;
   window_seconds: number;
-  held: string[];
+}
+
+export interface BreakerSlotsTable {
+  account_id: string;
+  scope: string;
+  slot: number;
+  used_at: Date | null;
+  plan_id: string | null;
 }
 
 export type PlanStatus = 'executed' | 'pending_approval' | 'refused' | 'duplicate' | 'no_action' | 'notified' | 'failed';
@@ -281,7 +288,7 @@ export interface PlansTable {
   action_digest: string | null;
   verdicts: Json<unknown[]>;
   restore_after_seconds: number | null;
-  counts_for_breaker: ColumnType<boolean, boolean | undefined, boolean>;
+  held_by: ColumnType<string[], string[] | undefined, string[]>;
   created_at: CreatedAt;
   executed_at: NullableTimestamp;
 }
@@ -312,6 +319,7 @@ export interface Database {
   protection_policies: ProtectionPoliciesTable;
   automation_settings: AutomationSettingsTable;
   breakers: BreakersTable;
+  breaker_slots: BreakerSlotsTable;
   plans: PlansTable;
 }
 

@@ -22,13 +22,19 @@ export interface AuditEntryValues {
  */
 export async function insertAuditEntries(db: Executor, rows: AuditEntryValues[]): Promise<void> {
   if (rows.length === 0) return;
+  await insertEntriesSql(rows).execute(db);
+}
+
+/** The inbox insert as a statement to run or to embed in a larger one; `when` gates it (default: always). */
+export function insertEntriesSql(rows: AuditEntryValues[], when = sql`true`) {
   const column = <K extends keyof AuditEntryValues>(key: K) => rows.map((row) => row[key]);
-  await sql`
+  return sql`
     INSERT INTO audit_inbox (account_id, actor_type, actor_id, action, target_type, target_id, cause, authz, outcome, details)
     SELECT * FROM unnest(${column('account_id')}::text[], ${column('actor_type')}::text[], ${column('actor_id')}::text[],
                          ${column('action')}::text[], ${column('target_type')}::text[], ${column('target_id')}::text[],
                          ${column('cause')}::jsonb[], ${column('authz')}::jsonb[], ${column('outcome')}::text[],
-                         ${column('details')}::jsonb[])`.execute(db);
+                         ${column('details')}::jsonb[])
+    WHERE ${when}`;
 }
 
 /** Logs that have committed entries waiting for an index, or numbered entries their tree does not cover yet. */

@@ -21,11 +21,15 @@ export async function readAutomation(db: Executor, accountId: string): Promise<A
 }
 
 /**
- * The account's settings, with its row locked until the transaction ends: what orders the engine's
- * executions (and pauses, and breaker resets) in one account. The row is made on first use.
+ * The account's settings, with its row locked until the transaction ends (made on first use). An
+ * executing plan takes it `share`d, so executions run side by side; a pause or a breaker reset takes it
+ * for `update`, so it waits for the executions in flight and every later one sees it.
  */
-export async function lockAutomation(db: Executor, accountId: string): Promise<AutomationSettings> {
-  const lock = () => db.selectFrom('automation_settings').selectAll().where('account_id', '=', accountId).forUpdate().executeTakeFirst();
+export async function lockAutomation(db: Executor, accountId: string, mode: 'update' | 'share' = 'update'): Promise<AutomationSettings> {
+  const lock = () => {
+    const query = db.selectFrom('automation_settings').selectAll().where('account_id', '=', accountId);
+    return (mode === 'update' ? query.forUpdate() : query.forShare()).executeTakeFirst();
+  };
   const row = await lock();
   if (row) return row;
   await db.insertInto('automation_settings').values({ account_id: accountId }).onConflict((oc) => oc.column('account_id').doNothing()).execute();
@@ -50,22 +54,68 @@ export function listBreakers(db: Executor, accountId: string): Promise<BreakerRo
 }
 
 /** Trips the breaker of `scope`; undefined when it was already tripped. */
-export function tripBreaker(db: Executor, row: { account_id: string; scope: string; trip_plan_id: string; max_actions: number; window_seconds: number; held: string[] }): Promise<BreakerRow | undefined> {
+export function tripBreaker(db: Executor, row: { account_id: string; scope: string; trip_plan_id: string; max_actions: number; window_seconds: number }): Promise<BreakerRow | undefined> {
   return db.insertInto('breakers').values(row).onConflict((oc) => oc.columns(['account_id', 'scope']).doNothing()).returningAll().executeTakeFirst();
-}
-
-/** Adds a subject the tripped breakers of these scopes held back. */
-export async function holdOnBreakers(db: Executor, accountId: string, scopes: string[], userId: string): Promise<void> {
-  await db
-    .updateTable('breakers')
-    .set({ held: sql<string[]>`CASE WHEN ${userId} = ANY(held) THEN held ELSE array_append(held, ${userId}) END` as unknown as string[] })
-    .where('account_id', '=', accountId)
-    .where('scope', 'in', scopes)
-    .execute();
 }
 
 export function deleteBreakers(db: Executor, accountId: string, scope?: string): Promise<BreakerRow[]> {
   let query = db.deleteFrom('breakers').where('account_id', '=', accountId);
   if (scope !== undefined) query = query.where('scope', '=', scope);
   return query.returningAll().execute();
+}
+
+export interface Cap {
+  scope: string;
+  max: number;
+  windowSeconds: number;
+}
+
+/**
+ * Claims a free slot of the cap for this plan (see the breaker_slots migration): a slot never used, or
+ * last used before the window, among the first `max`, skipping the ones other executions hold right now.
+ * Undefined means the cap is reached: every slot is used inside the window or held by an execution in flight.
+ */
+export async function claimSlot(db: Executor, accountId: string, cap: Cap, planId: string): Promise<{ slot: number; previous: Date | null } | undefined> {
+  const claim = async () => {
+    const result = await sql<{ slot: number; previous: Date | null }>`
+      WITH free AS (
+        SELECT slot, used_at FROM breaker_slots
+        WHERE account_id = ${accountId} AND scope = ${cap.scope} AND slot <= ${cap.max}
+          AND (used_at IS NULL OR used_at <= now() - make_interval(secs => ${cap.windowSeconds}))
+        ORDER BY used_at NULLS FIRST
+        LIMIT 1 FOR UPDATE SKIP LOCKED
+      )
+      UPDATE breaker_slots s SET used_at = now(), plan_id = ${planId}
+      FROM free WHERE s.account_id = ${accountId} AND s.scope = ${cap.scope} AND s.slot = free.slot
+      RETURNING s.slot, free.used_at AS previous`.execute(db);
+    return result.rows[0];
+  };
+  // Slots are made on demand, 64 at a time, past the highest that exists: under concurrency other plans
+  // may take the new ones first, so this repeats (each statement sees what committed meanwhile) until a
+  // slot is claimed or all `max` exist and none is free.
+  for (;;) {
+    const claimed = await claim();
+    if (claimed) return claimed;
+    const made = await sql<{ n: number }>`SELECT coalesce(max(slot), 0)::int AS n FROM breaker_slots WHERE account_id = ${accountId} AND scope = ${cap.scope}`.execute(db);
+    const have = made.rows[0]!.n;
+    if (have >= cap.max) return undefined;
+    await sql`
+      INSERT INTO breaker_slots (account_id, scope, slot)
+      SELECT ${accountId}, ${cap.scope}, n FROM generate_series(${have + 1}::int, ${Math.min(cap.max, have + 64)}::int) AS n
+      ON CONFLICT DO NOTHING`.execute(db);
+  }
+}
+
+/** Gives a claimed slot back as it was (the plan did not execute after all). */
+export async function releaseSlot(db: Executor, accountId: string, scope: string, claimed: { slot: number; previous: Date | null }): Promise<void> {
+  await db.updateTable('breaker_slots').set({ used_at: claimed.previous, plan_id: null }).where('account_id', '=', accountId).where('scope', '=', scope).where('slot', '=', claimed.slot).execute();
+}
+
+/** Whether the cap has a free slot now, without claiming one (dry runs). */
+export async function hasFreeSlot(db: Executor, accountId: string, cap: Cap): Promise<boolean> {
+  const result = await sql<{ used: number }>`
+    SELECT count(*)::int AS used FROM breaker_slots
+    WHERE account_id = ${accountId} AND scope = ${cap.scope} AND slot <= ${cap.max}
+      AND used_at > now() - make_interval(secs => ${cap.windowSeconds})`.execute(db);
+  return result.rows[0]!.used < cap.max;
 }

@@ -1,12 +1,56 @@
-import type { Insertable, Selectable } from 'kysely';
+import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
 import type { PlansTable } from '../storage/schema.js';
+import { insertEntriesSql, type AuditEntryValues } from './audit.js';
 import type { Executor } from './executor.js';
 
 export type PlanRow = Selectable<PlansTable>;
 
-export function insertPlan(db: Executor, row: Insertable<PlansTable>): Promise<PlanRow> {
-  return db.insertInto('plans').values(row).returningAll().executeTakeFirstOrThrow();
+/**
+ * Stores a plan and the audit entries that record it, in one statement. With `verifySuspended`, only if
+ * that user is suspended and holds no live session, as this transaction sees it (the statement's
+ * snapshot includes the suspension made before it): undefined when not.
+ */
+export async function insertPlanWithEntries(
+  db: Executor,
+  row: PlanValues,
+  entries: AuditEntryValues[],
+  verifySuspended?: string,
+): Promise<PlanRow | undefined> {
+  const verified = verifySuspended === undefined
+    ? sql`true`
+    : sql`EXISTS (SELECT 1 FROM users u WHERE u.account_id = ${row.account_id} AND u.id = ${verifySuspended} AND u.state = 'SUSPENDED'
+                  AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.account_id = u.account_id AND s.user_id = u.id AND s.revoked_at IS NULL
+                                  AND (s.expires_at IS NULL OR s.expires_at > now())))`;
+  const result = await sql<PlanRow>`
+    WITH verified AS (SELECT ${verified} AS ok), entries AS (${insertEntriesSql(entries, sql`(SELECT ok FROM verified)`)})
+    INSERT INTO plans (account_id, id, signal_id, subject_user_id, playbook_name, playbook_version, policy_version, action, mode,
+                       approvals_required, status, action_digest, verdicts, restore_after_seconds, held_by, executed_at)
+    SELECT ${row.account_id}, ${row.id}, ${row.signal_id}, ${row.subject_user_id}, ${row.playbook_name}, ${row.playbook_version}, ${row.policy_version},
+           ${row.action}, ${row.mode}, ${row.approvals_required}, ${row.status}, ${row.action_digest}, ${row.verdicts}::jsonb,
+           ${row.restore_after_seconds}, ${row.held_by}::text[], ${row.executed_at}
+    WHERE (SELECT ok FROM verified)
+    RETURNING *`.execute(db);
+  return result.rows[0];
+}
+
+export interface PlanValues {
+  account_id: string;
+  id: string;
+  signal_id: string;
+  subject_user_id: string | null;
+  playbook_name: string | null;
+  playbook_version: number | null;
+  policy_version: number;
+  action: PlanRow['action'];
+  mode: PlanRow['mode'];
+  approvals_required: number;
+  status: PlanRow['status'];
+  action_digest: string | null;
+  verdicts: string;
+  restore_after_seconds: number | null;
+  held_by: string[];
+  executed_at: Date | null;
 }
 
 export function findPlan(db: Executor, accountId: string, id: string): Promise<PlanRow | undefined> {
@@ -33,33 +77,27 @@ export async function findOpenPlan(db: Executor, accountId: string, userId: stri
   return row?.id;
 }
 
-/** Executions the blast-radius breaker counts: in the sliding window, in the account or of one playbook. */
-export async function countExecutions(db: Executor, accountId: string, windowSeconds: number, playbook?: string): Promise<number> {
-  let query = db
+/** The subjects of the plans a trip (named by the plan that tripped the breaker) held back. */
+export async function listHeldSubjects(db: Executor, accountId: string, tripPlanId: string): Promise<string[]> {
+  const rows = await db
     .selectFrom('plans')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .select('subject_user_id')
     .where('account_id', '=', accountId)
-    .where('status', '=', 'executed')
-    .where('counts_for_breaker', '=', true)
-    .where('executed_at', '>', sql<Date>`now() - make_interval(secs => ${windowSeconds})`);
-  if (playbook !== undefined) query = query.where('playbook_name', '=', playbook);
-  return Number((await query.executeTakeFirstOrThrow()).n);
+    .where(sql<boolean>`held_by <> '{}' AND ${tripPlanId} = ANY(held_by)`)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => r.subject_user_id!);
 }
 
 export interface ListPlansQuery {
   accountId: string;
   status?: string | undefined;
-  /** Keyset: plans created before this (created_at, id). */
-  before?: { createdAt: string; id: string } | undefined;
   limit: number;
 }
 
 export function listPlans(db: Executor, q: ListPlansQuery): Promise<PlanRow[]> {
   let query = db.selectFrom('plans').selectAll().where('account_id', '=', q.accountId);
   if (q.status) query = query.where('status', '=', q.status as PlanRow['status']);
-  if (q.before) {
-    const { createdAt, id } = q.before;
-    query = query.where(sql<boolean>`(created_at, id) < (${createdAt}::timestamptz, ${id})`);
-  }
   return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
 }

@@ -88,7 +88,7 @@ describeBackends('signal intake', (backend) => {
   ];
   it.each(cases)('$fixture: the canonical signal, the plan and the suspension', async ({ fixture: name, source, person, status }) => {
     const body = fixture(name);
-    const headers = source === 'kibana' ? { authorization: `Bearer ${onlySignalsToken}` } : source === 'splunk' ? {} : signed(source, body);
+    const headers: Record<string, string> = source === 'kibana' ? { authorization: `Bearer ${onlySignalsToken}` } : source === 'splunk' ? {} : signed(source, body);
     const query = source === 'splunk' ? `?token=${sources.splunk!.secret}` : '';
     const res = await post(sourceUrl(source, query), body, headers);
     expect(res.statusCode, res.body).toBe(200);

@@ -1,6 +1,5 @@
 import { protectionReasons } from '../protection-policy.js';
 import type { GuardStep } from '../plan.js';
-import { isLastActiveOwner } from './resolve-subject.js';
 
 /**
  * The protected-principal policy (versioned), plus what no policy can lift: the last active owner and
@@ -8,9 +7,10 @@ import { isLastActiveOwner } from './resolve-subject.js';
  */
 export const protectedPrincipals: GuardStep = {
   name: 'protected-principals',
-  async run(draft, db) {
+  async run(draft) {
     const subject = draft.subject!;
-    const reasons = protectionReasons(draft.policy.document, subject, subject.groups, await isLastActiveOwner(db, subject));
+    const lastActiveOwner = subject.role === 'OWNER' && subject.state === 'ACTIVE' && draft.otherActiveOwners === 0;
+    const reasons = protectionReasons(draft.policy.document, subject, subject.groups, lastActiveOwner);
     const details = { policy_version: draft.policy.version, ...(reasons.length > 0 ? { reasons } : {}) };
     if (reasons.length === 0) return { outcome: 'pass', reason: 'the subject is not protected', details };
     if (draft.playbook!.action !== 'suspend') return { outcome: 'pass', reason: 'the subject is protected; the playbook only notifies', details };

@@ -101,8 +101,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       PRIMARY KEY (account_id)
     )`.execute(db);
 
-  // A row exists while a breaker is tripped: scope 'account', or 'playbook:<name>'. held lists the
-  // subjects whose plans it sent to approval.
+  // A row exists while a breaker is tripped: scope 'account', or 'playbook:<name>'. The subjects it held
+  // back are the plans whose held_by names its trip (trip_plan_id).
   await sql`
     CREATE TABLE breakers (
       account_id     text NOT NULL REFERENCES accounts (id),
@@ -111,9 +111,23 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       trip_plan_id   text NOT NULL,
       max_actions    integer NOT NULL,
       window_seconds integer NOT NULL,
-      held           text[] NOT NULL DEFAULT '{}',
       PRIMARY KEY (account_id, scope)
     )`.execute(db);
+
+  // The blast-radius cap as a semaphore: max_actions slots per scope, each used by one execution and free
+  // again once its use is older than the window, so no window ever holds more executions than slots. An
+  // executing plan claims a free slot with FOR UPDATE SKIP LOCKED: concurrent executions take different
+  // slots instead of queueing on one account-wide lock, and when no slot is free the cap is reached.
+  await sql`
+    CREATE TABLE breaker_slots (
+      account_id  text NOT NULL REFERENCES accounts (id),
+      scope       text NOT NULL,
+      slot        integer NOT NULL,
+      used_at     timestamptz,
+      plan_id     text,
+      PRIMARY KEY (account_id, scope, slot)
+    )`.execute(db);
+  await sql`CREATE INDEX breaker_slots_free ON breaker_slots (account_id, scope, used_at NULLS FIRST)`.execute(db);
 
   await sql`
     CREATE TABLE plans (
@@ -131,15 +145,15 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       action_digest       text,
       verdicts            jsonb NOT NULL,
       restore_after_seconds integer,
-      counts_for_breaker  boolean NOT NULL DEFAULT true,
+      held_by             text[] NOT NULL DEFAULT '{}',  -- the trips (trip_plan_id) that held it back
       created_at          timestamptz NOT NULL DEFAULT now(),
       executed_at         timestamptz,
       PRIMARY KEY (account_id, id)
     )`.execute(db);
   // The dedup guard's question: an open plan (pending, or executed inside the window) for this subject and playbook.
   await sql`CREATE INDEX plans_open ON plans (account_id, subject_user_id, playbook_name, created_at) WHERE status IN ('executed', 'pending_approval')`.execute(db);
-  // The breaker's question: executions in the sliding window, per account and per playbook.
-  await sql`CREATE INDEX plans_executed ON plans (account_id, executed_at, playbook_name) WHERE status = 'executed' AND counts_for_breaker`.execute(db);
+  // Who a tripped breaker held back.
+  await sql`CREATE INDEX plans_held ON plans (account_id, created_at) WHERE held_by <> '{}'`.execute(db);
   await sql`CREATE INDEX plans_signal ON plans (account_id, signal_id)`.execute(db);
   // Subject resolution by username (an alert that names only \`jdoe\`): the local part of the email.
   await sql`CREATE INDEX users_email_local ON users (account_id, split_part(lower(email), '@', 1))`.execute(db);
