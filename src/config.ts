@@ -74,7 +74,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { env: 'CORDON_OAUTH_RATE_PER_ADDRESS', type: 'integer 0..1000000 (per minute)', default: '1200', description: 'Requests a minute one source address may make to those endpoints, per node (0: no limit).' },
   { env: 'CORDON_SESSION_TTL', type: 'integer 300..604800 (seconds)', default: '43200', description: 'Lifetime of a human sign-in session (password + TOTP); it never extends itself.' },
   { env: 'CORDON_SIGN_IN_RATE_PER_ADDRESS', type: 'integer 0..1000000 (per minute)', default: '30', description: 'Sign-in attempts a minute from one source address, per node (0: no limit). Each user also backs off after 5 failures.' },
-  { env: 'CORDON_BREAKER_MAX_ACTIONS', type: 'integer 1..1000000', default: '20', description: 'Suspensions the response engine may execute in an account within the breaker window before its breaker trips and every further plan needs approval (an account can set its own with `cordon automation cap`).' },
+  { env: 'CORDON_BREAKER_MAX_ACTIONS', type: 'integer 1..10000', default: '20', description: 'Suspensions the response engine may execute in an account within the breaker window before its breaker trips and every further plan needs approval (an account can set its own with `cordon automation cap`).' },
   { env: 'CORDON_BREAKER_WINDOW_SECONDS', type: 'integer 1..604800', default: '600', description: 'The sliding window (seconds) the account breaker counts executed suspensions over.' },
   { env: 'CORDON_SIGNAL_RAW_MAX_BYTES', type: 'integer 1024..1048576', default: '65536', description: 'How much of a signal\'s raw payload is kept with it (longer ones are kept cut, and marked); requests over 1 MiB are refused.' },
   { env: 'CORDON_CLI_SESSION_FILE', type: 'path', default: '~/.config/cordon/session.json', description: 'Where `cordon login` keeps its session token (0600); admin commands use it to go through the API.' },
@@ -228,7 +228,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
     sessionTtl: int('CORDON_SESSION_TTL', 43_200, 300, 604_800),
     signInRatePerAddress: int('CORDON_SIGN_IN_RATE_PER_ADDRESS', 30, 0, 1_000_000),
     response: {
-      breakerMaxActions: int('CORDON_BREAKER_MAX_ACTIONS', 20, 1, 1_000_000),
+      breakerMaxActions: int('CORDON_BREAKER_MAX_ACTIONS', 20, 1, 10_000),
       breakerWindowSeconds: int('CORDON_BREAKER_WINDOW_SECONDS', 600, 1, 604_800),
       rawMaxBytes: int('CORDON_SIGNAL_RAW_MAX_BYTES', 65_536, 1024, 1_048_576),
     },

@@ -27,7 +27,8 @@ export function responderContext(draft: PlanDraft, submittedBy: CallContext['act
       plan_id: draft.id,
       ...(playbook ? { playbook: playbook.name, playbook_version: playbook.version, playbook_hash: playbook.contentHash } : {}),
       policy_version: draft.policy.version,
-      verdicts: draft.verdicts,
+      // Each guard's outcome by step; the plan (and its plan.create entry) keeps the full verdicts.
+      verdicts: Object.fromEntries(draft.verdicts.map((v) => [v.step, v.outcome])),
     },
   };
 }

@@ -20,6 +20,9 @@ const SeveritySchema = Type.Union(SEVERITIES.map((s) => Type.Literal(s)));
 const RoleSchema = Type.Union([Type.Literal('OWNER'), Type.Literal('ADMIN'), Type.Literal('MEMBER')]);
 const Names = (max: number, description: string) => Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: max, description });
 
+/** A blast-radius cap is a set of slot rows (store/automation.ts), so it is bounded; 10,000 suspensions in a window is no brake anyway. */
+export const MAX_BREAKER_ACTIONS = 10_000;
+
 export const PLAYBOOK_NAME = '^[a-z0-9][a-z0-9-]{0,62}$';
 
 export const PlaybookSchema = Type.Object(
@@ -54,7 +57,7 @@ export const PlaybookSchema = Type.Object(
     dedup_window: Type.Optional(Duration('one open plan per subject and playbook within this window (default 1h)')),
     breaker: Type.Optional(
       Type.Object(
-        { max_actions: Type.Integer({ minimum: 1, maximum: 100_000 }), window: Duration('the sliding window the cap counts over') },
+        { max_actions: Type.Integer({ minimum: 1, maximum: MAX_BREAKER_ACTIONS }), window: Duration('the sliding window the cap counts over') },
         { additionalProperties: false, description: "this playbook's own blast-radius cap, besides the account's" },
       ),
     ),

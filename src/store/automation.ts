@@ -73,7 +73,8 @@ export interface Cap {
 /**
  * Claims a free slot of the cap for this plan (see the breaker_slots migration): a slot never used, or
  * last used before the window, among the first `max`, skipping the ones other executions hold right now.
- * Undefined means the cap is reached: every slot is used inside the window or held by an execution in flight.
+ * Slots are made on first need. Undefined means the cap is reached: every slot is used inside the window
+ * or held by an execution in flight.
  */
 export async function claimSlot(db: Executor, accountId: string, cap: Cap, planId: string): Promise<{ slot: number; previous: Date | null } | undefined> {
   const claim = async () => {
@@ -90,20 +91,19 @@ export async function claimSlot(db: Executor, accountId: string, cap: Cap, planI
       RETURNING s.slot, free.used_at AS previous`.execute(db);
     return result.rows[0];
   };
-  // Slots are made on demand, 64 at a time, past the highest that exists: under concurrency other plans
-  // may take the new ones first, so this repeats (each statement sees what committed meanwhile) until a
-  // slot is claimed or all `max` exist and none is free.
-  for (;;) {
-    const claimed = await claim();
-    if (claimed) return claimed;
-    const made = await sql<{ n: number }>`SELECT coalesce(max(slot), 0)::int AS n FROM breaker_slots WHERE account_id = ${accountId} AND scope = ${cap.scope}`.execute(db);
-    const have = made.rows[0]!.n;
-    if (have >= cap.max) return undefined;
+  const claimed = await claim();
+  if (claimed) return claimed;
+  // None free in this statement's snapshot: make the slots that do not exist yet (waiting for any other
+  // plan making them), then look again in a fresh snapshot, which sees every slot committed meanwhile.
+  const made = await sql<{ n: number }>`SELECT coalesce(max(slot), 0)::int AS n FROM breaker_slots WHERE account_id = ${accountId} AND scope = ${cap.scope}`.execute(db);
+  const have = made.rows[0]!.n;
+  if (have < cap.max) {
     await sql`
       INSERT INTO breaker_slots (account_id, scope, slot)
-      SELECT ${accountId}, ${cap.scope}, n FROM generate_series(${have + 1}::int, ${Math.min(cap.max, have + 64)}::int) AS n
+      SELECT ${accountId}, ${cap.scope}, n FROM generate_series(${have + 1}::int, ${cap.max}::int) AS n
       ON CONFLICT DO NOTHING`.execute(db);
   }
+  return claim();
 }
 
 /** Gives a claimed slot back as it was (the plan did not execute after all). */

@@ -113,7 +113,18 @@ describeBackends('signal intake', (backend) => {
     const suspension = trail.find((e) => e.action === 'user.suspend' && e.target_id === people[person])!;
     expect(suspension).toMatchObject({ actor_type: 'responder', actor_id: 'cordon', outcome: 'changed' });
     expect(suspension.cause).toMatchObject({ signal_id: signal.id, plan_id: plan.id, playbook: 'contain-high', playbook_version: 1, policy_version: 0 });
-    expect((suspension.cause as { verdicts: unknown[] }).verdicts).toHaveLength(7);
+    expect((suspension.cause as { verdicts: unknown }).verdicts).toEqual({
+      'resolve-subject': 'pass',
+      'match-playbook': 'pass',
+      'kill-switch': 'pass',
+      'protected-principals': 'pass',
+      'dedup-window': 'pass',
+      'blast-radius': 'pass',
+      approval: 'pass',
+    });
+    // The plan's own entry carries every verdict in full.
+    const planEntry = trail.find((e) => e.action === 'plan.create' && e.target_id === plan.id)!;
+    expect((planEntry.details as { verdicts: unknown }).verdicts).toEqual(plan.verdicts);
     const receipt = trail.find((e) => e.action === 'signal.receive' && e.target_id === signal.id)!;
     expect(receipt).toMatchObject({ actor_type: source === 'kibana' ? 'app' : 'source', outcome: 'changed' });
   });

@@ -111,7 +111,8 @@ describeBackends('alert storm and concurrent duplicates', (backend) => {
     const automation = await server.inject({ method: 'GET', url: `/v1/accounts/${accountId}/automation`, headers: { authorization: `Bearer ${adminToken}` } });
     const [breaker] = automation.json().tripped_breakers;
     expect(new Set(breaker.held_user_ids)).toEqual(heldBack);
-    expect((trips[0]!.details as { held: string[] }).held).toEqual([breaker.held_user_ids[0]]);
+    const [tripSubject] = (trips[0]!.details as { held: string[] }).held;
+    expect(heldBack.has(tripSubject!)).toBe(true);
     expect(breaker.trip_plan_id).toBe((trips[0]!.details as { plan_id: string }).plan_id);
     expect(trail.filter((e) => e.action === 'user.suspend' && e.outcome === 'changed')).toHaveLength(CAP);
 

@@ -10,6 +10,7 @@ import { ADMIN_ROLES, requireSession } from '../../auth/session-guard.js';
 import { AppError } from '../../errors.js';
 import { automationView, resetBreakers, setBreakerCap, setPaused } from '../../response/automation.js';
 import { planView } from '../../response/engine.js';
+import { MAX_BREAKER_ACTIONS } from '../../response/playbook.js';
 import { findPlan, listPlans } from '../../store/plans.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
@@ -71,7 +72,7 @@ export function automationRoutes(app: FastifyInstance, core: Core): void {
         summary: "The account's blast-radius cap: executed suspensions per sliding window",
         tags,
         params: AccountParams,
-        body: Type.Object({ max_actions: Type.Integer({ minimum: 1, maximum: 1_000_000 }), window_seconds: Type.Integer({ minimum: 1, maximum: 604_800 }) }, { additionalProperties: false }),
+        body: Type.Object({ max_actions: Type.Integer({ minimum: 1, maximum: MAX_BREAKER_ACTIONS }), window_seconds: Type.Integer({ minimum: 1, maximum: 604_800 }) }, { additionalProperties: false }),
         response: { 200: AutomationSchema, ...Errors },
       },
     },
