@@ -6,6 +6,8 @@ import { Command, CommanderError } from 'commander';
 import { renderConfigDocs } from '../config.js';
 import { appsCommand } from './apps.js';
 import { auditCommand } from './audit.js';
+import { automationCommand } from './automation.js';
+import { playbooksCommand } from './playbooks.js';
 import { groupsCommand } from './directory.js';
 import { initCommand } from './init.js';
 import { keysCommand } from './keys.js';
@@ -45,6 +47,8 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   appsCommand(program, io, run);
   keysCommand(program, io, run);
   auditCommand(program, io, run);
+  playbooksCommand(program, io, run);
+  automationCommand(program, io, run);
   program
     .command('config')
     .description('Configuration')

@@ -275,10 +275,15 @@ export function planView(plan: PlanRow) {
   };
 }
 
-/** A dry run's plan, in the same shape (it has no times: it was never stored). */
+/**
+ * A dry run's plan, in the same shape: no id and no times (it was never stored), and `would_execute`
+ * where a real plan would have been executed.
+ */
 function draftView(draft: PlanDraft) {
   const row = planRow(draft);
-  return { ...planView({ ...row, verdicts: draft.verdicts, held_by: draft.heldBy, created_at: new Date(), executed_at: null }), id: null, signal_id: null, create_time: null, execute_time: null };
+  const view = planView({ ...row, verdicts: draft.verdicts, held_by: draft.heldBy, created_at: new Date(), executed_at: null });
+  const wouldExecute = draft.status === undefined && draft.verdicts.at(-1)?.step === 'execute';
+  return { ...view, status: wouldExecute ? 'would_execute' : view.status, id: null, signal_id: null, create_time: null, execute_time: null };
 }
 
 function capRaw(text: string, max: number): { json: string; truncated: boolean } {

@@ -23,7 +23,7 @@ export const PlanSchema = Type.Object(
     policy_version: Type.Integer(),
     action: Type.String(),
     mode: Nullable(Type.String()),
-    status: Type.String({ description: 'executed, pending_approval, refused, duplicate, no_action, notified or failed' }),
+    status: Type.String({ description: 'executed, pending_approval, refused, duplicate, no_action, notified or failed; a dry run says would_execute' }),
     approvals_required: Type.Integer(),
     action_digest: Nullable(Type.String({ description: 'SHA-256 of the exact action an approval is bound to (pending plans)' })),
     restore_after_seconds: Type.Union([Type.Integer(), Type.Null()]),

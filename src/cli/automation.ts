@@ -1,0 +1,159 @@
+/**
+ * The response engine's controls at the command line: `cordon automation status|pause|resume|cap|
+ * reset-breaker` (the kill switch and the blast-radius breaker) and `cordon sources create|list|disable`
+ * (detection sources). Direct on the database when nothing holds it, through the API otherwise.
+ */
+import type { Command } from 'commander';
+import type { Core } from '../app.js';
+import { automationView, resetBreakers, setBreakerCap, setPaused } from '../response/automation.js';
+import { durationSeconds } from '../response/playbook.js';
+import { INTAKE_FORMATS } from '../response/intake/signal.js';
+import { createSource, disableSignalSource, sourceView, type NewSource } from '../response/sources.js';
+import type { SignalFormat, SourceAuth } from '../storage/schema.js';
+import { listSources } from '../store/signals.js';
+import { operatorContext } from './context.js';
+import { printJson, printTable, usageError, type CliIo } from './io.js';
+import { runAdmin } from './remote.js';
+
+const ACCOUNT_HELP = 'account id (default: the signed-in account, or the only one)';
+const accountPath = (accountId: string) => `/v1/accounts/${encodeURIComponent(accountId)}`;
+type Run = (fn: () => Promise<void>) => Promise<void>;
+type AutomationJson = Awaited<ReturnType<typeof automationView>>;
+type SourceJson = ReturnType<typeof sourceView>;
+interface AutomationChange {
+  direct: (core: Core, accountId: string) => Promise<unknown>;
+  path: string;
+  body?: unknown;
+}
+
+function printAutomation(io: CliIo, json: boolean | undefined, a: AutomationJson): void {
+  if (json) return printJson(io, a);
+  io.stdout.write(`automation: ${a.paused ? `PAUSED since ${a.pause_time} by ${a.paused_by}${a.pause_reason ? ` (${a.pause_reason})` : ''}` : 'running'}\n`);
+  io.stdout.write(`breaker cap: ${a.breaker_cap.max_actions} suspensions per ${a.breaker_cap.window_seconds} s\n`);
+  if (a.tripped_breakers.length === 0) return void io.stdout.write('tripped breakers: none\n');
+  printTable(io, ['Tripped breaker', 'Since', 'Cap', 'Held back'], a.tripped_breakers.map((b) => [b.scope, b.trip_time, `${b.max_actions}/${b.window_seconds}s`, String(b.held_user_ids.length)]));
+}
+
+export function automationCommand(program: Command, io: CliIo, run: Run): void {
+  const automation = program.command('automation').description('The kill switch and the blast-radius breaker of the response engine');
+  /** Runs `change` (if any: directly, or as a POST/PUT to the path under …/automation), then prints the state. */
+  const show = (opts: { account?: string; json?: boolean }, command: string, change?: (accountId: string) => AutomationChange) =>
+    run(async () => {
+      const view = await runAdmin<AutomationJson>(io, command, opts.account, {
+        direct: async (core, accountId) => {
+          if (change) await change(accountId).direct(core, accountId);
+          return automationView(core.database.db, accountId, core.response.defaults);
+        },
+        api: (client, accountId) => {
+          if (!change) return client.call('GET', `${accountPath(accountId)}/automation`);
+          const { path, body } = change(accountId);
+          return client.call(path === '/breaker' ? 'PUT' : 'POST', `${accountPath(accountId)}/automation${path}`, body ?? {});
+        },
+      });
+      printAutomation(io, opts.json, view);
+    });
+
+  automation.command('status').description('Paused or running, the breaker cap, tripped breakers').option('--account <id>', ACCOUNT_HELP).option('--json', 'print JSON').action((opts: { account?: string; json?: boolean }) => show(opts, 'automation status'));
+  for (const [verb, paused, description] of [
+    ['pause', true, 'Kill switch: from now on no plan executes on its own; each waits for approval'],
+    ['resume', false, 'Let auto-mode playbooks execute again'],
+  ] as const) {
+    automation
+      .command(verb)
+      .description(description)
+      .option('--reason <text>', 'why (kept in the audit entry)')
+      .option('--account <id>', ACCOUNT_HELP)
+      .option('--json', 'print JSON')
+      .action((opts: { reason?: string; account?: string; json?: boolean }) =>
+        show(opts, `automation ${verb}`, () => ({
+          direct: (core, accountId) => setPaused(core.response, operatorContext(core, opts.reason), accountId, paused, opts.reason),
+          path: `:${verb}`,
+          body: opts.reason ? { reason: opts.reason } : {},
+        })),
+      );
+  }
+  automation
+    .command('cap')
+    .description("Set the account's blast-radius cap: at most MAX executed suspensions in any WINDOW")
+    .requiredOption('--max <n>', 'suspensions (1..10000)')
+    .requiredOption('--window <duration>', 'sliding window, e.g. 10m, 1h')
+    .option('--account <id>', ACCOUNT_HELP)
+    .option('--json', 'print JSON')
+    .action((opts: { max: string; window: string; account?: string; json?: boolean }) => {
+      const max = Number(opts.max);
+      if (!Number.isInteger(max) || max < 1 || max > 10_000) return run(async () => { throw usageError('--max must be an integer from 1 to 10000'); });
+      if (!/^[1-9][0-9]{0,6}[smhd]$/.test(opts.window)) return run(async () => { throw usageError('--window must be a duration such as 30s, 10m, 4h, 7d'); });
+      const cap = { max_actions: max, window_seconds: durationSeconds(opts.window) };
+      return show(opts, 'automation cap', () => ({ direct: (core, accountId) => setBreakerCap(core.response, operatorContext(core), accountId, cap), path: '/breaker', body: cap }));
+    });
+  automation
+    .command('reset-breaker')
+    .description('Reset tripped breakers (all, or one scope such as account or playbook:NAME); the audit entry lists whom they held back')
+    .option('--scope <scope>', 'one breaker')
+    .option('--account <id>', ACCOUNT_HELP)
+    .option('--json', 'print JSON')
+    .action((opts: { scope?: string; account?: string; json?: boolean }) =>
+      show(opts, 'automation reset-breaker', () => ({
+        direct: (core, accountId) => resetBreakers(core.response, operatorContext(core), accountId, opts.scope),
+        path: ':resetBreaker',
+        body: opts.scope ? { scope: opts.scope } : {},
+      })),
+    );
+
+  const sources = program.command('sources').description('Detection sources: where signals come from and how each authenticates');
+  sources
+    .command('create')
+    .description('Register a source; an hmac secret or URL token is printed once')
+    .requiredOption('--name <name>', 'a name')
+    .requiredOption('--format <format>', INTAKE_FORMATS.join(' | '))
+    .requiredOption('--auth <auth>', 'oauth | hmac | url_token')
+    .option('--client-id <id>', 'oauth only: the one app allowed to post to it')
+    .option('--account <id>', ACCOUNT_HELP)
+    .option('--json', 'print JSON')
+    .action((opts: { name: string; format: string; auth: string; clientId?: string; account?: string; json?: boolean }) =>
+      run(async () => {
+        if (!INTAKE_FORMATS.includes(opts.format as SignalFormat)) throw usageError(`--format must be one of ${INTAKE_FORMATS.join(', ')}`);
+        if (!['oauth', 'hmac', 'url_token'].includes(opts.auth)) throw usageError('--auth must be oauth, hmac or url_token');
+        const input: NewSource = { name: opts.name, format: opts.format as SignalFormat, auth: opts.auth as SourceAuth, ...(opts.clientId ? { client_id: opts.clientId } : {}) };
+        const created = await runAdmin<{ source: SourceJson; secret?: string }>(io, 'sources create', opts.account, {
+          direct: async (core, accountId) => {
+            const { source, secret } = await createSource(core.response, operatorContext(core), accountId, input);
+            return { source: sourceView(source), ...(secret ? { secret } : {}) };
+          },
+          api: (client, accountId) => client.call('POST', `${accountPath(accountId)}/sources`, input),
+        });
+        if (opts.json) return printJson(io, created);
+        const { source, secret } = created;
+        io.stdout.write(`source ${source.id} (${source.format}, ${source.auth})\n  POST /v1/accounts/{account}/sources/${source.id}/signals\n`);
+        if (secret) io.stdout.write(`  ${source.auth === 'hmac' ? 'HMAC secret' : 'URL token (?token=)'}: ${secret}\n  It is shown only now.\n`);
+      }),
+    );
+  sources
+    .command('list')
+    .description('Detection sources')
+    .option('--account <id>', ACCOUNT_HELP)
+    .option('--json', 'print JSON')
+    .action((opts: { account?: string; json?: boolean }) =>
+      run(async () => {
+        const list = await runAdmin<SourceJson[]>(io, 'sources list', opts.account, {
+          direct: async (core, accountId) => (await listSources(core.database.db, accountId)).map(sourceView),
+          api: async (client, accountId) => (await client.call<{ sources: SourceJson[] }>('GET', `${accountPath(accountId)}/sources`)).sources,
+        });
+        if (opts.json) return printJson(io, { sources: list });
+        printTable(io, ['ID', 'Name', 'Format', 'Auth', 'Disabled'], list.map((s) => [s.id, s.name, s.format, s.auth, s.disable_time ?? '']));
+      }),
+    );
+  sources
+    .command('disable <source>')
+    .description('Disable a source: its credentials stop working at once')
+    .option('--account <id>', ACCOUNT_HELP)
+    .action((id: string, opts: { account?: string }) =>
+      run(async () => {
+        const source = await runAdmin<SourceJson>(io, 'sources disable', opts.account, {
+          direct: async (core, accountId) => sourceView(await disableSignalSource(core.response, operatorContext(core), accountId, id)),
+          api: (client, accountId) => client.call('POST', `${accountPath(accountId)}/sources/${encodeURIComponent(id)}:disable`),
+        });
+        io.stdout.write(`source ${source.id} disabled\n`);
+      }),
+    );
+}

@@ -1,0 +1,209 @@
+/**
+ * Playbooks and the protected-principal policy at the command line: `cordon playbooks
+ * apply|list|history|lint|test` and `cordon policy apply|show`. `lint` needs nothing but the file; the
+ * others run directly on the database when nothing holds it, and through the API as the signed-in
+ * person when a server does (cli/remote.ts). `test` is the dry run: the plan a signal would get,
+ * with every verdict, and nothing written.
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { AppError } from '../errors.js';
+import { planSignal, type DryRun } from '../response/engine.js';
+import { mapSignal } from '../response/intake/index.js';
+import { INTAKE_FORMATS, type IntakeFormat } from '../response/intake/signal.js';
+import { lintPlaybook, parsePlaybookText, PlaybookTextError } from '../response/playbook.js';
+import { applyPlaybooks, type AppliedPlaybook } from '../response/playbooks.js';
+import { applyPolicy, readPolicy, type ProtectionPolicy } from '../response/protection-policy.js';
+import { latestPlaybooks, playbookHistory } from '../store/playbooks.js';
+import { operatorContext } from './context.js';
+import { EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
+import { runAdmin } from './remote.js';
+
+const ACCOUNT_HELP = 'account id (default: the signed-in account, or the only one)';
+const accountPath = (accountId: string) => `/v1/accounts/${encodeURIComponent(accountId)}`;
+type Run = (fn: () => Promise<void>) => Promise<void>;
+
+interface VersionJson {
+  name: string;
+  version: number;
+  content_hash: string;
+  document: Record<string, unknown>;
+  create_time: string;
+  created_by: string;
+}
+
+function readDocuments(file: string): unknown[] {
+  let text: string;
+  try {
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (error) {
+    throw usageError(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return parsePlaybookText(text);
+  } catch (error) {
+    if (error instanceof PlaybookTextError) throw usageError(`${file}: ${error.message}`);
+    throw error;
+  }
+}
+
+const versionJson = (row: { name: string; version: number; content_hash: string; document: unknown; created_at: Date; created_by: string }): VersionJson => ({
+  name: row.name,
+  version: row.version,
+  content_hash: row.content_hash,
+  document: row.document as Record<string, unknown>,
+  create_time: row.created_at.toISOString(),
+  created_by: row.created_by,
+});
+
+function printVersions(io: CliIo, versions: VersionJson[]): void {
+  printTable(
+    io,
+    ['Name', 'Version', 'Action', 'Mode', 'Priority', 'Hash', 'Created', 'By'],
+    versions.map((v) => [v.name, v.version, String(v.document.action), String(v.document.mode ?? (v.document.action === 'notify' ? '' : 'approval')), String(v.document.priority ?? 100), v.content_hash.slice(0, 12), v.create_time, v.created_by]),
+  );
+}
+
+export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
+  const playbooks = program.command('playbooks').description('Playbooks as code: apply, list, history, lint, and test against a signal (dry run)');
+
+  playbooks
+    .command('apply')
+    .description('Apply the playbooks in a YAML or JSON file (one document or a list): each gets a new version when its content changed')
+    .requiredOption('-f, --file <file>', 'the file (- for standard input)')
+    .option('--account <id>', ACCOUNT_HELP)
+    .option('--json', 'print JSON')
+    .action((opts: { file: string; account?: string; json?: boolean }) =>
+      run(async () => {
+        const documents = readDocuments(opts.file);
+        const applied = await runAdmin<AppliedPlaybook[]>(io, 'playbooks apply', opts.account, {
+          direct: (core, accountId) => applyPlaybooks(core.response, operatorContext(core), accountId, documents),
+          api: async (client, accountId) => (await client.call<{ applied: AppliedPlaybook[] }>('POST', `${accountPath(accountId)}/playbooks:apply`, { playbooks: documents })).applied,
+        });
+        if (opts.json) return printJson(io, { applied });
+        printTable(io, ['Name', 'Version', 'Hash', 'Changed'], applied.map((a) => [a.name, a.version, a.content_hash.slice(0, 12), a.changed ? 'new version' : 'unchanged']));
+      }),
+    );
+
+  playbooks
+    .command('list')
+    .description('The current version of every playbook')
+    .option('--account <id>', ACCOUNT_HELP)
+    .option('--json', 'print JSON')
+    .action((opts: { account?: string; json?: boolean }) =>
+      run(async () => {
+        const versions = await runAdmin<VersionJson[]>(io, 'playbooks list', opts.account, {
+          direct: async (core, accountId) => (await latestPlaybooks(core.database.db, accountId)).map(versionJson),
+          api: async (client, accountId) => (await client.call<{ playbooks: VersionJson[] }>('GET', `${accountPath(accountId)}/playbooks`)).playbooks,
+        });
+        if (opts.json) return printJson(io, { playbooks: versions });
+        printVersions(io, versions);
+      }),
+    );
+
+  playbooks
+    .command('history <name>')
+    .description("A playbook's versions, newest first")
+    .option('--account <id>', ACCOUNT_HELP)
+    .option('--json', 'print JSON')
+    .action((name: string, opts: { account?: string; json?: boolean }) =>
+      run(async () => {
+        const versions = await runAdmin<VersionJson[]>(io, 'playbooks history', opts.account, {
+          direct: async (core, accountId) => {
+            const rows = await playbookHistory(core.database.db, accountId, name);
+            if (rows.length === 0) throw new AppError('NOT_FOUND', { description: `no playbook ${name}` });
+            return rows.map(versionJson);
+          },
+          api: async (client, accountId) => (await client.call<{ versions: VersionJson[] }>('GET', `${accountPath(accountId)}/playbooks/${encodeURIComponent(name)}`)).versions,
+        });
+        if (opts.json) return printJson(io, { versions });
+        printVersions(io, versions);
+      }),
+    );
+
+  playbooks
+    .command('lint')
+    .description('Check playbook files against the published schema and the rules it cannot say; exit 2 when anything is wrong')
+    .requiredOption('-f, --file <file>', 'the file (- for standard input)')
+    .option('--json', 'print JSON')
+    .action((opts: { file: string; json?: boolean }) =>
+      run(async () => {
+        const documents = readDocuments(opts.file);
+        const results = documents.map((document, i) => ({
+          playbook: (document as { name?: unknown } | null)?.name ?? `#${i + 1}`,
+          problems: lintPlaybook(document),
+        }));
+        const bad = results.filter((r) => r.problems.length > 0);
+        if (opts.json) printJson(io, { ok: bad.length === 0, playbooks: results });
+        else if (bad.length === 0) io.stdout.write(`${results.length} playbook${results.length === 1 ? '' : 's'} OK\n`);
+        else for (const r of bad) for (const p of r.problems) io.stderr.write(`${String(r.playbook)}: ${p.path || '/'} ${p.message}\n`);
+        if (bad.length > 0) throw new Reported(EXIT.USAGE);
+      }),
+    );
+
+  playbooks
+    .command('test')
+    .description('Dry run: the plan a signal would get under the current playbooks and policy, with every verdict; writes nothing')
+    .requiredOption('--signal <file>', 'the signal payload (JSON; - for standard input)')
+    .option('--format <format>', INTAKE_FORMATS.join(' | '), 'canonical')
+    .option('--source <id>', 'the source the signal would come from (playbooks may match on it)')
+    .option('--account <id>', ACCOUNT_HELP)
+    .option('--json', 'print JSON')
+    .action((opts: { signal: string; format: string; source?: string; account?: string; json?: boolean }) =>
+      run(async () => {
+        if (!INTAKE_FORMATS.includes(opts.format as IntakeFormat)) throw usageError(`--format must be one of ${INTAKE_FORMATS.join(', ')}`);
+        const format = opts.format as IntakeFormat;
+        let payload: unknown;
+        try {
+          payload = JSON.parse(readFileSync(opts.signal === '-' ? 0 : opts.signal, 'utf8'));
+        } catch (error) {
+          throw usageError(`${opts.signal}: ${(error as Error).message}`);
+        }
+        const result = await runAdmin<DryRun>(io, 'playbooks test', opts.account, {
+          direct: (core, accountId) => planSignal(core.response, accountId, opts.source ?? 'dry-run', mapSignal(format, payload)),
+          api: (client, accountId) => client.call('POST', `${accountPath(accountId)}/signals:plan`, { format, signal: payload, ...(opts.source ? { source_id: opts.source } : {}) }),
+        });
+        if (opts.json) return printJson(io, result);
+        const { plan } = result;
+        io.stdout.write(`status: ${plan.status}${result.duplicate ? ' (a signal with this external id is already stored: submitting it would change nothing)' : ''}\n`);
+        io.stdout.write(`subject: ${plan.subject_user_id ?? '(unresolved)'}   playbook: ${plan.playbook ? `${plan.playbook.name} v${plan.playbook.version}` : '(none)'}   policy: v${plan.policy_version}\n`);
+        printTable(io, ['Step', 'Verdict', 'Reason'], plan.verdicts.map((v) => [v.step, v.outcome, v.reason]));
+      }),
+    );
+
+  const policy = program.command('policy').description('The protected-principal policy: who the response engine never acts on');
+  policy
+    .command('apply')
+    .description('Apply a policy file (YAML or JSON: roles, groups, user_ids, emails); a new version when its content changed')
+    .requiredOption('-f, --file <file>', 'the file (- for standard input)')
+    .option('--account <id>', ACCOUNT_HELP)
+    .option('--json', 'print JSON')
+    .action((opts: { file: string; account?: string; json?: boolean }) =>
+      run(async () => {
+        const documents = readDocuments(opts.file);
+        if (documents.length !== 1) throw usageError(`${opts.file}: give one policy document`);
+        const applied = await runAdmin<ProtectionPolicy & { changed: boolean }>(io, 'policy apply', opts.account, {
+          direct: async (core, accountId) => {
+            const { policy: p, changed } = await applyPolicy(core.response, operatorContext(core), accountId, documents[0]);
+            return { ...p, changed };
+          },
+          api: (client, accountId) => client.call('PUT', `${accountPath(accountId)}/protection-policy`, documents[0]),
+        });
+        if (opts.json) return printJson(io, applied);
+        io.stdout.write(`policy v${applied.version} (${applied.changed ? 'new version' : 'unchanged'})\n`);
+      }),
+    );
+  policy
+    .command('show')
+    .description('The current policy')
+    .option('--account <id>', ACCOUNT_HELP)
+    .action((opts: { account?: string }) =>
+      run(async () => {
+        const current = await runAdmin<ProtectionPolicy>(io, 'policy show', opts.account, {
+          direct: (core, accountId) => readPolicy(core.database.db, accountId),
+          api: (client, accountId) => client.call('GET', `${accountPath(accountId)}/protection-policy`),
+        });
+        printJson(io, current);
+      }),
+    );
+}

@@ -1,0 +1,87 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { describeBackends, createTestDatabase, openTestCore, type TestDatabase } from '../support/backends.js';
+import { runCli } from '../support/cli.js';
+
+vi.setConfig({ testTimeout: 180_000 });
+const fixture = (file: string) => new URL(`../fixtures/${file}`, import.meta.url).pathname;
+
+describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
+  let database: TestDatabase;
+  let env: Record<string, string>;
+  let accountId: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(backend);
+    await (await openTestCore(database)).close();
+    env = { ...database.env, CORDON_DEMO: 'false' };
+    const init = await runCli(['init', '--name', 'Acme', '--owner-email', 'boss@acme.example', '--owner-name', 'Boss', '--json'], env);
+    expect(init.code).toBe(0);
+    accountId = JSON.parse(init.stdout).account_id;
+    expect((await runCli(['users', 'create', '--email', 'ada.lovelace@example.com', '--name', 'Ada'], env)).code).toBe(0);
+  });
+  afterAll(() => database.drop());
+
+  it('lint: clean files pass, broken ones exit 2 naming each problem', async () => {
+    const good = await runCli(['playbooks', 'lint', '-f', fixture('playbooks/contain-takeover.yaml')], env);
+    expect(good).toMatchObject({ code: 0, stdout: '2 playbooks OK\n' });
+    const bad = await runCli(['playbooks', 'lint', '-f', fixture('playbooks/invalid.yaml'), '--json'], env);
+    expect(bad.code).toBe(2);
+    const { ok, playbooks } = JSON.parse(bad.stdout);
+    expect(ok).toBe(false);
+    expect(playbooks[0].problems.map((p: { path: string }) => p.path)).toEqual(expect.arrayContaining(['/name', '/match/min_severity']));
+  });
+
+  it('apply versions by content; history lists them; an unchanged apply makes no version', async () => {
+    const first = await runCli(['playbooks', 'apply', '-f', fixture('playbooks/contain-takeover.yaml'), '--json'], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout).applied).toEqual([
+      { name: 'contain-takeover', version: 1, content_hash: expect.stringMatching(/^[0-9a-f]{64}$/), changed: true },
+      { name: 'watch-everything', version: 1, content_hash: expect.stringMatching(/^[0-9a-f]{64}$/), changed: true },
+    ]);
+    const again = await runCli(['playbooks', 'apply', '-f', fixture('playbooks/contain-takeover.yaml'), '--json'], env);
+    expect(JSON.parse(again.stdout).applied.map((a: { changed: boolean }) => a.changed)).toEqual([false, false]);
+    const edited = path.join(process.env.TMPDIR ?? '/tmp', `cordon-playbook-${process.pid}-${backend}.json`);
+    writeFileSync(edited, JSON.stringify({ name: 'watch-everything', priority: 2, match: { min_severity: 'low' }, action: 'notify' }));
+    expect(JSON.parse((await runCli(['playbooks', 'apply', '-f', edited, '--json'], env)).stdout).applied).toEqual([expect.objectContaining({ name: 'watch-everything', version: 2, changed: true })]);
+    const history = await runCli(['playbooks', 'history', 'watch-everything', '--json'], env);
+    expect(JSON.parse(history.stdout).versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
+    expect((await runCli(['playbooks', 'history', 'nope'], env)).code).toBe(3);
+  });
+
+  it('test is a dry run: the plan and every verdict, nothing written', async () => {
+    expect((await runCli(['policy', 'apply', '-f', fixture('playbooks/policy.yaml')], env)).stdout).toBe('policy v1 (new version)\n');
+    const core = await openTestCore(database);
+    const count = async () => (await core.database.db.selectFrom('signals').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n;
+    const before = await count();
+    await core.close();
+    const res = await runCli(['playbooks', 'test', '--signal', fixture('signals/ocsf-2004-impossible-travel.json'), '--format', 'ocsf', '--json'], env);
+    expect(res.code, res.stderr).toBe(0);
+    const { plan, duplicate } = JSON.parse(res.stdout);
+    expect(duplicate).toBe(false);
+    expect(plan).toMatchObject({ id: null, status: 'would_execute', action: 'suspend', playbook: { name: 'contain-takeover', version: 1 }, policy_version: 1 });
+    expect(plan.verdicts.at(-1)).toEqual({ step: 'execute', outcome: 'pass', reason: 'dry run: would suspend', details: { user_id: plan.subject_user_id } });
+    const after = await openTestCore(database);
+    expect(await (async () => (await after.database.db.selectFrom('signals').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n)()).toBe(before);
+    expect((await after.database.db.selectFrom('users').select('state').where('email', '=', 'ada.lovelace@example.com').executeTakeFirstOrThrow()).state).toBe('ACTIVE');
+    await after.close();
+  });
+
+  it('automation pause, cap and status; sources create prints its secret once', async () => {
+    expect((await runCli(['automation', 'pause', '--reason', 'incident drill'], env)).code).toBe(0);
+    expect((await runCli(['automation', 'cap', '--max', '7', '--window', '15m'], env)).code).toBe(0);
+    const status = JSON.parse((await runCli(['automation', 'status', '--json'], env)).stdout);
+    expect(status).toMatchObject({ paused: true, pause_reason: 'incident drill', paused_by: expect.stringMatching(/^operator:/), breaker_cap: { max_actions: 7, window_seconds: 900 }, tripped_breakers: [] });
+    expect((await runCli(['automation', 'cap', '--max', '0', '--window', '15m'], env)).code).toBe(2);
+    const created = await runCli(['sources', 'create', '--name', 'splunk', '--format', 'splunk', '--auth', 'url_token', '--json'], env);
+    const { source, secret } = JSON.parse(created.stdout);
+    expect(source).toMatchObject({ name: 'splunk', format: 'splunk', auth: 'url_token' });
+    expect(secret).toMatch(/^cdnt_[A-Za-z0-9_-]{43}$/);
+    const list = await runCli(['sources', 'list', '--json'], env);
+    expect(list.stdout).not.toContain(secret);
+    expect(JSON.parse(list.stdout).sources).toEqual([source]);
+    expect(readFileSync(fixture('playbooks/policy.yaml'), 'utf8')).toContain('Break Glass');
+    expect(accountId).toMatch(/^[A-Z2-7]{26}$/);
+  });
+});
