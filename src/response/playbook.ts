@@ -112,12 +112,7 @@ export class PlaybookTextError extends Error {}
 
 /** Everything wrong with a playbook document: its schema first, then the rules the schema cannot say. */
 export function lintPlaybook(document: unknown): LintProblem[] {
-  if (!check.Check(document)) {
-    return [...check.Errors(document)]
-      .filter((e) => e.keyword !== 'boolean')
-      .slice(0, 20)
-      .map((e) => ({ path: e.instancePath, message: e.message }));
-  }
+  if (!check.Check(document)) return schemaProblems([...check.Errors(document)]);
   const problems: LintProblem[] = [];
   const mode = document.mode ?? 'approval';
   if (document.approvals !== undefined && mode !== 'approval') problems.push({ path: '/approvals', message: 'approvals only apply in approval mode' });
@@ -127,6 +122,22 @@ export function lintPlaybook(document: unknown): LintProblem[] {
     problems.push({ path: '/match', message: 'an auto-mode suspend playbook must narrow its match (a source, type, severity, confidence, tag or subject)' });
   }
   return problems;
+}
+
+/**
+ * Schema errors as a person reads them: one problem per place, a union of constants said as "must be
+ * one of …" rather than once per constant.
+ */
+export function schemaProblems(errors: Array<{ keyword: string; instancePath: string; message: string; params: unknown }>): LintProblem[] {
+  const byPath = new Map<string, typeof errors>();
+  for (const e of errors) if (e.keyword !== 'boolean') byPath.set(e.instancePath, [...(byPath.get(e.instancePath) ?? []), e]);
+  const problems: LintProblem[] = [];
+  for (const [path, found] of byPath) {
+    const allowed = found.filter((e) => e.keyword === 'const').map((e) => JSON.stringify((e.params as { allowedValue?: unknown }).allowedValue));
+    if (allowed.length > 0 && found.some((e) => e.keyword === 'anyOf')) problems.push({ path, message: `must be one of ${allowed.join(', ')}` });
+    else for (const message of new Set(found.map((e) => e.message))) problems.push({ path, message });
+  }
+  return problems.slice(0, 20);
 }
 
 function matchesEverything(match: PlaybookDocument['match']): boolean {

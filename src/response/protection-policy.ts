@@ -11,7 +11,7 @@ import { AppError } from '../errors.js';
 import type { UserRole } from '../storage/schema.js';
 import type { Executor } from '../store/executor.js';
 import { insertPolicyVersion, latestPolicy, lockDocumentName } from '../store/playbooks.js';
-import { contentHash } from './playbook.js';
+import { contentHash, schemaProblems } from './playbook.js';
 
 const Strings = (description: string) => Type.Array(Type.String({ minLength: 1, maxLength: 320 }), { maxItems: 1000, description });
 
@@ -43,10 +43,8 @@ export async function readPolicy(db: Executor, accountId: string): Promise<Prote
 /** Applies a new version when the content differs from the current one; audited either way. */
 export async function applyPolicy(deps: DirectoryDeps, ctx: CallContext, accountId: string, document: unknown): Promise<{ policy: ProtectionPolicy; changed: boolean }> {
   if (!check.Check(document)) {
-    const problems = [...check.Errors(document)].filter((e) => e.keyword !== 'boolean').slice(0, 10);
-    throw new AppError('INVALID_POLICY', {
-      description: `invalid_policy: ${problems.map((p) => `${p.instancePath || '/'} ${p.message}`).join('; ')}`,
-    });
+    const problems = schemaProblems([...check.Errors(document)]);
+    throw new AppError('INVALID_POLICY', { description: `invalid_policy: ${problems.map((p) => `${p.path || '/'} ${p.message}`).join('; ')}` });
   }
   const hash = contentHash(document);
   return deps.audit.transact(async (trx) => {

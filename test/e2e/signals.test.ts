@@ -225,4 +225,74 @@ describeBackends('signal intake', (backend) => {
     ]);
     for (const s of Object.values(sources)) if (s?.secret) expect(dump).not.toContain(s.secret);
   });
+
+  describe('playbooks, policy and the guards over HTTP', () => {
+    const api = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: unknown, token = adminToken) =>
+      server.inject({ method, url: `/v1/accounts/${seed.accountId}${url}`, headers: { authorization: `Bearer ${token}`, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) }, ...(payload === undefined ? {} : { payload: JSON.stringify(payload) }) });
+    const canonical = (externalId: string, email: string, extra: Record<string, unknown> = {}) =>
+      post(`/v1/accounts/${seed.accountId}/signals`, JSON.stringify({ external_id: externalId, type: 'idp.risky_sign_in', severity: 'critical', confidence: 0.95, subject: { email }, ...extra }), { authorization: `Bearer ${appToken}` });
+
+    it('an invalid playbook is refused whole, with every problem named; the schema is published', async () => {
+      const res = await api('POST', '/playbooks:apply', { playbooks: [{ name: 'ok-one', match: {}, action: 'notify' }, { name: 'Bad Name', match: { min_severity: 'severe' }, action: 'suspend' }] });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual(errorBody(3, "invalid_playbook: playbook #2: /name must match pattern \"^[a-z0-9][a-z0-9-]{0,62}$\"; /match/min_severity must be one of \"info\", \"low\", \"medium\", \"high\", \"critical\"", 'INVALID_PLAYBOOK'));
+      expect((await api('GET', '/playbooks')).json().playbooks.map((p: { name: string }) => p.name)).not.toContain('ok-one');
+      const schema = await server.inject({ method: 'GET', url: '/v1/schemas/playbook.json' });
+      expect(schema.json()).toMatchObject({ title: 'Playbook', required: ['name', 'match', 'action'] });
+      // People only, and OWNER or ADMIN: an app's token is refused.
+      expect((await api('GET', '/playbooks', undefined, appToken)).statusCode).toBe(401);
+    });
+
+    it('the highest priority wins and is recorded; approval mode waits with the action digest; the kill switch holds auto plans', async () => {
+      const applied = await api('POST', '/playbooks:apply', {
+        playbooks: [
+          { name: 'risky-approval', priority: 300, match: { types: ['idp.risky_sign_in'] }, action: 'suspend', mode: 'approval', approvals: 2 },
+          { name: 'risky-auto', priority: 250, match: { types: ['idp.risky_*'] }, action: 'suspend', mode: 'auto' },
+        ],
+      });
+      expect(applied.statusCode, applied.body).toBe(200);
+      const pending = (await canonical('risk-1', 'm0@test.example')).json().plan;
+      expect(pending).toMatchObject({ status: 'pending_approval', approvals_required: 2, playbook: { name: 'risky-approval', version: 1 }, action_digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(pending.verdicts.find((v: { step: string }) => v.step === 'match-playbook').details.candidates).toEqual(['risky-approval', 'risky-auto', 'contain-high', 'watch-the-rest']);
+      expect((await api('GET', `/plans/${pending.id}`)).json()).toEqual(pending);
+
+      // Lower the approval playbook under the auto one; pause: the auto plan waits too, and says why.
+      await api('POST', '/playbooks:apply', { playbooks: [{ name: 'risky-approval', priority: 1, match: { types: ['idp.risky_sign_in'] }, action: 'suspend', mode: 'approval', approvals: 2 }] });
+      expect((await api('POST', '/automation:pause', { reason: 'drill' })).json()).toMatchObject({ paused: true, pause_reason: 'drill' });
+      const held = (await canonical('risk-2', 'm1@test.example')).json().plan;
+      expect(held).toMatchObject({ status: 'pending_approval', playbook: { name: 'risky-auto' } });
+      expect(held.verdicts.find((v: { step: string }) => v.step === 'kill-switch')).toMatchObject({ outcome: 'hold', details: { pause_reason: 'drill' } });
+      expect((await api('POST', '/automation:resume', null)).json().paused).toBe(false);
+      const trail = await auditTrail(core, seed.accountId);
+      expect(trail.filter((e) => e.action.startsWith('automation.') && e.outcome === 'changed').map((e) => [e.action, e.actor_id])).toEqual([['automation.pause', seed.admin.id], ['automation.resume', seed.admin.id]]);
+    });
+
+    it('a protected principal gets a refused plan that records what it would have done', async () => {
+      const policy = await api('PUT', '/protection-policy', { emails: ['m1@test.example'], roles: ['ADMIN'] });
+      expect(policy.json()).toMatchObject({ version: 1, changed: true });
+      const refused = (await canonical('risk-3', 'admin@test.example')).json().plan;
+      expect(refused).toMatchObject({ status: 'refused', policy_version: 1 });
+      expect(refused.verdicts.at(-1)).toEqual({
+        step: 'protected-principals',
+        outcome: 'stop',
+        reason: 'the subject is protected (role:ADMIN): would have suspended',
+        details: { policy_version: 1, reasons: ['role:ADMIN'], would_have: 'suspend', user_id: seed.admin.id },
+      });
+      const entry = (await auditTrail(core, seed.accountId)).find((e) => e.action === 'plan.create' && e.target_id === refused.id)!;
+      expect(entry.details).toMatchObject({ status: 'refused', subject_user_id: seed.admin.id, policy_version: 1 });
+      // Even the owner, the only one, is protected without any policy saying so.
+      const owner = (await canonical('risk-4', 'owner@test.example')).json().plan;
+      expect(owner.verdicts.at(-1).details.reasons).toContain('last_owner');
+    });
+
+    it('a dry run over HTTP answers the plan and writes nothing', async () => {
+      const before = await tables();
+      const entries = (await auditTrail(core, seed.accountId)).length;
+      const res = await api('POST', '/signals:plan', { format: 'ocsf', signal: JSON.parse(fixture('ocsf-2004-no-user')) });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json()).toEqual({ duplicate: false, plan: expect.objectContaining({ id: null, status: 'no_action', verdicts: [{ step: 'resolve-subject', outcome: 'stop', reason: 'the signal names no user', details: { hints: [] } }] }) });
+      expect(await tables()).toEqual(before);
+      expect((await auditTrail(core, seed.accountId)).length).toBe(entries);
+    });
+  });
 });
