@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from './logger.js';
+import { createLogger, redactUrl } from './logger.js';
 
 describe('logger', () => {
   it('blanks secrets at the top level, nested, and in request headers', () => {
@@ -20,5 +20,11 @@ describe('logger', () => {
     expect(out).not.toMatch(/top-secret/);
     expect(out.match(/\[redacted\]/g)).toHaveLength(6);
     expect(out).toContain('application/json');
+  });
+
+  it('blanks token and secret parameters in logged URLs', () => {
+    expect(redactUrl('/v1/x/signals?token=cdnt_abc&format=ocsf')).toBe('/v1/x/signals?token=[redacted]&format=ocsf');
+    expect(redactUrl('/a?page_token=p1&client_secret=s&x=1#frag')).toBe('/a?page_token=[redacted]&client_secret=[redacted]&x=1#frag');
+    expect(redactUrl('/plain/path')).toBe('/plain/path');
   });
 });

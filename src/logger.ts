@@ -29,6 +29,28 @@ export const REDACT_PATHS = [
   ...SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.*.${key}`]),
 ];
 
+/**
+ * A secret can ride in a query string (a Splunk source's `?token=`, which Splunk cannot send otherwise):
+ * the value of every parameter named like a token or secret is blanked in logged URLs.
+ */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&][^=&#]*(?:token|secret)[^=&#]*=)[^&#]*/gi, '$1[redacted]');
+}
+
+type LoggedRequest = { raw?: unknown; method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } };
+
+/**
+ * Fastify's request fields (Fastify takes this serializer over its own), with the URL redacted; a plain
+ * object logged as `req` keeps its fields, with the same redaction.
+ */
+const serializers = {
+  req: (req: LoggedRequest) => {
+    const url = req.url === undefined ? undefined : redactUrl(req.url);
+    if (req.raw === undefined) return { ...req, url };
+    return { method: req.method, url, host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+  },
+};
+
 export function createLogger(level: LogLevel, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination ?? pino.destination(2));
+  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers }, destination ?? pino.destination(2));
 }
