@@ -1,17 +1,17 @@
 /**
  * Detection → containment latency, over loopback HTTP against `cordon serve` (run from source), on each
  * backend. Prints JSON:
- * - at_target_rate: signals sent at BENCH_RATE (200) a second for BENCH_SECONDS (10) (autocannon's
- *   overallRate, latencies corrected for coordinated omission), each about another user (with a live
+ * - at_target_rate: signals sent at BENCH_RATE (200) a second for BENCH_SECONDS (10), evenly spaced
+ *   (open loop: a latency counts from when its request was due), each about another user (with a live
  *   session to revoke) and matching an auto-mode suspend playbook; the answer comes after the
  *   transaction that stored the signal, suspended the user, revoked the session and committed every
  *   audit entry. p50/p99, and the server's per-step breakdown (Server-Timing, mean ms per step).
- * - ramp: the same at rising rates (BENCH_RAMP, a second or so each), until the p99 passes 100 ms;
- *   highest_rate_p99_under_100ms is the last rate that held.
+ * - ramp: first, the same at rising rates (BENCH_RAMP, 5 s each, the server left to drain between),
+ *   until the p99 passes 100 ms; highest_rate_p99_under_100ms is the last rate that held.
  *   npx tsx bench/response.ts
- * Knobs: BENCH_BACKENDS=pglite,postgres; BENCH_RATE=200; BENCH_SECONDS=10; BENCH_RAMP=200,400,…
+ * Knobs: BENCH_BACKENDS=pglite,postgres; BENCH_RATE=200; BENCH_SECONDS=10; BENCH_RAMP=25,50,100,…
  */
-import autocannon from 'autocannon';
+import http from 'node:http';
 import { sql } from 'kysely';
 import type { CallContext } from '../src/audit/entry.js';
 import { createAccount } from '../src/directory/accounts.js';
@@ -21,12 +21,12 @@ import { createApp } from '../src/oauth/apps.js';
 import { setBreakerCap } from '../src/response/automation.js';
 import { applyPlaybooks } from '../src/response/playbooks.js';
 import { startServer, stopServer } from '../test/support/cli.js';
-import { BENCH_BACKENDS, freshDatabase, openCore, round, type Backend } from './support.js';
+import { BENCH_BACKENDS, freshDatabase, openCore, percentile, round, type Backend } from './support.js';
 
 const RATE = Number(process.env.BENCH_RATE ?? 200);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const RAMP = (process.env.BENCH_RAMP ?? '200,300,400,500,600,800,1000,1200').split(',').map(Number);
-const RAMP_SECONDS = 3;
+const RAMP = (process.env.BENCH_RAMP ?? '25,50,100,150,200,300,400').split(',').map(Number);
+const RAMP_SECONDS = 5;
 const ctx: CallContext = { actor: { type: 'operator', id: 'bench' }, authz: { method: 'bench' } };
 const users = RATE * SECONDS + RAMP.reduce((n, r) => n + r * RAMP_SECONDS, 0) + 1000;
 
@@ -59,61 +59,71 @@ async function run(backend: Backend) {
       let nextUser = 0;
 
       /**
-       * Sends `rate` signals a second for `seconds` (autocannon's overallRate, with its correction for
-       * coordinated omission: a late answer counts from when its request was due).
+       * Sends `rate` signals a second for `seconds`, evenly spaced (open loop, over keep-alive
+       * connections); each latency counts from when its request was due, so a backlog shows.
        */
       const paced = async (rate: number, seconds: number) => {
+        const total = Math.round(rate * seconds);
+        const latencies: number[] = [];
         const steps = new Map<string, number>();
-        let answers = 0;
         let failures = 0;
-        const result = await autocannon({
-          url: server.url,
-          connections: 64,
-          overallRate: rate,
-          duration: seconds,
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          requests: [
-            {
-              method: 'POST',
-              path: `/v1/accounts/${account.id}/signals`,
-              setupRequest: (req: object) => ({
-                ...req,
-                body: JSON.stringify({ external_id: newId(), type: 'bench.impossible_travel', severity: 'high', confidence: 0.9, subject: { email: `u${nextUser++}@bench.example` } }),
-              }),
-              onResponse: (status: number, body: string, _context: unknown, headers: Record<string, string>) => {
-                answers++;
-                if (status !== 200 || (JSON.parse(body) as { plan?: { status: string } }).plan?.status !== 'executed') {
-                  if (failures++ === 0) console.error(status, body.slice(0, 2000));
-                }
-                for (const part of (headers['server-timing'] ?? '').split(', ')) {
-                  const [name, dur] = part.split(';dur=');
-                  if (name && dur) steps.set(name, (steps.get(name) ?? 0) + Number(dur));
-                }
-              },
-            },
-          ],
-        });
+        const start = performance.now();
+        await Promise.all(
+          Array.from({ length: total }, async (_, i) => {
+            const due = start + (i * 1000) / rate;
+            const wait = due - performance.now();
+            if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+            const body = JSON.stringify({ external_id: newId(), type: 'bench.impossible_travel', severity: 'high', confidence: 0.9, subject: { email: `u${nextUser++}@bench.example` } });
+            const res = await post(body);
+            latencies.push(performance.now() - due);
+            if (res.status !== 200 || (JSON.parse(res.body) as { plan?: { status: string } }).plan?.status !== 'executed') {
+              if (failures++ === 0) console.error(res.status, res.body.slice(0, 2000));
+            }
+            for (const part of res.timing.split(', ')) {
+              const [name, dur] = part.split(';dur=');
+              if (name && dur) steps.set(name, (steps.get(name) ?? 0) + Number(dur));
+            }
+          }),
+        );
+        const sorted = latencies.sort((a, b) => a - b);
         return {
           rate,
-          signals: answers,
-          per_second: Math.round(result.requests.average),
-          failures: failures + result.errors + result.non2xx,
-          p50_ms: result.latency.p50,
-          p99_ms: result.latency.p99,
-          server_steps_mean_ms: Object.fromEntries([...steps].map(([name, sum]) => [name, round(sum / Math.max(1, answers), 3)])),
+          signals: total,
+          per_second: Math.round(total / ((performance.now() - start) / 1000)),
+          failures,
+          p50_ms: round(percentile(sorted, 50)),
+          p99_ms: round(percentile(sorted, 99)),
+          server_steps_mean_ms: Object.fromEntries([...steps].map(([name, sum]) => [name, round(sum / total, 3)])),
         };
       };
+      const target = new URL(`${server.url}/v1/accounts/${account.id}/signals`);
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+      const post = (body: string) =>
+        new Promise<{ status: number; body: string; timing: string }>((resolve, reject) => {
+          const req = http.request(target, { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => (text += chunk));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, timing: String(res.headers['server-timing'] ?? '') }));
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
 
-      await paced(100, 2); // warm-up
-      const atTarget = await paced(RATE, SECONDS);
+      // Each run starts on an idle server: the one before may have left a queue behind.
+      const settle = () => new Promise((resolve) => setTimeout(resolve, 3000));
+      await paced(20, 2); // warm-up
+      await settle();
       const ramp = [];
       let highest = 0;
       for (const rate of RAMP) {
         const step = await paced(rate, RAMP_SECONDS);
-        ramp.push({ rate: step.rate, p50_ms: step.p50_ms, p99_ms: step.p99_ms, failures: step.failures });
+        ramp.push({ rate: step.rate, per_second: step.per_second, p50_ms: step.p50_ms, p99_ms: step.p99_ms, failures: step.failures, server_steps_mean_ms: step.server_steps_mean_ms });
+        await settle();
         if (step.p99_ms >= 100 || step.failures > 0) break;
         highest = rate;
       }
+      const atTarget = await paced(RATE, SECONDS);
       return { users, at_target_rate: atTarget, ramp, highest_rate_p99_under_100ms: highest };
     } finally {
       await stopServer(server.child);

@@ -1,4 +1,5 @@
 import type { Selectable } from 'kysely';
+import { randomInt } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AutomationSettingsTable, BreakersTable } from '../storage/schema.js';
 import type { Executor } from './executor.js';
@@ -77,13 +78,16 @@ export interface Cap {
  * or held by an execution in flight.
  */
 export async function claimSlot(db: Executor, accountId: string, cap: Cap, planId: string): Promise<{ slot: number; previous: Date | null } | undefined> {
-  const claim = async () => {
+  // First a few slots picked at random (by primary key: cheap, and concurrent claimers rarely collide),
+  // then, when the cap is nearly used, any free one.
+  const probe = Array.from({ length: 8 }, () => 1 + randomInt(cap.max));
+  const claim = async (candidates: number[] | undefined) => {
     const result = await sql<{ slot: number; previous: Date | null }>`
       WITH free AS (
         SELECT slot, used_at FROM breaker_slots
         WHERE account_id = ${accountId} AND scope = ${cap.scope} AND slot <= ${cap.max}
+          ${candidates ? sql`AND slot = ANY(${candidates}::int[])` : sql``}
           AND (used_at IS NULL OR used_at <= now() - make_interval(secs => ${cap.windowSeconds}))
-        ORDER BY used_at NULLS FIRST
         LIMIT 1 FOR UPDATE SKIP LOCKED
       )
       UPDATE breaker_slots s SET used_at = now(), plan_id = ${planId}
@@ -91,7 +95,7 @@ export async function claimSlot(db: Executor, accountId: string, cap: Cap, planI
       RETURNING s.slot, free.used_at AS previous`.execute(db);
     return result.rows[0];
   };
-  const claimed = await claim();
+  const claimed = (await claim(probe)) ?? (await claim(undefined));
   if (claimed) return claimed;
   // None free in this statement's snapshot: make the slots that do not exist yet (waiting for any other
   // plan making them), then look again in a fresh snapshot, which sees every slot committed meanwhile.
@@ -102,8 +106,10 @@ export async function claimSlot(db: Executor, accountId: string, cap: Cap, planI
       INSERT INTO breaker_slots (account_id, scope, slot)
       SELECT ${accountId}, ${cap.scope}, n FROM generate_series(${have + 1}::int, ${cap.max}::int) AS n
       ON CONFLICT DO NOTHING`.execute(db);
+    // Statistics for the new rows now: planned without them, the probe scans every slot (8 ms, not 0.1).
+    await sql`ANALYZE breaker_slots`.execute(db);
   }
-  return claim();
+  return claim(undefined);
 }
 
 /** Gives a claimed slot back as it was (the plan did not execute after all). */
