@@ -52,7 +52,7 @@ export interface IncomingSignal {
 
 export interface Reception {
   signal: SignalRow;
-  /** Undefined for a duplicate whose first copy is still being planned elsewhere (never in practice: same transaction). */
+  /** The signal's plan (for a duplicate, the first copy's; stored in the same transaction as its signal). */
   plan: PlanRow | undefined;
   duplicate: boolean;
   /** Milliseconds spent in each step, for Server-Timing and the benchmark. */

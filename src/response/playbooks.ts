@@ -1,12 +1,11 @@
 /**
- * Playbooks as code: apply (a new version only when the content hash changes; every version kept),
- * list the current ones, and read a playbook's history. Every apply is audited with the version and hash.
+ * Playbooks as code: apply (a new version only when the content hash changes; every version kept), every
+ * apply audited with the version and hash. (Reading the current versions and the history is store/playbooks.ts.)
  */
 import type { CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
 import { AppError } from '../errors.js';
-import type { Executor } from '../store/executor.js';
-import { insertPlaybookVersion, latestPlaybooks, lockDocumentName, playbookHistory, type PlaybookRow } from '../store/playbooks.js';
+import { insertPlaybookVersion, lockDocumentName, playbookHistory, type PlaybookRow } from '../store/playbooks.js';
 import { contentHash, lintPlaybook, toPlaybook, type Playbook, type PlaybookDocument } from './playbook.js';
 
 export interface AppliedPlaybook {
@@ -51,11 +50,7 @@ export async function applyPlaybooks(deps: DirectoryDeps, ctx: CallContext, acco
   });
 }
 
-/** The current version of every playbook (disabled ones included), as the engine reads them. */
-export async function currentPlaybooks(db: Executor, accountId: string): Promise<Playbook[]> {
-  return (await latestPlaybooks(db, accountId)).map(fromRow);
-}
-
+/** A stored playbook version as the engine uses it. */
 export function fromRow(row: PlaybookRow): Playbook {
   return toPlaybook(row.document as PlaybookDocument, row.version, row.content_hash);
 }

@@ -61,22 +61,6 @@ export function findPlanOfSignal(db: Executor, accountId: string, signalId: stri
   return db.selectFrom('plans').selectAll().where('account_id', '=', accountId).where('signal_id', '=', signalId).executeTakeFirst();
 }
 
-/** The open plan (pending, or executed inside the window) for this subject and playbook, if any. */
-export async function findOpenPlan(db: Executor, accountId: string, userId: string, playbook: string, windowSeconds: number): Promise<string | undefined> {
-  const row = await db
-    .selectFrom('plans')
-    .select('id')
-    .where('account_id', '=', accountId)
-    .where('subject_user_id', '=', userId)
-    .where('playbook_name', '=', playbook)
-    .where('status', 'in', ['executed', 'pending_approval'])
-    .where('created_at', '>', sql<Date>`now() - make_interval(secs => ${windowSeconds})`)
-    .orderBy('created_at', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  return row?.id;
-}
-
 /** The subjects of the plans a trip (named by the plan that tripped the breaker) held back. */
 export async function listHeldSubjects(db: Executor, accountId: string, tripPlanId: string): Promise<string[]> {
   const rows = await db

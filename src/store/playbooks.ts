@@ -22,10 +22,6 @@ export function playbookHistory(db: Executor, accountId: string, name: string): 
   return db.selectFrom('playbooks').selectAll().where('account_id', '=', accountId).where('name', '=', name).orderBy('version', 'desc').execute();
 }
 
-export function findPlaybookVersion(db: Executor, accountId: string, name: string, version: number): Promise<PlaybookRow | undefined> {
-  return db.selectFrom('playbooks').selectAll().where('account_id', '=', accountId).where('name', '=', name).where('version', '=', version).executeTakeFirst();
-}
-
 /**
  * Serialises applies of one playbook (or of the policy) in an account for the rest of the transaction,
  * so that two applies cannot both take the same next version.

@@ -28,16 +28,6 @@ export function disableSource(db: Executor, accountId: string, id: string): Prom
     .executeTakeFirst();
 }
 
-/** Stores a signal unless (source, external id) is already there; undefined means it was a duplicate. */
-export async function insertSignal(db: Executor, row: Insertable<SignalsTable>): Promise<SignalRow | undefined> {
-  return db
-    .insertInto('signals')
-    .values(row)
-    .onConflict((oc) => oc.columns(['account_id', 'source_id', 'external_id']).doNothing())
-    .returningAll()
-    .executeTakeFirst();
-}
-
 export function findSignalByExternalId(db: Executor, accountId: string, sourceId: string, externalId: string): Promise<SignalRow | undefined> {
   return db
     .selectFrom('signals')

@@ -206,26 +206,6 @@ export async function analyzeDirectory(db: Executor): Promise<void> {
   await sql`ANALYZE users, groups, group_members`.execute(db);
 }
 
-/** A user with the groups they belong to (id and name), as the response engine evaluates them. */
-export type UserWithGroups = User & { groups: Array<{ id: string; name: string }> };
-
-/**
- * The users matching one subject hint, with their groups, at most two (so that an ambiguous username
- * shows as such): by id, by email (case-insensitive), or by the email's local part. `lock` locks the
- * rows until the transaction ends, which orders the plans of one subject.
- */
-export async function findUsersByHint(db: Executor, accountId: string, by: 'id' | 'email' | 'local_part', value: string, lock: boolean): Promise<UserWithGroups[]> {
-  const where = by === 'id' ? sql`u.id = ${value}` : by === 'email' ? sql`lower(u.email) = ${value.toLowerCase()}` : sql`split_part(lower(u.email), '@', 1) = ${value.toLowerCase()}`;
-  const result = await sql<UserWithGroups>`
-    SELECT u.*, coalesce((
-      SELECT json_agg(json_build_object('id', g.id, 'name', g.name) ORDER BY g.name)
-      FROM group_members m JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
-      WHERE m.account_id = u.account_id AND m.user_id = u.id), '[]') AS groups
-    FROM users u WHERE u.account_id = ${accountId} AND ${where}
-    LIMIT 2 ${lock ? sql`FOR UPDATE OF u` : sql``}`.execute(db);
-  return result.rows;
-}
-
 /** A user's state and live sessions, in one read: the response engine's verification that a suspension took. */
 export async function readStateAndLiveSessions(db: Executor, accountId: string, userId: string): Promise<{ state: UserState; live_sessions: number } | undefined> {
   const result = await sql<{ state: UserState; live_sessions: string }>`

@@ -1,6 +1,5 @@
 import { severityAtLeast, type Playbook } from '../playbook.js';
-import type { EngineSignal, GuardStep } from '../plan.js';
-import type { UserWithGroups } from '../../store/users.js';
+import type { EngineSignal, GuardStep, Subject } from '../plan.js';
 
 /**
  * Which playbook decides: among the enabled current versions that match the signal and its subject,
@@ -23,7 +22,7 @@ export const matchPlaybook: GuardStep = {
   },
 };
 
-export function playbookMatches(playbook: Playbook, signal: EngineSignal, subject: UserWithGroups): boolean {
+export function playbookMatches(playbook: Playbook, signal: EngineSignal, subject: Subject): boolean {
   const m = playbook.match;
   if (m.sources?.length && !m.sources.includes(signal.source_id)) return false;
   if (m.types?.length && !m.types.some((t) => (t.endsWith('*') ? signal.type.startsWith(t.slice(0, -1)) : signal.type === t))) return false;
