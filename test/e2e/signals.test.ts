@@ -138,6 +138,19 @@ describeBackends('signal intake', (backend) => {
     expect(plan).toMatchObject({ status: 'no_action', subject_user_id: null, playbook: null, verdicts: [{ step: 'resolve-subject', outcome: 'stop', reason: 'the signal names no user' }] });
   });
 
+  it('a large payload is kept cut and marked, its canonical fields whole', async () => {
+    const alert = JSON.parse(fixture('ecs-kibana-credential-access')) as Record<string, unknown>;
+    const big = JSON.stringify({ ...alert, 'kibana.alert.uuid': 'large-alert-1', 'event.original': 'x'.repeat(200_000) });
+    const res = await post(sourceUrl('kibana'), big, { authorization: `Bearer ${onlySignalsToken}` });
+    expect(res.statusCode, res.body).toBe(200);
+    const { signal } = res.json();
+    expect(signal).toMatchObject({ external_id: 'large-alert-1', raw_truncated: true, subject: expected('ecs-kibana-credential-access').subject });
+    const row = await core.database.db.selectFrom('signals').select(['raw', 'raw_truncated']).where('id', '=', signal.id).executeTakeFirstOrThrow();
+    const head = (row.raw as { truncated_head: string }).truncated_head;
+    expect(Buffer.byteLength(head)).toBeLessThanOrEqual(65_536);
+    expect(big.startsWith(head.slice(0, 1000))).toBe(true);
+  });
+
   it('a duplicate external id is answered with the first signal and plan, and changes nothing', async () => {
     const body = fixture('splunk-webhook-upn');
     const first = await post(sourceUrl('splunk', `?token=${sources.splunk!.secret}`), body);
