@@ -14,6 +14,7 @@ import type { Transaction } from 'kysely';
 import type { Database, User, UserRole, UserState } from '../storage/schema.js';
 import { enforceAppConstraints } from '../oauth/constraints.js';
 import type { AppConstraints } from '../store/tokens.js';
+import type { Claim, SlotGate } from '../store/automation.js';
 import { applyUserState, lockUserById } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
 import { assertAnotherOwner, assertMayManage } from './user-admin.js';
@@ -23,6 +24,8 @@ export interface StateChangeResult {
   user: User;
   changed: boolean;
   sessionsRevoked: string[];
+  /** With a gate that did not open: nothing changed, and these are the slots it claimed (to give back). */
+  gated?: Claim[];
 }
 
 export interface StateChangeOptions {
@@ -30,6 +33,8 @@ export interface StateChangeOptions {
   constraints?: AppConstraints | undefined;
   /** A signed-in person's role: an ADMIN may act on MEMBERs only (see user-admin.ts). */
   actorRole?: UserRole | undefined;
+  /** The response engine's blast-radius slots, claimed in the same statement as the change (applyUserState). */
+  gate?: SlotGate | undefined;
 }
 
 export function suspendUser(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string, options: StateChangeOptions = {}): Promise<StateChangeResult> {
@@ -95,12 +100,14 @@ export async function changeLockedUserState(
   // The user is active here (not in the target state): suspending the last active owner is refused.
   if (target === 'SUSPENDED') await assertAnotherOwner(trx, user);
   await constraints?.beforeChange(target);
-  const { user: updated, sessionsRevoked } = await applyUserState(trx, {
+  const applied = await applyUserState(trx, {
     accountId: user.account_id,
     userId: user.id,
     state: target,
     revokeReason: target === 'SUSPENDED' ? 'user_suspended' : null,
     audit: toAuditRow({ ...entry, outcome: 'changed', details: { from: user.state, to: target } }),
+    gate: options.gate,
   });
-  return { user: updated, changed: true, sessionsRevoked };
+  if ('gated' in applied) return { user, changed: false, sessionsRevoked: [], gated: applied.gated };
+  return { user: applied.user, changed: true, sessionsRevoked: applied.sessionsRevoked };
 }

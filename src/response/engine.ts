@@ -109,7 +109,8 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
     await evaluate(draft, trx, lap);
     const responder = responderContext(draft, input.ctx.actor);
     if (!draft.status) {
-      draft.verdicts.push(await execute(deps, trx, draft, responder));
+      const executed = await execute(deps, trx, draft, responder);
+      if (executed) draft.verdicts.push(executed);
       lap('execute');
     }
     // Verify and record in one statement: the plan and its entries are written only if the subject is
@@ -136,7 +137,7 @@ export async function planSignal(deps: ResponseDeps, accountId: string, sourceId
     const draft = newDraft(deps, accountId, { ...canonical, id: '(dry run)', source_id: sourceId }, candidates, true);
     draft.id = '(dry run)';
     await evaluate(draft, trx, () => {});
-    if (!draft.status) draft.verdicts.push(await execute(deps, undefined, draft, responderContext(draft, { type: 'system', id: 'dry-run' })));
+    if (!draft.status) draft.verdicts.push((await execute(deps, undefined, draft, responderContext(draft, { type: 'system', id: 'dry-run' })))!);
     return { plan: draftView(draft), duplicate };
   });
 }

@@ -9,7 +9,10 @@ import type { DirectoryDeps } from '../directory/deps.js';
 import { changeLockedUserState } from '../directory/user-state.js';
 import { isAppError } from '../errors.js';
 import type { Database } from '../storage/schema.js';
+import { claimSlot, releaseSlot, slotGate, type Cap, type Claim } from '../store/automation.js';
 import { readStateAndLiveSessions } from '../store/users.js';
+import { approval } from './guards/approval.js';
+import { reachedCap } from './guards/blast-radius.js';
 import type { PlanDraft, Verdict } from './plan.js';
 
 /** Cordon's execution principal, with the whole chain of cause in every entry it writes. */
@@ -33,7 +36,14 @@ export function responderContext(draft: PlanDraft, submittedBy: CallContext['act
   };
 }
 
-export async function execute(deps: DirectoryDeps, trx: Transaction<Database> | undefined, draft: PlanDraft, ctx: CallContext): Promise<Verdict> {
+/**
+ * Executes a plan that passed its guards. The blast-radius slots are claimed in the suspension's own
+ * statement (a gate); when that finds no free slot among its probes, the slots it took go back and the
+ * claim is made the thorough way (claimSlot: making missing slots, a fresh snapshot), and if a cap is
+ * truly reached the plan goes back to the blast-radius and approval steps, held: then this returns
+ * undefined and the plan is pending.
+ */
+export async function execute(deps: DirectoryDeps, trx: Transaction<Database> | undefined, draft: PlanDraft, ctx: CallContext): Promise<Verdict | undefined> {
   const subject = draft.subject!;
   if (draft.playbook!.action === 'notify') {
     draft.status = 'notified';
@@ -45,7 +55,23 @@ export async function execute(deps: DirectoryDeps, trx: Transaction<Database> | 
   }
   if (!trx) return { step: 'execute', outcome: 'pass', reason: 'dry run: would suspend', details: { user_id: subject.id } };
   try {
-    const result = await changeLockedUserState(deps, trx, ctx, subject, 'SUSPENDED');
+    const caps = draft.caps ?? [];
+    let result = await changeLockedUserState(deps, trx, ctx, subject, 'SUSPENDED', caps.length > 0 ? { gate: slotGate(draft.accountId, caps, draft.id) } : {});
+    if (result.gated) {
+      for (const claim of result.gated) await releaseSlot(trx, draft.accountId, claim);
+      const claimed: Claim[] = [];
+      for (const cap of caps) {
+        const claim = await claimSlot(trx, draft.accountId, cap, draft.id);
+        if (claim) {
+          claimed.push(claim);
+          continue;
+        }
+        for (const c of claimed) await releaseSlot(trx, draft.accountId, c);
+        await sendBackToApproval(draft, trx, cap);
+        return undefined;
+      }
+      result = await changeLockedUserState(deps, trx, ctx, subject, 'SUSPENDED');
+    }
     draft.sessionsRevoked = result.sessionsRevoked;
     draft.status = 'executed';
     return { step: 'execute', outcome: 'pass', reason: 'suspended', details: { user_id: subject.id, sessions_revoked: result.sessionsRevoked.length } };
@@ -55,6 +81,16 @@ export async function execute(deps: DirectoryDeps, trx: Transaction<Database> | 
     draft.status = 'failed';
     return { step: 'execute', outcome: 'stop', reason: `the directory refused: ${error.code}`, details: { code: error.code } };
   }
+}
+
+/** A cap turned out reached at execution: the blast-radius verdict becomes the hold, and approval decides again. */
+async function sendBackToApproval(draft: PlanDraft, trx: Transaction<Database>, cap: Cap): Promise<void> {
+  const at = draft.verdicts.findIndex((v) => v.step === 'blast-radius');
+  draft.verdicts.splice(at);
+  draft.verdicts.push({ step: 'blast-radius', ...(await reachedCap(draft, trx, cap)) });
+  const { status, ...verdict } = await approval.run(draft, trx);
+  draft.verdicts.push({ step: 'approval', ...verdict });
+  draft.status = status!;
 }
 
 /** The verify verdict of a suspension that took (insertPlanWithEntries checks it as it records the plan). */

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../audit/jcs.js';
 import type { PlanStatus } from '../storage/schema.js';
-import type { AutomationSettings, BreakerRow } from '../store/automation.js';
+import type { AutomationSettings, BreakerRow, Cap } from '../store/automation.js';
 import type { Executor } from '../store/executor.js';
 import type { Candidate, PlanContext } from '../store/plan-context.js';
 import type { CanonicalSignal } from './intake/signal.js';
@@ -76,6 +76,8 @@ export interface PlanDraft {
   tripped?: { scope: string; max_actions: number; window_seconds: number };
   /** The trips (by the id of the plan that tripped each breaker) that held this plan back. */
   heldBy: string[];
+  /** The blast-radius caps an executing plan must hold a slot of, claimed with the suspension. */
+  caps?: Cap[];
   /** Set by execute: the suspension's outcome. */
   sessionsRevoked?: string[];
 }

@@ -71,31 +71,53 @@ export interface Cap {
   windowSeconds: number;
 }
 
+/** A few slots picked at random (probed by primary key: cheap, and concurrent claimers rarely collide). */
+const probeSlots = (cap: Cap): number[] => Array.from({ length: 8 }, () => 1 + randomInt(cap.max));
+
+/** The claim of one free slot of `cap` (among `candidates`, or any), as a data-modifying statement. */
+function claimSql(accountId: string, cap: Cap, planId: string, candidates: number[] | undefined) {
+  return sql`
+    UPDATE breaker_slots s SET used_at = now(), plan_id = ${planId}
+    FROM (SELECT slot, used_at FROM breaker_slots
+          WHERE account_id = ${accountId} AND scope = ${cap.scope} AND slot <= ${cap.max}
+            ${candidates ? sql`AND slot = ANY(${candidates}::int[])` : sql``}
+            AND (used_at IS NULL OR used_at <= now() - make_interval(secs => ${cap.windowSeconds}))
+          LIMIT 1 FOR UPDATE SKIP LOCKED) free
+    WHERE s.account_id = ${accountId} AND s.scope = ${cap.scope} AND s.slot = free.slot
+    RETURNING s.scope, s.slot, free.used_at AS previous`;
+}
+
+export interface Claim {
+  scope: string;
+  slot: number;
+  previous: Date | null;
+}
+
+/**
+ * A gate for a state change (store/users.ts applyUserState): CTEs claiming, by random probes, one slot
+ * of every cap, and `gate` with the claims and their count. The change happens only when every cap
+ * gave a slot; otherwise the caller releases what was claimed and takes the slow path (claimSlot).
+ */
+export function slotGate(accountId: string, caps: Cap[], planId: string) {
+  const claims = caps.map((cap, i) => sql`${sql.raw(`claim_${i}`)} AS (${claimSql(accountId, cap, planId, probeSlots(cap))})`);
+  const union = sql.join(caps.map((_, i) => sql`SELECT scope, slot, previous FROM ${sql.raw(`claim_${i}`)}`), sql` UNION ALL `);
+  return {
+    expected: caps.length,
+    ctes: sql`${sql.join(claims, sql`, `)}, gate AS (SELECT count(*)::int AS n, coalesce(json_agg(c), '[]') AS claims FROM (${union}) c)`,
+  };
+}
+
+export type SlotGate = ReturnType<typeof slotGate>;
+
 /**
  * Claims a free slot of the cap for this plan (see the breaker_slots migration): a slot never used, or
  * last used before the window, among the first `max`, skipping the ones other executions hold right now.
  * Slots are made on first need. Undefined means the cap is reached: every slot is used inside the window
  * or held by an execution in flight.
  */
-export async function claimSlot(db: Executor, accountId: string, cap: Cap, planId: string): Promise<{ slot: number; previous: Date | null } | undefined> {
-  // First a few slots picked at random (by primary key: cheap, and concurrent claimers rarely collide),
-  // then, when the cap is nearly used, any free one.
-  const probe = Array.from({ length: 8 }, () => 1 + randomInt(cap.max));
-  const claim = async (candidates: number[] | undefined) => {
-    const result = await sql<{ slot: number; previous: Date | null }>`
-      WITH free AS (
-        SELECT slot, used_at FROM breaker_slots
-        WHERE account_id = ${accountId} AND scope = ${cap.scope} AND slot <= ${cap.max}
-          ${candidates ? sql`AND slot = ANY(${candidates}::int[])` : sql``}
-          AND (used_at IS NULL OR used_at <= now() - make_interval(secs => ${cap.windowSeconds}))
-        LIMIT 1 FOR UPDATE SKIP LOCKED
-      )
-      UPDATE breaker_slots s SET used_at = now(), plan_id = ${planId}
-      FROM free WHERE s.account_id = ${accountId} AND s.scope = ${cap.scope} AND s.slot = free.slot
-      RETURNING s.slot, free.used_at AS previous`.execute(db);
-    return result.rows[0];
-  };
-  const claimed = (await claim(probe)) ?? (await claim(undefined));
+export async function claimSlot(db: Executor, accountId: string, cap: Cap, planId: string): Promise<Claim | undefined> {
+  const claim = async (candidates: number[] | undefined) => (await sql<Claim>`WITH claimed AS (${claimSql(accountId, cap, planId, candidates)}) SELECT scope, slot, previous FROM claimed`.execute(db)).rows[0];
+  const claimed = (await claim(probeSlots(cap))) ?? (await claim(undefined));
   if (claimed) return claimed;
   // None free in this statement's snapshot: make the slots that do not exist yet (waiting for any other
   // plan making them), then look again in a fresh snapshot, which sees every slot committed meanwhile.
@@ -113,8 +135,8 @@ export async function claimSlot(db: Executor, accountId: string, cap: Cap, planI
 }
 
 /** Gives a claimed slot back as it was (the plan did not execute after all). */
-export async function releaseSlot(db: Executor, accountId: string, scope: string, claimed: { slot: number; previous: Date | null }): Promise<void> {
-  await db.updateTable('breaker_slots').set({ used_at: claimed.previous, plan_id: null }).where('account_id', '=', accountId).where('scope', '=', scope).where('slot', '=', claimed.slot).execute();
+export async function releaseSlot(db: Executor, accountId: string, claimed: Claim): Promise<void> {
+  await db.updateTable('breaker_slots').set({ used_at: claimed.previous, plan_id: null }).where('account_id', '=', accountId).where('scope', '=', claimed.scope).where('slot', '=', claimed.slot).execute();
 }
 
 /** Whether the cap has a free slot now, without claiming one (dry runs). */

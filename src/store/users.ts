@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { User, UserRole, UserState } from '../storage/schema.js';
 import type { AuditEntryValues } from './audit.js';
+import type { Claim, SlotGate } from './automation.js';
 import type { Executor } from './executor.js';
 
 export interface NewUserRow {
@@ -112,20 +113,24 @@ export async function countUsers(db: Executor, accountId: string): Promise<numbe
  * audit entry, in one statement: one round trip instead of three on the hottest write path. Run it after
  * `lockUserById` in the same transaction, so its snapshot sees every session committed before the lock.
  * `sessions_revoked` is merged into the entry's details.
+ *
+ * With a `gate` (store/automation.ts slotGate: the blast-radius slots a plan must hold), the change and
+ * its entry happen only if the gate claimed a slot of every cap; `gated` then lists what it did claim.
  */
 export async function applyUserState(
   db: Executor,
-  change: { accountId: string; userId: string; state: UserState; revokeReason: string | null; audit: AuditEntryValues },
-): Promise<{ user: User; sessionsRevoked: string[] }> {
-  const { accountId, userId, state, revokeReason, audit: a } = change;
-  const result = await sql<User & { sessions_revoked: string[] }>`
-    WITH changed AS (
+  change: { accountId: string; userId: string; state: UserState; revokeReason: string | null; audit: AuditEntryValues; gate?: SlotGate | undefined },
+): Promise<{ user: User; sessionsRevoked: string[] } | { gated: Claim[] }> {
+  const { accountId, userId, state, revokeReason, audit: a, gate } = change;
+  const result = await sql<User & { sessions_revoked: string[]; claims: Array<{ scope: string; slot: number; previous: string | null }> | null }>`
+    WITH ${gate ? sql`${gate.ctes},` : sql``} changed AS (
       UPDATE users SET state = ${state}, updated_at = now()
-      WHERE account_id = ${accountId} AND id = ${userId}
+      WHERE account_id = ${accountId} AND id = ${userId} ${gate ? sql`AND (SELECT n FROM gate) = ${gate.expected}` : sql``}
       RETURNING *
     ), revoked AS (
       UPDATE sessions SET revoked_at = now(), revoke_reason = ${revokeReason}
       WHERE ${revokeReason}::text IS NOT NULL AND account_id = ${accountId} AND user_id = ${userId} AND revoked_at IS NULL
+        AND EXISTS (SELECT 1 FROM changed)
       RETURNING id
     ), revoked_ids AS (
       SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM revoked
@@ -134,12 +139,16 @@ export async function applyUserState(
       SELECT ${a.account_id}, ${a.actor_type}, ${a.actor_id}, ${a.action}, ${a.target_type}, ${a.target_id},
              ${a.cause}::jsonb, ${a.authz}::jsonb, ${a.outcome},
              ${a.details}::jsonb || jsonb_build_object('sessions_revoked', to_jsonb(revoked_ids.ids))
-      FROM revoked_ids
+      FROM revoked_ids WHERE EXISTS (SELECT 1 FROM changed)
     )
-    SELECT changed.*, revoked_ids.ids AS sessions_revoked FROM changed, revoked_ids`.execute(db);
-  const row = result.rows[0];
-  if (!row) throw new Error(`applyUserState: user ${userId} vanished under its lock`);
-  const { sessions_revoked, ...user } = row;
+    SELECT changed.*, revoked_ids.ids AS sessions_revoked, ${gate ? sql`(SELECT claims FROM gate)` : sql`NULL::json`} AS claims
+    FROM revoked_ids LEFT JOIN changed ON true`.execute(db);
+  const row = result.rows[0]!;
+  const { sessions_revoked, claims, ...user } = row;
+  if (user.id === null) {
+    if (!gate) throw new Error(`applyUserState: user ${userId} vanished under its lock`);
+    return { gated: (claims ?? []).map((c) => ({ scope: c.scope, slot: c.slot, previous: c.previous === null ? null : new Date(c.previous) })) };
+  }
   return { user, sessionsRevoked: sessions_revoked };
 }
 
