@@ -5,7 +5,7 @@ import { PERMISSIONS } from '../oauth/permissions.js';
 import type { AuthMethod } from '../storage/schema.js';
 import { operatorContext } from './context.js';
 import { printJson, printTable, usageError, type CliIo } from './io.js';
-import { runAdmin } from './remote.js';
+import { ACCOUNT_HELP, runAdmin } from './remote.js';
 
 function positiveInteger(flag: string, value: string): number {
   if (!/^\d{1,9}$/.test(value)) throw usageError(`${flag}: expected a positive integer, got "${value}"`);
@@ -14,7 +14,6 @@ function positiveInteger(flag: string, value: string): number {
 
 const list = (value: string | undefined) => (value ? value.split(',').map((v) => v.trim()).filter(Boolean) : undefined);
 
-const ACCOUNT_HELP = 'account id (default: the signed-in account, or the only one)';
 
 type AppJson = ReturnType<typeof appView>;
 type WithSecret = AppJson & { client_secret?: string };

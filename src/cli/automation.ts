@@ -6,22 +6,20 @@
 import type { Command } from 'commander';
 import type { Core } from '../app.js';
 import { automationView, resetBreakers, setBreakerCap, setPaused } from '../response/automation.js';
-import { durationSeconds } from '../response/playbook.js';
+import { DURATION, durationSeconds } from '../response/playbook.js';
 import { INTAKE_FORMATS } from '../response/intake/signal.js';
 import { createSource, disableSignalSource, sourceView, type NewSource } from '../response/sources.js';
 import type { SignalFormat, SourceAuth } from '../storage/schema.js';
 import { listSources } from '../store/signals.js';
 import { operatorContext } from './context.js';
 import { printJson, printTable, usageError, type CliIo } from './io.js';
-import { runAdmin } from './remote.js';
+import { ACCOUNT_HELP, accountPath, type Run, runAdmin } from './remote.js';
 
-const ACCOUNT_HELP = 'account id (default: the signed-in account, or the only one)';
-const accountPath = (accountId: string) => `/v1/accounts/${encodeURIComponent(accountId)}`;
-type Run = (fn: () => Promise<void>) => Promise<void>;
 type AutomationJson = Awaited<ReturnType<typeof automationView>>;
 type SourceJson = ReturnType<typeof sourceView>;
 interface AutomationChange {
   direct: (core: Core, accountId: string) => Promise<unknown>;
+  method: 'POST' | 'PUT';
   path: string;
   body?: unknown;
 }
@@ -46,8 +44,8 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
         },
         api: (client, accountId) => {
           if (!change) return client.call('GET', `${accountPath(accountId)}/automation`);
-          const { path, body } = change(accountId);
-          return client.call(path === '/breaker' ? 'PUT' : 'POST', `${accountPath(accountId)}/automation${path}`, body ?? {});
+          const { method, path, body } = change(accountId);
+          return client.call(method, `${accountPath(accountId)}/automation${path}`, body ?? {});
         },
       });
       printAutomation(io, opts.json, view);
@@ -67,6 +65,7 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
       .action((opts: { reason?: string; account?: string; json?: boolean }) =>
         show(opts, `automation ${verb}`, () => ({
           direct: (core, accountId) => setPaused(core.response, operatorContext(core, opts.reason), accountId, paused, opts.reason),
+          method: 'POST',
           path: `:${verb}`,
           body: opts.reason ? { reason: opts.reason } : {},
         })),
@@ -82,9 +81,9 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
     .action((opts: { max: string; window: string; account?: string; json?: boolean }) => {
       const max = Number(opts.max);
       if (!Number.isInteger(max) || max < 1 || max > 10_000) return run(async () => { throw usageError('--max must be an integer from 1 to 10000'); });
-      if (!/^[1-9][0-9]{0,6}[smhd]$/.test(opts.window)) return run(async () => { throw usageError('--window must be a duration such as 30s, 10m, 4h, 7d'); });
+      if (!new RegExp(DURATION).test(opts.window)) return run(async () => { throw usageError('--window must be a duration such as 30s, 10m, 4h, 7d'); });
       const cap = { max_actions: max, window_seconds: durationSeconds(opts.window) };
-      return show(opts, 'automation cap', () => ({ direct: (core, accountId) => setBreakerCap(core.response, operatorContext(core), accountId, cap), path: '/breaker', body: cap }));
+      return show(opts, 'automation cap', () => ({ direct: (core, accountId) => setBreakerCap(core.response, operatorContext(core), accountId, cap), method: 'PUT', path: '/breaker', body: cap }));
     });
   automation
     .command('reset-breaker')
@@ -95,6 +94,7 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
     .action((opts: { scope?: string; account?: string; json?: boolean }) =>
       show(opts, 'automation reset-breaker', () => ({
         direct: (core, accountId) => resetBreakers(core.response, operatorContext(core), accountId, opts.scope),
+        method: 'POST',
         path: ':resetBreaker',
         body: opts.scope ? { scope: opts.scope } : {},
       })),

@@ -14,15 +14,12 @@ import { listGroups } from '../store/groups.js';
 import { listSessionsOfUser } from '../store/sessions.js';
 import { operatorContext } from './context.js';
 import { printJson, printTable, usageError, type CliIo } from './io.js';
-import { runAdmin } from './remote.js';
+import { ACCOUNT_HELP, accountPath, type Run, runAdmin } from './remote.js';
 
-const ACCOUNT_HELP = 'account id (default: the signed-in account, or the only one)';
-const accountPath = (accountId: string) => `/v1/accounts/${encodeURIComponent(accountId)}`;
 const seg = encodeURIComponent;
 
 type Profile = Awaited<ReturnType<typeof userProfile>>;
 type GroupJson = Awaited<ReturnType<typeof groupView>>;
-type Run = (fn: () => Promise<void>) => Promise<void>;
 
 function role(value: string | undefined): UserRole | undefined {
   if (value === undefined) return undefined;

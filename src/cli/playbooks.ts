@@ -17,11 +17,8 @@ import { applyPolicy, readPolicy, type ProtectionPolicy } from '../response/prot
 import { latestPlaybooks, playbookHistory } from '../store/playbooks.js';
 import { operatorContext } from './context.js';
 import { EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
-import { runAdmin } from './remote.js';
+import { ACCOUNT_HELP, accountPath, type Run, runAdmin } from './remote.js';
 
-const ACCOUNT_HELP = 'account id (default: the signed-in account, or the only one)';
-const accountPath = (accountId: string) => `/v1/accounts/${encodeURIComponent(accountId)}`;
-type Run = (fn: () => Promise<void>) => Promise<void>;
 
 interface VersionJson {
   name: string;

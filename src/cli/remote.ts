@@ -90,6 +90,15 @@ export class ApiClient {
   }
 }
 
+/** The `--account` option's help, the same on every admin command. */
+export const ACCOUNT_HELP = 'account id (default: the signed-in account, or the only one)';
+
+/** An account's API path, for the commands' `api` routes. */
+export const accountPath = (accountId: string) => `/v1/accounts/${encodeURIComponent(accountId)}`;
+
+/** How a command's action runs its body (main.ts: errors reported, exit codes set). */
+export type Run = (fn: () => Promise<void>) => Promise<void>;
+
 export interface AdminRoutes<T> {
   /** Directly on the database, for the account resolved from --account or the only one. */
   direct(core: Core, accountId: string): Promise<T>;

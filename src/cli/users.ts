@@ -12,12 +12,11 @@ import { describeCredentials } from './credentials.js';
 import { EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
 import { createProgress } from './progress.js';
 import { userAdminCommands } from './directory.js';
-import { runAdmin } from './remote.js';
+import { ACCOUNT_HELP, runAdmin } from './remote.js';
 
 /** A user as the CLI shows one: the full row directly, the Users API's fields through a server. */
 type UserRow = Pick<ReturnType<typeof userView>, 'id' | 'email' | 'display_name' | 'state'> & Partial<ReturnType<typeof userView>>;
 
-const ACCOUNT_HELP = 'account id (default: the signed-in account, or the only one)';
 const usersPath = (accountId: string, userId?: string) => `/v1/accounts/${encodeURIComponent(accountId)}/users${userId === undefined ? '' : `/${encodeURIComponent(userId)}`}`;
 
 function printUsers(io: CliIo, users: UserRow[]): void {

@@ -14,7 +14,8 @@ import { parse as parseYaml } from 'yaml';
 import { canonicalJson } from '../audit/jcs.js';
 import { SEVERITIES, type Severity } from './intake/signal.js';
 
-const DURATION = '^[1-9][0-9]{0,6}[smhd]$';
+/** A duration as playbooks and the CLI write it: 30s, 10m, 4h, 7d. */
+export const DURATION = '^[1-9][0-9]{0,6}[smhd]$';
 const Duration = (description: string) => Type.String({ pattern: DURATION, description: `${description} (e.g. 30s, 10m, 4h, 7d)` });
 const SeveritySchema = Type.Union(SEVERITIES.map((s) => Type.Literal(s)));
 const RoleSchema = Type.Union([Type.Literal('OWNER'), Type.Literal('ADMIN'), Type.Literal('MEMBER')]);

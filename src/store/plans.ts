@@ -34,24 +34,8 @@ export async function insertPlanWithEntries(
   return result.rows[0];
 }
 
-export interface PlanValues {
-  account_id: string;
-  id: string;
-  signal_id: string;
-  subject_user_id: string | null;
-  playbook_name: string | null;
-  playbook_version: number | null;
-  policy_version: number;
-  action: PlanRow['action'];
-  mode: PlanRow['mode'];
-  approvals_required: number;
-  status: PlanRow['status'];
-  action_digest: string | null;
-  verdicts: string;
-  restore_after_seconds: number | null;
-  held_by: string[];
-  executed_at: Date | null;
-}
+/** A plan to store: a row without its creation time, the verdicts as JSON text. */
+export type PlanValues = Omit<PlanRow, 'created_at' | 'verdicts'> & { verdicts: string };
 
 export function findPlan(db: Executor, accountId: string, id: string): Promise<PlanRow | undefined> {
   return db.selectFrom('plans').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
