@@ -92,7 +92,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
       db: database.db,
       audit,
       sealer,
-      defaults: { breakerMaxActions: config.response.breakerMaxActions, breakerWindowSeconds: config.response.breakerWindowSeconds },
+      defaults: { breakerMaxActions: config.response.breakerMaxActions, breakerWindowSeconds: config.response.breakerWindowSeconds, approvalTtlSeconds: config.response.approvalTtlSeconds },
       rawMaxBytes: config.response.rawMaxBytes,
     },
     keys,

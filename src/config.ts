@@ -39,7 +39,7 @@ export interface Config {
   /** Where `cordon login` keeps the session it signs in (0600). */
   cliSessionFile: string;
   /** The response engine's defaults: the account blast-radius cap when an account sets none, the raw payload kept. */
-  response: { breakerMaxActions: number; breakerWindowSeconds: number; rawMaxBytes: number };
+  response: { breakerMaxActions: number; breakerWindowSeconds: number; rawMaxBytes: number; approvalTtlSeconds: number; restoreWorkerIntervalMs: number };
   /** The audit logs' checkpoint signing: where the Ed25519 key lives, its name, and the cadence. */
   checkpoints: { keyStorage: 'file' | 'database'; origin: string | undefined; intervalMs: number };
 }
@@ -76,6 +76,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { env: 'CORDON_SIGN_IN_RATE_PER_ADDRESS', type: 'integer 0..1000000 (per minute)', default: '30', description: 'Sign-in attempts a minute from one source address, per node (0: no limit). Each user also backs off after 5 failures.' },
   { env: 'CORDON_BREAKER_MAX_ACTIONS', type: 'integer 1..10000', default: '20', description: 'Suspensions the response engine may execute in an account within the breaker window before its breaker trips and every further plan needs approval (an account can set its own with `cordon automation cap`).' },
   { env: 'CORDON_BREAKER_WINDOW_SECONDS', type: 'integer 1..604800', default: '600', description: 'The sliding window (seconds) the account breaker counts executed suspensions over.' },
+  { env: 'CORDON_APPROVAL_TTL_SECONDS', type: 'integer 60..604800', default: '1800', description: 'How long a plan (a suspension or a restore) waits for its approvals; then it expires, audited, and its approvals with it.' },
+  { env: 'CORDON_RESTORE_WORKER_INTERVAL_MS', type: 'integer 100..600000', default: '1000', description: 'How often each node looks for containments whose restore-after time has come and for plans whose approvals expired (claimed with SKIP LOCKED, so nodes share the work).' },
   { env: 'CORDON_SIGNAL_RAW_MAX_BYTES', type: 'integer 1024..1048576', default: '65536', description: 'How much of a signal\'s raw payload is kept with it (longer ones are kept cut, and marked); requests over 1 MiB are refused.' },
   { env: 'CORDON_CLI_SESSION_FILE', type: 'path', default: '~/.config/cordon/session.json', description: 'Where `cordon login` keeps its session token (0600); admin commands use it to go through the API.' },
   { env: 'CORDON_CHECKPOINT_KEY_STORAGE', type: 'file | database', default: 'file when embedded, database with DATABASE_URL', description: 'Where the Ed25519 key that signs audit checkpoints lives: a 0600 file in the data dir, or in the database encrypted with CORDON_KEY_ENCRYPTION_KEY (needed when several nodes share a database). Made at `cordon init` (or first start); it never leaves the server.' },
@@ -231,6 +233,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
       breakerMaxActions: int('CORDON_BREAKER_MAX_ACTIONS', 20, 1, 10_000),
       breakerWindowSeconds: int('CORDON_BREAKER_WINDOW_SECONDS', 600, 1, 604_800),
       rawMaxBytes: int('CORDON_SIGNAL_RAW_MAX_BYTES', 65_536, 1024, 1_048_576),
+      approvalTtlSeconds: int('CORDON_APPROVAL_TTL_SECONDS', 1800, 60, 604_800),
+      restoreWorkerIntervalMs: int('CORDON_RESTORE_WORKER_INTERVAL_MS', 1000, 100, 600_000),
     },
     checkpoints: {
       keyStorage: keyStorage ?? (databaseUrl ? 'database' : 'file'),

@@ -9,13 +9,15 @@
  *   last call to commit, and that call's audit entry is the last one for the user.
  */
 import { isAppError, AppError } from '../errors.js';
-import { toAuditRow, type CallContext } from '../audit/entry.js';
+import { toAuditRow, toJsonText, type CallContext } from '../audit/entry.js';
+import { newId } from '../ids.js';
+import { findOpenContainment } from '../store/containments.js';
 import type { Transaction } from 'kysely';
 import type { Database, User, UserRole, UserState } from '../storage/schema.js';
 import { enforceAppConstraints } from '../oauth/constraints.js';
 import type { AppConstraints } from '../store/tokens.js';
 import type { Claim, SlotGate } from '../store/automation.js';
-import { applyUserState, lockUserById } from '../store/users.js';
+import { applyUserState, lockUserById, type CloseContainment, type OpenContainment } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
 import { assertAnotherOwner, assertMayManage } from './user-admin.js';
 import { assertAccountExists } from './users.js';
@@ -24,6 +26,8 @@ export interface StateChangeResult {
   user: User;
   changed: boolean;
   sessionsRevoked: string[];
+  /** The containment record the change opened (a suspension) or closed (a reactivation). */
+  containmentId?: string | null;
   /** With a gate that did not open: nothing changed, and these are the slots it claimed (to give back). */
   gated?: Claim[];
 }
@@ -35,6 +39,10 @@ export interface StateChangeOptions {
   actorRole?: UserRole | undefined;
   /** The response engine's blast-radius slots, claimed in the same statement as the change (applyUserState). */
   gate?: SlotGate | undefined;
+  /** A suspension by the response engine: the plan, whether its containment is locked, when to restore. */
+  containment?: { planId: string; locked: boolean; restoreAfterSeconds: number | null } | undefined;
+  /** A reactivation that is a restore through the containment record (response/containments.ts). */
+  restore?: { reason: 'restored' | 'false_positive' } | undefined;
 }
 
 export function suspendUser(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string, options: StateChangeOptions = {}): Promise<StateChangeResult> {
@@ -100,7 +108,9 @@ export async function changeLockedUserState(
   // The user is active here (not in the target state): suspending the last active owner is refused.
   if (target === 'SUSPENDED') await assertAnotherOwner(trx, user);
   await constraints?.beforeChange(target);
+  const containment = target === 'SUSPENDED' ? { open: openContainment(ctx, options) } : { close: await closeContainment(trx, ctx, user, options) };
   const applied = await applyUserState(trx, {
+    ...containment,
     accountId: user.account_id,
     userId: user.id,
     state: target,
@@ -109,5 +119,32 @@ export async function changeLockedUserState(
     gate: options.gate,
   });
   if ('gated' in applied) return { user, changed: false, sessionsRevoked: [], gated: applied.gated };
-  return { user: applied.user, changed: true, sessionsRevoked: applied.sessionsRevoked };
+  return { user: applied.user, changed: true, sessionsRevoked: applied.sessionsRevoked, containmentId: applied.containmentId };
+}
+
+/** Every suspension opens a containment record; only the engine's are locked or restore themselves. */
+function openContainment(ctx: CallContext, options: StateChangeOptions): OpenContainment {
+  return {
+    id: newId(),
+    planId: options.containment?.planId ?? null,
+    locked: options.containment?.locked ?? false,
+    restoreAfterSeconds: options.containment?.restoreAfterSeconds ?? null,
+    cause: toJsonText(ctx.cause ?? {}),
+    openedBy: toJsonText({ actor: ctx.actor, authz: ctx.authz }),
+  };
+}
+
+/**
+ * How this reactivation closes the user's open containment record. A locked record (the engine's) gives
+ * way only to a restore through it, or to an app holding containments:release, so that another
+ * automation cannot silently re-enable a contained account.
+ */
+async function closeContainment(trx: Transaction<Database>, ctx: CallContext, user: User, options: StateChangeOptions): Promise<CloseContainment> {
+  const closedBy = toJsonText({ actor: ctx.actor, authz: ctx.authz });
+  if (options.restore) return { reason: options.restore.reason, closedBy };
+  const open = await findOpenContainment(trx, user.account_id, user.id);
+  if (!open?.locked) return { reason: 'reactivated', closedBy };
+  const permissions = ctx.actor.type === 'app' ? (ctx.authz['permissions'] as string[] | undefined) : undefined;
+  if (permissions?.includes('containments:release')) return { reason: 'released', closedBy };
+  throw new AppError('CONTAINMENT_LOCKED', { metadata: { user_id: user.id, containment_id: open.id } });
 }

@@ -9,6 +9,7 @@ export const PERMISSIONS = {
   'users:reactivate': 'Reactivate a suspended user',
   'signals:write': 'Submit detection signals',
   'audit:read': 'Read the audit log, its checkpoints and proofs',
+  'containments:release': 'Reactivate a user whose engine-opened containment is locked (with users:reactivate)',
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -10,7 +10,7 @@
  * changes nothing, and the database would refuse if it tried.
  */
 import { sql, type Transaction } from 'kysely';
-import { toAuditRow, toJsonText, type AuditEntryInput, type CallContext } from '../audit/entry.js';
+import { toAuditRow, toJsonText, type Actor, type AuditEntryInput, type CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
 import { newId } from '../ids.js';
 import type { Database } from '../storage/schema.js';
@@ -103,9 +103,9 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
       await deps.audit.append(trx, { ...receipt, target: { type: 'signal', id: first.id }, outcome: 'unchanged', details: { reason: 'duplicate', source_id: input.sourceId, external_id: canonical.external_id } });
       return { signal: first, plan, duplicate: true, timings };
     }
-    const signal: SignalRow = { ...row, subject: { ...canonical.subject }, received_at: stored.received_at };
+    const signal: SignalRow = { ...row, subject: { ...canonical.subject }, received_at: stored.received_at, false_positive_at: null };
 
-    const draft = newDraft(deps, accountId, { ...canonical, id: signal.id, source_id: input.sourceId }, candidates, false);
+    const draft = newDraft(deps, accountId, { ...canonical, id: signal.id, source_id: input.sourceId }, candidates, input.ctx.actor);
     await evaluate(draft, trx, lap);
     const responder = responderContext(draft, input.ctx.actor);
     if (!draft.status) {
@@ -134,7 +134,7 @@ export async function planSignal(deps: ResponseDeps, accountId: string, sourceId
     await sql`SET TRANSACTION READ ONLY`.execute(trx);
     const duplicate = (await findSignalByExternalId(trx, accountId, sourceId, canonical.external_id)) !== undefined;
     const { candidates } = await admitSignal(trx, accountId, canonical.subject, { lock: false });
-    const draft = newDraft(deps, accountId, { ...canonical, id: '(dry run)', source_id: sourceId }, candidates, true);
+    const draft = newDraft(deps, accountId, { ...canonical, id: '(dry run)', source_id: sourceId }, candidates, undefined);
     draft.id = '(dry run)';
     await evaluate(draft, trx, () => {});
     if (!draft.status) draft.verdicts.push((await execute(deps, undefined, draft, responderContext(draft, { type: 'system', id: 'dry-run' })))!);
@@ -142,12 +142,14 @@ export async function planSignal(deps: ResponseDeps, accountId: string, sourceId
   });
 }
 
-function newDraft(deps: ResponseDeps, accountId: string, signal: PlanDraft['signal'], candidates: Candidate[], dryRun: boolean): PlanDraft {
+/** A plan to evaluate; without a requester, a dry run. */
+function newDraft(deps: ResponseDeps, accountId: string, signal: PlanDraft['signal'], candidates: Candidate[], requestedBy: Actor | undefined): PlanDraft {
   return {
     accountId,
     id: newId(),
     signal,
-    dryRun,
+    dryRun: requestedBy === undefined,
+    requestedBy: requestedBy ?? { type: 'system', id: 'dry-run' },
     defaults: deps.defaults,
     candidates,
     automation: undefined,
@@ -238,6 +240,12 @@ function planRow(draft: PlanDraft): PlanValues {
     restore_after_seconds: playbook?.action === 'suspend' ? playbook.restoreAfterSeconds : null,
     executed_at: draft.status === 'executed' ? new Date() : null,
     held_by: draft.heldBy,
+    requested_by: toJsonText(draft.requestedBy),
+    expires_at: pending ? new Date(draft.now.getTime() + draft.defaults.approvalTtlSeconds * 1000) : null,
+    decided_at: null,
+    lock_containment: playbook?.lock ?? true,
+    containment_id: null,
+    restore_reason: null,
   };
 }
 
@@ -270,9 +278,15 @@ export function planView(plan: PlanRow) {
     approvals_required: plan.approvals_required,
     action_digest: plan.action_digest,
     restore_after_seconds: plan.restore_after_seconds,
+    lock_containment: plan.lock_containment,
+    containment_id: plan.containment_id,
+    restore_reason: plan.restore_reason,
+    requested_by: plan.requested_by,
     verdicts: plan.verdicts as PlanDraft['verdicts'],
     create_time: new Date(plan.created_at).toISOString(),
-    execute_time: plan.executed_at === null ? null : new Date(plan.executed_at).toISOString(),
+    execute_time: isoOrNull(plan.executed_at),
+    expire_time: isoOrNull(plan.expires_at),
+    decide_time: isoOrNull(plan.decided_at),
   };
 }
 
@@ -282,10 +296,12 @@ export function planView(plan: PlanRow) {
  */
 function draftView(draft: PlanDraft) {
   const row = planRow(draft);
-  const view = planView({ ...row, verdicts: draft.verdicts, held_by: draft.heldBy, created_at: new Date(), executed_at: null });
+  const view = planView({ ...row, verdicts: draft.verdicts, held_by: draft.heldBy, requested_by: draft.requestedBy, created_at: new Date(), executed_at: null });
   const wouldExecute = draft.status === undefined && draft.verdicts.at(-1)?.step === 'execute';
-  return { ...view, status: wouldExecute ? 'would_execute' : view.status, id: null, signal_id: null, create_time: null, execute_time: null };
+  return { ...view, status: wouldExecute ? 'would_execute' : view.status, id: null, signal_id: null, requested_by: null, create_time: null, execute_time: null, expire_time: null };
 }
+
+const isoOrNull = (time: Date | string | null) => (time === null ? null : new Date(time).toISOString());
 
 function capRaw(text: string, max: number): { json: string; truncated: boolean } {
   // Through JSON.parse and the audit log's writer: a NUL or a lone surrogate, which jsonb refuses, becomes U+FFFD.

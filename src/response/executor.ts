@@ -56,7 +56,8 @@ export async function execute(deps: DirectoryDeps, trx: Transaction<Database> | 
   if (!trx) return { step: 'execute', outcome: 'pass', reason: 'dry run: would suspend', details: { user_id: subject.id } };
   try {
     const caps = draft.caps ?? [];
-    let result = await changeLockedUserState(deps, trx, ctx, subject, 'SUSPENDED', caps.length > 0 ? { gate: slotGate(draft.accountId, caps, draft.id) } : {});
+    const containment = { planId: draft.id, locked: draft.playbook!.lock, restoreAfterSeconds: draft.playbook!.restoreAfterSeconds };
+    let result = await changeLockedUserState(deps, trx, ctx, subject, 'SUSPENDED', caps.length > 0 ? { containment, gate: slotGate(draft.accountId, caps, draft.id) } : { containment });
     if (result.gated) {
       for (const claim of result.gated) await releaseSlot(trx, draft.accountId, claim);
       const claimed: Claim[] = [];
@@ -70,11 +71,11 @@ export async function execute(deps: DirectoryDeps, trx: Transaction<Database> | 
         await sendBackToApproval(draft, trx, cap);
         return undefined;
       }
-      result = await changeLockedUserState(deps, trx, ctx, subject, 'SUSPENDED');
+      result = await changeLockedUserState(deps, trx, ctx, subject, 'SUSPENDED', { containment });
     }
     draft.sessionsRevoked = result.sessionsRevoked;
     draft.status = 'executed';
-    return { step: 'execute', outcome: 'pass', reason: 'suspended', details: { user_id: subject.id, sessions_revoked: result.sessionsRevoked.length } };
+    return { step: 'execute', outcome: 'pass', reason: 'suspended', details: { user_id: subject.id, sessions_revoked: result.sessionsRevoked.length, containment_id: result.containmentId } };
   } catch (error) {
     // The guards check everything the directory refuses, so this is a rule the guards do not know yet.
     if (!isAppError(error)) throw error;

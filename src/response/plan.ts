@@ -5,6 +5,7 @@
  * pending plan the digest of the exact action its approvals will be bound to (Containment issue).
  */
 import { createHash } from 'node:crypto';
+import type { Actor } from '../audit/entry.js';
 import { canonicalJson } from '../audit/jcs.js';
 import type { PlanStatus } from '../storage/schema.js';
 import type { AutomationSettings, BreakerRow, Cap } from '../store/automation.js';
@@ -46,6 +47,8 @@ export type Subject = Candidate & { groups: Array<{ id: string; name: string }> 
 export interface EngineDefaults {
   breakerMaxActions: number;
   breakerWindowSeconds: number;
+  /** How long a pending plan waits for its approvals before it expires. */
+  approvalTtlSeconds: number;
 }
 
 export interface PlanDraft {
@@ -78,6 +81,8 @@ export interface PlanDraft {
   heldBy: string[];
   /** The blast-radius caps an executing plan must hold a slot of, claimed with the suspension. */
   caps?: Cap[];
+  /** Who submitted the signal: never an approver of the plan. */
+  requestedBy: Actor;
   /** Set by execute: the suspension's outcome. */
   sessionsRevoked?: string[];
 }
@@ -94,7 +99,7 @@ export function actionDigest(draft: PlanDraft): string {
     account_id: draft.accountId,
     subject_user_id: draft.subject?.id ?? null,
     action: draft.playbook?.action ?? 'none',
-    arguments: { restore_after_seconds: draft.playbook?.restoreAfterSeconds ?? null },
+    arguments: { restore_after_seconds: draft.playbook?.restoreAfterSeconds ?? null, lock: draft.playbook?.lock ?? null },
     playbook: draft.playbook ? { name: draft.playbook.name, version: draft.playbook.version, content_hash: draft.playbook.contentHash } : null,
     policy_version: draft.policy.version,
   };

@@ -55,6 +55,7 @@ export const PlaybookSchema = Type.Object(
     mode: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('approval')], { description: 'default approval' })),
     approvals: Type.Optional(Type.Integer({ minimum: 1, maximum: 5, description: 'distinct people needed in approval mode (default 1)' })),
     restore_after: Type.Optional(Duration('reactivate the subject this long after the suspension, under the restore policy')),
+    lock: Type.Optional(Type.Boolean({ description: "while the containment is open, the Users API's :reactivate is refused unless the app holds containments:release (default true)" })),
     dedup_window: Type.Optional(Duration('one open plan per subject and playbook within this window (default 1h)')),
     breaker: Type.Optional(
       Type.Object(
@@ -80,6 +81,8 @@ export interface Playbook {
   mode: 'auto' | 'approval';
   approvals: number;
   restoreAfterSeconds: number | null;
+  /** The containment this playbook's suspensions open holds against :reactivate (containments:release aside). */
+  lock: boolean;
   dedupWindowSeconds: number;
   breaker: { maxActions: number; windowSeconds: number } | null;
 }
@@ -164,6 +167,7 @@ export function toPlaybook(document: PlaybookDocument, version: number, hash: st
     mode,
     approvals: mode === 'approval' ? (document.approvals ?? 1) : 0,
     restoreAfterSeconds: document.restore_after ? durationSeconds(document.restore_after) : null,
+    lock: document.lock ?? true,
     dedupWindowSeconds: durationSeconds(document.dedup_window ?? '1h'),
     breaker: document.breaker ? { maxActions: document.breaker.max_actions, windowSeconds: durationSeconds(document.breaker.window) } : null,
   };

@@ -227,6 +227,7 @@ export interface SignalsTable {
   received_at: CreatedAt;
   raw: Json<unknown>;
   raw_truncated: boolean;
+  false_positive_at: ColumnType<Date | null, never, Date | string | null>;
 }
 
 interface VersionedDocumentColumns {
@@ -251,6 +252,8 @@ export interface AutomationSettingsTable {
   pause_reason: string | null;
   breaker_max_actions: number | null;
   breaker_window_seconds: number | null;
+  restore_approvals: ColumnType<number, number | undefined, number>;
+  approver_group_id: string | null;
   updated_at: Timestamp;
 }
 
@@ -271,17 +274,17 @@ export interface BreakerSlotsTable {
   plan_id: string | null;
 }
 
-export type PlanStatus = 'executed' | 'pending_approval' | 'refused' | 'duplicate' | 'no_action' | 'notified' | 'failed';
+export type PlanStatus = 'executed' | 'pending_approval' | 'refused' | 'duplicate' | 'no_action' | 'notified' | 'failed' | 'denied' | 'expired' | 'void';
 
 export interface PlansTable {
   account_id: string;
   id: string;
-  signal_id: string;
+  signal_id: string | null;
   subject_user_id: string | null;
   playbook_name: string | null;
   playbook_version: number | null;
   policy_version: number;
-  action: 'suspend' | 'notify' | 'none';
+  action: 'suspend' | 'notify' | 'none' | 'restore';
   mode: 'auto' | 'approval' | null;
   approvals_required: number;
   status: PlanStatus;
@@ -291,6 +294,52 @@ export interface PlansTable {
   held_by: ColumnType<string[], string[] | undefined, string[]>;
   created_at: CreatedAt;
   executed_at: NullableTimestamp;
+  /** Who asked: a signal's submitter, or whoever requested a restore (never an approver of it). */
+  requested_by: Json<{ type: string; id: string }> | null;
+  expires_at: NullableTimestamp;
+  decided_at: NullableTimestamp;
+  lock_containment: boolean;
+  containment_id: string | null;
+  restore_reason: string | null;
+}
+
+export interface PlanApprovalsTable {
+  account_id: string;
+  plan_id: string;
+  approver_id: string;
+  decision: 'approve' | 'deny';
+  reason: string;
+  action_digest: string;
+  session_id: string;
+  created_at: CreatedAt;
+}
+
+/** What a suspension changed and revoked, kept to restore from and to report drift against. */
+export interface ContainmentSnapshot {
+  state: UserState;
+  role: UserRole;
+  group_ids: string[];
+  sessions_revoked: string[];
+}
+
+export type ContainmentCloseReason = 'restored' | 'false_positive' | 'reactivated' | 'released';
+
+export interface ContainmentsTable {
+  account_id: string;
+  id: string;
+  user_id: string;
+  plan_id: string | null;
+  locked: boolean;
+  snapshot: Json<ContainmentSnapshot>;
+  cause: Json<Record<string, unknown>>;
+  opened_by: Json<Record<string, unknown>>;
+  opened_at: CreatedAt;
+  restore_after: NullableTimestamp;
+  restore_requested_at: NullableTimestamp;
+  status: ColumnType<'open' | 'closed', 'open' | 'closed' | undefined, 'open' | 'closed'>;
+  close_reason: ContainmentCloseReason | null;
+  closed_by: Json<Record<string, unknown>> | null;
+  closed_at: NullableTimestamp;
 }
 
 export interface Database {
@@ -321,6 +370,8 @@ export interface Database {
   breakers: BreakersTable;
   breaker_slots: BreakerSlotsTable;
   plans: PlansTable;
+  plan_approvals: PlanApprovalsTable;
+  containments: ContainmentsTable;
 }
 
 export type Account = Selectable<AccountsTable>;

@@ -14,6 +14,8 @@ const NO_SETTINGS = (accountId: string): AutomationSettings => ({
   pause_reason: null,
   breaker_max_actions: null,
   breaker_window_seconds: null,
+  restore_approvals: 1,
+  approver_group_id: null,
   updated_at: new Date(0),
 });
 

@@ -25,17 +25,19 @@ export async function insertPlanWithEntries(
   const result = await sql<PlanRow>`
     WITH verified AS (SELECT ${verified} AS ok), entries AS (${insertEntriesSql(entries, sql`(SELECT ok FROM verified)`)})
     INSERT INTO plans (account_id, id, signal_id, subject_user_id, playbook_name, playbook_version, policy_version, action, mode,
-                       approvals_required, status, action_digest, verdicts, restore_after_seconds, held_by, executed_at)
+                       approvals_required, status, action_digest, verdicts, restore_after_seconds, held_by, executed_at,
+                       requested_by, expires_at, lock_containment)
     SELECT ${row.account_id}, ${row.id}, ${row.signal_id}, ${row.subject_user_id}, ${row.playbook_name}, ${row.playbook_version}, ${row.policy_version},
            ${row.action}, ${row.mode}, ${row.approvals_required}, ${row.status}, ${row.action_digest}, ${row.verdicts}::jsonb,
-           ${row.restore_after_seconds}, ${row.held_by}::text[], ${row.executed_at}
+           ${row.restore_after_seconds}, ${row.held_by}::text[], ${row.executed_at},
+           ${row.requested_by}::jsonb, ${row.expires_at}, ${row.lock_containment}
     WHERE (SELECT ok FROM verified)
     RETURNING *`.execute(db);
   return result.rows[0];
 }
 
-/** A plan to store: a row without its creation time, the verdicts as JSON text. */
-export type PlanValues = Omit<PlanRow, 'created_at' | 'verdicts'> & { verdicts: string };
+/** A plan to store: a row without its creation time, the verdicts and requester as JSON text. */
+export type PlanValues = Omit<PlanRow, 'created_at' | 'verdicts' | 'requested_by'> & { verdicts: string; requested_by: string };
 
 export function findPlan(db: Executor, accountId: string, id: string): Promise<PlanRow | undefined> {
   return db.selectFrom('plans').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();

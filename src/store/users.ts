@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { User, UserRole, UserState } from '../storage/schema.js';
+import type { ContainmentCloseReason, User, UserRole, UserState } from '../storage/schema.js';
 import type { AuditEntryValues } from './audit.js';
 import type { Claim, SlotGate } from './automation.js';
 import type { Executor } from './executor.js';
@@ -108,21 +108,67 @@ export async function countUsers(db: Executor, accountId: string): Promise<numbe
   return Number(row.n);
 }
 
+/** The containment record a suspension opens (store/containments.ts), in the suspension's statement. */
+export interface OpenContainment {
+  id: string;
+  planId: string | null;
+  /** Engine-opened and the playbook locks it: only a restore (or containments:release) reactivates. */
+  locked: boolean;
+  restoreAfterSeconds: number | null;
+  cause: string;
+  openedBy: string;
+}
+
+/** How a reactivation closes the user's open containment record, if there is one. */
+export interface CloseContainment {
+  reason: ContainmentCloseReason;
+  closedBy: string;
+}
+
 /**
- * Sets a locked user's state, revokes their live sessions when `revokeReason` is given, and appends the
- * audit entry, in one statement: one round trip instead of three on the hottest write path. Run it after
- * `lockUserById` in the same transaction, so its snapshot sees every session committed before the lock.
- * `sessions_revoked` is merged into the entry's details.
+ * Sets a locked user's state, revokes their live sessions when `revokeReason` is given, opens (on a
+ * suspension) or closes (on a reactivation) the user's containment record, and appends the audit entry,
+ * in one statement: one round trip instead of several on the hottest write path. Run it after
+ * `lockUserById` in the same transaction, so its snapshot sees every session and membership committed
+ * before the lock. `sessions_revoked` and `containment_id` are merged into the entry's details.
  *
  * With a `gate` (store/automation.ts slotGate: the blast-radius slots a plan must hold), the change and
  * its entry happen only if the gate claimed a slot of every cap; `gated` then lists what it did claim.
  */
 export async function applyUserState(
   db: Executor,
-  change: { accountId: string; userId: string; state: UserState; revokeReason: string | null; audit: AuditEntryValues; gate?: SlotGate | undefined },
-): Promise<{ user: User; sessionsRevoked: string[] } | { gated: Claim[] }> {
-  const { accountId, userId, state, revokeReason, audit: a, gate } = change;
-  const result = await sql<User & { sessions_revoked: string[]; claims: Array<{ scope: string; slot: number; previous: string | null }> | null }>`
+  change: {
+    accountId: string;
+    userId: string;
+    state: UserState;
+    revokeReason: string | null;
+    audit: AuditEntryValues;
+    gate?: SlotGate | undefined;
+    open?: OpenContainment | undefined;
+    close?: CloseContainment | undefined;
+  },
+): Promise<{ user: User; sessionsRevoked: string[]; containmentId: string | null } | { gated: Claim[] }> {
+  const { accountId, userId, state, revokeReason, audit: a, gate, open, close } = change;
+  const containment = open
+    ? sql`containment AS (
+        INSERT INTO containments (account_id, id, user_id, plan_id, locked, snapshot, cause, opened_by, restore_after)
+        SELECT c.account_id, ${open.id}, c.id, ${open.planId}, ${open.locked},
+               jsonb_build_object('state', 'ACTIVE', 'role', c.role, 'sessions_revoked', to_jsonb(revoked_ids.ids),
+                                  'group_ids', (SELECT coalesce(jsonb_agg(m.group_id ORDER BY m.group_id), '[]'::jsonb) FROM group_members m
+                                                WHERE m.account_id = c.account_id AND m.user_id = c.id)),
+               ${open.cause}::jsonb, ${open.openedBy}::jsonb,
+               now() + make_interval(secs => ${open.restoreAfterSeconds}::double precision)
+        FROM changed c, revoked_ids
+        RETURNING id
+      )`
+    : close
+      ? sql`containment AS (
+          UPDATE containments SET status = 'closed', close_reason = ${close.reason}, closed_by = ${close.closedBy}::jsonb, closed_at = now()
+          WHERE account_id = ${accountId} AND user_id = ${userId} AND status = 'open' AND EXISTS (SELECT 1 FROM changed)
+          RETURNING id
+        )`
+      : sql`containment AS (SELECT NULL::text AS id WHERE false)`;
+  const result = await sql<User & { sessions_revoked: string[]; containment_id: string | null; claims: Array<{ scope: string; slot: number; previous: string | null }> | null }>`
     WITH ${gate ? sql`${gate.ctes},` : sql``} changed AS (
       UPDATE users SET state = ${state}, updated_at = now()
       WHERE account_id = ${accountId} AND id = ${userId} ${gate ? sql`AND (SELECT n FROM gate) = ${gate.expected}` : sql``}
@@ -134,22 +180,24 @@ export async function applyUserState(
       RETURNING id
     ), revoked_ids AS (
       SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM revoked
-    ), entry AS (
+    ), ${containment}, entry AS (
       INSERT INTO audit_inbox (account_id, actor_type, actor_id, action, target_type, target_id, cause, authz, outcome, details)
       SELECT ${a.account_id}, ${a.actor_type}, ${a.actor_id}, ${a.action}, ${a.target_type}, ${a.target_id},
              ${a.cause}::jsonb, ${a.authz}::jsonb, ${a.outcome},
              ${a.details}::jsonb || jsonb_build_object('sessions_revoked', to_jsonb(revoked_ids.ids))
+               || coalesce((SELECT jsonb_build_object('containment_id', id) FROM containment), '{}'::jsonb)
       FROM revoked_ids WHERE EXISTS (SELECT 1 FROM changed)
     )
-    SELECT changed.*, revoked_ids.ids AS sessions_revoked, ${gate ? sql`(SELECT claims FROM gate)` : sql`NULL::json`} AS claims
+    SELECT changed.*, revoked_ids.ids AS sessions_revoked, (SELECT id FROM containment) AS containment_id,
+           ${gate ? sql`(SELECT claims FROM gate)` : sql`NULL::json`} AS claims
     FROM revoked_ids LEFT JOIN changed ON true`.execute(db);
   const row = result.rows[0]!;
-  const { sessions_revoked, claims, ...user } = row;
+  const { sessions_revoked, claims, containment_id, ...user } = row;
   if (user.id === null) {
     if (!gate) throw new Error(`applyUserState: user ${userId} vanished under its lock`);
     return { gated: (claims ?? []).map((c) => ({ scope: c.scope, slot: c.slot, previous: c.previous === null ? null : new Date(c.previous) })) };
   }
-  return { user, sessionsRevoked: sessions_revoked };
+  return { user, sessionsRevoked: sessions_revoked, containmentId: containment_id };
 }
 
 /** Sets a user's sign-in credentials (the seed already sealed) and clears the backoff and used TOTP steps. */
