@@ -13,6 +13,7 @@ import { listenUrl, type Config } from './config.js';
 import { seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
 import type { DirectoryDeps } from './directory/deps.js';
 import { buildServer } from './http/server.js';
+import { ContainmentWorker } from './response/containment-worker.js';
 import type { ResponseDeps } from './response/engine.js';
 import { VerifiedTokens } from './oauth/access-token.js';
 import { KeyRing } from './oauth/keys.js';
@@ -31,6 +32,8 @@ export interface Core {
   directory: DirectoryDeps;
   /** The response engine's dependencies: the directory's, with the engine's defaults. */
   response: ResponseDeps;
+  /** Restore-after and approval expiry (response/containment-worker.ts). */
+  containmentWorker: ContainmentWorker;
   keys: KeyRing;
   /** Whether verified access tokens still stand (the guard's per-request database check). */
   tokenStanding: TokenStanding;
@@ -80,6 +83,15 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
   const checkpointer = new Checkpointer(database.db, checkpointKey, { intervalMs: config.checkpoints.intervalMs, logger: options.logger });
   checkpointer.start();
   const keys = new KeyRing(database.db, { sealer, tokenTtl: config.accessTokenTtl });
+  const response: ResponseDeps = {
+    db: database.db,
+    audit,
+    sealer,
+    defaults: { breakerMaxActions: config.response.breakerMaxActions, breakerWindowSeconds: config.response.breakerWindowSeconds, approvalTtlSeconds: config.response.approvalTtlSeconds },
+    rawMaxBytes: config.response.rawMaxBytes,
+  };
+  const containmentWorker = new ContainmentWorker(response, { intervalMs: config.response.restoreWorkerIntervalMs, logger: options.logger });
+  containmentWorker.start();
   return {
     config,
     database,
@@ -88,13 +100,8 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     latestCheckpoints: new LatestCheckpoints(database.db),
     checkpointKey,
     directory: { db: database.db, audit, sealer },
-    response: {
-      db: database.db,
-      audit,
-      sealer,
-      defaults: { breakerMaxActions: config.response.breakerMaxActions, breakerWindowSeconds: config.response.breakerWindowSeconds, approvalTtlSeconds: config.response.approvalTtlSeconds },
-      rawMaxBytes: config.response.rawMaxBytes,
-    },
+    response,
+    containmentWorker,
     keys,
     tokenStanding: new TokenStanding(database.db),
     accessTokens: new VerifiedTokens(keys),
@@ -102,6 +109,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     issuer: config.issuer ?? listenUrl(config),
     logger: options.logger,
     async close() {
+      await containmentWorker.stop();
       await audit.settle();
       await audit.sequencer.stop();
       // Number what this process committed before letting go of the database.

@@ -20,6 +20,7 @@ import { eventsRoutes } from './routes/events.js';
 import { credentialsRoutes } from './routes/credentials.js';
 import { directoryRoutes } from './routes/directory.js';
 import { automationRoutes } from './routes/automation.js';
+import { containmentRoutes } from './routes/containments.js';
 import { playbooksRoutes } from './routes/playbooks.js';
 import { signalsRoutes } from './routes/signals.js';
 import { usersApiRoutes } from './routes/users-api.js';
@@ -117,6 +118,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   signalsRoutes(app, core);
   playbooksRoutes(app, core);
   automationRoutes(app, core);
+  containmentRoutes(app, core);
   options.register?.(app);
 
   return app;

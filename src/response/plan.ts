@@ -93,15 +93,43 @@ export interface GuardStep {
   run(draft: PlanDraft, db: Executor): Promise<Omit<Verdict, 'step'> & { status?: PlanStatus }>;
 }
 
-/** SHA-256 over the canonical JSON of exactly what an approval of this plan would let happen. */
-export function actionDigest(draft: PlanDraft): string {
+/** Exactly what an approval lets happen: the subject, the action and its arguments, and the versions it is under. */
+export interface PlanAction {
+  accountId: string;
+  subjectUserId: string | null;
+  action: string;
+  arguments: Record<string, unknown>;
+  playbook: { name: string; version: number; contentHash: string } | null;
+  policyVersion: number;
+}
+
+/** SHA-256 over the canonical JSON of a plan's exact action: what each approval is bound to. */
+export function digestAction(a: PlanAction): string {
   const action = {
-    account_id: draft.accountId,
-    subject_user_id: draft.subject?.id ?? null,
-    action: draft.playbook?.action ?? 'none',
-    arguments: { restore_after_seconds: draft.playbook?.restoreAfterSeconds ?? null, lock: draft.playbook?.lock ?? null },
-    playbook: draft.playbook ? { name: draft.playbook.name, version: draft.playbook.version, content_hash: draft.playbook.contentHash } : null,
-    policy_version: draft.policy.version,
+    account_id: a.accountId,
+    subject_user_id: a.subjectUserId,
+    action: a.action,
+    arguments: a.arguments,
+    playbook: a.playbook ? { name: a.playbook.name, version: a.playbook.version, content_hash: a.playbook.contentHash } : null,
+    policy_version: a.policyVersion,
   };
   return createHash('sha256').update(canonicalJson(action)).digest('hex');
+}
+
+/** The suspension arguments a playbook fixes. */
+export function suspendArguments(playbook: Pick<Playbook, 'restoreAfterSeconds' | 'lock'> | undefined): Record<string, unknown> {
+  return { restore_after_seconds: playbook?.restoreAfterSeconds ?? null, lock: playbook?.lock ?? null };
+}
+
+/** The digest of a draft plan's action. */
+export function actionDigest(draft: PlanDraft): string {
+  const playbook = draft.playbook;
+  return digestAction({
+    accountId: draft.accountId,
+    subjectUserId: draft.subject?.id ?? null,
+    action: playbook?.action ?? 'none',
+    arguments: suspendArguments(playbook),
+    playbook: playbook ? { name: playbook.name, version: playbook.version, contentHash: playbook.contentHash } : null,
+    policyVersion: draft.policy.version,
+  });
 }

@@ -42,7 +42,7 @@ export async function lockAutomation(db: Executor, accountId: string, mode: 'upd
 export function updateAutomation(
   db: Executor,
   accountId: string,
-  changes: Partial<Pick<AutomationSettings, 'paused_at' | 'paused_by' | 'pause_reason' | 'breaker_max_actions' | 'breaker_window_seconds'>>,
+  changes: Partial<Pick<AutomationSettings, 'paused_at' | 'paused_by' | 'pause_reason' | 'breaker_max_actions' | 'breaker_window_seconds' | 'restore_approvals' | 'approver_group_id'>>,
 ): Promise<AutomationSettings> {
   return db
     .updateTable('automation_settings')

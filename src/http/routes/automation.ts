@@ -38,7 +38,7 @@ const AutomationSchema = Type.Object(
   },
   { title: 'Automation' },
 );
-const PLAN_STATUSES = ['executed', 'pending_approval', 'refused', 'duplicate', 'no_action', 'notified', 'failed'] as const;
+const PLAN_STATUSES = ['executed', 'pending_approval', 'refused', 'duplicate', 'no_action', 'notified', 'failed', 'denied', 'expired', 'void'] as const;
 
 export function automationRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();

@@ -1,0 +1,211 @@
+/**
+ * Approvals: only people decide a pending plan (a suspension the guards held, or a restore), each
+ * decision bound to the digest of the exact action the person saw.
+ *
+ * - The approver holds OWNER or ADMIN, or is in the account's approver group, and is neither the
+ *   subject nor whoever asked for the plan. One decision per person per plan (the table's key), so N
+ *   approvals are N distinct people.
+ * - A plan waits CORDON_APPROVAL_TTL_SECONDS; then it expires with its approvals (audited).
+ * - The digest is recomputed from what the plan stands on now (the playbook's latest version, the
+ *   policy's, the containment): if it no longer matches, the plan is void and nobody can approve it.
+ * - The decision that completes the approvals executes the plan in its own transaction, so an approval
+ *   is used exactly once: the plan is final afterwards.
+ */
+import type { Transaction } from 'kysely';
+import type { CallContext } from '../audit/entry.js';
+import type { HumanPrincipal } from '../auth/session-guard.js';
+import { changeLockedUserState } from '../directory/user-state.js';
+import { AppError } from '../errors.js';
+import type { Database, PlanStatus } from '../storage/schema.js';
+import { finishPlan, insertDecision, listDecisions, lockPlan, type DecisionRow } from '../store/approvals.js';
+import { readAutomation } from '../store/automation.js';
+import { findOpenContainment } from '../store/containments.js';
+import { isMember, listGroupsOfUser } from '../store/groups.js';
+import { latestPlaybooks } from '../store/playbooks.js';
+import type { PlanRow } from '../store/plans.js';
+import { countOtherActiveOwners, lockUserById, readStateAndLiveSessions } from '../store/users.js';
+import type { ResponseDeps } from './engine.js';
+import { digestAction, suspendArguments, type Verdict } from './plan.js';
+import { fromRow } from './playbooks.js';
+import { protectionReasons, readPolicy } from './protection-policy.js';
+import { executeRestore, restoreDigest, restoreVerdicts } from './restores.js';
+
+export interface DecisionInput {
+  decision: 'approve' | 'deny';
+  reason: string;
+  /** The digest of the action the person saw (GET …/plans/{id}); it must be the plan's. */
+  actionDigest: string;
+}
+
+export interface DecisionResult {
+  plan: PlanRow;
+  decisions: DecisionRow[];
+}
+
+/** Who a person is, as far as deciding plans goes. */
+export interface Approver {
+  userId: string;
+  role: string;
+  sessionId: string;
+  ctx: CallContext;
+}
+
+export function approverOf(human: HumanPrincipal): Approver {
+  return { userId: human.session.user_id, role: human.session.user.role, sessionId: human.session.id, ctx: human.ctx };
+}
+
+/** Refuses a person who may not decide a plan about `subjectUserId` that `requestedBy` asked for. */
+export async function assertMayDecide(trx: Transaction<Database>, accountId: string, approver: Approver, subjectUserId: string | null, requestedBy: { type: string; id: string } | null): Promise<void> {
+  const refuse = (why: string) => new AppError('NOT_AN_APPROVER', { description: `not_an_approver: ${why}`, metadata: { reason: why.split(':')[0]! } });
+  if (approver.userId === subjectUserId) throw refuse('subject: nobody decides a plan about themselves');
+  if (requestedBy?.type === 'user' && requestedBy.id === approver.userId) throw refuse('requester: nobody approves what they asked for');
+  if (approver.role === 'OWNER' || approver.role === 'ADMIN') return;
+  const group = (await readAutomation(trx, accountId)).approver_group_id;
+  if (group === null || !(await isMember(trx, accountId, group, approver.userId))) throw refuse('role: approvers are OWNERs, ADMINs and members of the approver group');
+}
+
+/** Approves or denies a pending plan; the approval that completes it executes it. */
+export async function decidePlan(deps: ResponseDeps, approver: Approver, accountId: string, planId: string, input: DecisionInput): Promise<DecisionResult> {
+  // A plan found expired or void is marked so, audited, and committed; then the decision is refused.
+  let refusal: AppError | undefined;
+  const result = await deps.audit.transact(async (trx) => {
+    const plan = await lockPlan(trx, accountId, planId);
+    if (!plan) throw new AppError('PLAN_NOT_FOUND', { metadata: { plan_id: planId } });
+    if (plan.status !== 'pending_approval') throw new AppError('PLAN_NOT_PENDING', { metadata: { plan_id: planId, status: plan.status } });
+    const ended = await endIfLapsed(deps, trx, plan, approver.ctx);
+    if (ended) {
+      refusal = new AppError(ended.status === 'expired' ? 'PLAN_EXPIRED' : 'PLAN_VOID', { metadata: { plan_id: planId } });
+      return { plan: ended, decisions: await listDecisions(trx, accountId, planId) };
+    }
+    await assertMayDecide(trx, accountId, approver, plan.subject_user_id, plan.requested_by);
+    if (input.actionDigest !== plan.action_digest) throw new AppError('DIGEST_MISMATCH', { metadata: { plan_id: planId } });
+    const recorded = await insertDecision(trx, {
+      account_id: accountId,
+      plan_id: planId,
+      approver_id: approver.userId,
+      decision: input.decision,
+      reason: input.reason,
+      action_digest: input.actionDigest,
+      session_id: approver.sessionId,
+    });
+    if (!recorded) throw new AppError('NOT_AN_APPROVER', { description: 'not_an_approver: you already decided this plan; a second approval must come from another person', metadata: { reason: 'already_decided' } });
+    const decisions = await listDecisions(trx, accountId, planId);
+    const approvals = decisions.filter((d) => d.decision === 'approve');
+    const entry = { accountId, ctx: approver.ctx, target: { type: 'plan', id: planId }, outcome: 'changed' as const };
+    const decided = { reason: input.reason, action_digest: input.actionDigest, subject_user_id: plan.subject_user_id, plan_action: plan.action };
+    if (input.decision === 'deny') {
+      const denied = await finishPlan(trx, plan, 'denied');
+      await deps.audit.append(trx, { ...entry, action: 'plan.deny', details: { ...decided, plan_status: 'denied' } });
+      return { plan: denied, decisions };
+    }
+    if (approvals.length < plan.approvals_required) {
+      await deps.audit.append(trx, { ...entry, action: 'plan.approve', details: { ...decided, approvals: approvals.length, approvals_required: plan.approvals_required, plan_status: plan.status } });
+      return { plan, decisions };
+    }
+    const { status, verdicts } = await executeApproved(deps, trx, plan, approvals);
+    const finished = await finishPlan(trx, plan, status, [...(plan.verdicts as Verdict[]), ...verdicts]);
+    await deps.audit.append(trx, { ...entry, action: 'plan.approve', details: { ...decided, approvals: approvals.length, approvals_required: plan.approvals_required, plan_status: status } });
+    return { plan: finished, decisions };
+  });
+  if (refusal) throw refusal;
+  return result;
+}
+
+/**
+ * Ends a pending plan whose time ran out (expired) or whose digest no longer matches what it stands on
+ * (void), with its audit entry; undefined while it is still good.
+ */
+export async function endIfLapsed(deps: ResponseDeps, trx: Transaction<Database>, plan: PlanRow, ctx: CallContext): Promise<PlanRow | undefined> {
+  if (plan.expires_at !== null && new Date(plan.expires_at).getTime() <= Date.now()) return endPlan(deps, trx, plan, 'expired', ctx);
+  if ((await currentDigest(trx, plan)) !== plan.action_digest) return endPlan(deps, trx, plan, 'void', ctx);
+  return undefined;
+}
+
+const ENDINGS = {
+  expired: ['plan.expire', 'no decision within the approval time'],
+  void: ['plan.void', 'the playbook, policy or containment changed since the plan was made'],
+} as const;
+
+/** Ends a pending plan as expired or void, with its entry. */
+export async function endPlan(deps: ResponseDeps, trx: Transaction<Database>, plan: PlanRow, status: keyof typeof ENDINGS, ctx: CallContext): Promise<PlanRow> {
+  const [action, reason] = ENDINGS[status];
+  const ended = await finishPlan(trx, plan, status);
+  await deps.audit.append(trx, { accountId: plan.account_id, ctx, action, target: { type: 'plan', id: plan.id }, outcome: 'changed', details: { reason, subject_user_id: plan.subject_user_id, plan_action: plan.action } });
+  return ended;
+}
+
+/** The digest of the plan's action as it would be made now: what the approvals must still match. */
+async function currentDigest(trx: Transaction<Database>, plan: PlanRow): Promise<string | null> {
+  if (plan.action === 'restore') {
+    const open = await findOpenContainment(trx, plan.account_id, plan.subject_user_id!);
+    return open?.id === plan.containment_id ? restoreDigest(open, plan.restore_reason!) : null;
+  }
+  const row = (await latestPlaybooks(trx, plan.account_id)).find((p) => p.name === plan.playbook_name);
+  const playbook = row && fromRow(row);
+  if (!playbook?.enabled) return null;
+  const policy = await readPolicy(trx, plan.account_id);
+  return digestAction({
+    accountId: plan.account_id,
+    subjectUserId: plan.subject_user_id,
+    action: playbook.action,
+    arguments: suspendArguments(playbook),
+    playbook: { name: playbook.name, version: playbook.version, contentHash: playbook.contentHash },
+    policyVersion: policy.version,
+  });
+}
+
+/** An approval as the executing entries carry it. */
+type Approval = Pick<DecisionRow, 'approver_id' | 'created_at' | 'reason' | 'session_id'>;
+
+function approvalsOf(decisions: Approval[]) {
+  return decisions.map((d) => ({ approver_id: d.approver_id, time: new Date(d.created_at).toISOString(), reason: d.reason, session_id: d.session_id }));
+}
+
+/** The responder acting on an approved plan, with the whole cause. */
+export function approvedContext(plan: PlanRow, decisions: Approval[]): CallContext {
+  const approvals = approvalsOf(decisions);
+  return {
+    actor: { type: 'responder', id: 'cordon' },
+    authz: { method: 'approved_plan', plan_id: plan.id, approved_by: approvals.map((a) => a.approver_id), action_digest: plan.action_digest },
+    cause: {
+      plan_id: plan.id,
+      ...(plan.signal_id ? { signal_id: plan.signal_id } : {}),
+      ...(plan.playbook_name ? { playbook: plan.playbook_name, playbook_version: plan.playbook_version } : {}),
+      ...(plan.containment_id ? { containment_id: plan.containment_id, restore_reason: plan.restore_reason } : {}),
+      policy_version: plan.policy_version,
+      requested_by: plan.requested_by,
+      approvals,
+    },
+  };
+}
+
+/** Carries out a plan whose approvals are complete; the verdicts say what happened. */
+async function executeApproved(deps: ResponseDeps, trx: Transaction<Database>, plan: PlanRow, approvals: DecisionRow[]): Promise<{ status: PlanStatus; verdicts: Verdict[] }> {
+  const approved: Verdict = { step: 'approval', outcome: 'pass', reason: `approved by ${approvals.length}`, details: { approvers: approvals.map((a) => a.approver_id) } };
+  const ctx = approvedContext(plan, approvals);
+  if (plan.action === 'restore') {
+    const report = await executeRestore(deps, trx, plan.account_id, plan.containment_id!, ctx, plan.restore_reason === 'false_positive' ? 'false_positive' : 'restored');
+    return { status: 'executed', verdicts: [approved, ...restoreVerdicts(report)] };
+  }
+  const stop = (status: PlanStatus, reason: string, details?: Record<string, unknown>) => ({ status, verdicts: [approved, { step: 'execute' as const, outcome: 'stop' as const, reason, ...(details ? { details } : {}) }] });
+  const user = await lockUserById(trx, plan.account_id, plan.subject_user_id!);
+  if (!user) return stop('failed', 'the subject no longer exists');
+  if (user.state === 'SUSPENDED') return stop('no_action', 'the subject is already suspended');
+  // The subject's standing may have changed while the plan waited: protection is decided again, now.
+  const policy = await readPolicy(trx, plan.account_id);
+  const lastOwner = user.role === 'OWNER' && (await countOtherActiveOwners(trx, plan.account_id, user.id)) === 0;
+  const reasons = protectionReasons(policy.document, user, await listGroupsOfUser(trx, plan.account_id, user.id), lastOwner);
+  if (reasons.length > 0) return stop('refused', `the subject is protected (${reasons.join(', ')}): would have suspended`, { reasons });
+  const result = await changeLockedUserState(deps, trx, ctx, user, 'SUSPENDED', { containment: { planId: plan.id, locked: plan.lock_containment, restoreAfterSeconds: plan.restore_after_seconds } });
+  const now = await readStateAndLiveSessions(trx, plan.account_id, user.id);
+  // A suspension that did not take is not recorded as one: everything rolls back.
+  if (now?.state !== 'SUSPENDED' || now.live_sessions !== 0) throw new Error(`plan ${plan.id}: the approved suspension did not take`);
+  return {
+    status: 'executed',
+    verdicts: [
+      approved,
+      { step: 'execute', outcome: 'pass', reason: 'suspended', details: { user_id: user.id, sessions_revoked: result.sessionsRevoked.length, containment_id: result.containmentId } },
+      { step: 'verify', outcome: 'pass', reason: 'suspended, no live session' },
+    ],
+  };
+}

@@ -1,0 +1,184 @@
+/**
+ * Restores: the way back from a suspension goes through its containment record.
+ *
+ * - The restore policy says how many people a restore needs (default 1; 2 is the two-person rule; 0
+ *   lets restore-after run unattended). A person who asks for a restore and may approve counts as the
+ *   first; the rest approve the pending restore plan (response/approvals.ts).
+ * - A restore reports drift between the snapshot and now, reactivates the user (closing the record),
+ *   voids the subject's pending suspension plans (stale approvals), and then verifies, in the same
+ *   transaction: the user is active, no session from before works, the memberships are those of now (a
+ *   membership removed during the containment stays removed), no stale plan is pending. A restore that
+ *   does not verify rolls back.
+ * - `false_positive` also marks the signal, and frees the breaker slot the suspension used.
+ */
+import type { Transaction } from 'kysely';
+import { toAuditRow, toJsonText, type CallContext } from '../audit/entry.js';
+import { changeLockedUserState } from '../directory/user-state.js';
+import { AppError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { ContainmentSnapshot, Database } from '../storage/schema.js';
+import { countPendingSuspensionsOf, finishPlan, insertDecision, listDecisions, markFalsePositive, releaseSlotsOfPlan, voidPendingPlansOfSubject } from '../store/approvals.js';
+import { lockAutomation, readAutomation, updateAutomation } from '../store/automation.js';
+import { findContainment, lockContainment, markRestoreRequested, readRestoreState, type ContainmentRow } from '../store/containments.js';
+import { findGroupById } from '../store/groups.js';
+import { findPlan, insertPlanWithEntries, type PlanRow } from '../store/plans.js';
+import { lockUserById } from '../store/users.js';
+import { approvedContext, assertMayDecide, type Approver } from './approvals.js';
+import type { ResponseDeps } from './engine.js';
+import { digestAction } from './plan.js';
+
+export type RestoreReason = 'restored' | 'false_positive';
+
+export interface RestoreReport {
+  containment: ContainmentRow;
+  drift: { role: { snapshot: string; now: string } | null; groups_removed: string[]; groups_added: string[] };
+  verification: { active: boolean; no_session_from_before: boolean; memberships_as_now: boolean; removed_memberships_stay_removed: boolean; stale_plans_void: boolean };
+  voided_plans: string[];
+}
+
+export type RestoreOutcome = { status: 'restored'; report: RestoreReport; plan: PlanRow } | { status: 'pending_approval'; plan: PlanRow };
+
+/** The digest a restore's approvals are bound to: this containment, this user, this reason. */
+export function restoreDigest(containment: ContainmentRow, reason: string): string {
+  return digestAction({
+    accountId: containment.account_id,
+    subjectUserId: containment.user_id,
+    action: 'restore',
+    arguments: { containment_id: containment.id, opened_at: new Date(containment.opened_at).toISOString(), reason },
+    playbook: null,
+    policyVersion: 0,
+  });
+}
+
+/**
+ * Asks for a restore: by a person (who counts as its first approval), or by the restore-after job
+ * (`approver` undefined, counting none). Executes at once when that meets the restore policy;
+ * otherwise opens a pending restore plan.
+ */
+export async function requestRestore(deps: ResponseDeps, ctx: CallContext, approver: Approver | undefined, accountId: string, containmentId: string, reason: RestoreReason): Promise<RestoreOutcome> {
+  return deps.audit.transact(async (trx) => {
+    const containment = await lockContainment(trx, accountId, containmentId);
+    if (!containment) throw new AppError('CONTAINMENT_NOT_FOUND', { metadata: { containment_id: containmentId } });
+    return requestRestoreLocked(deps, trx, ctx, approver, containment, reason);
+  });
+}
+
+/** requestRestore on a record the caller locked (the restore-after job claims its own). */
+export async function requestRestoreLocked(deps: ResponseDeps, trx: Transaction<Database>, ctx: CallContext, approver: Approver | undefined, containment: ContainmentRow, reason: RestoreReason): Promise<RestoreOutcome> {
+  const accountId = containment.account_id;
+  if (containment.status !== 'open') throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containment.id } });
+  if (approver) await assertMayDecide(trx, accountId, approver, containment.user_id, null);
+  const required = (await readAutomation(trx, accountId)).restore_approvals;
+  const have = approver ? 1 : 0;
+  // Every restore is a plan, stored with who asked and the digest, whether it waits or runs at once.
+  const digest = restoreDigest(containment, reason);
+  const waitFor = `the restore policy needs ${required} approval${required === 1 ? '' : 's'}`;
+  const planValues = {
+    account_id: accountId,
+    id: newId(),
+    signal_id: null,
+    subject_user_id: containment.user_id,
+    playbook_name: null,
+    playbook_version: null,
+    policy_version: 0,
+    action: 'restore' as const,
+    mode: 'approval' as const,
+    approvals_required: required,
+    status: 'pending_approval' as const,
+    action_digest: digest,
+    verdicts: JSON.stringify([{ step: 'approval', outcome: have >= required ? 'pass' : 'stop', reason: waitFor, details: { approvals_required: required, approvals: have } }]),
+    restore_after_seconds: null,
+    held_by: [],
+    executed_at: null,
+    requested_by: toJsonText(ctx.actor),
+    expires_at: new Date(Date.now() + deps.defaults.approvalTtlSeconds * 1000),
+    decided_at: null,
+    lock_containment: false,
+    containment_id: containment.id,
+    restore_reason: reason,
+  };
+  const entry = toAuditRow({ accountId, ctx, action: 'containment.restore_request', target: { type: 'containment', id: containment.id }, outcome: 'changed', details: { plan_id: planValues.id, user_id: containment.user_id, reason, approvals_required: required, approvals: have, action_digest: digest } });
+  const plan = (await insertPlanWithEntries(trx, planValues, [entry]))!;
+  if (approver) await insertDecision(trx, { account_id: accountId, plan_id: plan.id, approver_id: approver.userId, decision: 'approve', reason: `requested: ${reason}`, action_digest: digest, session_id: approver.sessionId });
+  if (have < required) {
+    await markRestoreRequested(trx, accountId, containment.id);
+    return { status: 'pending_approval', plan };
+  }
+  const report = await executeRestore(deps, trx, accountId, containment.id, approvedContext(plan, await listDecisions(trx, accountId, plan.id)), reason);
+  const done = await finishPlan(trx, plan, 'executed', [...(plan.verdicts as unknown[]), ...restoreVerdicts(report)]);
+  return { status: 'restored', report, plan: done };
+}
+
+/** The verdicts of a restore that ran. */
+export function restoreVerdicts(report: RestoreReport) {
+  return [
+    { step: 'execute', outcome: 'pass', reason: 'restored', details: { containment_id: report.containment.id, drift: report.drift } },
+    { step: 'verify', outcome: 'pass', reason: 'restore verified', details: report.verification },
+  ] as const;
+}
+
+/** Reactivates a contained user through the record, and verifies the result; throws (rolling back) when it does not verify. */
+export async function executeRestore(deps: ResponseDeps, trx: Transaction<Database>, accountId: string, containmentId: string, ctx: CallContext, reason: RestoreReason): Promise<RestoreReport> {
+  const containment = await lockContainment(trx, accountId, containmentId);
+  if (!containment) throw new AppError('CONTAINMENT_NOT_FOUND', { metadata: { containment_id: containmentId } });
+  if (containment.status !== 'open') throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containmentId } });
+  const user = await lockUserById(trx, accountId, containment.user_id);
+  if (!user) throw new AppError('USER_NOT_FOUND', { metadata: { user_id: containment.user_id } });
+  const snapshot = containment.snapshot as ContainmentSnapshot;
+  const before = (await readRestoreState(trx, accountId, user.id))!;
+  const drift = {
+    role: snapshot.role === before.role ? null : { snapshot: snapshot.role, now: before.role },
+    groups_removed: snapshot.group_ids.filter((g) => !before.group_ids.includes(g)),
+    groups_added: before.group_ids.filter((g) => !snapshot.group_ids.includes(g)),
+  };
+  // The reactivation closes the record (in its own statement) and revives nothing: no session, no membership.
+  await changeLockedUserState(deps, trx, ctx, user, 'ACTIVE', { restore: { reason } });
+  const voided = await voidPendingPlansOfSubject(trx, accountId, user.id);
+  if (voided.length > 0) {
+    await deps.audit.append(
+      trx,
+      voided.map((id) => ({ accountId, ctx, action: 'plan.void', target: { type: 'plan', id }, outcome: 'changed' as const, details: { reason: 'the subject was restored: approvals asked for before the restore are stale', containment_id: containment.id } })),
+    );
+  }
+  let slotsFreed = 0;
+  if (reason === 'false_positive' && containment.plan_id) {
+    const plan = await findPlan(trx, accountId, containment.plan_id);
+    if (plan?.signal_id) await markFalsePositive(trx, accountId, plan.signal_id);
+    slotsFreed = await releaseSlotsOfPlan(trx, accountId, containment.plan_id);
+  }
+  const after = (await readRestoreState(trx, accountId, user.id))!;
+  const verification = {
+    active: after.state === 'ACTIVE',
+    no_session_from_before: after.live_sessions.length === 0,
+    memberships_as_now: sameSet(after.group_ids, before.group_ids),
+    removed_memberships_stay_removed: drift.groups_removed.every((g) => !after.group_ids.includes(g)),
+    stale_plans_void: (await countPendingSuspensionsOf(trx, accountId, user.id)) === 0,
+  };
+  const failed = Object.entries(verification).filter(([, ok]) => !ok).map(([check]) => check);
+  if (failed.length > 0) throw new AppError('RESTORE_UNVERIFIED', { metadata: { containment_id: containment.id, failed: failed.join(',') } });
+  await deps.audit.append(trx, {
+    accountId,
+    ctx,
+    action: 'containment.restore',
+    target: { type: 'containment', id: containment.id },
+    outcome: 'changed',
+    details: { user_id: user.id, reason, plan_id: containment.plan_id, drift, verification, voided_plans: voided, breaker_slots_freed: slotsFreed },
+  });
+  return { containment: (await findContainment(trx, accountId, containment.id))!, drift, verification, voided_plans: voided };
+}
+
+const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+
+/** The account's restore policy: how many people a restore needs, and the approver group. */
+export async function setRestorePolicy(deps: ResponseDeps, ctx: CallContext, accountId: string, policy: { restore_approvals: number; approver_group_id: string | null }) {
+  return deps.audit.transact(async (trx) => {
+    if (policy.approver_group_id !== null && !(await findGroupById(trx, accountId, policy.approver_group_id))) {
+      throw new AppError('GROUP_NOT_FOUND', { metadata: { group_id: policy.approver_group_id } });
+    }
+    const before = await lockAutomation(trx, accountId);
+    const after = await updateAutomation(trx, accountId, policy);
+    const changed = before.restore_approvals !== after.restore_approvals || before.approver_group_id !== after.approver_group_id;
+    await deps.audit.append(trx, { accountId, ctx, action: 'automation.restore_policy', target: { type: 'account', id: accountId }, outcome: changed ? 'changed' : 'unchanged', details: policy });
+    return after;
+  });
+}

@@ -1,0 +1,303 @@
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Core } from '../../src/app.js';
+import { resetCredentials, type NewCredentials } from '../../src/auth/credentials.js';
+import { timeStep, totpCode } from '../../src/auth/totp.js';
+import { base32Decode } from '../../src/base32.js';
+import { addMember, createGroup } from '../../src/directory/groups.js';
+import { createUser } from '../../src/directory/users.js';
+import { buildServer } from '../../src/http/server.js';
+import { createApp } from '../../src/oauth/apps.js';
+import { applyPlaybooks } from '../../src/response/playbooks.js';
+import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { appAccessToken, auditTrail, mintSessionToken, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
+
+const rpc = (code: number, message: string, reason: string, metadata?: Record<string, string>) => ({
+  code,
+  message,
+  details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'cordon', ...(metadata ? { metadata } : {}) }],
+});
+
+describeBackends('containment: approvals, records, restores, the lock', (backend) => {
+  let database: TestDatabase;
+  let core: Core;
+  let server: FastifyInstance;
+  let seed: SeededAccount;
+  let ownerToken: string;
+  let adminToken: string;
+  let detectorToken: string;
+  let groups: { staff: string; finance: string; approvers: string };
+  let n = 0;
+
+  const as = (token: string) => ({ authorization: `Bearer ${token}` });
+  const api = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, token: string, payload?: unknown) =>
+    server.inject({ method, url: `/v1/accounts/${seed.accountId}${path}`, headers: as(token), ...(payload === undefined ? {} : { payload: payload as object }) });
+  const person = async (name: string, role: 'MEMBER' | 'ADMIN' = 'MEMBER', inGroups: string[] = []) => {
+    const user = await createUser(core.directory, testCtx, seed.accountId, { email: `${name}@test.example`, display_name: name, role });
+    for (const g of inGroups) await addMember(core.directory, testCtx, seed.accountId, g, user.id);
+    return { ...user, creds: (await resetCredentials(core.directory, testCtx, seed.accountId, user.id)).credentials };
+  };
+  const signIn = (email: string, creds: NewCredentials, offset = 0) =>
+    server.inject({ method: 'POST', url: '/v1/auth/sessions', payload: { account_id: seed.accountId, email, password: creds.password, totp: totpCode(base32Decode(creds.totpSecret), timeStep(Date.now() / 1000) + offset), kind: 'cli' } });
+  /** A signal about `email` that the given playbook type matches. */
+  const signal = (email: string, type: string) =>
+    server.inject({
+      method: 'POST',
+      url: `/v1/accounts/${seed.accountId}/signals`,
+      headers: as(detectorToken),
+      payload: { external_id: `alert-${++n}`, type, title: 'test alert', severity: 'high', confidence: 0.9, subject: { email } },
+    });
+  const state = async (userId: string) => (await core.database.db.selectFrom('users').select('state').where('id', '=', userId).executeTakeFirstOrThrow()).state;
+  const memberships = async (userId: string) => (await core.database.db.selectFrom('group_members').select('group_id').where('user_id', '=', userId).orderBy('group_id').execute()).map((r) => r.group_id);
+
+  beforeAll(async () => {
+    database = await createTestDatabase(backend);
+    // The worker runs only when a test calls its pass(): no timing in these tests.
+    core = await openTestCore(database, { CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_SIGN_IN_RATE_PER_ADDRESS: '0', CORDON_RESTORE_WORKER_INTERVAL_MS: '600000' });
+    seed = await seedAccount(core, 1);
+    groups = {
+      staff: (await createGroup(core.directory, testCtx, seed.accountId, 'Staff-2')).id,
+      finance: (await createGroup(core.directory, testCtx, seed.accountId, 'Finance')).id,
+      approvers: (await createGroup(core.directory, testCtx, seed.accountId, 'Approvers')).id,
+    };
+    await applyPlaybooks(core.response, testCtx, seed.accountId, [
+      { name: 'auto-contain', priority: 10, match: { types: ['auto.*'] }, action: 'suspend', mode: 'auto' },
+      { name: 'ask-one', priority: 10, match: { types: ['ask1.*'] }, action: 'suspend', mode: 'approval' },
+      { name: 'ask-two', priority: 10, match: { types: ['ask2.*'] }, action: 'suspend', mode: 'approval', approvals: 2 },
+      { name: 'unlocked', priority: 10, match: { types: ['unlocked.*'] }, action: 'suspend', mode: 'auto', lock: false },
+      { name: 'timed', priority: 10, match: { types: ['timed.*'] }, action: 'suspend', mode: 'auto', restore_after: '1s' },
+    ]);
+    server = await buildServer(core);
+    ownerToken = await mintSessionToken(core, seed.owner);
+    adminToken = await mintSessionToken(core, seed.admin);
+    const detector = await createApp(core.directory, testCtx, seed.accountId, { name: 'siem', permissions: ['signals:write'] });
+    detectorToken = await appAccessToken(server, detector.app.client_id, detector.clientSecret!);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await core?.close();
+    await database?.drop();
+  });
+
+  it('restores to the state of now: a membership removed during the containment stays removed, no old session or token works, a sign-in attempt during it failed', async () => {
+    const victim = await person('victim', 'MEMBER', [groups.staff, groups.finance]);
+    const signedIn = await signIn(victim.email, victim.creds);
+    expect(signedIn.statusCode, signedIn.body).toBe(201);
+    const oldToken = signedIn.json().session_token as string;
+    expect((await server.inject({ url: '/v1/auth/sessions/current', headers: as(oldToken) })).statusCode).toBe(200);
+
+    const res = await signal(victim.email, 'auto.impossible-travel');
+    expect(res.json().plan.status).toBe('executed');
+    const containmentId = res.json().plan.verdicts.find((v: { step: string }) => v.step === 'execute').details.containment_id as string;
+    const record = await api('GET', `/containments/${containmentId}`, adminToken);
+    expect(record.json()).toMatchObject({
+      id: containmentId,
+      user_id: victim.id,
+      plan_id: res.json().plan.id,
+      locked: true,
+      status: 'open',
+      snapshot: { state: 'ACTIVE', role: 'MEMBER', group_ids: [groups.staff, groups.finance].sort(), sessions_revoked: [signedIn.json().session_id] },
+      cause: { signal_id: res.json().signal.id, plan_id: res.json().plan.id, playbook: 'auto-contain', playbook_version: 1 },
+      opened_by: { actor: { type: 'responder', id: 'cordon' } },
+      close_reason: null,
+    });
+
+    // During the containment: a membership goes, the old token is replayed, a new sign-in is tried.
+    expect((await api('DELETE', `/groups/${groups.finance}/members/${victim.id}`, adminToken)).statusCode).toBe(200);
+    expect((await server.inject({ url: '/v1/auth/sessions/current', headers: as(oldToken) })).statusCode).toBe(401);
+    const attempt = await signIn(victim.email, victim.creds, 1);
+    expect(attempt.statusCode).toBe(403);
+    expect(attempt.json().details[0].reason).toBe('USER_SUSPENDED');
+
+    const restored = await api('POST', `/containments/${containmentId}:restore`, adminToken, {});
+    expect(restored.statusCode, restored.body).toBe(200);
+    expect(restored.json()).toMatchObject({
+      status: 'restored',
+      plan: { action: 'restore', status: 'executed', containment_id: containmentId, approvals_required: 1, requested_by: { type: 'user', id: seed.admin.id } },
+      containment: { status: 'closed', close_reason: 'restored' },
+      drift: { role: null, groups_removed: [groups.finance], groups_added: [] },
+      verification: { active: true, no_session_from_before: true, memberships_as_now: true, removed_memberships_stay_removed: true, stale_plans_void: true },
+    });
+    expect(await state(victim.id)).toBe('ACTIVE');
+    expect(await memberships(victim.id)).toEqual([groups.staff]);
+    expect((await server.inject({ url: '/v1/auth/sessions/current', headers: as(oldToken) })).statusCode).toBe(401);
+    // The user signs in anew; nothing of before comes back.
+    expect((await signIn(victim.email, victim.creds, 1)).statusCode).toBe(201);
+
+    const trail = await auditTrail(core, seed.accountId);
+    const entry = trail.find((e) => e.action === 'containment.restore' && e.target_id === containmentId)!;
+    expect(entry).toMatchObject({ actor_type: 'responder', outcome: 'changed', details: { user_id: victim.id, reason: 'restored', drift: { groups_removed: [groups.finance] } } });
+    expect(entry.cause).toMatchObject({ containment_id: containmentId, approvals: [{ approver_id: seed.admin.id, reason: 'requested: restored' }] });
+    const reactivation = trail.find((e) => e.action === 'user.reactivate' && e.target_id === victim.id)!;
+    expect(reactivation).toMatchObject({ actor_type: 'responder', details: { containment_id: containmentId } });
+    // A closed record cannot be restored twice.
+    expect((await api('POST', `/containments/${containmentId}:restore`, adminToken, {})).json()).toEqual(
+      rpc(9, 'containment_closed: the containment is already closed', 'CONTAINMENT_CLOSED', { containment_id: containmentId }),
+    );
+  });
+
+  it('the lock holds against :reactivate from an ordinary app and gives way to one holding containments:release; both audited', async () => {
+    const victim = await person('locked');
+    const res = await signal(victim.email, 'auto.malware');
+    const containmentId = res.json().plan.verdicts.find((v: { step: string }) => v.step === 'execute').details.containment_id as string;
+    const ordinary = await createApp(core.directory, testCtx, seed.accountId, { name: 'soar', permissions: ['users:reactivate'] });
+    const releaser = await createApp(core.directory, testCtx, seed.accountId, { name: 'ir-tool', permissions: ['users:reactivate', 'containments:release'] });
+    const reactivate = async (app: typeof ordinary) =>
+      server.inject({ method: 'POST', url: `/v1/accounts/${seed.accountId}/users/${victim.id}:reactivate`, headers: as(await appAccessToken(server, app.app.client_id, app.clientSecret!)) });
+
+    const refused = await reactivate(ordinary);
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toEqual(
+      rpc(9, 'containment_locked: an open containment holds this user suspended; restore it through the containment, or use an app holding containments:release', 'CONTAINMENT_LOCKED', {
+        user_id: victim.id,
+        containment_id: containmentId,
+      }),
+    );
+    expect(await state(victim.id)).toBe('SUSPENDED');
+    // A person's console reactivation is held too: the way back is the restore.
+    expect((await api('POST', `/users/${victim.id}:reactivate`, adminToken)).json().details[0].reason).toBe('CONTAINMENT_LOCKED');
+
+    const released = await reactivate(releaser);
+    expect(released.statusCode, released.body).toBe(200);
+    expect(await state(victim.id)).toBe('ACTIVE');
+    expect((await api('GET', `/containments/${containmentId}`, adminToken)).json()).toMatchObject({ status: 'closed', close_reason: 'released', closed_by: { actor: { type: 'app', id: releaser.app.client_id } } });
+
+    const trail = (await auditTrail(core, seed.accountId)).filter((e) => e.action === 'user.reactivate' && e.target_id === victim.id);
+    expect(trail.map((e) => [e.actor_id, e.outcome, (e.details as { code?: string }).code ?? null])).toEqual([
+      [ordinary.app.client_id, 'refused', 'CONTAINMENT_LOCKED'],
+      [seed.admin.id, 'refused', 'CONTAINMENT_LOCKED'],
+      [releaser.app.client_id, 'changed', null],
+    ]);
+    expect(trail[2]!.details).toMatchObject({ containment_id: containmentId });
+  });
+
+  it('a playbook may leave its containment unlocked; a Users API suspension opens an unlocked record that :reactivate closes', async () => {
+    const a = await person('unlocked-a');
+    const res = await signal(a.email, 'unlocked.x');
+    expect(res.json().plan.status).toBe('executed');
+    expect((await api('POST', `/users/${a.id}:reactivate`, adminToken)).statusCode).toBe(200);
+
+    const b = await person('by-hand');
+    expect((await api('POST', `/users/${b.id}:suspend`, adminToken)).statusCode).toBe(200);
+    const [record] = (await api('GET', '/containments?status=open', adminToken)).json().containments.filter((c: { user_id: string }) => c.user_id === b.id);
+    expect(record).toMatchObject({ plan_id: null, locked: false, opened_by: { actor: { type: 'user', id: seed.admin.id } } });
+    expect((await api('POST', `/users/${b.id}:reactivate`, adminToken)).statusCode).toBe(200);
+    expect((await api('GET', `/containments/${record.id}`, adminToken)).json()).toMatchObject({ status: 'closed', close_reason: 'reactivated' });
+  });
+
+  it('approvals: only eligible people, bound to the digest, N distinct people; the last approval executes', async () => {
+    const subject = await person('approvee', 'ADMIN');
+    const member = await person('plain-member');
+    const approverMember = await person('approver-member', 'MEMBER', [groups.approvers]);
+    const subjectToken = await mintSessionToken(core, subject);
+    const memberToken = await mintSessionToken(core, member);
+    const approverToken = await mintSessionToken(core, approverMember);
+    const res = await signal(subject.email, 'ask2.phish');
+    const plan = res.json().plan;
+    expect(plan).toMatchObject({ status: 'pending_approval', approvals_required: 2, requested_by: { type: 'app' } });
+    expect(await state(subject.id)).toBe('ACTIVE');
+    const decide = (token: string, verb: 'approve' | 'deny', digest = plan.action_digest as string) => api('POST', `/plans/${plan.id}:${verb}`, token, { reason: 'looks real', action_digest: digest });
+
+    expect((await decide(subjectToken, 'approve')).json().details[0]).toMatchObject({ reason: 'NOT_AN_APPROVER', metadata: { reason: 'subject' } });
+    expect((await decide(memberToken, 'approve')).json().details[0]).toMatchObject({ reason: 'NOT_AN_APPROVER', metadata: { reason: 'role' } });
+    expect((await decide(adminToken, 'approve', '0'.repeat(64))).json().details[0].reason).toBe('DIGEST_MISMATCH');
+    expect((await api('POST', `/plans/${plan.id}:approve`, detectorToken, { reason: 'x', action_digest: plan.action_digest })).statusCode).toBe(401);
+
+    const first = await decide(adminToken, 'approve');
+    expect(first.statusCode, first.body).toBe(200);
+    expect(first.json().plan.status).toBe('pending_approval');
+    expect((await decide(adminToken, 'approve')).json().details[0]).toMatchObject({ reason: 'NOT_AN_APPROVER', metadata: { reason: 'already_decided' } });
+    expect(await state(subject.id)).toBe('ACTIVE');
+
+    // The approver group is set: a MEMBER in it may approve.
+    expect((await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 1, approver_group_id: groups.approvers })).statusCode).toBe(200);
+    const second = await decide(approverToken, 'approve');
+    expect(second.statusCode, second.body).toBe(200);
+    expect(second.json().plan).toMatchObject({ status: 'executed' });
+    expect(second.json().decisions.map((d: { approver_id: string }) => d.approver_id).sort()).toEqual([seed.admin.id, approverMember.id].sort());
+    expect(await state(subject.id)).toBe('SUSPENDED');
+    const suspension = (await auditTrail(core, seed.accountId)).find((e) => e.action === 'user.suspend' && e.target_id === subject.id)!;
+    expect(suspension).toMatchObject({ actor_type: 'responder', authz: { method: 'approved_plan', plan_id: plan.id, action_digest: plan.action_digest } });
+    expect((suspension.cause as { approvals: Array<{ approver_id: string }> }).approvals.map((a) => a.approver_id).sort()).toEqual([seed.admin.id, approverMember.id].sort());
+    // Used once: the plan is final.
+    expect((await decide(ownerToken, 'approve')).json().details[0]).toMatchObject({ reason: 'PLAN_NOT_PENDING', metadata: { status: 'executed' } });
+  });
+
+  it('denials, expiries and void plans are final and audited', async () => {
+    const [d, e, v, w] = [await person('deny-me'), await person('expire-me'), await person('void-me'), await person('expire-by-job')];
+    const pending = async (who: { email: string }) => (await signal(who.email, 'ask1.x')).json().plan as { id: string; action_digest: string };
+    const [pd, pe, pv, pw] = [await pending(d), await pending(e), await pending(v), await pending(w)];
+    const decide = (plan: { id: string; action_digest: string }, verb: string) => api('POST', `/plans/${plan.id}:${verb}`, adminToken, { reason: 'r', action_digest: plan.action_digest });
+
+    expect((await decide(pd, 'deny')).json().plan.status).toBe('denied');
+    await sql`UPDATE plans SET expires_at = now() - interval '1 second' WHERE id IN (${pe.id}, ${pw.id})`.execute(core.database.db);
+    expect((await decide(pe, 'approve')).json().details[0].reason).toBe('PLAN_EXPIRED');
+    await applyPlaybooks(core.response, testCtx, seed.accountId, [{ name: 'ask-one', priority: 10, match: { types: ['ask1.*'] }, action: 'suspend', mode: 'approval', dedup_window: '2h' }]);
+    expect((await decide(pv, 'approve')).json().details[0].reason).toBe('PLAN_VOID');
+    expect(await core.containmentWorker.pass()).toMatchObject({ expired: 1 });
+    for (const who of [d, e, v, w]) expect(await state(who.id)).toBe('ACTIVE');
+    const statuses = Object.fromEntries(
+      (await core.database.db.selectFrom('plans').select(['id', 'status']).where('id', 'in', [pd.id, pe.id, pv.id, pw.id]).execute()).map((p) => [p.id, p.status]),
+    );
+    expect(statuses).toEqual({ [pd.id]: 'denied', [pe.id]: 'expired', [pv.id]: 'void', [pw.id]: 'expired' });
+    const trail = await auditTrail(core, seed.accountId);
+    const ended = (id: string) => trail.filter((x) => x.target_id === id && x.outcome === 'changed').map((x) => [x.action, x.actor_id]);
+    expect(ended(pd.id)).toEqual([['plan.create', 'cordon'], ['plan.deny', seed.admin.id]]);
+    expect(ended(pe.id)).toEqual([['plan.create', 'cordon'], ['plan.expire', seed.admin.id]]);
+    expect(ended(pv.id)).toEqual([['plan.create', 'cordon'], ['plan.void', seed.admin.id]]);
+    expect(ended(pw.id)).toEqual([['plan.create', 'cordon'], ['plan.expire', 'approval-expiry']]);
+  });
+
+  it('the two-person rule for restores; a false positive frees its breaker slot and marks the signal; restore-after runs as a job under the policy', async () => {
+    expect((await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 2, approver_group_id: null })).statusCode).toBe(200);
+    const victim = await person('two-person');
+    const res = await signal(victim.email, 'auto.x');
+    const containmentId = res.json().plan.verdicts.find((v: { step: string }) => v.step === 'execute').details.containment_id as string;
+    const usedSlots = async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM breaker_slots WHERE plan_id = ${res.json().plan.id}`.execute(core.database.db)).rows[0]!.n);
+    expect(await usedSlots()).toBe(1);
+
+    const asked = await api('POST', `/containments/${containmentId}:restore`, adminToken, { reason: 'false_positive' });
+    expect(asked.json()).toMatchObject({ status: 'pending_approval', plan: { action: 'restore', approvals_required: 2, status: 'pending_approval' }, containment: { status: 'open' } });
+    const restorePlan = asked.json().plan;
+    expect((await api('POST', `/plans/${restorePlan.id}:approve`, adminToken, { reason: 'again', action_digest: restorePlan.action_digest })).json().details[0].metadata.reason).toBe('requester');
+    expect(await state(victim.id)).toBe('SUSPENDED');
+    const done = await api('POST', `/plans/${restorePlan.id}:approve`, ownerToken, { reason: 'confirmed benign', action_digest: restorePlan.action_digest });
+    expect(done.statusCode, done.body).toBe(200);
+    expect(done.json().plan.status).toBe('executed');
+    expect(await state(victim.id)).toBe('ACTIVE');
+    expect((await api('GET', `/containments/${containmentId}`, adminToken)).json()).toMatchObject({ status: 'closed', close_reason: 'false_positive' });
+    expect(await usedSlots()).toBe(0);
+    const marked = await core.database.db.selectFrom('signals').select('false_positive_at').where('id', '=', res.json().signal.id).executeTakeFirstOrThrow();
+    expect(marked.false_positive_at).not.toBeNull();
+
+    // restore-after: with the default policy (1 person) the job asks; with 0 it restores by itself.
+    const timed = [await person('timed-1'), await person('timed-2')];
+    const records: string[] = [];
+    for (const who of timed) records.push((await signal(who.email, 'timed.x')).json().plan.verdicts.find((v: { step: string }) => v.step === 'execute').details.containment_id);
+    await sql`UPDATE containments SET restore_after = now() - interval '1 second' WHERE id = ${records[0]!}`.execute(core.database.db);
+    expect((await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 1, approver_group_id: null })).statusCode).toBe(200);
+    expect(await core.containmentWorker.pass()).toEqual({ expired: 0, restores: 1 });
+    expect(await state(timed[0]!.id)).toBe('SUSPENDED');
+    const waiting = (await api('GET', '/approvals', adminToken)).json().plans.find((p: { containment_id: string }) => p.containment_id === records[0]);
+    expect(waiting).toMatchObject({ action: 'restore', requested_by: { type: 'system', id: 'restore-after' }, approvals_required: 1 });
+    expect(await core.containmentWorker.pass()).toEqual({ expired: 0, restores: 0 });
+
+    expect((await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 0, approver_group_id: null })).statusCode).toBe(200);
+    await sql`UPDATE containments SET restore_after = now() - interval '1 second' WHERE id = ${records[1]!}`.execute(core.database.db);
+    expect(await core.containmentWorker.pass()).toEqual({ expired: 0, restores: 1 });
+    expect(await state(timed[1]!.id)).toBe('ACTIVE');
+    expect((await api('GET', `/containments/${records[1]}`, adminToken)).json()).toMatchObject({ status: 'closed', close_reason: 'restored' });
+  });
+
+  describe('separation', () => {
+    it('no app can approve, deny or restore, whatever it holds', async () => {
+      const everything = await createApp(core.directory, testCtx, seed.accountId, { name: 'all', permissions: ['users:suspend', 'users:reactivate', 'containments:release', 'signals:write', 'audit:read'] });
+      const token = await appAccessToken(server, everything.app.client_id, everything.clientSecret!);
+      for (const path of ['/plans/AAAAAAAAAAAAAAAAAAAAAAAAAA:approve', '/plans/AAAAAAAAAAAAAAAAAAAAAAAAAA:deny', '/containments/AAAAAAAAAAAAAAAAAAAAAAAAAA:restore']) {
+        const res = await api('POST', path, token, { reason: 'x', action_digest: '0'.repeat(64) });
+        expect(res.statusCode).toBe(401);
+      }
+    });
+  });
+});
