@@ -4,6 +4,9 @@
  */
 import { AppError } from '../errors.js';
 import type { NumberedEntry } from '../store/audit.js';
+import { findCheckpoint } from '../store/checkpoints.js';
+import type { CheckpointKey } from './checkpoint-key.js';
+import { logOrigin } from './checkpointer.js';
 import type { Executor } from '../store/executor.js';
 import { readEntryWithNodes, readTreeNodes } from '../store/tree.js';
 import { consistencyPlan, inclusionPlan, resolvePlan, type Hash, type NodeReader } from './merkle.js';
@@ -27,4 +30,24 @@ export async function proveInclusion(db: Executor, logId: string, index: number,
 export async function proveConsistency(db: Executor, logId: string, first: number, second: number): Promise<Hash[]> {
   if (first > second) throw new AppError('INVALID_ARGUMENT', { description: `first (${first}) is past second (${second})` });
   return first === second ? [] : resolvePlan(consistencyPlan(first, second), reader(db, logId));
+}
+
+/** An entry's inclusion proof against the log's latest signed checkpoint, with what a verifier needs to check it offline. */
+export interface EntryProof {
+  entry: NumberedEntry;
+  tree_size: number;
+  leaf_hash: string;
+  inclusion_path: string[];
+  signed_note: string;
+  origin: string;
+  verifier_key: string;
+}
+
+/** EntryProof for `index`; undefined while no signed checkpoint covers it yet. */
+export async function proveAgainstLatest(db: Executor, key: CheckpointKey, logId: string, index: number): Promise<EntryProof | undefined> {
+  const checkpoint = await findCheckpoint(db, logId);
+  if (!checkpoint || checkpoint.size <= index) return undefined;
+  const { entry, leaf, path } = await proveInclusion(db, logId, index, checkpoint.size);
+  const b64 = (h: Buffer) => h.toString('base64');
+  return { entry, tree_size: checkpoint.size, leaf_hash: b64(leaf), inclusion_path: path.map(b64), signed_note: checkpoint.note, origin: logOrigin(key, logId), verifier_key: key.verifierKey };
 }

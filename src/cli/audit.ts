@@ -8,15 +8,13 @@ import { once } from 'node:events';
 import type { Command } from 'commander';
 import type { Core } from '../app.js';
 import { openCheckpoint } from '../audit/checkpoint.js';
-import { logOrigin } from '../audit/checkpointer.js';
 import { exportLog } from '../audit/export.js';
 import { leafHashOf } from '../audit/leaf.js';
 import { verifyInclusion } from '../audit/merkle.js';
 import { parseVerifierKey } from '../audit/note.js';
-import { proveInclusion } from '../audit/proofs.js';
+import { proveAgainstLatest, type EntryProof } from '../audit/proofs.js';
 import { AppError } from '../errors.js';
 import { getLogSize, searchEntries, type NumberedEntry } from '../store/audit.js';
-import { findCheckpoint } from '../store/checkpoints.js';
 import { verifyExport } from '../audit/verify.js';
 import { EXIT, printJson, Reported, usageError, type CliIo } from './io.js';
 import { createProgress } from './progress.js';
@@ -33,7 +31,7 @@ function readText(file: string, what: string): string {
 /** What tail and proof read, the same whether from the database or through the API. */
 interface AuditSource {
   entries(fromIndex: number, limit: number): Promise<{ entries: NumberedEntry[]; logSize: number }>;
-  proof(index: number): Promise<{ entry: NumberedEntry; tree_size: number; leaf_hash: string; inclusion_path: string[]; signed_note: string; origin: string; verifier_key: string }>;
+  proof(index: number): Promise<EntryProof>;
 }
 
 function directSource(core: Core, accountId: string): AuditSource {
@@ -41,11 +39,9 @@ function directSource(core: Core, accountId: string): AuditSource {
   return {
     entries: async (fromIndex, limit) => ({ entries: await searchEntries(db, accountId, { fromIndex, limit }), logSize: await getLogSize(db, accountId) }),
     async proof(index) {
-      const checkpoint = await findCheckpoint(db, accountId);
-      if (!checkpoint) throw new AppError('NOT_FOUND', { description: 'no checkpoint signed yet' });
-      const { entry, leaf, path } = await proveInclusion(db, accountId, index, checkpoint.size);
-      const b64 = (h: Buffer) => h.toString('base64');
-      return { entry, tree_size: checkpoint.size, leaf_hash: b64(leaf), inclusion_path: path.map(b64), signed_note: checkpoint.note, origin: logOrigin(core.checkpointKey, accountId), verifier_key: core.checkpointKey.verifierKey };
+      const proof = await proveAgainstLatest(db, core.checkpointKey, accountId, index);
+      if (!proof) throw new AppError('NOT_FOUND', { description: `no signed checkpoint covers entry ${index} yet` });
+      return proof;
     },
   };
 }
@@ -64,6 +60,23 @@ function apiSource(client: ApiClient, accountId: string): AuditSource {
       return { ...proof, signed_note: checkpoint.signed_note, origin: checkpoint.origin, verifier_key: keys[0]!.verifier_key };
     },
   };
+}
+
+/**
+ * Checks an entry's inclusion proof here, with nothing but the proof: the checkpoint's signature (under
+ * `trustedKey`, or the key the proof names), the entry's leaf hash, and the path to the signed root.
+ */
+export function checkEntryProof(proof: EntryProof, trustedKey?: string): { ok: boolean; summary: string } {
+  let checkpoint;
+  try {
+    checkpoint = openCheckpoint(proof.signed_note, [parseVerifierKey(trustedKey ?? proof.verifier_key)], { origin: proof.origin }).checkpoint;
+  } catch (error) {
+    return { ok: false, summary: `the checkpoint does not verify: ${(error as Error).message}` };
+  }
+  const leaf = leafHashOf(proof.entry);
+  const path = proof.inclusion_path.map((h) => Buffer.from(h, 'base64'));
+  const ok = leaf.equals(Buffer.from(proof.leaf_hash, 'base64')) && checkpoint.size === proof.tree_size && verifyInclusion(leaf, proof.entry.idx, checkpoint.size, path, checkpoint.rootHash);
+  return { ok, summary: `included in the signed tree of size ${checkpoint.size} (root ${checkpoint.rootHash.toString('base64')})` };
 }
 
 const describeEntry = (e: NumberedEntry) => `${e.idx}\t${e.recorded_at}\t${e.actor_type}:${e.actor_id}\t${e.action}\t${e.target_type}:${e.target_id}\t${e.outcome}\n`;
@@ -107,14 +120,11 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
         source('audit proof', opts.account, async (src) => {
           if (!/^\d{1,15}$/.test(index)) throw usageError(`index: expected a number, got "${index}"`);
           const proof = await src.proof(Number(index));
-          const { checkpoint } = openCheckpoint(proof.signed_note, [parseVerifierKey(opts.key ?? proof.verifier_key)], { origin: proof.origin });
-          const leaf = leafHashOf(proof.entry);
-          const path = proof.inclusion_path.map((h) => Buffer.from(h, 'base64'));
-          const ok = leaf.equals(Buffer.from(proof.leaf_hash, 'base64')) && checkpoint.size === proof.tree_size && verifyInclusion(leaf, Number(index), checkpoint.size, path, checkpoint.rootHash);
+          const { ok, summary } = checkEntryProof(proof, opts.key);
           if (opts.json) printJson(io, { ...proof, verified: ok });
-          else io.stdout.write(describeEntry(proof.entry) + (ok ? `included in the signed tree of size ${checkpoint.size} (root ${checkpoint.rootHash.toString('base64')})\n` : ''));
+          else io.stdout.write(describeEntry(proof.entry) + (ok ? `${summary}\n` : ''));
           if (!ok) {
-            io.stderr.write(`cordon: entry ${index} is NOT proven by the signed checkpoint of size ${checkpoint.size}\n`);
+            io.stderr.write(`cordon: entry ${index} is NOT proven by the signed checkpoint of size ${proof.tree_size}\n`);
             throw new Reported(EXIT.FAILURE);
           }
         }),

@@ -7,6 +7,7 @@ import { renderConfigDocs } from '../config.js';
 import { appsCommand } from './apps.js';
 import { auditCommand } from './audit.js';
 import { automationCommand } from './automation.js';
+import { containmentCommand } from './containment.js';
 import { playbooksCommand } from './playbooks.js';
 import { groupsCommand } from './directory.js';
 import { initCommand } from './init.js';
@@ -49,6 +50,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   auditCommand(program, io, run);
   playbooksCommand(program, io, run);
   automationCommand(program, io, run);
+  containmentCommand(program, io, run);
   program
     .command('config')
     .description('Configuration')

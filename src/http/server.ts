@@ -21,6 +21,7 @@ import { credentialsRoutes } from './routes/credentials.js';
 import { directoryRoutes } from './routes/directory.js';
 import { automationRoutes } from './routes/automation.js';
 import { containmentRoutes } from './routes/containments.js';
+import { explainRoutes } from './routes/explain.js';
 import { playbooksRoutes } from './routes/playbooks.js';
 import { signalsRoutes } from './routes/signals.js';
 import { usersApiRoutes } from './routes/users-api.js';
@@ -119,6 +120,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   playbooksRoutes(app, core);
   automationRoutes(app, core);
   containmentRoutes(app, core);
+  explainRoutes(app, core);
   options.register?.(app);
 
   return app;

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { AuditOutcome, AuditRecord } from '../storage/schema.js';
 import type { Executor } from './executor.js';
 
@@ -201,4 +201,10 @@ export async function searchEntries(db: Executor, accountId: string, q: EntrySea
   if (q.actorId) query = query.where('actor_id', '=', q.actorId);
   if (q.targetUserId) query = query.where('target_type', '=', 'user').where('target_id', '=', q.targetUserId);
   return (await query.orderBy('idx').limit(q.limit).execute()) as NumberedEntry[];
+}
+
+/** The first numbered entry of the log matching `where` (a condition on audit_entries' columns), in index order. */
+export async function findFirstEntry(db: Executor, accountId: string, where: RawBuilder<unknown>): Promise<NumberedEntry | undefined> {
+  const result = await sql<NumberedEntry>`SELECT ${NUMBERED_ENTRY} FROM audit_entries WHERE account_id = ${accountId} AND ${where} ORDER BY idx LIMIT 1`.execute(db);
+  return result.rows[0];
 }

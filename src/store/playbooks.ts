@@ -45,3 +45,8 @@ export function policyHistory(db: Executor, accountId: string): Promise<PolicyRo
 export function insertPolicyVersion(db: Executor, row: { account_id: string; version: number; content_hash: string; document: string; created_by: string }): Promise<PolicyRow> {
   return db.insertInto('protection_policies').values(row).returningAll().executeTakeFirstOrThrow();
 }
+
+export async function findPlaybookHash(db: Executor, accountId: string, name: string, version: number): Promise<string | undefined> {
+  const row = await db.selectFrom('playbooks').select('content_hash').where('account_id', '=', accountId).where('name', '=', name).where('version', '=', version).executeTakeFirst();
+  return row?.content_hash;
+}

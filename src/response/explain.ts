@@ -1,0 +1,100 @@
+/**
+ * `cordon explain`: the whole chain behind an action, from any of its ids (a plan, a containment, or an
+ * audit index): signal → playbook and version → each guard verdict → approvals → the executing principal
+ * and its authorization → outcome → the audit entry that records the action, with its inclusion proof
+ * against the latest signed checkpoint (checked by the caller: the CLI verifies it offline).
+ */
+import { sql } from 'kysely';
+import type { Core } from '../app.js';
+import { proveAgainstLatest, type EntryProof } from '../audit/proofs.js';
+import { AppError } from '../errors.js';
+import { listDecisions } from '../store/approvals.js';
+import { findFirstEntry, searchEntries, type NumberedEntry } from '../store/audit.js';
+import { findContainment, findContainmentOfPlan, type ContainmentRow } from '../store/containments.js';
+import { findPlan, type PlanRow } from '../store/plans.js';
+import { findPlaybookHash } from '../store/playbooks.js';
+import { findSignal } from '../store/signals.js';
+import { findUserById } from '../store/users.js';
+import { planView } from './engine.js';
+
+export interface Explanation {
+  id: string;
+  kind: 'plan' | 'containment' | 'audit_entry';
+  signal: Record<string, unknown> | null;
+  /** Who submitted the signal, under which authorization (client, token jti, permissions). */
+  submitted_by: { actor: { type: string; id: string }; authz: Record<string, unknown>; index: number } | null;
+  playbook: { name: string; version: number; content_hash: string | null } | null;
+  plan: ReturnType<typeof planView> | null;
+  approvals: Array<{ approver_id: string; decision: string; reason: string; time: string }>;
+  /** The entry recording the action (the suspension, or the restore): actor, authorization, cause. */
+  action: NumberedEntry | null;
+  outcome: { plan_status: string | null; user_id: string | null; user_state: string | null; containment: Record<string, unknown> | null };
+  /** The action entry's inclusion proof; null until a signed checkpoint covers it. */
+  proof: EntryProof | null;
+}
+
+/** Assembles the chain; NOT_FOUND when the id names nothing in the account. */
+export async function explain(core: Pick<Core, 'database' | 'checkpointKey'>, accountId: string, id: string): Promise<Explanation> {
+  const db = core.database.db;
+  let kind: Explanation['kind'];
+  let plan: PlanRow | undefined;
+  let containment: ContainmentRow | undefined;
+  let given: NumberedEntry | undefined;
+  if (/^\d{1,15}$/.test(id)) {
+    kind = 'audit_entry';
+    [given] = await searchEntries(db, accountId, { fromIndex: Number(id), limit: 1 });
+    if (given?.idx !== Number(id)) throw notFound(id);
+    const named = (key: string) => (typeof given!.cause[key] === 'string' ? (given!.cause[key] as string) : typeof given!.details[key] === 'string' ? (given!.details[key] as string) : undefined);
+    const planId = given.target_type === 'plan' ? given.target_id : named('plan_id');
+    const containmentId = given.target_type === 'containment' ? given.target_id : named('containment_id');
+    plan = planId ? await findPlan(db, accountId, planId) : undefined;
+    containment = containmentId ? await findContainment(db, accountId, containmentId) : undefined;
+  } else {
+    plan = await findPlan(db, accountId, id);
+    kind = 'plan';
+    if (!plan) {
+      containment = await findContainment(db, accountId, id);
+      kind = 'containment';
+      if (!containment) throw notFound(id);
+    }
+  }
+  // A restore plan is about its containment; a containment comes from the engine's plan, if any.
+  if (plan?.action === 'restore' && !containment) containment = await findContainment(db, accountId, plan.containment_id!);
+  if (!plan && containment?.plan_id) plan = await findPlan(db, accountId, containment.plan_id);
+  if (plan && !containment && plan.action === 'suspend') containment = await findContainmentOfPlan(db, accountId, plan.id);
+
+  const signal = plan?.signal_id ? await findSignal(db, accountId, plan.signal_id) : undefined;
+  const receipt = signal ? await findFirstEntry(db, accountId, sql`action = 'signal.receive' AND target_type = 'signal' AND target_id = ${signal.id} AND outcome = 'changed'`) : undefined;
+  const action =
+    given?.action === 'user.suspend' || given?.action === 'containment.restore'
+      ? given
+      : plan?.action === 'restore'
+        ? await findFirstEntry(db, accountId, sql`action = 'containment.restore' AND target_id = ${plan.containment_id} AND outcome = 'changed'`)
+        : containment
+          ? await findFirstEntry(db, accountId, sql`action = 'user.suspend' AND target_type = 'user' AND target_id = ${containment.user_id} AND details->>'containment_id' = ${containment.id}`)
+          : given;
+  const playbook = plan?.playbook_name ? await findPlaybookHash(db, accountId, plan.playbook_name, plan.playbook_version!) : undefined;
+  const userId = plan?.subject_user_id ?? containment?.user_id ?? null;
+  const user = userId ? await findUserById(db, accountId, userId) : undefined;
+  return {
+    id,
+    kind,
+    signal: signal
+      ? { id: signal.id, source_id: signal.source_id, external_id: signal.external_id, type: signal.type, title: signal.title, severity: signal.severity, confidence: signal.confidence, receive_time: new Date(signal.received_at).toISOString(), false_positive: signal.false_positive_at !== null }
+      : null,
+    submitted_by: receipt ? { actor: { type: receipt.actor_type, id: receipt.actor_id }, authz: receipt.authz, index: receipt.idx } : null,
+    playbook: plan?.playbook_name ? { name: plan.playbook_name, version: plan.playbook_version!, content_hash: playbook ?? null } : null,
+    plan: plan ? planView(plan) : null,
+    approvals: plan ? (await listDecisions(db, accountId, plan.id)).map((d) => ({ approver_id: d.approver_id, decision: d.decision, reason: d.reason, time: new Date(d.created_at).toISOString() })) : [],
+    action: action ?? null,
+    outcome: {
+      plan_status: plan?.status ?? null,
+      user_id: userId,
+      user_state: user?.state ?? null,
+      containment: containment ? { id: containment.id, status: containment.status, close_reason: containment.close_reason, locked: containment.locked } : null,
+    },
+    proof: action ? ((await proveAgainstLatest(db, core.checkpointKey, accountId, action.idx)) ?? null) : null,
+  };
+}
+
+const notFound = (id: string) => new AppError('NOT_FOUND', { description: `nothing in this account has the id or audit index ${id}`, metadata: { id: id.slice(0, 100) } });
