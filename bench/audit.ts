@@ -16,7 +16,7 @@
  * BENCH_BACKGROUND_RATE=500 (appends a second); BENCH_ENTRIES=1000000; BENCH_SEQUENCER_BATCH=20000
  * (for the 1M fill); BENCH_CONNECTIONS=10; BENCH_PARTS=small,large (the steady-log part, the 1M part).
  */
-import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,7 +33,7 @@ import { insertUsersWithGroups } from '../src/directory/users.js';
 import { newId } from '../src/ids.js';
 import { createApp } from '../src/oauth/apps.js';
 import { startServer, stopServer } from '../test/support/cli.js';
-import { BENCH_BACKENDS, freshDatabase, hammer, openCore, percentile, round, summarize, type Backend } from './support.js';
+import { type Backend, BENCH_BACKENDS, freshDatabase, hammer, openCore, percentile, processRssMb, round, rssMb, summarize } from './support.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const PROBE_SECONDS = Number(process.env.BENCH_PROBE_SECONDS ?? 10);
@@ -48,15 +48,6 @@ const PARTS = (process.env.BENCH_PARTS ?? 'small,large').split(',');
 const POLL_MS = 10;
 
 const ctx: CallContext = { actor: { type: 'operator', id: 'bench' }, authz: { method: 'bench' } };
-const rssMb = () => round(process.memoryUsage().rss / 2 ** 20, 0);
-/** Another process's resident set (Linux); null where /proc is missing. */
-const processRssMb = (pid: number) => {
-  try {
-    return round(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024, 0);
-  } catch {
-    return null;
-  }
-};
 const seconds = (since: number) => round((performance.now() - since) / 1000);
 const stats = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);

@@ -21,7 +21,7 @@ import { createApp } from '../src/oauth/apps.js';
 import { setBreakerCap } from '../src/response/automation.js';
 import { applyPlaybooks } from '../src/response/playbooks.js';
 import { startServer, stopServer } from '../test/support/cli.js';
-import { BENCH_BACKENDS, freshDatabase, openCore, percentile, round, type Backend } from './support.js';
+import { type Backend, BENCH_BACKENDS, fetchAppToken, freshDatabase, openCore, percentile, round } from './support.js';
 
 const RATE = Number(process.env.BENCH_RATE ?? 200);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -50,12 +50,7 @@ async function run(backend: Backend) {
 
     const server = await startServer(env);
     try {
-      const tokenRes = await fetch(`${server.url}/v1/oauth/token`, {
-        method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${app.client_id}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-        body: 'grant_type=client_credentials',
-      });
-      const { access_token: token } = (await tokenRes.json()) as { access_token: string };
+      const token = await fetchAppToken(server.url, app.client_id, clientSecret!);
       let nextUser = 0;
 
       /**

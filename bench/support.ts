@@ -1,5 +1,5 @@
 /** Shared bench plumbing: a fresh database per backend, timing helpers, JSON output. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -78,4 +78,26 @@ export async function hammer(
     }),
   );
   return latencies;
+}
+
+/** This process's resident set, in MB. */
+export const rssMb = () => round(process.memoryUsage().rss / 2 ** 20, 0);
+
+/** Another process's resident set in MB (Linux); null where /proc is missing. */
+export function processRssMb(pid: number): number | null {
+  try {
+    return round(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024, 0);
+  } catch {
+    return null;
+  }
+}
+
+/** An app's access token from a running server (client_credentials, client_secret_basic). */
+export async function fetchAppToken(serverUrl: string, clientId: string, secret: string): Promise<string> {
+  const res = await fetch(`${serverUrl}/v1/oauth/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials',
+  });
+  return ((await res.json()) as { access_token: string }).access_token;
 }

@@ -19,7 +19,7 @@ import { reactivateUser, suspendUser } from '../src/directory/user-state.js';
 import { importUsers } from '../src/directory/import.js';
 import { createApp } from '../src/oauth/apps.js';
 import { startServer, stopServer } from '../test/support/cli.js';
-import { BENCH_BACKENDS, freshDatabase, hammer, openCore, round, summarize, type Backend } from './support.js';
+import { type Backend, BENCH_BACKENDS, fetchAppToken, freshDatabase, hammer, openCore, round, summarize } from './support.js';
 
 /** What autocannon passes to setupRequest (its module has no types here: bench/autocannon.d.ts). */
 type CannonRequest = { method?: string; path?: string; setupRequest?: unknown };
@@ -61,12 +61,7 @@ async function run(backend: Backend) {
 
     const server = await startServer(env);
     try {
-      const tokenRes = await fetch(`${server.url}/v1/oauth/token`, {
-        method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${app.client_id}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-        body: 'grant_type=client_credentials',
-      });
-      const { access_token: token } = (await tokenRes.json()) as { access_token: string };
+      const token = await fetchAppToken(server.url, app.client_id, clientSecret!);
       const headers = { authorization: `Bearer ${token}`, 'user-agent': 'cordon-bench' };
       const base = `/v1/accounts/${account.id}/users`;
 

@@ -12,22 +12,23 @@
  *   is used exactly once: the plan is final afterwards.
  */
 import type { Transaction } from 'kysely';
-import type { CallContext } from '../audit/entry.js';
+import { toAuditRow, type CallContext } from '../audit/entry.js';
 import type { HumanPrincipal } from '../auth/session-guard.js';
 import { changeLockedUserState } from '../directory/user-state.js';
 import { AppError } from '../errors.js';
 import type { Database, PlanStatus } from '../storage/schema.js';
-import { finishPlan, insertDecision, listDecisions, lockPlan, type DecisionRow } from '../store/approvals.js';
+import { finishPlan, insertDecision, listDecisions, lockPlan, lockSubject, type DecisionRow } from '../store/approvals.js';
 import { readAutomation } from '../store/automation.js';
-import { findOpenContainment } from '../store/containments.js';
-import { isMember, listGroupsOfUser } from '../store/groups.js';
-import { latestPlaybooks } from '../store/playbooks.js';
+import { findOpenContainment, lockContainment } from '../store/containments.js';
+import { isMember } from '../store/groups.js';
+import { insertAuditEntries, type AuditEntryValues } from '../store/audit.js';
+import { readDigestInputs } from '../store/playbooks.js';
 import type { PlanRow } from '../store/plans.js';
-import { countOtherActiveOwners, lockUserById, readStateAndLiveSessions } from '../store/users.js';
+import { readStateAndLiveSessions } from '../store/users.js';
 import type { ResponseDeps } from './engine.js';
 import { digestAction, suspendArguments, type Verdict } from './plan.js';
 import { fromRow } from './playbooks.js';
-import { protectionReasons, readPolicy } from './protection-policy.js';
+import { protectionReasons, type ProtectionPolicy, type ProtectionPolicyDocument } from './protection-policy.js';
 import { executeRestore, restoreDigest, restoreVerdicts } from './restores.js';
 
 export interface DecisionInput {
@@ -72,14 +73,14 @@ export async function decidePlan(deps: ResponseDeps, approver: Approver, account
     const plan = await lockPlan(trx, accountId, planId);
     if (!plan) throw new AppError('PLAN_NOT_FOUND', { metadata: { plan_id: planId } });
     if (plan.status !== 'pending_approval') throw new AppError('PLAN_NOT_PENDING', { metadata: { plan_id: planId, status: plan.status } });
-    const ended = await endIfLapsed(deps, trx, plan, approver.ctx);
-    if (ended) {
-      refusal = new AppError(ended.status === 'expired' ? 'PLAN_EXPIRED' : 'PLAN_VOID', { metadata: { plan_id: planId } });
-      return { plan: ended, decisions: await listDecisions(trx, accountId, planId) };
+    const standing = await checkStanding(deps, trx, plan, approver.ctx);
+    if ('ended' in standing) {
+      refusal = new AppError(standing.ended.status === 'expired' ? 'PLAN_EXPIRED' : 'PLAN_VOID', { metadata: { plan_id: planId } });
+      return { plan: standing.ended, decisions: await listDecisions(trx, accountId, planId) };
     }
     await assertMayDecide(trx, accountId, approver, plan.subject_user_id, plan.requested_by);
     if (input.actionDigest !== plan.action_digest) throw new AppError('DIGEST_MISMATCH', { metadata: { plan_id: planId } });
-    const recorded = await insertDecision(trx, {
+    const { recorded, decisions } = await insertDecision(trx, {
       account_id: accountId,
       plan_id: planId,
       approver_id: approver.userId,
@@ -89,36 +90,37 @@ export async function decidePlan(deps: ResponseDeps, approver: Approver, account
       session_id: approver.sessionId,
     });
     if (!recorded) throw new AppError('NOT_AN_APPROVER', { description: 'not_an_approver: you already decided this plan; a second approval must come from another person', metadata: { reason: 'already_decided' } });
-    const decisions = await listDecisions(trx, accountId, planId);
     const approvals = decisions.filter((d) => d.decision === 'approve');
-    const entry = { accountId, ctx: approver.ctx, target: { type: 'plan', id: planId }, outcome: 'changed' as const };
-    const decided = { reason: input.reason, action_digest: input.actionDigest, subject_user_id: plan.subject_user_id, plan_action: plan.action };
-    if (input.decision === 'deny') {
-      const denied = await finishPlan(trx, plan, 'denied');
-      await deps.audit.append(trx, { ...entry, action: 'plan.deny', details: { ...decided, plan_status: 'denied' } });
-      return { plan: denied, decisions };
-    }
+    const entry = (action: string, status: PlanStatus) =>
+      toAuditRow({
+        accountId,
+        ctx: approver.ctx,
+        action,
+        target: { type: 'plan', id: planId },
+        outcome: 'changed',
+        details: { reason: input.reason, action_digest: input.actionDigest, subject_user_id: plan.subject_user_id, plan_action: plan.action, approvals: approvals.length, approvals_required: plan.approvals_required, plan_status: status },
+      });
+    if (input.decision === 'deny') return { plan: await finishPlan(trx, plan, 'denied', [entry('plan.deny', 'denied')]), decisions };
     if (approvals.length < plan.approvals_required) {
-      await deps.audit.append(trx, { ...entry, action: 'plan.approve', details: { ...decided, approvals: approvals.length, approvals_required: plan.approvals_required, plan_status: plan.status } });
+      await insertAuditEntries(trx, [entry('plan.approve', plan.status)]);
       return { plan, decisions };
     }
-    const { status, verdicts } = await executeApproved(deps, trx, plan, approvals);
-    const finished = await finishPlan(trx, plan, status, [...(plan.verdicts as Verdict[]), ...verdicts]);
-    await deps.audit.append(trx, { ...entry, action: 'plan.approve', details: { ...decided, approvals: approvals.length, approvals_required: plan.approvals_required, plan_status: status } });
-    return { plan: finished, decisions };
+    const { status, verdicts, entries = [] } = await executeApproved(deps, trx, plan, approvals, standing.policy);
+    return { plan: await finishPlan(trx, plan, status, [entry('plan.approve', status), ...entries], [...(plan.verdicts as Verdict[]), ...verdicts]), decisions };
   });
   if (refusal) throw refusal;
   return result;
 }
 
 /**
- * Ends a pending plan whose time ran out (expired) or whose digest no longer matches what it stands on
- * (void), with its audit entry; undefined while it is still good.
+ * Whether a pending plan still stands: ended (and audited) as expired when its time ran out, or as void
+ * when its digest no longer matches what it stands on; otherwise the policy it is decided under.
  */
-export async function endIfLapsed(deps: ResponseDeps, trx: Transaction<Database>, plan: PlanRow, ctx: CallContext): Promise<PlanRow | undefined> {
-  if (plan.expires_at !== null && new Date(plan.expires_at).getTime() <= Date.now()) return endPlan(deps, trx, plan, 'expired', ctx);
-  if ((await currentDigest(trx, plan)) !== plan.action_digest) return endPlan(deps, trx, plan, 'void', ctx);
-  return undefined;
+export async function checkStanding(deps: ResponseDeps, trx: Transaction<Database>, plan: PlanRow, ctx: CallContext): Promise<{ ended: PlanRow } | { policy: ProtectionPolicy }> {
+  if (plan.expires_at !== null && new Date(plan.expires_at).getTime() <= Date.now()) return { ended: await endPlan(deps, trx, plan, 'expired', ctx) };
+  const { digest, policy } = await currentDigest(trx, plan);
+  if (digest !== plan.action_digest) return { ended: await endPlan(deps, trx, plan, 'void', ctx) };
+  return { policy };
 }
 
 const ENDINGS = {
@@ -127,24 +129,22 @@ const ENDINGS = {
 } as const;
 
 /** Ends a pending plan as expired or void, with its entry. */
-export async function endPlan(deps: ResponseDeps, trx: Transaction<Database>, plan: PlanRow, status: keyof typeof ENDINGS, ctx: CallContext): Promise<PlanRow> {
+export function endPlan(_deps: ResponseDeps, trx: Transaction<Database>, plan: PlanRow, status: keyof typeof ENDINGS, ctx: CallContext): Promise<PlanRow> {
   const [action, reason] = ENDINGS[status];
-  const ended = await finishPlan(trx, plan, status);
-  await deps.audit.append(trx, { accountId: plan.account_id, ctx, action, target: { type: 'plan', id: plan.id }, outcome: 'changed', details: { reason, subject_user_id: plan.subject_user_id, plan_action: plan.action } });
-  return ended;
+  return finishPlan(trx, plan, status, [toAuditRow({ accountId: plan.account_id, ctx, action, target: { type: 'plan', id: plan.id }, outcome: 'changed', details: { reason, subject_user_id: plan.subject_user_id, plan_action: plan.action } })]);
 }
 
-/** The digest of the plan's action as it would be made now: what the approvals must still match. */
-async function currentDigest(trx: Transaction<Database>, plan: PlanRow): Promise<string | null> {
+/** The digest of the plan's action as it would be made now, and the policy it would be under. */
+async function currentDigest(trx: Transaction<Database>, plan: PlanRow): Promise<{ digest: string | null; policy: ProtectionPolicy }> {
+  const inputs = await readDigestInputs(trx, plan.account_id, plan.playbook_name);
+  const policy: ProtectionPolicy = inputs.policy ? { version: inputs.policy.version, document: inputs.policy.document as ProtectionPolicyDocument } : { version: 0, document: {} };
   if (plan.action === 'restore') {
     const open = await findOpenContainment(trx, plan.account_id, plan.subject_user_id!);
-    return open?.id === plan.containment_id ? restoreDigest(open, plan.restore_reason!) : null;
+    return { digest: open?.id === plan.containment_id ? restoreDigest(open, plan.restore_reason!) : null, policy };
   }
-  const row = (await latestPlaybooks(trx, plan.account_id)).find((p) => p.name === plan.playbook_name);
-  const playbook = row && fromRow(row);
-  if (!playbook?.enabled) return null;
-  const policy = await readPolicy(trx, plan.account_id);
-  return digestAction({
+  const playbook = inputs.playbook && fromRow(inputs.playbook);
+  if (!playbook?.enabled) return { digest: null, policy };
+  const digest = digestAction({
     accountId: plan.account_id,
     subjectUserId: plan.subject_user_id,
     action: playbook.action,
@@ -152,6 +152,7 @@ async function currentDigest(trx: Transaction<Database>, plan: PlanRow): Promise
     playbook: { name: playbook.name, version: playbook.version, contentHash: playbook.contentHash },
     policyVersion: policy.version,
   });
+  return { digest, policy };
 }
 
 /** An approval as the executing entries carry it. */
@@ -180,21 +181,27 @@ export function approvedContext(plan: PlanRow, decisions: Approval[]): CallConte
 }
 
 /** Carries out a plan whose approvals are complete; the verdicts say what happened. */
-async function executeApproved(deps: ResponseDeps, trx: Transaction<Database>, plan: PlanRow, approvals: DecisionRow[]): Promise<{ status: PlanStatus; verdicts: Verdict[] }> {
+async function executeApproved(
+  deps: ResponseDeps,
+  trx: Transaction<Database>,
+  plan: PlanRow,
+  approvals: DecisionRow[],
+  policy: ProtectionPolicy,
+): Promise<{ status: PlanStatus; verdicts: Verdict[]; entries?: AuditEntryValues[] }> {
   const approved: Verdict = { step: 'approval', outcome: 'pass', reason: `approved by ${approvals.length}`, details: { approvers: approvals.map((a) => a.approver_id) } };
   const ctx = approvedContext(plan, approvals);
   if (plan.action === 'restore') {
-    const report = await executeRestore(deps, trx, plan.account_id, plan.containment_id!, ctx, plan.restore_reason === 'false_positive' ? 'false_positive' : 'restored');
-    return { status: 'executed', verdicts: [approved, ...restoreVerdicts(report)] };
+    const containment = (await lockContainment(trx, plan.account_id, plan.containment_id!))!;
+    const { report, entry } = await executeRestore(deps, trx, containment, ctx, plan.restore_reason === 'false_positive' ? 'false_positive' : 'restored');
+    return { status: 'executed', verdicts: [approved, ...restoreVerdicts(report)], entries: [entry] };
   }
   const stop = (status: PlanStatus, reason: string, details?: Record<string, unknown>) => ({ status, verdicts: [approved, { step: 'execute' as const, outcome: 'stop' as const, reason, ...(details ? { details } : {}) }] });
-  const user = await lockUserById(trx, plan.account_id, plan.subject_user_id!);
-  if (!user) return stop('failed', 'the subject no longer exists');
+  const subject = await lockSubject(trx, plan.account_id, plan.subject_user_id!);
+  if (!subject) return stop('failed', 'the subject no longer exists');
+  const { groups, other_active_owners, ...user } = subject;
   if (user.state === 'SUSPENDED') return stop('no_action', 'the subject is already suspended');
   // The subject's standing may have changed while the plan waited: protection is decided again, now.
-  const policy = await readPolicy(trx, plan.account_id);
-  const lastOwner = user.role === 'OWNER' && (await countOtherActiveOwners(trx, plan.account_id, user.id)) === 0;
-  const reasons = protectionReasons(policy.document, user, await listGroupsOfUser(trx, plan.account_id, user.id), lastOwner);
+  const reasons = protectionReasons(policy.document, user, groups, user.role === 'OWNER' && other_active_owners === 0);
   if (reasons.length > 0) return stop('refused', `the subject is protected (${reasons.join(', ')}): would have suspended`, { reasons });
   const result = await changeLockedUserState(deps, trx, ctx, user, 'SUSPENDED', { containment: { planId: plan.id, locked: plan.lock_containment, restoreAfterSeconds: plan.restore_after_seconds } });
   const now = await readStateAndLiveSessions(trx, plan.account_id, user.id);

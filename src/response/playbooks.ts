@@ -5,6 +5,7 @@
 import type { CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
 import { AppError } from '../errors.js';
+import { voidStalePlans } from './stale-plans.js';
 import { insertPlaybookVersion, lockDocumentName, playbookHistory, type PlaybookRow } from '../store/playbooks.js';
 import { contentHash, lintPlaybook, toPlaybook, type Playbook, type PlaybookDocument } from './playbook.js';
 
@@ -43,7 +44,8 @@ export async function applyPlaybooks(deps: DirectoryDeps, ctx: CallContext, acco
       }
       const version = (current?.version ?? 0) + 1;
       await insertPlaybookVersion(trx, { account_id: accountId, name: document.name, version, content_hash: hash, document: JSON.stringify(document), created_by: `${ctx.actor.type}:${ctx.actor.id}` });
-      await deps.audit.append(trx, { ...entry, outcome: 'changed', details: { version, content_hash: hash, previous_version: current?.version ?? null } });
+      const voided = await voidStalePlans(deps, trx, ctx, accountId, { playbookName: document.name }, 'a new version of its playbook was applied', { playbook: document.name, version });
+      await deps.audit.append(trx, { ...entry, outcome: 'changed', details: { version, content_hash: hash, previous_version: current?.version ?? null, voided_plans: voided } });
       applied.push({ name: document.name, version, content_hash: hash, changed: true });
     }
     return applied;

@@ -8,6 +8,7 @@ import { Compile } from 'typebox/compile';
 import type { CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
 import { AppError } from '../errors.js';
+import { voidStalePlans } from './stale-plans.js';
 import type { UserRole } from '../storage/schema.js';
 import type { Executor } from '../store/executor.js';
 import { insertPolicyVersion, latestPolicy, lockDocumentName } from '../store/playbooks.js';
@@ -57,7 +58,8 @@ export async function applyPolicy(deps: DirectoryDeps, ctx: CallContext, account
     }
     const version = (current?.version ?? 0) + 1;
     await insertPolicyVersion(trx, { account_id: accountId, version, content_hash: hash, document: JSON.stringify(document), created_by: `${ctx.actor.type}:${ctx.actor.id}` });
-    await deps.audit.append(trx, { ...entry, outcome: 'changed', details: { version, content_hash: hash, document } });
+    const voided = await voidStalePlans(deps, trx, ctx, accountId, {}, 'a new version of the protection policy was applied', { policy_version: version });
+    await deps.audit.append(trx, { ...entry, outcome: 'changed', details: { version, content_hash: hash, document, voided_plans: voided } });
     return { policy: { version, document }, changed: true };
   });
 }

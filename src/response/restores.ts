@@ -13,19 +13,20 @@
  */
 import type { Transaction } from 'kysely';
 import { toAuditRow, toJsonText, type CallContext } from '../audit/entry.js';
+import type { AuditEntryValues } from '../store/audit.js';
 import { changeLockedUserState } from '../directory/user-state.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { ContainmentSnapshot, Database } from '../storage/schema.js';
-import { countPendingSuspensionsOf, finishPlan, insertDecision, listDecisions, markFalsePositive, releaseSlotsOfPlan, voidPendingPlansOfSubject } from '../store/approvals.js';
+import { finishPlan, insertDecision, markFalsePositive, releaseSlotsOfPlan } from '../store/approvals.js';
 import { lockAutomation, readAutomation, updateAutomation } from '../store/automation.js';
-import { findContainment, lockContainment, markRestoreRequested, readRestoreState, type ContainmentRow } from '../store/containments.js';
+import { lockContainment, markRestoreRequested, readRestoreState, type ContainmentRow } from '../store/containments.js';
 import { findGroupById } from '../store/groups.js';
 import { findPlan, insertPlanWithEntries, type PlanRow } from '../store/plans.js';
-import { lockUserById } from '../store/users.js';
 import { approvedContext, assertMayDecide, type Approver } from './approvals.js';
 import type { ResponseDeps } from './engine.js';
 import { digestAction } from './plan.js';
+import { voidStalePlans } from './stale-plans.js';
 
 export type RestoreReason = 'restored' | 'false_positive';
 
@@ -99,13 +100,15 @@ export async function requestRestoreLocked(deps: ResponseDeps, trx: Transaction<
   };
   const entry = toAuditRow({ accountId, ctx, action: 'containment.restore_request', target: { type: 'containment', id: containment.id }, outcome: 'changed', details: { plan_id: planValues.id, user_id: containment.user_id, reason, approvals_required: required, approvals: have, action_digest: digest } });
   const plan = (await insertPlanWithEntries(trx, planValues, [entry]))!;
-  if (approver) await insertDecision(trx, { account_id: accountId, plan_id: plan.id, approver_id: approver.userId, decision: 'approve', reason: `requested: ${reason}`, action_digest: digest, session_id: approver.sessionId });
+  const decisions = approver
+    ? (await insertDecision(trx, { account_id: accountId, plan_id: plan.id, approver_id: approver.userId, decision: 'approve', reason: `requested: ${reason}`, action_digest: digest, session_id: approver.sessionId })).decisions
+    : [];
   if (have < required) {
     await markRestoreRequested(trx, accountId, containment.id);
     return { status: 'pending_approval', plan };
   }
-  const report = await executeRestore(deps, trx, accountId, containment.id, approvedContext(plan, await listDecisions(trx, accountId, plan.id)), reason);
-  const done = await finishPlan(trx, plan, 'executed', [...(plan.verdicts as unknown[]), ...restoreVerdicts(report)]);
+  const { report, entry: restored } = await executeRestore(deps, trx, containment, approvedContext(plan, decisions), reason);
+  const done = await finishPlan(trx, plan, 'executed', [restored], [...(plan.verdicts as unknown[]), ...restoreVerdicts(report)]);
   return { status: 'restored', report, plan: done };
 }
 
@@ -117,54 +120,50 @@ export function restoreVerdicts(report: RestoreReport) {
   ] as const;
 }
 
-/** Reactivates a contained user through the record, and verifies the result; throws (rolling back) when it does not verify. */
-export async function executeRestore(deps: ResponseDeps, trx: Transaction<Database>, accountId: string, containmentId: string, ctx: CallContext, reason: RestoreReason): Promise<RestoreReport> {
-  const containment = await lockContainment(trx, accountId, containmentId);
-  if (!containment) throw new AppError('CONTAINMENT_NOT_FOUND', { metadata: { containment_id: containmentId } });
-  if (containment.status !== 'open') throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containmentId } });
-  const user = await lockUserById(trx, accountId, containment.user_id);
-  if (!user) throw new AppError('USER_NOT_FOUND', { metadata: { user_id: containment.user_id } });
+/**
+ * Reactivates a contained user through the record (locked by the caller) and verifies the result;
+ * throws (rolling everything back) when it does not verify. The `containment.restore` entry is the
+ * caller's to write, with the plan it finishes.
+ */
+export async function executeRestore(deps: ResponseDeps, trx: Transaction<Database>, containment: ContainmentRow, ctx: CallContext, reason: RestoreReason): Promise<{ report: RestoreReport; entry: AuditEntryValues }> {
+  const accountId = containment.account_id;
+  if (containment.status !== 'open') throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containment.id } });
+  const before = await readRestoreState(trx, accountId, containment.user_id, { lock: true });
+  if (!before) throw new AppError('USER_NOT_FOUND', { metadata: { user_id: containment.user_id } });
   const snapshot = containment.snapshot as ContainmentSnapshot;
-  const before = (await readRestoreState(trx, accountId, user.id))!;
   const drift = {
     role: snapshot.role === before.role ? null : { snapshot: snapshot.role, now: before.role },
     groups_removed: snapshot.group_ids.filter((g) => !before.group_ids.includes(g)),
     groups_added: before.group_ids.filter((g) => !snapshot.group_ids.includes(g)),
   };
   // The reactivation closes the record (in its own statement) and revives nothing: no session, no membership.
-  await changeLockedUserState(deps, trx, ctx, user, 'ACTIVE', { restore: { reason } });
-  const voided = await voidPendingPlansOfSubject(trx, accountId, user.id);
-  if (voided.length > 0) {
-    await deps.audit.append(
-      trx,
-      voided.map((id) => ({ accountId, ctx, action: 'plan.void', target: { type: 'plan', id }, outcome: 'changed' as const, details: { reason: 'the subject was restored: approvals asked for before the restore are stale', containment_id: containment.id } })),
-    );
-  }
+  await changeLockedUserState(deps, trx, ctx, before.user, 'ACTIVE', { restore: { reason } });
+  const voided = await voidStalePlans(deps, trx, ctx, accountId, { subjectUserId: containment.user_id }, 'the subject was restored: approvals asked for before the restore are stale', { containment_id: containment.id });
   let slotsFreed = 0;
   if (reason === 'false_positive' && containment.plan_id) {
     const plan = await findPlan(trx, accountId, containment.plan_id);
     if (plan?.signal_id) await markFalsePositive(trx, accountId, plan.signal_id);
     slotsFreed = await releaseSlotsOfPlan(trx, accountId, containment.plan_id);
   }
-  const after = (await readRestoreState(trx, accountId, user.id))!;
+  const after = (await readRestoreState(trx, accountId, containment.user_id, { containmentId: containment.id }))!;
   const verification = {
     active: after.state === 'ACTIVE',
     no_session_from_before: after.live_sessions.length === 0,
     memberships_as_now: sameSet(after.group_ids, before.group_ids),
     removed_memberships_stay_removed: drift.groups_removed.every((g) => !after.group_ids.includes(g)),
-    stale_plans_void: (await countPendingSuspensionsOf(trx, accountId, user.id)) === 0,
+    stale_plans_void: after.pending_suspensions === 0,
   };
   const failed = Object.entries(verification).filter(([, ok]) => !ok).map(([check]) => check);
   if (failed.length > 0) throw new AppError('RESTORE_UNVERIFIED', { metadata: { containment_id: containment.id, failed: failed.join(',') } });
-  await deps.audit.append(trx, {
+  const entry = toAuditRow({
     accountId,
     ctx,
     action: 'containment.restore',
     target: { type: 'containment', id: containment.id },
     outcome: 'changed',
-    details: { user_id: user.id, reason, plan_id: containment.plan_id, drift, verification, voided_plans: voided, breaker_slots_freed: slotsFreed },
+    details: { user_id: containment.user_id, reason, plan_id: containment.plan_id, drift, verification, voided_plans: voided, breaker_slots_freed: slotsFreed },
   });
-  return { containment: (await findContainment(trx, accountId, containment.id))!, drift, verification, voided_plans: voided };
+  return { report: { containment: after.containment!, drift, verification, voided_plans: voided }, entry };
 }
 
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));

@@ -233,9 +233,10 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
     expect((await decide(pd, 'deny')).json().plan.status).toBe('denied');
     await sql`UPDATE plans SET expires_at = now() - interval '1 second' WHERE id IN (${pe.id}, ${pw.id})`.execute(core.database.db);
     expect((await decide(pe, 'approve')).json().details[0].reason).toBe('PLAN_EXPIRED');
+    expect(await core.containmentWorker.pass()).toEqual({ expired: 1, restores: 0 });
     await applyPlaybooks(core.response, testCtx, seed.accountId, [{ name: 'ask-one', priority: 10, match: { types: ['ask1.*'] }, action: 'suspend', mode: 'approval', dedup_window: '2h' }]);
-    expect((await decide(pv, 'approve')).json().details[0].reason).toBe('PLAN_VOID');
-    expect(await core.containmentWorker.pass()).toMatchObject({ expired: 1 });
+    // A new version of the playbook voids its pending plans at once (and a decision would check again).
+    expect((await decide(pv, 'approve')).json().details[0]).toMatchObject({ reason: 'PLAN_NOT_PENDING', metadata: { status: 'void' } });
     for (const who of [d, e, v, w]) expect(await state(who.id)).toBe('ACTIVE');
     const statuses = Object.fromEntries(
       (await core.database.db.selectFrom('plans').select(['id', 'status']).where('id', 'in', [pd.id, pe.id, pv.id, pw.id]).execute()).map((p) => [p.id, p.status]),
@@ -245,7 +246,7 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
     const ended = (id: string) => trail.filter((x) => x.target_id === id && x.outcome === 'changed').map((x) => [x.action, x.actor_id]);
     expect(ended(pd.id)).toEqual([['plan.create', 'cordon'], ['plan.deny', seed.admin.id]]);
     expect(ended(pe.id)).toEqual([['plan.create', 'cordon'], ['plan.expire', seed.admin.id]]);
-    expect(ended(pv.id)).toEqual([['plan.create', 'cordon'], ['plan.void', seed.admin.id]]);
+    expect(ended(pv.id)).toEqual([['plan.create', 'cordon'], ['plan.void', 'tester@test']]);
     expect(ended(pw.id)).toEqual([['plan.create', 'cordon'], ['plan.expire', 'approval-expiry']]);
   });
 
@@ -288,6 +289,38 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
     expect(await core.containmentWorker.pass()).toEqual({ expired: 0, restores: 1 });
     expect(await state(timed[1]!.id)).toBe('ACTIVE');
     expect((await api('GET', `/containments/${records[1]}`, adminToken)).json()).toMatchObject({ status: 'closed', close_reason: 'restored' });
+  });
+
+  it('a restore that does not verify rolls back and is audited; a restore plan whose containment closed another way is void', async () => {
+    expect((await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 1, approver_group_id: null })).statusCode).toBe(200);
+    const victim = await person('sneaky');
+    const res = await signal(victim.email, 'auto.y');
+    const containmentId = res.json().plan.verdicts.find((v: { step: string }) => v.step === 'execute').details.containment_id as string;
+    // A live session that got in while the user was suspended (a bypass): the restore must not bless it.
+    await mintSessionToken(core, victim);
+    const refused = await api('POST', `/containments/${containmentId}:restore`, adminToken, {});
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toEqual(
+      rpc(10, 'restore_unverified: the restore did not verify and was rolled back', 'RESTORE_UNVERIFIED', { containment_id: containmentId, failed: 'no_session_from_before' }),
+    );
+    expect(await state(victim.id)).toBe('SUSPENDED');
+    expect((await api('GET', `/containments/${containmentId}`, adminToken)).json()).toMatchObject({ status: 'open' });
+    const trail = await auditTrail(core, seed.accountId);
+    expect(trail.filter((e) => e.action === 'containment.restore' && e.target_id === containmentId).map((e) => [e.outcome, (e.details as { code: string }).code])).toEqual([['refused', 'RESTORE_UNVERIFIED']]);
+    expect(trail.some((e) => e.action === 'user.reactivate' && e.target_id === victim.id)).toBe(false);
+
+    // Two people needed; meanwhile an app holding containments:release reactivates: the restore plan is void.
+    expect((await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 2, approver_group_id: null })).statusCode).toBe(200);
+    const asked = (await api('POST', `/containments/${containmentId}:restore`, adminToken, {})).json();
+    expect(asked.status).toBe('pending_approval');
+    await sql`UPDATE sessions SET revoked_at = now() WHERE user_id = ${victim.id}`.execute(core.database.db);
+    const releaser = await createApp(core.directory, testCtx, seed.accountId, { name: 'releaser', permissions: ['users:reactivate', 'containments:release'] });
+    const token = await appAccessToken(server, releaser.app.client_id, releaser.clientSecret!);
+    expect((await server.inject({ method: 'POST', url: `/v1/accounts/${seed.accountId}/users/${victim.id}:reactivate`, headers: as(token) })).statusCode).toBe(200);
+    const late = await api('POST', `/plans/${asked.plan.id}:approve`, ownerToken, { reason: 'ok', action_digest: asked.plan.action_digest });
+    expect(late.json()).toEqual(rpc(9, 'plan_void: the playbook, policy or containment behind this plan changed; the plan is void', 'PLAN_VOID', { plan_id: asked.plan.id }));
+    expect((await core.database.db.selectFrom('plans').select('status').where('id', '=', asked.plan.id).executeTakeFirstOrThrow()).status).toBe('void');
+    expect((await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 1, approver_group_id: null })).statusCode).toBe(200);
   });
 
   describe('separation', () => {
