@@ -19,7 +19,7 @@ import { AppError } from '../errors.js';
 import type { Database, PlanStatus } from '../storage/schema.js';
 import { finishPlan, insertDecision, listDecisions, lockPlan, lockSubject, type DecisionRow } from '../store/approvals.js';
 import { readAutomation } from '../store/automation.js';
-import { findOpenContainment, lockContainment } from '../store/containments.js';
+import { findContainment, findOpenContainment } from '../store/containments.js';
 import { isMember } from '../store/groups.js';
 import { insertAuditEntries, type AuditEntryValues } from '../store/audit.js';
 import { readDigestInputs } from '../store/playbooks.js';
@@ -191,7 +191,7 @@ async function executeApproved(
   const approved: Verdict = { step: 'approval', outcome: 'pass', reason: `approved by ${approvals.length}`, details: { approvers: approvals.map((a) => a.approver_id) } };
   const ctx = approvedContext(plan, approvals);
   if (plan.action === 'restore') {
-    const containment = (await lockContainment(trx, plan.account_id, plan.containment_id!))!;
+    const containment = (await findContainment(trx, plan.account_id, plan.containment_id!))!;
     const { report, entry } = await executeRestore(deps, trx, containment, ctx, plan.restore_reason === 'false_positive' ? 'false_positive' : 'restored');
     return { status: 'executed', verdicts: [approved, ...restoreVerdicts(report)], entries: [entry] };
   }

@@ -6,18 +6,19 @@
  *   policy, as the system (it counts as no approval): with policy 0 it is restored at once, otherwise
  *   a pending restore plan waits for people.
  *
- * The containment record is the job: its restore_after is when it runs, and rows are claimed with
- * FOR UPDATE SKIP LOCKED, one transaction each, so any number of nodes share the work and a node that
- * dies mid-way leaves the row to the next pass.
+ * The containment record is the job: its restore_after is when it runs. Each due record is taken in a
+ * transaction of its own, its rows locked FOR UPDATE SKIP LOCKED (in the restores' lock order: the user,
+ * then the record), so any number of nodes share the work without waiting on each other, and a node
+ * that dies mid-way leaves the record to the next pass. Expired plans are claimed the same way.
  */
 import type { Logger } from 'pino';
 import type { CallContext } from '../audit/entry.js';
 import { isAppError } from '../errors.js';
 import { claimExpiredPlans } from '../store/approvals.js';
-import { claimDueContainments, markRestoreRequested, type ContainmentRow } from '../store/containments.js';
+import { listDueContainments, markRestoreRequested } from '../store/containments.js';
 import { endPlan } from './approvals.js';
 import type { ResponseDeps } from './engine.js';
-import { requestRestoreLocked } from './restores.js';
+import { restoreAfter, RestoreBusy } from './restores.js';
 
 const BATCH = 50;
 const RESTORE_AFTER: CallContext = { actor: { type: 'system', id: 'restore-after' }, authz: { method: 'job' } };
@@ -59,26 +60,20 @@ export class ContainmentWorker {
       if (n < BATCH) break;
     }
     let restores = 0;
-    for (;;) {
-      let containment: ContainmentRow | undefined;
-      const claimed = await this.deps.audit
-        .transact(async (trx) => {
-          [containment] = await claimDueContainments(trx, 1);
-          if (!containment) return false;
-          await requestRestoreLocked(this.deps, trx, RESTORE_AFTER, undefined, containment, 'restored');
-          return true;
-        })
-        .catch(async (error: unknown) => {
-          if (!isAppError(error) || !containment) throw error;
-          // A restore that cannot run (it did not verify) is left to people: the record stays open, asked once.
-          await this.deps.audit.transact(async (trx) => {
-            await markRestoreRequested(trx, containment!.account_id, containment!.id);
-            await this.deps.audit.append(trx, { accountId: containment!.account_id, ctx: RESTORE_AFTER, action: 'containment.restore', target: { type: 'containment', id: containment!.id }, outcome: 'refused', details: { code: error.code, ...error.metadata } });
-          });
-          return true;
+    // One batch a pass: a record skipped because another node holds its user comes back next pass.
+    for (const containment of await listDueContainments(this.deps.db, BATCH)) {
+      try {
+        if (await restoreAfter(this.deps, RESTORE_AFTER, containment)) restores++;
+      } catch (error) {
+        if (error instanceof RestoreBusy || (isAppError(error) && error.code === 'CONTAINMENT_CLOSED')) continue;
+        if (!isAppError(error)) throw error;
+        // A restore that cannot run (it did not verify) is left to people: the record stays open, asked once.
+        this.options.logger?.warn({ err: error }, 'a restore-after job was refused');
+        await this.deps.audit.transact(async (trx) => {
+          await markRestoreRequested(trx, containment.account_id, containment.id);
+          await this.deps.audit.append(trx, { accountId: containment.account_id, ctx: RESTORE_AFTER, action: 'containment.restore', target: { type: 'containment', id: containment.id }, outcome: 'refused', details: { code: error.code, ...error.metadata } });
         });
-      if (!claimed) break;
-      restores++;
+      }
     }
     return { expired, restores };
   }

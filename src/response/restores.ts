@@ -20,7 +20,7 @@ import { newId } from '../ids.js';
 import type { ContainmentSnapshot, Database } from '../storage/schema.js';
 import { finishPlan, insertDecision, markFalsePositive, releaseSlotsOfPlan } from '../store/approvals.js';
 import { lockAutomation, readAutomation, updateAutomation } from '../store/automation.js';
-import { lockContainment, markRestoreRequested, readRestoreState, type ContainmentRow } from '../store/containments.js';
+import { findContainment, lockContainment, markRestoreRequested, readRestoreState, type ContainmentRow } from '../store/containments.js';
 import { findGroupById } from '../store/groups.js';
 import { findPlan, insertPlanWithEntries, type PlanRow } from '../store/plans.js';
 import { approvedContext, assertMayDecide, type Approver } from './approvals.js';
@@ -51,29 +51,65 @@ export function restoreDigest(containment: ContainmentRow, reason: string): stri
   });
 }
 
+/** The restore-after job found the subject's row held by another transaction: it tries again on its next pass. */
+export class RestoreBusy extends Error {}
+
 /**
- * Asks for a restore: by a person (who counts as its first approval), or by the restore-after job
- * (`approver` undefined, counting none). Executes at once when that meets the restore policy;
- * otherwise opens a pending restore plan.
+ * A person asks for a restore, counting as its first approval: it executes at once when that meets the
+ * restore policy; otherwise a pending restore plan waits for more people.
+ *
+ * Lock order, everywhere: plans, then the user, then the containment record (approvals lock their plan
+ * and then the subject; the Users API's :reactivate locks the user and then closes the record).
  */
-export async function requestRestore(deps: ResponseDeps, ctx: CallContext, approver: Approver | undefined, accountId: string, containmentId: string, reason: RestoreReason): Promise<RestoreOutcome> {
+export async function requestRestore(deps: ResponseDeps, approver: Approver, accountId: string, containmentId: string, reason: RestoreReason): Promise<RestoreOutcome> {
+  return (await askRestore(deps, approver.ctx, approver, accountId, containmentId, reason, false))!;
+}
+
+/**
+ * The restore-after job asks for a due record's restore, counting no approval, and skipping rows another
+ * node holds (RestoreBusy). Undefined when the restore was already asked for.
+ */
+export function restoreAfter(deps: ResponseDeps, ctx: CallContext, containment: ContainmentRow): Promise<RestoreOutcome | undefined> {
+  return askRestore(deps, ctx, undefined, containment.account_id, containment.id, 'restored', true);
+}
+
+async function askRestore(
+  deps: ResponseDeps,
+  ctx: CallContext,
+  approver: Approver | undefined,
+  accountId: string,
+  containmentId: string,
+  reason: RestoreReason,
+  job: boolean,
+): Promise<RestoreOutcome | undefined> {
   return deps.audit.transact(async (trx) => {
-    const containment = await lockContainment(trx, accountId, containmentId);
-    if (!containment) throw new AppError('CONTAINMENT_NOT_FOUND', { metadata: { containment_id: containmentId } });
-    return requestRestoreLocked(deps, trx, ctx, approver, containment, reason);
+    const found = await findContainment(trx, accountId, containmentId);
+    if (!found) throw new AppError('CONTAINMENT_NOT_FOUND', { metadata: { containment_id: containmentId } });
+    if (found.status !== 'open') throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containmentId } });
+    if (approver) await assertMayDecide(trx, accountId, approver, found.user_id, null);
+    const required = (await readAutomation(trx, accountId)).restore_approvals;
+    const have = approver ? 1 : 0;
+    if (have < required) {
+      // Only the record is locked: the plan waits for people.
+      const containment = await lockContainment(trx, accountId, containmentId, job);
+      if (!containment) throw new RestoreBusy();
+      if (containment.status !== 'open') throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containmentId } });
+      if (job && containment.restore_requested_at !== null) return undefined;
+      const { plan } = await insertRestorePlan(deps, trx, ctx, approver, containment, reason, required, have);
+      await markRestoreRequested(trx, accountId, containment.id);
+      return { status: 'pending_approval', plan };
+    }
+    // Every restore is a plan, stored with who asked and the digest, whether it waits or runs at once.
+    const { plan, decisions } = await insertRestorePlan(deps, trx, ctx, approver, found, reason, required, have);
+    const { report, entry } = await executeRestore(deps, trx, found, approvedContext(plan, decisions), reason, job);
+    const done = await finishPlan(trx, plan, 'executed', [entry], [...(plan.verdicts as unknown[]), ...restoreVerdicts(report)]);
+    return { status: 'restored', report, plan: done };
   });
 }
 
-/** requestRestore on a record the caller locked (the restore-after job claims its own). */
-export async function requestRestoreLocked(deps: ResponseDeps, trx: Transaction<Database>, ctx: CallContext, approver: Approver | undefined, containment: ContainmentRow, reason: RestoreReason): Promise<RestoreOutcome> {
+async function insertRestorePlan(deps: ResponseDeps, trx: Transaction<Database>, ctx: CallContext, approver: Approver | undefined, containment: ContainmentRow, reason: RestoreReason, required: number, have: number) {
   const accountId = containment.account_id;
-  if (containment.status !== 'open') throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containment.id } });
-  if (approver) await assertMayDecide(trx, accountId, approver, containment.user_id, null);
-  const required = (await readAutomation(trx, accountId)).restore_approvals;
-  const have = approver ? 1 : 0;
-  // Every restore is a plan, stored with who asked and the digest, whether it waits or runs at once.
   const digest = restoreDigest(containment, reason);
-  const waitFor = `the restore policy needs ${required} approval${required === 1 ? '' : 's'}`;
   const planValues = {
     account_id: accountId,
     id: newId(),
@@ -87,7 +123,7 @@ export async function requestRestoreLocked(deps: ResponseDeps, trx: Transaction<
     approvals_required: required,
     status: 'pending_approval' as const,
     action_digest: digest,
-    verdicts: JSON.stringify([{ step: 'approval', outcome: have >= required ? 'pass' : 'stop', reason: waitFor, details: { approvals_required: required, approvals: have } }]),
+    verdicts: JSON.stringify([{ step: 'approval', outcome: have >= required ? 'pass' : 'stop', reason: `the restore policy needs ${required} approval${required === 1 ? '' : 's'}`, details: { approvals_required: required, approvals: have } }]),
     restore_after_seconds: null,
     held_by: [],
     executed_at: null,
@@ -103,13 +139,7 @@ export async function requestRestoreLocked(deps: ResponseDeps, trx: Transaction<
   const decisions = approver
     ? (await insertDecision(trx, { account_id: accountId, plan_id: plan.id, approver_id: approver.userId, decision: 'approve', reason: `requested: ${reason}`, action_digest: digest, session_id: approver.sessionId })).decisions
     : [];
-  if (have < required) {
-    await markRestoreRequested(trx, accountId, containment.id);
-    return { status: 'pending_approval', plan };
-  }
-  const { report, entry: restored } = await executeRestore(deps, trx, containment, approvedContext(plan, decisions), reason);
-  const done = await finishPlan(trx, plan, 'executed', [restored], [...(plan.verdicts as unknown[]), ...restoreVerdicts(report)]);
-  return { status: 'restored', report, plan: done };
+  return { plan, decisions };
 }
 
 /** The verdicts of a restore that ran. */
@@ -125,11 +155,21 @@ export function restoreVerdicts(report: RestoreReport) {
  * throws (rolling everything back) when it does not verify. The `containment.restore` entry is the
  * caller's to write, with the plan it finishes.
  */
-export async function executeRestore(deps: ResponseDeps, trx: Transaction<Database>, containment: ContainmentRow, ctx: CallContext, reason: RestoreReason): Promise<{ report: RestoreReport; entry: AuditEntryValues }> {
-  const accountId = containment.account_id;
+export async function executeRestore(
+  deps: ResponseDeps,
+  trx: Transaction<Database>,
+  record: ContainmentRow,
+  ctx: CallContext,
+  reason: RestoreReason,
+  job = false,
+): Promise<{ report: RestoreReport; entry: AuditEntryValues }> {
+  const accountId = record.account_id;
+  // Plans, then the user, then the record (see requestRestore).
+  const voided = await voidStalePlans(deps, trx, ctx, accountId, { subjectUserId: record.user_id }, 'the subject was restored: approvals asked for before the restore are stale', { containment_id: record.id });
+  const before = await readRestoreState(trx, accountId, record.user_id, { lock: job ? 'skip_locked' : 'wait' });
+  if (!before) throw job ? new RestoreBusy() : new AppError('USER_NOT_FOUND', { metadata: { user_id: record.user_id } });
+  const containment = (await lockContainment(trx, accountId, record.id))!;
   if (containment.status !== 'open') throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containment.id } });
-  const before = await readRestoreState(trx, accountId, containment.user_id, { lock: true });
-  if (!before) throw new AppError('USER_NOT_FOUND', { metadata: { user_id: containment.user_id } });
   const snapshot = containment.snapshot as ContainmentSnapshot;
   const drift = {
     role: snapshot.role === before.role ? null : { snapshot: snapshot.role, now: before.role },
@@ -138,7 +178,6 @@ export async function executeRestore(deps: ResponseDeps, trx: Transaction<Databa
   };
   // The reactivation closes the record (in its own statement) and revives nothing: no session, no membership.
   await changeLockedUserState(deps, trx, ctx, before.user, 'ACTIVE', { restore: { reason } });
-  const voided = await voidStalePlans(deps, trx, ctx, accountId, { subjectUserId: containment.user_id }, 'the subject was restored: approvals asked for before the restore are stale', { containment_id: containment.id });
   let slotsFreed = 0;
   if (reason === 'false_positive' && containment.plan_id) {
     const plan = await findPlan(trx, accountId, containment.plan_id);

@@ -9,9 +9,10 @@ export function findContainment(db: Executor, accountId: string, id: string): Pr
   return db.selectFrom('containments').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
 }
 
-/** Locks a containment record until the transaction ends (a restore, the restore-after job). */
-export function lockContainment(db: Executor, accountId: string, id: string): Promise<ContainmentRow | undefined> {
-  return db.selectFrom('containments').selectAll().where('account_id', '=', accountId).where('id', '=', id).forUpdate().executeTakeFirst();
+/** Locks a containment record until the transaction ends; with `skipLocked`, undefined when another holds it. */
+export function lockContainment(db: Executor, accountId: string, id: string, skipLocked = false): Promise<ContainmentRow | undefined> {
+  const query = db.selectFrom('containments').selectAll().where('account_id', '=', accountId).where('id', '=', id).forUpdate();
+  return (skipLocked ? query.skipLocked() : query).executeTakeFirst();
 }
 
 /** The user's open record (there is at most one). */
@@ -30,10 +31,11 @@ export function listContainments(db: Executor, q: { accountId: string; status?: 
 }
 
 /**
- * Claims open records whose restore-after time has come and whose restore nobody asked for yet, locked
- * with SKIP LOCKED so that any number of nodes share the work without taking one record twice.
+ * Open records whose restore-after time has come and whose restore nobody asked for yet. Read without a
+ * lock: each is then taken in its own transaction, in the restores' lock order, skipping rows another
+ * node holds (store/users and containments FOR UPDATE SKIP LOCKED).
  */
-export function claimDueContainments(db: Executor, limit: number): Promise<ContainmentRow[]> {
+export function listDueContainments(db: Executor, limit: number): Promise<ContainmentRow[]> {
   return db
     .selectFrom('containments')
     .selectAll()
@@ -42,8 +44,6 @@ export function claimDueContainments(db: Executor, limit: number): Promise<Conta
     .where('restore_after', '<=', sql<Date>`now()`)
     .orderBy('restore_after')
     .limit(limit)
-    .forUpdate()
-    .skipLocked()
     .execute();
 }
 
@@ -61,14 +61,14 @@ export interface RestoreState {
 }
 
 /**
- * The user's RestoreState now, in one statement; with `lock`, the user's row is locked; with
- * `containmentId`, that record is read too.
+ * The user's RestoreState now, in one statement; with `lock`, the user's row is locked (or, with
+ * 'skip_locked', undefined when another transaction holds it); with `containmentId`, that record is read too.
  */
 export async function readRestoreState(
   db: Executor,
   accountId: string,
   userId: string,
-  opts: { lock?: boolean; containmentId?: string } = {},
+  opts: { lock?: 'wait' | 'skip_locked'; containmentId?: string } = {},
 ): Promise<(RestoreState & { user: User; containment: ContainmentRow | null }) | undefined> {
   const result = await sql<RestoreState & { user: User; containment: ContainmentRow | null }>`
     SELECT u.state, u.role, row_to_json(u) AS user,
@@ -79,6 +79,6 @@ export async function readRestoreState(
            (SELECT count(*)::int FROM plans p
              WHERE p.account_id = u.account_id AND p.subject_user_id = u.id AND p.status = 'pending_approval' AND p.action = 'suspend') AS pending_suspensions,
            (SELECT row_to_json(c) FROM containments c WHERE c.account_id = u.account_id AND c.id = ${opts.containmentId ?? null}) AS containment
-    FROM users u WHERE u.account_id = ${accountId} AND u.id = ${userId} ${opts.lock ? sql`FOR UPDATE OF u` : sql``}`.execute(db);
+    FROM users u WHERE u.account_id = ${accountId} AND u.id = ${userId} ${opts.lock ? sql`FOR UPDATE OF u` : sql``} ${opts.lock === 'skip_locked' ? sql`SKIP LOCKED` : sql``}`.execute(db);
   return result.rows[0];
 }

@@ -323,6 +323,30 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
     expect((await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 1, approver_group_id: null })).statusCode).toBe(200);
   });
 
+  it('a restore, a release and an approval racing on one user: no 5xx, no deadlock, one consistent end', async () => {
+    const releaser = await createApp(core.directory, testCtx, seed.accountId, { name: 'racer', permissions: ['users:reactivate', 'containments:release'] });
+    const token = await appAccessToken(server, releaser.app.client_id, releaser.clientSecret!);
+    for (let round = 0; round < 6; round++) {
+      const victim = await person(`race-${round}`);
+      const res = await signal(victim.email, 'auto.z');
+      const containmentId = res.json().plan.verdicts.find((v: { step: string }) => v.step === 'execute').details.containment_id as string;
+      const pending = (await signal(victim.email, 'ask1.z')).json().plan;
+      expect(pending.status).toBe('pending_approval');
+      const replies = await Promise.all([
+        api('POST', `/containments/${containmentId}:restore`, adminToken, {}),
+        server.inject({ method: 'POST', url: `/v1/accounts/${seed.accountId}/users/${victim.id}:reactivate`, headers: as(token) }),
+        api('POST', `/plans/${pending.id}:approve`, ownerToken, { reason: 'race', action_digest: pending.action_digest }),
+      ]);
+      for (const reply of replies) expect(reply.statusCode, reply.body).toBeLessThan(500);
+      const record = (await api('GET', `/containments/${containmentId}`, adminToken)).json();
+      expect(record.status).toBe('closed');
+      const plan = await core.database.db.selectFrom('plans').select('status').where('id', '=', pending.id).executeTakeFirstOrThrow();
+      // The pending suspension was approved while the user was still contained (no action), or voided by the restore, or it suspended the user again after a release.
+      expect(['no_action', 'void', 'executed']).toContain(plan.status);
+      expect(await state(victim.id)).toBe(plan.status === 'executed' ? 'SUSPENDED' : 'ACTIVE');
+    }
+  });
+
   describe('separation', () => {
     it('no app can approve, deny or restore, whatever it holds', async () => {
       const everything = await createApp(core.directory, testCtx, seed.accountId, { name: 'all', permissions: ['users:suspend', 'users:reactivate', 'containments:release', 'signals:write', 'audit:read'] });

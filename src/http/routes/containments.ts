@@ -168,7 +168,7 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
     },
     async (request) => {
       const { account, containment: id } = request.params;
-      const outcome = await requestRestore(core.response, callerContext(request), approverOf(request.human!), account, id, request.body?.reason ?? 'restored');
+      const outcome = await requestRestore(core.response, approverOf(request.human!), account, id, request.body?.reason ?? 'restored');
       const report: RestoreReport | undefined = outcome.status === 'restored' ? outcome.report : undefined;
       const containment = report?.containment ?? (await findContainment(db, account, id))!;
       return { status: outcome.status, plan: planView(outcome.plan), containment: containmentView(containment), drift: report?.drift ?? null, verification: report?.verification ?? null, voided_plans: report?.voided_plans ?? [] };
