@@ -23,6 +23,7 @@ import { findContainment, findOpenContainment } from '../store/containments.js';
 import { isMember } from '../store/groups.js';
 import { insertAuditEntries, type AuditEntryValues } from '../store/audit.js';
 import { readDigestInputs } from '../store/playbooks.js';
+import type { Executor } from '../store/executor.js';
 import type { PlanRow } from '../store/plans.js';
 import { readStateAndLiveSessions } from '../store/users.js';
 import type { ResponseDeps } from './engine.js';
@@ -55,14 +56,19 @@ export function approverOf(human: HumanPrincipal): Approver {
   return { userId: human.session.user_id, role: human.session.user.role, sessionId: human.session.id, ctx: human.ctx };
 }
 
+/** Whether a person may see and decide pending plans at all: an OWNER, an ADMIN, or a member of the approver group. */
+export async function isApprover(db: Executor, accountId: string, approver: Pick<Approver, 'userId' | 'role'>): Promise<boolean> {
+  if (approver.role === 'OWNER' || approver.role === 'ADMIN') return true;
+  const group = (await readAutomation(db, accountId)).approver_group_id;
+  return group !== null && (await isMember(db, accountId, group, approver.userId));
+}
+
 /** Refuses a person who may not decide a plan about `subjectUserId` that `requestedBy` asked for. */
 export async function assertMayDecide(trx: Transaction<Database>, accountId: string, approver: Approver, subjectUserId: string | null, requestedBy: { type: string; id: string } | null): Promise<void> {
   const refuse = (why: string) => new AppError('NOT_AN_APPROVER', { description: `not_an_approver: ${why}`, metadata: { reason: why.split(':')[0]! } });
   if (approver.userId === subjectUserId) throw refuse('subject: nobody decides a plan about themselves');
   if (requestedBy?.type === 'user' && requestedBy.id === approver.userId) throw refuse('requester: nobody approves what they asked for');
-  if (approver.role === 'OWNER' || approver.role === 'ADMIN') return;
-  const group = (await readAutomation(trx, accountId)).approver_group_id;
-  if (group === null || !(await isMember(trx, accountId, group, approver.userId))) throw refuse('role: approvers are OWNERs, ADMINs and members of the approver group');
+  if (!(await isApprover(trx, accountId, approver))) throw refuse('role: approvers are OWNERs, ADMINs and members of the approver group');
 }
 
 /** Approves or denies a pending plan; the approval that completes it executes it. */

@@ -212,6 +212,8 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
 
     // The approver group is set: a MEMBER in it may approve.
     expect((await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 1, approver_group_id: groups.approvers })).statusCode).toBe(200);
+    expect((await api('GET', '/approvals', memberToken)).statusCode).toBe(403);
+    expect((await api('GET', '/approvals', approverToken)).json().plans.map((p: { id: string }) => p.id)).toContain(plan.id);
     const second = await decide(approverToken, 'approve');
     expect(second.statusCode, second.body).toBe(200);
     expect(second.json().plan).toMatchObject({ status: 'executed' });

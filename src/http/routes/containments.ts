@@ -4,12 +4,12 @@
  * under the restore policy, and the restore policy itself.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Core } from '../../app.js';
 import { ADMIN_ROLES, requireSession } from '../../auth/session-guard.js';
 import { AppError } from '../../errors.js';
-import { approverOf, decidePlan } from '../../response/approvals.js';
+import { approverOf, decidePlan, isApprover } from '../../response/approvals.js';
 import { planView } from '../../response/engine.js';
 import { requestRestore, setRestorePolicy, type RestoreReport } from '../../response/restores.js';
 import type { ContainmentSnapshot } from '../../storage/schema.js';
@@ -89,16 +89,23 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
   const audited = auditRefusals(core);
   const tags = ['containment'];
   const db = core.database.db;
+  // Pending plans are for the people who may decide them.
+  const reviewer = async (request: FastifyRequest) => {
+    await person(request);
+    if (!(await isApprover(db, request.human!.session.account_id, approverOf(request.human!)))) {
+      throw new AppError('PERMISSION_DENIED', { description: 'pending plans are for OWNERs, ADMINs and members of the approver group' });
+    }
+  };
   const PlanParams = Type.Object({ account: IdSchema, plan: IdSchema });
 
   r.get(
     '/v1/accounts/:account/approvals',
-    { preValidation: person, schema: { summary: 'Plans waiting for approval (suspensions and restores), newest first', tags, params: AccountParams, response: { 200: Type.Object({ plans: Type.Array(PlanSchema) }), ...Errors } } },
+    { preValidation: reviewer, schema: { summary: 'Plans waiting for approval (suspensions and restores), newest first', tags, params: AccountParams, response: { 200: Type.Object({ plans: Type.Array(PlanSchema) }), ...Errors } } },
     async (request) => ({ plans: (await listPlans(db, { accountId: request.params.account, status: 'pending_approval', limit: 1000 })).map(planView) }),
   );
   r.get(
     '/v1/accounts/:account/plans/:plan/decisions',
-    { preValidation: person, schema: { summary: "A plan with its people's decisions", tags, params: PlanParams, response: { 200: PlanWithDecisions, ...Errors } } },
+    { preValidation: reviewer, schema: { summary: "A plan with its people's decisions", tags, params: PlanParams, response: { 200: PlanWithDecisions, ...Errors } } },
     async (request) => {
       const plan = await findPlan(db, request.params.account, request.params.plan);
       if (!plan) throw new AppError('PLAN_NOT_FOUND', { metadata: { plan_id: request.params.plan } });
