@@ -11,25 +11,22 @@
  * - The decision that completes the approvals executes the plan in its own transaction, so an approval
  *   is used exactly once: the plan is final afterwards.
  */
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { toAuditRow, type CallContext } from '../audit/entry.js';
-import type { HumanPrincipal } from '../auth/session-guard.js';
 import { changeLockedUserState } from '../directory/user-state.js';
-import { AppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
 import type { Database, PlanStatus } from '../storage/schema.js';
 import { finishPlan, insertDecision, listDecisions, lockPlan, lockSubject, type DecisionRow } from '../store/approvals.js';
-import { readAutomation } from '../store/automation.js';
 import { findContainment, findOpenContainment } from '../store/containments.js';
-import { isMember } from '../store/groups.js';
 import { insertAuditEntries, type AuditEntryValues } from '../store/audit.js';
 import { readDigestInputs } from '../store/playbooks.js';
-import type { Executor } from '../store/executor.js';
 import type { PlanRow } from '../store/plans.js';
 import { readStateAndLiveSessions } from '../store/users.js';
 import type { ResponseDeps } from './engine.js';
 import { digestAction, suspendArguments, type Verdict } from './plan.js';
 import { fromRow } from './playbooks.js';
 import { protectionReasons, type ProtectionPolicy, type ProtectionPolicyDocument } from './protection-policy.js';
+import { approvedContext, assertMayDecide, type Approver } from './approvers.js';
 import { executeRestore, restoreDigest, restoreVerdicts } from './restores.js';
 
 export interface DecisionInput {
@@ -42,33 +39,6 @@ export interface DecisionInput {
 export interface DecisionResult {
   plan: PlanRow;
   decisions: DecisionRow[];
-}
-
-/** Who a person is, as far as deciding plans goes. */
-export interface Approver {
-  userId: string;
-  role: string;
-  sessionId: string;
-  ctx: CallContext;
-}
-
-export function approverOf(human: HumanPrincipal): Approver {
-  return { userId: human.session.user_id, role: human.session.user.role, sessionId: human.session.id, ctx: human.ctx };
-}
-
-/** Whether a person may see and decide pending plans at all: an OWNER, an ADMIN, or a member of the approver group. */
-export async function isApprover(db: Executor, accountId: string, approver: Pick<Approver, 'userId' | 'role'>): Promise<boolean> {
-  if (approver.role === 'OWNER' || approver.role === 'ADMIN') return true;
-  const group = (await readAutomation(db, accountId)).approver_group_id;
-  return group !== null && (await isMember(db, accountId, group, approver.userId));
-}
-
-/** Refuses a person who may not decide a plan about `subjectUserId` that `requestedBy` asked for. */
-export async function assertMayDecide(trx: Transaction<Database>, accountId: string, approver: Approver, subjectUserId: string | null, requestedBy: { type: string; id: string } | null): Promise<void> {
-  const refuse = (why: string) => new AppError('NOT_AN_APPROVER', { description: `not_an_approver: ${why}`, metadata: { reason: why.split(':')[0]! } });
-  if (approver.userId === subjectUserId) throw refuse('subject: nobody decides a plan about themselves');
-  if (requestedBy?.type === 'user' && requestedBy.id === approver.userId) throw refuse('requester: nobody approves what they asked for');
-  if (!(await isApprover(trx, accountId, approver))) throw refuse('role: approvers are OWNERs, ADMINs and members of the approver group');
 }
 
 /** Approves or denies a pending plan; the approval that completes it executes it. */
@@ -86,6 +56,9 @@ export async function decidePlan(deps: ResponseDeps, approver: Approver, account
     }
     await assertMayDecide(trx, accountId, approver, plan.subject_user_id, plan.requested_by);
     if (input.actionDigest !== plan.action_digest) throw new AppError('DIGEST_MISMATCH', { metadata: { plan_id: planId } });
+    // A restore plan's containment is read without its lock above (the lock order puts the record last):
+    // if another restore closes it meanwhile, this decision comes back here and the plan ends void.
+    if (plan.action === 'restore') await sql`SAVEPOINT decision`.execute(trx);
     const { recorded, decisions } = await insertDecision(trx, {
       account_id: accountId,
       plan_id: planId,
@@ -111,7 +84,16 @@ export async function decidePlan(deps: ResponseDeps, approver: Approver, account
       await insertAuditEntries(trx, [entry('plan.approve', plan.status)]);
       return { plan, decisions };
     }
-    const { status, verdicts, entries = [] } = await executeApproved(deps, trx, plan, approvals, standing.policy);
+    let executed;
+    try {
+      executed = await executeApproved(deps, trx, plan, approvals, standing.policy);
+    } catch (error) {
+      if (plan.action !== 'restore' || !isAppError(error) || error.code !== 'CONTAINMENT_CLOSED') throw error;
+      await sql`ROLLBACK TO SAVEPOINT decision`.execute(trx);
+      refusal = new AppError('PLAN_VOID', { metadata: { plan_id: planId } });
+      return { plan: await endPlan(deps, trx, plan, 'void', approver.ctx), decisions: await listDecisions(trx, accountId, planId) };
+    }
+    const { status, verdicts, entries = [] } = executed;
     return { plan: await finishPlan(trx, plan, status, [entry('plan.approve', status), ...entries], [...(plan.verdicts as Verdict[]), ...verdicts]), decisions };
   });
   if (refusal) throw refusal;
@@ -159,31 +141,6 @@ async function currentDigest(trx: Transaction<Database>, plan: PlanRow): Promise
     policyVersion: policy.version,
   });
   return { digest, policy };
-}
-
-/** An approval as the executing entries carry it. */
-type Approval = Pick<DecisionRow, 'approver_id' | 'created_at' | 'reason' | 'session_id'>;
-
-function approvalsOf(decisions: Approval[]) {
-  return decisions.map((d) => ({ approver_id: d.approver_id, time: new Date(d.created_at).toISOString(), reason: d.reason, session_id: d.session_id }));
-}
-
-/** The responder acting on an approved plan, with the whole cause. */
-export function approvedContext(plan: PlanRow, decisions: Approval[]): CallContext {
-  const approvals = approvalsOf(decisions);
-  return {
-    actor: { type: 'responder', id: 'cordon' },
-    authz: { method: 'approved_plan', plan_id: plan.id, approved_by: approvals.map((a) => a.approver_id), action_digest: plan.action_digest },
-    cause: {
-      plan_id: plan.id,
-      ...(plan.signal_id ? { signal_id: plan.signal_id } : {}),
-      ...(plan.playbook_name ? { playbook: plan.playbook_name, playbook_version: plan.playbook_version } : {}),
-      ...(plan.containment_id ? { containment_id: plan.containment_id, restore_reason: plan.restore_reason } : {}),
-      policy_version: plan.policy_version,
-      requested_by: plan.requested_by,
-      approvals,
-    },
-  };
 }
 
 /** Carries out a plan whose approvals are complete; the verdicts say what happened. */

@@ -23,7 +23,7 @@ import { lockAutomation, readAutomation, updateAutomation } from '../store/autom
 import { findContainment, lockContainment, markRestoreRequested, readRestoreState, type ContainmentRow } from '../store/containments.js';
 import { findGroupById } from '../store/groups.js';
 import { findPlan, insertPlanWithEntries, type PlanRow } from '../store/plans.js';
-import { approvedContext, assertMayDecide, type Approver } from './approvals.js';
+import { approvedContext, assertMayDecide, type Approver } from './approvers.js';
 import type { ResponseDeps } from './engine.js';
 import { digestAction } from './plan.js';
 import { voidStalePlans } from './stale-plans.js';

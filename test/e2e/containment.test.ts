@@ -349,6 +349,28 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
     }
   });
 
+  it('two restore plans of one containment approved at once: one restores, the other is void (not left pending)', async () => {
+    expect((await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 2, approver_group_id: null })).statusCode).toBe(200);
+    const admins = [await person('adm-a', 'ADMIN'), await person('adm-b', 'ADMIN'), await person('adm-c', 'ADMIN')];
+    const [a, b, c] = await Promise.all(admins.map((x) => mintSessionToken(core, x)));
+    for (let round = 0; round < 3; round++) {
+      const victim = await person(`twice-${round}`);
+      const containmentId = (await signal(victim.email, 'auto.w')).json().plan.verdicts.find((v: { step: string }) => v.step === 'execute').details.containment_id as string;
+      const first = (await api('POST', `/containments/${containmentId}:restore`, a!, {})).json().plan;
+      const second = (await api('POST', `/containments/${containmentId}:restore`, b!, {})).json().plan;
+      const replies = await Promise.all([
+        api('POST', `/plans/${first.id}:approve`, c!, { reason: 'ok', action_digest: first.action_digest }),
+        api('POST', `/plans/${second.id}:approve`, ownerToken, { reason: 'ok', action_digest: second.action_digest }),
+      ]);
+      const reasons = replies.map((r) => (r.statusCode === 200 ? 'restored' : r.json().details[0].reason)).sort();
+      expect(reasons).toEqual(['PLAN_VOID', 'restored']);
+      const statuses = (await core.database.db.selectFrom('plans').select('status').where('id', 'in', [first.id, second.id]).execute()).map((p) => p.status).sort();
+      expect(statuses).toEqual(['executed', 'void']);
+      expect(await state(victim.id)).toBe('ACTIVE');
+    }
+    expect((await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 1, approver_group_id: null })).statusCode).toBe(200);
+  });
+
   describe('separation', () => {
     it('no app can approve, deny or restore, whatever it holds', async () => {
       const everything = await createApp(core.directory, testCtx, seed.accountId, { name: 'all', permissions: ['users:suspend', 'users:reactivate', 'containments:release', 'signals:write', 'audit:read'] });
