@@ -224,6 +224,26 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
     expect((suspension.cause as { approvals: Array<{ approver_id: string }> }).approvals.map((a) => a.approver_id).sort()).toEqual([seed.admin.id, approverMember.id].sort());
     // Used once: the plan is final.
     expect((await decide(ownerToken, 'approve')).json().details[0]).toMatchObject({ reason: 'PLAN_NOT_PENDING', metadata: { status: 'executed' } });
+
+    // The chain, as the API serves it: who asked under which token, both approvals, who executed, the outcome.
+    let chain;
+    for (let tries = 0; tries < 100; tries++) {
+      chain = (await api('GET', `/explain/${plan.id}`, adminToken)).json();
+      if (chain.action && chain.proof) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(chain).toMatchObject({
+      kind: 'plan',
+      signal: { id: res.json().signal.id, type: 'ask2.phish' },
+      submitted_by: { actor: { type: 'app' }, authz: { method: 'bearer', permissions: ['signals:write'] } },
+      playbook: { name: 'ask-two', version: 1 },
+      plan: { id: plan.id, status: 'executed' },
+      action: { action: 'user.suspend', actor_type: 'responder', authz: { method: 'approved_plan', action_digest: plan.action_digest }, target_id: subject.id },
+      outcome: { plan_status: 'executed', user_state: 'SUSPENDED', containment: { status: 'open', locked: true } },
+      proof: { entry: chain.action },
+    });
+    expect(chain.approvals.map((a: { approver_id: string; reason: string }) => [a.approver_id, a.reason]).sort()).toEqual([[seed.admin.id, 'looks real'], [approverMember.id, 'looks real']].sort());
+    expect((await api('GET', '/explain/AAAAAAAAAAAAAAAAAAAAAAAAAA', adminToken)).statusCode).toBe(404);
   });
 
   it('denials, expiries and void plans are final and audited', async () => {
