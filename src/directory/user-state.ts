@@ -5,6 +5,9 @@
  * - Externally managed users and the last active owner are refused, with distinct codes.
  * - An app acts only within its constraints (oauth/constraints.ts); an ADMIN on MEMBERs only.
  * - Suspension revokes every live session in the same transaction; reactivation revives none.
+ * - Every suspension opens a containment record and every reactivation closes it, in the change's own
+ *   statement; a locked record (the engine's) refuses :reactivate unless the caller restores through it
+ *   or is an app holding containments:release.
  * - The user's row lock orders concurrent calls on one user, so the final state is the target of the
  *   last call to commit, and that call's audit entry is the last one for the user.
  */
@@ -41,7 +44,7 @@ export interface StateChangeOptions {
   gate?: SlotGate | undefined;
   /** A suspension by the response engine: the plan, whether its containment is locked, when to restore. */
   containment?: { planId: string; locked: boolean; restoreAfterSeconds: number | null } | undefined;
-  /** A reactivation that is a restore through the containment record (response/containments.ts). */
+  /** A reactivation that is a restore through the containment record (response/restores.ts). */
   restore?: { reason: 'restored' | 'false_positive' } | undefined;
 }
 
