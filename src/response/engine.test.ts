@@ -110,6 +110,7 @@ describeBackends('response engine properties', (backend) => {
         run++;
         // Every run starts from everyone active, no open plans, automation running.
         await sql`UPDATE users SET state = 'ACTIVE' WHERE account_id = ${accountId}`.execute(core.database.db);
+        await sql`DELETE FROM containments WHERE account_id = ${accountId}`.execute(core.database.db);
         await sql`DELETE FROM plans WHERE account_id = ${accountId}`.execute(core.database.db);
         await setPaused(core.response, testCtx, accountId, false);
         const policy = materialize(policyIn);
