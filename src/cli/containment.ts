@@ -70,7 +70,7 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
       );
   }
 
-  const containments = program.command('containments').description('Containment records: list, show, restore');
+  const containments = program.command('containments').description('Containment records: list, restore');
   containments
     .command('list')
     .description('Containment records, newest first')
