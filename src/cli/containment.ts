@@ -7,10 +7,11 @@
  * against the signed checkpoint here; it exits non-zero when the proof does not verify.
  */
 import type { Command } from 'commander';
+import { AppError } from '../errors.js';
 import type { Explanation } from '../response/explain.js';
 import { explain } from '../response/explain.js';
 import { planView } from '../response/engine.js';
-import { listContainments } from '../store/containments.js';
+import { findContainment, listContainments } from '../store/containments.js';
 import { listPlans } from '../store/plans.js';
 import { containmentView } from '../http/routes/containments.js';
 import { checkEntryProof } from './audit.js';
@@ -70,7 +71,7 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
       );
   }
 
-  const containments = program.command('containments').description('Containment records: list, restore');
+  const containments = program.command('containments').description('Containment records: list, show, restore');
   containments
     .command('list')
     .description('Containment records, newest first')
@@ -86,6 +87,23 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
         });
         if (opts.json) return printJson(io, rows);
         printTable(io, ['Containment', 'User', 'Plan', 'Locked', 'Status', 'Opened', 'Restore after'], rows.map((c) => [c.id, c.user_id, c.plan_id ?? '(by hand)', c.locked ? 'yes' : 'no', c.close_reason ? `closed: ${c.close_reason}` : c.status, c.open_time, c.restore_after_time ?? '']));
+      }),
+    );
+  containments
+    .command('show <containment>')
+    .description('One record: its snapshot, cause, who opened it, and how it closed')
+    .option('--account <id>', ACCOUNT_HELP)
+    .action((id: string, opts: { account?: string }) =>
+      run(async () => {
+        const record = await runAdmin<ContainmentJson>(io, 'containments show', opts.account, {
+          direct: async (core, accountId) => {
+            const row = await findContainment(core.database.db, accountId, id);
+            if (!row) throw new AppError('CONTAINMENT_NOT_FOUND', { metadata: { containment_id: id } });
+            return containmentView(row);
+          },
+          api: (client, accountId) => client.call<ContainmentJson>('GET', `${accountPath(accountId)}/containments/${encodeURIComponent(id)}`),
+        });
+        printJson(io, record);
       }),
     );
   containments

@@ -20,7 +20,7 @@ import { usersCommand } from './users.js';
 const HELP_FOOTER = `
 Configuration comes from the environment: run \`cordon config docs\` for every option.
 Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 refused by a rule
-(last owner, externally managed, an app constraint, duplicate), 5 database unavailable or data directory in use,
+(last owner, externally managed, an app constraint, duplicate, a containment lock, a plan no longer pending), 5 database unavailable or data directory in use,
 78 invalid configuration.`;
 
 export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {

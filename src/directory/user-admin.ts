@@ -7,10 +7,11 @@
  *   the ADMIN does not hold, so it takes an OWNER (or the operator on the database itself).
  * Every change writes its audit entry in its own transaction.
  */
-import type { CallContext } from '../audit/entry.js';
+import { toJsonText, type CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
 import type { User, UserRole } from '../storage/schema.js';
 import { lockAccount } from '../store/accounts.js';
+import { closeContainmentOfDeletedUser } from '../store/containments.js';
 import type { Executor } from '../store/executor.js';
 import { listGroupIdsOfUser } from '../store/groups.js';
 import { countOtherActiveOwners, deleteUserRow, findTakenEmails, lockUserById, updateUser as updateUserRow, type ListedUser } from '../store/users.js';
@@ -93,13 +94,14 @@ export async function deleteUser(deps: DirectoryDeps, ctx: CallContext, accountI
     assertMayManage(actorRole, user.role, 'delete');
     await assertAnotherOwner(trx, user);
     await deleteUserRow(trx, accountId, userId);
+    const containment = await closeContainmentOfDeletedUser(trx, accountId, userId, toJsonText({ actor: ctx.actor, authz: ctx.authz }));
     await deps.audit.append(trx, {
       accountId,
       ctx,
       action: 'user.delete',
       target: { type: 'user', id: userId },
       outcome: 'changed',
-      details: { email: user.email, role: user.role, state: user.state },
+      details: { email: user.email, role: user.role, state: user.state, ...(containment ? { containment_closed: containment } : {}) },
     });
     return user;
   });

@@ -322,7 +322,7 @@ export interface ContainmentSnapshot {
   sessions_revoked: string[];
 }
 
-export type ContainmentCloseReason = 'restored' | 'false_positive' | 'reactivated' | 'released';
+export type ContainmentCloseReason = 'restored' | 'false_positive' | 'reactivated' | 'released' | 'deleted';
 
 export interface ContainmentsTable {
   account_id: string;

@@ -47,6 +47,19 @@ export function listDueContainments(db: Executor, limit: number): Promise<Contai
     .execute();
 }
 
+/** Closes the open record of a user being deleted (nobody is left to restore); its id, if there was one. */
+export async function closeContainmentOfDeletedUser(db: Executor, accountId: string, userId: string, closedBy: string): Promise<string | null> {
+  const row = await db
+    .updateTable('containments')
+    .set({ status: 'closed', close_reason: 'deleted', closed_by: closedBy, closed_at: sql<Date>`now()` as unknown as Date })
+    .where('account_id', '=', accountId)
+    .where('user_id', '=', userId)
+    .where('status', '=', 'open')
+    .returning('id')
+    .executeTakeFirst();
+  return row?.id ?? null;
+}
+
 export async function markRestoreRequested(db: Executor, accountId: string, id: string): Promise<void> {
   await db.updateTable('containments').set({ restore_requested_at: sql<Date>`now()` as unknown as Date }).where('account_id', '=', accountId).where('id', '=', id).execute();
 }

@@ -79,5 +79,9 @@ describeBackends('cordon explain, approvals, containments', (backend) => {
     expect((await runCli(['containments', 'restore', containmentId], env)).code).toBe(2);
     const list = JSON.parse((await runCli(['containments', 'list', '--open', '--json'], env)).stdout);
     expect(list).toEqual([expect.objectContaining({ id: containmentId, plan_id: plan.id, locked: true, status: 'open' })]);
+    const shown = await runCli(['containments', 'show', containmentId], env);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id: containmentId, snapshot: { state: 'ACTIVE', role: 'MEMBER', group_ids: [] }, cause: { plan_id: plan.id }, close_reason: null });
+    expect((await runCli(['containments', 'show', 'AAAAAAAAAAAAAAAAAAAAAAAAAA'], env)).code).toBe(3);
   });
 });

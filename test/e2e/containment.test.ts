@@ -184,6 +184,15 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
     expect(record).toMatchObject({ plan_id: null, locked: false, opened_by: { actor: { type: 'user', id: seed.admin.id } } });
     expect((await api('POST', `/users/${b.id}:reactivate`, adminToken)).statusCode).toBe(200);
     expect((await api('GET', `/containments/${record.id}`, adminToken)).json()).toMatchObject({ status: 'closed', close_reason: 'reactivated' });
+
+    // Deleting a contained user closes the record: nobody is left to restore.
+    const c = await person('deleted-while-contained');
+    expect((await api('POST', `/users/${c.id}:suspend`, adminToken)).statusCode).toBe(200);
+    const open = (await api('GET', '/containments?status=open', adminToken)).json().containments.find((x: { user_id: string }) => x.user_id === c.id);
+    expect((await api('DELETE', `/users/${c.id}`, adminToken)).statusCode).toBe(200);
+    expect((await api('GET', `/containments/${open.id}`, adminToken)).json()).toMatchObject({ status: 'closed', close_reason: 'deleted', closed_by: { actor: { type: 'user', id: seed.admin.id } } });
+    const deletion = (await auditTrail(core, seed.accountId)).find((e) => e.action === 'user.delete' && e.target_id === c.id)!;
+    expect(deletion.details).toMatchObject({ containment_closed: open.id });
   });
 
   it('approvals: only eligible people, bound to the digest, N distinct people; the last approval executes', async () => {

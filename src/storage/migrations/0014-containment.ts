@@ -59,7 +59,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       restore_after         timestamptz,
       restore_requested_at  timestamptz,
       status                text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
-      close_reason          text CHECK (close_reason IN ('restored', 'false_positive', 'reactivated', 'released')),
+      close_reason          text CHECK (close_reason IN ('restored', 'false_positive', 'reactivated', 'released', 'deleted')),
       closed_by             jsonb,
       closed_at             timestamptz,
       PRIMARY KEY (account_id, id),
