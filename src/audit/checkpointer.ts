@@ -5,6 +5,7 @@
  * signs two checkpoints without a consistency proof between them, even if its storage was tampered with.
  */
 import type { Logger } from 'pino';
+import { Periodic } from '../periodic.js';
 import { insertCheckpoint, listLogsToCheckpoint } from '../store/checkpoints.js';
 import type { Executor } from '../store/executor.js';
 import { readTreeNodes } from '../store/tree.js';
@@ -16,27 +17,22 @@ import { consistencyPlan, resolvePlan, rootAt, verifyConsistency, type NodeReade
 export const logOrigin = (key: CheckpointKey, logId: string) => `${key.name}/${logId}`;
 
 export class Checkpointer {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly db: Executor,
     private readonly key: CheckpointKey,
     private readonly options: { intervalMs: number; logger?: Logger | undefined },
-  ) {}
-
-  start(): void {
-    this.timer ??= setInterval(() => {
-      this.running ??= this.pass()
-        .catch((error: unknown) => this.options.logger?.error({ err: error }, 'audit checkpoint pass failed; retrying'))
-        .finally(() => (this.running = undefined));
-    }, this.options.intervalMs);
+  ) {
+    this.periodic = new Periodic(() => this.pass(), options.intervalMs, (error) => options.logger?.error({ err: error }, 'audit checkpoint pass failed; retrying'));
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  start(): void {
+    this.periodic.start();
+  }
+
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** Signs a checkpoint for every log that grew; returns how many it signed. */

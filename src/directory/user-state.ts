@@ -113,7 +113,7 @@ export async function changeLockedUserState(
   await constraints?.beforeChange(target);
   const containment = target === 'SUSPENDED' ? { open: openContainment(ctx, options) } : { close: await closeContainment(trx, ctx, user, options) };
   const applied = await applyUserState(trx, {
-    ...containment,
+    containment,
     accountId: user.account_id,
     userId: user.id,
     state: target,

@@ -49,7 +49,7 @@ export async function decidePlan(deps: ResponseDeps, approver: Approver, account
     const plan = await lockPlan(trx, accountId, planId);
     if (!plan) throw new AppError('PLAN_NOT_FOUND', { metadata: { plan_id: planId } });
     if (plan.status !== 'pending_approval') throw new AppError('PLAN_NOT_PENDING', { metadata: { plan_id: planId, status: plan.status } });
-    const standing = await checkStanding(deps, trx, plan, approver.ctx);
+    const standing = await checkStanding(trx, plan, approver.ctx);
     if ('ended' in standing) {
       refusal = new AppError(standing.ended.status === 'expired' ? 'PLAN_EXPIRED' : 'PLAN_VOID', { metadata: { plan_id: planId } });
       return { plan: standing.ended, decisions: await listDecisions(trx, accountId, planId) };
@@ -91,7 +91,7 @@ export async function decidePlan(deps: ResponseDeps, approver: Approver, account
       if (plan.action !== 'restore' || !isAppError(error) || error.code !== 'CONTAINMENT_CLOSED') throw error;
       await sql`ROLLBACK TO SAVEPOINT decision`.execute(trx);
       refusal = new AppError('PLAN_VOID', { metadata: { plan_id: planId } });
-      return { plan: await endPlan(deps, trx, plan, 'void', approver.ctx), decisions: await listDecisions(trx, accountId, planId) };
+      return { plan: await endPlan(trx, plan, 'void', approver.ctx), decisions: await listDecisions(trx, accountId, planId) };
     }
     const { status, verdicts, entries = [] } = executed;
     return { plan: await finishPlan(trx, plan, status, [entry('plan.approve', status), ...entries], [...(plan.verdicts as Verdict[]), ...verdicts]), decisions };
@@ -104,10 +104,10 @@ export async function decidePlan(deps: ResponseDeps, approver: Approver, account
  * Whether a pending plan still stands: ended (and audited) as expired when its time ran out, or as void
  * when its digest no longer matches what it stands on; otherwise the policy it is decided under.
  */
-export async function checkStanding(deps: ResponseDeps, trx: Transaction<Database>, plan: PlanRow, ctx: CallContext): Promise<{ ended: PlanRow } | { policy: ProtectionPolicy }> {
-  if (plan.expires_at !== null && new Date(plan.expires_at).getTime() <= Date.now()) return { ended: await endPlan(deps, trx, plan, 'expired', ctx) };
+async function checkStanding(trx: Transaction<Database>, plan: PlanRow, ctx: CallContext): Promise<{ ended: PlanRow } | { policy: ProtectionPolicy }> {
+  if (plan.expires_at !== null && new Date(plan.expires_at).getTime() <= Date.now()) return { ended: await endPlan(trx, plan, 'expired', ctx) };
   const { digest, policy } = await currentDigest(trx, plan);
-  if (digest !== plan.action_digest) return { ended: await endPlan(deps, trx, plan, 'void', ctx) };
+  if (digest !== plan.action_digest) return { ended: await endPlan(trx, plan, 'void', ctx) };
   return { policy };
 }
 
@@ -117,7 +117,7 @@ const ENDINGS = {
 } as const;
 
 /** Ends a pending plan as expired or void, with its entry. */
-export function endPlan(_deps: ResponseDeps, trx: Transaction<Database>, plan: PlanRow, status: keyof typeof ENDINGS, ctx: CallContext): Promise<PlanRow> {
+export function endPlan(trx: Transaction<Database>, plan: PlanRow, status: keyof typeof ENDINGS, ctx: CallContext): Promise<PlanRow> {
   const [action, reason] = ENDINGS[status];
   return finishPlan(trx, plan, status, [toAuditRow({ accountId: plan.account_id, ctx, action, target: { type: 'plan', id: plan.id }, outcome: 'changed', details: { reason, subject_user_id: plan.subject_user_id, plan_action: plan.action } })]);
 }

@@ -12,6 +12,7 @@
  * that dies mid-way leaves the record to the next pass. Expired plans are claimed the same way.
  */
 import type { Logger } from 'pino';
+import { Periodic } from '../periodic.js';
 import type { CallContext } from '../audit/entry.js';
 import { isAppError } from '../errors.js';
 import { claimExpiredPlans } from '../store/approvals.js';
@@ -25,26 +26,21 @@ const RESTORE_AFTER: CallContext = { actor: { type: 'system', id: 'restore-after
 const EXPIRY: CallContext = { actor: { type: 'system', id: 'approval-expiry' }, authz: { method: 'job' } };
 
 export class ContainmentWorker {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly deps: ResponseDeps,
     private readonly options: { intervalMs: number; logger?: Logger | undefined },
-  ) {}
-
-  start(): void {
-    this.timer ??= setInterval(() => {
-      this.running ??= this.pass()
-        .catch((error: unknown) => this.options.logger?.error({ err: error }, 'containment jobs failed; retrying'))
-        .finally(() => (this.running = undefined));
-    }, this.options.intervalMs);
+  ) {
+    this.periodic = new Periodic(() => this.pass(), options.intervalMs, (error) => options.logger?.error({ err: error }, 'containment jobs failed; retrying'));
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
+  start(): void {
+    this.periodic.start();
+  }
+
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** One pass of both jobs; returns how many plans expired and how many restores were asked for. */
@@ -53,7 +49,7 @@ export class ContainmentWorker {
     for (;;) {
       const n = await this.deps.audit.transact(async (trx) => {
         const due = await claimExpiredPlans(trx, BATCH);
-        for (const plan of due) await endPlan(this.deps, trx, plan, 'expired', EXPIRY);
+        for (const plan of due) await endPlan(trx, plan, 'expired', EXPIRY);
         return due.length;
       });
       expired += n;

@@ -301,7 +301,8 @@ function draftView(draft: PlanDraft) {
   return { ...view, status: wouldExecute ? 'would_execute' : view.status, id: null, signal_id: null, requested_by: null, create_time: null, execute_time: null, expire_time: null };
 }
 
-const isoOrNull = (time: Date | string | null) => (time === null ? null : new Date(time).toISOString());
+/** A stored time as the API shows it (ISO 8601), or null. */
+export const isoOrNull = (time: Date | string | null) => (time === null ? null : new Date(time).toISOString());
 
 function capRaw(text: string, max: number): { json: string; truncated: boolean } {
   // Through JSON.parse and the audit log's writer: a NUL or a lone surrogate, which jsonb refuses, becomes U+FFFD.

@@ -65,18 +65,6 @@ export async function listGroupIdsOfUser(db: Executor, accountId: string, userId
   return rows.map((r) => r.group_id);
 }
 
-/** The groups a user is in (id and name), in id order. */
-export function listGroupsOfUser(db: Executor, accountId: string, userId: string): Promise<Array<{ id: string; name: string }>> {
-  return db
-    .selectFrom('group_members as m')
-    .innerJoin('groups as g', (join) => join.onRef('g.account_id', '=', 'm.account_id').onRef('g.id', '=', 'm.group_id'))
-    .select(['g.id', 'g.name'])
-    .where('m.account_id', '=', accountId)
-    .where('m.user_id', '=', userId)
-    .orderBy('g.id')
-    .execute();
-}
-
 export async function isMember(db: Executor, accountId: string, groupId: string, userId: string): Promise<boolean> {
   const row = await db.selectFrom('group_members').select('user_id').where('account_id', '=', accountId).where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst();
   return row !== undefined;

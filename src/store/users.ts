@@ -144,30 +144,12 @@ export async function applyUserState(
     revokeReason: string | null;
     audit: AuditEntryValues;
     gate?: SlotGate | undefined;
-    open?: OpenContainment | undefined;
-    close?: CloseContainment | undefined;
+    /** A suspension opens the user's record; a reactivation closes it. */
+    containment: { open: OpenContainment } | { close: CloseContainment };
   },
 ): Promise<{ user: User; sessionsRevoked: string[]; containmentId: string | null } | { gated: Claim[] }> {
-  const { accountId, userId, state, revokeReason, audit: a, gate, open, close } = change;
-  const containment = open
-    ? sql`containment AS (
-        INSERT INTO containments (account_id, id, user_id, plan_id, locked, snapshot, cause, opened_by, restore_after)
-        SELECT c.account_id, ${open.id}, c.id, ${open.planId}, ${open.locked},
-               jsonb_build_object('state', 'ACTIVE', 'role', c.role, 'sessions_revoked', to_jsonb(revoked_ids.ids),
-                                  'group_ids', (SELECT coalesce(jsonb_agg(m.group_id ORDER BY m.group_id), '[]'::jsonb) FROM group_members m
-                                                WHERE m.account_id = c.account_id AND m.user_id = c.id)),
-               ${open.cause}::jsonb, ${open.openedBy}::jsonb,
-               now() + make_interval(secs => ${open.restoreAfterSeconds}::double precision)
-        FROM changed c, revoked_ids
-        RETURNING id
-      )`
-    : close
-      ? sql`containment AS (
-          UPDATE containments SET status = 'closed', close_reason = ${close.reason}, closed_by = ${close.closedBy}::jsonb, closed_at = now()
-          WHERE account_id = ${accountId} AND user_id = ${userId} AND status = 'open' AND EXISTS (SELECT 1 FROM changed)
-          RETURNING id
-        )`
-      : sql`containment AS (SELECT NULL::text AS id WHERE false)`;
+  const { accountId, userId, state, revokeReason, audit: a, gate } = change;
+  const containment = containmentCte(accountId, userId, change.containment);
   const result = await sql<User & { sessions_revoked: string[]; containment_id: string | null; claims: Array<{ scope: string; slot: number; previous: string | null }> | null }>`
     WITH ${gate ? sql`${gate.ctes},` : sql``} changed AS (
       UPDATE users SET state = ${state}, updated_at = now()
@@ -198,6 +180,30 @@ export async function applyUserState(
     return { gated: (claims ?? []).map((c) => ({ scope: c.scope, slot: c.slot, previous: c.previous === null ? null : new Date(c.previous) })) };
   }
   return { user, sessionsRevoked: sessions_revoked, containmentId: containment_id };
+}
+
+/** The `containment` CTE of applyUserState: a suspension opens the user's record, a reactivation closes it. */
+function containmentCte(accountId: string, userId: string, change: { open: OpenContainment } | { close: CloseContainment }) {
+  if ('open' in change) {
+    const { open } = change;
+    return sql`containment AS (
+      INSERT INTO containments (account_id, id, user_id, plan_id, locked, snapshot, cause, opened_by, restore_after)
+      SELECT c.account_id, ${open.id}, c.id, ${open.planId}, ${open.locked},
+             jsonb_build_object('state', 'ACTIVE', 'role', c.role, 'sessions_revoked', to_jsonb(revoked_ids.ids),
+                                'group_ids', (SELECT coalesce(jsonb_agg(m.group_id ORDER BY m.group_id), '[]'::jsonb) FROM group_members m
+                                              WHERE m.account_id = c.account_id AND m.user_id = c.id)),
+             ${open.cause}::jsonb, ${open.openedBy}::jsonb,
+             now() + make_interval(secs => ${open.restoreAfterSeconds}::double precision)
+      FROM changed c, revoked_ids
+      RETURNING id
+    )`;
+  }
+  const { close } = change;
+  return sql`containment AS (
+    UPDATE containments SET status = 'closed', close_reason = ${close.reason}, closed_by = ${close.closedBy}::jsonb, closed_at = now()
+    WHERE account_id = ${accountId} AND user_id = ${userId} AND status = 'open' AND EXISTS (SELECT 1 FROM changed)
+    RETURNING id
+  )`;
 }
 
 /** Sets a user's sign-in credentials (the seed already sealed) and clears the backoff and used TOTP steps. */

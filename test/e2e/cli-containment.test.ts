@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { receiveSignal } from '../../src/response/engine.js';
 import { applyPlaybooks } from '../../src/response/playbooks.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { createCliAccount, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
 import { runCli } from '../support/cli.js';
 import { testCtx } from '../support/fixtures.js';
 
@@ -16,13 +16,7 @@ describeBackends('cordon explain, approvals, containments', (backend) => {
   let containmentId: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    await (await openTestCore(database)).close();
-    env = { ...database.env, CORDON_DEMO: 'false' };
-    const init = await runCli(['init', '--name', 'Acme', '--owner-email', 'boss@acme.example', '--owner-name', 'Boss', '--json'], env);
-    expect(init.code).toBe(0);
-    accountId = JSON.parse(init.stdout).account_id;
-    expect((await runCli(['users', 'create', '--email', 'ada@acme.example', '--name', 'Ada'], env)).code).toBe(0);
+    ({ database, env, accountId } = await createCliAccount(backend, 'ada@acme.example'));
     // An engine-driven suspension, made in process: a signal from an app's token, an auto playbook.
     const core = await openTestCore(database);
     await applyPlaybooks(core.response, testCtx, accountId, [{ name: 'contain', match: { types: ['idp.*'] }, action: 'suspend', mode: 'auto' }]);

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { describeBackends, createTestDatabase, openTestCore, type TestDatabase } from '../support/backends.js';
+import { createCliAccount, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
 import { runCli } from '../support/cli.js';
 
 vi.setConfig({ testTimeout: 180_000 });
@@ -13,13 +13,7 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
   let accountId: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    await (await openTestCore(database)).close();
-    env = { ...database.env, CORDON_DEMO: 'false' };
-    const init = await runCli(['init', '--name', 'Acme', '--owner-email', 'boss@acme.example', '--owner-name', 'Boss', '--json'], env);
-    expect(init.code).toBe(0);
-    accountId = JSON.parse(init.stdout).account_id;
-    expect((await runCli(['users', 'create', '--email', 'ada.lovelace@example.com', '--name', 'Ada'], env)).code).toBe(0);
+    ({ database, env, accountId } = await createCliAccount(backend, 'ada.lovelace@example.com'));
   });
   afterAll(() => database.drop());
 

@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, inject } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject } from 'vitest';
 import { createCore, type Core } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { runCli } from './cli.js';
 import { BACKENDS, PG_SERVER_URL, PG_TEMPLATE, type TestBackend } from './env.js';
 
 export { BACKENDS, type TestBackend };
@@ -87,4 +88,19 @@ export function useFreshCore(backend: TestBackend): { core: Core; database: Test
     await fresh.database.drop();
   });
   return fresh;
+}
+
+/**
+ * A fresh database where the CLI made the account (`cordon init`, as an operator would) and one user
+ * (`ada@…`, a MEMBER): what the CLI suites start from. The demo seed is off.
+ */
+export async function createCliAccount(backend: TestBackend, userEmail: string): Promise<{ database: TestDatabase; env: Record<string, string>; accountId: string }> {
+  const database = await createTestDatabase(backend);
+  await (await openTestCore(database)).close();
+  const env = { ...database.env, CORDON_DEMO: 'false' };
+  const init = await runCli(['init', '--name', 'Acme', '--owner-email', 'boss@acme.example', '--owner-name', 'Boss', '--json'], env);
+  expect(init.code, init.stderr).toBe(0);
+  const created = await runCli(['users', 'create', '--email', userEmail, '--name', 'Ada'], env);
+  expect(created.code, created.stderr).toBe(0);
+  return { database, env, accountId: JSON.parse(init.stdout).account_id as string };
 }

@@ -11,7 +11,7 @@ import { ADMIN_ROLES, requireSession } from '../../auth/session-guard.js';
 import { AppError } from '../../errors.js';
 import { decidePlan } from '../../response/approvals.js';
 import { approverOf, isApprover } from '../../response/approvers.js';
-import { planView } from '../../response/engine.js';
+import { isoOrNull, planView } from '../../response/engine.js';
 import { requestRestore, setRestorePolicy, type RestoreReport } from '../../response/restores.js';
 import type { ContainmentSnapshot } from '../../storage/schema.js';
 import type { DecisionRow } from '../../store/approvals.js';
@@ -60,8 +60,6 @@ const RestoreResult = Type.Object({
   voided_plans: Type.Array(Type.String()),
 });
 
-const iso = (t: Date | string | null) => (t === null ? null : new Date(t).toISOString());
-
 export function containmentView(c: ContainmentRow) {
   return {
     id: c.id,
@@ -73,11 +71,11 @@ export function containmentView(c: ContainmentRow) {
     cause: c.cause as Record<string, unknown>,
     opened_by: c.opened_by as Record<string, unknown>,
     open_time: new Date(c.opened_at).toISOString(),
-    restore_after_time: iso(c.restore_after),
-    restore_request_time: iso(c.restore_requested_at),
+    restore_after_time: isoOrNull(c.restore_after),
+    restore_request_time: isoOrNull(c.restore_requested_at),
     close_reason: c.close_reason,
     closed_by: c.closed_by as Record<string, unknown> | null,
-    close_time: iso(c.closed_at),
+    close_time: isoOrNull(c.closed_at),
   };
 }
 
