@@ -71,6 +71,18 @@ export const ErrorCodes = {
     http: 400,
     description: 'containment_locked: an open containment holds this user suspended; restore it through the containment, or use an app holding containments:release',
   },
+  /** An app's release of a locked containment under a restore policy of more than one approval: it becomes a request. */
+  RELEASE_NEEDS_APPROVAL: {
+    grpc: GrpcCode.FAILED_PRECONDITION,
+    http: 400,
+    description: 'release_needs_approval: the restore policy needs more than one approval; the release waits for a person',
+  },
+  /** That request: a pending restore plan (metadata.plan_id) waits for a person's approval. */
+  RELEASE_PENDING_APPROVAL: {
+    grpc: GrpcCode.FAILED_PRECONDITION,
+    http: 400,
+    description: "release_pending_approval: the release is a restore request that waits for a person's approval under the restore policy",
+  },
   CONTAINMENT_CLOSED: { grpc: GrpcCode.FAILED_PRECONDITION, http: 400, description: 'containment_closed: the containment is already closed' },
   PLAN_NOT_PENDING: { grpc: GrpcCode.FAILED_PRECONDITION, http: 400, description: 'plan_not_pending: the plan is not waiting for approval' },
   PLAN_EXPIRED: { grpc: GrpcCode.FAILED_PRECONDITION, http: 400, description: 'plan_expired: the time to approve this plan has run out' },

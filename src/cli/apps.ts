@@ -27,6 +27,26 @@ function printApps(io: CliIo, apps: AppJson[]): void {
   );
 }
 
+/** The constraints an admin set, and the ceiling the app's maker puts on it. */
+function printConstraints(io: CliIo, app: AppJson): void {
+  const c = app.constraints;
+  const ceiling = c.maker_ceiling;
+  const lines = [
+    `Groups it may act on: ${c.allowed_group_ids.length > 0 ? c.allowed_group_ids.join(', ') : 'any'}`,
+    `Roles it may never touch: ${c.protected_roles.length > 0 ? c.protected_roles.join(', ') : 'none'}`,
+    `Suspensions per hour: ${c.max_suspensions_per_hour ?? 'no cap'}`,
+    `Made by: ${c.maker.user_id === null ? 'the operator (no ceiling)' : `${c.maker.user_id} (${c.maker.role} then)`}`,
+    `Maker ceiling: ${
+      ceiling.powerless
+        ? 'the maker can no longer exercise anything: the app acts on nothing'
+        : ceiling.roles_out_of_reach.length === 0
+          ? 'none'
+          : `never acts on ${ceiling.roles_out_of_reach.join(' or ')} users; never holds ${ceiling.permissions_withheld.join(', ')}`
+    }`,
+  ];
+  io.stdout.write(`${lines.join('\n')}\n`);
+}
+
 function printSecretOnce(io: CliIo, app: WithSecret, json: boolean | undefined): void {
   if (json) return printJson(io, app);
   printApps(io, [app]);
@@ -122,8 +142,9 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
           direct: async (core, accountId) => appView(await getApp(core.directory, accountId, appId)),
           api: (client, accountId) => client.call('GET', appsPath(accountId, appId)),
         });
-        if (opts.json) printJson(io, app);
-        else printApps(io, [app]);
+        if (opts.json) return printJson(io, app);
+        printApps(io, [app]);
+        printConstraints(io, app);
       }),
     );
 

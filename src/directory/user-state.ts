@@ -7,7 +7,7 @@
  * - Suspension revokes every live session in the same transaction; reactivation revives none.
  * - Every suspension opens a containment record and every reactivation closes it, in the change's own
  *   statement; a locked record (the engine's) refuses :reactivate unless the caller restores through it
- *   or is an app holding containments:release.
+ *   or is an app holding containments:release under a restore policy of at most one approval.
  * - The user's row lock orders concurrent calls on one user, so the final state is the target of the
  *   last call to commit, and that call's audit entry is the last one for the user.
  */
@@ -19,7 +19,7 @@ import type { Transaction } from 'kysely';
 import type { Database, User, UserRole, UserState } from '../storage/schema.js';
 import { enforceAppConstraints } from '../oauth/constraints.js';
 import type { AppConstraints } from '../store/tokens.js';
-import type { Claim, SlotGate } from '../store/automation.js';
+import { readAutomation, type Claim, type SlotGate } from '../store/automation.js';
 import { applyUserState, lockUserById, type CloseContainment, type OpenContainment } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
 import { assertAnotherOwner, assertMayManage } from './user-admin.js';
@@ -148,6 +148,10 @@ async function closeContainment(trx: Transaction<Database>, ctx: CallContext, us
   const open = await findOpenContainment(trx, user.account_id, user.id);
   if (!open?.locked) return { reason: 'reactivated', closedBy };
   const permissions = ctx.actor.type === 'app' ? (ctx.authz['permissions'] as string[] | undefined) : undefined;
-  if (permissions?.includes('containments:release')) return { reason: 'released', closedBy };
-  throw new AppError('CONTAINMENT_LOCKED', { metadata: { user_id: user.id, containment_id: open.id } });
+  if (!permissions?.includes('containments:release')) throw new AppError('CONTAINMENT_LOCKED', { metadata: { user_id: user.id, containment_id: open.id } });
+  // The release must satisfy the restore policy in force: the app's request counts as one approval,
+  // as a person's does; under the two-person rule it waits for a person (response/restores.ts).
+  const required = (await readAutomation(trx, user.account_id)).restore_approvals;
+  if (required > 1) throw new AppError('RELEASE_NEEDS_APPROVAL', { metadata: { user_id: user.id, containment_id: open.id, approvals_required: String(required) } });
+  return { reason: 'released', closedBy };
 }

@@ -1,6 +1,10 @@
 /**
  * OAuth apps: created inside an account with a fixed set of permissions, an authentication method,
  * and constraints the Users API enforces. The client secret is shown once, at creation or rotation.
+ *
+ * An app never holds more power than the person who made it (maker-ceiling.ts): each app records its
+ * maker and their role; only an OWNER grants `containments:release`, and only an OWNER disables or
+ * rotates an app an OWNER (or the operator) made.
  */
 import { randomUUID } from 'node:crypto';
 import type { CallContext } from '../audit/entry.js';
@@ -9,10 +13,12 @@ import { assertAccountExists } from '../directory/users.js';
 import { ROLES } from '../directory/validate.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
-import type { AuthMethod, OAuthApp } from '../storage/schema.js';
-import { findAppById, insertApp, listApps as listAppRows, lockAppById, updateApp } from '../store/apps.js';
+import type { AuthMethod, OAuthApp, UserRole } from '../storage/schema.js';
+import { findAppById, insertApp, listApps as listAppRows, lockAppById, readMakerRole, updateApp, type AppRow } from '../store/apps.js';
+import type { Executor } from '../store/executor.js';
 import { listGroups } from '../store/groups.js';
 import { generateClientSecret, hashClientSecret } from './client-secret.js';
+import { makerCeiling } from './maker-ceiling.js';
 import { isPermission, PERMISSIONS } from './permissions.js';
 
 export const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
@@ -32,7 +38,7 @@ export interface NewAppInput {
 }
 
 export interface CreatedApp {
-  app: OAuthApp;
+  app: AppRow;
   /** Only for the client_secret_* methods; shown this once. */
   clientSecret: string | undefined;
 }
@@ -80,6 +86,10 @@ export async function createApp(deps: DirectoryDeps, ctx: CallContext, accountId
   const clientSecret = jwks ? undefined : generateClientSecret();
   const app = await deps.audit.transact(async (trx) => {
     await assertAccountExists({ db: trx }, accountId);
+    const maker = await personActing(trx, ctx, accountId);
+    if (maker && maker.role !== 'OWNER' && permissions.includes('containments:release')) {
+      throw new AppError('PERMISSION_DENIED', { description: 'only an OWNER may grant containments:release' });
+    }
     const known = new Set((await listGroups(trx, accountId)).map((g) => g.id));
     const missing = groupIds.filter((g) => !known.has(g));
     if (missing.length > 0) throw invalid(`allowed_group_ids: no such group in this account: ${missing.join(', ')}`);
@@ -96,6 +106,8 @@ export async function createApp(deps: DirectoryDeps, ctx: CallContext, accountId
       protected_roles: protectedRoles,
       max_suspensions_per_hour: cap,
       secret_hash: clientSecret ? hashClientSecret(clientSecret) : null,
+      created_by: maker?.userId ?? null,
+      created_by_role: maker?.role ?? null,
     });
     await deps.audit.append(trx, {
       accountId,
@@ -103,51 +115,74 @@ export async function createApp(deps: DirectoryDeps, ctx: CallContext, accountId
       action: 'app.create',
       target: { type: 'app', id: row.id },
       outcome: 'changed',
-      details: { ...appView(row) },
+      details: { ...appView({ ...row, maker_role_now: maker?.role ?? null }) },
     });
-    return row;
+    return { ...row, maker_role_now: maker?.role ?? null };
   });
   return { app, clientSecret };
 }
 
-export async function getApp(deps: Pick<DirectoryDeps, 'db'>, accountId: string, appId: string): Promise<OAuthApp> {
+/**
+ * The person a call acts for, with their role read now under a share lock (null: the operator, who is
+ * above every role). A person whose role no longer allows administering apps is refused.
+ */
+async function personActing(trx: Executor, ctx: CallContext, accountId: string): Promise<{ userId: string; role: 'OWNER' | 'ADMIN' } | null> {
+  if (ctx.actor.type !== 'user') return null;
+  const role = await readMakerRole(trx, accountId, ctx.actor.id);
+  if (role !== 'OWNER' && role !== 'ADMIN') throw new AppError('PERMISSION_DENIED', { description: 'only OWNER and ADMIN users administer apps' });
+  return { userId: ctx.actor.id, role };
+}
+
+/** Only an OWNER may disable or rotate an app an OWNER, or the operator, made. */
+async function assertMayAdminister(trx: Executor, ctx: CallContext, app: OAuthApp, what: string): Promise<UserRole | null> {
+  const person = await personActing(trx, ctx, app.account_id);
+  if (person && person.role !== 'OWNER' && app.created_by_role !== 'ADMIN') {
+    throw new AppError('PERMISSION_DENIED', { description: `only an OWNER may ${what} an app an OWNER made`, metadata: { app_id: app.id } });
+  }
+  return app.created_by === null ? null : await readMakerRole(trx, app.account_id, app.created_by);
+}
+
+export async function getApp(deps: Pick<DirectoryDeps, 'db'>, accountId: string, appId: string): Promise<AppRow> {
   const app = await findAppById(deps.db, accountId, appId);
   if (!app) throw new AppError('NOT_FOUND', { description: 'app not found' });
   return app;
 }
 
-export function listApps(deps: Pick<DirectoryDeps, 'db'>, accountId: string): Promise<OAuthApp[]> {
+export function listApps(deps: Pick<DirectoryDeps, 'db'>, accountId: string): Promise<AppRow[]> {
   return listAppRows(deps.db, accountId);
 }
 
 /** Disables an app: its tokens stop working and it gets no new ones. Idempotent. */
-export async function disableApp(deps: DirectoryDeps, ctx: CallContext, accountId: string, appId: string): Promise<{ app: OAuthApp; changed: boolean }> {
+export async function disableApp(deps: DirectoryDeps, ctx: CallContext, accountId: string, appId: string): Promise<{ app: AppRow; changed: boolean }> {
   return deps.audit.transact(async (trx) => {
     const app = await lockAppById(trx, accountId, appId);
     if (!app) throw new AppError('NOT_FOUND', { description: 'app not found' });
+    const makerRoleNow = await assertMayAdminister(trx, ctx, app, 'disable');
     const changed = app.disabled_at === null;
     const updated = changed ? await updateApp(trx, accountId, appId, { disabled_at: new Date() }) : app;
     await deps.audit.append(trx, { accountId, ctx, action: 'app.disable', target: { type: 'app', id: appId }, outcome: changed ? 'changed' : 'unchanged' });
-    return { app: updated, changed };
+    return { app: { ...updated, maker_role_now: makerRoleNow }, changed };
   });
 }
 
 /** Replaces the client secret; the old one stops working at once. Returns the new one, shown this once. */
-export async function rotateAppSecret(deps: DirectoryDeps, ctx: CallContext, accountId: string, appId: string): Promise<{ app: OAuthApp; clientSecret: string }> {
+export async function rotateAppSecret(deps: DirectoryDeps, ctx: CallContext, accountId: string, appId: string): Promise<{ app: AppRow; clientSecret: string }> {
   const clientSecret = generateClientSecret();
   return deps.audit.transact(async (trx) => {
     const app = await lockAppById(trx, accountId, appId);
     if (!app) throw new AppError('NOT_FOUND', { description: 'app not found' });
+    const makerRoleNow = await assertMayAdminister(trx, ctx, app, 'rotate the secret of');
     if (app.auth_method === 'private_key_jwt') throw new AppError('FAILED_PRECONDITION', { description: 'the app authenticates with private_key_jwt: it has no secret' });
     if (app.disabled_at) throw new AppError('FAILED_PRECONDITION', { description: 'the app is disabled' });
     const updated = await updateApp(trx, accountId, appId, { secret_hash: hashClientSecret(clientSecret), secret_rotated_at: new Date() });
     await deps.audit.append(trx, { accountId, ctx, action: 'app.secret.rotate', target: { type: 'app', id: appId }, outcome: 'changed' });
-    return { app: updated, clientSecret };
+    return { app: { ...updated, maker_role_now: makerRoleNow }, clientSecret };
   });
 }
 
-/** What may be shown of an app: everything but its secret hash. */
-export function appView(app: OAuthApp) {
+/** What may be shown of an app: everything but its secret hash; its maker and the ceiling they set. */
+export function appView(app: AppRow) {
+  const maker = { user_id: app.created_by, role_then: app.created_by_role, role_now: app.maker_role_now };
   return {
     id: app.id,
     client_id: app.client_id,
@@ -160,6 +195,8 @@ export function appView(app: OAuthApp) {
       allowed_group_ids: app.allowed_group_ids,
       protected_roles: app.protected_roles,
       max_suspensions_per_hour: app.max_suspensions_per_hour,
+      maker: { user_id: maker.user_id, role: maker.role_then },
+      maker_ceiling: makerCeiling(maker),
     },
     create_time: app.created_at.toISOString(),
     secret_rotate_time: app.secret_rotated_at?.toISOString() ?? null,

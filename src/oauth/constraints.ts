@@ -1,15 +1,17 @@
 /**
  * The constraints an admin sets on an app (oauth/apps.ts), enforced wherever an app changes a user's
- * state, inside that change's transaction: the groups the app may act on (the user must be in one),
+ * state, inside that change's transaction: the ceiling of the person who made it (maker-ceiling.ts; their
+ * role read again here, under a share lock), the groups the app may act on (the user must be in one),
  * the roles it may never touch, and its suspensions per hour (a sliding hour, counted under the app's
  * row lock so that concurrent calls cannot overshoot). A refusal names the constraint in its metadata.
  */
 import { AppError } from '../errors.js';
 import type { User, UserState } from '../storage/schema.js';
-import { findAppByClientId, takeSuspensionSlot } from '../store/apps.js';
+import { findAppByClientId, readMakerRole, takeSuspensionSlot } from '../store/apps.js';
 import type { Executor } from '../store/executor.js';
 import type { AppConstraints } from '../store/tokens.js';
 import { listGroupIdsOfUser } from '../store/groups.js';
+import { describeCeiling, makerCeiling } from './maker-ceiling.js';
 
 /**
  * Refuses with APP_CONSTRAINT when the app may not act on this user at all; returns the check to run
@@ -17,8 +19,16 @@ import { listGroupIdsOfUser } from '../store/groups.js';
  * request; without them (another caller) they are read here.
  */
 export async function enforceAppConstraints(trx: Executor, accountId: string, clientId: string, user: User, known?: AppConstraints): Promise<{ beforeChange(target: UserState): Promise<void> }> {
-  const app = known ?? (await findAppByClientId(trx, accountId, clientId));
-  if (!app) throw new AppError('PERMISSION_DENIED', { description: 'the app no longer exists', metadata: { client_id: clientId } });
+  const found = known ?? (await findAppByClientId(trx, accountId, clientId));
+  if (!found) throw new AppError('PERMISSION_DENIED', { description: 'the app no longer exists', metadata: { client_id: clientId } });
+  const app = 'maker' in found ? found : { ...found, maker: { user_id: found.created_by, role_then: found.created_by_role, role_now: null } };
+  if (app.maker.user_id !== null) {
+    const maker = { ...app.maker, role_now: await readMakerRole(trx, accountId, app.maker.user_id) };
+    const ceiling = makerCeiling(maker);
+    if (ceiling.powerless || ceiling.roles_out_of_reach.includes(user.role)) {
+      throw new AppError('APP_CONSTRAINT', { description: `app_constraint: ${describeCeiling(maker, ceiling)}`, metadata: { constraint: 'maker_ceiling', role: user.role } });
+    }
+  }
   if (app.protected_roles.includes(user.role)) {
     throw new AppError('APP_CONSTRAINT', { description: `app_constraint: the app may not act on ${user.role} users`, metadata: { constraint: 'protected_roles', role: user.role } });
   }

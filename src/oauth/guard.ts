@@ -2,7 +2,8 @@
  * The resource-side guard every protected route uses: a valid Cordon access token (see
  * access-token.ts), not revoked and of an enabled app (checked in the database on every request, so a
  * revocation or a disabled app holds on the very next request on every node), holding the route's
- * permission, for the account in the path. Failures carry RFC 6750 challenges.
+ * permission within what the app's maker can still exercise (maker-ceiling.ts), for the account in the
+ * path. Failures carry RFC 6750 challenges.
  */
 import type { FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
@@ -10,6 +11,7 @@ import type { CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
 import { InvalidToken, type AccessTokenClaims } from './access-token.js';
 import { accessTokenHash, DPOP_ALGS, htuOf, InvalidProof, verifyDpopProof } from './dpop.js';
+import { describeCeiling, makerCeiling, permissionsWithinCeiling } from './maker-ceiling.js';
 import type { Permission } from './permissions.js';
 import type { AppConstraints } from '../store/tokens.js';
 
@@ -52,7 +54,9 @@ export function requirePermission(core: Core, permission: Permission) {
     await checkBinding(core, request, scheme, token, claims.cnf?.jkt);
     const constraints = await core.tokenStanding.check({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id });
     if (!constraints) throw challenge('UNAUTHENTICATED', 'the access token is revoked or its app disabled', ', error="invalid_token"', scheme);
-    const permissions = claims.scope.split(' ');
+    // What the app's maker can still exercise bounds what the token carries (maker-ceiling.ts).
+    const ceiling = makerCeiling(constraints.maker);
+    const permissions = permissionsWithinCeiling(claims.scope.split(' '), ceiling);
     // Who the caller proved to be, set before the checks below so that a refusal is audited under it.
     request.principal = {
       claims,
@@ -66,6 +70,9 @@ export function requirePermission(core: Core, permission: Permission) {
     const account = (request.params as { account?: string } | undefined)?.account;
     if (account !== undefined && account !== claims.account_id) {
       throw challenge('PERMISSION_DENIED', 'the access token belongs to another account', ', error="insufficient_scope"');
+    }
+    if (ceiling.powerless) {
+      throw new AppError('APP_CONSTRAINT', { description: `app_constraint: ${describeCeiling(constraints.maker, ceiling)}`, metadata: { constraint: 'maker_ceiling' } });
     }
     if (!permissions.includes(permission)) {
       throw challenge('PERMISSION_DENIED', `the access token lacks the ${permission} permission`, `, error="insufficient_scope", scope="${permission}"`);

@@ -34,10 +34,18 @@ export async function isApprover(db: Executor, accountId: string, approver: Pick
 }
 
 /** Refuses a person who may not decide a plan about `subjectUserId` that `requestedBy` asked for. */
-export async function assertMayDecide(trx: Transaction<Database>, accountId: string, approver: Approver, subjectUserId: string | null, requestedBy: { type: string; id: string } | null): Promise<void> {
+export async function assertMayDecide(
+  trx: Transaction<Database>,
+  accountId: string,
+  approver: Approver,
+  subjectUserId: string | null,
+  requestedBy: { type: string; id: string; made_by?: string } | null,
+): Promise<void> {
   const refuse = (why: string) => new AppError('NOT_AN_APPROVER', { description: `not_an_approver: ${why}`, metadata: { reason: why.split(':')[0]! } });
   if (approver.userId === subjectUserId) throw refuse('subject: nobody decides a plan about themselves');
   if (requestedBy?.type === 'user' && requestedBy.id === approver.userId) throw refuse('requester: nobody approves what they asked for');
+  // An app's request stands for the person who made it: they are its requester too.
+  if (requestedBy?.type === 'app' && requestedBy.made_by === approver.userId) throw refuse('requester: nobody approves what their app asked for');
   if (!(await isApprover(trx, accountId, approver))) throw refuse('role: approvers are OWNERs, ADMINs and members of the approver group');
 }
 

@@ -22,7 +22,7 @@ import { finishPlan, insertDecision, markFalsePositive, releaseSlotsOfPlan } fro
 import { lockAutomation, readAutomation, updateAutomation } from '../store/automation.js';
 import { findContainment, lockContainment, markRestoreRequested, readRestoreState, type ContainmentRow } from '../store/containments.js';
 import { findGroupById } from '../store/groups.js';
-import { findPlan, insertPlanWithEntries, type PlanRow } from '../store/plans.js';
+import { findPendingRestorePlan, findPlan, insertPlanWithEntries, type PlanRow } from '../store/plans.js';
 import { approvedContext, assertMayDecide, type Approver } from './approvers.js';
 import type { ResponseDeps } from './engine.js';
 import { digestAction } from './plan.js';
@@ -107,7 +107,38 @@ async function askRestore(
   });
 }
 
-async function insertRestorePlan(deps: ResponseDeps, trx: Transaction<Database>, ctx: CallContext, approver: Approver | undefined, containment: ContainmentRow, reason: RestoreReason, required: number, have: number) {
+/**
+ * An app holding `containments:release` asked to reactivate a user whose locked containment the restore
+ * policy says needs two people (user-state.ts refused it with RELEASE_NEEDS_APPROVAL): its request counts
+ * as the first, as a person's would, and a pending restore plan waits for a person's approval; the app's
+ * maker may not give it (they stand behind the request). Asking again answers the same pending plan.
+ */
+export async function requestRelease(deps: ResponseDeps, ctx: CallContext, app: { clientId: string; makerId: string | null }, accountId: string, containmentId: string): Promise<PlanRow> {
+  return deps.audit.transact(async (trx) => {
+    const containment = await lockContainment(trx, accountId, containmentId);
+    if (!containment) throw new AppError('CONTAINMENT_NOT_FOUND', { metadata: { containment_id: containmentId } });
+    if (containment.status !== 'open') throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containmentId } });
+    const pending = await findPendingRestorePlan(trx, accountId, containmentId);
+    if (pending) return pending;
+    const required = (await readAutomation(trx, accountId)).restore_approvals;
+    const requestedBy = { type: 'app', id: app.clientId, ...(app.makerId ? { made_by: app.makerId } : {}) };
+    const { plan } = await insertRestorePlan(deps, trx, ctx, undefined, containment, 'restored', required, 1, requestedBy);
+    await markRestoreRequested(trx, accountId, containment.id);
+    return plan;
+  });
+}
+
+async function insertRestorePlan(
+  deps: ResponseDeps,
+  trx: Transaction<Database>,
+  ctx: CallContext,
+  approver: Approver | undefined,
+  containment: ContainmentRow,
+  reason: RestoreReason,
+  required: number,
+  have: number,
+  requestedBy: object = ctx.actor,
+) {
   const accountId = containment.account_id;
   const digest = restoreDigest(containment, reason);
   const planValues = {
@@ -120,14 +151,16 @@ async function insertRestorePlan(deps: ResponseDeps, trx: Transaction<Database>,
     policy_version: 0,
     action: 'restore' as const,
     mode: 'approval' as const,
-    approvals_required: required,
+    // People's decisions still needed: a request by an app counts as one, as a person's does (who also
+    // records a decision here); the restore-after job's counts as none.
+    approvals_required: approver ? required : required - have,
     status: 'pending_approval' as const,
     action_digest: digest,
     verdicts: JSON.stringify([{ step: 'approval', outcome: have >= required ? 'pass' : 'stop', reason: `the restore policy needs ${required} approval${required === 1 ? '' : 's'}`, details: { approvals_required: required, approvals: have } }]),
     restore_after_seconds: null,
     held_by: [],
     executed_at: null,
-    requested_by: toJsonText(ctx.actor),
+    requested_by: toJsonText(requestedBy),
     expires_at: new Date(Date.now() + deps.defaults.approvalTtlSeconds * 1000),
     decided_at: null,
     lock_containment: false,

@@ -149,6 +149,9 @@ export interface OAuthAppsTable {
   created_at: CreatedAt;
   updated_at: Timestamp;
   disabled_at: NullableTimestamp;
+  /** The person who made the app (null: the operator), and their role then. */
+  created_by: ColumnType<string | null, string | null | undefined, never>;
+  created_by_role: ColumnType<UserRole | null, UserRole | null | undefined, never>;
 }
 
 export interface SigningKeysTable {

@@ -1,13 +1,18 @@
 import { sql, type Insertable } from 'kysely';
-import type { OAuthApp, OAuthAppsTable } from '../storage/schema.js';
+import type { OAuthApp, OAuthAppsTable, UserRole } from '../storage/schema.js';
 import type { Executor } from './executor.js';
+
+/** An app with the current role of the person who made it (null: deleted, or the operator made it). */
+export type AppRow = OAuthApp & { maker_role_now: UserRole | null };
+
+const makerRoleNow = sql<UserRole | null>`(SELECT m.role FROM users m WHERE m.account_id = oauth_apps.account_id AND m.id = oauth_apps.created_by)`.as('maker_role_now');
 
 export function insertApp(db: Executor, row: Insertable<OAuthAppsTable>): Promise<OAuthApp> {
   return db.insertInto('oauth_apps').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export function findAppById(db: Executor, accountId: string, id: string): Promise<OAuthApp | undefined> {
-  return db.selectFrom('oauth_apps').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+export function findAppById(db: Executor, accountId: string, id: string): Promise<AppRow | undefined> {
+  return db.selectFrom('oauth_apps').selectAll().select(makerRoleNow).where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
 }
 
 /** The token endpoints' lookup, several at once: a client_id names one app across all accounts. */
@@ -15,8 +20,8 @@ export function findAppsByClientIds(db: Executor, clientIds: string[]): Promise<
   return db.selectFrom('oauth_apps').selectAll().where(sql<boolean>`client_id = ANY(${clientIds})`).execute();
 }
 
-export function listApps(db: Executor, accountId: string): Promise<OAuthApp[]> {
-  return db.selectFrom('oauth_apps').selectAll().where('account_id', '=', accountId).orderBy('created_at').orderBy('id').execute();
+export function listApps(db: Executor, accountId: string): Promise<AppRow[]> {
+  return db.selectFrom('oauth_apps').selectAll().select(makerRoleNow).where('account_id', '=', accountId).orderBy('created_at').orderBy('id').execute();
 }
 
 export function updateApp(
@@ -43,6 +48,15 @@ export function lockAppById(db: Executor, accountId: string, id: string): Promis
 export function findAppByClientId(db: Executor, accountId: string, clientId: string, lock = false): Promise<OAuthApp | undefined> {
   const query = db.selectFrom('oauth_apps').selectAll().where('account_id', '=', accountId).where('client_id', '=', clientId);
   return (lock ? query.forUpdate() : query).executeTakeFirst();
+}
+
+/**
+ * The current role of an app's maker (null: deleted), their row share-locked until the transaction ends,
+ * so that a demotion either commits before the app's change reads it or waits for the change to commit.
+ */
+export async function readMakerRole(db: Executor, accountId: string, makerId: string): Promise<UserRole | null> {
+  const row = await db.selectFrom('users').select('role').where('account_id', '=', accountId).where('id', '=', makerId).forShare().executeTakeFirst();
+  return row?.role ?? null;
 }
 
 /**

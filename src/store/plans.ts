@@ -43,6 +43,18 @@ export function findPlan(db: Executor, accountId: string, id: string): Promise<P
   return db.selectFrom('plans').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
 }
 
+/** The restore plan of a containment that waits for approvals, if any. */
+export function findPendingRestorePlan(db: Executor, accountId: string, containmentId: string): Promise<PlanRow | undefined> {
+  return db
+    .selectFrom('plans')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('containment_id', '=', containmentId)
+    .where('action', '=', 'restore')
+    .where('status', '=', 'pending_approval')
+    .executeTakeFirst();
+}
+
 export function findPlanOfSignal(db: Executor, accountId: string, signalId: string): Promise<PlanRow | undefined> {
   return db.selectFrom('plans').selectAll().where('account_id', '=', accountId).where('signal_id', '=', signalId).executeTakeFirst();
 }

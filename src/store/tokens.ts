@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { UserRole } from '../storage/schema.js';
 import type { Executor } from './executor.js';
 
 /** Records a revocation; false when the token was already revoked. */
@@ -13,11 +14,20 @@ export interface TokenRef {
   clientId: string;
 }
 
+/** Who made an app: their role when they made it, and now (null: deleted). No user: the operator. */
+export interface AppMaker {
+  user_id: string | null;
+  role_then: UserRole | null;
+  role_now: UserRole | null;
+}
+
 /** What an admin set on an app to bound what it may do to users (enforced in oauth/constraints.ts). */
 export interface AppConstraints {
   allowed_group_ids: string[];
   protected_roles: string[];
   max_suspensions_per_hour: number | null;
+  /** Who made the app, with their role then and now: the ceiling of what it may do (oauth/maker-ceiling.ts). */
+  maker: AppMaker;
 }
 
 export interface TokenStandingRow {
@@ -33,18 +43,30 @@ export interface TokenStandingRow {
  * Answers in input order.
  */
 export async function tokenStandings(db: Executor, tokens: TokenRef[]): Promise<TokenStandingRow[]> {
-  const { rows } = await sql<{ revoked: boolean; app_active: boolean } & Partial<AppConstraints> & { app_id: string | null }>`
+  const { rows } = await sql<
+    { revoked: boolean; app_active: boolean; app_id: string | null; created_by: string | null; created_by_role: UserRole | null; maker_role: UserRole | null } & Partial<AppConstraints>
+  >`
     SELECT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.account_id = t.account_id AND r.jti = t.jti) AS revoked,
            a.id IS NOT NULL AND a.disabled_at IS NULL AS app_active,
-           a.id AS app_id, a.allowed_group_ids, a.protected_roles, a.max_suspensions_per_hour
+           a.id AS app_id, a.allowed_group_ids, a.protected_roles, a.max_suspensions_per_hour,
+           a.created_by, a.created_by_role, m.role AS maker_role
     FROM unnest(${tokens.map((t) => t.accountId)}::text[], ${tokens.map((t) => t.jti)}::text[], ${tokens.map((t) => t.clientId)}::text[])
          WITH ORDINALITY AS t(account_id, jti, client_id, n)
     LEFT JOIN oauth_apps a ON a.account_id = t.account_id AND a.client_id = t.client_id
+    LEFT JOIN users m ON m.account_id = a.account_id AND m.id = a.created_by
     ORDER BY t.n`.execute(db);
   return rows.map((row) => ({
     revoked: row.revoked,
     appActive: row.app_active,
-    constraints: row.app_id === null ? undefined : { allowed_group_ids: row.allowed_group_ids!, protected_roles: row.protected_roles!, max_suspensions_per_hour: row.max_suspensions_per_hour ?? null },
+    constraints:
+      row.app_id === null
+        ? undefined
+        : {
+            allowed_group_ids: row.allowed_group_ids!,
+            protected_roles: row.protected_roles!,
+            max_suspensions_per_hour: row.max_suspensions_per_hour ?? null,
+            maker: { user_id: row.created_by, role_then: row.created_by_role, role_now: row.maker_role },
+          },
   }));
 }
 

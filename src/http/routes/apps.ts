@@ -28,6 +28,14 @@ export const AppSchema = Type.Object(
       allowed_group_ids: Type.Array(Type.String()),
       protected_roles: Type.Array(Type.String()),
       max_suspensions_per_hour: Type.Union([Type.Integer(), Type.Null()]),
+      maker: Type.Object(
+        { user_id: Type.Union([Type.String(), Type.Null()]), role: Type.Union([Type.String(), Type.Null()]) },
+        { description: 'Who made the app and their role then (null: the operator)' },
+      ),
+      maker_ceiling: Type.Object(
+        { powerless: Type.Boolean(), roles_out_of_reach: Type.Array(Type.String()), permissions_withheld: Type.Array(Type.String()) },
+        { description: "What the maker's role, then and now, keeps the app from: it never holds more power than its maker" },
+      ),
     }),
     create_time: Type.String(),
     secret_rotate_time: Type.Union([Type.String(), Type.Null()]),

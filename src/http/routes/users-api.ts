@@ -14,8 +14,11 @@ import type { Core } from '../../app.js';
 import { requirePermissionOrAdmin } from '../../auth/session-guard.js';
 import { getUser } from '../../directory/users.js';
 import { reactivateUser, suspendUser } from '../../directory/user-state.js';
-import { AppError } from '../../errors.js';
+import type { CallContext } from '../../audit/entry.js';
+import { AppError, isAppError } from '../../errors.js';
+import type { Principal } from '../../oauth/guard.js';
 import type { Permission } from '../../oauth/permissions.js';
+import { requestRelease } from '../../response/restores.js';
 import type { UserState } from '../../storage/schema.js';
 import { listUsers, type ListedUser } from '../../store/users.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
@@ -108,6 +111,17 @@ function parseFilter(raw: string | undefined): UserState | undefined {
   return FILTERS[filter];
 }
 
+/**
+ * An app's release that the restore policy holds for a person (RELEASE_NEEDS_APPROVAL, audited as the
+ * refusal it is): it becomes a restore request that waits for approval, answered with its plan.
+ */
+async function askRelease(core: Core, ctx: CallContext, principal: Principal, account: string, refused: Record<string, string>): Promise<AppError> {
+  const plan = await requestRelease(core.response, ctx, { clientId: principal.claims.client_id, makerId: principal.constraints.maker.user_id }, account, refused['containment_id']!);
+  const pending = new AppError('RELEASE_PENDING_APPROVAL', { metadata: { ...refused, plan_id: plan.id, action_digest: plan.action_digest ?? '' } });
+  pending.audited = true;
+  return pending;
+}
+
 export function usersApiRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const pageTokens = new PageTokens(core.sealer, 'users api list');
@@ -196,11 +210,14 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
         async (request) => {
           const { account, user: userId } = request.params;
           const cause = Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined)) as Record<string, string>;
-          const { user } = await change(core.directory, callerContext(request, cause), account, userId, {
-            constraints: request.principal?.constraints,
-            actorRole: request.human?.session.user.role,
-          });
-          return toApiUser(user);
+          const ctx = callerContext(request, cause);
+          try {
+            const { user } = await change(core.directory, ctx, account, userId, { constraints: request.principal?.constraints, actorRole: request.human?.session.user.role });
+            return toApiUser(user);
+          } catch (error) {
+            if (!isAppError(error) || error.code !== 'RELEASE_NEEDS_APPROVAL' || !request.principal) throw error;
+            throw await askRelease(core, ctx, request.principal, account, error.metadata!);
+          }
         },
       );
     }
