@@ -5,6 +5,7 @@
 import type { Transaction } from 'kysely';
 import type { CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
+import { assertMayResetApprover } from '../directory/approver-group.js';
 import { assertMayManage } from '../directory/user-admin.js';
 import { generatePassword, hashSecret } from '../directory/passwords.js';
 import { AppError } from '../errors.js';
@@ -63,6 +64,7 @@ export async function resetCredentials(
     if (!existing) throw new AppError('USER_NOT_FOUND');
     if (existing.externally_managed) throw new AppError('EXTERNALLY_MANAGED');
     assertMayManage(actorRole, existing.role, 'reset the credentials of');
+    await assertMayResetApprover(trx, accountId, actorRole, userId);
     const user = await storeCredentials(deps, trx, existing, credentials);
     const revoked = await revokeSessionsOfUser(trx, accountId, userId, 'credentials_reset');
     await deps.audit.append(trx, {

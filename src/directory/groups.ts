@@ -7,6 +7,7 @@ import { countPrivilegedMembers, deleteGroupRow, deleteMembership, findGroupById
 import { lockUserById } from '../store/users.js';
 import type { Executor } from '../store/executor.js';
 import type { DirectoryDeps } from './deps.js';
+import { assertMayChangeApprovers } from './approver-group.js';
 import { assertMayManage } from './user-admin.js';
 import { assertAccountExists } from './users.js';
 
@@ -35,6 +36,7 @@ export async function addMember(deps: DirectoryDeps, ctx: CallContext, accountId
     if (!user) throw new AppError('USER_NOT_FOUND');
     // Groups decide what constrained apps may act on: an ADMIN moves MEMBERs only.
     assertMayManage(actorRole, user.role, 'change the groups of');
+    await assertMayChangeApprovers(trx, accountId, actorRole, { id: groupId });
     const added = (await insertMemberships(trx, [{ account_id: accountId, group_id: groupId, user_id: userId }])).length > 0;
     await deps.audit.append(trx, {
       accountId,
@@ -53,6 +55,7 @@ export async function removeMember(deps: DirectoryDeps, ctx: CallContext, accoun
     if (!(await findGroupById(trx, accountId, groupId))) throw new AppError('GROUP_NOT_FOUND');
     const user = await lockUserById(trx, accountId, userId, 'share');
     if (user) assertMayManage(actorRole, user.role, 'change the groups of');
+    await assertMayChangeApprovers(trx, accountId, actorRole, { id: groupId });
     const removed = await deleteMembership(trx, accountId, groupId, userId);
     await deps.audit.append(trx, {
       accountId,

@@ -35,7 +35,7 @@ async function auditRefusal(core: Core, request: FastifyRequest, action: string,
   const account = typeof params.account === 'string' ? params.account : '';
   if (!/^[A-Z2-7]{26}$/.test(account) || !(await findAccountById(core.database.db, account))) return;
   const ctx = request.principal?.ctx ?? request.human?.ctx ?? request.source?.ctx ?? { actor: { type: 'anonymous' as const, id: request.ip }, authz: { method: 'none', ...requestOrigin(request) } };
-  const named = (['user', 'group', 'source', 'plan', 'containment'] as const).find((key) => typeof params[key] === 'string');
+  const named = (['user', 'group', 'source', 'plan', 'containment', 'app'] as const).find((key) => typeof params[key] === 'string');
   const [type, id] = named ? [named, params[named] as string] : ['account', account];
   const code = asAppError(error).code;
   await core.audit.record({ accountId: account, ctx, action, target: { type, id: id.slice(0, 200) }, outcome: 'refused', details: { code } });

@@ -173,7 +173,7 @@ async function evaluate(draft: PlanDraft, trx: Transaction<Database>, lap: (name
     Object.assign(draft, {
       automation: context.automation,
       policy: context.policy ? { version: context.policy.version, document: context.policy.document as ProtectionPolicyDocument } : draft.policy,
-      playbooks: context.playbooks.map(fromRow),
+      playbooks: context.playbooks.map((row) => ({ ...fromRow(row), reachesAdmins: !row.created_by.startsWith('user:') || row.applier_role === 'OWNER' })),
       breakers: context.breakers,
       otherActiveOwners: context.otherActiveOwners,
       openPlans: context.openPlans,

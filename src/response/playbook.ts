@@ -85,6 +85,11 @@ export interface Playbook {
   lock: boolean;
   dedupWindowSeconds: number;
   breaker: { maxActions: number; windowSeconds: number } | null;
+  /**
+   * Whether its suspensions may reach OWNERs and ADMINs: only when the operator or a current OWNER
+   * applied this version (an ADMIN manages MEMBERs only, and a playbook never does more than its author).
+   */
+  reachesAdmins?: boolean;
 }
 
 export interface LintProblem {

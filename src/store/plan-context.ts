@@ -5,7 +5,7 @@
  */
 import type { Insertable } from 'kysely';
 import { sql } from 'kysely';
-import type { SignalsTable, User } from '../storage/schema.js';
+import type { SignalsTable, User, UserRole } from '../storage/schema.js';
 import type { AutomationSettings, BreakerRow } from './automation.js';
 import type { Executor } from './executor.js';
 import type { PlaybookRow, PolicyRow } from './playbooks.js';
@@ -61,7 +61,8 @@ export interface PlanContext {
   /** undefined: the account has no automation row yet (nothing configured, nothing paused). */
   automation: AutomationSettings | undefined;
   policy: PolicyRow | undefined;
-  playbooks: PlaybookRow[];
+  /** The newest version of each playbook, with the current role of the person who applied it (null: the operator, or gone). */
+  playbooks: Array<PlaybookRow & { applier_role: UserRole | null }>;
   breakers: BreakerRow[];
   /** The subject's groups. */
   groups: Array<{ id: string; name: string }>;
@@ -92,7 +93,10 @@ export async function loadPlanContext(db: Executor, accountId: string, subjectId
     SELECT
       (SELECT row_to_json(a) FROM (SELECT * FROM automation_settings WHERE account_id = ${accountId} ${lock ? sql`FOR SHARE` : sql``}) a) AS automation,
       (SELECT row_to_json(p) FROM (SELECT * FROM protection_policies WHERE account_id = ${accountId} ORDER BY version DESC LIMIT 1) p) AS policy,
-      (SELECT json_agg(b) FROM (SELECT DISTINCT ON (name) * FROM playbooks WHERE account_id = ${accountId} ORDER BY name, version DESC) b) AS playbooks,
+      (SELECT json_agg(b) FROM (
+         SELECT DISTINCT ON (name) p.*,
+                (SELECT u.role FROM users u WHERE u.account_id = p.account_id AND p.created_by LIKE 'user:%' AND u.id = substr(p.created_by, 6)) AS applier_role
+         FROM playbooks p WHERE p.account_id = ${accountId} ORDER BY name, version DESC) b) AS playbooks,
       (SELECT json_agg(k) FROM breakers k WHERE k.account_id = ${accountId}) AS breakers,
       (SELECT json_agg(json_build_object('id', g.id, 'name', g.name) ORDER BY g.name)
          FROM group_members m JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
@@ -110,7 +114,7 @@ export async function loadPlanContext(db: Executor, accountId: string, subjectId
   return {
     automation: row.automation ? dated<AutomationSettings>(row.automation, ['paused_at', 'updated_at']) : undefined,
     policy: row.policy ? dated<PolicyRow>(row.policy, ['created_at']) : undefined,
-    playbooks: (row.playbooks ?? []).map((p) => dated<PlaybookRow>(p, ['created_at'])),
+    playbooks: (row.playbooks ?? []).map((p) => dated<PlanContext['playbooks'][number]>(p, ['created_at'])),
     breakers: (row.breakers ?? []).map((b) => dated<BreakerRow>(b, ['tripped_at'])),
     groups: row.groups ?? [],
     otherActiveOwners: row.other_active_owners,

@@ -28,6 +28,7 @@ describeBackends('signal intake', (backend) => {
   let server: FastifyInstance;
   let seed: SeededAccount;
   let adminToken: string;
+  let ownerToken: string;
   let appToken: string;
   let onlySignalsToken: string;
   const sources: Partial<Record<string, { id: string; secret?: string }>> = {};
@@ -70,6 +71,7 @@ describeBackends('signal intake', (backend) => {
     ]);
     server = await buildServer(core);
     adminToken = await mintSessionToken(core, seed.admin);
+    ownerToken = await mintSessionToken(core, seed.owner);
     onlySignalsToken = await appAccessToken(server, detector.app.client_id, detector.clientSecret!);
     const other = await createApp(core.directory, testCtx, seed.accountId, { name: 'other-siem', permissions: ['signals:write'] });
     appToken = await appAccessToken(server, other.app.client_id, other.clientSecret!);
@@ -281,7 +283,7 @@ describeBackends('signal intake', (backend) => {
     });
 
     it('a protected principal gets a refused plan that records what it would have done', async () => {
-      const policy = await api('PUT', '/protection-policy', { emails: ['m1@test.example'], roles: ['ADMIN'] });
+      const policy = await api('PUT', '/protection-policy', { emails: ['m1@test.example'], roles: ['ADMIN'] }, ownerToken);
       expect(policy.json()).toMatchObject({ version: 1, changed: true });
       const refused = (await canonical('risk-3', 'admin@test.example')).json().plan;
       expect(refused).toMatchObject({ status: 'refused', policy_version: 1 });

@@ -9,6 +9,7 @@ import type { Core } from '../../app.js';
 import { ADMIN_ROLES, requireSession } from '../../auth/session-guard.js';
 import { appView, AUTH_METHODS, createApp, disableApp, getApp, listApps, rotateAppSecret, type NewAppInput } from '../../oauth/apps.js';
 import type { AuthMethod } from '../../storage/schema.js';
+import { auditRefusals } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema };
@@ -69,11 +70,12 @@ const NewApp = Type.Object(
 export function appsRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const admin = requireSession(core, ADMIN_ROLES);
+  const audited = auditRefusals(core);
   const base = '/v1/accounts/:account/apps';
 
   r.post(
     base,
-    { preHandler: admin, schema: { summary: 'Create an OAuth app (the client secret is shown this once)', tags: ['apps'], params: AccountParams, body: NewApp, response: { 201: WithSecret, ...Errors } } },
+    { preHandler: admin, ...audited('app.create'), schema: { summary: 'Create an OAuth app (the client secret is shown this once)', tags: ['apps'], params: AccountParams, body: NewApp, response: { 201: WithSecret, ...Errors } } },
     async (request, reply) => {
       const { body } = request;
       const { app: created, clientSecret } = await createApp(core.directory, request.human!.ctx, request.params.account, {
@@ -103,7 +105,7 @@ export function appsRoutes(app: FastifyInstance, core: Core): void {
   // pattern that stops at it (without one, find-my-way takes `:app::disable` for one parameter name).
   r.post(
     `${base}/:app(^[^:]+)::disable`,
-    { preHandler: admin, schema: { summary: 'Disable an OAuth app: its tokens stop working (idempotent)', tags: ['apps'], params: AppParams, response: { 200: Type.Object({ app: AppSchema, changed: Type.Boolean() }), ...Errors } } },
+    { preHandler: admin, ...audited('app.disable'), schema: { summary: 'Disable an OAuth app: its tokens stop working (idempotent)', tags: ['apps'], params: AppParams, response: { 200: Type.Object({ app: AppSchema, changed: Type.Boolean() }), ...Errors } } },
     async (request) => {
       const { app: disabled, changed } = await disableApp(core.directory, request.human!.ctx, request.params.account, request.params.app);
       return { app: appView(disabled), changed };
@@ -112,7 +114,7 @@ export function appsRoutes(app: FastifyInstance, core: Core): void {
 
   r.post(
     `${base}/:app(^[^:]+)::rotateSecret`,
-    { preHandler: admin, schema: { summary: 'Replace the client secret (shown this once); the old one stops working', tags: ['apps'], params: AppParams, response: { 200: WithSecret, ...Errors } } },
+    { preHandler: admin, ...audited('app.secret.rotate'), schema: { summary: 'Replace the client secret (shown this once); the old one stops working', tags: ['apps'], params: AppParams, response: { 200: WithSecret, ...Errors } } },
     async (request, reply) => {
       const { app: rotated, clientSecret } = await rotateAppSecret(core.directory, request.human!.ctx, request.params.account, request.params.app);
       reply.header('cache-control', 'no-store');

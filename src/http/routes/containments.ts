@@ -85,6 +85,7 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const person = requireSession(core);
   const admin = requireSession(core, ADMIN_ROLES);
+  const owner = requireSession(core, ['OWNER']);
   const audited = auditRefusals(core);
   const tags = ['containment'];
   const db = core.database.db;
@@ -184,10 +185,10 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
   r.put(
     '/v1/accounts/:account/automation/restore-policy',
     {
-      preValidation: admin,
+      preValidation: owner,
       ...audited('automation.restore_policy'),
       schema: {
-        summary: 'How many people a restore needs (0: restore-after runs unattended; 2: the two-person rule), and the approver group',
+        summary: 'How many people a restore needs (0: restore-after runs unattended; 2: the two-person rule), and the approver group (OWNERs only)',
         tags: ['automation'],
         params: AccountParams,
         body: Type.Object({ restore_approvals: Type.Integer({ minimum: 0, maximum: 2 }), approver_group_id: Type.Union([IdSchema, Type.Null()]) }, { additionalProperties: false }),

@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Core } from '../../app.js';
 import { ADMIN_ROLES, requireSession, type HumanPrincipal } from '../../auth/session-guard.js';
+import { assertMayChangeApprovers } from '../../directory/approver-group.js';
 import { addMember, createGroup, deleteGroup, groupView, removeMember } from '../../directory/groups.js';
 import { sessionView } from '../../directory/sessions.js';
 import { assertMayManage, deleteUser, updateUser, userProfile } from '../../directory/user-admin.js';
@@ -89,6 +90,7 @@ export function directoryRoutes(app: FastifyInstance, core: Core): void {
   r.post(users, { preHandler: admin, ...audited('user.create'), schema: { summary: 'Create a user (an ADMIN creates MEMBERs only)', tags, params: AccountParams, body: NewUserBody, response: { 200: ProfileSchema, ...Errors } } }, async (request) => {
     const { ctx, session } = human(request);
     assertMayManage(session.user.role, request.body.role ?? 'MEMBER', 'create');
+    await assertMayChangeApprovers(core.database.db, request.params.account, session.user.role, { names: request.body.groups ?? [] });
     return userProfile(core.database.db, await createUser(core.directory, ctx, request.params.account, request.body));
   });
 

@@ -42,6 +42,7 @@ const versionView = (row: PlaybookRow) => ({
 export function playbooksRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const admin = requireSession(core, ADMIN_ROLES);
+  const owner = requireSession(core, ['OWNER']);
   const audited = auditRefusals(core);
   const tags = ['playbooks'];
   const playbooks = '/v1/accounts/:account/playbooks';
@@ -81,7 +82,7 @@ export function playbooksRoutes(app: FastifyInstance, core: Core): void {
   r.get(policy, { preValidation: admin, schema: { summary: 'The current protected-principal policy', tags, params: AccountParams, response: { 200: PolicySchema, ...Errors } } }, async (request) => readPolicy(core.database.db, request.params.account));
   r.put(
     policy,
-    { preValidation: admin, ...audited('policy.apply'), schema: { summary: 'Apply a new protected-principal policy version (when the content changed)', tags, params: AccountParams, body: Type.Unknown(), response: { 200: Type.Object({ version: Type.Integer(), document: Open, changed: Type.Boolean() }), ...Errors } } },
+    { preValidation: owner, ...audited('policy.apply'), schema: { summary: 'Apply a new protected-principal policy version (when the content changed; OWNERs only)', tags, params: AccountParams, body: Type.Unknown(), response: { 200: Type.Object({ version: Type.Integer(), document: Open, changed: Type.Boolean() }), ...Errors } } },
     async (request) => {
       const { policy: applied, changed } = await applyPolicy(core.response, callerContext(request), request.params.account, request.body);
       return { ...applied, changed };

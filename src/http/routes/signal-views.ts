@@ -30,7 +30,9 @@ export const PlanSchema = Type.Object(
     lock_containment: Type.Boolean({ description: "whether the containment a suspension opens holds against the Users API's :reactivate" }),
     containment_id: Nullable(Type.String({ description: 'a restore: the containment it restores' })),
     restore_reason: Nullable(Type.String()),
-    requested_by: Type.Union([Type.Object({ type: Type.String(), id: Type.String() }), Type.Null()], { description: 'who asked: never an approver of the plan' }),
+    requested_by: Type.Union([Type.Object({ type: Type.String(), id: Type.String(), made_by: Type.Optional(Type.String()) }), Type.Null()], {
+      description: "who asked: never an approver of the plan (an app's request names its maker, who may not approve it either)",
+    }),
     verdicts: Type.Array(VerdictSchema),
     create_time: Nullable(Type.String({ format: 'date-time' })),
     execute_time: Nullable(Type.String({ format: 'date-time' })),
