@@ -52,6 +52,8 @@ export const ErrorCodes = {
   /** An app's suspensions per hour are used up; `Retry-After` says when the next one is allowed. */
   SUSPENSION_CAP: { grpc: GrpcCode.RESOURCE_EXHAUSTED, http: 429, description: 'suspension_cap: the app reached its suspensions per hour' },
   UNAUTHENTICATED: { grpc: GrpcCode.UNAUTHENTICATED, http: 401, description: 'unauthenticated' },
+  /** A valid app access token on a route only people use (approvals, restores, the dry run, administration). */
+  SESSION_REQUIRED: { grpc: GrpcCode.PERMISSION_DENIED, http: 403, description: "session_required: only a person may do this: sign in (POST /v1/auth/sessions) and use the session token; an app's access token is not accepted here" },
   RATE_LIMITED: { grpc: GrpcCode.RESOURCE_EXHAUSTED, http: 429, description: 'rate limit exceeded' },
   /** One answer for every wrong credential, so that a guesser learns nothing about which was wrong. */
   SIGN_IN_FAILED: { grpc: GrpcCode.UNAUTHENTICATED, http: 401, description: 'sign-in failed: wrong email, password or code' },

@@ -8,7 +8,8 @@ import type { FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
 import type { CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
-import { requestOrigin, requirePermission } from '../oauth/guard.js';
+import { InvalidToken, type AccessTokenClaims } from '../oauth/access-token.js';
+import { appPrincipal, requestOrigin, requirePermission } from '../oauth/guard.js';
 import type { Permission } from '../oauth/permissions.js';
 import type { UserRole } from '../storage/schema.js';
 import { findLiveSessionByTokenHash, type SignedInSession } from '../store/sessions.js';
@@ -27,15 +28,42 @@ declare module 'fastify' {
 }
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
+const APP_TOKEN = /^(Bearer|DPoP)\s+(\S+)\s*$/i;
+
+/**
+ * Refuses an app's valid access token with SESSION_REQUIRED, audited under the app (a DPoP-bound token
+ * proves nothing without its proof, so it is refused without naming the app); returns for anything else.
+ */
+async function refuseAppToken(core: Core, request: FastifyRequest, token: string): Promise<void> {
+  let claims: AccessTokenClaims;
+  try {
+    claims = await core.accessTokens.verify(token, core.issuer);
+  } catch (error) {
+    if (error instanceof InvalidToken) return;
+    throw error;
+  }
+  const constraints = await core.tokenStanding.check({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id });
+  if (!constraints) return;
+  if (claims.cnf?.jkt === undefined) request.principal = appPrincipal(request, claims, constraints);
+  throw new AppError('SESSION_REQUIRED');
+}
 
 function unauthenticated(description: string): AppError {
   return new AppError('UNAUTHENTICATED', { description, headers: { 'www-authenticate': 'Bearer realm="cordon"' } });
 }
 
-/** The session a request presents; throws UNAUTHENTICATED when there is none or it is not live. */
+/**
+ * The session a request presents; throws UNAUTHENTICATED when there is none or it is not live, and
+ * SESSION_REQUIRED (403) for a valid app access token: the caller did authenticate, as an app, and only
+ * a person may use this route.
+ */
 export async function authenticateSession(core: Core, request: FastifyRequest): Promise<HumanPrincipal> {
-  const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
-  if (!token?.startsWith(SESSION_TOKEN_PREFIX)) throw unauthenticated('sign in: this route takes a session token from POST /v1/auth/sessions');
+  const presented = APP_TOKEN.exec(request.headers.authorization ?? '');
+  const token = presented?.[2];
+  if (!token?.startsWith(SESSION_TOKEN_PREFIX)) {
+    if (token !== undefined) await refuseAppToken(core, request, token);
+    throw unauthenticated('sign in: this route takes a session token from POST /v1/auth/sessions');
+  }
   const session = await findLiveSessionByTokenHash(core.database.db, hashSessionToken(token));
   if (!session) throw unauthenticated('the session is signed out, expired or revoked: sign in again');
   return {

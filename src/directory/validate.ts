@@ -3,8 +3,19 @@ import type { UserRole } from '../storage/schema.js';
 
 export const ROLES: readonly UserRole[] = ['OWNER', 'ADMIN', 'MEMBER'];
 
-// Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is not our concern.
-const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{1,63}$/;
+/**
+ * A valid email address as the WHATWG HTML standard defines it for `<input type=email>` (§4.10.5.1.5, "valid
+ * email address"), the pattern browsers check: an ASCII local part of atext and dots, and a domain of LDH
+ * labels (1 to 63 characters, no hyphen at either end). So no control character, space, quote, lone
+ * surrogate or other non-ASCII text gets in. Cordon also asks for a dot in the domain (an address of a real
+ * domain), at most 64 characters before the @ and 254 in all (RFC 5321 §4.5.3.1). Deliverability is not checked.
+ */
+const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+
+/** Whether `text` is an email address Cordon accepts (see EMAIL). */
+export function isEmailAddress(text: string): boolean {
+  return text.length <= 254 && EMAIL.test(text);
+}
 
 export interface NewUserInput {
   email: string;
@@ -18,7 +29,7 @@ export interface NewUserInput {
 export function checkNewUser(input: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const { email, display_name, role, externally_managed, groups } = input;
-  if (typeof email !== 'string' || !EMAIL.test(email)) problems.push('email: expected an email address');
+  if (typeof email !== 'string' || !isEmailAddress(email)) problems.push('email: expected an email address');
   if (typeof display_name !== 'string' || display_name.trim().length === 0 || display_name.length > 200) {
     problems.push('display_name: expected 1 to 200 characters');
   }

@@ -28,6 +28,7 @@ import { usersApiRoutes } from './routes/users-api.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { oauthRoutes } from './routes/oauth.js';
+import { refuseNul } from './refuse-nul.js';
 import { RpcStatusSchema } from './schemas.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -98,6 +99,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
     else parseJson(request, text, done);
   });
 
+  app.addHook('preValidation', refuseNul);
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new AppError('NOT_FOUND', { description: `no route ${request.method} ${request.url.split('?')[0]}` })));
 

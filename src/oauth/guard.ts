@@ -54,19 +54,9 @@ export function requirePermission(core: Core, permission: Permission) {
     await checkBinding(core, request, scheme, token, claims.cnf?.jkt);
     const constraints = await core.tokenStanding.check({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id });
     if (!constraints) throw challenge('UNAUTHENTICATED', 'the access token is revoked or its app disabled', ', error="invalid_token"', scheme);
-    // What the app's maker can still exercise bounds what the token carries (maker-ceiling.ts).
-    const ceiling = makerCeiling(constraints.maker);
-    const permissions = permissionsWithinCeiling(claims.scope.split(' '), ceiling);
     // Who the caller proved to be, set before the checks below so that a refusal is audited under it.
-    request.principal = {
-      claims,
-      permissions,
-      constraints,
-      ctx: {
-        actor: { type: 'app', id: claims.client_id },
-        authz: { method: 'bearer', client_id: claims.client_id, jti: claims.jti, permissions, ...requestOrigin(request) },
-      },
-    };
+    const { permissions } = (request.principal = appPrincipal(request, claims, constraints));
+    const ceiling = makerCeiling(constraints.maker);
     const account = (request.params as { account?: string } | undefined)?.account;
     if (account !== undefined && account !== claims.account_id) {
       throw challenge('PERMISSION_DENIED', 'the access token belongs to another account', ', error="insufficient_scope"');
@@ -77,6 +67,20 @@ export function requirePermission(core: Core, permission: Permission) {
     if (!permissions.includes(permission)) {
       throw challenge('PERMISSION_DENIED', `the access token lacks the ${permission} permission`, `, error="insufficient_scope", scope="${permission}"`);
     }
+  };
+}
+
+/** An app caller, with the permissions its token carries within what its maker can still exercise (maker-ceiling.ts). */
+export function appPrincipal(request: FastifyRequest, claims: AccessTokenClaims, constraints: AppConstraints): Principal {
+  const permissions = permissionsWithinCeiling(claims.scope.split(' '), makerCeiling(constraints.maker));
+  return {
+    claims,
+    permissions,
+    constraints,
+    ctx: {
+      actor: { type: 'app', id: claims.client_id },
+      authz: { method: 'bearer', client_id: claims.client_id, jti: claims.jti, permissions, ...requestOrigin(request) },
+    },
   };
 }
 

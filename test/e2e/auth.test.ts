@@ -228,7 +228,8 @@ describeBackends('human sign-in and admin routes', (backend) => {
     const { clientSecret, app: tokenApp } = await createApp(core.directory, testCtx, accountId, { name: 'all', permissions: ['users:list', 'users:read', 'users:suspend', 'users:reactivate', 'signals:write', 'audit:read'] });
     const token = await server.inject({ method: 'POST', url: '/oauth/token', headers: { authorization: `Basic ${Buffer.from(`${tokenApp.client_id}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=client_credentials' });
     const withAppToken = await server.inject({ url: base, headers: as(token.json().access_token) });
-    expect(withAppToken.statusCode).toBe(401);
+    expect(withAppToken.statusCode).toBe(403);
+    expect(withAppToken.json().details[0].reason).toBe('SESSION_REQUIRED');
     expect((await server.inject({ url: base })).statusCode).toBe(401);
     expect((await server.inject({ url: `${base}/${app.id}:frobnicate`, method: 'POST', headers: as(owner) })).statusCode).toBe(404);
     expect((await entries('app.create')).map((e) => e.actor_id)).toEqual([people.owner!.id, testCtx.actor.id]);

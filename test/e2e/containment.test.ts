@@ -211,7 +211,8 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
     expect((await decide(subjectToken, 'approve')).json().details[0]).toMatchObject({ reason: 'NOT_AN_APPROVER', metadata: { reason: 'subject' } });
     expect((await decide(memberToken, 'approve')).json().details[0]).toMatchObject({ reason: 'NOT_AN_APPROVER', metadata: { reason: 'role' } });
     expect((await decide(adminToken, 'approve', '0'.repeat(64))).json().details[0].reason).toBe('DIGEST_MISMATCH');
-    expect((await api('POST', `/plans/${plan.id}:approve`, detectorToken, { reason: 'x', action_digest: plan.action_digest })).statusCode).toBe(401);
+    const byApp = await api('POST', `/plans/${plan.id}:approve`, detectorToken, { reason: 'x', action_digest: plan.action_digest });
+    expect([byApp.statusCode, byApp.json()]).toEqual([403, rpc(7, "session_required: only a person may do this: sign in (POST /v1/auth/sessions) and use the session token; an app's access token is not accepted here", 'SESSION_REQUIRED')]);
 
     const first = await decide(adminToken, 'approve');
     expect(first.statusCode, first.body).toBe(200);
@@ -401,13 +402,19 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
   });
 
   describe('separation', () => {
-    it('no app can approve, deny or restore, whatever it holds', async () => {
+    it('no app can approve, deny, restore or dry-run, whatever it holds: 403 SESSION_REQUIRED (it did authenticate); a bad token is 401', async () => {
       const everything = await createApp(core.directory, testCtx, seed.accountId, { name: 'all', permissions: ['users:suspend', 'users:reactivate', 'containments:release', 'signals:write', 'audit:read'] });
       const token = await appAccessToken(server, everything.app.client_id, everything.clientSecret!);
-      for (const path of ['/plans/AAAAAAAAAAAAAAAAAAAAAAAAAA:approve', '/plans/AAAAAAAAAAAAAAAAAAAAAAAAAA:deny', '/containments/AAAAAAAAAAAAAAAAAAAAAAAAAA:restore']) {
+      const paths = ['/plans/AAAAAAAAAAAAAAAAAAAAAAAAAA:approve', '/plans/AAAAAAAAAAAAAAAAAAAAAAAAAA:deny', '/containments/AAAAAAAAAAAAAAAAAAAAAAAAAA:restore', '/signals:plan'];
+      for (const path of paths) {
         const res = await api('POST', path, token, { reason: 'x', action_digest: '0'.repeat(64) });
-        expect(res.statusCode).toBe(401);
+        expect([res.statusCode, res.json()]).toEqual([403, rpc(7, "session_required: only a person may do this: sign in (POST /v1/auth/sessions) and use the session token; an app's access token is not accepted here", 'SESSION_REQUIRED')]);
+        const forged = await api('POST', path, `${token.slice(0, -4)}AAAA`, { reason: 'x', action_digest: '0'.repeat(64) });
+        expect(forged.statusCode).toBe(401);
       }
+      // Refused as the app it is: in the account's log, under the app.
+      const refusals = (await auditTrail(core, seed.accountId)).filter((e) => e.actor_id === everything.app.client_id && e.outcome === 'refused');
+      expect(refusals.map((e) => e.details)).toEqual(paths.map(() => ({ code: 'SESSION_REQUIRED' })));
     });
   });
 });

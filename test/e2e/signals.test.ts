@@ -254,8 +254,9 @@ describeBackends('signal intake', (backend) => {
       expect((await api('GET', '/playbooks')).json().playbooks.map((p: { name: string }) => p.name)).not.toContain('ok-one');
       const schema = await server.inject({ method: 'GET', url: '/v1/schemas/playbook.json' });
       expect(schema.json()).toMatchObject({ title: 'Playbook', required: ['name', 'match', 'action'] });
-      // People only, and OWNER or ADMIN: an app's token is refused.
-      expect((await api('GET', '/playbooks', undefined, appToken)).statusCode).toBe(401);
+      // People only, and OWNER or ADMIN: an app's token is refused (403: it did authenticate, as an app).
+      const byApp = await api('GET', '/playbooks', undefined, appToken);
+      expect([byApp.statusCode, byApp.json().details[0].reason]).toEqual([403, 'SESSION_REQUIRED']);
     });
 
     it('the highest priority wins and is recorded; approval mode waits with the action digest; the kill switch holds auto plans', async () => {
