@@ -171,7 +171,7 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
   const policy = program.command('policy').description('The protected-principal policy: who the response engine never acts on');
   policy
     .command('apply')
-    .description('Apply a policy file (YAML or JSON: roles, groups, user_ids, emails); a new version when its content changed')
+    .description('Apply a policy file (YAML or JSON: roles, groups, user_ids, emails); a new version when its content changed (OWNERs only through the API)')
     .requiredOption('-f, --file <file>', 'the file (- for standard input)')
     .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')

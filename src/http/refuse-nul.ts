@@ -1,6 +1,6 @@
 /**
  * One rule for NUL on every route: a NUL character (U+0000) anywhere in the path parameters, the query or
- * the body is refused with 400 INVALID_ARGUMENT naming where it was, before any route sees the request.
+ * the body is refused with 400 INVALID_ARGUMENT naming where it was, before any handler sees the request.
  * PostgreSQL stores no NUL in text or jsonb, so the alternatives were a database error on some routes and
  * a silent U+FFFD on others; neither tells the client what happened.
  */
@@ -22,7 +22,7 @@ function findNul(value: unknown, path: string, budget = { left: 100_000 }): stri
   return undefined;
 }
 
-/** A preValidation hook: refuses a request carrying a NUL character. */
+/** A preHandler (the last of every route's, see server.ts): refuses a request carrying a NUL character. */
 export async function refuseNul(request: FastifyRequest): Promise<void> {
   const where = findNul(request.params, 'path') ?? findNul(request.query, 'query') ?? findNul(request.body, 'body');
   if (where !== undefined) throw new AppError('INVALID_ARGUMENT', { description: `${where}: text may not contain a NUL character (U+0000)`, metadata: { field: where } });

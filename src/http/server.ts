@@ -55,6 +55,9 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   // Every route declares its responses: response schemas strip unknown fields, the guard against
   // leaking a secret, and the OpenAPI document is generated from them.
   app.addHook('onRoute', (route) => {
+    // One rule for NUL on every route, checked after the route's guards, so that a caller who
+    // authenticated is refused (and audited) as who they are.
+    route.preHandler = [...(route.preHandler ? [route.preHandler].flat() : []), refuseNul];
     if (route.method === 'HEAD' || (route.schema as { hide?: boolean } | undefined)?.hide) return;
     if (!route.schema?.response) throw new Error(`route ${String(route.method)} ${route.url} declares no response schema`);
   });
@@ -99,7 +102,6 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
     else parseJson(request, text, done);
   });
 
-  app.addHook('preValidation', refuseNul);
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new AppError('NOT_FOUND', { description: `no route ${request.method} ${request.url.split('?')[0]}` })));
 

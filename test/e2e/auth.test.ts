@@ -232,6 +232,8 @@ describeBackends('human sign-in and admin routes', (backend) => {
     expect(withAppToken.json().details[0].reason).toBe('SESSION_REQUIRED');
     expect((await server.inject({ url: base })).statusCode).toBe(401);
     expect((await server.inject({ url: `${base}/${app.id}:frobnicate`, method: 'POST', headers: as(owner) })).statusCode).toBe(404);
-    expect((await entries('app.create')).map((e) => e.actor_id)).toEqual([people.owner!.id, testCtx.actor.id]);
+    expect((await entries('app.create')).filter((e) => e.outcome === 'changed').map((e) => e.actor_id)).toEqual([people.owner!.id, testCtx.actor.id]);
+    // The member's attempt is in the log, refused, under the member.
+    expect((await entries('app.create')).filter((e) => e.outcome === 'refused').map((e) => e.actor_id)).toEqual([people.member!.id]);
   });
 });

@@ -341,10 +341,12 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
     expect(trail.filter((e) => e.action === 'containment.restore' && e.target_id === containmentId).map((e) => [e.outcome, (e.details as { code: string }).code])).toEqual([['refused', 'RESTORE_UNVERIFIED']]);
     expect(trail.some((e) => e.action === 'user.reactivate' && e.target_id === victim.id)).toBe(false);
 
-    // Two people needed; meanwhile an app holding containments:release reactivates: the restore plan is void.
+    // Two people needed; meanwhile the policy goes back to one and an app holding containments:release
+    // reactivates (under two, its release would wait too): the restore plan is void.
     expect((await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 2, approver_group_id: null })).statusCode).toBe(200);
     const asked = (await api('POST', `/containments/${containmentId}:restore`, adminToken, {})).json();
     expect(asked.status).toBe('pending_approval');
+    expect((await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 1, approver_group_id: null })).statusCode).toBe(200);
     await sql`UPDATE sessions SET revoked_at = now() WHERE user_id = ${victim.id}`.execute(core.database.db);
     const releaser = await createApp(core.directory, testCtx, seed.accountId, { name: 'releaser', permissions: ['users:reactivate', 'containments:release'] });
     const token = await appAccessToken(server, releaser.app.client_id, releaser.clientSecret!);

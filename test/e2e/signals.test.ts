@@ -291,8 +291,9 @@ describeBackends('signal intake', (backend) => {
       expect(refused.verdicts.at(-1)).toEqual({
         step: 'protected-principals',
         outcome: 'stop',
-        reason: 'the subject is protected (role:ADMIN): would have suspended',
-        details: { policy_version: 1, reasons: ['role:ADMIN'], would_have: 'suspend', user_id: seed.admin.id },
+        // The playbook was applied by an ADMIN, so it would not reach an ADMIN under any policy either.
+        reason: 'the subject is protected (role:ADMIN, playbook_author:not_an_owner): would have suspended',
+        details: { policy_version: 1, reasons: ['role:ADMIN', 'playbook_author:not_an_owner'], would_have: 'suspend', user_id: seed.admin.id },
       });
       const entry = (await auditTrail(core, seed.accountId)).find((e) => e.action === 'plan.create' && e.target_id === refused.id)!;
       expect(entry.details).toMatchObject({ status: 'refused', subject_user_id: seed.admin.id, policy_version: 1 });
