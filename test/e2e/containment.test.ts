@@ -416,7 +416,11 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
       }
       // Refused as the app it is: in the account's log, under the app.
       const refusals = (await auditTrail(core, seed.accountId)).filter((e) => e.actor_id === everything.app.client_id && e.outcome === 'refused');
-      expect(refusals.map((e) => e.details)).toEqual(paths.map(() => ({ code: 'SESSION_REQUIRED' })));
+      expect(refusals.map((e) => [e.target_type, e.details])).toEqual([
+        ['plan', { code: 'SESSION_REQUIRED' }],
+        ['plan', { code: 'SESSION_REQUIRED' }],
+        ['containment', { code: 'SESSION_REQUIRED' }],
+      ]);
     });
   });
 });

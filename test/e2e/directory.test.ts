@@ -128,7 +128,8 @@ describeBackends('directory administration', (backend) => {
     const { app, clientSecret } = await createApp(core.directory, testCtx, seed.accountId, { name: 'machine', permissions: ['users:list', 'users:read'] });
     const token = await appAccessToken(server, app.client_id, clientSecret!);
     const refused = await server.inject({ method: 'POST', url: `${base}/users`, headers: { authorization: `Bearer ${token}` }, payload: { email: 'x@test.example', display_name: 'X' } });
-    expect([refused.statusCode, refused.json().message]).toEqual([401, 'sign in: this route takes a session token from POST /v1/auth/sessions']);
+    // The app did authenticate: 403, and a person's session is what it would take.
+    expect([refused.statusCode, refused.json().details[0].reason]).toEqual([403, 'SESSION_REQUIRED']);
   });
 
   it('fuzzing bodies and ids: no 5xx, the documented error shape, and the owner kept', async () => {
