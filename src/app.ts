@@ -60,6 +60,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl,
     pgPoolMax: config.pgPoolMax,
+    pgConnectTimeoutMs: config.pgConnectTimeoutMs,
     holder: options.holder,
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
   });
@@ -77,6 +78,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     sequencerBatch: config.sequencerBatch,
     groupCommitMaxBatch: config.groupCommitMaxBatch,
     groupCommitConcurrency: config.groupCommitConcurrency,
+    groupCommitMaxQueue: config.groupCommitMaxQueue,
     logger: options.logger,
   });
   audit.sequencer.start();

@@ -20,10 +20,12 @@ export interface Config {
   logLevel: LogLevel;
   demo: boolean;
   pgPoolMax: number;
+  pgConnectTimeoutMs: number;
   sequencerIntervalMs: number;
   sequencerBatch: number;
   groupCommitMaxBatch: number;
   groupCommitConcurrency: number;
+  groupCommitMaxQueue: number;
   /** 32-byte key that encrypts the token-signing keys at rest; undefined: a 0600 file in the data dir. */
   keyEncryptionKey: Buffer | undefined;
   /** Access token lifetime in seconds. */
@@ -64,10 +66,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { env: 'CORDON_LOG_LEVEL', type: 'fatal|error|warn|info|debug|trace|silent', default: 'info', description: 'Log level of the JSON logs (pino) on stderr.' },
   { env: 'CORDON_DEMO', type: 'boolean', default: 'true when embedded, false with DATABASE_URL', description: 'On the first start of an empty database, create a demo account (owner, admins, members, groups) and print the owner password and TOTP seed.' },
   { env: 'CORDON_PG_POOL_MAX', type: 'integer 1..200', default: '20', description: 'Maximum PostgreSQL connections per process.' },
+  { env: 'CORDON_PG_CONNECT_TIMEOUT_MS', type: 'integer 100..600000', default: '10000', description: 'How long a call waits for a PostgreSQL connection (a new one, or a free one of the pool) before it is answered 503 UNAVAILABLE. A refused connection (PostgreSQL restarting) fails at once.' },
   { env: 'CORDON_SEQUENCER_INTERVAL_MS', type: 'integer 10..60000', default: '200', description: 'How often the audit sequencer looks for committed entries: those of other processes, and the records of reads and refusals of this one (a local change wakes it at once).' },
   { env: 'CORDON_SEQUENCER_BATCH', type: 'integer 1..100000', default: '5000', description: 'Most audit entries the sequencer numbers in one transaction.' },
   { env: 'CORDON_GROUP_COMMIT_MAX_BATCH', type: 'integer 1..5000', default: '1000', description: 'Most records one group commit writes in a single statement.' },
   { env: 'CORDON_GROUP_COMMIT_CONCURRENCY', type: 'integer 1..32', default: '1', description: 'Group commits in flight at once. 1 batches best on a small machine; more can help when PostgreSQL has cores to spare.' },
+  { env: 'CORDON_GROUP_COMMIT_MAX_QUEUE', type: 'integer 1..1000000', default: '20000', description: 'Most records (reads, refusals, token issuance) waiting for a group commit. When PostgreSQL is slow or away the queue stops there: further calls that must be recorded are answered 503 UNAVAILABLE instead of waiting in memory.' },
   { env: 'CORDON_KEY_ENCRYPTION_KEY', type: '32 bytes, base64url', default: '(embedded: a 0600 file in the data dir)', description: 'Encrypts the token-signing keys stored in the database (AES-256-GCM). Required with DATABASE_URL: every node needs the same one. Generate with `openssl rand -base64 32`.' },
   { env: 'CORDON_ACCESS_TOKEN_TTL', type: 'integer 60..86400 (seconds)', default: '900', description: 'Lifetime of the access tokens the token endpoint issues.' },
   { env: 'CORDON_OAUTH_RATE_PER_CLIENT', type: 'integer 0..1000000 (per minute)', default: '600', description: 'Requests a minute one client_id may make to the token, revocation and introspection endpoints, per node (0: no limit).' },
@@ -216,10 +220,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
     logLevel: logLevel ?? 'info',
     demo: bool('CORDON_DEMO', databaseUrl === undefined),
     pgPoolMax: int('CORDON_PG_POOL_MAX', 20, 1, 200),
+    pgConnectTimeoutMs: int('CORDON_PG_CONNECT_TIMEOUT_MS', 10_000, 100, 600_000),
     sequencerIntervalMs: int('CORDON_SEQUENCER_INTERVAL_MS', 200, 10, 60_000),
     sequencerBatch: int('CORDON_SEQUENCER_BATCH', 5000, 1, 100_000),
     groupCommitMaxBatch: int('CORDON_GROUP_COMMIT_MAX_BATCH', 1000, 1, 5000),
     groupCommitConcurrency: int('CORDON_GROUP_COMMIT_CONCURRENCY', 1, 1, 32),
+    groupCommitMaxQueue: int('CORDON_GROUP_COMMIT_MAX_QUEUE', 20_000, 1, 1_000_000),
     keyEncryptionKey,
     accessTokenTtl: int('CORDON_ACCESS_TOKEN_TTL', 900, 60, 86_400),
     issuer: issuer?.replace(/\/$/, ''),

@@ -156,6 +156,17 @@ export function isAppError(value: unknown): value is AppError {
   return value instanceof AppError;
 }
 
+/**
+ * Seconds a client is asked to wait (Retry-After) when the database is away: a restarted PostgreSQL is
+ * usually accepting connections again within it, and Cordon reconnects on the next call.
+ */
+const UNAVAILABLE_RETRY_AFTER_S = 1;
+
+/** A 503 UNAVAILABLE with Retry-After: the call may succeed if tried again shortly. */
+export function unavailable(description: string, cause?: unknown): AppError {
+  return new AppError('UNAVAILABLE', { description, headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_S) }, cause });
+}
+
 /** google.rpc.Status JSON, the error shape of the Users API and of Cordon's own API. */
 export interface RpcStatus {
   code: number;

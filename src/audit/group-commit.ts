@@ -1,8 +1,11 @@
 /**
  * Group commit for high-volume audit records that carry no other write (token issuance, reads,
  * refusals): concurrent callers share one INSERT, and each is answered only once its record is durable.
- * Up to `concurrency` batches are in flight at once; PostgreSQL merges their WAL flushes.
+ * Up to `concurrency` batches are in flight at once; PostgreSQL merges their WAL flushes. At most
+ * `maxQueue` records wait beyond those: when PostgreSQL is slow or away, a caller past the bound is
+ * answered 503 at once rather than held in memory without limit.
  */
+import { unavailable } from '../errors.js';
 import { insertAuditEntries, type AuditEntryValues } from '../store/audit.js';
 import { isDataError } from '../store/errors.js';
 import type { Executor } from '../store/executor.js';
@@ -16,6 +19,8 @@ interface Pending {
 export interface GroupCommitOptions {
   maxBatch: number;
   concurrency: number;
+  /** Most records waiting for a batch (not counting those being written). */
+  maxQueue: number;
   /** Called after every committed batch (the sequencer's nudge). */
   onCommitted?: () => void;
 }
@@ -30,6 +35,7 @@ export class GroupCommit {
   ) {}
 
   append(row: AuditEntryValues): Promise<void> {
+    if (this.queue.length >= this.options.maxQueue) return Promise.reject(unavailable('the audit log is not keeping up; try again shortly'));
     return new Promise((resolve, reject) => {
       // Records handed in during one turn of the event loop go out together, not the first one alone.
       if (this.queue.push({ row, resolve, reject }) === 1) setImmediate(() => this.pump());

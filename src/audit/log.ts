@@ -16,6 +16,7 @@ export interface AuditLogOptions {
   sequencerBatch: number;
   groupCommitMaxBatch: number;
   groupCommitConcurrency: number;
+  groupCommitMaxQueue: number;
   logger?: import('pino').Logger | undefined;
 }
 
@@ -38,6 +39,7 @@ export class AuditLog {
     this.groupCommit = new GroupCommit(db, {
       maxBatch: options.groupCommitMaxBatch,
       concurrency: options.groupCommitConcurrency,
+      maxQueue: options.groupCommitMaxQueue,
     });
   }
 

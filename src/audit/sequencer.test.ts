@@ -1,6 +1,7 @@
-import { beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { describeBackends, useFreshCore } from '../../test/support/backends.js';
 import { testCtx } from '../../test/support/fixtures.js';
+import { connectionLost, scriptedDatabase } from '../../test/support/scripted-db.js';
 import { createAccount } from '../directory/accounts.js';
 import { getLogSize, listAuditEntries } from '../store/audit.js';
 import { Sequencer } from './sequencer.js';
@@ -75,5 +76,36 @@ describeBackends('audit append, group commit and sequencer', (backend) => {
     const entries = await listAuditEntries(t.core.database.db, { accountId });
     expect(entries).toHaveLength(waiting.length);
     expect(entries.map((e) => e.idx)).toEqual(entries.map((_, i) => i));
+  });
+});
+
+describe('audit sequencer without a database', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'], now: 0 });
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it('backs off its poll while the database is away, and a nudge (a commit went through) runs a pass at once', async () => {
+    const passes: number[] = [];
+    let away = true;
+    const db = scriptedDatabase(async () => {
+      passes.push(Date.now());
+      if (away) throw connectionLost();
+      return { rows: [] };
+    });
+    const sequencer = new Sequencer(db, { intervalMs: 100, batch: 10 });
+    sequencer.start();
+    await vi.advanceTimersByTimeAsync(7_050);
+    // The start's nudge at 50 ms, then the poll: 200, 400, 800, 1600, 2000, 2000 ms apart.
+    expect(passes).toEqual([50, 250, 650, 1450, 3050, 5050, 7050]);
+
+    away = false;
+    sequencer.nudge();
+    await vi.advanceTimersByTimeAsync(50);
+    expect(passes.at(-1)).toBe(7_100);
+    // Back to the configured poll.
+    await vi.advanceTimersByTimeAsync(200);
+    expect(passes.slice(-3)).toEqual([7_100, 7_200, 7_300]);
+    await sequencer.stop();
   });
 });

@@ -10,6 +10,7 @@
  * tree. A crash loses nothing: entries committed before it are numbered by the next pass after restart.
  */
 import type { Logger } from 'pino';
+import { backoffDelay } from '../backoff.js';
 import { listLogsWithUnsequenced, lockLogHead, numberInboxEntries, readNumberedEntries, setLogHead } from '../store/audit.js';
 import type { Executor } from '../store/executor.js';
 import { insertTreeNodes, readTreeNodes } from '../store/tree.js';
@@ -35,6 +36,8 @@ export class Sequencer {
   private running: Promise<void> | undefined;
   private pending = false;
   private stopped = true;
+  /** Failed passes in a row: the poll backs off while the database is away (a nudge still runs at once). */
+  private failures = 0;
 
   constructor(
     private readonly db: Executor,
@@ -86,13 +89,19 @@ export class Sequencer {
     // Commits during the pass set `pending` again; the poll finds entries of other processes.
     this.pending = false;
     this.running = this.pass()
-      .then((numbered) => {
-        if (numbered >= this.options.batch) this.pending = true;
-      })
-      .catch((error: unknown) => this.options.logger?.error({ err: error }, 'audit sequencer pass failed; retrying'))
+      .then(
+        (numbered) => {
+          this.failures = 0;
+          if (numbered >= this.options.batch) this.pending = true;
+        },
+        (error: unknown) => {
+          this.failures++;
+          this.options.logger?.error({ err: error }, 'audit sequencer pass failed; retrying');
+        },
+      )
       .finally(() => {
         this.running = undefined;
-        this.schedule(this.pending ? COALESCE_MS : this.options.intervalMs);
+        this.schedule(this.pending ? COALESCE_MS : backoffDelay(this.options.intervalMs, this.failures));
       });
   }
 

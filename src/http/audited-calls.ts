@@ -31,6 +31,8 @@ export function callerContext(request: FastifyRequest, cause?: Record<string, st
  */
 async function auditRefusal(core: Core, request: FastifyRequest, action: string, error: unknown): Promise<void> {
   if (isAppError(error) && error.audited) return;
+  // Not a refusal: the database was away, and the call may even have committed before its answer was lost.
+  if (asAppError(error).code === 'UNAVAILABLE') return;
   const params = (request.params ?? {}) as Record<string, unknown>;
   const account = typeof params.account === 'string' ? params.account : '';
   if (!/^[A-Z2-7]{26}$/.test(account) || !(await findAccountById(core.database.db, account))) return;

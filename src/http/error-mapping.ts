@@ -2,14 +2,20 @@
  * Any error a request can raise, as the AppError its answer is rendered from: ours as they are;
  * Fastify's own 4xx (bad JSON, wrong content type, body too large …); and PostgreSQL refusing a value
  * the validators let through (a NUL character in text, a number out of range …), which is the
- * client's input, not a server fault: nothing was written, since the transaction rolled back.
+ * client's input, not a server fault: nothing was written, since the transaction rolled back. A database
+ * that is away (restarting, unreachable, or the connection broke mid-call) is 503 UNAVAILABLE with
+ * Retry-After, not a 500: the caller may try again, and Cordon reconnects by itself.
  */
 import type { FastifyError } from 'fastify';
-import { AppError, isAppError, type ErrorCode } from '../errors.js';
-import { isDataError } from '../store/errors.js';
+import { AppError, isAppError, unavailable, type ErrorCode } from '../errors.js';
+import { isDataError, isDatabaseUnavailable } from '../store/errors.js';
+
+/** The client-safe description of a call that could not reach the database. */
+export const DATABASE_AWAY = 'the database is unavailable; try again shortly';
 
 export function asAppError(raw: unknown): AppError {
   if (isAppError(raw)) return raw;
+  if (isDatabaseUnavailable(raw)) return unavailable(DATABASE_AWAY, raw);
   if (isDataError(raw)) {
     const { code, message } = raw as { code: string; message?: string };
     return code === '23505'

@@ -136,7 +136,9 @@ function sendError(request: FastifyRequest, reply: FastifyReply, raw: unknown): 
   const fastifyStatus = !isAppError(raw) ? (raw as FastifyError).statusCode : undefined;
   const status = fastifyStatus && fastifyStatus >= 400 && fastifyStatus < 500 ? fastifyStatus : error.httpStatus;
   if (error.headers) reply.headers(error.headers);
-  if (status >= 500) request.log.error({ err: raw }, 'request failed');
+  // A database that is away fails every call at once: one short line each, not a stack trace each.
+  if (error.code === 'UNAVAILABLE') request.log.warn({ code: error.code, cause: (error.cause as Error | undefined)?.message }, 'request failed: unavailable');
+  else if (status >= 500) request.log.error({ err: raw }, 'request failed');
   else request.log.info({ code: error.code, detail: error.detail }, 'request refused');
   // OAuth routes answer RFC 6749 bodies; a failed client authentication is 401 with a challenge.
   if ((request.routeOptions.config as { oauth?: boolean } | undefined)?.oauth) {

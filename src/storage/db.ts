@@ -28,6 +28,8 @@ export interface OpenDatabaseOptions {
   dataDir: string;
   databaseUrl?: string | undefined;
   pgPoolMax?: number;
+  /** How long a call waits for a PostgreSQL connection (a new one, or a free one of the pool) before failing. */
+  pgConnectTimeoutMs?: number;
   /** Who holds the embedded data dir while open: `serve`, or the CLI command's name. */
   holder: string;
   /** Test support: a PGlite data dir dump to start from instead of running initdb. */
@@ -39,7 +41,7 @@ export interface OpenDatabaseOptions {
 const INT8_OID = 20;
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
-  const handle = options.databaseUrl ? openPostgres(options.databaseUrl, options.pgPoolMax ?? 20) : await openPGlite(options);
+  const handle = options.databaseUrl ? openPostgres(options.databaseUrl, options.pgPoolMax ?? 20, options.pgConnectTimeoutMs ?? 10_000) : await openPGlite(options);
   if (options.migrate !== false) {
     try {
       await migrateToLatest(handle.db);
@@ -51,19 +53,28 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return handle;
 }
 
-function openPostgres(url: string, max: number): DatabaseHandle {
+function openPostgres(url: string, max: number, connectTimeoutMs: number): DatabaseHandle {
   const pool = new pg.Pool({
     Client: PreparingClient,
     connectionString: url,
     max,
+    // When PostgreSQL cannot be reached, calls fail (503) after this instead of queueing without end.
+    connectionTimeoutMillis: connectTimeoutMs,
+    // A connection whose peer vanished (a host gone, not a refused port) is noticed by the OS, not never.
+    keepAlive: true,
     // Counts and audit indexes stay far below 2^53; PGlite returns int8 as numbers too.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client that loses its connection must not crash the process; the next query reports it.
+  // A client that loses its connection (PostgreSQL restarted: 57P01 on `pg_ctl stop -m fast`, or the
+  // socket closed) emits 'error'. The pool listens only while a client is idle; one checked out, between
+  // the statements of a transaction, had no listener, and Node ends the process on an unheard 'error'.
+  // Every client gets its own listener: the query in flight (if any) fails with the error anyway, the
+  // client is no longer queryable, and the pool discards it when it is released.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, backend: 'postgres', lock: undefined, close: () => db.destroy() };
 }

@@ -8,9 +8,11 @@ import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../../src/app.js';
 import { AppError } from '../../src/errors.js';
+import { auditRefusals } from '../../src/http/audited-calls.js';
 import { buildServer } from '../../src/http/server.js';
+import { createAccount } from '../../src/directory/accounts.js';
+import { auditTrail, captureLogs, testCtx } from '../support/fixtures.js';
 import { BACKENDS, createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
-import { captureLogs } from '../support/fixtures.js';
 
 const internal = (reason = 'INTERNAL') => ({
   code: 13,
@@ -23,6 +25,8 @@ describeBackends('HTTP skeleton', (backend) => {
   let core: Core;
   let app: FastifyInstance;
   let logLines: string[] = [];
+  /** What the next /t/… calls fail with. */
+  const awayWith: Error[] = [];
 
   beforeAll(async () => {
     database = await createTestDatabase(backend);
@@ -33,6 +37,10 @@ describeBackends('HTTP skeleton', (backend) => {
       register: (r) => {
         r.get('/boom', { schema: { response: { 200: Type.Object({}) } } }, async () => {
           throw new Error('secret internals at /srv/cordon/db.ts:42');
+        });
+        // A call whose database went away under it (as pg reports it), on a route that audits refusals.
+        r.get('/t/accounts/:account/users/:user', { schema: { response: { 200: Type.Object({}) } }, ...auditRefusals(core)('user.read') }, async () => {
+          throw awayWith.shift();
         });
         r.get('/refuse', { schema: { response: { 200: Type.Object({}) } } }, async () => {
           throw new AppError('LAST_OWNER', { detail: 'log-only detail', metadata: { user_id: 'U1' } });
@@ -104,6 +112,28 @@ describeBackends('HTTP skeleton', (backend) => {
     expect(res.body).not.toContain('log-only');
   });
 
+  it('answers 503 UNAVAILABLE with Retry-After when the database is away, and records no refusal for it', async () => {
+    const { account, owner } = await createAccount(core.directory, testCtx, { name: 'A', owner: { email: 'o@a.example', display_name: 'O' } });
+    const trail = async () => (await auditTrail(core, account.id)).map((e) => `${e.action} ${e.outcome}`);
+    const before = await trail();
+    // admin_shutdown (pg_ctl stop -m fast), a refused connection, and a socket that closed under the query.
+    awayWith.push(
+      Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+      new Error('Connection terminated unexpectedly'),
+    );
+    for (let i = 0; i < 3; i++) {
+      const res = await app.inject(`/t/accounts/${account.id}/users/${owner.id}`);
+      expect([res.statusCode, res.headers['retry-after'], res.json()]).toEqual([
+        503,
+        '1',
+        { code: 14, message: 'the database is unavailable; try again shortly', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'UNAVAILABLE', domain: 'cordon' }] },
+      ]);
+    }
+    // Not the caller's refusal: the call may even have committed before its answer was lost.
+    expect(await trail()).toEqual(before);
+  });
+
   it('rejects bad input with INVALID_ARGUMENT and strips undeclared response fields', async () => {
     const bad = await app.inject({ method: 'POST', url: '/echo', payload: { n: 0 } });
     expect(bad.statusCode).toBe(400);
@@ -158,6 +188,7 @@ describeBackends('HTTP skeleton', (backend) => {
     const res = await server.inject('/readyz');
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ code: 14, message: 'the database does not answer', details: [{ reason: 'UNAVAILABLE' }] });
+    expect(res.headers['retry-after']).toBe('1');
     await server.close();
     await other.drop();
   });

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { Type } from 'typebox';
 import type { Core } from '../../app.js';
-import { AppError } from '../../errors.js';
+import { unavailable } from '../../errors.js';
 import { RpcStatusSchema } from '../schemas.js';
 
 const Status = Type.Object({ status: Type.Literal('ok') });
@@ -28,7 +28,7 @@ export function healthRoutes(app: FastifyInstance, core: Core): void {
       try {
         await sql`SELECT 1`.execute(core.database.db);
       } catch (error) {
-        throw new AppError('UNAVAILABLE', { description: 'the database does not answer', cause: error });
+        throw unavailable('the database does not answer', error);
       }
       return { status: 'ok' as const, database: core.database.backend };
     },
