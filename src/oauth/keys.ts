@@ -189,7 +189,8 @@ export class KeyRing {
   }
 
   private async refresh(force = false): Promise<void> {
-    if (!force && this.loadedAt !== 0 && Date.now() - this.loadedAt < REFRESH_MS) return;
+    // A load in flight (noteRevoked's, say) is waited for: what it reads is newer than what is held.
+    if (!force && this.loadedAt !== 0 && Date.now() - this.loadedAt < REFRESH_MS && !this.loading) return;
     this.loading ??= this.load().finally(() => (this.loading = undefined));
     await this.loading;
   }
