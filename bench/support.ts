@@ -30,7 +30,8 @@ export async function freshDatabase(backend: Backend, name: string): Promise<Ben
   await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   await admin(`CREATE DATABASE ${db}`);
   const kek = Buffer.alloc(32, 9).toString('base64url');
-  return { env: { DATABASE_URL: `${PG_SERVER}/${db}`, CORDON_KEY_ENCRYPTION_KEY: kek }, drop: () => admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`) };
+  // One issuer for every node (required with DATABASE_URL); servers a bench spawns issue and accept it alike.
+  return { env: { DATABASE_URL: `${PG_SERVER}/${db}`, CORDON_KEY_ENCRYPTION_KEY: kek, CORDON_ISSUER: 'http://127.0.0.1:8080' }, drop: () => admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`) };
 }
 
 export async function openCore(env: Record<string, string>): Promise<Core> {

@@ -10,8 +10,9 @@ describe('config', () => {
     expect(notices.join('\n')).toContain('DATABASE_URL');
     // No demo account, and its printed password, on a production database unless asked for.
     const kek = Buffer.alloc(32, 3).toString('base64');
-    expect(loadConfig({ DATABASE_URL: 'postgres://db/cordon', CORDON_KEY_ENCRYPTION_KEY: kek }).config.demo).toBe(false);
-    expect(loadConfig({ DATABASE_URL: 'postgres://db/cordon', CORDON_KEY_ENCRYPTION_KEY: kek, CORDON_DEMO: 'true' }).config.demo).toBe(true);
+    const issuer = 'https://cordon.example.com';
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/cordon', CORDON_KEY_ENCRYPTION_KEY: kek, CORDON_ISSUER: issuer }).config.demo).toBe(false);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/cordon', CORDON_KEY_ENCRYPTION_KEY: kek, CORDON_ISSUER: issuer, CORDON_DEMO: 'true' }).config.demo).toBe(true);
   });
 
   it('lists every problem at once, without echoing a database password', () => {
@@ -37,10 +38,23 @@ describe('config', () => {
       'CORDON_TLS_CERT_FILE: file not found: /nonexistent.pem',
       'CORDON_LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
       'CORDON_KEY_ENCRYPTION_KEY: required with DATABASE_URL (every node must decrypt the same signing keys)',
+      'CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL clients use)',
       'CORDON_DEMO: expected a boolean (true/false), got "maybe"',
       'CORDON_PG_POOL_MAX: expected an integer from 1 to 200, got "0"',
     ]);
     expect(JSON.stringify(problems)).not.toContain('hunter2');
+  });
+
+  it('requires one issuer for every node with DATABASE_URL (https://, or http:// on loopback)', () => {
+    const env = { DATABASE_URL: 'postgres://db/cordon', CORDON_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64url') };
+    expect(() => loadConfig(env)).toThrow(
+      expect.objectContaining({ problems: ['CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL clients use)'] }),
+    );
+    expect(loadConfig({ ...env, CORDON_ISSUER: 'https://cordon.example.com/' }).config.issuer).toBe('https://cordon.example.com');
+    expect(loadConfig({ ...env, CORDON_ISSUER: 'http://127.0.0.1:8080' }).config.issuer).toBe('http://127.0.0.1:8080');
+    expect(() => loadConfig({ ...env, CORDON_ISSUER: 'http://10.0.0.5:8080' })).toThrow(ConfigError);
+    // Embedded (one node): the listen URL stays the default.
+    expect(loadConfig({}).config.issuer).toBeUndefined();
   });
 
   it('checks the key-encryption key and the issuer without echoing the key', () => {

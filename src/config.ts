@@ -30,7 +30,7 @@ export interface Config {
   keyEncryptionKey: Buffer | undefined;
   /** Access token lifetime in seconds. */
   accessTokenTtl: number;
-  /** The issuer (`iss`) of tokens and the base of the metadata URLs; undefined: the server's own URL. */
+  /** The issuer (`iss`) of tokens and the base of the metadata URLs; undefined (embedded only): the server's own URL. */
   issuer: string | undefined;
   /** Requests per minute to the token, revocation and introspection endpoints (0: no limit). */
   oauthRateLimit: { perClient: number; perAddress: number };
@@ -87,7 +87,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { env: 'CORDON_CHECKPOINT_KEY_STORAGE', type: 'file | database', default: 'file when embedded, database with DATABASE_URL', description: 'Where the Ed25519 key that signs audit checkpoints lives: a 0600 file in the data dir, or in the database encrypted with CORDON_KEY_ENCRYPTION_KEY (needed when several nodes share a database). Made at `cordon init` (or first start); it never leaves the server.' },
   { env: 'CORDON_LOG_ORIGIN', type: 'text (no spaces or +)', default: '(cordon- and 8 random hex digits, chosen with the key)', description: 'Name of the checkpoint key; each audit log checkpoints as `<name>/<account id>`. Set it, e.g. to `audit.example.com`, before the key is made; later changes are ignored.' },
   { env: 'CORDON_CHECKPOINT_INTERVAL_MS', type: 'integer 50..60000', default: '500', description: 'How often a new checkpoint is signed for every audit log that grew.' },
-  { env: 'CORDON_ISSUER', type: 'https:// URL', default: '(the URL the server listens on)', description: 'The `iss` of access tokens and the base of the OAuth metadata. Set it to the public URL behind a proxy.' },
+  { env: 'CORDON_ISSUER', type: 'https:// URL (http:// on loopback)', default: '(embedded: the URL the server listens on)', description: 'The `iss` of access tokens and the base of the OAuth metadata: the public URL clients reach Cordon on (behind a proxy, the proxy\'s). Required with DATABASE_URL: every node must issue and accept the same one, or a token works only on the node that issued it.' },
 ];
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -209,6 +209,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
       ok = false;
     }
     if (!ok) problems.push(`CORDON_ISSUER: expected an https:// URL without query or fragment (http:// only on loopback), got "${issuer}"`);
+  } else if (databaseUrl !== undefined) {
+    // Each node's own listen URL would make a token good only on the node that issued it.
+    problems.push('CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL clients use)');
   }
 
   const config: Config = {

@@ -35,16 +35,17 @@ const APP_TOKEN = /^(Bearer|DPoP)\s+(\S+)\s*$/i;
  * proves nothing without its proof, so it is refused without naming the app); returns for anything else.
  */
 async function refuseAppToken(core: Core, request: FastifyRequest, token: string): Promise<void> {
-  let claims: AccessTokenClaims;
+  let verified: { claims: AccessTokenClaims; kid: string };
   try {
-    claims = await core.accessTokens.verify(token, core.issuer);
+    verified = await core.accessTokens.verify(token, core.issuer);
   } catch (error) {
     if (error instanceof InvalidToken) return;
     throw error;
   }
-  const constraints = await core.tokenStanding.check({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id });
-  if (!constraints) return;
-  if (claims.cnf?.jkt === undefined) request.principal = appPrincipal(request, claims, constraints);
+  const { claims, kid } = verified;
+  const standing = await core.tokenStanding.check({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id, kid });
+  if (!standing.stands) return;
+  if (claims.cnf?.jkt === undefined) request.principal = appPrincipal(request, claims, standing.constraints);
   throw new AppError('SESSION_REQUIRED');
 }
 

@@ -1,11 +1,23 @@
 import type { Command } from 'commander';
 import { operatorContext, withCore } from './context.js';
-import { printJson, type CliIo } from './io.js';
+import { printJson, printTable, type CliIo } from './io.js';
 
 export function keysCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
-  program
-    .command('keys')
-    .description('Token-signing keys')
+  const keys = program.command('keys').description('Token-signing keys');
+  keys
+    .command('list')
+    .description('Every signing key, newest first: active (signs), retired (verifies its tokens until they expire) or revoked')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) =>
+      run(() =>
+        withCore(io, 'keys list', async (core) => {
+          const listed = await core.keys.list();
+          if (opts.json) printJson(io, listed);
+          else printTable(io, ['KID', 'STATUS', 'CREATED', 'RETIRED', 'REVOKED'], listed.map((k) => [k.kid, k.status, k.create_time, k.retire_time ?? '', k.revoke_time ?? '']));
+        }),
+      ),
+    );
+  keys
     .command('rotate')
     .description('Make a new signing key; tokens signed with the old one verify until they expire')
     .option('--json', 'print JSON')
@@ -15,6 +27,20 @@ export function keysCommand(program: Command, io: CliIo, run: (fn: () => Promise
           const result = await core.keys.rotate(core.audit, operatorContext(core));
           if (opts.json) printJson(io, result);
           else io.stdout.write(`new signing key ${result.kid}${result.retired.length ? `; retired ${result.retired.join(', ')}` : ''}\n`);
+        }),
+      ),
+    );
+  keys
+    .command('revoke')
+    .description('Revoke a leaked signing key: every token it signed stops working at once, on every node (revoking the active key makes a new one)')
+    .argument('<kid>', 'the key id (see `cordon keys list`)')
+    .option('--json', 'print JSON')
+    .action((kid: string, opts: { json?: boolean }) =>
+      run(() =>
+        withCore(io, 'keys revoke', async (core) => {
+          const result = await core.keys.revoke(core.audit, operatorContext(core), kid);
+          if (opts.json) printJson(io, result);
+          else io.stdout.write(`revoked signing key ${result.kid}${result.replaced_by ? `; new signing key ${result.replaced_by}` : ''}\n`);
         }),
       ),
     );

@@ -1,7 +1,8 @@
 /**
  * The resource-side guard every protected route uses: a valid Cordon access token (see
- * access-token.ts), not revoked and of an enabled app (checked in the database on every request, so a
- * revocation or a disabled app holds on the very next request on every node), holding the route's
+ * access-token.ts), not revoked, of an enabled app and signed by a key still in force (checked in the
+ * database on every request, so a revocation, a disabled app or a revoked key holds on the very next
+ * request on every node, however the token's signature was cached), holding the route's
  * permission within what the app's maker can still exercise (maker-ceiling.ts), for the account in the
  * path. Failures carry RFC 6750 challenges.
  */
@@ -45,15 +46,21 @@ export function requirePermission(core: Core, permission: Permission) {
     const scheme = match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
     const token = match[2]!;
     let claims: AccessTokenClaims;
+    let kid: string;
     try {
-      claims = await core.accessTokens.verify(token, core.issuer);
+      ({ claims, kid } = await core.accessTokens.verify(token, core.issuer));
     } catch (error) {
       if (!(error instanceof InvalidToken)) throw error;
       throw challenge('UNAUTHENTICATED', 'the access token is invalid or expired', ', error="invalid_token"', scheme);
     }
     await checkBinding(core, request, scheme, token, claims.cnf?.jkt);
-    const constraints = await core.tokenStanding.check({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id });
-    if (!constraints) throw challenge('UNAUTHENTICATED', 'the access token is revoked or its app disabled', ', error="invalid_token"', scheme);
+    const standing = await core.tokenStanding.check({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id, kid });
+    if (!standing.stands && standing.keyGone) {
+      core.keys.noteRevoked(kid);
+      throw challenge('UNAUTHENTICATED', 'the signing key of the access token is revoked', ', error="invalid_token"', scheme);
+    }
+    if (!standing.stands) throw challenge('UNAUTHENTICATED', 'the access token is revoked or its app disabled', ', error="invalid_token"', scheme);
+    const constraints = standing.constraints;
     // Who the caller proved to be, set before the checks below so that a refusal is audited under it.
     const { permissions } = (request.principal = appPrincipal(request, claims, constraints));
     const ceiling = makerCeiling(constraints.maker);

@@ -1,6 +1,6 @@
 /**
  * Token introspection (RFC 7662). The caller authenticates as a client; it learns about tokens of its
- * own account only. Anything else, revoked tokens and tokens of disabled apps included, is
+ * own account only. Anything else, revoked tokens, tokens of disabled apps and of revoked keys included, is
  * `{"active": false}`.
  */
 import { InvalidToken, verifyAccessToken, type AccessTokenClaims } from './access-token.js';
@@ -16,14 +16,15 @@ export async function introspectToken(deps: GrantDeps, request: TokenRequest): P
   const token = request.body.token;
   if (typeof token !== 'string' || token === '') throw new AppError('OAUTH_INVALID_REQUEST', { description: 'token is required' });
   let claims: AccessTokenClaims;
+  let kid: string;
   try {
-    claims = await verifyAccessToken(deps.keys, token, deps.issuer());
+    ({ claims, kid } = await verifyAccessToken(deps.keys, token, deps.issuer(), deps.ttl));
   } catch (error) {
     if (error instanceof InvalidToken) return { active: false };
     throw error;
   }
   if (claims.account_id !== authn.app.account_id) return { active: false };
-  if (!(await deps.standing.stands({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id }))) return { active: false };
+  if (!(await deps.standing.stands({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id, kid }))) return { active: false };
   // RFC 9449 §6.2: a bound token is reported as DPoP, with its cnf, so a resource never takes it as Bearer.
   return { active: true, token_type: claims.cnf?.jkt ? 'DPoP' : 'Bearer', ...claims };
 }

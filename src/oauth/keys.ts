@@ -2,7 +2,9 @@
  * Token-signing keys (ES256). They live in the database so that every node signs and verifies with the
  * same ones; the private half is sealed under the key-encryption key (see sealing.ts), with the kid as
  * associated data. The newest unretired key signs; a retired key still verifies for one token
- * lifetime, so rotation never cuts off a token already issued.
+ * lifetime, so rotation never cuts off a token already issued. A revoked key (it leaked) verifies
+ * nothing: the resource guard reads each token's key status with its standing (token-standing.ts), so
+ * that holds on every node from the next request, cached verifications included.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
@@ -17,6 +19,20 @@ import type { Executor } from '../store/executor.js';
 export const SYSTEM_LOG = 'SYSTEM';
 const KEY_LOCK = 0x436f72646f6e4b; // advisory lock: one node creates the first key
 const REFRESH_MS = 30_000;
+
+/**
+ * How long (s) after its retirement a key still verifies: one token lifetime, plus a minute for a node
+ * that kept signing with it until its next refresh (REFRESH_MS).
+ */
+export const retiredKeyWindow = (tokenTtl: number): number => tokenTtl + 60;
+
+export interface KeyStatus {
+  kid: string;
+  status: 'active' | 'retired' | 'revoked';
+  create_time: string;
+  retire_time: string | null;
+  revoke_time: string | null;
+}
 
 export interface KeyRingOptions {
   sealer: Sealer;
@@ -92,6 +108,63 @@ export class KeyRing {
     return result;
   }
 
+  /**
+   * Revokes a leaked key: the tokens it signed stop working at once, on every node. Revoking the key
+   * that signs makes a new one in the same transaction, so that tokens can still be issued. Throws
+   * NOT_FOUND for an unknown kid and FAILED_PRECONDITION for a key already revoked.
+   */
+  async revoke(audit: AuditLog, ctx: CallContext, kid: string): Promise<{ kid: string; replaced_by: string | null }> {
+    const made = await this.makeKey();
+    const result = await audit.transact(async (trx) => {
+      // Serialised with rotations and first-key creation: exactly one active key afterwards.
+      await sql`SELECT pg_advisory_xact_lock(${KEY_LOCK})`.execute(trx);
+      const key = await trx.selectFrom('signing_keys').select(['kid', 'retired_at', 'revoked_at']).where('kid', '=', kid).forUpdate().executeTakeFirst();
+      if (!key) throw new AppError('NOT_FOUND', { description: `no signing key ${kid}` });
+      if (key.revoked_at !== null) throw new AppError('FAILED_PRECONDITION', { description: `signing key ${kid} is already revoked` });
+      const now = sql<Date>`clock_timestamp()` as unknown as Date;
+      await trx
+        .updateTable('signing_keys')
+        .set({ revoked_at: now, retired_at: key.retired_at ?? now })
+        .where('kid', '=', kid)
+        .execute();
+      const wasActive = key.retired_at === null;
+      if (wasActive) await trx.insertInto('signing_keys').values(made).execute();
+      const replacedBy = wasActive ? made.kid : null;
+      await audit.append(trx, {
+        accountId: SYSTEM_LOG,
+        ctx,
+        action: 'key.revoke',
+        target: { type: 'signing_key', id: kid },
+        outcome: 'changed',
+        details: { was: wasActive ? 'active' : 'retired', replaced_by: replacedBy },
+      });
+      return { kid, replaced_by: replacedBy };
+    });
+    await this.refresh(true);
+    return result;
+  }
+
+  /** Every key, newest first, with its status (for operators: which kid to revoke). */
+  async list(): Promise<KeyStatus[]> {
+    const rows = await this.db.selectFrom('signing_keys').select(['kid', 'created_at', 'retired_at', 'revoked_at']).orderBy('created_at', 'desc').execute();
+    const iso = (time: Date | null) => (time === null ? null : new Date(time).toISOString());
+    return rows.map((row) => ({
+      kid: row.kid,
+      status: row.revoked_at !== null ? 'revoked' : row.retired_at !== null ? 'retired' : 'active',
+      create_time: new Date(row.created_at).toISOString(),
+      retire_time: iso(row.retired_at),
+      revoke_time: iso(row.revoked_at),
+    }));
+  }
+
+  /**
+   * The guard found a token whose key is revoked: if this node still holds that key (it may even sign
+   * with it, until its next refresh), reload now rather than in up to REFRESH_MS.
+   */
+  noteRevoked(kid: string): void {
+    if (this.signer?.kid === kid || this.publicKeys.has(kid)) void this.refresh(true).catch(() => undefined);
+  }
+
   private async makeKey() {
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
     const publicJwk = await exportJWK(publicKey);
@@ -116,7 +189,8 @@ export class KeyRing {
   }
 
   private async refresh(force = false): Promise<void> {
-    if (!force && this.loadedAt !== 0 && Date.now() - this.loadedAt < REFRESH_MS) return;
+    // A load in flight (noteRevoked's, say) is waited for: what it reads is newer than what is held.
+    if (!force && this.loadedAt !== 0 && Date.now() - this.loadedAt < REFRESH_MS && !this.loading) return;
     this.loading ??= this.load().finally(() => (this.loading = undefined));
     await this.loading;
   }
@@ -125,10 +199,11 @@ export class KeyRing {
     const rows = await this.db
       .selectFrom('signing_keys')
       .selectAll()
+      .where('revoked_at', 'is', null)
       .where((eb) =>
         eb.or([
           eb('retired_at', 'is', null),
-          eb('retired_at', '>', sql<Date>`now() - make_interval(secs => ${this.options.tokenTtl + 60})`),
+          eb('retired_at', '>', sql<Date>`now() - make_interval(secs => ${retiredKeyWindow(this.options.tokenTtl)})`),
         ]),
       )
       .orderBy('created_at', 'desc')

@@ -27,7 +27,7 @@ export async function revokeToken(deps: GrantDeps, request: TokenRequest): Promi
   if (typeof token !== 'string' || token === '') throw new AppError('OAUTH_INVALID_REQUEST', { description: 'token is required' });
   let claims;
   try {
-    claims = await verifyAccessToken(deps.keys, token, deps.issuer());
+    ({ claims } = await verifyAccessToken(deps.keys, token, deps.issuer(), deps.ttl));
   } catch (error) {
     if (error instanceof InvalidToken) return;
     throw error;

@@ -93,8 +93,8 @@ export async function decidePlan(deps: ResponseDeps, approver: Approver, account
       refusal = new AppError('PLAN_VOID', { metadata: { plan_id: planId } });
       return { plan: await endPlan(trx, plan, 'void', approver.ctx), decisions: await listDecisions(trx, accountId, planId) };
     }
-    const { status, verdicts, entries = [] } = executed;
-    return { plan: await finishPlan(trx, plan, status, [entry('plan.approve', status), ...entries], [...(plan.verdicts as Verdict[]), ...verdicts]), decisions };
+    const { status, verdicts, entries = [], containmentId } = executed;
+    return { plan: await finishPlan(trx, plan, status, [entry('plan.approve', status), ...entries], [...(plan.verdicts as Verdict[]), ...verdicts], containmentId), decisions };
   });
   if (refusal) throw refusal;
   return result;
@@ -150,7 +150,7 @@ async function executeApproved(
   plan: PlanRow,
   approvals: DecisionRow[],
   policy: ProtectionPolicy,
-): Promise<{ status: PlanStatus; verdicts: Verdict[]; entries?: AuditEntryValues[] }> {
+): Promise<{ status: PlanStatus; verdicts: Verdict[]; entries?: AuditEntryValues[]; containmentId?: string | null }> {
   const approved: Verdict = { step: 'approval', outcome: 'pass', reason: `approved by ${approvals.length}`, details: { approvers: approvals.map((a) => a.approver_id) } };
   const ctx = approvedContext(plan, approvals);
   if (plan.action === 'restore') {
@@ -172,6 +172,7 @@ async function executeApproved(
   if (now?.state !== 'SUSPENDED' || now.live_sessions !== 0) throw new Error(`plan ${plan.id}: the approved suspension did not take`);
   return {
     status: 'executed',
+    containmentId: result.containmentId,
     verdicts: [
       approved,
       { step: 'execute', outcome: 'pass', reason: 'suspended', details: { user_id: user.id, sessions_revoked: result.sessionsRevoked.length, containment_id: result.containmentId } },

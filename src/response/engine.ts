@@ -244,7 +244,8 @@ function planRow(draft: PlanDraft): PlanValues {
     expires_at: pending ? new Date(draft.now.getTime() + draft.defaults.approvalTtlSeconds * 1000) : null,
     decided_at: null,
     lock_containment: playbook?.lock ?? true,
-    containment_id: null,
+    // A suspension names the record it opened (its execute verdict does too).
+    containment_id: draft.containmentId ?? null,
     restore_reason: null,
   };
 }

@@ -74,6 +74,7 @@ export async function execute(deps: DirectoryDeps, trx: Transaction<Database> | 
       result = await changeLockedUserState(deps, trx, ctx, subject, 'SUSPENDED', { containment });
     }
     draft.sessionsRevoked = result.sessionsRevoked;
+    if (result.containmentId) draft.containmentId = result.containmentId;
     draft.status = 'executed';
     return { step: 'execute', outcome: 'pass', reason: 'suspended', details: { user_id: subject.id, sessions_revoked: result.sessionsRevoked.length, containment_id: result.containmentId } };
   } catch (error) {

@@ -85,6 +85,8 @@ export interface PlanDraft {
   requestedBy: Actor;
   /** Set by execute: the suspension's outcome. */
   sessionsRevoked?: string[];
+  /** The containment record the executed suspension opened. */
+  containmentId?: string;
 }
 
 /** One named guard step; the pipeline is an array of them, in policy order. */

@@ -161,6 +161,8 @@ export interface SigningKeysTable {
   private_key_enc: string;
   created_at: CreatedAt;
   retired_at: NullableTimestamp;
+  /** Set when the key leaked: its tokens stop working at once (a retired key's verify until they expire). */
+  revoked_at: NullableTimestamp;
 }
 
 export interface RevokedTokensTable {

@@ -39,10 +39,10 @@ export function listDecisions(db: Executor, accountId: string, planId: string): 
  * Ends a pending plan, with the entries that record why, in one statement: its final status, when it was
  * decided, and (executed) its last verdicts.
  */
-export async function finishPlan(db: Executor, plan: PlanRow, status: PlanStatus, entries: AuditEntryValues[], verdicts?: unknown[]): Promise<PlanRow> {
+export async function finishPlan(db: Executor, plan: PlanRow, status: PlanStatus, entries: AuditEntryValues[], verdicts?: unknown[], containmentId?: string | null): Promise<PlanRow> {
   const result = await sql<PlanRow>`
     WITH entries AS (${insertEntriesSql(entries)})
-    UPDATE plans SET status = ${status}, decided_at = now(),
+    UPDATE plans SET status = ${status}, decided_at = now(), containment_id = coalesce(${containmentId ?? null}::text, containment_id),
                      executed_at = CASE WHEN ${status} = 'executed' THEN now() END,
                      verdicts = coalesce(${verdicts ? JSON.stringify(verdicts) : null}::jsonb, verdicts)
     WHERE account_id = ${plan.account_id} AND id = ${plan.id} AND status = 'pending_approval'

@@ -76,14 +76,26 @@ export interface Cap {
 /** A few slots picked at random (probed by primary key: cheap, and concurrent claimers rarely collide). */
 const probeSlots = (cap: Cap): number[] => Array.from({ length: 8 }, () => 1 + randomInt(cap.max));
 
-/** The claim of one free slot of `cap` (among `candidates`, or any), as a data-modifying statement. */
-function claimSql(accountId: string, cap: Cap, planId: string, candidates: number[] | undefined) {
+/** The slots of `cap` above its max used inside its window (the cap was lowered since), as a condition. */
+const usedAboveMax = (accountId: string, cap: Cap) => sql`
+  EXISTS (SELECT 1 FROM breaker_slots
+          WHERE account_id = ${accountId} AND scope = ${cap.scope} AND slot > ${cap.max}
+            AND used_at > now() - make_interval(secs => ${cap.windowSeconds}))`;
+
+/**
+ * The claim of one free slot of `cap` (among `candidates`, or any), as a data-modifying statement. With
+ * `onlyIfNoneAbove`, it claims nothing while an execution inside the window sits in a slot above the max
+ * (made under a higher cap): the slots up to the max then undercount the window, and the claim must
+ * count it instead (claimSlot).
+ */
+function claimSql(accountId: string, cap: Cap, planId: string, candidates: number[] | undefined, onlyIfNoneAbove: boolean) {
   return sql`
     UPDATE breaker_slots s SET used_at = now(), plan_id = ${planId}
     FROM (SELECT slot, used_at FROM breaker_slots
           WHERE account_id = ${accountId} AND scope = ${cap.scope} AND slot <= ${cap.max}
             ${candidates ? sql`AND slot = ANY(${candidates}::int[])` : sql``}
             AND (used_at IS NULL OR used_at <= now() - make_interval(secs => ${cap.windowSeconds}))
+            ${onlyIfNoneAbove ? sql`AND NOT ${usedAboveMax(accountId, cap)}` : sql``}
           LIMIT 1 FOR UPDATE SKIP LOCKED) free
     WHERE s.account_id = ${accountId} AND s.scope = ${cap.scope} AND s.slot = free.slot
     RETURNING s.scope, s.slot, free.used_at AS previous`;
@@ -101,7 +113,7 @@ export interface Claim {
  * gave a slot; otherwise the caller releases what was claimed and takes the slow path (claimSlot).
  */
 export function slotGate(accountId: string, caps: Cap[], planId: string) {
-  const claims = caps.map((cap, i) => sql`${sql.raw(`claim_${i}`)} AS (${claimSql(accountId, cap, planId, probeSlots(cap))})`);
+  const claims = caps.map((cap, i) => sql`${sql.raw(`claim_${i}`)} AS (${claimSql(accountId, cap, planId, probeSlots(cap), true)})`);
   const union = sql.join(caps.map((_, i) => sql`SELECT scope, slot, previous FROM ${sql.raw(`claim_${i}`)}`), sql` UNION ALL `);
   return {
     expected: caps.length,
@@ -111,14 +123,29 @@ export function slotGate(accountId: string, caps: Cap[], planId: string) {
 
 export type SlotGate = ReturnType<typeof slotGate>;
 
+/** Advisory lock class of a cap's counted claims (the two-int4 key space: no clash with single-key locks). */
+const CAP_LOCK = 0x436f7264; // "Cord"
+
 /**
  * Claims a free slot of the cap for this plan (see the breaker_slots migration): a slot never used, or
  * last used before the window, among the first `max`, skipping the ones other executions hold right now.
  * Slots are made on first need. Undefined means the cap is reached: every slot is used inside the window
  * or held by an execution in flight.
+ *
+ * After the cap was lowered, executions made under the higher cap may sit in slots above the new max:
+ * while any of them is inside the window, a free slot is not enough. The claims of the cap then take
+ * turns (an advisory lock held to commit) and each counts every execution in the window, whatever its
+ * slot, so the window never holds more than the cap however many signals race. Once those executions
+ * age out, the slots alone are exact again and claims run side by side.
  */
 export async function claimSlot(db: Executor, accountId: string, cap: Cap, planId: string): Promise<Claim | undefined> {
-  const claim = async (candidates: number[] | undefined) => (await sql<Claim>`WITH claimed AS (${claimSql(accountId, cap, planId, candidates)}) SELECT scope, slot, previous FROM claimed`.execute(db)).rows[0];
+  const above = await sql<{ above: boolean }>`SELECT ${usedAboveMax(accountId, cap)} AS above`.execute(db);
+  if (above.rows[0]!.above) {
+    await sql`SELECT pg_advisory_xact_lock(${CAP_LOCK}::int, hashtext(${accountId} || '/' || ${cap.scope}))`.execute(db);
+    // A statement after the lock: its snapshot holds every claim committed by the turns before.
+    if ((await countUsedInWindow(db, accountId, cap)) >= cap.max) return undefined;
+  }
+  const claim = async (candidates: number[] | undefined) => (await sql<Claim>`WITH claimed AS (${claimSql(accountId, cap, planId, candidates, false)}) SELECT scope, slot, previous FROM claimed`.execute(db)).rows[0];
   const claimed = (await claim(probeSlots(cap))) ?? (await claim(undefined));
   if (claimed) return claimed;
   // None free in this statement's snapshot: make the slots that do not exist yet (waiting for any other
@@ -141,11 +168,15 @@ export async function releaseSlot(db: Executor, accountId: string, claimed: Clai
   await db.updateTable('breaker_slots').set({ used_at: claimed.previous, plan_id: null }).where('account_id', '=', accountId).where('scope', '=', claimed.scope).where('slot', '=', claimed.slot).execute();
 }
 
-/** Whether the cap has a free slot now, without claiming one (dry runs). */
-export async function hasFreeSlot(db: Executor, accountId: string, cap: Cap): Promise<boolean> {
+/** The executions inside the cap's window, in any slot (those above the max included). */
+async function countUsedInWindow(db: Executor, accountId: string, cap: Cap): Promise<number> {
   const result = await sql<{ used: number }>`
     SELECT count(*)::int AS used FROM breaker_slots
-    WHERE account_id = ${accountId} AND scope = ${cap.scope} AND slot <= ${cap.max}
-      AND used_at > now() - make_interval(secs => ${cap.windowSeconds})`.execute(db);
-  return result.rows[0]!.used < cap.max;
+    WHERE account_id = ${accountId} AND scope = ${cap.scope} AND used_at > now() - make_interval(secs => ${cap.windowSeconds})`.execute(db);
+  return result.rows[0]!.used;
+}
+
+/** Whether the cap has room now, without claiming a slot (dry runs). */
+export async function hasFreeSlot(db: Executor, accountId: string, cap: Cap): Promise<boolean> {
+  return (await countUsedInWindow(db, accountId, cap)) < cap.max;
 }

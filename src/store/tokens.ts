@@ -12,6 +12,8 @@ export interface TokenRef {
   accountId: string;
   jti: string;
   clientId: string;
+  /** The key that signed the token. */
+  kid: string;
 }
 
 /** Who made an app: their role when they made it, and now (null: deleted). No user: the operator. */
@@ -33,31 +35,38 @@ export interface AppConstraints {
 export interface TokenStandingRow {
   revoked: boolean;
   appActive: boolean;
+  /** The signing key exists, is not revoked, and is unretired or retired less than the window ago. */
+  keyInForce: boolean;
   /** The app's constraints, read in the same statement (undefined when the app is gone). */
   constraints: AppConstraints | undefined;
 }
 
 /**
  * What the resource guard must know about verified tokens, for several at once in one round trip:
- * whether each was revoked, whether its app still exists and is enabled, and the app's constraints.
- * Answers in input order.
+ * whether each was revoked, whether its app still exists and is enabled, whether the key that signed it
+ * is still in force (not revoked; unretired, or retired less than `keyWindowSeconds` ago), and the app's
+ * constraints. Answers in input order.
  */
-export async function tokenStandings(db: Executor, tokens: TokenRef[]): Promise<TokenStandingRow[]> {
+export async function tokenStandings(db: Executor, tokens: TokenRef[], keyWindowSeconds: number): Promise<TokenStandingRow[]> {
   const { rows } = await sql<
-    { revoked: boolean; app_active: boolean; app_id: string | null; created_by: string | null; created_by_role: UserRole | null; maker_role: UserRole | null } & Partial<AppConstraints>
+    { revoked: boolean; app_active: boolean; key_in_force: boolean; app_id: string | null; created_by: string | null; created_by_role: UserRole | null; maker_role: UserRole | null } & Partial<AppConstraints>
   >`
     SELECT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.account_id = t.account_id AND r.jti = t.jti) AS revoked,
            a.id IS NOT NULL AND a.disabled_at IS NULL AS app_active,
-           a.id AS app_id, a.allowed_group_ids, a.protected_roles, a.max_suspensions_per_hour,
-           a.created_by, a.created_by_role, m.role AS maker_role
-    FROM unnest(${tokens.map((t) => t.accountId)}::text[], ${tokens.map((t) => t.jti)}::text[], ${tokens.map((t) => t.clientId)}::text[])
-         WITH ORDINALITY AS t(account_id, jti, client_id, n)
+           EXISTS (SELECT 1 FROM signing_keys k
+                   WHERE k.kid = t.kid AND k.revoked_at IS NULL
+                     AND (k.retired_at IS NULL OR k.retired_at > now() - make_interval(secs => ${keyWindowSeconds}))) AS key_in_force,
+           a.id AS app_id, a.allowed_group_ids, a.protected_roles, a.max_suspensions_per_hour
+    FROM unnest(${tokens.map((t) => t.accountId)}::text[], ${tokens.map((t) => t.jti)}::text[], ${tokens.map((t) => t.clientId)}::text[],
+                ${tokens.map((t) => t.kid)}::text[])
+         WITH ORDINALITY AS t(account_id, jti, client_id, kid, n)
     LEFT JOIN oauth_apps a ON a.account_id = t.account_id AND a.client_id = t.client_id
     LEFT JOIN users m ON m.account_id = a.account_id AND m.id = a.created_by
     ORDER BY t.n`.execute(db);
   return rows.map((row) => ({
     revoked: row.revoked,
     appActive: row.app_active,
+    keyInForce: row.key_in_force,
     constraints:
       row.app_id === null
         ? undefined

@@ -29,6 +29,14 @@ describe('cordon (no database)', () => {
     );
   });
 
+  it('refuses to serve on PostgreSQL without an issuer every node shares (exit 78)', async () => {
+    const { code, stderr } = await runCli(['serve', '--listen', '127.0.0.1:0'], { DATABASE_URL: 'postgres://127.0.0.1:1/none', CORDON_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64url') });
+    expect([code, stderr]).toEqual([
+      78,
+      'cordon: invalid configuration (1 problem):\n  - CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL clients use)\n',
+    ]);
+  });
+
   it('exits 2 on a usage error and documents its exit codes', async () => {
     expect((await runCli(['users', 'frobnicate'], {})).code).toBe(2);
     const help = await runCli(['--help'], {});
@@ -132,6 +140,14 @@ describeBackends('cordon CLI', (backend) => {
     const second = JSON.parse((await runCli(['keys', 'rotate', '--json'], env)).stdout);
     expect(first).toEqual({ kid: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), retired: [] });
     expect(second).toEqual({ kid: expect.not.stringMatching(first.kid), retired: [first.kid] });
+    const revoked = await runCli(['keys', 'revoke', second.kid], env);
+    expect([revoked.code, revoked.stderr]).toEqual([0, '']);
+    const replacement = /^revoked signing key (\S+); new signing key (\S+)\n$/.exec(revoked.stdout)!;
+    expect(replacement[1]).toBe(second.kid);
+    const keys = JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout) as Array<{ kid: string; status: string }>;
+    expect(keys.map((k) => [k.kid, k.status])).toEqual([[replacement[2], 'active'], [second.kid, 'revoked'], [first.kid, 'retired']]);
+    expect((await runCli(['keys', 'revoke', second.kid], env)).code).toBe(4);
+    expect((await runCli(['keys', 'revoke', 'no-such-key'], env)).code).toBe(3);
   });
 });
 

@@ -90,6 +90,10 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
     const res = await signal(victim.email, 'auto.impossible-travel');
     expect(res.json().plan.status).toBe('executed');
     const containmentId = res.json().plan.verdicts.find((v: { step: string }) => v.step === 'execute').details.containment_id as string;
+    // The plan names the record it opened, as its execute verdict does, in the response and when read back.
+    expect(res.json().plan.containment_id).toEqual(expect.stringMatching(/^[A-Z2-7]{26}$/));
+    expect(res.json().plan.containment_id).toBe(containmentId);
+    expect((await api('GET', `/plans/${res.json().plan.id}`, adminToken)).json().containment_id).toBe(containmentId);
     const record = await api('GET', `/containments/${containmentId}`, adminToken);
     expect(record.json()).toMatchObject({
       id: containmentId,
@@ -227,6 +231,9 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
     const second = await decide(approverToken, 'approve');
     expect(second.statusCode, second.body).toBe(200);
     expect(second.json().plan).toMatchObject({ status: 'executed' });
+    const opened = (second.json().plan.verdicts as Array<{ step: string; details?: { containment_id?: string } }>).find((v) => v.step === 'execute')!.details!.containment_id;
+    expect(second.json().plan.containment_id).toEqual(expect.stringMatching(/^[A-Z2-7]{26}$/));
+    expect(second.json().plan.containment_id).toBe(opened);
     expect(second.json().decisions.map((d: { approver_id: string }) => d.approver_id).sort()).toEqual([seed.admin.id, approverMember.id].sort());
     expect(await state(subject.id)).toBe('SUSPENDED');
     const suspension = (await auditTrail(core, seed.accountId)).find((e) => e.action === 'user.suspend' && e.target_id === subject.id)!;

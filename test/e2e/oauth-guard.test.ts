@@ -108,6 +108,12 @@ describeBackends('resource guard and revocation', (backend) => {
       'tampered payload': `${h}.${b64({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), scope: 'users:list users:suspend' })}.${s}`,
       'unknown kid': await mint({}, { kid: 'not-a-key' }),
       'missing claims': await mint({ account_id: undefined }),
+      // Signed with the real key, only the lifetime wrong: a forged 10-year token, one without iat, and
+      // one issued "in the future" to stretch its life past the configured lifetime.
+      'lifetime over the TTL': await mint({ iat: now, exp: now + 10 * 365 * 86_400 }),
+      'lifetime one second over the TTL': await mint({ iat: now, exp: now + 901 }),
+      'no iat': await mint({ iat: undefined }),
+      'iat in the future': await mint({ iat: now + 3600, exp: now + 3600 + 900 }),
       garbage: 'abc.def.ghi',
     };
     for (const [name, token] of Object.entries(attacks)) {

@@ -18,6 +18,7 @@ export { BACKENDS, type TestBackend };
 
 /** A fixed key-encryption key for the PostgreSQL test databases (never used outside tests). */
 const TEST_KEK = Buffer.alloc(32, 7).toString('base64url');
+const TEST_ISSUER = 'http://127.0.0.1:8080';
 
 export interface TestDatabase {
   backend: TestBackend;
@@ -49,7 +50,8 @@ export async function createTestDatabase(backend: TestBackend): Promise<TestData
   }
   return {
     backend,
-    env: { DATABASE_URL: `${PG_SERVER_URL}/${name}`, CORDON_KEY_ENCRYPTION_KEY: TEST_KEK },
+    // The issuer every node shares (required with DATABASE_URL): the one an embedded core takes by default.
+    env: { DATABASE_URL: `${PG_SERVER_URL}/${name}`, CORDON_KEY_ENCRYPTION_KEY: TEST_KEK, CORDON_ISSUER: TEST_ISSUER },
     loadDataDir: undefined,
     drop: async () => {
       const client = new pg.Client({ connectionString: `${PG_SERVER_URL}/postgres` });

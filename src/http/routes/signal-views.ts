@@ -28,7 +28,7 @@ export const PlanSchema = Type.Object(
     action_digest: Nullable(Type.String({ description: 'SHA-256 of the exact action an approval is bound to (pending plans)' })),
     restore_after_seconds: Type.Union([Type.Integer(), Type.Null()]),
     lock_containment: Type.Boolean({ description: "whether the containment a suspension opens holds against the Users API's :reactivate" }),
-    containment_id: Nullable(Type.String({ description: 'a restore: the containment it restores' })),
+    containment_id: Nullable(Type.String({ description: 'an executed suspension: the containment it opened; a restore: the containment it restores' })),
     restore_reason: Nullable(Type.String()),
     requested_by: Type.Union([Type.Object({ type: Type.String(), id: Type.String(), made_by: Type.Optional(Type.String()) }), Type.Null()], {
       description: "who asked: never an approver of the plan (an app's request names its maker, who may not approve it either)",
