@@ -9,10 +9,13 @@ import { loadCheckpointKey, type CheckpointKey } from './audit/checkpoint-key.js
 import { Checkpointer } from './audit/checkpointer.js';
 import { LatestCheckpoints } from './audit/latest-checkpoints.js';
 import { AuditLog } from './audit/log.js';
+import { UnauthenticatedRefusals } from './audit/unauthenticated-refusals.js';
 import { listenUrl, type Config } from './config.js';
 import { seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
 import type { DirectoryDeps } from './directory/deps.js';
+import { buildMetricsServer } from './http/metrics-server.js';
 import { buildServer } from './http/server.js';
+import { createMetrics, type Metrics } from './metrics.js';
 import { ContainmentWorker } from './response/containment-worker.js';
 import type { ResponseDeps } from './response/engine.js';
 import { VerifiedTokens } from './oauth/access-token.js';
@@ -32,6 +35,10 @@ export interface Core {
   directory: DirectoryDeps;
   /** The response engine's dependencies: the directory's, with the engine's defaults. */
   response: ResponseDeps;
+  /** This process's Prometheus metrics. */
+  metrics: Metrics;
+  /** Refusals of callers that did not authenticate, tallied into the system log. */
+  unauthenticatedRefusals: UnauthenticatedRefusals;
   /** Restore-after and approval expiry (response/containment-worker.ts). */
   containmentWorker: ContainmentWorker;
   keys: KeyRing;
@@ -73,6 +80,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     await database.close();
     throw error;
   }
+  const metrics = createMetrics();
   const audit = new AuditLog(database.db, {
     sequencerIntervalMs: config.sequencerIntervalMs,
     sequencerBatch: config.sequencerBatch,
@@ -80,8 +88,11 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     groupCommitConcurrency: config.groupCommitConcurrency,
     groupCommitMaxQueue: config.groupCommitMaxQueue,
     logger: options.logger,
+    onNumbered: (entries) => metrics.countNumbered(entries),
   });
   audit.sequencer.start();
+  const unauthenticatedRefusals = new UnauthenticatedRefusals(audit, { windowSeconds: config.unauthenticated.windowSeconds, logger: options.logger });
+  unauthenticatedRefusals.start();
   const checkpointer = new Checkpointer(database.db, checkpointKey, { intervalMs: config.checkpoints.intervalMs, logger: options.logger });
   checkpointer.start();
   const keys = new KeyRing(database.db, { sealer, tokenTtl: config.accessTokenTtl });
@@ -103,6 +114,8 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     checkpointKey,
     directory: { db: database.db, audit, sealer },
     response,
+    metrics,
+    unauthenticatedRefusals,
     containmentWorker,
     keys,
     tokenStanding: new TokenStanding(database.db, { tokenTtl: config.accessTokenTtl }),
@@ -112,6 +125,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     logger: options.logger,
     async close() {
       await containmentWorker.stop();
+      await unauthenticatedRefusals.close().catch((error: unknown) => options.logger.warn({ err: error }, 'final tally of unauthenticated refusals failed'));
       await audit.settle();
       await audit.sequencer.stop();
       // Number what this process committed before letting go of the database.
@@ -127,6 +141,8 @@ export interface RunningServer {
   core: Core;
   http: FastifyInstance;
   url: string;
+  /** Where /metrics is served on its own listener (CORDON_METRICS_LISTEN), if anywhere. */
+  metricsUrl: string | undefined;
   /** The demo account, when this start created it. */
   demo: DemoSummary | undefined;
   close(): Promise<void>;
@@ -139,6 +155,7 @@ const SYSTEM_CONTEXT: CallContext = { actor: { type: 'system', id: 'cordon' }, a
 export async function startServer(config: Config, options: { logger: Logger }): Promise<RunningServer> {
   const core = await createCore(config, { holder: 'serve', logger: options.logger });
   let http: FastifyInstance | undefined;
+  let metricsHttp: FastifyInstance | undefined;
   try {
     const demo = config.demo ? await seedDemoIfEmpty(core.directory, SYSTEM_CONTEXT) : undefined;
     http = await buildServer(core);
@@ -148,18 +165,30 @@ export async function startServer(config: Config, options: { logger: Logger }): 
     const url = listenUrl(config, port);
     core.database.lock?.update({ url });
     if (!config.issuer) core.issuer = url;
+    let metricsUrl: string | undefined;
+    if (config.metrics.listen) {
+      metricsHttp = buildMetricsServer(core);
+      await metricsHttp.listen({ host: config.metrics.listen.host, port: config.metrics.listen.port });
+      const bound = metricsHttp.server.address();
+      const host = config.metrics.listen.host.includes(':') ? `[${config.metrics.listen.host}]` : config.metrics.listen.host;
+      metricsUrl = `http://${host}:${typeof bound === 'object' && bound ? bound.port : config.metrics.listen.port}/metrics`;
+    }
     const server = http;
+    const metricsServer = metricsHttp;
     return {
       core,
       http: server,
       url,
+      metricsUrl,
       demo,
       async close() {
         await server.close();
+        await metricsServer?.close();
         await core.close();
       },
     };
   } catch (error) {
+    await metricsHttp?.close();
     await http?.close();
     await core.close();
     throw error;

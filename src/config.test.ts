@@ -82,6 +82,29 @@ describe('config', () => {
     expect(loadConfig({ CORDON_LISTEN: '[::1]:9000' }).config.listen).toEqual({ host: '::1', port: 9000 });
   });
 
+  it('reads trusted proxies, the metrics listener and token, reporting bad ones with the other problems', () => {
+    let error: unknown;
+    try {
+      loadConfig({ CORDON_TRUSTED_PROXIES: '10.0.0.0/8, proxy.internal,::1/129', CORDON_METRICS_LISTEN: 'anywhere', CORDON_METRICS_TOKEN: 'short secret', CORDON_LOG_LEVEL: 'loud' });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ConfigError).problems).toEqual([
+      'CORDON_LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+      'CORDON_TRUSTED_PROXIES: expected IPv4 or IPv6 addresses or CIDRs, got "proxy.internal"',
+      'CORDON_TRUSTED_PROXIES: expected IPv4 or IPv6 addresses or CIDRs, got "::1/129"',
+      'CORDON_METRICS_LISTEN: expected HOST:PORT or off, got "anywhere"',
+      'CORDON_METRICS_TOKEN: expected 32 to 256 printable characters, no spaces',
+    ]);
+    expect(JSON.stringify(error)).not.toContain('short secret');
+    const defaults = loadConfig({}).config;
+    expect([defaults.trustedProxies, defaults.metrics]).toEqual([[], { listen: { host: '127.0.0.1', port: 9464 }, token: undefined }]);
+    const { config, notices } = loadConfig({ CORDON_TRUSTED_PROXIES: '10.0.0.0/8 2001:db8::1', CORDON_METRICS_LISTEN: '0.0.0.0:9464' });
+    expect(config.trustedProxies).toEqual([{ address: '10.0.0.0', prefix: 8, family: 'ipv4' }, { address: '2001:db8::1', prefix: 128, family: 'ipv6' }]);
+    expect(notices.join('\n')).toContain('Serving /metrics on 0.0.0.0 without a token');
+    expect(loadConfig({ CORDON_METRICS_LISTEN: 'off' }).config.metrics.listen).toBeUndefined();
+  });
+
   it('command-line overrides win over the environment', () => {
     expect(loadConfig({ CORDON_LISTEN: '127.0.0.1:1' }, { CORDON_LISTEN: '127.0.0.1:2' }).config.listen.port).toBe(2);
   });

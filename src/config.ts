@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { parseAddressRange, type AddressRange } from './address-ranges.js';
 import { AppError } from './errors.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -44,6 +45,14 @@ export interface Config {
   response: { breakerMaxActions: number; breakerWindowSeconds: number; rawMaxBytes: number; approvalTtlSeconds: number; restoreWorkerIntervalMs: number };
   /** The audit logs' checkpoint signing: where the Ed25519 key lives, its name, and the cadence. */
   checkpoints: { keyStorage: 'file' | 'database'; origin: string | undefined; intervalMs: number };
+  /** Peers whose `Forwarded` / `X-Forwarded-For` headers are believed (http/client-address.ts). */
+  trustedProxies: AddressRange[];
+  /** Sign-in attempts a minute for one email from one source address (0: no limit). */
+  signInRatePerAddressEmail: number;
+  /** Refusals of callers that did not authenticate: their per-address limit a minute (0: none), and the system log's tally window. */
+  unauthenticated: { ratePerAddress: number; windowSeconds: number };
+  /** Where /metrics is served: its own listener (undefined: none), and the bearer token it needs (undefined: none; the public listener serves it only with one). */
+  metrics: { listen: { host: string; port: number } | undefined; token: string | undefined };
 }
 
 type Env = Record<string, string | undefined>;
@@ -87,6 +96,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { env: 'CORDON_CHECKPOINT_KEY_STORAGE', type: 'file | database', default: 'file when embedded, database with DATABASE_URL', description: 'Where the Ed25519 key that signs audit checkpoints lives: a 0600 file in the data dir, or in the database encrypted with CORDON_KEY_ENCRYPTION_KEY (needed when several nodes share a database). Made at `cordon init` (or first start); it never leaves the server.' },
   { env: 'CORDON_LOG_ORIGIN', type: 'text (no spaces or +)', default: '(cordon- and 8 random hex digits, chosen with the key)', description: 'Name of the checkpoint key; each audit log checkpoints as `<name>/<account id>`. Set it, e.g. to `audit.example.com`, before the key is made; later changes are ignored.' },
   { env: 'CORDON_CHECKPOINT_INTERVAL_MS', type: 'integer 50..60000', default: '500', description: 'How often a new checkpoint is signed for every audit log that grew.' },
+  { env: 'CORDON_TRUSTED_PROXIES', type: 'CIDRs or addresses, comma-separated', default: '(none)', description: 'Proxies (load balancers, TLS terminators) whose `Forwarded` and `X-Forwarded-For` headers are believed: from them, the client is the right-most hop that is not itself a trusted proxy. From any other peer the headers are ignored. Rate limits, refusal tallies and audit entries all use that address.' },
+  { env: 'CORDON_SIGN_IN_RATE_PER_ADDRESS_EMAIL', type: 'integer 0..1000000 (per minute)', default: '10', description: 'Sign-in attempts a minute for one email from one source address, per node (0: no limit), besides the per-address limit.' },
+  { env: 'CORDON_UNAUTHENTICATED_RATE_PER_ADDRESS', type: 'integer 0..1000000 (per minute)', default: '300', description: 'Refused requests a minute from one source address by callers that did not authenticate, per node (0: no limit); past it, such requests are answered 429 until the minute ends (authenticated ones still pass).' },
+  { env: 'CORDON_REFUSAL_WINDOW_SECONDS', type: 'integer 1..3600', default: '60', description: 'Refusals of callers that did not authenticate never reach an account\'s log: each node counts them per source address and writes one `http.unauthenticated_refusals` entry per address and window to the system log.' },
+  { env: 'CORDON_METRICS_LISTEN', type: 'HOST:PORT or off', default: '127.0.0.1:9464', description: 'Address of the separate listener that serves `/metrics` (plain HTTP). `off`: none.' },
+  { env: 'CORDON_METRICS_TOKEN', type: 'text, 32 to 256 characters', default: '(unset)', description: 'When set, `/metrics` needs `Authorization: Bearer <token>`, on the metrics listener and on the main listener too (which serves `/metrics` only when a token is set).' },
   { env: 'CORDON_ISSUER', type: 'https:// URL (http:// on loopback)', default: '(embedded: the URL the server listens on)', description: 'The `iss` of access tokens and the base of the OAuth metadata: the public URL clients reach Cordon on (behind a proxy, the proxy\'s). Required with DATABASE_URL: every node must issue and accept the same one, or a token works only on the node that issued it.' },
 ];
 
@@ -214,6 +229,20 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
     problems.push('CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL clients use)');
   }
 
+  const proxiesRaw = read('CORDON_TRUSTED_PROXIES');
+  const trustedProxies: AddressRange[] = [];
+  for (const item of proxiesRaw?.split(/[\s,]+/).filter(Boolean) ?? []) {
+    const range = parseAddressRange(item);
+    if (range) trustedProxies.push(range);
+    else problems.push(`CORDON_TRUSTED_PROXIES: expected IPv4 or IPv6 addresses or CIDRs, got "${item}"`);
+  }
+  const metricsListenRaw = read('CORDON_METRICS_LISTEN') ?? '127.0.0.1:9464';
+  const metricsListen = metricsListenRaw.toLowerCase() === 'off' ? undefined : parseListen(metricsListenRaw);
+  if (metricsListenRaw.toLowerCase() !== 'off' && !metricsListen) problems.push(`CORDON_METRICS_LISTEN: expected HOST:PORT or off, got "${metricsListenRaw}"`);
+  const metricsToken = read('CORDON_METRICS_TOKEN');
+  // Never echo the value: it is a secret.
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{32,256}$/.test(metricsToken)) problems.push('CORDON_METRICS_TOKEN: expected 32 to 256 printable characters, no spaces');
+
   const config: Config = {
     dataDir: path.resolve(read('CORDON_DATA_DIR') ?? './.cordon'),
     databaseUrl,
@@ -250,6 +279,13 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
       origin,
       intervalMs: int('CORDON_CHECKPOINT_INTERVAL_MS', 500, 50, 60_000),
     },
+    trustedProxies,
+    signInRatePerAddressEmail: int('CORDON_SIGN_IN_RATE_PER_ADDRESS_EMAIL', 10, 0, 1_000_000),
+    unauthenticated: {
+      ratePerAddress: int('CORDON_UNAUTHENTICATED_RATE_PER_ADDRESS', 300, 0, 1_000_000),
+      windowSeconds: int('CORDON_REFUSAL_WINDOW_SECONDS', 60, 1, 3600),
+    },
+    metrics: { listen: metricsListen, token: metricsToken },
     cliSessionFile: path.resolve(read('CORDON_CLI_SESSION_FILE') ?? path.join(homedir(), '.config', 'cordon', 'session.json')),
   };
 
@@ -266,6 +302,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
   }
   if (allowInsecureListen && !isLoopback(config.listen.host) && !tls) {
     notices.push(`Serving plain HTTP on ${config.listen.host}: make sure a trusted proxy terminates TLS.`);
+  }
+  if (metricsListen && !isLoopback(metricsListen.host) && !metricsToken) {
+    notices.push(`Serving /metrics on ${metricsListen.host} without a token: keep that port off the public network, or set CORDON_METRICS_TOKEN.`);
   }
   return { config, notices };
 }

@@ -37,7 +37,7 @@ export function redactUrl(url: string): string {
   return url.replace(/([?&][^=&#]*(?:token|secret)[^=&#]*=)[^&#]*/gi, '$1[redacted]');
 }
 
-type LoggedRequest = { raw?: unknown; method?: string; url?: string; host?: string; ip?: string; socket?: { remotePort?: number } };
+type LoggedRequest = { raw?: unknown; method?: string; url?: string; host?: string; ip?: string; clientAddress?: string; socket?: { remotePort?: number } };
 
 /**
  * Fastify's request fields (Fastify takes this serializer over its own), with the URL redacted; a plain
@@ -47,7 +47,9 @@ const serializers = {
   req: (req: LoggedRequest) => {
     const url = req.url === undefined ? undefined : redactUrl(req.url);
     if (req.raw === undefined) return { ...req, url };
-    return { method: req.method, url, host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+    // The client's address as believed behind a trusted proxy; the proxy's own when it differs.
+    const remoteAddress = req.clientAddress ?? req.ip;
+    return { method: req.method, url, host: req.host, remoteAddress, ...(remoteAddress !== req.ip ? { peerAddress: req.ip } : {}), remotePort: req.socket?.remotePort };
   },
 };
 

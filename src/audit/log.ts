@@ -9,7 +9,7 @@ import { insertAuditEntries } from '../store/audit.js';
 import type { Executor } from '../store/executor.js';
 import { toAuditRow, type AuditEntryInput } from './entry.js';
 import { GroupCommit } from './group-commit.js';
-import { Sequencer } from './sequencer.js';
+import { Sequencer, type SequencerOptions } from './sequencer.js';
 
 export interface AuditLogOptions {
   sequencerIntervalMs: number;
@@ -18,6 +18,8 @@ export interface AuditLogOptions {
   groupCommitConcurrency: number;
   groupCommitMaxQueue: number;
   logger?: import('pino').Logger | undefined;
+  /** Told of the entries the sequencer numbered (see Sequencer). */
+  onNumbered?: SequencerOptions['onNumbered'];
 }
 
 export class AuditLog {
@@ -32,6 +34,7 @@ export class AuditLog {
       intervalMs: options.sequencerIntervalMs,
       batch: options.sequencerBatch,
       logger: options.logger,
+      onNumbered: options.onNumbered,
     });
     // Records (reads, refusals) reach the log by the sequencer's poll, not a nudge per batch: under a
     // stream of reads, a nudge every commit meant a sequencing transaction every 10 ms competing with the

@@ -11,7 +11,7 @@
  */
 import type { Logger } from 'pino';
 import { backoffDelay } from '../backoff.js';
-import { listLogsWithUnsequenced, lockLogHead, numberInboxEntries, readNumberedEntries, setLogHead } from '../store/audit.js';
+import { listLogsWithUnsequenced, lockLogHead, numberInboxEntries, readNumberedEntries, setLogHead, type NumberedEntry } from '../store/audit.js';
 import type { Executor } from '../store/executor.js';
 import { insertTreeNodes, readTreeNodes } from '../store/tree.js';
 import { leafHashOf } from './leaf.js';
@@ -21,6 +21,8 @@ export interface SequencerOptions {
   intervalMs: number;
   batch: number;
   logger?: Logger | undefined;
+  /** Told of the entries each pass numbered, once committed (the metrics count them). */
+  onNumbered?: ((entries: NumberedEntry[]) => void) | undefined;
 }
 
 /**
@@ -109,7 +111,7 @@ export class Sequencer {
   private async pass(): Promise<number> {
     let total = 0;
     for (const accountId of await listLogsWithUnsequenced(this.db)) {
-      total += await sequenceLog(this.db, accountId, this.options.batch);
+      total += await sequenceLog(this.db, accountId, this.options.batch, this.options.onNumbered);
     }
     return total;
   }
@@ -121,8 +123,8 @@ export class Sequencer {
  * exactly the numbered entries; entries numbered before the tree existed are added first, `limit` at a
  * time. Returns how many entries were numbered or added to the tree.
  */
-export function sequenceLog(db: Executor, logId: string, limit: number): Promise<number> {
-  return db.transaction().execute(async (trx) => {
+export async function sequenceLog(db: Executor, logId: string, limit: number, onNumbered?: (entries: NumberedEntry[]) => void): Promise<number> {
+  const { count, fresh } = await db.transaction().execute(async (trx) => {
     const head = await lockLogHead(trx, logId);
     const fresh = await numberInboxEntries(trx, logId, head.size, limit);
     let leaves = fresh;
@@ -135,6 +137,8 @@ export function sequenceLog(db: Executor, logId: string, limit: number): Promise
       await insertTreeNodes(trx, logId, nodes);
     }
     if (fresh.length > 0 || leaves.length > 0) await setLogHead(trx, logId, { size: head.size + fresh.length, tree_size: head.tree_size + leaves.length });
-    return Math.max(fresh.length, leaves.length);
+    return { count: Math.max(fresh.length, leaves.length), fresh };
   });
+  if (fresh.length > 0) onNumbered?.(fresh);
+  return count;
 }

@@ -30,6 +30,7 @@ export function serveCommand(program: Command, io: CliIo, run: (fn: () => Promis
         const server = await startServer(config, { logger: createLogger(config.logLevel) });
         if (server.demo) io.stdout.write(describeDemo(server.demo) + '\n');
         io.stdout.write(`Cordon is serving on ${server.url} (${server.core.database.backend}, ready in ${Date.now() - started} ms)\n`);
+        if (server.metricsUrl) io.stdout.write(`Prometheus metrics on ${server.metricsUrl}\n`);
 
         await new Promise<void>((resolve) => {
           const stop = () => resolve();

@@ -3,12 +3,12 @@
  * administration): who the guard admitted, with the body's cause, and a route hook that records each
  * refusal nothing else has recorded (the guard's, validation's, a service's not-found).
  */
+import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
 import type { CallContext } from '../audit/entry.js';
 import { isAppError } from '../errors.js';
 import { asAppError } from './error-mapping.js';
-import { requestOrigin } from '../oauth/guard.js';
 import { findAccountById } from '../store/accounts.js';
 
 declare module 'fastify' {
@@ -25,22 +25,29 @@ export function callerContext(request: FastifyRequest, cause?: Record<string, st
   return cause && Object.keys(cause).length > 0 ? { ...ctx, cause } : ctx;
 }
 
+const ID = /^[A-Z2-7]{26}$/;
+
 /**
- * Records a refused call in the log of the account in the path, when that account exists: a caller
- * that cannot name a real account has no log to write to, and cannot create one.
+ * Records a refused call of a caller that authenticated in the log of the account in the path, when
+ * that account exists: a caller that cannot name a real account has no log to write to, and cannot
+ * create one. Callers that did not authenticate never write here: anyone could, as fast as they like
+ * (anonymous-callers.ts tallies them into the system log instead).
  */
 async function auditRefusal(core: Core, request: FastifyRequest, action: string, error: unknown): Promise<void> {
   if (isAppError(error) && error.audited) return;
   // Not a refusal: the database was away, and the call may even have committed before its answer was lost.
   if (asAppError(error).code === 'UNAVAILABLE') return;
+  const ctx = request.principal?.ctx ?? request.human?.ctx ?? request.source?.ctx;
+  if (!ctx) return;
   const params = (request.params ?? {}) as Record<string, unknown>;
   const account = typeof params.account === 'string' ? params.account : '';
-  if (!/^[A-Z2-7]{26}$/.test(account) || !(await findAccountById(core.database.db, account))) return;
-  const ctx = request.principal?.ctx ?? request.human?.ctx ?? request.source?.ctx ?? { actor: { type: 'anonymous' as const, id: request.ip }, authz: { method: 'none', ...requestOrigin(request) } };
+  if (!ID.test(account) || !(await findAccountById(core.database.db, account))) return;
   const named = (['user', 'group', 'source', 'plan', 'containment', 'app'] as const).find((key) => typeof params[key] === 'string');
   const [type, id] = named ? [named, params[named] as string] : ['account', account];
   const code = asAppError(error).code;
-  await core.audit.record({ accountId: account, ctx, action, target: { type, id: id.slice(0, 200) }, outcome: 'refused', details: { code } });
+  // A path segment that is no id is the caller's text, not a target: it is kept only as its digest.
+  const target = ID.test(id) ? { type, id } : { type, id: `sha256:${createHash('sha256').update(id, 'utf8').digest('hex')}` };
+  await core.audit.record({ accountId: account, ctx, action, target, outcome: 'refused', details: { code, ...(target.id === id ? {} : { unvalidated_target: true }) } });
 }
 
 /** Route options that audit the route's refusals as `action`, before the error handler answers. */

@@ -9,9 +9,11 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Core } from '../app.js';
+import { addressMatcher } from '../address-ranges.js';
 import { AppError, isAppError, toOAuthError, toRpcStatus } from '../errors.js';
+import { trackAnonymousCallers, type AnonymousCallers } from './anonymous-callers.js';
+import { decorateClientAddress } from './client-address.js';
 import { asAppError } from './error-mapping.js';
 import { appsRoutes } from './routes/apps.js';
 import { auditRoutes } from './routes/audit.js';
@@ -62,23 +64,16 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
     if (!route.schema?.response) throw new Error(`route ${String(route.method)} ${route.url} declares no response schema`);
   });
 
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const httpDuration = new Histogram({
-    name: 'cordon_http_request_duration_seconds',
-    help: 'HTTP request latency by route and status',
-    labelNames: ['method', 'route', 'status'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
-  });
+  decorateClientAddress(app, addressMatcher(config.trustedProxies));
+  const { httpDuration, httpRequests } = core.metrics;
   // Callback hooks, not async ones: they run on every request, and need no promise.
   app.addHook('onResponse', (request, reply, done) => {
-    httpDuration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
+    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
+    httpDuration.observe(labels, reply.elapsedTime / 1000);
+    httpRequests.inc(labels);
     done();
   });
+  const anonymous = trackAnonymousCallers(app, core);
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     done(null, payload);
@@ -102,8 +97,8 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
     else parseJson(request, text, done);
   });
 
-  app.setErrorHandler((error: FastifyError, request, reply) => sendError(request, reply, error));
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, new AppError('NOT_FOUND', { description: `no route ${request.method} ${request.url.split('?')[0]}` })));
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(request, reply, error, anonymous));
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, new AppError('NOT_FOUND', { description: `no route ${request.method} ${request.url.split('?')[0]}` }), anonymous));
 
   app.get(
     '/openapi.json',
@@ -111,7 +106,8 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
     async () => app.swagger(),
   );
   healthRoutes(app, core);
-  metricsRoutes(app, registry);
+  // On the public listener only with a token; CORDON_METRICS_LISTEN serves it apart (app.ts).
+  if (config.metrics.token !== undefined) metricsRoutes(app, core);
   oauthRoutes(app, core);
   authRoutes(app, core);
   appsRoutes(app, core);
@@ -130,11 +126,15 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   return app;
 }
 
-function sendError(request: FastifyRequest, reply: FastifyReply, raw: unknown): FastifyReply {
-  const error = asAppError(raw);
+function sendError(request: FastifyRequest, reply: FastifyReply, raw: unknown, anonymous: AnonymousCallers): FastifyReply {
+  let error = asAppError(raw);
   // Fastify's 4xx keep their own status (413, 415 …) so clients see the usual HTTP meaning.
   const fastifyStatus = !isAppError(raw) ? (raw as FastifyError).statusCode : undefined;
-  const status = fastifyStatus && fastifyStatus >= 400 && fastifyStatus < 500 ? fastifyStatus : error.httpStatus;
+  let status = fastifyStatus && fastifyStatus >= 400 && fastifyStatus < 500 ? fastifyStatus : error.httpStatus;
+  if (status < 500) {
+    const limited = anonymous.limit(request, error);
+    if (limited !== error) [error, status] = [limited, limited.httpStatus];
+  }
   if (error.headers) reply.headers(error.headers);
   // A database that is away fails every call at once: one short line each, not a stack trace each.
   if (error.code === 'UNAVAILABLE') request.log.warn({ code: error.code, cause: (error.cause as Error | undefined)?.message }, 'request failed: unavailable');

@@ -91,10 +91,13 @@ export function appPrincipal(request: FastifyRequest, claims: AccessTokenClaims,
   };
 }
 
-/** Where a request came from, for its audit entries: the source address and the client's User-Agent (cut to 200). */
+/**
+ * Where a request came from, for its audit entries: the source address (the client's, behind a trusted
+ * proxy) and the client's User-Agent (cut to 200).
+ */
 export function requestOrigin(request: FastifyRequest): { address: string; user_agent?: string } {
   const agent = request.headers['user-agent'];
-  return { address: request.ip, ...(typeof agent === 'string' && agent !== '' ? { user_agent: agent.slice(0, 200) } : {}) };
+  return { address: request.clientAddress, ...(typeof agent === 'string' && agent !== '' ? { user_agent: agent.slice(0, 200) } : {}) };
 }
 
 /**

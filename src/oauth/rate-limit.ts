@@ -1,7 +1,8 @@
 /**
- * Fixed-window request counters for the client-authenticated OAuth endpoints: per presented client_id
- * and per source address, so that guessing secrets or flooding the token endpoint is slowed down.
- * Counted in this process: with N nodes the effective limit is up to N times the setting.
+ * Fixed-window request counters: the client-authenticated OAuth endpoints (per presented client_id and
+ * per source address), sign-in (per address, and per address and email), and refusals of callers that
+ * did not authenticate (per address). Counted in this process: with N nodes the effective limit is up
+ * to N times the setting.
  */
 import { AppError } from '../errors.js';
 
@@ -16,16 +17,23 @@ export class RateLimiter {
 
   /** Counts one request for `key`; throws RATE_LIMITED with Retry-After past the limit (0 = no limit). */
   take(key: string, now = Date.now()): void {
-    if (this.perWindow === 0) return;
+    const wait = this.hit(key, now);
+    if (wait > 0) throw rateLimited(wait);
+  }
+
+  /** Counts one request for `key`; past the limit, the seconds until the window ends, else 0. */
+  hit(key: string, now = Date.now()): number {
+    if (this.perWindow === 0) return 0;
     if (now >= this.windowStart + this.windowMs) {
       this.windowStart = now;
       this.counts = new Map();
     }
     const count = (this.counts.get(key) ?? 0) + 1;
     this.counts.set(key, count);
-    if (count > this.perWindow) {
-      const retryAfter = Math.max(1, Math.ceil((this.windowStart + this.windowMs - now) / 1000));
-      throw new AppError('RATE_LIMITED', { description: 'too many requests; retry later', headers: { 'retry-after': String(retryAfter) } });
-    }
+    return count > this.perWindow ? Math.max(1, Math.ceil((this.windowStart + this.windowMs - now) / 1000)) : 0;
   }
+}
+
+export function rateLimited(retryAfterSeconds: number): AppError {
+  return new AppError('RATE_LIMITED', { description: 'too many requests; retry later', headers: { 'retry-after': String(retryAfterSeconds) } });
 }

@@ -37,6 +37,11 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
 
     const server = await startServer(env);
     try {
+      // /metrics is on its own listener (a free loopback port here), which serve prints, not on the public one.
+      let metricsUrl: string | undefined;
+      while (!(metricsUrl = /^Prometheus metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)$/m.exec(server.output.join('\n'))?.[1])) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect((await fetch(metricsUrl)).status).toBe(200);
+      expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
       if (backend === 'pglite') {
         // The server holds the data dir: the command says how to get through.
         const refused = await runCli(['apps', 'list'], env);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../../src/app.js';
 import { AppError } from '../../src/errors.js';
 import { auditRefusals } from '../../src/http/audited-calls.js';
+import { buildMetricsServer } from '../../src/http/metrics-server.js';
 import { buildServer } from '../../src/http/server.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { auditTrail, captureLogs, testCtx } from '../support/fixtures.js';
@@ -66,9 +67,10 @@ describeBackends('HTTP skeleton', (backend) => {
     expect([ready.statusCode, ready.json()]).toEqual([200, { status: 'ok', database: backend }]);
   });
 
-  it('serves Prometheus metrics from its own registry', async () => {
+  it('keeps Prometheus metrics, from its own registry, off the public listener without a token', async () => {
     await app.inject('/healthz');
-    const res = await app.inject('/metrics');
+    expect((await app.inject('/metrics')).statusCode).toBe(404);
+    const res = await buildMetricsServer(core).inject('/metrics');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
     expect(res.body).toMatch(/cordon_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} \d+/);
@@ -78,7 +80,7 @@ describeBackends('HTTP skeleton', (backend) => {
   it('generates the OpenAPI 3.1 document from the route schemas', async () => {
     const doc = (await app.inject('/openapi.json')).json();
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/healthz', '/readyz', '/metrics', '/openapi.json']));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/healthz', '/readyz', '/openapi.json']));
     expect(doc.paths['/readyz'].get.responses['503']).toBeDefined();
   });
 

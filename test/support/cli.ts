@@ -34,7 +34,8 @@ export function startServer(
   cli: string[] = CLI,
 ): Promise<{ child: ChildProcess; url: string; output: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...cli, 'serve', ...args], { env: { ...process.env, CORDON_LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A metrics listener on a free port: suites (and checkouts) run servers side by side.
+    const child = spawn(process.execPath, [...cli, 'serve', ...args], { env: { ...process.env, CORDON_LOG_LEVEL: 'warn', CORDON_METRICS_LISTEN: '127.0.0.1:0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const output: string[] = [];
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));

@@ -9,6 +9,7 @@ import type { Core } from '../../app.js';
 import { requireSession } from '../../auth/session-guard.js';
 import { signIn } from '../../auth/sign-in.js';
 import { revokeSession } from '../../directory/sessions.js';
+import { rateLimitKey } from '../../address-ranges.js';
 import { RateLimiter } from '../../oauth/rate-limit.js';
 import type { SignedInSession } from '../../store/sessions.js';
 import { RpcStatusSchema } from '../schemas.js';
@@ -38,10 +39,14 @@ function sessionView(session: SignedInSession) {
 export function authRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const perAddress = new RateLimiter(core.config.signInRatePerAddress);
+  // Besides the per-address limit: many people can share one address (an office's NAT), and one of
+  // them guessing at one email must not use up the attempts of all the others.
+  const perAddressEmail = new RateLimiter(core.config.signInRatePerAddressEmail);
 
   r.post(
     '/v1/auth/sessions',
     {
+      config: { ownRateLimits: true },
       schema: {
         summary: 'Sign in with email, password and TOTP code; the session token is shown this once',
         tags: ['auth'],
@@ -59,14 +64,16 @@ export function authRoutes(app: FastifyInstance, core: Core): void {
       },
     },
     async (request, reply) => {
-      perAddress.take(request.ip);
+      const address = rateLimitKey(request.clientAddress);
+      perAddress.take(address);
+      perAddressEmail.take(`${address} ${request.body.email.trim().toLowerCase()}`);
       const { token, session, user } = await signIn(core.directory, core.config.sessionTtl, {
         accountId: request.body.account_id,
         email: request.body.email,
         password: request.body.password,
         totp: request.body.totp,
         kind: request.body.kind ?? 'web',
-        sourceAddress: request.ip,
+        sourceAddress: request.clientAddress,
         userAgent: request.headers['user-agent']?.slice(0, 256),
       });
       reply.header('cache-control', 'no-store').status(201);

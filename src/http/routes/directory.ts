@@ -80,6 +80,8 @@ export function directoryRoutes(app: FastifyInstance, core: Core): void {
   const admin = requireSession(core, ADMIN_ROLES);
   const human = (request: FastifyRequest): HumanPrincipal => request.human!;
   const audited = auditRefusals(core);
+  // The guard runs first (onRequest, before the body is parsed or anything validated), so that every
+  // refusal of a signed-in caller, a malformed body's too, is recorded under who they are.
   // Reads are audited too: who looked at whose profile or sessions is part of the record.
   const recordRead = (request: FastifyRequest, action: string, target: { type: string; id: string }) =>
     core.audit.record({ accountId: (request.params as { account: string }).account, ctx: callerContext(request), action, target, outcome: 'read' });
@@ -87,55 +89,55 @@ export function directoryRoutes(app: FastifyInstance, core: Core): void {
   const groups = '/v1/accounts/:account/groups';
   const tags = ['directory'];
 
-  r.post(users, { preHandler: admin, ...audited('user.create'), schema: { summary: 'Create a user (an ADMIN creates MEMBERs only)', tags, params: AccountParams, body: NewUserBody, response: { 200: ProfileSchema, ...Errors } } }, async (request) => {
+  r.post(users, { onRequest: admin, ...audited('user.create'), schema: { summary: 'Create a user (an ADMIN creates MEMBERs only)', tags, params: AccountParams, body: NewUserBody, response: { 200: ProfileSchema, ...Errors } } }, async (request) => {
     const { ctx, session } = human(request);
     assertMayManage(session.user.role, request.body.role ?? 'MEMBER', 'create');
     await assertMayChangeApprovers(core.database.db, request.params.account, session.user.role, { names: request.body.groups ?? [] });
     return userProfile(core.database.db, await createUser(core.directory, ctx, request.params.account, request.body));
   });
 
-  r.get(`${users}/:user/profile`, { preHandler: admin, ...audited('user.read'), schema: { summary: "A user's full profile: role, externally managed, groups", tags, params: UserParams, response: { 200: ProfileSchema, ...Errors } } }, async (request) => {
+  r.get(`${users}/:user/profile`, { onRequest: admin, ...audited('user.read'), schema: { summary: "A user's full profile: role, externally managed, groups", tags, params: UserParams, response: { 200: ProfileSchema, ...Errors } } }, async (request) => {
     const user = await getUser(core.directory, request.params.account, request.params.user);
     await recordRead(request, 'user.read', { type: 'user', id: user.id });
     return userProfile(core.database.db, user);
   });
 
-  r.patch(`${users}/:user`, { preHandler: admin, ...audited('user.update'), schema: { summary: "Change a user's email, name, role or externally-managed mark", tags, params: UserParams, body: UserPatchBody, response: { 200: ProfileSchema, ...Errors } } }, async (request) => {
+  r.patch(`${users}/:user`, { onRequest: admin, ...audited('user.update'), schema: { summary: "Change a user's email, name, role or externally-managed mark", tags, params: UserParams, body: UserPatchBody, response: { 200: ProfileSchema, ...Errors } } }, async (request) => {
     const { ctx, session } = human(request);
     const { user } = await updateUser(core.directory, ctx, request.params.account, request.params.user, request.body, session.user.role);
     return userProfile(core.database.db, user);
   });
 
-  r.delete(`${users}/:user`, { preHandler: admin, ...audited('user.delete'), schema: { summary: 'Delete a user with their sessions and memberships (never the last owner)', tags, params: UserParams, response: { 200: Type.Object({ id: Type.String(), email: Type.String() }), ...Errors } } }, async (request) => {
+  r.delete(`${users}/:user`, { onRequest: admin, ...audited('user.delete'), schema: { summary: 'Delete a user with their sessions and memberships (never the last owner)', tags, params: UserParams, response: { 200: Type.Object({ id: Type.String(), email: Type.String() }), ...Errors } } }, async (request) => {
     const { ctx, session } = human(request);
     const user = await deleteUser(core.directory, ctx, request.params.account, request.params.user, session.user.role);
     return { id: user.id, email: user.email };
   });
 
-  r.get(`${users}/:user/sessions`, { preHandler: admin, ...audited('user.sessions.read'), schema: { summary: "A user's sessions, live and ended (never their tokens)", tags, params: UserParams, response: { 200: Type.Object({ sessions: Type.Array(SessionSchema) }), ...Errors } } }, async (request) => {
+  r.get(`${users}/:user/sessions`, { onRequest: admin, ...audited('user.sessions.read'), schema: { summary: "A user's sessions, live and ended (never their tokens)", tags, params: UserParams, response: { 200: Type.Object({ sessions: Type.Array(SessionSchema) }), ...Errors } } }, async (request) => {
     const { account, user } = request.params;
     await getUser(core.directory, account, user);
     await recordRead(request, 'user.sessions.read', { type: 'user', id: user });
     return { sessions: (await listSessionsOfUser(core.database.db, account, user)).map(sessionView) };
   });
 
-  r.get(groups, { preHandler: admin, ...audited('group.list'), schema: { summary: 'The groups of the account, with their members', tags, params: AccountParams, response: { 200: Type.Object({ groups: Type.Array(GroupSchema) }), ...Errors } } }, async (request) => {
+  r.get(groups, { onRequest: admin, ...audited('group.list'), schema: { summary: 'The groups of the account, with their members', tags, params: AccountParams, response: { 200: Type.Object({ groups: Type.Array(GroupSchema) }), ...Errors } } }, async (request) => {
     await recordRead(request, 'group.list', { type: 'account', id: request.params.account });
     return { groups: await Promise.all((await listGroups(core.database.db, request.params.account)).map((g) => groupView(core.database.db, g))) };
   });
 
-  r.post(groups, { preHandler: admin, ...audited('group.create'), schema: { summary: 'Create a group', tags, params: AccountParams, body: Type.Object({ name: Type.String({ maxLength: 100 }) }, { additionalProperties: false }), response: { 200: GroupSchema, ...Errors } } }, async (request) =>
+  r.post(groups, { onRequest: admin, ...audited('group.create'), schema: { summary: 'Create a group', tags, params: AccountParams, body: Type.Object({ name: Type.String({ maxLength: 100 }) }, { additionalProperties: false }), response: { 200: GroupSchema, ...Errors } } }, async (request) =>
     groupView(core.database.db, await createGroup(core.directory, human(request).ctx, request.params.account, request.body.name)),
   );
 
-  r.get(`${groups}/:group`, { preHandler: admin, ...audited('group.read'), schema: { summary: 'One group with its members', tags, params: GroupParams, response: { 200: GroupSchema, ...Errors } } }, async (request) => {
+  r.get(`${groups}/:group`, { onRequest: admin, ...audited('group.read'), schema: { summary: 'One group with its members', tags, params: GroupParams, response: { 200: GroupSchema, ...Errors } } }, async (request) => {
     const group = await findGroupById(core.database.db, request.params.account, request.params.group);
     if (!group) throw new AppError('GROUP_NOT_FOUND', { metadata: { group_id: request.params.group } });
     await recordRead(request, 'group.read', { type: 'group', id: group.id });
     return groupView(core.database.db, group);
   });
 
-  r.delete(`${groups}/:group`, { preHandler: admin, ...audited('group.delete'), schema: { summary: 'Delete a group and its memberships', tags, params: GroupParams, response: { 200: Type.Object({ id: Type.String(), name: Type.String() }), ...Errors } } }, async (request) => {
+  r.delete(`${groups}/:group`, { onRequest: admin, ...audited('group.delete'), schema: { summary: 'Delete a group and its memberships', tags, params: GroupParams, response: { 200: Type.Object({ id: Type.String(), name: Type.String() }), ...Errors } } }, async (request) => {
     const { ctx, session } = human(request);
     const group = await deleteGroup(core.directory, ctx, request.params.account, request.params.group, session.user.role);
     return { id: group.id, name: group.name };
@@ -148,7 +150,7 @@ export function directoryRoutes(app: FastifyInstance, core: Core): void {
     r.route({
       method,
       url: `${groups}/:group/members/:user`,
-      preHandler: admin,
+      onRequest: admin,
       ...audited(method === 'PUT' ? 'membership.add' : 'membership.remove'),
       schema: { summary, tags, params: MemberParams, response: { 200: Type.Object({ changed: Type.Boolean() }), ...Errors } },
       handler: async (request) => {

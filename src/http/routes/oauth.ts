@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import type { Core } from '../../app.js';
+import { rateLimitKey } from '../../address-ranges.js';
 import { AppError } from '../../errors.js';
 import { AppLookup } from '../../oauth/app-lookup.js';
 import { clientCredentialsGrant, type TokenRequest } from '../../oauth/grants/client-credentials.js';
@@ -47,7 +48,7 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
   const perAddress = new RateLimiter(core.config.oauthRateLimit.perAddress);
   /** The request's parameters, once it is within the rate limits. */
   const admit = (request: FastifyRequest): TokenRequest => {
-    perAddress.take(request.ip);
+    perAddress.take(rateLimitKey(request.clientAddress));
     const parsed = tokenRequest(request, core.issuer);
     perClient.take(presentedClientId(parsed));
     return parsed;
@@ -62,7 +63,7 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
       app.post(
         url,
         {
-          config: { oauth: true },
+          config: { oauth: true, ownRateLimits: true },
           schema: {
             summary,
             tags: ['oauth'],
@@ -130,7 +131,7 @@ function tokenRequest(request: FastifyRequest, issuer: string): TokenRequest {
     // Two DPoP headers are not one proof (RFC 9449 §4.3): an empty one fails verification.
     dpop: Array.isArray(dpop) ? '' : dpop,
     htu: htuOf(issuer, request.url),
-    sourceAddress: request.ip,
+    sourceAddress: request.clientAddress,
     userAgent: request.headers['user-agent']?.slice(0, 256),
   };
 }

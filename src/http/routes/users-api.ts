@@ -125,6 +125,8 @@ async function askRelease(core: Core, ctx: CallContext, principal: Principal, ac
 export function usersApiRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const pageTokens = new PageTokens(core.sealer, 'users api list');
+  // The guard runs first (onRequest, before the body is parsed or anything validated), so that every
+  // refusal of an authenticated caller, a malformed body's too, is recorded under who they are.
   const guard = (permission: Permission) => requirePermissionOrAdmin(core, permission);
   const audited = auditRefusals(core);
 
@@ -137,7 +139,7 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
     r.get(
       users,
       {
-        preHandler: guard('users:list'),
+        onRequest: guard('users:list'),
         ...audited('user.list'),
         schema: { operationId: opId('ListUsers'), summary: 'List users, in a stable order, a page at a time', tags, params: AccountParams, querystring: ListQuery, response: { 200: ListResponseSchema, ...Errors } },
       },
@@ -170,7 +172,7 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
       // The pattern leaves `…/users/{user}:verb` to the custom methods (an unknown verb is no route).
       `${users}/:user(^[^:]+)`,
       {
-        preHandler: guard('users:read'),
+        onRequest: guard('users:read'),
         ...audited('user.read'),
         schema: { operationId: opId('GetUser'), summary: 'Get one user', tags, params: UserParams, response: { 200: ApiUserSchema, ...Errors } },
       },
@@ -191,7 +193,7 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
         // AIP-136 custom method: `::` is a literal colon, and the parameter's pattern stops at it.
         `${users}/:user(^[^:]+)::${verb}`,
         {
-          preHandler: guard(permission),
+          onRequest: guard(permission),
           // No body, or an empty one, is the contract's form: validate it as an empty cause.
           preValidation: async (request: FastifyRequest) => {
             request.body ??= {};
