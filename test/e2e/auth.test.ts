@@ -12,11 +12,10 @@ import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { listAuditEntries } from '../../src/store/audit.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
-import { captureLogs, testCtx } from '../support/fixtures.js';
+import { captureLogs, rpc, testCtx } from '../support/fixtures.js';
 
 /** The TOTP code of `seed`, `offset` steps from now. */
 const code = (seed: string, offset = 0) => totpCode(base32Decode(seed), timeStep(Date.now() / 1000) + offset);
-const rpc = (code: number, message: string, reason: string) => ({ code, message, details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'cordon' }] });
 
 describeBackends('human sign-in and admin routes', (backend) => {
   let database: TestDatabase;

@@ -11,13 +11,7 @@ import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { applyPlaybooks } from '../../src/response/playbooks.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
-import { appAccessToken, auditTrail, mintSessionToken, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
-
-const rpc = (code: number, message: string, reason: string, metadata?: Record<string, string>) => ({
-  code,
-  message,
-  details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'cordon', ...(metadata ? { metadata } : {}) }],
-});
+import { appAccessToken, auditTrail, mintSessionToken, rpc, seedAccount, type SeededAccount, testCtx } from '../support/fixtures.js';
 
 describeBackends('containment: approvals, records, restores, the lock', (backend) => {
   let database: TestDatabase;

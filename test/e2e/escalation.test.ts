@@ -12,13 +12,7 @@ import { createApp } from '../../src/oauth/apps.js';
 import { applyPlaybooks } from '../../src/response/playbooks.js';
 import type { User } from '../../src/storage/schema.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
-import { appAccessToken, auditTrail, mintSessionToken, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
-
-const rpc = (code: number, message: string, reason: string, metadata?: Record<string, string>) => ({
-  code,
-  message,
-  details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'cordon', ...(metadata ? { metadata } : {}) }],
-});
+import { appAccessToken, auditTrail, mintSessionToken, rpc, seedAccount, type SeededAccount, testCtx } from '../support/fixtures.js';
 
 describeBackends('an app never holds more power than its maker', (backend) => {
   let database: TestDatabase;

@@ -15,6 +15,13 @@ import { insertSession } from '../../src/store/sessions.js';
 
 export const testCtx: CallContext = { actor: { type: 'operator', id: 'tester@test' }, authz: { method: 'test' } };
 
+/** A google.rpc.Status body as Cordon's routes answer it. */
+export const rpc = (code: number, message: string, reason: string, metadata?: Record<string, string>) => ({
+  code,
+  message,
+  details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'cordon', ...(metadata ? { metadata } : {}) }],
+});
+
 export interface SeededAccount {
   accountId: string;
   owner: User;
