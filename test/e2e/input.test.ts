@@ -31,7 +31,7 @@ describeBackends('input consistency', (backend) => {
     seed = await seedAccount(core, 1);
     server = await buildServer(core);
     ownerToken = await mintSessionToken(core, seed.owner);
-    const app = await createApp(core.directory, testCtx, seed.accountId, { name: 'soar', permissions: ['users:list', 'users:suspend', 'signals:write'] });
+    const app = await createApp(core.directory, testCtx, seed.accountId, { name: 'soar', permissions: ['users:list', 'users:read', 'users:suspend', 'signals:write'] });
     client = { id: app.app.client_id, secret: app.clientSecret! };
     appToken = await appAccessToken(server, client.id, client.secret);
   });
