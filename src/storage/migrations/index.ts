@@ -13,6 +13,7 @@ import * as m0011 from './0011-audit-checkpoints.js';
 import * as m0012 from './0012-app-suspensions.js';
 import * as m0013 from './0013-response-engine.js';
 import * as m0014 from './0014-containment.js';
+import * as m0019 from './0019-password-change.js';
 
 /** Every migration, in order. Never edit one that has landed: add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '0012-app-suspensions': m0012,
   '0013-response-engine': m0013,
   '0014-containment': m0014,
+  '0019-password-change': m0019,
 };
