@@ -59,11 +59,11 @@ export function requireSession(core: Core, roles: readonly UserRole[] = ['OWNER'
     const human = await authenticateSession(core, request);
     // Who the caller proved to be, set before the checks below so that a refusal is audited under it.
     request.human = human;
-    if (human.session.user.password_change_required && !options.beforePasswordChange) throw new AppError('PASSWORD_CHANGE_REQUIRED');
     const account = (request.params as { account?: string } | undefined)?.account;
     if (account !== undefined && account !== human.session.account_id) {
       throw new AppError('PERMISSION_DENIED', { description: 'the session belongs to another account' });
     }
+    if (human.session.user.password_change_required && !options.beforePasswordChange) throw new AppError('PASSWORD_CHANGE_REQUIRED');
     if (!roles.includes(human.session.user.role)) {
       throw new AppError('PERMISSION_DENIED', { description: `this route is for ${roles.join(' or ')} users` });
     }

@@ -56,7 +56,15 @@ describeBackends('human sign-in and admin routes', (backend) => {
     const account = name === 'outsider' ? otherAccountId : accountId;
     const res = await signIn({ account_id: account, email: person.email, password: person.creds.password, totp: code(person.creds.totpSecret, offset), kind: 'cli' });
     expect(res.statusCode, res.body).toBe(201);
-    return res.json().session_token as string;
+    const token = res.json().session_token as string;
+    // The first sign-in with a generated password must replace it before the session can do anything else.
+    if (res.json().password_change_required) {
+      const chosen = `${person.creds.password}, changed`;
+      const changed = await server.inject({ method: 'POST', url: '/v1/auth/password', headers: as(token), payload: { current_password: person.creds.password, new_password: chosen } });
+      expect(changed.statusCode, changed.body).toBe(200);
+      person.creds = { ...person.creds, password: chosen };
+    }
+    return token;
   };
   const as = (token: string) => ({ authorization: `Bearer ${token}` });
   const entries = async (action: string) => {
@@ -72,11 +80,26 @@ describeBackends('human sign-in and admin routes', (backend) => {
     expect(res.headers['cache-control']).toBe('no-store');
     const body = res.json();
     expect(body.session_token).toMatch(/^cdns_[A-Za-z0-9_-]{43}$/);
-    expect(body).toMatchObject({ token_type: 'Bearer', expires_in: 43_200, account_id: accountId, kind: 'web', user: { id: person.id, email: person.email, display_name: 'Owner', role: 'OWNER' } });
+    expect(body).toMatchObject({
+      token_type: 'Bearer',
+      expires_in: 43_200,
+      account_id: accountId,
+      kind: 'web',
+      user: { id: person.id, email: person.email, display_name: 'Owner', role: 'OWNER' },
+      password_change_required: true,
+    });
     expect(Date.parse(body.expire_time) - Date.parse(body.create_time)).toBeGreaterThan(43_190_000);
 
     const current = await server.inject({ url: '/v1/auth/sessions/current', headers: as(body.session_token) });
-    expect(current.json()).toEqual({ session_id: body.session_id, account_id: accountId, kind: 'web', create_time: body.create_time, expire_time: body.expire_time, user: body.user });
+    expect(current.json()).toEqual({
+      session_id: body.session_id,
+      account_id: accountId,
+      kind: 'web',
+      create_time: body.create_time,
+      expire_time: body.expire_time,
+      user: body.user,
+      password_change_required: true,
+    });
 
     // Only the hash is stored.
     const row = await core.database.db.selectFrom('sessions').selectAll().where('id', '=', body.session_id).executeTakeFirstOrThrow();
