@@ -127,7 +127,20 @@ export interface RunningServer {
   url: string;
   /** The demo account, when this start created it. */
   demo: DemoSummary | undefined;
+  /** Where the start's time went, in ms. */
+  startup: StartupTimings;
   close(): Promise<void>;
+}
+
+export interface StartupTimings {
+  /** The embedded database: the template copy (or initdb) and the engine's start. */
+  databaseMs: number;
+  migrationsMs: number;
+  /** Whether an empty data directory started as the build's migrated template (no initdb). */
+  fromTemplate: boolean;
+  demoMs: number;
+  /** Routes, and listening. */
+  httpMs: number;
 }
 
 /** Cordon itself, as the actor of what it does on its own (the demo seed). */
@@ -138,9 +151,14 @@ export async function startServer(config: Config, options: { logger: Logger }): 
   const core = await createCore(config, { holder: 'serve', logger: options.logger });
   let http: FastifyInstance | undefined;
   try {
+    let mark = performance.now();
     const demo = config.demo ? await seedDemoIfEmpty(core.directory, SYSTEM_CONTEXT) : undefined;
+    const demoMs = Math.round(performance.now() - mark);
+    mark = performance.now();
     http = await buildServer(core);
     await http.listen({ host: config.listen.host, port: config.listen.port });
+    const { openMs, migrateMs, fromTemplate } = core.database.opening;
+    const startup = { databaseMs: openMs, migrationsMs: migrateMs, fromTemplate, demoMs, httpMs: Math.round(performance.now() - mark) };
     const address = http.server.address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;
     const url = listenUrl(config, port);
@@ -152,6 +170,7 @@ export async function startServer(config: Config, options: { logger: Logger }): 
       http: server,
       url,
       demo,
+      startup,
       async close() {
         await server.close();
         await core.close();

@@ -14,7 +14,12 @@ describeBackends('demo seed', (backend) => {
     const made = results.filter((r) => r !== undefined);
     expect(made).toHaveLength(1);
     const demo = made[0]!;
-    expect(demo).toMatchObject({ admins: 3, members: 25, sessions: 8, groups: ['Engineering', 'Finance', 'Security Operations', 'Contractors'] });
+    expect(demo).toMatchObject({ members: 25, sessions: 8, groups: ['Engineering', 'Finance', 'Security Operations', 'Contractors'] });
+    expect(demo.admins.map((a) => [a.email, a.display_name])).toEqual([
+      ['ada.lovelace@demo.cordon.test', 'Ada Lovelace'],
+      ['grace.hopper@demo.cordon.test', 'Grace Hopper'],
+      ['alan.turing@demo.cordon.test', 'Alan Turing'],
+    ]);
     expect((await listAccounts(t.core.database.db)).map((a) => a.id)).toEqual([demo.account.id]);
     expect(await countUsers(t.core.database.db, demo.account.id)).toBe(29);
 

@@ -4,6 +4,7 @@
  */
 import { sql } from 'kysely';
 import type { CallContext } from '../audit/entry.js';
+import type { User } from '../storage/schema.js';
 import { listAccounts } from '../store/accounts.js';
 import { insertAccountWithOwner, prepareAccount, type CreatedAccount } from './accounts.js';
 import type { DirectoryDeps } from './deps.js';
@@ -17,7 +18,8 @@ const GROUPS = ['Engineering', 'Finance', 'Security Operations', 'Contractors'];
 const DOMAIN = 'demo.cordon.test';
 
 export interface DemoSummary extends CreatedAccount {
-  admins: number;
+  /** The demo's ADMINs: the people who can be a second approver (none has credentials until reset). */
+  admins: Array<Pick<User, 'id' | 'email' | 'display_name'>>;
   members: number;
   groups: string[];
   sessions: number;
@@ -42,7 +44,7 @@ export async function seedDemoIfEmpty(deps: DirectoryDeps, ctx: CallContext): Pr
       account,
       owner,
       ownerCredentials: prepared.ownerCredentials,
-      admins: DEMO_PEOPLE.filter((p) => p.role === 'ADMIN').length,
+      admins: users.filter((u) => u.role === 'ADMIN').map(({ id, email, display_name }) => ({ id, email, display_name })),
       members: DEMO_PEOPLE.filter((p) => p.role === 'MEMBER').length,
       groups: GROUPS,
       sessions: withSessions.length,
