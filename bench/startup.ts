@@ -34,7 +34,7 @@ async function timeToHealthy(env: Record<string, string>): Promise<{ ms: number;
   }
   const ms = performance.now() - started;
   await stopServer(child);
-  return { ms, line: output.at(-1) ?? '' };
+  return { ms, line: output.find((l) => l.includes('serving on')) ?? '' };
 }
 
 /** A bare PGlite initdb into a fresh directory, in its own Node process (as Cordon's start is). */

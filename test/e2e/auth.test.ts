@@ -2,53 +2,45 @@ import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../src/app.js';
-import { resetCredentials, type NewCredentials } from '../../src/auth/credentials.js';
 import { base32Decode } from '../../src/base32.js';
 import { timeStep, totpCode } from '../../src/auth/totp.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { suspendUser } from '../../src/directory/user-state.js';
-import { createUser } from '../../src/directory/users.js';
-import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { listAuditEntries } from '../../src/store/audit.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
-import { captureLogs, testCtx } from '../support/fixtures.js';
+import { describeBackends } from '../support/backends.js';
+import { testCtx } from '../support/fixtures.js';
+import { openSignInSuite, type Person, type SignInSuite } from '../support/sign-in.js';
 
 /** The TOTP code of `seed`, `offset` steps from now. */
 const code = (seed: string, offset = 0) => totpCode(base32Decode(seed), timeStep(Date.now() / 1000) + offset);
 const rpc = (code: number, message: string, reason: string) => ({ code, message, details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'cordon' }] });
 
 describeBackends('human sign-in and admin routes', (backend) => {
-  let database: TestDatabase;
+  let suite: SignInSuite;
   let core: Core;
   let server: FastifyInstance;
   let accountId: string;
   let otherAccountId: string;
-  let logLines: string[] = [];
-  const people: Record<string, { id: string; email: string; creds: NewCredentials }> = {};
+  let logLines: string[];
+  let people: Record<string, Person>;
 
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    const logs = captureLogs();
-    logLines = logs.lines;
-    core = await openTestCore(database, { CORDON_SIGN_IN_RATE_PER_ADDRESS: '0' }, logs.logger);
-    const created = await createAccount(core.directory, testCtx, { name: 'Test Co', owner: { email: 'owner@test.example', display_name: 'Owner' } });
-    accountId = created.account.id;
-    people.owner = { id: created.owner.id, email: created.owner.email, creds: created.ownerCredentials };
-    for (const [name, role] of [['admin', 'ADMIN'], ['member', 'MEMBER'], ['victim', 'ADMIN'], ['guessed', 'MEMBER'], ['swarmed', 'MEMBER'], ['replayed', 'MEMBER'], ['fuzzed', 'MEMBER']] as const) {
-      const user = await createUser(core.directory, testCtx, accountId, { email: `${name}@test.example`, display_name: name, role });
-      people[name] = { id: user.id, email: user.email, creds: (await resetCredentials(core.directory, testCtx, accountId, user.id)).credentials };
-    }
+    suite = await openSignInSuite(backend, [
+      ['admin', 'ADMIN'],
+      ['member', 'MEMBER'],
+      ['victim', 'ADMIN'],
+      ['guessed', 'MEMBER'],
+      ['swarmed', 'MEMBER'],
+      ['replayed', 'MEMBER'],
+      ['fuzzed', 'MEMBER'],
+    ]);
+    ({ core, server, accountId, logLines, people } = suite);
     const other = await createAccount(core.directory, testCtx, { name: 'Other', owner: { email: 'owner@other.example', display_name: 'O' } });
     otherAccountId = other.account.id;
     people.outsider = { id: other.owner.id, email: other.owner.email, creds: other.ownerCredentials };
-    server = await buildServer(core);
   });
-  afterAll(async () => {
-    await server.close();
-    await core.close();
-    await database.drop();
-  });
+  afterAll(() => suite.close());
 
   const signIn = (body: Record<string, unknown>) => server.inject({ method: 'POST', url: '/v1/auth/sessions', payload: body, headers: { 'user-agent': 'cordon-cli/0.1' } });
   const signInAs = async (name: string, offset = 0) => {

@@ -5,47 +5,34 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../src/app.js';
-import { resetCredentials, type NewCredentials } from '../../src/auth/credentials.js';
+import { resetCredentials } from '../../src/auth/credentials.js';
 import { base32Decode } from '../../src/base32.js';
 import { timeStep, totpCode } from '../../src/auth/totp.js';
-import { createAccount } from '../../src/directory/accounts.js';
-import { createUser } from '../../src/directory/users.js';
-import { buildServer } from '../../src/http/server.js';
 import { listAuditEntries } from '../../src/store/audit.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
-import { captureLogs, mintSessionToken, testCtx } from '../support/fixtures.js';
+import { describeBackends } from '../support/backends.js';
+import { mintSessionToken, testCtx } from '../support/fixtures.js';
+import { openSignInSuite, type Person, type SignInSuite } from '../support/sign-in.js';
 
 const rpc = (code: number, message: string, reason: string) => ({ code, message, details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'cordon' }] });
 const CHANGE_REQUIRED = rpc(7, 'password_change_required: change the generated password first (POST /v1/auth/password, or `cordon passwd`)', 'PASSWORD_CHANGE_REQUIRED');
 const weak = (message: string) => rpc(3, `weak_password: ${message}`, 'WEAK_PASSWORD');
 
 describeBackends('changing a generated password', (backend) => {
-  let database: TestDatabase;
+  let suite: SignInSuite;
   let core: Core;
   let server: FastifyInstance;
   let accountId: string;
-  let logLines: string[] = [];
-  const people: Record<string, { id: string; email: string; creds: NewCredentials }> = {};
+  let logLines: string[];
+  let people: Record<string, Person>;
 
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    const logs = captureLogs();
-    logLines = logs.lines;
-    core = await openTestCore(database, { CORDON_SIGN_IN_RATE_PER_ADDRESS: '0' }, logs.logger);
-    const created = await createAccount(core.directory, testCtx, { name: 'Test Co', owner: { email: 'owner@test.example', display_name: 'Owner' } });
-    accountId = created.account.id;
-    people.owner = { id: created.owner.id, email: created.owner.email, creds: created.ownerCredentials };
-    for (const name of ['admin', 'guesser']) {
-      const user = await createUser(core.directory, testCtx, accountId, { email: `${name}@test.example`, display_name: name, role: 'ADMIN' });
-      people[name] = { id: user.id, email: user.email, creds: (await resetCredentials(core.directory, testCtx, accountId, user.id)).credentials };
-    }
-    server = await buildServer(core);
+    suite = await openSignInSuite(backend, [
+      ['admin', 'ADMIN'],
+      ['guesser', 'ADMIN'],
+    ]);
+    ({ core, server, accountId, logLines, people } = suite);
   });
-  afterAll(async () => {
-    await server.close();
-    await core.close();
-    await database.drop();
-  });
+  afterAll(() => suite.close());
 
   /**
    * Signs in with `password` (default: the generated one) and the TOTP code `offset` steps from now (a
