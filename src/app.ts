@@ -10,7 +10,7 @@ import { Checkpointer } from './audit/checkpointer.js';
 import { LatestCheckpoints } from './audit/latest-checkpoints.js';
 import { AuditLog } from './audit/log.js';
 import { listenUrl, type Config } from './config.js';
-import { seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
+import { prepareDemo, seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
 import type { DirectoryDeps } from './directory/deps.js';
 import { buildServer } from './http/server.js';
 import { ContainmentWorker } from './response/containment-worker.js';
@@ -20,6 +20,7 @@ import { KeyRing } from './oauth/keys.js';
 import { TokenStanding } from './oauth/token-standing.js';
 import { readOrCreateKekFile, Sealer } from './sealing.js';
 import { openDatabase, type DatabaseHandle } from './storage/db.js';
+import { holdsNoDatabase } from './storage/pglite-template.js';
 
 export interface Core {
   config: Config;
@@ -148,11 +149,15 @@ const SYSTEM_CONTEXT: CallContext = { actor: { type: 'system', id: 'cordon' }, a
 
 /** Opens the database, seeds the demo on the first start (when configured), and listens. */
 export async function startServer(config: Config, options: { logger: Logger }): Promise<RunningServer> {
+  // A first start of the embedded database will seed the demo: hash its owner's password (scrypt, on the
+  // thread pool) while PGlite starts, instead of after.
+  const preparing = config.demo && !config.databaseUrl && holdsNoDatabase(config.dataDir) ? prepareDemo() : undefined;
+  preparing?.catch(() => undefined); // awaited below, unless the database fails to open first
   const core = await createCore(config, { holder: 'serve', logger: options.logger });
   let http: FastifyInstance | undefined;
   try {
     let mark = performance.now();
-    const demo = config.demo ? await seedDemoIfEmpty(core.directory, SYSTEM_CONTEXT) : undefined;
+    const demo = config.demo ? await seedDemoIfEmpty(core.directory, SYSTEM_CONTEXT, preparing) : undefined;
     const demoMs = Math.round(performance.now() - mark);
     mark = performance.now();
     http = await buildServer(core);

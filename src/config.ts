@@ -62,7 +62,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { env: 'CORDON_TLS_CERT_FILE', type: 'path', default: '(unset)', description: 'PEM certificate chain for HTTPS. Set together with CORDON_TLS_KEY_FILE.' },
   { env: 'CORDON_TLS_KEY_FILE', type: 'path', default: '(unset)', description: 'PEM private key for HTTPS. Set together with CORDON_TLS_CERT_FILE.' },
   { env: 'CORDON_LOG_LEVEL', type: 'fatal|error|warn|info|debug|trace|silent', default: 'info', description: 'Log level of the JSON logs (pino) on stderr.' },
-  { env: 'CORDON_DEMO', type: 'boolean', default: 'true when embedded, false with DATABASE_URL', description: 'On the first start of an empty database, create a demo account (owner, admins, members, groups) and print the owner password and TOTP seed.' },
+  { env: 'CORDON_DEMO', type: 'boolean', default: 'true when embedded, false with DATABASE_URL', description: 'On the first start of an empty database, create a demo account (owner, admins, members, groups) and print the next steps, with the owner\'s generated password (to change at first sign-in) and TOTP seed.' },
   { env: 'CORDON_PG_POOL_MAX', type: 'integer 1..200', default: '20', description: 'Maximum PostgreSQL connections per process.' },
   { env: 'CORDON_SEQUENCER_INTERVAL_MS', type: 'integer 10..60000', default: '200', description: 'How often the audit sequencer looks for committed entries: those of other processes, and the records of reads and refusals of this one (a local change wakes it at once).' },
   { env: 'CORDON_SEQUENCER_BATCH', type: 'integer 1..100000', default: '5000', description: 'Most audit entries the sequencer numbers in one transaction.' },

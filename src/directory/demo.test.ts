@@ -3,8 +3,9 @@ import { describeBackends, useFreshCore } from '../../test/support/backends.js';
 import { testCtx } from '../../test/support/fixtures.js';
 import { listAccounts } from '../store/accounts.js';
 import { listAuditEntries } from '../store/audit.js';
-import { countUsers } from '../store/users.js';
-import { seedDemoIfEmpty } from './demo.js';
+import { countUsers, findUserById } from '../store/users.js';
+import { prepareDemo, seedDemoIfEmpty } from './demo.js';
+import { verifySecret } from './passwords.js';
 
 describeBackends('demo seed', (backend) => {
   const t = useFreshCore(backend);
@@ -31,5 +32,16 @@ describeBackends('demo seed', (backend) => {
     expect(JSON.stringify(entries)).not.toContain(demo.ownerCredentials.totpSecret);
 
     expect(await seedDemoIfEmpty(t.core.directory, testCtx)).toBeUndefined();
+    // Credentials made ahead (while a first start opens the database) are left unused when an account exists.
+    expect(await seedDemoIfEmpty(t.core.directory, testCtx, prepareDemo())).toBeUndefined();
+  });
+
+  it('gives the owner the credentials made ahead, when given', async () => {
+    const preparing = prepareDemo();
+    const demo = (await seedDemoIfEmpty(t.core.directory, testCtx, preparing))!;
+    expect(demo.ownerCredentials).toBe((await preparing).ownerCredentials);
+    const owner = await findUserById(t.core.database.db, demo.account.id, demo.owner.id);
+    expect(await verifySecret(demo.ownerCredentials.password, owner!.password_hash!)).toBe(true);
+    expect(owner!.password_change_required).toBe(true);
   });
 });

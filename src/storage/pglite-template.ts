@@ -84,13 +84,18 @@ export async function makeTemplate(template = TEMPLATE_DIR): Promise<'made' | 'c
   }
 }
 
+/** Whether an embedded data directory holds no database yet (its first start is to come). */
+export function holdsNoDatabase(dataDir: string): boolean {
+  return !existsSync(path.join(dataDir, 'PG_VERSION'));
+}
+
 /**
  * Copies `template` into `dataDir` when it holds no database yet (no PG_VERSION); says whether it did.
  * The copy goes to a scratch directory first and PG_VERSION moves in last: a copy cut short leaves no
  * database behind, and the next start copies again (replacing the pieces the cut one moved in).
  */
 export function copyTemplate(template: string, dataDir: string): boolean {
-  if (existsSync(path.join(dataDir, 'PG_VERSION'))) return false;
+  if (!holdsNoDatabase(dataDir)) return false;
   const scratch = mkdtempSync(path.join(dataDir, '.template-'));
   try {
     cpSync(template, scratch, { recursive: true });
