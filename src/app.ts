@@ -11,7 +11,7 @@ import { LatestCheckpoints } from './audit/latest-checkpoints.js';
 import { AuditLog } from './audit/log.js';
 import { UnauthenticatedRefusals } from './audit/unauthenticated-refusals.js';
 import { listenUrl, type Config } from './config.js';
-import { seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
+import { prepareDemo, seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
 import type { DirectoryDeps } from './directory/deps.js';
 import { buildMetricsServer } from './http/metrics-server.js';
 import { buildServer } from './http/server.js';
@@ -23,6 +23,7 @@ import { KeyRing } from './oauth/keys.js';
 import { TokenStanding } from './oauth/token-standing.js';
 import { readOrCreateKekFile, Sealer } from './sealing.js';
 import { openDatabase, type DatabaseHandle } from './storage/db.js';
+import { holdsNoDatabase } from './storage/pglite-template.js';
 
 export interface Core {
   config: Config;
@@ -145,7 +146,20 @@ export interface RunningServer {
   metricsUrl: string | undefined;
   /** The demo account, when this start created it. */
   demo: DemoSummary | undefined;
+  /** Where the start's time went, in ms. */
+  startup: StartupTimings;
   close(): Promise<void>;
+}
+
+export interface StartupTimings {
+  /** The embedded database: the template copy (or initdb) and the engine's start. */
+  databaseMs: number;
+  migrationsMs: number;
+  /** Whether an empty data directory started as the build's migrated template (no initdb). */
+  fromTemplate: boolean;
+  demoMs: number;
+  /** Routes, and listening. */
+  httpMs: number;
 }
 
 /** Cordon itself, as the actor of what it does on its own (the demo seed). */
@@ -153,13 +167,22 @@ const SYSTEM_CONTEXT: CallContext = { actor: { type: 'system', id: 'cordon' }, a
 
 /** Opens the database, seeds the demo on the first start (when configured), and listens. */
 export async function startServer(config: Config, options: { logger: Logger }): Promise<RunningServer> {
+  // A first start of the embedded database will seed the demo: hash its owner's password (scrypt, on the
+  // thread pool) while PGlite starts, instead of after.
+  const preparing = config.demo && !config.databaseUrl && holdsNoDatabase(config.dataDir) ? prepareDemo() : undefined;
+  preparing?.catch(() => undefined); // awaited below, unless the database fails to open first
   const core = await createCore(config, { holder: 'serve', logger: options.logger });
   let http: FastifyInstance | undefined;
   let metricsHttp: FastifyInstance | undefined;
   try {
-    const demo = config.demo ? await seedDemoIfEmpty(core.directory, SYSTEM_CONTEXT) : undefined;
+    let mark = performance.now();
+    const demo = config.demo ? await seedDemoIfEmpty(core.directory, SYSTEM_CONTEXT, preparing) : undefined;
+    const demoMs = Math.round(performance.now() - mark);
+    mark = performance.now();
     http = await buildServer(core);
     await http.listen({ host: config.listen.host, port: config.listen.port });
+    const { openMs, migrateMs, fromTemplate } = core.database.opening;
+    const startup = { databaseMs: openMs, migrationsMs: migrateMs, fromTemplate, demoMs, httpMs: Math.round(performance.now() - mark) };
     const address = http.server.address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;
     const url = listenUrl(config, port);
@@ -181,6 +204,7 @@ export async function startServer(config: Config, options: { logger: Logger }): 
       url,
       metricsUrl,
       demo,
+      startup,
       async close() {
         await server.close();
         await metricsServer?.close();

@@ -59,6 +59,15 @@ export const ErrorCodes = {
   SIGN_IN_FAILED: { grpc: GrpcCode.UNAUTHENTICATED, http: 401, description: 'sign-in failed: wrong email, password or code' },
   SIGN_IN_BACKOFF: { grpc: GrpcCode.RESOURCE_EXHAUSTED, http: 429, description: 'too many failed sign-ins for this user: wait before trying again' },
   USER_SUSPENDED: { grpc: GrpcCode.PERMISSION_DENIED, http: 403, description: 'the user is suspended' },
+  /** The session's user still has a generated password: only POST /v1/auth/password (and whoami, sign-out) until it is changed. */
+  PASSWORD_CHANGE_REQUIRED: {
+    grpc: GrpcCode.PERMISSION_DENIED,
+    http: 403,
+    description: 'password_change_required: change the generated password first (POST /v1/auth/password, or `cordon passwd`)',
+  },
+  CURRENT_PASSWORD_WRONG: { grpc: GrpcCode.PERMISSION_DENIED, http: 403, description: 'current_password_wrong: the current password is not right' },
+  /** A new password that fails the policy; the description says which rule. */
+  WEAK_PASSWORD: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'weak_password: the new password does not meet the password policy' },
   /** A playbook or protection-policy document that fails its schema or lint (details name each problem). */
   INVALID_PLAYBOOK: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'invalid_playbook: the playbook fails validation' },
   INVALID_POLICY: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'invalid_policy: the protection policy fails validation' },

@@ -29,7 +29,7 @@ interface Vectors {
     consistency_all_pairs_1_to_8: Array<{ size1: number; size2: number; proof: string[] }>;
   };
 }
-const vectors = JSON.parse(readFileSync(new URL('../../../shared/fixtures/merkle/rfc6962-vectors.json', import.meta.url), 'utf8')) as Vectors;
+const vectors = JSON.parse(readFileSync(new URL('../../test/fixtures/merkle/rfc6962-vectors.json', import.meta.url), 'utf8')) as Vectors;
 const hex = (h: Hash) => h.toString('hex');
 const unhex = (s: string) => Buffer.from(s, 'hex');
 

@@ -24,7 +24,7 @@ interface SignedNoteExample {
 }
 
 const example = (
-  JSON.parse(readFileSync(new URL('../../../shared/fixtures/merkle/rfc6962-vectors.json', import.meta.url), 'utf8')) as {
+  JSON.parse(readFileSync(new URL('../../test/fixtures/merkle/rfc6962-vectors.json', import.meta.url), 'utf8')) as {
     signed_note_example: SignedNoteExample;
   }
 ).signed_note_example;

@@ -1,8 +1,9 @@
 /**
  * The guard of routes only people may use: a live sign-in session (an opaque `cdns_` token sent as a
  * Bearer token; looked up by its hash on every request, so sign-out, suspension and credential resets
- * hold at once on every node), of the account in the path, with one of the route's roles. App access
- * tokens are refused here whatever their permissions: no app administers apps or approves actions.
+ * hold at once on every node), of the account in the path, with one of the route's roles, whose user
+ * has replaced any generated password. App access tokens are refused here whatever their permissions:
+ * no app administers apps or approves actions.
  */
 import type { FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
@@ -73,8 +74,16 @@ export async function authenticateSession(core: Core, request: FastifyRequest): 
   };
 }
 
+export interface SessionGuardOptions {
+  /**
+   * Admit a session whose user must still change a generated password. Only the routes that serve the
+   * change itself (changing it, whoami, sign-out) do: a generated password has been shown to others.
+   */
+  beforePasswordChange?: boolean;
+}
+
 /** A preHandler admitting sessions of `roles` in the `:account` of the path (any account when the path has none). */
-export function requireSession(core: Core, roles: readonly UserRole[] = ['OWNER', 'ADMIN', 'MEMBER']) {
+export function requireSession(core: Core, roles: readonly UserRole[] = ['OWNER', 'ADMIN', 'MEMBER'], options: SessionGuardOptions = {}) {
   return async (request: FastifyRequest): Promise<void> => {
     const human = await authenticateSession(core, request);
     // Who the caller proved to be, set before the checks below so that a refusal is audited under it.
@@ -83,6 +92,7 @@ export function requireSession(core: Core, roles: readonly UserRole[] = ['OWNER'
     if (account !== undefined && account !== human.session.account_id) {
       throw new AppError('PERMISSION_DENIED', { description: 'the session belongs to another account' });
     }
+    if (human.session.user.password_change_required && !options.beforePasswordChange) throw new AppError('PASSWORD_CHANGE_REQUIRED');
     if (!roles.includes(human.session.user.role)) {
       throw new AppError('PERMISSION_DENIED', { description: `this route is for ${roles.join(' or ')} users` });
     }

@@ -47,6 +47,12 @@ export function hashSessionToken(token: string): string {
 let decoy: Promise<string> | undefined;
 const decoyHash = () => (decoy ??= hashSecret(randomBytes(16).toString('hex')));
 
+/** The refusal of a user backing off until `until`, with the seconds left in Retry-After. */
+export function backoffError(until: Date): AppError {
+  const wait = Math.max(1, Math.ceil((until.getTime() - Date.now()) / 1000));
+  return new AppError('SIGN_IN_BACKOFF', { headers: { 'retry-after': String(wait) } });
+}
+
 export async function signIn(deps: DirectoryDeps, ttlSeconds: number, request: SignInRequest): Promise<SignedIn> {
   const accountId = await signInAccount(deps, request.accountId);
   const source = { source_address: request.sourceAddress, user_agent: request.userAgent ?? null };
@@ -65,10 +71,7 @@ export async function signIn(deps: DirectoryDeps, ttlSeconds: number, request: S
   const user = await claimSignInAttempt(deps.db, accountId, request.email);
   if (!user) {
     const blocked = await findUserByEmail(deps.db, accountId, request.email);
-    if (blocked?.sign_in_blocked_until) {
-      const wait = Math.max(1, Math.ceil((blocked.sign_in_blocked_until.getTime() - Date.now()) / 1000));
-      return refuse('backoff', blocked, new AppError('SIGN_IN_BACKOFF', { headers: { 'retry-after': String(wait) } }));
-    }
+    if (blocked?.sign_in_blocked_until) return refuse('backoff', blocked, backoffError(blocked.sign_in_blocked_until));
     await verifySecret(request.password, await decoyHash());
     return refuse('unknown_email', undefined, new AppError('SIGN_IN_FAILED'));
   }

@@ -8,7 +8,7 @@ import { printJson, type CliIo } from './io.js';
 export function initCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
   program
     .command('init')
-    .description("Create an account and its owner; prints the owner's password and TOTP seed once")
+    .description("Create an account and its owner; prints the owner's generated password (to change at first sign-in) and TOTP seed once")
     .requiredOption('--name <name>', 'account name')
     .requiredOption('--owner-email <email>', "the owner's email")
     .option('--owner-name <name>', "the owner's display name", 'Account Owner')

@@ -1,6 +1,7 @@
 /**
- * `cordon login`, `logout` and `whoami`: a person signs in to a running server (password + TOTP) and the
- * CLI keeps the session token in CORDON_CLI_SESSION_FILE (0600), which admin commands then use.
+ * `cordon login`, `logout`, `whoami` and `passwd`: a person signs in to a running server (password +
+ * TOTP) and the CLI keeps the session token in CORDON_CLI_SESSION_FILE (0600), which admin commands then
+ * use. A generated password must be changed (`passwd`) before the session may do anything else.
  */
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
@@ -16,7 +17,10 @@ interface SignedInBody {
   account_id: string;
   expire_time: string;
   user: { email: string; role: string };
+  password_change_required: boolean;
 }
+
+const CHANGE_FIRST = 'Your password was generated: change it before anything else with `npx cordon passwd`.';
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   let text = '';
@@ -72,8 +76,11 @@ export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promis
         const saved: SavedSession = { server, session_token: body.session_token, account_id: body.account_id, email: body.user.email, role: body.user.role, expire_time: body.expire_time };
         const file = saveSession(io, saved);
         const { session_token: _token, ...shown } = saved;
-        if (opts.json) printJson(io, { ...shown, session_file: file });
-        else io.stdout.write(`Signed in to ${server} as ${saved.email} (${saved.role}, account ${saved.account_id}) until ${saved.expire_time}\n`);
+        if (opts.json) printJson(io, { ...shown, session_file: file, password_change_required: body.password_change_required });
+        else {
+          io.stdout.write(`Signed in to ${server} as ${saved.email} (${saved.role}, account ${saved.account_id}) until ${saved.expire_time}\n`);
+          if (body.password_change_required) io.stdout.write(`${CHANGE_FIRST}\n`);
+        }
       }),
     );
 
@@ -105,9 +112,41 @@ export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promis
       run(async () => {
         const saved = readSavedSession(io);
         if (!saved) throw usageError('not signed in: run `cordon login`');
-        const current = await new ApiClient(saved.server, saved.session_token).call<{ account_id: string; expire_time: string; user: { email: string; role: string } }>('GET', '/v1/auth/sessions/current');
+        const current = await new ApiClient(saved.server, saved.session_token).call<Omit<SignedInBody, 'session_token'>>('GET', '/v1/auth/sessions/current');
         if (opts.json) printJson(io, { server: saved.server, ...current });
-        else io.stdout.write(`${current.user.email} (${current.user.role}) on ${saved.server}, account ${current.account_id}, until ${current.expire_time}\n`);
+        else {
+          io.stdout.write(`${current.user.email} (${current.user.role}) on ${saved.server}, account ${current.account_id}, until ${current.expire_time}\n`);
+          if (current.password_change_required) io.stdout.write(`${CHANGE_FIRST}\n`);
+        }
+      }),
+    );
+
+  program
+    .command('passwd')
+    .description('Change your password, through the server you signed in to (required after a generated one: init, reset-credentials, the demo)')
+    .option('--password-stdin', 'read the current password and then the new one from standard input, one a line, instead of asking')
+    .option('--json', 'print JSON (never a password)')
+    .action((opts: { passwordStdin?: boolean; json?: boolean }) =>
+      run(async () => {
+        const saved = readSavedSession(io);
+        if (!saved) throw usageError('not signed in: run `cordon login` first');
+        let current: string;
+        let chosen: string;
+        if (opts.passwordStdin) {
+          const lines = (await readAll(io.stdin ?? process.stdin)).split(/\r?\n/);
+          if (lines.length !== 2) throw usageError('--password-stdin takes two lines: the current password, then the new one');
+          [current, chosen] = lines as [string, string];
+        } else {
+          current = await ask(io, 'Current password: ', true);
+          chosen = await ask(io, 'New password (at least 12 characters): ', true);
+          if ((await ask(io, 'New password again: ', true)) !== chosen) throw usageError('the new passwords differ; nothing changed');
+        }
+        const changed = await new ApiClient(saved.server, saved.session_token).call<{ sessions_revoked: number }>('POST', '/v1/auth/password', {
+          current_password: current,
+          new_password: chosen,
+        });
+        if (opts.json) printJson(io, { email: saved.email, password_changed: true, other_sessions_revoked: changed.sessions_revoked });
+        else io.stdout.write(`Password changed for ${saved.email}; ${changed.sessions_revoked} other session(s) signed out. This session stays signed in.\n`);
       }),
     );
 }

@@ -1,20 +1,9 @@
 import type { Command } from 'commander';
 import { startServer } from '../app.js';
-import type { DemoSummary } from '../directory/demo.js';
 import { createLogger } from '../logger.js';
+import { describeFirstStart } from './banner.js';
 import { readConfig } from './context.js';
-import { describeCredentials } from './credentials.js';
 import type { CliIo } from './io.js';
-
-function describeDemo(demo: DemoSummary): string {
-  return [
-    `Created the demo account "${demo.account.name}" (${demo.account.id}):`,
-    `  owner ${demo.owner.email} (${demo.owner.id}); sign in with \`cordon login\`:`,
-    describeCredentials(demo.owner.email, demo.ownerCredentials, '    '),
-    `  ${demo.admins} admins, ${demo.members} members, groups: ${demo.groups.join(', ')}, ${demo.sessions} open sessions`,
-    '  (set CORDON_DEMO=false to start empty)',
-  ].join('\n');
-}
 
 /** Runs until SIGINT or SIGTERM, then shuts down cleanly (releasing the data dir lock). */
 export function serveCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
@@ -28,8 +17,11 @@ export function serveCommand(program: Command, io: CliIo, run: (fn: () => Promis
         const { config, notices } = readConfig(io, opts.listen ? { CORDON_LISTEN: opts.listen } : {});
         for (const notice of notices) io.stdout.write(`notice: ${notice}\n`);
         const server = await startServer(config, { logger: createLogger(config.logLevel) });
-        if (server.demo) io.stdout.write(describeDemo(server.demo) + '\n');
-        io.stdout.write(`Cordon is serving on ${server.url} (${server.core.database.backend}, ready in ${Date.now() - started} ms)\n`);
+        const t = server.startup;
+        const timings = `database ${t.databaseMs} ms${t.fromTemplate ? ' (from the migrated template)' : ''}, migrations ${t.migrationsMs} ms, demo ${t.demoMs} ms, http ${t.httpMs} ms`;
+        // The next steps first: the serving line stays the last one of a start (scripts wait for it).
+        if (server.demo) io.stdout.write(`${describeFirstStart(server.demo, server.url)}\n\n`);
+        io.stdout.write(`Cordon is serving on ${server.url} (${server.core.database.backend}, ready in ${Date.now() - started} ms: ${timings})\n`);
         if (server.metricsUrl) io.stdout.write(`Prometheus metrics on ${server.metricsUrl}\n`);
 
         await new Promise<void>((resolve) => {

@@ -114,7 +114,7 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
 
   users
     .command('reset-credentials <user>')
-    .description("Give a user a new password and TOTP seed (printed once) and end the user's sessions")
+    .description("Give a user a new generated password (to change at first sign-in) and TOTP seed, printed once, and end the user's sessions")
     .option('--account <id>', 'account id (default: the signed-in account, or the only one)')
     .option('--json', 'print JSON: user_id, email, password, totp_secret, totp_uri')
     .action((userId: string, opts: { account?: string; json?: boolean }) =>

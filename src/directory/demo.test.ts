@@ -3,8 +3,9 @@ import { describeBackends, useFreshCore } from '../../test/support/backends.js';
 import { testCtx } from '../../test/support/fixtures.js';
 import { listAccounts } from '../store/accounts.js';
 import { listAuditEntries } from '../store/audit.js';
-import { countUsers } from '../store/users.js';
-import { seedDemoIfEmpty } from './demo.js';
+import { countUsers, findUserById } from '../store/users.js';
+import { prepareDemo, seedDemoIfEmpty } from './demo.js';
+import { verifySecret } from './passwords.js';
 
 describeBackends('demo seed', (backend) => {
   const t = useFreshCore(backend);
@@ -14,7 +15,12 @@ describeBackends('demo seed', (backend) => {
     const made = results.filter((r) => r !== undefined);
     expect(made).toHaveLength(1);
     const demo = made[0]!;
-    expect(demo).toMatchObject({ admins: 3, members: 25, sessions: 8, groups: ['Engineering', 'Finance', 'Security Operations', 'Contractors'] });
+    expect(demo).toMatchObject({ members: 25, sessions: 8, groups: ['Engineering', 'Finance', 'Security Operations', 'Contractors'] });
+    expect(demo.admins.map((a) => [a.email, a.display_name])).toEqual([
+      ['ada.lovelace@demo.cordon.test', 'Ada Lovelace'],
+      ['grace.hopper@demo.cordon.test', 'Grace Hopper'],
+      ['alan.turing@demo.cordon.test', 'Alan Turing'],
+    ]);
     expect((await listAccounts(t.core.database.db)).map((a) => a.id)).toEqual([demo.account.id]);
     expect(await countUsers(t.core.database.db, demo.account.id)).toBe(29);
 
@@ -26,5 +32,16 @@ describeBackends('demo seed', (backend) => {
     expect(JSON.stringify(entries)).not.toContain(demo.ownerCredentials.totpSecret);
 
     expect(await seedDemoIfEmpty(t.core.directory, testCtx)).toBeUndefined();
+    // Credentials made ahead (while a first start opens the database) are left unused when an account exists.
+    expect(await seedDemoIfEmpty(t.core.directory, testCtx, prepareDemo())).toBeUndefined();
+  });
+
+  it('gives the owner the credentials made ahead, when given', async () => {
+    const preparing = prepareDemo();
+    const demo = (await seedDemoIfEmpty(t.core.directory, testCtx, preparing))!;
+    expect(demo.ownerCredentials).toBe((await preparing).ownerCredentials);
+    const owner = await findUserById(t.core.database.db, demo.account.id, demo.owner.id);
+    expect(await verifySecret(demo.ownerCredentials.password, owner!.password_hash!)).toBe(true);
+    expect(owner!.password_change_required).toBe(true);
   });
 });

@@ -4,8 +4,9 @@
  */
 import { sql } from 'kysely';
 import type { CallContext } from '../audit/entry.js';
+import type { User } from '../storage/schema.js';
 import { listAccounts } from '../store/accounts.js';
-import { insertAccountWithOwner, prepareAccount, type CreatedAccount } from './accounts.js';
+import { insertAccountWithOwner, prepareAccount, type CreatedAccount, type PreparedAccount } from './accounts.js';
 import type { DirectoryDeps } from './deps.js';
 import { insertSessionWithAudit } from './sessions.js';
 import { insertUsersWithGroups } from './users.js';
@@ -17,7 +18,8 @@ const GROUPS = ['Engineering', 'Finance', 'Security Operations', 'Contractors'];
 const DOMAIN = 'demo.cordon.test';
 
 export interface DemoSummary extends CreatedAccount {
-  admins: number;
+  /** The demo's ADMINs: the people who can be a second approver (none has credentials until reset). */
+  admins: Array<Pick<User, 'id' | 'email' | 'display_name'>>;
   members: number;
   groups: string[];
   sessions: number;
@@ -26,11 +28,21 @@ export interface DemoSummary extends CreatedAccount {
 /** Advisory lock key ("Cordon"): nodes starting together on one empty database seed it once. */
 const SEED_LOCK = 0x436f72646f6e;
 
+const DEMO_ACCOUNT = { name: 'Demo Security Co', owner: { email: `owner@${DOMAIN}`, display_name: 'Olivia Owner' } };
+
+/**
+ * The demo owner's credentials, made ahead: the scrypt hash runs on the thread pool, so a start that
+ * expects an empty database can make them while the database opens (see startServer).
+ */
+export function prepareDemo(): Promise<PreparedAccount> {
+  return prepareAccount(DEMO_ACCOUNT);
+}
+
 /** Seeds the demo account, in one transaction, when the database has no account yet; otherwise undefined. */
-export async function seedDemoIfEmpty(deps: DirectoryDeps, ctx: CallContext): Promise<DemoSummary | undefined> {
+export async function seedDemoIfEmpty(deps: DirectoryDeps, ctx: CallContext, preparing?: Promise<PreparedAccount>): Promise<DemoSummary | undefined> {
   if ((await listAccounts(deps.db)).length > 0) return undefined;
-  const input = { name: 'Demo Security Co', owner: { email: `owner@${DOMAIN}`, display_name: 'Olivia Owner' } };
-  const prepared = await prepareAccount(input);
+  const input = DEMO_ACCOUNT;
+  const prepared = await (preparing ?? prepareDemo());
   return deps.audit.transact(async (trx) => {
     await sql`SELECT pg_advisory_xact_lock(${SEED_LOCK})`.execute(trx);
     if ((await listAccounts(trx)).length > 0) return undefined;
@@ -42,7 +54,7 @@ export async function seedDemoIfEmpty(deps: DirectoryDeps, ctx: CallContext): Pr
       account,
       owner,
       ownerCredentials: prepared.ownerCredentials,
-      admins: DEMO_PEOPLE.filter((p) => p.role === 'ADMIN').length,
+      admins: users.filter((u) => u.role === 'ADMIN').map(({ id, email, display_name }) => ({ id, email, display_name })),
       members: DEMO_PEOPLE.filter((p) => p.role === 'MEMBER').length,
       groups: GROUPS,
       sessions: withSessions.length,

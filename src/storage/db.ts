@@ -4,14 +4,17 @@
  */
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, Migrator, PostgresDialect, sql, type MigrationProvider } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { AppError } from '../errors.js';
 import { acquireDataDirLock, type DataDirLock } from './lock-file.js';
-import { migrations } from './migrations/index.js';
+import { migrateToLatest } from './migrate.js';
+import { copyTemplate, usableTemplate } from './pglite-template.js';
 import { PreparingClient } from './pg-statement-cache.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
+
+export { migrateToLatest };
 
 export type Backend = 'pglite' | 'postgres';
 
@@ -20,7 +23,17 @@ export interface DatabaseHandle {
   backend: Backend;
   /** Set on the embedded backend: the exclusive lock on the data directory. */
   lock: DataDirLock | undefined;
+  /** Where the opening's time went (the first start's banner reports it). */
+  opening: DatabaseOpening;
   close(): Promise<void>;
+}
+
+export interface DatabaseOpening {
+  /** PGlite: the template copy (or initdb) and the start of the engine; PostgreSQL: nothing yet (the pool connects lazily). */
+  openMs: number;
+  migrateMs: number;
+  /** Whether an empty data directory started as the build's migrated template. */
+  fromTemplate: boolean;
 }
 
 export interface OpenDatabaseOptions {
@@ -34,6 +47,11 @@ export interface OpenDatabaseOptions {
   holder: string;
   /** Test support: a PGlite data dir dump to start from instead of running initdb. */
   loadDataDir?: Blob;
+  /**
+   * The migrated data directory an empty embedded data dir starts as (see pglite-template.ts): by default
+   * the build's, when it suits this code; false for none (initdb).
+   */
+  template?: string | false;
   /** Run migrations (default true). */
   migrate?: boolean;
 }
@@ -41,7 +59,9 @@ export interface OpenDatabaseOptions {
 const INT8_OID = 20;
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  const started = performance.now();
   const handle = options.databaseUrl ? openPostgres(options.databaseUrl, options.pgPoolMax ?? 20, options.pgConnectTimeoutMs ?? 10_000) : await openPGlite(options);
+  handle.opening.openMs = Math.round(performance.now() - started);
   if (options.migrate !== false) {
     try {
       await migrateToLatest(handle.db);
@@ -50,6 +70,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       throw error;
     }
   }
+  handle.opening.migrateMs = Math.round(performance.now() - started) - handle.opening.openMs;
   return handle;
 }
 
@@ -76,14 +97,17 @@ function openPostgres(url: string, max: number, connectTimeoutMs: number): Datab
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, backend: 'postgres', lock: undefined, close: () => db.destroy() };
+  return { db, backend: 'postgres', lock: undefined, opening: { openMs: 0, migrateMs: 0, fromTemplate: false }, close: () => db.destroy() };
 }
 
 async function openPGlite(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const lock = acquireDataDirLock(options.dataDir, options.holder);
   let pglite: PGlite;
+  let fromTemplate = false;
   try {
+    const template = options.loadDataDir || options.template === false ? undefined : (options.template ?? usableTemplate());
+    fromTemplate = template !== undefined && copyTemplate(template, options.dataDir);
     pglite = await PGlite.create(options.dataDir, options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});
   } catch (error) {
     lock.release();
@@ -100,6 +124,7 @@ async function openPGlite(options: OpenDatabaseOptions): Promise<DatabaseHandle>
     db,
     backend: 'pglite',
     lock,
+    opening: { openMs: 0, migrateMs: 0, fromTemplate },
     close: async () => {
       clearInterval(analyze);
       try {
@@ -113,14 +138,3 @@ async function openPGlite(options: OpenDatabaseOptions): Promise<DatabaseHandle>
 }
 
 const ANALYZE_EVERY_MS = 5 * 60_000;
-
-const provider: MigrationProvider = { getMigrations: async () => migrations };
-
-export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider, migrationTableName: 'cordon_migrations', migrationLockTableName: 'cordon_migrations_lock' });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new AppError('UNAVAILABLE', { detail: `migration ${failed} failed`, cause: error });
-  }
-}

@@ -30,6 +30,8 @@ export interface UsersTable {
   totp_last_step: ColumnType<number, number | undefined, number>;
   sign_in_failures: ColumnType<number, number | undefined, number>;
   sign_in_blocked_until: NullableTimestamp;
+  /** The password was generated (shown to whoever made it): it must be changed before anything else. */
+  password_change_required: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }

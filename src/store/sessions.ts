@@ -31,7 +31,7 @@ export function listSessionsOfUser(db: Executor, accountId: string, userId: stri
     .execute();
 }
 
-export type SignedInSession = Session & { user: Pick<User, 'email' | 'display_name' | 'role'> };
+export type SignedInSession = Session & { user: Pick<User, 'email' | 'display_name' | 'role' | 'password_change_required'> };
 
 /** The live sign-in session a token hash names: not revoked, not expired, of an active user. */
 export async function findLiveSessionByTokenHash(db: Executor, tokenHash: string): Promise<SignedInSession | undefined> {
@@ -39,25 +39,26 @@ export async function findLiveSessionByTokenHash(db: Executor, tokenHash: string
     .selectFrom('sessions as s')
     .innerJoin('users as u', (join) => join.onRef('u.account_id', '=', 's.account_id').onRef('u.id', '=', 's.user_id'))
     .selectAll('s')
-    .select(['u.email', 'u.display_name', 'u.role'])
+    .select(['u.email', 'u.display_name', 'u.role', 'u.password_change_required'])
     .where('s.token_hash', '=', tokenHash)
     .where('s.revoked_at', 'is', null)
     .where('s.expires_at', '>', sql<Date>`now()`)
     .where('u.state', '=', 'ACTIVE')
     .executeTakeFirst();
   if (!row) return undefined;
-  const { email, display_name, role, ...session } = row;
-  return { ...session, user: { email, display_name, role } };
+  const { email, display_name, role, password_change_required, ...session } = row;
+  return { ...session, user: { email, display_name, role, password_change_required } };
 }
 
-/** Revokes every live session of a user; returns their ids. */
-export async function revokeSessionsOfUser(db: Executor, accountId: string, userId: string, reason: string): Promise<string[]> {
+/** Revokes every live session of a user (but `keep`, when given); returns their ids. */
+export async function revokeSessionsOfUser(db: Executor, accountId: string, userId: string, reason: string, keep?: string): Promise<string[]> {
   const rows = await db
     .updateTable('sessions')
     .set({ revoked_at: sql<Date>`now()` as unknown as Date, revoke_reason: reason })
     .where('account_id', '=', accountId)
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
+    .$if(keep !== undefined, (q) => q.where('id', '!=', keep!))
     .returning('id')
     .execute();
   return rows.map((r) => r.id).sort();

@@ -206,11 +206,21 @@ function containmentCte(accountId: string, userId: string, change: { open: OpenC
   )`;
 }
 
-/** Sets a user's sign-in credentials (the seed already sealed) and clears the backoff and used TOTP steps. */
+/**
+ * Sets a user's generated sign-in credentials (the seed already sealed): the password must be changed at
+ * the next sign-in. Clears the backoff and the used TOTP steps.
+ */
 export function setUserCredentials(db: Executor, accountId: string, id: string, creds: { password_hash: string; totp_secret_enc: string }): Promise<User | undefined> {
   return db
     .updateTable('users')
-    .set({ ...creds, totp_last_step: 0, sign_in_failures: 0, sign_in_blocked_until: null, updated_at: sql<Date>`now()` as unknown as Date })
+    .set({
+      ...creds,
+      password_change_required: true,
+      totp_last_step: 0,
+      sign_in_failures: 0,
+      sign_in_blocked_until: null,
+      updated_at: sql<Date>`now()` as unknown as Date,
+    })
     .where('account_id', '=', accountId)
     .where('id', '=', id)
     .returningAll()
@@ -251,6 +261,27 @@ export function completeSignIn(db: Executor, accountId: string, id: string, step
     .where('id', '=', id)
     .where('state', '=', 'ACTIVE')
     .where('totp_last_step', '<', step)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/**
+ * Replaces the password `current_hash` with one the user chose (no change required any more) and resets
+ * the failed-attempt count. Undefined when the password changed meanwhile (a reset, or a concurrent change).
+ */
+export function setChosenPassword(db: Executor, accountId: string, id: string, currentHash: string, newHash: string): Promise<User | undefined> {
+  return db
+    .updateTable('users')
+    .set({
+      password_hash: newHash,
+      password_change_required: false,
+      sign_in_failures: 0,
+      sign_in_blocked_until: null,
+      updated_at: sql<Date>`now()` as unknown as Date,
+    })
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .where('password_hash', '=', currentHash)
     .returningAll()
     .executeTakeFirst();
 }

@@ -45,6 +45,10 @@ describeBackends('no secret reaches the audit log or the logs', (backend) => {
     const signedIn = (await server.inject({ method: 'POST', url: '/v1/auth/sessions', payload: { email: owner.email, password: ownerCredentials.password, totp: code } })).json();
     const session = { authorization: `Bearer ${signedIn.session_token}` };
     secrets.push(signedIn.session_token);
+    // The generated password must be replaced before anything else; neither may reach a log.
+    const changed = await server.inject({ method: 'POST', url: '/v1/auth/password', headers: session, payload: { current_password: ownerCredentials.password, new_password: 'Owner-Chosen-Password-1' } });
+    expect(changed.statusCode).toBe(200);
+    secrets.push('Owner-Chosen-Password-1');
 
     const app = (await server.inject({ method: 'POST', url: `/v1/accounts/${account.id}/apps`, headers: session, payload: { name: 'soar', permissions: ['users:read', 'audit:read'] } })).json();
     const rotated = (await server.inject({ method: 'POST', url: `/v1/accounts/${account.id}/apps/${app.id}:rotateSecret`, headers: session })).json();

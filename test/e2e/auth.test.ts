@@ -2,52 +2,44 @@ import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../src/app.js';
-import { resetCredentials, type NewCredentials } from '../../src/auth/credentials.js';
 import { base32Decode } from '../../src/base32.js';
 import { timeStep, totpCode } from '../../src/auth/totp.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { suspendUser } from '../../src/directory/user-state.js';
-import { createUser } from '../../src/directory/users.js';
-import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { listAuditEntries } from '../../src/store/audit.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
-import { captureLogs, rpc, testCtx } from '../support/fixtures.js';
+import { describeBackends } from '../support/backends.js';
+import { rpc, testCtx } from '../support/fixtures.js';
+import { openSignInSuite, type Person, type SignInSuite } from '../support/sign-in.js';
 
 /** The TOTP code of `seed`, `offset` steps from now. */
 const code = (seed: string, offset = 0) => totpCode(base32Decode(seed), timeStep(Date.now() / 1000) + offset);
 
 describeBackends('human sign-in and admin routes', (backend) => {
-  let database: TestDatabase;
+  let suite: SignInSuite;
   let core: Core;
   let server: FastifyInstance;
   let accountId: string;
   let otherAccountId: string;
-  let logLines: string[] = [];
-  const people: Record<string, { id: string; email: string; creds: NewCredentials }> = {};
+  let logLines: string[];
+  let people: Record<string, Person>;
 
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    const logs = captureLogs();
-    logLines = logs.lines;
-    core = await openTestCore(database, { CORDON_SIGN_IN_RATE_PER_ADDRESS: '0', CORDON_SIGN_IN_RATE_PER_ADDRESS_EMAIL: '0', CORDON_UNAUTHENTICATED_RATE_PER_ADDRESS: '0' }, logs.logger);
-    const created = await createAccount(core.directory, testCtx, { name: 'Test Co', owner: { email: 'owner@test.example', display_name: 'Owner' } });
-    accountId = created.account.id;
-    people.owner = { id: created.owner.id, email: created.owner.email, creds: created.ownerCredentials };
-    for (const [name, role] of [['admin', 'ADMIN'], ['member', 'MEMBER'], ['victim', 'ADMIN'], ['guessed', 'MEMBER'], ['swarmed', 'MEMBER'], ['replayed', 'MEMBER'], ['fuzzed', 'MEMBER']] as const) {
-      const user = await createUser(core.directory, testCtx, accountId, { email: `${name}@test.example`, display_name: name, role });
-      people[name] = { id: user.id, email: user.email, creds: (await resetCredentials(core.directory, testCtx, accountId, user.id)).credentials };
-    }
+    suite = await openSignInSuite(backend, [
+      ['admin', 'ADMIN'],
+      ['member', 'MEMBER'],
+      ['victim', 'ADMIN'],
+      ['guessed', 'MEMBER'],
+      ['swarmed', 'MEMBER'],
+      ['replayed', 'MEMBER'],
+      ['fuzzed', 'MEMBER'],
+    ]);
+    ({ core, server, accountId, logLines, people } = suite);
     const other = await createAccount(core.directory, testCtx, { name: 'Other', owner: { email: 'owner@other.example', display_name: 'O' } });
     otherAccountId = other.account.id;
     people.outsider = { id: other.owner.id, email: other.owner.email, creds: other.ownerCredentials };
-    server = await buildServer(core);
   });
-  afterAll(async () => {
-    await server.close();
-    await core.close();
-    await database.drop();
-  });
+  afterAll(() => suite.close());
 
   const signIn = (body: Record<string, unknown>) => server.inject({ method: 'POST', url: '/v1/auth/sessions', payload: body, headers: { 'user-agent': 'cordon-cli/0.1' } });
   const signInAs = async (name: string, offset = 0) => {
@@ -55,7 +47,15 @@ describeBackends('human sign-in and admin routes', (backend) => {
     const account = name === 'outsider' ? otherAccountId : accountId;
     const res = await signIn({ account_id: account, email: person.email, password: person.creds.password, totp: code(person.creds.totpSecret, offset), kind: 'cli' });
     expect(res.statusCode, res.body).toBe(201);
-    return res.json().session_token as string;
+    const token = res.json().session_token as string;
+    // The first sign-in with a generated password must replace it before the session can do anything else.
+    if (res.json().password_change_required) {
+      const chosen = `${person.creds.password}, changed`;
+      const changed = await server.inject({ method: 'POST', url: '/v1/auth/password', headers: as(token), payload: { current_password: person.creds.password, new_password: chosen } });
+      expect(changed.statusCode, changed.body).toBe(200);
+      person.creds = { ...person.creds, password: chosen };
+    }
+    return token;
   };
   const as = (token: string) => ({ authorization: `Bearer ${token}` });
   const entries = async (action: string) => {
@@ -71,11 +71,26 @@ describeBackends('human sign-in and admin routes', (backend) => {
     expect(res.headers['cache-control']).toBe('no-store');
     const body = res.json();
     expect(body.session_token).toMatch(/^cdns_[A-Za-z0-9_-]{43}$/);
-    expect(body).toMatchObject({ token_type: 'Bearer', expires_in: 43_200, account_id: accountId, kind: 'web', user: { id: person.id, email: person.email, display_name: 'Owner', role: 'OWNER' } });
+    expect(body).toMatchObject({
+      token_type: 'Bearer',
+      expires_in: 43_200,
+      account_id: accountId,
+      kind: 'web',
+      user: { id: person.id, email: person.email, display_name: 'Owner', role: 'OWNER' },
+      password_change_required: true,
+    });
     expect(Date.parse(body.expire_time) - Date.parse(body.create_time)).toBeGreaterThan(43_190_000);
 
     const current = await server.inject({ url: '/v1/auth/sessions/current', headers: as(body.session_token) });
-    expect(current.json()).toEqual({ session_id: body.session_id, account_id: accountId, kind: 'web', create_time: body.create_time, expire_time: body.expire_time, user: body.user });
+    expect(current.json()).toEqual({
+      session_id: body.session_id,
+      account_id: accountId,
+      kind: 'web',
+      create_time: body.create_time,
+      expire_time: body.expire_time,
+      user: body.user,
+      password_change_required: true,
+    });
 
     // Only the hash is stored.
     const row = await core.database.db.selectFrom('sessions').selectAll().where('id', '=', body.session_id).executeTakeFirstOrThrow();

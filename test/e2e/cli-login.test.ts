@@ -54,9 +54,22 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
 
       const login = await runCli(['login', '--server', server.url, '--email', 'boss@acme.example', '--password-stdin', '--totp', code(init.owner.totp_secret), '--json'], env, `${init.owner.password}\n`);
       expect(login.code, login.stderr).toBe(0);
-      expect(JSON.parse(login.stdout)).toMatchObject({ server: server.url, account_id: init.account_id, email: 'boss@acme.example', role: 'OWNER' });
+      expect(JSON.parse(login.stdout)).toMatchObject({ server: server.url, account_id: init.account_id, email: 'boss@acme.example', role: 'OWNER', password_change_required: true });
       expect(login.stdout).not.toContain('cdns_');
       expect(statSync(env.CORDON_CLI_SESSION_FILE!).mode & 0o777).toBe(0o600);
+
+      // The password init printed was generated: nothing but the change goes through until it is replaced.
+      const whoami = await runCli(['whoami'], env);
+      expect(whoami.stdout).toMatch(/^boss@acme\.example \(OWNER\) on \S+, account [A-Z2-7]{26}, until \S+\nYour password was generated: change it before anything else with `npx cordon passwd`\.\n$/);
+      const blocked = await runCli(['apps', 'list'], env);
+      expect([blocked.code, blocked.stderr]).toEqual([4, 'cordon: password_change_required: change the generated password first (POST /v1/auth/password, or `cordon passwd`) [PASSWORD_CHANGE_REQUIRED]\n']);
+      const weak = await runCli(['passwd', '--password-stdin'], env, `${init.owner.password}\nshort\n`);
+      expect([weak.code, weak.stderr]).toEqual([2, 'cordon: weak_password: the new password needs at least 12 characters [WEAK_PASSWORD]\n']);
+      const oneLine = await runCli(['passwd', '--password-stdin'], env, `${init.owner.password}\n`);
+      expect([oneLine.code, oneLine.stderr]).toEqual([2, 'cordon: --password-stdin takes two lines: the current password, then the new one [INVALID_ARGUMENT]\n']);
+      const passwd = await runCli(['passwd', '--password-stdin'], env, `${init.owner.password}\nthe boss chose this one\n`);
+      expect([passwd.code, passwd.stdout, passwd.stderr]).toEqual([0, 'Password changed for boss@acme.example; 0 other session(s) signed out. This session stays signed in.\n', '']);
+      expect((await runCli(['whoami', '--json'], env)).stdout).toContain('"password_change_required": false');
 
       const created = await runCli(['apps', 'create', '--name', 'soar', '--permissions', 'users:suspend,users:read', '--max-suspensions-per-hour', '5', '--json'], env);
       expect(created.code, created.stderr).toBe(0);
@@ -126,6 +139,7 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
       expect(byAction('app.create')).toEqual(['operator:changed', 'user:changed']);
       expect(byAction('user.sign_in')).toEqual(['anonymous:refused', 'user:changed']);
       expect(byAction('user.credentials.reset')).toEqual(['user:changed']);
+      expect(byAction('user.password.change')).toEqual(['user:refused', 'user:changed']);
       // The suspensions went through the Users API as the owner, with the reason given.
       const suspensions = entries.filter((e) => e.action === 'user.suspend');
       expect(suspensions.map((e) => [e.actor_type, e.actor_id, e.outcome])).toEqual([

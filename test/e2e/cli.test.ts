@@ -163,8 +163,13 @@ if (BACKENDS.includes('pglite')) {
     it('seeds the demo once, refuses a second process with a clear message, and releases the lock on shutdown', async () => {
       const env = { ...database.env, CORDON_DEMO: 'true' };
       const first = await startServer(env);
-      expect(first.output.join('\n')).toMatch(/Created the demo account "Demo Security Co" \([A-Z2-7]{26}\)/);
-      expect(first.output.join('\n')).toContain('3 admins, 25 members, groups: Engineering, Finance, Security Operations, Contractors');
+      const banner = first.output.join('\n');
+      const accountId = /Created the demo account "Demo Security Co" \(([A-Z2-7]{26})\)/.exec(banner)?.[1];
+      expect(banner).toContain('the owner, 3 admins, 25 members,\ngroups: Engineering, Finance, Security Operations, Contractors, 8 open sessions.');
+      // The next steps name this server and this account (banner.test.ts checks them whole).
+      expect(banner).toContain(`npx cordon login --email owner@demo.cordon.test --server ${first.url}\n`);
+      expect(banner).toContain(`curl -s -H "Authorization: Bearer ACCESS_TOKEN" ${first.url}/v1/accounts/${accountId}/users\n`);
+      expect(first.output.at(-1)).toMatch(/^Cordon is serving on \S+ \(pglite, ready in \d+ ms: database \d+ ms, migrations \d+ ms, demo \d+ ms, http \d+ ms\)$/);
       const lockFile = path.join(database.env.CORDON_DATA_DIR!, 'cordon.lock');
       const lockBefore = readFileSync(lockFile, 'utf8');
 

@@ -11,7 +11,7 @@ import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { applyPlaybooks } from '../../src/response/playbooks.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
-import { appAccessToken, auditTrail, mintSessionToken, rpc, seedAccount, type SeededAccount, testCtx } from '../support/fixtures.js';
+import { appAccessToken, auditTrail, choosePassword, mintSessionToken, rpc, seedAccount, type SeededAccount, testCtx } from '../support/fixtures.js';
 
 describeBackends('containment: approvals, records, restores, the lock', (backend) => {
   let database: TestDatabase;
@@ -30,7 +30,8 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
   const person = async (name: string, role: 'MEMBER' | 'ADMIN' = 'MEMBER', inGroups: string[] = []) => {
     const user = await createUser(core.directory, testCtx, seed.accountId, { email: `${name}@test.example`, display_name: name, role });
     for (const g of inGroups) await addMember(core.directory, testCtx, seed.accountId, g, user.id);
-    return { ...user, creds: (await resetCredentials(core.directory, testCtx, seed.accountId, user.id)).credentials };
+    const { credentials } = await resetCredentials(core.directory, testCtx, seed.accountId, user.id);
+    return { ...user, creds: { ...credentials, password: await choosePassword(core, user) } };
   };
   const signIn = (email: string, creds: NewCredentials, offset = 0) =>
     server.inject({ method: 'POST', url: '/v1/auth/sessions', payload: { account_id: seed.accountId, email, password: creds.password, totp: totpCode(base32Decode(creds.totpSecret), timeStep(Date.now() / 1000) + offset), kind: 'cli' } });

@@ -10,7 +10,7 @@ import { applyPlaybooks } from '../../src/response/playbooks.js';
 import { applyPolicy } from '../../src/response/protection-policy.js';
 import type { User } from '../../src/storage/schema.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
-import { appAccessToken, auditTrail, mintSessionToken, testCtx } from '../support/fixtures.js';
+import { appAccessToken, auditTrail, choosePassword, mintSessionToken, testCtx } from '../support/fixtures.js';
 
 const USERS = 1000;
 const SIGNALS = 10_000;
@@ -69,6 +69,7 @@ describeBackends('alert storm and concurrent duplicates', (backend) => {
     url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}/v1/accounts/${accountId}/signals`;
     token = await appAccessToken(server, app.client_id, clientSecret!);
     const [owner] = await core.database.db.selectFrom('users').selectAll().where('account_id', '=', accountId).where('role', '=', 'OWNER').execute();
+    await choosePassword(core, owner!);
     adminToken = await mintSessionToken(core, owner!);
   }, 120_000);
   afterAll(async () => {

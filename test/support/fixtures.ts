@@ -12,6 +12,8 @@ import { listAuditEntries } from '../../src/store/audit.js';
 import { hashSessionToken, SESSION_TOKEN_PREFIX } from '../../src/auth/sign-in.js';
 import { newId } from '../../src/ids.js';
 import { insertSession } from '../../src/store/sessions.js';
+import { findUserById, setChosenPassword } from '../../src/store/users.js';
+import { hashSecret } from '../../src/directory/passwords.js';
 
 export const testCtx: CallContext = { actor: { type: 'operator', id: 'tester@test' }, authz: { method: 'test' } };
 
@@ -30,12 +32,16 @@ export interface SeededAccount {
   eam: User;
 }
 
-/** An account with one owner, one admin, `members` members and one externally managed member. */
+/**
+ * An account in use: one owner (who has replaced the generated password), one admin, `members` members
+ * and one externally managed member.
+ */
 export async function seedAccount(core: Core, members = 3): Promise<SeededAccount> {
   const { account, owner } = await createAccount(core.directory, testCtx, {
     name: 'Test Co',
     owner: { email: 'owner@test.example', display_name: 'Owner' },
   });
+  await choosePassword(core, owner);
   const admin = await createUser(core.directory, testCtx, account.id, { email: 'admin@test.example', display_name: 'Admin', role: 'ADMIN' });
   const list: User[] = [];
   for (let i = 0; i < members; i++) {
@@ -48,6 +54,18 @@ export async function seedAccount(core: Core, members = 3): Promise<SeededAccoun
     externally_managed: true,
   });
   return { accountId: account.id, owner, admin, members: list, eam };
+}
+
+/**
+ * Replaces a user's generated password with `password`, as each person must at the first sign-in (the
+ * route, POST /v1/auth/password, is tested in password-change.test.ts): what the people of an account in
+ * use have done. Returns the password.
+ */
+export async function choosePassword(core: Core, user: Pick<User, 'account_id' | 'id'>, password = `chosen by ${user.id}`): Promise<string> {
+  const row = await findUserById(core.database.db, user.account_id, user.id);
+  if (!row?.password_hash) throw new Error(`${user.id} has no password to replace`);
+  await setChosenPassword(core.database.db, user.account_id, user.id, row.password_hash, await hashSecret(password));
+  return password;
 }
 
 /** A logger at `info` whose JSON lines the test can read. */

@@ -1,11 +1,13 @@
 /**
  * Human sign-in: `POST /v1/auth/sessions` (email, password, TOTP code) answers an opaque session token
- * once; `GET` and `DELETE /v1/auth/sessions/current` show and end the session presented.
+ * once; `GET` and `DELETE /v1/auth/sessions/current` show and end the session presented;
+ * `POST /v1/auth/password` replaces the password, which a session must do first when it was generated.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Core } from '../../app.js';
+import { changePassword, PASSWORD_MAX_LENGTH } from '../../auth/password-change.js';
 import { requireSession } from '../../auth/session-guard.js';
 import { signIn } from '../../auth/sign-in.js';
 import { revokeSession } from '../../directory/sessions.js';
@@ -23,6 +25,8 @@ const SessionView = Type.Object({
   create_time: Type.String(),
   expire_time: Type.String(),
   user: Type.Object({ id: Type.String(), email: Type.String(), display_name: Type.String(), role: Type.String() }),
+  /** True while the user's password is a generated one: every route but this one's siblings answers PASSWORD_CHANGE_REQUIRED. */
+  password_change_required: Type.Boolean(),
 });
 
 function sessionView(session: SignedInSession) {
@@ -32,7 +36,8 @@ function sessionView(session: SignedInSession) {
     kind: session.kind,
     create_time: session.created_at.toISOString(),
     expire_time: session.expires_at!.toISOString(),
-    user: { id: session.user_id, ...session.user },
+    user: { id: session.user_id, email: session.user.email, display_name: session.user.display_name, role: session.user.role },
+    password_change_required: session.user.password_change_required,
   };
 }
 
@@ -81,24 +86,57 @@ export function authRoutes(app: FastifyInstance, core: Core): void {
         session_token: token,
         token_type: 'Bearer' as const,
         expires_in: core.config.sessionTtl,
-        ...sessionView({ ...session, user: { email: user.email, display_name: user.display_name, role: user.role } }),
+        ...sessionView({
+          ...session,
+          user: { email: user.email, display_name: user.display_name, role: user.role, password_change_required: user.password_change_required },
+        }),
       };
     },
   );
 
+  // Whoami and sign-out serve a session that must still change its password, as does the change itself.
+  const anySession = requireSession(core, undefined, { beforePasswordChange: true });
+
   r.get(
     '/v1/auth/sessions/current',
-    { preHandler: requireSession(core), schema: { summary: 'The session presented, and its user', tags: ['auth'], response: { 200: SessionView, ...Errors } } },
+    { preHandler: anySession, schema: { summary: 'The session presented, and its user', tags: ['auth'], response: { 200: SessionView, ...Errors } } },
     async (request) => sessionView(request.human!.session),
   );
 
   r.delete(
     '/v1/auth/sessions/current',
-    { preHandler: requireSession(core), schema: { summary: 'Sign out: revokes the session presented', tags: ['auth'], response: { 204: Type.Null(), ...Errors } } },
+    { preHandler: anySession, schema: { summary: 'Sign out: revokes the session presented', tags: ['auth'], response: { 204: Type.Null(), ...Errors } } },
     async (request, reply) => {
       const { session, ctx } = request.human!;
       await revokeSession(core.directory, ctx, session.account_id, session.id, 'sign_out');
       return reply.status(204).send(null);
+    },
+  );
+
+  r.post(
+    '/v1/auth/password',
+    {
+      preHandler: anySession,
+      schema: {
+        summary: "Change the signed-in user's password (required first when it was generated); revokes the user's other sessions",
+        tags: ['auth'],
+        body: Type.Object(
+          {
+            current_password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
+            // The policy (length, NUL, differing from the current one) is checked by the service, which says which rule failed.
+            new_password: Type.String({ minLength: 1, maxLength: 4 * PASSWORD_MAX_LENGTH }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ password_change_required: Type.Literal(false), sessions_revoked: Type.Integer() }), ...Errors },
+      },
+    },
+    async (request, reply) => {
+      perAddress.take(request.ip);
+      const { session, ctx } = request.human!;
+      const changed = await changePassword(core.directory, ctx, session, request.body.current_password, request.body.new_password);
+      reply.header('cache-control', 'no-store');
+      return { password_change_required: false as const, sessions_revoked: changed.sessionsRevoked.length };
     },
   );
 }
