@@ -65,7 +65,7 @@ describe.skipIf(!BACKENDS.includes('postgres') || !PG_BIN)('PostgreSQL restarts 
   afterAll(() => server?.destroy());
 
   it(`keeps every acknowledged call, doubles none, and recovers by itself across ${RESTARTS_PER_MODE} immediate and ${RESTARTS_PER_MODE} fast stops`, { timeout: 180_000 }, async () => {
-    const env = { DATABASE_URL: databaseUrl, CORDON_KEY_ENCRYPTION_KEY: KEK };
+    const env = { DATABASE_URL: databaseUrl, CORDON_KEY_ENCRYPTION_KEY: KEK, CORDON_ISSUER: 'http://127.0.0.1:8080' };
     // The account, its users and an app, made in-process before the server starts.
     const database: TestDatabase = { backend: 'postgres', env, loadDataDir: undefined, drop: async () => undefined };
     const setup = await openTestCore(database);
