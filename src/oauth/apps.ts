@@ -14,7 +14,7 @@ import { ROLES } from '../directory/validate.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { AuthMethod, OAuthApp, UserRole } from '../storage/schema.js';
-import { findAppById, insertApp, listApps as listAppRows, lockAppById, readMakerRole, updateApp, type AppRow } from '../store/apps.js';
+import { findAppById, insertApp, listApps as listAppRows, lockAppById, readUserRole, updateApp, type AppRow } from '../store/apps.js';
 import type { Executor } from '../store/executor.js';
 import { listGroups } from '../store/groups.js';
 import { generateClientSecret, hashClientSecret } from './client-secret.js';
@@ -128,7 +128,7 @@ export async function createApp(deps: DirectoryDeps, ctx: CallContext, accountId
  */
 async function personActing(trx: Executor, ctx: CallContext, accountId: string): Promise<{ userId: string; role: 'OWNER' | 'ADMIN' } | null> {
   if (ctx.actor.type !== 'user') return null;
-  const role = await readMakerRole(trx, accountId, ctx.actor.id);
+  const role = await readUserRole(trx, accountId, ctx.actor.id);
   if (role !== 'OWNER' && role !== 'ADMIN') throw new AppError('PERMISSION_DENIED', { description: 'only OWNER and ADMIN users administer apps' });
   return { userId: ctx.actor.id, role };
 }
@@ -139,7 +139,7 @@ async function assertMayAdminister(trx: Executor, ctx: CallContext, app: OAuthAp
   if (person && person.role !== 'OWNER' && app.created_by_role !== 'ADMIN') {
     throw new AppError('PERMISSION_DENIED', { description: `only an OWNER may ${what} an app an OWNER made`, metadata: { app_id: app.id } });
   }
-  return app.created_by === null ? null : await readMakerRole(trx, app.account_id, app.created_by);
+  return app.created_by === null ? null : await readUserRole(trx, app.account_id, app.created_by);
 }
 
 export async function getApp(deps: Pick<DirectoryDeps, 'db'>, accountId: string, appId: string): Promise<AppRow> {

@@ -7,7 +7,7 @@
  */
 import { AppError } from '../errors.js';
 import type { User, UserState } from '../storage/schema.js';
-import { findAppByClientId, readMakerRole, takeSuspensionSlot } from '../store/apps.js';
+import { findAppByClientId, readUserRole, takeSuspensionSlot } from '../store/apps.js';
 import type { Executor } from '../store/executor.js';
 import type { AppConstraints } from '../store/tokens.js';
 import { listGroupIdsOfUser } from '../store/groups.js';
@@ -23,7 +23,7 @@ export async function enforceAppConstraints(trx: Executor, accountId: string, cl
   if (!found) throw new AppError('PERMISSION_DENIED', { description: 'the app no longer exists', metadata: { client_id: clientId } });
   const app = 'maker' in found ? found : { ...found, maker: { user_id: found.created_by, role_then: found.created_by_role, role_now: null } };
   if (app.maker.user_id !== null) {
-    const maker = { ...app.maker, role_now: await readMakerRole(trx, accountId, app.maker.user_id) };
+    const maker = { ...app.maker, role_now: await readUserRole(trx, accountId, app.maker.user_id) };
     const ceiling = makerCeiling(maker);
     if (ceiling.powerless || ceiling.roles_out_of_reach.includes(user.role)) {
       throw new AppError('APP_CONSTRAINT', { description: `app_constraint: ${describeCeiling(maker, ceiling)}`, metadata: { constraint: 'maker_ceiling', role: user.role } });

@@ -51,10 +51,11 @@ export function findAppByClientId(db: Executor, accountId: string, clientId: str
 }
 
 /**
- * The current role of an app's maker (null: deleted), their row share-locked until the transaction ends,
- * so that a demotion either commits before the app's change reads it or waits for the change to commit.
+ * A user's current role (null: deleted), their row share-locked until the transaction ends, so that a
+ * demotion either commits before the caller's change reads it or waits for that change to commit (an
+ * app's maker, a person administering apps).
  */
-export async function readMakerRole(db: Executor, accountId: string, makerId: string): Promise<UserRole | null> {
+export async function readUserRole(db: Executor, accountId: string, makerId: string): Promise<UserRole | null> {
   const row = await db.selectFrom('users').select('role').where('account_id', '=', accountId).where('id', '=', makerId).forShare().executeTakeFirst();
   return row?.role ?? null;
 }
