@@ -19,7 +19,7 @@ describe.skipIf(!BACKENDS.includes('postgres'))('tokens across two nodes [postgr
 
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
-    const { config } = loadConfig({ ...database.env, CORDON_LISTEN: '127.0.0.1:0', CORDON_DEMO: 'false', CORDON_SEQUENCER_INTERVAL_MS: '20' });
+    const { config } = loadConfig({ ...database.env, CORDON_LISTEN: '127.0.0.1:0', CORDON_METRICS_LISTEN: '127.0.0.1:0', CORDON_DEMO: 'false', CORDON_SEQUENCER_INTERVAL_MS: '20' });
     for (let i = 0; i < 2; i++) nodes.push(await startServer(config, { logger: createLogger('silent') }));
     expect(nodes[0]!.url).not.toBe(nodes[1]!.url);
     accountId = (await seedAccount(nodes[0]!.core, 1)).accountId;
