@@ -9,8 +9,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
 import type { CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
-import { InvalidToken, type AccessTokenClaims } from '../oauth/access-token.js';
-import { appPrincipal, requestOrigin, requirePermission } from '../oauth/guard.js';
+import { appPrincipal, readAccessToken, requestOrigin, requirePermission } from '../oauth/guard.js';
 import type { Permission } from '../oauth/permissions.js';
 import type { UserRole } from '../storage/schema.js';
 import { findLiveSessionByTokenHash, type SignedInSession } from '../store/sessions.js';
@@ -36,17 +35,10 @@ const APP_TOKEN = /^(Bearer|DPoP)\s+(\S+)\s*$/i;
  * proves nothing without its proof, so it is refused without naming the app); returns for anything else.
  */
 async function refuseAppToken(core: Core, request: FastifyRequest, token: string): Promise<void> {
-  let verified: { claims: AccessTokenClaims; kid: string };
-  try {
-    verified = await core.accessTokens.verify(token, core.issuer);
-  } catch (error) {
-    if (error instanceof InvalidToken) return;
-    throw error;
-  }
-  const { claims, kid } = verified;
-  const standing = await core.tokenStanding.check({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id, kid });
-  if (!standing.stands) return;
-  if (claims.cnf?.jkt === undefined) request.principal = appPrincipal(request, claims, standing.constraints);
+  const read = await readAccessToken(core, token);
+  const standing = await read?.standing();
+  if (!read || !standing?.stands) return;
+  if (read.claims.cnf?.jkt === undefined) request.principal = appPrincipal(request, read.claims, standing.constraints);
   throw new AppError('SESSION_REQUIRED');
 }
 

@@ -14,6 +14,7 @@ import { InvalidToken, type AccessTokenClaims } from './access-token.js';
 import { accessTokenHash, DPOP_ALGS, htuOf, InvalidProof, verifyDpopProof } from './dpop.js';
 import { describeCeiling, makerCeiling, permissionsWithinCeiling } from './maker-ceiling.js';
 import type { Permission } from './permissions.js';
+import type { Standing } from './token-standing.js';
 import type { AppConstraints } from '../store/tokens.js';
 
 export interface Principal {
@@ -45,16 +46,11 @@ export function requirePermission(core: Core, permission: Permission) {
     if (!match) throw challenge('UNAUTHENTICATED', 'a bearer access token is required', '');
     const scheme = match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
     const token = match[2]!;
-    let claims: AccessTokenClaims;
-    let kid: string;
-    try {
-      ({ claims, kid } = await core.accessTokens.verify(token, core.issuer));
-    } catch (error) {
-      if (!(error instanceof InvalidToken)) throw error;
-      throw challenge('UNAUTHENTICATED', 'the access token is invalid or expired', ', error="invalid_token"', scheme);
-    }
+    const read = await readAccessToken(core, token);
+    if (!read) throw challenge('UNAUTHENTICATED', 'the access token is invalid or expired', ', error="invalid_token"', scheme);
+    const { claims, kid } = read;
     await checkBinding(core, request, scheme, token, claims.cnf?.jkt);
-    const standing = await core.tokenStanding.check({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id, kid });
+    const standing = await read.standing();
     if (!standing.stands && standing.keyGone) {
       core.keys.noteRevoked(kid);
       throw challenge('UNAUTHENTICATED', 'the signing key of the access token is revoked', ', error="invalid_token"', scheme);
@@ -75,6 +71,22 @@ export function requirePermission(core: Core, permission: Permission) {
       throw challenge('PERMISSION_DENIED', `the access token lacks the ${permission} permission`, `, error="insufficient_scope", scope="${permission}"`);
     }
   };
+}
+
+/**
+ * An access token's verified claims (undefined when it does not verify), and a way to read whether it
+ * still stands (one statement per event-loop turn, token-standing.ts).
+ */
+export async function readAccessToken(core: Core, token: string): Promise<{ claims: AccessTokenClaims; kid: string; standing(): Promise<Standing> } | undefined> {
+  let verified: { claims: AccessTokenClaims; kid: string };
+  try {
+    verified = await core.accessTokens.verify(token, core.issuer);
+  } catch (error) {
+    if (error instanceof InvalidToken) return undefined;
+    throw error;
+  }
+  const { claims, kid } = verified;
+  return { claims, kid, standing: () => core.tokenStanding.check({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id, kid }) };
 }
 
 /** An app caller, with the permissions its token carries within what its maker can still exercise (maker-ceiling.ts). */
