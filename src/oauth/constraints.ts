@@ -19,11 +19,12 @@ import { describeCeiling, makerCeiling } from './maker-ceiling.js';
  * request; without them (another caller) they are read here.
  */
 export async function enforceAppConstraints(trx: Executor, accountId: string, clientId: string, user: User, known?: AppConstraints): Promise<{ beforeChange(target: UserState): Promise<void> }> {
-  const found = known ?? (await findAppByClientId(trx, accountId, clientId));
-  if (!found) throw new AppError('PERMISSION_DENIED', { description: 'the app no longer exists', metadata: { client_id: clientId } });
-  const app = 'maker' in found ? found : { ...found, maker: { user_id: found.created_by, role_then: found.created_by_role, role_now: null } };
-  if (app.maker.user_id !== null) {
-    const maker = { ...app.maker, role_now: await readUserRole(trx, accountId, app.maker.user_id) };
+  const app = known ?? (await findAppByClientId(trx, accountId, clientId));
+  if (!app) throw new AppError('PERMISSION_DENIED', { description: 'the app no longer exists', metadata: { client_id: clientId } });
+  const [makerId, roleThen] = 'maker' in app ? [app.maker.user_id, app.maker.role_then] : [app.created_by, app.created_by_role];
+  if (makerId !== null) {
+    // The maker's role now, read in this transaction: what the guard read may already be stale.
+    const maker = { user_id: makerId, role_then: roleThen, role_now: await readUserRole(trx, accountId, makerId) };
     const ceiling = makerCeiling(maker);
     if (ceiling.powerless || ceiling.roles_out_of_reach.includes(user.role)) {
       throw new AppError('APP_CONSTRAINT', { description: `app_constraint: ${describeCeiling(maker, ceiling)}`, metadata: { constraint: 'maker_ceiling', role: user.role } });
