@@ -117,21 +117,6 @@ export interface CheckpointKeysTable {
   created_at: CreatedAt;
 }
 
-export interface JobsTable {
-  id: Generated<number>;
-  account_id: string | null;
-  kind: string;
-  payload: Json<Record<string, unknown>>;
-  run_at: Timestamp;
-  locked_until: NullableTimestamp;
-  locked_by: ColumnType<string | null, string | null | undefined, string | null>;
-  attempts: ColumnType<number, number | undefined, number>;
-  max_attempts: ColumnType<number, number | undefined, number>;
-  last_error: ColumnType<string | null, string | null | undefined, string | null>;
-  done_at: NullableTimestamp;
-  created_at: CreatedAt;
-}
-
 export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
 
 export interface OAuthAppsTable {
@@ -361,7 +346,6 @@ export interface Database {
   audit_tree_nodes: AuditTreeNodesTable;
   audit_checkpoints: AuditCheckpointsTable;
   checkpoint_keys: CheckpointKeysTable;
-  jobs: JobsTable;
   oauth_apps: OAuthAppsTable;
   signing_keys: SigningKeysTable;
   revoked_tokens: RevokedTokensTable;
@@ -387,5 +371,4 @@ export type Group = Selectable<GroupsTable>;
 export type Session = Selectable<SessionsTable>;
 /** An entry as listed with the ones still waiting in the inbox (no index yet). */
 export type AuditRecord = Selectable<AuditInboxTable> & { idx: number | null; sequenced_at: Date | null };
-export type Job = Selectable<JobsTable>;
 export type OAuthApp = Selectable<OAuthAppsTable>;

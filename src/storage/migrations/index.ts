@@ -16,6 +16,7 @@ import * as m0014 from './0014-containment.js';
 import * as m0015 from './0015-app-makers.js';
 import * as m0016 from './0016-signing-key-revocation.js';
 import * as m0019 from './0019-password-change.js';
+import * as m0021 from './0021-drop-jobs.js';
 
 /** Every migration, in order. Never edit one that has landed: add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -36,4 +37,5 @@ export const migrations: Record<string, Migration> = {
   '0015-app-makers': m0015,
   '0016-signing-key-revocation': m0016,
   '0019-password-change': m0019,
+  '0021-drop-jobs': m0021,
 };
