@@ -24,6 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { sql } from 'kysely';
 import type { Core } from '../src/app.js';
+import type { AuditAction } from '../src/audit/actions.js';
 import type { CallContext } from '../src/audit/entry.js';
 import { exportLog } from '../src/audit/export.js';
 import { verifyExport } from '../src/audit/verify.js';
@@ -150,7 +151,7 @@ async function commitToCheckpoint(core: Core, accountId: string) {
     }
     await Promise.all(inFlight);
   };
-  const entry = (action: string, target: string, i: number) =>
+  const entry = (action: AuditAction, target: string, i: number) =>
     ({ accountId, ctx, action, target: { type: 'user', id: target }, outcome: 'read', details: { i } }) as const;
 
   await Promise.all([

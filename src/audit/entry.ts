@@ -1,4 +1,5 @@
 import type { AuditOutcome } from '../storage/schema.js';
+import type { AuditAction, AuditTarget } from './actions.js';
 import type { AuditEntryValues } from '../store/audit.js';
 
 /**
@@ -26,8 +27,9 @@ export interface CallContext {
 export interface AuditEntryInput {
   accountId: string;
   ctx: CallContext;
-  action: string;
-  target: { type: string; id: string };
+  /** One of the registry's actions (audit/actions.ts). */
+  action: AuditAction;
+  target: { type: AuditTarget; id: string };
   outcome: AuditOutcome;
   details?: Record<string, unknown>;
 }

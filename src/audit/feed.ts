@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors.js';
+import { OcsfClasses, ocsfMappingOf } from './actions.js';
 import { searchEntries, type NumberedEntry } from '../store/audit.js';
 import type { Executor } from '../store/executor.js';
 
@@ -78,27 +79,19 @@ export function toOnePasswordEvent(entry: NumberedEntry) {
   };
 }
 
-// OCSF 1.x: Account Change (3001) for what changes an account's state; API Activity (6003) for the rest.
-const ACCOUNT_CHANGE: Record<string, { id: number; name: string }> = {
-  'user.suspend': { id: 5, name: 'Disable' },
-  'user.reactivate': { id: 2, name: 'Enable' },
-  'user.create': { id: 1, name: 'Create' },
-  'user.credentials.reset': { id: 3, name: 'Password Change' },
-};
-
+/** OCSF 1.x: the class and activity come from the action's registry entry (audit/actions.ts). */
 export function toOcsfEvent(entry: NumberedEntry) {
-  const change = ACCOUNT_CHANGE[entry.action];
-  const [classUid, className, categoryUid, categoryName] = change ? [3001, 'Account Change', 3, 'Identity & Access Management'] : [6003, 'API Activity', 6, 'Application Activity'];
-  const activity = change ?? { id: 99, name: 'Other' };
+  const { class: ocsfClass, activity_id, activity_name } = ocsfMappingOf(entry.action);
+  const { class_uid, class_name, category_uid, category_name } = OcsfClasses[ocsfClass];
   const refused = entry.outcome === 'refused';
   return {
-    class_uid: classUid,
-    class_name: className,
-    category_uid: categoryUid,
-    category_name: categoryName,
-    activity_id: activity.id,
-    activity_name: activity.name,
-    type_uid: classUid * 100 + activity.id,
+    class_uid,
+    class_name,
+    category_uid,
+    category_name,
+    activity_id,
+    activity_name,
+    type_uid: class_uid * 100 + activity_id,
     time: Date.parse(entry.recorded_at),
     severity_id: 1,
     status_id: refused ? 2 : 1,

@@ -13,10 +13,11 @@
 import type { Logger } from 'pino';
 import { SYSTEM_LOG } from '../oauth/keys.js';
 import { Periodic } from '../periodic.js';
+import type { AuditAction } from './actions.js';
 import type { AuditEntryInput } from './entry.js';
 import type { AuditLog } from './log.js';
 
-export const REFUSALS_ACTION = 'http.unauthenticated_refusals';
+export const REFUSALS_ACTION = 'http.unauthenticated_refusals' satisfies AuditAction;
 /** The bucket of the addresses past `maxAddresses` in a window. */
 export const OTHER_ADDRESSES = 'other';
 /** Route patterns kept per bucket; the rest count under `other`. */

@@ -39,7 +39,7 @@ export async function changePassword(
   currentPassword: string,
   newPassword: string,
 ): Promise<PasswordChanged> {
-  const target = { type: 'user', id: session.user_id };
+  const target = { type: 'user' as const, id: session.user_id };
   const refuse = async (reason: string, error: AppError): Promise<never> => {
     await deps.audit.record({ accountId: session.account_id, ctx, action: 'user.password.change', target, outcome: 'refused', details: { reason } });
     error.audited = true;

@@ -2,11 +2,13 @@
  * `cordon audit tail` and `proof` read the log (directly, or through the server that holds the data);
  * `export` writes it as JSON Lines; `verify` checks such an export with nothing else: every leaf, the
  * root, the checkpoint's signature and, given an older saved checkpoint, that the log still extends it.
+ * `actions` prints the registry of audit actions (audit/actions.ts), the table the README carries.
  */
 import { accessSync, constants, createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from 'commander';
 import type { Core } from '../app.js';
+import { renderAuditActions } from '../audit/actions.js';
 import { openCheckpoint } from '../audit/checkpoint.js';
 import { exportLog } from '../audit/export.js';
 import { leafHashOf } from '../audit/leaf.js';
@@ -82,7 +84,7 @@ export function checkEntryProof(proof: EntryProof, trustedKey?: string): { ok: b
 const describeEntry = (e: NumberedEntry) => `${e.idx}\t${e.recorded_at}\t${e.actor_type}:${e.actor_id}\t${e.action}\t${e.target_type}:${e.target_id}\t${e.outcome}\n`;
 
 export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
-  const audit = program.command('audit').description('The audit log: tail it, prove an entry, export it, verify an export');
+  const audit = program.command('audit').description('The audit log: tail it, prove an entry, export it, verify an export, list its actions');
   const source = (command: string, account: string | undefined, fn: (source: AuditSource) => Promise<void>) =>
     runAdmin(io, command, account, { direct: (core, accountId) => fn(directSource(core, accountId)), api: (client, accountId) => fn(apiSource(client, accountId)) });
 
@@ -175,6 +177,13 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
         await check(createReadStream(file, { highWaterMark: 1 << 20 }));
       }),
     );
+
+  audit
+    .command('actions')
+    .description('Print every audit action (its target and meaning) as a Markdown table')
+    .action(() => {
+      io.stdout.write(renderAuditActions() + '\n');
+    });
 }
 
 async function verifyAndReport(io: CliIo, input: AsyncIterable<Buffer | string>, opts: { key?: string; previous?: string; json?: boolean }): Promise<void> {

@@ -12,7 +12,7 @@
  *   last call to commit, and that call's audit entry is the last one for the user.
  */
 import { isAppError, AppError } from '../errors.js';
-import { toAuditRow, toJsonText, type CallContext } from '../audit/entry.js';
+import { toAuditRow, toJsonText, type AuditEntryInput, type CallContext } from '../audit/entry.js';
 import { newId } from '../ids.js';
 import { findOpenContainment } from '../store/containments.js';
 import type { Transaction } from 'kysely';
@@ -83,7 +83,7 @@ async function changeUserState(
 }
 
 function stateEntry(ctx: CallContext, accountId: string, userId: string, target: UserState) {
-  return { accountId, ctx, action: target === 'SUSPENDED' ? 'user.suspend' : 'user.reactivate', target: { type: 'user', id: userId } };
+  return { accountId, ctx, action: target === 'SUSPENDED' ? 'user.suspend' : 'user.reactivate', target: { type: 'user', id: userId } } satisfies Partial<AuditEntryInput>;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely';
+import type { AuditTarget } from '../audit/actions.js';
 import type { AuditEntryInput, CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
 import { isUniqueViolation } from '../store/errors.js';
@@ -43,7 +44,7 @@ export async function insertUsersWithGroups(
     externally_managed: input.externally_managed ?? false,
   }));
   const users = await insertUsers(trx, rows);
-  const target = (type: string, id: string) => ({ type, id });
+  const target = (type: AuditTarget, id: string) => ({ type, id });
   const entries: AuditEntryInput[] = users.map((u) => ({
     accountId,
     ctx,

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Core } from '../app.js';
+import type { AuditAction, AuditTarget } from '../audit/actions.js';
 import type { CallContext } from '../audit/entry.js';
 import { isAppError } from '../errors.js';
 import { asAppError } from './error-mapping.js';
@@ -33,7 +34,7 @@ const ID = /^[A-Z2-7]{26}$/;
  * create one. Callers that did not authenticate never write here: anyone could, as fast as they like
  * (anonymous-callers.ts tallies them into the system log instead).
  */
-async function auditRefusal(core: Core, request: FastifyRequest, action: string, error: unknown): Promise<void> {
+async function auditRefusal(core: Core, request: FastifyRequest, action: AuditAction, error: unknown): Promise<void> {
   if (isAppError(error) && error.audited) return;
   // Not a refusal: the database was away, and the call may even have committed before its answer was lost.
   if (asAppError(error).code === 'UNAVAILABLE') return;
@@ -43,7 +44,7 @@ async function auditRefusal(core: Core, request: FastifyRequest, action: string,
   const account = typeof params.account === 'string' ? params.account : '';
   if (!ID.test(account) || !(await findAccountById(core.database.db, account))) return;
   const named = (['user', 'group', 'source', 'plan', 'containment', 'app'] as const).find((key) => typeof params[key] === 'string');
-  const [type, id] = named ? [named, params[named] as string] : ['account', account];
+  const [type, id]: [AuditTarget, string] = named ? [named, params[named] as string] : ['account', account];
   const code = asAppError(error).code;
   // A path segment that is no id is the caller's text, not a target: it is kept only as its digest.
   const target = ID.test(id) ? { type, id } : { type, id: `sha256:${createHash('sha256').update(id, 'utf8').digest('hex')}` };
@@ -52,7 +53,7 @@ async function auditRefusal(core: Core, request: FastifyRequest, action: string,
 
 /** Route options that audit the route's refusals as `action`, before the error handler answers. */
 export function auditRefusals(core: Core) {
-  return (action: string) => ({
+  return (action: AuditAction) => ({
     onError: async (request: FastifyRequest, _reply: unknown, error: unknown) => {
       await auditRefusal(core, request, action, error).catch((failure: unknown) => request.log.error({ err: failure }, 'could not audit a refused call'));
     },

@@ -16,8 +16,8 @@ export async function revokeToken(deps: GrantDeps, request: TokenRequest): Promi
   const entry = app && {
     accountId: app.account_id,
     ctx: { actor: { type: 'app' as const, id: app.id }, authz: { method: credentials.method, client_id: app.client_id } },
-    action: 'token.revoke',
-    target: { type: 'app', id: app.id },
+    action: 'token.revoke' as const,
+    target: { type: 'app' as const, id: app.id },
   };
   if ('refused' in authn) {
     if (entry) await deps.audit.record({ ...entry, outcome: 'refused', details: { reason: authn.reason } });

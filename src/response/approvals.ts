@@ -12,6 +12,7 @@
  *   is used exactly once: the plan is final afterwards.
  */
 import { sql, type Transaction } from 'kysely';
+import type { AuditAction } from '../audit/actions.js';
 import { toAuditRow, type CallContext } from '../audit/entry.js';
 import { changeLockedUserState } from '../directory/user-state.js';
 import { AppError, isAppError } from '../errors.js';
@@ -70,7 +71,7 @@ export async function decidePlan(deps: ResponseDeps, approver: Approver, account
     });
     if (!recorded) throw new AppError('NOT_AN_APPROVER', { description: 'not_an_approver: you already decided this plan; a second approval must come from another person', metadata: { reason: 'already_decided' } });
     const approvals = decisions.filter((d) => d.decision === 'approve');
-    const entry = (action: string, status: PlanStatus) =>
+    const entry = (action: AuditAction, status: PlanStatus) =>
       toAuditRow({
         accountId,
         ctx: approver.ctx,

@@ -96,7 +96,7 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
     // first, and this one then reads its open plan (READ COMMITTED gives each statement a new snapshot).
     const { stored, candidates } = await admitSignal(trx, accountId, canonical.subject, { signal: row, lock: true });
     lap('store-signal');
-    const receipt = { accountId, ctx: input.ctx, action: 'signal.receive' };
+    const receipt = { accountId, ctx: input.ctx, action: 'signal.receive' } satisfies Partial<AuditEntryInput>;
     if (!stored) {
       const first = (await findSignalByExternalId(trx, accountId, input.sourceId, canonical.external_id))!;
       const plan = await findPlanOfSignal(trx, accountId, first.id);

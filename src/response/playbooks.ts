@@ -2,7 +2,7 @@
  * Playbooks as code: apply (a new version only when the content hash changes; every version kept), every
  * apply audited with the version and hash. (Reading the current versions and the history is store/playbooks.ts.)
  */
-import type { CallContext } from '../audit/entry.js';
+import type { AuditEntryInput, CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
 import { AppError } from '../errors.js';
 import { voidStalePlans } from './stale-plans.js';
@@ -36,7 +36,7 @@ export async function applyPlaybooks(deps: DirectoryDeps, ctx: CallContext, acco
       const hash = contentHash(document);
       await lockDocumentName(trx, accountId, `playbook:${document.name}`);
       const [current] = await playbookHistory(trx, accountId, document.name);
-      const entry = { accountId, ctx, action: 'playbook.apply', target: { type: 'playbook', id: document.name } };
+      const entry = { accountId, ctx, action: 'playbook.apply', target: { type: 'playbook', id: document.name } } satisfies Partial<AuditEntryInput>;
       if (current?.content_hash === hash) {
         await deps.audit.append(trx, { ...entry, outcome: 'unchanged', details: { version: current.version, content_hash: hash } });
         applied.push({ name: document.name, version: current.version, content_hash: hash, changed: false });

@@ -5,7 +5,7 @@
  */
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
-import type { CallContext } from '../audit/entry.js';
+import type { AuditEntryInput, CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
 import { AppError } from '../errors.js';
 import { voidStalePlans } from './stale-plans.js';
@@ -51,7 +51,7 @@ export async function applyPolicy(deps: DirectoryDeps, ctx: CallContext, account
   return deps.audit.transact(async (trx) => {
     await lockDocumentName(trx, accountId, 'protection-policy');
     const current = await latestPolicy(trx, accountId);
-    const entry = { accountId, ctx, action: 'policy.apply', target: { type: 'protection_policy', id: accountId } };
+    const entry = { accountId, ctx, action: 'policy.apply', target: { type: 'protection_policy', id: accountId } } satisfies Partial<AuditEntryInput>;
     if (current?.content_hash === hash) {
       await deps.audit.append(trx, { ...entry, outcome: 'unchanged', details: { version: current.version, content_hash: hash } });
       return { policy: { version: current.version, document: current.document as ProtectionPolicyDocument }, changed: false };

@@ -9,6 +9,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Core } from '../../app.js';
+import type { AuditAction } from '../../audit/actions.js';
+import type { AuditEntryInput } from '../../audit/entry.js';
 import { ADMIN_ROLES, requireSession, type HumanPrincipal } from '../../auth/session-guard.js';
 import { assertMayChangeApprovers } from '../../directory/approver-group.js';
 import { addMember, createGroup, deleteGroup, groupView, removeMember } from '../../directory/groups.js';
@@ -83,7 +85,7 @@ export function directoryRoutes(app: FastifyInstance, core: Core): void {
   // The guard runs first (onRequest, before the body is parsed or anything validated), so that every
   // refusal of a signed-in caller, a malformed body's too, is recorded under who they are.
   // Reads are audited too: who looked at whose profile or sessions is part of the record.
-  const recordRead = (request: FastifyRequest, action: string, target: { type: string; id: string }) =>
+  const recordRead = (request: FastifyRequest, action: AuditAction, target: AuditEntryInput['target']) =>
     core.audit.record({ accountId: (request.params as { account: string }).account, ctx: callerContext(request), action, target, outcome: 'read' });
   const users = '/v1/accounts/:account/users';
   const groups = '/v1/accounts/:account/groups';
