@@ -5,10 +5,12 @@
  */
 import type { Command } from 'commander';
 import type { Core } from '../app.js';
-import { automationView, resetBreakers, setBreakerCap, setPaused } from '../response/automation.js';
+import { automationView } from '../http/views/automation.js';
+import { sourceView } from '../http/views/signals.js';
+import { resetBreakers, setBreakerCap, setPaused } from '../response/automation.js';
 import { DURATION, durationSeconds } from '../response/playbook.js';
 import { INTAKE_FORMATS } from '../response/intake/signal.js';
-import { createSource, disableSignalSource, sourceView, type NewSource } from '../response/sources.js';
+import { createSource, disableSignalSource, type NewSource } from '../response/sources.js';
 import type { SignalFormat, SourceAuth } from '../storage/schema.js';
 import { listSources } from '../store/signals.js';
 import { operatorContext } from './context.js';

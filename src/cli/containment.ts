@@ -8,12 +8,12 @@
  */
 import type { Command } from 'commander';
 import { AppError } from '../errors.js';
-import type { Explanation } from '../response/explain.js';
+import { containmentView } from '../http/views/containments.js';
+import { explanationView, type ExplanationView as Explanation } from '../http/views/explain.js';
+import { planView } from '../http/views/plans.js';
 import { explain } from '../response/explain.js';
-import { planView } from '../response/engine.js';
 import { findContainment, listContainments } from '../store/containments.js';
 import { listPlans } from '../store/plans.js';
-import { containmentView } from '../http/routes/containments.js';
 import { checkEntryProof } from './audit.js';
 import { EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
 import { ACCOUNT_HELP, accountPath, runAdmin, type ApiClient, type Run } from './remote.js';
@@ -137,7 +137,7 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
         // A fresh action may not be under a signed checkpoint yet: ask again for a few seconds.
         const fetch = (get: () => Promise<Explanation>) => waitForProof(get);
         const chain = await runAdmin<Explanation>(io, 'explain', opts.account, {
-          direct: (core, accountId) => fetch(() => explain(core, accountId, id)),
+          direct: (core, accountId) => fetch(async () => explanationView(await explain(core, accountId, id))),
           api: (client, accountId) => fetch(() => client.call<Explanation>('GET', `${accountPath(accountId)}/explain/${id}`)),
         });
         const check = chain.proof ? checkEntryProof(chain.proof, opts.key) : undefined;

@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AppError } from '../errors.js';
-import { planSignal, type DryRun } from '../response/engine.js';
+import { dryRunView } from '../http/views/plans.js';
+import { planSignal } from '../response/engine.js';
 import { mapSignal } from '../response/intake/index.js';
 import { INTAKE_FORMATS, type IntakeFormat } from '../response/intake/signal.js';
 import { lintPlaybook, parsePlaybookText, PlaybookTextError } from '../response/playbook.js';
@@ -156,8 +157,8 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
         } catch (error) {
           throw usageError(`${opts.signal}: ${(error as Error).message}`);
         }
-        const result = await runAdmin<DryRun>(io, 'playbooks test', opts.account, {
-          direct: (core, accountId) => planSignal(core.response, accountId, opts.source ?? 'dry-run', mapSignal(format, payload)),
+        const result = await runAdmin<ReturnType<typeof dryRunView>>(io, 'playbooks test', opts.account, {
+          direct: async (core, accountId) => dryRunView(await planSignal(core.response, accountId, opts.source ?? 'dry-run', mapSignal(format, payload))),
           api: (client, accountId) => client.call('POST', `${accountPath(accountId)}/signals:plan`, { format, signal: payload, ...(opts.source ? { source_id: opts.source } : {}) }),
         });
         if (opts.json) return printJson(io, result);

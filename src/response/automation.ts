@@ -6,11 +6,8 @@
 import type { CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
 import { AppError } from '../errors.js';
-import { deleteBreakers, listBreakers, lockAutomation, updateAutomation, type AutomationSettings, type BreakerRow } from '../store/automation.js';
-import type { Executor } from '../store/executor.js';
-import { readAutomation } from '../store/automation.js';
+import { deleteBreakers, lockAutomation, updateAutomation, type AutomationSettings, type BreakerRow } from '../store/automation.js';
 import { listHeldSubjects } from '../store/plans.js';
-import type { EngineDefaults } from './plan.js';
 
 export async function setPaused(deps: DirectoryDeps, ctx: CallContext, accountId: string, paused: boolean, reason?: string): Promise<AutomationSettings> {
   return deps.audit.transact(async (trx) => {
@@ -54,28 +51,4 @@ export async function resetBreakers(deps: DirectoryDeps, ctx: CallContext, accou
     }
     return reset;
   });
-}
-
-export async function automationView(db: Executor, accountId: string, defaults: EngineDefaults) {
-  const [settings, breakers] = [await readAutomation(db, accountId), await listBreakers(db, accountId)];
-  return {
-    paused: settings.paused_at !== null,
-    pause_time: settings.paused_at === null ? null : new Date(settings.paused_at).toISOString(),
-    paused_by: settings.paused_by,
-    pause_reason: settings.pause_reason,
-    breaker_cap: {
-      max_actions: settings.breaker_max_actions ?? defaults.breakerMaxActions,
-      window_seconds: settings.breaker_window_seconds ?? defaults.breakerWindowSeconds,
-    },
-    tripped_breakers: await Promise.all(
-      breakers.map(async (b) => ({
-        scope: b.scope,
-        trip_time: new Date(b.tripped_at).toISOString(),
-        trip_plan_id: b.trip_plan_id,
-        max_actions: b.max_actions,
-        window_seconds: b.window_seconds,
-        held_user_ids: await listHeldSubjects(db, accountId, b.trip_plan_id),
-      })),
-    ),
-  };
 }

@@ -159,8 +159,8 @@ describeBackends('response engine properties', (backend) => {
           await core.audit.sequencer.drain();
           await core.checkpointer.pass();
           const before = await digest();
-          const { plan } = await planSignal(core.response, accountId, 'prop', signalFor(s, `dry${run}`));
-          expect(plan.id).toBeNull();
+          const { draft } = await planSignal(core.response, accountId, 'prop', signalFor(s, `dry${run}`));
+          expect(draft.dryRun).toBe(true);
           expect(await digest()).toEqual(before);
         }),
         { numRuns: 15 },

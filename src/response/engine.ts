@@ -59,8 +59,9 @@ export interface Reception {
   timings: Array<[string, number]>;
 }
 
+/** A dry run: the plan the signal would get, never stored (http/views/plans.ts renders it). */
 export interface DryRun {
-  plan: ReturnType<typeof draftView>;
+  draft: PlanDraft;
   /** A signal with this source and external id is already stored: submitting it would change nothing. */
   duplicate: boolean;
 }
@@ -138,7 +139,7 @@ export async function planSignal(deps: ResponseDeps, accountId: string, sourceId
     draft.id = '(dry run)';
     await evaluate(draft, trx, () => {});
     if (!draft.status) draft.verdicts.push((await execute(deps, undefined, draft, responderContext(draft, { type: 'system', id: 'dry-run' })))!);
-    return { plan: draftView(draft), duplicate };
+    return { draft, duplicate };
   });
 }
 
@@ -220,7 +221,8 @@ function recordEntries(draft: PlanDraft, input: IncomingSignal, responder: CallC
   return entries.map(toAuditRow);
 }
 
-function planRow(draft: PlanDraft): PlanValues {
+/** The plan row a draft is stored as (and a dry run's is shown from). */
+export function planRow(draft: PlanDraft): PlanValues {
   const playbook = draft.playbook;
   const pending = draft.status === 'pending_approval';
   return {
@@ -264,46 +266,6 @@ function planDetails(plan: PlanValues, draft: PlanDraft): Record<string, unknown
     verdicts: draft.verdicts,
   };
 }
-
-/** A plan as the API shows it, from a stored row. */
-export function planView(plan: PlanRow) {
-  return {
-    id: plan.id,
-    signal_id: plan.signal_id,
-    subject_user_id: plan.subject_user_id,
-    playbook: plan.playbook_name === null ? null : { name: plan.playbook_name, version: plan.playbook_version! },
-    policy_version: plan.policy_version,
-    action: plan.action,
-    mode: plan.mode,
-    status: plan.status,
-    approvals_required: plan.approvals_required,
-    action_digest: plan.action_digest,
-    restore_after_seconds: plan.restore_after_seconds,
-    lock_containment: plan.lock_containment,
-    containment_id: plan.containment_id,
-    restore_reason: plan.restore_reason,
-    requested_by: plan.requested_by,
-    verdicts: plan.verdicts as PlanDraft['verdicts'],
-    create_time: new Date(plan.created_at).toISOString(),
-    execute_time: isoOrNull(plan.executed_at),
-    expire_time: isoOrNull(plan.expires_at),
-    decide_time: isoOrNull(plan.decided_at),
-  };
-}
-
-/**
- * A dry run's plan, in the same shape: no id and no times (it was never stored), and `would_execute`
- * where a real plan would have been executed.
- */
-function draftView(draft: PlanDraft) {
-  const row = planRow(draft);
-  const view = planView({ ...row, verdicts: draft.verdicts, held_by: draft.heldBy, requested_by: draft.requestedBy, created_at: new Date(), executed_at: null });
-  const wouldExecute = draft.status === undefined && draft.verdicts.at(-1)?.step === 'execute';
-  return { ...view, status: wouldExecute ? 'would_execute' : view.status, id: null, signal_id: null, requested_by: null, create_time: null, execute_time: null, expire_time: null };
-}
-
-/** A stored time as the API shows it (ISO 8601), or null. */
-export const isoOrNull = (time: Date | string | null) => (time === null ? null : new Date(time).toISOString());
 
 function capRaw(text: string, max: number): { json: string; truncated: boolean } {
   // Through JSON.parse and the audit log's writer: a NUL or a lone surrogate, which jsonb refuses, becomes U+FFFD.

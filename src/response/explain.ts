@@ -2,7 +2,8 @@
  * `cordon explain`: the whole chain behind an action, from any of its ids (a plan, a containment, or an
  * audit index): signal → playbook and version → each guard verdict → approvals → the executing principal
  * and its authorization → outcome → the audit entry that records the action, with its inclusion proof
- * against the latest signed checkpoint (checked by the caller: the CLI verifies it offline).
+ * against the latest signed checkpoint (checked by the caller: the CLI verifies it offline). The API shows
+ * it through http/views/explain.ts.
  */
 import { sql } from 'kysely';
 import type { Core } from '../app.js';
@@ -15,7 +16,6 @@ import { findPlan, type PlanRow } from '../store/plans.js';
 import { findPlaybookHash } from '../store/playbooks.js';
 import { findSignal } from '../store/signals.js';
 import { findUserById } from '../store/users.js';
-import { planView } from './engine.js';
 
 export interface Explanation {
   id: string;
@@ -24,7 +24,7 @@ export interface Explanation {
   /** Who submitted the signal, under which authorization (client, token jti, permissions). */
   submitted_by: { actor: { type: string; id: string }; authz: Record<string, unknown>; index: number } | null;
   playbook: { name: string; version: number; content_hash: string | null } | null;
-  plan: ReturnType<typeof planView> | null;
+  plan: PlanRow | null;
   approvals: Array<{ approver_id: string; decision: string; reason: string; time: string }>;
   /** The entry recording the action (the suspension, or the restore): actor, authorization, cause. */
   action: NumberedEntry | null;
@@ -84,7 +84,7 @@ export async function explain(core: Pick<Core, 'database' | 'checkpointKey'>, ac
       : null,
     submitted_by: receipt ? { actor: { type: receipt.actor_type, id: receipt.actor_id }, authz: receipt.authz, index: receipt.idx } : null,
     playbook: plan?.playbook_name ? { name: plan.playbook_name, version: plan.playbook_version!, content_hash: playbook ?? null } : null,
-    plan: plan ? planView(plan) : null,
+    plan: plan ?? null,
     approvals: plan ? (await listDecisions(db, accountId, plan.id)).map((d) => ({ approver_id: d.approver_id, decision: d.decision, reason: d.reason, time: new Date(d.created_at).toISOString() })) : [],
     action: action ?? null,
     outcome: {

@@ -60,18 +60,6 @@ export async function disableSignalSource(deps: DirectoryDeps, ctx: CallContext,
   });
 }
 
-export function sourceView(source: SignalSource) {
-  return {
-    id: source.id,
-    name: source.name,
-    format: source.format,
-    auth: source.auth,
-    client_id: source.client_id,
-    create_time: new Date(source.created_at).toISOString(),
-    disable_time: source.disabled_at === null ? null : new Date(source.disabled_at).toISOString(),
-  };
-}
-
 /** The source named in the path, enabled; SOURCE_NOT_FOUND otherwise (a disabled source looks gone). */
 export async function enabledSource(db: Executor, accountId: string, id: string): Promise<SignalSource> {
   const source = await findSource(db, accountId, id);
@@ -98,6 +86,14 @@ export async function verifySignature(deps: DirectoryDeps, source: SignalSource,
   if (!timingSafeEqual(expected, Buffer.from(given, 'hex'))) throw refuse('the signature does not match');
   if (!(await claimSignature(deps.db, source.account_id, source.id, createHash('sha256').update(given).digest('hex'), REPLAY_WINDOW_SECONDS))) {
     throw refuse('this signed request was already received (replay)');
+  }
+}
+
+/** Checks a url_token source's `?token=` against the stored hash, in constant time. */
+export function verifyUrlToken(source: SignalSource, token: string | undefined): void {
+  const given = Buffer.from(tokenHash(token ?? ''), 'hex');
+  if (token === undefined || !timingSafeEqual(given, Buffer.from(source.token_hash!, 'hex'))) {
+    throw new AppError('SOURCE_AUTH_FAILED', { description: 'source_auth_failed: the URL token is missing or wrong', metadata: { source_id: source.id } });
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * The account's automation controls and its plans, for OWNER and ADMIN sessions: the kill switch
- * (`:pause` / `:resume`), the account's blast-radius cap, resetting tripped breakers, and reading plans.
+ * (`:pause` / `:resume`), the account's blast-radius cap, resetting tripped breakers, reading plans, and
+ * the restore policy (OWNERs only).
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
@@ -8,41 +9,23 @@ import { Type } from 'typebox';
 import type { Core } from '../../app.js';
 import { ADMIN_ROLES, requireSession } from '../../auth/session-guard.js';
 import { AppError } from '../../errors.js';
-import { automationView, resetBreakers, setBreakerCap, setPaused } from '../../response/automation.js';
-import { planView } from '../../response/engine.js';
+import { resetBreakers, setBreakerCap, setPaused } from '../../response/automation.js';
 import { MAX_BREAKER_ACTIONS } from '../../response/playbook.js';
+import { setRestorePolicy } from '../../response/restores.js';
 import { findPlan, listPlans } from '../../store/plans.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
-import { PlanSchema } from './signal-views.js';
+import { AutomationSchema, automationView, RestorePolicySchema, restorePolicyView } from '../views/automation.js';
+import { PlanSchema, planView } from '../views/plans.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema };
 const AccountParams = Type.Object({ account: IdSchema });
-const AutomationSchema = Type.Object(
-  {
-    paused: Type.Boolean(),
-    pause_time: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    paused_by: Type.Union([Type.String(), Type.Null()]),
-    pause_reason: Type.Union([Type.String(), Type.Null()]),
-    breaker_cap: Type.Object({ max_actions: Type.Integer(), window_seconds: Type.Integer() }),
-    tripped_breakers: Type.Array(
-      Type.Object({
-        scope: Type.String(),
-        trip_time: Type.String({ format: 'date-time' }),
-        trip_plan_id: Type.String(),
-        max_actions: Type.Integer(),
-        window_seconds: Type.Integer(),
-        held_user_ids: Type.Array(Type.String()),
-      }),
-    ),
-  },
-  { title: 'Automation' },
-);
 const PLAN_STATUSES = ['executed', 'pending_approval', 'refused', 'duplicate', 'no_action', 'notified', 'failed', 'denied', 'expired', 'void'] as const;
 
 export function automationRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const admin = requireSession(core, ADMIN_ROLES);
+  const owner = requireSession(core, ['OWNER']);
   const audited = auditRefusals(core);
   const tags = ['automation'];
   const base = '/v1/accounts/:account/automation';
@@ -92,6 +75,22 @@ export function automationRoutes(app: FastifyInstance, core: Core): void {
       await resetBreakers(core.response, callerContext(request), request.params.account, request.body?.scope);
       return view(request.params.account);
     },
+  );
+
+  r.put(
+    '/v1/accounts/:account/automation/restore-policy',
+    {
+      preValidation: owner,
+      ...audited('automation.restore_policy'),
+      schema: {
+        summary: 'How many people a restore needs (0: restore-after runs unattended; 2: the two-person rule), and the approver group (OWNERs only)',
+        tags,
+        params: AccountParams,
+        body: Type.Object({ restore_approvals: Type.Integer({ minimum: 0, maximum: 2 }), approver_group_id: Type.Union([IdSchema, Type.Null()]) }, { additionalProperties: false }),
+        response: { 200: RestorePolicySchema, ...Errors, 409: RpcStatusSchema },
+      },
+    },
+    async (request) => restorePolicyView(await setRestorePolicy(core.response, callerContext(request), request.params.account, request.body)),
   );
 
   const plans = '/v1/accounts/:account/plans';

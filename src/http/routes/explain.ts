@@ -10,37 +10,9 @@ import type { Core } from '../../app.js';
 import { requirePermissionOrAdmin } from '../../auth/session-guard.js';
 import { explain } from '../../response/explain.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
-import { PlanSchema } from './signal-views.js';
+import { ExplanationSchema, explanationView } from '../views/explain.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema };
-const Obj = Type.Record(Type.String(), Type.Unknown());
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
-
-const ExplanationSchema = Type.Object(
-  {
-    id: Type.String(),
-    kind: Type.String({ description: 'plan, containment or audit_entry: what the id named' }),
-    signal: Nullable(Obj),
-    submitted_by: Nullable(Type.Object({ actor: Type.Object({ type: Type.String(), id: Type.String() }), authz: Obj, index: Type.Integer() })),
-    playbook: Nullable(Type.Object({ name: Type.String(), version: Type.Integer(), content_hash: Nullable(Type.String()) })),
-    plan: Nullable(PlanSchema),
-    approvals: Type.Array(Type.Object({ approver_id: Type.String(), decision: Type.String(), reason: Type.String(), time: Type.String() })),
-    action: Nullable(Obj),
-    outcome: Type.Object({ plan_status: Nullable(Type.String()), user_id: Nullable(Type.String()), user_state: Nullable(Type.String()), containment: Nullable(Obj) }),
-    proof: Nullable(
-      Type.Object({
-        entry: Obj,
-        tree_size: Type.Integer(),
-        leaf_hash: Type.String(),
-        inclusion_path: Type.Array(Type.String()),
-        signed_note: Type.String(),
-        origin: Type.String(),
-        verifier_key: Type.String(),
-      }),
-    ),
-  },
-  { title: 'Explanation' },
-);
 
 export function explainRoutes(app: FastifyInstance, core: Core): void {
   app.withTypeProvider<TypeBoxTypeProvider>().get(
@@ -55,9 +27,6 @@ export function explainRoutes(app: FastifyInstance, core: Core): void {
         response: { 200: ExplanationSchema, ...Errors },
       },
     },
-    async (request) => {
-      const explanation = await explain(core, request.params.account, request.params.id);
-      return { ...explanation, action: explanation.action && { ...explanation.action }, proof: explanation.proof && { ...explanation.proof, entry: { ...explanation.proof.entry } } };
-    },
+    async (request) => explanationView(await explain(core, request.params.account, request.params.id)),
   );
 }

@@ -12,7 +12,6 @@
  * Every intake call is audited: a stored signal with its plan in the plan's transaction, a duplicate as
  * unchanged, and a refusal (unknown source, bad credentials, malformed payload) on its own.
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -20,40 +19,21 @@ import type { Core } from '../../app.js';
 import { ADMIN_ROLES, requireSession } from '../../auth/session-guard.js';
 import { AppError } from '../../errors.js';
 import { requestOrigin, requirePermission } from '../../oauth/guard.js';
-import { planSignal, planView, receiveSignal, type Reception } from '../../response/engine.js';
+import { planSignal, receiveSignal, type Reception } from '../../response/engine.js';
 import { mapSignal } from '../../response/intake/index.js';
 import { INTAKE_FORMATS, invalidSignal, type IntakeFormat } from '../../response/intake/signal.js';
-import { createSource, disableSignalSource, enabledSource, sourceView, tokenHash, verifySignature } from '../../response/sources.js';
+import { createSource, disableSignalSource, enabledSource, verifySignature, verifyUrlToken } from '../../response/sources.js';
 import { findPlanOfSignal } from '../../store/plans.js';
 import { findSignal, listSources, type SignalSource } from '../../store/signals.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
-import { PlanSchema, SignalSchema, signalView } from './signal-views.js';
+import { DryRunSchema, PlanSchema, dryRunView, planView } from '../views/plans.js';
+import { ReceptionSchema, receptionView, SignalSchema, signalView, SourceSchema, sourceView } from '../views/signals.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema, 409: RpcStatusSchema, 413: RpcStatusSchema };
 const AccountParams = Type.Object({ account: IdSchema });
 const SourceParams = Type.Object({ account: IdSchema, source: IdSchema });
 const FormatSchema = Type.Union(INTAKE_FORMATS.map((f) => Type.Literal(f)));
-const ReceptionSchema = Type.Object(
-  {
-    signal: SignalSchema,
-    plan: Type.Union([PlanSchema, Type.Null()]),
-    duplicate: Type.Boolean({ description: 'this source already sent this external id: nothing new was done' }),
-  },
-  { title: 'SignalReception' },
-);
-const SourceSchema = Type.Object(
-  {
-    id: Type.String(),
-    name: Type.String(),
-    format: Type.String(),
-    auth: Type.String(),
-    client_id: Type.Union([Type.String(), Type.Null()]),
-    create_time: Type.String({ format: 'date-time' }),
-    disable_time: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  },
-  { title: 'SignalSource' },
-);
 const NewSourceBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 100 }),
@@ -74,7 +54,7 @@ const DryRunBody = Type.Object(
 
 function answer(reply: FastifyReply, reception: Reception) {
   reply.header('server-timing', reception.timings.map(([name, ms]) => `${name};dur=${ms.toFixed(2)}`).join(', '));
-  return { signal: signalView(reception.signal), plan: reception.plan ? planView(reception.plan) : null, duplicate: reception.duplicate };
+  return receptionView(reception);
 }
 
 export function signalsRoutes(app: FastifyInstance, core: Core): void {
@@ -149,11 +129,7 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
         const header = (name: string) => (typeof request.headers[name] === 'string' ? (request.headers[name] as string) : undefined);
         await verifySignature(core.response, source, { timestamp: header('x-cordon-timestamp'), signature: header('x-cordon-signature'), body });
       } else {
-        const token = (request.query as { token?: string }).token;
-        const given = Buffer.from(tokenHash(token ?? ''), 'hex');
-        if (token === undefined || !timingSafeEqual(given, Buffer.from(source.token_hash!, 'hex'))) {
-          throw new AppError('SOURCE_AUTH_FAILED', { description: 'source_auth_failed: the URL token is missing or wrong', metadata: { source_id: source.id } });
-        }
+        verifyUrlToken(source, (request.query as { token?: string }).token);
       }
       request.source = { ctx: { actor: { type: 'source', id: source.id }, authz } };
     }
@@ -168,13 +144,13 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
         tags,
         params: AccountParams,
         body: DryRunBody,
-        response: { 200: Type.Object({ plan: PlanSchema, duplicate: Type.Boolean() }), ...Errors },
+        response: { 200: DryRunSchema, ...Errors },
       },
     },
     async (request) => {
       const format: IntakeFormat = request.body.format ?? 'canonical';
       const signal = mapSignal(format, request.body.signal);
-      return planSignal(core.response, request.params.account, request.body.source_id ?? 'dry-run', signal);
+      return dryRunView(await planSignal(core.response, request.params.account, request.body.source_id ?? 'dry-run', signal));
     },
   );
 

@@ -55,7 +55,7 @@ describeBackends('blast-radius cap lowered under executions of a higher one', (b
     await setBreakerCap(core.response, testCtx, accountId, { max_actions: 6, window_seconds: WINDOW });
     // A dry run counts the same way.
     const dryRun = await planSignal(core.response, accountId, 'siem', signal(users[40]!));
-    expect(dryRun.plan.status).toBe('pending_approval');
+    expect(dryRun.draft.status).toBe('pending_approval');
     const held = await storm(users.slice(10, 25));
     expect([count(held, 'executed'), count(held, 'pending_approval')]).toEqual([0, 15]);
     expect((await inWindow()).all).toBe(10);

@@ -1,0 +1,78 @@
+/**
+ * Approvals and containments as the API shows them: a plan with its people's decisions, a containment
+ * record, and the answer of a restore.
+ */
+import { Type, type Static } from 'typebox';
+import type { RestoreReport } from '../../response/restores.js';
+import type { ContainmentSnapshot } from '../../storage/schema.js';
+import type { DecisionRow } from '../../store/approvals.js';
+import type { ContainmentRow } from '../../store/containments.js';
+import type { PlanRow } from '../../store/plans.js';
+import { isoOrNull, PlanSchema, planView } from './plans.js';
+
+const Time = Type.String({ format: 'date-time' });
+const NullableTime = Type.Union([Time, Type.Null()]);
+
+export const DecisionSchema = Type.Object({ approver_id: Type.String(), decision: Type.String(), reason: Type.String(), action_digest: Type.String(), decide_time: Time }, { title: 'Decision' });
+export const PlanWithDecisionsSchema = Type.Object({ plan: PlanSchema, decisions: Type.Array(DecisionSchema) });
+
+export const ContainmentSchema = Type.Object(
+  {
+    id: Type.String(),
+    user_id: Type.String(),
+    plan_id: Type.Union([Type.String(), Type.Null()]),
+    locked: Type.Boolean(),
+    status: Type.String({ description: 'open or closed' }),
+    snapshot: Type.Object({ state: Type.String(), role: Type.String(), group_ids: Type.Array(Type.String()), sessions_revoked: Type.Array(Type.String()) }),
+    cause: Type.Record(Type.String(), Type.Unknown()),
+    opened_by: Type.Record(Type.String(), Type.Unknown()),
+    open_time: Time,
+    restore_after_time: NullableTime,
+    restore_request_time: NullableTime,
+    close_reason: Type.Union([Type.String(), Type.Null()], { description: 'restored, false_positive, reactivated (Users API) or released (containments:release)' }),
+    closed_by: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+    close_time: NullableTime,
+  },
+  { title: 'Containment' },
+);
+
+export const RestoreResultSchema = Type.Object({
+  status: Type.String({ description: 'restored, or pending_approval (the restore policy needs more people)' }),
+  plan: PlanSchema,
+  containment: ContainmentSchema,
+  drift: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  verification: Type.Union([Type.Record(Type.String(), Type.Boolean()), Type.Null()]),
+  voided_plans: Type.Array(Type.String()),
+});
+
+/** A containment record: the snapshot taken at the suspension, who opened it and why, and how it closed. */
+export function containmentView(c: ContainmentRow): Static<typeof ContainmentSchema> {
+  return {
+    id: c.id,
+    user_id: c.user_id,
+    plan_id: c.plan_id,
+    locked: c.locked,
+    status: c.status,
+    snapshot: c.snapshot as ContainmentSnapshot,
+    cause: c.cause as Record<string, unknown>,
+    opened_by: c.opened_by as Record<string, unknown>,
+    open_time: new Date(c.opened_at).toISOString(),
+    restore_after_time: isoOrNull(c.restore_after),
+    restore_request_time: isoOrNull(c.restore_requested_at),
+    close_reason: c.close_reason,
+    closed_by: c.closed_by as Record<string, unknown> | null,
+    close_time: isoOrNull(c.closed_at),
+  };
+}
+
+export const decisionView = (d: DecisionRow): Static<typeof DecisionSchema> => ({ approver_id: d.approver_id, decision: d.decision, reason: d.reason, action_digest: d.action_digest, decide_time: new Date(d.created_at).toISOString() });
+
+/** A plan with its people's decisions. */
+export function planWithDecisionsView(plan: PlanRow, decisions: DecisionRow[]): Static<typeof PlanWithDecisionsSchema> {
+  return { plan: planView(plan), decisions: decisions.map(decisionView) };
+}
+
+/** A restore's answer: restored (with the drift and the verification), or waiting for more people. */
+export function restoreResultView(status: string, plan: PlanRow, containment: ContainmentRow, report: RestoreReport | undefined): Static<typeof RestoreResultSchema> {
+  return { status, plan: planView(plan), containment: containmentView(containment), drift: report?.drift ?? null, verification: report?.verification ?? null, voided_plans: report?.voided_plans ?? [] };
+}

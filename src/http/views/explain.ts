@@ -1,0 +1,47 @@
+/**
+ * The chain behind an action as the API shows it (response/explain.ts assembles it): the plan rendered as
+ * everywhere else, the entries and the proof as plain objects.
+ */
+import { Type } from 'typebox';
+import type { Explanation } from '../../response/explain.js';
+import { PlanSchema, planView } from './plans.js';
+
+const Obj = Type.Record(Type.String(), Type.Unknown());
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const ExplanationSchema = Type.Object(
+  {
+    id: Type.String(),
+    kind: Type.String({ description: 'plan, containment or audit_entry: what the id named' }),
+    signal: Nullable(Obj),
+    submitted_by: Nullable(Type.Object({ actor: Type.Object({ type: Type.String(), id: Type.String() }), authz: Obj, index: Type.Integer() })),
+    playbook: Nullable(Type.Object({ name: Type.String(), version: Type.Integer(), content_hash: Nullable(Type.String()) })),
+    plan: Nullable(PlanSchema),
+    approvals: Type.Array(Type.Object({ approver_id: Type.String(), decision: Type.String(), reason: Type.String(), time: Type.String() })),
+    action: Nullable(Obj),
+    outcome: Type.Object({ plan_status: Nullable(Type.String()), user_id: Nullable(Type.String()), user_state: Nullable(Type.String()), containment: Nullable(Obj) }),
+    proof: Nullable(
+      Type.Object({
+        entry: Obj,
+        tree_size: Type.Integer(),
+        leaf_hash: Type.String(),
+        inclusion_path: Type.Array(Type.String()),
+        signed_note: Type.String(),
+        origin: Type.String(),
+        verifier_key: Type.String(),
+      }),
+    ),
+  },
+  { title: 'Explanation' },
+);
+
+export type ExplanationView = ReturnType<typeof explanationView>;
+
+export function explanationView(explanation: Explanation) {
+  return {
+    ...explanation,
+    plan: explanation.plan && planView(explanation.plan),
+    action: explanation.action && { ...explanation.action },
+    proof: explanation.proof && { ...explanation.proof, entry: { ...explanation.proof.entry } },
+  };
+}

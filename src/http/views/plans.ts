@@ -1,0 +1,92 @@
+/**
+ * A plan as the API shows it, stored or dry run, with its guard verdicts: shared by the intake, dry-run,
+ * automation, approval, containment and explain routes.
+ */
+import { Type, type Static } from 'typebox';
+import { planRow, type DryRun } from '../../response/engine.js';
+import type { PlanDraft } from '../../response/plan.js';
+import type { PlanRow } from '../../store/plans.js';
+
+export const VerdictSchema = Type.Object({
+  step: Type.String(),
+  outcome: Type.Union([Type.Literal('pass'), Type.Literal('hold'), Type.Literal('stop')]),
+  reason: Type.String(),
+  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const PlanSchema = Type.Object(
+  {
+    id: Nullable(Type.String()),
+    signal_id: Nullable(Type.String()),
+    subject_user_id: Nullable(Type.String()),
+    playbook: Type.Union([Type.Object({ name: Type.String(), version: Type.Integer() }), Type.Null()]),
+    policy_version: Type.Integer(),
+    action: Type.String(),
+    mode: Nullable(Type.String()),
+    status: Type.String({ description: 'executed, pending_approval, refused, duplicate, no_action, notified, failed, denied, expired or void; a dry run says would_execute' }),
+    approvals_required: Type.Integer(),
+    action_digest: Nullable(Type.String({ description: 'SHA-256 of the exact action an approval is bound to (pending plans)' })),
+    restore_after_seconds: Type.Union([Type.Integer(), Type.Null()]),
+    lock_containment: Type.Boolean({ description: "whether the containment a suspension opens holds against the Users API's :reactivate" }),
+    containment_id: Nullable(Type.String({ description: 'an executed suspension: the containment it opened; a restore: the containment it restores' })),
+    restore_reason: Nullable(Type.String()),
+    requested_by: Type.Union([Type.Object({ type: Type.String(), id: Type.String(), made_by: Type.Optional(Type.String()) }), Type.Null()], {
+      description: "who asked: never an approver of the plan (an app's request names its maker, who may not approve it either)",
+    }),
+    verdicts: Type.Array(VerdictSchema),
+    create_time: Nullable(Type.String({ format: 'date-time' })),
+    execute_time: Nullable(Type.String({ format: 'date-time' })),
+    expire_time: Nullable(Type.String({ format: 'date-time', description: 'a pending plan expires, with its approvals, at this time' })),
+    decide_time: Nullable(Type.String({ format: 'date-time' })),
+  },
+  { title: 'Plan' },
+);
+
+export const DryRunSchema = Type.Object({ plan: PlanSchema, duplicate: Type.Boolean() });
+
+/** A stored time as the API shows it (ISO 8601), or null. */
+export const isoOrNull = (time: Date | string | null) => (time === null ? null : new Date(time).toISOString());
+
+/** A plan as the API shows it, from a stored row. */
+export function planView(plan: PlanRow) {
+  return {
+    id: plan.id,
+    signal_id: plan.signal_id,
+    subject_user_id: plan.subject_user_id,
+    playbook: plan.playbook_name === null ? null : { name: plan.playbook_name, version: plan.playbook_version! },
+    policy_version: plan.policy_version,
+    action: plan.action,
+    mode: plan.mode,
+    status: plan.status,
+    approvals_required: plan.approvals_required,
+    action_digest: plan.action_digest,
+    restore_after_seconds: plan.restore_after_seconds,
+    lock_containment: plan.lock_containment,
+    containment_id: plan.containment_id,
+    restore_reason: plan.restore_reason,
+    requested_by: plan.requested_by,
+    verdicts: plan.verdicts as PlanDraft['verdicts'],
+    create_time: new Date(plan.created_at).toISOString(),
+    execute_time: isoOrNull(plan.executed_at),
+    expire_time: isoOrNull(plan.expires_at),
+    decide_time: isoOrNull(plan.decided_at),
+  };
+}
+
+/**
+ * A dry run's plan, in the same shape: no id and no times (it was never stored), and `would_execute`
+ * where a real plan would have been executed.
+ */
+export function draftView(draft: PlanDraft) {
+  const row = planRow(draft);
+  const view = planView({ ...row, verdicts: draft.verdicts, held_by: draft.heldBy, requested_by: draft.requestedBy, created_at: new Date(), executed_at: null });
+  const wouldExecute = draft.status === undefined && draft.verdicts.at(-1)?.step === 'execute';
+  return { ...view, status: wouldExecute ? 'would_execute' : view.status, id: null, signal_id: null, requested_by: null, create_time: null, execute_time: null, expire_time: null };
+}
+
+/** A dry run's answer: the plan the signal would get, and whether it is a duplicate. */
+export function dryRunView(dryRun: DryRun): Static<typeof DryRunSchema> {
+  return { plan: draftView(dryRun.draft), duplicate: dryRun.duplicate };
+}
