@@ -12,7 +12,7 @@ import { AppError } from '../errors.js';
 import type { Database, User, UserRole } from '../storage/schema.js';
 import { revokeSessionsOfUser } from '../store/sessions.js';
 import { lockUserById, setUserCredentials } from '../store/users.js';
-import { generateTotpSecret, otpauthUri } from './totp.js';
+import { generateTotpSecret } from './totp.js';
 
 export interface NewCredentials {
   password: string;
@@ -23,11 +23,6 @@ export interface NewCredentials {
 
 /** The label a user's TOTP seed is sealed under: a seed copied to another row does not open. */
 export const totpSealLabel = (accountId: string, userId: string) => `totp seed ${accountId}/${userId}`;
-
-/** New credentials as shown, once, to whoever made them: with the otpauth:// URI authenticator apps scan. */
-export function credentialsView(email: string, creds: Pick<NewCredentials, 'password' | 'totpSecret'>) {
-  return { password: creds.password, totp_secret: creds.totpSecret, totp_uri: otpauthUri(creds.totpSecret, 'Cordon', email) };
-}
 
 /** Makes a password and a TOTP seed; the slow hash runs here, outside any transaction. */
 export async function makeCredentials(): Promise<NewCredentials> {

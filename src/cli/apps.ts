@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { appView, AUTH_METHODS, createApp, disableApp, getApp, listApps, rotateAppSecret } from '../oauth/apps.js';
+import { appView } from '../http/views/apps.js';
+import { AUTH_METHODS, createApp, disableApp, getApp, listApps, rotateAppSecret } from '../oauth/apps.js';
 import { PERMISSIONS } from '../oauth/permissions.js';
 import type { AuthMethod } from '../storage/schema.js';
 import { operatorContext } from './context.js';

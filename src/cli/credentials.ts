@@ -1,4 +1,5 @@
-import { credentialsView, type NewCredentials } from '../auth/credentials.js';
+import type { NewCredentials } from '../auth/credentials.js';
+import { credentialsView } from '../http/views/auth.js';
 
 /**
  * New credentials for a person to read, once. The password is generated, so it is good for one thing:

@@ -4,9 +4,9 @@
  * (http/routes/directory.ts) as the signed-in person when a server does (cli/remote.ts).
  */
 import type { Command } from 'commander';
-import { addMember, createGroup, deleteGroup, groupView, removeMember } from '../directory/groups.js';
-import { sessionView } from '../directory/sessions.js';
-import { deleteUser, updateUser, userProfile, type UserChanges } from '../directory/user-admin.js';
+import { addMember, createGroup, deleteGroup, removeMember } from '../directory/groups.js';
+import { deleteUser, updateUser, type UserChanges } from '../directory/user-admin.js';
+import { groupView, sessionView, userProfile } from '../http/views/directory.js';
 import { createUser, getUser } from '../directory/users.js';
 import { ROLES } from '../directory/validate.js';
 import type { UserRole } from '../storage/schema.js';

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { importUsers, ImportRejected, parseImport, type ImportFormat } from '../directory/import.js';
-import { userView } from '../directory/user-admin.js';
+import { userView } from '../http/views/directory.js';
 import { getUser } from '../directory/users.js';
 import { reactivateUser, suspendUser } from '../directory/user-state.js';
 import type { UserState } from '../storage/schema.js';
 import { listUsers } from '../store/users.js';
-import { credentialsView, resetCredentials } from '../auth/credentials.js';
+import { resetCredentials } from '../auth/credentials.js';
+import { credentialsView } from '../http/views/auth.js';
 import { operatorContext, resolveAccount, withCore } from './context.js';
 import { describeCredentials } from './credentials.js';
 import { EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';

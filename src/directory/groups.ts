@@ -5,7 +5,6 @@ import { newId } from '../ids.js';
 import type { Group, UserRole } from '../storage/schema.js';
 import { countPrivilegedMembers, deleteGroupRow, deleteMembership, findGroupById, findGroupsByName, insertGroups, insertMemberships, listMemberIds } from '../store/groups.js';
 import { lockUserById } from '../store/users.js';
-import type { Executor } from '../store/executor.js';
 import type { DirectoryDeps } from './deps.js';
 import { assertMayChangeApprovers } from './approver-group.js';
 import { assertMayManage } from './user-admin.js';
@@ -81,9 +80,4 @@ export async function deleteGroup(deps: DirectoryDeps, ctx: CallContext, account
     await deps.audit.append(trx, { accountId, ctx, action: 'group.delete', target: { type: 'group', id: groupId }, outcome: 'changed', details: { name: group.name, members } });
     return group;
   });
-}
-
-/** A group with its members' ids, as the API and the CLI show one. */
-export async function groupView(db: Executor, group: Group) {
-  return { id: group.id, name: group.name, member_ids: await listMemberIds(db, group.account_id, group.id), create_time: group.created_at.toISOString() };
 }

@@ -57,16 +57,3 @@ export async function revokeSession(deps: DirectoryDeps, ctx: CallContext, accou
     return session;
   });
 }
-
-/** A session as administrators see one (never its token's hash). */
-export function sessionView(session: Session) {
-  const iso = (at: Date | null) => (at ? at.toISOString() : null);
-  return {
-    id: session.id,
-    kind: session.kind,
-    create_time: session.created_at.toISOString(),
-    expire_time: iso(session.expires_at),
-    revoke_time: iso(session.revoked_at),
-    revoke_reason: session.revoke_reason,
-  };
-}

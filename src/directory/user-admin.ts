@@ -13,8 +13,7 @@ import type { User, UserRole } from '../storage/schema.js';
 import { lockAccount } from '../store/accounts.js';
 import { closeContainmentOfDeletedUser } from '../store/containments.js';
 import type { Executor } from '../store/executor.js';
-import { listGroupIdsOfUser } from '../store/groups.js';
-import { countOtherActiveOwners, deleteUserRow, findTakenEmails, lockUserById, updateUser as updateUserRow, type ListedUser } from '../store/users.js';
+import { countOtherActiveOwners, deleteUserRow, findTakenEmails, lockUserById, updateUser as updateUserRow } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
 import { rethrowEmailTaken } from './users.js';
 import { checkNewUser, ROLES } from './validate.js';
@@ -105,23 +104,4 @@ export async function deleteUser(deps: DirectoryDeps, ctx: CallContext, accountI
     });
     return user;
   });
-}
-
-/** A user as administrators see one (without groups: one query fewer, for lists). */
-export function userView(user: ListedUser) {
-  return {
-    id: user.id,
-    email: user.email,
-    display_name: user.display_name,
-    state: user.state,
-    role: user.role,
-    externally_managed: user.externally_managed,
-    create_time: user.created_at.toISOString(),
-    update_time: user.updated_at.toISOString(),
-  };
-}
-
-/** `userView` with the ids of the user's groups. */
-export async function userProfile(db: Executor, user: User) {
-  return { ...userView(user), group_ids: await listGroupIdsOfUser(db, user.account_id, user.id) };
 }

@@ -115,7 +115,7 @@ export async function createApp(deps: DirectoryDeps, ctx: CallContext, accountId
       action: 'app.create',
       target: { type: 'app', id: row.id },
       outcome: 'changed',
-      details: { ...appView({ ...row, maker_role_now: maker?.role ?? null }) },
+      details: { ...describeApp({ ...row, maker_role_now: maker?.role ?? null }) },
     });
     return { ...row, maker_role_now: maker?.role ?? null };
   });
@@ -180,8 +180,11 @@ export async function rotateAppSecret(deps: DirectoryDeps, ctx: CallContext, acc
   });
 }
 
-/** What may be shown of an app: everything but its secret hash; its maker and the ceiling they set. */
-export function appView(app: AppRow) {
+/**
+ * What may be shown of an app: everything but its secret hash; its maker and the ceiling they set. Its
+ * `app.create` entry records this, and the API shows it (http/views/apps.ts).
+ */
+export function describeApp(app: AppRow) {
   const maker = { user_id: app.created_by, role_then: app.created_by_role, role_now: app.maker_role_now };
   return {
     id: app.id,

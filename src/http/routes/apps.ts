@@ -7,44 +7,15 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Core } from '../../app.js';
 import { ADMIN_ROLES, requireSession } from '../../auth/session-guard.js';
-import { appView, AUTH_METHODS, createApp, disableApp, getApp, listApps, rotateAppSecret, type NewAppInput } from '../../oauth/apps.js';
+import { AUTH_METHODS, createApp, disableApp, getApp, listApps, rotateAppSecret, type NewAppInput } from '../../oauth/apps.js';
 import type { AuthMethod } from '../../storage/schema.js';
 import { auditRefusals } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
+import { AppSchema, AppWithSecretSchema, appView } from '../views/apps.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema };
 const AccountParams = Type.Object({ account: IdSchema });
 const AppParams = Type.Object({ account: IdSchema, app: IdSchema });
-
-export const AppSchema = Type.Object(
-  {
-    id: Type.String(),
-    client_id: Type.String(),
-    name: Type.String(),
-    permissions: Type.Array(Type.String()),
-    auth_method: Type.String(),
-    jwks: Type.Union([Type.Null(), Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) })]),
-    dpop_required: Type.Boolean(),
-    constraints: Type.Object({
-      allowed_group_ids: Type.Array(Type.String()),
-      protected_roles: Type.Array(Type.String()),
-      max_suspensions_per_hour: Type.Union([Type.Integer(), Type.Null()]),
-      maker: Type.Object(
-        { user_id: Type.Union([Type.String(), Type.Null()]), role: Type.Union([Type.String(), Type.Null()]) },
-        { description: 'Who made the app and their role then (null: the operator)' },
-      ),
-      maker_ceiling: Type.Object(
-        { powerless: Type.Boolean(), roles_out_of_reach: Type.Array(Type.String()), permissions_withheld: Type.Array(Type.String()) },
-        { description: "What the maker's role, then and now, keeps the app from: it never holds more power than its maker" },
-      ),
-    }),
-    create_time: Type.String(),
-    secret_rotate_time: Type.Union([Type.String(), Type.Null()]),
-    disable_time: Type.Union([Type.String(), Type.Null()]),
-  },
-  { title: 'OAuth app' },
-);
-const WithSecret = Type.Intersect([AppSchema, Type.Object({ client_secret: Type.Optional(Type.String()) })]);
 
 const NewApp = Type.Object(
   {
@@ -75,7 +46,7 @@ export function appsRoutes(app: FastifyInstance, core: Core): void {
 
   r.post(
     base,
-    { preHandler: admin, ...audited('app.create'), schema: { summary: 'Create an OAuth app (the client secret is shown this once)', tags: ['apps'], params: AccountParams, body: NewApp, response: { 201: WithSecret, ...Errors } } },
+    { preHandler: admin, ...audited('app.create'), schema: { summary: 'Create an OAuth app (the client secret is shown this once)', tags: ['apps'], params: AccountParams, body: NewApp, response: { 201: AppWithSecretSchema, ...Errors } } },
     async (request, reply) => {
       const { body } = request;
       const { app: created, clientSecret } = await createApp(core.directory, request.human!.ctx, request.params.account, {
@@ -114,7 +85,7 @@ export function appsRoutes(app: FastifyInstance, core: Core): void {
 
   r.post(
     `${base}/:app(^[^:]+)::rotateSecret`,
-    { preHandler: admin, ...audited('app.secret.rotate'), schema: { summary: 'Replace the client secret (shown this once); the old one stops working', tags: ['apps'], params: AppParams, response: { 200: WithSecret, ...Errors } } },
+    { preHandler: admin, ...audited('app.secret.rotate'), schema: { summary: 'Replace the client secret (shown this once); the old one stops working', tags: ['apps'], params: AppParams, response: { 200: AppWithSecretSchema, ...Errors } } },
     async (request, reply) => {
       const { app: rotated, clientSecret } = await rotateAppSecret(core.directory, request.human!.ctx, request.params.account, request.params.app);
       reply.header('cache-control', 'no-store');

@@ -13,33 +13,10 @@ import { signIn } from '../../auth/sign-in.js';
 import { revokeSession } from '../../directory/sessions.js';
 import { rateLimitKey } from '../../address-ranges.js';
 import { RateLimiter } from '../../oauth/rate-limit.js';
-import type { SignedInSession } from '../../store/sessions.js';
 import { RpcStatusSchema } from '../schemas.js';
+import { SignedInSessionSchema, signedInSessionView, SignInSchema, signInView } from '../views/auth.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 429: RpcStatusSchema };
-
-const SessionView = Type.Object({
-  session_id: Type.String(),
-  account_id: Type.String(),
-  kind: Type.String(),
-  create_time: Type.String(),
-  expire_time: Type.String(),
-  user: Type.Object({ id: Type.String(), email: Type.String(), display_name: Type.String(), role: Type.String() }),
-  /** True while the user's password is a generated one: every route but this one's siblings answers PASSWORD_CHANGE_REQUIRED. */
-  password_change_required: Type.Boolean(),
-});
-
-function sessionView(session: SignedInSession) {
-  return {
-    session_id: session.id,
-    account_id: session.account_id,
-    kind: session.kind,
-    create_time: session.created_at.toISOString(),
-    expire_time: session.expires_at!.toISOString(),
-    user: { id: session.user_id, email: session.user.email, display_name: session.user.display_name, role: session.user.role },
-    password_change_required: session.user.password_change_required,
-  };
-}
 
 export function authRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -65,7 +42,7 @@ export function authRoutes(app: FastifyInstance, core: Core): void {
           },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Intersect([Type.Object({ session_token: Type.String(), token_type: Type.Literal('Bearer'), expires_in: Type.Integer() }), SessionView]), ...Errors },
+        response: { 201: SignInSchema, ...Errors },
       },
     },
     async (request, reply) => {
@@ -82,15 +59,10 @@ export function authRoutes(app: FastifyInstance, core: Core): void {
         userAgent: request.headers['user-agent']?.slice(0, 256),
       });
       reply.header('cache-control', 'no-store').status(201);
-      return {
-        session_token: token,
-        token_type: 'Bearer' as const,
-        expires_in: core.config.sessionTtl,
-        ...sessionView({
-          ...session,
-          user: { email: user.email, display_name: user.display_name, role: user.role, password_change_required: user.password_change_required },
-        }),
-      };
+      return signInView(token, core.config.sessionTtl, {
+        ...session,
+        user: { email: user.email, display_name: user.display_name, role: user.role, password_change_required: user.password_change_required },
+      });
     },
   );
 
@@ -99,8 +71,8 @@ export function authRoutes(app: FastifyInstance, core: Core): void {
 
   r.get(
     '/v1/auth/sessions/current',
-    { preHandler: anySession, schema: { summary: 'The session presented, and its user', tags: ['auth'], response: { 200: SessionView, ...Errors } } },
-    async (request) => sessionView(request.human!.session),
+    { preHandler: anySession, schema: { summary: 'The session presented, and its user', tags: ['auth'], response: { 200: SignedInSessionSchema, ...Errors } } },
+    async (request) => signedInSessionView(request.human!.session),
   );
 
   r.delete(

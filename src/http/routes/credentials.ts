@@ -6,10 +6,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Core } from '../../app.js';
-import { credentialsView, resetCredentials } from '../../auth/credentials.js';
+import { resetCredentials } from '../../auth/credentials.js';
 import { ADMIN_ROLES, requireSession } from '../../auth/session-guard.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
-
+import { ResetCredentialsSchema, resetCredentialsView } from '../views/auth.js';
 
 export function credentialsRoutes(app: FastifyInstance, core: Core): void {
   app.withTypeProvider<TypeBoxTypeProvider>().post(
@@ -21,7 +21,7 @@ export function credentialsRoutes(app: FastifyInstance, core: Core): void {
         tags: ['auth'],
         params: Type.Object({ account: IdSchema, user: IdSchema }),
         response: {
-          200: Type.Object({ user_id: Type.String(), email: Type.String(), password: Type.String(), totp_secret: Type.String(), totp_uri: Type.String() }),
+          200: ResetCredentialsSchema,
           400: RpcStatusSchema,
           401: RpcStatusSchema,
           403: RpcStatusSchema,
@@ -33,7 +33,7 @@ export function credentialsRoutes(app: FastifyInstance, core: Core): void {
       const { ctx, session } = request.human!;
       const { user, credentials } = await resetCredentials(core.directory, ctx, request.params.account, request.params.user, session.user.role);
       reply.header('cache-control', 'no-store');
-      return { user_id: user.id, email: user.email, ...credentialsView(user.email, credentials) };
+      return resetCredentialsView(user, credentials);
     },
   );
 }

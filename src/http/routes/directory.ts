@@ -13,42 +13,17 @@ import type { AuditAction } from '../../audit/actions.js';
 import type { AuditEntryInput } from '../../audit/entry.js';
 import { ADMIN_ROLES, requireSession, type HumanPrincipal } from '../../auth/session-guard.js';
 import { assertMayChangeApprovers } from '../../directory/approver-group.js';
-import { addMember, createGroup, deleteGroup, groupView, removeMember } from '../../directory/groups.js';
-import { sessionView } from '../../directory/sessions.js';
-import { assertMayManage, deleteUser, updateUser, userProfile } from '../../directory/user-admin.js';
+import { addMember, createGroup, deleteGroup, removeMember } from '../../directory/groups.js';
+import { assertMayManage, deleteUser, updateUser } from '../../directory/user-admin.js';
 import { createUser, getUser } from '../../directory/users.js';
 import { AppError } from '../../errors.js';
 import { findGroupById, listGroups } from '../../store/groups.js';
 import { listSessionsOfUser } from '../../store/sessions.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
+import { GroupSchema, groupView, RoleSchema, SessionSchema, sessionView, UserProfileSchema, userProfile } from '../views/directory.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema, 409: RpcStatusSchema };
-const Role = Type.Union([Type.Literal('OWNER'), Type.Literal('ADMIN'), Type.Literal('MEMBER')]);
-
-const ProfileSchema = Type.Object(
-  {
-    id: Type.String(),
-    email: Type.String(),
-    display_name: Type.String(),
-    state: Type.String(),
-    role: Role,
-    externally_managed: Type.Boolean(),
-    group_ids: Type.Array(Type.String()),
-    create_time: Type.String({ format: 'date-time' }),
-    update_time: Type.String({ format: 'date-time' }),
-  },
-  { title: 'UserProfile' },
-);
-const SessionSchema = Type.Object({
-  id: Type.String(),
-  kind: Type.String(),
-  create_time: Type.String({ format: 'date-time' }),
-  expire_time: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  revoke_time: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  revoke_reason: Type.Union([Type.String(), Type.Null()]),
-});
-const GroupSchema = Type.Object({ id: Type.String(), name: Type.String(), member_ids: Type.Array(Type.String()), create_time: Type.String({ format: 'date-time' }) });
 
 const AccountParams = Type.Object({ account: IdSchema });
 const UserParams = Type.Object({ account: IdSchema, user: IdSchema });
@@ -59,7 +34,7 @@ const NewUserBody = Type.Object(
   {
     email: Type.String({ maxLength: 320 }),
     display_name: Type.String({ maxLength: 200 }),
-    role: Type.Optional(Role),
+    role: Type.Optional(RoleSchema),
     externally_managed: Type.Optional(Type.Boolean()),
     groups: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), { maxItems: 100, description: 'group names; missing groups are created' })),
   },
@@ -69,7 +44,7 @@ const UserPatchBody = Type.Object(
   {
     email: Type.Optional(Type.String({ maxLength: 320 })),
     display_name: Type.Optional(Type.String({ maxLength: 200 })),
-    role: Type.Optional(Role),
+    role: Type.Optional(RoleSchema),
     externally_managed: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
@@ -91,20 +66,20 @@ export function directoryRoutes(app: FastifyInstance, core: Core): void {
   const groups = '/v1/accounts/:account/groups';
   const tags = ['directory'];
 
-  r.post(users, { onRequest: admin, ...audited('user.create'), schema: { summary: 'Create a user (an ADMIN creates MEMBERs only)', tags, params: AccountParams, body: NewUserBody, response: { 200: ProfileSchema, ...Errors } } }, async (request) => {
+  r.post(users, { onRequest: admin, ...audited('user.create'), schema: { summary: 'Create a user (an ADMIN creates MEMBERs only)', tags, params: AccountParams, body: NewUserBody, response: { 200: UserProfileSchema, ...Errors } } }, async (request) => {
     const { ctx, session } = human(request);
     assertMayManage(session.user.role, request.body.role ?? 'MEMBER', 'create');
     await assertMayChangeApprovers(core.database.db, request.params.account, session.user.role, { names: request.body.groups ?? [] });
     return userProfile(core.database.db, await createUser(core.directory, ctx, request.params.account, request.body));
   });
 
-  r.get(`${users}/:user/profile`, { onRequest: admin, ...audited('user.read'), schema: { summary: "A user's full profile: role, externally managed, groups", tags, params: UserParams, response: { 200: ProfileSchema, ...Errors } } }, async (request) => {
+  r.get(`${users}/:user/profile`, { onRequest: admin, ...audited('user.read'), schema: { summary: "A user's full profile: role, externally managed, groups", tags, params: UserParams, response: { 200: UserProfileSchema, ...Errors } } }, async (request) => {
     const user = await getUser(core.directory, request.params.account, request.params.user);
     await recordRead(request, 'user.read', { type: 'user', id: user.id });
     return userProfile(core.database.db, user);
   });
 
-  r.patch(`${users}/:user`, { onRequest: admin, ...audited('user.update'), schema: { summary: "Change a user's email, name, role or externally-managed mark", tags, params: UserParams, body: UserPatchBody, response: { 200: ProfileSchema, ...Errors } } }, async (request) => {
+  r.patch(`${users}/:user`, { onRequest: admin, ...audited('user.update'), schema: { summary: "Change a user's email, name, role or externally-managed mark", tags, params: UserParams, body: UserPatchBody, response: { 200: UserProfileSchema, ...Errors } } }, async (request) => {
     const { ctx, session } = human(request);
     const { user } = await updateUser(core.directory, ctx, request.params.account, request.params.user, request.body, session.user.role);
     return userProfile(core.database.db, user);

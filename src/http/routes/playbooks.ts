@@ -12,33 +12,13 @@ import { AppError } from '../../errors.js';
 import { PLAYBOOK_NAME, PlaybookSchema } from '../../response/playbook.js';
 import { applyPlaybooks } from '../../response/playbooks.js';
 import { applyPolicy, ProtectionPolicySchema, readPolicy } from '../../response/protection-policy.js';
-import { latestPlaybooks, playbookHistory, policyHistory, type PlaybookRow } from '../../store/playbooks.js';
+import { latestPlaybooks, playbookHistory, policyHistory } from '../../store/playbooks.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
+import { AppliedSchema, AppliedPolicySchema, Open, PolicySchema, policyView, VersionSchema, versionView } from '../views/playbooks.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema, 409: RpcStatusSchema };
 const AccountParams = Type.Object({ account: IdSchema });
-const Open = Type.Object({}, { additionalProperties: true });
-const VersionSchema = Type.Object({
-  name: Type.String(),
-  version: Type.Integer(),
-  content_hash: Type.String(),
-  document: Open,
-  create_time: Type.String({ format: 'date-time' }),
-  created_by: Type.String(),
-});
-const AppliedSchema = Type.Object({ name: Type.String(), version: Type.Integer(), content_hash: Type.String(), changed: Type.Boolean() });
-const PolicySchema = Type.Object({ version: Type.Integer({ description: '0 before any policy was applied' }), document: Open });
-
-const versionView = (row: PlaybookRow) => ({
-  name: row.name,
-  version: row.version,
-  content_hash: row.content_hash,
-  document: row.document,
-  create_time: new Date(row.created_at).toISOString(),
-  created_by: row.created_by,
-});
-
 export function playbooksRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const admin = requireSession(core, ADMIN_ROLES);
@@ -82,13 +62,13 @@ export function playbooksRoutes(app: FastifyInstance, core: Core): void {
   r.get(policy, { preValidation: admin, schema: { summary: 'The current protected-principal policy', tags, params: AccountParams, response: { 200: PolicySchema, ...Errors } } }, async (request) => readPolicy(core.database.db, request.params.account));
   r.put(
     policy,
-    { preValidation: owner, ...audited('policy.apply'), schema: { summary: 'Apply a new protected-principal policy version (when the content changed; OWNERs only)', tags, params: AccountParams, body: Type.Unknown(), response: { 200: Type.Object({ version: Type.Integer(), document: Open, changed: Type.Boolean() }), ...Errors } } },
+    { preValidation: owner, ...audited('policy.apply'), schema: { summary: 'Apply a new protected-principal policy version (when the content changed; OWNERs only)', tags, params: AccountParams, body: Type.Unknown(), response: { 200: AppliedPolicySchema, ...Errors } } },
     async (request) => {
       const { policy: applied, changed } = await applyPolicy(core.response, callerContext(request), request.params.account, request.body);
       return { ...applied, changed };
     },
   );
   r.get(`${policy}/versions`, { preValidation: admin, schema: { summary: "The policy's versions, newest first", tags, params: AccountParams, response: { 200: Type.Object({ versions: Type.Array(PolicySchema) }), ...Errors } } }, async (request) => ({
-    versions: (await policyHistory(core.database.db, request.params.account)).map((row) => ({ version: row.version, document: row.document })),
+    versions: (await policyHistory(core.database.db, request.params.account)).map(policyView),
   }));
 }

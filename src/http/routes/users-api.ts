@@ -20,33 +20,13 @@ import type { Principal } from '../../oauth/guard.js';
 import type { Permission } from '../../oauth/permissions.js';
 import { requestRelease } from '../../response/restores.js';
 import type { UserState } from '../../storage/schema.js';
-import { listUsers, type ListedUser } from '../../store/users.js';
+import { listUsers } from '../../store/users.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
 import { PageTokens } from '../page-token.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
+import { ApiUserSchema, apiUserView, ListResponseSchema } from '../views/users-api.js';
 
 const USERS_API_PREFIXES = ['/v1beta1', '/v1'] as const;
-
-/** `user.v1beta1.User`: exactly these fields. */
-const ApiUserSchema = Type.Object(
-  {
-    id: Type.String(),
-    email: Type.String(),
-    display_name: Type.String(),
-    state: Type.Union([Type.Literal('ACTIVE'), Type.Literal('SUSPENDED'), Type.Literal('STATE_UNSPECIFIED')]),
-    create_time: Type.String({ format: 'date-time' }),
-    path: Type.String({ description: 'accounts/{account}/users/{user}' }),
-  },
-  { title: 'User', additionalProperties: false },
-);
-
-const ListResponseSchema = Type.Object(
-  {
-    results: Type.Array(ApiUserSchema),
-    next_page_token: Type.Optional(Type.String({ description: 'Opaque; absent on the last page' })),
-  },
-  { title: 'ListUsersResponse', additionalProperties: false },
-);
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema, 429: RpcStatusSchema };
 const AccountParams = Type.Object({ account: IdSchema });
@@ -73,20 +53,6 @@ const CauseBody = Type.Object(
 const FILTERS: Record<string, UserState | undefined> = { '': undefined, 'user.isActive()': 'ACTIVE', 'user.isSuspended()': 'SUSPENDED' };
 const DEFAULT_PAGE_SIZE = 25;
 const MAX_PAGE_SIZE = 1000;
-
-/** RFC 3339 to the second, as the contract's examples show it. */
-const apiTime = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
-
-function toApiUser(user: ListedUser): Static<typeof ApiUserSchema> {
-  return {
-    id: user.id,
-    email: user.email,
-    display_name: user.display_name,
-    state: user.state,
-    create_time: apiTime(user.created_at),
-    path: `accounts/${user.account_id}/users/${user.id}`,
-  };
-}
 
 function invalid(field: string, description: string): AppError {
   return new AppError('INVALID_ARGUMENT', { description, metadata: { field } });
@@ -164,7 +130,7 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
           }),
         ]);
         const page = rows.slice(0, pageSize);
-        return { results: page.map(toApiUser), ...(rows.length > pageSize ? { next_page_token: pageTokens.make(page.at(-1)!.id, binding) } : {}) };
+        return { results: page.map(apiUserView), ...(rows.length > pageSize ? { next_page_token: pageTokens.make(page.at(-1)!.id, binding) } : {}) };
       },
     );
 
@@ -180,7 +146,7 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
         const { account, user: userId } = request.params;
         const user = await getUser(core.directory, account, userId);
         await core.audit.record({ accountId: account, ctx: callerContext(request), action: 'user.read', target: { type: 'user', id: userId }, outcome: 'read' });
-        return toApiUser(user);
+        return apiUserView(user);
       },
     );
 
@@ -215,7 +181,7 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
           const ctx = callerContext(request, cause);
           try {
             const { user } = await change(core.directory, ctx, account, userId, { constraints: request.principal?.constraints, actorRole: request.human?.session.user.role });
-            return toApiUser(user);
+            return apiUserView(user);
           } catch (error) {
             if (!isAppError(error) || error.code !== 'RELEASE_NEEDS_APPROVAL' || !request.principal) throw error;
             throw await askRelease(core, ctx, request.principal, account, error.metadata!);
