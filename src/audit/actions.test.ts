@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../cli/main.js';
@@ -38,6 +38,14 @@ describe('the registry of audit actions', () => {
     stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
     expect(await main(['node', 'cordon', 'audit', 'actions'], { stdout, stderr: new PassThrough(), env: {} })).toBe(0);
     expect(Buffer.concat(chunks).toString('utf8')).toBe(renderAuditActions() + '\n');
+  });
+
+  it('lists no action that nothing writes', () => {
+    const sources = readdirSync(new URL('..', import.meta.url), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts') && file !== 'audit/actions.ts')
+      .map((file) => readFileSync(new URL(`../${file}`, import.meta.url), 'utf8'))
+      .join('\n');
+    for (const action of Object.keys(AuditActions)) expect(sources, action).toContain(`'${action}'`);
   });
 
   it('knows only its own actions, never an inherited property', () => {
