@@ -11,49 +11,19 @@ import { LatestCheckpoints } from './audit/latest-checkpoints.js';
 import { AuditLog } from './audit/log.js';
 import { UnauthenticatedRefusals } from './audit/unauthenticated-refusals.js';
 import { listenUrl, type Config } from './config.js';
+import type { Core } from './core.js';
 import { prepareDemo, seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
-import type { DirectoryDeps } from './directory/deps.js';
 import { buildMetricsServer } from './http/metrics-server.js';
 import { buildServer } from './http/server.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics } from './metrics.js';
 import { ContainmentWorker } from './response/containment-worker.js';
 import type { ResponseDeps } from './response/engine.js';
 import { VerifiedTokens } from './oauth/access-token.js';
 import { KeyRing } from './oauth/keys.js';
 import { TokenStanding } from './oauth/token-standing.js';
 import { readOrCreateKekFile, Sealer } from './sealing.js';
-import { openDatabase, type DatabaseHandle } from './storage/db.js';
+import { openDatabase } from './storage/db.js';
 import { holdsNoDatabase } from './storage/pglite-template.js';
-
-export interface Core {
-  config: Config;
-  database: DatabaseHandle;
-  audit: AuditLog;
-  /** Signs the audit logs' checkpoints, with `checkpointKey`. */
-  checkpointer: Checkpointer;
-  latestCheckpoints: LatestCheckpoints;
-  checkpointKey: CheckpointKey;
-  directory: DirectoryDeps;
-  /** The response engine's dependencies: the directory's, with the engine's defaults. */
-  response: ResponseDeps;
-  /** This process's Prometheus metrics. */
-  metrics: Metrics;
-  /** Refusals of callers that did not authenticate, tallied into the system log. */
-  unauthenticatedRefusals: UnauthenticatedRefusals;
-  /** Restore-after and approval expiry (response/containment-worker.ts). */
-  containmentWorker: ContainmentWorker;
-  keys: KeyRing;
-  /** Whether verified access tokens still stand (the guard's per-request database check). */
-  tokenStanding: TokenStanding;
-  /** Access tokens whose signature this process already checked (oauth/access-token.ts). */
-  accessTokens: VerifiedTokens;
-  /** Seals secrets kept at rest (signing keys, TOTP seeds) under the key-encryption key. */
-  sealer: Sealer;
-  /** The `iss` of access tokens: CORDON_ISSUER, or the URL the server listens on. */
-  issuer: string;
-  logger: Logger;
-  close(): Promise<void>;
-}
 
 export interface CreateCoreOptions {
   /** Who holds the embedded data dir: `serve` or a CLI command's name. */

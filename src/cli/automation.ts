@@ -4,7 +4,7 @@
  * (detection sources). Direct on the database when nothing holds it, through the API otherwise.
  */
 import type { Command } from 'commander';
-import type { Core } from '../app.js';
+import type { Core } from '../core.js';
 import { automationView, resetBreakers, setBreakerCap, setPaused } from '../response/automation.js';
 import { DURATION, durationSeconds } from '../response/playbook.js';
 import { INTAKE_FORMATS } from '../response/intake/signal.js';

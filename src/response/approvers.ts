@@ -4,7 +4,7 @@
  * with the approvals in its cause.
  */
 import type { CallContext } from '../audit/entry.js';
-import type { HumanPrincipal } from '../auth/session-guard.js';
+import type { HumanPrincipal } from '../http/guards/session.js';
 import { AppError } from '../errors.js';
 import type { Database } from '../storage/schema.js';
 import type { DecisionRow } from '../store/approvals.js';

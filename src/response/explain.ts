@@ -5,7 +5,7 @@
  * against the latest signed checkpoint (checked by the caller: the CLI verifies it offline).
  */
 import { sql } from 'kysely';
-import type { Core } from '../app.js';
+import type { Core } from '../core.js';
 import { proveAgainstLatest, type EntryProof } from '../audit/proofs.js';
 import { AppError } from '../errors.js';
 import { listDecisions } from '../store/approvals.js';

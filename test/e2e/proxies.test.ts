@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Core } from '../../src/app.js';
+import type { Core } from '../../src/core.js';
 import { resetCredentials, type NewCredentials } from '../../src/auth/credentials.js';
 import { timeStep, totpCode } from '../../src/auth/totp.js';
 import { base32Decode } from '../../src/base32.js';

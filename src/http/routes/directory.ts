@@ -8,8 +8,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { Core } from '../../app.js';
-import { ADMIN_ROLES, requireSession, type HumanPrincipal } from '../../auth/session-guard.js';
+import type { Core } from '../../core.js';
+import { ADMIN_ROLES, requireSession, type HumanPrincipal } from '../guards/session.js';
 import { assertMayChangeApprovers } from '../../directory/approver-group.js';
 import { addMember, createGroup, deleteGroup, groupView, removeMember } from '../../directory/groups.js';
 import { sessionView } from '../../directory/sessions.js';

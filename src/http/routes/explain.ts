@@ -6,8 +6,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { Core } from '../../app.js';
-import { requirePermissionOrAdmin } from '../../auth/session-guard.js';
+import type { Core } from '../../core.js';
+import { requirePermissionOrAdmin } from '../guards/session.js';
 import { explain } from '../../response/explain.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 import { PlanSchema } from './signal-views.js';

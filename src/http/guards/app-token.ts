@@ -7,15 +7,15 @@
  * path. Failures carry RFC 6750 challenges.
  */
 import type { FastifyRequest } from 'fastify';
-import type { Core } from '../app.js';
-import type { CallContext } from '../audit/entry.js';
-import { AppError } from '../errors.js';
-import { InvalidToken, type AccessTokenClaims } from './access-token.js';
-import { accessTokenHash, DPOP_ALGS, htuOf, InvalidProof, verifyDpopProof } from './dpop.js';
-import { describeCeiling, makerCeiling, permissionsWithinCeiling } from './maker-ceiling.js';
-import type { Permission } from './permissions.js';
-import type { Standing } from './token-standing.js';
-import type { AppConstraints } from '../store/tokens.js';
+import type { Core } from '../../core.js';
+import type { CallContext } from '../../audit/entry.js';
+import { AppError } from '../../errors.js';
+import { InvalidToken, type AccessTokenClaims } from '../../oauth/access-token.js';
+import { accessTokenHash, DPOP_ALGS, htuOf, InvalidProof, verifyDpopProof } from '../../oauth/dpop.js';
+import { describeCeiling, makerCeiling, permissionsWithinCeiling } from '../../oauth/maker-ceiling.js';
+import type { Permission } from '../../oauth/permissions.js';
+import type { Standing } from '../../oauth/token-standing.js';
+import type { AppConstraints } from '../../store/tokens.js';
 
 export interface Principal {
   claims: AccessTokenClaims;
