@@ -56,7 +56,7 @@ export function explainRoutes(app: FastifyInstance, core: Core): void {
       },
     },
     async (request) => {
-      const explanation = await explain(core, request.params.account, request.params.id);
+      const explanation = await explain({ db: core.database.db, checkpointKey: core.checkpointKey }, request.params.account, request.params.id);
       return { ...explanation, action: explanation.action && { ...explanation.action }, proof: explanation.proof && { ...explanation.proof, entry: { ...explanation.proof.entry } } };
     },
   );
