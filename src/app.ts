@@ -19,6 +19,7 @@ import { createMetrics } from './metrics.js';
 import { ContainmentWorker } from './response/containment-worker.js';
 import type { ResponseDeps } from './response/engine.js';
 import { VerifiedTokens } from './oauth/access-token.js';
+import { enforceAppConstraints } from './oauth/constraints.js';
 import { KeyRing } from './oauth/keys.js';
 import { TokenStanding } from './oauth/token-standing.js';
 import { readOrCreateKekFile, Sealer } from './sealing.js';
@@ -71,6 +72,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     db: database.db,
     audit,
     sealer,
+    appConstraints: enforceAppConstraints,
     defaults: { breakerMaxActions: config.response.breakerMaxActions, breakerWindowSeconds: config.response.breakerWindowSeconds, approvalTtlSeconds: config.response.approvalTtlSeconds },
     rawMaxBytes: config.response.rawMaxBytes,
   };
@@ -83,7 +85,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     checkpointer,
     latestCheckpoints: new LatestCheckpoints(database.db),
     checkpointKey,
-    directory: { db: database.db, audit, sealer },
+    directory: { db: database.db, audit, sealer, appConstraints: enforceAppConstraints },
     response,
     metrics,
     unauthenticatedRefusals,
