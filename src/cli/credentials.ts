@@ -1,4 +1,4 @@
-import { credentialsView, type NewCredentials } from '../auth/credentials.js';
+import { credentialsView, type NewCredentials } from '../directory/credentials.js';
 
 /**
  * New credentials for a person to read, once. The password is generated, so it is good for one thing:

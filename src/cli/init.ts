@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createAccount } from '../directory/accounts.js';
 import { operatorContext, withCore } from './context.js';
-import { credentialsView } from '../auth/credentials.js';
+import { credentialsView } from '../directory/credentials.js';
 import { describeCredentials } from './credentials.js';
 import { printJson, type CliIo } from './io.js';
 

@@ -6,7 +6,7 @@ import { getUser } from '../directory/users.js';
 import { reactivateUser, suspendUser } from '../directory/user-state.js';
 import type { UserState } from '../storage/schema.js';
 import { listUsers } from '../store/users.js';
-import { credentialsView, resetCredentials } from '../auth/credentials.js';
+import { credentialsView, resetCredentials } from '../directory/credentials.js';
 import { operatorContext, resolveAccount, withCore } from './context.js';
 import { describeCredentials } from './credentials.js';
 import { EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';

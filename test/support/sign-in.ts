@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Core } from '../../src/core.js';
-import { resetCredentials, type NewCredentials } from '../../src/auth/credentials.js';
+import { resetCredentials, type NewCredentials } from '../../src/directory/credentials.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { createUser } from '../../src/directory/users.js';
 import { buildServer } from '../../src/http/server.js';

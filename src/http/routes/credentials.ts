@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Core } from '../../core.js';
-import { credentialsView, resetCredentials } from '../../auth/credentials.js';
+import { credentialsView, resetCredentials } from '../../directory/credentials.js';
 import { ADMIN_ROLES, requireSession } from '../guards/session.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 
