@@ -23,7 +23,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import { sql } from 'kysely';
-import type { Core } from '../src/app.js';
+import type { Core } from '../src/core.js';
 import type { AuditAction } from '../src/audit/actions.js';
 import type { CallContext } from '../src/audit/entry.js';
 import { exportLog } from '../src/audit/export.js';

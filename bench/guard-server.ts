@@ -7,7 +7,7 @@ import { createCore } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { buildServer } from '../src/http/server.js';
 import { createLogger } from '../src/logger.js';
-import { requirePermission } from '../src/oauth/guard.js';
+import { requirePermission } from '../src/http/guards/app-token.js';
 
 const { config } = loadConfig(process.env);
 const core = await createCore(config, { holder: 'bench', logger: createLogger('warn') });

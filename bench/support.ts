@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { createCore, type Core } from '../src/app.js';
+import { createCore } from '../src/app.js';
+import type { Core } from '../src/core.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 

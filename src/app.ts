@@ -11,49 +11,20 @@ import { LatestCheckpoints } from './audit/latest-checkpoints.js';
 import { AuditLog } from './audit/log.js';
 import { UnauthenticatedRefusals } from './audit/unauthenticated-refusals.js';
 import { listenUrl, type Config } from './config.js';
+import type { Core } from './core.js';
 import { prepareDemo, seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
-import type { DirectoryDeps } from './directory/deps.js';
 import { buildMetricsServer } from './http/metrics-server.js';
 import { buildServer } from './http/server.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics } from './metrics.js';
 import { ContainmentWorker } from './response/containment-worker.js';
 import type { ResponseDeps } from './response/engine.js';
 import { VerifiedTokens } from './oauth/access-token.js';
+import { enforceAppConstraints } from './oauth/constraints.js';
 import { KeyRing } from './oauth/keys.js';
 import { TokenStanding } from './oauth/token-standing.js';
 import { readOrCreateKekFile, Sealer } from './sealing.js';
-import { openDatabase, type DatabaseHandle } from './storage/db.js';
+import { openDatabase } from './storage/db.js';
 import { holdsNoDatabase } from './storage/pglite-template.js';
-
-export interface Core {
-  config: Config;
-  database: DatabaseHandle;
-  audit: AuditLog;
-  /** Signs the audit logs' checkpoints, with `checkpointKey`. */
-  checkpointer: Checkpointer;
-  latestCheckpoints: LatestCheckpoints;
-  checkpointKey: CheckpointKey;
-  directory: DirectoryDeps;
-  /** The response engine's dependencies: the directory's, with the engine's defaults. */
-  response: ResponseDeps;
-  /** This process's Prometheus metrics. */
-  metrics: Metrics;
-  /** Refusals of callers that did not authenticate, tallied into the system log. */
-  unauthenticatedRefusals: UnauthenticatedRefusals;
-  /** Restore-after and approval expiry (response/containment-worker.ts). */
-  containmentWorker: ContainmentWorker;
-  keys: KeyRing;
-  /** Whether verified access tokens still stand (the guard's per-request database check). */
-  tokenStanding: TokenStanding;
-  /** Access tokens whose signature this process already checked (oauth/access-token.ts). */
-  accessTokens: VerifiedTokens;
-  /** Seals secrets kept at rest (signing keys, TOTP seeds) under the key-encryption key. */
-  sealer: Sealer;
-  /** The `iss` of access tokens: CORDON_ISSUER, or the URL the server listens on. */
-  issuer: string;
-  logger: Logger;
-  close(): Promise<void>;
-}
 
 export interface CreateCoreOptions {
   /** Who holds the embedded data dir: `serve` or a CLI command's name. */
@@ -101,6 +72,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     db: database.db,
     audit,
     sealer,
+    appConstraints: enforceAppConstraints,
     defaults: { breakerMaxActions: config.response.breakerMaxActions, breakerWindowSeconds: config.response.breakerWindowSeconds, approvalTtlSeconds: config.response.approvalTtlSeconds },
     rawMaxBytes: config.response.rawMaxBytes,
   };
@@ -113,7 +85,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     checkpointer,
     latestCheckpoints: new LatestCheckpoints(database.db),
     checkpointKey,
-    directory: { db: database.db, audit, sealer },
+    directory: { db: database.db, audit, sealer, appConstraints: enforceAppConstraints },
     response,
     metrics,
     unauthenticatedRefusals,

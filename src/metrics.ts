@@ -4,7 +4,13 @@
  * process numbered, suspensions among them.
  */
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
-import type { NumberedEntry } from './store/audit.js';
+
+/** What the metrics read of a numbered audit entry (store/audit.ts NumberedEntry). */
+export interface NumberedEntryFacts {
+  action: string;
+  outcome: string;
+  actor_type: string;
+}
 
 export interface Metrics {
   registry: Registry;
@@ -12,7 +18,7 @@ export interface Metrics {
   httpDuration: Histogram<'method' | 'route' | 'status'>;
   unauthenticatedRefusals: Counter<'status'>;
   /** Counts entries as the sequencer numbers them (once each, whichever node numbers them). */
-  countNumbered(entries: readonly NumberedEntry[]): void;
+  countNumbered(entries: readonly NumberedEntryFacts[]): void;
 }
 
 export function createMetrics(): Metrics {

@@ -2,6 +2,9 @@ import type { AuditOutcome } from '../storage/schema.js';
 import type { AuditAction, AuditTarget } from './actions.js';
 import type { AuditEntryValues } from '../store/audit.js';
 
+/** The audit log of the system itself (key rotation, unauthenticated refusals); account logs are keyed by 26-character ids. */
+export const SYSTEM_LOG = 'SYSTEM';
+
 /**
  * Who acted. `operator` is a person at the CLI on the server's own data directory; `source` a detection
  * source proving itself with its webhook secret or URL token; `anonymous` is a

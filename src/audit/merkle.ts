@@ -5,13 +5,9 @@
  * say which nodes a root, an inclusion proof or a consistency proof needs, always O(log n) of them.
  */
 import { createHash, hash } from 'node:crypto';
+import type { Hash, NodeId } from '../store/tree.js';
 
-export type Hash = Buffer;
-
-export interface NodeId {
-  level: number;
-  index: number;
-}
+export type { Hash, NodeId };
 
 /** MTH({}) = SHA-256("") (RFC 6962 §2.1). */
 export const EMPTY_ROOT: Hash = createHash('sha256').digest();

@@ -11,10 +11,9 @@
  * address and window, each with its share.
  */
 import type { Logger } from 'pino';
-import { SYSTEM_LOG } from '../oauth/keys.js';
 import { Periodic } from '../periodic.js';
 import type { AuditAction } from './actions.js';
-import type { AuditEntryInput } from './entry.js';
+import { SYSTEM_LOG, type AuditEntryInput } from './entry.js';
 import type { AuditLog } from './log.js';
 
 export const REFUSALS_ACTION = 'http.unauthenticated_refusals' satisfies AuditAction;

@@ -1,7 +1,7 @@
 /**
  * A person replaces their password with one they chose. Passwords Cordon generates (an account's first
  * owner, a credential reset, the demo) have been shown on a terminal or handed over, so they must be
- * changed before the session may do anything else (see session-guard.ts). Proving the current password
+ * changed before the session may do anything else (see http/guards/session.ts). Proving the current password
  * counts against the same backoff as a sign-in: a stolen session token is no oracle for guessing it. The
  * change revokes the user's other sessions (whoever saw the old password may have signed in with it)
  * and keeps the one that made it. Audited, never with a password.

@@ -15,8 +15,8 @@ import type { Session, User } from '../storage/schema.js';
 import { findAccountById, listAccounts } from '../store/accounts.js';
 import { insertSession } from '../store/sessions.js';
 import { claimSignInAttempt, completeSignIn, findUserByEmail } from '../store/users.js';
-import { totpSealLabel } from './credentials.js';
-import { matchTotp } from './totp.js';
+import { totpSealLabel } from '../directory/credentials.js';
+import { matchTotp } from '../directory/totp.js';
 
 /** Session tokens carry a prefix, so that a leaked one is recognisable (secret scanners) and never mistaken for a JWT. */
 export const SESSION_TOKEN_PREFIX = 'cdns_';

@@ -7,7 +7,7 @@
 import { accessSync, constants, createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import type { Core } from '../app.js';
+import type { Core } from '../core.js';
 import { renderAuditActions } from '../audit/actions.js';
 import { openCheckpoint } from '../audit/checkpoint.js';
 import { exportLog } from '../audit/export.js';

@@ -4,7 +4,7 @@
  * (detection sources). Direct on the database when nothing holds it, through the API otherwise.
  */
 import type { Command } from 'commander';
-import type { Core } from '../app.js';
+import type { Core } from '../core.js';
 import { automationView } from '../http/views/automation.js';
 import { sourceView } from '../http/views/signals.js';
 import { resetBreakers, setBreakerCap, setPaused } from '../response/automation.js';

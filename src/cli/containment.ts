@@ -137,7 +137,7 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
         // A fresh action may not be under a signed checkpoint yet: ask again for a few seconds.
         const fetch = (get: () => Promise<Explanation>) => waitForProof(get);
         const chain = await runAdmin<Explanation>(io, 'explain', opts.account, {
-          direct: (core, accountId) => fetch(async () => explanationView(await explain(core, accountId, id))),
+          direct: (core, accountId) => fetch(async () => explanationView(await explain({ db: core.database.db, checkpointKey: core.checkpointKey }, accountId, id))),
           api: (client, accountId) => fetch(() => client.call<Explanation>('GET', `${accountPath(accountId)}/explain/${id}`)),
         });
         const check = chain.proof ? checkEntryProof(chain.proof, opts.key) : undefined;

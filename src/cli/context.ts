@@ -1,5 +1,6 @@
 import { hostname, userInfo } from 'node:os';
-import { createCore, type Core } from '../app.js';
+import { createCore } from '../app.js';
+import type { Core } from '../core.js';
 import type { CallContext } from '../audit/entry.js';
 import { loadConfig, type LoadedConfig } from '../config.js';
 import { createLogger } from '../logger.js';

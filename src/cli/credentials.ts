@@ -1,4 +1,4 @@
-import type { NewCredentials } from '../auth/credentials.js';
+import type { NewCredentials } from '../directory/credentials.js';
 import { credentialsView } from '../http/views/auth.js';
 
 /**

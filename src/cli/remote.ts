@@ -5,7 +5,7 @@
  */
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Core } from '../app.js';
+import type { Core } from '../core.js';
 import { AppError, ErrorCodes, type ErrorCode } from '../errors.js';
 import { servingUrl } from '../storage/lock-file.js';
 import { readConfig, resolveAccount, withCore } from './context.js';

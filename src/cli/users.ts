@@ -6,7 +6,7 @@ import { getUser } from '../directory/users.js';
 import { reactivateUser, suspendUser } from '../directory/user-state.js';
 import type { UserState } from '../storage/schema.js';
 import { listUsers } from '../store/users.js';
-import { resetCredentials } from '../auth/credentials.js';
+import { resetCredentials } from '../directory/credentials.js';
 import { credentialsView } from '../http/views/auth.js';
 import { operatorContext, resolveAccount, withCore } from './context.js';
 import { describeCredentials } from './credentials.js';

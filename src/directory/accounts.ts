@@ -1,6 +1,6 @@
 import type { Transaction } from 'kysely';
 import type { CallContext } from '../audit/entry.js';
-import { makeCredentials, storeCredentials, type NewCredentials } from '../auth/credentials.js';
+import { makeCredentials, storeCredentials, type NewCredentials } from './credentials.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Account, Database, User } from '../storage/schema.js';

@@ -1,7 +1,7 @@
 import { beforeEach, expect, it } from 'vitest';
 import { describeBackends, useFreshCore } from '../../test/support/backends.js';
 import { seedAccount, testCtx, type SeededAccount } from '../../test/support/fixtures.js';
-import type { Core } from '../app.js';
+import type { Core } from '../core.js';
 import { AppError } from '../errors.js';
 import { getLogSize, listAuditEntries } from '../store/audit.js';
 import { listSessionsOfUser } from '../store/sessions.js';

@@ -3,7 +3,7 @@
  *
  * - Idempotent: a user already in the target state comes back unchanged (and the call is audited).
  * - Externally managed users and the last active owner are refused, with distinct codes.
- * - An app acts only within its constraints (oauth/constraints.ts); an ADMIN on MEMBERs only.
+ * - An app acts only within its constraints (`deps.appConstraints`: oauth/constraints.ts); an ADMIN on MEMBERs only.
  * - Suspension revokes every live session in the same transaction; reactivation revives none.
  * - Every suspension opens a containment record and every reactivation closes it, in the change's own
  *   statement; a locked record (the engine's) refuses :reactivate unless the caller restores through it
@@ -17,31 +17,30 @@ import { newId } from '../ids.js';
 import { findOpenContainment } from '../store/containments.js';
 import type { Transaction } from 'kysely';
 import type { Database, User, UserRole, UserState } from '../storage/schema.js';
-import { enforceAppConstraints } from '../oauth/constraints.js';
 import type { AppConstraints } from '../store/tokens.js';
-import { readAutomation, type Claim, type SlotGate } from '../store/automation.js';
-import { applyUserState, lockUserById, type CloseContainment, type OpenContainment } from '../store/users.js';
+import { readAutomation } from '../store/automation.js';
+import { applyUserState, lockUserById, type CloseContainment, type OpenContainment, type StatementPrecondition } from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
 import { assertAnotherOwner, assertMayManage } from './user-admin.js';
 import { assertAccountExists } from './users.js';
 
-export interface StateChangeResult {
+export interface StateChangeResult<T = never> {
   user: User;
   changed: boolean;
   sessionsRevoked: string[];
   /** The containment record the change opened (a suspension) or closed (a reactivation). */
   containmentId?: string | null;
-  /** With a gate that did not open: nothing changed, and these are the slots it claimed (to give back). */
-  gated?: Claim[];
+  /** With a precondition that was not met: nothing changed, and this is its report. */
+  unmet?: T;
 }
 
-export interface StateChangeOptions {
+export interface StateChangeOptions<T = never> {
   /** An app caller's constraints as its guard read them on this request; read in the transaction otherwise. */
   constraints?: AppConstraints | undefined;
   /** A signed-in person's role: an ADMIN may act on MEMBERs only (see user-admin.ts). */
   actorRole?: UserRole | undefined;
-  /** The response engine's blast-radius slots, claimed in the same statement as the change (applyUserState). */
-  gate?: SlotGate | undefined;
+  /** A condition checked in the change's own statement (applyUserState), such as the response engine's blast-radius slots. */
+  precondition?: StatementPrecondition<T> | undefined;
   /** A suspension by the response engine: the plan, whether its containment is locked, when to restore. */
   containment?: { planId: string; locked: boolean; restoreAfterSeconds: number | null } | undefined;
   /** A reactivation that is a restore through the containment record (response/restores.ts). */
@@ -91,17 +90,17 @@ function stateEntry(ctx: CallContext, accountId: string, userId: string, target:
  * (`lockUserById`): what the response engine runs as part of a plan's transaction. A refusal throws
  * before anything is written; recording it is the caller's business.
  */
-export async function changeLockedUserState(
+export async function changeLockedUserState<T = never>(
   deps: DirectoryDeps,
   trx: Transaction<Database>,
   ctx: CallContext,
   user: User,
   target: UserState,
-  options: StateChangeOptions = {},
-): Promise<StateChangeResult> {
+  options: StateChangeOptions<T> = {},
+): Promise<StateChangeResult<T>> {
   const entry = stateEntry(ctx, user.account_id, user.id, target);
   // An app may only act within its constraints, whichever route it came by.
-  const constraints = ctx.actor.type === 'app' ? await enforceAppConstraints(trx, user.account_id, ctx.actor.id, user, options.constraints) : undefined;
+  const constraints = ctx.actor.type === 'app' ? await deps.appConstraints(trx, user.account_id, ctx.actor.id, user, options.constraints) : undefined;
   assertMayManage(options.actorRole, user.role, target === 'SUSPENDED' ? 'suspend' : 'reactivate');
   if (user.state === target) {
     await deps.audit.append(trx, { ...entry, outcome: 'unchanged', details: { state: target } });
@@ -119,14 +118,14 @@ export async function changeLockedUserState(
     state: target,
     revokeReason: target === 'SUSPENDED' ? 'user_suspended' : null,
     audit: toAuditRow({ ...entry, outcome: 'changed', details: { from: user.state, to: target } }),
-    gate: options.gate,
+    precondition: options.precondition,
   });
-  if ('gated' in applied) return { user, changed: false, sessionsRevoked: [], gated: applied.gated };
+  if ('unmet' in applied) return { user, changed: false, sessionsRevoked: [], unmet: applied.unmet };
   return { user: applied.user, changed: true, sessionsRevoked: applied.sessionsRevoked, containmentId: applied.containmentId };
 }
 
 /** Every suspension opens a containment record; only the engine's are locked or restore themselves. */
-function openContainment(ctx: CallContext, options: StateChangeOptions): OpenContainment {
+function openContainment(ctx: CallContext, options: StateChangeOptions<unknown>): OpenContainment {
   return {
     id: newId(),
     planId: options.containment?.planId ?? null,
@@ -142,7 +141,7 @@ function openContainment(ctx: CallContext, options: StateChangeOptions): OpenCon
  * way only to a restore through it, or to an app holding containments:release, so that another
  * automation cannot silently re-enable a contained account.
  */
-async function closeContainment(trx: Transaction<Database>, ctx: CallContext, user: User, options: StateChangeOptions): Promise<CloseContainment> {
+async function closeContainment(trx: Transaction<Database>, ctx: CallContext, user: User, options: StateChangeOptions<unknown>): Promise<CloseContainment> {
   const closedBy = toJsonText({ actor: ctx.actor, authz: ctx.authz });
   if (options.restore) return { reason: options.restore.reason, closedBy };
   const open = await findOpenContainment(trx, user.account_id, user.id);

@@ -6,7 +6,7 @@
  * authenticates still passes, so an attacker sharing an address with real clients does not lock them out.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Core } from '../app.js';
+import type { Core } from '../core.js';
 import { rateLimitKey } from '../address-ranges.js';
 import type { AppError } from '../errors.js';
 import { RateLimiter, rateLimited } from '../oauth/rate-limit.js';

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import type { Core } from '../app.js';
+import type { Core } from '../core.js';
 import type { AuditAction, AuditTarget } from '../audit/actions.js';
 import type { CallContext } from '../audit/entry.js';
 import { isAppError } from '../errors.js';

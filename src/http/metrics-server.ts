@@ -3,7 +3,7 @@
  * listener so that a scraper needs no credentials there and the Internet sees no metrics.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Core } from '../app.js';
+import type { Core } from '../core.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { RpcStatusSchema } from './schemas.js';
 

@@ -9,7 +9,7 @@ import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { Core } from '../app.js';
+import type { Core } from '../core.js';
 import { addressMatcher } from '../address-ranges.js';
 import { AppError, isAppError, toOAuthError, toRpcStatus } from '../errors.js';
 import { trackAnonymousCallers, type AnonymousCallers } from './anonymous-callers.js';

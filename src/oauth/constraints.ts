@@ -4,6 +4,7 @@
  * role read again here, under a share lock), the groups the app may act on (the user must be in one),
  * the roles it may never touch, and its suspensions per hour (a sliding hour, counted under the app's
  * row lock so that concurrent calls cannot overshoot). A refusal names the constraint in its metadata.
+ * The directory runs it as `DirectoryDeps.appConstraints`, which the composition root (app.ts) sets.
  */
 import { AppError } from '../errors.js';
 import type { User, UserState } from '../storage/schema.js';

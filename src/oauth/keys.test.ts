@@ -4,7 +4,8 @@ import { describeBackends, useFreshCore } from '../../test/support/backends.js';
 import { testCtx } from '../../test/support/fixtures.js';
 import { listAuditEntries } from '../store/audit.js';
 import { Sealer } from '../sealing.js';
-import { KeyRing, SYSTEM_LOG } from './keys.js';
+import { SYSTEM_LOG } from '../audit/entry.js';
+import { KeyRing } from './keys.js';
 
 describeBackends('signing keys', (backend) => {
   const t = useFreshCore(backend);

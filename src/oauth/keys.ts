@@ -10,13 +10,11 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { sql } from 'kysely';
 import type { AuditLog } from '../audit/log.js';
-import type { CallContext } from '../audit/entry.js';
+import { SYSTEM_LOG, type CallContext } from '../audit/entry.js';
 import { AppError } from '../errors.js';
 import type { Sealer } from '../sealing.js';
 import type { Executor } from '../store/executor.js';
 
-/** The audit log of the system itself (key rotation); account logs are keyed by 26-character ids. */
-export const SYSTEM_LOG = 'SYSTEM';
 const KEY_LOCK = 0x436f72646f6e4b; // advisory lock: one node creates the first key
 const REFRESH_MS = 30_000;
 

@@ -25,7 +25,7 @@
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Core } from '../app.js';
+import type { Core } from '../core.js';
 import type { CallContext } from '../audit/entry.js';
 import { createAccount } from '../directory/accounts.js';
 import { addMember, createGroup, removeMember } from '../directory/groups.js';

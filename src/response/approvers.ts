@@ -4,7 +4,7 @@
  * with the approvals in its cause.
  */
 import type { CallContext } from '../audit/entry.js';
-import type { HumanPrincipal } from '../auth/session-guard.js';
+import type { SessionPrincipal } from '../auth/principal.js';
 import { AppError } from '../errors.js';
 import type { Database } from '../storage/schema.js';
 import type { DecisionRow } from '../store/approvals.js';
@@ -22,7 +22,8 @@ export interface Approver {
   ctx: CallContext;
 }
 
-export function approverOf(human: HumanPrincipal): Approver {
+/** The approver a signed-in person is. */
+export function approverOf(human: SessionPrincipal): Approver {
   return { userId: human.session.user_id, role: human.session.user.role, sessionId: human.session.id, ctx: human.ctx };
 }
 

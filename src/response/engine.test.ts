@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createAccount } from '../directory/accounts.js';
 import { createUser } from '../directory/users.js';
-import type { Core } from '../app.js';
+import type { Core } from '../core.js';
 import type { User, UserRole } from '../storage/schema.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../../test/support/backends.js';
 import { testCtx } from '../../test/support/fixtures.js';

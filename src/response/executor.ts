@@ -57,9 +57,9 @@ export async function execute(deps: DirectoryDeps, trx: Transaction<Database> | 
   try {
     const caps = draft.caps ?? [];
     const containment = { planId: draft.id, locked: draft.playbook!.lock, restoreAfterSeconds: draft.playbook!.restoreAfterSeconds };
-    let result = await changeLockedUserState(deps, trx, ctx, subject, 'SUSPENDED', caps.length > 0 ? { containment, gate: slotGate(draft.accountId, caps, draft.id) } : { containment });
-    if (result.gated) {
-      for (const claim of result.gated) await releaseSlot(trx, draft.accountId, claim);
+    let result = await changeLockedUserState(deps, trx, ctx, subject, 'SUSPENDED', caps.length > 0 ? { containment, precondition: slotGate(draft.accountId, caps, draft.id) } : { containment });
+    if (result.unmet) {
+      for (const claim of result.unmet) await releaseSlot(trx, draft.accountId, claim);
       const claimed: Claim[] = [];
       for (const cap of caps) {
         const claim = await claimSlot(trx, draft.accountId, cap, draft.id);

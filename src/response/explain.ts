@@ -6,12 +6,13 @@
  * it through http/views/explain.ts.
  */
 import { sql } from 'kysely';
-import type { Core } from '../app.js';
+import type { CheckpointKey } from '../audit/checkpoint-key.js';
 import { proveAgainstLatest, type EntryProof } from '../audit/proofs.js';
 import { AppError } from '../errors.js';
 import { listDecisions } from '../store/approvals.js';
 import { findFirstEntry, searchEntries, type NumberedEntry } from '../store/audit.js';
 import { findContainment, findContainmentOfPlan, type ContainmentRow } from '../store/containments.js';
+import type { Executor } from '../store/executor.js';
 import { findPlan, type PlanRow } from '../store/plans.js';
 import { findPlaybookHash } from '../store/playbooks.js';
 import { findSignal } from '../store/signals.js';
@@ -33,9 +34,15 @@ export interface Explanation {
   proof: EntryProof | null;
 }
 
+/** What explaining reads: the database, and the key of the checkpoints the proof is against. */
+export interface ExplainDeps {
+  db: Executor;
+  checkpointKey: CheckpointKey;
+}
+
 /** Assembles the chain; NOT_FOUND when the id names nothing in the account. */
-export async function explain(core: Pick<Core, 'database' | 'checkpointKey'>, accountId: string, id: string): Promise<Explanation> {
-  const db = core.database.db;
+export async function explain(deps: ExplainDeps, accountId: string, id: string): Promise<Explanation> {
+  const { db } = deps;
   let kind: Explanation['kind'];
   let plan: PlanRow | undefined;
   let containment: ContainmentRow | undefined;
@@ -93,7 +100,7 @@ export async function explain(core: Pick<Core, 'database' | 'checkpointKey'>, ac
       user_state: user?.state ?? null,
       containment: containment ? { id: containment.id, status: containment.status, close_reason: containment.close_reason, locked: containment.locked } : null,
     },
-    proof: action ? ((await proveAgainstLatest(db, core.checkpointKey, accountId, action.idx)) ?? null) : null,
+    proof: action ? ((await proveAgainstLatest(db, deps.checkpointKey, accountId, action.idx)) ?? null) : null,
   };
 }
 

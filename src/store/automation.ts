@@ -3,6 +3,7 @@ import { randomInt } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AutomationSettingsTable, BreakersTable } from '../storage/schema.js';
 import type { Executor } from './executor.js';
+import type { StatementPrecondition } from './users.js';
 
 export type AutomationSettings = Selectable<AutomationSettingsTable>;
 export type BreakerRow = Selectable<BreakersTable>;
@@ -108,20 +109,19 @@ export interface Claim {
 }
 
 /**
- * A gate for a state change (store/users.ts applyUserState): CTEs claiming, by random probes, one slot
- * of every cap, and `gate` with the claims and their count. The change happens only when every cap
- * gave a slot; otherwise the caller releases what was claimed and takes the slow path (claimSlot).
+ * A gate for a state change (store/users.ts applyUserState's precondition): CTEs claiming, by random
+ * probes, one slot of every cap, met when every cap gave a slot. Otherwise nothing changes, the unmet
+ * gate reports the slots it did claim, and the caller releases them and takes the slow path (claimSlot).
  */
-export function slotGate(accountId: string, caps: Cap[], planId: string) {
+export function slotGate(accountId: string, caps: Cap[], planId: string): StatementPrecondition<Claim[]> {
   const claims = caps.map((cap, i) => sql`${sql.raw(`claim_${i}`)} AS (${claimSql(accountId, cap, planId, probeSlots(cap), true)})`);
   const union = sql.join(caps.map((_, i) => sql`SELECT scope, slot, previous FROM ${sql.raw(`claim_${i}`)}`), sql` UNION ALL `);
   return {
-    expected: caps.length,
-    ctes: sql`${sql.join(claims, sql`, `)}, gate AS (SELECT count(*)::int AS n, coalesce(json_agg(c), '[]') AS claims FROM (${union}) c)`,
+    ctes: sql`${sql.join(claims, sql`, `)}, precondition AS (SELECT count(*)::int = ${caps.length} AS met, coalesce(json_agg(c), '[]') AS report FROM (${union}) c)`,
+    unmet: (report) =>
+      ((report ?? []) as Array<{ scope: string; slot: number; previous: string | null }>).map((c) => ({ scope: c.scope, slot: c.slot, previous: c.previous === null ? null : new Date(c.previous) })),
   };
 }
-
-export type SlotGate = ReturnType<typeof slotGate>;
 
 /** Advisory lock class of a cap's counted claims (the two-int4 key space: no clash with single-key locks). */
 const CAP_LOCK = 0x436f7264; // "Cord"

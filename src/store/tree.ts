@@ -1,7 +1,15 @@
 import { sql } from 'kysely';
-import type { Hash, NodeId } from '../audit/merkle.js';
 import { NUMBERED_ENTRY, type NumberedEntry } from './audit.js';
 import type { Executor } from './executor.js';
+
+/** A SHA-256 hash of the audit log's Merkle tree (audit/merkle.ts). */
+export type Hash = Buffer;
+
+/** A stored node: the complete subtree of leaves [index·2^level, (index+1)·2^level). */
+export interface NodeId {
+  level: number;
+  index: number;
+}
 
 /** bytea as a Buffer: pg returns one, PGlite a plain Uint8Array (no copy either way). */
 export const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));

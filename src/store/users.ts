@@ -1,7 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { ContainmentCloseReason, User, UserRole, UserState } from '../storage/schema.js';
 import type { AuditEntryValues } from './audit.js';
-import type { Claim, SlotGate } from './automation.js';
 import type { Executor } from './executor.js';
 
 export interface NewUserRow {
@@ -15,6 +14,16 @@ export interface NewUserRow {
 
 export function insertUsers(db: Executor, rows: NewUserRow[]): Promise<User[]> {
   return db.insertInto('users').values(rows).returningAll().execute();
+}
+
+/**
+ * A condition a statement's change must meet, checked in that statement: `ctes` end with one named
+ * `precondition`, of one row with `met` (boolean) and `report` (json). When it is not met nothing
+ * changes, and the caller gets `unmet(report)`.
+ */
+export interface StatementPrecondition<T> {
+  ctes: RawBuilder<unknown>;
+  unmet(report: unknown): T;
 }
 
 export function findUserById(db: Executor, accountId: string, id: string): Promise<User | undefined> {
@@ -132,10 +141,10 @@ export interface CloseContainment {
  * `lockUserById` in the same transaction, so its snapshot sees every session and membership committed
  * before the lock. `sessions_revoked` and `containment_id` are merged into the entry's details.
  *
- * With a `gate` (store/automation.ts slotGate: the blast-radius slots a plan must hold), the change and
- * its entry happen only if the gate claimed a slot of every cap; `gated` then lists what it did claim.
+ * With a `precondition` (such as the response engine's blast-radius slots, store/automation.ts
+ * slotGate), the change and its entry happen only if it is met; `unmet` then carries its report.
  */
-export async function applyUserState(
+export async function applyUserState<T = never>(
   db: Executor,
   change: {
     accountId: string;
@@ -143,17 +152,17 @@ export async function applyUserState(
     state: UserState;
     revokeReason: string | null;
     audit: AuditEntryValues;
-    gate?: SlotGate | undefined;
+    precondition?: StatementPrecondition<T> | undefined;
     /** A suspension opens the user's record; a reactivation closes it. */
     containment: { open: OpenContainment } | { close: CloseContainment };
   },
-): Promise<{ user: User; sessionsRevoked: string[]; containmentId: string | null } | { gated: Claim[] }> {
-  const { accountId, userId, state, revokeReason, audit: a, gate } = change;
+): Promise<{ user: User; sessionsRevoked: string[]; containmentId: string | null } | { unmet: T }> {
+  const { accountId, userId, state, revokeReason, audit: a, precondition: p } = change;
   const containment = containmentCte(accountId, userId, change.containment);
-  const result = await sql<User & { sessions_revoked: string[]; containment_id: string | null; claims: Array<{ scope: string; slot: number; previous: string | null }> | null }>`
-    WITH ${gate ? sql`${gate.ctes},` : sql``} changed AS (
+  const result = await sql<User & { sessions_revoked: string[]; containment_id: string | null; report: unknown }>`
+    WITH ${p ? sql`${p.ctes},` : sql``} changed AS (
       UPDATE users SET state = ${state}, updated_at = now()
-      WHERE account_id = ${accountId} AND id = ${userId} ${gate ? sql`AND (SELECT n FROM gate) = ${gate.expected}` : sql``}
+      WHERE account_id = ${accountId} AND id = ${userId} ${p ? sql`AND (SELECT met FROM precondition)` : sql``}
       RETURNING *
     ), revoked AS (
       UPDATE sessions SET revoked_at = now(), revoke_reason = ${revokeReason}
@@ -171,13 +180,13 @@ export async function applyUserState(
       FROM revoked_ids WHERE EXISTS (SELECT 1 FROM changed)
     )
     SELECT changed.*, revoked_ids.ids AS sessions_revoked, (SELECT id FROM containment) AS containment_id,
-           ${gate ? sql`(SELECT claims FROM gate)` : sql`NULL::json`} AS claims
+           ${p ? sql`(SELECT report FROM precondition)` : sql`NULL::json`} AS report
     FROM revoked_ids LEFT JOIN changed ON true`.execute(db);
   const row = result.rows[0]!;
-  const { sessions_revoked, claims, containment_id, ...user } = row;
+  const { sessions_revoked, report, containment_id, ...user } = row;
   if (user.id === null) {
-    if (!gate) throw new Error(`applyUserState: user ${userId} vanished under its lock`);
-    return { gated: (claims ?? []).map((c) => ({ scope: c.scope, slot: c.slot, previous: c.previous === null ? null : new Date(c.previous) })) };
+    if (!p) throw new Error(`applyUserState: user ${userId} vanished under its lock`);
+    return { unmet: p.unmet(report) };
   }
   return { user, sessionsRevoked: sessions_revoked, containmentId: containment_id };
 }

@@ -9,11 +9,11 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Core } from '../../src/app.js';
+import type { Core } from '../../src/core.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';
-import { SYSTEM_LOG } from '../../src/oauth/keys.js';
+import { SYSTEM_LOG } from '../../src/audit/entry.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
 import { appAccessToken, auditTrail, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
 

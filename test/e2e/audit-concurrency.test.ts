@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Core } from '../../src/app.js';
+import type { Core } from '../../src/core.js';
 import { openCheckpoint } from '../../src/audit/checkpoint.js';
 import { logOrigin } from '../../src/audit/checkpointer.js';
 import { leafHashOf } from '../../src/audit/leaf.js';

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Core } from '../../src/app.js';
+import type { Core } from '../../src/core.js';
 import { exportLog } from '../../src/audit/export.js';
-import { timeStep, totpCode } from '../../src/auth/totp.js';
+import { timeStep, totpCode } from '../../src/directory/totp.js';
 import { base32Decode } from '../../src/base32.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { buildServer } from '../../src/http/server.js';
-import { SYSTEM_LOG } from '../../src/oauth/keys.js';
+import { SYSTEM_LOG } from '../../src/audit/entry.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
 import { captureLogs, testCtx } from '../support/fixtures.js';
 

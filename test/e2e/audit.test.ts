@@ -4,7 +4,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import type { Core } from '../../src/app.js';
+import type { Core } from '../../src/core.js';
 import { openCheckpoint } from '../../src/audit/checkpoint.js';
 import { exportLog } from '../../src/audit/export.js';
 import { leafHashOf } from '../../src/audit/leaf.js';

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Core } from '../../src/app.js';
+import type { Core } from '../../src/core.js';
 import { base32Decode } from '../../src/base32.js';
-import { timeStep, totpCode } from '../../src/auth/totp.js';
+import { timeStep, totpCode } from '../../src/directory/totp.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { suspendUser } from '../../src/directory/user-state.js';
 import { createApp } from '../../src/oauth/apps.js';

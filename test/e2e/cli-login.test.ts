@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { base32Decode } from '../../src/base32.js';
-import { timeStep, totpCode } from '../../src/auth/totp.js';
+import { timeStep, totpCode } from '../../src/directory/totp.js';
 import { listAuditEntries } from '../../src/store/audit.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
 import { runCli, startServer, stopServer } from '../support/cli.js';

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Core } from '../../src/app.js';
-import { resetCredentials, type NewCredentials } from '../../src/auth/credentials.js';
-import { timeStep, totpCode } from '../../src/auth/totp.js';
+import type { Core } from '../../src/core.js';
+import { resetCredentials, type NewCredentials } from '../../src/directory/credentials.js';
+import { timeStep, totpCode } from '../../src/directory/totp.js';
 import { base32Decode } from '../../src/base32.js';
 import { addMember, createGroup } from '../../src/directory/groups.js';
 import { createUser } from '../../src/directory/users.js';

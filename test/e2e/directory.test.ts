@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Core } from '../../src/app.js';
+import type { Core } from '../../src/core.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Core } from '../../src/app.js';
+import type { Core } from '../../src/core.js';
 import { AppError } from '../../src/errors.js';
 import { auditRefusals } from '../../src/http/audited-calls.js';
 import { buildMetricsServer } from '../../src/http/metrics-server.js';

@@ -3,7 +3,7 @@ import { startServer, type RunningServer } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createApp } from '../../src/oauth/apps.js';
-import { SYSTEM_LOG } from '../../src/oauth/keys.js';
+import { SYSTEM_LOG } from '../../src/audit/entry.js';
 import { listAuditEntries } from '../../src/store/audit.js';
 import { BACKENDS, createTestDatabase, type TestDatabase } from '../support/backends.js';
 import { seedAccount, testCtx } from '../support/fixtures.js';

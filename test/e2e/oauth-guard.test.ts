@@ -3,11 +3,11 @@ import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT,
 import { accessTokenHash } from '../../src/oauth/dpop.js';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Core } from '../../src/app.js';
+import type { Core } from '../../src/core.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { buildServer } from '../../src/http/server.js';
 import { createApp, disableApp } from '../../src/oauth/apps.js';
-import { requirePermission } from '../../src/oauth/guard.js';
+import { requirePermission } from '../../src/http/guards/app-token.js';
 import { listAuditEntries } from '../../src/store/audit.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
 import { seedAccount, testCtx } from '../support/fixtures.js';

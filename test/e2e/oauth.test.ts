@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { createRemoteJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Core } from '../../src/app.js';
+import type { Core } from '../../src/core.js';
 import { buildServer } from '../../src/http/server.js';
 import { createApp, disableApp } from '../../src/oauth/apps.js';
 import { listAuditEntries } from '../../src/store/audit.js';

@@ -4,10 +4,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Core } from '../../src/app.js';
-import { resetCredentials } from '../../src/auth/credentials.js';
+import type { Core } from '../../src/core.js';
+import { resetCredentials } from '../../src/directory/credentials.js';
 import { base32Decode } from '../../src/base32.js';
-import { timeStep, totpCode } from '../../src/auth/totp.js';
+import { timeStep, totpCode } from '../../src/directory/totp.js';
 import { listAuditEntries } from '../../src/store/audit.js';
 import { describeBackends } from '../support/backends.js';
 import { mintSessionToken, rpc, testCtx } from '../support/fixtures.js';

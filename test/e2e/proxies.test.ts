@@ -5,9 +5,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Core } from '../../src/app.js';
-import { resetCredentials, type NewCredentials } from '../../src/auth/credentials.js';
-import { timeStep, totpCode } from '../../src/auth/totp.js';
+import type { Core } from '../../src/core.js';
+import { resetCredentials, type NewCredentials } from '../../src/directory/credentials.js';
+import { timeStep, totpCode } from '../../src/directory/totp.js';
 import { base32Decode } from '../../src/base32.js';
 import { buildServer } from '../../src/http/server.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Core } from '../../src/app.js';
+import type { Core } from '../../src/core.js';
 import { buildServer } from '../../src/http/server.js';
 import { createSource, signBody } from '../../src/response/sources.js';
 import type { FastifyInstance } from 'fastify';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Core } from '../../src/app.js';
+import type { Core } from '../../src/core.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { insertUsersWithGroups } from '../../src/directory/users.js';
 import { buildServer } from '../../src/http/server.js';

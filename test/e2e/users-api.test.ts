@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Core } from '../../src/app.js';
+import type { Core } from '../../src/core.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { reactivateUser } from '../../src/directory/user-state.js';
 import { createUser, insertUsersWithGroups } from '../../src/directory/users.js';

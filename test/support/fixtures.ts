@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Core } from '../../src/app.js';
+import type { Core } from '../../src/core.js';
 import type { CallContext } from '../../src/audit/entry.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { createUser } from '../../src/directory/users.js';

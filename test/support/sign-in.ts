@@ -4,8 +4,8 @@
  * per-address sign-in limit off and its logs captured, behind an HTTP server.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Core } from '../../src/app.js';
-import { resetCredentials, type NewCredentials } from '../../src/auth/credentials.js';
+import type { Core } from '../../src/core.js';
+import { resetCredentials, type NewCredentials } from '../../src/directory/credentials.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { createUser } from '../../src/directory/users.js';
 import { buildServer } from '../../src/http/server.js';

@@ -5,8 +5,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { Core } from '../../app.js';
-import { ADMIN_ROLES, requireSession } from '../../auth/session-guard.js';
+import type { Core } from '../../core.js';
+import { ADMIN_ROLES, requireSession } from '../guards/session.js';
 import { AUTH_METHODS, createApp, disableApp, getApp, listApps, rotateAppSecret, type NewAppInput } from '../../oauth/apps.js';
 import type { AuthMethod } from '../../storage/schema.js';
 import { auditRefusals } from '../audited-calls.js';

@@ -6,9 +6,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { Core } from '../../app.js';
+import type { Core } from '../../core.js';
 import { changePassword, PASSWORD_MAX_LENGTH } from '../../auth/password-change.js';
-import { requireSession } from '../../auth/session-guard.js';
+import { requireSession } from '../guards/session.js';
 import { signIn } from '../../auth/sign-in.js';
 import { revokeSession } from '../../directory/sessions.js';
 import { rateLimitKey } from '../../address-ranges.js';

@@ -6,8 +6,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { Core } from '../../app.js';
-import { ADMIN_ROLES, requireSession } from '../../auth/session-guard.js';
+import type { Core } from '../../core.js';
+import { ADMIN_ROLES, requireSession } from '../guards/session.js';
 import { AppError } from '../../errors.js';
 import { resetBreakers, setBreakerCap, setPaused } from '../../response/automation.js';
 import { MAX_BREAKER_ACTIONS } from '../../response/playbook.js';

@@ -5,9 +5,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { Core } from '../../app.js';
-import { resetCredentials } from '../../auth/credentials.js';
-import { ADMIN_ROLES, requireSession } from '../../auth/session-guard.js';
+import type { Core } from '../../core.js';
+import { resetCredentials } from '../../directory/credentials.js';
+import { ADMIN_ROLES, requireSession } from '../guards/session.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 import { ResetCredentialsSchema, resetCredentialsView } from '../views/auth.js';
 

@@ -8,10 +8,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { Core } from '../../app.js';
+import type { Core } from '../../core.js';
 import type { AuditAction } from '../../audit/actions.js';
 import type { AuditEntryInput } from '../../audit/entry.js';
-import { ADMIN_ROLES, requireSession, type HumanPrincipal } from '../../auth/session-guard.js';
+import { ADMIN_ROLES, requireSession, type HumanPrincipal } from '../guards/session.js';
 import { assertMayChangeApprovers } from '../../directory/approver-group.js';
 import { addMember, createGroup, deleteGroup, removeMember } from '../../directory/groups.js';
 import { assertMayManage, deleteUser, updateUser } from '../../directory/user-admin.js';

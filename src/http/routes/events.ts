@@ -6,9 +6,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { Core } from '../../app.js';
+import type { Core } from '../../core.js';
 import { readFeed, toOcsfEvent, toOnePasswordEvent } from '../../audit/feed.js';
-import { requirePermissionOrAdmin } from '../../auth/session-guard.js';
+import { requirePermissionOrAdmin } from '../guards/session.js';
 import { AppError } from '../../errors.js';
 import type { NumberedEntry } from '../../store/audit.js';
 import { RpcStatusSchema } from '../schemas.js';

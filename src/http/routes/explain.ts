@@ -6,8 +6,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { Core } from '../../app.js';
-import { requirePermissionOrAdmin } from '../../auth/session-guard.js';
+import type { Core } from '../../core.js';
+import { requirePermissionOrAdmin } from '../guards/session.js';
 import { explain } from '../../response/explain.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 import { ExplanationSchema, explanationView } from '../views/explain.js';
@@ -27,6 +27,6 @@ export function explainRoutes(app: FastifyInstance, core: Core): void {
         response: { 200: ExplanationSchema, ...Errors },
       },
     },
-    async (request) => explanationView(await explain(core, request.params.account, request.params.id)),
+    async (request) => explanationView(await explain({ db: core.database.db, checkpointKey: core.checkpointKey }, request.params.account, request.params.id)),
   );
 }

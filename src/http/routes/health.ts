@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { Type } from 'typebox';
-import type { Core } from '../../app.js';
+import type { Core } from '../../core.js';
 import { unavailable } from '../../errors.js';
 import { RpcStatusSchema } from '../schemas.js';
 

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { Core } from '../../app.js';
+import type { Core } from '../../core.js';
 import { AppError, toRpcStatus } from '../../errors.js';
 import { RpcStatusSchema } from '../schemas.js';
 

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
-import type { Core } from '../../app.js';
+import type { Core } from '../../core.js';
 import { rateLimitKey } from '../../address-ranges.js';
 import { AppError } from '../../errors.js';
 import { AppLookup } from '../../oauth/app-lookup.js';

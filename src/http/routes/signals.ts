@@ -15,10 +15,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { Core } from '../../app.js';
-import { ADMIN_ROLES, requireSession } from '../../auth/session-guard.js';
+import type { Core } from '../../core.js';
+import { ADMIN_ROLES, requireSession } from '../guards/session.js';
 import { AppError } from '../../errors.js';
-import { requestOrigin, requirePermission } from '../../oauth/guard.js';
+import { requestOrigin, requirePermission } from '../guards/app-token.js';
 import { planSignal, receiveSignal, type Reception } from '../../response/engine.js';
 import { mapSignal } from '../../response/intake/index.js';
 import { INTAKE_FORMATS, invalidSignal, type IntakeFormat } from '../../response/intake/signal.js';

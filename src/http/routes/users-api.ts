@@ -10,13 +10,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import type { Core } from '../../app.js';
-import { requirePermissionOrAdmin } from '../../auth/session-guard.js';
+import type { Core } from '../../core.js';
+import { requirePermissionOrAdmin } from '../guards/session.js';
 import { getUser } from '../../directory/users.js';
 import { reactivateUser, suspendUser } from '../../directory/user-state.js';
 import type { CallContext } from '../../audit/entry.js';
 import { AppError, isAppError } from '../../errors.js';
-import type { Principal } from '../../oauth/guard.js';
+import type { Principal } from '../guards/app-token.js';
 import type { Permission } from '../../oauth/permissions.js';
 import { requestRelease } from '../../response/restores.js';
 import type { UserState } from '../../storage/schema.js';

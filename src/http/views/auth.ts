@@ -3,8 +3,8 @@
  * user, and new credentials, shown once to whoever made them.
  */
 import { Type, type Static } from 'typebox';
-import type { NewCredentials } from '../../auth/credentials.js';
-import { otpauthUri } from '../../auth/totp.js';
+import type { NewCredentials } from '../../directory/credentials.js';
+import { otpauthUri } from '../../directory/totp.js';
 import type { User } from '../../storage/schema.js';
 import type { SignedInSession } from '../../store/sessions.js';
 

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Core } from '../../app.js';
+import type { Core } from '../../core.js';
 import { createAccount } from '../../directory/accounts.js';
 import { insertUsersWithGroups } from '../../directory/users.js';
 import type { User } from '../../storage/schema.js';

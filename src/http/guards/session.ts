@@ -6,20 +6,17 @@
  * no app administers apps or approves actions.
  */
 import type { FastifyRequest } from 'fastify';
-import type { Core } from '../app.js';
-import type { CallContext } from '../audit/entry.js';
-import { AppError } from '../errors.js';
-import { appPrincipal, readAccessToken, requestOrigin, requirePermission } from '../oauth/guard.js';
-import type { Permission } from '../oauth/permissions.js';
-import type { UserRole } from '../storage/schema.js';
-import { findLiveSessionByTokenHash, type SignedInSession } from '../store/sessions.js';
-import { hashSessionToken, SESSION_TOKEN_PREFIX } from './sign-in.js';
+import type { Core } from '../../core.js';
+import type { SessionPrincipal } from '../../auth/principal.js';
+import { AppError } from '../../errors.js';
+import { appPrincipal, readAccessToken, requestOrigin, requirePermission } from './app-token.js';
+import type { Permission } from '../../oauth/permissions.js';
+import type { UserRole } from '../../storage/schema.js';
+import { findLiveSessionByTokenHash } from '../../store/sessions.js';
+import { hashSessionToken, SESSION_TOKEN_PREFIX } from '../../auth/sign-in.js';
 
-export interface HumanPrincipal {
-  session: SignedInSession;
-  /** For the audit entries of what the request does. */
-  ctx: CallContext;
-}
+/** A person the guard admitted: the services' SessionPrincipal (auth/principal.ts). */
+export type HumanPrincipal = SessionPrincipal;
 
 declare module 'fastify' {
   interface FastifyRequest {

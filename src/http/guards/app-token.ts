@@ -1,21 +1,21 @@
 /**
  * The resource-side guard every protected route uses: a valid Cordon access token (see
- * access-token.ts), not revoked, of an enabled app and signed by a key still in force (checked in the
+ * oauth/access-token.ts), not revoked, of an enabled app and signed by a key still in force (checked in the
  * database on every request, so a revocation, a disabled app or a revoked key holds on the very next
  * request on every node, however the token's signature was cached), holding the route's
- * permission within what the app's maker can still exercise (maker-ceiling.ts), for the account in the
+ * permission within what the app's maker can still exercise (oauth/maker-ceiling.ts), for the account in the
  * path. Failures carry RFC 6750 challenges.
  */
 import type { FastifyRequest } from 'fastify';
-import type { Core } from '../app.js';
-import type { CallContext } from '../audit/entry.js';
-import { AppError } from '../errors.js';
-import { InvalidToken, type AccessTokenClaims } from './access-token.js';
-import { accessTokenHash, DPOP_ALGS, htuOf, InvalidProof, verifyDpopProof } from './dpop.js';
-import { describeCeiling, makerCeiling, permissionsWithinCeiling } from './maker-ceiling.js';
-import type { Permission } from './permissions.js';
-import type { Standing } from './token-standing.js';
-import type { AppConstraints } from '../store/tokens.js';
+import type { Core } from '../../core.js';
+import type { CallContext } from '../../audit/entry.js';
+import { AppError } from '../../errors.js';
+import { InvalidToken, type AccessTokenClaims } from '../../oauth/access-token.js';
+import { accessTokenHash, DPOP_ALGS, htuOf, InvalidProof, verifyDpopProof } from '../../oauth/dpop.js';
+import { describeCeiling, makerCeiling, permissionsWithinCeiling } from '../../oauth/maker-ceiling.js';
+import type { Permission } from '../../oauth/permissions.js';
+import type { Standing } from '../../oauth/token-standing.js';
+import type { AppConstraints } from '../../store/tokens.js';
 
 export interface Principal {
   claims: AccessTokenClaims;
@@ -75,7 +75,7 @@ export function requirePermission(core: Core, permission: Permission) {
 
 /**
  * An access token's verified claims (undefined when it does not verify), and a way to read whether it
- * still stands (one statement per event-loop turn, token-standing.ts).
+ * still stands (one statement per event-loop turn, oauth/token-standing.ts).
  */
 export async function readAccessToken(core: Core, token: string): Promise<{ claims: AccessTokenClaims; kid: string; standing(): Promise<Standing> } | undefined> {
   let verified: { claims: AccessTokenClaims; kid: string };
@@ -89,7 +89,7 @@ export async function readAccessToken(core: Core, token: string): Promise<{ clai
   return { claims, kid, standing: () => core.tokenStanding.check({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id, kid }) };
 }
 
-/** An app caller, with the permissions its token carries within what its maker can still exercise (maker-ceiling.ts). */
+/** An app caller, with the permissions its token carries within what its maker can still exercise (oauth/maker-ceiling.ts). */
 export function appPrincipal(request: FastifyRequest, claims: AccessTokenClaims, constraints: AppConstraints): Principal {
   const permissions = permissionsWithinCeiling(claims.scope.split(' '), makerCeiling(constraints.maker));
   return {

@@ -4,10 +4,10 @@
  */
 import type { Transaction } from 'kysely';
 import type { CallContext } from '../audit/entry.js';
-import type { DirectoryDeps } from '../directory/deps.js';
-import { assertMayResetApprover } from '../directory/approver-group.js';
-import { assertMayManage } from '../directory/user-admin.js';
-import { generatePassword, hashSecret } from '../directory/passwords.js';
+import type { DirectoryDeps } from './deps.js';
+import { assertMayResetApprover } from './approver-group.js';
+import { assertMayManage } from './user-admin.js';
+import { generatePassword, hashSecret } from './passwords.js';
 import { AppError } from '../errors.js';
 import type { Database, User, UserRole } from '../storage/schema.js';
 import { revokeSessionsOfUser } from '../store/sessions.js';
