@@ -17,7 +17,9 @@ import type { Executor } from '../store/executor.js';
 
 /** The audit log of the system itself (key rotation); account logs are keyed by 26-character ids. */
 export const SYSTEM_LOG = 'SYSTEM';
-const KEY_LOCK = 0x436f72646f6e4b; // advisory lock: one node creates the first key
+// Advisory lock: one node creates the first key. Written 0x436f72646f6e4b ('CordonK') at first, which a double
+// rounds to this: the key every node has locked since.
+const KEY_LOCK = 0x436f72646f6e4c;
 const REFRESH_MS = 30_000;
 
 /**

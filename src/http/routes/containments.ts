@@ -13,7 +13,6 @@ import { decidePlan } from '../../response/approvals.js';
 import { approverOf, isApprover } from '../../response/approvers.js';
 import { isoOrNull, planView } from '../../response/engine.js';
 import { requestRestore, setRestorePolicy, type RestoreReport } from '../../response/restores.js';
-import type { ContainmentSnapshot } from '../../storage/schema.js';
 import type { DecisionRow } from '../../store/approvals.js';
 import { listDecisions } from '../../store/approvals.js';
 import { findContainment, listContainments, type ContainmentRow } from '../../store/containments.js';
@@ -67,14 +66,14 @@ export function containmentView(c: ContainmentRow) {
     plan_id: c.plan_id,
     locked: c.locked,
     status: c.status,
-    snapshot: c.snapshot as ContainmentSnapshot,
-    cause: c.cause as Record<string, unknown>,
-    opened_by: c.opened_by as Record<string, unknown>,
+    snapshot: c.snapshot,
+    cause: c.cause,
+    opened_by: c.opened_by,
     open_time: new Date(c.opened_at).toISOString(),
     restore_after_time: isoOrNull(c.restore_after),
     restore_request_time: isoOrNull(c.restore_requested_at),
     close_reason: c.close_reason,
-    closed_by: c.closed_by as Record<string, unknown> | null,
+    closed_by: c.closed_by,
     close_time: isoOrNull(c.closed_at),
   };
 }
