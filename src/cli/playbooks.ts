@@ -11,7 +11,7 @@ import { AppError } from '../errors.js';
 import { planSignal, type DryRun } from '../response/engine.js';
 import { mapSignal } from '../response/intake/index.js';
 import { INTAKE_FORMATS, type IntakeFormat } from '../response/intake/signal.js';
-import { lintPlaybook, parsePlaybookText, PlaybookTextError, type PlaybookDocument } from '../response/playbook.js';
+import { lintPlaybook, parsePlaybookText, PlaybookTextError, type LintProblem, type PlaybookDocument } from '../response/playbook.js';
 import { applyPlaybooks, type AppliedPlaybook } from '../response/playbooks.js';
 import { applyPolicy, readPolicy, type ProtectionPolicy } from '../response/protection-policy.js';
 import { latestPlaybooks, playbookHistory } from '../store/playbooks.js';
@@ -126,15 +126,14 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
     .action((opts: { file: string; json?: boolean }) =>
       run(async () => {
         const documents = readDocuments(opts.file);
-        const results = documents.map((document, i) => ({
+        // `playbook` is the name as the file has it, whatever its type (lintPlaybook reports one that is not a string).
+        const results = documents.map((document, i): { playbook: unknown; problems: LintProblem[] } => ({
           playbook: (document as { name?: unknown } | null)?.name ?? `#${i + 1}`,
           problems: lintPlaybook(document),
         }));
         const bad = results.filter((r) => r.problems.length > 0);
         if (opts.json) printJson(io, { ok: bad.length === 0, playbooks: results });
         else if (bad.length === 0) io.stdout.write(`${results.length} playbook${results.length === 1 ? '' : 's'} OK\n`);
-        // The name as the file has it, whatever its type: lintPlaybook reports one that is not a string.
-        // eslint-disable-next-line @typescript-eslint/no-base-to-string
         else for (const r of bad) for (const p of r.problems) io.stderr.write(`${String(r.playbook)}: ${p.path || '/'} ${p.message}\n`);
         if (bad.length > 0) throw new Reported(EXIT.USAGE);
       }),
