@@ -29,7 +29,7 @@ const { app, clientSecret } = await createApp(setup.directory, ctx, account.id, 
 await setup.close();
 
 const child = spawn(process.execPath, ['--import', 'tsx', 'bench/guard-server.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-const url = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).on('line', (line) => line.startsWith('serving on ') && resolve(line.slice(11))));
+const url = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).on('line', (line) => line.startsWith('serving on ') && resolve(line.slice(11))));
 
 // One DPoP key for the run; proofs are signed synchronously per request.
 const pair = await generateKeyPair('ES256', { extractable: true });

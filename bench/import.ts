@@ -43,9 +43,9 @@ const results: Record<string, unknown> = {};
 for (const backend of BENCH_BACKENDS) {
   const database = await freshDatabase(backend, 'import');
   const env = { ...database.env, CORDON_DEMO: 'false' };
-  const init = JSON.parse(cordon(['init', '--name', 'Bench', '--owner-email', 'owner@bench.example', '--json'], env).stdout);
+  const init = JSON.parse(cordon(['init', '--name', 'Bench', '--owner-email', 'owner@bench.example', '--json'], env).stdout) as { account_id: string };
   const run = cordon(['users', 'import', file, '--account', init.account_id, '--json'], env);
-  const reported = JSON.parse(run.stdout);
+  const reported = JSON.parse(run.stdout) as { imported: number; seconds: number };
   results[backend] = {
     users: reported.imported,
     import_seconds_in_transaction: round(reported.seconds),

@@ -26,7 +26,7 @@ function cordon(args: string[], env: Record<string, string>): string {
 
 async function startOidcProvider(): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['bench/oidc-provider-server.mjs', String(OIDC_PORT)], { stdio: ['ignore', 'pipe', 'ignore'] });
-  await new Promise<void>((resolve) => createInterface({ input: child.stdout! }).on('line', (line) => line === 'listening' && resolve()));
+  await new Promise<void>((resolve) => createInterface({ input: child.stdout }).on('line', (line) => line === 'listening' && resolve()));
   return child;
 }
 
@@ -51,8 +51,8 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const database = await freshDatabase('postgres', 'tokens');
 // Rate limits off: the bench is one client from one address.
 const env = { ...database.env, CORDON_DEMO: 'false', CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_OAUTH_RATE_PER_ADDRESS: '0' };
-const init = JSON.parse(cordon(['init', '--name', 'Bench', '--owner-email', 'owner@bench.example', '--json'], env));
-const app = JSON.parse(cordon(['apps', 'create', '--name', 'bench', '--permissions', 'users:list', '--account', init.account_id, '--json'], env));
+const init = JSON.parse(cordon(['init', '--name', 'Bench', '--owner-email', 'owner@bench.example', '--json'], env)) as { account_id: string };
+const app = JSON.parse(cordon(['apps', 'create', '--name', 'bench', '--permissions', 'users:list', '--account', init.account_id, '--json'], env)) as { client_id: string; client_secret: string };
 const server = await startServer({ CORDON_LOG_LEVEL: 'warn', ...env }, undefined, [BIN]);
 const oidc = await startOidcProvider();
 

@@ -111,7 +111,7 @@ describe('config', () => {
 
   it('documents exactly the options it reads', () => {
     const read = new Set<string>();
-    const env = new Proxy({} as Record<string, string | undefined>, {
+    const env = new Proxy({}, {
       get: (_target, key) => {
         read.add(String(key));
         return undefined;

@@ -163,7 +163,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
 
   const databaseUrl = read('DATABASE_URL');
   if (databaseUrl !== undefined) {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = ['postgres:', 'postgresql:'].includes(new URL(databaseUrl).protocol);
     } catch {
@@ -216,7 +216,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
   if (origin !== undefined && !/^[^\s+]{1,200}$/u.test(origin)) problems.push('CORDON_LOG_ORIGIN: expected 1 to 200 characters, no spaces or +');
   const issuer = read('CORDON_ISSUER');
   if (issuer !== undefined) {
-    let ok = false;
+    let ok: boolean;
     try {
       const url = new URL(issuer);
       ok = (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname.replace(/^\[|\]$/g, '')))) && !url.search && !url.hash;

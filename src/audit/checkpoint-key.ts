@@ -21,7 +21,9 @@ export interface CheckpointKey extends NoteSigner {
 }
 
 const KEY_FILE = 'checkpoint-key.json';
-const KEY_LOCK = 0x436f72646f6e43; // advisory lock: one node makes the key
+// Advisory lock: one node makes the key. Written 0x436f72646f6e43 ('CordonC') at first, which a double rounds to
+// this: the key every node has locked since.
+const KEY_LOCK = 0x436f72646f6e44;
 
 interface StoredKey {
   name: string;

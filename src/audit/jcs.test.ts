@@ -83,6 +83,7 @@ describe('canonicalJson: values outside JSON', () => {
     ['an undefined member', { a: { b: undefined } }, '/a/b'],
     ['a function member', { toJSON: () => 'x' }, '/toJSON'],
     ['an undefined element', [1, undefined], '/1'],
+    // eslint-disable-next-line no-sparse-arrays -- the case is the hole
     ['a sparse array', [1, , 3], '/1'],
     ['a symbol-keyed member', { [Symbol('k')]: 1 }, ''],
     ['a lone surrogate in a string', { 'a/b': '\ud800' }, '/a~1b'],

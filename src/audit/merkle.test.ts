@@ -153,7 +153,11 @@ describe('RFC 6962 Merkle tree', () => {
           const leaves = Array.from({ length: n }, (_, i) => hashLeaf(`entry ${i}`));
           const batches: number[] = [];
           let left = n;
-          for (const c of cuts) if (left > 0) (batches.push(Math.min(c, left)), (left -= Math.min(c, left)));
+          for (const c of cuts) {
+            if (left === 0) break;
+            batches.push(Math.min(c, left));
+            left -= Math.min(c, left);
+          }
           if (left > 0) batches.push(left);
           const tree = await storedTree(leaves, batches);
           const root = await rootAt(n, tree.read);

@@ -126,7 +126,8 @@ export function parseVerifierKey(text: string): VerifierKey {
  */
 export function signNote(text: string, signers: NoteSigner | readonly NoteSigner[]): string {
   assertNoteText(text);
-  const list = Array.isArray(signers) ? signers : [signers as NoteSigner];
+  // Array.isArray narrows a readonly array to any[]: say what it is.
+  const list: readonly NoteSigner[] = Array.isArray(signers) ? (signers as readonly NoteSigner[]) : [signers as NoteSigner];
   if (list.length === 0) throw new InvalidNoteKey('at least one signer is needed');
   if (list.length > MAX_SIGNATURE_LINES) throw new InvalidNoteKey(`at most ${MAX_SIGNATURE_LINES} signers`);
   const message = Buffer.from(text, 'utf8');

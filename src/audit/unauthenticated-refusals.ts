@@ -63,7 +63,7 @@ export class UnauthenticatedRefusals {
   count(address: string, route: string, status: number, now = Date.now()): void {
     const start = now - (now % this.windowMs);
     let window = this.windows.get(start);
-    if (!window) this.windows.set(start, (window = new Map()));
+    if (!window) this.windows.set(start, (window = new Map<string, Bucket>()));
     const key = window.has(address) || window.size < this.maxAddresses ? address : OTHER_ADDRESSES;
     let bucket = window.get(key);
     if (!bucket) window.set(key, (bucket = { count: 0, routes: new Map(), statuses: new Map() }));
@@ -85,7 +85,7 @@ export class UnauthenticatedRefusals {
     const failed = writes.filter((_, i) => results[i]!.status === 'rejected');
     for (const { start, address, bucket } of failed) {
       let window = this.windows.get(start);
-      if (!window) this.windows.set(start, (window = new Map()));
+      if (!window) this.windows.set(start, (window = new Map<string, Bucket>()));
       window.set(address, merge(window.get(address), bucket));
     }
     if (failed.length > 0) throw (results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;

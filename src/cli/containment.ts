@@ -161,12 +161,20 @@ async function waitForProof(get: () => Promise<Explanation>): Promise<Explanatio
   }
 }
 
+/** The authorization an audit entry records, as its writers fill it in (the guards, the executor, the approvers). */
+interface RecordedAuthz {
+  method?: string;
+  jti?: string;
+  permissions?: unknown;
+  approved_by?: unknown;
+}
+
 function printChain(io: CliIo, c: Explanation, verified: boolean, proofSummary: string | undefined): void {
   const line = (label: string, text: string) => io.stdout.write(`${label.padEnd(11)}${text}\n`);
   const s = c.signal as { id: string; type: string; title: string; severity: string; confidence: number; source_id: string; external_id: string; false_positive: boolean } | null;
   line('signal', s ? `${s.id} ${s.type} "${s.title}" severity ${s.severity}, confidence ${s.confidence}, source ${s.source_id}, external id ${s.external_id}${s.false_positive ? ' (FALSE POSITIVE)' : ''}` : 'none (not engine-driven)');
   if (c.submitted_by) {
-    const a = c.submitted_by.authz;
+    const a = c.submitted_by.authz as RecordedAuthz;
     line('submitted', `by ${c.submitted_by.actor.type}:${c.submitted_by.actor.id} (${a['method']}${a['jti'] ? `, token jti ${a['jti']}` : ''}${Array.isArray(a['permissions']) ? `, permissions ${(a['permissions'] as string[]).join(' ')}` : ''}), audit #${c.submitted_by.index}`);
   }
   line('playbook', c.playbook ? `${c.playbook.name} v${c.playbook.version} (sha256 ${c.playbook.content_hash ?? '?'})` : 'none');
@@ -177,7 +185,7 @@ function printChain(io: CliIo, c: Explanation, verified: boolean, proofSummary: 
   if (c.approvals.length === 0) line('approvals', 'none');
   for (const a of c.approvals) line('approval', `${a.approver_id} ${a.decision} at ${a.time}: ${a.reason}`);
   if (c.action) {
-    const z = c.action.authz;
+    const z = c.action.authz as RecordedAuthz;
     line('executed', `by ${c.action.actor_type}:${c.action.actor_id} (${z['method']}${z['jti'] ? `, token jti ${z['jti']}` : ''}${Array.isArray(z['permissions']) ? `, permissions ${(z['permissions'] as string[]).join(' ')}` : ''}${Array.isArray(z['approved_by']) ? `, approved by ${(z['approved_by'] as string[]).join(' ')}` : ''})`);
   }
   const o = c.outcome;

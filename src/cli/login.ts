@@ -33,7 +33,7 @@ function ask(io: CliIo, question: string, hidden: boolean): Promise<string> {
   const stdin = io.stdin ?? process.stdin;
   if (!stdin.isTTY) return Promise.reject(usageError(`${question.replace(/: $/, '')} is required (no terminal to ask on)`));
   io.stderr.write(question);
-  const output = new Writable({ write: (chunk, _enc, done) => (hidden ? done() : io.stderr.write(chunk, done)) });
+  const output = new Writable({ write: (chunk: Buffer, _enc, done) => (hidden ? done() : io.stderr.write(chunk, done)) });
   const rl = createInterface({ input: stdin, output, terminal: true });
   return new Promise((resolve) =>
     rl.question('', (answer) => {

@@ -12,7 +12,7 @@ import { dryRunView } from '../http/views/plans.js';
 import { planSignal } from '../response/engine.js';
 import { mapSignal } from '../response/intake/index.js';
 import { INTAKE_FORMATS, type IntakeFormat } from '../response/intake/signal.js';
-import { lintPlaybook, parsePlaybookText, PlaybookTextError } from '../response/playbook.js';
+import { lintPlaybook, parsePlaybookText, PlaybookTextError, type LintProblem, type PlaybookDocument } from '../response/playbook.js';
 import { applyPlaybooks, type AppliedPlaybook } from '../response/playbooks.js';
 import { applyPolicy, readPolicy, type ProtectionPolicy } from '../response/protection-policy.js';
 import { latestPlaybooks, playbookHistory } from '../store/playbooks.js';
@@ -25,7 +25,7 @@ interface VersionJson {
   name: string;
   version: number;
   content_hash: string;
-  document: Record<string, unknown>;
+  document: PlaybookDocument;
   create_time: string;
   created_by: string;
 }
@@ -49,7 +49,7 @@ const versionJson = (row: { name: string; version: number; content_hash: string;
   name: row.name,
   version: row.version,
   content_hash: row.content_hash,
-  document: row.document as Record<string, unknown>,
+  document: row.document as PlaybookDocument,
   create_time: row.created_at.toISOString(),
   created_by: row.created_by,
 });
@@ -127,7 +127,8 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
     .action((opts: { file: string; json?: boolean }) =>
       run(async () => {
         const documents = readDocuments(opts.file);
-        const results = documents.map((document, i) => ({
+        // `playbook` is the name as the file has it, whatever its type (lintPlaybook reports one that is not a string).
+        const results = documents.map((document, i): { playbook: unknown; problems: LintProblem[] } => ({
           playbook: (document as { name?: unknown } | null)?.name ?? `#${i + 1}`,
           problems: lintPlaybook(document),
         }));

@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { importUsers, ImportRejected, parseImport, type ImportFormat } from '../directory/import.js';
+import { importUsers, ImportRejected, parseImport } from '../directory/import.js';
 import { userView } from '../http/views/directory.js';
 import { getUser } from '../directory/users.js';
 import { reactivateUser, suspendUser } from '../directory/user-state.js';
-import type { UserState } from '../storage/schema.js';
 import { listUsers } from '../store/users.js';
 import { resetCredentials } from '../directory/credentials.js';
 import { credentialsView } from '../http/views/auth.js';
@@ -45,14 +44,14 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1) throw usageError('--limit must be a positive integer');
         const listed = await runAdmin<{ accountId: string; users: UserRow[] }>(io, 'users list', opts.account, {
-          direct: async (core, accountId) => ({ accountId, users: (await listUsers(core.database.db, { accountId, state: state as UserState | undefined, limit })).map(userView) }),
+          direct: async (core, accountId) => ({ accountId, users: (await listUsers(core.database.db, { accountId, state, limit })).map(userView) }),
           // The Users API, a page at a time (it has no role or externally-managed columns).
           async api(client, accountId) {
             const found: UserRow[] = [];
             const filter = state === undefined ? '' : state === 'ACTIVE' ? 'user.isActive()' : 'user.isSuspended()';
             for (let token: string | undefined; found.length < limit; ) {
               const query = new URLSearchParams({ filter, max_page_size: String(Math.min(limit - found.length, 1000)), ...(token ? { page_token: token } : {}) });
-              const page = await client.call<{ results: UserRow[]; next_page_token?: string }>('GET', `${usersPath(accountId)}?${query}`);
+              const page = await client.call<{ results: UserRow[]; next_page_token?: string }>('GET', `${usersPath(accountId)}?${query.toString()}`);
               found.push(...page.results);
               if (!(token = page.next_page_token)) break;
             }
@@ -148,7 +147,7 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
         } catch (error) {
           throw usageError(`cannot read ${file}: ${(error as Error).message}`);
         }
-        const parsed = parseImport(text, format as ImportFormat);
+        const parsed = parseImport(text, format);
         await withCore(io, 'users import', async (core) => {
           const accountId = await resolveAccount(core, opts.account);
           const progress = createProgress(opts.json ? io.stderr : io.stdout, 'importing', parsed.rows.length);

@@ -140,7 +140,7 @@ describeBackends('suspend and reactivate', (backend) => {
 
   it('50 concurrent suspend/reactivate calls end in the state of the last committed call, with dense audit indexes', async () => {
     const member = seed.members[2]!;
-    const calls = Array.from({ length: 50 }, (_, i) => (i % 3 === 0 ? 'suspend' : 'reactivate') as 'suspend' | 'reactivate');
+    const calls = Array.from({ length: 50 }, (_, i) => (i % 3 === 0 ? 'suspend' : 'reactivate'));
     const outcomes = await Promise.allSettled(
       calls.map((verb, i) =>
         (verb === 'suspend' ? suspendUser : reactivateUser)(t.core.directory, { ...testCtx, cause: { call: i } }, seed.accountId, member.id),

@@ -42,8 +42,10 @@ export interface BuildServerOptions {
 
 export async function buildServer(core: Core, options: BuildServerOptions = {}): Promise<FastifyInstance> {
   const { config } = core;
+  // Typed as Fastify's base logger, so that the instance is the plain FastifyInstance the routes take.
+  const loggerInstance: FastifyBaseLogger = core.logger;
   const app = Fastify({
-    loggerInstance: core.logger as FastifyBaseLogger,
+    loggerInstance,
     ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
     requestIdHeader: false,
     genReqId: (req) => {
@@ -60,7 +62,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
     // One rule for NUL on every route, checked after the route's guards, so that a caller who
     // authenticated is refused (and audited) as who they are.
     route.preHandler = [...(route.preHandler ? [route.preHandler].flat() : []), refuseNul];
-    if (route.method === 'HEAD' || (route.schema as { hide?: boolean } | undefined)?.hide) return;
+    if (route.method === 'HEAD' || route.schema?.hide) return;
     if (!route.schema?.response) throw new Error(`route ${String(route.method)} ${route.url} declares no response schema`);
   });
 
@@ -94,7 +96,8 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body.toString();
     if (text.trim() === '') done(null, null);
-    else parseJson(request, text, done);
+    // Fastify's default JSON parser answers through `done`: it returns nothing to wait for.
+    else void parseJson(request, text, done);
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(request, reply, error, anonymous));

@@ -54,7 +54,7 @@ describeBackends('OAuth apps', (backend) => {
   });
 
   it('refuses unknown permissions (there is no approval permission), bad methods and private keys', async () => {
-    const create = (input: Record<string, unknown>) => createApp(t.core.directory, testCtx, seed.accountId, { name: 'x', permissions: ['users:read'], ...input } as never);
+    const create = (input: Record<string, unknown>) => createApp(t.core.directory, testCtx, seed.accountId, { name: 'x', permissions: ['users:read'], ...input });
     await expect(create({ permissions: ['approvals:approve'] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', description: expect.stringContaining('unknown approvals:approve') });
     await expect(create({ permissions: [] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(create({ auth_method: 'none' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });

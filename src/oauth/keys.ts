@@ -15,7 +15,9 @@ import { AppError } from '../errors.js';
 import type { Sealer } from '../sealing.js';
 import type { Executor } from '../store/executor.js';
 
-const KEY_LOCK = 0x436f72646f6e4b; // advisory lock: one node creates the first key
+// Advisory lock: one node creates the first key. Written 0x436f72646f6e4b ('CordonK') at first, which a double
+// rounds to this: the key every node has locked since.
+const KEY_LOCK = 0x436f72646f6e4c;
 const REFRESH_MS = 30_000;
 
 /**

@@ -736,7 +736,7 @@ describeBackends('approvals and restores, model-based', (backend) => {
     digest: fc.constantFrom<DigestChoice[]>('right', 'right', 'right', 'right', 'right', 'zeros', 'other'),
   });
   const restore: fc.Arbitrary<RestoreSpec> = fc.record({ kind: fc.constant('restore' as const), person, containment: pick, reason: fc.constantFrom<RestoreReason[]>('restored', 'false_positive') });
-  const op = fc.oneof({ weight: 3, arbitrary: decide as fc.Arbitrary<Spec> }, { weight: 1, arbitrary: restore as fc.Arbitrary<Spec> });
+  const op = fc.oneof({ weight: 3, arbitrary: decide }, { weight: 1, arbitrary: restore });
   const together = fc
     .tuple(op, op, fc.constantFrom<Array<'target' | 'subject' | 'any'>>('target', 'target', 'subject', 'any'))
     .map(([a, b, same]) => new ConcurrentCmd(a, b, same));

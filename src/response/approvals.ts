@@ -26,7 +26,7 @@ import { readStateAndLiveSessions } from '../store/users.js';
 import type { ResponseDeps } from './engine.js';
 import { digestAction, suspendArguments, type Verdict } from './plan.js';
 import { fromRow } from './playbooks.js';
-import { protectionReasons, type ProtectionPolicy, type ProtectionPolicyDocument } from './protection-policy.js';
+import { protectionReasons, type ProtectionPolicy } from './protection-policy.js';
 import { approvedContext, assertMayDecide, type Approver } from './approvers.js';
 import { executeRestore, restoreDigest, restoreVerdicts } from './restores.js';
 
@@ -126,7 +126,7 @@ export function endPlan(trx: Transaction<Database>, plan: PlanRow, status: keyof
 /** The digest of the plan's action as it would be made now, and the policy it would be under. */
 async function currentDigest(trx: Transaction<Database>, plan: PlanRow): Promise<{ digest: string | null; policy: ProtectionPolicy }> {
   const inputs = await readDigestInputs(trx, plan.account_id, plan.playbook_name);
-  const policy: ProtectionPolicy = inputs.policy ? { version: inputs.policy.version, document: inputs.policy.document as ProtectionPolicyDocument } : { version: 0, document: {} };
+  const policy: ProtectionPolicy = inputs.policy ? { version: inputs.policy.version, document: inputs.policy.document } : { version: 0, document: {} };
   if (plan.action === 'restore') {
     const open = await findOpenContainment(trx, plan.account_id, plan.subject_user_id!);
     return { digest: open?.id === plan.containment_id ? restoreDigest(open, plan.restore_reason!) : null, policy };

@@ -29,7 +29,7 @@ import { resolveSubject } from './guards/resolve-subject.js';
 import type { CanonicalSignal } from './intake/signal.js';
 import { actionDigest, type EngineDefaults, type GuardStep, type PlanDraft } from './plan.js';
 import { fromRow } from './playbooks.js';
-import { readPolicy, type ProtectionPolicyDocument } from './protection-policy.js';
+import { readPolicy } from './protection-policy.js';
 
 /** The guards, in policy order. */
 export const PIPELINE: readonly GuardStep[] = [resolveSubject, matchPlaybook, killSwitch, protectedPrincipals, dedupWindow, blastRadius, approval];
@@ -173,7 +173,7 @@ async function evaluate(draft: PlanDraft, trx: Transaction<Database>, lap: (name
     const context = await loadPlanContext(trx, draft.accountId, draft.subject?.id ?? null, !draft.dryRun);
     Object.assign(draft, {
       automation: context.automation,
-      policy: context.policy ? { version: context.policy.version, document: context.policy.document as ProtectionPolicyDocument } : draft.policy,
+      policy: context.policy ? { version: context.policy.version, document: context.policy.document } : draft.policy,
       playbooks: context.playbooks.map((row) => ({ ...fromRow(row), reachesAdmins: !row.created_by.startsWith('user:') || row.applier_role === 'OWNER' })),
       breakers: context.breakers,
       otherActiveOwners: context.otherActiveOwners,

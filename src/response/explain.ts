@@ -29,7 +29,7 @@ export interface Explanation {
   approvals: Array<{ approver_id: string; decision: string; reason: string; time: string }>;
   /** The entry recording the action (the suspension, or the restore): actor, authorization, cause. */
   action: NumberedEntry | null;
-  outcome: { plan_status: string | null; user_id: string | null; user_state: string | null; containment: Record<string, unknown> | null };
+  outcome: { plan_status: string | null; user_id: string | null; user_state: string | null; containment: Pick<ContainmentRow, 'id' | 'status' | 'close_reason' | 'locked'> | null };
   /** The action entry's inclusion proof; null until a signed checkpoint covers it. */
   proof: EntryProof | null;
 }
@@ -51,7 +51,7 @@ export async function explain(deps: ExplainDeps, accountId: string, id: string):
     kind = 'audit_entry';
     [given] = await searchEntries(db, accountId, { fromIndex: Number(id), limit: 1 });
     if (given?.idx !== Number(id)) throw notFound(id);
-    const named = (key: string) => (typeof given!.cause[key] === 'string' ? (given!.cause[key] as string) : typeof given!.details[key] === 'string' ? (given!.details[key] as string) : undefined);
+    const named = (key: string) => (typeof given!.cause[key] === 'string' ? given!.cause[key] : typeof given!.details[key] === 'string' ? given!.details[key] : undefined);
     const planId = given.target_type === 'plan' ? given.target_id : named('plan_id');
     const containmentId = given.target_type === 'containment' ? given.target_id : named('containment_id');
     plan = planId ? await findPlan(db, accountId, planId) : undefined;

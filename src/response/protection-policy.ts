@@ -38,7 +38,7 @@ const check = Compile(ProtectionPolicySchema);
 
 export async function readPolicy(db: Executor, accountId: string): Promise<ProtectionPolicy> {
   const row = await latestPolicy(db, accountId);
-  return row ? { version: row.version, document: row.document as ProtectionPolicyDocument } : { version: 0, document: {} };
+  return row ? { version: row.version, document: row.document } : { version: 0, document: {} };
 }
 
 /** Applies a new version when the content differs from the current one; audited either way. */
@@ -54,7 +54,7 @@ export async function applyPolicy(deps: DirectoryDeps, ctx: CallContext, account
     const entry = { accountId, ctx, action: 'policy.apply', target: { type: 'protection_policy', id: accountId } } satisfies Partial<AuditEntryInput>;
     if (current?.content_hash === hash) {
       await deps.audit.append(trx, { ...entry, outcome: 'unchanged', details: { version: current.version, content_hash: hash } });
-      return { policy: { version: current.version, document: current.document as ProtectionPolicyDocument }, changed: false };
+      return { policy: { version: current.version, document: current.document }, changed: false };
     }
     const version = (current?.version ?? 0) + 1;
     await insertPolicyVersion(trx, { account_id: accountId, version, content_hash: hash, document: JSON.stringify(document), created_by: `${ctx.actor.type}:${ctx.actor.id}` });

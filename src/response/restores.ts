@@ -17,7 +17,7 @@ import type { AuditEntryValues } from '../store/audit.js';
 import { changeLockedUserState } from '../directory/user-state.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
-import type { ContainmentSnapshot, Database } from '../storage/schema.js';
+import type { Database } from '../storage/schema.js';
 import { finishPlan, insertDecision, markFalsePositive, releaseSlotsOfPlan } from '../store/approvals.js';
 import { lockAutomation, readAutomation, updateAutomation } from '../store/automation.js';
 import { findContainment, lockContainment, markRestoreRequested, readRestoreState, type ContainmentRow } from '../store/containments.js';
@@ -102,7 +102,7 @@ async function askRestore(
     // Every restore is a plan, stored with who asked and the digest, whether it waits or runs at once.
     const { plan, decisions } = await insertRestorePlan(deps, trx, ctx, approver, found, reason, required, have);
     const { report, entry } = await executeRestore(deps, trx, found, approvedContext(plan, decisions), reason, job);
-    const done = await finishPlan(trx, plan, 'executed', [entry], [...(plan.verdicts as unknown[]), ...restoreVerdicts(report)]);
+    const done = await finishPlan(trx, plan, 'executed', [entry], [...plan.verdicts, ...restoreVerdicts(report)]);
     return { status: 'restored', report, plan: done };
   });
 }
@@ -203,7 +203,7 @@ export async function executeRestore(
   if (!before) throw job ? new RestoreBusy() : new AppError('USER_NOT_FOUND', { metadata: { user_id: record.user_id } });
   const containment = (await lockContainment(trx, accountId, record.id))!;
   if (containment.status !== 'open') throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containment.id } });
-  const snapshot = containment.snapshot as ContainmentSnapshot;
+  const snapshot = containment.snapshot;
   const drift = {
     role: snapshot.role === before.role ? null : { snapshot: snapshot.role, now: before.role },
     groups_removed: snapshot.group_ids.filter((g) => !before.group_ids.includes(g)),

@@ -86,7 +86,7 @@ function openPostgres(url: string, max: number, connectTimeoutMs: number): Datab
     // Counts and audit indexes stay far below 2^53; PGlite returns int8 as numbers too.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+        oid === INT8_OID ? (value: string) => Number(value) : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)) as typeof pg.types.getTypeParser,
     },
   });
   // A client that loses its connection (PostgreSQL restarted: 57P01 on `pg_ctl stop -m fast`, or the
@@ -104,7 +104,7 @@ async function openPGlite(options: OpenDatabaseOptions): Promise<DatabaseHandle>
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const lock = acquireDataDirLock(options.dataDir, options.holder);
   let pglite: PGlite;
-  let fromTemplate = false;
+  let fromTemplate: boolean;
   try {
     const template = options.loadDataDir || options.template === false ? undefined : (options.template ?? usableTemplate());
     fromTemplate = template !== undefined && copyTemplate(template, options.dataDir);

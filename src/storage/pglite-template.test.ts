@@ -55,7 +55,7 @@ describe('an embedded data directory', () => {
     try {
       expect(first.opening.fromTemplate).toBe(true);
       const applied = await first.db.selectFrom('cordon_migrations' as never).select(sql<string>`name`.as('name')).orderBy(sql`name`).execute();
-      expect(applied.map((r) => (r as { name: string }).name)).toEqual(currentMeta().migrations);
+      expect(applied.map((r) => r.name)).toEqual(currentMeta().migrations);
       await sql`CREATE TABLE marker (note text)`.execute(first.db);
       await sql`INSERT INTO marker VALUES ('written after the copy')`.execute(first.db);
     } finally {

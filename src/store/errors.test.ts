@@ -19,7 +19,7 @@ it('tells a database that is away from one that refused a statement', () => {
     new Error('timeout exceeded when trying to connect'),
     new AggregateError([withCode('ECONNREFUSED'), withCode('ECONNREFUSED')], ''),
   ];
-  expect(away.filter((e) => !isDatabaseUnavailable(e)).map((e) => (e as Error).message)).toEqual([]);
+  expect(away.filter((e) => !isDatabaseUnavailable(e)).map((e) => e.message)).toEqual([]);
 
   const refused = [
     withCode('23505', 'duplicate key value violates unique constraint'),

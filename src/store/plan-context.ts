@@ -108,7 +108,7 @@ export async function loadPlanContext(db: Executor, accountId: string, subjectId
       now() AS now`.execute(db);
   const row = result.rows[0]!;
   const dated = <T>(record: Record<string, unknown>, keys: string[]) => {
-    for (const key of keys) if (typeof record[key] === 'string') record[key] = new Date(record[key] as string);
+    for (const key of keys) if (typeof record[key] === 'string') record[key] = new Date(record[key]);
     return record as T;
   };
   return {

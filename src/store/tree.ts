@@ -61,7 +61,7 @@ export async function readEntryWithNodes(db: Executor, logId: string, index: num
     SELECT want.ord, n.hash, NULL::json AS entry FROM ${wantedNodes(logId, ids)}
     UNION ALL
     SELECT 0, NULL, row_to_json(e) FROM (SELECT ${NUMBERED_ENTRY} FROM audit_entries WHERE account_id = ${logId} AND idx = ${index}) e`.execute(db);
-  const hashes: Hash[] = new Array(ids.length);
+  const hashes: Hash[] = new Array<Hash>(ids.length);
   let entry: NumberedEntry | undefined;
   for (const row of rows) {
     const ord = Number(row.ord);

@@ -33,7 +33,7 @@ describeBackends('an app never holds more power than its maker', (backend) => {
   const appOf = async (sessionToken: string, permissions: string[]) => {
     const made = await api('POST', '/apps', sessionToken, { name: `app-${++n}`, permissions });
     expect(made.statusCode, made.body).toBe(201);
-    const body = made.json() as { id: string; client_id: string; client_secret: string };
+    const body = made.json<{ id: string; client_id: string; client_secret: string }>();
     return { id: body.id, token: await appAccessToken(server, body.client_id, body.client_secret), body: made.json() };
   };
   const entriesOf = async (action: string, targetId: string) => (await auditTrail(core, seed.accountId)).filter((e) => e.action === action && e.target_id === targetId);

@@ -41,7 +41,7 @@ describeBackends('HTTP skeleton', (backend) => {
         });
         // A call whose database went away under it (as pg reports it), on a route that audits refusals.
         r.get('/t/accounts/:account/users/:user', { schema: { response: { 200: Type.Object({}) } }, ...auditRefusals(core)('user.read') }, async () => {
-          throw awayWith.shift();
+          throw awayWith.shift()!;
         });
         r.get('/refuse', { schema: { response: { 200: Type.Object({}) } } }, async () => {
           throw new AppError('LAST_OWNER', { detail: 'log-only detail', metadata: { user_id: 'U1' } });

@@ -318,7 +318,7 @@ describeBackends('Users API (1Password-compatible)', (backend) => {
           ...(r.body === undefined || r.verb === 'list' || r.verb === 'get' ? {} : { payload: typeof r.body === 'string' ? r.body : JSON.stringify(r.body) }),
         });
         expect(res.statusCode, res.body).toBeLessThan(500);
-        const answer = res.json() as { code?: number; message?: string };
+        const answer = res.json<{ code?: number; message?: string }>();
         if (res.statusCode >= 400) {
           expect(answer).toEqual({ code: expect.any(Number), message: expect.any(String), details: expect.any(Array) });
           expect(await usersOf(seed.accountId)).toEqual(before);
@@ -355,9 +355,9 @@ describeBackends('Users API OpenAPI document', (backend) => {
     const seed = await seedAccount(core, 2);
     const { app, clientSecret } = await createApp(core.directory, testCtx, seed.accountId, { name: 'gen', permissions: ['users:list', 'users:read', 'users:suspend', 'users:reactivate'] });
     const accessToken = await appAccessToken(server, app.client_id, clientSecret!);
-    const doc = (await server.inject({ url: '/openapi.json' })).json() as {
+    const doc = (await server.inject({ url: '/openapi.json' })).json<{
       paths: Record<string, Record<string, { operationId: string; parameters: Array<{ in: string; name: string }>; responses: Record<string, { content: Record<string, { schema: object }> }> }>>;
-    };
+    }>();
     // A "generated client": operations found by operationId, URLs built from the path templates, answers validated against the documented schemas.
     const operations = new Map(Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => [op.operationId, { path, method, op }] as const)));
     const ajv = addFormats.default(new Ajv.default({ strict: false }));
@@ -373,7 +373,7 @@ describeBackends('Users API OpenAPI document', (backend) => {
         const validate = ajv.compile(op.responses['200']!.content['application/json']!.schema);
         expect(validate(res.json()), JSON.stringify(validate.errors)).toBe(true);
         // The User object is exactly the contract's: an extra field would fail a strict client.
-        const user = operationId === 'ListUsers' ? (res.json() as { results: object[] }).results[0]! : res.json();
+        const user = operationId === 'ListUsers' ? res.json<{ results: object[] }>().results[0]! : res.json();
         expect(Object.keys(user).sort()).toEqual(['create_time', 'display_name', 'email', 'id', 'path', 'state']);
       }
     }

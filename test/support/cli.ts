@@ -38,8 +38,8 @@ export function startServer(
     const child = spawn(process.execPath, [...cli, 'serve', ...args], { env: { ...process.env, CORDON_LOG_LEVEL: 'warn', CORDON_METRICS_LISTEN: '127.0.0.1:0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const output: string[] = [];
     let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    child.stderr.on('data', (d) => (stderr += d));
+    createInterface({ input: child.stdout }).on('line', (line) => {
       output.push(line);
       const match = /serving on (\S+)/.exec(line);
       if (match) resolve({ child, url: match[1]!, output });

@@ -105,5 +105,5 @@ export async function appAccessToken(server: FastifyInstance, clientId: string, 
     payload: 'grant_type=client_credentials',
   });
   if (res.statusCode !== 200) throw new Error(`token: ${res.statusCode} ${res.body}`);
-  return (res.json() as { access_token: string }).access_token;
+  return res.json<{ access_token: string }>().access_token;
 }

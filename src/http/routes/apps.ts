@@ -8,7 +8,6 @@ import { Type } from 'typebox';
 import type { Core } from '../../core.js';
 import { ADMIN_ROLES, requireSession } from '../guards/session.js';
 import { AUTH_METHODS, createApp, disableApp, getApp, listApps, rotateAppSecret, type NewAppInput } from '../../oauth/apps.js';
-import type { AuthMethod } from '../../storage/schema.js';
 import { auditRefusals } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 import { AppSchema, AppWithSecretSchema, appView } from '../views/apps.js';
@@ -52,7 +51,7 @@ export function appsRoutes(app: FastifyInstance, core: Core): void {
       const { app: created, clientSecret } = await createApp(core.directory, request.human!.ctx, request.params.account, {
         name: body.name,
         permissions: body.permissions,
-        auth_method: body.auth_method as AuthMethod | undefined,
+        auth_method: body.auth_method,
         jwks: body.jwks as NewAppInput['jwks'],
         dpop_required: body.dpop_required,
         allowed_group_ids: body.constraints?.allowed_group_ids,

@@ -126,7 +126,7 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
       }
       const authz = { method: source.auth, source_id: source.id, ...requestOrigin(request) };
       if (source.auth === 'hmac') {
-        const header = (name: string) => (typeof request.headers[name] === 'string' ? (request.headers[name] as string) : undefined);
+        const header = (name: string) => (typeof request.headers[name] === 'string' ? request.headers[name] : undefined);
         await verifySignature(core.response, source, { timestamp: header('x-cordon-timestamp'), signature: header('x-cordon-signature'), body });
       } else {
         verifyUrlToken(source, (request.query as { token?: string }).token);

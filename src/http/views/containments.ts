@@ -4,7 +4,6 @@
  */
 import { Type, type Static } from 'typebox';
 import type { RestoreReport } from '../../response/restores.js';
-import type { ContainmentSnapshot } from '../../storage/schema.js';
 import type { DecisionRow } from '../../store/approvals.js';
 import type { ContainmentRow } from '../../store/containments.js';
 import type { PlanRow } from '../../store/plans.js';
@@ -53,14 +52,14 @@ export function containmentView(c: ContainmentRow): Static<typeof ContainmentSch
     plan_id: c.plan_id,
     locked: c.locked,
     status: c.status,
-    snapshot: c.snapshot as ContainmentSnapshot,
-    cause: c.cause as Record<string, unknown>,
-    opened_by: c.opened_by as Record<string, unknown>,
+    snapshot: c.snapshot,
+    cause: c.cause,
+    opened_by: c.opened_by,
     open_time: new Date(c.opened_at).toISOString(),
     restore_after_time: isoOrNull(c.restore_after),
     restore_request_time: isoOrNull(c.restore_requested_at),
     close_reason: c.close_reason,
-    closed_by: c.closed_by as Record<string, unknown> | null,
+    closed_by: c.closed_by,
     close_time: isoOrNull(c.closed_at),
   };
 }

@@ -175,8 +175,8 @@ function tagsOf(alert: JsonObject): string[] {
   // ECS threat.tactic.name is copied from the source event; a list when several tactics apply.
   const ecsTactics = lookup(alert, ['threat', 'tactic', 'name']);
   return shapeTags([
-    ...(Array.isArray(ruleTags) ? head(ruleTags, LIMITS.tags) : []),
+    ...(Array.isArray(ruleTags) ? head(ruleTags as unknown[], LIMITS.tags) : []),
     ...tactics,
-    ...(Array.isArray(ecsTactics) ? head(ecsTactics) : [ecsTactics]),
+    ...(Array.isArray(ecsTactics) ? head(ecsTactics as unknown[]) : [ecsTactics]),
   ]);
 }

@@ -8,6 +8,7 @@ const FIXTURES = path.resolve(import.meta.dirname, '../../../test/fixtures/signa
 const NOW = new Date('2025-03-14T09:26:53.000Z');
 const SECRET = 'Bearer eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.s3cr3t';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a vendor payload, edited in place at any depth
 function variant(name: string, change: (payload: any) => void): unknown {
   const payload = JSON.parse(readFileSync(path.join(FIXTURES, name), 'utf8'));
   change(payload);

@@ -22,6 +22,7 @@ describe('intake fixtures', () => {
 });
 
 /** A fixture with a change applied to a copy. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a vendor payload, edited in place at any depth
 function variant(name: string, change: (payload: any) => void): unknown {
   const payload = structuredClone(load(name));
   change(payload);
@@ -37,6 +38,7 @@ describe('OCSF detection finding', () => {
   });
 
   it('takes confidence_score over confidence_id, and maps the ids Low/Medium/High to .3/.6/.9', () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a vendor payload, edited in place at any depth
     const confidence = (change: (p: any) => void) => mapSignal('ocsf', variant(base, change), NOW).confidence;
     expect(confidence(() => {})).toBe(0.85);
     expect(confidence((p) => delete p.confidence_score)).toBe(0.9);

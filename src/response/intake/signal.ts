@@ -113,7 +113,7 @@ export function optionalRecord(value: unknown, field: string): JsonObject | unde
 export function optionalArray(value: unknown, field: string): readonly unknown[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (!Array.isArray(value)) throw wrongType(field, 'an array', value);
-  return value;
+  return value as readonly unknown[];
 }
 
 /** A string, trimmed; an empty one counts as absent. */

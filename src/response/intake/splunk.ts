@@ -56,7 +56,7 @@ export function mapSplunk(payload: unknown, now: Date): CanonicalSignal {
   const body = requireRoot(payload);
   const result = optionalRecord(own(body, 'result'), 'result') ?? {};
   // A multivalue field holding one value reads as that value; several values are ambiguous and skipped below.
-  const value = (name: string) => {
+  const value = (name: string): unknown => {
     const raw = own(result, name);
     return Array.isArray(raw) && raw.length === 1 ? raw[0] : raw;
   };
