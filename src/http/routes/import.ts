@@ -56,6 +56,11 @@ async function* eventLines(run: (emit: (event: ImportEvent) => void) => Promise<
 }
 
 export function importRoutes(app: FastifyInstance, core: Core): void {
+  // In a scope of its own, so that this route alone takes these content types.
+  void app.register(async (scope) => importRoute(scope, core));
+}
+
+function importRoute(app: FastifyInstance, core: Core): void {
   // The file is read whole, as text: the import is all or nothing, so it is checked whole first.
   app.addContentTypeParser(Object.keys(FORMAT_OF_TYPE), { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_request, body, done) => done(null, body));
   const admin = requireSession(core, ADMIN_ROLES);
