@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../http/server.js';
 import { openCore } from './context.js';
 import type { CliIo } from './io.js';
-import { errorOfResponse, type Api, type RawBody } from './remote.js';
+import { errorOfResponse, type Api, type RawBody } from './api.js';
 
 export class LocalApi implements Api {
   readonly local = true;

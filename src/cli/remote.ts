@@ -7,11 +7,14 @@
  */
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { AppError, ErrorCodes, type ErrorCode } from '../errors.js';
+import { AppError } from '../errors.js';
+import { errorOfResponse, type Api, type RawBody } from './api.js';
 import { servingUrl } from '../storage/lock-file.js';
 import { readConfig } from './context.js';
 import { openLocalApi } from './local-api.js';
 import { usageError, type CliIo } from './io.js';
+
+export type { Api } from './api.js';
 
 /** What `cordon login` keeps (0600): the server, the session token and whose it is. */
 export interface SavedSession {
@@ -41,41 +44,6 @@ export function saveSession(io: CliIo, session: SavedSession): string {
 
 export function forgetSession(io: CliIo): void {
   rmSync(readConfig(io).config.cliSessionFile, { force: true });
-}
-
-/** A request with a body that is not JSON (an import's file). */
-export interface RawBody {
-  method: string;
-  body: string;
-  contentType: string;
-}
-
-/**
- * Cordon's HTTP API as every admin command calls it: a running server's over HTTP (ApiClient), or the
- * CLI's own in-process instance as the local operator (LocalApi, local-api.ts). Errors in
- * google.rpc.Status shape come back as AppErrors.
- */
-export interface Api {
-  /** True for the in-process instance: the caller is the local operator, not a signed-in person. */
-  readonly local: boolean;
-  call<T>(method: string, route: string, body?: unknown): Promise<T>;
-  /** A response body streamed as text chunks: a GET (an export), or `raw` sent (an import). */
-  stream(route: string, raw?: RawBody): AsyncGenerator<string>;
-}
-
-/** The AppError an error answer stands for: its google.rpc.Status reason, or its HTTP status. */
-export function errorOfResponse(status: number, statusText: string, text: string): AppError {
-  let reason: string | undefined;
-  let message = `${status} ${statusText}`;
-  try {
-    const parsed = JSON.parse(text) as { message?: string; details?: Array<{ reason?: string }> };
-    reason = parsed.details?.[0]?.reason;
-    message = parsed.message ?? message;
-  } catch {
-    // not a Status body: keep the HTTP status line
-  }
-  const code: ErrorCode = reason && reason in ErrorCodes ? (reason as ErrorCode) : status === 401 ? 'UNAUTHENTICATED' : 'INTERNAL';
-  return new AppError(code, { description: code === 'UNAUTHENTICATED' ? `${message} (run \`cordon login\`)` : message });
 }
 
 /** A client of a running server's HTTP API, as the person whose session `cordon login` saved. */

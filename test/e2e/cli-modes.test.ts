@@ -123,6 +123,11 @@ describeBackends('cordon: the same output with and without a server', (backend) 
     const proof = await runCli(['audit', 'proof', '0'], env);
     expect(proof.code, proof.stderr).toBe(0);
     outputs.push(`$ cordon audit proof 0\n${proof.stdout.split('\n')[0]}`);
+    // explain: the chain is fixed; its proof is against whichever checkpoint is latest.
+    const explained = await runCli(['explain', containmentId, '--json'], env);
+    expect(explained.code, explained.stderr).toBe(0);
+    const { proof: _proof, ...chain } = JSON.parse(explained.stdout);
+    outputs.push(`$ cordon explain ${containmentId} --json\n${JSON.stringify(chain)}`);
     const verify = await runCli(['audit', 'verify'], env);
     expect(verify.code, verify.stderr).toBe(0);
     outputs.push(`$ cordon audit verify\n${/^OK: \d+ entries of log (\S+)/.exec(verify.stdout)?.[1]}`);
