@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { appView } from '../http/views/apps.js';
-import { AUTH_METHODS, createApp, disableApp, getApp, listApps, rotateAppSecret } from '../oauth/apps.js';
+import type { appView } from '../http/views/apps.js';
+import { AUTH_METHODS } from '../oauth/apps.js';
 import { PERMISSIONS } from '../oauth/permissions.js';
 import type { AuthMethod } from '../storage/schema.js';
-import { operatorContext } from './context.js';
 import { printJson, printTable, usageError, type CliIo } from './io.js';
 import { ACCOUNT_HELP, runAdmin } from './remote.js';
 
@@ -87,7 +86,7 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
           let jwks: { keys: Record<string, unknown>[] } | undefined;
           if (opts.jwks) {
             try {
-              jwks = JSON.parse(readFileSync(opts.jwks, 'utf8')) as { keys: Record<string, unknown>[] };
+              jwks = JSON.parse(readFileSync(opts.jwks, 'utf8'));
             } catch (error) {
               throw usageError(`cannot read a JWKS from ${opts.jwks}: ${(error as Error).message}`);
             }
@@ -104,14 +103,7 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
               max_suspensions_per_hour: opts.maxSuspensionsPerHour === undefined ? undefined : positiveInteger('--max-suspensions-per-hour', opts.maxSuspensionsPerHour),
             },
           };
-          const created = await runAdmin<WithSecret>(io, 'apps create', opts.account, {
-            async direct(core, accountId) {
-              const { constraints, ...rest } = input;
-              const { app, clientSecret } = await createApp(core.directory, operatorContext(core), accountId, { ...rest, ...constraints });
-              return { ...appView(app), ...(clientSecret ? { client_secret: clientSecret } : {}) };
-            },
-            api: (client, accountId) => client.call('POST', appsPath(accountId), input),
-          });
+          const created = await runAdmin(io, 'apps create', opts.account, (api, accountId) => api.call<WithSecret>('POST', appsPath(accountId), input));
           printSecretOnce(io, created, opts.json);
         }),
     );
@@ -123,10 +115,7 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
     .option('--json', 'print JSON')
     .action((opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const { apps: rows } = await runAdmin<{ apps: AppJson[] }>(io, 'apps list', opts.account, {
-          direct: async (core, accountId) => ({ apps: (await listApps(core.directory, accountId)).map(appView) }),
-          api: (client, accountId) => client.call('GET', appsPath(accountId)),
-        });
+        const { apps: rows } = await runAdmin(io, 'apps list', opts.account, (api, accountId) => api.call<{ apps: AppJson[] }>('GET', appsPath(accountId)));
         if (opts.json) printJson(io, { apps: rows });
         else printApps(io, rows);
       }),
@@ -139,10 +128,7 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
     .option('--json', 'print JSON')
     .action((appId: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const app = await runAdmin<AppJson>(io, 'apps get', opts.account, {
-          direct: async (core, accountId) => appView(await getApp(core.directory, accountId, appId)),
-          api: (client, accountId) => client.call('GET', appsPath(accountId, appId)),
-        });
+        const app = await runAdmin(io, 'apps get', opts.account, (api, accountId) => api.call<AppJson>('GET', appsPath(accountId, appId)));
         if (opts.json) return printJson(io, app);
         printApps(io, [app]);
         printConstraints(io, app);
@@ -156,13 +142,7 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
     .option('--json', 'print JSON')
     .action((appId: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const { app, changed } = await runAdmin<{ app: AppJson; changed: boolean }>(io, 'apps disable', opts.account, {
-          async direct(core, accountId) {
-            const result = await disableApp(core.directory, operatorContext(core), accountId, appId);
-            return { app: appView(result.app), changed: result.changed };
-          },
-          api: (client, accountId) => client.call('POST', `${appsPath(accountId, appId)}:disable`),
-        });
+        const { app, changed } = await runAdmin(io, 'apps disable', opts.account, (api, accountId) => api.call<{ app: AppJson; changed: boolean }>('POST', `${appsPath(accountId, appId)}:disable`));
         if (opts.json) printJson(io, { app, changed });
         else io.stdout.write(changed ? `disabled ${app.name} (${app.id})\n` : `${app.name} (${app.id}) was already disabled\n`);
       }),
@@ -175,13 +155,7 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
     .option('--json', 'print JSON, with client_secret this once')
     .action((appId: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const rotated = await runAdmin<WithSecret>(io, 'apps rotate-secret', opts.account, {
-          async direct(core, accountId) {
-            const { app, clientSecret } = await rotateAppSecret(core.directory, operatorContext(core), accountId, appId);
-            return { ...appView(app), client_secret: clientSecret };
-          },
-          api: (client, accountId) => client.call('POST', `${appsPath(accountId, appId)}:rotateSecret`),
-        });
+        const rotated = await runAdmin(io, 'apps rotate-secret', opts.account, (api, accountId) => api.call<WithSecret>('POST', `${appsPath(accountId, appId)}:rotateSecret`));
         printSecretOnce(io, rotated, opts.json);
       }),
     );

@@ -1,5 +1,5 @@
 /**
- * `cordon audit tail` and `proof` read the log (directly, or through the server that holds the data);
+ * `cordon audit tail` and `proof` read the log through the API (cli/remote.ts);
  * `export` writes it as JSON Lines; `verify` checks such an export with nothing else: every leaf, the
  * root, the checkpoint's signature and, given an older saved checkpoint, that the log still extends it.
  * `actions` prints the registry of audit actions (audit/actions.ts), the table the README carries.
@@ -7,20 +7,16 @@
 import { accessSync, constants, createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from 'commander';
-import type { Core } from '../core.js';
 import { renderAuditActions } from '../audit/actions.js';
 import { openCheckpoint } from '../audit/checkpoint.js';
-import { exportLog } from '../audit/export.js';
 import { leafHashOf } from '../audit/leaf.js';
 import { verifyInclusion } from '../audit/merkle.js';
 import { parseVerifierKey } from '../audit/note.js';
-import { proveAgainstLatest, type EntryProof } from '../audit/proofs.js';
-import { AppError } from '../errors.js';
-import { getLogSize, searchEntries, type NumberedEntry } from '../store/audit.js';
+import type { EntryProof } from '../audit/proofs.js';
 import { verifyExport } from '../audit/verify.js';
 import { EXIT, printJson, Reported, usageError, type CliIo } from './io.js';
 import { createProgress } from './progress.js';
-import { runAdmin, type ApiClient } from './remote.js';
+import { accountPath, runAdmin, type Api } from './remote.js';
 
 function readText(file: string, what: string): string {
   try {
@@ -30,35 +26,25 @@ function readText(file: string, what: string): string {
   }
 }
 
-/** What tail and proof read, the same whether from the database or through the API. */
+type NumberedEntry = EntryProof['entry'];
+
+/** What tail and proof read, through the API. */
 interface AuditSource {
   entries(fromIndex: number, limit: number): Promise<{ entries: NumberedEntry[]; logSize: number }>;
   proof(index: number): Promise<EntryProof>;
 }
 
-function directSource(core: Core, accountId: string): AuditSource {
-  const db = core.database.db;
-  return {
-    entries: async (fromIndex, limit) => ({ entries: await searchEntries(db, accountId, { fromIndex, limit }), logSize: await getLogSize(db, accountId) }),
-    async proof(index) {
-      const proof = await proveAgainstLatest(db, core.checkpointKey, accountId, index);
-      if (!proof) throw new AppError('NOT_FOUND', { description: `no signed checkpoint covers entry ${index} yet` });
-      return proof;
-    },
-  };
-}
-
-function apiSource(client: ApiClient, accountId: string): AuditSource {
-  const base = `/v1/accounts/${encodeURIComponent(accountId)}/audit`;
+function auditSource(api: Api, accountId: string): AuditSource {
+  const base = `${accountPath(accountId)}/audit`;
   return {
     async entries(fromIndex, limit) {
-      const page = await client.call<{ entries: NumberedEntry[]; log_size: number }>('GET', `${base}/entries?start_index=${fromIndex}&page_size=${Math.min(limit, 1000)}`);
+      const page = await api.call<{ entries: NumberedEntry[]; log_size: number }>('GET', `${base}/entries?start_index=${fromIndex}&page_size=${Math.min(limit, 1000)}`);
       return { entries: page.entries, logSize: page.log_size };
     },
     async proof(index) {
-      const checkpoint = await client.call<{ size: number; signed_note: string; origin: string }>('GET', `${base}/checkpoint`);
-      const proof = await client.call<{ entry: NumberedEntry; tree_size: number; leaf_hash: string; inclusion_path: string[] }>('GET', `${base}/entries/${index}/proof?tree_size=${checkpoint.size}`);
-      const { keys } = await client.call<{ keys: Array<{ verifier_key: string }> }>('GET', '/v1/audit/keys');
+      const checkpoint = await api.call<{ size: number; signed_note: string; origin: string }>('GET', `${base}/checkpoint`);
+      const proof = await api.call<{ entry: NumberedEntry; tree_size: number; leaf_hash: string; inclusion_path: string[] }>('GET', `${base}/entries/${index}/proof?tree_size=${checkpoint.size}`);
+      const { keys } = await api.call<{ keys: Array<{ verifier_key: string }> }>('GET', '/v1/audit/keys');
       return { ...proof, signed_note: checkpoint.signed_note, origin: checkpoint.origin, verifier_key: keys[0]!.verifier_key };
     },
   };
@@ -85,8 +71,7 @@ const describeEntry = (e: NumberedEntry) => `${e.idx}\t${e.recorded_at}\t${e.act
 
 export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
   const audit = program.command('audit').description('The audit log: tail it, prove an entry, export it, verify an export, list its actions');
-  const source = (command: string, account: string | undefined, fn: (source: AuditSource) => Promise<void>) =>
-    runAdmin(io, command, account, { direct: (core, accountId) => fn(directSource(core, accountId)), api: (client, accountId) => fn(apiSource(client, accountId)) });
+  const source = (command: string, account: string | undefined, fn: (source: AuditSource) => Promise<void>) => runAdmin(io, command, account, (api, accountId) => fn(auditSource(api, accountId)));
 
   audit
     .command('tail')
@@ -144,10 +129,7 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
         const write = async (lines: AsyncIterable<string>) => {
           for await (const chunk of lines) if (!out.write(chunk)) await once(out, 'drain');
         };
-        await runAdmin(io, 'audit export', opts.account, {
-          direct: (core, accountId) => write(exportLog(core.database.db, core.checkpointKey, accountId)),
-          api: (client, accountId) => write(client.stream(`/v1/accounts/${encodeURIComponent(accountId)}/audit/export`)),
-        });
+        await runAdmin(io, 'audit export', opts.account, (api, accountId) => write(api.stream(`${accountPath(accountId)}/audit/export`)));
         if (opts.out) await new Promise<void>((resolve, reject) => (out as NodeJS.WritableStream).end((error?: Error | null) => (error ? reject(error) : resolve())));
       }),
     );
@@ -163,10 +145,7 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
       run(async () => {
         const check = (input: AsyncIterable<Buffer | string>) => verifyAndReport(io, input, opts);
         if (file === undefined) {
-          await runAdmin(io, 'audit verify', opts.account, {
-            direct: (core, accountId) => check(exportLog(core.database.db, core.checkpointKey, accountId)),
-            api: (client, accountId) => check(client.stream(`/v1/accounts/${encodeURIComponent(accountId)}/audit/export`)),
-          });
+          await runAdmin(io, 'audit verify', opts.account, (api, accountId) => check(api.stream(`${accountPath(accountId)}/audit/export`)));
           return;
         }
         try {

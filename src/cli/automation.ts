@@ -1,26 +1,21 @@
 /**
  * The response engine's controls at the command line: `cordon automation status|pause|resume|cap|
  * reset-breaker` (the kill switch and the blast-radius breaker) and `cordon sources create|list|disable`
- * (detection sources). Direct on the database when nothing holds it, through the API otherwise.
+ * (detection sources). One body each, the API's (cli/remote.ts).
  */
 import type { Command } from 'commander';
-import type { Core } from '../core.js';
-import { automationView } from '../http/views/automation.js';
-import { sourceView } from '../http/views/signals.js';
-import { resetBreakers, setBreakerCap, setPaused } from '../response/automation.js';
+import type { automationView } from '../http/views/automation.js';
+import type { sourceView } from '../http/views/signals.js';
 import { DURATION, durationSeconds } from '../response/playbook.js';
 import { INTAKE_FORMATS } from '../response/intake/signal.js';
-import { createSource, disableSignalSource, type NewSource } from '../response/sources.js';
+import type { NewSource } from '../response/sources.js';
 import type { SignalFormat, SourceAuth } from '../storage/schema.js';
-import { listSources } from '../store/signals.js';
-import { operatorContext } from './context.js';
 import { printJson, printTable, usageError, type CliIo } from './io.js';
 import { ACCOUNT_HELP, accountPath, type Run, runAdmin } from './remote.js';
 
 type AutomationJson = Awaited<ReturnType<typeof automationView>>;
 type SourceJson = ReturnType<typeof sourceView>;
 interface AutomationChange {
-  direct: (core: Core, accountId: string) => Promise<unknown>;
   method: 'POST' | 'PUT';
   path: string;
   body?: unknown;
@@ -36,27 +31,19 @@ function printAutomation(io: CliIo, json: boolean | undefined, a: AutomationJson
 
 export function automationCommand(program: Command, io: CliIo, run: Run): void {
   const automation = program.command('automation').description('The kill switch and the blast-radius breaker of the response engine');
-  /** Runs `change` (if any: directly, or as a POST/PUT to the path under …/automation), then prints the state. */
-  const show = (opts: { account?: string; json?: boolean }, command: string, change?: (accountId: string) => AutomationChange) =>
+  /** Runs `change` (if any: a POST/PUT to the path under …/automation, which answers the state), then prints the state. */
+  const show = (opts: { account?: string; json?: boolean }, command: string, change?: AutomationChange) =>
     run(async () => {
-      const view = await runAdmin<AutomationJson>(io, command, opts.account, {
-        direct: async (core, accountId) => {
-          if (change) await change(accountId).direct(core, accountId);
-          return automationView(core.database.db, accountId, core.response.defaults);
-        },
-        api: (client, accountId) => {
-          if (!change) return client.call('GET', `${accountPath(accountId)}/automation`);
-          const { method, path, body } = change(accountId);
-          return client.call(method, `${accountPath(accountId)}/automation${path}`, body ?? {});
-        },
-      });
+      const view = await runAdmin(io, command, opts.account, (api, accountId) =>
+        change ? api.call<AutomationJson>(change.method, `${accountPath(accountId)}/automation${change.path}`, change.body ?? {}) : api.call<AutomationJson>('GET', `${accountPath(accountId)}/automation`),
+      );
       printAutomation(io, opts.json, view);
     });
 
   automation.command('status').description('Paused or running, the breaker cap, tripped breakers').option('--account <id>', ACCOUNT_HELP).option('--json', 'print JSON').action((opts: { account?: string; json?: boolean }) => show(opts, 'automation status'));
-  for (const [verb, paused, description] of [
-    ['pause', true, 'Kill switch: from now on no plan executes on its own; each waits for approval'],
-    ['resume', false, 'Let auto-mode playbooks execute again'],
+  for (const [verb, description] of [
+    ['pause', 'Kill switch: from now on no plan executes on its own; each waits for approval'],
+    ['resume', 'Let auto-mode playbooks execute again'],
   ] as const) {
     automation
       .command(verb)
@@ -65,12 +52,11 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
       .option('--account <id>', ACCOUNT_HELP)
       .option('--json', 'print JSON')
       .action((opts: { reason?: string; account?: string; json?: boolean }) =>
-        show(opts, `automation ${verb}`, () => ({
-          direct: (core, accountId) => setPaused(core.response, operatorContext(core, opts.reason), accountId, paused, opts.reason),
+        show(opts, `automation ${verb}`, {
           method: 'POST',
           path: `:${verb}`,
           body: opts.reason ? { reason: opts.reason } : {},
-        })),
+        }),
       );
   }
   automation
@@ -85,7 +71,7 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
       if (!Number.isInteger(max) || max < 1 || max > 10_000) return run(async () => { throw usageError('--max must be an integer from 1 to 10000'); });
       if (!new RegExp(DURATION).test(opts.window)) return run(async () => { throw usageError('--window must be a duration such as 30s, 10m, 4h, 7d'); });
       const cap = { max_actions: max, window_seconds: durationSeconds(opts.window) };
-      return show(opts, 'automation cap', () => ({ direct: (core, accountId) => setBreakerCap(core.response, operatorContext(core), accountId, cap), method: 'PUT', path: '/breaker', body: cap }));
+      return show(opts, 'automation cap', { method: 'PUT', path: '/breaker', body: cap });
     });
   automation
     .command('reset-breaker')
@@ -94,12 +80,11 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
     .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')
     .action((opts: { scope?: string; account?: string; json?: boolean }) =>
-      show(opts, 'automation reset-breaker', () => ({
-        direct: (core, accountId) => resetBreakers(core.response, operatorContext(core), accountId, opts.scope),
+      show(opts, 'automation reset-breaker', {
         method: 'POST',
         path: ':resetBreaker',
         body: opts.scope ? { scope: opts.scope } : {},
-      })),
+      }),
     );
 
   const sources = program.command('sources').description('Detection sources: where signals come from and how each authenticates');
@@ -117,13 +102,7 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
         if (!INTAKE_FORMATS.includes(opts.format as SignalFormat)) throw usageError(`--format must be one of ${INTAKE_FORMATS.join(', ')}`);
         if (!['oauth', 'hmac', 'url_token'].includes(opts.auth)) throw usageError('--auth must be oauth, hmac or url_token');
         const input: NewSource = { name: opts.name, format: opts.format as SignalFormat, auth: opts.auth as SourceAuth, ...(opts.clientId ? { client_id: opts.clientId } : {}) };
-        const created = await runAdmin<{ source: SourceJson; secret?: string }>(io, 'sources create', opts.account, {
-          direct: async (core, accountId) => {
-            const { source, secret } = await createSource(core.response, operatorContext(core), accountId, input);
-            return { source: sourceView(source), ...(secret ? { secret } : {}) };
-          },
-          api: (client, accountId) => client.call('POST', `${accountPath(accountId)}/sources`, input),
-        });
+        const created = await runAdmin(io, 'sources create', opts.account, (api, accountId) => api.call<{ source: SourceJson; secret?: string }>('POST', `${accountPath(accountId)}/sources`, input));
         if (opts.json) return printJson(io, created);
         const { source, secret } = created;
         io.stdout.write(`source ${source.id} (${source.format}, ${source.auth})\n  POST /v1/accounts/{account}/sources/${source.id}/signals\n`);
@@ -137,10 +116,7 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const list = await runAdmin<SourceJson[]>(io, 'sources list', opts.account, {
-          direct: async (core, accountId) => (await listSources(core.database.db, accountId)).map(sourceView),
-          api: async (client, accountId) => (await client.call<{ sources: SourceJson[] }>('GET', `${accountPath(accountId)}/sources`)).sources,
-        });
+        const list = await runAdmin(io, 'sources list', opts.account, async (api, accountId) => (await api.call<{ sources: SourceJson[] }>('GET', `${accountPath(accountId)}/sources`)).sources);
         if (opts.json) return printJson(io, { sources: list });
         printTable(io, ['ID', 'Name', 'Format', 'Auth', 'Disabled'], list.map((s) => [s.id, s.name, s.format, s.auth, s.disable_time ?? '']));
       }),
@@ -151,10 +127,7 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
     .option('--account <id>', ACCOUNT_HELP)
     .action((id: string, opts: { account?: string }) =>
       run(async () => {
-        const source = await runAdmin<SourceJson>(io, 'sources disable', opts.account, {
-          direct: async (core, accountId) => sourceView(await disableSignalSource(core.response, operatorContext(core), accountId, id)),
-          api: (client, accountId) => client.call('POST', `${accountPath(accountId)}/sources/${encodeURIComponent(id)}:disable`),
-        });
+        const source = await runAdmin(io, 'sources disable', opts.account, (api, accountId) => api.call<SourceJson>('POST', `${accountPath(accountId)}/sources/${encodeURIComponent(id)}:disable`));
         io.stdout.write(`source ${source.id} disabled\n`);
       }),
     );

@@ -1,25 +1,50 @@
 /**
  * Directory administration at the command line: users create|update|delete|sessions and groups. Like
- * every admin command they run directly on the database when nothing holds it, and through the API
- * (http/routes/directory.ts) as the signed-in person when a server does (cli/remote.ts).
+ * every admin command each has one body, the API's (http/routes/directory.ts), sent to the server that
+ * holds the data or to the in-process instance as the local operator (cli/remote.ts).
  */
 import type { Command } from 'commander';
-import { addMember, createGroup, deleteGroup, removeMember } from '../directory/groups.js';
-import { deleteUser, updateUser, type UserChanges } from '../directory/user-admin.js';
-import { groupView, sessionView, userProfile } from '../http/views/directory.js';
-import { createUser, getUser } from '../directory/users.js';
 import { ROLES } from '../directory/validate.js';
 import type { UserRole } from '../storage/schema.js';
-import { listGroups } from '../store/groups.js';
-import { listSessionsOfUser } from '../store/sessions.js';
-import { operatorContext } from './context.js';
 import { printJson, printTable, usageError, type CliIo } from './io.js';
-import { ACCOUNT_HELP, accountPath, type Run, runAdmin } from './remote.js';
+import { AppError } from '../errors.js';
+import { ACCOUNT_HELP, accountPath, type Api, type Run, runAdmin } from './remote.js';
 
 const seg = encodeURIComponent;
 
-type Profile = Awaited<ReturnType<typeof userProfile>>;
-type GroupJson = Awaited<ReturnType<typeof groupView>>;
+interface Profile {
+  id: string;
+  email: string;
+  display_name: string;
+  state: string;
+  role: UserRole;
+  externally_managed: boolean;
+  group_ids: string[];
+  create_time: string;
+  update_time: string;
+}
+interface GroupJson {
+  id: string;
+  name: string;
+  member_ids: string[];
+  create_time: string;
+}
+interface SessionJson {
+  id: string;
+  kind: string;
+  create_time: string;
+  expire_time: string | null;
+  revoke_time: string | null;
+  revoke_reason: string | null;
+}
+
+/** The id of the user named by id or by email (`cordon users get alice@corp.example`). */
+export async function userIdOf(api: Api, accountId: string, user: string): Promise<string> {
+  if (!user.includes('@')) return user;
+  const { users } = await api.call<{ users: Array<{ id: string }> }>('GET', `${accountPath(accountId)}/profiles?email=${encodeURIComponent(user)}`);
+  if (users.length === 0) throw new AppError('USER_NOT_FOUND', { metadata: { email: user } });
+  return users[0]!.id;
+}
 
 function role(value: string | undefined): UserRole | undefined {
   if (value === undefined) return undefined;
@@ -65,10 +90,7 @@ export function userAdminCommands(users: Command, io: CliIo, run: Run): void {
           ...(opts.externallyManaged ? { externally_managed: true } : {}),
           ...(opts.groups ? { groups: opts.groups.split(',').map((g) => g.trim()).filter(Boolean) } : {}),
         };
-        const user = await runAdmin<Profile>(io, 'users create', opts.account, {
-          direct: async (core, accountId) => userProfile(core.database.db, await createUser(core.directory, operatorContext(core), accountId, input)),
-          api: (client, accountId) => client.call('POST', `${accountPath(accountId)}/users`, input),
-        });
+        const user = await runAdmin(io, 'users create', opts.account, (api, accountId) => api.call<Profile>('POST', `${accountPath(accountId)}/users`, input));
         printProfile(io, opts.json, user);
       }),
     );
@@ -84,13 +106,10 @@ export function userAdminCommands(users: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((userId: string, opts: { email?: string; name?: string; role?: string; externallyManaged?: string; account?: string; json?: boolean }) =>
       run(async () => {
-        const changes: UserChanges = { email: opts.email, display_name: opts.name, role: role(opts.role), externally_managed: flag('--externally-managed', opts.externallyManaged) };
+        const changes = { email: opts.email, display_name: opts.name, role: role(opts.role), externally_managed: flag('--externally-managed', opts.externallyManaged) };
         const given = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
         if (Object.keys(given).length === 0) throw usageError('give at least one of --email, --name, --role, --externally-managed');
-        const user = await runAdmin<Profile>(io, 'users update', opts.account, {
-          direct: async (core, accountId) => userProfile(core.database.db, (await updateUser(core.directory, operatorContext(core), accountId, userId, changes)).user),
-          api: (client, accountId) => client.call('PATCH', `${accountPath(accountId)}/users/${seg(userId)}`, given),
-        });
+        const user = await runAdmin(io, 'users update', opts.account, async (api, accountId) => api.call<Profile>('PATCH', `${accountPath(accountId)}/users/${seg(await userIdOf(api, accountId, userId))}`, given));
         printProfile(io, opts.json, user);
       }),
     );
@@ -102,13 +121,9 @@ export function userAdminCommands(users: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((userId: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const gone = await runAdmin<{ id: string; email: string }>(io, 'users delete', opts.account, {
-          direct: async (core, accountId) => {
-            const user = await deleteUser(core.directory, operatorContext(core), accountId, userId);
-            return { id: user.id, email: user.email };
-          },
-          api: (client, accountId) => client.call('DELETE', `${accountPath(accountId)}/users/${seg(userId)}`),
-        });
+        const gone = await runAdmin(io, 'users delete', opts.account, async (api, accountId) =>
+          api.call<{ id: string; email: string }>('DELETE', `${accountPath(accountId)}/users/${seg(await userIdOf(api, accountId, userId))}`),
+        );
         if (opts.json) printJson(io, gone);
         else io.stdout.write(`deleted ${gone.email} (${gone.id})\n`);
       }),
@@ -121,13 +136,9 @@ export function userAdminCommands(users: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((userId: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const { sessions } = await runAdmin<{ sessions: Array<ReturnType<typeof sessionView>> }>(io, 'users sessions', opts.account, {
-          direct: async (core, accountId) => {
-            await getUser(core.directory, accountId, userId);
-            return { sessions: (await listSessionsOfUser(core.database.db, accountId, userId)).map(sessionView) };
-          },
-          api: (client, accountId) => client.call('GET', `${accountPath(accountId)}/users/${seg(userId)}/sessions`),
-        });
+        const { sessions } = await runAdmin(io, 'users sessions', opts.account, async (api, accountId) =>
+          api.call<{ sessions: SessionJson[] }>('GET', `${accountPath(accountId)}/users/${seg(await userIdOf(api, accountId, userId))}/sessions`),
+        );
         if (opts.json) printJson(io, { sessions });
         else printTable(io, ['ID', 'Kind', 'Created', 'Ended', 'Why'], sessions.map((s) => [s.id, s.kind, s.create_time, s.revoke_time ?? '', s.revoke_reason ?? '']));
       }),
@@ -145,10 +156,7 @@ export function groupsCommand(program: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const { groups: found } = await runAdmin<{ groups: GroupJson[] }>(io, 'groups list', opts.account, {
-          direct: async (core, accountId) => ({ groups: await Promise.all((await listGroups(core.database.db, accountId)).map((g) => groupView(core.database.db, g))) }),
-          api: (client, accountId) => client.call('GET', `${accountPath(accountId)}/groups`),
-        });
+        const { groups: found } = await runAdmin(io, 'groups list', opts.account, (api, accountId) => api.call<{ groups: GroupJson[] }>('GET', `${accountPath(accountId)}/groups`));
         printGroups(io, opts.json, found);
       }),
     );
@@ -160,10 +168,7 @@ export function groupsCommand(program: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((name: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const group = await runAdmin<GroupJson>(io, 'groups create', opts.account, {
-          direct: async (core, accountId) => groupView(core.database.db, await createGroup(core.directory, operatorContext(core), accountId, name)),
-          api: (client, accountId) => client.call('POST', `${accountPath(accountId)}/groups`, { name }),
-        });
+        const group = await runAdmin(io, 'groups create', opts.account, (api, accountId) => api.call<GroupJson>('POST', `${accountPath(accountId)}/groups`, { name }));
         printGroups(io, opts.json, [group]);
       }),
     );
@@ -174,17 +179,14 @@ export function groupsCommand(program: Command, io: CliIo, run: Run): void {
     .option('--account <id>', ACCOUNT_HELP)
     .action((groupId: string, opts: { account?: string }) =>
       run(async () => {
-        const gone = await runAdmin<{ id: string; name: string }>(io, 'groups delete', opts.account, {
-          direct: async (core, accountId) => deleteGroup(core.directory, operatorContext(core), accountId, groupId),
-          api: (client, accountId) => client.call('DELETE', `${accountPath(accountId)}/groups/${seg(groupId)}`),
-        });
+        const gone = await runAdmin(io, 'groups delete', opts.account, (api, accountId) => api.call<{ id: string; name: string }>('DELETE', `${accountPath(accountId)}/groups/${seg(groupId)}`));
         io.stdout.write(`deleted group ${gone.name} (${gone.id})\n`);
       }),
     );
 
-  for (const [verb, change, method] of [
-    ['add', addMember, 'PUT'],
-    ['remove', removeMember, 'DELETE'],
+  for (const [verb, method] of [
+    ['add', 'PUT'],
+    ['remove', 'DELETE'],
   ] as const) {
     groups
       .command(`${verb} <group> <user>`)
@@ -192,10 +194,9 @@ export function groupsCommand(program: Command, io: CliIo, run: Run): void {
       .option('--account <id>', ACCOUNT_HELP)
       .action((groupId: string, userId: string, opts: { account?: string }) =>
         run(async () => {
-          const { changed } = await runAdmin<{ changed: boolean }>(io, `groups ${verb}`, opts.account, {
-            direct: async (core, accountId) => ({ changed: await change(core.directory, operatorContext(core), accountId, groupId, userId) }),
-            api: (client, accountId) => client.call(method, `${accountPath(accountId)}/groups/${seg(groupId)}/members/${seg(userId)}`),
-          });
+          const { changed } = await runAdmin(io, `groups ${verb}`, opts.account, async (api, accountId) =>
+            api.call<{ changed: boolean }>(method, `${accountPath(accountId)}/groups/${seg(groupId)}/members/${seg(await userIdOf(api, accountId, userId))}`),
+          );
           io.stdout.write(changed ? `${verb === 'add' ? 'added' : 'removed'}\n` : 'nothing changed\n');
         }),
       );

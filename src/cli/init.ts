@@ -1,9 +1,16 @@
+/**
+ * `cordon init`: an account and its first owner, made by the local operator through the in-process API
+ * (POST /v1/accounts, which no served instance admits), whatever else runs.
+ */
 import type { Command } from 'commander';
-import { createAccount } from '../directory/accounts.js';
-import { operatorContext, withCore } from './context.js';
-import { credentialsView } from '../http/views/auth.js';
 import { describeCredentials } from './credentials.js';
 import { printJson, type CliIo } from './io.js';
+import { runLocal } from './remote.js';
+
+interface Created {
+  account: { id: string; name: string };
+  owner: { user_id: string; email: string; password: string; totp_secret: string; totp_uri: string };
+}
 
 export function initCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
   program
@@ -14,25 +21,18 @@ export function initCommand(program: Command, io: CliIo, run: (fn: () => Promise
     .option('--owner-name <name>', "the owner's display name", 'Account Owner')
     .option('--json', "print JSON: account_id and the owner's credentials (password, totp_secret, totp_uri)")
     .action((opts: { name: string; ownerEmail: string; ownerName: string; json?: boolean }) =>
-      run(() =>
-        withCore(io, 'init', async (core) => {
-          const created = await createAccount(core.directory, operatorContext(core), {
-            name: opts.name,
-            owner: { email: opts.ownerEmail, display_name: opts.ownerName },
-          });
-          if (opts.json) {
-            printJson(io, {
-              account_id: created.account.id,
-              owner: { user_id: created.owner.id, email: created.owner.email, ...credentialsView(created.owner.email, created.ownerCredentials) },
-            });
-          } else {
-            io.stdout.write(
-              `Created account "${created.account.name}" (${created.account.id})\n` +
-                `Owner: ${created.owner.email} (${created.owner.id})\n` +
-                `${describeCredentials(created.owner.email, created.ownerCredentials)}\n`,
-            );
-          }
-        }),
-      ),
+      run(async () => {
+        const { account, owner } = await runLocal(io, 'init', (api) =>
+          api.call<Created>('POST', '/v1/accounts', { name: opts.name, owner: { email: opts.ownerEmail, display_name: opts.ownerName } }),
+        );
+        if (opts.json) printJson(io, { account_id: account.id, owner });
+        else {
+          io.stdout.write(
+            `Created account "${account.name}" (${account.id})\n` +
+              `Owner: ${owner.email} (${owner.user_id})\n` +
+              `${describeCredentials(owner.email, { password: owner.password, totpSecret: owner.totp_secret })}\n`,
+          );
+        }
+      }),
     );
 }

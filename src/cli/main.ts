@@ -1,6 +1,7 @@
 /**
- * The `cordon` command line. Admin commands work on the database directly when nothing else holds it,
- * and through a running server's API (after `cordon login`) otherwise; see remote.ts.
+ * The `cordon` command line. Every admin command has one body, calls to the HTTP API: a running server's
+ * (after `cordon login`) when one holds the data, otherwise an instance in this process, as the local
+ * operator; see remote.ts.
  */
 import { Command, CommanderError } from 'commander';
 import { renderConfigDocs } from '../config.js';
@@ -18,6 +19,8 @@ import { serveCommand } from './serve.js';
 import { usersCommand } from './users.js';
 
 const HELP_FOOTER = `
+Admin commands go through the API of the server that holds the data (sign in with \`cordon login\`), or,
+when none does, through the same API in this process as the local operator (audited as operator:USER@HOST).
 Configuration comes from the environment: run \`cordon config docs\` for every option.
 Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 refused by a rule
 (last owner, externally managed, an app constraint, duplicate, a containment lock, a plan no longer pending), 5 database unavailable or data directory in use,

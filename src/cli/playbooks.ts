@@ -1,22 +1,16 @@
 /**
  * Playbooks and the protected-principal policy at the command line: `cordon playbooks
  * apply|list|history|lint|test` and `cordon policy apply|show`. `lint` needs nothing but the file; the
- * others run directly on the database when nothing holds it, and through the API as the signed-in
- * person when a server does (cli/remote.ts). `test` is the dry run: the plan a signal would get,
+ * others have one body each, the API's (cli/remote.ts). `test` is the dry run: the plan a signal would get,
  * with every verdict, and nothing written.
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { AppError } from '../errors.js';
-import { dryRunView } from '../http/views/plans.js';
-import { planSignal } from '../response/engine.js';
-import { mapSignal } from '../response/intake/index.js';
+import type { dryRunView } from '../http/views/plans.js';
 import { INTAKE_FORMATS, type IntakeFormat } from '../response/intake/signal.js';
-import { lintPlaybook, parsePlaybookText, PlaybookTextError, type LintProblem, type PlaybookDocument } from '../response/playbook.js';
-import { applyPlaybooks, type AppliedPlaybook } from '../response/playbooks.js';
-import { applyPolicy, readPolicy, type ProtectionPolicy } from '../response/protection-policy.js';
-import { latestPlaybooks, playbookHistory } from '../store/playbooks.js';
-import { operatorContext } from './context.js';
+import { lintPlaybook, parsePlaybookText, PlaybookTextError } from '../response/playbook.js';
+import type { AppliedPlaybook } from '../response/playbooks.js';
+import type { ProtectionPolicy } from '../response/protection-policy.js';
 import { EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
 import { ACCOUNT_HELP, accountPath, type Run, runAdmin } from './remote.js';
 
@@ -25,7 +19,7 @@ interface VersionJson {
   name: string;
   version: number;
   content_hash: string;
-  document: PlaybookDocument;
+  document: Record<string, unknown>;
   create_time: string;
   created_by: string;
 }
@@ -44,15 +38,6 @@ function readDocuments(file: string): unknown[] {
     throw error;
   }
 }
-
-const versionJson = (row: { name: string; version: number; content_hash: string; document: unknown; created_at: Date; created_by: string }): VersionJson => ({
-  name: row.name,
-  version: row.version,
-  content_hash: row.content_hash,
-  document: row.document as PlaybookDocument,
-  create_time: row.created_at.toISOString(),
-  created_by: row.created_by,
-});
 
 function printVersions(io: CliIo, versions: VersionJson[]): void {
   printTable(
@@ -74,10 +59,7 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
     .action((opts: { file: string; account?: string; json?: boolean }) =>
       run(async () => {
         const documents = readDocuments(opts.file);
-        const applied = await runAdmin<AppliedPlaybook[]>(io, 'playbooks apply', opts.account, {
-          direct: (core, accountId) => applyPlaybooks(core.response, operatorContext(core), accountId, documents),
-          api: async (client, accountId) => (await client.call<{ applied: AppliedPlaybook[] }>('POST', `${accountPath(accountId)}/playbooks:apply`, { playbooks: documents })).applied,
-        });
+        const applied = await runAdmin(io, 'playbooks apply', opts.account, async (api, accountId) => (await api.call<{ applied: AppliedPlaybook[] }>('POST', `${accountPath(accountId)}/playbooks:apply`, { playbooks: documents })).applied);
         if (opts.json) return printJson(io, { applied });
         printTable(io, ['Name', 'Version', 'Hash', 'Changed'], applied.map((a) => [a.name, a.version, a.content_hash.slice(0, 12), a.changed ? 'new version' : 'unchanged']));
       }),
@@ -90,10 +72,7 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const versions = await runAdmin<VersionJson[]>(io, 'playbooks list', opts.account, {
-          direct: async (core, accountId) => (await latestPlaybooks(core.database.db, accountId)).map(versionJson),
-          api: async (client, accountId) => (await client.call<{ playbooks: VersionJson[] }>('GET', `${accountPath(accountId)}/playbooks`)).playbooks,
-        });
+        const versions = await runAdmin(io, 'playbooks list', opts.account, async (api, accountId) => (await api.call<{ playbooks: VersionJson[] }>('GET', `${accountPath(accountId)}/playbooks`)).playbooks);
         if (opts.json) return printJson(io, { playbooks: versions });
         printVersions(io, versions);
       }),
@@ -106,14 +85,7 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((name: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const versions = await runAdmin<VersionJson[]>(io, 'playbooks history', opts.account, {
-          direct: async (core, accountId) => {
-            const rows = await playbookHistory(core.database.db, accountId, name);
-            if (rows.length === 0) throw new AppError('NOT_FOUND', { description: `no playbook ${name}` });
-            return rows.map(versionJson);
-          },
-          api: async (client, accountId) => (await client.call<{ versions: VersionJson[] }>('GET', `${accountPath(accountId)}/playbooks/${encodeURIComponent(name)}`)).versions,
-        });
+        const versions = await runAdmin(io, 'playbooks history', opts.account, async (api, accountId) => (await api.call<{ versions: VersionJson[] }>('GET', `${accountPath(accountId)}/playbooks/${encodeURIComponent(name)}`)).versions);
         if (opts.json) return printJson(io, { versions });
         printVersions(io, versions);
       }),
@@ -127,8 +99,7 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
     .action((opts: { file: string; json?: boolean }) =>
       run(async () => {
         const documents = readDocuments(opts.file);
-        // `playbook` is the name as the file has it, whatever its type (lintPlaybook reports one that is not a string).
-        const results = documents.map((document, i): { playbook: unknown; problems: LintProblem[] } => ({
+        const results = documents.map((document, i) => ({
           playbook: (document as { name?: unknown } | null)?.name ?? `#${i + 1}`,
           problems: lintPlaybook(document),
         }));
@@ -158,10 +129,9 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
         } catch (error) {
           throw usageError(`${opts.signal}: ${(error as Error).message}`);
         }
-        const result = await runAdmin<ReturnType<typeof dryRunView>>(io, 'playbooks test', opts.account, {
-          direct: async (core, accountId) => dryRunView(await planSignal(core.response, accountId, opts.source ?? 'dry-run', mapSignal(format, payload))),
-          api: (client, accountId) => client.call('POST', `${accountPath(accountId)}/signals:plan`, { format, signal: payload, ...(opts.source ? { source_id: opts.source } : {}) }),
-        });
+        const result = await runAdmin(io, 'playbooks test', opts.account, (api, accountId) =>
+          api.call<ReturnType<typeof dryRunView>>('POST', `${accountPath(accountId)}/signals:plan`, { format, signal: payload, ...(opts.source ? { source_id: opts.source } : {}) }),
+        );
         if (opts.json) return printJson(io, result);
         const { plan } = result;
         io.stdout.write(`status: ${plan.status}${result.duplicate ? ' (a signal with this external id is already stored: submitting it would change nothing)' : ''}\n`);
@@ -181,13 +151,7 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
       run(async () => {
         const documents = readDocuments(opts.file);
         if (documents.length !== 1) throw usageError(`${opts.file}: give one policy document`);
-        const applied = await runAdmin<ProtectionPolicy & { changed: boolean }>(io, 'policy apply', opts.account, {
-          direct: async (core, accountId) => {
-            const { policy: p, changed } = await applyPolicy(core.response, operatorContext(core), accountId, documents[0]);
-            return { ...p, changed };
-          },
-          api: (client, accountId) => client.call('PUT', `${accountPath(accountId)}/protection-policy`, documents[0]),
-        });
+        const applied = await runAdmin(io, 'policy apply', opts.account, (api, accountId) => api.call<ProtectionPolicy & { changed: boolean }>('PUT', `${accountPath(accountId)}/protection-policy`, documents[0]));
         if (opts.json) return printJson(io, applied);
         io.stdout.write(`policy v${applied.version} (${applied.changed ? 'new version' : 'unchanged'})\n`);
       }),
@@ -198,10 +162,7 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
     .option('--account <id>', ACCOUNT_HELP)
     .action((opts: { account?: string }) =>
       run(async () => {
-        const current = await runAdmin<ProtectionPolicy>(io, 'policy show', opts.account, {
-          direct: (core, accountId) => readPolicy(core.database.db, accountId),
-          api: (client, accountId) => client.call('GET', `${accountPath(accountId)}/protection-policy`),
-        });
+        const current = await runAdmin(io, 'policy show', opts.account, (api, accountId) => api.call<ProtectionPolicy>('GET', `${accountPath(accountId)}/protection-policy`));
         printJson(io, current);
       }),
     );

@@ -1,31 +1,67 @@
+/**
+ * `cordon users`: list, get, suspend, reactivate, reset-credentials, import (and, from directory.ts,
+ * create, update, delete, sessions). Each has one body, written against the HTTP API (cli/remote.ts).
+ */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { importUsers, ImportRejected, parseImport } from '../directory/import.js';
-import { userView } from '../http/views/directory.js';
-import { getUser } from '../directory/users.js';
-import { reactivateUser, suspendUser } from '../directory/user-state.js';
-import { listUsers } from '../store/users.js';
-import { resetCredentials } from '../directory/credentials.js';
-import { credentialsView } from '../http/views/auth.js';
-import { operatorContext, resolveAccount, withCore } from './context.js';
+import { AppError, type ErrorCode } from '../errors.js';
 import { describeCredentials } from './credentials.js';
 import { EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
-import { createProgress } from './progress.js';
-import { userAdminCommands } from './directory.js';
-import { ACCOUNT_HELP, runAdmin } from './remote.js';
+import { createProgress, type Progress } from './progress.js';
+import { userAdminCommands, userIdOf } from './directory.js';
+import { ACCOUNT_HELP, accountPath, runAdmin, type Api } from './remote.js';
 
-/** A user as the CLI shows one: the full row directly, the Users API's fields through a server. */
-type UserRow = Pick<ReturnType<typeof userView>, 'id' | 'email' | 'display_name' | 'state'> & Partial<ReturnType<typeof userView>>;
+/** A user as administrators see one (GET …/profiles, …/users/{user}/profile). */
+interface UserRow {
+  id: string;
+  email: string;
+  display_name: string;
+  state: string;
+  role: string;
+  externally_managed: boolean;
+  create_time: string;
+  update_time: string;
+  group_ids?: string[];
+}
 
-const usersPath = (accountId: string, userId?: string) => `/v1/accounts/${encodeURIComponent(accountId)}/users${userId === undefined ? '' : `/${encodeURIComponent(userId)}`}`;
+interface SessionRow {
+  id: string;
+  expire_time: string | null;
+  revoke_time: string | null;
+}
+
+const userPath = (accountId: string, userId: string) => `${accountPath(accountId)}/users/${encodeURIComponent(userId)}`;
 
 function printUsers(io: CliIo, users: UserRow[]): void {
   printTable(
     io,
     ['ID', 'Email', 'Name', 'State', 'Role', 'EAM'],
-    users.map((u) => [u.id, u.email, u.display_name, u.state, u.role ?? '', u.externally_managed ? 'yes' : '']),
+    users.map((u) => [u.id, u.email, u.display_name, u.state, u.role, u.externally_managed ? 'yes' : '']),
   );
 }
+
+/** The ids of the user's sessions that are live now. */
+async function liveSessions(api: Api, accountId: string, userId: string): Promise<string[]> {
+  const { sessions } = await api.call<{ sessions: SessionRow[] }>('GET', `${userPath(accountId, userId)}/sessions`);
+  const now = new Date().toISOString();
+  return sessions.filter((s) => s.revoke_time === null && (s.expire_time === null || s.expire_time > now)).map((s) => s.id);
+}
+
+/** The lines of a streamed answer. */
+async function* linesOf(chunks: AsyncIterable<string>): AsyncGenerator<string> {
+  let rest = '';
+  for await (const chunk of chunks) {
+    const parts = (rest + chunk).split('\n');
+    rest = parts.pop()!;
+    for (const line of parts) if (line.trim() !== '') yield line;
+  }
+  if (rest.trim() !== '') yield rest;
+}
+
+type ImportEvent =
+  | { type: 'progress'; done: number; total: number }
+  | { type: 'done'; imported: number; seconds: number }
+  | { type: 'error'; code: string; message: string; problems?: Array<{ line: number; problem: string }> };
 
 export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
   const users = program.command('users').description('Users: list, inspect, suspend, reactivate, create, update, delete, import');
@@ -43,20 +79,15 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
         if (state !== undefined && state !== 'ACTIVE' && state !== 'SUSPENDED') throw usageError('--state must be ACTIVE or SUSPENDED');
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1) throw usageError('--limit must be a positive integer');
-        const listed = await runAdmin<{ accountId: string; users: UserRow[] }>(io, 'users list', opts.account, {
-          direct: async (core, accountId) => ({ accountId, users: (await listUsers(core.database.db, { accountId, state, limit })).map(userView) }),
-          // The Users API, a page at a time (it has no role or externally-managed columns).
-          async api(client, accountId) {
-            const found: UserRow[] = [];
-            const filter = state === undefined ? '' : state === 'ACTIVE' ? 'user.isActive()' : 'user.isSuspended()';
-            for (let token: string | undefined; found.length < limit; ) {
-              const query = new URLSearchParams({ filter, max_page_size: String(Math.min(limit - found.length, 1000)), ...(token ? { page_token: token } : {}) });
-              const page = await client.call<{ results: UserRow[]; next_page_token?: string }>('GET', `${usersPath(accountId)}?${query.toString()}`);
-              found.push(...page.results);
-              if (!(token = page.next_page_token)) break;
-            }
-            return { accountId, users: found };
-          },
+        const listed = await runAdmin(io, 'users list', opts.account, async (api, accountId) => {
+          const found: UserRow[] = [];
+          for (let after: string | undefined; found.length < limit; ) {
+            const query = new URLSearchParams({ max_page_size: String(Math.min(limit - found.length, 1000)), ...(state ? { state } : {}), ...(after ? { after } : {}) });
+            const page = await api.call<{ users: UserRow[]; next_after?: string }>('GET', `${accountPath(accountId)}/profiles?${query}`);
+            found.push(...page.users);
+            if (!(after = page.next_after)) break;
+          }
+          return { accountId, users: found };
         });
         if (opts.json) printJson(io, { account_id: listed.accountId, users: listed.users });
         else printUsers(io, listed.users);
@@ -65,47 +96,39 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
 
   users
     .command('get <user>')
-    .description('Show one user')
+    .description('Show one user, by id or email: role, externally managed, groups')
     .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')
-    .action((userId: string, opts: { account?: string; json?: boolean }) =>
+    .action((user: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const user = await runAdmin<UserRow>(io, 'users get', opts.account, {
-          direct: async (core, accountId) => userView(await getUser(core.directory, accountId, userId)),
-          api: (client, accountId) => client.call('GET', `${usersPath(accountId, userId)}/profile`),
-        });
-        if (opts.json) printJson(io, user);
-        else printUsers(io, [user]);
+        const found = await runAdmin(io, 'users get', opts.account, async (api, accountId) => api.call<UserRow>('GET', `${userPath(accountId, await userIdOf(api, accountId, user))}/profile`));
+        if (opts.json) printJson(io, found);
+        else printUsers(io, [found]);
       }),
     );
 
-  for (const [verb, service] of [
-    ['suspend', suspendUser],
-    ['reactivate', reactivateUser],
-  ] as const) {
+  for (const verb of ['suspend', 'reactivate'] as const) {
     users
       .command(`${verb} <user>`)
       .description(verb === 'suspend' ? 'Suspend a user and revoke their sessions (idempotent)' : 'Reactivate a suspended user (no session comes back)')
       .option('--account <id>', ACCOUNT_HELP)
       .option('--reason <text>', 'why, recorded in the audit entry')
       .option('--json', 'print JSON')
-      .action((userId: string, opts: { account?: string; reason?: string; json?: boolean }) =>
+      .action((user: string, opts: { account?: string; reason?: string; json?: boolean }) =>
         run(async () => {
-          const result = await runAdmin<{ user: UserRow; changed: boolean; sessions_revoked?: string[] }>(io, `users ${verb}`, opts.account, {
-            async direct(core, accountId) {
-              const done = await service(core.directory, operatorContext(core, opts.reason), accountId, userId);
-              return { user: userView(done.user), changed: done.changed, sessions_revoked: done.sessionsRevoked };
-            },
-            // Through the Users API, as the signed-in person; the state before says whether it changed.
-            async api(client, accountId) {
-              const before = await client.call<UserRow>('GET', usersPath(accountId, userId));
-              const user = await client.call<UserRow>('POST', `${usersPath(accountId, userId)}:${verb}`, opts.reason ? { reason: opts.reason } : undefined);
-              return { user, changed: before.state !== user.state };
-            },
+          // Through the Users API; the state and the live sessions before say what changed.
+          const result = await runAdmin(io, `users ${verb}`, opts.account, async (api, accountId) => {
+            const path = userPath(accountId, await userIdOf(api, accountId, user));
+            const before = await api.call<UserRow>('GET', `${path}/profile`);
+            const live = await liveSessions(api, accountId, before.id);
+            await api.call('POST', `${path}:${verb}`, opts.reason ? { reason: opts.reason } : undefined);
+            const after = await api.call<UserRow>('GET', `${path}/profile`);
+            const stillLive = new Set(live.length > 0 ? await liveSessions(api, accountId, before.id) : []);
+            return { user: after, changed: before.state !== after.state, sessions_revoked: live.filter((id) => !stillLive.has(id)) };
           });
           if (opts.json) printJson(io, result);
           else {
-            const revoked = result.sessions_revoked?.length ? ` (${result.sessions_revoked.length} session(s) revoked)` : '';
+            const revoked = result.sessions_revoked.length ? ` (${result.sessions_revoked.length} session(s) revoked)` : '';
             io.stdout.write(result.changed ? `${result.user.email} is now ${result.user.state}${revoked}\n` : `${result.user.email} was already ${result.user.state}; nothing changed\n`);
           }
         }),
@@ -115,17 +138,13 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
   users
     .command('reset-credentials <user>')
     .description("Give a user a new generated password (to change at first sign-in) and TOTP seed, printed once, and end the user's sessions")
-    .option('--account <id>', 'account id (default: the signed-in account, or the only one)')
+    .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON: user_id, email, password, totp_secret, totp_uri')
-    .action((userId: string, opts: { account?: string; json?: boolean }) =>
+    .action((user: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const reset = await runAdmin<{ user_id: string; email: string } & ReturnType<typeof credentialsView>>(io, 'users reset-credentials', opts.account, {
-          async direct(core, accountId) {
-            const { user, credentials } = await resetCredentials(core.directory, operatorContext(core), accountId, userId);
-            return { user_id: user.id, email: user.email, ...credentialsView(user.email, credentials) };
-          },
-          api: (client, accountId) => client.call('POST', `/v1/accounts/${encodeURIComponent(accountId)}/users/${encodeURIComponent(userId)}:resetCredentials`),
-        });
+        const reset = await runAdmin(io, 'users reset-credentials', opts.account, async (api, accountId) =>
+          api.call<{ user_id: string; email: string; password: string; totp_secret: string; totp_uri: string }>('POST', `${userPath(accountId, await userIdOf(api, accountId, user))}:resetCredentials`),
+        );
         if (opts.json) printJson(io, reset);
         else io.stdout.write(`New credentials for ${reset.email} (${reset.user_id}); their sessions are revoked.\n${describeCredentials(reset.email, { password: reset.password, totpSecret: reset.totp_secret })}\n`);
       }),
@@ -133,8 +152,8 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
 
   users
     .command('import <file>')
-    .description('Import users from JSONL or CSV (email, display_name, role, groups, externally_managed); all or nothing')
-    .option('--account <id>', 'account id (default: the only account)')
+    .description('Import users from JSONL or CSV (email, display_name, role, groups, externally_managed); all or nothing, also while a server runs')
+    .option('--account <id>', ACCOUNT_HELP)
     .option('--format <format>', 'jsonl or csv (default: from the file extension)')
     .option('--json', 'print JSON')
     .action((file: string, opts: { account?: string; format?: string; json?: boolean }) =>
@@ -147,29 +166,30 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
         } catch (error) {
           throw usageError(`cannot read ${file}: ${(error as Error).message}`);
         }
-        const parsed = parseImport(text, format);
-        await withCore(io, 'users import', async (core) => {
-          const accountId = await resolveAccount(core, opts.account);
-          const progress = createProgress(opts.json ? io.stderr : io.stdout, 'importing', parsed.rows.length);
-          try {
-            const started = Date.now();
-            const { imported } = await importUsers(core.directory, operatorContext(core), accountId, parsed, {
-              onProgress: (done) => progress.update(done),
-            });
-            const seconds = (Date.now() - started) / 1000;
-            if (opts.json) printJson(io, { account_id: accountId, imported, seconds });
-            else progress.finish(`imported ${imported} users into ${accountId} in ${seconds.toFixed(1)} s`);
-          } catch (error) {
-            if (error instanceof ImportRejected) {
-              if (opts.json) printJson(io, { error: { code: error.code, message: error.description }, problems: error.problems });
+        await runAdmin(io, 'users import', opts.account, async (api, accountId) => {
+          const answer = api.stream(`${accountPath(accountId)}/users:import?format=${format}`, { method: 'POST', body: text, contentType: format === 'csv' ? 'text/csv' : 'application/x-ndjson' });
+          let progress: Progress | undefined;
+          for await (const line of linesOf(answer)) {
+            const event = JSON.parse(line) as ImportEvent;
+            if (event.type === 'progress') {
+              progress ??= createProgress(opts.json ? io.stderr : io.stdout, 'importing', event.total);
+              if (event.done > 0) progress.update(event.done);
+            } else if (event.type === 'done') {
+              if (opts.json) printJson(io, { account_id: accountId, imported: event.imported, seconds: event.seconds });
+              else (progress ?? createProgress(io.stdout, 'importing', event.imported)).finish(`imported ${event.imported} users into ${accountId} in ${event.seconds.toFixed(1)} s`);
+              return;
+            } else {
+              if (!event.problems) throw new AppError(event.code as ErrorCode, { description: event.message });
+              if (opts.json) printJson(io, { error: { code: event.code, message: event.message }, problems: event.problems });
               else {
-                io.stderr.write(`cordon: ${error.description}\n`);
-                for (const p of error.problems.slice(0, 100)) io.stderr.write(`  line ${p.line}: ${p.problem}\n`);
-                if (error.problems.length > 100) io.stderr.write(`  … and ${error.problems.length - 100} more\n`);
+                io.stderr.write(`cordon: ${event.message}\n`);
+                for (const p of event.problems.slice(0, 100)) io.stderr.write(`  line ${p.line}: ${p.problem}\n`);
+                if (event.problems.length > 100) io.stderr.write(`  … and ${event.problems.length - 100} more\n`);
               }
+              throw new Reported(EXIT.USAGE);
             }
-            throw error instanceof ImportRejected ? new Reported(EXIT.USAGE) : error;
           }
+          throw new AppError('UNAVAILABLE', { description: 'the import ended without an outcome: check `cordon users list` before trying again' });
         });
       }),
     );

@@ -11,9 +11,9 @@ import { rateLimitKey } from '../address-ranges.js';
 import type { AppError } from '../errors.js';
 import { RateLimiter, rateLimited } from '../oauth/rate-limit.js';
 
-/** Whether the request proved who it is: an app token, a session, or a signal source's secret. */
+/** Whether the request proved who it is: an app token, a session, a signal source's secret, or the local operator's. */
 export function isAuthenticated(request: FastifyRequest): boolean {
-  return request.principal !== undefined || request.human !== undefined || request.source !== undefined;
+  return request.principal !== undefined || request.human !== undefined || request.source !== undefined || request.operator !== undefined;
 }
 
 /** The method and route pattern of a request, never its raw path. */

@@ -31,6 +31,10 @@ import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { refuseNul } from './refuse-nul.js';
+import { accountsRoutes } from './routes/accounts.js';
+import { importRoutes } from './routes/import.js';
+import { keysRoutes } from './routes/keys.js';
+import { admitLocalOperator } from './operator.js';
 import { RpcStatusSchema } from './schemas.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -38,6 +42,11 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export interface BuildServerOptions {
   /** Extra routes (tests use it to check the error handler and the schema rule). */
   register?: (app: FastifyInstance) => void;
+  /**
+   * The CLI's in-process instance only (cli/local-api.ts): admit requests bearing this secret as the
+   * local operator, and refuse to listen. A served instance never has it (http/operator.ts).
+   */
+  operatorSecret?: string;
 }
 
 export async function buildServer(core: Core, options: BuildServerOptions = {}): Promise<FastifyInstance> {
@@ -55,6 +64,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array' } },
   });
+  if (options.operatorSecret !== undefined) admitLocalOperator(app, core, options.operatorSecret);
 
   // Every route declares its responses: response schemas strip unknown fields, the guard against
   // leaking a secret, and the OpenAPI document is generated from them.
@@ -113,10 +123,13 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   if (config.metrics.token !== undefined) metricsRoutes(app, core);
   oauthRoutes(app, core);
   authRoutes(app, core);
+  accountsRoutes(app, core);
+  keysRoutes(app, core);
   appsRoutes(app, core);
   credentialsRoutes(app, core);
   usersApiRoutes(app, core);
   directoryRoutes(app, core);
+  importRoutes(app, core);
   auditRoutes(app, core);
   eventsRoutes(app, core);
   signalsRoutes(app, core);

@@ -3,10 +3,12 @@
  * Bearer token; looked up by its hash on every request, so sign-out, suspension and credential resets
  * hold at once on every node), of the account in the path, with one of the route's roles, whose user
  * has replaced any generated password. App access tokens are refused here whatever their permissions:
- * no app administers apps or approves actions.
+ * no app administers apps or approves actions. The CLI's in-process instance also admits its local
+ * operator (OperatorPrincipal), which no served instance knows.
  */
 import type { FastifyRequest } from 'fastify';
 import type { Core } from '../../core.js';
+import type { CallContext } from '../../audit/entry.js';
 import type { SessionPrincipal } from '../../auth/principal.js';
 import { AppError } from '../../errors.js';
 import { appPrincipal, readAccessToken, requestOrigin, requirePermission } from './app-token.js';
@@ -18,9 +20,22 @@ import { hashSessionToken, SESSION_TOKEN_PREFIX } from '../../auth/sign-in.js';
 /** A person the guard admitted: the services' SessionPrincipal (auth/principal.ts). */
 export type HumanPrincipal = SessionPrincipal;
 
+/**
+ * The operator at the CLI, calling an in-process instance (http/operator.ts): an OWNER-equivalent of
+ * every account, with no session and no role ceiling (services take no actor role for it), audited as
+ * `operator`. No listening server ever admits it.
+ */
+export interface OperatorPrincipal {
+  operator: true;
+  session?: undefined;
+  ctx: CallContext;
+}
+
 declare module 'fastify' {
   interface FastifyRequest {
-    human?: HumanPrincipal;
+    human?: HumanPrincipal | OperatorPrincipal;
+    /** Set only by the in-process instance's operator hook, for a request that bears its secret. */
+    operator?: OperatorPrincipal;
   }
 }
 
@@ -69,15 +84,32 @@ export interface SessionGuardOptions {
    * change itself (changing it, whoami, sign-out) do: a generated password has been shown to others.
    */
   beforePasswordChange?: boolean;
+  /**
+   * Admit the local operator (default: yes, on routes under an account). Routes about the caller's own
+   * session or decisions (whoami, sign-out, password, approving, restoring) are a person's only.
+   */
+  operator?: boolean;
+}
+
+/** The person a request's session belongs to; refuses the local operator, who is nobody's session. */
+export function personOf(request: FastifyRequest): HumanPrincipal {
+  const human = request.human;
+  if (!human?.session) throw new AppError('PERMISSION_DENIED', { description: 'only a signed-in person may do this: sign in with `cordon login`' });
+  return human;
 }
 
 /** A preHandler admitting sessions of `roles` in the `:account` of the path (any account when the path has none). */
 export function requireSession(core: Core, roles: readonly UserRole[] = ['OWNER', 'ADMIN', 'MEMBER'], options: SessionGuardOptions = {}) {
   return async (request: FastifyRequest): Promise<void> => {
+    const account = (request.params as { account?: string } | undefined)?.account;
+    if (request.operator) {
+      request.human = request.operator;
+      if (account === undefined || options.operator === false) personOf(request);
+      return;
+    }
     const human = await authenticateSession(core, request);
     // Who the caller proved to be, set before the checks below so that a refusal is audited under it.
     request.human = human;
-    const account = (request.params as { account?: string } | undefined)?.account;
     if (account !== undefined && account !== human.session.account_id) {
       throw new AppError('PERMISSION_DENIED', { description: 'the session belongs to another account' });
     }
@@ -98,5 +130,5 @@ export function requirePermissionOrAdmin(core: Core, permission: Permission) {
   const human = requireSession(core, ADMIN_ROLES);
   const app = requirePermission(core, permission);
   return (request: FastifyRequest): Promise<void> =>
-    BEARER.exec(request.headers.authorization ?? '')?.[1]?.startsWith(SESSION_TOKEN_PREFIX) ? human(request) : app(request);
+    request.operator || BEARER.exec(request.headers.authorization ?? '')?.[1]?.startsWith(SESSION_TOKEN_PREFIX) ? human(request) : app(request);
 }

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Core } from '../../core.js';
 import { changePassword, PASSWORD_MAX_LENGTH } from '../../auth/password-change.js';
-import { requireSession } from '../guards/session.js';
+import { personOf, requireSession } from '../guards/session.js';
 import { signIn } from '../../auth/sign-in.js';
 import { revokeSession } from '../../directory/sessions.js';
 import { rateLimitKey } from '../../address-ranges.js';
@@ -67,19 +67,19 @@ export function authRoutes(app: FastifyInstance, core: Core): void {
   );
 
   // Whoami and sign-out serve a session that must still change its password, as does the change itself.
-  const anySession = requireSession(core, undefined, { beforePasswordChange: true });
+  const anySession = requireSession(core, undefined, { beforePasswordChange: true, operator: false });
 
   r.get(
     '/v1/auth/sessions/current',
     { preHandler: anySession, schema: { summary: 'The session presented, and its user', tags: ['auth'], response: { 200: SignedInSessionSchema, ...Errors } } },
-    async (request) => signedInSessionView(request.human!.session),
+    async (request) => signedInSessionView(personOf(request).session),
   );
 
   r.delete(
     '/v1/auth/sessions/current',
     { preHandler: anySession, schema: { summary: 'Sign out: revokes the session presented', tags: ['auth'], response: { 204: Type.Null(), ...Errors } } },
     async (request, reply) => {
-      const { session, ctx } = request.human!;
+      const { session, ctx } = personOf(request);
       await revokeSession(core.directory, ctx, session.account_id, session.id, 'sign_out');
       return reply.status(204).send(null);
     },
@@ -105,7 +105,7 @@ export function authRoutes(app: FastifyInstance, core: Core): void {
     },
     async (request, reply) => {
       perAddress.take(request.ip);
-      const { session, ctx } = request.human!;
+      const { session, ctx } = personOf(request);
       const changed = await changePassword(core.directory, ctx, session, request.body.current_password, request.body.new_password);
       reply.header('cache-control', 'no-store');
       return { password_change_required: false as const, sessions_revoked: changed.sessionsRevoked.length };

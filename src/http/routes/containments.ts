@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Core } from '../../core.js';
-import { ADMIN_ROLES, requireSession } from '../guards/session.js';
+import { ADMIN_ROLES, personOf, requireSession } from '../guards/session.js';
 import { AppError } from '../../errors.js';
 import { decidePlan } from '../../response/approvals.js';
 import { approverOf, isApprover } from '../../response/approvers.js';
@@ -26,15 +26,19 @@ const Reason = Type.String({ minLength: 1, maxLength: 500 });
 
 export function containmentRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
-  const person = requireSession(core);
+  // Deciding and restoring are a person's acts: never the local operator's.
+  const person = requireSession(core, undefined, { operator: false });
+  const anyone = requireSession(core);
   const admin = requireSession(core, ADMIN_ROLES);
   const audited = auditRefusals(core);
   const tags = ['containment'];
   const db = core.database.db;
   // Pending plans are for the people who may decide them.
   const reviewer = async (request: FastifyRequest) => {
-    await person(request);
-    if (!(await isApprover(db, request.human!.session.account_id, approverOf(request.human!)))) {
+    await anyone(request);
+    const human = request.human!;
+    // The local operator, like an OWNER, may see every pending plan (it decides none).
+    if (human.session && !(await isApprover(db, human.session.account_id, approverOf(human)))) {
       throw new AppError('PERMISSION_DENIED', { description: 'pending plans are for OWNERs, ADMINs and members of the approver group' });
     }
   };
@@ -70,7 +74,7 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
         },
       },
       async (request) => {
-        const { plan, decisions } = await decidePlan(core.response, approverOf(request.human!), request.params.account, request.params.plan, {
+        const { plan, decisions } = await decidePlan(core.response, approverOf(personOf(request)), request.params.account, request.params.plan, {
           decision,
           reason: request.body.reason,
           actionDigest: request.body.action_digest,
@@ -117,7 +121,7 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
     },
     async (request) => {
       const { account, containment: id } = request.params;
-      const outcome = await requestRestore(core.response, approverOf(request.human!), account, id, request.body?.reason ?? 'restored');
+      const outcome = await requestRestore(core.response, approverOf(personOf(request)), account, id, request.body?.reason ?? 'restored');
       const report: RestoreReport | undefined = outcome.status === 'restored' ? outcome.report : undefined;
       const containment = report?.containment ?? (await findContainment(db, account, id))!;
       return restoreResultView(outcome.status, outcome.plan, containment, report);

@@ -11,19 +11,29 @@ import { Type } from 'typebox';
 import type { Core } from '../../core.js';
 import type { AuditAction } from '../../audit/actions.js';
 import type { AuditEntryInput } from '../../audit/entry.js';
-import { ADMIN_ROLES, requireSession, type HumanPrincipal } from '../guards/session.js';
+import { ADMIN_ROLES, requireSession, type HumanPrincipal, type OperatorPrincipal } from '../guards/session.js';
 import { assertMayChangeApprovers } from '../../directory/approver-group.js';
 import { addMember, createGroup, deleteGroup, removeMember } from '../../directory/groups.js';
 import { assertMayManage, deleteUser, updateUser } from '../../directory/user-admin.js';
-import { createUser, getUser } from '../../directory/users.js';
+import { assertAccountExists, createUser, getUser } from '../../directory/users.js';
 import { AppError } from '../../errors.js';
 import { findGroupById, listGroups } from '../../store/groups.js';
 import { listSessionsOfUser } from '../../store/sessions.js';
+import { findUserByEmail, listUsers } from '../../store/users.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
-import { GroupSchema, groupView, RoleSchema, SessionSchema, sessionView, UserProfileSchema, userProfile } from '../views/directory.js';
+import { GroupSchema, groupView, RoleSchema, SessionSchema, sessionView, UserProfileSchema, userProfile, userView, UserViewSchema } from '../views/directory.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema, 409: RpcStatusSchema };
+const ProfilesQuery = Type.Object(
+  {
+    state: Type.Optional(Type.Union([Type.Literal('ACTIVE'), Type.Literal('SUSPENDED')])),
+    email: Type.Optional(Type.String({ maxLength: 320, description: 'the one user with this email (any case)' })),
+    after: Type.Optional(IdSchema),
+    max_page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1000 })),
+  },
+  { additionalProperties: false },
+);
 
 const AccountParams = Type.Object({ account: IdSchema });
 const UserParams = Type.Object({ account: IdSchema, user: IdSchema });
@@ -55,7 +65,7 @@ const UserPatchBody = Type.Object(
 export function directoryRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const admin = requireSession(core, ADMIN_ROLES);
-  const human = (request: FastifyRequest): HumanPrincipal => request.human!;
+  const human = (request: FastifyRequest): HumanPrincipal | OperatorPrincipal => request.human!;
   const audited = auditRefusals(core);
   // The guard runs first (onRequest, before the body is parsed or anything validated), so that every
   // refusal of a signed-in caller, a malformed body's too, is recorded under who they are.
@@ -68,8 +78,8 @@ export function directoryRoutes(app: FastifyInstance, core: Core): void {
 
   r.post(users, { onRequest: admin, ...audited('user.create'), schema: { summary: 'Create a user (an ADMIN creates MEMBERs only)', tags, params: AccountParams, body: NewUserBody, response: { 200: UserProfileSchema, ...Errors } } }, async (request) => {
     const { ctx, session } = human(request);
-    assertMayManage(session.user.role, request.body.role ?? 'MEMBER', 'create');
-    await assertMayChangeApprovers(core.database.db, request.params.account, session.user.role, { names: request.body.groups ?? [] });
+    assertMayManage(session?.user.role, request.body.role ?? 'MEMBER', 'create');
+    await assertMayChangeApprovers(core.database.db, request.params.account, session?.user.role, { names: request.body.groups ?? [] });
     return userProfile(core.database.db, await createUser(core.directory, ctx, request.params.account, request.body));
   });
 
@@ -79,15 +89,44 @@ export function directoryRoutes(app: FastifyInstance, core: Core): void {
     return userProfile(core.database.db, user);
   });
 
+  r.get(
+    '/v1/accounts/:account/profiles',
+    {
+      onRequest: admin,
+      ...audited('user.list'),
+      schema: {
+        summary: 'Users as administrators see them (role, externally managed), in id order, a page at a time; or the one with an email',
+        tags,
+        params: AccountParams,
+        querystring: ProfilesQuery,
+        response: { 200: Type.Object({ users: Type.Array(UserViewSchema), next_after: Type.Optional(Type.String({ description: 'pass as `after` for the next page' })) }), ...Errors },
+      },
+    },
+    async (request) => {
+      const { account } = request.params;
+      const { state, email, after } = request.query;
+      const limit = request.query.max_page_size ?? 1000;
+      await assertAccountExists(core.directory, account);
+      await recordRead(request, 'user.list', { type: 'account', id: account });
+      if (email !== undefined) {
+        const user = await findUserByEmail(core.database.db, account, email);
+        return { users: user && (state === undefined || user.state === state) ? [userView(user)] : [] };
+      }
+      const rows = await listUsers(core.database.db, { accountId: account, state, afterId: after, limit: limit + 1 });
+      const page = rows.slice(0, limit);
+      return { users: page.map(userView), ...(rows.length > limit ? { next_after: page.at(-1)!.id } : {}) };
+    },
+  );
+
   r.patch(`${users}/:user`, { onRequest: admin, ...audited('user.update'), schema: { summary: "Change a user's email, name, role or externally-managed mark", tags, params: UserParams, body: UserPatchBody, response: { 200: UserProfileSchema, ...Errors } } }, async (request) => {
     const { ctx, session } = human(request);
-    const { user } = await updateUser(core.directory, ctx, request.params.account, request.params.user, request.body, session.user.role);
+    const { user } = await updateUser(core.directory, ctx, request.params.account, request.params.user, request.body, session?.user.role);
     return userProfile(core.database.db, user);
   });
 
   r.delete(`${users}/:user`, { onRequest: admin, ...audited('user.delete'), schema: { summary: 'Delete a user with their sessions and memberships (never the last owner)', tags, params: UserParams, response: { 200: Type.Object({ id: Type.String(), email: Type.String() }), ...Errors } } }, async (request) => {
     const { ctx, session } = human(request);
-    const user = await deleteUser(core.directory, ctx, request.params.account, request.params.user, session.user.role);
+    const user = await deleteUser(core.directory, ctx, request.params.account, request.params.user, session?.user.role);
     return { id: user.id, email: user.email };
   });
 
@@ -116,7 +155,7 @@ export function directoryRoutes(app: FastifyInstance, core: Core): void {
 
   r.delete(`${groups}/:group`, { onRequest: admin, ...audited('group.delete'), schema: { summary: 'Delete a group and its memberships', tags, params: GroupParams, response: { 200: Type.Object({ id: Type.String(), name: Type.String() }), ...Errors } } }, async (request) => {
     const { ctx, session } = human(request);
-    const group = await deleteGroup(core.directory, ctx, request.params.account, request.params.group, session.user.role);
+    const group = await deleteGroup(core.directory, ctx, request.params.account, request.params.group, session?.user.role);
     return { id: group.id, name: group.name };
   });
 
@@ -133,7 +172,7 @@ export function directoryRoutes(app: FastifyInstance, core: Core): void {
       handler: async (request) => {
         const { account, group, user } = request.params;
         const { ctx, session } = human(request);
-        return { changed: await change(core.directory, ctx, account, group, user, session.user.role) };
+        return { changed: await change(core.directory, ctx, account, group, user, session?.user.role) };
       },
     });
   }

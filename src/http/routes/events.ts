@@ -48,7 +48,7 @@ export function eventsRoutes(app: FastifyInstance, core: Core): void {
         if (body.cursor !== undefined && (body.limit !== undefined || body.start_time !== undefined || body.end_time !== undefined)) {
           throw new AppError('INVALID_ARGUMENT', { description: 'send either a cursor or a reset cursor (limit, start_time, end_time), not both' });
         }
-        const logId = request.human?.session.account_id ?? request.principal!.claims.account_id;
+        const logId = request.human?.session?.account_id ?? request.principal!.claims.account_id;
         const render: (entry: NumberedEntry) => object = request.query.format === 'ocsf' ? toOcsfEvent : toOnePasswordEvent;
         return readFeed(core.database.db, logId, body, render);
       },

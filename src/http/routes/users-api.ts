@@ -180,7 +180,7 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
           const cause = Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined)) as Record<string, string>;
           const ctx = callerContext(request, cause);
           try {
-            const { user } = await change(core.directory, ctx, account, userId, { constraints: request.principal?.constraints, actorRole: request.human?.session.user.role });
+            const { user } = await change(core.directory, ctx, account, userId, { constraints: request.principal?.constraints, actorRole: request.human?.session?.user.role });
             return apiUserView(user);
           } catch (error) {
             if (!isAppError(error) || error.code !== 'RELEASE_NEEDS_APPROVAL' || !request.principal) throw error;

@@ -25,6 +25,20 @@ export const UserProfileSchema = Type.Object(
   { title: 'UserProfile' },
 );
 
+export const UserViewSchema = Type.Object(
+  {
+    id: Type.String(),
+    email: Type.String(),
+    display_name: Type.String(),
+    state: Type.String(),
+    role: RoleSchema,
+    externally_managed: Type.Boolean(),
+    create_time: Type.String({ format: 'date-time' }),
+    update_time: Type.String({ format: 'date-time' }),
+  },
+  { title: 'UserView' },
+);
+
 export const SessionSchema = Type.Object({
   id: Type.String(),
   kind: Type.String(),
@@ -37,7 +51,7 @@ export const SessionSchema = Type.Object({
 export const GroupSchema = Type.Object({ id: Type.String(), name: Type.String(), member_ids: Type.Array(Type.String()), create_time: Type.String({ format: 'date-time' }) });
 
 /** A user as administrators see one (without groups: one query fewer, for lists). */
-export function userView(user: ListedUser) {
+export function userView(user: ListedUser): Static<typeof UserViewSchema> {
   return {
     id: user.id,
     email: user.email,
