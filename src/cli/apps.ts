@@ -86,7 +86,7 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
           let jwks: { keys: Record<string, unknown>[] } | undefined;
           if (opts.jwks) {
             try {
-              jwks = JSON.parse(readFileSync(opts.jwks, 'utf8'));
+              jwks = JSON.parse(readFileSync(opts.jwks, 'utf8')) as { keys: Record<string, unknown>[] };
             } catch (error) {
               throw usageError(`cannot read a JWKS from ${opts.jwks}: ${(error as Error).message}`);
             }

@@ -12,7 +12,7 @@ import type { containmentView } from '../http/views/containments.js';
 import type { ExplanationView as Explanation } from '../http/views/explain.js';
 import type { planView } from '../http/views/plans.js';
 import { checkEntryProof } from './audit.js';
-import { EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
+import { asText, EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
 import { ACCOUNT_HELP, accountPath, runAdmin, type Api, type Run } from './remote.js';
 
 type PlanJson = ReturnType<typeof planView>;
@@ -153,7 +153,7 @@ function printChain(io: CliIo, c: Explanation, verified: boolean, proofSummary: 
   line('signal', s ? `${s.id} ${s.type} "${s.title}" severity ${s.severity}, confidence ${s.confidence}, source ${s.source_id}, external id ${s.external_id}${s.false_positive ? ' (FALSE POSITIVE)' : ''}` : 'none (not engine-driven)');
   if (c.submitted_by) {
     const a = c.submitted_by.authz;
-    line('submitted', `by ${c.submitted_by.actor.type}:${c.submitted_by.actor.id} (${a['method']}${a['jti'] ? `, token jti ${a['jti']}` : ''}${Array.isArray(a['permissions']) ? `, permissions ${(a['permissions'] as string[]).join(' ')}` : ''}), audit #${c.submitted_by.index}`);
+    line('submitted', `by ${c.submitted_by.actor.type}:${c.submitted_by.actor.id} (${asText(a['method'])}${a['jti'] ? `, token jti ${asText(a['jti'])}` : ''}${Array.isArray(a['permissions']) ? `, permissions ${(a['permissions'] as string[]).join(' ')}` : ''}), audit #${c.submitted_by.index}`);
   }
   line('playbook', c.playbook ? `${c.playbook.name} v${c.playbook.version} (sha256 ${c.playbook.content_hash ?? '?'})` : 'none');
   if (c.plan) {
@@ -164,7 +164,7 @@ function printChain(io: CliIo, c: Explanation, verified: boolean, proofSummary: 
   for (const a of c.approvals) line('approval', `${a.approver_id} ${a.decision} at ${a.time}: ${a.reason}`);
   if (c.action) {
     const z = c.action.authz;
-    line('executed', `by ${c.action.actor_type}:${c.action.actor_id} (${z['method']}${z['jti'] ? `, token jti ${z['jti']}` : ''}${Array.isArray(z['permissions']) ? `, permissions ${(z['permissions'] as string[]).join(' ')}` : ''}${Array.isArray(z['approved_by']) ? `, approved by ${(z['approved_by'] as string[]).join(' ')}` : ''})`);
+    line('executed', `by ${c.action.actor_type}:${c.action.actor_id} (${asText(z['method'])}${z['jti'] ? `, token jti ${asText(z['jti'])}` : ''}${Array.isArray(z['permissions']) ? `, permissions ${(z['permissions'] as string[]).join(' ')}` : ''}${Array.isArray(z['approved_by']) ? `, approved by ${(z['approved_by'] as string[]).join(' ')}` : ''})`);
   }
   const o = c.outcome;
   line('outcome', `plan ${o.plan_status ?? '-'}; user ${o.user_id ?? '-'} ${o.user_state ?? ''}${o.containment ? `; containment ${String(o.containment['id'])} ${String(o.containment['status'])}${o.containment['close_reason'] ? ` (${String(o.containment['close_reason'])})` : ''}` : ''}`);

@@ -11,6 +11,9 @@ export interface CliIo {
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
+/** A value of a JSON document as a table cell or a line shows it: a string as is, anything else as JSON. */
+export const asText = (value: unknown): string => (typeof value === 'string' ? value : value === undefined ? '' : JSON.stringify(value));
+
 /** Exit codes: documented in `cordon --help`. */
 export const EXIT = {
   OK: 0,

@@ -11,7 +11,7 @@ import { INTAKE_FORMATS, type IntakeFormat } from '../response/intake/signal.js'
 import { lintPlaybook, parsePlaybookText, PlaybookTextError } from '../response/playbook.js';
 import type { AppliedPlaybook } from '../response/playbooks.js';
 import type { ProtectionPolicy } from '../response/protection-policy.js';
-import { EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
+import { asText, EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
 import { ACCOUNT_HELP, accountPath, type Run, runAdmin } from './remote.js';
 
 
@@ -43,7 +43,7 @@ function printVersions(io: CliIo, versions: VersionJson[]): void {
   printTable(
     io,
     ['Name', 'Version', 'Action', 'Mode', 'Priority', 'Hash', 'Created', 'By'],
-    versions.map((v) => [v.name, v.version, String(v.document.action), String(v.document.mode ?? (v.document.action === 'notify' ? '' : 'approval')), String(v.document.priority ?? 100), v.content_hash.slice(0, 12), v.create_time, v.created_by]),
+    versions.map((v) => [v.name, v.version, asText(v.document.action), asText(v.document.mode ?? (v.document.action === 'notify' ? '' : 'approval')), asText(v.document.priority ?? 100), v.content_hash.slice(0, 12), v.create_time, v.created_by]),
   );
 }
 
@@ -106,7 +106,7 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
         const bad = results.filter((r) => r.problems.length > 0);
         if (opts.json) printJson(io, { ok: bad.length === 0, playbooks: results });
         else if (bad.length === 0) io.stdout.write(`${results.length} playbook${results.length === 1 ? '' : 's'} OK\n`);
-        else for (const r of bad) for (const p of r.problems) io.stderr.write(`${String(r.playbook)}: ${p.path || '/'} ${p.message}\n`);
+        else for (const r of bad) for (const p of r.problems) io.stderr.write(`${asText(r.playbook)}: ${p.path || '/'} ${p.message}\n`);
         if (bad.length > 0) throw new Reported(EXIT.USAGE);
       }),
     );

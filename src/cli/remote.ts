@@ -98,7 +98,7 @@ export type Run = (fn: () => Promise<void>) => Promise<void>;
  * Where admin commands send their requests: the running server when one holds the data (see the top of
  * this file), with the saved session; otherwise the in-process instance, as the local operator.
  */
-async function openApi(io: CliIo, command: string): Promise<{ api: Api; accountOf(given: string | undefined): Promise<string>; close(): Promise<void> }> {
+async function openApi(io: CliIo, command: string): Promise<{ api: Api; accountOf: (given: string | undefined) => Promise<string>; close: () => Promise<void> }> {
   const { config } = readConfig(io);
   const saved = readSavedSession(io);
   const holder = config.databaseUrl ? undefined : servingUrl(config.dataDir);

@@ -83,7 +83,7 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
           const found: UserRow[] = [];
           for (let after: string | undefined; found.length < limit; ) {
             const query = new URLSearchParams({ max_page_size: String(Math.min(limit - found.length, 1000)), ...(state ? { state } : {}), ...(after ? { after } : {}) });
-            const page = await api.call<{ users: UserRow[]; next_after?: string }>('GET', `${accountPath(accountId)}/profiles?${query}`);
+            const page = await api.call<{ users: UserRow[]; next_after?: string }>('GET', `${accountPath(accountId)}/profiles?${query.toString()}`);
             found.push(...page.users);
             if (!(after = page.next_after)) break;
           }

@@ -43,7 +43,7 @@ export function admitLocalOperator(app: FastifyInstance, core: Core, secret: str
   });
   app.listen = (() => {
     throw new Error('this instance admits the local operator: it is for inject() only and never listens');
-  }) as unknown as FastifyInstance['listen'];
+  });
 }
 
 /** A preHandler admitting the local operator only (bootstrap routes: accounts, signing keys). */
