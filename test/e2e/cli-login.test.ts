@@ -8,7 +8,7 @@ import { listAuditEntries } from '../../src/store/audit.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
 import { runCli, startServer, stopServer } from '../support/cli.js';
 
-// Each CLI run is a fresh Node process opening the database: slow on a busy 2-core machine.
+// Each CLI run opens the database or calls the server: slow on a busy 2-core machine.
 vi.setConfig({ testTimeout: 180_000 });
 
 const code = (seed: string, offset = 0) => totpCode(base32Decode(seed), timeStep(Date.now() / 1000) + offset);
