@@ -11,10 +11,8 @@ import { LatestCheckpoints } from './audit/latest-checkpoints.js';
 import { AuditLog } from './audit/log.js';
 import { UnauthenticatedRefusals } from './audit/unauthenticated-refusals.js';
 import { listenUrl, type Config } from './config.js';
-import { prepareDemo, seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
+import type { DemoSummary } from './directory/demo.js';
 import type { DirectoryDeps } from './directory/deps.js';
-import { buildMetricsServer } from './http/metrics-server.js';
-import { buildServer } from './http/server.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { ContainmentWorker } from './response/containment-worker.js';
 import type { ResponseDeps } from './response/engine.js';
@@ -165,8 +163,17 @@ export interface StartupTimings {
 /** Cordon itself, as the actor of what it does on its own (the demo seed). */
 const SYSTEM_CONTEXT: CallContext = { actor: { type: 'system', id: 'cordon' }, authz: { method: 'startup' } };
 
-/** Opens the database, seeds the demo on the first start (when configured), and listens. */
+/**
+ * Opens the database, seeds the demo on the first start (when configured), and listens. The HTTP server
+ * and the demo are loaded here, not with this module: a CLI command that only needs a core (createCore)
+ * does not load fastify, the routes and their schemas (half a second of a one-shot command's start).
+ */
 export async function startServer(config: Config, options: { logger: Logger }): Promise<RunningServer> {
+  const [{ prepareDemo, seedDemoIfEmpty }, { buildServer }, { buildMetricsServer }] = await Promise.all([
+    import('./directory/demo.js'),
+    import('./http/server.js'),
+    import('./http/metrics-server.js'),
+  ]);
   // A first start of the embedded database will seed the demo: hash its owner's password (scrypt, on the
   // thread pool) while PGlite starts, instead of after.
   const preparing = config.demo && !config.databaseUrl && holdsNoDatabase(config.dataDir) ? prepareDemo() : undefined;
