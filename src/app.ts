@@ -13,7 +13,7 @@ import { UnauthenticatedRefusals } from './audit/unauthenticated-refusals.js';
 import { listenUrl, type Config } from './config.js';
 import type { DemoSummary } from './directory/demo.js';
 import type { DirectoryDeps } from './directory/deps.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import { ContainmentWorker } from './response/containment-worker.js';
 import type { ResponseDeps } from './response/engine.js';
 import { VerifiedTokens } from './oauth/access-token.js';
@@ -79,6 +79,9 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     await database.close();
     throw error;
   }
+  // prom-client is loaded with the first core, not with this module: a CLI command that goes through a
+  // running server's API (or only prints help) opens no core and has no use for it.
+  const { createMetrics } = await import('./metrics.js');
   const metrics = createMetrics();
   const audit = new AuditLog(database.db, {
     sequencerIntervalMs: config.sequencerIntervalMs,
