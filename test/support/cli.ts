@@ -5,6 +5,8 @@
  * exit code as the shell sees it, the data-dir lock held by another process, signals.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable, Writable } from 'node:stream';
 
@@ -48,7 +50,25 @@ export async function runCli(args: string[], env: Record<string, string>, input?
   // Loaded on the first call: the benches use this file for startServer alone.
   const { main } = await import('../../src/cli/main.js');
   const code = await main(['node', 'cordon', ...args], { stdout: stdout.stream, stderr: stderr.stream, env: childEnv(env), stdin });
+  assertDataDirReleased(args, env);
   return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+/**
+ * A command run in this process must have closed the core it opened by the time `main` returns: one
+ * left open would keep the embedded data dir locked (and its workers running) under the next command.
+ * The lock of a core the test itself holds (openTestCore's, holder `test`) is the test's business.
+ */
+function assertDataDirReleased(args: string[], env: Record<string, string>): void {
+  const dataDir = env.CORDON_DATA_DIR;
+  if (!dataDir) return;
+  let holder: { pid?: number; holder?: string };
+  try {
+    holder = JSON.parse(readFileSync(path.join(dataDir, 'cordon.lock'), 'utf8')) as typeof holder;
+  } catch {
+    return; // no lock (or one being written by another process)
+  }
+  if (holder.pid === process.pid && holder.holder !== 'test') throw new Error(`cordon ${args.join(' ')} returned with ${dataDir} still locked by \`${holder.holder}\`: its core was not closed`);
 }
 
 /** Runs `cordon ARGS` in a child process, with `input` on its standard input. */
