@@ -11,7 +11,7 @@
  * Both data dirs are made alike: `cordon init` and 28 imported users (the demo account's size). The three
  * sides alternate within each round so that the machine's load falls on all alike. Prints JSON with each
  * side's runs and median, and the ratios to the floor. Needs `npm run build`.
- *   npx tsx bench/cli.ts         (BENCH_RUNS=7)
+ *   npx tsx bench/cli.ts         (BENCH_RUNS=7, BENCH_CLI_BIN=dist/cli/bin.js)
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,8 @@ import { startServer, stopServer } from '../test/support/cli.js';
 import { round } from './support.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
-const BIN = path.resolve('dist/cli/bin.js');
+/** The build to time (BENCH_CLI_BIN: another build's bin, to compare two). */
+const BIN = path.resolve(process.env.BENCH_CLI_BIN ?? 'dist/cli/bin.js');
 const USERS = 28;
 
 /** Runs `node ARGS` to its end; its wall time in ms (a failure stops the bench). */
