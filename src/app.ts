@@ -12,10 +12,7 @@ import { AuditLog } from './audit/log.js';
 import { UnauthenticatedRefusals } from './audit/unauthenticated-refusals.js';
 import { listenUrl, type Config } from './config.js';
 import type { Core } from './core.js';
-import { prepareDemo, seedDemoIfEmpty, type DemoSummary } from './directory/demo.js';
-import { buildMetricsServer } from './http/metrics-server.js';
-import { buildServer } from './http/server.js';
-import { createMetrics } from './metrics.js';
+import type { DemoSummary } from './directory/demo.js';
 import { ContainmentWorker } from './response/containment-worker.js';
 import type { ResponseDeps } from './response/engine.js';
 import { VerifiedTokens } from './oauth/access-token.js';
@@ -52,6 +49,9 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     await database.close();
     throw error;
   }
+  // prom-client is loaded with the first core, not with this module: a CLI command that goes through a
+  // running server's API (or only prints help) opens no core and has no use for it.
+  const { createMetrics } = await import('./metrics.js');
   const metrics = createMetrics();
   const audit = new AuditLog(database.db, {
     sequencerIntervalMs: config.sequencerIntervalMs,
@@ -137,8 +137,17 @@ export interface StartupTimings {
 /** Cordon itself, as the actor of what it does on its own (the demo seed). */
 const SYSTEM_CONTEXT: CallContext = { actor: { type: 'system', id: 'cordon' }, authz: { method: 'startup' } };
 
-/** Opens the database, seeds the demo on the first start (when configured), and listens. */
+/**
+ * Opens the database, seeds the demo on the first start (when configured), and listens. The HTTP server
+ * and the demo are loaded here, not with this module: a CLI command that only needs a core (createCore)
+ * does not load fastify, the routes and their schemas (half a second of a one-shot command's start).
+ */
 export async function startServer(config: Config, options: { logger: Logger }): Promise<RunningServer> {
+  const [{ prepareDemo, seedDemoIfEmpty }, { buildServer }, { buildMetricsServer }] = await Promise.all([
+    import('./directory/demo.js'),
+    import('./http/server.js'),
+    import('./http/metrics-server.js'),
+  ]);
   // A first start of the embedded database will seed the demo: hash its owner's password (scrypt, on the
   // thread pool) while PGlite starts, instead of after.
   const preparing = config.demo && !config.databaseUrl && holdsNoDatabase(config.dataDir) ? prepareDemo() : undefined;

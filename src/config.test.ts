@@ -105,6 +105,10 @@ describe('config', () => {
     expect(loadConfig({ CORDON_METRICS_LISTEN: 'off' }).config.metrics.listen).toBeUndefined();
   });
 
+  it('finds the default CLI session file under the HOME of the environment given, not of the process', () => {
+    expect(loadConfig({ HOME: '/home/someone' }).config.cliSessionFile).toBe('/home/someone/.config/cordon/session.json');
+  });
+
   it('command-line overrides win over the environment', () => {
     expect(loadConfig({ CORDON_LISTEN: '127.0.0.1:1' }, { CORDON_LISTEN: '127.0.0.1:2' }).config.listen.port).toBe(2);
   });
@@ -118,7 +122,8 @@ describe('config', () => {
       },
     });
     loadConfig(env);
-    expect([...read].sort()).toEqual(OPTIONS.map((o) => o.env).sort());
+    // HOME too, undocumented: where the CLI session file is by default, as for any program.
+    expect([...read].sort()).toEqual([...OPTIONS.map((o) => o.env), 'HOME'].sort());
     const docs = renderConfigDocs();
     for (const option of OPTIONS) expect(docs).toContain(`| \`${option.env}\` |`);
   });

@@ -286,7 +286,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
       windowSeconds: int('CORDON_REFUSAL_WINDOW_SECONDS', 60, 1, 3600),
     },
     metrics: { listen: metricsListen, token: metricsToken },
-    cliSessionFile: path.resolve(read('CORDON_CLI_SESSION_FILE') ?? path.join(homedir(), '.config', 'cordon', 'session.json')),
+    // HOME from `env` as homedir() would take it from process.env: a CLI run in process (the tests') keeps its own.
+    cliSessionFile: path.resolve(read('CORDON_CLI_SESSION_FILE') ?? path.join(env.HOME || homedir(), '.config', 'cordon', 'session.json')),
   };
 
   if (problems.length > 0) {

@@ -1,5 +1,5 @@
 import { beforeEach, expect, it } from 'vitest';
-import { describeBackends, useFreshCore } from '../../test/support/backends.js';
+import { describeBackends, useSharedCore } from '../../test/support/backends.js';
 import { seedAccount, testCtx, type SeededAccount } from '../../test/support/fixtures.js';
 import { listAuditEntries } from '../store/audit.js';
 import { listGroupIdsOfUser } from '../store/groups.js';
@@ -8,7 +8,7 @@ import { addMember, createGroup, removeMember } from './groups.js';
 import { revokeSession, openSession } from './sessions.js';
 
 describeBackends('groups, memberships and sessions', (backend) => {
-  const t = useFreshCore(backend);
+  const t = useSharedCore(backend);
   let seed: SeededAccount;
   beforeEach(async () => {
     seed = await seedAccount(t.core, 1);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { describeBackends, useFreshCore } from '../../test/support/backends.js';
+import { describeBackends, useSharedCore } from '../../test/support/backends.js';
 import { seedAccount, testCtx, type SeededAccount } from '../../test/support/fixtures.js';
 import { countUsers, findUserByEmail } from '../store/users.js';
 import { listGroupIdsOfUser, listGroups } from '../store/groups.js';
@@ -63,7 +63,7 @@ describe('import parsing', () => {
 });
 
 describeBackends('bulk import', (backend) => {
-  const t = useFreshCore(backend);
+  const t = useSharedCore(backend);
   let seed: SeededAccount;
 
   beforeEach(async () => {

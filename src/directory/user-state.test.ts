@@ -1,5 +1,5 @@
 import { beforeEach, expect, it } from 'vitest';
-import { describeBackends, useFreshCore } from '../../test/support/backends.js';
+import { describeBackends, useSharedCore } from '../../test/support/backends.js';
 import { seedAccount, testCtx, type SeededAccount } from '../../test/support/fixtures.js';
 import type { Core } from '../core.js';
 import { AppError } from '../errors.js';
@@ -12,7 +12,7 @@ import { setUserRole } from './user-admin.js';
 import { reactivateUser, suspendUser } from './user-state.js';
 
 describeBackends('suspend and reactivate', (backend) => {
-  const t = useFreshCore(backend);
+  const t = useSharedCore(backend);
   let seed: SeededAccount;
 
   beforeEach(async () => {

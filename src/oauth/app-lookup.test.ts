@@ -1,11 +1,11 @@
 import { beforeEach, expect, it } from 'vitest';
-import { describeBackends, useFreshCore } from '../../test/support/backends.js';
+import { describeBackends, useSharedCore } from '../../test/support/backends.js';
 import { seedAccount, testCtx, type SeededAccount } from '../../test/support/fixtures.js';
 import { AppLookup } from './app-lookup.js';
 import { createApp, disableApp, rotateAppSecret } from './apps.js';
 
 describeBackends('app lookup', (backend) => {
-  const t = useFreshCore(backend);
+  const t = useSharedCore(backend);
   let seed: SeededAccount;
   beforeEach(async () => {
     seed = await seedAccount(t.core, 1);

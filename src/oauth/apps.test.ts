@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { beforeEach, expect, it } from 'vitest';
-import { describeBackends, useFreshCore } from '../../test/support/backends.js';
+import { describeBackends, useSharedCore } from '../../test/support/backends.js';
 import { seedAccount, testCtx, type SeededAccount } from '../../test/support/fixtures.js';
 import { createAccount } from '../directory/accounts.js';
 import { createGroup } from '../directory/groups.js';
@@ -10,7 +10,7 @@ import { createApp, disableApp, getApp, listApps, rotateAppSecret } from './apps
 import { verifyClientSecret } from './client-secret.js';
 
 describeBackends('OAuth apps', (backend) => {
-  const t = useFreshCore(backend);
+  const t = useSharedCore(backend);
   let seed: SeededAccount;
   beforeEach(async () => {
     seed = await seedAccount(t.core, 1);

@@ -98,7 +98,12 @@ export interface LintProblem {
   message: string;
 }
 
-const check = Compile(PlaybookSchema);
+/**
+ * The schema's validator, compiled on first use rather than at import: compiling it is a good part of a
+ * CLI command's start (every command loads this module), and most commands lint no playbook.
+ */
+const compileSchema = () => Compile(PlaybookSchema);
+let compiled: ReturnType<typeof compileSchema> | undefined;
 
 /** Seconds in a duration written as the schema's pattern allows. */
 export function durationSeconds(text: string): number {
@@ -121,6 +126,7 @@ export class PlaybookTextError extends Error {}
 
 /** Everything wrong with a playbook document: its schema first, then the rules the schema cannot say. */
 export function lintPlaybook(document: unknown): LintProblem[] {
+  const check = (compiled ??= compileSchema());
   if (!check.Check(document)) return schemaProblems([...check.Errors(document)]);
   const problems: LintProblem[] = [];
   const mode = document.mode ?? 'approval';

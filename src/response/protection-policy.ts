@@ -34,7 +34,9 @@ export interface ProtectionPolicy {
   document: ProtectionPolicyDocument;
 }
 
-const check = Compile(ProtectionPolicySchema);
+/** The schema's validator, compiled on first use rather than at import (as playbook.ts's). */
+const compileSchema = () => Compile(ProtectionPolicySchema);
+let compiled: ReturnType<typeof compileSchema> | undefined;
 
 export async function readPolicy(db: Executor, accountId: string): Promise<ProtectionPolicy> {
   const row = await latestPolicy(db, accountId);
@@ -43,6 +45,7 @@ export async function readPolicy(db: Executor, accountId: string): Promise<Prote
 
 /** Applies a new version when the content differs from the current one; audited either way. */
 export async function applyPolicy(deps: DirectoryDeps, ctx: CallContext, accountId: string, document: unknown): Promise<{ policy: ProtectionPolicy; changed: boolean }> {
+  const check = (compiled ??= compileSchema());
   if (!check.Check(document)) {
     const problems = schemaProblems([...check.Errors(document)]);
     throw new AppError('INVALID_POLICY', { description: `invalid_policy: ${problems.map((p) => `${p.path || '/'} ${p.message}`).join('; ')}` });

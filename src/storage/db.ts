@@ -5,12 +5,10 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
 import { AppError } from '../errors.js';
 import { acquireDataDirLock, type DataDirLock } from './lock-file.js';
 import { migrateToLatest } from './migrate.js';
 import { copyTemplate, usableTemplate } from './pglite-template.js';
-import { PreparingClient } from './pg-statement-cache.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import type { Database } from './schema.js';
 
@@ -60,7 +58,7 @@ const INT8_OID = 20;
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   const started = performance.now();
-  const handle = options.databaseUrl ? openPostgres(options.databaseUrl, options.pgPoolMax ?? 20, options.pgConnectTimeoutMs ?? 10_000) : await openPGlite(options);
+  const handle = options.databaseUrl ? await openPostgres(options.databaseUrl, options.pgPoolMax ?? 20, options.pgConnectTimeoutMs ?? 10_000) : await openPGlite(options);
   handle.opening.openMs = Math.round(performance.now() - started);
   if (options.migrate !== false) {
     try {
@@ -74,7 +72,9 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return handle;
 }
 
-function openPostgres(url: string, max: number, connectTimeoutMs: number): DatabaseHandle {
+/** pg is loaded here, when a DATABASE_URL asks for it: an embedded CLI command does not load it. */
+async function openPostgres(url: string, max: number, connectTimeoutMs: number): Promise<DatabaseHandle> {
+  const [{ default: pg }, { PreparingClient }] = await Promise.all([import('pg'), import('./pg-statement-cache.js')]);
   const pool = new pg.Pool({
     Client: PreparingClient,
     connectionString: url,

@@ -8,13 +8,14 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { SYSTEM_LOG } from '../../src/audit/entry.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { describeBackends } from '../support/backends.js';
+import { useServer } from '../support/server.js';
 import { appAccessToken, auditTrail, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
 
 const FLOOD_SECONDS = Number(process.env.CORDON_TEST_FLOOD_SECONDS ?? '3');
@@ -22,27 +23,21 @@ const ATTACKER_TEXT = 'ATTACKER-TEXT owner approved wire transfer';
 const ATTACKERS = ['203.0.113.1', '203.0.113.2', '203.0.113.3', '2001:db8:bad::1'];
 
 describeBackends('callers that did not authenticate', (backend) => {
-  let database: TestDatabase;
   let core: Core;
   let server: FastifyInstance;
   let seed: SeededAccount;
   let otherAccountId: string;
   let token: string;
 
+  // Behind a proxy on loopback, so that the test can speak for several addresses.
+  const suite = useServer(backend, { env: { CORDON_TRUSTED_PROXIES: '127.0.0.1', CORDON_REFUSAL_WINDOW_SECONDS: '1' } });
+
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    // Behind a proxy on loopback, so that the test can speak for several addresses.
-    core = await openTestCore(database, { CORDON_TRUSTED_PROXIES: '127.0.0.1', CORDON_REFUSAL_WINDOW_SECONDS: '1' });
-    server = await buildServer(core);
+    ({ core, server } = suite);
     seed = await seedAccount(core, 2);
     otherAccountId = (await createAccount(core.directory, testCtx, { name: 'Other Co', owner: { email: 'owner@other.example', display_name: 'O' } })).account.id;
     const { app, clientSecret } = await createApp(core.directory, testCtx, seed.accountId, { name: 'reader', permissions: ['users:list', 'users:read'] });
     token = await appAccessToken(server, app.client_id, clientSecret!);
-  });
-  afterAll(async () => {
-    await server.close();
-    await core.close();
-    await database.drop();
   });
 
   const entryIds = async (log: string) => (await auditTrail(core, log)).map((e) => String(e.entry_id));

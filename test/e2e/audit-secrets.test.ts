@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import { exportLog } from '../../src/audit/export.js';
 import { timeStep, totpCode } from '../../src/directory/totp.js';
 import { base32Decode } from '../../src/base32.js';
 import { createAccount } from '../../src/directory/accounts.js';
-import { buildServer } from '../../src/http/server.js';
 import { SYSTEM_LOG } from '../../src/audit/entry.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { describeBackends } from '../support/backends.js';
+import { useServer } from '../support/server.js';
 import { captureLogs, testCtx } from '../support/fixtures.js';
 
 /**
@@ -16,22 +16,13 @@ import { captureLogs, testCtx } from '../support/fixtures.js';
  * and the logs read: none of the secrets may appear.
  */
 describeBackends('no secret reaches the audit log or the logs', (backend) => {
-  let database: TestDatabase;
   let core: Core;
   let server: FastifyInstance;
-  let lines: string[];
+  const { logger, lines } = captureLogs();
+  const suite = useServer(backend, { logger });
 
-  beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    const logs = captureLogs();
-    lines = logs.lines;
-    core = await openTestCore(database, {}, logs.logger);
-    server = await buildServer(core);
-  });
-  afterAll(async () => {
-    await server.close();
-    await core.close();
-    await database.drop();
+  beforeAll(() => {
+    ({ core, server } = suite);
   });
 
   it('keeps passwords, TOTP seeds and codes, session tokens, client secrets and access tokens out', async () => {

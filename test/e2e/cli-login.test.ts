@@ -8,7 +8,7 @@ import { listAuditEntries } from '../../src/store/audit.js';
 import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
 import { runCli, startServer, stopServer } from '../support/cli.js';
 
-// Each CLI run is a fresh Node process opening the database: slow on a busy 2-core machine.
+// Each CLI run opens the database or calls the server: slow on a busy 2-core machine.
 vi.setConfig({ testTimeout: 180_000 });
 
 const code = (seed: string, offset = 0) => totpCode(base32Decode(seed), timeStep(Date.now() / 1000) + offset);
@@ -100,6 +100,9 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
       expect(JSON.parse((await runCli(['users', 'get', ann.id, '--json'], env)).stdout)).toMatchObject({ id: ann.id, state: 'SUSPENDED', group_ids: [] });
 
       // The audit log through the API: the latest entries, and one entry proven against the signed checkpoint.
+      // The server numbers an entry a moment after it commits: first, until the last call's is numbered.
+      const lastAction = async () => JSON.parse((await runCli(['audit', 'tail', '-n', '1', '--json'], env)).stdout.trim() || '{}').action;
+      await vi.waitFor(async () => expect(await lastAction()).toBe('user.read'), { timeout: 30_000, interval: 100 });
       const tail = await runCli(['audit', 'tail', '-n', '2', '--json'], env);
       expect(tail.code, tail.stderr).toBe(0);
       expect(tail.stdout.trim().split('\n').map((l) => JSON.parse(l).action)).toEqual(['membership.remove', 'user.read']);

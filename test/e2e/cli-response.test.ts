@@ -1,10 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { createCliAccount, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
 import { runCli } from '../support/cli.js';
+import { useTempDir } from '../support/temp-dir.js';
 
 vi.setConfig({ testTimeout: 180_000 });
+const tempFile = useTempDir('cordon-cli-response-');
 const fixture = (file: string) => new URL(`../fixtures/${file}`, import.meta.url).pathname;
 
 describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
@@ -36,7 +37,7 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
     ]);
     const again = await runCli(['playbooks', 'apply', '-f', fixture('playbooks/contain-takeover.yaml'), '--json'], env);
     expect(JSON.parse(again.stdout).applied.map((a: { changed: boolean }) => a.changed)).toEqual([false, false]);
-    const edited = path.join(process.env.TMPDIR ?? '/tmp', `cordon-playbook-${process.pid}-${backend}.json`);
+    const edited = tempFile(`playbook-${backend}.json`);
     writeFileSync(edited, JSON.stringify({ name: 'watch-everything', priority: 2, match: { min_severity: 'low' }, action: 'notify' }));
     expect(JSON.parse((await runCli(['playbooks', 'apply', '-f', edited, '--json'], env)).stdout).applied).toEqual([expect.objectContaining({ name: 'watch-everything', version: 2, changed: true })]);
     const history = await runCli(['playbooks', 'history', 'watch-everything', '--json'], env);

@@ -2,10 +2,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BACKENDS, createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
-import { runCli, startServer, stopServer } from '../support/cli.js';
+import { runCli, spawnCli, startServer, stopServer } from '../support/cli.js';
+import { useTempDir } from '../support/temp-dir.js';
 
-// Each CLI run is a fresh Node process opening the database: slow on a busy 2-core machine.
+// Each CLI run opens the database (and the spawned ones start a Node process): slow on a busy 2-core machine.
 vi.setConfig({ testTimeout: 180_000 });
+const tempFile = useTempDir('cordon-cli-');
 
 describe('cordon (no database)', () => {
   it('prints the configuration table', async () => {
@@ -16,7 +18,8 @@ describe('cordon (no database)', () => {
   });
 
   it('lists every configuration problem and exits 78', async () => {
-    const { code, stderr } = await runCli(['users', 'list'], { CORDON_LISTEN: 'nowhere', CORDON_LOG_LEVEL: 'loud', CORDON_DEMO: 'perhaps' });
+    // In a process of its own: the exit code as a shell sees it.
+    const { code, stderr } = await spawnCli(['users', 'list'], { CORDON_LISTEN: 'nowhere', CORDON_LOG_LEVEL: 'loud', CORDON_DEMO: 'perhaps' });
     expect(code).toBe(78);
     expect(stderr).toBe(
       [
@@ -38,7 +41,7 @@ describe('cordon (no database)', () => {
   });
 
   it('exits 2 on a usage error and documents its exit codes', async () => {
-    expect((await runCli(['users', 'frobnicate'], {})).code).toBe(2);
+    expect((await spawnCli(['users', 'frobnicate'], {})).code).toBe(2);
     const help = await runCli(['--help'], {});
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Exit codes: 0 ok');
@@ -65,7 +68,7 @@ describeBackends('cordon CLI', (backend) => {
     expect(made.owner).toMatchObject({ email: 'boss@acme.example', user_id: expect.stringMatching(/^[A-Z2-7]{26}$/), password: expect.any(String) });
     expect(made.owner.password.length).toBeGreaterThanOrEqual(24);
 
-    const file = path.join(process.env.TMPDIR ?? '/tmp', `cordon-import-${process.pid}-${backend}.csv`);
+    const file = tempFile(`import-${backend}.csv`);
     writeFileSync(file, 'email,display_name,role,groups\nann@acme.example,Ann,member,SOC\nbob@acme.example,Bob,admin,SOC;Eng\n');
     const imported = await runCli(['users', 'import', file, '--account', made.account_id], env);
     expect(imported.code).toBe(0);
@@ -92,7 +95,7 @@ describeBackends('cordon CLI', (backend) => {
     expect(missing.code).toBe(3);
     expect(JSON.parse(missing.stdout)).toEqual({ error: { code: 'USER_NOT_FOUND', message: 'user not found' } });
 
-    const bad = path.join(path.dirname(file), `cordon-bad-${process.pid}-${backend}.jsonl`);
+    const bad = tempFile(`bad-${backend}.jsonl`);
     writeFileSync(bad, '{"email":"c@acme.example","display_name":"C"}\n{"email":"ann@acme.example","display_name":"Ann again"}\nnot json\n');
     const rejected = await runCli(['users', 'import', bad, '--account', made.account_id], env);
     expect(rejected.code).toBe(2);
@@ -173,7 +176,7 @@ if (BACKENDS.includes('pglite')) {
       const lockFile = path.join(database.env.CORDON_DATA_DIR!, 'cordon.lock');
       const lockBefore = readFileSync(lockFile, 'utf8');
 
-      const second = await runCli(['serve', '--listen', '127.0.0.1:0'], env);
+      const second = await spawnCli(['serve', '--listen', '127.0.0.1:0'], env);
       expect(second.code).toBe(5);
       expect(second.stderr).toContain(`is in use by a Cordon server at ${first.url} (pid ${first.child.pid}`);
       // An admin command goes through the server, once signed in (cli-login.test.ts does that).

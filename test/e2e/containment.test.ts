@@ -1,20 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import { resetCredentials, type NewCredentials } from '../../src/directory/credentials.js';
 import { timeStep, totpCode } from '../../src/directory/totp.js';
 import { base32Decode } from '../../src/base32.js';
 import { addMember, createGroup } from '../../src/directory/groups.js';
 import { createUser } from '../../src/directory/users.js';
-import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { applyPlaybooks } from '../../src/response/playbooks.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { describeBackends } from '../support/backends.js';
+import { useServer } from '../support/server.js';
 import { appAccessToken, auditTrail, choosePassword, mintSessionToken, rpc, seedAccount, type SeededAccount, testCtx } from '../support/fixtures.js';
 
 describeBackends('containment: approvals, records, restores, the lock', (backend) => {
-  let database: TestDatabase;
   let core: Core;
   let server: FastifyInstance;
   let seed: SeededAccount;
@@ -46,10 +45,11 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
   const state = async (userId: string) => (await core.database.db.selectFrom('users').select('state').where('id', '=', userId).executeTakeFirstOrThrow()).state;
   const memberships = async (userId: string) => (await core.database.db.selectFrom('group_members').select('group_id').where('user_id', '=', userId).orderBy('group_id').execute()).map((r) => r.group_id);
 
+  // The worker runs only when a test calls its pass(): no timing in these tests.
+  const suite = useServer(backend, { env: { CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_SIGN_IN_RATE_PER_ADDRESS: '0', CORDON_RESTORE_WORKER_INTERVAL_MS: '600000' } });
+
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    // The worker runs only when a test calls its pass(): no timing in these tests.
-    core = await openTestCore(database, { CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_SIGN_IN_RATE_PER_ADDRESS: '0', CORDON_RESTORE_WORKER_INTERVAL_MS: '600000' });
+    ({ core, server } = suite);
     seed = await seedAccount(core, 1);
     groups = {
       staff: (await createGroup(core.directory, testCtx, seed.accountId, 'Staff-2')).id,
@@ -61,18 +61,12 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
       { name: 'ask-one', priority: 10, match: { types: ['ask1.*'] }, action: 'suspend', mode: 'approval' },
       { name: 'ask-two', priority: 10, match: { types: ['ask2.*'] }, action: 'suspend', mode: 'approval', approvals: 2 },
       { name: 'unlocked', priority: 10, match: { types: ['unlocked.*'] }, action: 'suspend', mode: 'auto', lock: false },
-      { name: 'timed', priority: 10, match: { types: ['timed.*'] }, action: 'suspend', mode: 'auto', restore_after: '1s' },
+      { name: 'timed', priority: 10, match: { types: ['timed.*'] }, action: 'suspend', mode: 'auto', restore_after: '1h' },
     ]);
-    server = await buildServer(core);
     ownerToken = await mintSessionToken(core, seed.owner);
     adminToken = await mintSessionToken(core, seed.admin);
     const detector = await createApp(core.directory, testCtx, seed.accountId, { name: 'siem', permissions: ['signals:write'] });
     detectorToken = await appAccessToken(server, detector.app.client_id, detector.clientSecret!);
-  });
-  afterAll(async () => {
-    await server?.close();
-    await core?.close();
-    await database?.drop();
   });
 
   it('restores to the state of now: a membership removed during the containment stays removed, no old session or token works, a sign-in attempt during it failed', async () => {

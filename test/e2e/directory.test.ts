@@ -1,18 +1,17 @@
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import { createAccount } from '../../src/directory/accounts.js';
-import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { findUserById } from '../../src/store/users.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { describeBackends } from '../support/backends.js';
+import { useServer } from '../support/server.js';
 import { appAccessToken, auditTrail, mintSessionToken, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
 
 const errorInfo = (reason: string, metadata?: Record<string, string>) => [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'cordon', ...(metadata ? { metadata } : {}) }];
 
 describeBackends('directory administration', (backend) => {
-  let database: TestDatabase;
   let core: Core;
   let server: FastifyInstance;
   let seed: SeededAccount;
@@ -20,19 +19,14 @@ describeBackends('directory administration', (backend) => {
   let admin: string;
   let base: string;
 
+  const suite = useServer(backend);
+
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    core = await openTestCore(database);
+    ({ core, server } = suite);
     seed = await seedAccount(core, 2);
-    server = await buildServer(core);
     owner = await mintSessionToken(core, seed.owner);
     admin = await mintSessionToken(core, seed.admin);
     base = `/v1/accounts/${seed.accountId}`;
-  });
-  afterAll(async () => {
-    await server.close();
-    await core.close();
-    await database.drop();
   });
 
   const call = (token: string, options: InjectOptions) => server.inject({ ...options, headers: { authorization: `Bearer ${token}`, ...options.headers } });

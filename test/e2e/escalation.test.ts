@@ -4,18 +4,17 @@
  * acts through it on what the ADMIN may not touch directly.
  */
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import { createUser } from '../../src/directory/users.js';
-import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { applyPlaybooks } from '../../src/response/playbooks.js';
 import type { User } from '../../src/storage/schema.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { describeBackends } from '../support/backends.js';
+import { useServer } from '../support/server.js';
 import { appAccessToken, auditTrail, mintSessionToken, rpc, seedAccount, type SeededAccount, testCtx } from '../support/fixtures.js';
 
 describeBackends('an app never holds more power than its maker', (backend) => {
-  let database: TestDatabase;
   let core: Core;
   let server: FastifyInstance;
   let seed: SeededAccount;
@@ -38,18 +37,13 @@ describeBackends('an app never holds more power than its maker', (backend) => {
   };
   const entriesOf = async (action: string, targetId: string) => (await auditTrail(core, seed.accountId)).filter((e) => e.action === action && e.target_id === targetId);
 
+  const suite = useServer(backend, { env: { CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_RESTORE_WORKER_INTERVAL_MS: '600000' } });
+
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    core = await openTestCore(database, { CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_RESTORE_WORKER_INTERVAL_MS: '600000' });
+    ({ core, server } = suite);
     seed = await seedAccount(core, 2);
-    server = await buildServer(core);
     ownerToken = await mintSessionToken(core, seed.owner);
     adminToken = await mintSessionToken(core, seed.admin);
-  });
-  afterAll(async () => {
-    await server?.close();
-    await core?.close();
-    await database?.drop();
   });
 
   it("ADMIN → app → suspend OWNER is refused: the app's constraints carry its maker's ceiling, shown in apps get and audited", async () => {

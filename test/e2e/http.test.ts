@@ -1,11 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import { AppError } from '../../src/errors.js';
 import { auditRefusals } from '../../src/http/audited-calls.js';
@@ -13,7 +11,9 @@ import { buildMetricsServer } from '../../src/http/metrics-server.js';
 import { buildServer } from '../../src/http/server.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { auditTrail, captureLogs, testCtx } from '../support/fixtures.js';
-import { BACKENDS, createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { BACKENDS, createTestDatabase, describeBackends, openTestCore } from '../support/backends.js';
+import { useServer } from '../support/server.js';
+import { useTempDir } from '../support/temp-dir.js';
 
 const internal = (reason = 'INTERNAL') => ({
   code: 13,
@@ -22,25 +22,21 @@ const internal = (reason = 'INTERNAL') => ({
 });
 
 describeBackends('HTTP skeleton', (backend) => {
-  let database: TestDatabase;
   let core: Core;
   let app: FastifyInstance;
-  let logLines: string[] = [];
+  const { logger, lines: logLines } = captureLogs();
   /** What the next /t/… calls fail with. */
   const awayWith: Error[] = [];
 
-  beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    const logs = captureLogs();
-    logLines = logs.lines;
-    core = await openTestCore(database, {}, logs.logger);
-    app = await buildServer(core, {
+  const suite = useServer(backend, {
+    logger,
+    build: {
       register: (r) => {
         r.get('/boom', { schema: { response: { 200: Type.Object({}) } } }, async () => {
           throw new Error('secret internals at /srv/cordon/db.ts:42');
         });
         // A call whose database went away under it (as pg reports it), on a route that audits refusals.
-        r.get('/t/accounts/:account/users/:user', { schema: { response: { 200: Type.Object({}) } }, ...auditRefusals(core)('user.read') }, async () => {
+        r.get('/t/accounts/:account/users/:user', { schema: { response: { 200: Type.Object({}) } }, ...auditRefusals(suite.core)('user.read') }, async () => {
           throw awayWith.shift()!;
         });
         r.get('/refuse', { schema: { response: { 200: Type.Object({}) } } }, async () => {
@@ -52,12 +48,11 @@ describeBackends('HTTP skeleton', (backend) => {
           async (req) => ({ n: (req.body as { n: number }).n, password: 'must be stripped' }),
         );
       },
-    });
+    },
   });
-  afterAll(async () => {
-    await app.close();
-    await core.close();
-    await database.drop();
+
+  beforeAll(() => {
+    ({ core, server: app } = suite);
   });
 
   it('serves /healthz and /readyz', async () => {
@@ -197,10 +192,11 @@ describeBackends('HTTP skeleton', (backend) => {
 });
 
 describe('TLS', () => {
+  const tempFile = useTempDir('cordon-tls-');
+
   it('serves HTTPS from certificate and key files', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'cordon-tls-'));
-    const cert = path.join(dir, 'cert.pem');
-    const key = path.join(dir, 'key.pem');
+    const cert = tempFile('cert.pem');
+    const key = tempFile('key.pem');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
     const database = await createTestDatabase(BACKENDS[0]!);
     const core = await openTestCore(database, { CORDON_TLS_CERT_FILE: cert, CORDON_TLS_KEY_FILE: key, CORDON_LISTEN: '0.0.0.0:0' });

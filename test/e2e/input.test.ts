@@ -3,11 +3,11 @@
  * (path, query, JSON or form body) and nothing is written; emails are real addresses.
  */
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
-import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { describeBackends } from '../support/backends.js';
+import { useServer } from '../support/server.js';
 import { appAccessToken, auditTrail, mintSessionToken, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
 
 const invalid = (message: string, field: string) => ({
@@ -17,7 +17,6 @@ const invalid = (message: string, field: string) => ({
 });
 
 describeBackends('input consistency', (backend) => {
-  let database: TestDatabase;
   let core: Core;
   let server: FastifyInstance;
   let seed: SeededAccount;
@@ -25,20 +24,15 @@ describeBackends('input consistency', (backend) => {
   let appToken: string;
   let client: { id: string; secret: string };
 
+  const suite = useServer(backend, { env: { CORDON_OAUTH_RATE_PER_CLIENT: '0' } });
+
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    core = await openTestCore(database, { CORDON_OAUTH_RATE_PER_CLIENT: '0' });
+    ({ core, server } = suite);
     seed = await seedAccount(core, 1);
-    server = await buildServer(core);
     ownerToken = await mintSessionToken(core, seed.owner);
     const app = await createApp(core.directory, testCtx, seed.accountId, { name: 'soar', permissions: ['users:list', 'users:read', 'users:suspend', 'signals:write'] });
     client = { id: app.app.client_id, secret: app.clientSecret! };
     appToken = await appAccessToken(server, client.id, client.secret);
-  });
-  afterAll(async () => {
-    await server?.close();
-    await core?.close();
-    await database?.drop();
   });
 
   it('a NUL is refused with 400 on every route, naming where it was, and nothing is written', async () => {

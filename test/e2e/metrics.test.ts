@@ -3,32 +3,27 @@
  * default, on the public one only with CORDON_METRICS_TOKEN.
  */
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import { buildMetricsServer } from '../../src/http/metrics-server.js';
 import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { describeBackends } from '../support/backends.js';
+import { useServer } from '../support/server.js';
 import { appAccessToken, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
 
 const TOKEN = 'metrics-token-0123456789abcdef0123456789';
 
 describeBackends('metrics', (backend) => {
-  let database: TestDatabase;
   let core: Core;
   let server: FastifyInstance;
   let seed: SeededAccount;
 
+  const suite = useServer(backend);
+
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    core = await openTestCore(database);
-    server = await buildServer(core);
+    ({ core, server } = suite);
     seed = await seedAccount(core, 1);
-  });
-  afterAll(async () => {
-    await server.close();
-    await core.close();
-    await database.drop();
   });
 
   /** The value of one sample in a Prometheus exposition, 0 when absent. */

@@ -2,29 +2,40 @@ import type { FastifyInstance } from 'fastify';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { accessTokenHash } from '../../src/oauth/dpop.js';
 import { Type } from 'typebox';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import { createAccount } from '../../src/directory/accounts.js';
-import { buildServer } from '../../src/http/server.js';
 import { createApp, disableApp } from '../../src/oauth/apps.js';
 import { requirePermission } from '../../src/http/guards/app-token.js';
 import { listAuditEntries } from '../../src/store/audit.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { describeBackends } from '../support/backends.js';
+import { useServer } from '../support/server.js';
 import { seedAccount, testCtx } from '../support/fixtures.js';
 
 const ISSUER = 'http://127.0.0.1:8080';
 
 describeBackends('resource guard and revocation', (backend) => {
-  let database: TestDatabase;
   let core: Core;
   let server: FastifyInstance;
   let accountId: string;
   let otherAccountId: string;
   const creds: Record<string, { clientId: string; secret: string; id: string; accountId: string }> = {};
 
+  const suite = useServer(backend, {
+    env: { CORDON_ISSUER: ISSUER },
+    build: {
+      register: (r) => {
+        r.get(
+          '/v1/accounts/:account/probe',
+          { preHandler: requirePermission(suite.core, 'users:list'), schema: { response: { 200: Type.Object({ client_id: Type.String() }) } } },
+          async (request) => ({ client_id: request.principal!.claims.client_id }),
+        );
+      },
+    },
+  });
+
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    core = await openTestCore(database, { CORDON_ISSUER: ISSUER });
+    ({ core, server } = suite);
     accountId = (await seedAccount(core, 1)).accountId;
     otherAccountId = (await createAccount(core.directory, testCtx, { name: 'Other', owner: { email: 'o@other.example', display_name: 'O' } })).account.id;
     for (const [name, account, permissions] of [
@@ -37,20 +48,6 @@ describeBackends('resource guard and revocation', (backend) => {
       const { app, clientSecret } = await createApp(core.directory, testCtx, account, { name, permissions: [...permissions], dpop_required: name === 'bound' });
       creds[name] = { clientId: app.client_id, secret: clientSecret!, id: app.id, accountId: account };
     }
-    server = await buildServer(core, {
-      register: (r) => {
-        r.get(
-          '/v1/accounts/:account/probe',
-          { preHandler: requirePermission(core, 'users:list'), schema: { response: { 200: Type.Object({ client_id: Type.String() }) } } },
-          async (request) => ({ client_id: request.principal!.claims.client_id }),
-        );
-      },
-    });
-  });
-  afterAll(async () => {
-    await server.close();
-    await core.close();
-    await database.drop();
   });
 
   const basic = (name: string) => `Basic ${Buffer.from(`${creds[name]!.clientId}:${creds[name]!.secret}`).toString('base64')}`;

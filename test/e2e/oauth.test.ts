@@ -2,16 +2,16 @@ import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { createRemoteJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import { buildServer } from '../../src/http/server.js';
 import { createApp, disableApp } from '../../src/oauth/apps.js';
 import { listAuditEntries } from '../../src/store/audit.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { describeBackends } from '../support/backends.js';
+import { useServer } from '../support/server.js';
 import { seedAccount, testCtx } from '../support/fixtures.js';
 
 describeBackends('OAuth token endpoint', (backend) => {
-  let database: TestDatabase;
   let core: Core;
   let server: FastifyInstance;
   let url: string;
@@ -19,9 +19,10 @@ describeBackends('OAuth token endpoint', (backend) => {
   const apps: Record<string, { id: string; clientId: string; secret: string }> = {};
   let pk: { id: string; clientId: string; key: CryptoKey; otherKey: CryptoKey };
 
+  const suite = useServer(backend, { listen: true });
+
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    core = await openTestCore(database);
+    ({ core, server } = suite);
     accountId = (await seedAccount(core, 1)).accountId;
     const make = async (name: string, permissions: string[], auth_method?: 'client_secret_post') => {
       const { app, clientSecret } = await createApp(core.directory, testCtx, accountId, { name, permissions, auth_method });
@@ -39,15 +40,8 @@ describeBackends('OAuth token endpoint', (backend) => {
       jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1' }] },
     });
     pk = { id: made.app.id, clientId: made.app.client_id, key: pair.privateKey, otherKey: other.privateKey };
-    server = await buildServer(core);
-    await server.listen({ host: '127.0.0.1', port: 0 });
-    url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
+    url = suite.url;
     core.issuer = url;
-  });
-  afterAll(async () => {
-    await server.close();
-    await core.close();
-    await database.drop();
   });
 
   const basic = (clientId: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;

@@ -4,36 +4,30 @@
  * (address, email) besides per address.
  */
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import { resetCredentials, type NewCredentials } from '../../src/directory/credentials.js';
 import { timeStep, totpCode } from '../../src/directory/totp.js';
 import { base32Decode } from '../../src/base32.js';
-import { buildServer } from '../../src/http/server.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { describeBackends } from '../support/backends.js';
+import { useServer } from '../support/server.js';
 import { auditTrail, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
 
 describeBackends('addresses behind a trusted proxy', (backend) => {
-  let database: TestDatabase;
   let core: Core;
   let server: FastifyInstance;
   let seed: SeededAccount;
   let creds: NewCredentials;
   let ownerCreds: NewCredentials;
 
+  // The proxy is on loopback, where inject's requests come from.
+  const suite = useServer(backend, { env: { CORDON_TRUSTED_PROXIES: '127.0.0.0/8, ::1', CORDON_SIGN_IN_RATE_PER_ADDRESS: '8', CORDON_SIGN_IN_RATE_PER_ADDRESS_EMAIL: '3' } });
+
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    // The proxy is on loopback, where inject's requests come from.
-    core = await openTestCore(database, { CORDON_TRUSTED_PROXIES: '127.0.0.0/8, ::1', CORDON_SIGN_IN_RATE_PER_ADDRESS: '8', CORDON_SIGN_IN_RATE_PER_ADDRESS_EMAIL: '3' });
-    server = await buildServer(core);
+    ({ core, server } = suite);
     seed = await seedAccount(core, 1);
     creds = (await resetCredentials(core.directory, testCtx, seed.accountId, seed.admin.id)).credentials;
     ownerCreds = (await resetCredentials(core.directory, testCtx, seed.accountId, seed.owner.id)).credentials;
-  });
-  afterAll(async () => {
-    await server.close();
-    await core.close();
-    await database.drop();
   });
 
   const signIn = (email: string, password: string, totp: string, headers: Record<string, string>, remoteAddress?: string) =>

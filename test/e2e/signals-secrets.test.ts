@@ -1,26 +1,19 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
-import { buildServer } from '../../src/http/server.js';
 import { createSource, signBody } from '../../src/response/sources.js';
 import type { FastifyInstance } from 'fastify';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { describeBackends } from '../support/backends.js';
+import { useServer } from '../support/server.js';
 import { captureLogs, seedAccount, testCtx } from '../support/fixtures.js';
 
 describeBackends('source secrets stay out of the logs', (backend) => {
-  let database: TestDatabase;
   let core: Core;
   let server: FastifyInstance;
   const logs = captureLogs();
+  const suite = useServer(backend, { logger: logs.logger });
 
-  beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    core = await openTestCore(database, {}, logs.logger);
-    server = await buildServer(core);
-  });
-  afterAll(async () => {
-    await server?.close();
-    await core?.close();
-    await database?.drop();
+  beforeAll(() => {
+    ({ core, server } = suite);
   });
 
   it('neither a URL token nor an HMAC secret or signature reaches a log line, accepted or refused', async () => {

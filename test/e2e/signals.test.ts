@@ -1,15 +1,15 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import { createUser } from '../../src/directory/users.js';
-import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { applyPlaybooks } from '../../src/response/playbooks.js';
 import { createSource, signBody } from '../../src/response/sources.js';
 import type { SignalFormat, SourceAuth } from '../../src/storage/schema.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { describeBackends } from '../support/backends.js';
+import { useServer } from '../support/server.js';
 import { appAccessToken, auditTrail, mintSessionToken, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/signals/${name}.json`, import.meta.url), 'utf8');
@@ -23,7 +23,6 @@ const errorBody = (code: number, message: string, reason: string, metadata?: Rec
 const FIXTURE_PEOPLE = ['ada.lovelace', 'grace.hopper', 'mwilson', 'emmy.noether', 'alan.turing', 'k.johnson', 'l.meitner'];
 
 describeBackends('signal intake', (backend) => {
-  let database: TestDatabase;
   let core: Core;
   let server: FastifyInstance;
   let seed: SeededAccount;
@@ -48,9 +47,10 @@ describeBackends('signal intake', (backend) => {
   });
   const sourceUrl = (name: string, query = '') => `/v1/accounts/${seed.accountId}/sources/${sources[name]!.id}/signals${query}`;
 
+  const suite = useServer(backend, { env: { CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_OAUTH_RATE_PER_ADDRESS: '0' } });
+
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    core = await openTestCore(database, { CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_OAUTH_RATE_PER_ADDRESS: '0' });
+    ({ core, server } = suite);
     seed = await seedAccount(core, 2);
     for (const name of FIXTURE_PEOPLE) {
       const email = name === 'emmy.noether' || name === 'mwilson' ? `${name}@example.com` : `${name}@example.com`;
@@ -69,17 +69,11 @@ describeBackends('signal intake', (backend) => {
       { name: 'contain-high', priority: 10, match: { min_severity: 'high', min_confidence: 0.5 }, action: 'suspend', mode: 'auto' },
       { name: 'watch-the-rest', priority: 1, match: { min_severity: 'info' }, action: 'notify' },
     ]);
-    server = await buildServer(core);
     adminToken = await mintSessionToken(core, seed.admin);
     ownerToken = await mintSessionToken(core, seed.owner);
     onlySignalsToken = await appAccessToken(server, detector.app.client_id, detector.clientSecret!);
     const other = await createApp(core.directory, testCtx, seed.accountId, { name: 'other-siem', permissions: ['signals:write'] });
     appToken = await appAccessToken(server, other.app.client_id, other.clientSecret!);
-  });
-  afterAll(async () => {
-    await server?.close();
-    await core?.close();
-    await database?.drop();
   });
 
   const cases: Array<{ fixture: string; source: string; person: string; status: string }> = [

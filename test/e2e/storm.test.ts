@@ -1,19 +1,23 @@
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { insertUsersWithGroups } from '../../src/directory/users.js';
-import { buildServer } from '../../src/http/server.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { resetBreakers, setBreakerCap } from '../../src/response/automation.js';
 import { applyPlaybooks } from '../../src/response/playbooks.js';
 import { applyPolicy } from '../../src/response/protection-policy.js';
 import type { User } from '../../src/storage/schema.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { describeBackends } from '../support/backends.js';
+import { useServer } from '../support/server.js';
 import { appAccessToken, auditTrail, choosePassword, mintSessionToken, testCtx } from '../support/fixtures.js';
 
-const USERS = 1000;
-const SIGNALS = 10_000;
+/**
+ * The full storm (10 signals for each of 1,000 users) runs on PostgreSQL, the backend of a deployment
+ * that takes one; on the embedded PGlite, one process answering one query at a time, a tenth of it
+ * checks the same rules in a tenth of the time.
+ */
+const SIZES = { postgres: { users: 1000 }, pglite: { users: 100 } } as const;
 const CAP = 25;
 const CONCURRENCY = 32;
 
@@ -35,7 +39,8 @@ async function storm(url: string, token: string, bodies: object[]): Promise<Arra
 }
 
 describeBackends('alert storm and concurrent duplicates', (backend) => {
-  let database: TestDatabase;
+  const USERS = SIZES[backend].users;
+  const SIGNALS = USERS * 10;
   let core: Core;
   let server: FastifyInstance;
   let url: string;
@@ -45,9 +50,10 @@ describeBackends('alert storm and concurrent duplicates', (backend) => {
   let users: User[];
   let protectedIds: Set<string>;
 
+  const suite = useServer(backend, { env: { CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_OAUTH_RATE_PER_ADDRESS: '0' }, listen: true });
+
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    core = await openTestCore(database, { CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_OAUTH_RATE_PER_ADDRESS: '0' });
+    ({ core, server } = suite);
     ({ account: { id: accountId } } = await createAccount(core.directory, testCtx, { name: 'Storm', owner: { email: 'owner@storm.example', display_name: 'O' } }));
     // 1,000 users: every 50th in Break Glass, every 97th an ADMIN; both protected by the policy.
     users = await core.audit.transact((trx) =>
@@ -64,19 +70,12 @@ describeBackends('alert storm and concurrent duplicates', (backend) => {
     await applyPlaybooks(core.response, testCtx, accountId, [{ name: 'storm', match: { types: ['storm.*'] }, action: 'suspend', mode: 'auto', dedup_window: '1h' }]);
     await setBreakerCap(core.response, testCtx, accountId, { max_actions: CAP, window_seconds: 600 });
     const { app, clientSecret } = await createApp(core.directory, testCtx, accountId, { name: 'siem', permissions: ['signals:write'] });
-    server = await buildServer(core);
-    await server.listen({ host: '127.0.0.1', port: 0 });
-    url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}/v1/accounts/${accountId}/signals`;
+    url = `${suite.url}/v1/accounts/${accountId}/signals`;
     token = await appAccessToken(server, app.client_id, clientSecret!);
     const [owner] = await core.database.db.selectFrom('users').selectAll().where('account_id', '=', accountId).where('role', '=', 'OWNER').execute();
     await choosePassword(core, owner!);
     adminToken = await mintSessionToken(core, owner!);
   }, 120_000);
-  afterAll(async () => {
-    await server?.close();
-    await core?.close();
-    await database?.drop();
-  });
 
   it(`${SIGNALS} signals for ${USERS} users with a cap of ${CAP}: exactly ${CAP} suspensions, the rest pending, one trip, no protected principal touched`, async () => {
     // Ten signals per user, interleaved, each with its own external id, every 100th sent twice.

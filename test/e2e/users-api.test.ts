@@ -3,18 +3,18 @@ import addFormats from 'ajv-formats';
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { reactivateUser } from '../../src/directory/user-state.js';
 import { createUser, insertUsersWithGroups } from '../../src/directory/users.js';
-import { buildServer } from '../../src/http/server.js';
 import { newId } from '../../src/ids.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { listGroups } from '../../src/store/groups.js';
 import { insertSession } from '../../src/store/sessions.js';
 import { listUsers, type ListedUser } from '../../src/store/users.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import { describeBackends } from '../support/backends.js';
+import { useServer } from '../support/server.js';
 import { appAccessToken, auditTrail, mintSessionToken, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
 
 /** The contract's User object, written out here rather than taken from the code under test. */
@@ -30,7 +30,6 @@ const errorInfo = (reason: string, metadata?: Record<string, string>) => [{ '@ty
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
 describeBackends('Users API (1Password-compatible)', (backend) => {
-  let database: TestDatabase;
   let core: Core;
   let server: FastifyInstance;
   let url: string;
@@ -39,9 +38,10 @@ describeBackends('Users API (1Password-compatible)', (backend) => {
   const apps: Record<string, { clientId: string; secret: string }> = {};
   const tokens: Record<string, string> = {};
 
+  const suite = useServer(backend, { env: { CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_OAUTH_RATE_PER_ADDRESS: '0' }, listen: true });
+
   beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    core = await openTestCore(database, { CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_OAUTH_RATE_PER_ADDRESS: '0' });
+    ({ core, server } = suite);
     seed = await seedAccount(core, 3);
     const staff = (await listGroups(core.database.db, seed.accountId)).find((g) => g.name === 'Staff')!;
     const other = await createAccount(core.directory, testCtx, { name: 'Other', owner: { email: 'owner@other.example', display_name: 'O' } });
@@ -55,16 +55,9 @@ describeBackends('Users API (1Password-compatible)', (backend) => {
     await make('reader', seed.accountId, { permissions: ['users:list', 'users:read'] });
     await make('constrained', seed.accountId, { permissions: all, protected_roles: ['ADMIN'], allowed_group_ids: [staff.id], max_suspensions_per_hour: 2 });
     await make('outsider', otherAccountId, { permissions: all });
-    server = await buildServer(core);
-    await server.listen({ host: '127.0.0.1', port: 0 });
-    url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
+    url = suite.url;
     core.issuer = url;
     for (const name of Object.keys(apps)) tokens[name] = await token(name);
-  });
-  afterAll(async () => {
-    await server.close();
-    await core.close();
-    await database.drop();
   });
 
   const token = (name: string, path?: string) => appAccessToken(server, apps[name]!.clientId, apps[name]!.secret, path);
@@ -336,19 +329,12 @@ describeBackends('Users API (1Password-compatible)', (backend) => {
 });
 
 describeBackends('Users API OpenAPI document', (backend) => {
-  let database: TestDatabase;
   let core: Core;
   let server: FastifyInstance;
+  const suite = useServer(backend);
 
-  beforeAll(async () => {
-    database = await createTestDatabase(backend);
-    core = await openTestCore(database);
-    server = await buildServer(core);
-  });
-  afterAll(async () => {
-    await server.close();
-    await core.close();
-    await database.drop();
+  beforeAll(() => {
+    ({ core, server } = suite);
   });
 
   it('describes every compatible operation well enough for a client built from it alone', async () => {

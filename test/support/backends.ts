@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject } from 'vitest';
 import { createCore } from '../../src/app.js';
 import type { Core } from '../../src/core.js';
 import { loadConfig } from '../../src/config.js';
@@ -91,6 +91,25 @@ export function useFreshCore(backend: TestBackend): { core: Core; database: Test
     await fresh.database.drop();
   });
   return fresh;
+}
+
+/**
+ * One database and core for every test of the enclosing block, for tests that each make an account of
+ * their own (seedAccount, createAccount) and look only inside it: an empty database per test would cost
+ * a core's start each (1 to 2 s) and check nothing more. Tests that need the database empty (the first
+ * signing key, the demo seed, the audit sequencer's global state) keep useFreshCore.
+ */
+export function useSharedCore(backend: TestBackend): { core: Core; database: TestDatabase } {
+  const shared = {} as { core: Core; database: TestDatabase };
+  beforeAll(async () => {
+    shared.database = await createTestDatabase(backend);
+    shared.core = await openTestCore(shared.database);
+  });
+  afterAll(async () => {
+    await shared.core?.close();
+    await shared.database?.drop();
+  });
+  return shared;
 }
 
 /**

@@ -1,12 +1,13 @@
 /**
  * Once per run: initdb and the migrations (a PGlite data-dir dump that every test file loads, 0.6 s
  * instead of 5 s, and a PostgreSQL template database every test file clones), and a build of the CLI
- * into dist/ (what `npx cordon` runs), which the CLI tests spawn: a second a process faster than
- * running the sources through tsx.
+ * into dist/ (what `npx cordon` runs), which the few tests that need a process of their own spawn (exit
+ * codes, the data-dir lock, signals): a second a process faster than running the sources through tsx.
+ * The build is scripts/build.js --if-stale, as `npm start` runs it: nothing when dist/ is newer than
+ * every source (a tsc run is 20 s or more on a loaded machine, for one test file as for all).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -50,7 +51,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
   }
   tasks.push(
     (async () => {
-      await promisify(execFile)(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
+      await promisify(execFile)(process.execPath, [path.resolve('scripts/build.js'), '--if-stale']);
       // Inherited by the test workers, which start after this setup (see test/support/cli.ts).
       process.env.CORDON_TEST_CLI = 'dist/cli/bin.js';
     })(),
