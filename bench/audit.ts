@@ -34,7 +34,18 @@ import { insertUsersWithGroups } from '../src/directory/users.js';
 import { newId } from '../src/ids.js';
 import { createApp } from '../src/oauth/apps.js';
 import { startServer, stopServer } from '../test/support/cli.js';
-import { type Backend, BENCH_BACKENDS, freshDatabase, hammer, openCore, percentile, processRssMb, round, rssMb, summarize } from './support.js';
+import {
+  type Backend,
+  BENCH_BACKENDS,
+  freshDatabase,
+  hammer,
+  openCore,
+  percentile,
+  processRssMb,
+  round,
+  rssMb,
+  summarize,
+} from './support.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const PROBE_SECONDS = Number(process.env.BENCH_PROBE_SECONDS ?? 10);
@@ -52,7 +63,12 @@ const ctx: CallContext = { actor: { type: 'operator', id: 'bench' }, authz: { me
 const seconds = (since: number) => round((performance.now() - since) / 1000);
 const stats = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
-  return { samples: sorted.length, p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1) ?? NaN) };
+  return {
+    samples: sorted.length,
+    p50: round(percentile(sorted, 50)),
+    p99: round(percentile(sorted, 99)),
+    max: round(sorted.at(-1) ?? NaN),
+  };
 };
 
 /** Three live sessions for a user: what each suspension revokes. */
@@ -64,9 +80,18 @@ const openSessions = (core: Core, accountId: string, userId: string) =>
 
 /** An account with 9 users (one per caller, up to 8, and one spare), each with 3 live sessions. */
 async function seedAccount(core: Core) {
-  const { account } = await createAccount(core.directory, ctx, { name: 'Bench', owner: { email: 'o@bench.example', display_name: 'O' } });
+  const { account } = await createAccount(core.directory, ctx, {
+    name: 'Bench',
+    owner: { email: 'o@bench.example', display_name: 'O' },
+  });
   const users = await core.audit.transact((trx) =>
-    insertUsersWithGroups(core.directory, trx, ctx, account.id, Array.from({ length: 9 }, (_, i) => ({ email: `u${i}@bench.example`, display_name: `U${i}` }))),
+    insertUsersWithGroups(
+      core.directory,
+      trx,
+      ctx,
+      account.id,
+      Array.from({ length: 9 }, (_, i) => ({ email: `u${i}@bench.example`, display_name: `U${i}` })),
+    ),
   );
   for (const user of users) await openSessions(core, account.id, user.id);
   return { accountId: account.id, userIds: users.map((u) => u.id) };
@@ -90,7 +115,15 @@ async function directoryThroughput(core: Core, accountId: string, userIds: strin
     }
   };
   const run = async (callers: number) => {
-    const result = summarize(await hammer(callers, SECONDS, (c, i) => cycle(userIds[c]!, i), (c, i) => (i % 2 ? reopenSessions(userIds[c]!) : undefined)), SECONDS);
+    const result = summarize(
+      await hammer(
+        callers,
+        SECONDS,
+        (c, i) => cycle(userIds[c]!, i),
+        (c, i) => (i % 2 ? reopenSessions(userIds[c]!) : undefined),
+      ),
+      SECONDS,
+    );
     // A caller may stop on a suspension: leave every user active with 3 sessions for the next run.
     for (const id of suspended) await cycle(id, 1).then(() => reopenSessions(id));
     return result;
@@ -112,7 +145,12 @@ async function commitToCheckpoint(core: Core, accountId: string) {
              (SELECT size FROM audit_logs WHERE account_id = ${accountId}) AS size`.execute(db);
     return { signed: Number(rows[0]!.signed ?? 0), size: Number(rows[0]!.size ?? 0) };
   };
-  interface Probe { target: string; floor: number; committedAt?: number; idx?: number }
+  interface Probe {
+    target: string;
+    floor: number;
+    committedAt?: number;
+    idx?: number;
+  }
   const waiting = new Map<string, Probe>();
   const latencies: number[] = [];
   let known = await head();
@@ -127,7 +165,9 @@ async function commitToCheckpoint(core: Core, accountId: string) {
         const floor = Math.min(...unnumbered.map((p) => p.floor));
         const { rows } = await sql<{ target_id: string; idx: string }>`
           SELECT target_id, idx FROM audit_entries
-          WHERE account_id = ${accountId} AND idx >= ${floor} AND target_id = ANY(${unnumbered.map((p) => p.target)}::text[])`.execute(db);
+          WHERE account_id = ${accountId} AND idx >= ${floor} AND target_id = ANY(${unnumbered.map((p) => p.target)}::text[])`.execute(
+          db,
+        );
         for (const row of rows) waiting.get(row.target_id)!.idx = Number(row.idx);
       }
       const now = performance.now();
@@ -165,7 +205,13 @@ async function commitToCheckpoint(core: Core, accountId: string) {
   ]);
   stop = true;
   await poller;
-  return { ...stats(latencies), probe_rate: PROBE_RATE, background_rate: BACKGROUND_RATE, poll_ms: POLL_MS, checkpoint_interval_ms: core.config.checkpoints.intervalMs };
+  return {
+    ...stats(latencies),
+    probe_rate: PROBE_RATE,
+    background_rate: BACKGROUND_RATE,
+    poll_ms: POLL_MS,
+    checkpoint_interval_ms: core.config.checkpoints.intervalMs,
+  };
 }
 
 async function smallLog(backend: Backend) {
@@ -184,7 +230,8 @@ async function smallLog(backend: Backend) {
     const off = await directoryThroughput(core, accountId, userIds);
     core.checkpointer.start();
     const on2 = await directoryThroughput(core, accountId, userIds);
-    const ratio = (k: 'callers_1' | 'callers_8') => round((on1[k].per_second + on2[k].per_second) / 2 / off[k].per_second);
+    const ratio = (k: 'callers_1' | 'callers_8') =>
+      round((on1[k].per_second + on2[k].per_second) / 2 / off[k].per_second);
 
     return {
       commit_to_checkpoint_ms: latency,
@@ -207,12 +254,19 @@ async function proofsOverHttp(env: Record<string, string>, accountId: string, cl
   try {
     const res = await fetch(`${server.url}/oauth/token`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: 'grant_type=client_credentials',
     });
     if (!res.ok) throw new Error(`token: ${res.status} ${await res.text()}`);
     const { access_token: token } = (await res.json()) as { access_token: string };
-    const sample = (await (await fetch(`${server.url}/v1/accounts/${accountId}/audit/entries/0/proof`, { headers: { authorization: `Bearer ${token}` } })).json()) as { inclusion_path: string[] };
+    const sample = (await (
+      await fetch(`${server.url}/v1/accounts/${accountId}/audit/entries/0/proof`, {
+        headers: { authorization: `Bearer ${token}` },
+      })
+    ).json()) as { inclusion_path: string[] };
     const proofPath = () => `/v1/accounts/${accountId}/audit/entries/${Math.floor(Math.random() * ENTRIES)}/proof`;
     const run = async (connections: number, path = proofPath) => {
       const result = await autocannon({
@@ -222,14 +276,26 @@ async function proofsOverHttp(env: Record<string, string>, accountId: string, cl
         headers: { authorization: `Bearer ${token}` },
         requests: [{ method: 'GET', setupRequest: (req: { path: string }) => ({ ...req, path: path() }) }],
       });
-      if (result.non2xx > 0 || result.errors > 0) throw new Error(`proofs: ${result.non2xx} non-2xx, ${result.errors} errors`);
-      return { connections, per_second: Math.round(result.requests.average), p50_ms: result.latency.p50, p99_ms: result.latency.p99 };
+      if (result.non2xx > 0 || result.errors > 0)
+        throw new Error(`proofs: ${result.non2xx} non-2xx, ${result.errors} errors`);
+      return {
+        connections,
+        per_second: Math.round(result.requests.average),
+        p50_ms: result.latency.p50,
+        p99_ms: result.latency.p99,
+      };
     };
     const single = await run(1);
     const many = await run(CONNECTIONS);
     // The same server's floor in the same run: a route that touches neither the token nor the database.
     const floor = await run(1, () => '/healthz');
-    return { path_length_entry_0: sample.inclusion_path.length, latency: single, throughput: many, healthz_latency: floor, server_rss_mb: processRssMb(server.child.pid!) };
+    return {
+      path_length_entry_0: sample.inclusion_path.length,
+      latency: single,
+      throughput: many,
+      healthz_latency: floor,
+      server_rss_mb: processRssMb(server.child.pid!),
+    };
   } finally {
     await stopServer(server.child);
   }
@@ -237,16 +303,30 @@ async function proofsOverHttp(env: Record<string, string>, accountId: string, cl
 
 async function largeLog(backend: Backend) {
   const database = await freshDatabase(backend, 'audit_large');
-  const env = { ...database.env, CORDON_SEQUENCER_BATCH: SEQUENCER_BATCH, CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_OAUTH_RATE_PER_ADDRESS: '0' };
+  const env = {
+    ...database.env,
+    CORDON_SEQUENCER_BATCH: SEQUENCER_BATCH,
+    CORDON_OAUTH_RATE_PER_CLIENT: '0',
+    CORDON_OAUTH_RATE_PER_ADDRESS: '0',
+  };
   const dir = mkdtempSync(path.join(tmpdir(), 'cordon-bench-export-'));
   const file = path.join(dir, 'audit.jsonl');
   const core = await openCore(env);
   let coreOpen = true;
   try {
     const { accountId } = await seedAccount(core);
-    const { app, clientSecret } = await createApp(core.directory, ctx, accountId, { name: 'bench', permissions: ['audit:read'] });
+    const { app, clientSecret } = await createApp(core.directory, ctx, accountId, {
+      name: 'bench',
+      permissions: ['audit:read'],
+    });
     await core.audit.sequencer.drain();
-    const before = Number((await sql<{ size: string }>`SELECT size FROM audit_logs WHERE account_id = ${accountId}`.execute(core.database.db)).rows[0]!.size);
+    const before = Number(
+      (
+        await sql<{ size: string }>`SELECT size FROM audit_logs WHERE account_id = ${accountId}`.execute(
+          core.database.db,
+        )
+      ).rows[0]!.size,
+    );
 
     // Fill the inbox in one statement, with the sequencer and checkpointer stopped, so the build is
     // timed alone: every entry distinct (its target and details), as real ones are.
@@ -271,13 +351,20 @@ async function largeLog(backend: Backend) {
     t = performance.now();
     await sql`VACUUM ANALYZE audit_inbox, audit_entries, audit_tree_nodes`.execute(core.database.db);
     const analyzeSeconds = seconds(t);
-    const nodes = (await sql<{ n: string }>`SELECT count(*) AS n FROM audit_tree_nodes WHERE account_id = ${accountId}`.execute(core.database.db)).rows[0]!.n;
+    const nodes = (
+      await sql<{ n: string }>`SELECT count(*) AS n FROM audit_tree_nodes WHERE account_id = ${accountId}`.execute(
+        core.database.db,
+      )
+    ).rows[0]!.n;
     const rssAfterBuild = rssMb();
 
     t = performance.now();
     const out = createWriteStream(file);
-    for await (const chunk of exportLog(core.database.db, core.checkpointKey, accountId)) if (!out.write(chunk)) await once(out, 'drain');
-    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    for await (const chunk of exportLog(core.database.db, core.checkpointKey, accountId))
+      if (!out.write(chunk)) await once(out, 'drain');
+    await new Promise<void>((resolve, reject) =>
+      out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+    );
     const exportSeconds = seconds(t);
     const trustedKey = core.checkpointKey.verifierKey;
     // PGlite lets one process hold its data dir: the server needs it next.
@@ -295,7 +382,11 @@ async function largeLog(backend: Backend) {
       entries: ENTRIES,
       sequencer_batch: Number(SEQUENCER_BATCH),
       inbox_insert_seconds: insertSeconds,
-      tree_build: { seconds: buildSeconds, entries_per_second: Math.round((ENTRIES - before) / buildSeconds), tree_nodes: Number(nodes) },
+      tree_build: {
+        seconds: buildSeconds,
+        entries_per_second: Math.round((ENTRIES - before) / buildSeconds),
+        tree_nodes: Number(nodes),
+      },
       checkpoint_at_1m_ms: checkpointMs,
       vacuum_analyze_seconds: analyzeSeconds,
       export: { seconds: exportSeconds, bytes: statSync(file).size },
@@ -319,8 +410,10 @@ for (const backend of BENCH_BACKENDS) {
   const large = !PARTS.includes('large')
     ? { skipped: 'not in BENCH_PARTS' }
     : LARGE_BACKENDS.includes(backend)
-    ? await largeLog(backend)
-    : { skipped: `not in BENCH_LARGE_BACKENDS (${LARGE_BACKENDS.join(',')}): filling and sequencing ${ENTRIES} entries on the embedded database is slow` };
+      ? await largeLog(backend)
+      : {
+          skipped: `not in BENCH_LARGE_BACKENDS (${LARGE_BACKENDS.join(',')}): filling and sequencing ${ENTRIES} entries on the embedded database is slow`,
+        };
   results[backend] = { ...small, large_log: large, seconds: seconds(t) };
 }
 

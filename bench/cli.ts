@@ -35,30 +35,58 @@ function timeNode(args: string[], env: Record<string, string | undefined>): Prom
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`node ${args.join(' ')} exited ${code}: ${stderr}`))));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(performance.now() - started)
+        : reject(new Error(`node ${args.join(' ')} exited ${code}: ${stderr}`)),
+    );
   });
 }
 
 /** Runs the built `cordon ARGS` (the setup's steps); its standard output. */
 function cli(args: string[], env: Record<string, string>, input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     child.stdin.end(input ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`cordon ${args.join(' ')} exited ${code}: ${stderr}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(stdout) : reject(new Error(`cordon ${args.join(' ')} exited ${code}: ${stderr}`)),
+    );
   });
 }
 
 /** A data dir with an account (its owner's credentials returned) and USERS more people. */
-async function makeDataDir(root: string, name: string): Promise<{ env: Record<string, string>; owner: { password: string; totp_secret: string } }> {
-  const env = { CORDON_DATA_DIR: path.join(root, name), CORDON_DEMO: 'false', CORDON_LOG_LEVEL: 'warn', CORDON_CLI_SESSION_FILE: path.join(root, `${name}-session.json`) };
-  const init = JSON.parse(await cli(['init', '--name', 'Bench Co', '--owner-email', 'owner@bench.example', '--json'], env)) as { owner: { password: string; totp_secret: string } };
+async function makeDataDir(
+  root: string,
+  name: string,
+): Promise<{ env: Record<string, string>; owner: { password: string; totp_secret: string } }> {
+  const env = {
+    CORDON_DATA_DIR: path.join(root, name),
+    CORDON_DEMO: 'false',
+    CORDON_LOG_LEVEL: 'warn',
+    CORDON_CLI_SESSION_FILE: path.join(root, `${name}-session.json`),
+  };
+  const init = JSON.parse(
+    await cli(['init', '--name', 'Bench Co', '--owner-email', 'owner@bench.example', '--json'], env),
+  ) as { owner: { password: string; totp_secret: string } };
   const csv = path.join(root, `${name}-users.csv`);
-  writeFileSync(csv, ['email,display_name,role,groups', ...Array.from({ length: USERS }, (_, i) => `u${i}@bench.example,User ${i},${i < 3 ? 'admin' : 'member'},${i % 2 ? 'Engineering' : 'Security'}`)].join('\n') + '\n');
+  writeFileSync(
+    csv,
+    [
+      'email,display_name,role,groups',
+      ...Array.from(
+        { length: USERS },
+        (_, i) => `u${i}@bench.example,User ${i},${i < 3 ? 'admin' : 'member'},${i % 2 ? 'Engineering' : 'Security'}`,
+      ),
+    ].join('\n') + '\n',
+  );
   await cli(['users', 'import', csv], env);
   return { env, owner: init.owner };
 }
@@ -72,11 +100,19 @@ try {
   const server = await startServer(served.env, ['--listen', '127.0.0.1:0'], [BIN]);
   try {
     const code = totpCode(base32Decode(served.owner.totp_secret), timeStep(Date.now() / 1000));
-    await cli(['login', '--server', server.url, '--email', 'owner@bench.example', '--password-stdin', '--totp', code], served.env, `${served.owner.password}\n`);
+    await cli(
+      ['login', '--server', server.url, '--email', 'owner@bench.example', '--password-stdin', '--totp', code],
+      served.env,
+      `${served.owner.password}\n`,
+    );
     await cli(['passwd', '--password-stdin'], served.env, `${served.owner.password}\nthe bench's own password\n`);
     // Both sides list the same people: a check that each goes where it should, before timing it.
-    const listed = [await cli(['users', 'list', '--json'], direct.env), await cli(['users', 'list', '--json'], served.env)].map((out) => (JSON.parse(out) as { users: unknown[] }).users.length);
-    if (listed[0] !== USERS + 1 || listed[1] !== USERS + 1) throw new Error(`users list: ${listed.join(', ')} users, expected ${USERS + 1}`);
+    const listed = [
+      await cli(['users', 'list', '--json'], direct.env),
+      await cli(['users', 'list', '--json'], served.env),
+    ].map((out) => (JSON.parse(out) as { users: unknown[] }).users.length);
+    if (listed[0] !== USERS + 1 || listed[1] !== USERS + 1)
+      throw new Error(`users list: ${listed.join(', ')} users, expected ${USERS + 1}`);
 
     const floorScript = `const { PGlite } = await import('@electric-sql/pglite'); const db = await PGlite.create(${JSON.stringify(direct.env.CORDON_DATA_DIR)}); await db.query('SELECT count(*) FROM users'); await db.close();`;
     const sides = {
@@ -94,8 +130,19 @@ try {
       }
     }
     const floor = median(times.floor);
-    const results = Object.fromEntries(order.map((side) => [side, { runs_ms: times[side].map(Math.round), median_ms: median(times[side]), over_floor: round(median(times[side]) / floor, 2) }]));
-    console.log(JSON.stringify({ bench: 'cli', node: process.version, runs: RUNS, users: USERS + 1, results }, null, 2));
+    const results = Object.fromEntries(
+      order.map((side) => [
+        side,
+        {
+          runs_ms: times[side].map(Math.round),
+          median_ms: median(times[side]),
+          over_floor: round(median(times[side]) / floor, 2),
+        },
+      ]),
+    );
+    console.log(
+      JSON.stringify({ bench: 'cli', node: process.version, runs: RUNS, users: USERS + 1, results }, null, 2),
+    );
   } finally {
     await stopServer(server.child);
   }

@@ -26,7 +26,17 @@ import { createApp } from '../src/oauth/apps.js';
 import { applyPlaybooks } from '../src/response/playbooks.js';
 import { mintSessionToken } from '../test/support/fixtures.js';
 import { startServer, stopServer } from '../test/support/cli.js';
-import { type Backend, BENCH_BACKENDS, fetchAppToken, freshDatabase, openCore, percentile, processRssMb, round, rssMb } from './support.js';
+import {
+  type Backend,
+  BENCH_BACKENDS,
+  fetchAppToken,
+  freshDatabase,
+  openCore,
+  percentile,
+  processRssMb,
+  round,
+  rssMb,
+} from './support.js';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 300);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 30);
@@ -47,8 +57,16 @@ const stats = (latencies: number[]) => {
   };
 };
 
-interface Reply { status: number; body: string }
-interface Plan { id: string; status: string; action_digest: string; verdicts: Array<{ step: string; details?: { containment_id?: string } }> }
+interface Reply {
+  status: number;
+  body: string;
+}
+interface Plan {
+  id: string;
+  status: string;
+  action_digest: string;
+  verdicts: Array<{ step: string; details?: { containment_id?: string } }>;
+}
 
 async function run(backend: Backend) {
   const database = await freshDatabase(backend, 'containment');
@@ -66,17 +84,35 @@ async function run(backend: Backend) {
   try {
     console.error(`[${backend}] seeding ${users} users`);
     const core = await openCore(env);
-    const { account } = await createAccount(core.directory, ctx, { name: 'Bench', owner: { email: 'o@bench.example', display_name: 'O' } });
-    const approver = await createUser(core.directory, ctx, account.id, { email: 'approver@bench.example', display_name: 'Approver', role: 'ADMIN' });
-    await importUsers(core.directory, ctx, account.id, { rows: Array.from({ length: users }, (_, i) => ({ line: i + 1, user: { email: `u${i}@bench.example`, display_name: `U${i}` } })), problems: [] });
+    const { account } = await createAccount(core.directory, ctx, {
+      name: 'Bench',
+      owner: { email: 'o@bench.example', display_name: 'O' },
+    });
+    const approver = await createUser(core.directory, ctx, account.id, {
+      email: 'approver@bench.example',
+      display_name: 'Approver',
+      role: 'ADMIN',
+    });
+    await importUsers(core.directory, ctx, account.id, {
+      rows: Array.from({ length: users }, (_, i) => ({
+        line: i + 1,
+        user: { email: `u${i}@bench.example`, display_name: `U${i}` },
+      })),
+      problems: [],
+    });
     // A live session per member: each suspension has one to revoke, each restore one to verify gone.
     await sql`INSERT INTO sessions (account_id, id, user_id, kind, expires_at)
-              SELECT account_id, md5(id), id, 'web', now() + interval '1 day' FROM users WHERE account_id = ${account.id} AND role = 'MEMBER'`.execute(core.database.db);
+              SELECT account_id, md5(id), id, 'web', now() + interval '1 day' FROM users WHERE account_id = ${account.id} AND role = 'MEMBER'`.execute(
+      core.database.db,
+    );
     await applyPlaybooks(core.response, ctx, account.id, [
       { name: 'ask', match: { types: ['ask.*'] }, action: 'suspend', mode: 'approval' },
       { name: 'auto', match: { types: ['auto.*'] }, action: 'suspend', mode: 'auto' },
     ]);
-    const { app, clientSecret } = await createApp(core.directory, ctx, account.id, { name: 'siem', permissions: ['signals:write'] });
+    const { app, clientSecret } = await createApp(core.directory, ctx, account.id, {
+      name: 'siem',
+      permissions: ['signals:write'],
+    });
     const adminToken = await mintSessionToken(core, approver);
     await core.audit.sequencer.drain();
     await sql`VACUUM ANALYZE`.execute(core.database.db);
@@ -93,12 +129,24 @@ async function run(backend: Backend) {
       const post = (path: string, token: string, payload: unknown) =>
         new Promise<Reply>((resolve, reject) => {
           const body = JSON.stringify(payload);
-          const req = http.request(`${base}${path}`, { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (chunk: string) => (text += chunk));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-          });
+          const req = http.request(
+            `${base}${path}`,
+            {
+              method: 'POST',
+              agent,
+              headers: {
+                authorization: `Bearer ${token}`,
+                'content-type': 'application/json',
+                'content-length': Buffer.byteLength(body),
+              },
+            },
+            (res) => {
+              let text = '';
+              res.setEncoding('utf8');
+              res.on('data', (chunk: string) => (text += chunk));
+              res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+            },
+          );
           req.on('error', reject);
           req.end(body);
         });
@@ -108,11 +156,19 @@ async function run(backend: Backend) {
         return { ms: performance.now() - t, reply };
       };
       const expect = (what: string, reply: Reply, ok: (body: never) => boolean) => {
-        if (reply.status !== 200 || !ok(JSON.parse(reply.body) as never)) throw new Error(`${what}: ${reply.status} ${reply.body.slice(0, 2000)}`);
+        if (reply.status !== 200 || !ok(JSON.parse(reply.body) as never))
+          throw new Error(`${what}: ${reply.status} ${reply.body.slice(0, 2000)}`);
         return JSON.parse(reply.body) as unknown;
       };
       const signal = async (type: string, email: string) => {
-        const reply = await post('/signals', appToken, { external_id: newId(), type, title: 'bench alert', severity: 'high', confidence: 0.9, subject: { email } });
+        const reply = await post('/signals', appToken, {
+          external_id: newId(),
+          type,
+          title: 'bench alert',
+          severity: 'high',
+          confidence: 0.9,
+          subject: { email },
+        });
         return (expect(`signal ${type}`, reply, (b: { plan?: Plan }) => b.plan !== undefined) as { plan: Plan }).plan;
       };
 
@@ -121,7 +177,10 @@ async function run(backend: Backend) {
       const approval = async () => {
         const plan = await signal('ask.x', `u${nextUser++}@bench.example`);
         if (plan.status !== 'pending_approval') throw new Error(`ask: plan ${plan.status}`);
-        const { ms, reply } = await timed(`/plans/${plan.id}:approve`, adminToken, { reason: 'confirmed', action_digest: plan.action_digest });
+        const { ms, reply } = await timed(`/plans/${plan.id}:approve`, adminToken, {
+          reason: 'confirmed',
+          action_digest: plan.action_digest,
+        });
         expect('approve', reply, (b: { plan: Plan }) => b.plan.status === 'executed');
         return ms;
       };
@@ -131,7 +190,12 @@ async function run(backend: Backend) {
         const containmentId = plan.verdicts.find((v) => v.step === 'execute')?.details?.containment_id;
         if (plan.status !== 'executed' || !containmentId) throw new Error(`auto: plan ${plan.status}, no containment`);
         const { ms, reply } = await timed(`/containments/${containmentId}:restore`, adminToken, {});
-        expect('restore', reply, (b: { status: string; verification: Record<string, boolean> | null }) => b.status === 'restored' && b.verification !== null && Object.values(b.verification).every(Boolean));
+        expect(
+          'restore',
+          reply,
+          (b: { status: string; verification: Record<string, boolean> | null }) =>
+            b.status === 'restored' && b.verification !== null && Object.values(b.verification).every(Boolean),
+        );
         return ms;
       };
 
@@ -157,7 +221,13 @@ async function run(backend: Backend) {
         approval_to_execution: approvalStats,
         restore: restoreStats,
         ...(backend === 'postgres'
-          ? { target_p99_ms: TARGET_P99_MS, target_met: { approval_to_execution: approvalStats.p99_ms <= TARGET_P99_MS, restore: restoreStats.p99_ms <= TARGET_P99_MS } }
+          ? {
+              target_p99_ms: TARGET_P99_MS,
+              target_met: {
+                approval_to_execution: approvalStats.p99_ms <= TARGET_P99_MS,
+                restore: restoreStats.p99_ms <= TARGET_P99_MS,
+              },
+            }
           : {}),
         sampling_seconds: seconds,
         rss_mb: { bench: rssMb(), server: processRssMb(server.child.pid!) },

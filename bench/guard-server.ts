@@ -13,10 +13,17 @@ const { config } = loadConfig(process.env);
 const core = await createCore(config, { holder: 'bench', logger: createLogger('warn') });
 const server = await buildServer(core, {
   register: (app) => {
-    app.get('/v1/accounts/:account/noop-open', { schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }));
+    app.get(
+      '/v1/accounts/:account/noop-open',
+      { schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } } },
+      async () => ({ ok: true }),
+    );
     app.get(
       '/v1/accounts/:account/noop',
-      { preHandler: requirePermission(core, 'users:list'), schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } } },
+      {
+        preHandler: requirePermission(core, 'users:list'),
+        schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } },
+      },
       async () => ({ ok: true }),
     );
   },

@@ -24,12 +24,26 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('bas
 const database = await freshDatabase('postgres', 'guard');
 const env = { ...database.env, CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_OAUTH_RATE_PER_ADDRESS: '0' };
 const setup = await openCore(env);
-const { account } = await createAccount(setup.directory, ctx, { name: 'Bench', owner: { email: 'o@bench.example', display_name: 'O' } });
-const { app, clientSecret } = await createApp(setup.directory, ctx, account.id, { name: 'bench', permissions: ['users:list'] });
+const { account } = await createAccount(setup.directory, ctx, {
+  name: 'Bench',
+  owner: { email: 'o@bench.example', display_name: 'O' },
+});
+const { app, clientSecret } = await createApp(setup.directory, ctx, account.id, {
+  name: 'bench',
+  permissions: ['users:list'],
+});
 await setup.close();
 
-const child = spawn(process.execPath, ['--import', 'tsx', 'bench/guard-server.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-const url = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).on('line', (line) => line.startsWith('serving on ') && resolve(line.slice(11))));
+const child = spawn(process.execPath, ['--import', 'tsx', 'bench/guard-server.ts'], {
+  env: { ...process.env, ...env },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const url = await new Promise<string>((resolve) =>
+  createInterface({ input: child.stdout }).on(
+    'line',
+    (line) => line.startsWith('serving on ') && resolve(line.slice(11)),
+  ),
+);
 
 // One DPoP key for the run; proofs are signed synchronously per request.
 const pair = await generateKeyPair('ES256', { extractable: true });
@@ -66,26 +80,41 @@ async function hammer(kind: 'open' | 'bearer' | 'dpop') {
         path: kind === 'open' ? `${path}-open` : path,
         setupRequest: (req: { headers?: Record<string, string> }) => {
           if (kind === 'bearer') req.headers = { ...req.headers, authorization: `Bearer ${bearer}` };
-          if (kind === 'dpop') req.headers = { ...req.headers, authorization: `DPoP ${bound}`, dpop: proofFor('GET', `${url}${path}`, { ath: accessTokenHash(bound) }) };
+          if (kind === 'dpop')
+            req.headers = {
+              ...req.headers,
+              authorization: `DPoP ${bound}`,
+              dpop: proofFor('GET', `${url}${path}`, { ath: accessTokenHash(bound) }),
+            };
           return req;
         },
       },
     ],
   });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${kind}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${kind}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { per_second: Math.round(result.requests.average), p50_ms: result.latency.p50, p99_ms: result.latency.p99 };
 }
 
-const runs: Record<'open' | 'bearer' | 'dpop', Array<{ per_second: number; p50_ms: number; p99_ms: number }>> = { open: [], bearer: [], dpop: [] };
+const runs: Record<'open' | 'bearer' | 'dpop', Array<{ per_second: number; p50_ms: number; p99_ms: number }>> = {
+  open: [],
+  bearer: [],
+  dpop: [],
+};
 try {
-  for (let r = 0; r < ROUNDS; r++) for (const kind of ['open', 'bearer', 'dpop'] as const) runs[kind].push(await hammer(kind));
+  for (let r = 0; r < ROUNDS; r++)
+    for (const kind of ['open', 'bearer', 'dpop'] as const) runs[kind].push(await hammer(kind));
 } finally {
   child.kill('SIGTERM');
   await new Promise((resolve) => child.on('exit', resolve));
   await database.drop();
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const summary = (kind: keyof typeof runs) => ({ per_second: median(runs[kind].map((x) => x.per_second)), p50_ms: median(runs[kind].map((x) => x.p50_ms)), p99_ms: median(runs[kind].map((x) => x.p99_ms)) });
+const summary = (kind: keyof typeof runs) => ({
+  per_second: median(runs[kind].map((x) => x.per_second)),
+  p50_ms: median(runs[kind].map((x) => x.p50_ms)),
+  p99_ms: median(runs[kind].map((x) => x.p99_ms)),
+});
 const medians = { open: summary('open'), bearer: summary('bearer'), dpop: summary('dpop') };
 console.log(
   JSON.stringify(

@@ -18,13 +18,22 @@ const file = path.join(tmpdir(), `cordon-bench-${USERS}.jsonl`);
 writeFileSync(
   file,
   Array.from({ length: USERS }, (_, i) =>
-    JSON.stringify({ email: `user${i}@bench.example`, display_name: `User ${i}`, role: i % 50 === 0 ? 'ADMIN' : 'MEMBER', groups: [GROUPS[i % GROUPS.length]] }),
+    JSON.stringify({
+      email: `user${i}@bench.example`,
+      display_name: `User ${i}`,
+      role: i % 50 === 0 ? 'ADMIN' : 'MEMBER',
+      groups: [GROUPS[i % GROUPS.length]],
+    }),
   ).join('\n') + '\n',
 );
 
 function cordon(args: string[], env: Record<string, string>) {
   const started = performance.now();
-  const result = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, CORDON_LOG_LEVEL: 'warn', ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    env: { ...process.env, CORDON_LOG_LEVEL: 'warn', ...env },
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   if (result.status !== 0) throw new Error(`cordon ${args.join(' ')} failed: ${result.stderr}`);
   return { stdout: result.stdout, seconds: (performance.now() - started) / 1000 };
 }
@@ -43,7 +52,9 @@ const results: Record<string, unknown> = {};
 for (const backend of BENCH_BACKENDS) {
   const database = await freshDatabase(backend, 'import');
   const env = { ...database.env, CORDON_DEMO: 'false' };
-  const init = JSON.parse(cordon(['init', '--name', 'Bench', '--owner-email', 'owner@bench.example', '--json'], env).stdout) as { account_id: string };
+  const init = JSON.parse(
+    cordon(['init', '--name', 'Bench', '--owner-email', 'owner@bench.example', '--json'], env).stdout,
+  ) as { account_id: string };
   const run = cordon(['users', 'import', file, '--account', init.account_id, '--json'], env);
   const reported = JSON.parse(run.stdout) as { imported: number; seconds: number };
   results[backend] = {

@@ -28,7 +28,13 @@ const provider = new Provider(issuer, {
       enabled: true,
       defaultResource: () => issuer,
       useGrantedResource: () => true,
-      getResourceServerInfo: () => ({ scope: 'users:list', audience: issuer, accessTokenFormat: 'jwt', accessTokenTTL: 900, jwt: { sign: { alg: 'ES256' } } }),
+      getResourceServerInfo: () => ({
+        scope: 'users:list',
+        audience: issuer,
+        accessTokenFormat: 'jwt',
+        accessTokenTTL: 900,
+        jwt: { sign: { alg: 'ES256' } },
+      }),
     },
   },
 });

@@ -30,20 +30,35 @@ const RAMP_SECONDS = 5;
 const ctx: CallContext = { actor: { type: 'operator', id: 'bench' }, authz: { method: 'bench' } };
 const users = RATE * SECONDS + RAMP.reduce((n, r) => n + r * RAMP_SECONDS, 0) + 1000;
 
-
 async function run(backend: Backend) {
   const database = await freshDatabase(backend, 'response');
   const env = { ...database.env, CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_OAUTH_RATE_PER_ADDRESS: '0' };
   try {
     const core = await openCore(env);
-    const { account } = await createAccount(core.directory, ctx, { name: 'Bench', owner: { email: 'o@bench.example', display_name: 'O' } });
-    await importUsers(core.directory, ctx, account.id, { rows: Array.from({ length: users }, (_, i) => ({ line: i + 1, user: { email: `u${i}@bench.example`, display_name: `U${i}` } })), problems: [] });
+    const { account } = await createAccount(core.directory, ctx, {
+      name: 'Bench',
+      owner: { email: 'o@bench.example', display_name: 'O' },
+    });
+    await importUsers(core.directory, ctx, account.id, {
+      rows: Array.from({ length: users }, (_, i) => ({
+        line: i + 1,
+        user: { email: `u${i}@bench.example`, display_name: `U${i}` },
+      })),
+      problems: [],
+    });
     // A live session per user: each suspension has one to revoke.
     await sql`INSERT INTO sessions (account_id, id, user_id, kind, expires_at)
-              SELECT account_id, md5(id), id, 'web', now() + interval '1 day' FROM users WHERE account_id = ${account.id} AND role = 'MEMBER'`.execute(core.database.db);
-    await applyPlaybooks(core.response, ctx, account.id, [{ name: 'contain', match: { types: ['bench.*'], min_severity: 'high' }, action: 'suspend', mode: 'auto' }]);
+              SELECT account_id, md5(id), id, 'web', now() + interval '1 day' FROM users WHERE account_id = ${account.id} AND role = 'MEMBER'`.execute(
+      core.database.db,
+    );
+    await applyPlaybooks(core.response, ctx, account.id, [
+      { name: 'contain', match: { types: ['bench.*'], min_severity: 'high' }, action: 'suspend', mode: 'auto' },
+    ]);
     await setBreakerCap(core.response, ctx, account.id, { max_actions: 10_000, window_seconds: 1 });
-    const { app, clientSecret } = await createApp(core.directory, ctx, account.id, { name: 'siem', permissions: ['signals:write'] });
+    const { app, clientSecret } = await createApp(core.directory, ctx, account.id, {
+      name: 'siem',
+      permissions: ['signals:write'],
+    });
     await core.audit.sequencer.drain();
     await sql`VACUUM ANALYZE`.execute(core.database.db);
     await core.close();
@@ -68,10 +83,19 @@ async function run(backend: Backend) {
             const due = start + (i * 1000) / rate;
             const wait = due - performance.now();
             if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-            const body = JSON.stringify({ external_id: newId(), type: 'bench.impossible_travel', severity: 'high', confidence: 0.9, subject: { email: `u${nextUser++}@bench.example` } });
+            const body = JSON.stringify({
+              external_id: newId(),
+              type: 'bench.impossible_travel',
+              severity: 'high',
+              confidence: 0.9,
+              subject: { email: `u${nextUser++}@bench.example` },
+            });
             const res = await post(body);
             latencies.push(performance.now() - due);
-            if (res.status !== 200 || (JSON.parse(res.body) as { plan?: { status: string } }).plan?.status !== 'executed') {
+            if (
+              res.status !== 200 ||
+              (JSON.parse(res.body) as { plan?: { status: string } }).plan?.status !== 'executed'
+            ) {
               if (failures++ === 0) console.error(res.status, res.body.slice(0, 2000));
             }
             for (const part of res.timing.split(', ')) {
@@ -95,12 +119,30 @@ async function run(backend: Backend) {
       const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
       const post = (body: string) =>
         new Promise<{ status: number; body: string; timing: string }>((resolve, reject) => {
-          const req = http.request(target, { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (chunk: string) => (text += chunk));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, timing: String(res.headers['server-timing'] ?? '') }));
-          });
+          const req = http.request(
+            target,
+            {
+              method: 'POST',
+              agent,
+              headers: {
+                authorization: `Bearer ${token}`,
+                'content-type': 'application/json',
+                'content-length': Buffer.byteLength(body),
+              },
+            },
+            (res) => {
+              let text = '';
+              res.setEncoding('utf8');
+              res.on('data', (chunk: string) => (text += chunk));
+              res.on('end', () =>
+                resolve({
+                  status: res.statusCode ?? 0,
+                  body: text,
+                  timing: String(res.headers['server-timing'] ?? ''),
+                }),
+              );
+            },
+          );
           req.on('error', reject);
           req.end(body);
         });
@@ -113,7 +155,14 @@ async function run(backend: Backend) {
       let highest = 0;
       for (const rate of RAMP) {
         const step = await paced(rate, RAMP_SECONDS);
-        ramp.push({ rate: step.rate, per_second: step.per_second, p50_ms: step.p50_ms, p99_ms: step.p99_ms, failures: step.failures, server_steps_mean_ms: step.server_steps_mean_ms });
+        ramp.push({
+          rate: step.rate,
+          per_second: step.per_second,
+          p50_ms: step.p50_ms,
+          p99_ms: step.p99_ms,
+          failures: step.failures,
+          server_steps_mean_ms: step.server_steps_mean_ms,
+        });
         await settle();
         if (step.p99_ms >= 100 || step.failures > 0) break;
         highest = rate;
@@ -133,7 +182,13 @@ const results: Record<string, unknown> = {};
 for (const backend of BENCH_BACKENDS) results[backend] = await run(backend);
 console.log(
   JSON.stringify(
-    { bench: 'response', node: process.version, targets: { postgres_p50_ms: 5, postgres_p99_ms: 20, rate: RATE }, results, total_seconds: round((performance.now() - started) / 1000) },
+    {
+      bench: 'response',
+      node: process.version,
+      targets: { postgres_p50_ms: 5, postgres_p99_ms: 20, rate: RATE },
+      results,
+      total_seconds: round((performance.now() - started) / 1000),
+    },
     null,
     2,
   ),

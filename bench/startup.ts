@@ -100,7 +100,12 @@ for (const backend of BENCH_BACKENDS) {
           bare_pglite_initdb_ms: initdb.map(Math.round),
           bare_pglite_initdb_median_ms: median(initdb),
           first_start_over_initdb: round(median(first) / median(initdb), 2),
-          ...(untemplated.length > 0 ? { first_start_without_template_ms: untemplated.map(Math.round), first_start_without_template_median_ms: median(untemplated) } : {}),
+          ...(untemplated.length > 0
+            ? {
+                first_start_without_template_ms: untemplated.map(Math.round),
+                first_start_without_template_median_ms: median(untemplated),
+              }
+            : {}),
         }
       : {}),
     first_start_breakdown: lines,

@@ -32,7 +32,10 @@ export async function freshDatabase(backend: Backend, name: string): Promise<Ben
   await admin(`CREATE DATABASE ${db}`);
   const kek = Buffer.alloc(32, 9).toString('base64url');
   // One issuer for every node (required with DATABASE_URL); servers a bench spawns issue and accept it alike.
-  return { env: { DATABASE_URL: `${PG_SERVER}/${db}`, CORDON_KEY_ENCRYPTION_KEY: kek, CORDON_ISSUER: 'http://127.0.0.1:8080' }, drop: () => admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`) };
+  return {
+    env: { DATABASE_URL: `${PG_SERVER}/${db}`, CORDON_KEY_ENCRYPTION_KEY: kek, CORDON_ISSUER: 'http://127.0.0.1:8080' },
+    drop: () => admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`),
+  };
 }
 
 export async function openCore(env: Record<string, string>): Promise<Core> {
@@ -98,7 +101,10 @@ export function processRssMb(pid: number): number | null {
 export async function fetchAppToken(serverUrl: string, clientId: string, secret: string): Promise<string> {
   const res = await fetch(`${serverUrl}/v1/oauth/token`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: 'grant_type=client_credentials',
   });
   return ((await res.json()) as { access_token: string }).access_token;

@@ -19,14 +19,21 @@ const BIN = path.resolve('bin/cordon.js');
 const OIDC_PORT = 18_555;
 
 function cordon(args: string[], env: Record<string, string>): string {
-  const result = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, CORDON_LOG_LEVEL: 'warn', ...env }, encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    env: { ...process.env, CORDON_LOG_LEVEL: 'warn', ...env },
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(`cordon ${args.join(' ')}: ${result.stderr}`);
   return result.stdout;
 }
 
 async function startOidcProvider(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['bench/oidc-provider-server.mjs', String(OIDC_PORT)], { stdio: ['ignore', 'pipe', 'ignore'] });
-  await new Promise<void>((resolve) => createInterface({ input: child.stdout }).on('line', (line) => line === 'listening' && resolve()));
+  const child = spawn(process.execPath, ['bench/oidc-provider-server.mjs', String(OIDC_PORT)], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  await new Promise<void>((resolve) =>
+    createInterface({ input: child.stdout }).on('line', (line) => line === 'listening' && resolve()),
+  );
   return child;
 }
 
@@ -42,7 +49,8 @@ async function hammer(url: string, clientId: string, secret: string) {
     },
     body: 'grant_type=client_credentials&scope=users%3Alist',
   });
-  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return { per_second: Math.round(result.requests.average), p50_ms: result.latency.p50, p99_ms: result.latency.p99 };
 }
 
@@ -50,17 +58,34 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 
 const database = await freshDatabase('postgres', 'tokens');
 // Rate limits off: the bench is one client from one address.
-const env = { ...database.env, CORDON_DEMO: 'false', CORDON_OAUTH_RATE_PER_CLIENT: '0', CORDON_OAUTH_RATE_PER_ADDRESS: '0' };
-const init = JSON.parse(cordon(['init', '--name', 'Bench', '--owner-email', 'owner@bench.example', '--json'], env)) as { account_id: string };
-const app = JSON.parse(cordon(['apps', 'create', '--name', 'bench', '--permissions', 'users:list', '--account', init.account_id, '--json'], env)) as { client_id: string; client_secret: string };
+const env = {
+  ...database.env,
+  CORDON_DEMO: 'false',
+  CORDON_OAUTH_RATE_PER_CLIENT: '0',
+  CORDON_OAUTH_RATE_PER_ADDRESS: '0',
+};
+const init = JSON.parse(cordon(['init', '--name', 'Bench', '--owner-email', 'owner@bench.example', '--json'], env)) as {
+  account_id: string;
+};
+const app = JSON.parse(
+  cordon(
+    ['apps', 'create', '--name', 'bench', '--permissions', 'users:list', '--account', init.account_id, '--json'],
+    env,
+  ),
+) as { client_id: string; client_secret: string };
 const server = await startServer({ CORDON_LOG_LEVEL: 'warn', ...env }, undefined, [BIN]);
 const oidc = await startOidcProvider();
 
-const runs: Record<'cordon' | 'oidc_provider', Array<{ per_second: number; p50_ms: number; p99_ms: number }>> = { cordon: [], oidc_provider: [] };
+const runs: Record<'cordon' | 'oidc_provider', Array<{ per_second: number; p50_ms: number; p99_ms: number }>> = {
+  cordon: [],
+  oidc_provider: [],
+};
 try {
   for (let r = 0; r < ROUNDS; r++) {
     runs.cordon.push(await hammer(`${server.url}/v1/oauth/token`, app.client_id, app.client_secret));
-    runs.oidc_provider.push(await hammer(`http://127.0.0.1:${OIDC_PORT}/token`, 'bench', 'bench-secret-bench-secret-bench-secret-1234'));
+    runs.oidc_provider.push(
+      await hammer(`http://127.0.0.1:${OIDC_PORT}/token`, 'bench', 'bench-secret-bench-secret-bench-secret-1234'),
+    );
   }
 } finally {
   await stopServer(server.child);
@@ -68,7 +93,11 @@ try {
   await database.drop();
 }
 
-const summary = (xs: typeof runs.cordon) => ({ per_second: median(xs.map((x) => x.per_second)), p50_ms: median(xs.map((x) => x.p50_ms)), p99_ms: median(xs.map((x) => x.p99_ms)) });
+const summary = (xs: typeof runs.cordon) => ({
+  per_second: median(xs.map((x) => x.per_second)),
+  p50_ms: median(xs.map((x) => x.p50_ms)),
+  p99_ms: median(xs.map((x) => x.p99_ms)),
+});
 const cordonMedian = summary(runs.cordon);
 const oidcMedian = summary(runs.oidc_provider);
 console.log(

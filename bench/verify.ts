@@ -33,9 +33,20 @@ const entryAt = (idx: number): NumberedEntry => ({
   target_type: 'user',
   target_id: `US${String(idx).padStart(24, 'A')}`,
   cause: { reason: 'impossible travel', ticket: `SOC-${idx}`, signal_id: `SG${idx}` },
-  authz: { method: 'oauth_client_credentials', client_id: 'cordon_app_bench', jti: `jti-${idx}`, permissions: ['users:read', 'users:suspend'] },
+  authz: {
+    method: 'oauth_client_credentials',
+    client_id: 'cordon_app_bench',
+    jti: `jti-${idx}`,
+    permissions: ['users:read', 'users:suspend'],
+  },
   outcome: 'changed',
-  details: { sessions_revoked: idx % 4, tokens_revoked: 1, request_id: `req-${idx}`, user_agent: 'ElasticKibana', source: '192.0.2.7' },
+  details: {
+    sessions_revoked: idx % 4,
+    tokens_revoked: 1,
+    request_id: `req-${idx}`,
+    user_agent: 'ElasticKibana',
+    source: '192.0.2.7',
+  },
 });
 
 /** Writes the export, folding the root as it goes (the same compact range the verifier keeps). */
@@ -53,7 +64,8 @@ async function writeExport(file: string) {
     const leaf = hashLeaf(data);
     const nodes: string[] = [];
     let hash = leaf;
-    for (let s = idx; s % 2 === 1; s = (s - 1) / 2) nodes.push((hash = hashChildren(edge.pop()!, hash)).toString('hex'));
+    for (let s = idx; s % 2 === 1; s = (s - 1) / 2)
+      nodes.push((hash = hashChildren(edge.pop()!, hash)).toString('hex'));
     edge.push(hash);
     page += exportLine(data, leaf.toString('hex'), nodes);
     if (page.length > 1 << 20) {
@@ -75,7 +87,9 @@ try {
   const writeSeconds = round((performance.now() - t) / 1000);
   // The header goes first: write it and append the body.
   const file = path.join(dir, 'export.jsonl');
-  const header = JSON.stringify({ format: EXPORT_FORMAT, log: LOG, origin: ORIGIN, verifier_key: verifierKey, checkpoint: note }) + '\n';
+  const header =
+    JSON.stringify({ format: EXPORT_FORMAT, log: LOG, origin: ORIGIN, verifier_key: verifierKey, checkpoint: note }) +
+    '\n';
   const out = createWriteStream(file);
   out.write(header);
   createReadStream(body).pipe(out);

@@ -54,9 +54,14 @@ async function makeTemplate() {
   try {
     const started = Date.now();
     const { makeTemplate: make, TEMPLATE_DIR } = await import(pathToFileURL(module).href);
-    if ((await make()) === 'made') process.stderr.write(`Made the migrated database template ${path.relative(root, TEMPLATE_DIR)}/ in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    if ((await make()) === 'made')
+      process.stderr.write(
+        `Made the migrated database template ${path.relative(root, TEMPLATE_DIR)}/ in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      );
   } catch (error) {
-    process.stderr.write(`warning: could not make the database template (first starts will run initdb): ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `warning: could not make the database template (first starts will run initdb): ${error instanceof Error ? error.message : String(error)}\n`,
+    );
   }
 }
 
@@ -76,6 +81,7 @@ async function build() {
 if (process.argv.includes('--if-stale') && !isStale()) {
   process.exitCode = 0;
 } else {
-  if (process.argv.includes('--if-stale')) process.stderr.write('The sources changed since the last build: building dist/ (tsc)…\n');
+  if (process.argv.includes('--if-stale'))
+    process.stderr.write('The sources changed since the last build: building dist/ (tsc)…\n');
   process.exitCode = await build();
 }

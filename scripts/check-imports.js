@@ -25,23 +25,76 @@ import ts from 'typescript';
  * module may import its own layer, the leaves, and the layers in `may`.
  */
 const LAYERS = [
-  { name: 'app', modules: ['app.ts'], may: ['*'], holds: 'the composition root: builds config → database → services → HTTP' },
-  { name: 'cli', modules: ['cli/'], may: ['app', 'core', 'http', 'response', 'oauth', 'auth', 'directory', 'audit', 'storage'], holds: '`cordon …` commands' },
-  { name: 'http', modules: ['http/'], may: ['core', 'response', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'], holds: 'fastify: routes, request guards, the error handler' },
-  { name: 'core', modules: ['core.ts'], may: ['response', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'], holds: 'the `Core` type: what app.ts builds and hands down' },
-  { name: 'response', modules: ['response/'], may: ['oauth', 'auth', 'directory', 'audit', 'store', 'storage'], holds: 'service: the response engine, intake, approvals, restores' },
-  { name: 'oauth', modules: ['oauth/'], may: ['directory', 'audit', 'store', 'storage'], holds: 'service: apps, tokens, keys, the authorization server' },
-  { name: 'auth', modules: ['auth/'], may: ['directory', 'audit', 'store', 'storage'], holds: 'service: sign-in, password change, the signed-in person' },
-  { name: 'directory', modules: ['directory/'], may: ['audit', 'store', 'storage'], holds: 'service: accounts, users, groups, sessions, credentials, suspend and reactivate' },
-  { name: 'audit', modules: ['audit/'], may: ['store', 'storage'], holds: 'service: the audit log, its Merkle tree, checkpoints, proofs' },
+  {
+    name: 'app',
+    modules: ['app.ts'],
+    may: ['*'],
+    holds: 'the composition root: builds config → database → services → HTTP',
+  },
+  {
+    name: 'cli',
+    modules: ['cli/'],
+    may: ['app', 'core', 'http', 'response', 'oauth', 'auth', 'directory', 'audit', 'storage'],
+    holds: '`cordon …` commands',
+  },
+  {
+    name: 'http',
+    modules: ['http/'],
+    may: ['core', 'response', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
+    holds: 'fastify: routes, request guards, the error handler',
+  },
+  {
+    name: 'core',
+    modules: ['core.ts'],
+    may: ['response', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
+    holds: 'the `Core` type: what app.ts builds and hands down',
+  },
+  {
+    name: 'response',
+    modules: ['response/'],
+    may: ['oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
+    holds: 'service: the response engine, intake, approvals, restores',
+  },
+  {
+    name: 'oauth',
+    modules: ['oauth/'],
+    may: ['directory', 'audit', 'store', 'storage'],
+    holds: 'service: apps, tokens, keys, the authorization server',
+  },
+  {
+    name: 'auth',
+    modules: ['auth/'],
+    may: ['directory', 'audit', 'store', 'storage'],
+    holds: 'service: sign-in, password change, the signed-in person',
+  },
+  {
+    name: 'directory',
+    modules: ['directory/'],
+    may: ['audit', 'store', 'storage'],
+    holds: 'service: accounts, users, groups, sessions, credentials, suspend and reactivate',
+  },
+  {
+    name: 'audit',
+    modules: ['audit/'],
+    may: ['store', 'storage'],
+    holds: 'service: the audit log, its Merkle tree, checkpoints, proofs',
+  },
   { name: 'store', modules: ['store/'], may: ['storage'], holds: 'SQL only: one function per statement' },
   { name: 'storage', modules: ['storage/'], may: [], holds: 'the database handle, schema, migrations' },
 ];
-const LEAF = { name: 'leaf', may: [], holds: 'errors, config, ids, logger, metrics, sealing, periodic, …: imported by every layer' };
+const LEAF = {
+  name: 'leaf',
+  may: [],
+  holds: 'errors, config, ids, logger, metrics, sealing, periodic, …: imported by every layer',
+};
 
 /** Packages only some layers may import. */
 const PACKAGES = [
-  { packages: ['fastify', '@fastify/'], only: ['app', 'cli', 'http'], why: 'services take plain types, never a request' },
+  {
+    packages: ['fastify', '@fastify/'],
+    only: ['app', 'cli', 'http'],
+    why: 'services take plain types, never a request',
+  },
   { packages: ['pg', '@electric-sql/pglite'], only: ['storage'], why: 'the database is opened in storage/ only' },
   { packages: ['kysely'], except: ['cli'], why: 'the CLI needs no SQL' },
 ];
@@ -74,13 +127,27 @@ function importsOf(file) {
   const found = [];
   const add = (node, literal, typeOnly) => {
     if (literal && ts.isStringLiteralLike(literal)) {
-      found.push({ specifier: literal.text, line: source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1, typeOnly });
+      found.push({
+        specifier: literal.text,
+        line: source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1,
+        typeOnly,
+      });
     }
   };
   const visit = (node) => {
     if (ts.isImportDeclaration(node)) {
       const clause = node.importClause;
-      add(node, node.moduleSpecifier, !!clause && (clause.isTypeOnly || (!clause.name && !!clause.namedBindings && ts.isNamedImports(clause.namedBindings) && clause.namedBindings.elements.length > 0 && clause.namedBindings.elements.every((e) => e.isTypeOnly))));
+      add(
+        node,
+        node.moduleSpecifier,
+        !!clause &&
+          (clause.isTypeOnly ||
+            (!clause.name &&
+              !!clause.namedBindings &&
+              ts.isNamedImports(clause.namedBindings) &&
+              clause.namedBindings.elements.length > 0 &&
+              clause.namedBindings.elements.every((e) => e.isTypeOnly))),
+      );
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier) {
       add(node, node.moduleSpecifier, node.isTypeOnly);
     } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) {
@@ -111,7 +178,9 @@ function sourceFiles(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) return sourceFiles(full);
-    return entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && !entry.name.endsWith('.d.ts') ? [full] : [];
+    return entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && !entry.name.endsWith('.d.ts')
+      ? [full]
+      : [];
   });
 }
 
@@ -131,18 +200,25 @@ export function checkImports(root) {
     const layer = layerOf(module);
     const where = (line) => `${path.relative(process.cwd(), file)}:${line}`;
     if (!layer) {
-      problems.push(`${where(1)}: ${module} is in no layer: add its folder to the table in scripts/check-imports.js and docs/architecture.md`);
+      problems.push(
+        `${where(1)}: ${module} is in no layer: add its folder to the table in scripts/check-imports.js and docs/architecture.md`,
+      );
       continue;
     }
     for (const { specifier, line, typeOnly } of importsOf(file)) {
       count += 1;
       const kind = typeOnly ? 'imports (type only)' : 'imports';
       if (specifier.startsWith('.')) {
-        const target = path.relative(root, path.resolve(path.dirname(file), specifier.replace(/\.js$/, '.ts'))).split(path.sep).join('/');
+        const target = path
+          .relative(root, path.resolve(path.dirname(file), specifier.replace(/\.js$/, '.ts')))
+          .split(path.sep)
+          .join('/');
         if (target.startsWith('../')) continue; // outside the tree (package.json): no layer
         const to = layerOf(target);
         if (!to || mayImport(layer, to) || excepted(module, target)) continue;
-        problems.push(`${where(line)}: ${module} ${kind} ${target}, of layer ${to.name}: ${describeMay(layer)} (rule "${layer.name}")`);
+        problems.push(
+          `${where(line)}: ${module} ${kind} ${target}, of layer ${to.name}: ${describeMay(layer)} (rule "${layer.name}")`,
+        );
       } else {
         const name = packageOf(specifier);
         if (name === undefined) continue;
@@ -150,7 +226,9 @@ export function checkImports(root) {
           if (!rule.packages.some((p) => matchesPackage(name, p))) continue;
           const allowed = rule.only ? rule.only.includes(layer.name) : !rule.except.includes(layer.name);
           if (allowed || excepted(module, name)) continue;
-          const who = rule.only ? `only ${rule.only.join(', ')} may import ${rule.packages.join(' or ')}` : `${rule.except.join(', ')} may not import ${rule.packages.join(' or ')}`;
+          const who = rule.only
+            ? `only ${rule.only.join(', ')} may import ${rule.packages.join(' or ')}`
+            : `${rule.except.join(', ')} may not import ${rule.packages.join(' or ')}`;
           problems.push(`${where(line)}: ${module} ${kind} ${name}: ${who}: ${rule.why} (rule "${layer.name}")`);
         }
       }
@@ -187,8 +265,12 @@ if (isMain) {
     const root = path.resolve(args[0] ?? src);
     const { files, imports, problems, unused } = checkImports(root);
     for (const problem of problems) console.log(problem);
-    if (root === path.resolve(src)) for (const exception of unused) console.log(`note: no import needs the exception ${exception} any more: drop it from scripts/check-imports.js`);
-    console.log(`check-imports: ${files} modules, ${imports} imports, ${problems.length} wrong-way import${problems.length === 1 ? '' : 's'}`);
+    if (root === path.resolve(src))
+      for (const exception of unused)
+        console.log(`note: no import needs the exception ${exception} any more: drop it from scripts/check-imports.js`);
+    console.log(
+      `check-imports: ${files} modules, ${imports} imports, ${problems.length} wrong-way import${problems.length === 1 ? '' : 's'}`,
+    );
     process.exitCode = problems.length > 0 ? 1 : 0;
   }
 }

@@ -63,9 +63,15 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     onNumbered: (entries) => metrics.countNumbered(entries),
   });
   audit.sequencer.start();
-  const unauthenticatedRefusals = new UnauthenticatedRefusals(audit, { windowSeconds: config.unauthenticated.windowSeconds, logger: options.logger });
+  const unauthenticatedRefusals = new UnauthenticatedRefusals(audit, {
+    windowSeconds: config.unauthenticated.windowSeconds,
+    logger: options.logger,
+  });
   unauthenticatedRefusals.start();
-  const checkpointer = new Checkpointer(database.db, checkpointKey, { intervalMs: config.checkpoints.intervalMs, logger: options.logger });
+  const checkpointer = new Checkpointer(database.db, checkpointKey, {
+    intervalMs: config.checkpoints.intervalMs,
+    logger: options.logger,
+  });
   checkpointer.start();
   const keys = new KeyRing(database.db, { sealer, tokenTtl: config.accessTokenTtl });
   const response: ResponseDeps = {
@@ -73,10 +79,17 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     audit,
     sealer,
     appConstraints: enforceAppConstraints,
-    defaults: { breakerMaxActions: config.response.breakerMaxActions, breakerWindowSeconds: config.response.breakerWindowSeconds, approvalTtlSeconds: config.response.approvalTtlSeconds },
+    defaults: {
+      breakerMaxActions: config.response.breakerMaxActions,
+      breakerWindowSeconds: config.response.breakerWindowSeconds,
+      approvalTtlSeconds: config.response.approvalTtlSeconds,
+    },
     rawMaxBytes: config.response.rawMaxBytes,
   };
-  const containmentWorker = new ContainmentWorker(response, { intervalMs: config.response.restoreWorkerIntervalMs, logger: options.logger });
+  const containmentWorker = new ContainmentWorker(response, {
+    intervalMs: config.response.restoreWorkerIntervalMs,
+    logger: options.logger,
+  });
   containmentWorker.start();
   return {
     config,
@@ -98,13 +111,21 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     logger: options.logger,
     async close() {
       await containmentWorker.stop();
-      await unauthenticatedRefusals.close().catch((error: unknown) => options.logger.warn({ err: error }, 'final tally of unauthenticated refusals failed'));
+      await unauthenticatedRefusals
+        .close()
+        .catch((error: unknown) =>
+          options.logger.warn({ err: error }, 'final tally of unauthenticated refusals failed'),
+        );
       await audit.settle();
       await audit.sequencer.stop();
       // Number what this process committed before letting go of the database.
-      await audit.sequencer.drain().catch((error: unknown) => options.logger.warn({ err: error }, 'final audit sequencing failed'));
+      await audit.sequencer
+        .drain()
+        .catch((error: unknown) => options.logger.warn({ err: error }, 'final audit sequencing failed'));
       await checkpointer.stop();
-      await checkpointer.pass().catch((error: unknown) => options.logger.warn({ err: error }, 'final audit checkpoint failed'));
+      await checkpointer
+        .pass()
+        .catch((error: unknown) => options.logger.warn({ err: error }, 'final audit checkpoint failed'));
       await database.close();
     },
   };
@@ -163,7 +184,13 @@ export async function startServer(config: Config, options: { logger: Logger }): 
     http = await buildServer(core);
     await http.listen({ host: config.listen.host, port: config.listen.port });
     const { openMs, migrateMs, fromTemplate } = core.database.opening;
-    const startup = { databaseMs: openMs, migrationsMs: migrateMs, fromTemplate, demoMs, httpMs: Math.round(performance.now() - mark) };
+    const startup = {
+      databaseMs: openMs,
+      migrationsMs: migrateMs,
+      fromTemplate,
+      demoMs,
+      httpMs: Math.round(performance.now() - mark),
+    };
     const address = http.server.address();
     const port = typeof address === 'object' && address ? address.port : config.listen.port;
     const url = listenUrl(config, port);
@@ -174,7 +201,9 @@ export async function startServer(config: Config, options: { logger: Logger }): 
       metricsHttp = buildMetricsServer(core);
       await metricsHttp.listen({ host: config.metrics.listen.host, port: config.metrics.listen.port });
       const bound = metricsHttp.server.address();
-      const host = config.metrics.listen.host.includes(':') ? `[${config.metrics.listen.host}]` : config.metrics.listen.host;
+      const host = config.metrics.listen.host.includes(':')
+        ? `[${config.metrics.listen.host}]`
+        : config.metrics.listen.host;
       metricsUrl = `http://${host}:${typeof bound === 'object' && bound ? bound.port : config.metrics.listen.port}/metrics`;
     }
     const server = http;

@@ -5,14 +5,30 @@ import { ConfigError, loadConfig, OPTIONS, renderConfigDocs } from './config.js'
 describe('config', () => {
   it('has working defaults: embedded database on loopback, with a notice about production', () => {
     const { config, notices } = loadConfig({});
-    expect(config).toMatchObject({ databaseUrl: undefined, listen: { host: '127.0.0.1', port: 8080 }, logLevel: 'info', demo: true, tls: undefined });
+    expect(config).toMatchObject({
+      databaseUrl: undefined,
+      listen: { host: '127.0.0.1', port: 8080 },
+      logLevel: 'info',
+      demo: true,
+      tls: undefined,
+    });
     expect(config.dataDir).toMatch(/\.cordon$/);
     expect(notices.join('\n')).toContain('DATABASE_URL');
     // No demo account, and its printed password, on a production database unless asked for.
     const kek = Buffer.alloc(32, 3).toString('base64');
     const issuer = 'https://cordon.example.com';
-    expect(loadConfig({ DATABASE_URL: 'postgres://db/cordon', CORDON_KEY_ENCRYPTION_KEY: kek, CORDON_ISSUER: issuer }).config.demo).toBe(false);
-    expect(loadConfig({ DATABASE_URL: 'postgres://db/cordon', CORDON_KEY_ENCRYPTION_KEY: kek, CORDON_ISSUER: issuer, CORDON_DEMO: 'true' }).config.demo).toBe(true);
+    expect(
+      loadConfig({ DATABASE_URL: 'postgres://db/cordon', CORDON_KEY_ENCRYPTION_KEY: kek, CORDON_ISSUER: issuer }).config
+        .demo,
+    ).toBe(false);
+    expect(
+      loadConfig({
+        DATABASE_URL: 'postgres://db/cordon',
+        CORDON_KEY_ENCRYPTION_KEY: kek,
+        CORDON_ISSUER: issuer,
+        CORDON_DEMO: 'true',
+      }).config.demo,
+    ).toBe(true);
   });
 
   it('lists every problem at once, without echoing a database password', () => {
@@ -46,11 +62,20 @@ describe('config', () => {
   });
 
   it('requires one issuer for every node with DATABASE_URL (https://, or http:// on loopback)', () => {
-    const env = { DATABASE_URL: 'postgres://db/cordon', CORDON_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64url') };
+    const env = {
+      DATABASE_URL: 'postgres://db/cordon',
+      CORDON_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64url'),
+    };
     expect(() => loadConfig(env)).toThrow(
-      expect.objectContaining({ problems: ['CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL clients use)'] }),
+      expect.objectContaining({
+        problems: [
+          'CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL clients use)',
+        ],
+      }),
     );
-    expect(loadConfig({ ...env, CORDON_ISSUER: 'https://cordon.example.com/' }).config.issuer).toBe('https://cordon.example.com');
+    expect(loadConfig({ ...env, CORDON_ISSUER: 'https://cordon.example.com/' }).config.issuer).toBe(
+      'https://cordon.example.com',
+    );
     expect(loadConfig({ ...env, CORDON_ISSUER: 'http://127.0.0.1:8080' }).config.issuer).toBe('http://127.0.0.1:8080');
     expect(() => loadConfig({ ...env, CORDON_ISSUER: 'http://10.0.0.5:8080' })).toThrow(ConfigError);
     // Embedded (one node): the listen URL stays the default.
@@ -69,13 +94,18 @@ describe('config', () => {
       'CORDON_ISSUER: expected an https:// URL without query or fragment (http:// only on loopback), got "http://cordon.example.com"',
     ]);
     expect(JSON.stringify(error)).not.toContain('c2hvcnQtc2VjcmV0');
-    const { config } = loadConfig({ CORDON_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64url'), CORDON_ISSUER: 'https://cordon.example.com/' });
+    const { config } = loadConfig({
+      CORDON_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64url'),
+      CORDON_ISSUER: 'https://cordon.example.com/',
+    });
     expect(config.keyEncryptionKey).toEqual(Buffer.alloc(32, 5));
     expect(config.issuer).toBe('https://cordon.example.com');
   });
 
   it('refuses plain HTTP on a non-loopback address unless told to', () => {
-    expect(() => loadConfig({ CORDON_LISTEN: '0.0.0.0:8080' })).toThrow(/not a loopback address and TLS is not configured/);
+    expect(() => loadConfig({ CORDON_LISTEN: '0.0.0.0:8080' })).toThrow(
+      /not a loopback address and TLS is not configured/,
+    );
     const { config, notices } = loadConfig({ CORDON_LISTEN: '0.0.0.0:8080', CORDON_ALLOW_INSECURE_LISTEN: 'true' });
     expect(config.listen).toEqual({ host: '0.0.0.0', port: 8080 });
     expect(notices.join('\n')).toContain('trusted proxy');
@@ -85,7 +115,12 @@ describe('config', () => {
   it('reads trusted proxies, the metrics listener and token, reporting bad ones with the other problems', () => {
     let error: unknown;
     try {
-      loadConfig({ CORDON_TRUSTED_PROXIES: '10.0.0.0/8, proxy.internal,::1/129', CORDON_METRICS_LISTEN: 'anywhere', CORDON_METRICS_TOKEN: 'short secret', CORDON_LOG_LEVEL: 'loud' });
+      loadConfig({
+        CORDON_TRUSTED_PROXIES: '10.0.0.0/8, proxy.internal,::1/129',
+        CORDON_METRICS_LISTEN: 'anywhere',
+        CORDON_METRICS_TOKEN: 'short secret',
+        CORDON_LOG_LEVEL: 'loud',
+      });
     } catch (e) {
       error = e;
     }
@@ -98,15 +133,26 @@ describe('config', () => {
     ]);
     expect(JSON.stringify(error)).not.toContain('short secret');
     const defaults = loadConfig({}).config;
-    expect([defaults.trustedProxies, defaults.metrics]).toEqual([[], { listen: { host: '127.0.0.1', port: 9464 }, token: undefined }]);
-    const { config, notices } = loadConfig({ CORDON_TRUSTED_PROXIES: '10.0.0.0/8 2001:db8::1', CORDON_METRICS_LISTEN: '0.0.0.0:9464' });
-    expect(config.trustedProxies).toEqual([{ address: '10.0.0.0', prefix: 8, family: 'ipv4' }, { address: '2001:db8::1', prefix: 128, family: 'ipv6' }]);
+    expect([defaults.trustedProxies, defaults.metrics]).toEqual([
+      [],
+      { listen: { host: '127.0.0.1', port: 9464 }, token: undefined },
+    ]);
+    const { config, notices } = loadConfig({
+      CORDON_TRUSTED_PROXIES: '10.0.0.0/8 2001:db8::1',
+      CORDON_METRICS_LISTEN: '0.0.0.0:9464',
+    });
+    expect(config.trustedProxies).toEqual([
+      { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+      { address: '2001:db8::1', prefix: 128, family: 'ipv6' },
+    ]);
     expect(notices.join('\n')).toContain('Serving /metrics on 0.0.0.0 without a token');
     expect(loadConfig({ CORDON_METRICS_LISTEN: 'off' }).config.metrics.listen).toBeUndefined();
   });
 
   it('finds the default CLI session file under the HOME of the environment given, not of the process', () => {
-    expect(loadConfig({ HOME: '/home/someone' }).config.cliSessionFile).toBe('/home/someone/.config/cordon/session.json');
+    expect(loadConfig({ HOME: '/home/someone' }).config.cliSessionFile).toBe(
+      '/home/someone/.config/cordon/session.json',
+    );
   });
 
   it('command-line overrides win over the environment', () => {
@@ -115,12 +161,15 @@ describe('config', () => {
 
   it('documents exactly the options it reads', () => {
     const read = new Set<string>();
-    const env = new Proxy({}, {
-      get: (_target, key) => {
-        read.add(String(key));
-        return undefined;
+    const env = new Proxy(
+      {},
+      {
+        get: (_target, key) => {
+          read.add(String(key));
+          return undefined;
+        },
       },
-    });
+    );
     loadConfig(env);
     // HOME too, undocumented: where the CLI session file is by default, as for any program.
     expect([...read].sort()).toEqual([...OPTIONS.map((o) => o.env), 'HOME'].sort());

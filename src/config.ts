@@ -42,7 +42,13 @@ export interface Config {
   /** Where `cordon login` keeps the session it signs in (0600). */
   cliSessionFile: string;
   /** The response engine's defaults: the account blast-radius cap when an account sets none, the raw payload kept. */
-  response: { breakerMaxActions: number; breakerWindowSeconds: number; rawMaxBytes: number; approvalTtlSeconds: number; restoreWorkerIntervalMs: number };
+  response: {
+    breakerMaxActions: number;
+    breakerWindowSeconds: number;
+    rawMaxBytes: number;
+    approvalTtlSeconds: number;
+    restoreWorkerIntervalMs: number;
+  };
   /** The audit logs' checkpoint signing: where the Ed25519 key lives, its name, and the cadence. */
   checkpoints: { keyStorage: 'file' | 'database'; origin: string | undefined; intervalMs: number };
   /** Peers whose `Forwarded` / `X-Forwarded-For` headers are believed (http/client-address.ts). */
@@ -66,43 +72,250 @@ interface OptionSpec {
 
 /** The documented options, in the order `cordon config docs` prints them. */
 export const OPTIONS: readonly OptionSpec[] = [
-  { env: 'CORDON_DATA_DIR', type: 'path', default: './.cordon', description: 'Embedded PGlite data directory (holds a lock file so only one process opens it). Ignored when DATABASE_URL is set.' },
-  { env: 'DATABASE_URL', type: 'postgres:// URL', default: '(unset: embedded PGlite)', description: 'PostgreSQL 15+ connection string. Use it in production: durability holds on PostgreSQL, and several nodes can share one database.' },
-  { env: 'CORDON_LISTEN', type: 'HOST:PORT', default: '127.0.0.1:8080', description: 'Address the HTTP server listens on (`cordon serve --listen` overrides it).' },
-  { env: 'CORDON_ALLOW_INSECURE_LISTEN', type: 'boolean', default: 'false', description: 'Allow plain HTTP on a non-loopback address (only behind a trusted TLS-terminating proxy).' },
-  { env: 'CORDON_TLS_CERT_FILE', type: 'path', default: '(unset)', description: 'PEM certificate chain for HTTPS. Set together with CORDON_TLS_KEY_FILE.' },
-  { env: 'CORDON_TLS_KEY_FILE', type: 'path', default: '(unset)', description: 'PEM private key for HTTPS. Set together with CORDON_TLS_CERT_FILE.' },
-  { env: 'CORDON_LOG_LEVEL', type: 'fatal|error|warn|info|debug|trace|silent', default: 'info', description: 'Log level of the JSON logs (pino) on stderr.' },
-  { env: 'CORDON_DEMO', type: 'boolean', default: 'true when embedded, false with DATABASE_URL', description: 'On the first start of an empty database, create a demo account (owner, admins, members, groups) and print the next steps, with the owner\'s generated password (to change at first sign-in) and TOTP seed.' },
-  { env: 'CORDON_PG_POOL_MAX', type: 'integer 1..200', default: '20', description: 'Maximum PostgreSQL connections per process.' },
-  { env: 'CORDON_PG_CONNECT_TIMEOUT_MS', type: 'integer 100..600000', default: '10000', description: 'How long a call waits for a PostgreSQL connection (a new one, or a free one of the pool) before it is answered 503 UNAVAILABLE. A refused connection (PostgreSQL restarting) fails at once.' },
-  { env: 'CORDON_SEQUENCER_INTERVAL_MS', type: 'integer 10..60000', default: '200', description: 'How often the audit sequencer looks for committed entries: those of other processes, and the records of reads and refusals of this one (a local change wakes it at once).' },
-  { env: 'CORDON_SEQUENCER_BATCH', type: 'integer 1..100000', default: '5000', description: 'Most audit entries the sequencer numbers in one transaction.' },
-  { env: 'CORDON_GROUP_COMMIT_MAX_BATCH', type: 'integer 1..5000', default: '1000', description: 'Most records one group commit writes in a single statement.' },
-  { env: 'CORDON_GROUP_COMMIT_CONCURRENCY', type: 'integer 1..32', default: '1', description: 'Group commits in flight at once. 1 batches best on a small machine; more can help when PostgreSQL has cores to spare.' },
-  { env: 'CORDON_GROUP_COMMIT_MAX_QUEUE', type: 'integer 1..1000000', default: '20000', description: 'Most records (reads, refusals, token issuance) waiting for a group commit. When PostgreSQL is slow or away the queue stops there: further calls that must be recorded are answered 503 UNAVAILABLE instead of waiting in memory.' },
-  { env: 'CORDON_KEY_ENCRYPTION_KEY', type: '32 bytes, base64url', default: '(embedded: a 0600 file in the data dir)', description: 'Encrypts the token-signing keys stored in the database (AES-256-GCM). Required with DATABASE_URL: every node needs the same one. Generate with `openssl rand -base64 32`.' },
-  { env: 'CORDON_ACCESS_TOKEN_TTL', type: 'integer 60..86400 (seconds)', default: '900', description: 'Lifetime of the access tokens the token endpoint issues.' },
-  { env: 'CORDON_OAUTH_RATE_PER_CLIENT', type: 'integer 0..1000000 (per minute)', default: '600', description: 'Requests a minute one client_id may make to the token, revocation and introspection endpoints, per node (0: no limit).' },
-  { env: 'CORDON_OAUTH_RATE_PER_ADDRESS', type: 'integer 0..1000000 (per minute)', default: '1200', description: 'Requests a minute one source address may make to those endpoints, per node (0: no limit).' },
-  { env: 'CORDON_SESSION_TTL', type: 'integer 300..604800 (seconds)', default: '43200', description: 'Lifetime of a human sign-in session (password + TOTP); it never extends itself.' },
-  { env: 'CORDON_SIGN_IN_RATE_PER_ADDRESS', type: 'integer 0..1000000 (per minute)', default: '30', description: 'Sign-in attempts a minute from one source address, per node (0: no limit). Each user also backs off after 5 failures.' },
-  { env: 'CORDON_BREAKER_MAX_ACTIONS', type: 'integer 1..10000', default: '20', description: 'Suspensions the response engine may execute in an account within the breaker window before its breaker trips and every further plan needs approval (an account can set its own with `cordon automation cap`).' },
-  { env: 'CORDON_BREAKER_WINDOW_SECONDS', type: 'integer 1..604800', default: '600', description: 'The sliding window (seconds) the account breaker counts executed suspensions over.' },
-  { env: 'CORDON_APPROVAL_TTL_SECONDS', type: 'integer 60..604800', default: '1800', description: 'How long a plan (a suspension or a restore) waits for its approvals; then it expires, audited, and its approvals with it.' },
-  { env: 'CORDON_RESTORE_WORKER_INTERVAL_MS', type: 'integer 100..600000', default: '1000', description: 'How often each node looks for containments whose restore-after time has come and for plans whose approvals expired (claimed with SKIP LOCKED, so nodes share the work).' },
-  { env: 'CORDON_SIGNAL_RAW_MAX_BYTES', type: 'integer 1024..1048576', default: '65536', description: 'How much of a signal\'s raw payload is kept with it (longer ones are kept cut, and marked); requests over 1 MiB are refused.' },
-  { env: 'CORDON_CLI_SESSION_FILE', type: 'path', default: '~/.config/cordon/session.json', description: 'Where `cordon login` keeps its session token (0600); admin commands use it to go through the API.' },
-  { env: 'CORDON_CHECKPOINT_KEY_STORAGE', type: 'file | database', default: 'file when embedded, database with DATABASE_URL', description: 'Where the Ed25519 key that signs audit checkpoints lives: a 0600 file in the data dir, or in the database encrypted with CORDON_KEY_ENCRYPTION_KEY (needed when several nodes share a database). Made at `cordon init` (or first start); it never leaves the server.' },
-  { env: 'CORDON_LOG_ORIGIN', type: 'text (no spaces or +)', default: '(cordon- and 8 random hex digits, chosen with the key)', description: 'Name of the checkpoint key; each audit log checkpoints as `<name>/<account id>`. Set it, e.g. to `audit.example.com`, before the key is made; later changes are ignored.' },
-  { env: 'CORDON_CHECKPOINT_INTERVAL_MS', type: 'integer 50..60000', default: '500', description: 'How often a new checkpoint is signed for every audit log that grew.' },
-  { env: 'CORDON_TRUSTED_PROXIES', type: 'CIDRs or addresses, comma-separated', default: '(none)', description: 'Proxies (load balancers, TLS terminators) whose `Forwarded` and `X-Forwarded-For` headers are believed: from them, the client is the right-most hop that is not itself a trusted proxy. From any other peer the headers are ignored. Rate limits, refusal tallies and audit entries all use that address.' },
-  { env: 'CORDON_SIGN_IN_RATE_PER_ADDRESS_EMAIL', type: 'integer 0..1000000 (per minute)', default: '10', description: 'Sign-in attempts a minute for one email from one source address, per node (0: no limit), besides the per-address limit.' },
-  { env: 'CORDON_UNAUTHENTICATED_RATE_PER_ADDRESS', type: 'integer 0..1000000 (per minute)', default: '300', description: 'Refused requests a minute from one source address by callers that did not authenticate, per node (0: no limit); past it, such requests are answered 429 until the minute ends (authenticated ones still pass).' },
-  { env: 'CORDON_REFUSAL_WINDOW_SECONDS', type: 'integer 1..3600', default: '60', description: 'Refusals of callers that did not authenticate never reach an account\'s log: each node counts them per source address and writes one `http.unauthenticated_refusals` entry per address and window to the system log.' },
-  { env: 'CORDON_METRICS_LISTEN', type: 'HOST:PORT or off', default: '127.0.0.1:9464', description: 'Address of the separate listener that serves `/metrics` (plain HTTP). `off`: none.' },
-  { env: 'CORDON_METRICS_TOKEN', type: 'text, 32 to 256 characters', default: '(unset)', description: 'When set, `/metrics` needs `Authorization: Bearer <token>`, on the metrics listener and on the main listener too (which serves `/metrics` only when a token is set).' },
-  { env: 'CORDON_ISSUER', type: 'https:// URL (http:// on loopback)', default: '(embedded: the URL the server listens on)', description: 'The `iss` of access tokens and the base of the OAuth metadata: the public URL clients reach Cordon on (behind a proxy, the proxy\'s). Required with DATABASE_URL: every node must issue and accept the same one, or a token works only on the node that issued it.' },
+  {
+    env: 'CORDON_DATA_DIR',
+    type: 'path',
+    default: './.cordon',
+    description:
+      'Embedded PGlite data directory (holds a lock file so only one process opens it). Ignored when DATABASE_URL is set.',
+  },
+  {
+    env: 'DATABASE_URL',
+    type: 'postgres:// URL',
+    default: '(unset: embedded PGlite)',
+    description:
+      'PostgreSQL 15+ connection string. Use it in production: durability holds on PostgreSQL, and several nodes can share one database.',
+  },
+  {
+    env: 'CORDON_LISTEN',
+    type: 'HOST:PORT',
+    default: '127.0.0.1:8080',
+    description: 'Address the HTTP server listens on (`cordon serve --listen` overrides it).',
+  },
+  {
+    env: 'CORDON_ALLOW_INSECURE_LISTEN',
+    type: 'boolean',
+    default: 'false',
+    description: 'Allow plain HTTP on a non-loopback address (only behind a trusted TLS-terminating proxy).',
+  },
+  {
+    env: 'CORDON_TLS_CERT_FILE',
+    type: 'path',
+    default: '(unset)',
+    description: 'PEM certificate chain for HTTPS. Set together with CORDON_TLS_KEY_FILE.',
+  },
+  {
+    env: 'CORDON_TLS_KEY_FILE',
+    type: 'path',
+    default: '(unset)',
+    description: 'PEM private key for HTTPS. Set together with CORDON_TLS_CERT_FILE.',
+  },
+  {
+    env: 'CORDON_LOG_LEVEL',
+    type: 'fatal|error|warn|info|debug|trace|silent',
+    default: 'info',
+    description: 'Log level of the JSON logs (pino) on stderr.',
+  },
+  {
+    env: 'CORDON_DEMO',
+    type: 'boolean',
+    default: 'true when embedded, false with DATABASE_URL',
+    description:
+      "On the first start of an empty database, create a demo account (owner, admins, members, groups) and print the next steps, with the owner's generated password (to change at first sign-in) and TOTP seed.",
+  },
+  {
+    env: 'CORDON_PG_POOL_MAX',
+    type: 'integer 1..200',
+    default: '20',
+    description: 'Maximum PostgreSQL connections per process.',
+  },
+  {
+    env: 'CORDON_PG_CONNECT_TIMEOUT_MS',
+    type: 'integer 100..600000',
+    default: '10000',
+    description:
+      'How long a call waits for a PostgreSQL connection (a new one, or a free one of the pool) before it is answered 503 UNAVAILABLE. A refused connection (PostgreSQL restarting) fails at once.',
+  },
+  {
+    env: 'CORDON_SEQUENCER_INTERVAL_MS',
+    type: 'integer 10..60000',
+    default: '200',
+    description:
+      'How often the audit sequencer looks for committed entries: those of other processes, and the records of reads and refusals of this one (a local change wakes it at once).',
+  },
+  {
+    env: 'CORDON_SEQUENCER_BATCH',
+    type: 'integer 1..100000',
+    default: '5000',
+    description: 'Most audit entries the sequencer numbers in one transaction.',
+  },
+  {
+    env: 'CORDON_GROUP_COMMIT_MAX_BATCH',
+    type: 'integer 1..5000',
+    default: '1000',
+    description: 'Most records one group commit writes in a single statement.',
+  },
+  {
+    env: 'CORDON_GROUP_COMMIT_CONCURRENCY',
+    type: 'integer 1..32',
+    default: '1',
+    description:
+      'Group commits in flight at once. 1 batches best on a small machine; more can help when PostgreSQL has cores to spare.',
+  },
+  {
+    env: 'CORDON_GROUP_COMMIT_MAX_QUEUE',
+    type: 'integer 1..1000000',
+    default: '20000',
+    description:
+      'Most records (reads, refusals, token issuance) waiting for a group commit. When PostgreSQL is slow or away the queue stops there: further calls that must be recorded are answered 503 UNAVAILABLE instead of waiting in memory.',
+  },
+  {
+    env: 'CORDON_KEY_ENCRYPTION_KEY',
+    type: '32 bytes, base64url',
+    default: '(embedded: a 0600 file in the data dir)',
+    description:
+      'Encrypts the token-signing keys stored in the database (AES-256-GCM). Required with DATABASE_URL: every node needs the same one. Generate with `openssl rand -base64 32`.',
+  },
+  {
+    env: 'CORDON_ACCESS_TOKEN_TTL',
+    type: 'integer 60..86400 (seconds)',
+    default: '900',
+    description: 'Lifetime of the access tokens the token endpoint issues.',
+  },
+  {
+    env: 'CORDON_OAUTH_RATE_PER_CLIENT',
+    type: 'integer 0..1000000 (per minute)',
+    default: '600',
+    description:
+      'Requests a minute one client_id may make to the token, revocation and introspection endpoints, per node (0: no limit).',
+  },
+  {
+    env: 'CORDON_OAUTH_RATE_PER_ADDRESS',
+    type: 'integer 0..1000000 (per minute)',
+    default: '1200',
+    description: 'Requests a minute one source address may make to those endpoints, per node (0: no limit).',
+  },
+  {
+    env: 'CORDON_SESSION_TTL',
+    type: 'integer 300..604800 (seconds)',
+    default: '43200',
+    description: 'Lifetime of a human sign-in session (password + TOTP); it never extends itself.',
+  },
+  {
+    env: 'CORDON_SIGN_IN_RATE_PER_ADDRESS',
+    type: 'integer 0..1000000 (per minute)',
+    default: '30',
+    description:
+      'Sign-in attempts a minute from one source address, per node (0: no limit). Each user also backs off after 5 failures.',
+  },
+  {
+    env: 'CORDON_BREAKER_MAX_ACTIONS',
+    type: 'integer 1..10000',
+    default: '20',
+    description:
+      'Suspensions the response engine may execute in an account within the breaker window before its breaker trips and every further plan needs approval (an account can set its own with `cordon automation cap`).',
+  },
+  {
+    env: 'CORDON_BREAKER_WINDOW_SECONDS',
+    type: 'integer 1..604800',
+    default: '600',
+    description: 'The sliding window (seconds) the account breaker counts executed suspensions over.',
+  },
+  {
+    env: 'CORDON_APPROVAL_TTL_SECONDS',
+    type: 'integer 60..604800',
+    default: '1800',
+    description:
+      'How long a plan (a suspension or a restore) waits for its approvals; then it expires, audited, and its approvals with it.',
+  },
+  {
+    env: 'CORDON_RESTORE_WORKER_INTERVAL_MS',
+    type: 'integer 100..600000',
+    default: '1000',
+    description:
+      'How often each node looks for containments whose restore-after time has come and for plans whose approvals expired (claimed with SKIP LOCKED, so nodes share the work).',
+  },
+  {
+    env: 'CORDON_SIGNAL_RAW_MAX_BYTES',
+    type: 'integer 1024..1048576',
+    default: '65536',
+    description:
+      "How much of a signal's raw payload is kept with it (longer ones are kept cut, and marked); requests over 1 MiB are refused.",
+  },
+  {
+    env: 'CORDON_CLI_SESSION_FILE',
+    type: 'path',
+    default: '~/.config/cordon/session.json',
+    description: 'Where `cordon login` keeps its session token (0600); admin commands use it to go through the API.',
+  },
+  {
+    env: 'CORDON_CHECKPOINT_KEY_STORAGE',
+    type: 'file | database',
+    default: 'file when embedded, database with DATABASE_URL',
+    description:
+      'Where the Ed25519 key that signs audit checkpoints lives: a 0600 file in the data dir, or in the database encrypted with CORDON_KEY_ENCRYPTION_KEY (needed when several nodes share a database). Made at `cordon init` (or first start); it never leaves the server.',
+  },
+  {
+    env: 'CORDON_LOG_ORIGIN',
+    type: 'text (no spaces or +)',
+    default: '(cordon- and 8 random hex digits, chosen with the key)',
+    description:
+      'Name of the checkpoint key; each audit log checkpoints as `<name>/<account id>`. Set it, e.g. to `audit.example.com`, before the key is made; later changes are ignored.',
+  },
+  {
+    env: 'CORDON_CHECKPOINT_INTERVAL_MS',
+    type: 'integer 50..60000',
+    default: '500',
+    description: 'How often a new checkpoint is signed for every audit log that grew.',
+  },
+  {
+    env: 'CORDON_TRUSTED_PROXIES',
+    type: 'CIDRs or addresses, comma-separated',
+    default: '(none)',
+    description:
+      'Proxies (load balancers, TLS terminators) whose `Forwarded` and `X-Forwarded-For` headers are believed: from them, the client is the right-most hop that is not itself a trusted proxy. From any other peer the headers are ignored. Rate limits, refusal tallies and audit entries all use that address.',
+  },
+  {
+    env: 'CORDON_SIGN_IN_RATE_PER_ADDRESS_EMAIL',
+    type: 'integer 0..1000000 (per minute)',
+    default: '10',
+    description:
+      'Sign-in attempts a minute for one email from one source address, per node (0: no limit), besides the per-address limit.',
+  },
+  {
+    env: 'CORDON_UNAUTHENTICATED_RATE_PER_ADDRESS',
+    type: 'integer 0..1000000 (per minute)',
+    default: '300',
+    description:
+      'Refused requests a minute from one source address by callers that did not authenticate, per node (0: no limit); past it, such requests are answered 429 until the minute ends (authenticated ones still pass).',
+  },
+  {
+    env: 'CORDON_REFUSAL_WINDOW_SECONDS',
+    type: 'integer 1..3600',
+    default: '60',
+    description:
+      "Refusals of callers that did not authenticate never reach an account's log: each node counts them per source address and writes one `http.unauthenticated_refusals` entry per address and window to the system log.",
+  },
+  {
+    env: 'CORDON_METRICS_LISTEN',
+    type: 'HOST:PORT or off',
+    default: '127.0.0.1:9464',
+    description: 'Address of the separate listener that serves `/metrics` (plain HTTP). `off`: none.',
+  },
+  {
+    env: 'CORDON_METRICS_TOKEN',
+    type: 'text, 32 to 256 characters',
+    default: '(unset)',
+    description:
+      'When set, `/metrics` needs `Authorization: Bearer <token>`, on the metrics listener and on the main listener too (which serves `/metrics` only when a token is set).',
+  },
+  {
+    env: 'CORDON_ISSUER',
+    type: 'https:// URL (http:// on loopback)',
+    default: '(embedded: the URL the server listens on)',
+    description:
+      "The `iss` of access tokens and the base of the OAuth metadata: the public URL clients reach Cordon on (behind a proxy, the proxy's). Required with DATABASE_URL: every node must issue and accept the same one, or a token works only on the node that issued it.",
+  },
 ];
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -182,7 +395,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
   if ((certFile === undefined) !== (keyFile === undefined)) {
     problems.push('CORDON_TLS_CERT_FILE and CORDON_TLS_KEY_FILE must be set together');
   }
-  for (const [name, file] of [['CORDON_TLS_CERT_FILE', certFile], ['CORDON_TLS_KEY_FILE', keyFile]] as const) {
+  for (const [name, file] of [
+    ['CORDON_TLS_CERT_FILE', certFile],
+    ['CORDON_TLS_KEY_FILE', keyFile],
+  ] as const) {
     if (file !== undefined && !existsSync(file)) problems.push(`${name}: file not found: ${file}`);
   }
   const tls = certFile && keyFile ? { certFile, keyFile } : undefined;
@@ -204,29 +420,45 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
   if (kekRaw !== undefined) {
     keyEncryptionKey = Buffer.from(kekRaw, 'base64url');
     // Never echo the value: it is a secret.
-    if (keyEncryptionKey.length !== 32) problems.push('CORDON_KEY_ENCRYPTION_KEY: expected 32 bytes, base64 or base64url encoded');
+    if (keyEncryptionKey.length !== 32)
+      problems.push('CORDON_KEY_ENCRYPTION_KEY: expected 32 bytes, base64 or base64url encoded');
   } else if (databaseUrl !== undefined) {
-    problems.push('CORDON_KEY_ENCRYPTION_KEY: required with DATABASE_URL (every node must decrypt the same signing keys)');
+    problems.push(
+      'CORDON_KEY_ENCRYPTION_KEY: required with DATABASE_URL (every node must decrypt the same signing keys)',
+    );
   }
   const keyStorageRaw = read('CORDON_CHECKPOINT_KEY_STORAGE');
   const keyStorage = keyStorageRaw === 'file' || keyStorageRaw === 'database' ? keyStorageRaw : undefined;
-  if (keyStorageRaw !== undefined && !keyStorage) problems.push(`CORDON_CHECKPOINT_KEY_STORAGE: expected file or database, got "${keyStorageRaw}"`);
-  if (keyStorage === 'file' && databaseUrl !== undefined) problems.push('CORDON_CHECKPOINT_KEY_STORAGE: file needs the embedded database (with DATABASE_URL every node needs the key: use database)');
+  if (keyStorageRaw !== undefined && !keyStorage)
+    problems.push(`CORDON_CHECKPOINT_KEY_STORAGE: expected file or database, got "${keyStorageRaw}"`);
+  if (keyStorage === 'file' && databaseUrl !== undefined)
+    problems.push(
+      'CORDON_CHECKPOINT_KEY_STORAGE: file needs the embedded database (with DATABASE_URL every node needs the key: use database)',
+    );
   const origin = read('CORDON_LOG_ORIGIN');
-  if (origin !== undefined && !/^[^\s+]{1,200}$/u.test(origin)) problems.push('CORDON_LOG_ORIGIN: expected 1 to 200 characters, no spaces or +');
+  if (origin !== undefined && !/^[^\s+]{1,200}$/u.test(origin))
+    problems.push('CORDON_LOG_ORIGIN: expected 1 to 200 characters, no spaces or +');
   const issuer = read('CORDON_ISSUER');
   if (issuer !== undefined) {
     let ok: boolean;
     try {
       const url = new URL(issuer);
-      ok = (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname.replace(/^\[|\]$/g, '')))) && !url.search && !url.hash;
+      ok =
+        (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname.replace(/^\[|\]$/g, '')))) &&
+        !url.search &&
+        !url.hash;
     } catch {
       ok = false;
     }
-    if (!ok) problems.push(`CORDON_ISSUER: expected an https:// URL without query or fragment (http:// only on loopback), got "${issuer}"`);
+    if (!ok)
+      problems.push(
+        `CORDON_ISSUER: expected an https:// URL without query or fragment (http:// only on loopback), got "${issuer}"`,
+      );
   } else if (databaseUrl !== undefined) {
     // Each node's own listen URL would make a token good only on the node that issued it.
-    problems.push('CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL clients use)');
+    problems.push(
+      'CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL clients use)',
+    );
   }
 
   const proxiesRaw = read('CORDON_TRUSTED_PROXIES');
@@ -238,10 +470,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
   }
   const metricsListenRaw = read('CORDON_METRICS_LISTEN') ?? '127.0.0.1:9464';
   const metricsListen = metricsListenRaw.toLowerCase() === 'off' ? undefined : parseListen(metricsListenRaw);
-  if (metricsListenRaw.toLowerCase() !== 'off' && !metricsListen) problems.push(`CORDON_METRICS_LISTEN: expected HOST:PORT or off, got "${metricsListenRaw}"`);
+  if (metricsListenRaw.toLowerCase() !== 'off' && !metricsListen)
+    problems.push(`CORDON_METRICS_LISTEN: expected HOST:PORT or off, got "${metricsListenRaw}"`);
   const metricsToken = read('CORDON_METRICS_TOKEN');
   // Never echo the value: it is a secret.
-  if (metricsToken !== undefined && !/^[\x21-\x7e]{32,256}$/.test(metricsToken)) problems.push('CORDON_METRICS_TOKEN: expected 32 to 256 printable characters, no spaces');
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{32,256}$/.test(metricsToken))
+    problems.push('CORDON_METRICS_TOKEN: expected 32 to 256 printable characters, no spaces');
 
   const config: Config = {
     dataDir: path.resolve(read('CORDON_DATA_DIR') ?? './.cordon'),
@@ -287,7 +521,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
     },
     metrics: { listen: metricsListen, token: metricsToken },
     // HOME from `env` as homedir() would take it from process.env: a CLI run in process (the tests') keeps its own.
-    cliSessionFile: path.resolve(read('CORDON_CLI_SESSION_FILE') ?? path.join(env.HOME || homedir(), '.config', 'cordon', 'session.json')),
+    cliSessionFile: path.resolve(
+      read('CORDON_CLI_SESSION_FILE') ?? path.join(env.HOME || homedir(), '.config', 'cordon', 'session.json'),
+    ),
   };
 
   if (problems.length > 0) {
@@ -305,7 +541,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
     notices.push(`Serving plain HTTP on ${config.listen.host}: make sure a trusted proxy terminates TLS.`);
   }
   if (metricsListen && !isLoopback(metricsListen.host) && !metricsToken) {
-    notices.push(`Serving /metrics on ${metricsListen.host} without a token: keep that port off the public network, or set CORDON_METRICS_TOKEN.`);
+    notices.push(
+      `Serving /metrics on ${metricsListen.host} without a token: keep that port off the public network, or set CORDON_METRICS_TOKEN.`,
+    );
   }
   return { config, notices };
 }

@@ -32,7 +32,11 @@ interface CodeSpec {
 export const ErrorCodes = {
   INVALID_ARGUMENT: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'invalid argument' },
   /** A SIEM alert that the intake mapper for its format cannot read; `metadata.field` names the field. */
-  INVALID_SIGNAL: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'invalid_signal: the payload is not a valid signal for this format' },
+  INVALID_SIGNAL: {
+    grpc: GrpcCode.INVALID_ARGUMENT,
+    http: 400,
+    description: 'invalid_signal: the payload is not a valid signal for this format',
+  },
   NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'not found' },
   USER_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'user not found' },
   ACCOUNT_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'account not found' },
@@ -48,59 +52,132 @@ export const ErrorCodes = {
     description: 'externally_managed_user: the user is managed by an external identity provider',
   },
   /** An app's constraints (groups it may act on, roles it may never touch) exclude the user. */
-  APP_CONSTRAINT: { grpc: GrpcCode.PERMISSION_DENIED, http: 403, description: "app_constraint: the app's constraints do not allow acting on this user" },
+  APP_CONSTRAINT: {
+    grpc: GrpcCode.PERMISSION_DENIED,
+    http: 403,
+    description: "app_constraint: the app's constraints do not allow acting on this user",
+  },
   /** An app's suspensions per hour are used up; `Retry-After` says when the next one is allowed. */
-  SUSPENSION_CAP: { grpc: GrpcCode.RESOURCE_EXHAUSTED, http: 429, description: 'suspension_cap: the app reached its suspensions per hour' },
+  SUSPENSION_CAP: {
+    grpc: GrpcCode.RESOURCE_EXHAUSTED,
+    http: 429,
+    description: 'suspension_cap: the app reached its suspensions per hour',
+  },
   UNAUTHENTICATED: { grpc: GrpcCode.UNAUTHENTICATED, http: 401, description: 'unauthenticated' },
   /** A valid app access token on a route only people use (approvals, restores, the dry run, administration). */
-  SESSION_REQUIRED: { grpc: GrpcCode.PERMISSION_DENIED, http: 403, description: "session_required: only a person may do this: sign in (POST /v1/auth/sessions) and use the session token; an app's access token is not accepted here" },
+  SESSION_REQUIRED: {
+    grpc: GrpcCode.PERMISSION_DENIED,
+    http: 403,
+    description:
+      "session_required: only a person may do this: sign in (POST /v1/auth/sessions) and use the session token; an app's access token is not accepted here",
+  },
   RATE_LIMITED: { grpc: GrpcCode.RESOURCE_EXHAUSTED, http: 429, description: 'rate limit exceeded' },
   /** One answer for every wrong credential, so that a guesser learns nothing about which was wrong. */
-  SIGN_IN_FAILED: { grpc: GrpcCode.UNAUTHENTICATED, http: 401, description: 'sign-in failed: wrong email, password or code' },
-  SIGN_IN_BACKOFF: { grpc: GrpcCode.RESOURCE_EXHAUSTED, http: 429, description: 'too many failed sign-ins for this user: wait before trying again' },
+  SIGN_IN_FAILED: {
+    grpc: GrpcCode.UNAUTHENTICATED,
+    http: 401,
+    description: 'sign-in failed: wrong email, password or code',
+  },
+  SIGN_IN_BACKOFF: {
+    grpc: GrpcCode.RESOURCE_EXHAUSTED,
+    http: 429,
+    description: 'too many failed sign-ins for this user: wait before trying again',
+  },
   USER_SUSPENDED: { grpc: GrpcCode.PERMISSION_DENIED, http: 403, description: 'the user is suspended' },
   /** The session's user still has a generated password: only POST /v1/auth/password (and whoami, sign-out) until it is changed. */
   PASSWORD_CHANGE_REQUIRED: {
     grpc: GrpcCode.PERMISSION_DENIED,
     http: 403,
-    description: 'password_change_required: change the generated password first (POST /v1/auth/password, or `cordon passwd`)',
+    description:
+      'password_change_required: change the generated password first (POST /v1/auth/password, or `cordon passwd`)',
   },
-  CURRENT_PASSWORD_WRONG: { grpc: GrpcCode.PERMISSION_DENIED, http: 403, description: 'current_password_wrong: the current password is not right' },
+  CURRENT_PASSWORD_WRONG: {
+    grpc: GrpcCode.PERMISSION_DENIED,
+    http: 403,
+    description: 'current_password_wrong: the current password is not right',
+  },
   /** A new password that fails the policy; the description says which rule. */
-  WEAK_PASSWORD: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'weak_password: the new password does not meet the password policy' },
+  WEAK_PASSWORD: {
+    grpc: GrpcCode.INVALID_ARGUMENT,
+    http: 400,
+    description: 'weak_password: the new password does not meet the password policy',
+  },
   /** A playbook or protection-policy document that fails its schema or lint (details name each problem). */
-  INVALID_PLAYBOOK: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'invalid_playbook: the playbook fails validation' },
-  INVALID_POLICY: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'invalid_policy: the protection policy fails validation' },
+  INVALID_PLAYBOOK: {
+    grpc: GrpcCode.INVALID_ARGUMENT,
+    http: 400,
+    description: 'invalid_playbook: the playbook fails validation',
+  },
+  INVALID_POLICY: {
+    grpc: GrpcCode.INVALID_ARGUMENT,
+    http: 400,
+    description: 'invalid_policy: the protection policy fails validation',
+  },
   SOURCE_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'signal source not found' },
   /** A webhook source's signature, timestamp or URL token is missing, wrong or outside the replay window. */
-  SOURCE_AUTH_FAILED: { grpc: GrpcCode.UNAUTHENTICATED, http: 401, description: 'source_auth_failed: the request is not authenticated for this source' },
+  SOURCE_AUTH_FAILED: {
+    grpc: GrpcCode.UNAUTHENTICATED,
+    http: 401,
+    description: 'source_auth_failed: the request is not authenticated for this source',
+  },
   PLAN_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'plan not found' },
   SIGNAL_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'signal not found' },
   CONTAINMENT_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'containment not found' },
   CONTAINMENT_LOCKED: {
     grpc: GrpcCode.FAILED_PRECONDITION,
     http: 400,
-    description: 'containment_locked: an open containment holds this user suspended; restore it through the containment, or use an app holding containments:release',
+    description:
+      'containment_locked: an open containment holds this user suspended; restore it through the containment, or use an app holding containments:release',
   },
   /** An app's release of a locked containment under a restore policy of more than one approval: it becomes a request. */
   RELEASE_NEEDS_APPROVAL: {
     grpc: GrpcCode.FAILED_PRECONDITION,
     http: 400,
-    description: 'release_needs_approval: the restore policy needs more than one approval; the release waits for a person',
+    description:
+      'release_needs_approval: the restore policy needs more than one approval; the release waits for a person',
   },
   /** That request: a pending restore plan (metadata.plan_id) waits for a person's approval. */
   RELEASE_PENDING_APPROVAL: {
     grpc: GrpcCode.FAILED_PRECONDITION,
     http: 400,
-    description: "release_pending_approval: the release is a restore request that waits for a person's approval under the restore policy",
+    description:
+      "release_pending_approval: the release is a restore request that waits for a person's approval under the restore policy",
   },
-  CONTAINMENT_CLOSED: { grpc: GrpcCode.FAILED_PRECONDITION, http: 400, description: 'containment_closed: the containment is already closed' },
-  PLAN_NOT_PENDING: { grpc: GrpcCode.FAILED_PRECONDITION, http: 400, description: 'plan_not_pending: the plan is not waiting for approval' },
-  PLAN_EXPIRED: { grpc: GrpcCode.FAILED_PRECONDITION, http: 400, description: 'plan_expired: the time to approve this plan has run out' },
-  PLAN_VOID: { grpc: GrpcCode.FAILED_PRECONDITION, http: 400, description: 'plan_void: the playbook, policy or containment behind this plan changed; the plan is void' },
-  DIGEST_MISMATCH: { grpc: GrpcCode.FAILED_PRECONDITION, http: 400, description: 'digest_mismatch: the action digest does not match the plan; read the plan again' },
-  NOT_AN_APPROVER: { grpc: GrpcCode.PERMISSION_DENIED, http: 403, description: 'not_an_approver: you may not decide this plan' },
-  RESTORE_UNVERIFIED: { grpc: GrpcCode.ABORTED, http: 409, description: 'restore_unverified: the restore did not verify and was rolled back' },
+  CONTAINMENT_CLOSED: {
+    grpc: GrpcCode.FAILED_PRECONDITION,
+    http: 400,
+    description: 'containment_closed: the containment is already closed',
+  },
+  PLAN_NOT_PENDING: {
+    grpc: GrpcCode.FAILED_PRECONDITION,
+    http: 400,
+    description: 'plan_not_pending: the plan is not waiting for approval',
+  },
+  PLAN_EXPIRED: {
+    grpc: GrpcCode.FAILED_PRECONDITION,
+    http: 400,
+    description: 'plan_expired: the time to approve this plan has run out',
+  },
+  PLAN_VOID: {
+    grpc: GrpcCode.FAILED_PRECONDITION,
+    http: 400,
+    description: 'plan_void: the playbook, policy or containment behind this plan changed; the plan is void',
+  },
+  DIGEST_MISMATCH: {
+    grpc: GrpcCode.FAILED_PRECONDITION,
+    http: 400,
+    description: 'digest_mismatch: the action digest does not match the plan; read the plan again',
+  },
+  NOT_AN_APPROVER: {
+    grpc: GrpcCode.PERMISSION_DENIED,
+    http: 403,
+    description: 'not_an_approver: you may not decide this plan',
+  },
+  RESTORE_UNVERIFIED: {
+    grpc: GrpcCode.ABORTED,
+    http: 409,
+    description: 'restore_unverified: the restore did not verify and was rolled back',
+  },
   FAILED_PRECONDITION: { grpc: GrpcCode.FAILED_PRECONDITION, http: 400, description: 'failed precondition' },
   INTERNAL: { grpc: GrpcCode.INTERNAL, http: 500, description: 'internal error' },
   UNAVAILABLE: { grpc: GrpcCode.UNAVAILABLE, http: 503, description: 'service unavailable' },
@@ -108,11 +185,27 @@ export const ErrorCodes = {
   DATA_DIR_LOCKED: { grpc: GrpcCode.FAILED_PRECONDITION, http: 503, description: 'the data directory is in use' },
   CONFIG_INVALID: { grpc: GrpcCode.INVALID_ARGUMENT, http: 500, description: 'invalid configuration' },
   // RFC 6749 §5.2 errors of the token endpoint (rendered as {error, error_description} on OAuth routes).
-  OAUTH_INVALID_REQUEST: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'the request is missing a parameter or is malformed' },
+  OAUTH_INVALID_REQUEST: {
+    grpc: GrpcCode.INVALID_ARGUMENT,
+    http: 400,
+    description: 'the request is missing a parameter or is malformed',
+  },
   OAUTH_INVALID_CLIENT: { grpc: GrpcCode.UNAUTHENTICATED, http: 401, description: 'client authentication failed' },
-  OAUTH_UNAUTHORIZED_CLIENT: { grpc: GrpcCode.PERMISSION_DENIED, http: 400, description: 'the client may not use this grant' },
-  OAUTH_UNSUPPORTED_GRANT_TYPE: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'the grant type is not supported' },
-  OAUTH_INVALID_SCOPE: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'the requested scope exceeds the permissions of the app' },
+  OAUTH_UNAUTHORIZED_CLIENT: {
+    grpc: GrpcCode.PERMISSION_DENIED,
+    http: 400,
+    description: 'the client may not use this grant',
+  },
+  OAUTH_UNSUPPORTED_GRANT_TYPE: {
+    grpc: GrpcCode.INVALID_ARGUMENT,
+    http: 400,
+    description: 'the grant type is not supported',
+  },
+  OAUTH_INVALID_SCOPE: {
+    grpc: GrpcCode.INVALID_ARGUMENT,
+    http: 400,
+    description: 'the requested scope exceeds the permissions of the app',
+  },
   OAUTH_INVALID_DPOP_PROOF: { grpc: GrpcCode.INVALID_ARGUMENT, http: 400, description: 'the DPoP proof is invalid' },
 } as const satisfies Record<string, CodeSpec>;
 
@@ -173,7 +266,11 @@ const UNAVAILABLE_RETRY_AFTER_S = 1;
 
 /** A 503 UNAVAILABLE with Retry-After: the call may succeed if tried again shortly. */
 export function unavailable(description: string, cause?: unknown): AppError {
-  return new AppError('UNAVAILABLE', { description, headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_S) }, cause });
+  return new AppError('UNAVAILABLE', {
+    description,
+    headers: { 'retry-after': String(UNAVAILABLE_RETRY_AFTER_S) },
+    cause,
+  });
 }
 
 /** google.rpc.Status JSON, the error shape of the Users API and of Cordon's own API. */
@@ -198,7 +295,10 @@ const OAUTH_NAMES: Partial<Record<ErrorCode, string>> = {
 
 /** The RFC 6749 error body: `{error, error_description}`. */
 export function toOAuthError(error: AppError): { error: string; error_description: string } {
-  return { error: OAUTH_NAMES[error.code] ?? (error.httpStatus >= 500 ? 'server_error' : 'invalid_request'), error_description: error.description };
+  return {
+    error: OAUTH_NAMES[error.code] ?? (error.httpStatus >= 500 ? 'server_error' : 'invalid_request'),
+    error_description: error.description,
+  };
 }
 
 export function toRpcStatus(error: AppError): RpcStatus {

@@ -14,8 +14,27 @@ describe('logger', () => {
         },
       }),
     );
-    logger.info({ password: 'top-secret-1', user: { password_hash: 'scrypt$top-secret-2' }, app: { creds: { client_secret: 'top-secret-3' } } }, 'creating');
-    logger.info({ req: { headers: { authorization: 'Bearer top-secret-4', cookie: 'sid=top-secret-5', dpop: 'top-secret-6', accept: 'application/json' } } }, 'request');
+    logger.info(
+      {
+        password: 'top-secret-1',
+        user: { password_hash: 'scrypt$top-secret-2' },
+        app: { creds: { client_secret: 'top-secret-3' } },
+      },
+      'creating',
+    );
+    logger.info(
+      {
+        req: {
+          headers: {
+            authorization: 'Bearer top-secret-4',
+            cookie: 'sid=top-secret-5',
+            dpop: 'top-secret-6',
+            accept: 'application/json',
+          },
+        },
+      },
+      'request',
+    );
     const out = lines.join('');
     expect(out).not.toMatch(/top-secret/);
     expect(out.match(/\[redacted\]/g)).toHaveLength(6);
@@ -24,7 +43,9 @@ describe('logger', () => {
 
   it('blanks token and secret parameters in logged URLs', () => {
     expect(redactUrl('/v1/x/signals?token=cdnt_abc&format=ocsf')).toBe('/v1/x/signals?token=[redacted]&format=ocsf');
-    expect(redactUrl('/a?page_token=p1&client_secret=s&x=1#frag')).toBe('/a?page_token=[redacted]&client_secret=[redacted]&x=1#frag');
+    expect(redactUrl('/a?page_token=p1&client_secret=s&x=1#frag')).toBe(
+      '/a?page_token=[redacted]&client_secret=[redacted]&x=1#frag',
+    );
     expect(redactUrl('/plain/path')).toBe('/plain/path');
   });
 });

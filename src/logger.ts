@@ -37,7 +37,15 @@ export function redactUrl(url: string): string {
   return url.replace(/([?&][^=&#]*(?:token|secret)[^=&#]*=)[^&#]*/gi, '$1[redacted]');
 }
 
-type LoggedRequest = { raw?: unknown; method?: string; url?: string; host?: string; ip?: string; clientAddress?: string; socket?: { remotePort?: number } };
+type LoggedRequest = {
+  raw?: unknown;
+  method?: string;
+  url?: string;
+  host?: string;
+  ip?: string;
+  clientAddress?: string;
+  socket?: { remotePort?: number };
+};
 
 /**
  * Fastify's request fields (Fastify takes this serializer over its own), with the URL redacted; a plain
@@ -49,10 +57,20 @@ const serializers = {
     if (req.raw === undefined) return { ...req, url };
     // The client's address as believed behind a trusted proxy; the proxy's own when it differs.
     const remoteAddress = req.clientAddress ?? req.ip;
-    return { method: req.method, url, host: req.host, remoteAddress, ...(remoteAddress !== req.ip ? { peerAddress: req.ip } : {}), remotePort: req.socket?.remotePort };
+    return {
+      method: req.method,
+      url,
+      host: req.host,
+      remoteAddress,
+      ...(remoteAddress !== req.ip ? { peerAddress: req.ip } : {}),
+      remotePort: req.socket?.remotePort,
+    };
   },
 };
 
 export function createLogger(level: LogLevel, destination?: pino.DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers }, destination ?? pino.destination(2));
+  return pino(
+    { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, serializers },
+    destination ?? pino.destination(2),
+  );
 }

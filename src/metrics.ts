@@ -39,7 +39,12 @@ export function createMetrics(): Metrics {
   });
   return {
     registry,
-    httpRequests: new Counter({ name: 'cordon_http_requests_total', help: 'HTTP requests answered, by route pattern and status (401s included)', labelNames: ['method', 'route', 'status'], registers }),
+    httpRequests: new Counter({
+      name: 'cordon_http_requests_total',
+      help: 'HTTP requests answered, by route pattern and status (401s included)',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
     httpDuration: new Histogram({
       name: 'cordon_http_request_duration_seconds',
       help: 'HTTP request latency by route and status',
@@ -56,7 +61,8 @@ export function createMetrics(): Metrics {
     countNumbered(entries) {
       for (const entry of entries) {
         auditEntries.inc({ action: entry.action, outcome: entry.outcome });
-        if (entry.action === 'user.suspend' && entry.outcome === 'changed') suspensions.inc({ actor_type: entry.actor_type });
+        if (entry.action === 'user.suspend' && entry.outcome === 'changed')
+          suspensions.inc({ actor_type: entry.actor_type });
       }
     },
   };

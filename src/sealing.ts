@@ -20,7 +20,8 @@ export function readOrCreateKekFile(dataDir: string): Buffer {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
   const kek = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64url');
-  if (kek.length !== 32) throw new AppError('UNAVAILABLE', { description: `the key-encryption key file ${file} is damaged` });
+  if (kek.length !== 32)
+    throw new AppError('UNAVAILABLE', { description: `the key-encryption key file ${file} is damaged` });
   return kek;
 }
 
@@ -32,7 +33,9 @@ export class Sealer {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.kek, iv).setAAD(Buffer.from(label));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return ['v1', iv, cipher.getAuthTag(), body].map((p) => (typeof p === 'string' ? p : p.toString('base64url'))).join('.');
+    return ['v1', iv, cipher.getAuthTag(), body]
+      .map((p) => (typeof p === 'string' ? p : p.toString('base64url')))
+      .join('.');
   }
 
   /**
@@ -41,7 +44,11 @@ export class Sealer {
    */
   mac(purpose: string, data: string): string {
     let key = this.macKeys.get(purpose);
-    if (!key) this.macKeys.set(purpose, (key = Buffer.from(hkdfSync('sha256', this.kek, Buffer.alloc(0), `cordon mac: ${purpose}`, 32))));
+    if (!key)
+      this.macKeys.set(
+        purpose,
+        (key = Buffer.from(hkdfSync('sha256', this.kek, Buffer.alloc(0), `cordon mac: ${purpose}`, 32))),
+      );
     return createHmac('sha256', key).update(data).digest('base64url');
   }
 
@@ -50,9 +57,12 @@ export class Sealer {
   /** Opens what `seal` made under the same label; anything else (another KEK, label or a tampered value) throws. */
   open(label: string, sealed: string): string {
     const [version, iv, tag, body] = sealed.split('.');
-    if (version !== 'v1' || !iv || !tag || !body) throw new AppError('UNAVAILABLE', { description: `${label}: unknown sealing format` });
+    if (version !== 'v1' || !iv || !tag || !body)
+      throw new AppError('UNAVAILABLE', { description: `${label}: unknown sealing format` });
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.kek, Buffer.from(iv, 'base64url')).setAAD(Buffer.from(label));
+      const decipher = createDecipheriv('aes-256-gcm', this.kek, Buffer.from(iv, 'base64url')).setAAD(
+        Buffer.from(label),
+      );
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
     } catch (error) {

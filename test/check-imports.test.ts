@@ -33,9 +33,12 @@ function check(dir: string, ...args: string[]) {
 const RIGHT_WAY = {
   'errors.ts': 'export class AppError extends Error {}\n',
   'storage/schema.ts': 'export interface Database { users: object }\n',
-  'store/tree.ts': "import type { Database } from '../storage/schema.js';\nexport type Hash = Buffer;\nexport type Db = Database;\n",
-  'audit/merkle.ts': "import type { Hash } from '../store/tree.js';\nimport { AppError } from '../errors.js';\nexport const fail = (h: Hash) => new AppError(h.toString('hex'));\n",
-  'http/routes/audit.ts': "import type { FastifyInstance } from 'fastify';\nimport { fail } from '../../audit/merkle.js';\nexport const routes = (app: FastifyInstance) => [app, fail];\n",
+  'store/tree.ts':
+    "import type { Database } from '../storage/schema.js';\nexport type Hash = Buffer;\nexport type Db = Database;\n",
+  'audit/merkle.ts':
+    "import type { Hash } from '../store/tree.js';\nimport { AppError } from '../errors.js';\nexport const fail = (h: Hash) => new AppError(h.toString('hex'));\n",
+  'http/routes/audit.ts':
+    "import type { FastifyInstance } from 'fastify';\nimport { fail } from '../../audit/merkle.js';\nexport const routes = (app: FastifyInstance) => [app, fail];\n",
   'store/tree.test.ts': "import { routes } from '../http/routes/audit.js';\nexport { routes };\n",
 };
 
@@ -47,7 +50,11 @@ describe('scripts/check-imports.js', () => {
   });
 
   it('refuses a wrong-way import, type-only included, naming the file, the import and the rule', () => {
-    const dir = tree({ ...RIGHT_WAY, 'store/tree.ts': "import type { fail } from '../audit/merkle.js';\nexport type Hash = Buffer;\nexport type F = typeof fail;\n" });
+    const dir = tree({
+      ...RIGHT_WAY,
+      'store/tree.ts':
+        "import type { fail } from '../audit/merkle.js';\nexport type Hash = Buffer;\nexport type F = typeof fail;\n",
+    });
     const { status, stdout } = check(dir, 'src');
     expect(stdout).toBe(
       'src/store/tree.ts:1: store/tree.ts imports (type only) audit/merkle.ts, of layer audit: store imports only storage, the leaf modules (rule "store")\n' +
@@ -61,7 +68,8 @@ describe('scripts/check-imports.js', () => {
       ...RIGHT_WAY,
       'core.ts': 'export interface Core { name: string }\n',
       'directory/guard.ts': "import type { FastifyRequest } from 'fastify';\nexport type R = FastifyRequest;\n",
-      'response/explain.ts': "export type { Core } from '../core.js';\nexport type C = import('../http/routes/audit.js').Routes;\n",
+      'response/explain.ts':
+        "export type { Core } from '../core.js';\nexport type C = import('../http/routes/audit.js').Routes;\n",
       'ids.ts': "import type { Db } from './store/tree.js';\nexport type Id = Db;\n",
     });
     const { status, stdout } = check(dir, 'src');
@@ -78,13 +86,17 @@ describe('scripts/check-imports.js', () => {
 
   it('refuses a folder that is in no layer, so that a new one gets its rule', () => {
     const { status, stdout } = check(tree({ ...RIGHT_WAY, 'helpers/misc.ts': 'export const x = 1;\n' }), 'src');
-    expect(stdout).toContain('src/helpers/misc.ts:1: helpers/misc.ts is in no layer: add its folder to the table in scripts/check-imports.js and docs/architecture.md\n');
+    expect(stdout).toContain(
+      'src/helpers/misc.ts:1: helpers/misc.ts is in no layer: add its folder to the table in scripts/check-imports.js and docs/architecture.md\n',
+    );
     expect(status).toBe(1);
   });
 
   it('passes on the real src/', () => {
     const { status, stdout } = check(process.cwd());
-    expect(stdout).toMatch(/\ncheck-imports: \d+ modules, \d+ imports, 0 wrong-way imports\n$|^check-imports: \d+ modules, \d+ imports, 0 wrong-way imports\n$/);
+    expect(stdout).toMatch(
+      /\ncheck-imports: \d+ modules, \d+ imports, 0 wrong-way imports\n$|^check-imports: \d+ modules, \d+ imports, 0 wrong-way imports\n$/,
+    );
     expect(status).toBe(0);
   });
 

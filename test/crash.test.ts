@@ -53,7 +53,11 @@ describeBackends('crash safety', (backend) => {
   it('keeps every acknowledged call and its audit entry across 10 SIGKILLs', { timeout: 240_000 }, async () => {
     let core = await openTestCore(database);
     const seed = await seedAccount(core, 4);
-    const extra = await createUser(core.directory, testCtx, seed.accountId, { email: 'x@test.example', display_name: 'X', role: 'OWNER' });
+    const extra = await createUser(core.directory, testCtx, seed.accountId, {
+      email: 'x@test.example',
+      display_name: 'X',
+      role: 'OWNER',
+    });
     // Members, an admin and two owners: owner suspensions exercise the account lock too.
     const userIds = [...seed.members.map((m) => m.id), seed.admin.id, seed.owner.id, extra.id];
     await core.close();
@@ -64,14 +68,19 @@ describeBackends('crash safety', (backend) => {
     for (let round = 0; round < 10; round++) {
       const killAfterMs = 50 + Math.floor(Math.random() * 700);
       const rounds = await Promise.all(
-        Array.from({ length: workers }, (_, w) => runAndKill(database.env, [seed.accountId, String(round * 1_000_000 + w * 500_000), ...userIds], killAfterMs)),
+        Array.from({ length: workers }, (_, w) =>
+          runAndKill(database.env, [seed.accountId, String(round * 1_000_000 + w * 500_000), ...userIds], killAfterMs),
+        ),
       );
       acked.push(...rounds.flat());
 
       core = await openTestCore(database);
       try {
         await core.audit.sequencer.drain();
-        const entries = await listAuditEntries(core.database.db, { accountId: seed.accountId, includeUnsequenced: true });
+        const entries = await listAuditEntries(core.database.db, {
+          accountId: seed.accountId,
+          includeUnsequenced: true,
+        });
         // Dense: every entry numbered, 0..n-1.
         expect(entries.map((e) => e.idx)).toEqual(entries.map((_, i) => i));
 
@@ -89,14 +98,18 @@ describeBackends('crash safety', (backend) => {
         // No entry without its change, no change without its entry.
         for (const userId of userIds) {
           let state = 'ACTIVE';
-          for (const e of entries.filter((x) => x.target_id === userId && (x.action === 'user.suspend' || x.action === 'user.reactivate'))) {
+          for (const e of entries.filter(
+            (x) => x.target_id === userId && (x.action === 'user.suspend' || x.action === 'user.reactivate'),
+          )) {
             if (e.outcome !== 'changed') continue;
             expect(e.details).toMatchObject({ from: state });
             state = (e.details as { to: string }).to;
           }
           expect((await findUserById(core.database.db, seed.accountId, userId))!.state).toBe(state);
         }
-        const owners = await Promise.all([seed.owner.id, extra.id].map((id) => findUserById(core.database.db, seed.accountId, id)));
+        const owners = await Promise.all(
+          [seed.owner.id, extra.id].map((id) => findUserById(core.database.db, seed.accountId, id)),
+        );
         expect(owners.some((o) => o!.state === 'ACTIVE')).toBe(true);
       } finally {
         await core.close();

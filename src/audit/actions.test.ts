@@ -64,7 +64,13 @@ describe('the registry of audit actions', () => {
     expect(classOf('user.create')).toEqual([3001, 3, 1, 'Create', 300101]);
     expect(classOf('user.credentials.reset')).toEqual([3001, 3, 3, 'Password Change', 300103]);
     expect(classOf('plan.approve')).toEqual([6003, 6, 99, 'Other', 600399]);
-    expect(toOcsfEvent(entry('group.create'))).toMatchObject({ class_name: 'API Activity', category_name: 'Application Activity' });
-    expect(toOcsfEvent(entry('user.suspend'))).toMatchObject({ class_name: 'Account Change', category_name: 'Identity & Access Management' });
+    expect(toOcsfEvent(entry('group.create'))).toMatchObject({
+      class_name: 'API Activity',
+      category_name: 'Application Activity',
+    });
+    expect(toOcsfEvent(entry('user.suspend'))).toMatchObject({
+      class_name: 'Account Change',
+      category_name: 'Identity & Access Management',
+    });
   });
 });

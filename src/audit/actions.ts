@@ -28,7 +28,12 @@ export type AuditTarget =
 
 /** The OCSF 1.x classes of the feed's events; an action names its class and activity, or is API Activity, Other. */
 export const OcsfClasses = {
-  account_change: { class_uid: 3001, class_name: 'Account Change', category_uid: 3, category_name: 'Identity & Access Management' },
+  account_change: {
+    class_uid: 3001,
+    class_name: 'Account Change',
+    category_uid: 3,
+    category_name: 'Identity & Access Management',
+  },
   api_activity: { class_uid: 6003, class_name: 'API Activity', category_uid: 6, category_name: 'Application Activity' },
 } as const;
 
@@ -50,25 +55,66 @@ interface ActionSpec {
   ocsf?: OcsfMapping;
 }
 
-const accountChange = (activity_id: number, activity_name: string): OcsfMapping => ({ class: 'account_change', activity_id, activity_name });
+const accountChange = (activity_id: number, activity_name: string): OcsfMapping => ({
+  class: 'account_change',
+  activity_id,
+  activity_name,
+});
 
 export const AuditActions = {
   // The directory
-  'account.create': { target: 'account', meaning: 'An account was created (its first owner has entries of their own).' },
-  'user.create': { target: 'user', meaning: 'A user was created: by an administrator, an import, or with a new account.', ocsf: accountChange(1, 'Create') },
-  'user.read': { target: 'user', meaning: "A user's record was read (the Users API, or an administrator's profile view)." },
-  'user.list': { target: 'account', meaning: "The account's users were listed (the Users API, or an administrator's list)." },
-  'user.import': { target: 'account', meaning: 'An import of users was refused before it began; an import writes one `user.create` per user.' },
+  'account.create': {
+    target: 'account',
+    meaning: 'An account was created (its first owner has entries of their own).',
+  },
+  'user.create': {
+    target: 'user',
+    meaning: 'A user was created: by an administrator, an import, or with a new account.',
+    ocsf: accountChange(1, 'Create'),
+  },
+  'user.read': {
+    target: 'user',
+    meaning: "A user's record was read (the Users API, or an administrator's profile view).",
+  },
+  'user.list': {
+    target: 'account',
+    meaning: "The account's users were listed (the Users API, or an administrator's list).",
+  },
+  'user.import': {
+    target: 'account',
+    meaning: 'An import of users was refused before it began; an import writes one `user.create` per user.',
+  },
   'user.update': { target: 'user', meaning: "A user's email, name, role or externally-managed mark was changed." },
   'user.delete': { target: 'user', meaning: 'A user was deleted, with their sessions and memberships.' },
-  'user.suspend': { target: 'user', meaning: "A user was suspended: their sessions end and a containment record opens.", ocsf: accountChange(5, 'Disable') },
-  'user.reactivate': { target: 'user', meaning: 'A suspended user was reactivated: the containment record closes.', ocsf: accountChange(2, 'Enable') },
+  'user.suspend': {
+    target: 'user',
+    meaning: 'A user was suspended: their sessions end and a containment record opens.',
+    ocsf: accountChange(5, 'Disable'),
+  },
+  'user.reactivate': {
+    target: 'user',
+    meaning: 'A suspended user was reactivated: the containment record closes.',
+    ocsf: accountChange(2, 'Enable'),
+  },
   'user.sessions.read': { target: 'user', meaning: "A user's sessions were listed by an administrator." },
-  'user.sign_in': { target: ['user', 'email'], meaning: 'A sign-in: the session made, or the reason it was refused (target `email` when no user has it).' },
-  'user.password.change': { target: 'user', meaning: 'A person changed their own password, or was refused (the reason).' },
-  'user.credentials.reset': { target: 'user', meaning: "A user's password and TOTP seed were replaced by generated ones.", ocsf: accountChange(3, 'Password Change') },
+  'user.sign_in': {
+    target: ['user', 'email'],
+    meaning: 'A sign-in: the session made, or the reason it was refused (target `email` when no user has it).',
+  },
+  'user.password.change': {
+    target: 'user',
+    meaning: 'A person changed their own password, or was refused (the reason).',
+  },
+  'user.credentials.reset': {
+    target: 'user',
+    meaning: "A user's password and TOTP seed were replaced by generated ones.",
+    ocsf: accountChange(3, 'Password Change'),
+  },
   'session.create': { target: 'user', meaning: 'A session was opened for a user (its id and kind).' },
-  'session.revoke': { target: 'user', meaning: "A user's session was ended, e.g. by signing out (its id and the reason)." },
+  'session.revoke': {
+    target: 'user',
+    meaning: "A user's session was ended, e.g. by signing out (its id and the reason).",
+  },
   'group.create': { target: 'group', meaning: 'A group was created.' },
   'group.read': { target: 'group', meaning: 'A group with its members was read by an administrator.' },
   'group.list': { target: 'account', meaning: "The account's groups were listed by an administrator." },
@@ -79,31 +125,76 @@ export const AuditActions = {
   'app.create': { target: 'app', meaning: 'An OAuth app was created, with its permissions and constraints.' },
   'app.disable': { target: 'app', meaning: 'An OAuth app was disabled: its tokens stop working.' },
   'app.secret.rotate': { target: 'app', meaning: "An app's client secret was replaced; the old one stops working." },
-  'token.issue': { target: 'app', meaning: 'An access token was issued to an app (client_credentials), or refused (the reason).' },
+  'token.issue': {
+    target: 'app',
+    meaning: 'An access token was issued to an app (client_credentials), or refused (the reason).',
+  },
   'token.revoke': { target: 'app', meaning: 'An app revoked one of its access tokens (RFC 7009), or was refused.' },
-  'key.rotate': { target: 'signing_key', meaning: 'A new token-signing key signs from now on; the previous one retires (system log).' },
-  'key.revoke': { target: 'signing_key', meaning: 'A token-signing key was revoked: the tokens it signed stop working (system log).' },
+  'key.rotate': {
+    target: 'signing_key',
+    meaning: 'A new token-signing key signs from now on; the previous one retires (system log).',
+  },
+  'key.revoke': {
+    target: 'signing_key',
+    meaning: 'A token-signing key was revoked: the tokens it signed stop working (system log).',
+  },
   // The response engine
-  'source.create': { target: 'source', meaning: 'A detection source was registered, with its format and how it authenticates.' },
-  'source.disable': { target: 'source', meaning: "A detection source was disabled: its credentials stop working." },
-  'signal.receive': { target: 'signal', meaning: 'A SIEM alert was received and stored with its plan (`unchanged`: a duplicate).' },
-  'plan.create': { target: 'plan', meaning: 'The engine made a plan for a signal, with every guard verdict and its status.' },
-  'plan.approve': { target: 'plan', meaning: "A person approved a pending plan, bound to its action digest; the last approval executes it." },
+  'source.create': {
+    target: 'source',
+    meaning: 'A detection source was registered, with its format and how it authenticates.',
+  },
+  'source.disable': { target: 'source', meaning: 'A detection source was disabled: its credentials stop working.' },
+  'signal.receive': {
+    target: 'signal',
+    meaning: 'A SIEM alert was received and stored with its plan (`unchanged`: a duplicate).',
+  },
+  'plan.create': {
+    target: 'plan',
+    meaning: 'The engine made a plan for a signal, with every guard verdict and its status.',
+  },
+  'plan.approve': {
+    target: 'plan',
+    meaning: 'A person approved a pending plan, bound to its action digest; the last approval executes it.',
+  },
   'plan.deny': { target: 'plan', meaning: 'A person denied a pending plan.' },
   'plan.expire': { target: 'plan', meaning: 'A pending plan got no decision within the approval time.' },
-  'plan.void': { target: 'plan', meaning: 'A pending plan became void: the playbook, policy or containment behind it changed.' },
-  'containment.restore': { target: 'containment', meaning: 'A contained user was restored through the containment record, and the result verified.' },
-  'containment.restore_request': { target: 'containment', meaning: "A restore was asked for that waits for people's approvals under the restore policy." },
+  'plan.void': {
+    target: 'plan',
+    meaning: 'A pending plan became void: the playbook, policy or containment behind it changed.',
+  },
+  'containment.restore': {
+    target: 'containment',
+    meaning: 'A contained user was restored through the containment record, and the result verified.',
+  },
+  'containment.restore_request': {
+    target: 'containment',
+    meaning: "A restore was asked for that waits for people's approvals under the restore policy.",
+  },
   'automation.pause': { target: 'account', meaning: "The account's automation was paused (the kill switch)." },
   'automation.resume': { target: 'account', meaning: "The account's automation was resumed." },
   'automation.breaker_cap': { target: 'account', meaning: "The account's blast-radius cap was changed." },
-  'automation.breaker_trip': { target: 'breaker', meaning: 'A blast-radius breaker tripped: its plans wait for approval.' },
-  'automation.breaker_reset': { target: 'breaker', meaning: 'A tripped breaker was reset (the subjects it held back).' },
-  'automation.restore_policy': { target: 'account', meaning: "The account's restore policy was set: approvals a restore needs, and the approver group." },
+  'automation.breaker_trip': {
+    target: 'breaker',
+    meaning: 'A blast-radius breaker tripped: its plans wait for approval.',
+  },
+  'automation.breaker_reset': {
+    target: 'breaker',
+    meaning: 'A tripped breaker was reset (the subjects it held back).',
+  },
+  'automation.restore_policy': {
+    target: 'account',
+    meaning: "The account's restore policy was set: approvals a restore needs, and the approver group.",
+  },
   'playbook.apply': { target: 'playbook', meaning: 'A playbook was applied: a new version when its content changed.' },
-  'policy.apply': { target: 'protection_policy', meaning: 'The protected-principal policy was applied: a new version when its content changed.' },
+  'policy.apply': {
+    target: 'protection_policy',
+    meaning: 'The protected-principal policy was applied: a new version when its content changed.',
+  },
   // The system log
-  'http.unauthenticated_refusals': { target: 'address', meaning: "One address's requests refused before they authenticated, counted over a window (system log)." },
+  'http.unauthenticated_refusals': {
+    target: 'address',
+    meaning: "One address's requests refused before they authenticated, counted over a window (system log).",
+  },
 } as const satisfies Record<string, ActionSpec>;
 
 export type AuditAction = keyof typeof AuditActions;
@@ -122,7 +213,10 @@ export function ocsfMappingOf(action: string): OcsfMapping {
 export function renderAuditActions(): string {
   const cell = (text: string) => text.replaceAll('|', '\\|');
   const rows = Object.entries(AuditActions).map(([action, spec]: [string, ActionSpec]) => {
-    const targets = ([] as AuditTarget[]).concat(spec.target).map((t) => `\`${t}\``).join(' or ');
+    const targets = ([] as AuditTarget[])
+      .concat(spec.target)
+      .map((t) => `\`${t}\``)
+      .join(' or ');
     const ocsf = spec.ocsf ?? OCSF_DEFAULT;
     return `| \`${action}\` | ${targets} | ${cell(spec.meaning)} | ${OcsfClasses[ocsf.class].class_name}: ${ocsf.activity_name} |`;
   });

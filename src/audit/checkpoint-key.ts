@@ -32,16 +32,23 @@ interface StoredKey {
 }
 
 function fromStored(stored: StoredKey): CheckpointKey {
-  if (!isValidKeyName(stored.name)) throw new AppError('UNAVAILABLE', { description: `the checkpoint key's name ${JSON.stringify(stored.name)} is not valid` });
+  if (!isValidKeyName(stored.name))
+    throw new AppError('UNAVAILABLE', {
+      description: `the checkpoint key's name ${JSON.stringify(stored.name)} is not valid`,
+    });
   const privateKey = createPrivateKey({ key: Buffer.from(stored.private_key, 'base64'), format: 'der', type: 'pkcs8' });
-  if (privateKey.asymmetricKeyType !== 'ed25519') throw new AppError('UNAVAILABLE', { description: 'the checkpoint key is not an Ed25519 key' });
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw new AppError('UNAVAILABLE', { description: 'the checkpoint key is not an Ed25519 key' });
   const publicKey = createPublicKey(privateKey);
   return { name: stored.name, privateKey, publicKey, verifierKey: formatVerifierKey(stored.name, publicKey) };
 }
 
 function makeKey(origin: string | undefined): StoredKey {
   const { privateKey } = generateKeyPairSync('ed25519');
-  return { name: origin ?? `cordon-${randomBytes(4).toString('hex')}`, private_key: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64') };
+  return {
+    name: origin ?? `cordon-${randomBytes(4).toString('hex')}`,
+    private_key: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+  };
 }
 
 /** Reads the checkpoint key, making it on first use. */
@@ -63,7 +70,8 @@ export async function loadCheckpointKey(config: Config, db: Executor, sealer: Se
     }
   }
   const label = 'checkpoint key';
-  const read = async (from: Executor) => (await from.selectFrom('checkpoint_keys').selectAll().orderBy('created_at').executeTakeFirst())?.private_key_enc;
+  const read = async (from: Executor) =>
+    (await from.selectFrom('checkpoint_keys').selectAll().orderBy('created_at').executeTakeFirst())?.private_key_enc;
   let sealed = await read(db);
   if (!sealed) {
     const made = makeKey(origin);

@@ -18,7 +18,12 @@ describe('formatCheckpoint and parseCheckpoint', () => {
     expect(formatCheckpoint({ origin: 'cordon.example/audit', size: 0, rootHash: EMPTY_ROOT })).toBe(
       'cordon.example/audit\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n',
     );
-    expect(parseCheckpoint(`log\n1234\n${ROOT_B64}\n`)).toEqual({ origin: 'log', size: 1234, rootHash: ROOT, extensions: [] });
+    expect(parseCheckpoint(`log\n1234\n${ROOT_B64}\n`)).toEqual({
+      origin: 'log',
+      size: 1234,
+      rootHash: ROOT,
+      extensions: [],
+    });
   });
 
   it('round-trip every checkpoint, extension lines included, and text is canonical', () => {
@@ -106,9 +111,9 @@ describe('signCheckpoint and openCheckpoint', () => {
   it('rejects a changed size or a wrong signer', () => {
     const note = signCheckpoint({ origin: log.name, size: 8, rootHash: ROOT }, log);
     expect(() => openCheckpoint(note.replace('\n8\n', '\n9\n'), [logKey])).toThrow(InvalidNote);
-    expect(() => openCheckpoint(signCheckpoint({ origin: log.name, size: 8, rootHash: ROOT }, witness), [logKey])).toThrow(
-      InvalidNote,
-    );
+    expect(() =>
+      openCheckpoint(signCheckpoint({ origin: log.name, size: 8, rootHash: ROOT }, witness), [logKey]),
+    ).toThrow(InvalidNote);
   });
 
   it('rejects a checkpoint for another origin when an origin is expected', () => {

@@ -100,7 +100,9 @@ export function openCheckpoint(
   const { text, verifiedBy } = openNote(note, verifiers);
   const checkpoint = parseCheckpoint(text);
   if (expect.origin !== undefined && checkpoint.origin !== expect.origin) {
-    throw new InvalidCheckpoint(`origin ${JSON.stringify(checkpoint.origin)}, expected ${JSON.stringify(expect.origin)}`);
+    throw new InvalidCheckpoint(
+      `origin ${JSON.stringify(checkpoint.origin)}, expected ${JSON.stringify(expect.origin)}`,
+    );
   }
   return { checkpoint, verifiedBy };
 }

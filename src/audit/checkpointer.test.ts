@@ -14,13 +14,26 @@ describeBackends('audit checkpoints', (backend) => {
   const t = useFreshCore(backend);
 
   const grow = async (logId: string, n: number) => {
-    await Promise.all(Array.from({ length: n }, (_, i) => t.core.audit.record({ accountId: logId, ctx: testCtx, action: 'user.read', target: { type: 'user', id: `U${i}` }, outcome: 'read' })));
+    await Promise.all(
+      Array.from({ length: n }, (_, i) =>
+        t.core.audit.record({
+          accountId: logId,
+          ctx: testCtx,
+          action: 'user.read',
+          target: { type: 'user', id: `U${i}` },
+          outcome: 'read',
+        }),
+      ),
+    );
     await t.core.audit.sequencer.drain();
   };
 
   it('signs C2SP checkpoints that verify with the published key, each consistent with the one before', async () => {
     await t.core.checkpointer.stop(); // the test runs the passes
-    const { account } = await createAccount(t.core.directory, testCtx, { name: 'A', owner: { email: 'o@a.example', display_name: 'O' } });
+    const { account } = await createAccount(t.core.directory, testCtx, {
+      name: 'A',
+      owner: { email: 'o@a.example', display_name: 'O' },
+    });
     await grow(account.id, 10);
     expect(await t.core.checkpointer.pass()).toBeGreaterThanOrEqual(1);
     const first = (await findCheckpoint(t.core.database.db, account.id))!;
@@ -42,12 +55,17 @@ describeBackends('audit checkpoints', (backend) => {
 
   it('refuses to sign when the stored tree no longer extends the last signed one', async () => {
     await t.core.checkpointer.stop();
-    const { account } = await createAccount(t.core.directory, testCtx, { name: 'A', owner: { email: 'o@a.example', display_name: 'O' } });
+    const { account } = await createAccount(t.core.directory, testCtx, {
+      name: 'A',
+      owner: { email: 'o@a.example', display_name: 'O' },
+    });
     await grow(account.id, 8);
     await t.core.checkpointer.pass();
     const signed = (await findCheckpoint(t.core.database.db, account.id))!;
     // Rewrite history: leaf 2 of the signed part changes, with every stored node above it.
-    await sql`UPDATE audit_tree_nodes SET hash = sha256(hash) WHERE account_id = ${account.id} AND idx = 2 / (1 << level)`.execute(t.core.database.db);
+    await sql`UPDATE audit_tree_nodes SET hash = sha256(hash) WHERE account_id = ${account.id} AND idx = 2 / (1 << level)`.execute(
+      t.core.database.db,
+    );
     await grow(account.id, 3);
     expect(await t.core.checkpointer.pass()).toBe(0);
     expect((await findCheckpoint(t.core.database.db, account.id))!.size).toBe(signed.size);

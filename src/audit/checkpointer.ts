@@ -24,7 +24,11 @@ export class Checkpointer {
     private readonly key: CheckpointKey,
     private readonly options: { intervalMs: number; logger?: Logger | undefined },
   ) {
-    this.periodic = new Periodic(() => this.pass(), options.intervalMs, (error) => options.logger?.error({ err: error }, 'audit checkpoint pass failed; retrying'));
+    this.periodic = new Periodic(
+      () => this.pass(),
+      options.intervalMs,
+      (error) => options.logger?.error({ err: error }, 'audit checkpoint pass failed; retrying'),
+    );
   }
 
   start(): void {
@@ -44,13 +48,20 @@ export class Checkpointer {
     return signed;
   }
 
-  private async checkpoint(logId: string, size: number, last: { size: number; root: Buffer } | undefined): Promise<boolean> {
+  private async checkpoint(
+    logId: string,
+    size: number,
+    last: { size: number; root: Buffer } | undefined,
+  ): Promise<boolean> {
     const read: NodeReader = (ids) => readTreeNodes(this.db, logId, ids);
     const root = await rootAt(size, read);
     if (last) {
       const proof = await resolvePlan(consistencyPlan(last.size, size), read);
       if (!verifyConsistency(last.size, size, proof, last.root, root)) {
-        this.options.logger?.error({ log: logId, signed_size: last.size, size }, 'audit log is not consistent with its last checkpoint: refusing to sign (tampered storage?)');
+        this.options.logger?.error(
+          { log: logId, signed_size: last.size, size },
+          'audit log is not consistent with its last checkpoint: refusing to sign (tampered storage?)',
+        );
         return false;
       }
     }

@@ -58,5 +58,7 @@ export function toAuditRow(entry: AuditEntryInput): AuditEntryValues {
  * NUL, which neither jsonb nor text columns take: both become U+FFFD here, so that no input can fail an
  * append (a refusal could not be audited) or stall the log's tree.
  */
-const wellFormed = (text: string): string => (text as string & { toWellFormed(): string }).toWellFormed().replaceAll('\u0000', '\uFFFD');
-export const toJsonText = (value: unknown): string => JSON.stringify(value, (_, v: unknown) => (typeof v === 'string' ? wellFormed(v) : v));
+const wellFormed = (text: string): string =>
+  (text as string & { toWellFormed(): string }).toWellFormed().replaceAll('\u0000', '\uFFFD');
+export const toJsonText = (value: unknown): string =>
+  JSON.stringify(value, (_, v: unknown) => (typeof v === 'string' ? wellFormed(v) : v));

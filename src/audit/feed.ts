@@ -29,7 +29,15 @@ const encode = (state: CursorState) => Buffer.from(JSON.stringify(state)).toStri
 function decode(cursor: string): CursorState {
   try {
     const state = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as CursorState;
-    if (Number.isSafeInteger(state.next) && state.next >= 0 && Number.isInteger(state.limit) && state.limit >= 1 && state.limit <= 1000 && !Number.isNaN(Date.parse(state.start))) return state;
+    if (
+      Number.isSafeInteger(state.next) &&
+      state.next >= 0 &&
+      Number.isInteger(state.limit) &&
+      state.limit >= 1 &&
+      state.limit <= 1000 &&
+      !Number.isNaN(Date.parse(state.start))
+    )
+      return state;
   } catch {
     // refused below
   }
@@ -37,7 +45,12 @@ function decode(cursor: string): CursorState {
 }
 
 /** One page of a log's entries, as `render` shapes them. The account comes from the caller's credential, never the cursor. */
-export async function readFeed<T>(db: Executor, logId: string, request: FeedRequest, render: (entry: NumberedEntry) => T): Promise<{ cursor: string; has_more: boolean; items: T[] }> {
+export async function readFeed<T>(
+  db: Executor,
+  logId: string,
+  request: FeedRequest,
+  render: (entry: NumberedEntry) => T,
+): Promise<{ cursor: string; has_more: boolean; items: T[] }> {
   let state: CursorState;
   if (request.cursor !== undefined) {
     state = decode(request.cursor);
@@ -47,7 +60,12 @@ export async function readFeed<T>(db: Executor, logId: string, request: FeedRequ
     const start = request.start_time ?? new Date((end ? Date.parse(end) : Date.now()) - 3_600_000).toISOString();
     state = { next: 0, limit: request.limit ?? 100, start, end };
   }
-  const rows = await searchEntries(db, logId, { fromIndex: state.next, limit: state.limit + 1, startTime: new Date(state.start), endTime: state.end ? new Date(state.end) : undefined });
+  const rows = await searchEntries(db, logId, {
+    fromIndex: state.next,
+    limit: state.limit + 1,
+    startTime: new Date(state.start),
+    endTime: state.end ? new Date(state.end) : undefined,
+  });
   const items = rows.slice(0, state.limit);
   const next = items.length > 0 ? items.at(-1)!.idx + 1 : state.next;
   return { cursor: encode({ ...state, next }), has_more: rows.length > state.limit, items: items.map(render) };
@@ -74,8 +92,19 @@ export function toOnePasswordEvent(entry: NumberedEntry) {
     object_type: entry.target_type,
     object_uuid: entry.target_id,
     aux_info: entry.outcome,
-    session: { uuid: text(entry.authz.session_id), login_time: '', device_uuid: '', ip: text(entry.details.source_address) },
-    cordon: { index: entry.idx, outcome: entry.outcome, cause: entry.cause, authz: entry.authz, details: entry.details },
+    session: {
+      uuid: text(entry.authz.session_id),
+      login_time: '',
+      device_uuid: '',
+      ip: text(entry.details.source_address),
+    },
+    cordon: {
+      index: entry.idx,
+      outcome: entry.outcome,
+      cause: entry.cause,
+      authz: entry.authz,
+      details: entry.details,
+    },
   };
 }
 
@@ -97,10 +126,25 @@ export function toOcsfEvent(entry: NumberedEntry) {
     status_id: refused ? 2 : 1,
     status: refused ? 'Failure' : 'Success',
     message: `${entry.action} ${entry.target_type}:${entry.target_id} (${entry.outcome})`,
-    actor: entry.actor_type === 'app' ? { app_name: entry.actor_id } : { user: { uid: entry.actor_id, type: entry.actor_type } },
+    actor:
+      entry.actor_type === 'app'
+        ? { app_name: entry.actor_id }
+        : { user: { uid: entry.actor_id, type: entry.actor_type } },
     ...(entry.target_type === 'user' ? { user: { uid: entry.target_id } } : {}),
     ...(text(entry.details.source_address) ? { src_endpoint: { ip: text(entry.details.source_address) } } : {}),
-    metadata: { uid: entryUuid(entry), version: '1.3.0', product: { name: 'Cordon', vendor_name: 'Cordon' }, log_name: entry.account_id, sequence: entry.idx },
-    unmapped: { action: entry.action, outcome: entry.outcome, cause: entry.cause, authz: entry.authz, details: entry.details },
+    metadata: {
+      uid: entryUuid(entry),
+      version: '1.3.0',
+      product: { name: 'Cordon', vendor_name: 'Cordon' },
+      log_name: entry.account_id,
+      sequence: entry.idx,
+    },
+    unmapped: {
+      action: entry.action,
+      outcome: entry.outcome,
+      cause: entry.cause,
+      authz: entry.authz,
+      details: entry.details,
+    },
   };
 }

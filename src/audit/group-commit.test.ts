@@ -26,7 +26,12 @@ describe('group commit', () => {
       return new Promise(() => undefined);
     });
     const commit = new GroupCommit(db, { maxBatch: 2, concurrency: 1, maxQueue: 3 });
-    const settle = (p: Promise<void>) => p.then(() => 'written', (error: unknown) => (isAppError(error) ? `${error.code} ${error.httpStatus} ${error.headers?.['retry-after']}` : String(error)));
+    const settle = (p: Promise<void>) =>
+      p.then(
+        () => 'written',
+        (error: unknown) =>
+          isAppError(error) ? `${error.code} ${error.httpStatus} ${error.headers?.['retry-after']}` : String(error),
+      );
     const outcomes: string[] = [];
     for (let i = 0; i < 8; i++) void settle(commit.append(row(i))).then((outcome) => (outcomes[i] = outcome));
     await new Promise((resolve) => setImmediate(resolve));
@@ -49,7 +54,10 @@ describe('group commit', () => {
     });
     const commit = new GroupCommit(db, { maxBatch: 10, concurrency: 1, maxQueue: 100 });
     const failed = await Promise.allSettled([commit.append(row(1)), commit.append(row(2))]);
-    expect(failed.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : 'written'))).toEqual(['Connection terminated unexpectedly', 'Connection terminated unexpectedly']);
+    expect(failed.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : 'written'))).toEqual([
+      'Connection terminated unexpectedly',
+      'Connection terminated unexpectedly',
+    ]);
     away = false;
     await Promise.all([commit.append(row(3)), commit.append(row(4))]);
     expect(written).toHaveLength(1);

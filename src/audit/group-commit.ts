@@ -35,7 +35,8 @@ export class GroupCommit {
   ) {}
 
   append(row: AuditEntryValues): Promise<void> {
-    if (this.queue.length >= this.options.maxQueue) return Promise.reject(unavailable('the audit log is not keeping up; try again shortly'));
+    if (this.queue.length >= this.options.maxQueue)
+      return Promise.reject(unavailable('the audit log is not keeping up; try again shortly'));
     return new Promise((resolve, reject) => {
       // Records handed in during one turn of the event loop go out together, not the first one alone.
       if (this.queue.push({ row, resolve, reject }) === 1) setImmediate(() => this.pump());
@@ -60,7 +61,10 @@ export class GroupCommit {
 
   private async flush(batch: Pending[]): Promise<void> {
     try {
-      await insertAuditEntries(this.db, batch.map((p) => p.row));
+      await insertAuditEntries(
+        this.db,
+        batch.map((p) => p.row),
+      );
     } catch (error) {
       // One bad record must not fail its neighbours: when PostgreSQL refused the data (so nothing was
       // written), retry them one by one. Any other failure (a lost connection) may have committed: retrying

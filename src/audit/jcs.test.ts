@@ -138,7 +138,10 @@ describe('canonicalJson: properties', () => {
   });
 
   it('does not depend on the order members were inserted', () => {
-    const entries = fc.uniqueArray(fc.tuple(fc.string({ unit: 'binary' }), json), { selector: ([name]) => name, maxLength: 8 });
+    const entries = fc.uniqueArray(fc.tuple(fc.string({ unit: 'binary' }), json), {
+      selector: ([name]) => name,
+      maxLength: 8,
+    });
     const permuted = entries.chain((list) =>
       fc.tuple(fc.constant(list), fc.shuffledSubarray(list, { minLength: list.length, maxLength: list.length })),
     );

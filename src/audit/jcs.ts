@@ -43,7 +43,8 @@ const below = (parent: Where, key: string | number): Where => ({ parent, key: St
 
 function pointer(where: Where): string {
   const keys: string[] = [];
-  for (let at: Where | undefined = where; at?.parent; at = at.parent) keys.unshift(at.key.replace(/~/g, '~0').replace(/\//g, '~1'));
+  for (let at: Where | undefined = where; at?.parent; at = at.parent)
+    keys.unshift(at.key.replace(/~/g, '~0').replace(/\//g, '~1'));
   return keys.map((k) => `/${k}`).join('');
 }
 
@@ -65,7 +66,9 @@ function serialise(value: unknown, path: Where, ancestors: Set<object>): string 
       if (ancestors.has(value)) fail(path, 'cyclic reference');
       ancestors.add(value);
       {
-        const text = Array.isArray(value) ? serialiseArray(value, path, ancestors) : serialiseObject(value, path, ancestors);
+        const text = Array.isArray(value)
+          ? serialiseArray(value, path, ancestors)
+          : serialiseObject(value, path, ancestors);
         ancestors.delete(value);
         return text;
       }

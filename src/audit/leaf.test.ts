@@ -3,7 +3,11 @@ import { expect, it } from 'vitest';
 import { canonicalJson } from './jcs.js';
 import { leafData, leafObject } from './leaf.js';
 
-const json = fc.jsonValue({ maxDepth: 3 }).map((v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? v : { v })) as fc.Arbitrary<Record<string, unknown>>;
+const json = fc
+  .jsonValue({ maxDepth: 3 })
+  .map((v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? v : { v })) as fc.Arbitrary<
+  Record<string, unknown>
+>;
 const text = fc.string({ unit: 'grapheme', maxLength: 30 });
 
 it('writes the leaf exactly as RFC 8785 would canonicalise the whole entry', () => {

@@ -17,7 +17,9 @@ const NODE_PREFIX = Buffer.of(1);
 
 /** The leaf hash, SHA-256(0x00 || data): the prefix keeps a leaf from passing for an interior node. */
 export function hashLeaf(data: Buffer | string): Hash {
-  return typeof data === 'string' ? hash('sha256', `\0${data}`, 'buffer') : hash('sha256', Buffer.concat([LEAF_PREFIX, data]), 'buffer');
+  return typeof data === 'string'
+    ? hash('sha256', `\0${data}`, 'buffer')
+    : hash('sha256', Buffer.concat([LEAF_PREFIX, data]), 'buffer');
 }
 
 /** An interior node, SHA-256(0x01 || left || right). */
@@ -30,7 +32,8 @@ export function hashChildren(left: Hash, right: Hash): Hash {
  * hex string allocates no Buffer for the result, which is most of the cost of hashing 100-byte inputs.
  */
 export const hashLeafHex = (data: string): string => hash('sha256', `\0${data}`, 'hex');
-export const hashChildrenHex = (left: string, right: string): string => hash('sha256', Buffer.from(`01${left}${right}`, 'hex'), 'hex');
+export const hashChildrenHex = (left: string, right: string): string =>
+  hash('sha256', Buffer.from(`01${left}${right}`, 'hex'), 'hex');
 
 /** The largest power of two strictly less than n (n > 1): where MTH splits D[n]. */
 export function splitPoint(n: number): number {
@@ -70,7 +73,8 @@ export type ProofPlan = Array<[start: number, end: number]>;
 
 /** PATH(m, D[n]) of RFC 6962 §2.1.1, as ranges, leaf to root. */
 export function inclusionPlan(m: number, n: number): ProofPlan {
-  if (!Number.isSafeInteger(m) || !Number.isSafeInteger(n) || m < 0 || m >= n) throw new RangeError(`no leaf ${m} in a tree of size ${n}`);
+  if (!Number.isSafeInteger(m) || !Number.isSafeInteger(n) || m < 0 || m >= n)
+    throw new RangeError(`no leaf ${m} in a tree of size ${n}`);
   const plan: ProofPlan = [];
   const path = (m: number, start: number, end: number): void => {
     const size = end - start;
@@ -90,7 +94,8 @@ export function inclusionPlan(m: number, n: number): ProofPlan {
 
 /** PROOF(m, D[n]) of RFC 6962 §2.1.2, as ranges, for 0 < m < n. */
 export function consistencyPlan(m: number, n: number): ProofPlan {
-  if (!Number.isSafeInteger(m) || !Number.isSafeInteger(n) || m <= 0 || m >= n) throw new RangeError(`no consistency proof from ${m} to ${n}`);
+  if (!Number.isSafeInteger(m) || !Number.isSafeInteger(n) || m <= 0 || m >= n)
+    throw new RangeError(`no consistency proof from ${m} to ${n}`);
   const plan: ProofPlan = [];
   const subproof = (m: number, start: number, end: number, whole: boolean): void => {
     const size = end - start;
@@ -197,7 +202,11 @@ export function verifyConsistency(size1: number, size2: number, proof: Hash[], r
  * reader for nodes before them: each new leaf closes every subtree it ends. Only the left siblings
  * on the old right edge are read (O(log n)).
  */
-export async function nodesCompletedBy(from: number, leaves: Hash[], read: NodeReader): Promise<Array<NodeId & { hash: Hash }>> {
+export async function nodesCompletedBy(
+  from: number,
+  leaves: Hash[],
+  read: NodeReader,
+): Promise<Array<NodeId & { hash: Hash }>> {
   const made = new Map<string, Hash>();
   const key = (level: number, index: number) => `${level}/${index}`;
   // The complete subtrees of the old tree's right edge: the only old nodes a new one can combine with.

@@ -80,7 +80,10 @@ describe('the C2SP signed-note example', () => {
 
   it('is rejected when one bit of the text changes', () => {
     const key = parseVerifierKey(example.vkey);
-    expectInvalid(() => openNote(exampleNote.replace('example message', 'example messagd'), [key]), 'signature-invalid');
+    expectInvalid(
+      () => openNote(exampleNote.replace('example message', 'example messagd'), [key]),
+      'signature-invalid',
+    );
   });
 });
 
@@ -107,7 +110,10 @@ describe('parseVerifierKey', () => {
     ['flipped key bit', 'example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2l'],
     ['not base64', 'example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2*'],
     ['url-safe base64', 'example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k'.replace('A', '-')],
-    ['ECDSA type byte', `example.com/foo+530d903a+${Buffer.concat([Buffer.of(2), Buffer.alloc(32)]).toString('base64')}`],
+    [
+      'ECDSA type byte',
+      `example.com/foo+530d903a+${Buffer.concat([Buffer.of(2), Buffer.alloc(32)]).toString('base64')}`,
+    ],
     ['31-byte key', `example.com/foo+530d903a+${Buffer.concat([Buffer.of(1), Buffer.alloc(31)]).toString('base64')}`],
   ])('rejects %s', (_, text) => {
     expect(() => parseVerifierKey(text)).toThrow(InvalidNoteKey);
@@ -145,13 +151,27 @@ describe('signNote and openNote', () => {
   it('rejects any flipped bit of the 64-byte signature', () => {
     const note = signNote('tree head\n', alice);
     for (let bit = 32; bit < 32 + 512; bit += 7) {
-      expectInvalid(() => openNote(editSignature(note, 0, (b) => flipBit(b, bit)), [aliceKey]), 'signature-invalid');
+      expectInvalid(
+        () =>
+          openNote(
+            editSignature(note, 0, (b) => flipBit(b, bit)),
+            [aliceKey],
+          ),
+        'signature-invalid',
+      );
     }
   });
 
   it('ignores a signature whose key ID does not match, so the note is unverified', () => {
     const note = signNote('tree head\n', alice);
-    expectInvalid(() => openNote(editSignature(note, 0, (b) => flipBit(b, 0)), [aliceKey]), 'unverified');
+    expectInvalid(
+      () =>
+        openNote(
+          editSignature(note, 0, (b) => flipBit(b, 0)),
+          [aliceKey],
+        ),
+      'unverified',
+    );
   });
 
   it('rejects a note signed only by unknown keys', () => {
@@ -171,20 +191,46 @@ describe('signNote and openNote', () => {
 
   it('rejects a short signature by a known key', () => {
     const note = signNote('x\n', alice);
-    expectInvalid(() => openNote(editSignature(note, 0, (b) => b.subarray(0, 67)), [aliceKey]), 'signature-invalid');
-    expectInvalid(() => openNote(editSignature(note, 0, (b) => b.subarray(0, 4)), [aliceKey]), 'malformed-signature-line');
+    expectInvalid(
+      () =>
+        openNote(
+          editSignature(note, 0, (b) => b.subarray(0, 67)),
+          [aliceKey],
+        ),
+      'signature-invalid',
+    );
+    expectInvalid(
+      () =>
+        openNote(
+          editSignature(note, 0, (b) => b.subarray(0, 4)),
+          [aliceKey],
+        ),
+      'malformed-signature-line',
+    );
   });
 
   it('rejects a repeated signature line by the same key when the repeat is bad', () => {
     const note = signNote('x\n', [alice, alice]);
     expect(openNote(note, [aliceKey]).verifiedBy).toEqual([alice.name]);
-    expectInvalid(() => openNote(editSignature(note, 1, (b) => flipBit(b, 100)), [aliceKey]), 'signature-invalid');
+    expectInvalid(
+      () =>
+        openNote(
+          editSignature(note, 1, (b) => flipBit(b, 100)),
+          [aliceKey],
+        ),
+      'signature-invalid',
+    );
   });
 
   it('accepts 16 signatures and refuses more than 100 lines', () => {
     const signers = Array.from({ length: 16 }, (_, i) => generateNoteSigner(`w${i}.example`));
     const note = signNote('x\n', signers);
-    expect(openNote(note, signers.map((s) => parseVerifierKey(s.verifierKey))).verifiedBy).toHaveLength(16);
+    expect(
+      openNote(
+        note,
+        signers.map((s) => parseVerifierKey(s.verifierKey)),
+      ).verifiedBy,
+    ).toHaveLength(16);
     const line = note.split('\n')[2]!;
     expectInvalid(() => openNote(`x\n\n${`${line}\n`.repeat(101)}`, [aliceKey]), 'too-many-signatures');
   });
@@ -233,9 +279,9 @@ describe('signNote and openNote', () => {
   it('refuses bad signer names and non-Ed25519 keys', () => {
     expect(() => signNote('x\n', { ...alice, name: 'a+b' })).toThrow(InvalidNoteKey);
     expect(() => signNote('x\n', { ...alice, name: 'a b' })).toThrow(InvalidNoteKey);
-    expect(() => signNote('x\n', { name: 'p256', privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey })).toThrow(
-      InvalidNoteKey,
-    );
+    expect(() =>
+      signNote('x\n', { name: 'p256', privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey }),
+    ).toThrow(InvalidNoteKey);
     expect(() => signNote('x\n', [])).toThrow(InvalidNoteKey);
   });
 
@@ -254,6 +300,7 @@ describe('decodeCanonicalBase64', () => {
         if (text.endsWith('=')) expect(decodeCanonicalBase64(text.replace(/=+$/, ''))).toBeUndefined();
       }),
     );
-    for (const bad of ['', 'QQ', 'QR==', 'Q===', ' QQ==', 'QQ==\n', 'a-b_']) expect(decodeCanonicalBase64(bad)).toBeUndefined();
+    for (const bad of ['', 'QQ', 'QR==', 'Q===', ' QQ==', 'QQ==\n', 'a-b_'])
+      expect(decodeCanonicalBase64(bad)).toBeUndefined();
   });
 });

@@ -75,7 +75,8 @@ export function isValidKeyName(name: string): boolean {
  * under another name or algorithm.
  */
 export function noteKeyId(name: string, sigType: number, publicKeyRaw: Uint8Array): Buffer {
-  if (!Number.isInteger(sigType) || sigType < 0 || sigType > 0xff) throw new InvalidNoteKey(`bad signature type ${sigType}`);
+  if (!Number.isInteger(sigType) || sigType < 0 || sigType > 0xff)
+    throw new InvalidNoteKey(`bad signature type ${sigType}`);
   return createHash('sha256')
     .update(name, 'utf8')
     .update(Buffer.of(0x0a, sigType))
@@ -111,7 +112,8 @@ export function parseVerifierKey(text: string): VerifierKey {
   if (key === undefined) throw new InvalidNoteKey('the key is not canonical base64');
   if (key[0] !== SIG_TYPE_ED25519) throw new InvalidNoteKey(`unsupported signature type ${key[0] ?? 'none'}`);
   const raw = key.subarray(1);
-  if (raw.length !== ED25519_PUBLIC_KEY_BYTES) throw new InvalidNoteKey(`an Ed25519 key has 32 bytes, not ${raw.length}`);
+  if (raw.length !== ED25519_PUBLIC_KEY_BYTES)
+    throw new InvalidNoteKey(`an Ed25519 key has 32 bytes, not ${raw.length}`);
   const keyId = parseInt(idHex, 16);
   if (noteKeyId(name, SIG_TYPE_ED25519, raw).readUInt32BE(0) !== keyId) {
     throw new InvalidNoteKey('the key ID does not match the name and key');
@@ -127,7 +129,9 @@ export function parseVerifierKey(text: string): VerifierKey {
 export function signNote(text: string, signers: NoteSigner | readonly NoteSigner[]): string {
   assertNoteText(text);
   // Array.isArray narrows a readonly array to any[]: say what it is.
-  const list: readonly NoteSigner[] = Array.isArray(signers) ? (signers as readonly NoteSigner[]) : [signers as NoteSigner];
+  const list: readonly NoteSigner[] = Array.isArray(signers)
+    ? (signers as readonly NoteSigner[])
+    : [signers as NoteSigner];
   if (list.length === 0) throw new InvalidNoteKey('at least one signer is needed');
   if (list.length > MAX_SIGNATURE_LINES) throw new InvalidNoteKey(`at most ${MAX_SIGNATURE_LINES} signers`);
   const message = Buffer.from(text, 'utf8');
@@ -182,7 +186,8 @@ export function openNote(note: string | Uint8Array, verifiers: readonly Verifier
     const verifier = verifiers.find((v) => v.name === name && v.keyId === keyId);
     if (verifier === undefined) continue; // unknown keys are ignored (they may be other logs' or witnesses')
     // Unlike Go's sumdb/note we check repeated lines by the same key too: a bad one is still bad.
-    const ok = signature.length === ED25519_SIGNATURE_BYTES && verify(null, messageBytes, verifier.publicKey, signature);
+    const ok =
+      signature.length === ED25519_SIGNATURE_BYTES && verify(null, messageBytes, verifier.publicKey, signature);
     if (!ok) throw new InvalidNote('signature-invalid', `the signature by ${name} does not verify`);
     if (!verifiedBy.includes(name)) verifiedBy.push(name);
   }

@@ -11,10 +11,19 @@ import type { Executor } from '../store/executor.js';
 import { readEntryWithNodes, readTreeNodes } from '../store/tree.js';
 import { consistencyPlan, inclusionPlan, resolvePlan, type Hash, type NodeReader } from './merkle.js';
 
-const reader = (db: Executor, logId: string): NodeReader => (ids) => readTreeNodes(db, logId, ids);
+const reader =
+  (db: Executor, logId: string): NodeReader =>
+  (ids) =>
+    readTreeNodes(db, logId, ids);
 
-export async function proveInclusion(db: Executor, logId: string, index: number, size: number): Promise<{ entry: NumberedEntry; leaf: Hash; path: Hash[] }> {
-  if (index >= size) throw new AppError('INVALID_ARGUMENT', { description: `entry ${index} is not in the tree of size ${size}` });
+export async function proveInclusion(
+  db: Executor,
+  logId: string,
+  index: number,
+  size: number,
+): Promise<{ entry: NumberedEntry; leaf: Hash; path: Hash[] }> {
+  if (index >= size)
+    throw new AppError('INVALID_ARGUMENT', { description: `entry ${index} is not in the tree of size ${size}` });
   // The entry and its leaf ride along with the path's nodes: one statement.
   let found: { entry: NumberedEntry | undefined; leaf: Hash } | undefined;
   const path = await resolvePlan(inclusionPlan(index, size), async (ids) => {
@@ -28,7 +37,8 @@ export async function proveInclusion(db: Executor, logId: string, index: number,
 
 /** RFC 6962 PROOF(first, second); empty for equal sizes. The caller has checked 0 < first ≤ second ≤ the tree's size. */
 export async function proveConsistency(db: Executor, logId: string, first: number, second: number): Promise<Hash[]> {
-  if (first > second) throw new AppError('INVALID_ARGUMENT', { description: `first (${first}) is past second (${second})` });
+  if (first > second)
+    throw new AppError('INVALID_ARGUMENT', { description: `first (${first}) is past second (${second})` });
   return first === second ? [] : resolvePlan(consistencyPlan(first, second), reader(db, logId));
 }
 
@@ -44,10 +54,23 @@ export interface EntryProof {
 }
 
 /** EntryProof for `index`; undefined while no signed checkpoint covers it yet. */
-export async function proveAgainstLatest(db: Executor, key: CheckpointKey, logId: string, index: number): Promise<EntryProof | undefined> {
+export async function proveAgainstLatest(
+  db: Executor,
+  key: CheckpointKey,
+  logId: string,
+  index: number,
+): Promise<EntryProof | undefined> {
   const checkpoint = await findCheckpoint(db, logId);
   if (!checkpoint || checkpoint.size <= index) return undefined;
   const { entry, leaf, path } = await proveInclusion(db, logId, index, checkpoint.size);
   const b64 = (h: Buffer) => h.toString('base64');
-  return { entry, tree_size: checkpoint.size, leaf_hash: b64(leaf), inclusion_path: path.map(b64), signed_note: checkpoint.note, origin: logOrigin(key, logId), verifier_key: key.verifierKey };
+  return {
+    entry,
+    tree_size: checkpoint.size,
+    leaf_hash: b64(leaf),
+    inclusion_path: path.map(b64),
+    signed_note: checkpoint.note,
+    origin: logOrigin(key, logId),
+    verifier_key: key.verifierKey,
+  };
 }

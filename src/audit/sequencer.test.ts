@@ -11,14 +11,28 @@ describeBackends('audit append, group commit and sequencer', (backend) => {
   let accountId: string;
 
   beforeEach(async () => {
-    ({ account: { id: accountId } } = await createAccount(t.core.directory, testCtx, { name: 'A', owner: { email: 'o@a.example', display_name: 'O' } }));
+    ({
+      account: { id: accountId },
+    } = await createAccount(t.core.directory, testCtx, {
+      name: 'A',
+      owner: { email: 'o@a.example', display_name: 'O' },
+    }));
   });
 
   const record = (i: number, account = accountId) =>
-    t.core.audit.record({ accountId: account, ctx: testCtx, action: 'user.read', target: { type: 'user', id: `U${i}` }, outcome: 'read', details: { i } });
+    t.core.audit.record({
+      accountId: account,
+      ctx: testCtx,
+      action: 'user.read',
+      target: { type: 'user', id: `U${i}` },
+      outcome: 'read',
+      details: { i },
+    });
 
   const countReads = async () =>
-    (await listAuditEntries(t.core.database.db, { accountId, includeUnsequenced: true })).filter((e) => e.action === 'user.read').length;
+    (await listAuditEntries(t.core.database.db, { accountId, includeUnsequenced: true })).filter(
+      (e) => e.action === 'user.read',
+    ).length;
 
   it('answers each group-committed record only once it is durable, and numbers every one densely', async () => {
     await Promise.all(Array.from({ length: 500 }, (_, i) => record(i)));
@@ -34,7 +48,10 @@ describeBackends('audit append, group commit and sequencer', (backend) => {
   });
 
   it('keeps one log per account, each dense from 0', async () => {
-    const { account: other } = await createAccount(t.core.directory, testCtx, { name: 'B', owner: { email: 'o@b.example', display_name: 'O' } });
+    const { account: other } = await createAccount(t.core.directory, testCtx, {
+      name: 'B',
+      owner: { email: 'o@b.example', display_name: 'O' },
+    });
     await Promise.all(Array.from({ length: 60 }, (_, i) => record(i, i % 2 ? accountId : other.id)));
     await t.core.audit.sequencer.drain();
     for (const id of [accountId, other.id]) {
@@ -45,7 +62,13 @@ describeBackends('audit append, group commit and sequencer', (backend) => {
   });
 
   it('a failing record does not fail the records batched with it', async () => {
-    const bad = t.core.audit.record({ accountId, ctx: testCtx, action: 'user.read', target: { type: 'user', id: 'U' }, outcome: 'bogus' as never });
+    const bad = t.core.audit.record({
+      accountId,
+      ctx: testCtx,
+      action: 'user.read',
+      target: { type: 'user', id: 'U' },
+      outcome: 'bogus' as never,
+    });
     const good = Array.from({ length: 20 }, (_, i) => record(i));
     await expect(bad).rejects.toThrow();
     await Promise.all(good);

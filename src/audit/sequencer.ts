@@ -11,7 +11,14 @@
  */
 import type { Logger } from 'pino';
 import { backoffDelay } from '../backoff.js';
-import { listLogsWithUnsequenced, lockLogHead, numberInboxEntries, readNumberedEntries, setLogHead, type NumberedEntry } from '../store/audit.js';
+import {
+  listLogsWithUnsequenced,
+  lockLogHead,
+  numberInboxEntries,
+  readNumberedEntries,
+  setLogHead,
+  type NumberedEntry,
+} from '../store/audit.js';
 import type { Executor } from '../store/executor.js';
 import { insertTreeNodes, readTreeNodes } from '../store/tree.js';
 import { leafHashOf } from './leaf.js';
@@ -123,7 +130,12 @@ export class Sequencer {
  * exactly the numbered entries; entries numbered before the tree existed are added first, `limit` at a
  * time. Returns how many entries were numbered or added to the tree.
  */
-export async function sequenceLog(db: Executor, logId: string, limit: number, onNumbered?: (entries: NumberedEntry[]) => void): Promise<number> {
+export async function sequenceLog(
+  db: Executor,
+  logId: string,
+  limit: number,
+  onNumbered?: (entries: NumberedEntry[]) => void,
+): Promise<number> {
   const { count, fresh } = await db.transaction().execute(async (trx) => {
     const head = await lockLogHead(trx, logId);
     const fresh = await numberInboxEntries(trx, logId, head.size, limit);
@@ -133,10 +145,13 @@ export async function sequenceLog(db: Executor, logId: string, limit: number, on
       leaves = head.tree_size + behind.length === head.size ? [...behind, ...fresh] : behind;
     }
     if (leaves.length > 0) {
-      const nodes = await nodesCompletedBy(head.tree_size, leaves.map(leafHashOf), (ids) => readTreeNodes(trx, logId, ids));
+      const nodes = await nodesCompletedBy(head.tree_size, leaves.map(leafHashOf), (ids) =>
+        readTreeNodes(trx, logId, ids),
+      );
       await insertTreeNodes(trx, logId, nodes);
     }
-    if (fresh.length > 0 || leaves.length > 0) await setLogHead(trx, logId, { size: head.size + fresh.length, tree_size: head.tree_size + leaves.length });
+    if (fresh.length > 0 || leaves.length > 0)
+      await setLogHead(trx, logId, { size: head.size + fresh.length, tree_size: head.tree_size + leaves.length });
     return { count: Math.max(fresh.length, leaves.length), fresh };
   });
   if (fresh.length > 0) onNumbered?.(fresh);

@@ -7,7 +7,16 @@ import { getLogSize, readNumberedEntries } from '../store/audit.js';
 import { readTreeNodes } from '../store/tree.js';
 import { leafData, leafHashOf } from './leaf.js';
 import { sequenceLog } from './sequencer.js';
-import { hashLeaf, inclusionPlan, nodesCompletedBy, resolvePlan, rootAt, verifyInclusion, type Hash, type NodeReader } from './merkle.js';
+import {
+  hashLeaf,
+  inclusionPlan,
+  nodesCompletedBy,
+  resolvePlan,
+  rootAt,
+  verifyInclusion,
+  type Hash,
+  type NodeReader,
+} from './merkle.js';
 
 /** The root of these leaves, computed in memory from scratch. */
 async function rootOf(leaves: Hash[]): Promise<Hash> {
@@ -21,15 +30,29 @@ describeBackends('audit Merkle tree', (backend) => {
   const t = useFreshCore(backend);
 
   const setup = async (records: number) => {
-    const { account } = await createAccount(t.core.directory, testCtx, { name: 'A', owner: { email: 'o@a.example', display_name: 'O' } });
+    const { account } = await createAccount(t.core.directory, testCtx, {
+      name: 'A',
+      owner: { email: 'o@a.example', display_name: 'O' },
+    });
     await Promise.all(
       Array.from({ length: records }, (_, i) =>
-        t.core.audit.record({ accountId: account.id, ctx: testCtx, action: 'user.read', target: { type: 'user', id: `U${i}` }, outcome: 'read', details: { i, note: 'ü\u2028"' } }),
+        t.core.audit.record({
+          accountId: account.id,
+          ctx: testCtx,
+          action: 'user.read',
+          target: { type: 'user', id: `U${i}` },
+          outcome: 'read',
+          details: { i, note: 'ü\u2028"' },
+        }),
       ),
     );
     await t.core.audit.sequencer.drain();
     const size = await getLogSize(t.core.database.db, account.id);
-    return { logId: account.id, size, read: ((ids) => readTreeNodes(t.core.database.db, account.id, ids)) as NodeReader };
+    return {
+      logId: account.id,
+      size,
+      read: ((ids) => readTreeNodes(t.core.database.db, account.id, ids)) as NodeReader,
+    };
   };
 
   it('keeps the tree in step with the numbered entries: the stored root is the root of their leaves', async () => {
@@ -42,8 +65,12 @@ describeBackends('audit Merkle tree', (backend) => {
     expect((await rootAt(size, read)).equals(await rootOf(leaves))).toBe(true);
     expect((await rootAt(100, read)).equals(await rootOf(leaves.slice(0, 100)))).toBe(true);
     const m = 123;
-    expect(verifyInclusion(leaves[m]!, m, size, await resolvePlan(inclusionPlan(m, size), read), await rootAt(size, read))).toBe(true);
-    const { rows } = await sql<{ tree_size: number }>`SELECT tree_size FROM audit_logs WHERE account_id = ${logId}`.execute(t.core.database.db);
+    expect(
+      verifyInclusion(leaves[m]!, m, size, await resolvePlan(inclusionPlan(m, size), read), await rootAt(size, read)),
+    ).toBe(true);
+    const { rows } = await sql<{
+      tree_size: number;
+    }>`SELECT tree_size FROM audit_logs WHERE account_id = ${logId}`.execute(t.core.database.db);
     expect(rows[0]!.tree_size).toBe(size);
   });
 
@@ -53,10 +80,19 @@ describeBackends('audit Merkle tree', (backend) => {
     await t.core.audit.sequencer.stop(); // this test runs the passes itself
     await sql`DELETE FROM audit_tree_nodes WHERE account_id = ${logId}`.execute(t.core.database.db);
     await sql`UPDATE audit_logs SET tree_size = 0 WHERE account_id = ${logId}`.execute(t.core.database.db);
-    await t.core.audit.record({ accountId: logId, ctx: testCtx, action: 'user.read', target: { type: 'user', id: 'late' }, outcome: 'read' });
+    await t.core.audit.record({
+      accountId: logId,
+      ctx: testCtx,
+      action: 'user.read',
+      target: { type: 'user', id: 'late' },
+      outcome: 'read',
+    });
     await t.core.audit.settle();
     expect(await sequenceLog(t.core.database.db, logId, 16)).toBe(16); // 16 old entries; the new one waits its turn
-    const { rows } = await sql<{ size: number; tree_size: number }>`SELECT size, tree_size FROM audit_logs WHERE account_id = ${logId}`.execute(t.core.database.db);
+    const { rows } = await sql<{
+      size: number;
+      tree_size: number;
+    }>`SELECT size, tree_size FROM audit_logs WHERE account_id = ${logId}`.execute(t.core.database.db);
     expect(rows[0]).toEqual({ size: size + 1, tree_size: 16 });
     await t.core.audit.sequencer.drain();
     const entries = await readNumberedEntries(t.core.database.db, logId, 0, size + 1);
@@ -72,6 +108,8 @@ describeBackends('audit Merkle tree', (backend) => {
     expect(leafHashOf(moved).equals(leafHashOf(entry!))).toBe(false);
     expect(leafHashOf({ ...entry!, account_id: 'OTHER' }).equals(leafHashOf(entry!))).toBe(false);
     expect(leafHashOf(entry!).equals(hashLeaf(Buffer.from(leafData(entry!))))).toBe(true);
-    expect(leafData(entry!)).toBe(leafData({ ...entry!, details: Object.fromEntries(Object.entries(entry!.details).reverse()) }));
+    expect(leafData(entry!)).toBe(
+      leafData({ ...entry!, details: Object.fromEntries(Object.entries(entry!.details).reverse()) }),
+    );
   });
 });

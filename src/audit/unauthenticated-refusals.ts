@@ -50,8 +50,11 @@ export class UnauthenticatedRefusals {
   ) {
     this.windowMs = options.windowSeconds * 1000;
     this.maxAddresses = options.maxAddresses ?? 1000;
-    this.periodic = new Periodic(() => this.flush(Date.now()), Math.min(1000, this.windowMs), (error) =>
-      options.logger?.error({ err: error }, 'could not write the tally of unauthenticated refusals; retrying'),
+    this.periodic = new Periodic(
+      () => this.flush(Date.now()),
+      Math.min(1000, this.windowMs),
+      (error) =>
+        options.logger?.error({ err: error }, 'could not write the tally of unauthenticated refusals; retrying'),
     );
   }
 
@@ -80,8 +83,12 @@ export class UnauthenticatedRefusals {
   async flush(now: number): Promise<void> {
     const closed = [...this.windows.entries()].filter(([start]) => start + this.windowMs <= now);
     for (const [start] of closed) this.windows.delete(start);
-    const writes = closed.flatMap(([start, window]) => [...window].map(([address, bucket]) => ({ start, address, bucket })));
-    const results = await Promise.allSettled(writes.map((w) => this.audit.record(this.entryOf(w.start, w.address, w.bucket))));
+    const writes = closed.flatMap(([start, window]) =>
+      [...window].map(([address, bucket]) => ({ start, address, bucket })),
+    );
+    const results = await Promise.allSettled(
+      writes.map((w) => this.audit.record(this.entryOf(w.start, w.address, w.bucket))),
+    );
     const failed = writes.filter((_, i) => results[i]!.status === 'rejected');
     for (const { start, address, bucket } of failed) {
       let window = this.windows.get(start);
@@ -102,7 +109,9 @@ export class UnauthenticatedRefusals {
       .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
       .slice(0, TOP_ROUTES)
       .map(([route, count]) => ({ route, count }));
-    const statuses = Object.fromEntries([...bucket.statuses].sort((a, b) => a[0] - b[0]).map(([status, count]) => [String(status), count]));
+    const statuses = Object.fromEntries(
+      [...bucket.statuses].sort((a, b) => a[0] - b[0]).map(([status, count]) => [String(status), count]),
+    );
     return {
       accountId: SYSTEM_LOG,
       ctx: { actor: { type: 'anonymous', id: address }, authz: { method: 'none' } },

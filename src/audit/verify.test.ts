@@ -59,10 +59,18 @@ const NODES = nodesOf(Array.from({ length: 5000 }, (_, i) => entryAt(i)));
 const entryLine = (entry: NumberedEntry, leafHash = leafHashOf(entry).toString('hex'), nodes = NODES[entry.idx]!) =>
   exportLine(leafData(entry), leafHash, nodes).trimEnd();
 /** The same line as a JSON tool would rewrite it: members in another order. */
-const bareLine = (entry: NumberedEntry, leafHash = leafHashOf(entry).toString('hex')) => JSON.stringify({ leaf_hash: leafHash, nodes: NODES[entry.idx], leaf: leafObject(entry) });
+const bareLine = (entry: NumberedEntry, leafHash = leafHashOf(entry).toString('hex')) =>
+  JSON.stringify({ leaf_hash: leafHash, nodes: NODES[entry.idx], leaf: leafObject(entry) });
 
 function headerLine(note: string, overrides: Record<string, unknown> = {}): string {
-  return JSON.stringify({ format: 'cordon-audit-export/v2', log: LOG, origin: ORIGIN, verifier_key: signer.verifierKey, checkpoint: note, ...overrides });
+  return JSON.stringify({
+    format: 'cordon-audit-export/v2',
+    log: LOG,
+    origin: ORIGIN,
+    verifier_key: signer.verifierKey,
+    checkpoint: note,
+    ...overrides,
+  });
 }
 
 /** An export of `size` entries whose checkpoint covers the first `signed` of them. */
@@ -96,36 +104,105 @@ describe('verifyExport', () => {
 
   it('says the result is untrusted when it had to use the bundle’s own key', async () => {
     const { lines, root } = await makeExport(25);
-    expect(await verify(lines, {})).toEqual({ ok: true, log: LOG, size: 25, root: root.toString('hex'), trusted: false });
+    expect(await verify(lines, {})).toEqual({
+      ok: true,
+      log: LOG,
+      size: 25,
+      root: root.toString('hex'),
+      trusted: false,
+    });
   });
 
   it('verifies an empty log, and refuses lines past the checkpoint', async () => {
     const empty = signCheckpoint({ origin: ORIGIN, size: 0, rootHash: EMPTY_ROOT }, signer);
-    expect(await verify([headerLine(empty)])).toEqual({ ok: true, log: LOG, size: 0, root: EMPTY_ROOT.toString('hex'), trusted: true });
+    expect(await verify([headerLine(empty)])).toEqual({
+      ok: true,
+      log: LOG,
+      size: 0,
+      root: EMPTY_ROOT.toString('hex'),
+      trusted: true,
+    });
     // Nothing vouches for a line past the checkpoint, and an export never has one.
     const { lines } = await makeExport(30, 25);
     expect(await verify(lines)).toEqual({
       ok: false,
-      problem: 'entry 25: the export goes past its checkpoint (size 25): nothing vouches for this line, and an export never has one',
+      problem:
+        'entry 25: the export goes past its checkpoint (size 25): nothing vouches for this line, and an export never has one',
       firstBadIndex: 25,
     });
   });
 
-  const leafMismatch = (i: number) => `entry ${i}: the leaf hash does not match the leaf: the entry or its stored leaf hash was altered`;
+  const leafMismatch = (i: number) =>
+    `entry ${i}: the leaf hash does not match the leaf: the entry or its stored leaf hash was altered`;
   it.each([
     ['one byte of details', (l: string[]) => editEntry(l, 7, '"reason":"risk"', '"reason":"rusk"'), 7, leafMismatch(7)],
-    ['one byte of the actor', (l: string[]) => editEntry(l, 0, '"actor":{"id":"usr_0"', '"actor":{"id":"usr_9"'), 0, leafMismatch(0)],
+    [
+      'one byte of the actor',
+      (l: string[]) => editEntry(l, 0, '"actor":{"id":"usr_0"', '"actor":{"id":"usr_9"'),
+      0,
+      leafMismatch(0),
+    ],
     ['one byte of recorded_at', (l: string[]) => editEntry(l, 24, '.000024Z', '.000025Z'), 24, leafMismatch(24)],
-    ['the stored leaf hash', (l: string[]) => l.map((line, i) => (i === 13 ? entryLine(entryAt(12), '0'.repeat(64)) : line)), 12, leafMismatch(12)],
-    ['a deleted entry line', (l: string[]) => l.filter((_, i) => i !== 10), 9, 'entry 9: index is 10 at position 9: an entry is missing, moved or repeated'],
-    ['two swapped lines', (l: string[]) => [...l.slice(0, 4), l[5]!, l[4]!, ...l.slice(6)], 3, 'entry 3: index is 4 at position 3: an entry is missing, moved or repeated'],
-    ['a repeated line', (l: string[]) => [...l.slice(0, 6), l[5]!, ...l.slice(6)], 5, 'entry 5: index is 4 at position 5: an entry is missing, moved or repeated'],
-    ['a wrong log', (l: string[]) => editEntry(l, 3, `"log":"${LOG}"`, '"log":"acc_other"'), 3, `entry 3: log "acc_other" is not the exported log "${LOG}"`],
-    ['a line that is not JSON', (l: string[]) => l.map((line, i) => (i === 2 ? line.slice(0, -1) : line)), 1, 'entry 1: the line is not a JSON object'],
-    ['a field no leaf covers', (l: string[]) => editEntry(l, 2, '"index":2,', '"index":2,"verified":true,'), 2, 'entry 2: leaf has the field "verified", which no leaf covers'],
-    ['a field beside the leaf', (l: string[]) => editEntry(l, 2, '{"leaf":', '{"verified":true,"leaf":'), 2, 'entry 2: the line has the field "verified", which no leaf covers'],
-    ['a wrongly typed field', (l: string[]) => editEntry(l, 2, '"index":2,', '"index":"2",'), 2, 'entry 2: index must be an integer'],
-    ['a party with a field more', (l: string[]) => editEntry(l, 2, '"actor":{', '"actor":{"role":"OWNER",'), 2, 'entry 2: actor must be {"id", "type"} strings'],
+    [
+      'the stored leaf hash',
+      (l: string[]) => l.map((line, i) => (i === 13 ? entryLine(entryAt(12), '0'.repeat(64)) : line)),
+      12,
+      leafMismatch(12),
+    ],
+    [
+      'a deleted entry line',
+      (l: string[]) => l.filter((_, i) => i !== 10),
+      9,
+      'entry 9: index is 10 at position 9: an entry is missing, moved or repeated',
+    ],
+    [
+      'two swapped lines',
+      (l: string[]) => [...l.slice(0, 4), l[5]!, l[4]!, ...l.slice(6)],
+      3,
+      'entry 3: index is 4 at position 3: an entry is missing, moved or repeated',
+    ],
+    [
+      'a repeated line',
+      (l: string[]) => [...l.slice(0, 6), l[5]!, ...l.slice(6)],
+      5,
+      'entry 5: index is 4 at position 5: an entry is missing, moved or repeated',
+    ],
+    [
+      'a wrong log',
+      (l: string[]) => editEntry(l, 3, `"log":"${LOG}"`, '"log":"acc_other"'),
+      3,
+      `entry 3: log "acc_other" is not the exported log "${LOG}"`,
+    ],
+    [
+      'a line that is not JSON',
+      (l: string[]) => l.map((line, i) => (i === 2 ? line.slice(0, -1) : line)),
+      1,
+      'entry 1: the line is not a JSON object',
+    ],
+    [
+      'a field no leaf covers',
+      (l: string[]) => editEntry(l, 2, '"index":2,', '"index":2,"verified":true,'),
+      2,
+      'entry 2: leaf has the field "verified", which no leaf covers',
+    ],
+    [
+      'a field beside the leaf',
+      (l: string[]) => editEntry(l, 2, '{"leaf":', '{"verified":true,"leaf":'),
+      2,
+      'entry 2: the line has the field "verified", which no leaf covers',
+    ],
+    [
+      'a wrongly typed field',
+      (l: string[]) => editEntry(l, 2, '"index":2,', '"index":"2",'),
+      2,
+      'entry 2: index must be an integer',
+    ],
+    [
+      'a party with a field more',
+      (l: string[]) => editEntry(l, 2, '"actor":{', '"actor":{"role":"OWNER",'),
+      2,
+      'entry 2: actor must be {"id", "type"} strings',
+    ],
   ])('catches %s and names the entry', async (_, tamper, firstBadIndex, problem) => {
     const { lines } = await makeExport(25);
     expect(await verify(tamper(lines))).toEqual({ ok: false, problem, firstBadIndex });
@@ -144,12 +221,16 @@ describe('verifyExport', () => {
     const { lines } = await makeExport(25);
     // The last entry: no stored node covers it, so only the root can tell.
     const forged = lines.map((line, i) => (i === 25 ? entryLine({ ...entryAt(24), outcome: 'refused' }) : line));
-    expect(await verify(forged)).toEqual({ ok: false, problem: 'root does not match the signed checkpoint (size 25): the entries are not the ones the log signed' });
+    expect(await verify(forged)).toEqual({
+      ok: false,
+      problem: 'root does not match the signed checkpoint (size 25): the entries are not the ones the log signed',
+    });
   });
 
   it('refuses a line in any other form than the exporter’s, even one that parses to the same entry', async () => {
     const { lines, entries } = await makeExport(25);
-    const notExported = 'entry 3: the line is not byte for byte what `cordon audit export` writes (reformatted, or its leaf not in RFC 8785 form): verify the export as exported';
+    const notExported =
+      'entry 3: the line is not byte for byte what `cordon audit export` writes (reformatted, or its leaf not in RFC 8785 form): verify the export as exported';
     const reformatted = [
       bareLine(entries[3]!), // members in another order, no nodes
       JSON.stringify(JSON.parse(lines[4]!) as unknown, null, 1).replace(/\n/g, ''), // pretty-printed
@@ -158,7 +239,11 @@ describe('verifyExport', () => {
       lines[4]!.replace('"index":3,', '"index":3.0000000000000001,'), // parses to 3
     ];
     for (const line of reformatted) {
-      expect(await verify(lines.map((l, i) => (i === 4 ? line : l)))).toEqual({ ok: false, problem: notExported, firstBadIndex: 3 });
+      expect(await verify(lines.map((l, i) => (i === 4 ? line : l)))).toEqual({
+        ok: false,
+        problem: notExported,
+        firstBadIndex: 3,
+      });
     }
   });
 
@@ -166,10 +251,13 @@ describe('verifyExport', () => {
     const entries = Array.from({ length: 3 }, (_, i) => ({ ...entryAt(i), details: { reason: 'r\uFFFD' } }));
     const { note } = await checkpointOf(entries);
     const nodes = nodesOf(entries);
-    const text = [headerLine(note), ...entries.map((e, i) => entryLine(e, undefined, nodes[i]))].map((l) => `${l}\n`).join('');
-    const bytes = (data: Buffer) => (async function* () {
-      yield data;
-    })();
+    const text = [headerLine(note), ...entries.map((e, i) => entryLine(e, undefined, nodes[i]))]
+      .map((l) => `${l}\n`)
+      .join('');
+    const bytes = (data: Buffer) =>
+      (async function* () {
+        yield data;
+      })();
     expect(await verifyExport(bytes(Buffer.from(text)), trusted)).toMatchObject({ ok: true, size: 3 });
     // A decoder turns 0xFF into U+FFFD too; the bytes differ from the signed ones all the same.
     const genuine = Buffer.from(text);
@@ -205,14 +293,23 @@ describe('verifyExport', () => {
       problem: `the checkpoint does not verify with the trusted key (${ORIGIN}) for origin "${ORIGIN}": invalid note (unverified): no signature by a known key`,
     });
     const altered = [lines[0]!.replace('\\n25\\n', '\\n24\\n'), ...lines.slice(1)];
-    expect(await verify(altered)).toMatchObject({ ok: false, problem: expect.stringContaining('invalid note (signature-invalid)') });
+    expect(await verify(altered)).toMatchObject({
+      ok: false,
+      problem: expect.stringContaining('invalid note (signature-invalid)'),
+    });
 
     // A forger re-signs rewritten entries with their own key and ships that key in the header.
     const rewritten = entries.map((e) => ({ ...e, outcome: 'unchanged' as const }));
     const { note: forgedNote } = await checkpointOf(rewritten, other);
     const forgedNodes = nodesOf(rewritten);
-    const forged = [headerLine(forgedNote, { verifier_key: other.verifierKey }), ...rewritten.map((e, i) => entryLine(e, undefined, forgedNodes[i]))];
-    expect(await verify(forged)).toMatchObject({ ok: false, problem: expect.stringContaining('does not verify with the trusted key') });
+    const forged = [
+      headerLine(forgedNote, { verifier_key: other.verifierKey }),
+      ...rewritten.map((e, i) => entryLine(e, undefined, forgedNodes[i])),
+    ];
+    expect(await verify(forged)).toMatchObject({
+      ok: false,
+      problem: expect.stringContaining('does not verify with the trusted key'),
+    });
     expect(await verify(forged, {})).toMatchObject({ ok: true, trusted: false });
   });
 
@@ -224,7 +321,10 @@ describe('verifyExport', () => {
       ok: false,
       problem: 'the header\'s format is "v0", expected "cordon-audit-export/v2"',
     });
-    expect(await verify([headerLine(note, { log: 7 }), ...lines.slice(1)])).toEqual({ ok: false, problem: "the header's log must be a non-empty string" });
+    expect(await verify([headerLine(note, { log: 7 }), ...lines.slice(1)])).toEqual({
+      ok: false,
+      problem: "the header's log must be a non-empty string",
+    });
     expect(await verify([headerLine(note, { origin: 'other.test/audit' }), ...lines.slice(1)])).toMatchObject({
       ok: false,
       problem: expect.stringContaining('invalid checkpoint: origin "cordon.test/audit", expected "other.test/audit"'),
@@ -238,7 +338,9 @@ describe('verifyExport', () => {
   it('reports progress against the checkpoint size', async () => {
     const { lines } = await makeExport(5000);
     const calls: Array<[number, number]> = [];
-    expect(await verify(lines, { ...trusted, onProgress: (done, total) => calls.push([done, total]) })).toMatchObject({ ok: true });
+    expect(await verify(lines, { ...trusted, onProgress: (done, total) => calls.push([done, total]) })).toMatchObject({
+      ok: true,
+    });
     expect(calls).toEqual([
       [4096, 5000],
       [5000, 5000],
@@ -266,7 +368,8 @@ describe('verifyExport with a previous checkpoint', () => {
     const previous = (await checkpointOf(before)).note;
     expect(await verify(lines, { ...trusted, previousCheckpoint: previous })).toEqual({
       ok: false,
-      problem: 'not consistent with the previous checkpoint (size 10): the first 10 entries have another root, so the log was rewritten since',
+      problem:
+        'not consistent with the previous checkpoint (size 10): the first 10 entries have another root, so the log was rewritten since',
     });
   });
 
@@ -282,7 +385,8 @@ describe('verifyExport with a previous checkpoint', () => {
     const foreign = (await checkpointOf(entries.slice(0, 5), generateNoteSigner(ORIGIN))).note;
     expect(await verify(lines, { ...trusted, previousCheckpoint: foreign })).toEqual({
       ok: false,
-      problem: 'the previous checkpoint does not verify with the same key and origin: invalid note (unverified): no signature by a known key',
+      problem:
+        'the previous checkpoint does not verify with the same key and origin: invalid note (unverified): no signature by a known key',
     });
     const zero = signCheckpoint({ origin: ORIGIN, size: 0, rootHash: Buffer.alloc(32) }, signer);
     expect(await verify(lines, { ...trusted, previousCheckpoint: zero })).toEqual({
@@ -291,7 +395,10 @@ describe('verifyExport with a previous checkpoint', () => {
     });
     // The checks run in order: a tampered entry is reported before the previous checkpoint.
     const tampered = editEntry(lines, 2, '"actor":{"id":"usr_2"', '"actor":{"id":"usr_3"');
-    expect(await verify(tampered, { ...trusted, previousCheckpoint: foreign })).toMatchObject({ ok: false, firstBadIndex: 2 });
+    expect(await verify(tampered, { ...trusted, previousCheckpoint: foreign })).toMatchObject({
+      ok: false,
+      firstBadIndex: 2,
+    });
   });
 });
 
@@ -316,13 +423,23 @@ describe('verifyExport, property', () => {
         async (size, at, kind) => {
           const index = at % size;
           const entries = base.slice(0, size);
-          const note = signCheckpoint({ origin: ORIGIN, size, rootHash: await rootOf(baseLeaves.slice(0, size)) }, signer);
+          const note = signCheckpoint(
+            { origin: ORIGIN, size, rootHash: await rootOf(baseLeaves.slice(0, size)) },
+            signer,
+          );
           const body = entries.map((e) => entryLine(e));
           if (kind === 'delete') body.splice(index, 1);
-          else if (kind === 'swap') body.splice(index, 2, ...(index + 1 < size ? [body[index + 1]!, body[index]!] : []));
-          else if (kind === 'leaf_hash') body[index] = entryLine(entries[index]!, baseLeaves[(index + 1) % 300]!.toString('hex'));
+          else if (kind === 'swap')
+            body.splice(index, 2, ...(index + 1 < size ? [body[index + 1]!, body[index]!] : []));
+          else if (kind === 'leaf_hash')
+            body[index] = entryLine(entries[index]!, baseLeaves[(index + 1) % 300]!.toString('hex'));
           else if (kind === 'reformatted') body[index] = bareLine(entries[index]!);
-          else body[index] = entryLine(mutations[kind]!(entries[index]!), baseLeaves[index]!.toString('hex'), NODES[index]);
+          else
+            body[index] = entryLine(
+              mutations[kind]!(entries[index]!),
+              baseLeaves[index]!.toString('hex'),
+              NODES[index],
+            );
           const report = await verify([headerLine(note), ...body]);
           expect(report).toMatchObject({ ok: false, firstBadIndex: index });
         },

@@ -94,7 +94,10 @@ const HEX_HASH = /^[0-9a-f]{64}$/;
  * Checks an export given as bytes or text (a file or an HTTP body, in chunks of any size), reporting
  * the first problem in the order header, entries, root, previous checkpoint.
  */
-export async function verifyExport(source: AsyncIterable<Buffer | string>, options: VerifyOptions = {}): Promise<VerifyReport> {
+export async function verifyExport(
+  source: AsyncIterable<Buffer | string>,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
   const iterator = source[Symbol.asyncIterator]();
   const verifier = new ExportVerifier(options);
   try {
@@ -140,17 +143,24 @@ class ExportVerifier {
     const index = tree.size;
     if (isBlank(line)) return undefined; // a trailing newline, or blank lines
     if (index >= this.checkpoint.size) {
-      return fail(`entry ${index}: the export goes past its checkpoint (size ${this.checkpoint.size}): nothing vouches for this line, and an export never has one`, index);
+      return fail(
+        `entry ${index}: the export goes past its checkpoint (size ${this.checkpoint.size}): nothing vouches for this line, and an export never has one`,
+        index,
+      );
     }
     const checked = fastLine(line, index, this.header.log);
-    if (checked === undefined) return fail(`entry ${index}: ${diagnose(line.toString('utf8'), index, this.header.log)}`, index);
+    if (checked === undefined)
+      return fail(`entry ${index}: ${diagnose(line.toString('utf8'), index, this.header.log)}`, index);
     const made = tree.append(checked.leaf);
     const { nodes } = checked;
     if (nodes.length !== made.length || made.some((hash, i) => hash !== nodes[i])) {
       const level = made.findIndex((hash, i) => hash !== nodes[i]);
       const bad = level >= 0 ? level + 1 : Math.min(made.length, nodes.length) + 1;
       const first = index + 1 - 2 ** bad;
-      return fail(`entry ${first}: the stored tree node at level ${bad} over entries ${first}..${index} does not match the entries`, first);
+      return fail(
+        `entry ${first}: the stored tree node at level ${bad} over entries ${first}..${index} does not match the entries`,
+        first,
+      );
     }
     if (tree.size % PROGRESS_EVERY === 0) this.options.onProgress?.(tree.size, this.checkpoint.size);
     return this.reached();
@@ -163,17 +173,30 @@ class ExportVerifier {
     const { size } = checkpoint;
     this.options.onProgress?.(tree.size, size);
     if (tree.size < size) {
-      return fail(`entry ${tree.size} is missing: the export ends after ${tree.size} entries but the checkpoint covers ${size}`, tree.size);
+      return fail(
+        `entry ${tree.size} is missing: the export ends after ${tree.size} entries but the checkpoint covers ${size}`,
+        tree.size,
+      );
     }
-    const report: VerifyReport = { ok: true, log: this.header.log, size, root: checkpoint.rootHash.toString('hex'), trusted: this.options.trustedKey !== undefined };
+    const report: VerifyReport = {
+      ok: true,
+      log: this.header.log,
+      size,
+      root: checkpoint.rootHash.toString('hex'),
+      trusted: this.options.trustedKey !== undefined,
+    };
     if (previous === undefined) return report;
     if ('problem' in previous) return fail(previous.problem);
     const before = previous.checkpoint;
     if (before.size > size) {
-      return fail(`not consistent with the previous checkpoint (size ${before.size}): the log has shrunk to ${size} entries`);
+      return fail(
+        `not consistent with the previous checkpoint (size ${before.size}): the log has shrunk to ${size} entries`,
+      );
     }
     if (this.prefixRoot !== before.rootHash.toString('hex')) {
-      return fail(`not consistent with the previous checkpoint (size ${before.size}): the first ${before.size} entries have another root, so the log was rewritten since`);
+      return fail(
+        `not consistent with the previous checkpoint (size ${before.size}): the first ${before.size} entries have another root, so the log was rewritten since`,
+      );
     }
     return { ...report, previous: { size: before.size } };
   }
@@ -195,9 +218,12 @@ class ExportVerifier {
   /** Keeps the prefix root the previous checkpoint needs, and checks the signed root, at their sizes. */
   private reached(): VerifyReport | undefined {
     const { tree, checkpoint, previous } = this;
-    if (previous !== undefined && 'checkpoint' in previous && tree.size === previous.checkpoint.size) this.prefixRoot = tree.root();
+    if (previous !== undefined && 'checkpoint' in previous && tree.size === previous.checkpoint.size)
+      this.prefixRoot = tree.root();
     if (tree.size === checkpoint.size && tree.root() !== checkpoint.rootHash.toString('hex')) {
-      return fail(`root does not match the signed checkpoint (size ${checkpoint.size}): the entries are not the ones the log signed`);
+      return fail(
+        `root does not match the signed checkpoint (size ${checkpoint.size}): the entries are not the ones the log signed`,
+      );
     }
     return undefined;
   }
@@ -223,7 +249,8 @@ let leafInput = Buffer.alloc(4096);
  * the expected ones. Anything else is undefined, for `slowLine` to judge.
  */
 function fastLine(line: Buffer, index: number, log: string): CheckedLine | undefined {
-  if (line.length < LINE_HEAD.length || line.compare(LINE_HEAD, 0, LINE_HEAD.length, 0, LINE_HEAD.length) !== 0) return undefined;
+  if (line.length < LINE_HEAD.length || line.compare(LINE_HEAD, 0, LINE_HEAD.length, 0, LINE_HEAD.length) !== 0)
+    return undefined;
   const tailAt = line.lastIndexOf(LINE_TAIL);
   if (tailAt < 0) return undefined;
   const tail = TAIL.exec(line.toString('latin1', tailAt));
@@ -252,19 +279,22 @@ function diagnose(line: string, index: number, log: string): string {
   const extra = Object.keys(value).find((name) => name !== 'leaf' && name !== 'leaf_hash' && name !== 'nodes');
   if (extra !== undefined) return `the line has the field ${JSON.stringify(extra)}, which no leaf covers`;
   if (typeof stored !== 'string' || !HEX_HASH.test(stored)) return 'leaf_hash must be 64 lowercase hex digits';
-  if (!Array.isArray(nodes) || !nodes.every((n) => typeof n === 'string' && HEX_HASH.test(n))) return 'nodes must be a list of hex hashes';
+  if (!Array.isArray(nodes) || !nodes.every((n) => typeof n === 'string' && HEX_HASH.test(n)))
+    return 'nodes must be a list of hex hashes';
   const shape = checkLeafShape(leaf);
   if (shape !== undefined) return shape;
   const checked = leaf as { log: string; index: number };
   if (checked.log !== log) return `log ${JSON.stringify(checked.log)} is not the exported log ${JSON.stringify(log)}`;
-  if (checked.index !== index) return `index is ${checked.index} at position ${index}: an entry is missing, moved or repeated`;
+  if (checked.index !== index)
+    return `index is ${checked.index} at position ${index}: an entry is missing, moved or repeated`;
   let canonical: string;
   try {
     canonical = canonicalJson(leaf);
   } catch (err) {
     return `the leaf cannot be canonicalised: ${(err as Error).message}`;
   }
-  if (hashLeafHex(canonical) !== stored) return 'the leaf hash does not match the leaf: the entry or its stored leaf hash was altered';
+  if (hashLeafHex(canonical) !== stored)
+    return 'the leaf hash does not match the leaf: the entry or its stored leaf hash was altered';
   return 'the line is not byte for byte what `cordon audit export` writes (reformatted, or its leaf not in RFC 8785 form): verify the export as exported';
 }
 
@@ -282,7 +312,12 @@ function checkLeafShape(leaf: unknown): string | undefined {
   if (notString !== undefined) return `${notString} must be a string`;
   for (const name of LEAF_PARTIES) {
     const party = leaf[name];
-    if (!isRecord(party) || Object.keys(party).length !== 2 || typeof party.type !== 'string' || typeof party.id !== 'string') {
+    if (
+      !isRecord(party) ||
+      Object.keys(party).length !== 2 ||
+      typeof party.type !== 'string' ||
+      typeof party.id !== 'string'
+    ) {
       return `${name} must be {"id", "type"} strings`;
     }
   }
@@ -323,30 +358,43 @@ function fail(problem: string, firstBadIndex?: number): VerifyReport {
 function parseHeader(line: string): ExportHeader | string {
   const value = parseJson(line);
   if (!isRecord(value)) return 'the header is not a JSON object';
-  if (value.format !== EXPORT_FORMAT) return `the header's format is ${JSON.stringify(value.format)}, expected ${JSON.stringify(EXPORT_FORMAT)}`;
+  if (value.format !== EXPORT_FORMAT)
+    return `the header's format is ${JSON.stringify(value.format)}, expected ${JSON.stringify(EXPORT_FORMAT)}`;
   for (const field of ['log', 'origin', 'verifier_key', 'checkpoint'] as const) {
-    if (typeof value[field] !== 'string' || value[field] === '') return `the header's ${field} must be a non-empty string`;
+    if (typeof value[field] !== 'string' || value[field] === '')
+      return `the header's ${field} must be a non-empty string`;
   }
   return value as unknown as ExportHeader;
 }
 
 /** The latest checkpoint, verified with the pinned key only when there is one, else with the bundle's. */
-function openLatest(header: ExportHeader, trustedKey: string | undefined): { key: VerifierKey; checkpoint: ParsedCheckpoint } | { problem: string } {
+function openLatest(
+  header: ExportHeader,
+  trustedKey: string | undefined,
+): { key: VerifierKey; checkpoint: ParsedCheckpoint } | { problem: string } {
   let key: VerifierKey;
   try {
     key = parseVerifierKey(trustedKey ?? header.verifier_key);
   } catch (err) {
-    return { problem: `${trustedKey === undefined ? "the header's verifier key" : 'the trusted key'} is unusable: ${(err as Error).message}` };
+    return {
+      problem: `${trustedKey === undefined ? "the header's verifier key" : 'the trusted key'} is unusable: ${(err as Error).message}`,
+    };
   }
   try {
     return { key, checkpoint: openCheckpoint(header.checkpoint, [key], { origin: header.origin }).checkpoint };
   } catch (err) {
     const by = trustedKey === undefined ? "the export's own key" : 'the trusted key';
-    return { problem: `the checkpoint does not verify with ${by} (${key.name}) for origin ${JSON.stringify(header.origin)}: ${(err as Error).message}` };
+    return {
+      problem: `the checkpoint does not verify with ${by} (${key.name}) for origin ${JSON.stringify(header.origin)}: ${(err as Error).message}`,
+    };
   }
 }
 
-function openPrevious(note: string, key: VerifierKey, origin: string): { checkpoint: ParsedCheckpoint } | { problem: string } {
+function openPrevious(
+  note: string,
+  key: VerifierKey,
+  origin: string,
+): { checkpoint: ParsedCheckpoint } | { problem: string } {
   try {
     const { checkpoint } = openCheckpoint(note, [key], { origin });
     // An empty tree has one root; any other is not a checkpoint of this (or any RFC 6962) log.
@@ -355,7 +403,9 @@ function openPrevious(note: string, key: VerifierKey, origin: string): { checkpo
     }
     return { checkpoint };
   } catch (err) {
-    return { problem: `the previous checkpoint does not verify with the same key and origin: ${(err as Error).message}` };
+    return {
+      problem: `the previous checkpoint does not verify with the same key and origin: ${(err as Error).message}`,
+    };
   }
 }
 

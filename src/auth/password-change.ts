@@ -20,8 +20,10 @@ export const PASSWORD_MAX_LENGTH = 1024;
 /** Why `password` may not replace `current`, or undefined when it may. Lengths count characters (code points). */
 export function passwordPolicyProblem(password: string, current: string): string | undefined {
   const length = [...password].length;
-  if (length < PASSWORD_MIN_LENGTH) return `weak_password: the new password needs at least ${PASSWORD_MIN_LENGTH} characters`;
-  if (length > PASSWORD_MAX_LENGTH) return `weak_password: the new password may have at most ${PASSWORD_MAX_LENGTH} characters`;
+  if (length < PASSWORD_MIN_LENGTH)
+    return `weak_password: the new password needs at least ${PASSWORD_MIN_LENGTH} characters`;
+  if (length > PASSWORD_MAX_LENGTH)
+    return `weak_password: the new password may have at most ${PASSWORD_MAX_LENGTH} characters`;
   if (password.includes('\0')) return 'weak_password: the new password may not contain a NUL character';
   if (password === current) return 'weak_password: the new password must differ from the current one';
   return undefined;
@@ -41,7 +43,14 @@ export async function changePassword(
 ): Promise<PasswordChanged> {
   const target = { type: 'user' as const, id: session.user_id };
   const refuse = async (reason: string, error: AppError): Promise<never> => {
-    await deps.audit.record({ accountId: session.account_id, ctx, action: 'user.password.change', target, outcome: 'refused', details: { reason } });
+    await deps.audit.record({
+      accountId: session.account_id,
+      ctx,
+      action: 'user.password.change',
+      target,
+      outcome: 'refused',
+      details: { reason },
+    });
     error.audited = true;
     throw error;
   };
@@ -53,7 +62,11 @@ export async function changePassword(
     const blocked = await findUserById(deps.db, session.account_id, session.user_id);
     return refuse('backoff', backoffError(blocked?.sign_in_blocked_until ?? new Date()));
   }
-  if (user.id !== session.user_id || user.password_hash === null || !(await verifySecret(currentPassword, user.password_hash))) {
+  if (
+    user.id !== session.user_id ||
+    user.password_hash === null ||
+    !(await verifySecret(currentPassword, user.password_hash))
+  ) {
     return refuse('bad_password', new AppError('CURRENT_PASSWORD_WRONG'));
   }
   const newHash = await hashSecret(newPassword);
@@ -62,7 +75,13 @@ export async function changePassword(
     if (!locked || locked.state !== 'ACTIVE') return undefined;
     const updated = await setChosenPassword(trx, session.account_id, session.user_id, user.password_hash!, newHash);
     if (!updated) return undefined;
-    const sessionsRevoked = await revokeSessionsOfUser(trx, session.account_id, session.user_id, 'password_changed', session.id);
+    const sessionsRevoked = await revokeSessionsOfUser(
+      trx,
+      session.account_id,
+      session.user_id,
+      'password_changed',
+      session.id,
+    );
     await deps.audit.append(trx, {
       accountId: session.account_id,
       ctx,
@@ -74,5 +93,11 @@ export async function changePassword(
     return { sessionsRevoked };
   });
   // Suspended, reset or changed by another request between the check and the transaction.
-  return changed ?? refuse('changed_meanwhile', new AppError('FAILED_PRECONDITION', { description: 'the password or the user changed meanwhile: sign in again' }));
+  return (
+    changed ??
+    refuse(
+      'changed_meanwhile',
+      new AppError('FAILED_PRECONDITION', { description: 'the password or the user changed meanwhile: sign in again' }),
+    )
+  );
 }

@@ -75,10 +75,15 @@ export async function signIn(deps: DirectoryDeps, ttlSeconds: number, request: S
     await verifySecret(request.password, await decoyHash());
     return refuse('unknown_email', undefined, new AppError('SIGN_IN_FAILED'));
   }
-  const passwordOk = (await verifySecret(request.password, user.password_hash ?? (await decoyHash()))) && user.password_hash !== null;
-  const seed = user.totp_secret_enc === null ? undefined : deps.sealer.open(totpSealLabel(user.account_id, user.id), user.totp_secret_enc);
+  const passwordOk =
+    (await verifySecret(request.password, user.password_hash ?? (await decoyHash()))) && user.password_hash !== null;
+  const seed =
+    user.totp_secret_enc === null
+      ? undefined
+      : deps.sealer.open(totpSealLabel(user.account_id, user.id), user.totp_secret_enc);
   const step = seed === undefined ? undefined : matchTotp(seed, request.totp, Date.now() / 1000, user.totp_last_step);
-  if (user.password_hash === null || seed === undefined) return refuse('no_credentials', user, new AppError('SIGN_IN_FAILED'));
+  if (user.password_hash === null || seed === undefined)
+    return refuse('no_credentials', user, new AppError('SIGN_IN_FAILED'));
   if (!passwordOk) return refuse('bad_password', user, new AppError('SIGN_IN_FAILED'));
   if (step === undefined) return refuse('bad_totp', user, new AppError('SIGN_IN_FAILED'));
   if (user.state !== 'ACTIVE') return refuse('suspended', user, new AppError('USER_SUSPENDED'));
@@ -102,7 +107,12 @@ export async function signIn(deps: DirectoryDeps, ttlSeconds: number, request: S
       action: 'user.sign_in',
       target: { type: 'user', id: user.id },
       outcome: 'changed',
-      details: { session_id: session.id, kind: request.kind, expire_time: session.expires_at!.toISOString(), ...source },
+      details: {
+        session_id: session.id,
+        kind: request.kind,
+        expire_time: session.expires_at!.toISOString(),
+        ...source,
+      },
     });
     return { token, session, user: current };
   });
@@ -120,7 +130,10 @@ async function signInAccount(deps: DirectoryDeps, given: string | undefined): Pr
     return given;
   }
   const accounts = await listAccounts(deps.db);
-  if (accounts.length > 1) throw new AppError('INVALID_ARGUMENT', { description: 'account_id is required: this deployment has several accounts' });
+  if (accounts.length > 1)
+    throw new AppError('INVALID_ARGUMENT', {
+      description: 'account_id is required: this deployment has several accounts',
+    });
   if (accounts.length === 0) throw new AppError('SIGN_IN_FAILED', { detail: 'no account yet' });
   return accounts[0]!.id;
 }

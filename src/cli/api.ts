@@ -35,6 +35,9 @@ export function errorOfResponse(status: number, statusText: string, text: string
   } catch {
     // not a Status body: keep the HTTP status line
   }
-  const code: ErrorCode = reason && reason in ErrorCodes ? (reason as ErrorCode) : status === 401 ? 'UNAUTHENTICATED' : 'INTERNAL';
-  return new AppError(code, { description: code === 'UNAUTHENTICATED' ? `${message} (run \`cordon login\`)` : message });
+  const code: ErrorCode =
+    reason && reason in ErrorCodes ? (reason as ErrorCode) : status === 401 ? 'UNAUTHENTICATED' : 'INTERNAL';
+  return new AppError(code, {
+    description: code === 'UNAUTHENTICATED' ? `${message} (run \`cordon login\`)` : message,
+  });
 }

@@ -12,18 +12,31 @@ function positiveInteger(flag: string, value: string): number {
   return Number(value);
 }
 
-const list = (value: string | undefined) => (value ? value.split(',').map((v) => v.trim()).filter(Boolean) : undefined);
-
+const list = (value: string | undefined) =>
+  value
+    ? value
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean)
+    : undefined;
 
 type AppJson = ReturnType<typeof appView>;
 type WithSecret = AppJson & { client_secret?: string };
-const appsPath = (accountId: string, app?: string) => `/v1/accounts/${encodeURIComponent(accountId)}/apps${app === undefined ? '' : `/${encodeURIComponent(app)}`}`;
+const appsPath = (accountId: string, app?: string) =>
+  `/v1/accounts/${encodeURIComponent(accountId)}/apps${app === undefined ? '' : `/${encodeURIComponent(app)}`}`;
 
 function printApps(io: CliIo, apps: AppJson[]): void {
   printTable(
     io,
     ['ID', 'Client ID', 'Name', 'Permissions', 'Auth', 'Disabled'],
-    apps.map((a) => [a.id, a.client_id, a.name, a.permissions.join(' '), a.auth_method + (a.dpop_required ? '+DPoP' : ''), a.disable_time ? 'yes' : '']),
+    apps.map((a) => [
+      a.id,
+      a.client_id,
+      a.name,
+      a.permissions.join(' '),
+      a.auth_method + (a.dpop_required ? '+DPoP' : ''),
+      a.disable_time ? 'yes' : '',
+    ]),
   );
 }
 
@@ -50,7 +63,8 @@ function printConstraints(io: CliIo, app: AppJson): void {
 function printSecretOnce(io: CliIo, app: WithSecret, json: boolean | undefined): void {
   if (json) return printJson(io, app);
   printApps(io, [app]);
-  if (app.client_secret) io.stdout.write(`Client secret: ${app.client_secret}\nStore it now: it is shown once and kept only as a hash.\n`);
+  if (app.client_secret)
+    io.stdout.write(`Client secret: ${app.client_secret}\nStore it now: it is shown once and kept only as a hash.\n`);
 }
 
 export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
@@ -58,7 +72,9 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
 
   apps
     .command('create')
-    .description(`Create an OAuth app; the client secret is printed once. Permissions: ${Object.keys(PERMISSIONS).join(', ')}`)
+    .description(
+      `Create an OAuth app; the client secret is printed once. Permissions: ${Object.keys(PERMISSIONS).join(', ')}`,
+    )
     .requiredOption('--name <name>', 'app name')
     .requiredOption('--permissions <list>', 'comma-separated permissions')
     .option('--auth-method <method>', `${AUTH_METHODS.join(' | ')}`, 'client_secret_basic')
@@ -100,10 +116,15 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
             constraints: {
               allowed_group_ids: list(opts.groups),
               protected_roles: list(opts.protectedRoles)?.map((r) => r.toUpperCase()),
-              max_suspensions_per_hour: opts.maxSuspensionsPerHour === undefined ? undefined : positiveInteger('--max-suspensions-per-hour', opts.maxSuspensionsPerHour),
+              max_suspensions_per_hour:
+                opts.maxSuspensionsPerHour === undefined
+                  ? undefined
+                  : positiveInteger('--max-suspensions-per-hour', opts.maxSuspensionsPerHour),
             },
           };
-          const created = await runAdmin(io, 'apps create', opts.account, (api, accountId) => api.call<WithSecret>('POST', appsPath(accountId), input));
+          const created = await runAdmin(io, 'apps create', opts.account, (api, accountId) =>
+            api.call<WithSecret>('POST', appsPath(accountId), input),
+          );
           printSecretOnce(io, created, opts.json);
         }),
     );
@@ -115,7 +136,9 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
     .option('--json', 'print JSON')
     .action((opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const { apps: rows } = await runAdmin(io, 'apps list', opts.account, (api, accountId) => api.call<{ apps: AppJson[] }>('GET', appsPath(accountId)));
+        const { apps: rows } = await runAdmin(io, 'apps list', opts.account, (api, accountId) =>
+          api.call<{ apps: AppJson[] }>('GET', appsPath(accountId)),
+        );
         if (opts.json) printJson(io, { apps: rows });
         else printApps(io, rows);
       }),
@@ -128,7 +151,9 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
     .option('--json', 'print JSON')
     .action((appId: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const app = await runAdmin(io, 'apps get', opts.account, (api, accountId) => api.call<AppJson>('GET', appsPath(accountId, appId)));
+        const app = await runAdmin(io, 'apps get', opts.account, (api, accountId) =>
+          api.call<AppJson>('GET', appsPath(accountId, appId)),
+        );
         if (opts.json) return printJson(io, app);
         printApps(io, [app]);
         printConstraints(io, app);
@@ -142,9 +167,14 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
     .option('--json', 'print JSON')
     .action((appId: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const { app, changed } = await runAdmin(io, 'apps disable', opts.account, (api, accountId) => api.call<{ app: AppJson; changed: boolean }>('POST', `${appsPath(accountId, appId)}:disable`));
+        const { app, changed } = await runAdmin(io, 'apps disable', opts.account, (api, accountId) =>
+          api.call<{ app: AppJson; changed: boolean }>('POST', `${appsPath(accountId, appId)}:disable`),
+        );
         if (opts.json) printJson(io, { app, changed });
-        else io.stdout.write(changed ? `disabled ${app.name} (${app.id})\n` : `${app.name} (${app.id}) was already disabled\n`);
+        else
+          io.stdout.write(
+            changed ? `disabled ${app.name} (${app.id})\n` : `${app.name} (${app.id}) was already disabled\n`,
+          );
       }),
     );
 
@@ -155,7 +185,9 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
     .option('--json', 'print JSON, with client_secret this once')
     .action((appId: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const rotated = await runAdmin(io, 'apps rotate-secret', opts.account, (api, accountId) => api.call<WithSecret>('POST', `${appsPath(accountId, appId)}:rotateSecret`));
+        const rotated = await runAdmin(io, 'apps rotate-secret', opts.account, (api, accountId) =>
+          api.call<WithSecret>('POST', `${appsPath(accountId, appId)}:rotateSecret`),
+        );
         printSecretOnce(io, rotated, opts.json);
       }),
     );

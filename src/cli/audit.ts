@@ -38,14 +38,30 @@ function auditSource(api: Api, accountId: string): AuditSource {
   const base = `${accountPath(accountId)}/audit`;
   return {
     async entries(fromIndex, limit) {
-      const page = await api.call<{ entries: NumberedEntry[]; log_size: number }>('GET', `${base}/entries?start_index=${fromIndex}&page_size=${Math.min(limit, 1000)}`);
+      const page = await api.call<{ entries: NumberedEntry[]; log_size: number }>(
+        'GET',
+        `${base}/entries?start_index=${fromIndex}&page_size=${Math.min(limit, 1000)}`,
+      );
       return { entries: page.entries, logSize: page.log_size };
     },
     async proof(index) {
-      const checkpoint = await api.call<{ size: number; signed_note: string; origin: string }>('GET', `${base}/checkpoint`);
-      const proof = await api.call<{ entry: NumberedEntry; tree_size: number; leaf_hash: string; inclusion_path: string[] }>('GET', `${base}/entries/${index}/proof?tree_size=${checkpoint.size}`);
+      const checkpoint = await api.call<{ size: number; signed_note: string; origin: string }>(
+        'GET',
+        `${base}/checkpoint`,
+      );
+      const proof = await api.call<{
+        entry: NumberedEntry;
+        tree_size: number;
+        leaf_hash: string;
+        inclusion_path: string[];
+      }>('GET', `${base}/entries/${index}/proof?tree_size=${checkpoint.size}`);
       const { keys } = await api.call<{ keys: Array<{ verifier_key: string }> }>('GET', '/v1/audit/keys');
-      return { ...proof, signed_note: checkpoint.signed_note, origin: checkpoint.origin, verifier_key: keys[0]!.verifier_key };
+      return {
+        ...proof,
+        signed_note: checkpoint.signed_note,
+        origin: checkpoint.origin,
+        verifier_key: keys[0]!.verifier_key,
+      };
     },
   };
 }
@@ -57,25 +73,39 @@ function auditSource(api: Api, accountId: string): AuditSource {
 export function checkEntryProof(proof: EntryProof, trustedKey?: string): { ok: boolean; summary: string } {
   let checkpoint;
   try {
-    checkpoint = openCheckpoint(proof.signed_note, [parseVerifierKey(trustedKey ?? proof.verifier_key)], { origin: proof.origin }).checkpoint;
+    checkpoint = openCheckpoint(proof.signed_note, [parseVerifierKey(trustedKey ?? proof.verifier_key)], {
+      origin: proof.origin,
+    }).checkpoint;
   } catch (error) {
     return { ok: false, summary: `the checkpoint does not verify: ${(error as Error).message}` };
   }
   const leaf = leafHashOf(proof.entry);
   const path = proof.inclusion_path.map((h) => Buffer.from(h, 'base64'));
-  const ok = leaf.equals(Buffer.from(proof.leaf_hash, 'base64')) && checkpoint.size === proof.tree_size && verifyInclusion(leaf, proof.entry.idx, checkpoint.size, path, checkpoint.rootHash);
-  return { ok, summary: `included in the signed tree of size ${checkpoint.size} (root ${checkpoint.rootHash.toString('base64')})` };
+  const ok =
+    leaf.equals(Buffer.from(proof.leaf_hash, 'base64')) &&
+    checkpoint.size === proof.tree_size &&
+    verifyInclusion(leaf, proof.entry.idx, checkpoint.size, path, checkpoint.rootHash);
+  return {
+    ok,
+    summary: `included in the signed tree of size ${checkpoint.size} (root ${checkpoint.rootHash.toString('base64')})`,
+  };
 }
 
-const describeEntry = (e: NumberedEntry) => `${e.idx}\t${e.recorded_at}\t${e.actor_type}:${e.actor_id}\t${e.action}\t${e.target_type}:${e.target_id}\t${e.outcome}\n`;
+const describeEntry = (e: NumberedEntry) =>
+  `${e.idx}\t${e.recorded_at}\t${e.actor_type}:${e.actor_id}\t${e.action}\t${e.target_type}:${e.target_id}\t${e.outcome}\n`;
 
 export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
-  const audit = program.command('audit').description('The audit log: tail it, prove an entry, export it, verify an export, list its actions');
-  const source = (command: string, account: string | undefined, fn: (source: AuditSource) => Promise<void>) => runAdmin(io, command, account, (api, accountId) => fn(auditSource(api, accountId)));
+  const audit = program
+    .command('audit')
+    .description('The audit log: tail it, prove an entry, export it, verify an export, list its actions');
+  const source = (command: string, account: string | undefined, fn: (source: AuditSource) => Promise<void>) =>
+    runAdmin(io, command, account, (api, accountId) => fn(auditSource(api, accountId)));
 
   audit
     .command('tail')
-    .description('Print the latest entries (index, time, actor, action, target, outcome); --follow keeps printing new ones')
+    .description(
+      'Print the latest entries (index, time, actor, action, target, outcome); --follow keeps printing new ones',
+    )
     .option('-n, --lines <n>', 'how many', '20')
     .option('--follow', 'keep printing entries as they are numbered (Ctrl-C stops)')
     .option('--account <id>', 'account id (default: the signed-in account, or the only one)')
@@ -87,7 +117,8 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
           let next = Math.max(0, (await src.entries(0, 1)).logSize - Number(opts.lines));
           for (;;) {
             const { entries } = await src.entries(next, 1000);
-            for (const entry of entries) io.stdout.write(opts.json ? JSON.stringify(entry) + '\n' : describeEntry(entry));
+            for (const entry of entries)
+              io.stdout.write(opts.json ? JSON.stringify(entry) + '\n' : describeEntry(entry));
             next = entries.at(-1) ? entries.at(-1)!.idx + 1 : next;
             if (!opts.follow) return;
             if (entries.length < 1000) await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -98,7 +129,9 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
 
   audit
     .command('proof <index>')
-    .description("Fetch an entry's inclusion proof against the latest signed checkpoint and check it here: signature, leaf, path")
+    .description(
+      "Fetch an entry's inclusion proof against the latest signed checkpoint and check it here: signature, leaf, path",
+    )
     .option('--key <verifier-key>', 'the checkpoint key you trust (default: the one the server serves)')
     .option('--account <id>', 'account id (default: the signed-in account, or the only one)')
     .option('--json', 'print the entry and its proof as JSON')
@@ -111,7 +144,9 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
           if (opts.json) printJson(io, { ...proof, verified: ok });
           else io.stdout.write(describeEntry(proof.entry) + (ok ? `${summary}\n` : ''));
           if (!ok) {
-            io.stderr.write(`cordon: entry ${index} is NOT proven by the signed checkpoint of size ${proof.tree_size}\n`);
+            io.stderr.write(
+              `cordon: entry ${index} is NOT proven by the signed checkpoint of size ${proof.tree_size}\n`,
+            );
             throw new Reported(EXIT.FAILURE);
           }
         }),
@@ -129,23 +164,38 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
         const write = async (lines: AsyncIterable<string>) => {
           for await (const chunk of lines) if (!out.write(chunk)) await once(out, 'drain');
         };
-        await runAdmin(io, 'audit export', opts.account, (api, accountId) => write(api.stream(`${accountPath(accountId)}/audit/export`)));
-        if (opts.out) await new Promise<void>((resolve, reject) => (out as NodeJS.WritableStream).end((error?: Error | null) => (error ? reject(error) : resolve())));
+        await runAdmin(io, 'audit export', opts.account, (api, accountId) =>
+          write(api.stream(`${accountPath(accountId)}/audit/export`)),
+        );
+        if (opts.out)
+          await new Promise<void>((resolve, reject) =>
+            (out as NodeJS.WritableStream).end((error?: Error | null) => (error ? reject(error) : resolve())),
+          );
       }),
     );
 
   audit
     .command('verify [export]')
-    .description('Check an export (default: the live log, exported now): every leaf, the root, the signature and, with --previous, consistency. Exit 0 only when all hold')
-    .option('--key <verifier-key>', 'the C2SP verifier key you trust (GET /v1/audit/keys); without it the export’s own key is used, which proves nothing about who signed')
-    .option('--previous <checkpoint-file>', 'an older signed checkpoint of this log you saved: the export must extend it')
+    .description(
+      'Check an export (default: the live log, exported now): every leaf, the root, the signature and, with --previous, consistency. Exit 0 only when all hold',
+    )
+    .option(
+      '--key <verifier-key>',
+      'the C2SP verifier key you trust (GET /v1/audit/keys); without it the export’s own key is used, which proves nothing about who signed',
+    )
+    .option(
+      '--previous <checkpoint-file>',
+      'an older signed checkpoint of this log you saved: the export must extend it',
+    )
     .option('--account <id>', 'with no export file: account id (default: the signed-in account, or the only one)')
     .option('--json', 'print the report as JSON')
     .action((file: string | undefined, opts: { key?: string; previous?: string; account?: string; json?: boolean }) =>
       run(async () => {
         const check = (input: AsyncIterable<Buffer | string>) => verifyAndReport(io, input, opts);
         if (file === undefined) {
-          await runAdmin(io, 'audit verify', opts.account, (api, accountId) => check(api.stream(`${accountPath(accountId)}/audit/export`)));
+          await runAdmin(io, 'audit verify', opts.account, (api, accountId) =>
+            check(api.stream(`${accountPath(accountId)}/audit/export`)),
+          );
           return;
         }
         try {
@@ -165,7 +215,11 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
     });
 }
 
-async function verifyAndReport(io: CliIo, input: AsyncIterable<Buffer | string>, opts: { key?: string; previous?: string; json?: boolean }): Promise<void> {
+async function verifyAndReport(
+  io: CliIo,
+  input: AsyncIterable<Buffer | string>,
+  opts: { key?: string; previous?: string; json?: boolean },
+): Promise<void> {
   let progress: ReturnType<typeof createProgress> | undefined;
   const report = await verifyExport(input, {
     ...(opts.key ? { trustedKey: opts.key } : {}),
@@ -174,7 +228,10 @@ async function verifyAndReport(io: CliIo, input: AsyncIterable<Buffer | string>,
   });
   if (opts.json) printJson(io, report);
   if (!report.ok) {
-    if (!opts.json) io.stderr.write(`cordon: verification FAILED${report.firstBadIndex === undefined ? '' : ` at entry ${report.firstBadIndex}`}: ${report.problem}\n`);
+    if (!opts.json)
+      io.stderr.write(
+        `cordon: verification FAILED${report.firstBadIndex === undefined ? '' : ` at entry ${report.firstBadIndex}`}: ${report.problem}\n`,
+      );
     throw new Reported(EXIT.FAILURE);
   }
   if (!opts.json) {

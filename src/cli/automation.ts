@@ -23,24 +23,48 @@ interface AutomationChange {
 
 function printAutomation(io: CliIo, json: boolean | undefined, a: AutomationJson): void {
   if (json) return printJson(io, a);
-  io.stdout.write(`automation: ${a.paused ? `PAUSED since ${a.pause_time} by ${a.paused_by}${a.pause_reason ? ` (${a.pause_reason})` : ''}` : 'running'}\n`);
+  io.stdout.write(
+    `automation: ${a.paused ? `PAUSED since ${a.pause_time} by ${a.paused_by}${a.pause_reason ? ` (${a.pause_reason})` : ''}` : 'running'}\n`,
+  );
   io.stdout.write(`breaker cap: ${a.breaker_cap.max_actions} suspensions per ${a.breaker_cap.window_seconds} s\n`);
   if (a.tripped_breakers.length === 0) return void io.stdout.write('tripped breakers: none\n');
-  printTable(io, ['Tripped breaker', 'Since', 'Cap', 'Held back'], a.tripped_breakers.map((b) => [b.scope, b.trip_time, `${b.max_actions}/${b.window_seconds}s`, String(b.held_user_ids.length)]));
+  printTable(
+    io,
+    ['Tripped breaker', 'Since', 'Cap', 'Held back'],
+    a.tripped_breakers.map((b) => [
+      b.scope,
+      b.trip_time,
+      `${b.max_actions}/${b.window_seconds}s`,
+      String(b.held_user_ids.length),
+    ]),
+  );
 }
 
 export function automationCommand(program: Command, io: CliIo, run: Run): void {
-  const automation = program.command('automation').description('The kill switch and the blast-radius breaker of the response engine');
+  const automation = program
+    .command('automation')
+    .description('The kill switch and the blast-radius breaker of the response engine');
   /** Runs `change` (if any: a POST/PUT to the path under …/automation, which answers the state), then prints the state. */
   const show = (opts: { account?: string; json?: boolean }, command: string, change?: AutomationChange) =>
     run(async () => {
       const view = await runAdmin(io, command, opts.account, (api, accountId) =>
-        change ? api.call<AutomationJson>(change.method, `${accountPath(accountId)}/automation${change.path}`, change.body ?? {}) : api.call<AutomationJson>('GET', `${accountPath(accountId)}/automation`),
+        change
+          ? api.call<AutomationJson>(
+              change.method,
+              `${accountPath(accountId)}/automation${change.path}`,
+              change.body ?? {},
+            )
+          : api.call<AutomationJson>('GET', `${accountPath(accountId)}/automation`),
       );
       printAutomation(io, opts.json, view);
     });
 
-  automation.command('status').description('Paused or running, the breaker cap, tripped breakers').option('--account <id>', ACCOUNT_HELP).option('--json', 'print JSON').action((opts: { account?: string; json?: boolean }) => show(opts, 'automation status'));
+  automation
+    .command('status')
+    .description('Paused or running, the breaker cap, tripped breakers')
+    .option('--account <id>', ACCOUNT_HELP)
+    .option('--json', 'print JSON')
+    .action((opts: { account?: string; json?: boolean }) => show(opts, 'automation status'));
   for (const [verb, description] of [
     ['pause', 'Kill switch: from now on no plan executes on its own; each waits for approval'],
     ['resume', 'Let auto-mode playbooks execute again'],
@@ -68,14 +92,22 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((opts: { max: string; window: string; account?: string; json?: boolean }) => {
       const max = Number(opts.max);
-      if (!Number.isInteger(max) || max < 1 || max > 10_000) return run(async () => { throw usageError('--max must be an integer from 1 to 10000'); });
-      if (!new RegExp(DURATION).test(opts.window)) return run(async () => { throw usageError('--window must be a duration such as 30s, 10m, 4h, 7d'); });
+      if (!Number.isInteger(max) || max < 1 || max > 10_000)
+        return run(async () => {
+          throw usageError('--max must be an integer from 1 to 10000');
+        });
+      if (!new RegExp(DURATION).test(opts.window))
+        return run(async () => {
+          throw usageError('--window must be a duration such as 30s, 10m, 4h, 7d');
+        });
       const cap = { max_actions: max, window_seconds: durationSeconds(opts.window) };
       return show(opts, 'automation cap', { method: 'PUT', path: '/breaker', body: cap });
     });
   automation
     .command('reset-breaker')
-    .description('Reset tripped breakers (all, or one scope such as account or playbook:NAME); the audit entry lists whom they held back')
+    .description(
+      'Reset tripped breakers (all, or one scope such as account or playbook:NAME); the audit entry lists whom they held back',
+    )
     .option('--scope <scope>', 'one breaker')
     .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')
@@ -87,7 +119,9 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
       }),
     );
 
-  const sources = program.command('sources').description('Detection sources: where signals come from and how each authenticates');
+  const sources = program
+    .command('sources')
+    .description('Detection sources: where signals come from and how each authenticates');
   sources
     .command('create')
     .description('Register a source; an hmac secret or URL token is printed once')
@@ -97,17 +131,32 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
     .option('--client-id <id>', 'oauth only: the one app allowed to post to it')
     .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')
-    .action((opts: { name: string; format: string; auth: string; clientId?: string; account?: string; json?: boolean }) =>
-      run(async () => {
-        if (!INTAKE_FORMATS.includes(opts.format as SignalFormat)) throw usageError(`--format must be one of ${INTAKE_FORMATS.join(', ')}`);
-        if (!['oauth', 'hmac', 'url_token'].includes(opts.auth)) throw usageError('--auth must be oauth, hmac or url_token');
-        const input: NewSource = { name: opts.name, format: opts.format as SignalFormat, auth: opts.auth as SourceAuth, ...(opts.clientId ? { client_id: opts.clientId } : {}) };
-        const created = await runAdmin(io, 'sources create', opts.account, (api, accountId) => api.call<{ source: SourceJson; secret?: string }>('POST', `${accountPath(accountId)}/sources`, input));
-        if (opts.json) return printJson(io, created);
-        const { source, secret } = created;
-        io.stdout.write(`source ${source.id} (${source.format}, ${source.auth})\n  POST /v1/accounts/{account}/sources/${source.id}/signals\n`);
-        if (secret) io.stdout.write(`  ${source.auth === 'hmac' ? 'HMAC secret' : 'URL token (?token=)'}: ${secret}\n  It is shown only now.\n`);
-      }),
+    .action(
+      (opts: { name: string; format: string; auth: string; clientId?: string; account?: string; json?: boolean }) =>
+        run(async () => {
+          if (!INTAKE_FORMATS.includes(opts.format as SignalFormat))
+            throw usageError(`--format must be one of ${INTAKE_FORMATS.join(', ')}`);
+          if (!['oauth', 'hmac', 'url_token'].includes(opts.auth))
+            throw usageError('--auth must be oauth, hmac or url_token');
+          const input: NewSource = {
+            name: opts.name,
+            format: opts.format as SignalFormat,
+            auth: opts.auth as SourceAuth,
+            ...(opts.clientId ? { client_id: opts.clientId } : {}),
+          };
+          const created = await runAdmin(io, 'sources create', opts.account, (api, accountId) =>
+            api.call<{ source: SourceJson; secret?: string }>('POST', `${accountPath(accountId)}/sources`, input),
+          );
+          if (opts.json) return printJson(io, created);
+          const { source, secret } = created;
+          io.stdout.write(
+            `source ${source.id} (${source.format}, ${source.auth})\n  POST /v1/accounts/{account}/sources/${source.id}/signals\n`,
+          );
+          if (secret)
+            io.stdout.write(
+              `  ${source.auth === 'hmac' ? 'HMAC secret' : 'URL token (?token=)'}: ${secret}\n  It is shown only now.\n`,
+            );
+        }),
     );
   sources
     .command('list')
@@ -116,9 +165,19 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const list = await runAdmin(io, 'sources list', opts.account, async (api, accountId) => (await api.call<{ sources: SourceJson[] }>('GET', `${accountPath(accountId)}/sources`)).sources);
+        const list = await runAdmin(
+          io,
+          'sources list',
+          opts.account,
+          async (api, accountId) =>
+            (await api.call<{ sources: SourceJson[] }>('GET', `${accountPath(accountId)}/sources`)).sources,
+        );
         if (opts.json) return printJson(io, { sources: list });
-        printTable(io, ['ID', 'Name', 'Format', 'Auth', 'Disabled'], list.map((s) => [s.id, s.name, s.format, s.auth, s.disable_time ?? '']));
+        printTable(
+          io,
+          ['ID', 'Name', 'Format', 'Auth', 'Disabled'],
+          list.map((s) => [s.id, s.name, s.format, s.auth, s.disable_time ?? '']),
+        );
       }),
     );
   sources
@@ -127,7 +186,9 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
     .option('--account <id>', ACCOUNT_HELP)
     .action((id: string, opts: { account?: string }) =>
       run(async () => {
-        const source = await runAdmin(io, 'sources disable', opts.account, (api, accountId) => api.call<SourceJson>('POST', `${accountPath(accountId)}/sources/${encodeURIComponent(id)}:disable`));
+        const source = await runAdmin(io, 'sources disable', opts.account, (api, accountId) =>
+          api.call<SourceJson>('POST', `${accountPath(accountId)}/sources/${encodeURIComponent(id)}:disable`),
+        );
         io.stdout.write(`source ${source.id} disabled\n`);
       }),
     );

@@ -29,7 +29,9 @@ export function describeFirstStart(demo: DemoSummary, url: string): string {
     `     curl -s -H "Authorization: Bearer ACCESS_TOKEN" ${url}/v1/accounts/${account}/users`,
     '',
     '4. Approvals and two-person restores need a second person. The demo admins (none can sign in yet):',
-    ...demo.admins.map((a) => `     ${a.display_name.padEnd(width('display_name'))}  ${a.email.padEnd(width('email'))}  ${a.id}`),
+    ...demo.admins.map(
+      (a) => `     ${a.display_name.padEnd(width('display_name'))}  ${a.email.padEnd(width('email'))}  ${a.id}`,
+    ),
     '   Give one of them a password and TOTP seed (to pass on; they change the password at first sign-in):',
     `     npx cordon users reset-credentials ${demo.admins[0]?.id ?? 'USER_ID'}`,
     '',

@@ -18,12 +18,14 @@ import { ACCOUNT_HELP, accountPath, runAdmin, type Api, type Run } from './remot
 type PlanJson = ReturnType<typeof planView>;
 type ContainmentJson = ReturnType<typeof containmentView>;
 
-
 export function containmentCommand(program: Command, io: CliIo, run: Run): void {
   /** A call that only a signed-in person may make, through a server's API: never the local operator's. */
   const asPerson = <T>(command: string, account: string | undefined, fn: (api: Api, accountId: string) => Promise<T>) =>
     runAdmin<T>(io, command, account, (api, accountId) => {
-      if (api.local) throw usageError(`${command} is a person's decision: start the server, sign in with \`cordon login\`, and try again`);
+      if (api.local)
+        throw usageError(
+          `${command} is a person's decision: start the server, sign in with \`cordon login\`, and try again`,
+        );
       return fn(api, accountId);
     });
 
@@ -35,19 +37,37 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
     .option('--json', 'print JSON')
     .action((opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const plans = await runAdmin(io, 'approvals list', opts.account, async (api, accountId) => (await api.call<{ plans: PlanJson[] }>('GET', `${accountPath(accountId)}/approvals`)).plans);
+        const plans = await runAdmin(
+          io,
+          'approvals list',
+          opts.account,
+          async (api, accountId) =>
+            (await api.call<{ plans: PlanJson[] }>('GET', `${accountPath(accountId)}/approvals`)).plans,
+        );
         if (opts.json) return printJson(io, plans);
         printTable(
           io,
           ['Plan', 'Action', 'Subject', 'Playbook', 'Approvals', 'Expires', 'Digest'],
-          plans.map((p) => [p.id, p.action, p.subject_user_id ?? '', p.playbook ? `${p.playbook.name} v${p.playbook.version}` : (p.containment_id ?? ''), String(p.approvals_required), p.expire_time ?? '', p.action_digest?.slice(0, 16) ?? '']),
+          plans.map((p) => [
+            p.id,
+            p.action,
+            p.subject_user_id ?? '',
+            p.playbook ? `${p.playbook.name} v${p.playbook.version}` : (p.containment_id ?? ''),
+            String(p.approvals_required),
+            p.expire_time ?? '',
+            p.action_digest?.slice(0, 16) ?? '',
+          ]),
         );
       }),
     );
   for (const verb of ['approve', 'deny'] as const) {
     approvals
       .command(`${verb} <plan>`)
-      .description(verb === 'approve' ? 'Approve a pending plan (the last approval needed executes it), bound to the action digest it shows' : 'Deny a pending plan')
+      .description(
+        verb === 'approve'
+          ? 'Approve a pending plan (the last approval needed executes it), bound to the action digest it shows'
+          : 'Deny a pending plan',
+      )
       .requiredOption('--reason <text>', 'why (kept in the audit entry)')
       .option('--digest <sha256>', 'the action digest you reviewed (default: the one the plan shows now)')
       .option('--account <id>', ACCOUNT_HELP)
@@ -57,10 +77,16 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
           const result = await asPerson(`approvals ${verb}`, opts.account, async (api, accountId) => {
             const path = `${accountPath(accountId)}/plans/${encodeURIComponent(planId)}`;
             const digest = opts.digest ?? (await api.call<PlanJson>('GET', path)).action_digest;
-            return api.call<{ plan: PlanJson; decisions: Array<{ approver_id: string; decision: string }> }>('POST', `${path}:${verb}`, { reason: opts.reason, action_digest: digest ?? '' });
+            return api.call<{ plan: PlanJson; decisions: Array<{ approver_id: string; decision: string }> }>(
+              'POST',
+              `${path}:${verb}`,
+              { reason: opts.reason, action_digest: digest ?? '' },
+            );
           });
           if (opts.json) return printJson(io, result);
-          io.stdout.write(`plan ${result.plan.id}: ${result.plan.status} (${result.decisions.filter((d) => d.decision === 'approve').length}/${result.plan.approvals_required} approvals)\n`);
+          io.stdout.write(
+            `plan ${result.plan.id}: ${result.plan.status} (${result.decisions.filter((d) => d.decision === 'approve').length}/${result.plan.approvals_required} approvals)\n`,
+          );
         }),
       );
   }
@@ -79,10 +105,28 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
           io,
           'containments list',
           opts.account,
-          async (api, accountId) => (await api.call<{ containments: ContainmentJson[] }>('GET', `${accountPath(accountId)}/containments?max_page_size=1000${status ? '&status=open' : ''}`)).containments,
+          async (api, accountId) =>
+            (
+              await api.call<{ containments: ContainmentJson[] }>(
+                'GET',
+                `${accountPath(accountId)}/containments?max_page_size=1000${status ? '&status=open' : ''}`,
+              )
+            ).containments,
         );
         if (opts.json) return printJson(io, rows);
-        printTable(io, ['Containment', 'User', 'Plan', 'Locked', 'Status', 'Opened', 'Restore after'], rows.map((c) => [c.id, c.user_id, c.plan_id ?? '(by hand)', c.locked ? 'yes' : 'no', c.close_reason ? `closed: ${c.close_reason}` : c.status, c.open_time, c.restore_after_time ?? '']));
+        printTable(
+          io,
+          ['Containment', 'User', 'Plan', 'Locked', 'Status', 'Opened', 'Restore after'],
+          rows.map((c) => [
+            c.id,
+            c.user_id,
+            c.plan_id ?? '(by hand)',
+            c.locked ? 'yes' : 'no',
+            c.close_reason ? `closed: ${c.close_reason}` : c.status,
+            c.open_time,
+            c.restore_after_time ?? '',
+          ]),
+        );
       }),
     );
   containments
@@ -91,7 +135,9 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
     .option('--account <id>', ACCOUNT_HELP)
     .action((id: string, opts: { account?: string }) =>
       run(async () => {
-        const record = await runAdmin(io, 'containments show', opts.account, (api, accountId) => api.call<ContainmentJson>('GET', `${accountPath(accountId)}/containments/${encodeURIComponent(id)}`));
+        const record = await runAdmin(io, 'containments show', opts.account, (api, accountId) =>
+          api.call<ContainmentJson>('GET', `${accountPath(accountId)}/containments/${encodeURIComponent(id)}`),
+        );
         printJson(io, record);
       }),
     );
@@ -104,35 +150,56 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
     .action((id: string, opts: { falsePositive?: boolean; account?: string; json?: boolean }) =>
       run(async () => {
         const result = await asPerson('containments restore', opts.account, (api, accountId) =>
-          api.call<{ status: string; plan: PlanJson; drift: unknown; verification: Record<string, boolean> | null }>('POST', `${accountPath(accountId)}/containments/${encodeURIComponent(id)}:restore`, {
-            reason: opts.falsePositive ? 'false_positive' : 'restored',
-          }),
+          api.call<{ status: string; plan: PlanJson; drift: unknown; verification: Record<string, boolean> | null }>(
+            'POST',
+            `${accountPath(accountId)}/containments/${encodeURIComponent(id)}:restore`,
+            {
+              reason: opts.falsePositive ? 'false_positive' : 'restored',
+            },
+          ),
         );
         if (opts.json) return printJson(io, result);
-        if (result.status !== 'restored') return void io.stdout.write(`restore plan ${result.plan.id} waits for ${result.plan.approvals_required} approvals (cordon approvals approve ${result.plan.id})\n`);
-        io.stdout.write(`restored; drift ${JSON.stringify(result.drift)}; verified: ${Object.entries(result.verification ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+        if (result.status !== 'restored')
+          return void io.stdout.write(
+            `restore plan ${result.plan.id} waits for ${result.plan.approvals_required} approvals (cordon approvals approve ${result.plan.id})\n`,
+          );
+        io.stdout.write(
+          `restored; drift ${JSON.stringify(result.drift)}; verified: ${Object.entries(result.verification ?? {})
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}\n`,
+        );
       }),
     );
 
   program
     .command('explain <id>')
-    .description('The chain behind an action (plan id, containment id or audit index): signal, playbook, verdicts, approvals, executing principal and token, outcome, and the audit entry with its inclusion proof verified against a signed checkpoint')
+    .description(
+      'The chain behind an action (plan id, containment id or audit index): signal, playbook, verdicts, approvals, executing principal and token, outcome, and the audit entry with its inclusion proof verified against a signed checkpoint',
+    )
     .option('--key <verifier-key>', 'the checkpoint key you trust (default: the one the server serves)')
     .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print the chain as JSON (with "verified")')
     .action((id: string, opts: { key?: string; account?: string; json?: boolean }) =>
       run(async () => {
-        if (!/^([A-Z2-7]{26}|\d{1,15})$/.test(id)) throw usageError(`id: expected a plan or containment id or an audit index, got "${id}"`);
+        if (!/^([A-Z2-7]{26}|\d{1,15})$/.test(id))
+          throw usageError(`id: expected a plan or containment id or an audit index, got "${id}"`);
         // A fresh action may not be under a signed checkpoint yet: ask again for a few seconds.
         const fetch = (get: () => Promise<Explanation>) => waitForProof(get);
-        const chain = await runAdmin(io, 'explain', opts.account, (api, accountId) => fetch(() => api.call<Explanation>('GET', `${accountPath(accountId)}/explain/${id}`)));
+        const chain = await runAdmin(io, 'explain', opts.account, (api, accountId) =>
+          fetch(() => api.call<Explanation>('GET', `${accountPath(accountId)}/explain/${id}`)),
+        );
         const check = chain.proof ? checkEntryProof(chain.proof, opts.key) : undefined;
         // The proven entry must be the one the chain shows.
-        const verified = check?.ok === true && chain.action !== null && JSON.stringify(chain.proof!.entry) === JSON.stringify(chain.action);
+        const verified =
+          check?.ok === true &&
+          chain.action !== null &&
+          JSON.stringify(chain.proof!.entry) === JSON.stringify(chain.action);
         if (opts.json) printJson(io, { ...chain, verified });
         else printChain(io, chain, verified, check?.summary);
         if (!verified) {
-          io.stderr.write(`cordon: ${chain.action ? `audit entry ${chain.action.idx} is NOT proven by a signed checkpoint` : 'no audit entry records this action'}\n`);
+          io.stderr.write(
+            `cordon: ${chain.action ? `audit entry ${chain.action.idx} is NOT proven by a signed checkpoint` : 'no audit entry records this action'}\n`,
+          );
           throw new Reported(EXIT.FAILURE);
         }
       }),
@@ -149,24 +216,58 @@ async function waitForProof(get: () => Promise<Explanation>): Promise<Explanatio
 
 function printChain(io: CliIo, c: Explanation, verified: boolean, proofSummary: string | undefined): void {
   const line = (label: string, text: string) => io.stdout.write(`${label.padEnd(11)}${text}\n`);
-  const s = c.signal as { id: string; type: string; title: string; severity: string; confidence: number; source_id: string; external_id: string; false_positive: boolean } | null;
-  line('signal', s ? `${s.id} ${s.type} "${s.title}" severity ${s.severity}, confidence ${s.confidence}, source ${s.source_id}, external id ${s.external_id}${s.false_positive ? ' (FALSE POSITIVE)' : ''}` : 'none (not engine-driven)');
+  const s = c.signal as {
+    id: string;
+    type: string;
+    title: string;
+    severity: string;
+    confidence: number;
+    source_id: string;
+    external_id: string;
+    false_positive: boolean;
+  } | null;
+  line(
+    'signal',
+    s
+      ? `${s.id} ${s.type} "${s.title}" severity ${s.severity}, confidence ${s.confidence}, source ${s.source_id}, external id ${s.external_id}${s.false_positive ? ' (FALSE POSITIVE)' : ''}`
+      : 'none (not engine-driven)',
+  );
   if (c.submitted_by) {
     const a = c.submitted_by.authz;
-    line('submitted', `by ${c.submitted_by.actor.type}:${c.submitted_by.actor.id} (${asText(a['method'])}${a['jti'] ? `, token jti ${asText(a['jti'])}` : ''}${Array.isArray(a['permissions']) ? `, permissions ${(a['permissions'] as string[]).join(' ')}` : ''}), audit #${c.submitted_by.index}`);
+    line(
+      'submitted',
+      `by ${c.submitted_by.actor.type}:${c.submitted_by.actor.id} (${asText(a['method'])}${a['jti'] ? `, token jti ${asText(a['jti'])}` : ''}${Array.isArray(a['permissions']) ? `, permissions ${(a['permissions'] as string[]).join(' ')}` : ''}), audit #${c.submitted_by.index}`,
+    );
   }
-  line('playbook', c.playbook ? `${c.playbook.name} v${c.playbook.version} (sha256 ${c.playbook.content_hash ?? '?'})` : 'none');
+  line(
+    'playbook',
+    c.playbook ? `${c.playbook.name} v${c.playbook.version} (sha256 ${c.playbook.content_hash ?? '?'})` : 'none',
+  );
   if (c.plan) {
-    line('plan', `${c.plan.id} ${c.plan.action} ${c.plan.status}, policy v${c.plan.policy_version}${c.plan.action_digest ? `, digest ${c.plan.action_digest}` : ''}`);
+    line(
+      'plan',
+      `${c.plan.id} ${c.plan.action} ${c.plan.status}, policy v${c.plan.policy_version}${c.plan.action_digest ? `, digest ${c.plan.action_digest}` : ''}`,
+    );
     for (const v of c.plan.verdicts) line('  verdict', `${v.step}: ${v.outcome} — ${v.reason}`);
   }
   if (c.approvals.length === 0) line('approvals', 'none');
   for (const a of c.approvals) line('approval', `${a.approver_id} ${a.decision} at ${a.time}: ${a.reason}`);
   if (c.action) {
     const z = c.action.authz;
-    line('executed', `by ${c.action.actor_type}:${c.action.actor_id} (${asText(z['method'])}${z['jti'] ? `, token jti ${asText(z['jti'])}` : ''}${Array.isArray(z['permissions']) ? `, permissions ${(z['permissions'] as string[]).join(' ')}` : ''}${Array.isArray(z['approved_by']) ? `, approved by ${(z['approved_by'] as string[]).join(' ')}` : ''})`);
+    line(
+      'executed',
+      `by ${c.action.actor_type}:${c.action.actor_id} (${asText(z['method'])}${z['jti'] ? `, token jti ${asText(z['jti'])}` : ''}${Array.isArray(z['permissions']) ? `, permissions ${(z['permissions'] as string[]).join(' ')}` : ''}${Array.isArray(z['approved_by']) ? `, approved by ${(z['approved_by'] as string[]).join(' ')}` : ''})`,
+    );
   }
   const o = c.outcome;
-  line('outcome', `plan ${o.plan_status ?? '-'}; user ${o.user_id ?? '-'} ${o.user_state ?? ''}${o.containment ? `; containment ${String(o.containment['id'])} ${String(o.containment['status'])}${o.containment['close_reason'] ? ` (${String(o.containment['close_reason'])})` : ''}` : ''}`);
-  line('audit', c.action ? `#${c.action.idx} ${c.action.action} ${c.action.outcome} — ${verified ? `proven: ${proofSummary}` : 'NOT proven'}` : 'no entry');
+  line(
+    'outcome',
+    `plan ${o.plan_status ?? '-'}; user ${o.user_id ?? '-'} ${o.user_state ?? ''}${o.containment ? `; containment ${String(o.containment['id'])} ${String(o.containment['status'])}${o.containment['close_reason'] ? ` (${String(o.containment['close_reason'])})` : ''}` : ''}`,
+  );
+  line(
+    'audit',
+    c.action
+      ? `#${c.action.idx} ${c.action.action} ${c.action.outcome} — ${verified ? `proven: ${proofSummary}` : 'NOT proven'}`
+      : 'no entry',
+  );
 }

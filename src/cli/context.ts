@@ -15,5 +15,8 @@ export function readConfig(io: CliIo, overrides: Record<string, string> = {}): L
 /** Opens the database for one command (`command` names the holder of the embedded data dir). */
 export function openCore(io: CliIo, command: string): Promise<Core> {
   const { config } = readConfig(io);
-  return createCore(config, { holder: command, logger: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel) });
+  return createCore(config, {
+    holder: command,
+    logger: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel),
+  });
 }

@@ -41,7 +41,10 @@ interface SessionJson {
 /** The id of the user named by id or by email (`cordon users get alice@corp.example`). */
 export async function userIdOf(api: Api, accountId: string, user: string): Promise<string> {
   if (!user.includes('@')) return user;
-  const { users } = await api.call<{ users: Array<{ id: string }> }>('GET', `${accountPath(accountId)}/profiles?email=${encodeURIComponent(user)}`);
+  const { users } = await api.call<{ users: Array<{ id: string }> }>(
+    'GET',
+    `${accountPath(accountId)}/profiles?email=${encodeURIComponent(user)}`,
+  );
   if (users.length === 0) throw new AppError('USER_NOT_FOUND', { metadata: { email: user } });
   return users[0]!.id;
 }
@@ -61,12 +64,30 @@ function flag(name: string, value: string | undefined): boolean | undefined {
 
 function printProfile(io: CliIo, json: boolean | undefined, user: Profile): void {
   if (json) return printJson(io, user);
-  printTable(io, ['ID', 'Email', 'Name', 'State', 'Role', 'EAM', 'Groups'], [[user.id, user.email, user.display_name, user.state, user.role, user.externally_managed ? 'yes' : '', user.group_ids.join(',')]]);
+  printTable(
+    io,
+    ['ID', 'Email', 'Name', 'State', 'Role', 'EAM', 'Groups'],
+    [
+      [
+        user.id,
+        user.email,
+        user.display_name,
+        user.state,
+        user.role,
+        user.externally_managed ? 'yes' : '',
+        user.group_ids.join(','),
+      ],
+    ],
+  );
 }
 
 function printGroups(io: CliIo, json: boolean | undefined, groups: GroupJson[]): void {
   if (json) return printJson(io, { groups });
-  printTable(io, ['ID', 'Name', 'Members'], groups.map((g) => [g.id, g.name, String(g.member_ids.length)]));
+  printTable(
+    io,
+    ['ID', 'Name', 'Members'],
+    groups.map((g) => [g.id, g.name, String(g.member_ids.length)]),
+  );
 }
 
 /** Adds create, update, delete and sessions to `cordon users`. */
@@ -81,18 +102,36 @@ export function userAdminCommands(users: Command, io: CliIo, run: Run): void {
     .option('--groups <names>', 'comma-separated group names (created when missing)')
     .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')
-    .action((opts: { email: string; name: string; role: string; externallyManaged?: boolean; groups?: string; account?: string; json?: boolean }) =>
-      run(async () => {
-        const input = {
-          email: opts.email,
-          display_name: opts.name,
-          role: role(opts.role),
-          ...(opts.externallyManaged ? { externally_managed: true } : {}),
-          ...(opts.groups ? { groups: opts.groups.split(',').map((g) => g.trim()).filter(Boolean) } : {}),
-        };
-        const user = await runAdmin(io, 'users create', opts.account, (api, accountId) => api.call<Profile>('POST', `${accountPath(accountId)}/users`, input));
-        printProfile(io, opts.json, user);
-      }),
+    .action(
+      (opts: {
+        email: string;
+        name: string;
+        role: string;
+        externallyManaged?: boolean;
+        groups?: string;
+        account?: string;
+        json?: boolean;
+      }) =>
+        run(async () => {
+          const input = {
+            email: opts.email,
+            display_name: opts.name,
+            role: role(opts.role),
+            ...(opts.externallyManaged ? { externally_managed: true } : {}),
+            ...(opts.groups
+              ? {
+                  groups: opts.groups
+                    .split(',')
+                    .map((g) => g.trim())
+                    .filter(Boolean),
+                }
+              : {}),
+          };
+          const user = await runAdmin(io, 'users create', opts.account, (api, accountId) =>
+            api.call<Profile>('POST', `${accountPath(accountId)}/users`, input),
+          );
+          printProfile(io, opts.json, user);
+        }),
     );
 
   users
@@ -104,14 +143,37 @@ export function userAdminCommands(users: Command, io: CliIo, run: Run): void {
     .option('--externally-managed <bool>', 'true or false')
     .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')
-    .action((userId: string, opts: { email?: string; name?: string; role?: string; externallyManaged?: string; account?: string; json?: boolean }) =>
-      run(async () => {
-        const changes = { email: opts.email, display_name: opts.name, role: role(opts.role), externally_managed: flag('--externally-managed', opts.externallyManaged) };
-        const given = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
-        if (Object.keys(given).length === 0) throw usageError('give at least one of --email, --name, --role, --externally-managed');
-        const user = await runAdmin(io, 'users update', opts.account, async (api, accountId) => api.call<Profile>('PATCH', `${accountPath(accountId)}/users/${seg(await userIdOf(api, accountId, userId))}`, given));
-        printProfile(io, opts.json, user);
-      }),
+    .action(
+      (
+        userId: string,
+        opts: {
+          email?: string;
+          name?: string;
+          role?: string;
+          externallyManaged?: string;
+          account?: string;
+          json?: boolean;
+        },
+      ) =>
+        run(async () => {
+          const changes = {
+            email: opts.email,
+            display_name: opts.name,
+            role: role(opts.role),
+            externally_managed: flag('--externally-managed', opts.externallyManaged),
+          };
+          const given = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+          if (Object.keys(given).length === 0)
+            throw usageError('give at least one of --email, --name, --role, --externally-managed');
+          const user = await runAdmin(io, 'users update', opts.account, async (api, accountId) =>
+            api.call<Profile>(
+              'PATCH',
+              `${accountPath(accountId)}/users/${seg(await userIdOf(api, accountId, userId))}`,
+              given,
+            ),
+          );
+          printProfile(io, opts.json, user);
+        }),
     );
 
   users
@@ -122,7 +184,10 @@ export function userAdminCommands(users: Command, io: CliIo, run: Run): void {
     .action((userId: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
         const gone = await runAdmin(io, 'users delete', opts.account, async (api, accountId) =>
-          api.call<{ id: string; email: string }>('DELETE', `${accountPath(accountId)}/users/${seg(await userIdOf(api, accountId, userId))}`),
+          api.call<{ id: string; email: string }>(
+            'DELETE',
+            `${accountPath(accountId)}/users/${seg(await userIdOf(api, accountId, userId))}`,
+          ),
         );
         if (opts.json) printJson(io, gone);
         else io.stdout.write(`deleted ${gone.email} (${gone.id})\n`);
@@ -137,10 +202,18 @@ export function userAdminCommands(users: Command, io: CliIo, run: Run): void {
     .action((userId: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
         const { sessions } = await runAdmin(io, 'users sessions', opts.account, async (api, accountId) =>
-          api.call<{ sessions: SessionJson[] }>('GET', `${accountPath(accountId)}/users/${seg(await userIdOf(api, accountId, userId))}/sessions`),
+          api.call<{ sessions: SessionJson[] }>(
+            'GET',
+            `${accountPath(accountId)}/users/${seg(await userIdOf(api, accountId, userId))}/sessions`,
+          ),
         );
         if (opts.json) printJson(io, { sessions });
-        else printTable(io, ['ID', 'Kind', 'Created', 'Ended', 'Why'], sessions.map((s) => [s.id, s.kind, s.create_time, s.revoke_time ?? '', s.revoke_reason ?? '']));
+        else
+          printTable(
+            io,
+            ['ID', 'Kind', 'Created', 'Ended', 'Why'],
+            sessions.map((s) => [s.id, s.kind, s.create_time, s.revoke_time ?? '', s.revoke_reason ?? '']),
+          );
       }),
     );
 }
@@ -156,7 +229,9 @@ export function groupsCommand(program: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const { groups: found } = await runAdmin(io, 'groups list', opts.account, (api, accountId) => api.call<{ groups: GroupJson[] }>('GET', `${accountPath(accountId)}/groups`));
+        const { groups: found } = await runAdmin(io, 'groups list', opts.account, (api, accountId) =>
+          api.call<{ groups: GroupJson[] }>('GET', `${accountPath(accountId)}/groups`),
+        );
         printGroups(io, opts.json, found);
       }),
     );
@@ -168,7 +243,9 @@ export function groupsCommand(program: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((name: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const group = await runAdmin(io, 'groups create', opts.account, (api, accountId) => api.call<GroupJson>('POST', `${accountPath(accountId)}/groups`, { name }));
+        const group = await runAdmin(io, 'groups create', opts.account, (api, accountId) =>
+          api.call<GroupJson>('POST', `${accountPath(accountId)}/groups`, { name }),
+        );
         printGroups(io, opts.json, [group]);
       }),
     );
@@ -179,7 +256,9 @@ export function groupsCommand(program: Command, io: CliIo, run: Run): void {
     .option('--account <id>', ACCOUNT_HELP)
     .action((groupId: string, opts: { account?: string }) =>
       run(async () => {
-        const gone = await runAdmin(io, 'groups delete', opts.account, (api, accountId) => api.call<{ id: string; name: string }>('DELETE', `${accountPath(accountId)}/groups/${seg(groupId)}`));
+        const gone = await runAdmin(io, 'groups delete', opts.account, (api, accountId) =>
+          api.call<{ id: string; name: string }>('DELETE', `${accountPath(accountId)}/groups/${seg(groupId)}`),
+        );
         io.stdout.write(`deleted group ${gone.name} (${gone.id})\n`);
       }),
     );
@@ -195,7 +274,10 @@ export function groupsCommand(program: Command, io: CliIo, run: Run): void {
       .action((groupId: string, userId: string, opts: { account?: string }) =>
         run(async () => {
           const { changed } = await runAdmin(io, `groups ${verb}`, opts.account, async (api, accountId) =>
-            api.call<{ changed: boolean }>(method, `${accountPath(accountId)}/groups/${seg(groupId)}/members/${seg(await userIdOf(api, accountId, userId))}`),
+            api.call<{ changed: boolean }>(
+              method,
+              `${accountPath(accountId)}/groups/${seg(groupId)}/members/${seg(await userIdOf(api, accountId, userId))}`,
+            ),
           );
           io.stdout.write(changed ? `${verb === 'add' ? 'added' : 'removed'}\n` : 'nothing changed\n');
         }),

@@ -15,7 +15,9 @@ interface Created {
 export function initCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
   program
     .command('init')
-    .description("Create an account and its owner; prints the owner's generated password (to change at first sign-in) and TOTP seed once")
+    .description(
+      "Create an account and its owner; prints the owner's generated password (to change at first sign-in) and TOTP seed once",
+    )
     .requiredOption('--name <name>', 'account name')
     .requiredOption('--owner-email <email>', "the owner's email")
     .option('--owner-name <name>', "the owner's display name", 'Account Owner')
@@ -23,7 +25,10 @@ export function initCommand(program: Command, io: CliIo, run: (fn: () => Promise
     .action((opts: { name: string; ownerEmail: string; ownerName: string; json?: boolean }) =>
       run(async () => {
         const { account, owner } = await runLocal(io, 'init', (api) =>
-          api.call<Created>('POST', '/v1/accounts', { name: opts.name, owner: { email: opts.ownerEmail, display_name: opts.ownerName } }),
+          api.call<Created>('POST', '/v1/accounts', {
+            name: opts.name,
+            owner: { email: opts.ownerEmail, display_name: opts.ownerName },
+          }),
         );
         if (opts.json) printJson(io, { account_id: account.id, owner });
         else {

@@ -12,7 +12,8 @@ export interface CliIo {
 }
 
 /** A value of a JSON document as a table cell or a line shows it: a string as is, anything else as JSON. */
-export const asText = (value: unknown): string => (typeof value === 'string' ? value : value === undefined ? '' : JSON.stringify(value));
+export const asText = (value: unknown): string =>
+  typeof value === 'string' ? value : value === undefined ? '' : JSON.stringify(value);
 
 /** Exit codes: documented in `cordon --help`. */
 export const EXIT = {
@@ -77,14 +78,17 @@ export class Reported extends Error {
 export function reportError(io: CliIo, error: unknown, json: boolean): number {
   if (error instanceof Reported) return error.exitCode;
   if (error instanceof ConfigError) {
-    io.stderr.write(`cordon: invalid configuration (${error.problems.length} problem${error.problems.length > 1 ? 's' : ''}):\n`);
+    io.stderr.write(
+      `cordon: invalid configuration (${error.problems.length} problem${error.problems.length > 1 ? 's' : ''}):\n`,
+    );
     for (const p of error.problems) io.stderr.write(`  - ${p}\n`);
     return EXIT.CONFIG;
   }
   if (isAppError(error)) {
     if (json) io.stdout.write(JSON.stringify({ error: { code: error.code, message: error.description } }) + '\n');
     else io.stderr.write(`cordon: ${error.description} [${error.code}]\n`);
-    if (error.code === 'UNAVAILABLE' && error.cause) io.stderr.write(`  cause: ${String((error.cause as Error).message ?? error.cause)}\n`);
+    if (error.code === 'UNAVAILABLE' && error.cause)
+      io.stderr.write(`  cause: ${String((error.cause as Error).message ?? error.cause)}\n`);
     return EXIT_BY_CODE[error.code] ?? EXIT.FAILURE;
   }
   io.stderr.write(`cordon: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);

@@ -18,13 +18,22 @@ export function keysCommand(program: Command, io: CliIo, run: (fn: () => Promise
   const keys = program.command('keys').description('Token-signing keys');
   keys
     .command('list')
-    .description('Every signing key, newest first: active (signs), retired (verifies its tokens until they expire) or revoked')
+    .description(
+      'Every signing key, newest first: active (signs), retired (verifies its tokens until they expire) or revoked',
+    )
     .option('--json', 'print JSON')
     .action((opts: { json?: boolean }) =>
       run(async () => {
-        const { keys: listed } = await runLocal(io, 'keys list', (api) => api.call<{ keys: KeyJson[] }>('GET', '/v1/signing-keys'));
+        const { keys: listed } = await runLocal(io, 'keys list', (api) =>
+          api.call<{ keys: KeyJson[] }>('GET', '/v1/signing-keys'),
+        );
         if (opts.json) printJson(io, listed);
-        else printTable(io, ['KID', 'STATUS', 'CREATED', 'RETIRED', 'REVOKED'], listed.map((k) => [k.kid, k.status, k.create_time, k.retire_time ?? '', k.revoke_time ?? '']));
+        else
+          printTable(
+            io,
+            ['KID', 'STATUS', 'CREATED', 'RETIRED', 'REVOKED'],
+            listed.map((k) => [k.kid, k.status, k.create_time, k.retire_time ?? '', k.revoke_time ?? '']),
+          );
       }),
     );
   keys
@@ -33,21 +42,36 @@ export function keysCommand(program: Command, io: CliIo, run: (fn: () => Promise
     .option('--json', 'print JSON')
     .action((opts: { json?: boolean }) =>
       run(async () => {
-        const result = await runLocal(io, 'keys rotate', (api) => api.call<{ kid: string; retired: string[] }>('POST', '/v1/signing-keys:rotate'));
+        const result = await runLocal(io, 'keys rotate', (api) =>
+          api.call<{ kid: string; retired: string[] }>('POST', '/v1/signing-keys:rotate'),
+        );
         if (opts.json) printJson(io, result);
-        else io.stdout.write(`new signing key ${result.kid}${result.retired.length ? `; retired ${result.retired.join(', ')}` : ''}\n`);
+        else
+          io.stdout.write(
+            `new signing key ${result.kid}${result.retired.length ? `; retired ${result.retired.join(', ')}` : ''}\n`,
+          );
       }),
     );
   keys
     .command('revoke')
-    .description('Revoke a leaked signing key: every token it signed stops working at once, on every node (revoking the active key makes a new one)')
+    .description(
+      'Revoke a leaked signing key: every token it signed stops working at once, on every node (revoking the active key makes a new one)',
+    )
     .argument('<kid>', 'the key id (see `cordon keys list`)')
     .option('--json', 'print JSON')
     .action((kid: string, opts: { json?: boolean }) =>
       run(async () => {
-        const result = await runLocal(io, 'keys revoke', (api) => api.call<{ kid: string; replaced_by: string | null }>('POST', `/v1/signing-keys/${encodeURIComponent(kid)}:revoke`));
+        const result = await runLocal(io, 'keys revoke', (api) =>
+          api.call<{ kid: string; replaced_by: string | null }>(
+            'POST',
+            `/v1/signing-keys/${encodeURIComponent(kid)}:revoke`,
+          ),
+        );
         if (opts.json) printJson(io, result);
-        else io.stdout.write(`revoked signing key ${result.kid}${result.replaced_by ? `; new signing key ${result.replaced_by}` : ''}\n`);
+        else
+          io.stdout.write(
+            `revoked signing key ${result.kid}${result.replaced_by ? `; new signing key ${result.replaced_by}` : ''}\n`,
+          );
       }),
     );
 }

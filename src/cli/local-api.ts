@@ -25,7 +25,10 @@ export class LocalApi implements Api {
     const response = await this.http.inject({
       method: method as 'GET',
       url: route,
-      headers: { authorization: `Operator ${this.secret}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Operator ${this.secret}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
     });
     if (response.statusCode >= 300) throw errorOfResponse(response.statusCode, response.statusMessage, response.body);

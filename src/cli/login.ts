@@ -31,9 +31,12 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 /** Asks on the terminal; `hidden` answers are not echoed. */
 function ask(io: CliIo, question: string, hidden: boolean): Promise<string> {
   const stdin = io.stdin ?? process.stdin;
-  if (!stdin.isTTY) return Promise.reject(usageError(`${question.replace(/: $/, '')} is required (no terminal to ask on)`));
+  if (!stdin.isTTY)
+    return Promise.reject(usageError(`${question.replace(/: $/, '')} is required (no terminal to ask on)`));
   io.stderr.write(question);
-  const output = new Writable({ write: (chunk: Buffer, _enc, done) => (hidden ? done() : io.stderr.write(chunk, done)) });
+  const output = new Writable({
+    write: (chunk: Buffer, _enc, done) => (hidden ? done() : io.stderr.write(chunk, done)),
+  });
   const rl = createInterface({ input: stdin, output, terminal: true });
   return new Promise((resolve) =>
     rl.question('', (answer) => {
@@ -61,27 +64,47 @@ export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promis
     .option('--password-stdin', 'read the password from standard input instead of asking')
     .option('--totp <code>', 'the 6-digit code of your authenticator (default: ask)')
     .option('--json', 'print JSON (never the token)')
-    .action((opts: { email: string; server?: string; account?: string; passwordStdin?: boolean; totp?: string; json?: boolean }) =>
-      run(async () => {
-        const server = (opts.server ?? defaultServer(io)).replace(/\/$/, '');
-        const password = opts.passwordStdin ? await readAll(io.stdin ?? process.stdin) : await ask(io, 'Password: ', true);
-        const totp = opts.totp ?? (await ask(io, 'TOTP code: ', false));
-        const body = await new ApiClient(server).call<SignedInBody>('POST', '/v1/auth/sessions', {
-          email: opts.email,
-          password,
-          totp: totp.trim(),
-          kind: 'cli',
-          ...(opts.account ? { account_id: opts.account } : {}),
-        });
-        const saved: SavedSession = { server, session_token: body.session_token, account_id: body.account_id, email: body.user.email, role: body.user.role, expire_time: body.expire_time };
-        const file = saveSession(io, saved);
-        const { session_token: _token, ...shown } = saved;
-        if (opts.json) printJson(io, { ...shown, session_file: file, password_change_required: body.password_change_required });
-        else {
-          io.stdout.write(`Signed in to ${server} as ${saved.email} (${saved.role}, account ${saved.account_id}) until ${saved.expire_time}\n`);
-          if (body.password_change_required) io.stdout.write(`${CHANGE_FIRST}\n`);
-        }
-      }),
+    .action(
+      (opts: {
+        email: string;
+        server?: string;
+        account?: string;
+        passwordStdin?: boolean;
+        totp?: string;
+        json?: boolean;
+      }) =>
+        run(async () => {
+          const server = (opts.server ?? defaultServer(io)).replace(/\/$/, '');
+          const password = opts.passwordStdin
+            ? await readAll(io.stdin ?? process.stdin)
+            : await ask(io, 'Password: ', true);
+          const totp = opts.totp ?? (await ask(io, 'TOTP code: ', false));
+          const body = await new ApiClient(server).call<SignedInBody>('POST', '/v1/auth/sessions', {
+            email: opts.email,
+            password,
+            totp: totp.trim(),
+            kind: 'cli',
+            ...(opts.account ? { account_id: opts.account } : {}),
+          });
+          const saved: SavedSession = {
+            server,
+            session_token: body.session_token,
+            account_id: body.account_id,
+            email: body.user.email,
+            role: body.user.role,
+            expire_time: body.expire_time,
+          };
+          const file = saveSession(io, saved);
+          const { session_token: _token, ...shown } = saved;
+          if (opts.json)
+            printJson(io, { ...shown, session_file: file, password_change_required: body.password_change_required });
+          else {
+            io.stdout.write(
+              `Signed in to ${server} as ${saved.email} (${saved.role}, account ${saved.account_id}) until ${saved.expire_time}\n`,
+            );
+            if (body.password_change_required) io.stdout.write(`${CHANGE_FIRST}\n`);
+          }
+        }),
     );
 
   program
@@ -97,7 +120,9 @@ export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promis
         try {
           await new ApiClient(saved.server, saved.session_token).call('DELETE', '/v1/auth/sessions/current');
         } catch (error) {
-          io.stderr.write(`cordon: the server did not confirm the sign-out (${(error as Error).message}); forgetting the session anyway\n`);
+          io.stderr.write(
+            `cordon: the server did not confirm the sign-out (${(error as Error).message}); forgetting the session anyway\n`,
+          );
         }
         forgetSession(io);
         io.stdout.write(`Signed out of ${saved.server}\n`);
@@ -112,10 +137,14 @@ export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promis
       run(async () => {
         const saved = readSavedSession(io);
         if (!saved) throw usageError('not signed in: run `cordon login`');
-        const current = await new ApiClient(saved.server, saved.session_token).call<Omit<SignedInBody, 'session_token'>>('GET', '/v1/auth/sessions/current');
+        const current = await new ApiClient(saved.server, saved.session_token).call<
+          Omit<SignedInBody, 'session_token'>
+        >('GET', '/v1/auth/sessions/current');
         if (opts.json) printJson(io, { server: saved.server, ...current });
         else {
-          io.stdout.write(`${current.user.email} (${current.user.role}) on ${saved.server}, account ${current.account_id}, until ${current.expire_time}\n`);
+          io.stdout.write(
+            `${current.user.email} (${current.user.role}) on ${saved.server}, account ${current.account_id}, until ${current.expire_time}\n`,
+          );
           if (current.password_change_required) io.stdout.write(`${CHANGE_FIRST}\n`);
         }
       }),
@@ -123,8 +152,13 @@ export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promis
 
   program
     .command('passwd')
-    .description('Change your password, through the server you signed in to (required after a generated one: init, reset-credentials, the demo)')
-    .option('--password-stdin', 'read the current password and then the new one from standard input, one a line, instead of asking')
+    .description(
+      'Change your password, through the server you signed in to (required after a generated one: init, reset-credentials, the demo)',
+    )
+    .option(
+      '--password-stdin',
+      'read the current password and then the new one from standard input, one a line, instead of asking',
+    )
     .option('--json', 'print JSON (never a password)')
     .action((opts: { passwordStdin?: boolean; json?: boolean }) =>
       run(async () => {
@@ -134,19 +168,33 @@ export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promis
         let chosen: string;
         if (opts.passwordStdin) {
           const lines = (await readAll(io.stdin ?? process.stdin)).split(/\r?\n/);
-          if (lines.length !== 2) throw usageError('--password-stdin takes two lines: the current password, then the new one');
+          if (lines.length !== 2)
+            throw usageError('--password-stdin takes two lines: the current password, then the new one');
           [current, chosen] = lines as [string, string];
         } else {
           current = await ask(io, 'Current password: ', true);
           chosen = await ask(io, 'New password (at least 12 characters): ', true);
-          if ((await ask(io, 'New password again: ', true)) !== chosen) throw usageError('the new passwords differ; nothing changed');
+          if ((await ask(io, 'New password again: ', true)) !== chosen)
+            throw usageError('the new passwords differ; nothing changed');
         }
-        const changed = await new ApiClient(saved.server, saved.session_token).call<{ sessions_revoked: number }>('POST', '/v1/auth/password', {
-          current_password: current,
-          new_password: chosen,
-        });
-        if (opts.json) printJson(io, { email: saved.email, password_changed: true, other_sessions_revoked: changed.sessions_revoked });
-        else io.stdout.write(`Password changed for ${saved.email}; ${changed.sessions_revoked} other session(s) signed out. This session stays signed in.\n`);
+        const changed = await new ApiClient(saved.server, saved.session_token).call<{ sessions_revoked: number }>(
+          'POST',
+          '/v1/auth/password',
+          {
+            current_password: current,
+            new_password: chosen,
+          },
+        );
+        if (opts.json)
+          printJson(io, {
+            email: saved.email,
+            password_changed: true,
+            other_sessions_revoked: changed.sessions_revoked,
+          });
+        else
+          io.stdout.write(
+            `Password changed for ${saved.email}; ${changed.sessions_revoked} other session(s) signed out. This session stays signed in.\n`,
+          );
       }),
     );
 }

@@ -26,7 +26,10 @@ Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 refused by
 (last owner, externally managed, an app constraint, duplicate, a containment lock, a plan no longer pending), 5 database unavailable or data directory in use,
 78 invalid configuration.`;
 
-export async function main(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+): Promise<number> {
   let exitCode: number = EXIT.OK;
   const run = async (fn: () => Promise<void>) => {
     try {
@@ -67,7 +70,9 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? EXIT.OK : EXIT.USAGE;
+      return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version'
+        ? EXIT.OK
+        : EXIT.USAGE;
     }
     return reportError(io, error, false);
   }

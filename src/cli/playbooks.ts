@@ -14,7 +14,6 @@ import type { ProtectionPolicy } from '../response/protection-policy.js';
 import { asText, EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
 import { ACCOUNT_HELP, accountPath, type Run, runAdmin } from './remote.js';
 
-
 interface VersionJson {
   name: string;
   version: number;
@@ -43,25 +42,52 @@ function printVersions(io: CliIo, versions: VersionJson[]): void {
   printTable(
     io,
     ['Name', 'Version', 'Action', 'Mode', 'Priority', 'Hash', 'Created', 'By'],
-    versions.map((v) => [v.name, v.version, asText(v.document.action), asText(v.document.mode ?? (v.document.action === 'notify' ? '' : 'approval')), asText(v.document.priority ?? 100), v.content_hash.slice(0, 12), v.create_time, v.created_by]),
+    versions.map((v) => [
+      v.name,
+      v.version,
+      asText(v.document.action),
+      asText(v.document.mode ?? (v.document.action === 'notify' ? '' : 'approval')),
+      asText(v.document.priority ?? 100),
+      v.content_hash.slice(0, 12),
+      v.create_time,
+      v.created_by,
+    ]),
   );
 }
 
 export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
-  const playbooks = program.command('playbooks').description('Playbooks as code: apply, list, history, lint, and test against a signal (dry run)');
+  const playbooks = program
+    .command('playbooks')
+    .description('Playbooks as code: apply, list, history, lint, and test against a signal (dry run)');
 
   playbooks
     .command('apply')
-    .description('Apply the playbooks in a YAML or JSON file (one document or a list): each gets a new version when its content changed')
+    .description(
+      'Apply the playbooks in a YAML or JSON file (one document or a list): each gets a new version when its content changed',
+    )
     .requiredOption('-f, --file <file>', 'the file (- for standard input)')
     .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')
     .action((opts: { file: string; account?: string; json?: boolean }) =>
       run(async () => {
         const documents = readDocuments(opts.file);
-        const applied = await runAdmin(io, 'playbooks apply', opts.account, async (api, accountId) => (await api.call<{ applied: AppliedPlaybook[] }>('POST', `${accountPath(accountId)}/playbooks:apply`, { playbooks: documents })).applied);
+        const applied = await runAdmin(
+          io,
+          'playbooks apply',
+          opts.account,
+          async (api, accountId) =>
+            (
+              await api.call<{ applied: AppliedPlaybook[] }>('POST', `${accountPath(accountId)}/playbooks:apply`, {
+                playbooks: documents,
+              })
+            ).applied,
+        );
         if (opts.json) return printJson(io, { applied });
-        printTable(io, ['Name', 'Version', 'Hash', 'Changed'], applied.map((a) => [a.name, a.version, a.content_hash.slice(0, 12), a.changed ? 'new version' : 'unchanged']));
+        printTable(
+          io,
+          ['Name', 'Version', 'Hash', 'Changed'],
+          applied.map((a) => [a.name, a.version, a.content_hash.slice(0, 12), a.changed ? 'new version' : 'unchanged']),
+        );
       }),
     );
 
@@ -72,7 +98,13 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const versions = await runAdmin(io, 'playbooks list', opts.account, async (api, accountId) => (await api.call<{ playbooks: VersionJson[] }>('GET', `${accountPath(accountId)}/playbooks`)).playbooks);
+        const versions = await runAdmin(
+          io,
+          'playbooks list',
+          opts.account,
+          async (api, accountId) =>
+            (await api.call<{ playbooks: VersionJson[] }>('GET', `${accountPath(accountId)}/playbooks`)).playbooks,
+        );
         if (opts.json) return printJson(io, { playbooks: versions });
         printVersions(io, versions);
       }),
@@ -85,7 +117,18 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((name: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const versions = await runAdmin(io, 'playbooks history', opts.account, async (api, accountId) => (await api.call<{ versions: VersionJson[] }>('GET', `${accountPath(accountId)}/playbooks/${encodeURIComponent(name)}`)).versions);
+        const versions = await runAdmin(
+          io,
+          'playbooks history',
+          opts.account,
+          async (api, accountId) =>
+            (
+              await api.call<{ versions: VersionJson[] }>(
+                'GET',
+                `${accountPath(accountId)}/playbooks/${encodeURIComponent(name)}`,
+              )
+            ).versions,
+        );
         if (opts.json) return printJson(io, { versions });
         printVersions(io, versions);
       }),
@@ -93,7 +136,9 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
 
   playbooks
     .command('lint')
-    .description('Check playbook files against the published schema and the rules it cannot say; exit 2 when anything is wrong')
+    .description(
+      'Check playbook files against the published schema and the rules it cannot say; exit 2 when anything is wrong',
+    )
     .requiredOption('-f, --file <file>', 'the file (- for standard input)')
     .option('--json', 'print JSON')
     .action((opts: { file: string; json?: boolean }) =>
@@ -106,14 +151,18 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
         const bad = results.filter((r) => r.problems.length > 0);
         if (opts.json) printJson(io, { ok: bad.length === 0, playbooks: results });
         else if (bad.length === 0) io.stdout.write(`${results.length} playbook${results.length === 1 ? '' : 's'} OK\n`);
-        else for (const r of bad) for (const p of r.problems) io.stderr.write(`${asText(r.playbook)}: ${p.path || '/'} ${p.message}\n`);
+        else
+          for (const r of bad)
+            for (const p of r.problems) io.stderr.write(`${asText(r.playbook)}: ${p.path || '/'} ${p.message}\n`);
         if (bad.length > 0) throw new Reported(EXIT.USAGE);
       }),
     );
 
   playbooks
     .command('test')
-    .description('Dry run: the plan a signal would get under the current playbooks and policy, with every verdict; writes nothing')
+    .description(
+      'Dry run: the plan a signal would get under the current playbooks and policy, with every verdict; writes nothing',
+    )
     .requiredOption('--signal <file>', 'the signal payload (JSON; - for standard input)')
     .option('--format <format>', INTAKE_FORMATS.join(' | '), 'canonical')
     .option('--source <id>', 'the source the signal would come from (playbooks may match on it)')
@@ -121,7 +170,8 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((opts: { signal: string; format: string; source?: string; account?: string; json?: boolean }) =>
       run(async () => {
-        if (!INTAKE_FORMATS.includes(opts.format as IntakeFormat)) throw usageError(`--format must be one of ${INTAKE_FORMATS.join(', ')}`);
+        if (!INTAKE_FORMATS.includes(opts.format as IntakeFormat))
+          throw usageError(`--format must be one of ${INTAKE_FORMATS.join(', ')}`);
         const format = opts.format as IntakeFormat;
         let payload: unknown;
         try {
@@ -130,20 +180,36 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
           throw usageError(`${opts.signal}: ${(error as Error).message}`);
         }
         const result = await runAdmin(io, 'playbooks test', opts.account, (api, accountId) =>
-          api.call<ReturnType<typeof dryRunView>>('POST', `${accountPath(accountId)}/signals:plan`, { format, signal: payload, ...(opts.source ? { source_id: opts.source } : {}) }),
+          api.call<ReturnType<typeof dryRunView>>('POST', `${accountPath(accountId)}/signals:plan`, {
+            format,
+            signal: payload,
+            ...(opts.source ? { source_id: opts.source } : {}),
+          }),
         );
         if (opts.json) return printJson(io, result);
         const { plan } = result;
-        io.stdout.write(`status: ${plan.status}${result.duplicate ? ' (a signal with this external id is already stored: submitting it would change nothing)' : ''}\n`);
-        io.stdout.write(`subject: ${plan.subject_user_id ?? '(unresolved)'}   playbook: ${plan.playbook ? `${plan.playbook.name} v${plan.playbook.version}` : '(none)'}   policy: v${plan.policy_version}\n`);
-        printTable(io, ['Step', 'Verdict', 'Reason'], plan.verdicts.map((v) => [v.step, v.outcome, v.reason]));
+        io.stdout.write(
+          `status: ${plan.status}${result.duplicate ? ' (a signal with this external id is already stored: submitting it would change nothing)' : ''}\n`,
+        );
+        io.stdout.write(
+          `subject: ${plan.subject_user_id ?? '(unresolved)'}   playbook: ${plan.playbook ? `${plan.playbook.name} v${plan.playbook.version}` : '(none)'}   policy: v${plan.policy_version}\n`,
+        );
+        printTable(
+          io,
+          ['Step', 'Verdict', 'Reason'],
+          plan.verdicts.map((v) => [v.step, v.outcome, v.reason]),
+        );
       }),
     );
 
-  const policy = program.command('policy').description('The protected-principal policy: who the response engine never acts on');
+  const policy = program
+    .command('policy')
+    .description('The protected-principal policy: who the response engine never acts on');
   policy
     .command('apply')
-    .description('Apply a policy file (YAML or JSON: roles, groups, user_ids, emails); a new version when its content changed (OWNERs only through the API)')
+    .description(
+      'Apply a policy file (YAML or JSON: roles, groups, user_ids, emails); a new version when its content changed (OWNERs only through the API)',
+    )
     .requiredOption('-f, --file <file>', 'the file (- for standard input)')
     .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')
@@ -151,7 +217,13 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
       run(async () => {
         const documents = readDocuments(opts.file);
         if (documents.length !== 1) throw usageError(`${opts.file}: give one policy document`);
-        const applied = await runAdmin(io, 'policy apply', opts.account, (api, accountId) => api.call<ProtectionPolicy & { changed: boolean }>('PUT', `${accountPath(accountId)}/protection-policy`, documents[0]));
+        const applied = await runAdmin(io, 'policy apply', opts.account, (api, accountId) =>
+          api.call<ProtectionPolicy & { changed: boolean }>(
+            'PUT',
+            `${accountPath(accountId)}/protection-policy`,
+            documents[0],
+          ),
+        );
         if (opts.json) return printJson(io, applied);
         io.stdout.write(`policy v${applied.version} (${applied.changed ? 'new version' : 'unchanged'})\n`);
       }),
@@ -162,7 +234,9 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
     .option('--account <id>', ACCOUNT_HELP)
     .action((opts: { account?: string }) =>
       run(async () => {
-        const current = await runAdmin(io, 'policy show', opts.account, (api, accountId) => api.call<ProtectionPolicy>('GET', `${accountPath(accountId)}/protection-policy`));
+        const current = await runAdmin(io, 'policy show', opts.account, (api, accountId) =>
+          api.call<ProtectionPolicy>('GET', `${accountPath(accountId)}/protection-policy`),
+        );
         printJson(io, current);
       }),
     );

@@ -3,7 +3,12 @@ import { createProgress } from './progress.js';
 
 function sink(isTTY: boolean) {
   const chunks: string[] = [];
-  return { chunks, stream: { write: (s: string) => chunks.push(s) > 0, isTTY, columns: 80 } as unknown as NodeJS.WritableStream & { isTTY: boolean } };
+  return {
+    chunks,
+    stream: { write: (s: string) => chunks.push(s) > 0, isTTY, columns: 80 } as unknown as NodeJS.WritableStream & {
+      isTTY: boolean;
+    },
+  };
 }
 
 describe('progress', () => {

@@ -7,7 +7,11 @@ export interface Progress {
   finish(message: string): void;
 }
 
-export function createProgress(stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }, label: string, total: number): Progress {
+export function createProgress(
+  stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number },
+  label: string,
+  total: number,
+): Progress {
   const tty = Boolean(stream.isTTY);
   const started = Date.now();
   let lastPlain = -1;
@@ -17,7 +21,9 @@ export function createProgress(stream: NodeJS.WritableStream & { isTTY?: boolean
     if (tty) {
       const width = Math.max(10, Math.min(40, (stream.columns ?? 80) - 50));
       const filled = Math.round((pct / 100) * width);
-      stream.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${pct}% ${done}/${total} (${rate}/s)\x1b[K`);
+      stream.write(
+        `\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${pct}% ${done}/${total} (${rate}/s)\x1b[K`,
+      );
     } else if (Math.floor(pct / 10) !== lastPlain) {
       lastPlain = Math.floor(pct / 10);
       stream.write(`${label}: ${done}/${total} (${pct}%)\n`);

@@ -56,7 +56,11 @@ export class ApiClient implements Api {
   ) {}
 
   async call<T>(method: string, route: string, body?: unknown): Promise<T> {
-    const response = await this.fetch(method, route, body === undefined ? undefined : { body: JSON.stringify(body), contentType: 'application/json' });
+    const response = await this.fetch(
+      method,
+      route,
+      body === undefined ? undefined : { body: JSON.stringify(body), contentType: 'application/json' },
+    );
     const text = await response.text();
     return (text ? JSON.parse(text) : undefined) as T;
   }
@@ -64,21 +68,32 @@ export class ApiClient implements Api {
   async *stream(route: string, raw?: RawBody): AsyncGenerator<string> {
     const response = await this.fetch(raw?.method ?? 'GET', route, raw);
     const decoder = new TextDecoder();
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) yield decoder.decode(chunk, { stream: true });
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>)
+      yield decoder.decode(chunk, { stream: true });
     yield decoder.decode();
   }
 
   /** The response when it is a 2xx; otherwise its google.rpc.Status as an AppError. */
-  private async fetch(method: string, route: string, payload?: { body: string; contentType: string }): Promise<Response> {
+  private async fetch(
+    method: string,
+    route: string,
+    payload?: { body: string; contentType: string },
+  ): Promise<Response> {
     let response: Response;
     try {
       response = await fetch(new URL(route, this.server), {
         method,
-        headers: { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(payload ? { 'content-type': payload.contentType } : {}) },
+        headers: {
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+          ...(payload ? { 'content-type': payload.contentType } : {}),
+        },
         ...(payload ? { body: payload.body } : {}),
       });
     } catch (error) {
-      throw new AppError('UNAVAILABLE', { description: `cannot reach the Cordon server at ${this.server}`, cause: error });
+      throw new AppError('UNAVAILABLE', {
+        description: `cannot reach the Cordon server at ${this.server}`,
+        cause: error,
+      });
     }
     if (response.ok) return response;
     throw errorOfResponse(response.status, response.statusText, await response.text());
@@ -98,22 +113,36 @@ export type Run = (fn: () => Promise<void>) => Promise<void>;
  * Where admin commands send their requests: the running server when one holds the data (see the top of
  * this file), with the saved session; otherwise the in-process instance, as the local operator.
  */
-async function openApi(io: CliIo, command: string): Promise<{ api: Api; accountOf: (given: string | undefined) => Promise<string>; close: () => Promise<void> }> {
+async function openApi(
+  io: CliIo,
+  command: string,
+): Promise<{ api: Api; accountOf: (given: string | undefined) => Promise<string>; close: () => Promise<void> }> {
   const { config } = readConfig(io);
   const saved = readSavedSession(io);
   const holder = config.databaseUrl ? undefined : servingUrl(config.dataDir);
   if (holder || (config.databaseUrl && saved)) {
     if (!saved || (holder && new URL(saved.server).origin !== new URL(holder).origin)) {
-      throw usageError(`a Cordon server ${holder ? `at ${holder} holds ${config.dataDir}` : 'shares this database'}: sign in with \`cordon login${holder ? ` --server ${holder}` : ''}\` and try again`);
+      throw usageError(
+        `a Cordon server ${holder ? `at ${holder} holds ${config.dataDir}` : 'shares this database'}: sign in with \`cordon login${holder ? ` --server ${holder}` : ''}\` and try again`,
+      );
     }
-    return { api: new ApiClient(saved.server, saved.session_token), accountOf: async (given) => given ?? saved.account_id, close: async () => undefined };
+    return {
+      api: new ApiClient(saved.server, saved.session_token),
+      accountOf: async (given) => given ?? saved.account_id,
+      close: async () => undefined,
+    };
   }
   const local = await openLocalApi(io, command);
   return { api: local, accountOf: (given) => resolveAccount(local, given), close: () => local.close() };
 }
 
 /** Runs an admin command's one body, `(api, accountId)`, where it belongs; then closes what it opened. */
-export async function runAdmin<T>(io: CliIo, command: string, account: string | undefined, body: (api: Api, accountId: string) => Promise<T>): Promise<T> {
+export async function runAdmin<T>(
+  io: CliIo,
+  command: string,
+  account: string | undefined,
+  body: (api: Api, accountId: string) => Promise<T>,
+): Promise<T> {
   const { api, accountOf, close } = await openApi(io, command);
   try {
     return await body(api, await accountOf(account));
@@ -137,5 +166,7 @@ async function resolveAccount(api: Api, given: string | undefined): Promise<stri
   if (given) return (await api.call<{ id: string }>('GET', `/v1/accounts/${encodeURIComponent(given)}`)).id;
   const { accounts } = await api.call<{ accounts: Array<{ id: string }> }>('GET', '/v1/accounts');
   if (accounts.length === 1) return accounts[0]!.id;
-  throw usageError(accounts.length === 0 ? 'no account yet: run `cordon init` first' : 'several accounts exist: pass --account ID');
+  throw usageError(
+    accounts.length === 0 ? 'no account yet: run `cordon init` first' : 'several accounts exist: pass --account ID',
+  );
 }

@@ -44,7 +44,9 @@ function printUsers(io: CliIo, users: UserRow[]): void {
 async function liveSessions(api: Api, accountId: string, userId: string): Promise<string[]> {
   const { sessions } = await api.call<{ sessions: SessionRow[] }>('GET', `${userPath(accountId, userId)}/sessions`);
   const now = new Date().toISOString();
-  return sessions.filter((s) => s.revoke_time === null && (s.expire_time === null || s.expire_time > now)).map((s) => s.id);
+  return sessions
+    .filter((s) => s.revoke_time === null && (s.expire_time === null || s.expire_time > now))
+    .map((s) => s.id);
 }
 
 /** The lines of a streamed answer. */
@@ -64,7 +66,9 @@ type ImportEvent =
   | { type: 'error'; code: string; message: string; problems?: Array<{ line: number; problem: string }> };
 
 export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
-  const users = program.command('users').description('Users: list, inspect, suspend, reactivate, create, update, delete, import');
+  const users = program
+    .command('users')
+    .description('Users: list, inspect, suspend, reactivate, create, update, delete, import');
 
   users
     .command('list')
@@ -76,14 +80,22 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
     .action((opts: { account?: string; state?: string; limit: string; json?: boolean }) =>
       run(async () => {
         const state = opts.state?.toUpperCase();
-        if (state !== undefined && state !== 'ACTIVE' && state !== 'SUSPENDED') throw usageError('--state must be ACTIVE or SUSPENDED');
+        if (state !== undefined && state !== 'ACTIVE' && state !== 'SUSPENDED')
+          throw usageError('--state must be ACTIVE or SUSPENDED');
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1) throw usageError('--limit must be a positive integer');
         const listed = await runAdmin(io, 'users list', opts.account, async (api, accountId) => {
           const found: UserRow[] = [];
-          for (let after: string | undefined; found.length < limit; ) {
-            const query = new URLSearchParams({ max_page_size: String(Math.min(limit - found.length, 1000)), ...(state ? { state } : {}), ...(after ? { after } : {}) });
-            const page = await api.call<{ users: UserRow[]; next_after?: string }>('GET', `${accountPath(accountId)}/profiles?${query.toString()}`);
+          for (let after: string | undefined; found.length < limit;) {
+            const query = new URLSearchParams({
+              max_page_size: String(Math.min(limit - found.length, 1000)),
+              ...(state ? { state } : {}),
+              ...(after ? { after } : {}),
+            });
+            const page = await api.call<{ users: UserRow[]; next_after?: string }>(
+              'GET',
+              `${accountPath(accountId)}/profiles?${query.toString()}`,
+            );
             found.push(...page.users);
             if (!(after = page.next_after)) break;
           }
@@ -101,7 +113,9 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
     .option('--json', 'print JSON')
     .action((user: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const found = await runAdmin(io, 'users get', opts.account, async (api, accountId) => api.call<UserRow>('GET', `${userPath(accountId, await userIdOf(api, accountId, user))}/profile`));
+        const found = await runAdmin(io, 'users get', opts.account, async (api, accountId) =>
+          api.call<UserRow>('GET', `${userPath(accountId, await userIdOf(api, accountId, user))}/profile`),
+        );
         if (opts.json) printJson(io, found);
         else printUsers(io, [found]);
       }),
@@ -110,7 +124,11 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
   for (const verb of ['suspend', 'reactivate'] as const) {
     users
       .command(`${verb} <user>`)
-      .description(verb === 'suspend' ? 'Suspend a user and revoke their sessions (idempotent)' : 'Reactivate a suspended user (no session comes back)')
+      .description(
+        verb === 'suspend'
+          ? 'Suspend a user and revoke their sessions (idempotent)'
+          : 'Reactivate a suspended user (no session comes back)',
+      )
       .option('--account <id>', ACCOUNT_HELP)
       .option('--reason <text>', 'why, recorded in the audit entry')
       .option('--json', 'print JSON')
@@ -124,12 +142,22 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
             await api.call('POST', `${path}:${verb}`, opts.reason ? { reason: opts.reason } : undefined);
             const after = await api.call<UserRow>('GET', `${path}/profile`);
             const stillLive = new Set(live.length > 0 ? await liveSessions(api, accountId, before.id) : []);
-            return { user: after, changed: before.state !== after.state, sessions_revoked: live.filter((id) => !stillLive.has(id)) };
+            return {
+              user: after,
+              changed: before.state !== after.state,
+              sessions_revoked: live.filter((id) => !stillLive.has(id)),
+            };
           });
           if (opts.json) printJson(io, result);
           else {
-            const revoked = result.sessions_revoked.length ? ` (${result.sessions_revoked.length} session(s) revoked)` : '';
-            io.stdout.write(result.changed ? `${result.user.email} is now ${result.user.state}${revoked}\n` : `${result.user.email} was already ${result.user.state}; nothing changed\n`);
+            const revoked = result.sessions_revoked.length
+              ? ` (${result.sessions_revoked.length} session(s) revoked)`
+              : '';
+            io.stdout.write(
+              result.changed
+                ? `${result.user.email} is now ${result.user.state}${revoked}\n`
+                : `${result.user.email} was already ${result.user.state}; nothing changed\n`,
+            );
           }
         }),
       );
@@ -137,22 +165,32 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
 
   users
     .command('reset-credentials <user>')
-    .description("Give a user a new generated password (to change at first sign-in) and TOTP seed, printed once, and end the user's sessions")
+    .description(
+      "Give a user a new generated password (to change at first sign-in) and TOTP seed, printed once, and end the user's sessions",
+    )
     .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON: user_id, email, password, totp_secret, totp_uri')
     .action((user: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
         const reset = await runAdmin(io, 'users reset-credentials', opts.account, async (api, accountId) =>
-          api.call<{ user_id: string; email: string; password: string; totp_secret: string; totp_uri: string }>('POST', `${userPath(accountId, await userIdOf(api, accountId, user))}:resetCredentials`),
+          api.call<{ user_id: string; email: string; password: string; totp_secret: string; totp_uri: string }>(
+            'POST',
+            `${userPath(accountId, await userIdOf(api, accountId, user))}:resetCredentials`,
+          ),
         );
         if (opts.json) printJson(io, reset);
-        else io.stdout.write(`New credentials for ${reset.email} (${reset.user_id}); their sessions are revoked.\n${describeCredentials(reset.email, { password: reset.password, totpSecret: reset.totp_secret })}\n`);
+        else
+          io.stdout.write(
+            `New credentials for ${reset.email} (${reset.user_id}); their sessions are revoked.\n${describeCredentials(reset.email, { password: reset.password, totpSecret: reset.totp_secret })}\n`,
+          );
       }),
     );
 
   users
     .command('import <file>')
-    .description('Import users from JSONL or CSV (email, display_name, role, groups, externally_managed); all or nothing, also while a server runs')
+    .description(
+      'Import users from JSONL or CSV (email, display_name, role, groups, externally_managed); all or nothing, also while a server runs',
+    )
     .option('--account <id>', ACCOUNT_HELP)
     .option('--format <format>', 'jsonl or csv (default: from the file extension)')
     .option('--json', 'print JSON')
@@ -167,7 +205,11 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
           throw usageError(`cannot read ${file}: ${(error as Error).message}`);
         }
         await runAdmin(io, 'users import', opts.account, async (api, accountId) => {
-          const answer = api.stream(`${accountPath(accountId)}/users:import?format=${format}`, { method: 'POST', body: text, contentType: format === 'csv' ? 'text/csv' : 'application/x-ndjson' });
+          const answer = api.stream(`${accountPath(accountId)}/users:import?format=${format}`, {
+            method: 'POST',
+            body: text,
+            contentType: format === 'csv' ? 'text/csv' : 'application/x-ndjson',
+          });
           let progress: Progress | undefined;
           for await (const line of linesOf(answer)) {
             const event = JSON.parse(line) as ImportEvent;
@@ -176,11 +218,15 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
               if (event.done > 0) progress.update(event.done);
             } else if (event.type === 'done') {
               if (opts.json) printJson(io, { account_id: accountId, imported: event.imported, seconds: event.seconds });
-              else (progress ?? createProgress(io.stdout, 'importing', event.imported)).finish(`imported ${event.imported} users into ${accountId} in ${event.seconds.toFixed(1)} s`);
+              else
+                (progress ?? createProgress(io.stdout, 'importing', event.imported)).finish(
+                  `imported ${event.imported} users into ${accountId} in ${event.seconds.toFixed(1)} s`,
+                );
               return;
             } else {
               if (!event.problems) throw new AppError(event.code as ErrorCode, { description: event.message });
-              if (opts.json) printJson(io, { error: { code: event.code, message: event.message }, problems: event.problems });
+              if (opts.json)
+                printJson(io, { error: { code: event.code, message: event.message }, problems: event.problems });
               else {
                 io.stderr.write(`cordon: ${event.message}\n`);
                 for (const p of event.problems.slice(0, 100)) io.stderr.write(`  line ${p.line}: ${p.problem}\n`);
@@ -189,7 +235,9 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
               throw new Reported(EXIT.USAGE);
             }
           }
-          throw new AppError('UNAVAILABLE', { description: 'the import ended without an outcome: check `cordon users list` before trying again' });
+          throw new AppError('UNAVAILABLE', {
+            description: 'the import ended without an outcome: check `cordon users list` before trying again',
+          });
         });
       }),
     );

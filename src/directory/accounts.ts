@@ -29,7 +29,8 @@ export interface PreparedAccount {
 /** Validates the input and makes the owner's credentials (the slow hash runs outside any transaction). */
 export async function prepareAccount(input: NewAccountInput): Promise<PreparedAccount> {
   const name = input.name.trim();
-  if (name.length === 0 || name.length > 200) throw new AppError('INVALID_ARGUMENT', { description: 'name: expected 1 to 200 characters' });
+  if (name.length === 0 || name.length > 200)
+    throw new AppError('INVALID_ARGUMENT', { description: 'name: expected 1 to 200 characters' });
   assertNewUser(input.owner);
   return { name, ownerCredentials: await makeCredentials() };
 }
@@ -57,7 +58,11 @@ export async function insertAccountWithOwner(
 }
 
 /** Creates an account and its first owner, with the audit entries of both, in one transaction. */
-export async function createAccount(deps: DirectoryDeps, ctx: CallContext, input: NewAccountInput): Promise<CreatedAccount> {
+export async function createAccount(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  input: NewAccountInput,
+): Promise<CreatedAccount> {
   const prepared = await prepareAccount(input);
   const created = await deps.audit.transact((trx) => insertAccountWithOwner(deps, trx, ctx, input, prepared));
   return { ...created, ownerCredentials: prepared.ownerCredentials };

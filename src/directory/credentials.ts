@@ -31,7 +31,12 @@ export async function makeCredentials(): Promise<NewCredentials> {
 }
 
 /** Stores credentials for a user inside `trx`. */
-export async function storeCredentials(deps: DirectoryDeps, trx: Transaction<Database>, user: Pick<User, 'account_id' | 'id'>, creds: NewCredentials): Promise<User> {
+export async function storeCredentials(
+  deps: DirectoryDeps,
+  trx: Transaction<Database>,
+  user: Pick<User, 'account_id' | 'id'>,
+  creds: NewCredentials,
+): Promise<User> {
   const updated = await setUserCredentials(trx, user.account_id, user.id, {
     password_hash: creds.passwordHash,
     totp_secret_enc: deps.sealer.seal(totpSealLabel(user.account_id, user.id), creds.totpSecret),

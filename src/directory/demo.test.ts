@@ -15,7 +15,11 @@ describeBackends('demo seed', (backend) => {
     const made = results.filter((r) => r !== undefined);
     expect(made).toHaveLength(1);
     const demo = made[0]!;
-    expect(demo).toMatchObject({ members: 25, sessions: 8, groups: ['Engineering', 'Finance', 'Security Operations', 'Contractors'] });
+    expect(demo).toMatchObject({
+      members: 25,
+      sessions: 8,
+      groups: ['Engineering', 'Finance', 'Security Operations', 'Contractors'],
+    });
     expect(demo.admins.map((a) => [a.email, a.display_name])).toEqual([
       ['ada.lovelace@demo.cordon.test', 'Ada Lovelace'],
       ['grace.hopper@demo.cordon.test', 'Grace Hopper'],
@@ -27,7 +31,9 @@ describeBackends('demo seed', (backend) => {
     await t.core.audit.sequencer.drain();
     const entries = await listAuditEntries(t.core.database.db, { accountId: demo.account.id });
     const count = (action: string) => entries.filter((e) => e.action === action).length;
-    expect([count('account.create'), count('user.create'), count('group.create'), count('session.create')]).toEqual([1, 29, 4, 8]);
+    expect([count('account.create'), count('user.create'), count('group.create'), count('session.create')]).toEqual([
+      1, 29, 4, 8,
+    ]);
     expect(JSON.stringify(entries)).not.toContain(demo.ownerCredentials.password);
     expect(JSON.stringify(entries)).not.toContain(demo.ownerCredentials.totpSecret);
 

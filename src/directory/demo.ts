@@ -12,8 +12,66 @@ import { insertSessionWithAudit } from './sessions.js';
 import { insertUsersWithGroups } from './users.js';
 import type { NewUserInput } from './validate.js';
 
-const FIRST = ['Ada', 'Grace', 'Alan', 'Barbara', 'Dennis', 'Edsger', 'Frances', 'Hedy', 'Ken', 'Linus', 'Margaret', 'Niklaus', 'Radia', 'Shafi', 'Tim', 'Whitfield', 'Yukihiro', 'Adi', 'Bjarne', 'Carol', 'Donald', 'Elizabeth', 'Fernando', 'Guido', 'Ivan', 'John', 'Katherine', 'Leslie'];
-const LAST = ['Lovelace', 'Hopper', 'Turing', 'Liskov', 'Ritchie', 'Dijkstra', 'Allen', 'Lamarr', 'Thompson', 'Torvalds', 'Hamilton', 'Wirth', 'Perlman', 'Goldwasser', 'Berners-Lee', 'Diffie', 'Matsumoto', 'Shamir', 'Stroustrup', 'Shaw', 'Knuth', 'Feinler', 'Corbato', 'van Rossum', 'Sutherland', 'McCarthy', 'Johnson', 'Lamport'];
+const FIRST = [
+  'Ada',
+  'Grace',
+  'Alan',
+  'Barbara',
+  'Dennis',
+  'Edsger',
+  'Frances',
+  'Hedy',
+  'Ken',
+  'Linus',
+  'Margaret',
+  'Niklaus',
+  'Radia',
+  'Shafi',
+  'Tim',
+  'Whitfield',
+  'Yukihiro',
+  'Adi',
+  'Bjarne',
+  'Carol',
+  'Donald',
+  'Elizabeth',
+  'Fernando',
+  'Guido',
+  'Ivan',
+  'John',
+  'Katherine',
+  'Leslie',
+];
+const LAST = [
+  'Lovelace',
+  'Hopper',
+  'Turing',
+  'Liskov',
+  'Ritchie',
+  'Dijkstra',
+  'Allen',
+  'Lamarr',
+  'Thompson',
+  'Torvalds',
+  'Hamilton',
+  'Wirth',
+  'Perlman',
+  'Goldwasser',
+  'Berners-Lee',
+  'Diffie',
+  'Matsumoto',
+  'Shamir',
+  'Stroustrup',
+  'Shaw',
+  'Knuth',
+  'Feinler',
+  'Corbato',
+  'van Rossum',
+  'Sutherland',
+  'McCarthy',
+  'Johnson',
+  'Lamport',
+];
 const GROUPS = ['Engineering', 'Finance', 'Security Operations', 'Contractors'];
 const DOMAIN = 'demo.cordon.test';
 
@@ -39,7 +97,11 @@ export function prepareDemo(): Promise<PreparedAccount> {
 }
 
 /** Seeds the demo account, in one transaction, when the database has no account yet; otherwise undefined. */
-export async function seedDemoIfEmpty(deps: DirectoryDeps, ctx: CallContext, preparing?: Promise<PreparedAccount>): Promise<DemoSummary | undefined> {
+export async function seedDemoIfEmpty(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  preparing?: Promise<PreparedAccount>,
+): Promise<DemoSummary | undefined> {
   if ((await listAccounts(deps.db)).length > 0) return undefined;
   const input = DEMO_ACCOUNT;
   const prepared = await (preparing ?? prepareDemo());
@@ -49,12 +111,15 @@ export async function seedDemoIfEmpty(deps: DirectoryDeps, ctx: CallContext, pre
     const { account, owner } = await insertAccountWithOwner(deps, trx, ctx, input, prepared);
     const users = await insertUsersWithGroups(deps, trx, ctx, account.id, DEMO_PEOPLE);
     const withSessions = users.slice(0, 8);
-    for (const [i, user] of withSessions.entries()) await insertSessionWithAudit(deps, trx, ctx, account.id, user.id, i % 2 === 0 ? 'web' : 'cli');
+    for (const [i, user] of withSessions.entries())
+      await insertSessionWithAudit(deps, trx, ctx, account.id, user.id, i % 2 === 0 ? 'web' : 'cli');
     return {
       account,
       owner,
       ownerCredentials: prepared.ownerCredentials,
-      admins: users.filter((u) => u.role === 'ADMIN').map(({ id, email, display_name }) => ({ id, email, display_name })),
+      admins: users
+        .filter((u) => u.role === 'ADMIN')
+        .map(({ id, email, display_name }) => ({ id, email, display_name })),
       members: DEMO_PEOPLE.filter((p) => p.role === 'MEMBER').length,
       groups: GROUPS,
       sessions: withSessions.length,

@@ -9,7 +9,8 @@ import { importUsers, ImportRejected, parseCsv, parseImport } from './import.js'
 
 describe('import parsing', () => {
   it('parses RFC 4180 CSV with quotes, doubled quotes, CRLF and multi-line fields, keeping start lines', () => {
-    const text = 'email,display_name\r\n"a@x.io","Smith, Ann"\r\nb@x.io,"Say ""hi"""\n"c@x.io","two\nlines"\nd@x.io,D\n';
+    const text =
+      'email,display_name\r\n"a@x.io","Smith, Ann"\r\nb@x.io,"Say ""hi"""\n"c@x.io","two\nlines"\nd@x.io,D\n';
     expect(parseCsv(text)).toEqual([
       { line: 1, fields: ['email', 'display_name'] },
       { line: 2, fields: ['a@x.io', 'Smith, Ann'] },
@@ -36,7 +37,13 @@ describe('import parsing', () => {
   });
 
   it('reports every bad row by line number', () => {
-    const jsonl = ['{"email":"ok@x.io","display_name":"Ok"}', 'not json', '[1]', '{"email":"nope","display_name":""}', '{"email":"r@x.io","display_name":"R","role":"GOD","colour":"red"}'].join('\n');
+    const jsonl = [
+      '{"email":"ok@x.io","display_name":"Ok"}',
+      'not json',
+      '[1]',
+      '{"email":"nope","display_name":""}',
+      '{"email":"r@x.io","display_name":"R","role":"GOD","colour":"red"}',
+    ].join('\n');
     expect(parseImport(jsonl, 'jsonl').problems).toEqual([
       { line: 2, problem: 'not valid JSON' },
       { line: 3, problem: 'expected a JSON object' },
@@ -46,9 +53,15 @@ describe('import parsing', () => {
       { line: 5, problem: 'colour: unknown field' },
     ]);
     expect(parseImport('email,name\nx@y.io,X\n', 'csv').problems).toEqual([
-      { line: 1, problem: 'header must name email and display_name, and only these columns: email, display_name, role, groups, externally_managed' },
+      {
+        line: 1,
+        problem:
+          'header must name email and display_name, and only these columns: email, display_name, role, groups, externally_managed',
+      },
     ]);
-    expect(parseImport('email,display_name\nx@y.io\n', 'csv').problems).toEqual([{ line: 2, problem: 'expected 2 fields, found 1' }]);
+    expect(parseImport('email,display_name\nx@y.io\n', 'csv').problems).toEqual([
+      { line: 2, problem: 'expected 2 fields, found 1' },
+    ]);
   });
 
   it('never throws on arbitrary input', () => {
@@ -71,12 +84,24 @@ describeBackends('bulk import', (backend) => {
   });
 
   it('imports users with their groups and audit entries, reusing existing groups', async () => {
-    const lines = Array.from({ length: 250 }, (_, i) => JSON.stringify({ email: `user${i}@import.example`, display_name: `User ${i}`, groups: i % 2 ? ['staff', 'Night Shift'] : ['Night Shift'] }));
+    const lines = Array.from({ length: 250 }, (_, i) =>
+      JSON.stringify({
+        email: `user${i}@import.example`,
+        display_name: `User ${i}`,
+        groups: i % 2 ? ['staff', 'Night Shift'] : ['Night Shift'],
+      }),
+    );
     const progress: number[] = [];
-    const result = await importUsers(t.core.directory, testCtx, seed.accountId, parseImport(lines.join('\n'), 'jsonl'), {
-      batchSize: 100,
-      onProgress: (n) => progress.push(n),
-    });
+    const result = await importUsers(
+      t.core.directory,
+      testCtx,
+      seed.accountId,
+      parseImport(lines.join('\n'), 'jsonl'),
+      {
+        batchSize: 100,
+        onProgress: (n) => progress.push(n),
+      },
+    );
     expect(result).toEqual({ imported: 250 });
     expect(progress).toEqual([100, 200, 250]);
     expect(await countUsers(t.core.database.db, seed.accountId)).toBe(4 + 250);
@@ -87,20 +112,30 @@ describeBackends('bulk import', (backend) => {
 
     await t.core.audit.sequencer.drain();
     const entries = await listAuditEntries(t.core.database.db, { accountId: seed.accountId });
-    expect(entries.filter((e) => e.action === 'user.create' && (e.details as { email: string }).email.endsWith('@import.example'))).toHaveLength(250);
-    expect(entries.filter((e) => e.action === 'group.create' && (e.details as { name: string }).name === 'Night Shift')).toHaveLength(1);
+    expect(
+      entries.filter(
+        (e) => e.action === 'user.create' && (e.details as { email: string }).email.endsWith('@import.example'),
+      ),
+    ).toHaveLength(250);
+    expect(
+      entries.filter((e) => e.action === 'group.create' && (e.details as { name: string }).name === 'Night Shift'),
+    ).toHaveLength(1);
     expect(entries.map((e) => e.idx)).toEqual(entries.map((_, i) => i));
   });
 
   it('writes nothing when any row is bad, a duplicate, or already taken, and says which lines', async () => {
     const before = await countUsers(t.core.database.db, seed.accountId);
-    const auditBefore = (await listAuditEntries(t.core.database.db, { accountId: seed.accountId, includeUnsequenced: true })).length;
+    const auditBefore = (
+      await listAuditEntries(t.core.database.db, { accountId: seed.accountId, includeUnsequenced: true })
+    ).length;
     const text = [
       '{"email":"new1@import.example","display_name":"New 1","groups":["Brand New Group"]}',
       '{"email":"NEW1@import.example","display_name":"Dup"}',
       '{"email":"m0@test.example","display_name":"Taken"}',
     ].join('\n');
-    const error = await importUsers(t.core.directory, testCtx, seed.accountId, parseImport(text, 'jsonl')).catch((e: unknown) => e);
+    const error = await importUsers(t.core.directory, testCtx, seed.accountId, parseImport(text, 'jsonl')).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ImportRejected);
 
     expect((error as ImportRejected).problems).toEqual([
@@ -110,12 +145,16 @@ describeBackends('bulk import', (backend) => {
 
     expect(await countUsers(t.core.database.db, seed.accountId)).toBe(before);
     expect(await listGroups(t.core.database.db, seed.accountId)).toHaveLength(1);
-    expect(await listAuditEntries(t.core.database.db, { accountId: seed.accountId, includeUnsequenced: true })).toHaveLength(auditBefore);
+    expect(
+      await listAuditEntries(t.core.database.db, { accountId: seed.accountId, includeUnsequenced: true }),
+    ).toHaveLength(auditBefore);
   });
 
   it('writes nothing when a later batch fails', async () => {
     const before = await countUsers(t.core.database.db, seed.accountId);
-    const lines = Array.from({ length: 30 }, (_, i) => JSON.stringify({ email: `late${i}@import.example`, display_name: `Late ${i}` }));
+    const lines = Array.from({ length: 30 }, (_, i) =>
+      JSON.stringify({ email: `late${i}@import.example`, display_name: `Late ${i}` }),
+    );
     const boom = new Error('disk full');
     await expect(
       importUsers(t.core.directory, testCtx, seed.accountId, parseImport(lines.join('\n'), 'jsonl'), {
@@ -126,16 +165,26 @@ describeBackends('bulk import', (backend) => {
       }),
     ).rejects.toBe(boom);
     expect(await countUsers(t.core.database.db, seed.accountId)).toBe(before);
-    expect((await listAuditEntries(t.core.database.db, { accountId: seed.accountId, includeUnsequenced: true })).some((e) => JSON.stringify(e.details).includes('late'))).toBe(false);
+    expect(
+      (await listAuditEntries(t.core.database.db, { accountId: seed.accountId, includeUnsequenced: true })).some((e) =>
+        JSON.stringify(e.details).includes('late'),
+      ),
+    ).toBe(false);
   });
 
   it('imports users with many groups each (more audit rows than one statement may bind)', async () => {
     const groups = Array.from({ length: 8 }, (_, g) => `Team ${g}`);
-    const lines = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ email: `many${i}@import.example`, display_name: `Many ${i}`, groups }));
+    const lines = Array.from({ length: 1000 }, (_, i) =>
+      JSON.stringify({ email: `many${i}@import.example`, display_name: `Many ${i}`, groups }),
+    );
     const memberships = async () =>
-      (await listAuditEntries(t.core.database.db, { accountId: seed.accountId, includeUnsequenced: true })).filter((e) => e.action === 'membership.add').length;
+      (await listAuditEntries(t.core.database.db, { accountId: seed.accountId, includeUnsequenced: true })).filter(
+        (e) => e.action === 'membership.add',
+      ).length;
     const before = await memberships();
-    expect(await importUsers(t.core.directory, testCtx, seed.accountId, parseImport(lines.join('\n'), 'jsonl'))).toEqual({ imported: 1000 });
+    expect(
+      await importUsers(t.core.directory, testCtx, seed.accountId, parseImport(lines.join('\n'), 'jsonl')),
+    ).toEqual({ imported: 1000 });
     await t.core.audit.sequencer.drain();
     const entries = await listAuditEntries(t.core.database.db, { accountId: seed.accountId });
     expect(await memberships()).toBe(before + 8000);

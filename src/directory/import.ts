@@ -72,7 +72,12 @@ function parseCsvRows(text: string): { rows: ImportRow[]; problems: RowProblem[]
   if (unknown.length > 0 || !names.includes('email') || !names.includes('display_name')) {
     return {
       rows,
-      problems: [{ line: header.line, problem: `header must name email and display_name, and only these columns: ${COLUMNS.join(', ')}` }],
+      problems: [
+        {
+          line: header.line,
+          problem: `header must name email and display_name, and only these columns: ${COLUMNS.join(', ')}`,
+        },
+      ],
     };
   }
   for (const record of records) {
@@ -85,8 +90,13 @@ function parseCsvRows(text: string): { rows: ImportRow[]; problems: RowProblem[]
     names.forEach((name, i) => {
       const field = record.fields[i]!.trim();
       if (field === '') return;
-      if (name === 'groups') value.groups = field.split(/[;|]/).map((g) => g.trim()).filter(Boolean);
-      else if (name === 'externally_managed') value.externally_managed = /^(true|1|yes)$/i.test(field) ? true : /^(false|0|no)$/i.test(field) ? false : field;
+      if (name === 'groups')
+        value.groups = field
+          .split(/[;|]/)
+          .map((g) => g.trim())
+          .filter(Boolean);
+      else if (name === 'externally_managed')
+        value.externally_managed = /^(true|1|yes)$/i.test(field) ? true : /^(false|0|no)$/i.test(field) ? false : field;
       else value[name] = name === 'role' ? field.toUpperCase() : field;
     });
     collect(rows, problems, record.line, value);
@@ -201,7 +211,13 @@ export async function importUsers(
       if (problems.length > 0) throw new ImportRejected(sortProblems(problems));
       const rows = parsed.rows;
       for (let i = 0; i < rows.length; i += batchSize) {
-        await insertUsersWithGroups(deps, trx, ctx, accountId, rows.slice(i, i + batchSize).map((r) => r.user));
+        await insertUsersWithGroups(
+          deps,
+          trx,
+          ctx,
+          accountId,
+          rows.slice(i, i + batchSize).map((r) => r.user),
+        );
         options.onProgress?.(Math.min(i + batchSize, rows.length), rows.length);
       }
       return { imported: rows.length };

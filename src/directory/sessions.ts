@@ -11,7 +11,13 @@ import type { DirectoryDeps } from './deps.js';
  * Opens a session for an active user. The user's row is share-locked so that a suspension cannot
  * commit between the state check and the insert (it would miss the new session when revoking).
  */
-export async function openSession(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string, kind: SessionKind): Promise<Session> {
+export async function openSession(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  userId: string,
+  kind: SessionKind,
+): Promise<Session> {
   return deps.audit.transact(async (trx) => {
     const user = await lockUserById(trx, accountId, userId, 'share');
     if (!user) throw new AppError('USER_NOT_FOUND');
@@ -41,7 +47,13 @@ export async function insertSessionWithAudit(
   return session;
 }
 
-export async function revokeSession(deps: DirectoryDeps, ctx: CallContext, accountId: string, sessionId: string, reason: string): Promise<Session | undefined> {
+export async function revokeSession(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  sessionId: string,
+  reason: string,
+): Promise<Session | undefined> {
   return deps.audit.transact(async (trx) => {
     const session = await revokeSessionRow(trx, accountId, sessionId, reason);
     if (session) {

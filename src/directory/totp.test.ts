@@ -36,7 +36,11 @@ describe('TOTP', () => {
 
   it('base32 round-trips any bytes (RFC 4648 test vector "foobar" → MZXW6YTBOI)', () => {
     expect(base32Encode(Buffer.from('foobar'))).toBe('MZXW6YTBOI');
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => base32Decode(base32Encode(Buffer.from(bytes))).equals(Buffer.from(bytes))));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) =>
+        base32Decode(base32Encode(Buffer.from(bytes))).equals(Buffer.from(bytes)),
+      ),
+    );
   });
 
   it('makes 160-bit seeds and an otpauth URI that carries them', () => {

@@ -31,7 +31,12 @@ export function timeStep(unixSeconds: number): number {
  * The step a code belongs to, within one step of `nowSeconds` and after `lastUsedStep`; undefined when
  * it matches none. Every candidate is compared (in constant time), so timing says nothing about which.
  */
-export function matchTotp(secretBase32: string, code: string, nowSeconds: number, lastUsedStep: number): number | undefined {
+export function matchTotp(
+  secretBase32: string,
+  code: string,
+  nowSeconds: number,
+  lastUsedStep: number,
+): number | undefined {
   if (!/^\d{6}$/.test(code)) return undefined;
   const secret = base32Decode(secretBase32);
   const now = timeStep(nowSeconds);

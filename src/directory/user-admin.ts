@@ -13,7 +13,13 @@ import type { User, UserRole } from '../storage/schema.js';
 import { lockAccount } from '../store/accounts.js';
 import { closeContainmentOfDeletedUser } from '../store/containments.js';
 import type { Executor } from '../store/executor.js';
-import { countOtherActiveOwners, deleteUserRow, findTakenEmails, lockUserById, updateUser as updateUserRow } from '../store/users.js';
+import {
+  countOtherActiveOwners,
+  deleteUserRow,
+  findTakenEmails,
+  lockUserById,
+  updateUser as updateUserRow,
+} from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
 import { rethrowEmailTaken } from './users.js';
 import { checkNewUser, ROLES } from './validate.js';
@@ -37,12 +43,16 @@ export async function assertAnotherOwner(trx: Executor, user: User): Promise<voi
   if (user.role !== 'OWNER' || user.state !== 'ACTIVE') return;
   // Serializes owner changes within the account: two owners demoting each other cannot both win.
   await lockAccount(trx, user.account_id);
-  if ((await countOtherActiveOwners(trx, user.account_id, user.id)) === 0) throw new AppError('LAST_OWNER', { metadata: { user_id: user.id } });
+  if ((await countOtherActiveOwners(trx, user.account_id, user.id)) === 0)
+    throw new AppError('LAST_OWNER', { metadata: { user_id: user.id } });
 }
 
 function checkChanges(changes: UserChanges): UserChanges {
   const given = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)) as UserChanges;
-  if (Object.keys(given).length === 0) throw new AppError('INVALID_ARGUMENT', { description: 'give at least one of email, display_name, role, externally_managed' });
+  if (Object.keys(given).length === 0)
+    throw new AppError('INVALID_ARGUMENT', {
+      description: 'give at least one of email, display_name, role, externally_managed',
+    });
   // The new-user rules, on the fields given (placeholders stand in for the others).
   const problems = checkNewUser({ email: 'x@x.example', display_name: 'x', ...given });
   if (problems.length > 0) throw new AppError('INVALID_ARGUMENT', { description: problems.join('; ') });
@@ -50,7 +60,14 @@ function checkChanges(changes: UserChanges): UserChanges {
 }
 
 /** Applies the given changes; a change to what the user already is, is left out (and unaudited when nothing is left). */
-export async function updateUser(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string, changes: UserChanges, actorRole?: UserRole): Promise<{ user: User; changed: string[] }> {
+export async function updateUser(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  userId: string,
+  changes: UserChanges,
+  actorRole?: UserRole,
+): Promise<{ user: User; changed: string[] }> {
   const given = checkChanges(changes);
   return deps.audit
     .transact(async (trx) => {
@@ -61,7 +78,11 @@ export async function updateUser(deps: DirectoryDeps, ctx: CallContext, accountI
       const changed = (Object.keys(given) as Array<keyof UserChanges>).filter((k) => given[k] !== user[k]);
       if (changed.length === 0) return { user, changed };
       if (given.role !== undefined && given.role !== 'OWNER') await assertAnotherOwner(trx, user);
-      if (changed.includes('email') && given.email!.toLowerCase() !== user.email.toLowerCase() && (await findTakenEmails(trx, accountId, [given.email!.toLowerCase()])).size > 0) {
+      if (
+        changed.includes('email') &&
+        given.email!.toLowerCase() !== user.email.toLowerCase() &&
+        (await findTakenEmails(trx, accountId, [given.email!.toLowerCase()])).size > 0
+      ) {
         throw new AppError('EMAIL_TAKEN');
       }
       const update = Object.fromEntries(changed.map((k) => [k, given[k]]));
@@ -80,27 +101,50 @@ export async function updateUser(deps: DirectoryDeps, ctx: CallContext, accountI
 }
 
 /** A role change alone (the CLI and tests); see updateUser. */
-export async function setUserRole(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string, role: UserRole): Promise<User> {
-  if (!ROLES.includes(role)) throw new AppError('INVALID_ARGUMENT', { description: `role: expected one of ${ROLES.join(', ')}` });
+export async function setUserRole(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  userId: string,
+  role: UserRole,
+): Promise<User> {
+  if (!ROLES.includes(role))
+    throw new AppError('INVALID_ARGUMENT', { description: `role: expected one of ${ROLES.join(', ')}` });
   return (await updateUser(deps, ctx, accountId, userId, { role })).user;
 }
 
 /** Deletes a user with their sessions and memberships; the audit entry keeps who they were. */
-export async function deleteUser(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string, actorRole?: UserRole): Promise<User> {
+export async function deleteUser(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  userId: string,
+  actorRole?: UserRole,
+): Promise<User> {
   return deps.audit.transact(async (trx) => {
     const user = await lockUserById(trx, accountId, userId);
     if (!user) throw new AppError('USER_NOT_FOUND', { metadata: { user_id: userId } });
     assertMayManage(actorRole, user.role, 'delete');
     await assertAnotherOwner(trx, user);
     await deleteUserRow(trx, accountId, userId);
-    const containment = await closeContainmentOfDeletedUser(trx, accountId, userId, toJsonText({ actor: ctx.actor, authz: ctx.authz }));
+    const containment = await closeContainmentOfDeletedUser(
+      trx,
+      accountId,
+      userId,
+      toJsonText({ actor: ctx.actor, authz: ctx.authz }),
+    );
     await deps.audit.append(trx, {
       accountId,
       ctx,
       action: 'user.delete',
       target: { type: 'user', id: userId },
       outcome: 'changed',
-      details: { email: user.email, role: user.role, state: user.state, ...(containment ? { containment_closed: containment } : {}) },
+      details: {
+        email: user.email,
+        role: user.role,
+        state: user.state,
+        ...(containment ? { containment_closed: containment } : {}),
+      },
     });
     return user;
   });

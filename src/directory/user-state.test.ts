@@ -30,7 +30,12 @@ describeBackends('suspend and reactivate', (backend) => {
     const s1 = await openSession(t.core.directory, testCtx, seed.accountId, member.id, 'web');
     const s2 = await openSession(t.core.directory, testCtx, seed.accountId, member.id, 'cli');
 
-    const result = await suspendUser(t.core.directory, { ...testCtx, cause: { reason: 'phishing', ticket: 'SEC-1' } }, seed.accountId, member.id);
+    const result = await suspendUser(
+      t.core.directory,
+      { ...testCtx, cause: { reason: 'phishing', ticket: 'SEC-1' } },
+      seed.accountId,
+      member.id,
+    );
 
     expect(result.changed).toBe(true);
     expect(result.user.state).toBe('SUSPENDED');
@@ -68,7 +73,9 @@ describeBackends('suspend and reactivate', (backend) => {
     const twice = await reactivateUser(t.core.directory, testCtx, seed.accountId, member.id);
     expect(twice.changed).toBe(false);
     expect(twice.user.state).toBe('ACTIVE');
-    const actions = (await entriesFor(member.id)).filter((e) => e.action.startsWith('user.s') || e.action.startsWith('user.r'));
+    const actions = (await entriesFor(member.id)).filter(
+      (e) => e.action.startsWith('user.s') || e.action.startsWith('user.r'),
+    );
     expect(actions.map((e) => [e.action, e.outcome])).toEqual([
       ['user.suspend', 'changed'],
       ['user.suspend', 'unchanged'],
@@ -87,7 +94,9 @@ describeBackends('suspend and reactivate', (backend) => {
     expect(after!.revoked_at).not.toBeNull();
     // and a suspended user cannot open a new one
     await suspendUser(t.core.directory, testCtx, seed.accountId, member.id);
-    await expect(openSession(t.core.directory, testCtx, seed.accountId, member.id, 'web')).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+    await expect(openSession(t.core.directory, testCtx, seed.accountId, member.id, 'web')).rejects.toMatchObject({
+      code: 'FAILED_PRECONDITION',
+    });
   });
 
   it('refuses the last active owner with LAST_OWNER, and audits the refusal without a change', async () => {
@@ -101,26 +110,41 @@ describeBackends('suspend and reactivate', (backend) => {
     // With a second active owner the first may be suspended; then the second is the last.
     await setUserRole(t.core.directory, testCtx, seed.accountId, seed.admin.id, 'OWNER');
     await suspendUser(t.core.directory, testCtx, seed.accountId, seed.owner.id);
-    await expect(suspendUser(t.core.directory, testCtx, seed.accountId, seed.admin.id)).rejects.toMatchObject({ code: 'LAST_OWNER' });
-    await expect(setUserRole(t.core.directory, testCtx, seed.accountId, seed.admin.id, 'MEMBER')).rejects.toMatchObject({ code: 'LAST_OWNER' });
+    await expect(suspendUser(t.core.directory, testCtx, seed.accountId, seed.admin.id)).rejects.toMatchObject({
+      code: 'LAST_OWNER',
+    });
+    await expect(setUserRole(t.core.directory, testCtx, seed.accountId, seed.admin.id, 'MEMBER')).rejects.toMatchObject(
+      { code: 'LAST_OWNER' },
+    );
   });
 
   it('refuses externally managed users with their own code', async () => {
-    await expect(suspendUser(t.core.directory, testCtx, seed.accountId, seed.eam.id)).rejects.toMatchObject({ code: 'EXTERNALLY_MANAGED', httpStatus: 403 });
+    await expect(suspendUser(t.core.directory, testCtx, seed.accountId, seed.eam.id)).rejects.toMatchObject({
+      code: 'EXTERNALLY_MANAGED',
+      httpStatus: 403,
+    });
     expect((await findUserById(t.core.database.db, seed.accountId, seed.eam.id))!.state).toBe('ACTIVE');
     const last = (await entriesFor(seed.eam.id)).at(-1)!;
     expect(last).toMatchObject({ action: 'user.suspend', outcome: 'refused', details: { code: 'EXTERNALLY_MANAGED' } });
   });
 
   it('answers USER_NOT_FOUND for an unknown user and for a user of another account', async () => {
-    await expect(suspendUser(t.core.directory, testCtx, seed.accountId, 'AAAAAAAAAAAAAAAAAAAAAAAAAA')).rejects.toMatchObject({ code: 'USER_NOT_FOUND' });
+    await expect(
+      suspendUser(t.core.directory, testCtx, seed.accountId, 'AAAAAAAAAAAAAAAAAAAAAAAAAA'),
+    ).rejects.toMatchObject({ code: 'USER_NOT_FOUND' });
     const other = await seedAccountNamed(t.core);
-    await expect(suspendUser(t.core.directory, testCtx, other, seed.members[0]!.id)).rejects.toMatchObject({ code: 'USER_NOT_FOUND' });
+    await expect(suspendUser(t.core.directory, testCtx, other, seed.members[0]!.id)).rejects.toMatchObject({
+      code: 'USER_NOT_FOUND',
+    });
     // An unknown account: refused, and no log is created for it.
-    await expect(suspendUser(t.core.directory, testCtx, 'NOSUCHACCOUNT', seed.members[0]!.id)).rejects.toMatchObject({ code: 'ACCOUNT_NOT_FOUND' });
+    await expect(suspendUser(t.core.directory, testCtx, 'NOSUCHACCOUNT', seed.members[0]!.id)).rejects.toMatchObject({
+      code: 'ACCOUNT_NOT_FOUND',
+    });
     await t.core.audit.settle();
     await t.core.audit.sequencer.drain();
-    expect(await listAuditEntries(t.core.database.db, { accountId: 'NOSUCHACCOUNT', includeUnsequenced: true })).toEqual([]);
+    expect(
+      await listAuditEntries(t.core.database.db, { accountId: 'NOSUCHACCOUNT', includeUnsequenced: true }),
+    ).toEqual([]);
     expect(await getLogSize(t.core.database.db, 'NOSUCHACCOUNT')).toBe(0);
     expect((await findUserById(t.core.database.db, seed.accountId, seed.members[0]!.id))!.state).toBe('ACTIVE');
   });
@@ -134,7 +158,9 @@ describeBackends('suspend and reactivate', (backend) => {
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
     expect(rejected.reason).toMatchObject({ code: 'LAST_OWNER' });
-    const states = await Promise.all([seed.owner.id, seed.admin.id].map((id) => findUserById(t.core.database.db, seed.accountId, id)));
+    const states = await Promise.all(
+      [seed.owner.id, seed.admin.id].map((id) => findUserById(t.core.database.db, seed.accountId, id)),
+    );
     expect(states.filter((u) => u!.state === 'ACTIVE')).toHaveLength(1);
   });
 
@@ -143,13 +169,20 @@ describeBackends('suspend and reactivate', (backend) => {
     const calls = Array.from({ length: 50 }, (_, i) => (i % 3 === 0 ? 'suspend' : 'reactivate'));
     const outcomes = await Promise.allSettled(
       calls.map((verb, i) =>
-        (verb === 'suspend' ? suspendUser : reactivateUser)(t.core.directory, { ...testCtx, cause: { call: i } }, seed.accountId, member.id),
+        (verb === 'suspend' ? suspendUser : reactivateUser)(
+          t.core.directory,
+          { ...testCtx, cause: { call: i } },
+          seed.accountId,
+          member.id,
+        ),
       ),
     );
     // No error other than the documented ones (and with this user, none at all).
     expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
 
-    const entries = (await entriesFor(member.id)).filter((e) => e.action === 'user.suspend' || e.action === 'user.reactivate');
+    const entries = (await entriesFor(member.id)).filter(
+      (e) => e.action === 'user.suspend' || e.action === 'user.reactivate',
+    );
     expect(entries).toHaveLength(50);
     expect(new Set(entries.map((e) => (e.cause as { call: number }).call)).size).toBe(50);
     const lastCommitted = entries.at(-1)!;
@@ -172,6 +205,9 @@ describeBackends('suspend and reactivate', (backend) => {
 });
 
 async function seedAccountNamed(core: Core): Promise<string> {
-  const { account } = await createAccount(core.directory, testCtx, { name: 'Other Co', owner: { email: 'owner@other.example', display_name: 'Other' } });
+  const { account } = await createAccount(core.directory, testCtx, {
+    name: 'Other Co',
+    owner: { email: 'owner@other.example', display_name: 'Other' },
+  });
   return account.id;
 }

@@ -19,7 +19,13 @@ import type { Transaction } from 'kysely';
 import type { Database, User, UserRole, UserState } from '../storage/schema.js';
 import type { AppConstraints } from '../store/tokens.js';
 import { readAutomation } from '../store/automation.js';
-import { applyUserState, lockUserById, type CloseContainment, type OpenContainment, type StatementPrecondition } from '../store/users.js';
+import {
+  applyUserState,
+  lockUserById,
+  type CloseContainment,
+  type OpenContainment,
+  type StatementPrecondition,
+} from '../store/users.js';
 import type { DirectoryDeps } from './deps.js';
 import { assertAnotherOwner, assertMayManage } from './user-admin.js';
 import { assertAccountExists } from './users.js';
@@ -47,11 +53,23 @@ export interface StateChangeOptions<T = never> {
   restore?: { reason: 'restored' | 'false_positive' } | undefined;
 }
 
-export function suspendUser(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string, options: StateChangeOptions = {}): Promise<StateChangeResult> {
+export function suspendUser(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  userId: string,
+  options: StateChangeOptions = {},
+): Promise<StateChangeResult> {
   return changeUserState(deps, ctx, accountId, userId, 'SUSPENDED', options);
 }
 
-export function reactivateUser(deps: DirectoryDeps, ctx: CallContext, accountId: string, userId: string, options: StateChangeOptions = {}): Promise<StateChangeResult> {
+export function reactivateUser(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  userId: string,
+  options: StateChangeOptions = {},
+): Promise<StateChangeResult> {
   return changeUserState(deps, ctx, accountId, userId, 'ACTIVE', options);
 }
 
@@ -82,7 +100,12 @@ async function changeUserState(
 }
 
 function stateEntry(ctx: CallContext, accountId: string, userId: string, target: UserState) {
-  return { accountId, ctx, action: target === 'SUSPENDED' ? 'user.suspend' : 'user.reactivate', target: { type: 'user', id: userId } } satisfies Partial<AuditEntryInput>;
+  return {
+    accountId,
+    ctx,
+    action: target === 'SUSPENDED' ? 'user.suspend' : 'user.reactivate',
+    target: { type: 'user', id: userId },
+  } satisfies Partial<AuditEntryInput>;
 }
 
 /**
@@ -100,7 +123,10 @@ export async function changeLockedUserState<T = never>(
 ): Promise<StateChangeResult<T>> {
   const entry = stateEntry(ctx, user.account_id, user.id, target);
   // An app may only act within its constraints, whichever route it came by.
-  const constraints = ctx.actor.type === 'app' ? await deps.appConstraints(trx, user.account_id, ctx.actor.id, user, options.constraints) : undefined;
+  const constraints =
+    ctx.actor.type === 'app'
+      ? await deps.appConstraints(trx, user.account_id, ctx.actor.id, user, options.constraints)
+      : undefined;
   assertMayManage(options.actorRole, user.role, target === 'SUSPENDED' ? 'suspend' : 'reactivate');
   if (user.state === target) {
     await deps.audit.append(trx, { ...entry, outcome: 'unchanged', details: { state: target } });
@@ -110,7 +136,10 @@ export async function changeLockedUserState<T = never>(
   // The user is active here (not in the target state): suspending the last active owner is refused.
   if (target === 'SUSPENDED') await assertAnotherOwner(trx, user);
   await constraints?.beforeChange(target);
-  const containment = target === 'SUSPENDED' ? { open: openContainment(ctx, options) } : { close: await closeContainment(trx, ctx, user, options) };
+  const containment =
+    target === 'SUSPENDED'
+      ? { open: openContainment(ctx, options) }
+      : { close: await closeContainment(trx, ctx, user, options) };
   const applied = await applyUserState(trx, {
     containment,
     accountId: user.account_id,
@@ -121,7 +150,12 @@ export async function changeLockedUserState<T = never>(
     precondition: options.precondition,
   });
   if ('unmet' in applied) return { user, changed: false, sessionsRevoked: [], unmet: applied.unmet };
-  return { user: applied.user, changed: true, sessionsRevoked: applied.sessionsRevoked, containmentId: applied.containmentId };
+  return {
+    user: applied.user,
+    changed: true,
+    sessionsRevoked: applied.sessionsRevoked,
+    containmentId: applied.containmentId,
+  };
 }
 
 /** Every suspension opens a containment record; only the engine's are locked or restore themselves. */
@@ -141,16 +175,25 @@ function openContainment(ctx: CallContext, options: StateChangeOptions<unknown>)
  * way only to a restore through it, or to an app holding containments:release, so that another
  * automation cannot silently re-enable a contained account.
  */
-async function closeContainment(trx: Transaction<Database>, ctx: CallContext, user: User, options: StateChangeOptions<unknown>): Promise<CloseContainment> {
+async function closeContainment(
+  trx: Transaction<Database>,
+  ctx: CallContext,
+  user: User,
+  options: StateChangeOptions<unknown>,
+): Promise<CloseContainment> {
   const closedBy = toJsonText({ actor: ctx.actor, authz: ctx.authz });
   if (options.restore) return { reason: options.restore.reason, closedBy };
   const open = await findOpenContainment(trx, user.account_id, user.id);
   if (!open?.locked) return { reason: 'reactivated', closedBy };
   const permissions = ctx.actor.type === 'app' ? (ctx.authz['permissions'] as string[] | undefined) : undefined;
-  if (!permissions?.includes('containments:release')) throw new AppError('CONTAINMENT_LOCKED', { metadata: { user_id: user.id, containment_id: open.id } });
+  if (!permissions?.includes('containments:release'))
+    throw new AppError('CONTAINMENT_LOCKED', { metadata: { user_id: user.id, containment_id: open.id } });
   // The release must satisfy the restore policy in force: the app's request counts as one approval,
   // as a person's does; under the two-person rule it waits for a person (response/restores.ts).
   const required = (await readAutomation(trx, user.account_id)).restore_approvals;
-  if (required > 1) throw new AppError('RELEASE_NEEDS_APPROVAL', { metadata: { user_id: user.id, containment_id: open.id, approvals_required: String(required) } });
+  if (required > 1)
+    throw new AppError('RELEASE_NEEDS_APPROVAL', {
+      metadata: { user_id: user.id, containment_id: open.id, approvals_required: String(required) },
+    });
   return { reason: 'released', closedBy };
 }

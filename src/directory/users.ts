@@ -55,16 +55,29 @@ export async function insertUsersWithGroups(
   }));
 
   const wanted = new Map<string, string>(); // lower-case name → name as first written
-  for (const input of inputs) for (const g of input.groups ?? []) if (!wanted.has(g.trim().toLowerCase())) wanted.set(g.trim().toLowerCase(), g.trim());
+  for (const input of inputs)
+    for (const g of input.groups ?? [])
+      if (!wanted.has(g.trim().toLowerCase())) wanted.set(g.trim().toLowerCase(), g.trim());
   if (wanted.size > 0) {
     const groupIds = new Map<string, string>();
-    for (const g of await findGroupsByName(trx, accountId, [...wanted.keys()])) groupIds.set(g.name.toLowerCase(), g.id);
+    for (const g of await findGroupsByName(trx, accountId, [...wanted.keys()]))
+      groupIds.set(g.name.toLowerCase(), g.id);
     const missing = [...wanted].filter(([key]) => !groupIds.has(key));
     if (missing.length > 0) {
-      const created = await insertGroups(trx, missing.map(([, name]) => ({ account_id: accountId, id: newId(), name })));
+      const created = await insertGroups(
+        trx,
+        missing.map(([, name]) => ({ account_id: accountId, id: newId(), name })),
+      );
       for (const g of created) {
         groupIds.set(g.name.toLowerCase(), g.id);
-        entries.push({ accountId, ctx, action: 'group.create', target: target('group', g.id), outcome: 'changed', details: { name: g.name } });
+        entries.push({
+          accountId,
+          ctx,
+          action: 'group.create',
+          target: target('group', g.id),
+          outcome: 'changed',
+          details: { name: g.name },
+        });
       }
     }
     // By the ids generated here, index-aligned with the inputs (RETURNING promises no order).
@@ -76,29 +89,46 @@ export async function insertUsersWithGroups(
       })),
     );
     for (const m of await insertMemberships(trx, memberships)) {
-      entries.push({ accountId, ctx, action: 'membership.add', target: target('user', m.user_id), outcome: 'changed', details: { group_id: m.group_id } });
+      entries.push({
+        accountId,
+        ctx,
+        action: 'membership.add',
+        target: target('user', m.user_id),
+        outcome: 'changed',
+        details: { group_id: m.group_id },
+      });
     }
   }
   await deps.audit.append(trx, entries);
   return users;
 }
 
-export async function createUser(deps: DirectoryDeps, ctx: CallContext, accountId: string, input: NewUserInput): Promise<User> {
+export async function createUser(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  input: NewUserInput,
+): Promise<User> {
   assertNewUser(input);
-  return deps.audit.transact(async (trx) => {
-    await assertAccountExists({ db: trx }, accountId);
-    if ((await findTakenEmails(trx, accountId, [input.email.trim().toLowerCase()])).size > 0) {
-      throw new AppError('EMAIL_TAKEN');
-    }
-    const [user] = await insertUsersWithGroups(deps, trx, ctx, accountId, [input]);
-    return user!;
-  }).catch(rethrowEmailTaken);
+  return deps.audit
+    .transact(async (trx) => {
+      await assertAccountExists({ db: trx }, accountId);
+      if ((await findTakenEmails(trx, accountId, [input.email.trim().toLowerCase()])).size > 0) {
+        throw new AppError('EMAIL_TAKEN');
+      }
+      const [user] = await insertUsersWithGroups(deps, trx, ctx, accountId, [input]);
+      return user!;
+    })
+    .catch(rethrowEmailTaken);
 }
 
 /** A concurrent create with the same email wins the race on the unique index: say so plainly. */
 export function rethrowEmailTaken(error: unknown): never {
   if (isUniqueViolation(error, 'users_email_key')) {
-    throw new AppError('EMAIL_TAKEN', { description: 'a user with this email was created meanwhile; nothing was written', cause: error });
+    throw new AppError('EMAIL_TAKEN', {
+      description: 'a user with this email was created meanwhile; nothing was written',
+      cause: error,
+    });
   }
   throw error;
 }

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { checkNewUser, isEmailAddress } from './validate.js';
 
 describe('email addresses', () => {
-  it.each(['ann@acme.example', 'a.b+tag@sub.acme.example', "o'brien@x.io", 'x@a-b.example', `${'a'.repeat(64)}@acme.example`])('accepts %s', (email) => {
+  it.each([
+    'ann@acme.example',
+    'a.b+tag@sub.acme.example',
+    "o'brien@x.io",
+    'x@a-b.example',
+    `${'a'.repeat(64)}@acme.example`,
+  ])('accepts %s', (email) => {
     expect(isEmailAddress(email)).toBe(true);
     expect(checkNewUser({ email, display_name: 'x' })).toEqual([]);
   });

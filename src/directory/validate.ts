@@ -10,7 +10,8 @@ export const ROLES: readonly UserRole[] = ['OWNER', 'ADMIN', 'MEMBER'];
  * surrogate or other non-ASCII text gets in. Cordon also asks for a dot in the domain (an address of a real
  * domain), at most 64 characters before the @ and 254 in all (RFC 5321 §4.5.3.1). Deliverability is not checked.
  */
-const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+const EMAIL =
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 /** Whether `text` is an email address Cordon accepts (see EMAIL). */
 export function isEmailAddress(text: string): boolean {
@@ -39,7 +40,10 @@ export function checkNewUser(input: Record<string, unknown>): string[] {
   if (externally_managed !== undefined && typeof externally_managed !== 'boolean') {
     problems.push('externally_managed: expected true or false');
   }
-  if (groups !== undefined && (!Array.isArray(groups) || groups.some((g) => typeof g !== 'string' || g.trim() === '' || g.length > 100))) {
+  if (
+    groups !== undefined &&
+    (!Array.isArray(groups) || groups.some((g) => typeof g !== 'string' || g.trim() === '' || g.length > 100))
+  ) {
     problems.push('groups: expected a list of group names (1 to 100 characters each)');
   }
   return problems;

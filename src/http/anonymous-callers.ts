@@ -13,7 +13,12 @@ import { RateLimiter, rateLimited } from '../oauth/rate-limit.js';
 
 /** Whether the request proved who it is: an app token, a session, a signal source's secret, or the local operator's. */
 export function isAuthenticated(request: FastifyRequest): boolean {
-  return request.principal !== undefined || request.human !== undefined || request.source !== undefined || request.operator !== undefined;
+  return (
+    request.principal !== undefined ||
+    request.human !== undefined ||
+    request.source !== undefined ||
+    request.operator !== undefined
+  );
 }
 
 /** The method and route pattern of a request, never its raw path. */
@@ -41,7 +46,11 @@ export function trackAnonymousCallers(app: FastifyInstance, core: Core): Anonymo
   return {
     limit(request, error) {
       // Sign-in and the OAuth endpoints have limits of their own, and audit their refusals themselves.
-      if (isAuthenticated(request) || (request.routeOptions.config as { ownRateLimits?: boolean } | undefined)?.ownRateLimits) return error;
+      if (
+        isAuthenticated(request) ||
+        (request.routeOptions.config as { ownRateLimits?: boolean } | undefined)?.ownRateLimits
+      )
+        return error;
       const wait = limiter.hit(rateLimitKey(request.clientAddress));
       return wait > 0 ? rateLimited(wait) : error;
     },

@@ -43,19 +43,32 @@ async function auditRefusal(core: Core, request: FastifyRequest, action: AuditAc
   const params = (request.params ?? {}) as Record<string, unknown>;
   const account = typeof params.account === 'string' ? params.account : '';
   if (!ID.test(account) || !(await findAccountById(core.database.db, account))) return;
-  const named = (['user', 'group', 'source', 'plan', 'containment', 'app'] as const).find((key) => typeof params[key] === 'string');
+  const named = (['user', 'group', 'source', 'plan', 'containment', 'app'] as const).find(
+    (key) => typeof params[key] === 'string',
+  );
   const [type, id]: [AuditTarget, string] = named ? [named, params[named] as string] : ['account', account];
   const code = asAppError(error).code;
   // A path segment that is no id is the caller's text, not a target: it is kept only as its digest.
-  const target = ID.test(id) ? { type, id } : { type, id: `sha256:${createHash('sha256').update(id, 'utf8').digest('hex')}` };
-  await core.audit.record({ accountId: account, ctx, action, target, outcome: 'refused', details: { code, ...(target.id === id ? {} : { unvalidated_target: true }) } });
+  const target = ID.test(id)
+    ? { type, id }
+    : { type, id: `sha256:${createHash('sha256').update(id, 'utf8').digest('hex')}` };
+  await core.audit.record({
+    accountId: account,
+    ctx,
+    action,
+    target,
+    outcome: 'refused',
+    details: { code, ...(target.id === id ? {} : { unvalidated_target: true }) },
+  });
 }
 
 /** Route options that audit the route's refusals as `action`, before the error handler answers. */
 export function auditRefusals(core: Core) {
   return (action: AuditAction) => ({
     onError: async (request: FastifyRequest, _reply: unknown, error: unknown) => {
-      await auditRefusal(core, request, action, error).catch((failure: unknown) => request.log.error({ err: failure }, 'could not audit a refused call'));
+      await auditRefusal(core, request, action, error).catch((failure: unknown) =>
+        request.log.error({ err: failure }, 'could not audit a refused call'),
+      );
     },
   });
 }

@@ -71,7 +71,11 @@ function nodeAddress(node: string): string | undefined {
  * is the client. A hop a trusted proxy could not name (unknown, obfuscated) stops the walk at that proxy;
  * when every hop is trusted, the left-most is.
  */
-function rightmostUntrusted(hops: Array<string | undefined>, peer: string, isTrusted: (address: string) => boolean): string {
+function rightmostUntrusted(
+  hops: Array<string | undefined>,
+  peer: string,
+  isTrusted: (address: string) => boolean,
+): string {
   let believed = peer;
   for (const hop of hops.slice(-MAX_HOPS).reverse()) {
     if (hop === undefined) return believed;
@@ -86,7 +90,11 @@ function rightmostUntrusted(hops: Array<string | undefined>, peer: string, isTru
  * header; when both are present they must name the same client, or the request is attributed to the
  * proxy itself: one of them came from the client, and which one cannot be told.
  */
-export function resolveClientAddress(peer: string, headers: FastifyRequest['headers'], isTrusted: (address: string) => boolean): string {
+export function resolveClientAddress(
+  peer: string,
+  headers: FastifyRequest['headers'],
+  isTrusted: (address: string) => boolean,
+): string {
   const direct = normalizeAddress(peer) ?? peer;
   if (!isTrusted(direct)) return direct;
   const header = (name: string) => {

@@ -19,14 +19,31 @@ export function asAppError(raw: unknown): AppError {
   if (isDataError(raw)) {
     const { code, message } = raw as { code: string; message?: string };
     return code === '23505'
-      ? new AppError('ALREADY_EXISTS', { description: 'it was created meanwhile; nothing was written', detail: message, cause: raw })
-      : new AppError('INVALID_ARGUMENT', { description: 'a value cannot be stored as given (a NUL character, say, or a number out of range)', detail: `SQLSTATE ${code}: ${message}`, cause: raw });
+      ? new AppError('ALREADY_EXISTS', {
+          description: 'it was created meanwhile; nothing was written',
+          detail: message,
+          cause: raw,
+        })
+      : new AppError('INVALID_ARGUMENT', {
+          description: 'a value cannot be stored as given (a NUL character, say, or a number out of range)',
+          detail: `SQLSTATE ${code}: ${message}`,
+          cause: raw,
+        });
   }
   const error = raw as FastifyError;
   if (error.validation) return new AppError('INVALID_ARGUMENT', { description: error.message });
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {
-    const code: ErrorCode = status === 401 ? 'UNAUTHENTICATED' : status === 403 ? 'PERMISSION_DENIED' : status === 404 ? 'NOT_FOUND' : status === 429 ? 'RATE_LIMITED' : 'INVALID_ARGUMENT';
+    const code: ErrorCode =
+      status === 401
+        ? 'UNAUTHENTICATED'
+        : status === 403
+          ? 'PERMISSION_DENIED'
+          : status === 404
+            ? 'NOT_FOUND'
+            : status === 429
+              ? 'RATE_LIMITED'
+              : 'INVALID_ARGUMENT';
     return new AppError(code, { description: error.message, cause: error });
   }
   return new AppError('INTERNAL', { cause: error });

@@ -24,7 +24,10 @@ export function operatorContext(core: Core): CallContext {
   } catch {
     // no passwd entry (containers): keep "unknown"
   }
-  return { actor: { type: 'operator', id: `${who}@${hostname()}` }, authz: { method: 'local', backend: core.database.backend } };
+  return {
+    actor: { type: 'operator', id: `${who}@${hostname()}` },
+    authz: { method: 'local', backend: core.database.backend },
+  };
 }
 
 /**
@@ -41,16 +44,19 @@ export function admitLocalOperator(app: FastifyInstance, core: Core, secret: str
     if (given !== undefined && timingSafeEqual(Buffer.from(given, 'utf8'), expected)) request.operator = principal;
     done();
   });
-  app.listen = (() => {
+  app.listen = () => {
     throw new Error('this instance admits the local operator: it is for inject() only and never listens');
-  });
+  };
 }
 
 /** A preHandler admitting the local operator only (bootstrap routes: accounts, signing keys). */
 export function requireOperator(request: FastifyRequest): Promise<void> {
   if (!request.operator) {
     return Promise.reject(
-      new AppError('UNAUTHENTICATED', { description: 'this route is for the operator at the CLI of the host that holds the data', headers: { 'www-authenticate': 'Bearer realm="cordon"' } }),
+      new AppError('UNAUTHENTICATED', {
+        description: 'this route is for the operator at the CLI of the host that holds the data',
+        headers: { 'www-authenticate': 'Bearer realm="cordon"' },
+      }),
     );
   }
   request.human = request.operator;

@@ -26,7 +26,8 @@ export class PageTokens {
     const expected = body === undefined ? '' : this.sealer.mac(this.kind, `${body}\n${binding}`);
     if (body === undefined || tag === undefined || extra !== undefined || !equal(tag, expected)) {
       throw new AppError('INVALID_ARGUMENT', {
-        description: 'page_token is not valid for this request: pass back next_page_token unchanged, with the same filter',
+        description:
+          'page_token is not valid for this request: pass back next_page_token unchanged, with the same filter',
         metadata: { field: 'page_token' },
       });
     }

@@ -25,5 +25,9 @@ function findNul(value: unknown, path: string, budget = { left: 100_000 }): stri
 /** A preHandler (the last of every route's, see server.ts): refuses a request carrying a NUL character. */
 export async function refuseNul(request: FastifyRequest): Promise<void> {
   const where = findNul(request.params, 'path') ?? findNul(request.query, 'query') ?? findNul(request.body, 'body');
-  if (where !== undefined) throw new AppError('INVALID_ARGUMENT', { description: `${where}: text may not contain a NUL character (U+0000)`, metadata: { field: where } });
+  if (where !== undefined)
+    throw new AppError('INVALID_ARGUMENT', {
+      description: `${where}: text may not contain a NUL character (U+0000)`,
+      metadata: { field: where },
+    });
 }

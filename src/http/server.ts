@@ -7,7 +7,13 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import formbody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { Type } from 'typebox';
 import type { Core } from '../core.js';
 import { addressMatcher } from '../address-ranges.js';
@@ -55,7 +61,9 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   const loggerInstance: FastifyBaseLogger = core.logger;
   const app = Fastify({
     loggerInstance,
-    ...(config.tls ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } } : {}),
+    ...(config.tls
+      ? { https: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } }
+      : {}),
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -73,14 +81,19 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
     // authenticated is refused (and audited) as who they are.
     route.preHandler = [...(route.preHandler ? [route.preHandler].flat() : []), refuseNul];
     if (route.method === 'HEAD' || route.schema?.hide) return;
-    if (!route.schema?.response) throw new Error(`route ${String(route.method)} ${route.url} declares no response schema`);
+    if (!route.schema?.response)
+      throw new Error(`route ${String(route.method)} ${route.url} declares no response schema`);
   });
 
   decorateClientAddress(app, addressMatcher(config.trustedProxies));
   const { httpDuration, httpRequests } = core.metrics;
   // Callback hooks, not async ones: they run on every request, and need no promise.
   app.addHook('onResponse', (request, reply, done) => {
-    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
+    const labels = {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status: String(reply.statusCode),
+    };
     httpDuration.observe(labels, reply.elapsedTime / 1000);
     httpRequests.inc(labels);
     done();
@@ -111,11 +124,24 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(request, reply, error, anonymous));
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, new AppError('NOT_FOUND', { description: `no route ${request.method} ${request.url.split('?')[0]}` }), anonymous));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      request,
+      reply,
+      new AppError('NOT_FOUND', { description: `no route ${request.method} ${request.url.split('?')[0]}` }),
+      anonymous,
+    ),
+  );
 
   app.get(
     '/openapi.json',
-    { schema: { summary: 'This OpenAPI 3.1 document', tags: ['ops'], response: { 200: Type.Object({}, { additionalProperties: true }) } } },
+    {
+      schema: {
+        summary: 'This OpenAPI 3.1 document',
+        tags: ['ops'],
+        response: { 200: Type.Object({}, { additionalProperties: true }) },
+      },
+    },
     async () => app.swagger(),
   );
   healthRoutes(app, core);
@@ -142,7 +168,12 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   return app;
 }
 
-function sendError(request: FastifyRequest, reply: FastifyReply, raw: unknown, anonymous: AnonymousCallers): FastifyReply {
+function sendError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  raw: unknown,
+  anonymous: AnonymousCallers,
+): FastifyReply {
   let error = asAppError(raw);
   // Fastify's 4xx keep their own status (413, 415 …) so clients see the usual HTTP meaning.
   const fastifyStatus = !isAppError(raw) ? (raw as FastifyError).statusCode : undefined;
@@ -153,7 +184,11 @@ function sendError(request: FastifyRequest, reply: FastifyReply, raw: unknown, a
   }
   if (error.headers) reply.headers(error.headers);
   // A database that is away fails every call at once: one short line each, not a stack trace each.
-  if (error.code === 'UNAVAILABLE') request.log.warn({ code: error.code, cause: (error.cause as Error | undefined)?.message }, 'request failed: unavailable');
+  if (error.code === 'UNAVAILABLE')
+    request.log.warn(
+      { code: error.code, cause: (error.cause as Error | undefined)?.message },
+      'request failed: unavailable',
+    );
   else if (status >= 500) request.log.error({ err: raw }, 'request failed');
   else request.log.info({ code: error.code, detail: error.detail }, 'request refused');
   // OAuth routes answer RFC 6749 bodies; a failed client authentication is 401 with a challenge.

@@ -13,7 +13,9 @@ describe('VerifiedTokens', () => {
   beforeAll(async () => {
     const pair = await generateKeyPair('ES256');
     privateKey = pair.privateKey;
-    keys = { verificationKey: async (kid: string) => (lookups++, kid === 'k1' ? pair.publicKey : undefined) } as unknown as KeyRing;
+    keys = {
+      verificationKey: async (kid: string) => (lookups++, kid === 'k1' ? pair.publicKey : undefined),
+    } as unknown as KeyRing;
   });
   afterEach(() => vi.useRealTimers());
 
@@ -60,15 +62,26 @@ describe('VerifiedTokens', () => {
     const now = Math.floor(Date.now() / 1000);
     const claims = { client_id: 'c', account_id: 'a', scope: 'users:list', jti: 'j' };
     const signed = (iat: number | undefined, exp: number) => {
-      const jwt = new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' }).setIssuer(ISSUER).setAudience(ISSUER).setExpirationTime(exp);
+      const jwt = new SignJWT(claims)
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' })
+        .setIssuer(ISSUER)
+        .setAudience(ISSUER)
+        .setExpirationTime(exp);
       return (iat === undefined ? jwt : jwt.setIssuedAt(iat)).sign(privateKey);
     };
     const tokens = new VerifiedTokens(keys, 900);
     expect((await tokens.verify(await signed(now, now + 900), ISSUER)).claims.jti).toBe('j');
-    for (const token of [await signed(now, now + 901), await signed(now, now + 10 * 365 * 86_400), await signed(undefined, now + 60), await signed(now + 600, now + 1500)]) {
+    for (const token of [
+      await signed(now, now + 901),
+      await signed(now, now + 10 * 365 * 86_400),
+      await signed(undefined, now + 60),
+      await signed(now + 600, now + 1500),
+    ]) {
       await expect(tokens.verify(token, ISSUER)).rejects.toBeInstanceOf(InvalidToken);
     }
     // A lifetime lowered after a token was issued: the longer-lived token is refused from then on.
-    await expect(new VerifiedTokens(keys, 300).verify(await signed(now, now + 900), ISSUER)).rejects.toBeInstanceOf(InvalidToken);
+    await expect(new VerifiedTokens(keys, 300).verify(await signed(now, now + 900), ISSUER)).rejects.toBeInstanceOf(
+      InvalidToken,
+    );
   });
 });

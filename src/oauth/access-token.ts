@@ -33,7 +33,12 @@ const CLOCK_TOLERANCE = 5;
  * allows: refused too, the safe side after the lifetime is lowered). `iat` may not lie in the future
  * beyond the clock tolerance, so a token never lives past `now + tolerance + lifetime`.
  */
-export async function verifyAccessToken(keys: KeyRing, token: string, issuer: string, maxLifetime: number): Promise<VerifiedToken> {
+export async function verifyAccessToken(
+  keys: KeyRing,
+  token: string,
+  issuer: string,
+  maxLifetime: number,
+): Promise<VerifiedToken> {
   try {
     let kid = '';
     const { payload } = await jwtVerify(
@@ -44,7 +49,15 @@ export async function verifyAccessToken(keys: KeyRing, token: string, issuer: st
         kid = header.kid!;
         return key;
       },
-      { algorithms: ['ES256'], typ: 'at+jwt', issuer, audience: issuer, clockTolerance: CLOCK_TOLERANCE, maxTokenAge: maxLifetime, requiredClaims: ['jti', 'exp', 'iat'] },
+      {
+        algorithms: ['ES256'],
+        typ: 'at+jwt',
+        issuer,
+        audience: issuer,
+        clockTolerance: CLOCK_TOLERANCE,
+        maxTokenAge: maxLifetime,
+        requiredClaims: ['jti', 'exp', 'iat'],
+      },
     );
     for (const claim of ['client_id', 'account_id', 'scope', 'jti'] as const) {
       if (typeof payload[claim] !== 'string') throw new InvalidToken(`missing claim ${claim}`);

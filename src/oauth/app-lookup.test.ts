@@ -10,13 +10,21 @@ describeBackends('app lookup', (backend) => {
   beforeEach(async () => {
     seed = await seedAccount(t.core, 1);
   });
-  const newApp = (name: string) => createApp(t.core.directory, testCtx, seed.accountId, { name, permissions: ['users:list'] });
+  const newApp = (name: string) =>
+    createApp(t.core.directory, testCtx, seed.accountId, { name, permissions: ['users:list'] });
 
   it('answers lookups asked for in one turn with one query, each with its own app', async () => {
     const [{ app: a }, { app: b }] = [await newApp('a'), await newApp('b')];
     let queries = 0;
-    const lookup = new AppLookup(t.core.database.db.withPlugin({ transformQuery: (args) => (queries++, args.node), transformResult: async (args) => args.result }));
-    const found = await Promise.all([a.client_id, b.client_id, a.client_id, 'no-such-client'].map((id) => lookup.findByClientId(id)));
+    const lookup = new AppLookup(
+      t.core.database.db.withPlugin({
+        transformQuery: (args) => (queries++, args.node),
+        transformResult: async (args) => args.result,
+      }),
+    );
+    const found = await Promise.all(
+      [a.client_id, b.client_id, a.client_id, 'no-such-client'].map((id) => lookup.findByClientId(id)),
+    );
     expect(found.map((app) => app?.id)).toEqual([a.id, b.id, a.id, undefined]);
     expect(queries).toBe(1);
   });

@@ -11,7 +11,9 @@ export class AppLookup {
   private readonly batch: TurnBatch<string, OAuthApp>;
 
   constructor(db: Executor) {
-    this.batch = new TurnBatch(async (clientIds) => new Map((await findAppsByClientIds(db, clientIds)).map((app) => [app.client_id, app])));
+    this.batch = new TurnBatch(
+      async (clientIds) => new Map((await findAppsByClientIds(db, clientIds)).map((app) => [app.client_id, app])),
+    );
   }
 
   findByClientId(clientId: string): Promise<OAuthApp | undefined> {

@@ -14,7 +14,15 @@ import { ROLES } from '../directory/validate.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { AuthMethod, OAuthApp, UserRole } from '../storage/schema.js';
-import { findAppById, insertApp, listApps as listAppRows, lockAppById, readUserRole, updateApp, type AppRow } from '../store/apps.js';
+import {
+  findAppById,
+  insertApp,
+  listApps as listAppRows,
+  lockAppById,
+  readUserRole,
+  updateApp,
+  type AppRow,
+} from '../store/apps.js';
 import type { Executor } from '../store/executor.js';
 import { listGroups } from '../store/groups.js';
 import { generateClientSecret, hashClientSecret } from './client-secret.js';
@@ -52,10 +60,13 @@ const PUBLIC_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e', 'kid', 'alg', 'use', '
 
 function checkJwks(jwks: unknown): { keys: Record<string, unknown>[] } {
   const keys = (jwks as { keys?: unknown } | undefined)?.keys;
-  if (!Array.isArray(keys) || keys.length === 0 || keys.length > 10) throw invalid('jwks: expected {"keys": [...]} with 1 to 10 public keys');
+  if (!Array.isArray(keys) || keys.length === 0 || keys.length > 10)
+    throw invalid('jwks: expected {"keys": [...]} with 1 to 10 public keys');
   for (const key of keys as Record<string, unknown>[]) {
-    if (typeof key !== 'object' || key === null || !['EC', 'RSA', 'OKP'].includes(key.kty as string)) throw invalid('jwks: every key needs kty EC, RSA or OKP');
-    if (PRIVATE_MEMBERS.some((m) => m in key)) throw invalid('jwks: a key holds private material; give public keys only');
+    if (typeof key !== 'object' || key === null || !['EC', 'RSA', 'OKP'].includes(key.kty as string))
+      throw invalid('jwks: every key needs kty EC, RSA or OKP');
+    if (PRIVATE_MEMBERS.some((m) => m in key))
+      throw invalid('jwks: a key holds private material; give public keys only');
     const extra = Object.keys(key).filter((m) => !PUBLIC_MEMBERS.includes(m));
     if (extra.length > 0) throw invalid(`jwks: unsupported key members: ${extra.join(', ').slice(0, 100)}`);
     // RSA up to 4096 bits (683 base64url characters), exponent of at most 4 bytes.
@@ -66,21 +77,30 @@ function checkJwks(jwks: unknown): { keys: Record<string, unknown>[] } {
   return { keys: keys as Record<string, unknown>[] };
 }
 
-export async function createApp(deps: DirectoryDeps, ctx: CallContext, accountId: string, input: NewAppInput): Promise<CreatedApp> {
+export async function createApp(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  input: NewAppInput,
+): Promise<CreatedApp> {
   const name = input.name?.trim() ?? '';
   if (name.length === 0 || name.length > 100) throw invalid('name: expected 1 to 100 characters');
   const permissions = [...new Set(input.permissions)];
   if (permissions.length === 0) throw invalid('permissions: give at least one');
   const unknown = permissions.filter((p) => !isPermission(p));
-  if (unknown.length > 0) throw invalid(`permissions: unknown ${unknown.join(', ')}; known: ${Object.keys(PERMISSIONS).join(', ')}`);
+  if (unknown.length > 0)
+    throw invalid(`permissions: unknown ${unknown.join(', ')}; known: ${Object.keys(PERMISSIONS).join(', ')}`);
   const authMethod = input.auth_method ?? 'client_secret_basic';
   if (!AUTH_METHODS.includes(authMethod)) throw invalid(`auth_method: expected one of ${AUTH_METHODS.join(', ')}`);
   const jwks = authMethod === 'private_key_jwt' ? checkJwks(input.jwks) : undefined;
-  if (authMethod !== 'private_key_jwt' && input.jwks !== undefined) throw invalid('jwks: only for auth_method private_key_jwt');
+  if (authMethod !== 'private_key_jwt' && input.jwks !== undefined)
+    throw invalid('jwks: only for auth_method private_key_jwt');
   const protectedRoles = [...new Set(input.protected_roles ?? [])];
-  if (protectedRoles.some((r) => !ROLES.includes(r as never))) throw invalid(`protected_roles: expected roles among ${ROLES.join(', ')}`);
+  if (protectedRoles.some((r) => !ROLES.includes(r as never)))
+    throw invalid(`protected_roles: expected roles among ${ROLES.join(', ')}`);
   const cap = input.max_suspensions_per_hour ?? null;
-  if (cap !== null && (!Number.isInteger(cap) || cap < 1 || cap > 100_000)) throw invalid('max_suspensions_per_hour: expected an integer from 1 to 100000');
+  if (cap !== null && (!Number.isInteger(cap) || cap < 1 || cap > 100_000))
+    throw invalid('max_suspensions_per_hour: expected an integer from 1 to 100000');
   const groupIds = [...new Set(input.allowed_group_ids ?? [])];
 
   const clientSecret = jwks ? undefined : generateClientSecret();
@@ -126,18 +146,31 @@ export async function createApp(deps: DirectoryDeps, ctx: CallContext, accountId
  * The person a call acts for, with their role read now under a share lock (null: the operator, who is
  * above every role). A person whose role no longer allows administering apps is refused.
  */
-async function personActing(trx: Executor, ctx: CallContext, accountId: string): Promise<{ userId: string; role: 'OWNER' | 'ADMIN' } | null> {
+async function personActing(
+  trx: Executor,
+  ctx: CallContext,
+  accountId: string,
+): Promise<{ userId: string; role: 'OWNER' | 'ADMIN' } | null> {
   if (ctx.actor.type !== 'user') return null;
   const role = await readUserRole(trx, accountId, ctx.actor.id);
-  if (role !== 'OWNER' && role !== 'ADMIN') throw new AppError('PERMISSION_DENIED', { description: 'only OWNER and ADMIN users administer apps' });
+  if (role !== 'OWNER' && role !== 'ADMIN')
+    throw new AppError('PERMISSION_DENIED', { description: 'only OWNER and ADMIN users administer apps' });
   return { userId: ctx.actor.id, role };
 }
 
 /** Only an OWNER may disable or rotate an app an OWNER, or the operator, made. */
-async function assertMayAdminister(trx: Executor, ctx: CallContext, app: OAuthApp, what: string): Promise<UserRole | null> {
+async function assertMayAdminister(
+  trx: Executor,
+  ctx: CallContext,
+  app: OAuthApp,
+  what: string,
+): Promise<UserRole | null> {
   const person = await personActing(trx, ctx, app.account_id);
   if (person && person.role !== 'OWNER' && app.created_by_role !== 'ADMIN') {
-    throw new AppError('PERMISSION_DENIED', { description: `only an OWNER may ${what} an app an OWNER made`, metadata: { app_id: app.id } });
+    throw new AppError('PERMISSION_DENIED', {
+      description: `only an OWNER may ${what} an app an OWNER made`,
+      metadata: { app_id: app.id },
+    });
   }
   return app.created_by === null ? null : await readUserRole(trx, app.account_id, app.created_by);
 }
@@ -153,29 +186,57 @@ export function listApps(deps: Pick<DirectoryDeps, 'db'>, accountId: string): Pr
 }
 
 /** Disables an app: its tokens stop working and it gets no new ones. Idempotent. */
-export async function disableApp(deps: DirectoryDeps, ctx: CallContext, accountId: string, appId: string): Promise<{ app: AppRow; changed: boolean }> {
+export async function disableApp(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  appId: string,
+): Promise<{ app: AppRow; changed: boolean }> {
   return deps.audit.transact(async (trx) => {
     const app = await lockAppById(trx, accountId, appId);
     if (!app) throw new AppError('NOT_FOUND', { description: 'app not found' });
     const makerRoleNow = await assertMayAdminister(trx, ctx, app, 'disable');
     const changed = app.disabled_at === null;
     const updated = changed ? await updateApp(trx, accountId, appId, { disabled_at: new Date() }) : app;
-    await deps.audit.append(trx, { accountId, ctx, action: 'app.disable', target: { type: 'app', id: appId }, outcome: changed ? 'changed' : 'unchanged' });
+    await deps.audit.append(trx, {
+      accountId,
+      ctx,
+      action: 'app.disable',
+      target: { type: 'app', id: appId },
+      outcome: changed ? 'changed' : 'unchanged',
+    });
     return { app: { ...updated, maker_role_now: makerRoleNow }, changed };
   });
 }
 
 /** Replaces the client secret; the old one stops working at once. Returns the new one, shown this once. */
-export async function rotateAppSecret(deps: DirectoryDeps, ctx: CallContext, accountId: string, appId: string): Promise<{ app: AppRow; clientSecret: string }> {
+export async function rotateAppSecret(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  appId: string,
+): Promise<{ app: AppRow; clientSecret: string }> {
   const clientSecret = generateClientSecret();
   return deps.audit.transact(async (trx) => {
     const app = await lockAppById(trx, accountId, appId);
     if (!app) throw new AppError('NOT_FOUND', { description: 'app not found' });
     const makerRoleNow = await assertMayAdminister(trx, ctx, app, 'rotate the secret of');
-    if (app.auth_method === 'private_key_jwt') throw new AppError('FAILED_PRECONDITION', { description: 'the app authenticates with private_key_jwt: it has no secret' });
+    if (app.auth_method === 'private_key_jwt')
+      throw new AppError('FAILED_PRECONDITION', {
+        description: 'the app authenticates with private_key_jwt: it has no secret',
+      });
     if (app.disabled_at) throw new AppError('FAILED_PRECONDITION', { description: 'the app is disabled' });
-    const updated = await updateApp(trx, accountId, appId, { secret_hash: hashClientSecret(clientSecret), secret_rotated_at: new Date() });
-    await deps.audit.append(trx, { accountId, ctx, action: 'app.secret.rotate', target: { type: 'app', id: appId }, outcome: 'changed' });
+    const updated = await updateApp(trx, accountId, appId, {
+      secret_hash: hashClientSecret(clientSecret),
+      secret_rotated_at: new Date(),
+    });
+    await deps.audit.append(trx, {
+      accountId,
+      ctx,
+      action: 'app.secret.rotate',
+      target: { type: 'app', id: appId },
+      outcome: 'changed',
+    });
     return { app: { ...updated, maker_role_now: makerRoleNow }, clientSecret };
   });
 }

@@ -39,18 +39,25 @@ function parseBasic(header: string): { clientId: string; secret: string } {
 }
 
 /** Reads the credentials a request presents; refuses none, or more than one method. */
-export function readClientCredentials(authorization: string | undefined, body: Record<string, unknown>): ClientCredentials {
+export function readClientCredentials(
+  authorization: string | undefined,
+  body: Record<string, unknown>,
+): ClientCredentials {
   const inBody = typeof body.client_secret === 'string';
   if (authorization !== undefined && /^Basic\s/i.test(authorization)) {
-    if (inBody || body.client_assertion !== undefined || body.client_assertion_type !== undefined) throw new AppError('OAUTH_INVALID_REQUEST', { description: 'use one client authentication method, not several' });
+    if (inBody || body.client_assertion !== undefined || body.client_assertion_type !== undefined)
+      throw new AppError('OAUTH_INVALID_REQUEST', { description: 'use one client authentication method, not several' });
     const { clientId, secret } = parseBasic(authorization);
     if (typeof body.client_id === 'string' && body.client_id !== clientId) {
-      throw new AppError('OAUTH_INVALID_REQUEST', { description: 'client_id in the body differs from the authenticated client' });
+      throw new AppError('OAUTH_INVALID_REQUEST', {
+        description: 'client_id in the body differs from the authenticated client',
+      });
     }
     return { method: 'client_secret_basic', clientId, secret };
   }
   if (typeof body.client_assertion === 'string' || body.client_assertion_type !== undefined) {
-    if (inBody) throw new AppError('OAUTH_INVALID_REQUEST', { description: 'use one client authentication method, not several' });
+    if (inBody)
+      throw new AppError('OAUTH_INVALID_REQUEST', { description: 'use one client authentication method, not several' });
     if (body.client_assertion_type !== JWT_BEARER || typeof body.client_assertion !== 'string') {
       throw invalidClient(`client_assertion_type must be ${JWT_BEARER}, with a client_assertion`);
     }
@@ -95,7 +102,12 @@ export async function authenticateClient(
 }
 
 /** Verifies a client assertion against the app's JWKS and spends its jti; returns why it fails, if it does. */
-async function checkAssertion(db: Executor, app: OAuthApp, assertion: string, issuer: string): Promise<string | undefined> {
+async function checkAssertion(
+  db: Executor,
+  app: OAuthApp,
+  assertion: string,
+  issuer: string,
+): Promise<string | undefined> {
   let payload;
   try {
     ({ payload } = await jwtVerify(assertion, createLocalJWKSet(app.jwks as JSONWebKeySet), {
@@ -112,6 +124,11 @@ async function checkAssertion(db: Executor, app: OAuthApp, assertion: string, is
   if (typeof payload.jti !== 'string' || payload.jti.length > 200) return 'bad_assertion';
   if (payload.exp! - Date.now() / 1000 > MAX_ASSERTION_LIFETIME_S) return 'assertion_lifetime_too_long';
   // Kept past exp by more than the verification leeway, so a sweep never frees a jti still accepted.
-  const fresh = await recordAssertionJti(db, { account_id: app.account_id, client_id: app.client_id, jti: payload.jti, expires_at: new Date((payload.exp! + 65) * 1000) });
+  const fresh = await recordAssertionJti(db, {
+    account_id: app.account_id,
+    client_id: app.client_id,
+    jti: payload.jti,
+    expires_at: new Date((payload.exp! + 65) * 1000),
+  });
   return fresh ? undefined : 'assertion_replayed';
 }

@@ -19,25 +19,45 @@ import { describeCeiling, makerCeiling } from './maker-ceiling.js';
  * right before a change. `known` are the constraints the guard read with the token's standing on this
  * request; without them (another caller) they are read here.
  */
-export async function enforceAppConstraints(trx: Executor, accountId: string, clientId: string, user: User, known?: AppConstraints): Promise<{ beforeChange(target: UserState): Promise<void> }> {
+export async function enforceAppConstraints(
+  trx: Executor,
+  accountId: string,
+  clientId: string,
+  user: User,
+  known?: AppConstraints,
+): Promise<{ beforeChange(target: UserState): Promise<void> }> {
   const app = known ?? (await findAppByClientId(trx, accountId, clientId));
-  if (!app) throw new AppError('PERMISSION_DENIED', { description: 'the app no longer exists', metadata: { client_id: clientId } });
-  const [makerId, roleThen] = 'maker' in app ? [app.maker.user_id, app.maker.role_then] : [app.created_by, app.created_by_role];
+  if (!app)
+    throw new AppError('PERMISSION_DENIED', {
+      description: 'the app no longer exists',
+      metadata: { client_id: clientId },
+    });
+  const [makerId, roleThen] =
+    'maker' in app ? [app.maker.user_id, app.maker.role_then] : [app.created_by, app.created_by_role];
   if (makerId !== null) {
     // The maker's role now, read in this transaction: what the guard read may already be stale.
     const maker = { user_id: makerId, role_then: roleThen, role_now: await readUserRole(trx, accountId, makerId) };
     const ceiling = makerCeiling(maker);
     if (ceiling.powerless || ceiling.roles_out_of_reach.includes(user.role)) {
-      throw new AppError('APP_CONSTRAINT', { description: `app_constraint: ${describeCeiling(maker, ceiling)}`, metadata: { constraint: 'maker_ceiling', role: user.role } });
+      throw new AppError('APP_CONSTRAINT', {
+        description: `app_constraint: ${describeCeiling(maker, ceiling)}`,
+        metadata: { constraint: 'maker_ceiling', role: user.role },
+      });
     }
   }
   if (app.protected_roles.includes(user.role)) {
-    throw new AppError('APP_CONSTRAINT', { description: `app_constraint: the app may not act on ${user.role} users`, metadata: { constraint: 'protected_roles', role: user.role } });
+    throw new AppError('APP_CONSTRAINT', {
+      description: `app_constraint: the app may not act on ${user.role} users`,
+      metadata: { constraint: 'protected_roles', role: user.role },
+    });
   }
   if (app.allowed_group_ids.length > 0) {
     const groups = await listGroupIdsOfUser(trx, accountId, user.id);
     if (!groups.some((id) => app.allowed_group_ids.includes(id))) {
-      throw new AppError('APP_CONSTRAINT', { description: 'app_constraint: the user is in none of the groups the app may act on', metadata: { constraint: 'allowed_group_ids' } });
+      throw new AppError('APP_CONSTRAINT', {
+        description: 'app_constraint: the user is in none of the groups the app may act on',
+        metadata: { constraint: 'allowed_group_ids' },
+      });
     }
   }
   return {

@@ -11,10 +11,15 @@ import { AppError } from '../errors.js';
 export type Introspection = { active: false } | ({ active: true; token_type: 'Bearer' | 'DPoP' } & AccessTokenClaims);
 
 export async function introspectToken(deps: GrantDeps, request: TokenRequest): Promise<Introspection> {
-  const authn = await authenticateClient(deps, readClientCredentials(request.authorization, request.body), deps.issuer());
+  const authn = await authenticateClient(
+    deps,
+    readClientCredentials(request.authorization, request.body),
+    deps.issuer(),
+  );
   if ('refused' in authn) throw authn.refused;
   const token = request.body.token;
-  if (typeof token !== 'string' || token === '') throw new AppError('OAUTH_INVALID_REQUEST', { description: 'token is required' });
+  if (typeof token !== 'string' || token === '')
+    throw new AppError('OAUTH_INVALID_REQUEST', { description: 'token is required' });
   let claims: AccessTokenClaims;
   let kid: string;
   try {
@@ -24,7 +29,8 @@ export async function introspectToken(deps: GrantDeps, request: TokenRequest): P
     throw error;
   }
   if (claims.account_id !== authn.app.account_id) return { active: false };
-  if (!(await deps.standing.stands({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id, kid }))) return { active: false };
+  if (!(await deps.standing.stands({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id, kid })))
+    return { active: false };
   // RFC 9449 §6.2: a bound token is reported as DPoP, with its cnf, so a resource never takes it as Bearer.
   return { active: true, token_type: claims.cnf?.jkt ? 'DPoP' : 'Bearer', ...claims };
 }

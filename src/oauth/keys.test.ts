@@ -20,7 +20,9 @@ describeBackends('signing keys', (backend) => {
     expect(rows[0]!.private_key_enc).toMatch(/^v1\./);
     expect(rows[0]!.private_key_enc).not.toContain('"d"');
     const jwks = await t.core.keys.jwks();
-    expect(jwks.keys).toEqual([expect.objectContaining({ kty: 'EC', crv: 'P-256', kid: kids[0], alg: 'ES256', use: 'sig' })]);
+    expect(jwks.keys).toEqual([
+      expect.objectContaining({ kty: 'EC', crv: 'P-256', kid: kids[0], alg: 'ES256', use: 'sig' }),
+    ]);
     expect(JSON.stringify(jwks)).not.toContain('"d"');
   });
 
@@ -36,7 +38,13 @@ describeBackends('signing keys', (backend) => {
 
     await t.core.audit.sequencer.drain();
     const [entry] = await listAuditEntries(t.core.database.db, { accountId: SYSTEM_LOG });
-    expect(entry).toMatchObject({ idx: 0, action: 'key.rotate', target_type: 'signing_key', target_id: kid, details: { alg: 'ES256', retired: [before.kid] } });
+    expect(entry).toMatchObject({
+      idx: 0,
+      action: 'key.rotate',
+      target_type: 'signing_key',
+      target_id: kid,
+      details: { alg: 'ES256', retired: [before.kid] },
+    });
   });
 
   it('revokes: a leaked active key is replaced in the same transaction, leaves the JWKS, and the revocation is audited', async () => {
@@ -60,7 +68,9 @@ describeBackends('signing keys', (backend) => {
       [retired, 'revoked'],
     ]);
 
-    await expect(t.core.keys.revoke(t.core.audit, testCtx, second)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+    await expect(t.core.keys.revoke(t.core.audit, testCtx, second)).rejects.toMatchObject({
+      code: 'FAILED_PRECONDITION',
+    });
     await expect(t.core.keys.revoke(t.core.audit, testCtx, 'no-such-key')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     await t.core.audit.sequencer.drain();
     const entries = await listAuditEntries(t.core.database.db, { accountId: SYSTEM_LOG });
@@ -74,7 +84,10 @@ describeBackends('signing keys', (backend) => {
   it('refuses to sign with a key-encryption key that differs from the one the keys were stored with', async () => {
     await t.core.keys.signingKey();
     const wrong = new KeyRing(t.core.database.db, { sealer: new Sealer(Buffer.alloc(32, 1)), tokenTtl: 900 });
-    await expect(wrong.signingKey()).rejects.toMatchObject({ code: 'UNAVAILABLE', description: expect.stringContaining('CORDON_KEY_ENCRYPTION_KEY') });
+    await expect(wrong.signingKey()).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      description: expect.stringContaining('CORDON_KEY_ENCRYPTION_KEY'),
+    });
   });
 
   it('trusts no key row written without the key-encryption key', async () => {

@@ -118,9 +118,15 @@ export class KeyRing {
     const result = await audit.transact(async (trx) => {
       // Serialised with rotations and first-key creation: exactly one active key afterwards.
       await sql`SELECT pg_advisory_xact_lock(${KEY_LOCK})`.execute(trx);
-      const key = await trx.selectFrom('signing_keys').select(['kid', 'retired_at', 'revoked_at']).where('kid', '=', kid).forUpdate().executeTakeFirst();
+      const key = await trx
+        .selectFrom('signing_keys')
+        .select(['kid', 'retired_at', 'revoked_at'])
+        .where('kid', '=', kid)
+        .forUpdate()
+        .executeTakeFirst();
       if (!key) throw new AppError('NOT_FOUND', { description: `no signing key ${kid}` });
-      if (key.revoked_at !== null) throw new AppError('FAILED_PRECONDITION', { description: `signing key ${kid} is already revoked` });
+      if (key.revoked_at !== null)
+        throw new AppError('FAILED_PRECONDITION', { description: `signing key ${kid} is already revoked` });
       const now = sql<Date>`clock_timestamp()` as unknown as Date;
       await trx
         .updateTable('signing_keys')
@@ -146,7 +152,11 @@ export class KeyRing {
 
   /** Every key, newest first, with its status (for operators: which kid to revoke). */
   async list(): Promise<KeyStatus[]> {
-    const rows = await this.db.selectFrom('signing_keys').select(['kid', 'created_at', 'retired_at', 'revoked_at']).orderBy('created_at', 'desc').execute();
+    const rows = await this.db
+      .selectFrom('signing_keys')
+      .select(['kid', 'created_at', 'retired_at', 'revoked_at'])
+      .orderBy('created_at', 'desc')
+      .execute();
     const iso = (time: Date | null) => (time === null ? null : new Date(time).toISOString());
     return rows.map((row) => ({
       kid: row.kid,
@@ -183,7 +193,11 @@ export class KeyRing {
     await this.db.transaction().execute(async (trx) => {
       // Nodes starting together make one key between them.
       await sql`SELECT pg_advisory_xact_lock(${KEY_LOCK})`.execute(trx);
-      const existing = await trx.selectFrom('signing_keys').select('kid').where('retired_at', 'is', null).executeTakeFirst();
+      const existing = await trx
+        .selectFrom('signing_keys')
+        .select('kid')
+        .where('retired_at', 'is', null)
+        .executeTakeFirst();
       if (!existing) await trx.insertInto('signing_keys').values(made).execute();
     });
   }
@@ -215,11 +229,23 @@ export class KeyRing {
     let signer: Signer | undefined;
     for (const row of rows) {
       const privateJwk = JSON.parse(this.options.sealer.open(`signing key ${row.kid}`, row.private_key_enc)) as JWK;
-      const jwk: JWK = { kty: privateJwk.kty, crv: privateJwk.crv, x: privateJwk.x, y: privateJwk.y, kid: row.kid, alg: 'ES256', use: 'sig' };
-      if ((await calculateJwkThumbprint(jwk)) !== row.kid) throw new AppError('UNAVAILABLE', { description: `signing key ${row.kid} does not match its id` });
+      const jwk: JWK = {
+        kty: privateJwk.kty,
+        crv: privateJwk.crv,
+        x: privateJwk.x,
+        y: privateJwk.y,
+        kid: row.kid,
+        alg: 'ES256',
+        use: 'sig',
+      };
+      if ((await calculateJwkThumbprint(jwk)) !== row.kid)
+        throw new AppError('UNAVAILABLE', { description: `signing key ${row.kid} does not match its id` });
       publicKeys.set(row.kid, { jwk, key: (await importJWK(jwk, 'ES256')) as CryptoKey });
       if (!signer && row.retired_at === null) {
-        signer = this.signer?.kid === row.kid ? this.signer : { kid: row.kid, key: createPrivateKey({ key: privateJwk as JWK & { kty: string }, format: 'jwk' }) };
+        signer =
+          this.signer?.kid === row.kid
+            ? this.signer
+            : { kid: row.kid, key: createPrivateKey({ key: privateJwk as JWK & { kty: string }, format: 'jwk' }) };
       }
     }
     this.signer = signer;

@@ -22,8 +22,16 @@ export interface MakerCeiling {
 }
 
 const NO_CEILING: MakerCeiling = { powerless: false, roles_out_of_reach: [], permissions_withheld: [] };
-const ADMIN_CEILING: MakerCeiling = { powerless: false, roles_out_of_reach: ['OWNER', 'ADMIN'], permissions_withheld: ['containments:release'] };
-const POWERLESS: MakerCeiling = { powerless: true, roles_out_of_reach: ['OWNER', 'ADMIN', 'MEMBER'], permissions_withheld: [] };
+const ADMIN_CEILING: MakerCeiling = {
+  powerless: false,
+  roles_out_of_reach: ['OWNER', 'ADMIN'],
+  permissions_withheld: ['containments:release'],
+};
+const POWERLESS: MakerCeiling = {
+  powerless: true,
+  roles_out_of_reach: ['OWNER', 'ADMIN', 'MEMBER'],
+  permissions_withheld: [],
+};
 
 /** The ceiling of an app: the lower of its maker's role then and now. */
 export function makerCeiling(maker: AppMaker): MakerCeiling {
@@ -41,7 +49,9 @@ export function permissionsWithinCeiling(permissions: string[], ceiling: MakerCe
 /** Why the maker's ceiling refuses, for the error's description. */
 export function describeCeiling(maker: AppMaker, ceiling: MakerCeiling): string {
   if (ceiling.powerless) {
-    return maker.role_now === null ? 'the person who made the app no longer exists: the app acts on nothing' : 'the person who made the app is no longer an OWNER or ADMIN: the app acts on nothing';
+    return maker.role_now === null
+      ? 'the person who made the app no longer exists: the app acts on nothing'
+      : 'the person who made the app is no longer an OWNER or ADMIN: the app acts on nothing';
   }
   return `the app was made by an ${maker.role_then === 'ADMIN' ? 'ADMIN' : 'OWNER since demoted to ADMIN'}: it may not act on ${ceiling.roles_out_of_reach.join(' or ')} users`;
 }

@@ -35,5 +35,8 @@ export class RateLimiter {
 }
 
 export function rateLimited(retryAfterSeconds: number): AppError {
-  return new AppError('RATE_LIMITED', { description: 'too many requests; retry later', headers: { 'retry-after': String(retryAfterSeconds) } });
+  return new AppError('RATE_LIMITED', {
+    description: 'too many requests; retry later',
+    headers: { 'retry-after': String(retryAfterSeconds) },
+  });
 }

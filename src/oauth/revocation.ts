@@ -15,7 +15,10 @@ export async function revokeToken(deps: GrantDeps, request: TokenRequest): Promi
   const app = authn.app;
   const entry = app && {
     accountId: app.account_id,
-    ctx: { actor: { type: 'app' as const, id: app.id }, authz: { method: credentials.method, client_id: app.client_id } },
+    ctx: {
+      actor: { type: 'app' as const, id: app.id },
+      authz: { method: credentials.method, client_id: app.client_id },
+    },
     action: 'token.revoke' as const,
     target: { type: 'app' as const, id: app.id },
   };
@@ -24,7 +27,8 @@ export async function revokeToken(deps: GrantDeps, request: TokenRequest): Promi
     throw authn.refused;
   }
   const token = request.body.token;
-  if (typeof token !== 'string' || token === '') throw new AppError('OAUTH_INVALID_REQUEST', { description: 'token is required' });
+  if (typeof token !== 'string' || token === '')
+    throw new AppError('OAUTH_INVALID_REQUEST', { description: 'token is required' });
   let claims;
   try {
     ({ claims } = await verifyAccessToken(deps.keys, token, deps.issuer(), deps.ttl));
@@ -34,7 +38,12 @@ export async function revokeToken(deps: GrantDeps, request: TokenRequest): Promi
   }
   if (claims.client_id !== authn.app.client_id) return;
   await deps.audit.transact(async (trx) => {
-    const added = await insertRevocation(trx, { account_id: claims.account_id, jti: claims.jti, client_id: claims.client_id, expires_at: new Date(claims.exp * 1000) });
+    const added = await insertRevocation(trx, {
+      account_id: claims.account_id,
+      jti: claims.jti,
+      client_id: claims.client_id,
+      expires_at: new Date(claims.exp * 1000),
+    });
     await deps.audit.append(trx, { ...entry!, outcome: added ? 'changed' : 'unchanged', details: { jti: claims.jti } });
   });
 }

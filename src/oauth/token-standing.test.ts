@@ -12,19 +12,40 @@ describeBackends('token standing', (backend) => {
   it('answers the checks of one turn with one query, each token on its own', async () => {
     const { accountId } = await seedAccount(t.core, 0);
     const { app } = await createApp(t.core.directory, testCtx, accountId, { name: 'a', permissions: ['users:list'] });
-    const { app: gone } = await createApp(t.core.directory, testCtx, accountId, { name: 'b', permissions: ['users:list'] });
+    const { app: gone } = await createApp(t.core.directory, testCtx, accountId, {
+      name: 'b',
+      permissions: ['users:list'],
+    });
     await disableApp(t.core.directory, testCtx, accountId, gone.id);
-    await insertRevocation(t.core.database.db, { account_id: accountId, jti: 'revoked', client_id: app.client_id, expires_at: new Date(Date.now() + 60_000) });
+    await insertRevocation(t.core.database.db, {
+      account_id: accountId,
+      jti: 'revoked',
+      client_id: app.client_id,
+      expires_at: new Date(Date.now() + 60_000),
+    });
     const { kid: leaked } = await t.core.keys.signingKey();
     const { kid: lapsed } = await t.core.keys.rotate(t.core.audit, testCtx);
     const { kid: retired } = await t.core.keys.rotate(t.core.audit, testCtx);
     const { kid } = await t.core.keys.rotate(t.core.audit, testCtx);
     await t.core.keys.revoke(t.core.audit, testCtx, leaked);
     // Retired longer ago than a token lifetime and its minute: its tokens have all expired.
-    await sql`UPDATE signing_keys SET retired_at = now() - interval '961 seconds' WHERE kid = ${lapsed}`.execute(t.core.database.db);
+    await sql`UPDATE signing_keys SET retired_at = now() - interval '961 seconds' WHERE kid = ${lapsed}`.execute(
+      t.core.database.db,
+    );
     let queries = 0;
-    const standing = new TokenStanding(t.core.database.db.withPlugin({ transformQuery: (args) => (queries++, args.node), transformResult: async (args) => args.result }), { tokenTtl: 900 });
-    const token = (jti: string, clientId = app.client_id, account = accountId, signedBy = kid) => ({ accountId: account, jti, clientId, kid: signedBy });
+    const standing = new TokenStanding(
+      t.core.database.db.withPlugin({
+        transformQuery: (args) => (queries++, args.node),
+        transformResult: async (args) => args.result,
+      }),
+      { tokenTtl: 900 },
+    );
+    const token = (jti: string, clientId = app.client_id, account = accountId, signedBy = kid) => ({
+      accountId: account,
+      jti,
+      clientId,
+      kid: signedBy,
+    });
     const answers = await Promise.all([
       standing.stands(token('fine')),
       standing.stands(token('revoked')),
@@ -39,10 +60,18 @@ describeBackends('token standing', (backend) => {
     ]);
     expect(answers).toEqual([true, false, false, false, false, true, true, false, false, false]);
     expect(queries).toBe(1);
-    expect(await standing.check(token('fine', app.client_id, accountId, leaked))).toEqual({ stands: false, keyGone: true });
+    expect(await standing.check(token('fine', app.client_id, accountId, leaked))).toEqual({
+      stands: false,
+      keyGone: true,
+    });
     expect(await standing.check(token('revoked'))).toEqual({ stands: false, keyGone: false });
     // A revocation counts from the next check.
-    await insertRevocation(t.core.database.db, { account_id: accountId, jti: 'fine', client_id: app.client_id, expires_at: new Date(Date.now() + 60_000) });
+    await insertRevocation(t.core.database.db, {
+      account_id: accountId,
+      jti: 'fine',
+      client_id: app.client_id,
+      expires_at: new Date(Date.now() + 60_000),
+    });
     expect(await standing.stands(token('fine'))).toBe(false);
   });
 });

@@ -35,7 +35,8 @@ export class TokenStanding {
   /** The app's constraints when the token stands (as `stands`); when not, whether its key is why. */
   async check(token: TokenRef): Promise<Standing> {
     const standing = await this.batch.get(JSON.stringify([token.accountId, token.jti, token.clientId, token.kid]));
-    if (standing !== undefined && !standing.revoked && standing.appActive && standing.keyInForce) return { stands: true, constraints: standing.constraints! };
+    if (standing !== undefined && !standing.revoked && standing.appActive && standing.keyInForce)
+      return { stands: true, constraints: standing.constraints! };
     return { stands: false, keyGone: standing !== undefined && !standing.keyInForce };
   }
 }

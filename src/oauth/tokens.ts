@@ -17,7 +17,10 @@ export interface IssuedToken {
 
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
-export async function issueAccessToken(keys: KeyRing, opts: { issuer: string; app: OAuthApp; scope: string[]; ttl: number; jkt?: string | undefined }): Promise<IssuedToken> {
+export async function issueAccessToken(
+  keys: KeyRing,
+  opts: { issuer: string; app: OAuthApp; scope: string[]; ttl: number; jkt?: string | undefined },
+): Promise<IssuedToken> {
   const { kid, key } = await keys.signingKey();
   const jti = randomBytes(16).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
@@ -37,7 +40,9 @@ export async function issueAccessToken(keys: KeyRing, opts: { issuer: string; ap
   // RFC 7518 §3.4: ES256 signatures are R || S (IEEE P1363), not DER. Signed on libuv's thread pool (as
   // WebCrypto would), so the event loop serves other requests meanwhile.
   const signature = await new Promise<Buffer>((resolve, reject) =>
-    sign('sha256', Buffer.from(`${header}.${payload}`), { key, dsaEncoding: 'ieee-p1363' }, (error, signed) => (error ? reject(error) : resolve(signed))),
+    sign('sha256', Buffer.from(`${header}.${payload}`), { key, dsaEncoding: 'ieee-p1363' }, (error, signed) =>
+      error ? reject(error) : resolve(signed),
+    ),
   );
   return {
     accessToken: `${header}.${payload}.${signature.toString('base64url')}`,

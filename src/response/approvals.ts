@@ -17,7 +17,14 @@ import { toAuditRow, type CallContext } from '../audit/entry.js';
 import { changeLockedUserState } from '../directory/user-state.js';
 import { AppError, isAppError } from '../errors.js';
 import type { Database, PlanStatus } from '../storage/schema.js';
-import { finishPlan, insertDecision, listDecisions, lockPlan, lockSubject, type DecisionRow } from '../store/approvals.js';
+import {
+  finishPlan,
+  insertDecision,
+  listDecisions,
+  lockPlan,
+  lockSubject,
+  type DecisionRow,
+} from '../store/approvals.js';
 import { findContainment, findOpenContainment } from '../store/containments.js';
 import { insertAuditEntries, type AuditEntryValues } from '../store/audit.js';
 import { readDigestInputs } from '../store/playbooks.js';
@@ -43,20 +50,30 @@ export interface DecisionResult {
 }
 
 /** Approves or denies a pending plan; the approval that completes it executes it. */
-export async function decidePlan(deps: ResponseDeps, approver: Approver, accountId: string, planId: string, input: DecisionInput): Promise<DecisionResult> {
+export async function decidePlan(
+  deps: ResponseDeps,
+  approver: Approver,
+  accountId: string,
+  planId: string,
+  input: DecisionInput,
+): Promise<DecisionResult> {
   // A plan found expired or void is marked so, audited, and committed; then the decision is refused.
   let refusal: AppError | undefined;
   const result = await deps.audit.transact(async (trx) => {
     const plan = await lockPlan(trx, accountId, planId);
     if (!plan) throw new AppError('PLAN_NOT_FOUND', { metadata: { plan_id: planId } });
-    if (plan.status !== 'pending_approval') throw new AppError('PLAN_NOT_PENDING', { metadata: { plan_id: planId, status: plan.status } });
+    if (plan.status !== 'pending_approval')
+      throw new AppError('PLAN_NOT_PENDING', { metadata: { plan_id: planId, status: plan.status } });
     const standing = await checkStanding(trx, plan, approver.ctx);
     if ('ended' in standing) {
-      refusal = new AppError(standing.ended.status === 'expired' ? 'PLAN_EXPIRED' : 'PLAN_VOID', { metadata: { plan_id: planId } });
+      refusal = new AppError(standing.ended.status === 'expired' ? 'PLAN_EXPIRED' : 'PLAN_VOID', {
+        metadata: { plan_id: planId },
+      });
       return { plan: standing.ended, decisions: await listDecisions(trx, accountId, planId) };
     }
     await assertMayDecide(trx, accountId, approver, plan.subject_user_id, plan.requested_by);
-    if (input.actionDigest !== plan.action_digest) throw new AppError('DIGEST_MISMATCH', { metadata: { plan_id: planId } });
+    if (input.actionDigest !== plan.action_digest)
+      throw new AppError('DIGEST_MISMATCH', { metadata: { plan_id: planId } });
     // A restore plan's containment is read without its lock above (the lock order puts the record last):
     // if another restore closes it meanwhile, this decision comes back here and the plan ends void.
     if (plan.action === 'restore') await sql`SAVEPOINT decision`.execute(trx);
@@ -69,7 +86,11 @@ export async function decidePlan(deps: ResponseDeps, approver: Approver, account
       action_digest: input.actionDigest,
       session_id: approver.sessionId,
     });
-    if (!recorded) throw new AppError('NOT_AN_APPROVER', { description: 'not_an_approver: you already decided this plan; a second approval must come from another person', metadata: { reason: 'already_decided' } });
+    if (!recorded)
+      throw new AppError('NOT_AN_APPROVER', {
+        description: 'not_an_approver: you already decided this plan; a second approval must come from another person',
+        metadata: { reason: 'already_decided' },
+      });
     const approvals = decisions.filter((d) => d.decision === 'approve');
     const entry = (action: AuditAction, status: PlanStatus) =>
       toAuditRow({
@@ -78,9 +99,18 @@ export async function decidePlan(deps: ResponseDeps, approver: Approver, account
         action,
         target: { type: 'plan', id: planId },
         outcome: 'changed',
-        details: { reason: input.reason, action_digest: input.actionDigest, subject_user_id: plan.subject_user_id, plan_action: plan.action, approvals: approvals.length, approvals_required: plan.approvals_required, plan_status: status },
+        details: {
+          reason: input.reason,
+          action_digest: input.actionDigest,
+          subject_user_id: plan.subject_user_id,
+          plan_action: plan.action,
+          approvals: approvals.length,
+          approvals_required: plan.approvals_required,
+          plan_status: status,
+        },
       });
-    if (input.decision === 'deny') return { plan: await finishPlan(trx, plan, 'denied', [entry('plan.deny', 'denied')]), decisions };
+    if (input.decision === 'deny')
+      return { plan: await finishPlan(trx, plan, 'denied', [entry('plan.deny', 'denied')]), decisions };
     if (approvals.length < plan.approvals_required) {
       await insertAuditEntries(trx, [entry('plan.approve', plan.status)]);
       return { plan, decisions };
@@ -92,10 +122,23 @@ export async function decidePlan(deps: ResponseDeps, approver: Approver, account
       if (plan.action !== 'restore' || !isAppError(error) || error.code !== 'CONTAINMENT_CLOSED') throw error;
       await sql`ROLLBACK TO SAVEPOINT decision`.execute(trx);
       refusal = new AppError('PLAN_VOID', { metadata: { plan_id: planId } });
-      return { plan: await endPlan(trx, plan, 'void', approver.ctx), decisions: await listDecisions(trx, accountId, planId) };
+      return {
+        plan: await endPlan(trx, plan, 'void', approver.ctx),
+        decisions: await listDecisions(trx, accountId, planId),
+      };
     }
     const { status, verdicts, entries = [], containmentId } = executed;
-    return { plan: await finishPlan(trx, plan, status, [entry('plan.approve', status), ...entries], [...(plan.verdicts as Verdict[]), ...verdicts], containmentId), decisions };
+    return {
+      plan: await finishPlan(
+        trx,
+        plan,
+        status,
+        [entry('plan.approve', status), ...entries],
+        [...(plan.verdicts as Verdict[]), ...verdicts],
+        containmentId,
+      ),
+      decisions,
+    };
   });
   if (refusal) throw refusal;
   return result;
@@ -105,8 +148,13 @@ export async function decidePlan(deps: ResponseDeps, approver: Approver, account
  * Whether a pending plan still stands: ended (and audited) as expired when its time ran out, or as void
  * when its digest no longer matches what it stands on; otherwise the policy it is decided under.
  */
-async function checkStanding(trx: Transaction<Database>, plan: PlanRow, ctx: CallContext): Promise<{ ended: PlanRow } | { policy: ProtectionPolicy }> {
-  if (plan.expires_at !== null && new Date(plan.expires_at).getTime() <= Date.now()) return { ended: await endPlan(trx, plan, 'expired', ctx) };
+async function checkStanding(
+  trx: Transaction<Database>,
+  plan: PlanRow,
+  ctx: CallContext,
+): Promise<{ ended: PlanRow } | { policy: ProtectionPolicy }> {
+  if (plan.expires_at !== null && new Date(plan.expires_at).getTime() <= Date.now())
+    return { ended: await endPlan(trx, plan, 'expired', ctx) };
   const { digest, policy } = await currentDigest(trx, plan);
   if (digest !== plan.action_digest) return { ended: await endPlan(trx, plan, 'void', ctx) };
   return { policy };
@@ -118,15 +166,34 @@ const ENDINGS = {
 } as const;
 
 /** Ends a pending plan as expired or void, with its entry. */
-export function endPlan(trx: Transaction<Database>, plan: PlanRow, status: keyof typeof ENDINGS, ctx: CallContext): Promise<PlanRow> {
+export function endPlan(
+  trx: Transaction<Database>,
+  plan: PlanRow,
+  status: keyof typeof ENDINGS,
+  ctx: CallContext,
+): Promise<PlanRow> {
   const [action, reason] = ENDINGS[status];
-  return finishPlan(trx, plan, status, [toAuditRow({ accountId: plan.account_id, ctx, action, target: { type: 'plan', id: plan.id }, outcome: 'changed', details: { reason, subject_user_id: plan.subject_user_id, plan_action: plan.action } })]);
+  return finishPlan(trx, plan, status, [
+    toAuditRow({
+      accountId: plan.account_id,
+      ctx,
+      action,
+      target: { type: 'plan', id: plan.id },
+      outcome: 'changed',
+      details: { reason, subject_user_id: plan.subject_user_id, plan_action: plan.action },
+    }),
+  ]);
 }
 
 /** The digest of the plan's action as it would be made now, and the policy it would be under. */
-async function currentDigest(trx: Transaction<Database>, plan: PlanRow): Promise<{ digest: string | null; policy: ProtectionPolicy }> {
+async function currentDigest(
+  trx: Transaction<Database>,
+  plan: PlanRow,
+): Promise<{ digest: string | null; policy: ProtectionPolicy }> {
   const inputs = await readDigestInputs(trx, plan.account_id, plan.playbook_name);
-  const policy: ProtectionPolicy = inputs.policy ? { version: inputs.policy.version, document: inputs.policy.document } : { version: 0, document: {} };
+  const policy: ProtectionPolicy = inputs.policy
+    ? { version: inputs.policy.version, document: inputs.policy.document }
+    : { version: 0, document: {} };
   if (plan.action === 'restore') {
     const open = await findOpenContainment(trx, plan.account_id, plan.subject_user_id!);
     return { digest: open?.id === plan.containment_id ? restoreDigest(open, plan.restore_reason!) : null, policy };
@@ -152,31 +219,61 @@ async function executeApproved(
   approvals: DecisionRow[],
   policy: ProtectionPolicy,
 ): Promise<{ status: PlanStatus; verdicts: Verdict[]; entries?: AuditEntryValues[]; containmentId?: string | null }> {
-  const approved: Verdict = { step: 'approval', outcome: 'pass', reason: `approved by ${approvals.length}`, details: { approvers: approvals.map((a) => a.approver_id) } };
+  const approved: Verdict = {
+    step: 'approval',
+    outcome: 'pass',
+    reason: `approved by ${approvals.length}`,
+    details: { approvers: approvals.map((a) => a.approver_id) },
+  };
   const ctx = approvedContext(plan, approvals);
   if (plan.action === 'restore') {
     const containment = (await findContainment(trx, plan.account_id, plan.containment_id!))!;
-    const { report, entry } = await executeRestore(deps, trx, containment, ctx, plan.restore_reason === 'false_positive' ? 'false_positive' : 'restored');
+    const { report, entry } = await executeRestore(
+      deps,
+      trx,
+      containment,
+      ctx,
+      plan.restore_reason === 'false_positive' ? 'false_positive' : 'restored',
+    );
     return { status: 'executed', verdicts: [approved, ...restoreVerdicts(report)], entries: [entry] };
   }
-  const stop = (status: PlanStatus, reason: string, details?: Record<string, unknown>) => ({ status, verdicts: [approved, { step: 'execute' as const, outcome: 'stop' as const, reason, ...(details ? { details } : {}) }] });
+  const stop = (status: PlanStatus, reason: string, details?: Record<string, unknown>) => ({
+    status,
+    verdicts: [
+      approved,
+      { step: 'execute' as const, outcome: 'stop' as const, reason, ...(details ? { details } : {}) },
+    ],
+  });
   const subject = await lockSubject(trx, plan.account_id, plan.subject_user_id!);
   if (!subject) return stop('failed', 'the subject no longer exists');
   const { groups, other_active_owners, ...user } = subject;
   if (user.state === 'SUSPENDED') return stop('no_action', 'the subject is already suspended');
   // The subject's standing may have changed while the plan waited: protection is decided again, now.
   const reasons = protectionReasons(policy.document, user, groups, user.role === 'OWNER' && other_active_owners === 0);
-  if (reasons.length > 0) return stop('refused', `the subject is protected (${reasons.join(', ')}): would have suspended`, { reasons });
-  const result = await changeLockedUserState(deps, trx, ctx, user, 'SUSPENDED', { containment: { planId: plan.id, locked: plan.lock_containment, restoreAfterSeconds: plan.restore_after_seconds } });
+  if (reasons.length > 0)
+    return stop('refused', `the subject is protected (${reasons.join(', ')}): would have suspended`, { reasons });
+  const result = await changeLockedUserState(deps, trx, ctx, user, 'SUSPENDED', {
+    containment: { planId: plan.id, locked: plan.lock_containment, restoreAfterSeconds: plan.restore_after_seconds },
+  });
   const now = await readStateAndLiveSessions(trx, plan.account_id, user.id);
   // A suspension that did not take is not recorded as one: everything rolls back.
-  if (now?.state !== 'SUSPENDED' || now.live_sessions !== 0) throw new Error(`plan ${plan.id}: the approved suspension did not take`);
+  if (now?.state !== 'SUSPENDED' || now.live_sessions !== 0)
+    throw new Error(`plan ${plan.id}: the approved suspension did not take`);
   return {
     status: 'executed',
     containmentId: result.containmentId,
     verdicts: [
       approved,
-      { step: 'execute', outcome: 'pass', reason: 'suspended', details: { user_id: user.id, sessions_revoked: result.sessionsRevoked.length, containment_id: result.containmentId } },
+      {
+        step: 'execute',
+        outcome: 'pass',
+        reason: 'suspended',
+        details: {
+          user_id: user.id,
+          sessions_revoked: result.sessionsRevoked.length,
+          containment_id: result.containmentId,
+        },
+      },
       { step: 'verify', outcome: 'pass', reason: 'suspended, no live session' },
     ],
   };

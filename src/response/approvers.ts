@@ -28,7 +28,11 @@ export function approverOf(human: SessionPrincipal): Approver {
 }
 
 /** Whether a person may see and decide pending plans at all: an OWNER, an ADMIN, or a member of the approver group. */
-export async function isApprover(db: Executor, accountId: string, approver: Pick<Approver, 'userId' | 'role'>): Promise<boolean> {
+export async function isApprover(
+  db: Executor,
+  accountId: string,
+  approver: Pick<Approver, 'userId' | 'role'>,
+): Promise<boolean> {
   if (approver.role === 'OWNER' || approver.role === 'ADMIN') return true;
   const group = (await readAutomation(db, accountId)).approver_group_id;
   return group !== null && (await isMember(db, accountId, group, approver.userId));
@@ -42,19 +46,31 @@ export async function assertMayDecide(
   subjectUserId: string | null,
   requestedBy: { type: string; id: string; made_by?: string } | null,
 ): Promise<void> {
-  const refuse = (why: string) => new AppError('NOT_AN_APPROVER', { description: `not_an_approver: ${why}`, metadata: { reason: why.split(':')[0]! } });
+  const refuse = (why: string) =>
+    new AppError('NOT_AN_APPROVER', {
+      description: `not_an_approver: ${why}`,
+      metadata: { reason: why.split(':')[0]! },
+    });
   if (approver.userId === subjectUserId) throw refuse('subject: nobody decides a plan about themselves');
-  if (requestedBy?.type === 'user' && requestedBy.id === approver.userId) throw refuse('requester: nobody approves what they asked for');
+  if (requestedBy?.type === 'user' && requestedBy.id === approver.userId)
+    throw refuse('requester: nobody approves what they asked for');
   // An app's request stands for the person who made it: they are its requester too.
-  if (requestedBy?.type === 'app' && requestedBy.made_by === approver.userId) throw refuse('requester: nobody approves what their app asked for');
-  if (!(await isApprover(trx, accountId, approver))) throw refuse('role: approvers are OWNERs, ADMINs and members of the approver group');
+  if (requestedBy?.type === 'app' && requestedBy.made_by === approver.userId)
+    throw refuse('requester: nobody approves what their app asked for');
+  if (!(await isApprover(trx, accountId, approver)))
+    throw refuse('role: approvers are OWNERs, ADMINs and members of the approver group');
 }
 
 /** An approval as the executing entries carry it. */
 type Approval = Pick<DecisionRow, 'approver_id' | 'created_at' | 'reason' | 'session_id'>;
 
 function approvalsOf(decisions: Approval[]) {
-  return decisions.map((d) => ({ approver_id: d.approver_id, time: new Date(d.created_at).toISOString(), reason: d.reason, session_id: d.session_id }));
+  return decisions.map((d) => ({
+    approver_id: d.approver_id,
+    time: new Date(d.created_at).toISOString(),
+    reason: d.reason,
+    session_id: d.session_id,
+  }));
 }
 
 /** The responder acting on an approved plan, with the whole cause. */
@@ -62,7 +78,12 @@ export function approvedContext(plan: PlanRow, decisions: Approval[]): CallConte
   const approvals = approvalsOf(decisions);
   return {
     actor: { type: 'responder', id: 'cordon' },
-    authz: { method: 'approved_plan', plan_id: plan.id, approved_by: approvals.map((a) => a.approver_id), action_digest: plan.action_digest },
+    authz: {
+      method: 'approved_plan',
+      plan_id: plan.id,
+      approved_by: approvals.map((a) => a.approver_id),
+      action_digest: plan.action_digest,
+    },
     cause: {
       plan_id: plan.id,
       ...(plan.signal_id ? { signal_id: plan.signal_id } : {}),
@@ -74,4 +95,3 @@ export function approvedContext(plan: PlanRow, decisions: Approval[]): CallConte
     },
   };
 }
-

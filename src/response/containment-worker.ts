@@ -32,7 +32,11 @@ export class ContainmentWorker {
     private readonly deps: ResponseDeps,
     private readonly options: { intervalMs: number; logger?: Logger | undefined },
   ) {
-    this.periodic = new Periodic(() => this.pass(), options.intervalMs, (error) => options.logger?.error({ err: error }, 'containment jobs failed; retrying'));
+    this.periodic = new Periodic(
+      () => this.pass(),
+      options.intervalMs,
+      (error) => options.logger?.error({ err: error }, 'containment jobs failed; retrying'),
+    );
   }
 
   start(): void {
@@ -67,7 +71,14 @@ export class ContainmentWorker {
         this.options.logger?.warn({ err: error }, 'a restore-after job was refused');
         await this.deps.audit.transact(async (trx) => {
           await markRestoreRequested(trx, containment.account_id, containment.id);
-          await this.deps.audit.append(trx, { accountId: containment.account_id, ctx: RESTORE_AFTER, action: 'containment.restore', target: { type: 'containment', id: containment.id }, outcome: 'refused', details: { code: error.code, ...error.metadata } });
+          await this.deps.audit.append(trx, {
+            accountId: containment.account_id,
+            ctx: RESTORE_AFTER,
+            action: 'containment.restore',
+            target: { type: 'containment', id: containment.id },
+            outcome: 'refused',
+            details: { code: error.code, ...error.metadata },
+          });
         });
       }
     }

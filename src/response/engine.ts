@@ -32,7 +32,15 @@ import { fromRow } from './playbooks.js';
 import { readPolicy } from './protection-policy.js';
 
 /** The guards, in policy order. */
-export const PIPELINE: readonly GuardStep[] = [resolveSubject, matchPlaybook, killSwitch, protectedPrincipals, dedupWindow, blastRadius, approval];
+export const PIPELINE: readonly GuardStep[] = [
+  resolveSubject,
+  matchPlaybook,
+  killSwitch,
+  protectedPrincipals,
+  dedupWindow,
+  blastRadius,
+  approval,
+];
 
 export interface ResponseDeps extends DirectoryDeps {
   defaults: EngineDefaults;
@@ -101,12 +109,28 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
     if (!stored) {
       const first = (await findSignalByExternalId(trx, accountId, input.sourceId, canonical.external_id))!;
       const plan = await findPlanOfSignal(trx, accountId, first.id);
-      await deps.audit.append(trx, { ...receipt, target: { type: 'signal', id: first.id }, outcome: 'unchanged', details: { reason: 'duplicate', source_id: input.sourceId, external_id: canonical.external_id } });
+      await deps.audit.append(trx, {
+        ...receipt,
+        target: { type: 'signal', id: first.id },
+        outcome: 'unchanged',
+        details: { reason: 'duplicate', source_id: input.sourceId, external_id: canonical.external_id },
+      });
       return { signal: first, plan, duplicate: true, timings };
     }
-    const signal: SignalRow = { ...row, subject: { ...canonical.subject }, received_at: stored.received_at, false_positive_at: null };
+    const signal: SignalRow = {
+      ...row,
+      subject: { ...canonical.subject },
+      received_at: stored.received_at,
+      false_positive_at: null,
+    };
 
-    const draft = newDraft(deps, accountId, { ...canonical, id: signal.id, source_id: input.sourceId }, candidates, input.ctx.actor);
+    const draft = newDraft(
+      deps,
+      accountId,
+      { ...canonical, id: signal.id, source_id: input.sourceId },
+      candidates,
+      input.ctx.actor,
+    );
     await evaluate(draft, trx, lap);
     const responder = responderContext(draft, input.ctx.actor);
     if (!draft.status) {
@@ -118,7 +142,12 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
     // suspended and holds no live session; otherwise the failure is read back and recorded instead.
     const executed = draft.status === 'executed';
     if (executed) draft.verdicts.push(VERIFIED);
-    let plan = await insertPlanWithEntries(trx, planRow(draft), recordEntries(draft, input, responder), executed ? draft.subject!.id : undefined);
+    let plan = await insertPlanWithEntries(
+      trx,
+      planRow(draft),
+      recordEntries(draft, input, responder),
+      executed ? draft.subject!.id : undefined,
+    );
     if (!plan) {
       draft.verdicts.pop();
       draft.verdicts.push(await verificationFailure(trx, draft));
@@ -130,21 +159,41 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
 }
 
 /** Evaluates a signal as receiveSignal would, and writes nothing. */
-export async function planSignal(deps: ResponseDeps, accountId: string, sourceId: string, canonical: CanonicalSignal): Promise<DryRun> {
+export async function planSignal(
+  deps: ResponseDeps,
+  accountId: string,
+  sourceId: string,
+  canonical: CanonicalSignal,
+): Promise<DryRun> {
   return deps.db.transaction().execute(async (trx) => {
     await sql`SET TRANSACTION READ ONLY`.execute(trx);
     const duplicate = (await findSignalByExternalId(trx, accountId, sourceId, canonical.external_id)) !== undefined;
     const { candidates } = await admitSignal(trx, accountId, canonical.subject, { lock: false });
-    const draft = newDraft(deps, accountId, { ...canonical, id: '(dry run)', source_id: sourceId }, candidates, undefined);
+    const draft = newDraft(
+      deps,
+      accountId,
+      { ...canonical, id: '(dry run)', source_id: sourceId },
+      candidates,
+      undefined,
+    );
     draft.id = '(dry run)';
     await evaluate(draft, trx, () => {});
-    if (!draft.status) draft.verdicts.push((await execute(deps, undefined, draft, responderContext(draft, { type: 'system', id: 'dry-run' })))!);
+    if (!draft.status)
+      draft.verdicts.push(
+        (await execute(deps, undefined, draft, responderContext(draft, { type: 'system', id: 'dry-run' })))!,
+      );
     return { draft, duplicate };
   });
 }
 
 /** A plan to evaluate; without a requester, a dry run. */
-function newDraft(deps: ResponseDeps, accountId: string, signal: PlanDraft['signal'], candidates: Candidate[], requestedBy: Actor | undefined): PlanDraft {
+function newDraft(
+  deps: ResponseDeps,
+  accountId: string,
+  signal: PlanDraft['signal'],
+  candidates: Candidate[],
+  requestedBy: Actor | undefined,
+): PlanDraft {
   return {
     accountId,
     id: newId(),
@@ -174,7 +223,10 @@ async function evaluate(draft: PlanDraft, trx: Transaction<Database>, lap: (name
     Object.assign(draft, {
       automation: context.automation,
       policy: context.policy ? { version: context.policy.version, document: context.policy.document } : draft.policy,
-      playbooks: context.playbooks.map((row) => ({ ...fromRow(row), reachesAdmins: !row.created_by.startsWith('user:') || row.applier_role === 'OWNER' })),
+      playbooks: context.playbooks.map((row) => ({
+        ...fromRow(row),
+        reachesAdmins: !row.created_by.startsWith('user:') || row.applier_role === 'OWNER',
+      })),
       breakers: context.breakers,
       otherActiveOwners: context.otherActiveOwners,
       openPlans: context.openPlans,
@@ -191,7 +243,12 @@ async function evaluate(draft: PlanDraft, trx: Transaction<Database>, lap: (name
 }
 
 /** Runs one step and records its verdict; false when it stopped the plan. */
-async function runStep(step: GuardStep, draft: PlanDraft, trx: Transaction<Database>, lap: (name: string) => void): Promise<boolean> {
+async function runStep(
+  step: GuardStep,
+  draft: PlanDraft,
+  trx: Transaction<Database>,
+  lap: (name: string) => void,
+): Promise<boolean> {
   const { status, ...verdict } = await step.run(draft, trx);
   draft.verdicts.push({ step: step.name, ...verdict });
   lap(step.name);
@@ -211,12 +268,35 @@ function recordEntries(draft: PlanDraft, input: IncomingSignal, responder: CallC
       action: 'signal.receive',
       target: { type: 'signal', id: draft.signal.id },
       outcome: 'changed',
-      details: { source_id: input.sourceId, external_id: signal.external_id, type: signal.type, severity: signal.severity, confidence: signal.confidence, plan_id: draft.id, plan_status: plan.status, subject_user_id: plan.subject_user_id },
+      details: {
+        source_id: input.sourceId,
+        external_id: signal.external_id,
+        type: signal.type,
+        severity: signal.severity,
+        confidence: signal.confidence,
+        plan_id: draft.id,
+        plan_status: plan.status,
+        subject_user_id: plan.subject_user_id,
+      },
     },
-    { accountId, ctx: responder, action: 'plan.create', target: { type: 'plan', id: draft.id }, outcome: 'changed', details: planDetails(plan, draft) },
+    {
+      accountId,
+      ctx: responder,
+      action: 'plan.create',
+      target: { type: 'plan', id: draft.id },
+      outcome: 'changed',
+      details: planDetails(plan, draft),
+    },
   ];
   if (draft.tripped) {
-    entries.push({ accountId, ctx: responder, action: 'automation.breaker_trip', target: { type: 'breaker', id: draft.tripped.scope }, outcome: 'changed', details: { ...draft.tripped, plan_id: draft.id, held: [plan.subject_user_id] } });
+    entries.push({
+      accountId,
+      ctx: responder,
+      action: 'automation.breaker_trip',
+      target: { type: 'breaker', id: draft.tripped.scope },
+      outcome: 'changed',
+      details: { ...draft.tripped, plan_id: draft.id, held: [plan.subject_user_id] },
+    });
   }
   return entries.map(toAuditRow);
 }
@@ -271,5 +351,8 @@ function capRaw(text: string, max: number): { json: string; truncated: boolean }
   // Through JSON.parse and the audit log's writer: a NUL or a lone surrogate, which jsonb refuses, becomes U+FFFD.
   if (Buffer.byteLength(text) <= max) return { json: toJsonText(JSON.parse(text)), truncated: false };
   // A cut JSON text is no longer JSON: keep the head as a string, marked.
-  return { json: JSON.stringify({ truncated_head: Buffer.from(text).subarray(0, max).toString('utf8') }), truncated: true };
+  return {
+    json: JSON.stringify({ truncated_head: Buffer.from(text).subarray(0, max).toString('utf8') }),
+    truncated: true,
+  };
 }

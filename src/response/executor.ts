@@ -20,7 +20,12 @@ export function responderContext(draft: PlanDraft, submittedBy: CallContext['act
   const playbook = draft.playbook;
   return {
     actor: { type: 'responder', id: 'cordon' },
-    authz: { method: 'plan', plan_id: draft.id, ...(playbook ? { playbook: playbook.name, playbook_version: playbook.version } : {}), policy_version: draft.policy.version },
+    authz: {
+      method: 'plan',
+      plan_id: draft.id,
+      ...(playbook ? { playbook: playbook.name, playbook_version: playbook.version } : {}),
+      policy_version: draft.policy.version,
+    },
     cause: {
       signal_id: draft.signal.id,
       source_id: draft.signal.source_id,
@@ -28,7 +33,9 @@ export function responderContext(draft: PlanDraft, submittedBy: CallContext['act
       signal_type: draft.signal.type,
       submitted_by: submittedBy,
       plan_id: draft.id,
-      ...(playbook ? { playbook: playbook.name, playbook_version: playbook.version, playbook_hash: playbook.contentHash } : {}),
+      ...(playbook
+        ? { playbook: playbook.name, playbook_version: playbook.version, playbook_hash: playbook.contentHash }
+        : {}),
       policy_version: draft.policy.version,
       // Each guard's outcome by step; the plan (and its plan.create entry) keeps the full verdicts.
       verdicts: Object.fromEntries(draft.verdicts.map((v) => [v.step, v.outcome])),
@@ -43,7 +50,12 @@ export function responderContext(draft: PlanDraft, submittedBy: CallContext['act
  * truly reached the plan goes back to the blast-radius and approval steps, held: then this returns
  * undefined and the plan is pending.
  */
-export async function execute(deps: DirectoryDeps, trx: Transaction<Database> | undefined, draft: PlanDraft, ctx: CallContext): Promise<Verdict | undefined> {
+export async function execute(
+  deps: DirectoryDeps,
+  trx: Transaction<Database> | undefined,
+  draft: PlanDraft,
+  ctx: CallContext,
+): Promise<Verdict | undefined> {
   const subject = draft.subject!;
   if (draft.playbook!.action === 'notify') {
     draft.status = 'notified';
@@ -53,11 +65,23 @@ export async function execute(deps: DirectoryDeps, trx: Transaction<Database> | 
     draft.status = 'no_action';
     return { step: 'execute', outcome: 'stop', reason: 'the subject is already suspended' };
   }
-  if (!trx) return { step: 'execute', outcome: 'pass', reason: 'dry run: would suspend', details: { user_id: subject.id } };
+  if (!trx)
+    return { step: 'execute', outcome: 'pass', reason: 'dry run: would suspend', details: { user_id: subject.id } };
   try {
     const caps = draft.caps ?? [];
-    const containment = { planId: draft.id, locked: draft.playbook!.lock, restoreAfterSeconds: draft.playbook!.restoreAfterSeconds };
-    let result = await changeLockedUserState(deps, trx, ctx, subject, 'SUSPENDED', caps.length > 0 ? { containment, precondition: slotGate(draft.accountId, caps, draft.id) } : { containment });
+    const containment = {
+      planId: draft.id,
+      locked: draft.playbook!.lock,
+      restoreAfterSeconds: draft.playbook!.restoreAfterSeconds,
+    };
+    let result = await changeLockedUserState(
+      deps,
+      trx,
+      ctx,
+      subject,
+      'SUSPENDED',
+      caps.length > 0 ? { containment, precondition: slotGate(draft.accountId, caps, draft.id) } : { containment },
+    );
     if (result.unmet) {
       for (const claim of result.unmet) await releaseSlot(trx, draft.accountId, claim);
       const claimed: Claim[] = [];
@@ -76,12 +100,26 @@ export async function execute(deps: DirectoryDeps, trx: Transaction<Database> | 
     draft.sessionsRevoked = result.sessionsRevoked;
     if (result.containmentId) draft.containmentId = result.containmentId;
     draft.status = 'executed';
-    return { step: 'execute', outcome: 'pass', reason: 'suspended', details: { user_id: subject.id, sessions_revoked: result.sessionsRevoked.length, containment_id: result.containmentId } };
+    return {
+      step: 'execute',
+      outcome: 'pass',
+      reason: 'suspended',
+      details: {
+        user_id: subject.id,
+        sessions_revoked: result.sessionsRevoked.length,
+        containment_id: result.containmentId,
+      },
+    };
   } catch (error) {
     // The guards check everything the directory refuses, so this is a rule the guards do not know yet.
     if (!isAppError(error)) throw error;
     draft.status = 'failed';
-    return { step: 'execute', outcome: 'stop', reason: `the directory refused: ${error.code}`, details: { code: error.code } };
+    return {
+      step: 'execute',
+      outcome: 'stop',
+      reason: `the directory refused: ${error.code}`,
+      details: { code: error.code },
+    };
   }
 }
 
@@ -102,5 +140,10 @@ export const VERIFIED: Verdict = { step: 'verify', outcome: 'pass', reason: 'sus
 export async function verificationFailure(trx: Transaction<Database>, draft: PlanDraft): Promise<Verdict> {
   const now = await readStateAndLiveSessions(trx, draft.accountId, draft.subject!.id);
   draft.status = 'failed';
-  return { step: 'verify', outcome: 'stop', reason: 'the suspension did not take', details: { state: now?.state ?? 'missing', live_sessions: now?.live_sessions ?? 0 } };
+  return {
+    step: 'verify',
+    outcome: 'stop',
+    reason: 'the suspension did not take',
+    details: { state: now?.state ?? 'missing', live_sessions: now?.live_sessions ?? 0 },
+  };
 }

@@ -29,7 +29,12 @@ export interface Explanation {
   approvals: Array<{ approver_id: string; decision: string; reason: string; time: string }>;
   /** The entry recording the action (the suspension, or the restore): actor, authorization, cause. */
   action: NumberedEntry | null;
-  outcome: { plan_status: string | null; user_id: string | null; user_state: string | null; containment: Pick<ContainmentRow, 'id' | 'status' | 'close_reason' | 'locked'> | null };
+  outcome: {
+    plan_status: string | null;
+    user_id: string | null;
+    user_state: string | null;
+    containment: Pick<ContainmentRow, 'id' | 'status' | 'close_reason' | 'locked'> | null;
+  };
   /** The action entry's inclusion proof; null until a signed checkpoint covers it. */
   proof: EntryProof | null;
 }
@@ -51,7 +56,12 @@ export async function explain(deps: ExplainDeps, accountId: string, id: string):
     kind = 'audit_entry';
     [given] = await searchEntries(db, accountId, { fromIndex: Number(id), limit: 1 });
     if (given?.idx !== Number(id)) throw notFound(id);
-    const named = (key: string) => (typeof given!.cause[key] === 'string' ? given!.cause[key] : typeof given!.details[key] === 'string' ? given!.details[key] : undefined);
+    const named = (key: string) =>
+      typeof given!.cause[key] === 'string'
+        ? given!.cause[key]
+        : typeof given!.details[key] === 'string'
+          ? given!.details[key]
+          : undefined;
     const planId = given.target_type === 'plan' ? given.target_id : named('plan_id');
     const containmentId = given.target_type === 'containment' ? given.target_id : named('containment_id');
     plan = planId ? await findPlan(db, accountId, planId) : undefined;
@@ -66,42 +76,92 @@ export async function explain(deps: ExplainDeps, accountId: string, id: string):
     }
   }
   // A restore plan is about its containment; a containment comes from the engine's plan, if any.
-  if (plan?.action === 'restore' && !containment) containment = await findContainment(db, accountId, plan.containment_id!);
+  if (plan?.action === 'restore' && !containment)
+    containment = await findContainment(db, accountId, plan.containment_id!);
   if (!plan && containment?.plan_id) plan = await findPlan(db, accountId, containment.plan_id);
-  if (plan && !containment && plan.action === 'suspend') containment = await findContainmentOfPlan(db, accountId, plan.id);
+  if (plan && !containment && plan.action === 'suspend')
+    containment = await findContainmentOfPlan(db, accountId, plan.id);
 
   const signal = plan?.signal_id ? await findSignal(db, accountId, plan.signal_id) : undefined;
-  const receipt = signal ? await findFirstEntry(db, accountId, sql`action = 'signal.receive' AND target_type = 'signal' AND target_id = ${signal.id} AND outcome = 'changed'`) : undefined;
+  const receipt = signal
+    ? await findFirstEntry(
+        db,
+        accountId,
+        sql`action = 'signal.receive' AND target_type = 'signal' AND target_id = ${signal.id} AND outcome = 'changed'`,
+      )
+    : undefined;
   const action =
     given?.action === 'user.suspend' || given?.action === 'containment.restore'
       ? given
       : plan?.action === 'restore'
-        ? await findFirstEntry(db, accountId, sql`action = 'containment.restore' AND target_id = ${plan.containment_id} AND outcome = 'changed'`)
+        ? await findFirstEntry(
+            db,
+            accountId,
+            sql`action = 'containment.restore' AND target_id = ${plan.containment_id} AND outcome = 'changed'`,
+          )
         : containment
-          ? await findFirstEntry(db, accountId, sql`action = 'user.suspend' AND target_type = 'user' AND target_id = ${containment.user_id} AND details->>'containment_id' = ${containment.id}`)
+          ? await findFirstEntry(
+              db,
+              accountId,
+              sql`action = 'user.suspend' AND target_type = 'user' AND target_id = ${containment.user_id} AND details->>'containment_id' = ${containment.id}`,
+            )
           : given;
-  const playbook = plan?.playbook_name ? await findPlaybookHash(db, accountId, plan.playbook_name, plan.playbook_version!) : undefined;
+  const playbook = plan?.playbook_name
+    ? await findPlaybookHash(db, accountId, plan.playbook_name, plan.playbook_version!)
+    : undefined;
   const userId = plan?.subject_user_id ?? containment?.user_id ?? null;
   const user = userId ? await findUserById(db, accountId, userId) : undefined;
   return {
     id,
     kind,
     signal: signal
-      ? { id: signal.id, source_id: signal.source_id, external_id: signal.external_id, type: signal.type, title: signal.title, severity: signal.severity, confidence: signal.confidence, receive_time: new Date(signal.received_at).toISOString(), false_positive: signal.false_positive_at !== null }
+      ? {
+          id: signal.id,
+          source_id: signal.source_id,
+          external_id: signal.external_id,
+          type: signal.type,
+          title: signal.title,
+          severity: signal.severity,
+          confidence: signal.confidence,
+          receive_time: new Date(signal.received_at).toISOString(),
+          false_positive: signal.false_positive_at !== null,
+        }
       : null,
-    submitted_by: receipt ? { actor: { type: receipt.actor_type, id: receipt.actor_id }, authz: receipt.authz, index: receipt.idx } : null,
-    playbook: plan?.playbook_name ? { name: plan.playbook_name, version: plan.playbook_version!, content_hash: playbook ?? null } : null,
+    submitted_by: receipt
+      ? { actor: { type: receipt.actor_type, id: receipt.actor_id }, authz: receipt.authz, index: receipt.idx }
+      : null,
+    playbook: plan?.playbook_name
+      ? { name: plan.playbook_name, version: plan.playbook_version!, content_hash: playbook ?? null }
+      : null,
     plan: plan ?? null,
-    approvals: plan ? (await listDecisions(db, accountId, plan.id)).map((d) => ({ approver_id: d.approver_id, decision: d.decision, reason: d.reason, time: new Date(d.created_at).toISOString() })) : [],
+    approvals: plan
+      ? (await listDecisions(db, accountId, plan.id)).map((d) => ({
+          approver_id: d.approver_id,
+          decision: d.decision,
+          reason: d.reason,
+          time: new Date(d.created_at).toISOString(),
+        }))
+      : [],
     action: action ?? null,
     outcome: {
       plan_status: plan?.status ?? null,
       user_id: userId,
       user_state: user?.state ?? null,
-      containment: containment ? { id: containment.id, status: containment.status, close_reason: containment.close_reason, locked: containment.locked } : null,
+      containment: containment
+        ? {
+            id: containment.id,
+            status: containment.status,
+            close_reason: containment.close_reason,
+            locked: containment.locked,
+          }
+        : null,
     },
     proof: action ? ((await proveAgainstLatest(db, deps.checkpointKey, accountId, action.idx)) ?? null) : null,
   };
 }
 
-const notFound = (id: string) => new AppError('NOT_FOUND', { description: `nothing in this account has the id or audit index ${id}`, metadata: { id: id.slice(0, 100) } });
+const notFound = (id: string) =>
+  new AppError('NOT_FOUND', {
+    description: `nothing in this account has the id or audit index ${id}`,
+    metadata: { id: id.slice(0, 100) },
+  });

@@ -112,14 +112,18 @@ export function digestAction(a: PlanAction): string {
     subject_user_id: a.subjectUserId,
     action: a.action,
     arguments: a.arguments,
-    playbook: a.playbook ? { name: a.playbook.name, version: a.playbook.version, content_hash: a.playbook.contentHash } : null,
+    playbook: a.playbook
+      ? { name: a.playbook.name, version: a.playbook.version, content_hash: a.playbook.contentHash }
+      : null,
     policy_version: a.policyVersion,
   };
   return createHash('sha256').update(canonicalJson(action)).digest('hex');
 }
 
 /** The suspension arguments a playbook fixes. */
-export function suspendArguments(playbook: Pick<Playbook, 'restoreAfterSeconds' | 'lock'> | undefined): Record<string, unknown> {
+export function suspendArguments(
+  playbook: Pick<Playbook, 'restoreAfterSeconds' | 'lock'> | undefined,
+): Record<string, unknown> {
   return { restore_after_seconds: playbook?.restoreAfterSeconds ?? null, lock: playbook?.lock ?? null };
 }
 

@@ -16,10 +16,12 @@ import { SEVERITIES, type Severity } from './intake/signal.js';
 
 /** A duration as playbooks and the CLI write it: 30s, 10m, 4h, 7d. */
 export const DURATION = '^[1-9][0-9]{0,6}[smhd]$';
-const Duration = (description: string) => Type.String({ pattern: DURATION, description: `${description} (e.g. 30s, 10m, 4h, 7d)` });
+const Duration = (description: string) =>
+  Type.String({ pattern: DURATION, description: `${description} (e.g. 30s, 10m, 4h, 7d)` });
 const SeveritySchema = Type.Union(SEVERITIES.map((s) => Type.Literal(s)));
 const RoleSchema = Type.Union([Type.Literal('OWNER'), Type.Literal('ADMIN'), Type.Literal('MEMBER')]);
-const Names = (max: number, description: string) => Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: max, description });
+const Names = (max: number, description: string) =>
+  Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: max, description });
 
 /** A blast-radius cap is a set of slot rows (store/automation.ts), so it is bounded; 10,000 suspensions in a window is no brake anyway. */
 export const MAX_BREAKER_ACTIONS = 10_000;
@@ -28,10 +30,19 @@ export const PLAYBOOK_NAME = '^[a-z0-9][a-z0-9-]{0,62}$';
 
 export const PlaybookSchema = Type.Object(
   {
-    name: Type.String({ pattern: PLAYBOOK_NAME, description: 'lowercase letters, digits and dashes; the playbook’s identity across versions' }),
+    name: Type.String({
+      pattern: PLAYBOOK_NAME,
+      description: 'lowercase letters, digits and dashes; the playbook’s identity across versions',
+    }),
     description: Type.Optional(Type.String({ maxLength: 2000 })),
     enabled: Type.Optional(Type.Boolean({ description: 'default true; a disabled playbook matches nothing' })),
-    priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'default 100; the highest-priority matching playbook wins' })),
+    priority: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 1_000_000,
+        description: 'default 100; the highest-priority matching playbook wins',
+      }),
+    ),
     match: Type.Object(
       {
         sources: Type.Optional(Names(50, 'source ids (or app:<client_id>); any source when absent')),
@@ -43,7 +54,9 @@ export const PlaybookSchema = Type.Object(
           Type.Object(
             {
               groups: Type.Optional(Names(100, 'the subject is in at least one of these groups (names or ids)')),
-              roles: Type.Optional(Type.Array(RoleSchema, { maxItems: 3, description: 'the subject has one of these roles' })),
+              roles: Type.Optional(
+                Type.Array(RoleSchema, { maxItems: 3, description: 'the subject has one of these roles' }),
+              ),
             },
             { additionalProperties: false },
           ),
@@ -52,14 +65,28 @@ export const PlaybookSchema = Type.Object(
       { additionalProperties: false },
     ),
     action: Type.Union([Type.Literal('suspend'), Type.Literal('notify')]),
-    mode: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('approval')], { description: 'default approval' })),
-    approvals: Type.Optional(Type.Integer({ minimum: 1, maximum: 5, description: 'distinct people needed in approval mode (default 1)' })),
-    restore_after: Type.Optional(Duration('reactivate the subject this long after the suspension, under the restore policy')),
-    lock: Type.Optional(Type.Boolean({ description: "while the containment is open, the Users API's :reactivate is refused unless the app holds containments:release (default true)" })),
+    mode: Type.Optional(
+      Type.Union([Type.Literal('auto'), Type.Literal('approval')], { description: 'default approval' }),
+    ),
+    approvals: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 5, description: 'distinct people needed in approval mode (default 1)' }),
+    ),
+    restore_after: Type.Optional(
+      Duration('reactivate the subject this long after the suspension, under the restore policy'),
+    ),
+    lock: Type.Optional(
+      Type.Boolean({
+        description:
+          "while the containment is open, the Users API's :reactivate is refused unless the app holds containments:release (default true)",
+      }),
+    ),
     dedup_window: Type.Optional(Duration('one open plan per subject and playbook within this window (default 1h)')),
     breaker: Type.Optional(
       Type.Object(
-        { max_actions: Type.Integer({ minimum: 1, maximum: MAX_BREAKER_ACTIONS }), window: Duration('the sliding window the cap counts over') },
+        {
+          max_actions: Type.Integer({ minimum: 1, maximum: MAX_BREAKER_ACTIONS }),
+          window: Duration('the sliding window the cap counts over'),
+        },
         { additionalProperties: false, description: "this playbook's own blast-radius cap, besides the account's" },
       ),
     ),
@@ -130,11 +157,21 @@ export function lintPlaybook(document: unknown): LintProblem[] {
   if (!check.Check(document)) return schemaProblems([...check.Errors(document)]);
   const problems: LintProblem[] = [];
   const mode = document.mode ?? 'approval';
-  if (document.approvals !== undefined && mode !== 'approval') problems.push({ path: '/approvals', message: 'approvals only apply in approval mode' });
-  if (document.action === 'notify' && document.restore_after !== undefined) problems.push({ path: '/restore_after', message: 'a notify playbook suspends nobody, so there is nothing to restore' });
-  if (document.action === 'notify' && document.mode !== undefined) problems.push({ path: '/mode', message: 'a notify playbook takes no mode: it only records' });
+  if (document.approvals !== undefined && mode !== 'approval')
+    problems.push({ path: '/approvals', message: 'approvals only apply in approval mode' });
+  if (document.action === 'notify' && document.restore_after !== undefined)
+    problems.push({
+      path: '/restore_after',
+      message: 'a notify playbook suspends nobody, so there is nothing to restore',
+    });
+  if (document.action === 'notify' && document.mode !== undefined)
+    problems.push({ path: '/mode', message: 'a notify playbook takes no mode: it only records' });
   if (document.action === 'suspend' && document.mode === 'auto' && matchesEverything(document.match)) {
-    problems.push({ path: '/match', message: 'an auto-mode suspend playbook must narrow its match (a source, type, severity, confidence, tag or subject)' });
+    problems.push({
+      path: '/match',
+      message:
+        'an auto-mode suspend playbook must narrow its match (a source, type, severity, confidence, tag or subject)',
+    });
   }
   return problems;
 }
@@ -143,20 +180,34 @@ export function lintPlaybook(document: unknown): LintProblem[] {
  * Schema errors as a person reads them: one problem per place, a union of constants said as "must be
  * one of …" rather than once per constant.
  */
-export function schemaProblems(errors: Array<{ keyword: string; instancePath: string; message: string; params: unknown }>): LintProblem[] {
+export function schemaProblems(
+  errors: Array<{ keyword: string; instancePath: string; message: string; params: unknown }>,
+): LintProblem[] {
   const byPath = new Map<string, typeof errors>();
-  for (const e of errors) if (e.keyword !== 'boolean') byPath.set(e.instancePath, [...(byPath.get(e.instancePath) ?? []), e]);
+  for (const e of errors)
+    if (e.keyword !== 'boolean') byPath.set(e.instancePath, [...(byPath.get(e.instancePath) ?? []), e]);
   const problems: LintProblem[] = [];
   for (const [path, found] of byPath) {
-    const allowed = found.filter((e) => e.keyword === 'const').map((e) => JSON.stringify((e.params as { allowedValue?: unknown }).allowedValue));
-    if (allowed.length > 0 && found.some((e) => e.keyword === 'anyOf')) problems.push({ path, message: `must be one of ${allowed.join(', ')}` });
+    const allowed = found
+      .filter((e) => e.keyword === 'const')
+      .map((e) => JSON.stringify((e.params as { allowedValue?: unknown }).allowedValue));
+    if (allowed.length > 0 && found.some((e) => e.keyword === 'anyOf'))
+      problems.push({ path, message: `must be one of ${allowed.join(', ')}` });
     else for (const message of new Set(found.map((e) => e.message))) problems.push({ path, message });
   }
   return problems.slice(0, 20);
 }
 
 function matchesEverything(match: PlaybookDocument['match']): boolean {
-  return !match.sources?.length && !match.types?.length && match.min_severity === undefined && match.min_confidence === undefined && !match.tags?.length && !match.subject?.groups?.length && !match.subject?.roles?.length;
+  return (
+    !match.sources?.length &&
+    !match.types?.length &&
+    match.min_severity === undefined &&
+    match.min_confidence === undefined &&
+    !match.tags?.length &&
+    !match.subject?.groups?.length &&
+    !match.subject?.roles?.length
+  );
 }
 
 /** The content hash that versions a playbook (or a policy): SHA-256 of its RFC 8785 canonical JSON. */
@@ -180,7 +231,9 @@ export function toPlaybook(document: PlaybookDocument, version: number, hash: st
     restoreAfterSeconds: document.restore_after ? durationSeconds(document.restore_after) : null,
     lock: document.lock ?? true,
     dedupWindowSeconds: durationSeconds(document.dedup_window ?? '1h'),
-    breaker: document.breaker ? { maxActions: document.breaker.max_actions, windowSeconds: durationSeconds(document.breaker.window) } : null,
+    breaker: document.breaker
+      ? { maxActions: document.breaker.max_actions, windowSeconds: durationSeconds(document.breaker.window) }
+      : null,
   };
 }
 

@@ -17,17 +17,26 @@ export interface AppliedPlaybook {
 }
 
 /** Validates every document first, then applies them all in one transaction (all or nothing). */
-export async function applyPlaybooks(deps: DirectoryDeps, ctx: CallContext, accountId: string, documents: unknown[]): Promise<AppliedPlaybook[]> {
-  if (documents.length === 0 || documents.length > 100) throw new AppError('INVALID_PLAYBOOK', { description: 'invalid_playbook: give 1 to 100 playbooks' });
+export async function applyPlaybooks(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  documents: unknown[],
+): Promise<AppliedPlaybook[]> {
+  if (documents.length === 0 || documents.length > 100)
+    throw new AppError('INVALID_PLAYBOOK', { description: 'invalid_playbook: give 1 to 100 playbooks' });
   const names = new Set<string>();
   documents.forEach((document, i) => {
     const problems = lintPlaybook(document);
     if (problems.length > 0) {
       const where = documents.length > 1 ? `playbook #${i + 1}: ` : '';
-      throw new AppError('INVALID_PLAYBOOK', { description: `invalid_playbook: ${where}${problems.map((p) => `${p.path || '/'} ${p.message}`).join('; ')}` });
+      throw new AppError('INVALID_PLAYBOOK', {
+        description: `invalid_playbook: ${where}${problems.map((p) => `${p.path || '/'} ${p.message}`).join('; ')}`,
+      });
     }
     const { name } = document as PlaybookDocument;
-    if (names.has(name)) throw new AppError('INVALID_PLAYBOOK', { description: `invalid_playbook: ${name} is given twice` });
+    if (names.has(name))
+      throw new AppError('INVALID_PLAYBOOK', { description: `invalid_playbook: ${name} is given twice` });
     names.add(name);
   });
   return deps.audit.transact(async (trx) => {
@@ -36,16 +45,44 @@ export async function applyPlaybooks(deps: DirectoryDeps, ctx: CallContext, acco
       const hash = contentHash(document);
       await lockDocumentName(trx, accountId, `playbook:${document.name}`);
       const [current] = await playbookHistory(trx, accountId, document.name);
-      const entry = { accountId, ctx, action: 'playbook.apply', target: { type: 'playbook', id: document.name } } satisfies Partial<AuditEntryInput>;
+      const entry = {
+        accountId,
+        ctx,
+        action: 'playbook.apply',
+        target: { type: 'playbook', id: document.name },
+      } satisfies Partial<AuditEntryInput>;
       if (current?.content_hash === hash) {
-        await deps.audit.append(trx, { ...entry, outcome: 'unchanged', details: { version: current.version, content_hash: hash } });
+        await deps.audit.append(trx, {
+          ...entry,
+          outcome: 'unchanged',
+          details: { version: current.version, content_hash: hash },
+        });
         applied.push({ name: document.name, version: current.version, content_hash: hash, changed: false });
         continue;
       }
       const version = (current?.version ?? 0) + 1;
-      await insertPlaybookVersion(trx, { account_id: accountId, name: document.name, version, content_hash: hash, document: JSON.stringify(document), created_by: `${ctx.actor.type}:${ctx.actor.id}` });
-      const voided = await voidStalePlans(deps, trx, ctx, accountId, { playbookName: document.name }, 'a new version of its playbook was applied', { playbook: document.name, version });
-      await deps.audit.append(trx, { ...entry, outcome: 'changed', details: { version, content_hash: hash, previous_version: current?.version ?? null, voided_plans: voided } });
+      await insertPlaybookVersion(trx, {
+        account_id: accountId,
+        name: document.name,
+        version,
+        content_hash: hash,
+        document: JSON.stringify(document),
+        created_by: `${ctx.actor.type}:${ctx.actor.id}`,
+      });
+      const voided = await voidStalePlans(
+        deps,
+        trx,
+        ctx,
+        accountId,
+        { playbookName: document.name },
+        'a new version of its playbook was applied',
+        { playbook: document.name, version },
+      );
+      await deps.audit.append(trx, {
+        ...entry,
+        outcome: 'changed',
+        details: { version, content_hash: hash, previous_version: current?.version ?? null, voided_plans: voided },
+      });
       applied.push({ name: document.name, version, content_hash: hash, changed: true });
     }
     return applied;

@@ -20,7 +20,13 @@ import { newId } from '../ids.js';
 import type { Database } from '../storage/schema.js';
 import { finishPlan, insertDecision, markFalsePositive, releaseSlotsOfPlan } from '../store/approvals.js';
 import { lockAutomation, readAutomation, updateAutomation } from '../store/automation.js';
-import { findContainment, lockContainment, markRestoreRequested, readRestoreState, type ContainmentRow } from '../store/containments.js';
+import {
+  findContainment,
+  lockContainment,
+  markRestoreRequested,
+  readRestoreState,
+  type ContainmentRow,
+} from '../store/containments.js';
 import { findGroupById } from '../store/groups.js';
 import { findPendingRestorePlan, findPlan, insertPlanWithEntries, type PlanRow } from '../store/plans.js';
 import { approvedContext, assertMayDecide, type Approver } from './approvers.js';
@@ -33,11 +39,18 @@ export type RestoreReason = 'restored' | 'false_positive';
 export interface RestoreReport {
   containment: ContainmentRow;
   drift: { role: { snapshot: string; now: string } | null; groups_removed: string[]; groups_added: string[] };
-  verification: { active: boolean; no_session_from_before: boolean; memberships_as_now: boolean; removed_memberships_stay_removed: boolean; stale_plans_void: boolean };
+  verification: {
+    active: boolean;
+    no_session_from_before: boolean;
+    memberships_as_now: boolean;
+    removed_memberships_stay_removed: boolean;
+    stale_plans_void: boolean;
+  };
   voided_plans: string[];
 }
 
-export type RestoreOutcome = { status: 'restored'; report: RestoreReport; plan: PlanRow } | { status: 'pending_approval'; plan: PlanRow };
+export type RestoreOutcome =
+  { status: 'restored'; report: RestoreReport; plan: PlanRow } | { status: 'pending_approval'; plan: PlanRow };
 
 /** The digest a restore's approvals are bound to: this containment, this user, this reason. */
 export function restoreDigest(containment: ContainmentRow, reason: string): string {
@@ -61,7 +74,13 @@ export class RestoreBusy extends Error {}
  * Lock order, everywhere: plans, then the user, then the containment record (approvals lock their plan
  * and then the subject; the Users API's :reactivate locks the user and then closes the record).
  */
-export async function requestRestore(deps: ResponseDeps, approver: Approver, accountId: string, containmentId: string, reason: RestoreReason): Promise<RestoreOutcome> {
+export async function requestRestore(
+  deps: ResponseDeps,
+  approver: Approver,
+  accountId: string,
+  containmentId: string,
+  reason: RestoreReason,
+): Promise<RestoreOutcome> {
   return (await askRestore(deps, approver.ctx, approver, accountId, containmentId, reason, false))!;
 }
 
@@ -69,7 +88,11 @@ export async function requestRestore(deps: ResponseDeps, approver: Approver, acc
  * The restore-after job asks for a due record's restore, counting no approval, and skipping rows another
  * node holds (RestoreBusy). Undefined when the restore was already asked for.
  */
-export function restoreAfter(deps: ResponseDeps, ctx: CallContext, containment: ContainmentRow): Promise<RestoreOutcome | undefined> {
+export function restoreAfter(
+  deps: ResponseDeps,
+  ctx: CallContext,
+  containment: ContainmentRow,
+): Promise<RestoreOutcome | undefined> {
   return askRestore(deps, ctx, undefined, containment.account_id, containment.id, 'restored', true);
 }
 
@@ -85,7 +108,8 @@ async function askRestore(
   return deps.audit.transact(async (trx) => {
     const found = await findContainment(trx, accountId, containmentId);
     if (!found) throw new AppError('CONTAINMENT_NOT_FOUND', { metadata: { containment_id: containmentId } });
-    if (found.status !== 'open') throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containmentId } });
+    if (found.status !== 'open')
+      throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containmentId } });
     if (approver) await assertMayDecide(trx, accountId, approver, found.user_id, null);
     const required = (await readAutomation(trx, accountId)).restore_approvals;
     const have = approver ? 1 : 0;
@@ -93,7 +117,8 @@ async function askRestore(
       // Only the record is locked: the plan waits for people.
       const containment = await lockContainment(trx, accountId, containmentId, job);
       if (!containment) throw new RestoreBusy();
-      if (containment.status !== 'open') throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containmentId } });
+      if (containment.status !== 'open')
+        throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containmentId } });
       if (job && containment.restore_requested_at !== null) return undefined;
       const { plan } = await insertRestorePlan(deps, trx, ctx, approver, containment, reason, required, have);
       await markRestoreRequested(trx, accountId, containment.id);
@@ -113,16 +138,33 @@ async function askRestore(
  * as the first, as a person's would, and a pending restore plan waits for a person's approval; the app's
  * maker may not give it (they stand behind the request). Asking again answers the same pending plan.
  */
-export async function requestRelease(deps: ResponseDeps, ctx: CallContext, app: { clientId: string; makerId: string | null }, accountId: string, containmentId: string): Promise<PlanRow> {
+export async function requestRelease(
+  deps: ResponseDeps,
+  ctx: CallContext,
+  app: { clientId: string; makerId: string | null },
+  accountId: string,
+  containmentId: string,
+): Promise<PlanRow> {
   return deps.audit.transact(async (trx) => {
     const containment = await lockContainment(trx, accountId, containmentId);
     if (!containment) throw new AppError('CONTAINMENT_NOT_FOUND', { metadata: { containment_id: containmentId } });
-    if (containment.status !== 'open') throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containmentId } });
+    if (containment.status !== 'open')
+      throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containmentId } });
     const pending = await findPendingRestorePlan(trx, accountId, containmentId);
     if (pending) return pending;
     const required = (await readAutomation(trx, accountId)).restore_approvals;
     const requestedBy = { type: 'app', id: app.clientId, ...(app.makerId ? { made_by: app.makerId } : {}) };
-    const { plan } = await insertRestorePlan(deps, trx, ctx, undefined, containment, 'restored', required, 1, requestedBy);
+    const { plan } = await insertRestorePlan(
+      deps,
+      trx,
+      ctx,
+      undefined,
+      containment,
+      'restored',
+      required,
+      1,
+      requestedBy,
+    );
     await markRestoreRequested(trx, accountId, containment.id);
     return plan;
   });
@@ -156,7 +198,14 @@ async function insertRestorePlan(
     approvals_required: approver ? required : required - have,
     status: 'pending_approval' as const,
     action_digest: digest,
-    verdicts: JSON.stringify([{ step: 'approval', outcome: have >= required ? 'pass' : 'stop', reason: `the restore policy needs ${required} approval${required === 1 ? '' : 's'}`, details: { approvals_required: required, approvals: have } }]),
+    verdicts: JSON.stringify([
+      {
+        step: 'approval',
+        outcome: have >= required ? 'pass' : 'stop',
+        reason: `the restore policy needs ${required} approval${required === 1 ? '' : 's'}`,
+        details: { approvals_required: required, approvals: have },
+      },
+    ]),
     restore_after_seconds: null,
     held_by: [],
     executed_at: null,
@@ -167,10 +216,34 @@ async function insertRestorePlan(
     containment_id: containment.id,
     restore_reason: reason,
   };
-  const entry = toAuditRow({ accountId, ctx, action: 'containment.restore_request', target: { type: 'containment', id: containment.id }, outcome: 'changed', details: { plan_id: planValues.id, user_id: containment.user_id, reason, approvals_required: required, approvals: have, action_digest: digest } });
+  const entry = toAuditRow({
+    accountId,
+    ctx,
+    action: 'containment.restore_request',
+    target: { type: 'containment', id: containment.id },
+    outcome: 'changed',
+    details: {
+      plan_id: planValues.id,
+      user_id: containment.user_id,
+      reason,
+      approvals_required: required,
+      approvals: have,
+      action_digest: digest,
+    },
+  });
   const plan = (await insertPlanWithEntries(trx, planValues, [entry]))!;
   const decisions = approver
-    ? (await insertDecision(trx, { account_id: accountId, plan_id: plan.id, approver_id: approver.userId, decision: 'approve', reason: `requested: ${reason}`, action_digest: digest, session_id: approver.sessionId })).decisions
+    ? (
+        await insertDecision(trx, {
+          account_id: accountId,
+          plan_id: plan.id,
+          approver_id: approver.userId,
+          decision: 'approve',
+          reason: `requested: ${reason}`,
+          action_digest: digest,
+          session_id: approver.sessionId,
+        })
+      ).decisions
     : [];
   return { plan, decisions };
 }
@@ -178,7 +251,12 @@ async function insertRestorePlan(
 /** The verdicts of a restore that ran. */
 export function restoreVerdicts(report: RestoreReport) {
   return [
-    { step: 'execute', outcome: 'pass', reason: 'restored', details: { containment_id: report.containment.id, drift: report.drift } },
+    {
+      step: 'execute',
+      outcome: 'pass',
+      reason: 'restored',
+      details: { containment_id: report.containment.id, drift: report.drift },
+    },
     { step: 'verify', outcome: 'pass', reason: 'restore verified', details: report.verification },
   ] as const;
 }
@@ -198,11 +276,21 @@ export async function executeRestore(
 ): Promise<{ report: RestoreReport; entry: AuditEntryValues }> {
   const accountId = record.account_id;
   // Plans, then the user, then the record (see requestRestore).
-  const voided = await voidStalePlans(deps, trx, ctx, accountId, { subjectUserId: record.user_id }, 'the subject was restored: approvals asked for before the restore are stale', { containment_id: record.id });
+  const voided = await voidStalePlans(
+    deps,
+    trx,
+    ctx,
+    accountId,
+    { subjectUserId: record.user_id },
+    'the subject was restored: approvals asked for before the restore are stale',
+    { containment_id: record.id },
+  );
   const before = await readRestoreState(trx, accountId, record.user_id, { lock: job ? 'skip_locked' : 'wait' });
-  if (!before) throw job ? new RestoreBusy() : new AppError('USER_NOT_FOUND', { metadata: { user_id: record.user_id } });
+  if (!before)
+    throw job ? new RestoreBusy() : new AppError('USER_NOT_FOUND', { metadata: { user_id: record.user_id } });
   const containment = (await lockContainment(trx, accountId, record.id))!;
-  if (containment.status !== 'open') throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containment.id } });
+  if (containment.status !== 'open')
+    throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containment.id } });
   const snapshot = containment.snapshot;
   const drift = {
     role: snapshot.role === before.role ? null : { snapshot: snapshot.role, now: before.role },
@@ -225,15 +313,28 @@ export async function executeRestore(
     removed_memberships_stay_removed: drift.groups_removed.every((g) => !after.group_ids.includes(g)),
     stale_plans_void: after.pending_suspensions === 0,
   };
-  const failed = Object.entries(verification).filter(([, ok]) => !ok).map(([check]) => check);
-  if (failed.length > 0) throw new AppError('RESTORE_UNVERIFIED', { metadata: { containment_id: containment.id, failed: failed.join(',') } });
+  const failed = Object.entries(verification)
+    .filter(([, ok]) => !ok)
+    .map(([check]) => check);
+  if (failed.length > 0)
+    throw new AppError('RESTORE_UNVERIFIED', {
+      metadata: { containment_id: containment.id, failed: failed.join(',') },
+    });
   const entry = toAuditRow({
     accountId,
     ctx,
     action: 'containment.restore',
     target: { type: 'containment', id: containment.id },
     outcome: 'changed',
-    details: { user_id: containment.user_id, reason, plan_id: containment.plan_id, drift, verification, voided_plans: voided, breaker_slots_freed: slotsFreed },
+    details: {
+      user_id: containment.user_id,
+      reason,
+      plan_id: containment.plan_id,
+      drift,
+      verification,
+      voided_plans: voided,
+      breaker_slots_freed: slotsFreed,
+    },
   });
   return { report: { containment: after.containment!, drift, verification, voided_plans: voided }, entry };
 }
@@ -241,15 +342,28 @@ export async function executeRestore(
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
 
 /** The account's restore policy: how many people a restore needs, and the approver group. */
-export async function setRestorePolicy(deps: ResponseDeps, ctx: CallContext, accountId: string, policy: { restore_approvals: number; approver_group_id: string | null }) {
+export async function setRestorePolicy(
+  deps: ResponseDeps,
+  ctx: CallContext,
+  accountId: string,
+  policy: { restore_approvals: number; approver_group_id: string | null },
+) {
   return deps.audit.transact(async (trx) => {
     if (policy.approver_group_id !== null && !(await findGroupById(trx, accountId, policy.approver_group_id))) {
       throw new AppError('GROUP_NOT_FOUND', { metadata: { group_id: policy.approver_group_id } });
     }
     const before = await lockAutomation(trx, accountId);
     const after = await updateAutomation(trx, accountId, policy);
-    const changed = before.restore_approvals !== after.restore_approvals || before.approver_group_id !== after.approver_group_id;
-    await deps.audit.append(trx, { accountId, ctx, action: 'automation.restore_policy', target: { type: 'account', id: accountId }, outcome: changed ? 'changed' : 'unchanged', details: policy });
+    const changed =
+      before.restore_approvals !== after.restore_approvals || before.approver_group_id !== after.approver_group_id;
+    await deps.audit.append(trx, {
+      accountId,
+      ctx,
+      action: 'automation.restore_policy',
+      target: { type: 'account', id: accountId },
+      outcome: changed ? 'changed' : 'unchanged',
+      details: policy,
+    });
     return after;
   });
 }

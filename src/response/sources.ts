@@ -31,10 +31,19 @@ export interface NewSource {
 }
 
 /** Registers a source; the HMAC secret or URL token is in this answer and never again. */
-export async function createSource(deps: DirectoryDeps, ctx: CallContext, accountId: string, input: NewSource): Promise<{ source: SignalSource; secret?: string }> {
-  if (input.client_id !== undefined && input.auth !== 'oauth') throw new AppError('INVALID_ARGUMENT', { description: 'client_id applies to oauth sources only' });
+export async function createSource(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  input: NewSource,
+): Promise<{ source: SignalSource; secret?: string }> {
+  if (input.client_id !== undefined && input.auth !== 'oauth')
+    throw new AppError('INVALID_ARGUMENT', { description: 'client_id applies to oauth sources only' });
   const id = newId();
-  const secret = input.auth === 'oauth' ? undefined : `${input.auth === 'hmac' ? 'cdnh' : 'cdnt'}_${randomBytes(32).toString('base64url')}`;
+  const secret =
+    input.auth === 'oauth'
+      ? undefined
+      : `${input.auth === 'hmac' ? 'cdnh' : 'cdnt'}_${randomBytes(32).toString('base64url')}`;
   return deps.audit.transact(async (trx) => {
     const source = await insertSource(trx, {
       account_id: accountId,
@@ -46,16 +55,34 @@ export async function createSource(deps: DirectoryDeps, ctx: CallContext, accoun
       secret_enc: input.auth === 'hmac' ? deps.sealer.seal(sealLabel(accountId, id), secret!) : null,
       token_hash: input.auth === 'url_token' ? tokenHash(secret!) : null,
     });
-    await deps.audit.append(trx, { accountId, ctx, action: 'source.create', target: { type: 'source', id }, outcome: 'changed', details: { name: input.name, format: input.format, auth: input.auth, client_id: input.client_id ?? null } });
+    await deps.audit.append(trx, {
+      accountId,
+      ctx,
+      action: 'source.create',
+      target: { type: 'source', id },
+      outcome: 'changed',
+      details: { name: input.name, format: input.format, auth: input.auth, client_id: input.client_id ?? null },
+    });
     return secret === undefined ? { source } : { source, secret };
   });
 }
 
-export async function disableSignalSource(deps: DirectoryDeps, ctx: CallContext, accountId: string, id: string): Promise<SignalSource> {
+export async function disableSignalSource(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  id: string,
+): Promise<SignalSource> {
   return deps.audit.transact(async (trx) => {
     const source = await disableSource(trx, accountId, id);
     if (!source) throw new AppError('SOURCE_NOT_FOUND', { metadata: { source_id: id } });
-    await deps.audit.append(trx, { accountId, ctx, action: 'source.disable', target: { type: 'source', id }, outcome: 'changed' });
+    await deps.audit.append(trx, {
+      accountId,
+      ctx,
+      action: 'source.disable',
+      target: { type: 'source', id },
+      outcome: 'changed',
+    });
     return source;
   });
 }
@@ -74,17 +101,36 @@ export interface SignedRequest {
 }
 
 /** Checks an HMAC-signed request against the source's secret, and claims its signature against replay. */
-export async function verifySignature(deps: DirectoryDeps, source: SignalSource, request: SignedRequest, nowSeconds = Date.now() / 1000): Promise<void> {
-  const refuse = (why: string) => new AppError('SOURCE_AUTH_FAILED', { description: `source_auth_failed: ${why}`, metadata: { source_id: source.id } });
-  if (request.timestamp === undefined || request.signature === undefined) throw refuse('X-Cordon-Timestamp and X-Cordon-Signature are required');
+export async function verifySignature(
+  deps: DirectoryDeps,
+  source: SignalSource,
+  request: SignedRequest,
+  nowSeconds = Date.now() / 1000,
+): Promise<void> {
+  const refuse = (why: string) =>
+    new AppError('SOURCE_AUTH_FAILED', {
+      description: `source_auth_failed: ${why}`,
+      metadata: { source_id: source.id },
+    });
+  if (request.timestamp === undefined || request.signature === undefined)
+    throw refuse('X-Cordon-Timestamp and X-Cordon-Signature are required');
   if (!/^\d{1,12}$/.test(request.timestamp)) throw refuse('X-Cordon-Timestamp must be Unix seconds');
-  if (Math.abs(nowSeconds - Number(request.timestamp)) > REPLAY_WINDOW_SECONDS) throw refuse(`the timestamp is more than ${REPLAY_WINDOW_SECONDS} s from now`);
+  if (Math.abs(nowSeconds - Number(request.timestamp)) > REPLAY_WINDOW_SECONDS)
+    throw refuse(`the timestamp is more than ${REPLAY_WINDOW_SECONDS} s from now`);
   const given = SIGNATURE.exec(request.signature)?.[1];
   if (!given) throw refuse('X-Cordon-Signature must be v1=<64 hex digits>');
   const secret = deps.sealer.open(sealLabel(source.account_id, source.id), source.secret_enc!);
   const expected = createHmac('sha256', secret).update(`${request.timestamp}.`).update(request.body).digest();
   if (!timingSafeEqual(expected, Buffer.from(given, 'hex'))) throw refuse('the signature does not match');
-  if (!(await claimSignature(deps.db, source.account_id, source.id, createHash('sha256').update(given).digest('hex'), REPLAY_WINDOW_SECONDS))) {
+  if (
+    !(await claimSignature(
+      deps.db,
+      source.account_id,
+      source.id,
+      createHash('sha256').update(given).digest('hex'),
+      REPLAY_WINDOW_SECONDS,
+    ))
+  ) {
     throw refuse('this signed request was already received (replay)');
   }
 }
@@ -93,7 +139,10 @@ export async function verifySignature(deps: DirectoryDeps, source: SignalSource,
 export function verifyUrlToken(source: SignalSource, token: string | undefined): void {
   const given = Buffer.from(tokenHash(token ?? ''), 'hex');
   if (token === undefined || !timingSafeEqual(given, Buffer.from(source.token_hash!, 'hex'))) {
-    throw new AppError('SOURCE_AUTH_FAILED', { description: 'source_auth_failed: the URL token is missing or wrong', metadata: { source_id: source.id } });
+    throw new AppError('SOURCE_AUTH_FAILED', {
+      description: 'source_auth_failed: the URL token is missing or wrong',
+      metadata: { source_id: source.id },
+    });
   }
 }
 

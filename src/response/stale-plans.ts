@@ -23,7 +23,14 @@ export async function voidStalePlans(
   if (voided.length > 0) {
     await deps.audit.append(
       trx,
-      voided.map((id) => ({ accountId, ctx, action: 'plan.void', target: { type: 'plan', id }, outcome: 'changed' as const, details: { reason, ...details } })),
+      voided.map((id) => ({
+        accountId,
+        ctx,
+        action: 'plan.void',
+        target: { type: 'plan', id },
+        outcome: 'changed' as const,
+        details: { reason, ...details },
+      })),
     );
   }
   return voided;

@@ -58,7 +58,9 @@ const INT8_OID = 20;
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
   const started = performance.now();
-  const handle = options.databaseUrl ? await openPostgres(options.databaseUrl, options.pgPoolMax ?? 20, options.pgConnectTimeoutMs ?? 10_000) : await openPGlite(options);
+  const handle = options.databaseUrl
+    ? await openPostgres(options.databaseUrl, options.pgPoolMax ?? 20, options.pgConnectTimeoutMs ?? 10_000)
+    : await openPGlite(options);
   handle.opening.openMs = Math.round(performance.now() - started);
   if (options.migrate !== false) {
     try {
@@ -86,7 +88,9 @@ async function openPostgres(url: string, max: number, connectTimeoutMs: number):
     // Counts and audit indexes stay far below 2^53; PGlite returns int8 as numbers too.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8_OID ? (value: string) => Number(value) : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)) as typeof pg.types.getTypeParser,
+        oid === INT8_OID
+          ? (value: string) => Number(value)
+          : (pg.types.getTypeParser(oid, format) as (value: string) => unknown)) as typeof pg.types.getTypeParser,
     },
   });
   // A client that loses its connection (PostgreSQL restarted: 57P01 on `pg_ctl stop -m fast`, or the
@@ -97,7 +101,13 @@ async function openPostgres(url: string, max: number, connectTimeoutMs: number):
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, backend: 'postgres', lock: undefined, opening: { openMs: 0, migrateMs: 0, fromTemplate: false }, close: () => db.destroy() };
+  return {
+    db,
+    backend: 'postgres',
+    lock: undefined,
+    opening: { openMs: 0, migrateMs: 0, fromTemplate: false },
+    close: () => db.destroy(),
+  };
 }
 
 async function openPGlite(options: OpenDatabaseOptions): Promise<DatabaseHandle> {
@@ -106,19 +116,26 @@ async function openPGlite(options: OpenDatabaseOptions): Promise<DatabaseHandle>
   let pglite: PGlite;
   let fromTemplate: boolean;
   try {
-    const template = options.loadDataDir || options.template === false ? undefined : (options.template ?? usableTemplate());
+    const template =
+      options.loadDataDir || options.template === false ? undefined : (options.template ?? usableTemplate());
     fromTemplate = template !== undefined && copyTemplate(template, options.dataDir);
     pglite = await PGlite.create(options.dataDir, options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});
   } catch (error) {
     lock.release();
-    throw new AppError('UNAVAILABLE', { detail: `cannot open the embedded database in ${options.dataDir}`, cause: error });
+    throw new AppError('UNAVAILABLE', {
+      detail: `cannot open the embedded database in ${options.dataDir}`,
+      cause: error,
+    });
   }
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
   // PGlite has no autovacuum, so nothing would ever give the planner statistics: a table that grew
   // fast stays "empty" to it, and a join over it can go quadratic. Analyze now and then instead.
   let analyzing: Promise<unknown> | undefined;
   const analyze = setInterval(() => {
-    analyzing ??= sql`ANALYZE`.execute(db).catch(() => undefined).finally(() => (analyzing = undefined));
+    analyzing ??= sql`ANALYZE`
+      .execute(db)
+      .catch(() => undefined)
+      .finally(() => (analyzing = undefined));
   }, ANALYZE_EVERY_MS).unref();
   return {
     db,

@@ -31,7 +31,10 @@ describe('data dir lock', () => {
   it('takes over the lock of a process that is gone', () => {
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     const pid = Number(dead.stdout);
-    writeFileSync(path.join(dir, 'cordon.lock'), JSON.stringify({ pid, startTime: null, holder: 'serve', since: 'earlier' }));
+    writeFileSync(
+      path.join(dir, 'cordon.lock'),
+      JSON.stringify({ pid, startTime: null, holder: 'serve', since: 'earlier' }),
+    );
     const lock = acquireDataDirLock(dir, 'serve');
     expect(JSON.parse(readFileSync(lock.file, 'utf8')).pid).toBe(process.pid);
     lock.release();
@@ -39,7 +42,10 @@ describe('data dir lock', () => {
 
   it('does not mistake a recycled pid for the holder', () => {
     // Our own pid, but a different process start time: the holder that wrote it is gone.
-    writeFileSync(path.join(dir, 'cordon.lock'), JSON.stringify({ pid: process.pid, startTime: '1', holder: 'serve', since: 'earlier' }));
+    writeFileSync(
+      path.join(dir, 'cordon.lock'),
+      JSON.stringify({ pid: process.pid, startTime: '1', holder: 'serve', since: 'earlier' }),
+    );
     const lock = acquireDataDirLock(dir, 'serve');
     expect(JSON.parse(readFileSync(lock.file, 'utf8')).startTime).not.toBe('1');
     lock.release();
@@ -52,13 +58,20 @@ describe('data dir lock', () => {
 
   it('lets exactly one of several processes racing over a stale lock in', async () => {
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-    writeFileSync(path.join(dir, 'cordon.lock'), JSON.stringify({ pid: Number(dead.stdout), startTime: null, holder: 'serve', since: 'earlier' }));
+    writeFileSync(
+      path.join(dir, 'cordon.lock'),
+      JSON.stringify({ pid: Number(dead.stdout), startTime: null, holder: 'serve', since: 'earlier' }),
+    );
     const children = Array.from({ length: 6 }, () =>
-      spawn(process.execPath, ['--import', 'tsx', 'test/support/lock-contender.ts', dir], { stdio: ['ignore', 'pipe', 'inherit'] }),
+      spawn(process.execPath, ['--import', 'tsx', 'test/support/lock-contender.ts', dir], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
     );
     // Each says how it went; the winner holds the lock until it is killed.
     const outcomes = await Promise.all(
-      children.map((child) => new Promise<string>((resolve) => child.stdout.once('data', (d) => resolve(String(d).trim())))),
+      children.map(
+        (child) => new Promise<string>((resolve) => child.stdout.once('data', (d) => resolve(String(d).trim()))),
+      ),
     );
     for (const child of children) child.kill('SIGKILL');
     expect(outcomes.filter((o) => o === 'got')).toHaveLength(1);

@@ -66,7 +66,8 @@ function readLock(file: string): { raw: string; info: LockInfo | undefined } | u
 }
 
 export function describeHolder(info: LockInfo): string {
-  const what = info.holder === 'serve' ? `a Cordon server${info.url ? ` at ${info.url}` : ''}` : `\`cordon ${info.holder}\``;
+  const what =
+    info.holder === 'serve' ? `a Cordon server${info.url ? ` at ${info.url}` : ''}` : `\`cordon ${info.holder}\``;
   return `${what} (pid ${info.pid}, since ${info.since})`;
 }
 
@@ -156,7 +157,9 @@ export function acquireDataDirLock(dataDir: string, holder: string): DataDirLock
     // Stale (its process is gone) or unreadable (never written by this code: link(2) publishes whole files).
     takeOverStaleLock(file, existing.raw);
   }
-  throw new AppError('DATA_DIR_LOCKED', { description: `could not take the lock ${file}: other processes keep contending for it` });
+  throw new AppError('DATA_DIR_LOCKED', {
+    description: `could not take the lock ${file}: other processes keep contending for it`,
+  });
 }
 
 /** The URL of a live `cordon serve` holding the data directory, if one does. */

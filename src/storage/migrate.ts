@@ -14,14 +14,21 @@ const TABLE = 'cordon_migrations';
 async function isCurrent(db: Kysely<Database>): Promise<boolean> {
   const { rows } = await sql<{ present: boolean }>`SELECT to_regclass(${TABLE}) IS NOT NULL AS present`.execute(db);
   if (!rows[0]?.present) return false;
-  const applied = (await sql<{ name: string }>`SELECT name FROM ${sql.table(TABLE)}`.execute(db)).rows.map((r) => r.name);
+  const applied = (await sql<{ name: string }>`SELECT name FROM ${sql.table(TABLE)}`.execute(db)).rows.map(
+    (r) => r.name,
+  );
   const known = Object.keys(migrations);
   return applied.length === known.length && known.every((name) => applied.includes(name));
 }
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
   if (await isCurrent(db)) return;
-  const migrator = new Migrator({ db, provider, migrationTableName: TABLE, migrationLockTableName: 'cordon_migrations_lock' });
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: TABLE,
+    migrationLockTableName: 'cordon_migrations_lock',
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

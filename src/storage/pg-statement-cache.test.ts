@@ -24,7 +24,9 @@ describe.runIf(BACKENDS.includes('postgres'))('PreparingClient [postgres]', () =
   it('prepares a parameterized statement once and reuses it', async () => {
     expect((await client.query('SELECT v FROM t WHERE id = $1', [1])).rows).toEqual([{ v: 'one' }]);
     expect((await client.query('SELECT v FROM t WHERE id = $1', [2])).rows).toEqual([{ v: 'two' }]);
-    const names: Array<{ name: string }> = (await client.query('SELECT name FROM pg_prepared_statements WHERE statement LIKE $1', ['%FROM t WHERE id%'])).rows;
+    const names: Array<{ name: string }> = (
+      await client.query('SELECT name FROM pg_prepared_statements WHERE statement LIKE $1', ['%FROM t WHERE id%'])
+    ).rows;
     expect(names).toHaveLength(1);
     expect(names[0]!.name).toMatch(/^cordon_0_[0-9a-f]{24}$/);
   });
@@ -47,7 +49,9 @@ describe.runIf(BACKENDS.includes('postgres'))('PreparingClient [postgres]', () =
     const values = Array.from({ length: 200 }, (_, i) => i + 10);
     const placeholders = values.map((_, i) => `($${i + 1}, 'bulk')`).join(', ');
     await client.query(`INSERT INTO t (id, v) VALUES ${placeholders}`, values);
-    const prepared: Array<{ statement: string }> = (await client.query('SELECT statement FROM pg_prepared_statements WHERE $1::int > 0', [1])).rows;
+    const prepared: Array<{ statement: string }> = (
+      await client.query('SELECT statement FROM pg_prepared_statements WHERE $1::int > 0', [1])
+    ).rows;
     expect(prepared.some((p) => p.statement.includes("'bulk'"))).toBe(false);
   });
 
@@ -57,7 +61,9 @@ describe.runIf(BACKENDS.includes('postgres'))('PreparingClient [postgres]', () =
   });
 
   it('sends a bare begin with the first statement: one transaction, its results, its errors', async () => {
-    const backend = async () => (await client.query('SELECT pg_backend_pid() AS pid, txid_current_if_assigned() AS xid, now()::text AS t', [])).rows[0];
+    const backend = async () =>
+      (await client.query('SELECT pg_backend_pid() AS pid, txid_current_if_assigned() AS xid, now()::text AS t', []))
+        .rows[0];
     // Parameterized first statement (extended protocol): it runs inside the transaction.
     await client.query('begin', []);
     const inserted = await client.query('INSERT INTO t (id, v) VALUES ($1, $2) RETURNING v', [1010, 'ten']);
@@ -69,13 +75,17 @@ describe.runIf(BACKENDS.includes('postgres'))('PreparingClient [postgres]', () =
 
     // A first statement without parameters (simple protocol), then commit.
     await client.query('begin', []);
-    expect((await client.query("INSERT INTO t (id, v) VALUES (1011, 'eleven') RETURNING id", [])).rows).toEqual([{ id: 1011 }]);
+    expect((await client.query("INSERT INTO t (id, v) VALUES (1011, 'eleven') RETURNING id", [])).rows).toEqual([
+      { id: 1011 },
+    ]);
     await client.query('commit', []);
     expect((await other.query('SELECT v FROM t WHERE id = 1011')).rows).toEqual([{ v: 'eleven' }]);
 
     // A failing first statement leaves the transaction begun and aborted; rollback ends it.
     await client.query('begin', []);
-    await expect(client.query('INSERT INTO t (id, v) VALUES ($1, $2)', [1011, 'again'])).rejects.toMatchObject({ code: '23505' });
+    await expect(client.query('INSERT INTO t (id, v) VALUES ($1, $2)', [1011, 'again'])).rejects.toMatchObject({
+      code: '23505',
+    });
     await expect(client.query('SELECT 1 AS one', [])).rejects.toMatchObject({ code: '25P02' });
     await client.query('rollback', []);
     expect((await client.query('SELECT v FROM t WHERE id = $1', [1011])).rows).toEqual([{ v: 'eleven' }]);

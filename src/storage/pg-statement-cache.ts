@@ -82,7 +82,13 @@ export class PreparingClient extends pg.Client {
   private async sendWithBegin(name: string | undefined, text: string, values: unknown[]): Promise<pg.QueryResult> {
     if (values.length === 0) return lastResult(await super.query(`BEGIN; ${text}`));
     const results = await new Promise<pg.QueryResult | pg.QueryResult[]>((resolve, reject) => {
-      const config = { ...(name ? { name } : {}), text, values, callback: (error: Error | null, result: pg.QueryResult | pg.QueryResult[]) => (error ? reject(error) : resolve(result)) };
+      const config = {
+        ...(name ? { name } : {}),
+        text,
+        values,
+        callback: (error: Error | null, result: pg.QueryResult | pg.QueryResult[]) =>
+          error ? reject(error) : resolve(result),
+      };
       const query = new pg.Query(config) as pg.Query & { prepare(connection: PgConnection): void };
       const prepare = query.prepare.bind(query);
       query.prepare = (connection) => {
@@ -104,4 +110,5 @@ interface PgConnection {
   execute(message: { portal: string; rows: number }): void;
 }
 
-const lastResult = (result: pg.QueryResult | pg.QueryResult[]): pg.QueryResult => (Array.isArray(result) ? result[result.length - 1]! : result);
+const lastResult = (result: pg.QueryResult | pg.QueryResult[]): pg.QueryResult =>
+  Array.isArray(result) ? result[result.length - 1]! : result;

@@ -24,8 +24,14 @@ describe('PGliteDialect', () => {
     await Promise.all(
       Array.from({ length: 20 }, () =>
         db.transaction().execute(async (trx) => {
-          const { n } = await trx.selectFrom('t').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-          await trx.insertInto('t').values({ id: Number(n) + 1, v: 'x' }).execute();
+          const { n } = await trx
+            .selectFrom('t')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow();
+          await trx
+            .insertInto('t')
+            .values({ id: Number(n) + 1, v: 'x' })
+            .execute();
         }),
       ),
     );
@@ -67,7 +73,10 @@ describe('PGliteDialect', () => {
 
   it('reports a failure to start a transaction instead of hanging', async () => {
     await expect(
-      db.transaction().setIsolationLevel('bogus' as never).execute(async () => undefined),
+      db
+        .transaction()
+        .setIsolationLevel('bogus' as never)
+        .execute(async () => undefined),
     ).rejects.toThrow();
     expect(await db.selectFrom('t').selectAll().execute()).toEqual([]);
   });

@@ -54,7 +54,11 @@ describe('an embedded data directory', () => {
     const first = await openDatabase({ dataDir, holder: 'test', template });
     try {
       expect(first.opening.fromTemplate).toBe(true);
-      const applied = await first.db.selectFrom('cordon_migrations' as never).select(sql<string>`name`.as('name')).orderBy(sql`name`).execute();
+      const applied = await first.db
+        .selectFrom('cordon_migrations' as never)
+        .select(sql<string>`name`.as('name'))
+        .orderBy(sql`name`)
+        .execute();
       expect(applied.map((r) => r.name)).toEqual(currentMeta().migrations);
       await sql`CREATE TABLE marker (note text)`.execute(first.db);
       await sql`INSERT INTO marker VALUES ('written after the copy')`.execute(first.db);
@@ -67,7 +71,9 @@ describe('an embedded data directory', () => {
     const again = await openDatabase({ dataDir, holder: 'test', template });
     try {
       expect(again.opening.fromTemplate).toBe(false);
-      expect((await sql<{ note: string }>`SELECT note FROM marker`.execute(again.db)).rows).toEqual([{ note: 'written after the copy' }]);
+      expect((await sql<{ note: string }>`SELECT note FROM marker`.execute(again.db)).rows).toEqual([
+        { note: 'written after the copy' },
+      ]);
     } finally {
       await again.close();
     }

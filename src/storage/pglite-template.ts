@@ -32,7 +32,8 @@ const metaFile = (template: string) => `${template}.json`;
 
 function pgliteVersion(): string {
   const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
-  return (JSON.parse(readFileSync(path.join(path.dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(path.join(path.dirname(entry), '..', 'package.json'), 'utf8')) as { version: string })
+    .version;
 }
 
 /** What a template made by this code, with this PGlite, would record. */
@@ -65,7 +66,8 @@ export function usableTemplate(template = TEMPLATE_DIR): string | undefined {
 export async function makeTemplate(template = TEMPLATE_DIR): Promise<'made' | 'current'> {
   const meta = currentMeta();
   const existing = readMeta(template);
-  if (existing && existsSync(path.join(template, 'PG_VERSION')) && JSON.stringify(existing) === JSON.stringify(meta)) return 'current';
+  if (existing && existsSync(path.join(template, 'PG_VERSION')) && JSON.stringify(existing) === JSON.stringify(meta))
+    return 'current';
   const building = mkdtempSync(`${template}.building-`);
   try {
     const db = new Kysely<Database>({ dialect: new PGliteDialect(await PGlite.create(building)) });

@@ -266,7 +266,17 @@ export interface BreakerSlotsTable {
   plan_id: string | null;
 }
 
-export type PlanStatus = 'executed' | 'pending_approval' | 'refused' | 'duplicate' | 'no_action' | 'notified' | 'failed' | 'denied' | 'expired' | 'void';
+export type PlanStatus =
+  | 'executed'
+  | 'pending_approval'
+  | 'refused'
+  | 'duplicate'
+  | 'no_action'
+  | 'notified'
+  | 'failed'
+  | 'denied'
+  | 'expired'
+  | 'void';
 
 export interface PlansTable {
   account_id: string;

@@ -3,7 +3,11 @@ import type { Executor } from './executor.js';
 
 export async function insertAccount(db: Executor, account: { id: string; name: string }): Promise<Account> {
   const row = await db.insertInto('accounts').values(account).returningAll().executeTakeFirstOrThrow();
-  await db.insertInto('audit_logs').values({ account_id: account.id }).onConflict((oc) => oc.doNothing()).execute();
+  await db
+    .insertInto('audit_logs')
+    .values({ account_id: account.id })
+    .onConflict((oc) => oc.doNothing())
+    .execute();
   return row;
 }
 

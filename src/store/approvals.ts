@@ -9,14 +9,23 @@ export type DecisionRow = Selectable<PlanApprovalsTable>;
 
 /** Reads a plan and locks it until the transaction ends: decisions on one plan queue behind each other. */
 export function lockPlan(db: Executor, accountId: string, id: string): Promise<PlanRow | undefined> {
-  return db.selectFrom('plans').selectAll().where('account_id', '=', accountId).where('id', '=', id).forUpdate().executeTakeFirst();
+  return db
+    .selectFrom('plans')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .forUpdate()
+    .executeTakeFirst();
 }
 
 /**
  * Records one person's decision and reads every decision on the plan, in one statement; `recorded` is
  * false when that person had already decided it (the key holds: one decision per person per plan).
  */
-export async function insertDecision(db: Executor, row: Omit<DecisionRow, 'created_at'>): Promise<{ recorded: boolean; decisions: DecisionRow[] }> {
+export async function insertDecision(
+  db: Executor,
+  row: Omit<DecisionRow, 'created_at'>,
+): Promise<{ recorded: boolean; decisions: DecisionRow[] }> {
   const result = await sql<DecisionRow & { new: boolean }>`
     WITH ins AS (
       INSERT INTO plan_approvals (account_id, plan_id, approver_id, decision, reason, action_digest, session_id)
@@ -32,14 +41,28 @@ export async function insertDecision(db: Executor, row: Omit<DecisionRow, 'creat
 }
 
 export function listDecisions(db: Executor, accountId: string, planId: string): Promise<DecisionRow[]> {
-  return db.selectFrom('plan_approvals').selectAll().where('account_id', '=', accountId).where('plan_id', '=', planId).orderBy('created_at').orderBy('approver_id').execute();
+  return db
+    .selectFrom('plan_approvals')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('plan_id', '=', planId)
+    .orderBy('created_at')
+    .orderBy('approver_id')
+    .execute();
 }
 
 /**
  * Ends a pending plan, with the entries that record why, in one statement: its final status, when it was
  * decided, and (executed) its last verdicts.
  */
-export async function finishPlan(db: Executor, plan: PlanRow, status: PlanStatus, entries: AuditEntryValues[], verdicts?: unknown[], containmentId?: string | null): Promise<PlanRow> {
+export async function finishPlan(
+  db: Executor,
+  plan: PlanRow,
+  status: PlanStatus,
+  entries: AuditEntryValues[],
+  verdicts?: unknown[],
+  containmentId?: string | null,
+): Promise<PlanRow> {
   const result = await sql<PlanRow>`
     WITH entries AS (${insertEntriesSql(entries)})
     UPDATE plans SET status = ${status}, decided_at = now(), containment_id = coalesce(${containmentId ?? null}::text, containment_id),
@@ -55,7 +78,11 @@ export async function finishPlan(db: Executor, plan: PlanRow, status: PlanStatus
  * Locks a plan's subject and reads what protection is decided on, in one statement: the user, the
  * groups they are in (id and name), and how many other active owners the account has.
  */
-export async function lockSubject(db: Executor, accountId: string, userId: string): Promise<(User & { groups: Array<{ id: string; name: string }>; other_active_owners: number }) | undefined> {
+export async function lockSubject(
+  db: Executor,
+  accountId: string,
+  userId: string,
+): Promise<(User & { groups: Array<{ id: string; name: string }>; other_active_owners: number }) | undefined> {
   const result = await sql<User & { groups: Array<{ id: string; name: string }>; other_active_owners: number }>`
     SELECT u.*,
            (SELECT coalesce(json_agg(json_build_object('id', g.id, 'name', g.name) ORDER BY g.id), '[]'::json)
@@ -69,7 +96,11 @@ export async function lockSubject(db: Executor, accountId: string, userId: strin
 }
 
 /** Voids pending suspension plans: of one subject, of one playbook, or (neither) of the whole account. */
-export async function voidPendingSuspensions(db: Executor, accountId: string, scope: { subjectUserId?: string; playbookName?: string }): Promise<string[]> {
+export async function voidPendingSuspensions(
+  db: Executor,
+  accountId: string,
+  scope: { subjectUserId?: string; playbookName?: string },
+): Promise<string[]> {
   let query = db
     .updateTable('plans')
     .set({ status: 'void', decided_at: sql<Date>`now()` as unknown as Date })
@@ -98,10 +129,20 @@ export function claimExpiredPlans(db: Executor, limit: number): Promise<PlanRow[
 
 /** Frees the blast-radius slots a plan's execution used: a false positive does not count against the breaker. */
 export async function releaseSlotsOfPlan(db: Executor, accountId: string, planId: string): Promise<number> {
-  const result = await db.updateTable('breaker_slots').set({ used_at: null, plan_id: null }).where('account_id', '=', accountId).where('plan_id', '=', planId).executeTakeFirst();
+  const result = await db
+    .updateTable('breaker_slots')
+    .set({ used_at: null, plan_id: null })
+    .where('account_id', '=', accountId)
+    .where('plan_id', '=', planId)
+    .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
 
 export async function markFalsePositive(db: Executor, accountId: string, signalId: string): Promise<void> {
-  await db.updateTable('signals').set({ false_positive_at: sql<Date>`now()` as unknown as Date }).where('account_id', '=', accountId).where('id', '=', signalId).execute();
+  await db
+    .updateTable('signals')
+    .set({ false_positive_at: sql<Date>`now()` as unknown as Date })
+    .where('account_id', '=', accountId)
+    .where('id', '=', signalId)
+    .execute();
 }

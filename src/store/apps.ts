@@ -5,23 +5,43 @@ import type { Executor } from './executor.js';
 /** An app with the current role of the person who made it (null: deleted, or the operator made it). */
 export type AppRow = OAuthApp & { maker_role_now: UserRole | null };
 
-const makerRoleNow = sql<UserRole | null>`(SELECT m.role FROM users m WHERE m.account_id = oauth_apps.account_id AND m.id = oauth_apps.created_by)`.as('maker_role_now');
+const makerRoleNow =
+  sql<UserRole | null>`(SELECT m.role FROM users m WHERE m.account_id = oauth_apps.account_id AND m.id = oauth_apps.created_by)`.as(
+    'maker_role_now',
+  );
 
 export function insertApp(db: Executor, row: Insertable<OAuthAppsTable>): Promise<OAuthApp> {
   return db.insertInto('oauth_apps').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
 export function findAppById(db: Executor, accountId: string, id: string): Promise<AppRow | undefined> {
-  return db.selectFrom('oauth_apps').selectAll().select(makerRoleNow).where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+  return db
+    .selectFrom('oauth_apps')
+    .selectAll()
+    .select(makerRoleNow)
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .executeTakeFirst();
 }
 
 /** The token endpoints' lookup, several at once: a client_id names one app across all accounts. */
 export function findAppsByClientIds(db: Executor, clientIds: string[]): Promise<OAuthApp[]> {
-  return db.selectFrom('oauth_apps').selectAll().where(sql<boolean>`client_id = ANY(${clientIds})`).execute();
+  return db
+    .selectFrom('oauth_apps')
+    .selectAll()
+    .where(sql<boolean>`client_id = ANY(${clientIds})`)
+    .execute();
 }
 
 export function listApps(db: Executor, accountId: string): Promise<AppRow[]> {
-  return db.selectFrom('oauth_apps').selectAll().select(makerRoleNow).where('account_id', '=', accountId).orderBy('created_at').orderBy('id').execute();
+  return db
+    .selectFrom('oauth_apps')
+    .selectAll()
+    .select(makerRoleNow)
+    .where('account_id', '=', accountId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
 }
 
 export function updateApp(
@@ -41,12 +61,27 @@ export function updateApp(
 
 /** Reads the app and locks its row until the transaction ends. */
 export function lockAppById(db: Executor, accountId: string, id: string): Promise<OAuthApp | undefined> {
-  return db.selectFrom('oauth_apps').selectAll().where('account_id', '=', accountId).where('id', '=', id).forUpdate().executeTakeFirst();
+  return db
+    .selectFrom('oauth_apps')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .forUpdate()
+    .executeTakeFirst();
 }
 
 /** The app of a client_id in an account, its row locked (FOR UPDATE) or not. */
-export function findAppByClientId(db: Executor, accountId: string, clientId: string, lock = false): Promise<OAuthApp | undefined> {
-  const query = db.selectFrom('oauth_apps').selectAll().where('account_id', '=', accountId).where('client_id', '=', clientId);
+export function findAppByClientId(
+  db: Executor,
+  accountId: string,
+  clientId: string,
+  lock = false,
+): Promise<OAuthApp | undefined> {
+  const query = db
+    .selectFrom('oauth_apps')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('client_id', '=', clientId);
   return (lock ? query.forUpdate() : query).executeTakeFirst();
 }
 
@@ -56,7 +91,13 @@ export function findAppByClientId(db: Executor, accountId: string, clientId: str
  * app's maker, a person administering apps).
  */
 export async function readUserRole(db: Executor, accountId: string, makerId: string): Promise<UserRole | null> {
-  const row = await db.selectFrom('users').select('role').where('account_id', '=', accountId).where('id', '=', makerId).forShare().executeTakeFirst();
+  const row = await db
+    .selectFrom('users')
+    .select('role')
+    .where('account_id', '=', accountId)
+    .where('id', '=', makerId)
+    .forShare()
+    .executeTakeFirst();
   return row?.role ?? null;
 }
 
@@ -65,12 +106,27 @@ export async function readUserRole(db: Executor, accountId: string, makerId: str
  * the app's row lock, so concurrent suspensions by one app count one after another. Rows past the hour
  * are pruned on the way. Returns when the oldest counted one leaves the window, when the cap is reached.
  */
-export async function takeSuspensionSlot(db: Executor, app: { account_id: string; id: string }, userId: string, cap: number): Promise<{ taken: true } | { taken: false; freeAt: Date }> {
-  await db.deleteFrom('app_suspensions').where('account_id', '=', app.account_id).where('app_id', '=', app.id).where('at', '<=', sql<Date>`now() - interval '1 hour'`).execute();
+export async function takeSuspensionSlot(
+  db: Executor,
+  app: { account_id: string; id: string },
+  userId: string,
+  cap: number,
+): Promise<{ taken: true } | { taken: false; freeAt: Date }> {
+  await db
+    .deleteFrom('app_suspensions')
+    .where('account_id', '=', app.account_id)
+    .where('app_id', '=', app.id)
+    .where('at', '<=', sql<Date>`now() - interval '1 hour'`)
+    .execute();
   const { rows } = await sql<{ n: string; oldest: Date | null }>`
-    SELECT count(*) AS n, min(at) AS oldest FROM app_suspensions WHERE account_id = ${app.account_id} AND app_id = ${app.id}`.execute(db);
+    SELECT count(*) AS n, min(at) AS oldest FROM app_suspensions WHERE account_id = ${app.account_id} AND app_id = ${app.id}`.execute(
+    db,
+  );
   const { n, oldest } = rows[0]!;
   if (Number(n) >= cap) return { taken: false, freeAt: new Date(oldest!.getTime() + 3_600_000) };
-  await db.insertInto('app_suspensions').values({ account_id: app.account_id, app_id: app.id, user_id: userId }).execute();
+  await db
+    .insertInto('app_suspensions')
+    .values({ account_id: app.account_id, app_id: app.id, user_id: userId })
+    .execute();
   return { taken: true };
 }

@@ -75,17 +75,31 @@ export const NUMBERED_ENTRY = sql`account_id, idx, to_char(recorded_at AT TIME Z
  * across processes.
  */
 export async function lockLogHead(trx: Executor, accountId: string): Promise<{ size: number; tree_size: number }> {
-  const lockHead = () => trx.selectFrom('audit_logs').select(['size', 'tree_size']).where('account_id', '=', accountId).forUpdate().executeTakeFirst();
+  const lockHead = () =>
+    trx
+      .selectFrom('audit_logs')
+      .select(['size', 'tree_size'])
+      .where('account_id', '=', accountId)
+      .forUpdate()
+      .executeTakeFirst();
   let head = await lockHead();
   if (!head) {
-    await trx.insertInto('audit_logs').values({ account_id: accountId }).onConflict((oc) => oc.doNothing()).execute();
+    await trx
+      .insertInto('audit_logs')
+      .values({ account_id: accountId })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
     head = (await lockHead())!;
   }
   return head;
 }
 
 /** Moves a locked log's head: how many entries are numbered, and how many its tree covers. */
-export async function setLogHead(trx: Executor, accountId: string, head: { size: number; tree_size: number }): Promise<void> {
+export async function setLogHead(
+  trx: Executor,
+  accountId: string,
+  head: { size: number; tree_size: number },
+): Promise<void> {
   await trx
     .updateTable('audit_logs')
     .set({ ...head, updated_at: sql<Date>`now()` as unknown as Date })
@@ -94,7 +108,12 @@ export async function setLogHead(trx: Executor, accountId: string, head: { size:
 }
 
 /** Numbered entries [from, to) of a log, in index order, as leaves are made of them. */
-export async function readNumberedEntries(db: Executor, accountId: string, from: number, to: number): Promise<NumberedEntry[]> {
+export async function readNumberedEntries(
+  db: Executor,
+  accountId: string,
+  from: number,
+  to: number,
+): Promise<NumberedEntry[]> {
   const { rows } = await sql<NumberedEntry>`
     SELECT ${NUMBERED_ENTRY}
     FROM audit_entries WHERE account_id = ${accountId} AND idx >= ${from} AND idx < ${to} ORDER BY idx`.execute(db);
@@ -106,7 +125,12 @@ export async function readNumberedEntries(db: Executor, accountId: string, from:
  * into audit_entries, numbered densely from `size` in entry_id order (the caller then moves the head, see
  * setLogHead). Returns the numbered entries in index order.
  */
-export async function numberInboxEntries(trx: Executor, accountId: string, size: number, limit: number): Promise<NumberedEntry[]> {
+export async function numberInboxEntries(
+  trx: Executor,
+  accountId: string,
+  size: number,
+  limit: number,
+): Promise<NumberedEntry[]> {
   // This statement starts after the lock is granted, so it sees everything the previous holder moved.
   const result = await sql<NumberedEntry>`
     WITH batch AS (
@@ -142,8 +166,18 @@ export interface AuditQuery {
 }
 
 const ENTRY_COLUMNS = [
-  'account_id', 'entry_id', 'recorded_at', 'actor_type', 'actor_id', 'action',
-  'target_type', 'target_id', 'cause', 'authz', 'outcome', 'details',
+  'account_id',
+  'entry_id',
+  'recorded_at',
+  'actor_type',
+  'actor_id',
+  'action',
+  'target_type',
+  'target_id',
+  'cause',
+  'authz',
+  'outcome',
+  'details',
 ] as const;
 
 /**
@@ -163,11 +197,18 @@ export async function listAuditEntries(db: Executor, q: AuditQuery): Promise<Aud
   }
   let waiting = db
     .selectFrom('audit_inbox')
-    .select([...ENTRY_COLUMNS, sql<number | null>`NULL::bigint`.as('idx'), sql<Date | null>`NULL::timestamptz`.as('sequenced_at')])
+    .select([
+      ...ENTRY_COLUMNS,
+      sql<number | null>`NULL::bigint`.as('idx'),
+      sql<Date | null>`NULL::timestamptz`.as('sequenced_at'),
+    ])
     .where('account_id', '=', q.accountId);
   if (q.targetType) waiting = waiting.where('target_type', '=', q.targetType);
   if (q.targetId) waiting = waiting.where('target_id', '=', q.targetId);
-  const all = numbered.unionAll(waiting).orderBy(sql`idx NULLS LAST`).orderBy('entry_id');
+  const all = numbered
+    .unionAll(waiting)
+    .orderBy(sql`idx NULLS LAST`)
+    .orderBy('entry_id');
   return (q.limit ? all.limit(q.limit) : all).execute();
 }
 
@@ -192,7 +233,20 @@ export interface EntrySearch {
 export async function searchEntries(db: Executor, accountId: string, q: EntrySearch): Promise<NumberedEntry[]> {
   let query = db
     .selectFrom('audit_entries')
-    .select(['account_id', 'idx', sql<string>`to_char(recorded_at AT TIME ZONE 'UTC', ${ISO_MICROS})`.as('recorded_at'), 'actor_type', 'actor_id', 'action', 'target_type', 'target_id', 'cause', 'authz', 'outcome', 'details'])
+    .select([
+      'account_id',
+      'idx',
+      sql<string>`to_char(recorded_at AT TIME ZONE 'UTC', ${ISO_MICROS})`.as('recorded_at'),
+      'actor_type',
+      'actor_id',
+      'action',
+      'target_type',
+      'target_id',
+      'cause',
+      'authz',
+      'outcome',
+      'details',
+    ])
     .where('account_id', '=', accountId)
     .where('idx', '>=', q.fromIndex);
   if (q.startTime) query = query.where('recorded_at', '>=', q.startTime);
@@ -204,7 +258,14 @@ export async function searchEntries(db: Executor, accountId: string, q: EntrySea
 }
 
 /** The first numbered entry of the log matching `where` (a condition on audit_entries' columns), in index order. */
-export async function findFirstEntry(db: Executor, accountId: string, where: RawBuilder<unknown>): Promise<NumberedEntry | undefined> {
-  const result = await sql<NumberedEntry>`SELECT ${NUMBERED_ENTRY} FROM audit_entries WHERE account_id = ${accountId} AND ${where} ORDER BY idx LIMIT 1`.execute(db);
+export async function findFirstEntry(
+  db: Executor,
+  accountId: string,
+  where: RawBuilder<unknown>,
+): Promise<NumberedEntry | undefined> {
+  const result =
+    await sql<NumberedEntry>`SELECT ${NUMBERED_ENTRY} FROM audit_entries WHERE account_id = ${accountId} AND ${where} ORDER BY idx LIMIT 1`.execute(
+      db,
+    );
   return result.rows[0];
 }

@@ -21,7 +21,10 @@ const NO_SETTINGS = (accountId: string): AutomationSettings => ({
 });
 
 export async function readAutomation(db: Executor, accountId: string): Promise<AutomationSettings> {
-  return (await db.selectFrom('automation_settings').selectAll().where('account_id', '=', accountId).executeTakeFirst()) ?? NO_SETTINGS(accountId);
+  return (
+    (await db.selectFrom('automation_settings').selectAll().where('account_id', '=', accountId).executeTakeFirst()) ??
+    NO_SETTINGS(accountId)
+  );
 }
 
 /**
@@ -29,21 +32,40 @@ export async function readAutomation(db: Executor, accountId: string): Promise<A
  * executing plan takes it `share`d, so executions run side by side; a pause or a breaker reset takes it
  * for `update`, so it waits for the executions in flight and every later one sees it.
  */
-export async function lockAutomation(db: Executor, accountId: string, mode: 'update' | 'share' = 'update'): Promise<AutomationSettings> {
+export async function lockAutomation(
+  db: Executor,
+  accountId: string,
+  mode: 'update' | 'share' = 'update',
+): Promise<AutomationSettings> {
   const lock = () => {
     const query = db.selectFrom('automation_settings').selectAll().where('account_id', '=', accountId);
     return (mode === 'update' ? query.forUpdate() : query.forShare()).executeTakeFirst();
   };
   const row = await lock();
   if (row) return row;
-  await db.insertInto('automation_settings').values({ account_id: accountId }).onConflict((oc) => oc.column('account_id').doNothing()).execute();
+  await db
+    .insertInto('automation_settings')
+    .values({ account_id: accountId })
+    .onConflict((oc) => oc.column('account_id').doNothing())
+    .execute();
   return (await lock())!;
 }
 
 export function updateAutomation(
   db: Executor,
   accountId: string,
-  changes: Partial<Pick<AutomationSettings, 'paused_at' | 'paused_by' | 'pause_reason' | 'breaker_max_actions' | 'breaker_window_seconds' | 'restore_approvals' | 'approver_group_id'>>,
+  changes: Partial<
+    Pick<
+      AutomationSettings,
+      | 'paused_at'
+      | 'paused_by'
+      | 'pause_reason'
+      | 'breaker_max_actions'
+      | 'breaker_window_seconds'
+      | 'restore_approvals'
+      | 'approver_group_id'
+    >
+  >,
 ): Promise<AutomationSettings> {
   return db
     .updateTable('automation_settings')
@@ -58,8 +80,16 @@ export function listBreakers(db: Executor, accountId: string): Promise<BreakerRo
 }
 
 /** Trips the breaker of `scope`; undefined when it was already tripped. */
-export function tripBreaker(db: Executor, row: { account_id: string; scope: string; trip_plan_id: string; max_actions: number; window_seconds: number }): Promise<BreakerRow | undefined> {
-  return db.insertInto('breakers').values(row).onConflict((oc) => oc.columns(['account_id', 'scope']).doNothing()).returningAll().executeTakeFirst();
+export function tripBreaker(
+  db: Executor,
+  row: { account_id: string; scope: string; trip_plan_id: string; max_actions: number; window_seconds: number },
+): Promise<BreakerRow | undefined> {
+  return db
+    .insertInto('breakers')
+    .values(row)
+    .onConflict((oc) => oc.columns(['account_id', 'scope']).doNothing())
+    .returningAll()
+    .executeTakeFirst();
 }
 
 export function deleteBreakers(db: Executor, accountId: string, scope?: string): Promise<BreakerRow[]> {
@@ -89,7 +119,13 @@ const usedAboveMax = (accountId: string, cap: Cap) => sql`
  * (made under a higher cap): the slots up to the max then undercount the window, and the claim must
  * count it instead (claimSlot).
  */
-function claimSql(accountId: string, cap: Cap, planId: string, candidates: number[] | undefined, onlyIfNoneAbove: boolean) {
+function claimSql(
+  accountId: string,
+  cap: Cap,
+  planId: string,
+  candidates: number[] | undefined,
+  onlyIfNoneAbove: boolean,
+) {
   return sql`
     UPDATE breaker_slots s SET used_at = now(), plan_id = ${planId}
     FROM (SELECT slot, used_at FROM breaker_slots
@@ -114,12 +150,21 @@ export interface Claim {
  * gate reports the slots it did claim, and the caller releases them and takes the slow path (claimSlot).
  */
 export function slotGate(accountId: string, caps: Cap[], planId: string): StatementPrecondition<Claim[]> {
-  const claims = caps.map((cap, i) => sql`${sql.raw(`claim_${i}`)} AS (${claimSql(accountId, cap, planId, probeSlots(cap), true)})`);
-  const union = sql.join(caps.map((_, i) => sql`SELECT scope, slot, previous FROM ${sql.raw(`claim_${i}`)}`), sql` UNION ALL `);
+  const claims = caps.map(
+    (cap, i) => sql`${sql.raw(`claim_${i}`)} AS (${claimSql(accountId, cap, planId, probeSlots(cap), true)})`,
+  );
+  const union = sql.join(
+    caps.map((_, i) => sql`SELECT scope, slot, previous FROM ${sql.raw(`claim_${i}`)}`),
+    sql` UNION ALL `,
+  );
   return {
     ctes: sql`${sql.join(claims, sql`, `)}, precondition AS (SELECT count(*)::int = ${caps.length} AS met, coalesce(json_agg(c), '[]') AS report FROM (${union}) c)`,
     unmet: (report) =>
-      ((report ?? []) as Array<{ scope: string; slot: number; previous: string | null }>).map((c) => ({ scope: c.scope, slot: c.slot, previous: c.previous === null ? null : new Date(c.previous) })),
+      ((report ?? []) as Array<{ scope: string; slot: number; previous: string | null }>).map((c) => ({
+        scope: c.scope,
+        slot: c.slot,
+        previous: c.previous === null ? null : new Date(c.previous),
+      })),
   };
 }
 
@@ -141,16 +186,27 @@ const CAP_LOCK = 0x436f7264; // "Cord"
 export async function claimSlot(db: Executor, accountId: string, cap: Cap, planId: string): Promise<Claim | undefined> {
   const above = await sql<{ above: boolean }>`SELECT ${usedAboveMax(accountId, cap)} AS above`.execute(db);
   if (above.rows[0]!.above) {
-    await sql`SELECT pg_advisory_xact_lock(${CAP_LOCK}::int, hashtext(${accountId} || '/' || ${cap.scope}))`.execute(db);
+    await sql`SELECT pg_advisory_xact_lock(${CAP_LOCK}::int, hashtext(${accountId} || '/' || ${cap.scope}))`.execute(
+      db,
+    );
     // A statement after the lock: its snapshot holds every claim committed by the turns before.
     if ((await countUsedInWindow(db, accountId, cap)) >= cap.max) return undefined;
   }
-  const claim = async (candidates: number[] | undefined) => (await sql<Claim>`WITH claimed AS (${claimSql(accountId, cap, planId, candidates, false)}) SELECT scope, slot, previous FROM claimed`.execute(db)).rows[0];
+  const claim = async (candidates: number[] | undefined) =>
+    (
+      await sql<Claim>`WITH claimed AS (${claimSql(accountId, cap, planId, candidates, false)}) SELECT scope, slot, previous FROM claimed`.execute(
+        db,
+      )
+    ).rows[0];
   const claimed = (await claim(probeSlots(cap))) ?? (await claim(undefined));
   if (claimed) return claimed;
   // None free in this statement's snapshot: make the slots that do not exist yet (waiting for any other
   // plan making them), then look again in a fresh snapshot, which sees every slot committed meanwhile.
-  const made = await sql<{ n: number }>`SELECT coalesce(max(slot), 0)::int AS n FROM breaker_slots WHERE account_id = ${accountId} AND scope = ${cap.scope}`.execute(db);
+  const made = await sql<{
+    n: number;
+  }>`SELECT coalesce(max(slot), 0)::int AS n FROM breaker_slots WHERE account_id = ${accountId} AND scope = ${cap.scope}`.execute(
+    db,
+  );
   const have = made.rows[0]!.n;
   if (have < cap.max) {
     await sql`
@@ -165,14 +221,22 @@ export async function claimSlot(db: Executor, accountId: string, cap: Cap, planI
 
 /** Gives a claimed slot back as it was (the plan did not execute after all). */
 export async function releaseSlot(db: Executor, accountId: string, claimed: Claim): Promise<void> {
-  await db.updateTable('breaker_slots').set({ used_at: claimed.previous, plan_id: null }).where('account_id', '=', accountId).where('scope', '=', claimed.scope).where('slot', '=', claimed.slot).execute();
+  await db
+    .updateTable('breaker_slots')
+    .set({ used_at: claimed.previous, plan_id: null })
+    .where('account_id', '=', accountId)
+    .where('scope', '=', claimed.scope)
+    .where('slot', '=', claimed.slot)
+    .execute();
 }
 
 /** The executions inside the cap's window, in any slot (those above the max included). */
 async function countUsedInWindow(db: Executor, accountId: string, cap: Cap): Promise<number> {
   const result = await sql<{ used: number }>`
     SELECT count(*)::int AS used FROM breaker_slots
-    WHERE account_id = ${accountId} AND scope = ${cap.scope} AND used_at > now() - make_interval(secs => ${cap.windowSeconds})`.execute(db);
+    WHERE account_id = ${accountId} AND scope = ${cap.scope} AND used_at > now() - make_interval(secs => ${cap.windowSeconds})`.execute(
+    db,
+  );
   return result.rows[0]!.used;
 }
 

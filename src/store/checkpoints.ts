@@ -6,22 +6,44 @@ import { asBuffer } from './tree.js';
 export type StoredCheckpoint = Omit<AuditCheckpointsTable, 'signed_at'> & { signed_at: Date };
 
 /** Logs whose tree has grown past their latest checkpoint, with that checkpoint's size and root (if any). */
-export async function listLogsToCheckpoint(db: Executor): Promise<Array<{ account_id: string; tree_size: number; last: { size: number; root: Buffer } | undefined }>> {
-  const { rows } = await sql<{ account_id: string; tree_size: number; last_size: number | null; last_root: Uint8Array | null }>`
+export async function listLogsToCheckpoint(
+  db: Executor,
+): Promise<Array<{ account_id: string; tree_size: number; last: { size: number; root: Buffer } | undefined }>> {
+  const { rows } = await sql<{
+    account_id: string;
+    tree_size: number;
+    last_size: number | null;
+    last_root: Uint8Array | null;
+  }>`
     SELECT l.account_id, l.tree_size, c.size AS last_size, c.root AS last_root
     FROM audit_logs l
     LEFT JOIN LATERAL (SELECT size, root FROM audit_checkpoints WHERE account_id = l.account_id ORDER BY size DESC LIMIT 1) c ON true
     WHERE l.tree_size > coalesce(c.size, 0)`.execute(db);
-  return rows.map((r) => ({ account_id: r.account_id, tree_size: r.tree_size, last: r.last_size === null ? undefined : { size: r.last_size, root: asBuffer(r.last_root!) } }));
+  return rows.map((r) => ({
+    account_id: r.account_id,
+    tree_size: r.tree_size,
+    last: r.last_size === null ? undefined : { size: r.last_size, root: asBuffer(r.last_root!) },
+  }));
 }
 
 /** Records a checkpoint; another node signing the same size first is fine (the note is the same). */
-export async function insertCheckpoint(db: Executor, row: { account_id: string; size: number; root: Buffer; note: string }): Promise<void> {
-  await db.insertInto('audit_checkpoints').values(row).onConflict((oc) => oc.doNothing()).execute();
+export async function insertCheckpoint(
+  db: Executor,
+  row: { account_id: string; size: number; root: Buffer; note: string },
+): Promise<void> {
+  await db
+    .insertInto('audit_checkpoints')
+    .values(row)
+    .onConflict((oc) => oc.doNothing())
+    .execute();
 }
 
 /** The latest checkpoint of a log, or the one at `size`. */
-export async function findCheckpoint(db: Executor, logId: string, size?: number): Promise<StoredCheckpoint | undefined> {
+export async function findCheckpoint(
+  db: Executor,
+  logId: string,
+  size?: number,
+): Promise<StoredCheckpoint | undefined> {
   let query = db.selectFrom('audit_checkpoints').selectAll().where('account_id', '=', logId);
   if (size !== undefined) query = query.where('size', '=', size);
   const row = await query.orderBy('size', 'desc').limit(1).executeTakeFirst();

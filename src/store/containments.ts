@@ -6,25 +6,62 @@ import type { Executor } from './executor.js';
 export type ContainmentRow = Selectable<ContainmentsTable>;
 
 export function findContainment(db: Executor, accountId: string, id: string): Promise<ContainmentRow | undefined> {
-  return db.selectFrom('containments').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+  return db
+    .selectFrom('containments')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .executeTakeFirst();
 }
 
 /** Locks a containment record until the transaction ends; with `skipLocked`, undefined when another holds it. */
-export function lockContainment(db: Executor, accountId: string, id: string, skipLocked = false): Promise<ContainmentRow | undefined> {
-  const query = db.selectFrom('containments').selectAll().where('account_id', '=', accountId).where('id', '=', id).forUpdate();
+export function lockContainment(
+  db: Executor,
+  accountId: string,
+  id: string,
+  skipLocked = false,
+): Promise<ContainmentRow | undefined> {
+  const query = db
+    .selectFrom('containments')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .forUpdate();
   return (skipLocked ? query.skipLocked() : query).executeTakeFirst();
 }
 
 /** The user's open record (there is at most one). */
-export function findOpenContainment(db: Executor, accountId: string, userId: string): Promise<ContainmentRow | undefined> {
-  return db.selectFrom('containments').selectAll().where('account_id', '=', accountId).where('user_id', '=', userId).where('status', '=', 'open').executeTakeFirst();
+export function findOpenContainment(
+  db: Executor,
+  accountId: string,
+  userId: string,
+): Promise<ContainmentRow | undefined> {
+  return db
+    .selectFrom('containments')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('user_id', '=', userId)
+    .where('status', '=', 'open')
+    .executeTakeFirst();
 }
 
-export function findContainmentOfPlan(db: Executor, accountId: string, planId: string): Promise<ContainmentRow | undefined> {
-  return db.selectFrom('containments').selectAll().where('account_id', '=', accountId).where('plan_id', '=', planId).executeTakeFirst();
+export function findContainmentOfPlan(
+  db: Executor,
+  accountId: string,
+  planId: string,
+): Promise<ContainmentRow | undefined> {
+  return db
+    .selectFrom('containments')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('plan_id', '=', planId)
+    .executeTakeFirst();
 }
 
-export function listContainments(db: Executor, q: { accountId: string; status?: 'open' | 'closed' | undefined; limit: number }): Promise<ContainmentRow[]> {
+export function listContainments(
+  db: Executor,
+  q: { accountId: string; status?: 'open' | 'closed' | undefined; limit: number },
+): Promise<ContainmentRow[]> {
   let query = db.selectFrom('containments').selectAll().where('account_id', '=', q.accountId);
   if (q.status) query = query.where('status', '=', q.status);
   return query.orderBy('opened_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
@@ -48,10 +85,20 @@ export function listDueContainments(db: Executor, limit: number): Promise<Contai
 }
 
 /** Closes the open record of a user being deleted (nobody is left to restore); its id, if there was one. */
-export async function closeContainmentOfDeletedUser(db: Executor, accountId: string, userId: string, closedBy: string): Promise<string | null> {
+export async function closeContainmentOfDeletedUser(
+  db: Executor,
+  accountId: string,
+  userId: string,
+  closedBy: string,
+): Promise<string | null> {
   const row = await db
     .updateTable('containments')
-    .set({ status: 'closed', close_reason: 'deleted', closed_by: closedBy, closed_at: sql<Date>`now()` as unknown as Date })
+    .set({
+      status: 'closed',
+      close_reason: 'deleted',
+      closed_by: closedBy,
+      closed_at: sql<Date>`now()` as unknown as Date,
+    })
     .where('account_id', '=', accountId)
     .where('user_id', '=', userId)
     .where('status', '=', 'open')
@@ -61,7 +108,12 @@ export async function closeContainmentOfDeletedUser(db: Executor, accountId: str
 }
 
 export async function markRestoreRequested(db: Executor, accountId: string, id: string): Promise<void> {
-  await db.updateTable('containments').set({ restore_requested_at: sql<Date>`now()` as unknown as Date }).where('account_id', '=', accountId).where('id', '=', id).execute();
+  await db
+    .updateTable('containments')
+    .set({ restore_requested_at: sql<Date>`now()` as unknown as Date })
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .execute();
 }
 
 /** What a restore verifies and reports drift against: the user's state, role, memberships, live sessions and pending suspension plans. */
@@ -92,6 +144,8 @@ export async function readRestoreState(
            (SELECT count(*)::int FROM plans p
              WHERE p.account_id = u.account_id AND p.subject_user_id = u.id AND p.status = 'pending_approval' AND p.action = 'suspend') AS pending_suspensions,
            (SELECT row_to_json(c) FROM containments c WHERE c.account_id = u.account_id AND c.id = ${opts.containmentId ?? null}) AS containment
-    FROM users u WHERE u.account_id = ${accountId} AND u.id = ${userId} ${opts.lock ? sql`FOR UPDATE OF u` : sql``} ${opts.lock === 'skip_locked' ? sql`SKIP LOCKED` : sql``}`.execute(db);
+    FROM users u WHERE u.account_id = ${accountId} AND u.id = ${userId} ${opts.lock ? sql`FOR UPDATE OF u` : sql``} ${opts.lock === 'skip_locked' ? sql`SKIP LOCKED` : sql``}`.execute(
+    db,
+  );
   return result.rows[0];
 }

@@ -17,12 +17,22 @@ export function isDataError(error: unknown): boolean {
  */
 const UNAVAILABLE_SQLSTATES = /^(57P0[123]|53300|08[0-9A-Z]{3})$/;
 /** Socket errors of a connection that failed or broke. */
-const SOCKET_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const SOCKET_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 /**
  * What pg (and pg-pool) say when a connection ends under a query, a broken client is used again, or no
  * connection could be had in time: these carry no code.
  */
-const DRIVER_MESSAGES = /^(Connection terminated|Client has encountered a connection error and is not queryable|timeout exceeded when trying to connect)/;
+const DRIVER_MESSAGES =
+  /^(Connection terminated|Client has encountered a connection error and is not queryable|timeout exceeded when trying to connect)/;
 
 /**
  * True when `error` says the database could not be reached or the connection was lost, rather than that

@@ -2,7 +2,10 @@ import { sql } from 'kysely';
 import type { Group } from '../storage/schema.js';
 import type { Executor } from './executor.js';
 
-export function insertGroups(db: Executor, rows: Array<{ account_id: string; id: string; name: string }>): Promise<Group[]> {
+export function insertGroups(
+  db: Executor,
+  rows: Array<{ account_id: string; id: string; name: string }>,
+): Promise<Group[]> {
   return db.insertInto('groups').values(rows).returningAll().execute();
 }
 
@@ -12,12 +15,21 @@ export function findGroupsByName(db: Executor, accountId: string, names: string[
     .selectFrom('groups')
     .selectAll()
     .where('account_id', '=', accountId)
-    .where(sql<string>`lower(name)`, 'in', names.map((n) => n.toLowerCase()))
+    .where(
+      sql<string>`lower(name)`,
+      'in',
+      names.map((n) => n.toLowerCase()),
+    )
     .execute();
 }
 
 export function findGroupById(db: Executor, accountId: string, id: string): Promise<Group | undefined> {
-  return db.selectFrom('groups').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+  return db
+    .selectFrom('groups')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .executeTakeFirst();
 }
 
 export function listGroups(db: Executor, accountId: string): Promise<Group[]> {
@@ -44,7 +56,12 @@ export async function insertMemberships(
   return added;
 }
 
-export async function deleteMembership(db: Executor, accountId: string, groupId: string, userId: string): Promise<boolean> {
+export async function deleteMembership(
+  db: Executor,
+  accountId: string,
+  groupId: string,
+  userId: string,
+): Promise<boolean> {
   const result = await db
     .deleteFrom('group_members')
     .where('account_id', '=', accountId)
@@ -66,19 +83,36 @@ export async function listGroupIdsOfUser(db: Executor, accountId: string, userId
 }
 
 export async function isMember(db: Executor, accountId: string, groupId: string, userId: string): Promise<boolean> {
-  const row = await db.selectFrom('group_members').select('user_id').where('account_id', '=', accountId).where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst();
+  const row = await db
+    .selectFrom('group_members')
+    .select('user_id')
+    .where('account_id', '=', accountId)
+    .where('group_id', '=', groupId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
   return row !== undefined;
 }
 
 /** The ids of a group's members, in id order. */
 export async function listMemberIds(db: Executor, accountId: string, groupId: string): Promise<string[]> {
-  const rows = await db.selectFrom('group_members').select('user_id').where('account_id', '=', accountId).where('group_id', '=', groupId).orderBy('user_id').execute();
+  const rows = await db
+    .selectFrom('group_members')
+    .select('user_id')
+    .where('account_id', '=', accountId)
+    .where('group_id', '=', groupId)
+    .orderBy('user_id')
+    .execute();
   return rows.map((r) => r.user_id);
 }
 
 /** Deletes a group; its memberships go with it (ON DELETE CASCADE). Returns the group, or undefined. */
 export function deleteGroupRow(db: Executor, accountId: string, id: string): Promise<Group | undefined> {
-  return db.deleteFrom('groups').where('account_id', '=', accountId).where('id', '=', id).returningAll().executeTakeFirst();
+  return db
+    .deleteFrom('groups')
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
 }
 
 /** How many of a group's members hold a role above MEMBER. */

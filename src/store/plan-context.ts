@@ -32,7 +32,12 @@ export async function admitSignal(
 ): Promise<{ stored: { id: string; received_at: Date } | undefined; candidates: Candidate[] }> {
   const { signal } = options;
   const lower = (v: string | undefined) => (v === undefined ? null : v.toLowerCase());
-  const [uid, email, upn, username] = [hints.user_id ?? null, lower(hints.email), lower(hints.upn), lower(hints.username)];
+  const [uid, email, upn, username] = [
+    hints.user_id ?? null,
+    lower(hints.email),
+    lower(hints.upn),
+    lower(hints.username),
+  ];
   const insert = signal
     ? sql`INSERT INTO signals (account_id, id, source_id, external_id, type, title, severity, confidence, subject, tags, observed_at, raw, raw_truncated)
           VALUES (${signal.account_id}, ${signal.id}, ${signal.source_id}, ${signal.external_id}, ${signal.type}, ${signal.title}, ${signal.severity},
@@ -79,7 +84,12 @@ export interface PlanContext {
  * `lock` is false, see guards/blast-radius.ts), the current policy and playbooks, tripped breakers,
  * and the subject's groups, fellow owners and open plans.
  */
-export async function loadPlanContext(db: Executor, accountId: string, subjectId: string | null, lock: boolean): Promise<PlanContext> {
+export async function loadPlanContext(
+  db: Executor,
+  accountId: string,
+  subjectId: string | null,
+  lock: boolean,
+): Promise<PlanContext> {
   const result = await sql<{
     automation: Record<string, unknown> | null;
     policy: Record<string, unknown> | null;

@@ -17,9 +17,10 @@ export async function insertPlanWithEntries(
   entries: AuditEntryValues[],
   verifySuspended?: string,
 ): Promise<PlanRow | undefined> {
-  const verified = verifySuspended === undefined
-    ? sql`true`
-    : sql`EXISTS (SELECT 1 FROM users u WHERE u.account_id = ${row.account_id} AND u.id = ${verifySuspended} AND u.state = 'SUSPENDED'
+  const verified =
+    verifySuspended === undefined
+      ? sql`true`
+      : sql`EXISTS (SELECT 1 FROM users u WHERE u.account_id = ${row.account_id} AND u.id = ${verifySuspended} AND u.state = 'SUSPENDED'
                   AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.account_id = u.account_id AND s.user_id = u.id AND s.revoked_at IS NULL
                                   AND (s.expires_at IS NULL OR s.expires_at > now())))`;
   const result = await sql<PlanRow>`
@@ -37,14 +38,21 @@ export async function insertPlanWithEntries(
 }
 
 /** A plan to store: a row without its creation time, the verdicts and requester as JSON text. */
-export type PlanValues = Omit<PlanRow, 'created_at' | 'verdicts' | 'requested_by'> & { verdicts: string; requested_by: string };
+export type PlanValues = Omit<PlanRow, 'created_at' | 'verdicts' | 'requested_by'> & {
+  verdicts: string;
+  requested_by: string;
+};
 
 export function findPlan(db: Executor, accountId: string, id: string): Promise<PlanRow | undefined> {
   return db.selectFrom('plans').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
 }
 
 /** The restore plan of a containment that waits for approvals, if any. */
-export function findPendingRestorePlan(db: Executor, accountId: string, containmentId: string): Promise<PlanRow | undefined> {
+export function findPendingRestorePlan(
+  db: Executor,
+  accountId: string,
+  containmentId: string,
+): Promise<PlanRow | undefined> {
   return db
     .selectFrom('plans')
     .selectAll()
@@ -56,7 +64,12 @@ export function findPendingRestorePlan(db: Executor, accountId: string, containm
 }
 
 export function findPlanOfSignal(db: Executor, accountId: string, signalId: string): Promise<PlanRow | undefined> {
-  return db.selectFrom('plans').selectAll().where('account_id', '=', accountId).where('signal_id', '=', signalId).executeTakeFirst();
+  return db
+    .selectFrom('plans')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('signal_id', '=', signalId)
+    .executeTakeFirst();
 }
 
 /** The subjects of the plans a trip (named by the plan that tripped the breaker) held back. */

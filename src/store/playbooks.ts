@@ -19,7 +19,13 @@ export function latestPlaybooks(db: Executor, accountId: string): Promise<Playbo
 }
 
 export function playbookHistory(db: Executor, accountId: string, name: string): Promise<PlaybookRow[]> {
-  return db.selectFrom('playbooks').selectAll().where('account_id', '=', accountId).where('name', '=', name).orderBy('version', 'desc').execute();
+  return db
+    .selectFrom('playbooks')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('name', '=', name)
+    .orderBy('version', 'desc')
+    .execute();
 }
 
 /**
@@ -30,31 +36,72 @@ export async function lockDocumentName(db: Executor, accountId: string, name: st
   await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`${accountId}/${name}`}, 0))`.execute(db);
 }
 
-export function insertPlaybookVersion(db: Executor, row: { account_id: string; name: string; version: number; content_hash: string; document: string; created_by: string }): Promise<PlaybookRow> {
+export function insertPlaybookVersion(
+  db: Executor,
+  row: {
+    account_id: string;
+    name: string;
+    version: number;
+    content_hash: string;
+    document: string;
+    created_by: string;
+  },
+): Promise<PlaybookRow> {
   return db.insertInto('playbooks').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
 export function latestPolicy(db: Executor, accountId: string): Promise<PolicyRow | undefined> {
-  return db.selectFrom('protection_policies').selectAll().where('account_id', '=', accountId).orderBy('version', 'desc').limit(1).executeTakeFirst();
+  return db
+    .selectFrom('protection_policies')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .orderBy('version', 'desc')
+    .limit(1)
+    .executeTakeFirst();
 }
 
 export function policyHistory(db: Executor, accountId: string): Promise<PolicyRow[]> {
-  return db.selectFrom('protection_policies').selectAll().where('account_id', '=', accountId).orderBy('version', 'desc').execute();
+  return db
+    .selectFrom('protection_policies')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .orderBy('version', 'desc')
+    .execute();
 }
 
-export function insertPolicyVersion(db: Executor, row: { account_id: string; version: number; content_hash: string; document: string; created_by: string }): Promise<PolicyRow> {
+export function insertPolicyVersion(
+  db: Executor,
+  row: { account_id: string; version: number; content_hash: string; document: string; created_by: string },
+): Promise<PolicyRow> {
   return db.insertInto('protection_policies').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function findPlaybookHash(db: Executor, accountId: string, name: string, version: number): Promise<string | undefined> {
-  const row = await db.selectFrom('playbooks').select('content_hash').where('account_id', '=', accountId).where('name', '=', name).where('version', '=', version).executeTakeFirst();
+export async function findPlaybookHash(
+  db: Executor,
+  accountId: string,
+  name: string,
+  version: number,
+): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('playbooks')
+    .select('content_hash')
+    .where('account_id', '=', accountId)
+    .where('name', '=', name)
+    .where('version', '=', version)
+    .executeTakeFirst();
   return row?.content_hash;
 }
 
 /** A playbook's newest version (if any) and the policy's newest version, in one read: what a pending plan's digest is recomputed from. */
-export async function readDigestInputs(db: Executor, accountId: string, playbookName: string | null): Promise<{ playbook: PlaybookRow | null; policy: Pick<PolicyRow, 'version' | 'document'> | null }> {
+export async function readDigestInputs(
+  db: Executor,
+  accountId: string,
+  playbookName: string | null,
+): Promise<{ playbook: PlaybookRow | null; policy: Pick<PolicyRow, 'version' | 'document'> | null }> {
   const result = await sql<{ playbook: PlaybookRow | null; policy: Pick<PolicyRow, 'version' | 'document'> | null }>`
     SELECT (SELECT row_to_json(p) FROM (SELECT * FROM playbooks WHERE account_id = ${accountId} AND name = ${playbookName} ORDER BY version DESC LIMIT 1) p) AS playbook,
-           (SELECT row_to_json(q) FROM (SELECT version, document FROM protection_policies WHERE account_id = ${accountId} ORDER BY version DESC LIMIT 1) q) AS policy`.execute(db);
+           (SELECT row_to_json(q) FROM (SELECT version, document FROM protection_policies WHERE account_id = ${accountId} ORDER BY version DESC LIMIT 1) q) AS policy`.execute(
+    db,
+  );
   return result.rows[0]!;
 }

@@ -9,7 +9,12 @@ export function insertSession(
   return db.insertInto('sessions').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export function revokeSession(db: Executor, accountId: string, id: string, reason: string): Promise<Session | undefined> {
+export function revokeSession(
+  db: Executor,
+  accountId: string,
+  id: string,
+  reason: string,
+): Promise<Session | undefined> {
   return db
     .updateTable('sessions')
     .set({ revoked_at: sql<Date>`now()` as unknown as Date, revoke_reason: reason })
@@ -31,10 +36,15 @@ export function listSessionsOfUser(db: Executor, accountId: string, userId: stri
     .execute();
 }
 
-export type SignedInSession = Session & { user: Pick<User, 'email' | 'display_name' | 'role' | 'password_change_required'> };
+export type SignedInSession = Session & {
+  user: Pick<User, 'email' | 'display_name' | 'role' | 'password_change_required'>;
+};
 
 /** The live sign-in session a token hash names: not revoked, not expired, of an active user. */
-export async function findLiveSessionByTokenHash(db: Executor, tokenHash: string): Promise<SignedInSession | undefined> {
+export async function findLiveSessionByTokenHash(
+  db: Executor,
+  tokenHash: string,
+): Promise<SignedInSession | undefined> {
   const row = await db
     .selectFrom('sessions as s')
     .innerJoin('users as u', (join) => join.onRef('u.account_id', '=', 's.account_id').onRef('u.id', '=', 's.user_id'))
@@ -51,7 +61,13 @@ export async function findLiveSessionByTokenHash(db: Executor, tokenHash: string
 }
 
 /** Revokes every live session of a user (but `keep`, when given); returns their ids. */
-export async function revokeSessionsOfUser(db: Executor, accountId: string, userId: string, reason: string, keep?: string): Promise<string[]> {
+export async function revokeSessionsOfUser(
+  db: Executor,
+  accountId: string,
+  userId: string,
+  reason: string,
+  keep?: string,
+): Promise<string[]> {
   const rows = await db
     .updateTable('sessions')
     .set({ revoked_at: sql<Date>`now()` as unknown as Date, revoke_reason: reason })

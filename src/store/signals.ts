@@ -11,7 +11,12 @@ export function insertSource(db: Executor, row: Insertable<SignalSourcesTable>):
 }
 
 export function findSource(db: Executor, accountId: string, id: string): Promise<SignalSource | undefined> {
-  return db.selectFrom('signal_sources').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+  return db
+    .selectFrom('signal_sources')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .executeTakeFirst();
 }
 
 export function listSources(db: Executor, accountId: string): Promise<SignalSource[]> {
@@ -28,7 +33,12 @@ export function disableSource(db: Executor, accountId: string, id: string): Prom
     .executeTakeFirst();
 }
 
-export function findSignalByExternalId(db: Executor, accountId: string, sourceId: string, externalId: string): Promise<SignalRow | undefined> {
+export function findSignalByExternalId(
+  db: Executor,
+  accountId: string,
+  sourceId: string,
+  externalId: string,
+): Promise<SignalRow | undefined> {
   return db
     .selectFrom('signals')
     .selectAll()
@@ -39,23 +49,49 @@ export function findSignalByExternalId(db: Executor, accountId: string, sourceId
 }
 
 export function findSignal(db: Executor, accountId: string, id: string): Promise<SignalRow | undefined> {
-  return db.selectFrom('signals').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst();
+  return db
+    .selectFrom('signals')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .executeTakeFirst();
 }
 
 /** Records a signed request's signature for the replay window; false when it was already seen (a replay). */
-export async function claimSignature(db: Executor, accountId: string, sourceId: string, signatureHash: string, windowSeconds: number): Promise<boolean> {
+export async function claimSignature(
+  db: Executor,
+  accountId: string,
+  sourceId: string,
+  signatureHash: string,
+  windowSeconds: number,
+): Promise<boolean> {
   // Expired claims of this source go first (the index keeps this cheap), so the table holds one window.
-  await db.deleteFrom('signal_source_replays').where('account_id', '=', accountId).where('source_id', '=', sourceId).where('expires_at', '<', sql<Date>`now()`).execute();
+  await db
+    .deleteFrom('signal_source_replays')
+    .where('account_id', '=', accountId)
+    .where('source_id', '=', sourceId)
+    .where('expires_at', '<', sql<Date>`now()`)
+    .execute();
   const row = await db
     .insertInto('signal_source_replays')
-    .values({ account_id: accountId, source_id: sourceId, signature_hash: signatureHash, expires_at: sql<Date>`now() + make_interval(secs => ${windowSeconds * 2})` as unknown as Date })
+    .values({
+      account_id: accountId,
+      source_id: sourceId,
+      signature_hash: signatureHash,
+      expires_at: sql<Date>`now() + make_interval(secs => ${windowSeconds * 2})` as unknown as Date,
+    })
     .onConflict((oc) => oc.columns(['account_id', 'source_id', 'signature_hash']).doNothing())
     .returning('signature_hash')
     .executeTakeFirst();
   return row !== undefined;
 }
 
-export function findSourceByTokenHash(db: Executor, accountId: string, id: string, tokenHash: string): Promise<SignalSource | undefined> {
+export function findSourceByTokenHash(
+  db: Executor,
+  accountId: string,
+  id: string,
+  tokenHash: string,
+): Promise<SignalSource | undefined> {
   return db
     .selectFrom('signal_sources')
     .selectAll()

@@ -3,8 +3,16 @@ import type { UserRole } from '../storage/schema.js';
 import type { Executor } from './executor.js';
 
 /** Records a revocation; false when the token was already revoked. */
-export async function insertRevocation(db: Executor, row: { account_id: string; jti: string; client_id: string; expires_at: Date }): Promise<boolean> {
-  const inserted = await db.insertInto('revoked_tokens').values(row).onConflict((oc) => oc.doNothing()).returning('jti').execute();
+export async function insertRevocation(
+  db: Executor,
+  row: { account_id: string; jti: string; client_id: string; expires_at: Date },
+): Promise<boolean> {
+  const inserted = await db
+    .insertInto('revoked_tokens')
+    .values(row)
+    .onConflict((oc) => oc.doNothing())
+    .returning('jti')
+    .execute();
   return inserted.length > 0;
 }
 
@@ -47,9 +55,21 @@ export interface TokenStandingRow {
  * is still in force (not revoked; unretired, or retired less than `keyWindowSeconds` ago), and the app's
  * constraints. Answers in input order.
  */
-export async function tokenStandings(db: Executor, tokens: TokenRef[], keyWindowSeconds: number): Promise<TokenStandingRow[]> {
+export async function tokenStandings(
+  db: Executor,
+  tokens: TokenRef[],
+  keyWindowSeconds: number,
+): Promise<TokenStandingRow[]> {
   const { rows } = await sql<
-    { revoked: boolean; app_active: boolean; key_in_force: boolean; app_id: string | null; created_by: string | null; created_by_role: UserRole | null; maker_role: UserRole | null } & Partial<AppConstraints>
+    {
+      revoked: boolean;
+      app_active: boolean;
+      key_in_force: boolean;
+      app_id: string | null;
+      created_by: string | null;
+      created_by_role: UserRole | null;
+      maker_role: UserRole | null;
+    } & Partial<AppConstraints>
   >`
     SELECT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.account_id = t.account_id AND r.jti = t.jti) AS revoked,
            a.id IS NOT NULL AND a.disabled_at IS NULL AS app_active,
@@ -85,15 +105,39 @@ const SWEEP_EVERY = 64;
 const sweepDue = () => Math.random() < 1 / SWEEP_EVERY;
 
 /** Records a client assertion's jti; false when it was seen before (a replay). */
-export async function recordAssertionJti(db: Executor, row: { account_id: string; client_id: string; jti: string; expires_at: Date }): Promise<boolean> {
-  if (sweepDue()) await db.deleteFrom('client_assertion_jtis').where('expires_at', '<', sql<Date>`now()`).execute();
-  const inserted = await db.insertInto('client_assertion_jtis').values(row).onConflict((oc) => oc.doNothing()).returning('jti').execute();
+export async function recordAssertionJti(
+  db: Executor,
+  row: { account_id: string; client_id: string; jti: string; expires_at: Date },
+): Promise<boolean> {
+  if (sweepDue())
+    await db
+      .deleteFrom('client_assertion_jtis')
+      .where('expires_at', '<', sql<Date>`now()`)
+      .execute();
+  const inserted = await db
+    .insertInto('client_assertion_jtis')
+    .values(row)
+    .onConflict((oc) => oc.doNothing())
+    .returning('jti')
+    .execute();
   return inserted.length > 0;
 }
 
 /** Records a DPoP proof's jti for its key; false on a replay. */
-export async function recordDpopJti(db: Executor, row: { jkt: string; jti: string; expires_at: Date }): Promise<boolean> {
-  if (sweepDue()) await db.deleteFrom('dpop_proof_jtis').where('expires_at', '<', sql<Date>`now()`).execute();
-  const inserted = await db.insertInto('dpop_proof_jtis').values(row).onConflict((oc) => oc.doNothing()).returning('jti').execute();
+export async function recordDpopJti(
+  db: Executor,
+  row: { jkt: string; jti: string; expires_at: Date },
+): Promise<boolean> {
+  if (sweepDue())
+    await db
+      .deleteFrom('dpop_proof_jtis')
+      .where('expires_at', '<', sql<Date>`now()`)
+      .execute();
+  const inserted = await db
+    .insertInto('dpop_proof_jtis')
+    .values(row)
+    .onConflict((oc) => oc.doNothing())
+    .returning('jti')
+    .execute();
   return inserted.length > 0;
 }

@@ -34,7 +34,12 @@ export function findUserById(db: Executor, accountId: string, id: string): Promi
  * Reads the user and locks its row until the transaction ends: `update` to change it, `share` to rely on
  * its state (e.g. before opening a session) while keeping writers out.
  */
-export function lockUserById(db: Executor, accountId: string, id: string, mode: 'update' | 'share' = 'update'): Promise<User | undefined> {
+export function lockUserById(
+  db: Executor,
+  accountId: string,
+  id: string,
+  mode: 'update' | 'share' = 'update',
+): Promise<User | undefined> {
   const query = db.selectFrom('users').selectAll().where('account_id', '=', accountId).where('id', '=', id);
   return (mode === 'update' ? query.forUpdate() : query.forShare()).executeTakeFirst();
 }
@@ -98,7 +103,17 @@ export interface ListUsersQuery {
 
 /** What a listed user carries: everything but the credentials, which a list never needs. */
 export type ListedUser = Pick<User, (typeof LISTED_COLUMNS)[number]>;
-const LISTED_COLUMNS = ['account_id', 'id', 'email', 'display_name', 'state', 'role', 'externally_managed', 'created_at', 'updated_at'] as const;
+const LISTED_COLUMNS = [
+  'account_id',
+  'id',
+  'email',
+  'display_name',
+  'state',
+  'role',
+  'externally_managed',
+  'created_at',
+  'updated_at',
+] as const;
 
 /** Users in id order; id order is stable while users are added or change state. */
 export function listUsers(db: Executor, q: ListUsersQuery): Promise<ListedUser[]> {
@@ -192,7 +207,11 @@ export async function applyUserState<T = never>(
 }
 
 /** The `containment` CTE of applyUserState: a suspension opens the user's record, a reactivation closes it. */
-function containmentCte(accountId: string, userId: string, change: { open: OpenContainment } | { close: CloseContainment }) {
+function containmentCte(
+  accountId: string,
+  userId: string,
+  change: { open: OpenContainment } | { close: CloseContainment },
+) {
   if ('open' in change) {
     const { open } = change;
     return sql`containment AS (
@@ -219,7 +238,12 @@ function containmentCte(accountId: string, userId: string, change: { open: OpenC
  * Sets a user's generated sign-in credentials (the seed already sealed): the password must be changed at
  * the next sign-in. Clears the backoff and the used TOTP steps.
  */
-export function setUserCredentials(db: Executor, accountId: string, id: string, creds: { password_hash: string; totp_secret_enc: string }): Promise<User | undefined> {
+export function setUserCredentials(
+  db: Executor,
+  accountId: string,
+  id: string,
+  creds: { password_hash: string; totp_secret_enc: string },
+): Promise<User | undefined> {
   return db
     .updateTable('users')
     .set({
@@ -252,7 +276,9 @@ export function claimSignInAttempt(db: Executor, accountId: string, email: strin
     })
     .where('account_id', '=', accountId)
     .where(sql<string>`lower(email)`, '=', email.toLowerCase())
-    .where((eb) => eb.or([eb('sign_in_blocked_until', 'is', null), eb('sign_in_blocked_until', '<=', sql<Date>`now()`)]))
+    .where((eb) =>
+      eb.or([eb('sign_in_blocked_until', 'is', null), eb('sign_in_blocked_until', '<=', sql<Date>`now()`)]),
+    )
     .returningAll()
     .executeTakeFirst();
 }
@@ -278,7 +304,13 @@ export function completeSignIn(db: Executor, accountId: string, id: string, step
  * Replaces the password `current_hash` with one the user chose (no change required any more) and resets
  * the failed-attempt count. Undefined when the password changed meanwhile (a reset, or a concurrent change).
  */
-export function setChosenPassword(db: Executor, accountId: string, id: string, currentHash: string, newHash: string): Promise<User | undefined> {
+export function setChosenPassword(
+  db: Executor,
+  accountId: string,
+  id: string,
+  currentHash: string,
+  newHash: string,
+): Promise<User | undefined> {
   return db
     .updateTable('users')
     .set({
@@ -310,7 +342,11 @@ export async function analyzeDirectory(db: Executor): Promise<void> {
 }
 
 /** A user's state and live sessions, in one read: the response engine's verification that a suspension took. */
-export async function readStateAndLiveSessions(db: Executor, accountId: string, userId: string): Promise<{ state: UserState; live_sessions: number } | undefined> {
+export async function readStateAndLiveSessions(
+  db: Executor,
+  accountId: string,
+  userId: string,
+): Promise<{ state: UserState; live_sessions: number } | undefined> {
   const result = await sql<{ state: UserState; live_sessions: string }>`
     SELECT u.state, (SELECT count(*) FROM sessions s
                      WHERE s.account_id = u.account_id AND s.user_id = u.id AND s.revoked_at IS NULL

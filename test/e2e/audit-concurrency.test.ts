@@ -3,7 +3,15 @@ import type { Core } from '../../src/core.js';
 import { openCheckpoint } from '../../src/audit/checkpoint.js';
 import { logOrigin } from '../../src/audit/checkpointer.js';
 import { leafHashOf } from '../../src/audit/leaf.js';
-import { consistencyPlan, nodesCompletedBy, resolvePlan, rootAt, verifyConsistency, type Hash, type NodeReader } from '../../src/audit/merkle.js';
+import {
+  consistencyPlan,
+  nodesCompletedBy,
+  resolvePlan,
+  rootAt,
+  verifyConsistency,
+  type Hash,
+  type NodeReader,
+} from '../../src/audit/merkle.js';
 import { parseVerifierKey } from '../../src/audit/note.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { getLogSize, readNumberedEntries } from '../../src/store/audit.js';
@@ -30,11 +38,20 @@ describe.skipIf(!BACKENDS.includes('postgres'))('two nodes appending to one audi
   it('keeps the log dense and every checkpoint consistent with the one before', async () => {
     const [a, b] = nodes as [Core, Core];
     expect(a.checkpointKey.verifierKey).toBe(b.checkpointKey.verifierKey); // one key in the database for both
-    const { account } = await createAccount(a.directory, testCtx, { name: 'Shared', owner: { email: 'o@shared.example', display_name: 'O' } });
+    const { account } = await createAccount(a.directory, testCtx, {
+      name: 'Shared',
+      owner: { email: 'o@shared.example', display_name: 'O' },
+    });
     for (let round = 0; round < 8; round++) {
       await Promise.all(
         Array.from({ length: 60 }, (_, i) =>
-          nodes[i % 2]!.audit.record({ accountId: account.id, ctx: testCtx, action: 'user.read', target: { type: 'user', id: `R${round}-${i}` }, outcome: 'read' }),
+          nodes[i % 2]!.audit.record({
+            accountId: account.id,
+            ctx: testCtx,
+            action: 'user.read',
+            target: { type: 'user', id: `R${round}-${i}` },
+            outcome: 'read',
+          }),
         ),
       );
       await new Promise((resolve) => setTimeout(resolve, 80)); // let the checkpointers sign a few sizes
@@ -52,10 +69,16 @@ describe.skipIf(!BACKENDS.includes('postgres'))('two nodes appending to one audi
     const leaves: Hash[] = entries.map(leafHashOf);
     const memory = new Map<string, Hash>();
     const fromMemory: NodeReader = async (ids) => ids.map(({ level, index }) => memory.get(`${level}/${index}`)!);
-    for (const node of await nodesCompletedBy(0, leaves, fromMemory)) memory.set(`${node.level}/${node.index}`, node.hash);
+    for (const node of await nodesCompletedBy(0, leaves, fromMemory))
+      memory.set(`${node.level}/${node.index}`, node.hash);
     expect((await rootAt(size, read)).equals(await rootAt(size, fromMemory))).toBe(true);
 
-    const checkpoints = await db.selectFrom('audit_checkpoints').selectAll().where('account_id', '=', account.id).orderBy('size').execute();
+    const checkpoints = await db
+      .selectFrom('audit_checkpoints')
+      .selectAll()
+      .where('account_id', '=', account.id)
+      .orderBy('size')
+      .execute();
     expect(checkpoints.length).toBeGreaterThan(3);
     expect(checkpoints.at(-1)!.size).toBe(size);
     const key = parseVerifierKey(a.checkpointKey.verifierKey);

@@ -27,37 +27,112 @@ describeBackends('no secret reaches the audit log or the logs', (backend) => {
 
   it('keeps passwords, TOTP seeds and codes, session tokens, client secrets and access tokens out', async () => {
     const secrets: string[] = [];
-    const { account, owner, ownerCredentials } = await createAccount(core.directory, testCtx, { name: 'S', owner: { email: 'o@s.example', display_name: 'O' } });
+    const { account, owner, ownerCredentials } = await createAccount(core.directory, testCtx, {
+      name: 'S',
+      owner: { email: 'o@s.example', display_name: 'O' },
+    });
     secrets.push(ownerCredentials.password, ownerCredentials.totpSecret);
     const code = totpCode(base32Decode(ownerCredentials.totpSecret), timeStep(Date.now() / 1000));
-    const wrong = await server.inject({ method: 'POST', url: '/v1/auth/sessions', payload: { email: owner.email, password: 'Wrong-Password-123', totp: '000001' } });
+    const wrong = await server.inject({
+      method: 'POST',
+      url: '/v1/auth/sessions',
+      payload: { email: owner.email, password: 'Wrong-Password-123', totp: '000001' },
+    });
     expect(wrong.statusCode).toBe(401);
     secrets.push('Wrong-Password-123');
-    const signedIn = (await server.inject({ method: 'POST', url: '/v1/auth/sessions', payload: { email: owner.email, password: ownerCredentials.password, totp: code } })).json();
+    const signedIn = (
+      await server.inject({
+        method: 'POST',
+        url: '/v1/auth/sessions',
+        payload: { email: owner.email, password: ownerCredentials.password, totp: code },
+      })
+    ).json();
     const session = { authorization: `Bearer ${signedIn.session_token}` };
     secrets.push(signedIn.session_token);
     // The generated password must be replaced before anything else; neither may reach a log.
-    const changed = await server.inject({ method: 'POST', url: '/v1/auth/password', headers: session, payload: { current_password: ownerCredentials.password, new_password: 'Owner-Chosen-Password-1' } });
+    const changed = await server.inject({
+      method: 'POST',
+      url: '/v1/auth/password',
+      headers: session,
+      payload: { current_password: ownerCredentials.password, new_password: 'Owner-Chosen-Password-1' },
+    });
     expect(changed.statusCode).toBe(200);
     secrets.push('Owner-Chosen-Password-1');
 
-    const app = (await server.inject({ method: 'POST', url: `/v1/accounts/${account.id}/apps`, headers: session, payload: { name: 'soar', permissions: ['users:read', 'audit:read'] } })).json();
-    const rotated = (await server.inject({ method: 'POST', url: `/v1/accounts/${account.id}/apps/${app.id}:rotateSecret`, headers: session })).json();
+    const app = (
+      await server.inject({
+        method: 'POST',
+        url: `/v1/accounts/${account.id}/apps`,
+        headers: session,
+        payload: { name: 'soar', permissions: ['users:read', 'audit:read'] },
+      })
+    ).json();
+    const rotated = (
+      await server.inject({
+        method: 'POST',
+        url: `/v1/accounts/${account.id}/apps/${app.id}:rotateSecret`,
+        headers: session,
+      })
+    ).json();
     secrets.push(app.client_secret, rotated.client_secret);
     const basic = `Basic ${Buffer.from(`${app.client_id}:${rotated.client_secret}`).toString('base64')}`;
     const form = { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' };
-    const badSecret = await server.inject({ method: 'POST', url: '/oauth/token', headers: { ...form, authorization: `Basic ${Buffer.from(`${app.client_id}:guessed-secret-value`).toString('base64')}` }, payload: 'grant_type=client_credentials' });
+    const badSecret = await server.inject({
+      method: 'POST',
+      url: '/oauth/token',
+      headers: {
+        ...form,
+        authorization: `Basic ${Buffer.from(`${app.client_id}:guessed-secret-value`).toString('base64')}`,
+      },
+      payload: 'grant_type=client_credentials',
+    });
     expect(badSecret.statusCode).toBe(401);
     secrets.push('guessed-secret-value');
-    const token = (await server.inject({ method: 'POST', url: '/v1/oauth/token', headers: form, payload: 'grant_type=client_credentials' })).json().access_token as string;
+    const token = (
+      await server.inject({
+        method: 'POST',
+        url: '/v1/oauth/token',
+        headers: form,
+        payload: 'grant_type=client_credentials',
+      })
+    ).json().access_token as string;
     secrets.push(token);
-    expect((await server.inject({ method: 'POST', url: '/oauth/introspect', headers: form, payload: `token=${token}` })).json().active).toBe(true);
+    expect(
+      (
+        await server.inject({ method: 'POST', url: '/oauth/introspect', headers: form, payload: `token=${token}` })
+      ).json().active,
+    ).toBe(true);
     // The Users API and directory administration, as the app and as the person: both audit every call.
-    expect((await server.inject({ url: `/v1/accounts/${account.id}/users/${owner.id}`, headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(200);
-    expect((await server.inject({ method: 'POST', url: `/v1/accounts/${account.id}/users`, headers: session, payload: { email: 'new@s.example', display_name: 'New' } })).statusCode).toBe(200);
-    expect((await server.inject({ method: 'POST', url: '/oauth/revoke', headers: form, payload: `token=${token}` })).statusCode).toBe(200);
+    expect(
+      (
+        await server.inject({
+          url: `/v1/accounts/${account.id}/users/${owner.id}`,
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).statusCode,
+    ).toBe(200);
+    expect(
+      (
+        await server.inject({
+          method: 'POST',
+          url: `/v1/accounts/${account.id}/users`,
+          headers: session,
+          payload: { email: 'new@s.example', display_name: 'New' },
+        })
+      ).statusCode,
+    ).toBe(200);
+    expect(
+      (await server.inject({ method: 'POST', url: '/oauth/revoke', headers: form, payload: `token=${token}` }))
+        .statusCode,
+    ).toBe(200);
 
-    const member = (await server.inject({ method: 'POST', url: `/v1/accounts/${account.id}/users/${owner.id}:resetCredentials`, headers: session })).json();
+    const member = (
+      await server.inject({
+        method: 'POST',
+        url: `/v1/accounts/${account.id}/users/${owner.id}:resetCredentials`,
+        headers: session,
+      })
+    ).json();
     secrets.push(member.password, member.totp_secret);
     await core.keys.rotate(core.audit, testCtx);
 
@@ -65,15 +140,27 @@ describeBackends('no secret reaches the audit log or the logs', (backend) => {
     await core.audit.sequencer.drain();
     await core.checkpointer.pass();
     let exported = '';
-    for (const log of [account.id, SYSTEM_LOG]) for await (const chunk of exportLog(core.database.db, core.checkpointKey, log)) exported += chunk;
+    for (const log of [account.id, SYSTEM_LOG])
+      for await (const chunk of exportLog(core.database.db, core.checkpointKey, log)) exported += chunk;
     // The log did record these events (so the check below is not vacuous) …
-    for (const action of ['user.sign_in', 'app.create', 'app.secret.rotate', 'token.issue', 'user.read', 'user.create', 'token.revoke', 'user.credentials.reset', 'key.rotate']) {
+    for (const action of [
+      'user.sign_in',
+      'app.create',
+      'app.secret.rotate',
+      'token.issue',
+      'user.read',
+      'user.create',
+      'token.revoke',
+      'user.credentials.reset',
+      'key.rotate',
+    ]) {
       expect(exported).toContain(`"action":"${action}"`);
     }
     // … and none of the secrets, nor their base64 or URL-encoded forms.
     const text = exported + lines.join('');
     for (const secret of secrets) {
-      for (const form of [secret, Buffer.from(secret).toString('base64'), encodeURIComponent(secret)]) expect(text).not.toContain(form);
+      for (const form of [secret, Buffer.from(secret).toString('base64'), encodeURIComponent(secret)])
+        expect(text).not.toContain(form);
     }
   });
 });

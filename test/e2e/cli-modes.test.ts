@@ -40,10 +40,20 @@ describeBackends('cordon: the same output with and without a server', (backend) 
     local = { ...database.env, CORDON_DEMO: 'false', CORDON_CLI_SESSION_FILE: path.join(home, 'none.json') };
     remote = { ...local, CORDON_CLI_SESSION_FILE: path.join(home, 'session.json') };
 
-    const init = JSON.parse((await runCli(['init', '--name', 'Acme', '--owner-email', 'boss@acme.example', '--owner-name', 'Boss', '--json'], local)).stdout);
+    const init = JSON.parse(
+      (
+        await runCli(
+          ['init', '--name', 'Acme', '--owner-email', 'boss@acme.example', '--owner-name', 'Boss', '--json'],
+          local,
+        )
+      ).stdout,
+    );
     accountId = init.account_id;
     owner = init.owner;
-    const made = await runCli(['users', 'create', '--email', 'ada@acme.example', '--name', 'Ada', '--groups', 'SOC', '--json'], local);
+    const made = await runCli(
+      ['users', 'create', '--email', 'ada@acme.example', '--name', 'Ada', '--groups', 'SOC', '--json'],
+      local,
+    );
     expect(made.code, made.stderr).toBe(0);
     ada = JSON.parse(made.stdout).id;
     for (const args of [
@@ -65,17 +75,45 @@ describeBackends('cordon: the same output with and without a server', (backend) 
         { name: 'review', match: { types: ['edr.*'] }, action: 'suspend', mode: 'approval' },
       ]);
       const submitter = { actor: { type: 'app' as const, id: 'siem' }, authz: { method: 'bearer', client_id: 'siem' } };
-      const signal = (id: string, type: string, email: string) => ({ external_id: id, type, title: type, severity: 'high' as const, confidence: 0.9, subject: { email }, observed_time: new Date().toISOString(), tags: [] });
-      const contained = await receiveSignal(core.response, { accountId, sourceId: 'app:siem', signal: signal('s-1', 'idp.mfa-fatigue', 'ada@acme.example'), rawText: '{}', ctx: submitter });
-      containmentId = (contained.plan!.verdicts as Array<{ step: string; details?: { containment_id?: string } }>).find((v) => v.step === 'execute')!.details!.containment_id!;
-      await receiveSignal(core.response, { accountId, sourceId: 'app:siem', signal: signal('s-2', 'edr.malware', 'eve@acme.example'), rawText: '{}', ctx: submitter });
+      const signal = (id: string, type: string, email: string) => ({
+        external_id: id,
+        type,
+        title: type,
+        severity: 'high' as const,
+        confidence: 0.9,
+        subject: { email },
+        observed_time: new Date().toISOString(),
+        tags: [],
+      });
+      const contained = await receiveSignal(core.response, {
+        accountId,
+        sourceId: 'app:siem',
+        signal: signal('s-1', 'idp.mfa-fatigue', 'ada@acme.example'),
+        rawText: '{}',
+        ctx: submitter,
+      });
+      containmentId = (contained.plan!.verdicts as Array<{ step: string; details?: { containment_id?: string } }>).find(
+        (v) => v.step === 'execute',
+      )!.details!.containment_id!;
+      await receiveSignal(core.response, {
+        accountId,
+        sourceId: 'app:siem',
+        signal: signal('s-2', 'edr.malware', 'eve@acme.example'),
+        rawText: '{}',
+        ctx: submitter,
+      });
 
       // The in-process instance admits its own secret only, and never listens.
       const secret = Buffer.alloc(32, 1).toString('base64url');
       const http = await buildServer(core, { operatorSecret: secret });
       try {
-        expect((await http.inject({ url: '/v1/accounts', headers: { authorization: `Operator ${secret}` } })).json()).toEqual({ accounts: [expect.objectContaining({ id: accountId, name: 'Acme' })] });
-        const wrong = await http.inject({ url: '/v1/accounts', headers: { authorization: `Operator ${Buffer.alloc(32, 2).toString('base64url')}` } });
+        expect(
+          (await http.inject({ url: '/v1/accounts', headers: { authorization: `Operator ${secret}` } })).json(),
+        ).toEqual({ accounts: [expect.objectContaining({ id: accountId, name: 'Acme' })] });
+        const wrong = await http.inject({
+          url: '/v1/accounts',
+          headers: { authorization: `Operator ${Buffer.alloc(32, 2).toString('base64url')}` },
+        });
         expect(wrong.statusCode).toBe(401);
         expect(() => http.listen({ port: 0 })).toThrow(/never listens/);
       } finally {
@@ -145,21 +183,49 @@ describeBackends('cordon: the same output with and without a server', (backend) 
         expect([route, refused.status]).toEqual([route, 401]);
       }
 
-      const login = await runCli(['login', '--server', server.url, '--email', owner.email, '--password-stdin', '--totp', code(owner.totp_secret)], remote, `${owner.password}\n`);
+      const login = await runCli(
+        [
+          'login',
+          '--server',
+          server.url,
+          '--email',
+          owner.email,
+          '--password-stdin',
+          '--totp',
+          code(owner.totp_secret),
+        ],
+        remote,
+        `${owner.password}\n`,
+      );
       expect(login.code, login.stderr).toBe(0);
-      const passwd = await runCli(['passwd', '--password-stdin'], remote, `${owner.password}\nthe boss chose this one\n`);
+      const passwd = await runCli(
+        ['passwd', '--password-stdin'],
+        remote,
+        `${owner.password}\nthe boss chose this one\n`,
+      );
       expect(passwd.code, passwd.stderr).toBe(0);
 
       // The import goes through the server that holds the data: all or nothing, with progress.
       const file = path.join(home, 'people.csv');
-      writeFileSync(file, 'email,display_name,role,groups\nann@acme.example,Ann,member,SOC\nbob@acme.example,Bob,admin,SOC;Eng\n');
+      writeFileSync(
+        file,
+        'email,display_name,role,groups\nann@acme.example,Ann,member,SOC\nbob@acme.example,Bob,admin,SOC;Eng\n',
+      );
       const imported = await runCli(['users', 'import', file], remote);
       expect([imported.code, imported.stderr]).toEqual([0, '']);
-      expect(imported.stdout).toMatch(new RegExp(`^importing: 2/2 \\(100%\\)\\nimported 2 users into ${accountId} in \\d+\\.\\d s\\n$`));
+      expect(imported.stdout).toMatch(
+        new RegExp(`^importing: 2/2 \\(100%\\)\\nimported 2 users into ${accountId} in \\d+\\.\\d s\\n$`),
+      );
       const bad = path.join(home, 'bad.jsonl');
-      writeFileSync(bad, '{"email":"cy@acme.example","display_name":"Cy"}\n{"email":"ann@acme.example","display_name":"Ann again"}\nnot json\n');
+      writeFileSync(
+        bad,
+        '{"email":"cy@acme.example","display_name":"Cy"}\n{"email":"ann@acme.example","display_name":"Ann again"}\nnot json\n',
+      );
       const rejected = await runCli(['users', 'import', bad], remote);
-      expect([rejected.code, rejected.stderr]).toEqual([2, 'cordon: 2 problem(s) in 2 row(s); nothing was imported\n  line 2: email: a user with this email already exists\n  line 3: not valid JSON\n']);
+      expect([rejected.code, rejected.stderr]).toEqual([
+        2,
+        'cordon: 2 problem(s) in 2 row(s); nothing was imported\n  line 2: email: a user with this email already exists\n  line 3: not valid JSON\n',
+      ]);
 
       served = await readAll(remote);
     } finally {

@@ -25,7 +25,9 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
     expect(bad.code).toBe(2);
     const { ok, playbooks } = JSON.parse(bad.stdout);
     expect(ok).toBe(false);
-    expect(playbooks[0].problems.map((p: { path: string }) => p.path)).toEqual(expect.arrayContaining(['/name', '/match/min_severity']));
+    expect(playbooks[0].problems.map((p: { path: string }) => p.path)).toEqual(
+      expect.arrayContaining(['/name', '/match/min_severity']),
+    );
   });
 
   it('apply versions by content; history lists them; an unchanged apply makes no version', async () => {
@@ -38,28 +40,79 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
     const again = await runCli(['playbooks', 'apply', '-f', fixture('playbooks/contain-takeover.yaml'), '--json'], env);
     expect(JSON.parse(again.stdout).applied.map((a: { changed: boolean }) => a.changed)).toEqual([false, false]);
     const edited = tempFile(`playbook-${backend}.json`);
-    writeFileSync(edited, JSON.stringify({ name: 'watch-everything', priority: 2, match: { min_severity: 'low' }, action: 'notify' }));
-    expect(JSON.parse((await runCli(['playbooks', 'apply', '-f', edited, '--json'], env)).stdout).applied).toEqual([expect.objectContaining({ name: 'watch-everything', version: 2, changed: true })]);
+    writeFileSync(
+      edited,
+      JSON.stringify({ name: 'watch-everything', priority: 2, match: { min_severity: 'low' }, action: 'notify' }),
+    );
+    expect(JSON.parse((await runCli(['playbooks', 'apply', '-f', edited, '--json'], env)).stdout).applied).toEqual([
+      expect.objectContaining({ name: 'watch-everything', version: 2, changed: true }),
+    ]);
     const history = await runCli(['playbooks', 'history', 'watch-everything', '--json'], env);
     expect(JSON.parse(history.stdout).versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
     expect((await runCli(['playbooks', 'history', 'nope'], env)).code).toBe(3);
   });
 
   it('test is a dry run: the plan and every verdict, nothing written', async () => {
-    expect((await runCli(['policy', 'apply', '-f', fixture('playbooks/policy.yaml')], env)).stdout).toBe('policy v1 (new version)\n');
+    expect((await runCli(['policy', 'apply', '-f', fixture('playbooks/policy.yaml')], env)).stdout).toBe(
+      'policy v1 (new version)\n',
+    );
     const core = await openTestCore(database);
-    const count = async () => (await core.database.db.selectFrom('signals').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n;
+    const count = async () =>
+      (
+        await core.database.db
+          .selectFrom('signals')
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n;
     const before = await count();
     await core.close();
-    const res = await runCli(['playbooks', 'test', '--signal', fixture('signals/ocsf-2004-impossible-travel.json'), '--format', 'ocsf', '--json'], env);
+    const res = await runCli(
+      [
+        'playbooks',
+        'test',
+        '--signal',
+        fixture('signals/ocsf-2004-impossible-travel.json'),
+        '--format',
+        'ocsf',
+        '--json',
+      ],
+      env,
+    );
     expect(res.code, res.stderr).toBe(0);
     const { plan, duplicate } = JSON.parse(res.stdout);
     expect(duplicate).toBe(false);
-    expect(plan).toMatchObject({ id: null, status: 'would_execute', action: 'suspend', playbook: { name: 'contain-takeover', version: 1 }, policy_version: 1 });
-    expect(plan.verdicts.at(-1)).toEqual({ step: 'execute', outcome: 'pass', reason: 'dry run: would suspend', details: { user_id: plan.subject_user_id } });
+    expect(plan).toMatchObject({
+      id: null,
+      status: 'would_execute',
+      action: 'suspend',
+      playbook: { name: 'contain-takeover', version: 1 },
+      policy_version: 1,
+    });
+    expect(plan.verdicts.at(-1)).toEqual({
+      step: 'execute',
+      outcome: 'pass',
+      reason: 'dry run: would suspend',
+      details: { user_id: plan.subject_user_id },
+    });
     const after = await openTestCore(database);
-    expect(await (async () => (await after.database.db.selectFrom('signals').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()).n)()).toBe(before);
-    expect((await after.database.db.selectFrom('users').select('state').where('email', '=', 'ada.lovelace@example.com').executeTakeFirstOrThrow()).state).toBe('ACTIVE');
+    expect(
+      await (async () =>
+        (
+          await after.database.db
+            .selectFrom('signals')
+            .select((eb) => eb.fn.countAll<string>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n)(),
+    ).toBe(before);
+    expect(
+      (
+        await after.database.db
+          .selectFrom('users')
+          .select('state')
+          .where('email', '=', 'ada.lovelace@example.com')
+          .executeTakeFirstOrThrow()
+      ).state,
+    ).toBe('ACTIVE');
     await after.close();
   });
 
@@ -67,9 +120,18 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
     expect((await runCli(['automation', 'pause', '--reason', 'incident drill'], env)).code).toBe(0);
     expect((await runCli(['automation', 'cap', '--max', '7', '--window', '15m'], env)).code).toBe(0);
     const status = JSON.parse((await runCli(['automation', 'status', '--json'], env)).stdout);
-    expect(status).toMatchObject({ paused: true, pause_reason: 'incident drill', paused_by: expect.stringMatching(/^operator:/), breaker_cap: { max_actions: 7, window_seconds: 900 }, tripped_breakers: [] });
+    expect(status).toMatchObject({
+      paused: true,
+      pause_reason: 'incident drill',
+      paused_by: expect.stringMatching(/^operator:/),
+      breaker_cap: { max_actions: 7, window_seconds: 900 },
+      tripped_breakers: [],
+    });
     expect((await runCli(['automation', 'cap', '--max', '0', '--window', '15m'], env)).code).toBe(2);
-    const created = await runCli(['sources', 'create', '--name', 'splunk', '--format', 'splunk', '--auth', 'url_token', '--json'], env);
+    const created = await runCli(
+      ['sources', 'create', '--name', 'splunk', '--format', 'splunk', '--auth', 'url_token', '--json'],
+      env,
+    );
     const { source, secret } = JSON.parse(created.stdout);
     expect(source).toMatchObject({ name: 'splunk', format: 'splunk', auth: 'url_token' });
     expect(secret).toMatch(/^cdnt_[A-Za-z0-9_-]{43}$/);

@@ -1,7 +1,13 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { BACKENDS, createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
+import {
+  BACKENDS,
+  createTestDatabase,
+  describeBackends,
+  openTestCore,
+  type TestDatabase,
+} from '../support/backends.js';
 import { runCli, spawnCli, startServer, stopServer } from '../support/cli.js';
 import { useTempDir } from '../support/temp-dir.js';
 
@@ -19,7 +25,11 @@ describe('cordon (no database)', () => {
 
   it('lists every configuration problem and exits 78', async () => {
     // In a process of its own: the exit code as a shell sees it.
-    const { code, stderr } = await spawnCli(['users', 'list'], { CORDON_LISTEN: 'nowhere', CORDON_LOG_LEVEL: 'loud', CORDON_DEMO: 'perhaps' });
+    const { code, stderr } = await spawnCli(['users', 'list'], {
+      CORDON_LISTEN: 'nowhere',
+      CORDON_LOG_LEVEL: 'loud',
+      CORDON_DEMO: 'perhaps',
+    });
     expect(code).toBe(78);
     expect(stderr).toBe(
       [
@@ -33,7 +43,10 @@ describe('cordon (no database)', () => {
   });
 
   it('refuses to serve on PostgreSQL without an issuer every node shares (exit 78)', async () => {
-    const { code, stderr } = await runCli(['serve', '--listen', '127.0.0.1:0'], { DATABASE_URL: 'postgres://127.0.0.1:1/none', CORDON_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64url') });
+    const { code, stderr } = await runCli(['serve', '--listen', '127.0.0.1:0'], {
+      DATABASE_URL: 'postgres://127.0.0.1:1/none',
+      CORDON_KEY_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64url'),
+    });
     expect([code, stderr]).toEqual([
       78,
       'cordon: invalid configuration (1 problem):\n  - CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL clients use)\n',
@@ -61,27 +74,57 @@ describeBackends('cordon CLI', (backend) => {
   afterAll(() => database.drop());
 
   it('init, list, get, suspend, reactivate, with --json and meaningful exit codes', async () => {
-    const init = await runCli(['init', '--name', 'Acme', '--owner-email', 'boss@acme.example', '--owner-name', 'Boss', '--json'], env);
+    const init = await runCli(
+      ['init', '--name', 'Acme', '--owner-email', 'boss@acme.example', '--owner-name', 'Boss', '--json'],
+      env,
+    );
     expect(init.code).toBe(0);
     const made = JSON.parse(init.stdout);
     expect(made.account_id).toMatch(/^[A-Z2-7]{26}$/);
-    expect(made.owner).toMatchObject({ email: 'boss@acme.example', user_id: expect.stringMatching(/^[A-Z2-7]{26}$/), password: expect.any(String) });
+    expect(made.owner).toMatchObject({
+      email: 'boss@acme.example',
+      user_id: expect.stringMatching(/^[A-Z2-7]{26}$/),
+      password: expect.any(String),
+    });
     expect(made.owner.password.length).toBeGreaterThanOrEqual(24);
 
     const file = tempFile(`import-${backend}.csv`);
-    writeFileSync(file, 'email,display_name,role,groups\nann@acme.example,Ann,member,SOC\nbob@acme.example,Bob,admin,SOC;Eng\n');
+    writeFileSync(
+      file,
+      'email,display_name,role,groups\nann@acme.example,Ann,member,SOC\nbob@acme.example,Bob,admin,SOC;Eng\n',
+    );
     const imported = await runCli(['users', 'import', file, '--account', made.account_id], env);
     expect(imported.code).toBe(0);
     expect(imported.stdout).toContain(`imported 2 users into ${made.account_id}`);
 
     const list = JSON.parse((await runCli(['users', 'list', '--account', made.account_id, '--json'], env)).stdout);
-    expect(list.users.map((u: { email: string }) => u.email).sort()).toEqual(['ann@acme.example', 'bob@acme.example', 'boss@acme.example']);
+    expect(list.users.map((u: { email: string }) => u.email).sort()).toEqual([
+      'ann@acme.example',
+      'bob@acme.example',
+      'boss@acme.example',
+    ]);
     const ann = list.users.find((u: { email: string }) => u.email === 'ann@acme.example');
-    expect(Object.keys(ann).sort()).toEqual(['create_time', 'display_name', 'email', 'externally_managed', 'id', 'role', 'state', 'update_time']);
+    expect(Object.keys(ann).sort()).toEqual([
+      'create_time',
+      'display_name',
+      'email',
+      'externally_managed',
+      'id',
+      'role',
+      'state',
+      'update_time',
+    ]);
 
-    const suspended = await runCli(['users', 'suspend', ann.id, '--account', made.account_id, '--reason', 'phish', '--json'], env);
+    const suspended = await runCli(
+      ['users', 'suspend', ann.id, '--account', made.account_id, '--reason', 'phish', '--json'],
+      env,
+    );
     expect(suspended.code).toBe(0);
-    expect(JSON.parse(suspended.stdout)).toMatchObject({ changed: true, user: { id: ann.id, state: 'SUSPENDED' }, sessions_revoked: [] });
+    expect(JSON.parse(suspended.stdout)).toMatchObject({
+      changed: true,
+      user: { id: ann.id, state: 'SUSPENDED' },
+      sessions_revoked: [],
+    });
     const again = await runCli(['users', 'suspend', ann.id, '--account', made.account_id], env);
     expect([again.code, again.stdout]).toEqual([0, 'ann@acme.example was already SUSPENDED; nothing changed\n']);
     const back = await runCli(['users', 'reactivate', ann.id, '--account', made.account_id], env);
@@ -91,24 +134,49 @@ describeBackends('cordon CLI', (backend) => {
     expect([owner.code, owner.stderr]).toEqual([4, 'cordon: no_owner_remain [LAST_OWNER]\n']);
     const noAccount = await runCli(['users', 'list', '--account', 'NOSUCHACCOUNT'], env);
     expect([noAccount.code, noAccount.stderr]).toEqual([3, 'cordon: account not found [ACCOUNT_NOT_FOUND]\n']);
-    const missing = await runCli(['users', 'get', 'AAAAAAAAAAAAAAAAAAAAAAAAAA', '--account', made.account_id, '--json'], env);
+    const missing = await runCli(
+      ['users', 'get', 'AAAAAAAAAAAAAAAAAAAAAAAAAA', '--account', made.account_id, '--json'],
+      env,
+    );
     expect(missing.code).toBe(3);
     expect(JSON.parse(missing.stdout)).toEqual({ error: { code: 'USER_NOT_FOUND', message: 'user not found' } });
 
     const bad = tempFile(`bad-${backend}.jsonl`);
-    writeFileSync(bad, '{"email":"c@acme.example","display_name":"C"}\n{"email":"ann@acme.example","display_name":"Ann again"}\nnot json\n');
+    writeFileSync(
+      bad,
+      '{"email":"c@acme.example","display_name":"C"}\n{"email":"ann@acme.example","display_name":"Ann again"}\nnot json\n',
+    );
     const rejected = await runCli(['users', 'import', bad, '--account', made.account_id], env);
     expect(rejected.code).toBe(2);
     expect(rejected.stderr).toBe(
       'cordon: 2 problem(s) in 2 row(s); nothing was imported\n  line 2: email: a user with this email already exists\n  line 3: not valid JSON\n',
     );
-    const count = JSON.parse((await runCli(['users', 'list', '--account', made.account_id, '--json'], env)).stdout).users.length;
+    const count = JSON.parse((await runCli(['users', 'list', '--account', made.account_id, '--json'], env)).stdout)
+      .users.length;
     expect(count).toBe(3);
   });
   it('apps create prints the client secret once; get, list, rotate-secret and disable never show the stored hash', async () => {
-    const init = JSON.parse((await runCli(['init', '--name', 'Apps Co', '--owner-email', 'boss@apps.example', '--json'], env)).stdout);
+    const init = JSON.parse(
+      (await runCli(['init', '--name', 'Apps Co', '--owner-email', 'boss@apps.example', '--json'], env)).stdout,
+    );
     const account = ['--account', init.account_id];
-    const created = await runCli(['apps', 'create', '--name', 'SOAR', '--permissions', 'users:list,users:suspend', '--protected-roles', 'owner', '--max-suspensions-per-hour', '10', ...account, '--json'], env);
+    const created = await runCli(
+      [
+        'apps',
+        'create',
+        '--name',
+        'SOAR',
+        '--permissions',
+        'users:list,users:suspend',
+        '--protected-roles',
+        'owner',
+        '--max-suspensions-per-hour',
+        '10',
+        ...account,
+        '--json',
+      ],
+      env,
+    );
     expect(created.code).toBe(0);
     const app = JSON.parse(created.stdout);
     expect(app).toMatchObject({
@@ -121,7 +189,19 @@ describeBackends('cordon CLI', (backend) => {
 
     const got = await runCli(['apps', 'get', app.id, ...account, '--json'], env);
     expect(Object.keys(JSON.parse(got.stdout)).sort()).toEqual(
-      ['auth_method', 'client_id', 'constraints', 'create_time', 'disable_time', 'dpop_required', 'id', 'jwks', 'name', 'permissions', 'secret_rotate_time'].sort(),
+      [
+        'auth_method',
+        'client_id',
+        'constraints',
+        'create_time',
+        'disable_time',
+        'dpop_required',
+        'id',
+        'jwks',
+        'name',
+        'permissions',
+        'secret_rotate_time',
+      ].sort(),
     );
     expect(got.stdout).not.toContain(app.client_secret);
     expect(got.stdout).not.toContain('sha256$');
@@ -131,10 +211,15 @@ describeBackends('cordon CLI', (backend) => {
     const disabled = await runCli(['apps', 'disable', app.id, ...account], env);
     expect([disabled.code, disabled.stdout]).toEqual([0, `disabled SOAR (${app.id})\n`]);
     const listed = JSON.parse((await runCli(['apps', 'list', ...account, '--json'], env)).stdout);
-    expect(listed.apps.map((a: { id: string; disable_time: string | null }) => [a.id, a.disable_time !== null])).toEqual([[app.id, true]]);
+    expect(
+      listed.apps.map((a: { id: string; disable_time: string | null }) => [a.id, a.disable_time !== null]),
+    ).toEqual([[app.id, true]]);
     expect(JSON.stringify(listed)).not.toContain(rotated.client_secret);
 
-    const approve = await runCli(['apps', 'create', '--name', 'Bad', '--permissions', 'approvals:approve', ...account], env);
+    const approve = await runCli(
+      ['apps', 'create', '--name', 'Bad', '--permissions', 'approvals:approve', ...account],
+      env,
+    );
     expect(approve.code).toBe(2);
     expect(approve.stderr).toContain('permissions: unknown approvals:approve');
     expect((await runCli(['apps', 'get', 'AAAAAAAAAAAAAAAAAAAAAAAAAA', ...account], env)).code).toBe(3);
@@ -147,8 +232,15 @@ describeBackends('cordon CLI', (backend) => {
     expect([revoked.code, revoked.stderr]).toEqual([0, '']);
     const replacement = /^revoked signing key (\S+); new signing key (\S+)\n$/.exec(revoked.stdout)!;
     expect(replacement[1]).toBe(second.kid);
-    const keys = JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout) as Array<{ kid: string; status: string }>;
-    expect(keys.map((k) => [k.kid, k.status])).toEqual([[replacement[2], 'active'], [second.kid, 'revoked'], [first.kid, 'retired']]);
+    const keys = JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout) as Array<{
+      kid: string;
+      status: string;
+    }>;
+    expect(keys.map((k) => [k.kid, k.status])).toEqual([
+      [replacement[2], 'active'],
+      [second.kid, 'revoked'],
+      [first.kid, 'retired'],
+    ]);
     expect((await runCli(['keys', 'revoke', second.kid], env)).code).toBe(4);
     expect((await runCli(['keys', 'revoke', 'no-such-key'], env)).code).toBe(3);
   });
@@ -168,11 +260,17 @@ if (BACKENDS.includes('pglite')) {
       const first = await startServer(env);
       const banner = first.output.join('\n');
       const accountId = /Created the demo account "Demo Security Co" \(([A-Z2-7]{26})\)/.exec(banner)?.[1];
-      expect(banner).toContain('the owner, 3 admins, 25 members,\ngroups: Engineering, Finance, Security Operations, Contractors, 8 open sessions.');
+      expect(banner).toContain(
+        'the owner, 3 admins, 25 members,\ngroups: Engineering, Finance, Security Operations, Contractors, 8 open sessions.',
+      );
       // The next steps name this server and this account (banner.test.ts checks them whole).
       expect(banner).toContain(`npx cordon login --email owner@demo.cordon.test --server ${first.url}\n`);
-      expect(banner).toContain(`curl -s -H "Authorization: Bearer ACCESS_TOKEN" ${first.url}/v1/accounts/${accountId}/users\n`);
-      expect(first.output.at(-1)).toMatch(/^Cordon is serving on \S+ \(pglite, ready in \d+ ms: database \d+ ms, migrations \d+ ms, demo \d+ ms, http \d+ ms\)$/);
+      expect(banner).toContain(
+        `curl -s -H "Authorization: Bearer ACCESS_TOKEN" ${first.url}/v1/accounts/${accountId}/users\n`,
+      );
+      expect(first.output.at(-1)).toMatch(
+        /^Cordon is serving on \S+ \(pglite, ready in \d+ ms: database \d+ ms, migrations \d+ ms, demo \d+ ms, http \d+ ms\)$/,
+      );
       const lockFile = path.join(database.env.CORDON_DATA_DIR!, 'cordon.lock');
       const lockBefore = readFileSync(lockFile, 'utf8');
 

@@ -36,15 +36,24 @@ describeBackends('HTTP skeleton', (backend) => {
           throw new Error('secret internals at /srv/cordon/db.ts:42');
         });
         // A call whose database went away under it (as pg reports it), on a route that audits refusals.
-        r.get('/t/accounts/:account/users/:user', { schema: { response: { 200: Type.Object({}) } }, ...auditRefusals(suite.core)('user.read') }, async () => {
-          throw awayWith.shift()!;
-        });
+        r.get(
+          '/t/accounts/:account/users/:user',
+          { schema: { response: { 200: Type.Object({}) } }, ...auditRefusals(suite.core)('user.read') },
+          async () => {
+            throw awayWith.shift()!;
+          },
+        );
         r.get('/refuse', { schema: { response: { 200: Type.Object({}) } } }, async () => {
           throw new AppError('LAST_OWNER', { detail: 'log-only detail', metadata: { user_id: 'U1' } });
         });
         r.post(
           '/echo',
-          { schema: { body: Type.Object({ n: Type.Integer({ minimum: 1 }) }), response: { 200: Type.Object({ n: Type.Integer() }) } } },
+          {
+            schema: {
+              body: Type.Object({ n: Type.Integer({ minimum: 1 }) }),
+              response: { 200: Type.Object({ n: Type.Integer() }) },
+            },
+          },
           async (req) => ({ n: (req.body as { n: number }).n, password: 'must be stripped' }),
         );
       },
@@ -68,7 +77,9 @@ describeBackends('HTTP skeleton', (backend) => {
     const res = await buildMetricsServer(core).inject('/metrics');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toContain('text/plain');
-    expect(res.body).toMatch(/cordon_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} \d+/);
+    expect(res.body).toMatch(
+      /cordon_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} \d+/,
+    );
     expect(res.body).toContain('process_resident_memory_bytes');
   });
 
@@ -104,13 +115,23 @@ describeBackends('HTTP skeleton', (backend) => {
     expect(res.json()).toEqual({
       code: 7,
       message: 'no_owner_remain',
-      details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'LAST_OWNER', domain: 'cordon', metadata: { user_id: 'U1' } }],
+      details: [
+        {
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason: 'LAST_OWNER',
+          domain: 'cordon',
+          metadata: { user_id: 'U1' },
+        },
+      ],
     });
     expect(res.body).not.toContain('log-only');
   });
 
   it('answers 503 UNAVAILABLE with Retry-After when the database is away, and records no refusal for it', async () => {
-    const { account, owner } = await createAccount(core.directory, testCtx, { name: 'A', owner: { email: 'o@a.example', display_name: 'O' } });
+    const { account, owner } = await createAccount(core.directory, testCtx, {
+      name: 'A',
+      owner: { email: 'o@a.example', display_name: 'O' },
+    });
     const trail = async () => (await auditTrail(core, account.id)).map((e) => `${e.action} ${e.outcome}`);
     const before = await trail();
     // admin_shutdown (pg_ctl stop -m fast), a refused connection, and a socket that closed under the query.
@@ -124,7 +145,11 @@ describeBackends('HTTP skeleton', (backend) => {
       expect([res.statusCode, res.headers['retry-after'], res.json()]).toEqual([
         503,
         '1',
-        { code: 14, message: 'the database is unavailable; try again shortly', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'UNAVAILABLE', domain: 'cordon' }] },
+        {
+          code: 14,
+          message: 'the database is unavailable; try again shortly',
+          details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'UNAVAILABLE', domain: 'cordon' }],
+        },
       ]);
     }
     // Not the caller's refusal: the call may even have committed before its answer was lost.
@@ -137,15 +162,30 @@ describeBackends('HTTP skeleton', (backend) => {
     expect(bad.json()).toMatchObject({ code: 3, details: [{ reason: 'INVALID_ARGUMENT' }] });
     expect(bad.json().message).toContain('body/n must be >= 1');
 
-    const malformed = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload: '{"n":' });
+    const malformed = await app.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"n":',
+    });
     expect(malformed.statusCode).toBe(400);
     expect(malformed.json()).toMatchObject({ code: 3, details: [{ reason: 'INVALID_ARGUMENT' }] });
 
-    const wrongType = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'text/csv' }, payload: 'n\n1' });
+    const wrongType = await app.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { 'content-type': 'text/csv' },
+      payload: 'n\n1',
+    });
     expect(wrongType.statusCode).toBe(415);
     expect(wrongType.json()).toMatchObject({ code: 3 });
 
-    const huge = await app.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload: `{"n":1,"pad":"${'x'.repeat(1_100_000)}"}` });
+    const huge = await app.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { 'content-type': 'application/json' },
+      payload: `{"n":1,"pad":"${'x'.repeat(1_100_000)}"}`,
+    });
     expect(huge.statusCode).toBe(413);
 
     const ok = await app.inject({ method: 'POST', url: '/echo', payload: { n: 5 } });
@@ -160,7 +200,10 @@ describeBackends('HTTP skeleton', (backend) => {
   });
 
   it('keeps credentials out of the logs', async () => {
-    await app.inject({ url: '/healthz', headers: { authorization: 'Bearer super-secret-token-value', cookie: 'sid=cookie-secret' } });
+    await app.inject({
+      url: '/healthz',
+      headers: { authorization: 'Bearer super-secret-token-value', cookie: 'sid=cookie-secret' },
+    });
     const logs = logLines.join('');
     expect(logs).toContain('/healthz');
     expect(logs).not.toContain('super-secret-token-value');
@@ -184,7 +227,11 @@ describeBackends('HTTP skeleton', (backend) => {
     await doomed.database.close();
     const res = await server.inject('/readyz');
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toMatchObject({ code: 14, message: 'the database does not answer', details: [{ reason: 'UNAVAILABLE' }] });
+    expect(res.json()).toMatchObject({
+      code: 14,
+      message: 'the database does not answer',
+      details: [{ reason: 'UNAVAILABLE' }],
+    });
     expect(res.headers['retry-after']).toBe('1');
     await server.close();
     await other.drop();
@@ -197,9 +244,35 @@ describe('TLS', () => {
   it('serves HTTPS from certificate and key files', async () => {
     const cert = tempFile('cert.pem');
     const key = tempFile('key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     const database = await createTestDatabase(BACKENDS[0]!);
-    const core = await openTestCore(database, { CORDON_TLS_CERT_FILE: cert, CORDON_TLS_KEY_FILE: key, CORDON_LISTEN: '0.0.0.0:0' });
+    const core = await openTestCore(database, {
+      CORDON_TLS_CERT_FILE: cert,
+      CORDON_TLS_KEY_FILE: key,
+      CORDON_LISTEN: '0.0.0.0:0',
+    });
     const app = await buildServer(core);
     await app.listen({ host: '127.0.0.1', port: 0 });
     const port = (app.server.address() as { port: number }).port;

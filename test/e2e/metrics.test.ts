@@ -27,15 +27,32 @@ describeBackends('metrics', (backend) => {
   });
 
   /** The value of one sample in a Prometheus exposition, 0 when absent. */
-  const sample = (text: string, series: string) => Number(text.split('\n').find((line) => line.startsWith(`${series} `))?.split(' ')[1] ?? 0);
+  const sample = (text: string, series: string) =>
+    Number(
+      text
+        .split('\n')
+        .find((line) => line.startsWith(`${series} `))
+        ?.split(' ')[1] ?? 0,
+    );
 
   it('serves per-route activity, 401s and suspensions on its own listener, and nothing on the public one', async () => {
     expect((await server.inject('/metrics')).statusCode).toBe(404);
-    const { app, clientSecret } = await createApp(core.directory, testCtx, seed.accountId, { name: 'soar', permissions: ['users:suspend'] });
+    const { app, clientSecret } = await createApp(core.directory, testCtx, seed.accountId, {
+      name: 'soar',
+      permissions: ['users:suspend'],
+    });
     const token = await appAccessToken(server, app.client_id, clientSecret!);
     const users = `/v1/accounts/${seed.accountId}/users`;
     expect((await server.inject({ url: users })).statusCode).toBe(401);
-    expect((await server.inject({ method: 'POST', url: `${users}/${seed.members[0]!.id}:suspend`, headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(200);
+    expect(
+      (
+        await server.inject({
+          method: 'POST',
+          url: `${users}/${seed.members[0]!.id}:suspend`,
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).statusCode,
+    ).toBe(200);
     await core.audit.sequencer.drain();
 
     const listener = buildMetricsServer(core);
@@ -45,8 +62,15 @@ describeBackends('metrics', (backend) => {
       const res = await fetch(`http://127.0.0.1:${port}/metrics`);
       expect(res.status).toBe(200);
       const text = await res.text();
-      expect(sample(text, 'cordon_http_requests_total{method="GET",route="/v1/accounts/:account/users",status="401"}')).toBe(1);
-      expect(sample(text, 'cordon_http_requests_total{method="POST",route="/v1/accounts/:account/users/:user(^[^:]+)::suspend",status="200"}')).toBe(1);
+      expect(
+        sample(text, 'cordon_http_requests_total{method="GET",route="/v1/accounts/:account/users",status="401"}'),
+      ).toBe(1);
+      expect(
+        sample(
+          text,
+          'cordon_http_requests_total{method="POST",route="/v1/accounts/:account/users/:user(^[^:]+)::suspend",status="200"}',
+        ),
+      ).toBe(1);
       expect(sample(text, 'cordon_http_unauthenticated_refusals_total{status="401"}')).toBe(1);
       expect(sample(text, 'cordon_user_suspensions_total{actor_type="app"}')).toBe(1);
       expect(sample(text, 'cordon_audit_entries_total{action="user.suspend",outcome="changed"}')).toBe(1);
@@ -68,9 +92,17 @@ describeBackends('metrics', (backend) => {
         expect([missing.statusCode, missing.headers['www-authenticate'], missing.json()]).toEqual([
           401,
           'Bearer realm="cordon-metrics"',
-          { code: 16, message: 'the metrics token is missing or wrong', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'UNAUTHENTICATED', domain: 'cordon' }] },
+          {
+            code: 16,
+            message: 'the metrics token is missing or wrong',
+            details: [
+              { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'UNAUTHENTICATED', domain: 'cordon' },
+            ],
+          },
         ]);
-        expect((await target.inject({ url: '/metrics', headers: { authorization: `Bearer ${TOKEN}x` } })).statusCode).toBe(401);
+        expect(
+          (await target.inject({ url: '/metrics', headers: { authorization: `Bearer ${TOKEN}x` } })).statusCode,
+        ).toBe(401);
         const ok = await target.inject({ url: '/metrics', headers: { authorization: `Bearer ${TOKEN}` } });
         expect(ok.statusCode).toBe(200);
         expect(ok.body).toContain('cordon_http_requests_total');

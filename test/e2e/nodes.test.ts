@@ -19,11 +19,20 @@ describe.skipIf(!BACKENDS.includes('postgres'))('tokens across two nodes [postgr
 
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
-    const { config } = loadConfig({ ...database.env, CORDON_LISTEN: '127.0.0.1:0', CORDON_METRICS_LISTEN: '127.0.0.1:0', CORDON_DEMO: 'false', CORDON_SEQUENCER_INTERVAL_MS: '20' });
+    const { config } = loadConfig({
+      ...database.env,
+      CORDON_LISTEN: '127.0.0.1:0',
+      CORDON_METRICS_LISTEN: '127.0.0.1:0',
+      CORDON_DEMO: 'false',
+      CORDON_SEQUENCER_INTERVAL_MS: '20',
+    });
     for (let i = 0; i < 2; i++) nodes.push(await startServer(config, { logger: createLogger('silent') }));
     expect(nodes[0]!.url).not.toBe(nodes[1]!.url);
     accountId = (await seedAccount(nodes[0]!.core, 1)).accountId;
-    const made = await createApp(nodes[0]!.core.directory, testCtx, accountId, { name: 'soar', permissions: ['users:list'] });
+    const made = await createApp(nodes[0]!.core.directory, testCtx, accountId, {
+      name: 'soar',
+      permissions: ['users:list'],
+    });
     app = { clientId: made.app.client_id, secret: made.clientSecret! };
   });
   afterAll(async () => {
@@ -34,14 +43,19 @@ describe.skipIf(!BACKENDS.includes('postgres'))('tokens across two nodes [postgr
   const tokenFrom = async (node: number) => {
     const res = await fetch(`${nodes[node]!.url}/oauth/token`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${app.clientId}:${app.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`${app.clientId}:${app.secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: 'grant_type=client_credentials',
     });
     expect(res.status).toBe(200);
     return ((await res.json()) as { access_token: string }).access_token;
   };
   const listOn = async (node: number, token: string) => {
-    const res = await fetch(`${nodes[node]!.url}/v1/accounts/${accountId}/users?max_page_size=1`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await fetch(`${nodes[node]!.url}/v1/accounts/${accountId}/users?max_page_size=1`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     return { status: res.status, body: (await res.json()) as { message?: string } };
   };
 
@@ -62,17 +76,26 @@ describe.skipIf(!BACKENDS.includes('postgres'))('tokens across two nodes [postgr
     for (const token of [cached, uncached]) {
       for (const node of [1, 0]) {
         const res = await listOn(node, token);
-        expect([res.status, res.body.message]).toEqual([401, expect.stringMatching(/^the (signing key of the access token is revoked|access token is invalid or expired)$/)]);
+        expect([res.status, res.body.message]).toEqual([
+          401,
+          expect.stringMatching(
+            /^the (signing key of the access token is revoked|access token is invalid or expired)$/,
+          ),
+        ]);
       }
     }
     // Node B held the revoked key (as its signer): the refused token made it reload, so it signs with the new one.
     const fresh = await tokenFrom(1);
     expect(JSON.parse(Buffer.from(fresh.split('.')[0]!, 'base64url').toString()).kid).toBe(replaced_by);
     expect((await listOn(0, fresh)).status).toBe(200);
-    expect(await fetch(`${nodes[1]!.url}/.well-known/jwks.json`).then((r) => r.json())).toEqual({ keys: [expect.objectContaining({ kid: replaced_by })] });
+    expect(await fetch(`${nodes[1]!.url}/.well-known/jwks.json`).then((r) => r.json())).toEqual({
+      keys: [expect.objectContaining({ kid: replaced_by })],
+    });
 
     await nodes[0]!.core.audit.sequencer.drain();
     const entries = await listAuditEntries(nodes[0]!.core.database.db, { accountId: SYSTEM_LOG });
-    expect(entries.filter((e) => e.action === 'key.revoke').map((e) => [e.target_id, e.details])).toEqual([[kid, { was: 'active', replaced_by }]]);
+    expect(entries.filter((e) => e.action === 'key.revoke').map((e) => [e.target_id, e.details])).toEqual([
+      [kid, { was: 'active', replaced_by }],
+    ]);
   });
 });

@@ -27,7 +27,10 @@ describeBackends('resource guard and revocation', (backend) => {
       register: (r) => {
         r.get(
           '/v1/accounts/:account/probe',
-          { preHandler: requirePermission(suite.core, 'users:list'), schema: { response: { 200: Type.Object({ client_id: Type.String() }) } } },
+          {
+            preHandler: requirePermission(suite.core, 'users:list'),
+            schema: { response: { 200: Type.Object({ client_id: Type.String() }) } },
+          },
           async (request) => ({ client_id: request.principal!.claims.client_id }),
         );
       },
@@ -37,7 +40,12 @@ describeBackends('resource guard and revocation', (backend) => {
   beforeAll(async () => {
     ({ core, server } = suite);
     accountId = (await seedAccount(core, 1)).accountId;
-    otherAccountId = (await createAccount(core.directory, testCtx, { name: 'Other', owner: { email: 'o@other.example', display_name: 'O' } })).account.id;
+    otherAccountId = (
+      await createAccount(core.directory, testCtx, {
+        name: 'Other',
+        owner: { email: 'o@other.example', display_name: 'O' },
+      })
+    ).account.id;
     for (const [name, account, permissions] of [
       ['lister', accountId, ['users:list']],
       ['reader', accountId, ['users:read']],
@@ -45,12 +53,17 @@ describeBackends('resource guard and revocation', (backend) => {
       ['outsider', otherAccountId, ['users:list']],
       ['bound', accountId, ['users:list']],
     ] as const) {
-      const { app, clientSecret } = await createApp(core.directory, testCtx, account, { name, permissions: [...permissions], dpop_required: name === 'bound' });
+      const { app, clientSecret } = await createApp(core.directory, testCtx, account, {
+        name,
+        permissions: [...permissions],
+        dpop_required: name === 'bound',
+      });
       creds[name] = { clientId: app.client_id, secret: clientSecret!, id: app.id, accountId: account };
     }
   });
 
-  const basic = (name: string) => `Basic ${Buffer.from(`${creds[name]!.clientId}:${creds[name]!.secret}`).toString('base64')}`;
+  const basic = (name: string) =>
+    `Basic ${Buffer.from(`${creds[name]!.clientId}:${creds[name]!.secret}`).toString('base64')}`;
   const tokenFor = async (name: string) =>
     (
       await server.inject({
@@ -61,15 +74,34 @@ describeBackends('resource guard and revocation', (backend) => {
       })
     ).json().access_token as string;
   const probe = (token: string | undefined, account = accountId) =>
-    server.inject({ url: `/v1/accounts/${account}/probe`, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+    server.inject({
+      url: `/v1/accounts/${account}/probe`,
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    });
   const revoke = (name: string, token: string) =>
-    server.inject({ method: 'POST', url: '/v1beta1/users/oauth2/revoke', headers: { authorization: basic(name), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${encodeURIComponent(token)}` });
+    server.inject({
+      method: 'POST',
+      url: '/v1beta1/users/oauth2/revoke',
+      headers: { authorization: basic(name), 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `token=${encodeURIComponent(token)}`,
+    });
 
   /** A token signed with the real key, with claims and header as the test wants them. */
   const mint = async (claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}) => {
     const { kid, key } = await core.keys.signingKey();
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ client_id: creds.lister!.clientId, account_id: accountId, scope: 'users:list', jti: `j${Math.random()}`, iss: ISSUER, aud: ISSUER, sub: creds.lister!.clientId, iat: now, exp: now + 900, ...claims })
+    return new SignJWT({
+      client_id: creds.lister!.clientId,
+      account_id: accountId,
+      scope: 'users:list',
+      jti: `j${Math.random()}`,
+      iss: ISSUER,
+      aud: ISSUER,
+      sub: creds.lister!.clientId,
+      iat: now,
+      exp: now + 900,
+      ...claims,
+    })
       .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid, ...header })
       .sign(key);
   };
@@ -86,7 +118,12 @@ describeBackends('resource guard and revocation', (backend) => {
     const [h, p, s] = valid.split('.');
     const { kid } = await core.keys.signingKey();
     const publicJwk = (await core.keys.jwks()).keys.find((k) => k.kid === kid)!;
-    const hs256 = await new SignJWT({ client_id: creds.lister!.clientId, account_id: accountId, scope: 'users:list', jti: 'x' })
+    const hs256 = await new SignJWT({
+      client_id: creds.lister!.clientId,
+      account_id: accountId,
+      scope: 'users:list',
+      jti: 'x',
+    })
       .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid })
       .setIssuer(ISSUER)
       .setAudience(ISSUER)
@@ -118,7 +155,13 @@ describeBackends('resource guard and revocation', (backend) => {
       expect([name, res.statusCode, res.json()]).toEqual([
         name,
         401,
-        { code: 16, message: 'the access token is invalid or expired', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'UNAUTHENTICATED', domain: 'cordon' }] },
+        {
+          code: 16,
+          message: 'the access token is invalid or expired',
+          details: [
+            { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'UNAUTHENTICATED', domain: 'cordon' },
+          ],
+        },
       ]);
       expect(res.headers['www-authenticate']).toBe('Bearer realm="cordon", error="invalid_token"');
     }
@@ -130,8 +173,13 @@ describeBackends('resource guard and revocation', (backend) => {
     const other = await probe(await tokenFor('outsider'));
     expect([other.statusCode, other.json().message]).toEqual([403, 'the access token belongs to another account']);
     const lacking = await probe(await tokenFor('reader'));
-    expect([lacking.statusCode, lacking.json().message]).toEqual([403, 'the access token lacks the users:list permission']);
-    expect(lacking.headers['www-authenticate']).toBe('Bearer realm="cordon", error="insufficient_scope", scope="users:list"');
+    expect([lacking.statusCode, lacking.json().message]).toEqual([
+      403,
+      'the access token lacks the users:list permission',
+    ]);
+    expect(lacking.headers['www-authenticate']).toBe(
+      'Bearer realm="cordon", error="insufficient_scope", scope="users:list"',
+    );
     // Using its own account in the path does not help the outsider on ours, and ours works on neither's.
     expect((await probe(await tokenFor('outsider'), otherAccountId)).statusCode).toBe(200);
     expect((await probe(await tokenFor('lister'), otherAccountId)).statusCode).toBe(403);
@@ -148,13 +196,29 @@ describeBackends('resource guard and revocation', (backend) => {
     const othersToken = await tokenFor('reader');
     expect((await revoke('lister', othersToken)).statusCode).toBe(200);
     expect((await revoke('lister', 'not-a-token')).statusCode).toBe(200);
-    const badCreds = await server.inject({ method: 'POST', url: '/oauth/revoke', headers: { authorization: `Basic ${Buffer.from(`${creds.lister!.clientId}:wrong`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${token}` });
-    expect([badCreds.statusCode, badCreds.json()]).toEqual([401, { error: 'invalid_client', error_description: 'client authentication failed' }]);
+    const badCreds = await server.inject({
+      method: 'POST',
+      url: '/oauth/revoke',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${creds.lister!.clientId}:wrong`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      payload: `token=${token}`,
+    });
+    expect([badCreds.statusCode, badCreds.json()]).toEqual([
+      401,
+      { error: 'invalid_client', error_description: 'client authentication failed' },
+    ]);
 
     await core.audit.sequencer.drain();
-    const revocations = (await listAuditEntries(core.database.db, { accountId })).filter((e) => e.action === 'token.revoke').map((e) => e.outcome);
+    const revocations = (await listAuditEntries(core.database.db, { accountId }))
+      .filter((e) => e.action === 'token.revoke')
+      .map((e) => e.outcome);
     expect(revocations).toEqual(['changed', 'unchanged', 'refused']);
-    const count = await core.database.db.selectFrom('revoked_tokens').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const count = await core.database.db
+      .selectFrom('revoked_tokens')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     expect(Number(count.n)).toBe(1);
   });
 
@@ -168,11 +232,24 @@ describeBackends('resource guard and revocation', (backend) => {
 
   it('introspects tokens of the caller’s own account only (RFC 7662)', async () => {
     const introspect = (name: string, token: string) =>
-      server.inject({ method: 'POST', url: '/oauth/introspect', headers: { authorization: basic(name), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${encodeURIComponent(token)}` });
+      server.inject({
+        method: 'POST',
+        url: '/oauth/introspect',
+        headers: { authorization: basic(name), 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `token=${encodeURIComponent(token)}`,
+      });
     const token = await tokenFor('lister');
     const res = await introspect('reader', token);
     expect(res.headers['cache-control']).toBe('no-store');
-    expect(res.json()).toMatchObject({ active: true, token_type: 'Bearer', client_id: creds.lister!.clientId, account_id: accountId, scope: 'users:list', iss: ISSUER, aud: ISSUER });
+    expect(res.json()).toMatchObject({
+      active: true,
+      token_type: 'Bearer',
+      client_id: creds.lister!.clientId,
+      account_id: accountId,
+      scope: 'users:list',
+      iss: ISSUER,
+      aud: ISSUER,
+    });
     expect((await introspect('outsider', token)).json()).toEqual({ active: false });
     expect((await introspect('reader', 'garbage')).json()).toEqual({ active: false });
     await revoke('lister', token);
@@ -194,12 +271,18 @@ describeBackends('resource guard and revocation', (backend) => {
     });
 
     const proof = (htm: string, htu: string, extra: Record<string, unknown> = {}, signer = { key, jwk }) =>
-      new SignJWT({ htm, htu, jti: `p-${Math.random()}`, iat: Math.floor(Date.now() / 1000), ...extra }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: signer.jwk }).sign(signer.key);
+      new SignJWT({ htm, htu, jti: `p-${Math.random()}`, iat: Math.floor(Date.now() / 1000), ...extra })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: signer.jwk })
+        .sign(signer.key);
     const boundToken = async (name = 'bound') => {
       const res = await server.inject({
         method: 'POST',
         url: '/oauth/token',
-        headers: { authorization: basic(name), 'content-type': 'application/x-www-form-urlencoded', dpop: await proof('POST', `${ISSUER}/oauth/token`) },
+        headers: {
+          authorization: basic(name),
+          'content-type': 'application/x-www-form-urlencoded',
+          dpop: await proof('POST', `${ISSUER}/oauth/token`),
+        },
         payload: 'grant_type=client_credentials',
       });
       expect(res.statusCode).toBe(200);
@@ -208,13 +291,25 @@ describeBackends('resource guard and revocation', (backend) => {
     };
     const probeUrl = () => `${ISSUER}/v1/accounts/${accountId}/probe`;
     const dpopProbe = (token: string, dpop: string | undefined, scheme = 'DPoP') =>
-      server.inject({ url: `/v1/accounts/${accountId}/probe`, headers: { authorization: `${scheme} ${token}`, ...(dpop ? { dpop } : {}) } });
+      server.inject({
+        url: `/v1/accounts/${accountId}/probe`,
+        headers: { authorization: `${scheme} ${token}`, ...(dpop ? { dpop } : {}) },
+      });
 
     it('binds tokens to the proof key and admits requests with a fresh proof for them', async () => {
       const token = await boundToken();
       expect(decodeJwt(token).cnf).toEqual({ jkt: await calculateJwkThumbprint(jwk) });
-      const introspected = await server.inject({ method: 'POST', url: '/oauth/introspect', headers: { authorization: basic('lister'), 'content-type': 'application/x-www-form-urlencoded' }, payload: `token=${token}` });
-      expect(introspected.json()).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: await calculateJwkThumbprint(jwk) } });
+      const introspected = await server.inject({
+        method: 'POST',
+        url: '/oauth/introspect',
+        headers: { authorization: basic('lister'), 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `token=${token}`,
+      });
+      expect(introspected.json()).toMatchObject({
+        active: true,
+        token_type: 'DPoP',
+        cnf: { jkt: await calculateJwkThumbprint(jwk) },
+      });
       const res = await dpopProbe(token, await proof('GET', probeUrl(), { ath: accessTokenHash(token) }));
       expect([res.statusCode, res.json()]).toEqual([200, { client_id: creds.bound!.clientId }]);
     });
@@ -226,31 +321,80 @@ describeBackends('resource guard and revocation', (backend) => {
       expect((await dpopProbe(token, used)).statusCode).toBe(200);
       const cases: Array<[string, () => ReturnType<typeof dpopProbe>, string]> = [
         ['replayed proof', async () => dpopProbe(token, used), 'invalid_dpop_proof'],
-        ['proof for another URL', async () => dpopProbe(token, await proof('GET', `${ISSUER}/v1/accounts/${otherAccountId}/probe`, { ath })), 'invalid_dpop_proof'],
-        ['proof for another method', async () => dpopProbe(token, await proof('POST', probeUrl(), { ath })), 'invalid_dpop_proof'],
-        ['proof with another key', async () => dpopProbe(token, await proof('GET', probeUrl(), { ath }, { key: otherKey, jwk: otherJwk })), 'invalid_dpop_proof'],
+        [
+          'proof for another URL',
+          async () => dpopProbe(token, await proof('GET', `${ISSUER}/v1/accounts/${otherAccountId}/probe`, { ath })),
+          'invalid_dpop_proof',
+        ],
+        [
+          'proof for another method',
+          async () => dpopProbe(token, await proof('POST', probeUrl(), { ath })),
+          'invalid_dpop_proof',
+        ],
+        [
+          'proof with another key',
+          async () => dpopProbe(token, await proof('GET', probeUrl(), { ath }, { key: otherKey, jwk: otherJwk })),
+          'invalid_dpop_proof',
+        ],
         ['proof without ath', async () => dpopProbe(token, await proof('GET', probeUrl())), 'invalid_dpop_proof'],
-        ['stale proof', async () => dpopProbe(token, await proof('GET', probeUrl(), { ath, iat: Math.floor(Date.now() / 1000) - 300 })), 'invalid_dpop_proof'],
-        ['malformed jwk', async () => dpopProbe(token, await proof('GET', probeUrl(), { ath }, { key, jwk: { ...jwk, x: [jwk.x] as never } })), 'invalid_dpop_proof'],
+        [
+          'stale proof',
+          async () =>
+            dpopProbe(token, await proof('GET', probeUrl(), { ath, iat: Math.floor(Date.now() / 1000) - 300 })),
+          'invalid_dpop_proof',
+        ],
+        [
+          'malformed jwk',
+          async () =>
+            dpopProbe(token, await proof('GET', probeUrl(), { ath }, { key, jwk: { ...jwk, x: [jwk.x] as never } })),
+          'invalid_dpop_proof',
+        ],
         ['no proof', async () => dpopProbe(token, undefined), 'invalid_token'],
-        ['bound token as Bearer', async () => dpopProbe(token, await proof('GET', probeUrl(), { ath }), 'Bearer'), 'invalid_token'],
-        ['Bearer token with the DPoP scheme', async () => dpopProbe(await tokenFor('lister'), await proof('GET', probeUrl())), 'invalid_token'],
+        [
+          'bound token as Bearer',
+          async () => dpopProbe(token, await proof('GET', probeUrl(), { ath }), 'Bearer'),
+          'invalid_token',
+        ],
+        [
+          'Bearer token with the DPoP scheme',
+          async () => dpopProbe(await tokenFor('lister'), await proof('GET', probeUrl())),
+          'invalid_token',
+        ],
       ];
       for (const [name, send, error] of cases) {
         const res = await send();
         expect([name, res.statusCode]).toEqual([name, 401]);
-        expect([name, res.headers['www-authenticate']]).toEqual([name, `DPoP realm="cordon", error="${error}", algs="ES256 ES384 RS256 PS256 EdDSA"`]);
+        expect([name, res.headers['www-authenticate']]).toEqual([
+          name,
+          `DPoP realm="cordon", error="${error}", algs="ES256 ES384 RS256 PS256 EdDSA"`,
+        ]);
       }
     });
 
     it('refuses a token without a proof for an app that requires DPoP, and replayed proofs at the token endpoint', async () => {
-      const none = await server.inject({ method: 'POST', url: '/oauth/token', headers: { authorization: basic('bound'), 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=client_credentials' });
-      expect([none.statusCode, none.json()]).toEqual([400, { error: 'invalid_dpop_proof', error_description: 'this app requires DPoP-bound tokens: send a DPoP proof' }]);
+      const none = await server.inject({
+        method: 'POST',
+        url: '/oauth/token',
+        headers: { authorization: basic('bound'), 'content-type': 'application/x-www-form-urlencoded' },
+        payload: 'grant_type=client_credentials',
+      });
+      expect([none.statusCode, none.json()]).toEqual([
+        400,
+        { error: 'invalid_dpop_proof', error_description: 'this app requires DPoP-bound tokens: send a DPoP proof' },
+      ]);
       const once = await proof('POST', `${ISSUER}/oauth/token`);
       const send = (path: string) =>
-        server.inject({ method: 'POST', url: path, headers: { authorization: basic('lister'), 'content-type': 'application/x-www-form-urlencoded', dpop: once }, payload: 'grant_type=client_credentials' });
+        server.inject({
+          method: 'POST',
+          url: path,
+          headers: { authorization: basic('lister'), 'content-type': 'application/x-www-form-urlencoded', dpop: once },
+          payload: 'grant_type=client_credentials',
+        });
       expect((await send('/oauth/token')).json().token_type).toBe('DPoP');
-      expect((await send('/oauth/token')).json()).toEqual({ error: 'invalid_dpop_proof', error_description: 'the proof was used before' });
+      expect((await send('/oauth/token')).json()).toEqual({
+        error: 'invalid_dpop_proof',
+        error_description: 'the proof was used before',
+      });
       expect((await send('/v1/oauth/token')).json().error).toBe('invalid_dpop_proof');
     });
   });

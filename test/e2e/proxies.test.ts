@@ -21,7 +21,13 @@ describeBackends('addresses behind a trusted proxy', (backend) => {
   let ownerCreds: NewCredentials;
 
   // The proxy is on loopback, where inject's requests come from.
-  const suite = useServer(backend, { env: { CORDON_TRUSTED_PROXIES: '127.0.0.0/8, ::1', CORDON_SIGN_IN_RATE_PER_ADDRESS: '8', CORDON_SIGN_IN_RATE_PER_ADDRESS_EMAIL: '3' } });
+  const suite = useServer(backend, {
+    env: {
+      CORDON_TRUSTED_PROXIES: '127.0.0.0/8, ::1',
+      CORDON_SIGN_IN_RATE_PER_ADDRESS: '8',
+      CORDON_SIGN_IN_RATE_PER_ADDRESS_EMAIL: '3',
+    },
+  });
 
   beforeAll(async () => {
     ({ core, server } = suite);
@@ -30,13 +36,29 @@ describeBackends('addresses behind a trusted proxy', (backend) => {
     ownerCreds = (await resetCredentials(core.directory, testCtx, seed.accountId, seed.owner.id)).credentials;
   });
 
-  const signIn = (email: string, password: string, totp: string, headers: Record<string, string>, remoteAddress?: string) =>
-    server.inject({ method: 'POST', url: '/v1/auth/sessions', payload: { account_id: seed.accountId, email, password, totp }, headers, ...(remoteAddress ? { remoteAddress } : {}) });
-  const guess = (email: string, headers: Record<string, string>, remoteAddress?: string) => signIn(email, 'wrong password', '000000', headers, remoteAddress);
+  const signIn = (
+    email: string,
+    password: string,
+    totp: string,
+    headers: Record<string, string>,
+    remoteAddress?: string,
+  ) =>
+    server.inject({
+      method: 'POST',
+      url: '/v1/auth/sessions',
+      payload: { account_id: seed.accountId, email, password, totp },
+      headers,
+      ...(remoteAddress ? { remoteAddress } : {}),
+    });
+  const guess = (email: string, headers: Record<string, string>, remoteAddress?: string) =>
+    signIn(email, 'wrong password', '000000', headers, remoteAddress);
   const codeOf = (given: NewCredentials) => totpCode(base32Decode(given.totpSecret), timeStep(Date.now() / 1000));
   /** The source addresses of the sign-in entries of the account since `from`. */
   const signInAddresses = async (from: number) =>
-    (await auditTrail(core, seed.accountId)).slice(from).filter((e) => e.action === 'user.sign_in').map((e) => [e.outcome, (e.details as { source_address: string }).source_address]);
+    (await auditTrail(core, seed.accountId))
+      .slice(from)
+      .filter((e) => e.action === 'user.sign_in')
+      .map((e) => [e.outcome, (e.details as { source_address: string }).source_address]);
 
   it("one address's failed sign-ins do not block a sign-in from another address", async () => {
     const attacker = { 'x-forwarded-for': '203.0.113.66' };
@@ -46,7 +68,9 @@ describeBackends('addresses behind a trusted proxy', (backend) => {
     expect(statuses).toEqual([...Array(8).fill(401), ...Array(27).fill(429)]);
     const from = (await auditTrail(core, seed.accountId)).length;
     // Another client of the same proxy, the proxy hop appended after what the client sent.
-    const res = await signIn(seed.admin.email, creds.password, codeOf(creds), { 'x-forwarded-for': '198.51.100.1, 203.0.113.77' });
+    const res = await signIn(seed.admin.email, creds.password, codeOf(creds), {
+      'x-forwarded-for': '198.51.100.1, 203.0.113.77',
+    });
     expect(res.statusCode, res.body).toBe(201);
     expect(await signInAddresses(from)).toEqual([['changed', '203.0.113.77']]);
   });
@@ -54,7 +78,11 @@ describeBackends('addresses behind a trusted proxy', (backend) => {
   it('believes Forwarded (RFC 7239) from a trusted proxy, and neither header from any other peer', async () => {
     const from = (await auditTrail(core, seed.accountId)).length;
     await guess('forwarded@test.example', { forwarded: 'for=198.51.100.99, for="[2001:DB8::5]:4711";proto=https' });
-    await guess('spoofed@test.example', { 'x-forwarded-for': '203.0.113.5', forwarded: 'for=203.0.113.5' }, '192.0.2.9');
+    await guess(
+      'spoofed@test.example',
+      { 'x-forwarded-for': '203.0.113.5', forwarded: 'for=203.0.113.5' },
+      '192.0.2.9',
+    );
     await guess('mapped@test.example', {}, '::ffff:192.0.2.10');
     expect(await signInAddresses(from)).toEqual([
       ['refused', '2001:db8::5'],

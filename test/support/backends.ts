@@ -67,7 +67,11 @@ export async function createTestDatabase(backend: TestBackend): Promise<TestData
 }
 
 /** Opens the app core on a test database (quiet logs, a fast sequencer poll). */
-export async function openTestCore(database: TestDatabase, env: Record<string, string> = {}, logger = createLogger('silent')): Promise<Core> {
+export async function openTestCore(
+  database: TestDatabase,
+  env: Record<string, string> = {},
+  logger = createLogger('silent'),
+): Promise<Core> {
   const { config } = loadConfig({ CORDON_SEQUENCER_INTERVAL_MS: '20', CORDON_DEMO: 'false', ...database.env, ...env });
   const loadDataDir = database.loadDataDir;
   database.loadDataDir = undefined;
@@ -116,11 +120,17 @@ export function useSharedCore(backend: TestBackend): { core: Core; database: Tes
  * A fresh database where the CLI made the account (`cordon init`, as an operator would) and one user
  * (`ada@…`, a MEMBER): what the CLI suites start from. The demo seed is off.
  */
-export async function createCliAccount(backend: TestBackend, userEmail: string): Promise<{ database: TestDatabase; env: Record<string, string>; accountId: string }> {
+export async function createCliAccount(
+  backend: TestBackend,
+  userEmail: string,
+): Promise<{ database: TestDatabase; env: Record<string, string>; accountId: string }> {
   const database = await createTestDatabase(backend);
   await (await openTestCore(database)).close();
   const env = { ...database.env, CORDON_DEMO: 'false' };
-  const init = await runCli(['init', '--name', 'Acme', '--owner-email', 'boss@acme.example', '--owner-name', 'Boss', '--json'], env);
+  const init = await runCli(
+    ['init', '--name', 'Acme', '--owner-email', 'boss@acme.example', '--owner-name', 'Boss', '--json'],
+    env,
+  );
   expect(init.code, init.stderr).toBe(0);
   const created = await runCli(['users', 'create', '--email', userEmail, '--name', 'Ada'], env);
   expect(created.code, created.stderr).toBe(0);

@@ -23,7 +23,11 @@ export interface CliResult {
 const CLI = process.env.CORDON_TEST_CLI ? [process.env.CORDON_TEST_CLI] : ['--import', 'tsx', 'src/cli/bin.ts'];
 
 /** What a spawned CLI sees: this process's environment, quiet logs, then the test's own settings. */
-const childEnv = (env: Record<string, string>): Record<string, string | undefined> => ({ ...process.env, CORDON_LOG_LEVEL: 'warn', ...env });
+const childEnv = (env: Record<string, string>): Record<string, string | undefined> => ({
+  ...process.env,
+  CORDON_LOG_LEVEL: 'warn',
+  ...env,
+});
 
 /** A stream that collects what is written to it as text. */
 function collector(): { stream: Writable; text: () => string } {
@@ -49,7 +53,12 @@ export async function runCli(args: string[], env: Record<string, string>, input?
   const stdin = Readable.from(input === undefined ? [] : [input]);
   // Loaded on the first call: the benches use this file for startServer alone.
   const { main } = await import('../../src/cli/main.js');
-  const code = await main(['node', 'cordon', ...args], { stdout: stdout.stream, stderr: stderr.stream, env: childEnv(env), stdin });
+  const code = await main(['node', 'cordon', ...args], {
+    stdout: stdout.stream,
+    stderr: stderr.stream,
+    env: childEnv(env),
+    stdin,
+  });
   assertDataDirReleased(args, env);
   return { code, stdout: stdout.text(), stderr: stderr.text() };
 }
@@ -68,13 +77,19 @@ function assertDataDirReleased(args: string[], env: Record<string, string>): voi
   } catch {
     return; // no lock (or one being written by another process)
   }
-  if (holder.pid === process.pid && holder.holder !== 'test') throw new Error(`cordon ${args.join(' ')} returned with ${dataDir} still locked by \`${holder.holder}\`: its core was not closed`);
+  if (holder.pid === process.pid && holder.holder !== 'test')
+    throw new Error(
+      `cordon ${args.join(' ')} returned with ${dataDir} still locked by \`${holder.holder}\`: its core was not closed`,
+    );
 }
 
 /** Runs `cordon ARGS` in a child process, with `input` on its standard input. */
 export function spawnCli(args: string[], env: Record<string, string>, input?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...CLI, ...args], { env: childEnv(env), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...CLI, ...args], {
+      env: childEnv(env),
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
     if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
@@ -93,7 +108,10 @@ export function startServer(
 ): Promise<{ child: ChildProcess; url: string; output: string[] }> {
   return new Promise((resolve, reject) => {
     // A metrics listener on a free port: suites (and checkouts) run servers side by side.
-    const child = spawn(process.execPath, [...cli, 'serve', ...args], { env: childEnv({ CORDON_METRICS_LISTEN: '127.0.0.1:0', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...cli, 'serve', ...args], {
+      env: childEnv({ CORDON_METRICS_LISTEN: '127.0.0.1:0', ...env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const output: string[] = [];
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));

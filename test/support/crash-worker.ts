@@ -23,7 +23,12 @@ async function loop(): Promise<void> {
     const verb = Math.random() < 0.5 ? 'suspend' : 'reactivate';
     let outcome: string;
     try {
-      const result = await (verb === 'suspend' ? suspendUser : reactivateUser)(core.directory, { ...ctx, cause: { call } }, accountId!, userId);
+      const result = await (verb === 'suspend' ? suspendUser : reactivateUser)(
+        core.directory,
+        { ...ctx, cause: { call } },
+        accountId!,
+        userId,
+      );
       outcome = result.changed ? 'changed' : 'unchanged';
     } catch (error) {
       // The documented refusal (both owners cannot be suspended); anything else ends the worker.

@@ -21,7 +21,14 @@ export const testCtx: CallContext = { actor: { type: 'operator', id: 'tester@tes
 export const rpc = (code: number, message: string, reason: string, metadata?: Record<string, string>) => ({
   code,
   message,
-  details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason, domain: 'cordon', ...(metadata ? { metadata } : {}) }],
+  details: [
+    {
+      '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+      reason,
+      domain: 'cordon',
+      ...(metadata ? { metadata } : {}),
+    },
+  ],
 });
 
 export interface SeededAccount {
@@ -42,10 +49,20 @@ export async function seedAccount(core: Core, members = 3): Promise<SeededAccoun
     owner: { email: 'owner@test.example', display_name: 'Owner' },
   });
   await choosePassword(core, owner);
-  const admin = await createUser(core.directory, testCtx, account.id, { email: 'admin@test.example', display_name: 'Admin', role: 'ADMIN' });
+  const admin = await createUser(core.directory, testCtx, account.id, {
+    email: 'admin@test.example',
+    display_name: 'Admin',
+    role: 'ADMIN',
+  });
   const list: User[] = [];
   for (let i = 0; i < members; i++) {
-    list.push(await createUser(core.directory, testCtx, account.id, { email: `m${i}@test.example`, display_name: `Member ${i}`, groups: ['Staff'] }));
+    list.push(
+      await createUser(core.directory, testCtx, account.id, {
+        email: `m${i}@test.example`,
+        display_name: `Member ${i}`,
+        groups: ['Staff'],
+      }),
+    );
   }
   const eam = await createUser(core.directory, testCtx, account.id, {
     email: 'eam@test.example',
@@ -61,7 +78,11 @@ export async function seedAccount(core: Core, members = 3): Promise<SeededAccoun
  * route, POST /v1/auth/password, is tested in password-change.test.ts): what the people of an account in
  * use have done. Returns the password.
  */
-export async function choosePassword(core: Core, user: Pick<User, 'account_id' | 'id'>, password = `chosen by ${user.id}`): Promise<string> {
+export async function choosePassword(
+  core: Core,
+  user: Pick<User, 'account_id' | 'id'>,
+  password = `chosen by ${user.id}`,
+): Promise<string> {
   const row = await findUserById(core.database.db, user.account_id, user.id);
   if (!row?.password_hash) throw new Error(`${user.id} has no password to replace`);
   await setChosenPassword(core.database.db, user.account_id, user.id, row.password_hash, await hashSecret(password));
@@ -86,7 +107,14 @@ export function captureLogs(): { logger: Logger; lines: string[] } {
  */
 export async function mintSessionToken(core: Core, user: Pick<User, 'account_id' | 'id'>): Promise<string> {
   const token = `${SESSION_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
-  await insertSession(core.database.db, { account_id: user.account_id, id: newId(), user_id: user.id, kind: 'cli', token_hash: hashSessionToken(token), expires_at: new Date(Date.now() + 3_600_000) });
+  await insertSession(core.database.db, {
+    account_id: user.account_id,
+    id: newId(),
+    user_id: user.id,
+    kind: 'cli',
+    token_hash: hashSessionToken(token),
+    expires_at: new Date(Date.now() + 3_600_000),
+  });
   return token;
 }
 
@@ -97,11 +125,19 @@ export async function auditTrail(core: Core, accountId: string): Promise<AuditRe
 }
 
 /** An access token for an app by client_credentials with client_secret_basic, from a server under test. */
-export async function appAccessToken(server: FastifyInstance, clientId: string, secret: string, path = '/v1/oauth/token'): Promise<string> {
+export async function appAccessToken(
+  server: FastifyInstance,
+  clientId: string,
+  secret: string,
+  path = '/v1/oauth/token',
+): Promise<string> {
   const res = await server.inject({
     method: 'POST',
     url: path,
-    headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     payload: 'grant_type=client_credentials',
   });
   if (res.statusCode !== 200) throw new Error(`token: ${res.statusCode} ${res.body}`);

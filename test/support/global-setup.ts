@@ -43,7 +43,11 @@ export default async function setup(project: TestProject): Promise<() => void> {
         await admin.query(`DROP DATABASE IF EXISTS ${PG_TEMPLATE} WITH (FORCE)`);
         await admin.query(`CREATE DATABASE ${PG_TEMPLATE}`);
         await admin.end();
-        const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: `${PG_SERVER_URL}/${PG_TEMPLATE}`, max: 1 }) }) });
+        const db = new Kysely<Database>({
+          dialect: new PostgresDialect({
+            pool: new pg.Pool({ connectionString: `${PG_SERVER_URL}/${PG_TEMPLATE}`, max: 1 }),
+          }),
+        });
         await migrateToLatest(db);
         await db.destroy();
       })(),

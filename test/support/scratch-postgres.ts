@@ -15,13 +15,17 @@ const run = promisify(execFile);
 
 /** The directory holding initdb and pg_ctl: PG_BIN, else the newest /usr/lib/postgresql/N/bin; undefined when none. */
 export function findPostgresBin(): string | undefined {
-  const candidates = process.env.PG_BIN ? [process.env.PG_BIN] : listVersionDirs('/usr/lib/postgresql').map((v) => `/usr/lib/postgresql/${v}/bin`);
+  const candidates = process.env.PG_BIN
+    ? [process.env.PG_BIN]
+    : listVersionDirs('/usr/lib/postgresql').map((v) => `/usr/lib/postgresql/${v}/bin`);
   return candidates.find((dir) => existsSync(path.join(dir, 'initdb')) && existsSync(path.join(dir, 'pg_ctl')));
 }
 
 function listVersionDirs(root: string): string[] {
   try {
-    return readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    return readdirSync(root)
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
   } catch {
     return [];
   }
@@ -55,7 +59,8 @@ export async function startScratchPostgres(bin: string): Promise<ScratchPostgres
     const { stdout } = await run('id', ['-u', 'postgres']);
     chownSync(dir, Number(stdout.trim()), -1);
   }
-  const tool = (name: string, args: string[]) => (asRoot ? run('runuser', ['-u', 'postgres', '--', path.join(bin, name), ...args]) : run(path.join(bin, name), args));
+  const tool = (name: string, args: string[]) =>
+    asRoot ? run('runuser', ['-u', 'postgres', '--', path.join(bin, name), ...args]) : run(path.join(bin, name), args);
   const data = path.join(dir, 'data');
   await tool('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--no-instructions']);
   const port = await freePort();
@@ -63,7 +68,10 @@ export async function startScratchPostgres(bin: string): Promise<ScratchPostgres
   // machine crash) keeps, so commits stay durable across `-m immediate`; and crash recovery takes 0.1 s
   // instead of seconds of fsyncs on a busy machine. What is tested is Cordon acknowledging only what committed.
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=60 -c shared_buffers=16MB -c fsync=off`;
-  const start = () => tool('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-o', options, '-W', 'start']).then(() => undefined);
+  const start = () =>
+    tool('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-o', options, '-W', 'start']).then(
+      () => undefined,
+    );
   const stop = (mode: StopMode) => tool('pg_ctl', ['-D', data, '-m', mode, '-w', 'stop']).then(() => undefined);
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   await start();

@@ -3,7 +3,16 @@
  * fail it (a lost connection) or hold it (a database that does not answer). For the units that must
  * behave when PostgreSQL is away (the group commit, the sequencer), without stopping a real server.
  */
-import { Kysely, PostgresAdapter, PostgresIntrospector, PostgresQueryCompiler, type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult } from 'kysely';
+import {
+  Kysely,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  type QueryResult,
+} from 'kysely';
 import type { Database } from '../../src/storage/schema.js';
 
 export function scriptedDatabase(answer: (query: CompiledQuery) => Promise<QueryResult<unknown>>): Kysely<Database> {

@@ -32,13 +32,34 @@ export interface SignInSuite {
 export async function openSignInSuite(backend: TestBackend, named: Array<[string, UserRole]>): Promise<SignInSuite> {
   const database = await createTestDatabase(backend);
   const logs = captureLogs();
-  const core = await openTestCore(database, { CORDON_SIGN_IN_RATE_PER_ADDRESS: '0', CORDON_SIGN_IN_RATE_PER_ADDRESS_EMAIL: '0', CORDON_UNAUTHENTICATED_RATE_PER_ADDRESS: '0' }, logs.logger);
-  const created = await createAccount(core.directory, testCtx, { name: 'Test Co', owner: { email: 'owner@test.example', display_name: 'Owner' } });
+  const core = await openTestCore(
+    database,
+    {
+      CORDON_SIGN_IN_RATE_PER_ADDRESS: '0',
+      CORDON_SIGN_IN_RATE_PER_ADDRESS_EMAIL: '0',
+      CORDON_UNAUTHENTICATED_RATE_PER_ADDRESS: '0',
+    },
+    logs.logger,
+  );
+  const created = await createAccount(core.directory, testCtx, {
+    name: 'Test Co',
+    owner: { email: 'owner@test.example', display_name: 'Owner' },
+  });
   const accountId = created.account.id;
-  const people: Record<string, Person> = { owner: { id: created.owner.id, email: created.owner.email, creds: created.ownerCredentials } };
+  const people: Record<string, Person> = {
+    owner: { id: created.owner.id, email: created.owner.email, creds: created.ownerCredentials },
+  };
   for (const [name, role] of named) {
-    const user = await createUser(core.directory, testCtx, accountId, { email: `${name}@test.example`, display_name: name, role });
-    people[name] = { id: user.id, email: user.email, creds: (await resetCredentials(core.directory, testCtx, accountId, user.id)).credentials };
+    const user = await createUser(core.directory, testCtx, accountId, {
+      email: `${name}@test.example`,
+      display_name: name,
+      role,
+    });
+    people[name] = {
+      id: user.id,
+      email: user.email,
+      creds: (await resetCredentials(core.directory, testCtx, accountId, user.id)).credentials,
+    };
   }
   const server = await buildServer(core);
   return {

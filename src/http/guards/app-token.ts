@@ -34,9 +34,17 @@ declare module 'fastify' {
 
 const AUTHORIZATION = /^(Bearer|DPoP)\s+([A-Za-z0-9\-._~+/]+=*)\s*$/i;
 
-function challenge(code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED', description: string, params: string, scheme = 'Bearer'): AppError {
+function challenge(
+  code: 'UNAUTHENTICATED' | 'PERMISSION_DENIED',
+  description: string,
+  params: string,
+  scheme = 'Bearer',
+): AppError {
   const algs = scheme === 'DPoP' ? `, algs="${DPOP_ALGS.join(' ')}"` : '';
-  return new AppError(code, { description, headers: { 'www-authenticate': `${scheme} realm="cordon"${params}${algs}` } });
+  return new AppError(code, {
+    description,
+    headers: { 'www-authenticate': `${scheme} realm="cordon"${params}${algs}` },
+  });
 }
 
 /** A preHandler that admits only tokens holding `permission` for the `:account` of the path (if any). */
@@ -47,28 +55,51 @@ export function requirePermission(core: Core, permission: Permission) {
     const scheme = match[1]!.toLowerCase() === 'dpop' ? 'DPoP' : 'Bearer';
     const token = match[2]!;
     const read = await readAccessToken(core, token);
-    if (!read) throw challenge('UNAUTHENTICATED', 'the access token is invalid or expired', ', error="invalid_token"', scheme);
+    if (!read)
+      throw challenge('UNAUTHENTICATED', 'the access token is invalid or expired', ', error="invalid_token"', scheme);
     const { claims, kid } = read;
     await checkBinding(core, request, scheme, token, claims.cnf?.jkt);
     const standing = await read.standing();
     if (!standing.stands && standing.keyGone) {
       core.keys.noteRevoked(kid);
-      throw challenge('UNAUTHENTICATED', 'the signing key of the access token is revoked', ', error="invalid_token"', scheme);
+      throw challenge(
+        'UNAUTHENTICATED',
+        'the signing key of the access token is revoked',
+        ', error="invalid_token"',
+        scheme,
+      );
     }
-    if (!standing.stands) throw challenge('UNAUTHENTICATED', 'the access token is revoked or its app disabled', ', error="invalid_token"', scheme);
+    if (!standing.stands)
+      throw challenge(
+        'UNAUTHENTICATED',
+        'the access token is revoked or its app disabled',
+        ', error="invalid_token"',
+        scheme,
+      );
     const constraints = standing.constraints;
     // Who the caller proved to be, set before the checks below so that a refusal is audited under it.
     const { permissions } = (request.principal = appPrincipal(request, claims, constraints));
     const ceiling = makerCeiling(constraints.maker);
     const account = (request.params as { account?: string } | undefined)?.account;
     if (account !== undefined && account !== claims.account_id) {
-      throw challenge('PERMISSION_DENIED', 'the access token belongs to another account', ', error="insufficient_scope"');
+      throw challenge(
+        'PERMISSION_DENIED',
+        'the access token belongs to another account',
+        ', error="insufficient_scope"',
+      );
     }
     if (ceiling.powerless) {
-      throw new AppError('APP_CONSTRAINT', { description: `app_constraint: ${describeCeiling(constraints.maker, ceiling)}`, metadata: { constraint: 'maker_ceiling' } });
+      throw new AppError('APP_CONSTRAINT', {
+        description: `app_constraint: ${describeCeiling(constraints.maker, ceiling)}`,
+        metadata: { constraint: 'maker_ceiling' },
+      });
     }
     if (!permissions.includes(permission)) {
-      throw challenge('PERMISSION_DENIED', `the access token lacks the ${permission} permission`, `, error="insufficient_scope", scope="${permission}"`);
+      throw challenge(
+        'PERMISSION_DENIED',
+        `the access token lacks the ${permission} permission`,
+        `, error="insufficient_scope", scope="${permission}"`,
+      );
     }
   };
 }
@@ -77,7 +108,10 @@ export function requirePermission(core: Core, permission: Permission) {
  * An access token's verified claims (undefined when it does not verify), and a way to read whether it
  * still stands (one statement per event-loop turn, oauth/token-standing.ts).
  */
-export async function readAccessToken(core: Core, token: string): Promise<{ claims: AccessTokenClaims; kid: string; standing(): Promise<Standing> } | undefined> {
+export async function readAccessToken(
+  core: Core,
+  token: string,
+): Promise<{ claims: AccessTokenClaims; kid: string; standing(): Promise<Standing> } | undefined> {
   let verified: { claims: AccessTokenClaims; kid: string };
   try {
     verified = await core.accessTokens.verify(token, core.issuer);
@@ -86,11 +120,20 @@ export async function readAccessToken(core: Core, token: string): Promise<{ clai
     throw error;
   }
   const { claims, kid } = verified;
-  return { claims, kid, standing: () => core.tokenStanding.check({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id, kid }) };
+  return {
+    claims,
+    kid,
+    standing: () =>
+      core.tokenStanding.check({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id, kid }),
+  };
 }
 
 /** An app caller, with the permissions its token carries within what its maker can still exercise (oauth/maker-ceiling.ts). */
-export function appPrincipal(request: FastifyRequest, claims: AccessTokenClaims, constraints: AppConstraints): Principal {
+export function appPrincipal(
+  request: FastifyRequest,
+  claims: AccessTokenClaims,
+  constraints: AppConstraints,
+): Principal {
   const permissions = permissionsWithinCeiling(claims.scope.split(' '), makerCeiling(constraints.maker));
   return {
     claims,
@@ -109,24 +152,43 @@ export function appPrincipal(request: FastifyRequest, claims: AccessTokenClaims,
  */
 export function requestOrigin(request: FastifyRequest): { address: string; user_agent?: string } {
   const agent = request.headers['user-agent'];
-  return { address: request.clientAddress, ...(typeof agent === 'string' && agent !== '' ? { user_agent: agent.slice(0, 200) } : {}) };
+  return {
+    address: request.clientAddress,
+    ...(typeof agent === 'string' && agent !== '' ? { user_agent: agent.slice(0, 200) } : {}),
+  };
 }
 
 /**
  * RFC 9449 §7: a DPoP-bound token must come with the DPoP scheme and a fresh proof for this request,
  * this token (`ath`) and the bound key; an unbound token must not claim the DPoP scheme.
  */
-async function checkBinding(core: Core, request: FastifyRequest, scheme: string, token: string, jkt: string | undefined): Promise<void> {
+async function checkBinding(
+  core: Core,
+  request: FastifyRequest,
+  scheme: string,
+  token: string,
+  jkt: string | undefined,
+): Promise<void> {
   if (jkt === undefined) {
-    if (scheme === 'DPoP') throw challenge('UNAUTHENTICATED', 'the access token is not DPoP-bound', ', error="invalid_token"', 'DPoP');
+    if (scheme === 'DPoP')
+      throw challenge('UNAUTHENTICATED', 'the access token is not DPoP-bound', ', error="invalid_token"', 'DPoP');
     return;
   }
   const proof = request.headers.dpop;
   if (scheme !== 'DPoP' || typeof proof !== 'string') {
-    throw challenge('UNAUTHENTICATED', 'the access token is DPoP-bound: send it with the DPoP scheme and a proof', ', error="invalid_token"', 'DPoP');
+    throw challenge(
+      'UNAUTHENTICATED',
+      'the access token is DPoP-bound: send it with the DPoP scheme and a proof',
+      ', error="invalid_token"',
+      'DPoP',
+    );
   }
   try {
-    const proven = await verifyDpopProof(core.database.db, proof, { htm: request.method, htu: htuOf(core.issuer, request.url), ath: accessTokenHash(token) });
+    const proven = await verifyDpopProof(core.database.db, proof, {
+      htm: request.method,
+      htu: htuOf(core.issuer, request.url),
+      ath: accessTokenHash(token),
+    });
     if (proven.jkt !== jkt) throw new InvalidProof('the proof is signed with another key');
   } catch (error) {
     if (!(error instanceof InvalidProof)) throw error;

@@ -74,7 +74,10 @@ export async function authenticateSession(core: Core, request: FastifyRequest): 
   if (!session) throw unauthenticated('the session is signed out, expired or revoked: sign in again');
   return {
     session,
-    ctx: { actor: { type: 'user', id: session.user_id }, authz: { method: 'session', session_id: session.id, role: session.user.role, ...requestOrigin(request) } },
+    ctx: {
+      actor: { type: 'user', id: session.user_id },
+      authz: { method: 'session', session_id: session.id, role: session.user.role, ...requestOrigin(request) },
+    },
   };
 }
 
@@ -94,12 +97,19 @@ export interface SessionGuardOptions {
 /** The person a request's session belongs to; refuses the local operator, who is nobody's session. */
 export function personOf(request: FastifyRequest): HumanPrincipal {
   const human = request.human;
-  if (!human?.session) throw new AppError('PERMISSION_DENIED', { description: 'only a signed-in person may do this: sign in with `cordon login`' });
+  if (!human?.session)
+    throw new AppError('PERMISSION_DENIED', {
+      description: 'only a signed-in person may do this: sign in with `cordon login`',
+    });
   return human;
 }
 
 /** A preHandler admitting sessions of `roles` in the `:account` of the path (any account when the path has none). */
-export function requireSession(core: Core, roles: readonly UserRole[] = ['OWNER', 'ADMIN', 'MEMBER'], options: SessionGuardOptions = {}) {
+export function requireSession(
+  core: Core,
+  roles: readonly UserRole[] = ['OWNER', 'ADMIN', 'MEMBER'],
+  options: SessionGuardOptions = {},
+) {
   return async (request: FastifyRequest): Promise<void> => {
     const account = (request.params as { account?: string } | undefined)?.account;
     if (request.operator) {
@@ -113,7 +123,8 @@ export function requireSession(core: Core, roles: readonly UserRole[] = ['OWNER'
     if (account !== undefined && account !== human.session.account_id) {
       throw new AppError('PERMISSION_DENIED', { description: 'the session belongs to another account' });
     }
-    if (human.session.user.password_change_required && !options.beforePasswordChange) throw new AppError('PASSWORD_CHANGE_REQUIRED');
+    if (human.session.user.password_change_required && !options.beforePasswordChange)
+      throw new AppError('PASSWORD_CHANGE_REQUIRED');
     if (!roles.includes(human.session.user.role)) {
       throw new AppError('PERMISSION_DENIED', { description: `this route is for ${roles.join(' or ')} users` });
     }
@@ -130,5 +141,7 @@ export function requirePermissionOrAdmin(core: Core, permission: Permission) {
   const human = requireSession(core, ADMIN_ROLES);
   const app = requirePermission(core, permission);
   return (request: FastifyRequest): Promise<void> =>
-    request.operator || BEARER.exec(request.headers.authorization ?? '')?.[1]?.startsWith(SESSION_TOKEN_PREFIX) ? human(request) : app(request);
+    request.operator || BEARER.exec(request.headers.authorization ?? '')?.[1]?.startsWith(SESSION_TOKEN_PREFIX)
+      ? human(request)
+      : app(request);
 }

@@ -17,34 +17,71 @@ import { callerContext } from '../audited-calls.js';
 import { requireOperator } from '../operator.js';
 import { RpcStatusSchema } from '../schemas.js';
 
-const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema, 409: RpcStatusSchema };
-const AccountSchema = Type.Object({ id: Type.String(), name: Type.String(), create_time: Type.String({ format: 'date-time' }) }, { title: 'Account' });
+const Errors = {
+  400: RpcStatusSchema,
+  401: RpcStatusSchema,
+  403: RpcStatusSchema,
+  404: RpcStatusSchema,
+  409: RpcStatusSchema,
+};
+const AccountSchema = Type.Object(
+  { id: Type.String(), name: Type.String(), create_time: Type.String({ format: 'date-time' }) },
+  { title: 'Account' },
+);
 const tags = ['accounts'];
 
-const accountView = (account: Account) => ({ id: account.id, name: account.name, create_time: new Date(account.created_at).toISOString() });
+const accountView = (account: Account) => ({
+  id: account.id,
+  name: account.name,
+  create_time: new Date(account.created_at).toISOString(),
+});
 
 export function accountsRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.get('/v1/accounts', { preHandler: requireOperator, schema: { summary: 'Every account (the local operator only)', tags, response: { 200: Type.Object({ accounts: Type.Array(AccountSchema) }), ...Errors } } }, async () => ({
-    accounts: (await listAccounts(core.database.db)).map(accountView),
-  }));
+  r.get(
+    '/v1/accounts',
+    {
+      preHandler: requireOperator,
+      schema: {
+        summary: 'Every account (the local operator only)',
+        tags,
+        response: { 200: Type.Object({ accounts: Type.Array(AccountSchema) }), ...Errors },
+      },
+    },
+    async () => ({
+      accounts: (await listAccounts(core.database.db)).map(accountView),
+    }),
+  );
 
   r.post(
     '/v1/accounts',
     {
       preHandler: requireOperator,
       schema: {
-        summary: "Create an account and its first owner (the local operator only); the owner's generated password and TOTP seed are in this answer only",
+        summary:
+          "Create an account and its first owner (the local operator only); the owner's generated password and TOTP seed are in this answer only",
         tags,
         body: Type.Object(
-          { name: Type.String({ maxLength: 1000 }), owner: Type.Object({ email: Type.String({ maxLength: 1000 }), display_name: Type.String({ maxLength: 1000 }) }, { additionalProperties: false }) },
+          {
+            name: Type.String({ maxLength: 1000 }),
+            owner: Type.Object(
+              { email: Type.String({ maxLength: 1000 }), display_name: Type.String({ maxLength: 1000 }) },
+              { additionalProperties: false },
+            ),
+          },
           { additionalProperties: false },
         ),
         response: {
           200: Type.Object({
             account: AccountSchema,
-            owner: Type.Object({ user_id: Type.String(), email: Type.String(), password: Type.String(), totp_secret: Type.String(), totp_uri: Type.String() }),
+            owner: Type.Object({
+              user_id: Type.String(),
+              email: Type.String(),
+              password: Type.String(),
+              totp_secret: Type.String(),
+              totp_uri: Type.String(),
+            }),
           }),
           ...Errors,
         },
@@ -53,7 +90,14 @@ export function accountsRoutes(app: FastifyInstance, core: Core): void {
     async (request, reply) => {
       const created = await createAccount(core.directory, callerContext(request), request.body);
       reply.header('cache-control', 'no-store');
-      return { account: accountView(created.account), owner: { user_id: created.owner.id, email: created.owner.email, ...credentialsView(created.owner.email, created.ownerCredentials) } };
+      return {
+        account: accountView(created.account),
+        owner: {
+          user_id: created.owner.id,
+          email: created.owner.email,
+          ...credentialsView(created.owner.email, created.ownerCredentials),
+        },
+      };
     },
   );
 
@@ -62,7 +106,12 @@ export function accountsRoutes(app: FastifyInstance, core: Core): void {
     {
       preHandler: requireSession(core),
       // Any text: an id that names no account is a 404, as everywhere under /v1/accounts/{account}.
-      schema: { summary: 'One account', tags, params: Type.Object({ account: Type.String({ maxLength: 100 }) }), response: { 200: AccountSchema, ...Errors } },
+      schema: {
+        summary: 'One account',
+        tags,
+        params: Type.Object({ account: Type.String({ maxLength: 100 }) }),
+        response: { 200: AccountSchema, ...Errors },
+      },
     },
     async (request) => {
       const account = await findAccountById(core.database.db, request.params.account);

@@ -7,7 +7,15 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Core } from '../../core.js';
 import { ADMIN_ROLES, requireSession } from '../guards/session.js';
-import { AUTH_METHODS, createApp, disableApp, getApp, listApps, rotateAppSecret, type NewAppInput } from '../../oauth/apps.js';
+import {
+  AUTH_METHODS,
+  createApp,
+  disableApp,
+  getApp,
+  listApps,
+  rotateAppSecret,
+  type NewAppInput,
+} from '../../oauth/apps.js';
 import { auditRefusals } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 import { AppSchema, AppWithSecretSchema, appView } from '../views/apps.js';
@@ -21,7 +29,9 @@ const NewApp = Type.Object(
     name: Type.String({ maxLength: 200 }),
     permissions: Type.Array(Type.String({ maxLength: 100 }), { maxItems: 50 }),
     auth_method: Type.Optional(Type.Union(AUTH_METHODS.map((m) => Type.Literal(m)))),
-    jwks: Type.Optional(Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 10 }) })),
+    jwks: Type.Optional(
+      Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true }), { maxItems: 10 }) }),
+    ),
     dpop_required: Type.Optional(Type.Boolean()),
     constraints: Type.Optional(
       Type.Object(
@@ -45,48 +55,113 @@ export function appsRoutes(app: FastifyInstance, core: Core): void {
 
   r.post(
     base,
-    { preHandler: admin, ...audited('app.create'), schema: { summary: 'Create an OAuth app (the client secret is shown this once)', tags: ['apps'], params: AccountParams, body: NewApp, response: { 201: AppWithSecretSchema, ...Errors } } },
+    {
+      preHandler: admin,
+      ...audited('app.create'),
+      schema: {
+        summary: 'Create an OAuth app (the client secret is shown this once)',
+        tags: ['apps'],
+        params: AccountParams,
+        body: NewApp,
+        response: { 201: AppWithSecretSchema, ...Errors },
+      },
+    },
     async (request, reply) => {
       const { body } = request;
-      const { app: created, clientSecret } = await createApp(core.directory, request.human!.ctx, request.params.account, {
-        name: body.name,
-        permissions: body.permissions,
-        auth_method: body.auth_method,
-        jwks: body.jwks as NewAppInput['jwks'],
-        dpop_required: body.dpop_required,
-        allowed_group_ids: body.constraints?.allowed_group_ids,
-        protected_roles: body.constraints?.protected_roles,
-        max_suspensions_per_hour: body.constraints?.max_suspensions_per_hour,
-      });
+      const { app: created, clientSecret } = await createApp(
+        core.directory,
+        request.human!.ctx,
+        request.params.account,
+        {
+          name: body.name,
+          permissions: body.permissions,
+          auth_method: body.auth_method,
+          jwks: body.jwks as NewAppInput['jwks'],
+          dpop_required: body.dpop_required,
+          allowed_group_ids: body.constraints?.allowed_group_ids,
+          protected_roles: body.constraints?.protected_roles,
+          max_suspensions_per_hour: body.constraints?.max_suspensions_per_hour,
+        },
+      );
       reply.header('cache-control', 'no-store').status(201);
       return { ...appView(created), ...(clientSecret ? { client_secret: clientSecret } : {}) };
     },
   );
 
-  r.get(base, { preHandler: admin, schema: { summary: 'List the OAuth apps of the account', tags: ['apps'], params: AccountParams, response: { 200: Type.Object({ apps: Type.Array(AppSchema) }), ...Errors } } }, async (request) => ({
-    apps: (await listApps(core.directory, request.params.account)).map(appView),
-  }));
+  r.get(
+    base,
+    {
+      preHandler: admin,
+      schema: {
+        summary: 'List the OAuth apps of the account',
+        tags: ['apps'],
+        params: AccountParams,
+        response: { 200: Type.Object({ apps: Type.Array(AppSchema) }), ...Errors },
+      },
+    },
+    async (request) => ({
+      apps: (await listApps(core.directory, request.params.account)).map(appView),
+    }),
+  );
 
-  r.get(`${base}/:app`, { preHandler: admin, schema: { summary: 'One OAuth app (never its secret)', tags: ['apps'], params: AppParams, response: { 200: AppSchema, ...Errors } } }, async (request) =>
-    appView(await getApp(core.directory, request.params.account, request.params.app)),
+  r.get(
+    `${base}/:app`,
+    {
+      preHandler: admin,
+      schema: {
+        summary: 'One OAuth app (never its secret)',
+        tags: ['apps'],
+        params: AppParams,
+        response: { 200: AppSchema, ...Errors },
+      },
+    },
+    async (request) => appView(await getApp(core.directory, request.params.account, request.params.app)),
   );
 
   // AIP-136 custom methods, `…/apps/{app}:disable`: `::` is a literal colon, and the parameter needs a
   // pattern that stops at it (without one, find-my-way takes `:app::disable` for one parameter name).
   r.post(
     `${base}/:app(^[^:]+)::disable`,
-    { preHandler: admin, ...audited('app.disable'), schema: { summary: 'Disable an OAuth app: its tokens stop working (idempotent)', tags: ['apps'], params: AppParams, response: { 200: Type.Object({ app: AppSchema, changed: Type.Boolean() }), ...Errors } } },
+    {
+      preHandler: admin,
+      ...audited('app.disable'),
+      schema: {
+        summary: 'Disable an OAuth app: its tokens stop working (idempotent)',
+        tags: ['apps'],
+        params: AppParams,
+        response: { 200: Type.Object({ app: AppSchema, changed: Type.Boolean() }), ...Errors },
+      },
+    },
     async (request) => {
-      const { app: disabled, changed } = await disableApp(core.directory, request.human!.ctx, request.params.account, request.params.app);
+      const { app: disabled, changed } = await disableApp(
+        core.directory,
+        request.human!.ctx,
+        request.params.account,
+        request.params.app,
+      );
       return { app: appView(disabled), changed };
     },
   );
 
   r.post(
     `${base}/:app(^[^:]+)::rotateSecret`,
-    { preHandler: admin, ...audited('app.secret.rotate'), schema: { summary: 'Replace the client secret (shown this once); the old one stops working', tags: ['apps'], params: AppParams, response: { 200: AppWithSecretSchema, ...Errors } } },
+    {
+      preHandler: admin,
+      ...audited('app.secret.rotate'),
+      schema: {
+        summary: 'Replace the client secret (shown this once); the old one stops working',
+        tags: ['apps'],
+        params: AppParams,
+        response: { 200: AppWithSecretSchema, ...Errors },
+      },
+    },
     async (request, reply) => {
-      const { app: rotated, clientSecret } = await rotateAppSecret(core.directory, request.human!.ctx, request.params.account, request.params.app);
+      const { app: rotated, clientSecret } = await rotateAppSecret(
+        core.directory,
+        request.human!.ctx,
+        request.params.account,
+        request.params.app,
+      );
       reply.header('cache-control', 'no-store');
       return { ...appView(rotated), client_secret: clientSecret };
     },

@@ -25,8 +25,14 @@ const b64 = (hash: Buffer) => hash.toString('base64');
 
 /** The size a proof is for: the one asked (a signed checkpoint's), or the latest checkpoint's (covering `index` if it can). */
 async function proofSize(core: Core, logId: string, asked: number | undefined, index = 0): Promise<number> {
-  const checkpoint = asked === undefined ? await core.latestCheckpoints.covering(logId, index) : await findCheckpoint(core.database.db, logId, asked);
-  if (!checkpoint) throw new AppError('NOT_FOUND', { description: asked === undefined ? 'no checkpoint signed yet' : `no checkpoint was signed at size ${asked}` });
+  const checkpoint =
+    asked === undefined
+      ? await core.latestCheckpoints.covering(logId, index)
+      : await findCheckpoint(core.database.db, logId, asked);
+  if (!checkpoint)
+    throw new AppError('NOT_FOUND', {
+      description: asked === undefined ? 'no checkpoint signed yet' : `no checkpoint was signed at size ${asked}`,
+    });
   return checkpoint.size;
 }
 
@@ -41,10 +47,20 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
       schema: {
         summary: 'The public key that signs audit checkpoints, as a C2SP verifier key',
         tags: ['audit'],
-        response: { 200: Type.Object({ keys: Type.Array(Type.Object({ name: Type.String(), verifier_key: Type.String(), algorithm: Type.Literal('Ed25519') })) }) },
+        response: {
+          200: Type.Object({
+            keys: Type.Array(
+              Type.Object({ name: Type.String(), verifier_key: Type.String(), algorithm: Type.Literal('Ed25519') }),
+            ),
+          }),
+        },
       },
     },
-    async () => ({ keys: [{ name: core.checkpointKey.name, verifier_key: core.checkpointKey.verifierKey, algorithm: 'Ed25519' as const }] }),
+    async () => ({
+      keys: [
+        { name: core.checkpointKey.name, verifier_key: core.checkpointKey.verifierKey, algorithm: 'Ed25519' as const },
+      ],
+    }),
   );
 
   r.get(
@@ -55,7 +71,16 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
         summary: "The account log's latest signed checkpoint (C2SP signed note with a tlog-checkpoint body)",
         tags: ['audit'],
         params: AccountParams,
-        response: { 200: Type.Object({ origin: Type.String(), size: Type.Integer(), root: Type.String({ description: 'base64' }), signed_note: Type.String(), signed_time: Type.String() }), ...Errors },
+        response: {
+          200: Type.Object({
+            origin: Type.String(),
+            size: Type.Integer(),
+            root: Type.String({ description: 'base64' }),
+            signed_note: Type.String(),
+            signed_time: Type.String(),
+          }),
+          ...Errors,
+        },
       },
     },
     async (request) => {
@@ -93,7 +118,11 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ entries: Type.Array(Type.Object({}, { additionalProperties: true })), next_page_token: Type.String(), log_size: Type.Integer() }),
+          200: Type.Object({
+            entries: Type.Array(Type.Object({}, { additionalProperties: true })),
+            next_page_token: Type.String(),
+            log_size: Type.Integer(),
+          }),
           ...Errors,
         },
       },
@@ -115,7 +144,11 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
       });
       const page = entries.slice(0, pageSize);
       const more = entries.length > pageSize;
-      return { entries: page, next_page_token: more ? pageTokens.make(entries[pageSize]!.idx, filters) : '', log_size: await getLogSize(core.database.db, account) };
+      return {
+        entries: page,
+        next_page_token: more ? pageTokens.make(entries[pageSize]!.idx, filters) : '',
+        log_size: await getLogSize(core.database.db, account),
+      };
     },
   );
 
@@ -127,13 +160,18 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
         summary: 'One entry with its RFC 6962 inclusion proof against the latest (or a named) signed checkpoint',
         tags: ['audit'],
         params: Type.Object({ account: AccountParams.properties.account, index: Type.Integer({ minimum: 0 }) }),
-        querystring: Type.Object({ tree_size: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { tree_size: Type.Optional(Type.Integer({ minimum: 1 })) },
+          { additionalProperties: false },
+        ),
         response: {
           200: Type.Object({
             index: Type.Integer(),
             tree_size: Type.Integer(),
             leaf_hash: Type.String({ description: 'base64; SHA-256(0x00 || canonical JSON of the leaf)' }),
-            inclusion_path: Type.Array(Type.String(), { description: 'base64 sibling hashes, leaf to root (RFC 6962 §2.1.1)' }),
+            inclusion_path: Type.Array(Type.String(), {
+              description: 'base64 sibling hashes, leaf to root (RFC 6962 §2.1.1)',
+            }),
             entry: Type.Object({}, { additionalProperties: true }),
           }),
           ...Errors,
@@ -153,11 +191,18 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
     {
       preHandler: reader,
       schema: {
-        summary: 'RFC 6962 consistency proof between two signed sizes (first = second: empty; first = 0: refused, nothing to prove)',
+        summary:
+          'RFC 6962 consistency proof between two signed sizes (first = second: empty; first = 0: refused, nothing to prove)',
         tags: ['audit'],
         params: AccountParams,
-        querystring: Type.Object({ first: Type.Integer({ minimum: 1 }), second: Type.Optional(Type.Integer({ minimum: 1 })) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ first: Type.Integer(), second: Type.Integer(), proof: Type.Array(Type.String()) }), ...Errors },
+        querystring: Type.Object(
+          { first: Type.Integer({ minimum: 1 }), second: Type.Optional(Type.Integer({ minimum: 1 })) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ first: Type.Integer(), second: Type.Integer(), proof: Type.Array(Type.String()) }),
+          ...Errors,
+        },
       },
     },
     async (request) => {
@@ -189,7 +234,10 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
         if (!first.done) yield first.value;
         yield* lines;
       };
-      return reply.type('application/x-ndjson').header('cache-control', 'no-store').send(Readable.from(rest()) as unknown as string);
+      return reply
+        .type('application/x-ndjson')
+        .header('cache-control', 'no-store')
+        .send(Readable.from(rest()) as unknown as string);
     },
   );
 }

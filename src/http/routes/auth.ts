@@ -61,7 +61,12 @@ export function authRoutes(app: FastifyInstance, core: Core): void {
       reply.header('cache-control', 'no-store').status(201);
       return signInView(token, core.config.sessionTtl, {
         ...session,
-        user: { email: user.email, display_name: user.display_name, role: user.role, password_change_required: user.password_change_required },
+        user: {
+          email: user.email,
+          display_name: user.display_name,
+          role: user.role,
+          password_change_required: user.password_change_required,
+        },
       });
     },
   );
@@ -71,13 +76,27 @@ export function authRoutes(app: FastifyInstance, core: Core): void {
 
   r.get(
     '/v1/auth/sessions/current',
-    { preHandler: anySession, schema: { summary: 'The session presented, and its user', tags: ['auth'], response: { 200: SignedInSessionSchema, ...Errors } } },
+    {
+      preHandler: anySession,
+      schema: {
+        summary: 'The session presented, and its user',
+        tags: ['auth'],
+        response: { 200: SignedInSessionSchema, ...Errors },
+      },
+    },
     async (request) => signedInSessionView(personOf(request).session),
   );
 
   r.delete(
     '/v1/auth/sessions/current',
-    { preHandler: anySession, schema: { summary: 'Sign out: revokes the session presented', tags: ['auth'], response: { 204: Type.Null(), ...Errors } } },
+    {
+      preHandler: anySession,
+      schema: {
+        summary: 'Sign out: revokes the session presented',
+        tags: ['auth'],
+        response: { 204: Type.Null(), ...Errors },
+      },
+    },
     async (request, reply) => {
       const { session, ctx } = personOf(request);
       await revokeSession(core.directory, ctx, session.account_id, session.id, 'sign_out');
@@ -90,7 +109,8 @@ export function authRoutes(app: FastifyInstance, core: Core): void {
     {
       preHandler: anySession,
       schema: {
-        summary: "Change the signed-in user's password (required first when it was generated); revokes the user's other sessions",
+        summary:
+          "Change the signed-in user's password (required first when it was generated); revokes the user's other sessions",
         tags: ['auth'],
         body: Type.Object(
           {
@@ -100,13 +120,22 @@ export function authRoutes(app: FastifyInstance, core: Core): void {
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ password_change_required: Type.Literal(false), sessions_revoked: Type.Integer() }), ...Errors },
+        response: {
+          200: Type.Object({ password_change_required: Type.Literal(false), sessions_revoked: Type.Integer() }),
+          ...Errors,
+        },
       },
     },
     async (request, reply) => {
       perAddress.take(request.ip);
       const { session, ctx } = personOf(request);
-      const changed = await changePassword(core.directory, ctx, session, request.body.current_password, request.body.new_password);
+      const changed = await changePassword(
+        core.directory,
+        ctx,
+        session,
+        request.body.current_password,
+        request.body.new_password,
+      );
       reply.header('cache-control', 'no-store');
       return { password_change_required: false as const, sessions_revoked: changed.sessionsRevoked.length };
     },

@@ -17,10 +17,23 @@ import { findContainment, listContainments } from '../../store/containments.js';
 import { findPlan, listPlans } from '../../store/plans.js';
 import { auditRefusals } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
-import { ContainmentSchema, containmentView, PlanWithDecisionsSchema, planWithDecisionsView, RestoreResultSchema, restoreResultView } from '../views/containments.js';
+import {
+  ContainmentSchema,
+  containmentView,
+  PlanWithDecisionsSchema,
+  planWithDecisionsView,
+  RestoreResultSchema,
+  restoreResultView,
+} from '../views/containments.js';
 import { PlanSchema, planView } from '../views/plans.js';
 
-const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema, 409: RpcStatusSchema };
+const Errors = {
+  400: RpcStatusSchema,
+  401: RpcStatusSchema,
+  403: RpcStatusSchema,
+  404: RpcStatusSchema,
+  409: RpcStatusSchema,
+};
 const AccountParams = Type.Object({ account: IdSchema });
 const Reason = Type.String({ minLength: 1, maxLength: 500 });
 
@@ -39,19 +52,41 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
     const human = request.human!;
     // The local operator, like an OWNER, may see every pending plan (it decides none).
     if (human.session && !(await isApprover(db, human.session.account_id, approverOf(human)))) {
-      throw new AppError('PERMISSION_DENIED', { description: 'pending plans are for OWNERs, ADMINs and members of the approver group' });
+      throw new AppError('PERMISSION_DENIED', {
+        description: 'pending plans are for OWNERs, ADMINs and members of the approver group',
+      });
     }
   };
   const PlanParams = Type.Object({ account: IdSchema, plan: IdSchema });
 
   r.get(
     '/v1/accounts/:account/approvals',
-    { preValidation: reviewer, schema: { summary: 'Plans waiting for approval (suspensions and restores), newest first', tags, params: AccountParams, response: { 200: Type.Object({ plans: Type.Array(PlanSchema) }), ...Errors } } },
-    async (request) => ({ plans: (await listPlans(db, { accountId: request.params.account, status: 'pending_approval', limit: 1000 })).map(planView) }),
+    {
+      preValidation: reviewer,
+      schema: {
+        summary: 'Plans waiting for approval (suspensions and restores), newest first',
+        tags,
+        params: AccountParams,
+        response: { 200: Type.Object({ plans: Type.Array(PlanSchema) }), ...Errors },
+      },
+    },
+    async (request) => ({
+      plans: (await listPlans(db, { accountId: request.params.account, status: 'pending_approval', limit: 1000 })).map(
+        planView,
+      ),
+    }),
   );
   r.get(
     '/v1/accounts/:account/plans/:plan/decisions',
-    { preValidation: reviewer, schema: { summary: "A plan with its people's decisions", tags, params: PlanParams, response: { 200: PlanWithDecisionsSchema, ...Errors } } },
+    {
+      preValidation: reviewer,
+      schema: {
+        summary: "A plan with its people's decisions",
+        tags,
+        params: PlanParams,
+        response: { 200: PlanWithDecisionsSchema, ...Errors },
+      },
+    },
     async (request) => {
       const plan = await findPlan(db, request.params.account, request.params.plan);
       if (!plan) throw new AppError('PLAN_NOT_FOUND', { metadata: { plan_id: request.params.plan } });
@@ -65,20 +100,33 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
         preValidation: person,
         ...audited(`plan.${decision}`),
         schema: {
-          summary: decision === 'approve' ? 'Approve a pending plan: the last approval needed executes it' : 'Deny a pending plan',
-          description: 'Only people decide: OWNERs, ADMINs or members of the approver group, never the subject or whoever asked. `action_digest` must be the one the plan shows.',
+          summary:
+            decision === 'approve'
+              ? 'Approve a pending plan: the last approval needed executes it'
+              : 'Deny a pending plan',
+          description:
+            'Only people decide: OWNERs, ADMINs or members of the approver group, never the subject or whoever asked. `action_digest` must be the one the plan shows.',
           tags,
           params: PlanParams,
-          body: Type.Object({ reason: Reason, action_digest: Type.String({ pattern: '^[0-9a-f]{64}$' }) }, { additionalProperties: false }),
+          body: Type.Object(
+            { reason: Reason, action_digest: Type.String({ pattern: '^[0-9a-f]{64}$' }) },
+            { additionalProperties: false },
+          ),
           response: { 200: PlanWithDecisionsSchema, ...Errors },
         },
       },
       async (request) => {
-        const { plan, decisions } = await decidePlan(core.response, approverOf(personOf(request)), request.params.account, request.params.plan, {
-          decision,
-          reason: request.body.reason,
-          actionDigest: request.body.action_digest,
-        });
+        const { plan, decisions } = await decidePlan(
+          core.response,
+          approverOf(personOf(request)),
+          request.params.account,
+          request.params.plan,
+          {
+            decision,
+            reason: request.body.reason,
+            actionDigest: request.body.action_digest,
+          },
+        );
         return planWithDecisionsView(plan, decisions);
       },
     );
@@ -94,17 +142,41 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
         summary: 'Containment records, newest first',
         tags,
         params: AccountParams,
-        querystring: Type.Object({ status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('closed')])), max_page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+        querystring: Type.Object({
+          status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('closed')])),
+          max_page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+        }),
         response: { 200: Type.Object({ containments: Type.Array(ContainmentSchema) }), ...Errors },
       },
     },
-    async (request) => ({ containments: (await listContainments(db, { accountId: request.params.account, status: request.query.status, limit: request.query.max_page_size ?? 100 })).map(containmentView) }),
+    async (request) => ({
+      containments: (
+        await listContainments(db, {
+          accountId: request.params.account,
+          status: request.query.status,
+          limit: request.query.max_page_size ?? 100,
+        })
+      ).map(containmentView),
+    }),
   );
-  r.get(`${base}/:containment`, { preValidation: admin, schema: { summary: 'A containment record', tags, params: ContainmentParams, response: { 200: ContainmentSchema, ...Errors } } }, async (request) => {
-    const containment = await findContainment(db, request.params.account, request.params.containment);
-    if (!containment) throw new AppError('CONTAINMENT_NOT_FOUND', { metadata: { containment_id: request.params.containment } });
-    return containmentView(containment);
-  });
+  r.get(
+    `${base}/:containment`,
+    {
+      preValidation: admin,
+      schema: {
+        summary: 'A containment record',
+        tags,
+        params: ContainmentParams,
+        response: { 200: ContainmentSchema, ...Errors },
+      },
+    },
+    async (request) => {
+      const containment = await findContainment(db, request.params.account, request.params.containment);
+      if (!containment)
+        throw new AppError('CONTAINMENT_NOT_FOUND', { metadata: { containment_id: request.params.containment } });
+      return containmentView(containment);
+    },
+  );
   r.post(
     `${base}/:containment(^[^:]+)::restore`,
     {
@@ -112,16 +184,29 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
       ...audited('containment.restore'),
       schema: {
         summary: 'Restore a contained user through the record, under the restore policy; verified',
-        description: 'The caller counts as the first approval. `false_positive` also marks the signal and frees the breaker slot. A restore that does not verify rolls back (409 RESTORE_UNVERIFIED).',
+        description:
+          'The caller counts as the first approval. `false_positive` also marks the signal and frees the breaker slot. A restore that does not verify rolls back (409 RESTORE_UNVERIFIED).',
         tags,
         params: ContainmentParams,
-        body: Type.Union([Type.Object({ reason: Type.Optional(Type.Union([Type.Literal('restored'), Type.Literal('false_positive')])) }, { additionalProperties: false }), Type.Null()]),
+        body: Type.Union([
+          Type.Object(
+            { reason: Type.Optional(Type.Union([Type.Literal('restored'), Type.Literal('false_positive')])) },
+            { additionalProperties: false },
+          ),
+          Type.Null(),
+        ]),
         response: { 200: RestoreResultSchema, ...Errors },
       },
     },
     async (request) => {
       const { account, containment: id } = request.params;
-      const outcome = await requestRestore(core.response, approverOf(personOf(request)), account, id, request.body?.reason ?? 'restored');
+      const outcome = await requestRestore(
+        core.response,
+        approverOf(personOf(request)),
+        account,
+        id,
+        request.body?.reason ?? 'restored',
+      );
       const report: RestoreReport | undefined = outcome.status === 'restored' ? outcome.report : undefined;
       const containment = report?.containment ?? (await findContainment(db, account, id))!;
       return restoreResultView(outcome.status, outcome.plan, containment, report);

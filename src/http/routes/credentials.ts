@@ -31,7 +31,13 @@ export function credentialsRoutes(app: FastifyInstance, core: Core): void {
     },
     async (request, reply) => {
       const { ctx, session } = request.human!;
-      const { user, credentials } = await resetCredentials(core.directory, ctx, request.params.account, request.params.user, session?.user.role);
+      const { user, credentials } = await resetCredentials(
+        core.directory,
+        ctx,
+        request.params.account,
+        request.params.user,
+        session?.user.role,
+      );
       reply.header('cache-control', 'no-store');
       return resetCredentialsView(user, credentials);
     },

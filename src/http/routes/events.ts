@@ -21,9 +21,13 @@ export function eventsRoutes(app: FastifyInstance, core: Core): void {
       {
         preHandler: requirePermissionOrAdmin(core, 'audit:read'),
         schema: {
-          summary: 'Audit events for SIEMs (1Password Events API shape): a reset cursor {limit, start_time, end_time} or {cursor}',
+          summary:
+            'Audit events for SIEMs (1Password Events API shape): a reset cursor {limit, start_time, end_time} or {cursor}',
           tags: ['audit'],
-          querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('1password'), Type.Literal('ocsf')])) }, { additionalProperties: false }),
+          querystring: Type.Object(
+            { format: Type.Optional(Type.Union([Type.Literal('1password'), Type.Literal('ocsf')])) },
+            { additionalProperties: false },
+          ),
           body: Type.Optional(
             Type.Object(
               {
@@ -36,7 +40,11 @@ export function eventsRoutes(app: FastifyInstance, core: Core): void {
             ),
           ),
           response: {
-            200: Type.Object({ cursor: Type.String(), has_more: Type.Boolean(), items: Type.Array(Type.Object({}, { additionalProperties: true })) }),
+            200: Type.Object({
+              cursor: Type.String(),
+              has_more: Type.Boolean(),
+              items: Type.Array(Type.Object({}, { additionalProperties: true })),
+            }),
             400: RpcStatusSchema,
             401: RpcStatusSchema,
             403: RpcStatusSchema,
@@ -45,11 +53,17 @@ export function eventsRoutes(app: FastifyInstance, core: Core): void {
       },
       async (request) => {
         const body = request.body ?? {};
-        if (body.cursor !== undefined && (body.limit !== undefined || body.start_time !== undefined || body.end_time !== undefined)) {
-          throw new AppError('INVALID_ARGUMENT', { description: 'send either a cursor or a reset cursor (limit, start_time, end_time), not both' });
+        if (
+          body.cursor !== undefined &&
+          (body.limit !== undefined || body.start_time !== undefined || body.end_time !== undefined)
+        ) {
+          throw new AppError('INVALID_ARGUMENT', {
+            description: 'send either a cursor or a reset cursor (limit, start_time, end_time), not both',
+          });
         }
         const logId = request.human?.session?.account_id ?? request.principal!.claims.account_id;
-        const render: (entry: NumberedEntry) => object = request.query.format === 'ocsf' ? toOcsfEvent : toOnePasswordEvent;
+        const render: (entry: NumberedEntry) => object =
+          request.query.format === 'ocsf' ? toOcsfEvent : toOnePasswordEvent;
         return readFeed(core.database.db, logId, body, render);
       },
     );

@@ -11,9 +11,13 @@ const Status = Type.Object({ status: Type.Literal('ok') });
 export function healthRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
-  r.get('/healthz', { schema: { summary: 'Liveness: the process serves HTTP', tags: ['ops'], response: { 200: Status } } }, async () => ({
-    status: 'ok' as const,
-  }));
+  r.get(
+    '/healthz',
+    { schema: { summary: 'Liveness: the process serves HTTP', tags: ['ops'], response: { 200: Status } } },
+    async () => ({
+      status: 'ok' as const,
+    }),
+  );
 
   r.get(
     '/readyz',

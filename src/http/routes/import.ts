@@ -26,8 +26,19 @@ import { IdSchema, RpcStatusSchema } from '../schemas.js';
 
 /** Large enough for a directory of a few hundred thousand people in one file. */
 export const IMPORT_BODY_LIMIT = 256 * 1024 * 1024;
-const FORMAT_OF_TYPE: Record<string, ImportFormat> = { 'application/x-ndjson': 'jsonl', 'application/jsonl': 'jsonl', 'text/csv': 'csv' };
-const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema, 413: RpcStatusSchema, 415: RpcStatusSchema };
+const FORMAT_OF_TYPE: Record<string, ImportFormat> = {
+  'application/x-ndjson': 'jsonl',
+  'application/jsonl': 'jsonl',
+  'text/csv': 'csv',
+};
+const Errors = {
+  400: RpcStatusSchema,
+  401: RpcStatusSchema,
+  403: RpcStatusSchema,
+  404: RpcStatusSchema,
+  413: RpcStatusSchema,
+  415: RpcStatusSchema,
+};
 
 /** One line of the answer. */
 export type ImportEvent =
@@ -62,7 +73,11 @@ export function importRoutes(app: FastifyInstance, core: Core): void {
 
 function importRoute(app: FastifyInstance, core: Core): void {
   // The file is read whole, as text: the import is all or nothing, so it is checked whole first.
-  app.addContentTypeParser(Object.keys(FORMAT_OF_TYPE), { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser(
+    Object.keys(FORMAT_OF_TYPE),
+    { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT },
+    (_request, body, done) => done(null, body),
+  );
   const admin = requireSession(core, ADMIN_ROLES);
 
   app.withTypeProvider<TypeBoxTypeProvider>().post(
@@ -72,21 +87,30 @@ function importRoute(app: FastifyInstance, core: Core): void {
       bodyLimit: IMPORT_BODY_LIMIT,
       ...auditRefusals(core)('user.import'),
       schema: {
-        summary: 'Import users from JSON Lines or CSV (email, display_name, role, groups, externally_managed), all or nothing, with progress events',
+        summary:
+          'Import users from JSON Lines or CSV (email, display_name, role, groups, externally_managed), all or nothing, with progress events',
         description:
           'The body is the file (`application/x-ndjson` or `text/csv`, or `?format=`). The answer is JSON Lines of events: `progress` {done, total}, then `done` {imported, seconds} or `error` {code, message, problems}; on `error` nothing was imported.',
         tags: ['directory'],
         consumes: Object.keys(FORMAT_OF_TYPE),
         produces: ['application/x-ndjson'],
         params: Type.Object({ account: IdSchema }),
-        querystring: Type.Object({ format: Type.Optional(Type.Union([Type.Literal('jsonl'), Type.Literal('csv')])) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { format: Type.Optional(Type.Union([Type.Literal('jsonl'), Type.Literal('csv')])) },
+          { additionalProperties: false },
+        ),
         body: Type.String(),
         response: { 200: Type.String({ description: 'JSON Lines of import events' }), ...Errors },
       },
     },
     async (request, reply) => {
-      const format = request.query.format ?? FORMAT_OF_TYPE[(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()];
-      if (!format) throw new AppError('INVALID_ARGUMENT', { description: 'send the file as application/x-ndjson or text/csv, or say ?format=jsonl|csv' });
+      const format =
+        request.query.format ??
+        FORMAT_OF_TYPE[(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()];
+      if (!format)
+        throw new AppError('INVALID_ARGUMENT', {
+          description: 'send the file as application/x-ndjson or text/csv, or say ?format=jsonl|csv',
+        });
       const { account } = request.params;
       const ctx = callerContext(request);
       const actorRole = request.human?.session?.user.role;
@@ -95,17 +119,29 @@ function importRoute(app: FastifyInstance, core: Core): void {
         try {
           const parsed = parseImport(request.body, format);
           for (const { user } of parsed.rows) assertMayManage(actorRole, user.role ?? 'MEMBER', 'import');
-          await assertMayChangeApprovers(core.database.db, account, actorRole, { names: [...new Set(parsed.rows.flatMap((r) => r.user.groups ?? []))] });
+          await assertMayChangeApprovers(core.database.db, account, actorRole, {
+            names: [...new Set(parsed.rows.flatMap((r) => r.user.groups ?? []))],
+          });
           emit({ type: 'progress', done: 0, total: parsed.rows.length });
-          const { imported } = await importUsers(core.directory, ctx, account, parsed, { onProgress: (done, total) => emit({ type: 'progress', done, total }) });
+          const { imported } = await importUsers(core.directory, ctx, account, parsed, {
+            onProgress: (done, total) => emit({ type: 'progress', done, total }),
+          });
           emit({ type: 'done', imported, seconds: (Date.now() - started) / 1000 });
         } catch (error) {
           if (!isAppError(error)) request.log.error({ err: error }, 'import failed');
           const failure = isAppError(error) ? error : new AppError('INTERNAL');
-          emit({ type: 'error', code: failure.code, message: failure.description, ...(error instanceof ImportRejected ? { problems: error.problems } : {}) });
+          emit({
+            type: 'error',
+            code: failure.code,
+            message: failure.description,
+            ...(error instanceof ImportRejected ? { problems: error.problems } : {}),
+          });
         }
       };
-      return reply.type('application/x-ndjson').header('cache-control', 'no-store').send(Readable.from(eventLines(run)) as unknown as string);
+      return reply
+        .type('application/x-ndjson')
+        .header('cache-control', 'no-store')
+        .send(Readable.from(eventLines(run)) as unknown as string);
     },
   );
 }

@@ -29,7 +29,11 @@ export function metricsRoutes(app: FastifyInstance, core: Core): void {
         const given = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1] ?? '';
         if (!timingSafeEqual(digest(given), expected)) {
           const refusal = new AppError('UNAUTHENTICATED', { description: 'the metrics token is missing or wrong' });
-          return reply.status(401).header('www-authenticate', 'Bearer realm="cordon-metrics"').type('application/json').send(toRpcStatus(refusal));
+          return reply
+            .status(401)
+            .header('www-authenticate', 'Bearer realm="cordon-metrics"')
+            .type('application/json')
+            .send(toRpcStatus(refusal));
         }
       }
       reply.type(registry.contentType);

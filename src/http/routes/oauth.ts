@@ -19,7 +19,10 @@ import { revokeToken } from '../../oauth/revocation.js';
 export const TOKEN_PATHS = ['/oauth/token', '/v1beta1/users/oauth2/token', '/v1/oauth/token'] as const;
 export const REVOKE_PATHS = ['/oauth/revoke', '/v1beta1/users/oauth2/revoke', '/v1/oauth/revoke'] as const;
 
-const OAuthErrorSchema = Type.Object({ error: Type.String(), error_description: Type.String() }, { title: 'RFC 6749 error' });
+const OAuthErrorSchema = Type.Object(
+  { error: Type.String(), error_description: Type.String() },
+  { title: 'RFC 6749 error' },
+);
 const TokenResponse = Type.Object({
   access_token: Type.String(),
   token_type: Type.Union([Type.Literal('Bearer'), Type.Literal('DPoP')]),
@@ -43,7 +46,15 @@ const IntrospectionResponse = Type.Object({
 });
 
 export function oauthRoutes(app: FastifyInstance, core: Core): void {
-  const deps = { db: core.database.db, apps: new AppLookup(core.database.db), standing: core.tokenStanding, audit: core.audit, keys: core.keys, issuer: () => core.issuer, ttl: core.config.accessTokenTtl };
+  const deps = {
+    db: core.database.db,
+    apps: new AppLookup(core.database.db),
+    standing: core.tokenStanding,
+    audit: core.audit,
+    keys: core.keys,
+    issuer: () => core.issuer,
+    ttl: core.config.accessTokenTtl,
+  };
   const perClient = new RateLimiter(core.config.oauthRateLimit.perClient);
   const perAddress = new RateLimiter(core.config.oauthRateLimit.perAddress);
   /** The request's parameters, once it is within the rate limits. */
@@ -58,7 +69,12 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
    * A client-authenticated form endpoint: RFC 6749 error bodies, never cached, within the rate limits.
    * `handle` gets the parsed request and answers the 200 body (undefined: an empty 200).
    */
-  const formEndpoint = (urls: readonly string[], summary: string, ok: TSchema, handle: (request: TokenRequest) => Promise<unknown>) => {
+  const formEndpoint = (
+    urls: readonly string[],
+    summary: string,
+    ok: TSchema,
+    handle: (request: TokenRequest) => Promise<unknown>,
+  ) => {
     for (const url of urls) {
       app.post(
         url,
@@ -68,7 +84,13 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
             summary,
             tags: ['oauth'],
             consumes: ['application/x-www-form-urlencoded'],
-            response: { 200: ok, 400: OAuthErrorSchema, 401: OAuthErrorSchema, 429: OAuthErrorSchema, 503: OAuthErrorSchema },
+            response: {
+              200: ok,
+              400: OAuthErrorSchema,
+              401: OAuthErrorSchema,
+              429: OAuthErrorSchema,
+              503: OAuthErrorSchema,
+            },
           },
         },
         async (request, reply) => {
@@ -82,19 +104,38 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
 
   formEndpoint(TOKEN_PATHS, 'Token endpoint: client_credentials (RFC 6749 §4.4)', TokenResponse, async (request) => {
     const token = await clientCredentialsGrant(deps, request);
-    return { access_token: token.accessToken, token_type: token.tokenType, expires_in: token.expiresIn, scope: token.scope.join(' ') };
+    return {
+      access_token: token.accessToken,
+      token_type: token.tokenType,
+      expires_in: token.expiresIn,
+      scope: token.scope.join(' '),
+    };
   });
-  formEndpoint(REVOKE_PATHS, 'Token revocation (RFC 7009): 200 with no body, also for unknown tokens', Type.Null(), async (request) => {
-    await revokeToken(deps, request);
-    return undefined;
-  });
-  formEndpoint(['/oauth/introspect'], 'Token introspection (RFC 7662), for tokens of the caller’s own account', IntrospectionResponse, (request) =>
-    introspectToken(deps, request),
+  formEndpoint(
+    REVOKE_PATHS,
+    'Token revocation (RFC 7009): 200 with no body, also for unknown tokens',
+    Type.Null(),
+    async (request) => {
+      await revokeToken(deps, request);
+      return undefined;
+    },
+  );
+  formEndpoint(
+    ['/oauth/introspect'],
+    'Token introspection (RFC 7662), for tokens of the caller’s own account',
+    IntrospectionResponse,
+    (request) => introspectToken(deps, request),
   );
 
   app.get(
     '/.well-known/oauth-authorization-server',
-    { schema: { summary: 'Authorization server metadata (RFC 8414)', tags: ['oauth'], response: { 200: Type.Object({}, { additionalProperties: true }) } } },
+    {
+      schema: {
+        summary: 'Authorization server metadata (RFC 8414)',
+        tags: ['oauth'],
+        response: { 200: Type.Object({}, { additionalProperties: true }) },
+      },
+    },
     async () => ({
       issuer: core.issuer,
       token_endpoint: `${core.issuer}/oauth/token`,
@@ -114,7 +155,13 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
 
   app.get(
     '/.well-known/jwks.json',
-    { schema: { summary: 'The public keys that sign access tokens', tags: ['oauth'], response: { 200: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }) } } },
+    {
+      schema: {
+        summary: 'The public keys that sign access tokens',
+        tags: ['oauth'],
+        response: { 200: Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }) },
+      },
+    },
     async () => core.keys.jwks(),
   );
 }
@@ -122,7 +169,9 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
 /** The form parameters and client facts of a token or revocation request. */
 function tokenRequest(request: FastifyRequest, issuer: string): TokenRequest {
   if (!/^application\/x-www-form-urlencoded\b/i.test(request.headers['content-type'] ?? '')) {
-    throw new AppError('OAUTH_INVALID_REQUEST', { description: 'send the parameters as application/x-www-form-urlencoded' });
+    throw new AppError('OAUTH_INVALID_REQUEST', {
+      description: 'send the parameters as application/x-www-form-urlencoded',
+    });
   }
   const dpop = request.headers.dpop;
   return {

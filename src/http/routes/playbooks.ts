@@ -15,9 +15,23 @@ import { applyPolicy, ProtectionPolicySchema, readPolicy } from '../../response/
 import { latestPlaybooks, playbookHistory, policyHistory } from '../../store/playbooks.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
-import { AppliedSchema, AppliedPolicySchema, Open, PolicySchema, policyView, VersionSchema, versionView } from '../views/playbooks.js';
+import {
+  AppliedSchema,
+  AppliedPolicySchema,
+  Open,
+  PolicySchema,
+  policyView,
+  VersionSchema,
+  versionView,
+} from '../views/playbooks.js';
 
-const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema, 409: RpcStatusSchema };
+const Errors = {
+  400: RpcStatusSchema,
+  401: RpcStatusSchema,
+  403: RpcStatusSchema,
+  404: RpcStatusSchema,
+  409: RpcStatusSchema,
+};
 const AccountParams = Type.Object({ account: IdSchema });
 export function playbooksRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -27,8 +41,16 @@ export function playbooksRoutes(app: FastifyInstance, core: Core): void {
   const tags = ['playbooks'];
   const playbooks = '/v1/accounts/:account/playbooks';
 
-  r.get('/v1/schemas/playbook.json', { schema: { summary: 'The JSON Schema of a playbook document', tags, response: { 200: Open } } }, async () => PlaybookSchema);
-  r.get('/v1/schemas/protection-policy.json', { schema: { summary: 'The JSON Schema of the protected-principal policy', tags, response: { 200: Open } } }, async () => ProtectionPolicySchema);
+  r.get(
+    '/v1/schemas/playbook.json',
+    { schema: { summary: 'The JSON Schema of a playbook document', tags, response: { 200: Open } } },
+    async () => PlaybookSchema,
+  );
+  r.get(
+    '/v1/schemas/protection-policy.json',
+    { schema: { summary: 'The JSON Schema of the protected-principal policy', tags, response: { 200: Open } } },
+    async () => ProtectionPolicySchema,
+  );
 
   r.post(
     `${playbooks}::apply`,
@@ -39,18 +61,48 @@ export function playbooksRoutes(app: FastifyInstance, core: Core): void {
         summary: 'Apply playbooks: each gets a new version when its content hash changed (all or nothing)',
         tags,
         params: AccountParams,
-        body: Type.Object({ playbooks: Type.Array(Type.Unknown(), { minItems: 1, maxItems: 100 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          { playbooks: Type.Array(Type.Unknown(), { minItems: 1, maxItems: 100 }) },
+          { additionalProperties: false },
+        ),
         response: { 200: Type.Object({ applied: Type.Array(AppliedSchema) }), ...Errors },
       },
     },
-    async (request) => ({ applied: await applyPlaybooks(core.response, callerContext(request), request.params.account, request.body.playbooks) }),
+    async (request) => ({
+      applied: await applyPlaybooks(
+        core.response,
+        callerContext(request),
+        request.params.account,
+        request.body.playbooks,
+      ),
+    }),
   );
-  r.get(playbooks, { preValidation: admin, schema: { summary: 'The current version of every playbook', tags, params: AccountParams, response: { 200: Type.Object({ playbooks: Type.Array(VersionSchema) }), ...Errors } } }, async (request) => ({
-    playbooks: (await latestPlaybooks(core.database.db, request.params.account)).map(versionView),
-  }));
+  r.get(
+    playbooks,
+    {
+      preValidation: admin,
+      schema: {
+        summary: 'The current version of every playbook',
+        tags,
+        params: AccountParams,
+        response: { 200: Type.Object({ playbooks: Type.Array(VersionSchema) }), ...Errors },
+      },
+    },
+    async (request) => ({
+      playbooks: (await latestPlaybooks(core.database.db, request.params.account)).map(versionView),
+    }),
+  );
   r.get(
     `${playbooks}/:name`,
-    { preValidation: admin, schema: { summary: "A playbook's versions, newest first", tags, params: Type.Object({ account: IdSchema, name: Type.String({ pattern: PLAYBOOK_NAME }) }), response: { 200: Type.Object({ versions: Type.Array(VersionSchema) }), ...Errors } } },
+    {
+      preValidation: admin,
+      schema: {
+        summary: "A playbook's versions, newest first",
+        tags,
+        params: Type.Object({ account: IdSchema, name: Type.String({ pattern: PLAYBOOK_NAME }) }),
+        response: { 200: Type.Object({ versions: Type.Array(VersionSchema) }), ...Errors },
+      },
+    },
     async (request) => {
       const versions = await playbookHistory(core.database.db, request.params.account, request.params.name);
       if (versions.length === 0) throw new AppError('NOT_FOUND', { description: `no playbook ${request.params.name}` });
@@ -59,16 +111,55 @@ export function playbooksRoutes(app: FastifyInstance, core: Core): void {
   );
 
   const policy = '/v1/accounts/:account/protection-policy';
-  r.get(policy, { preValidation: admin, schema: { summary: 'The current protected-principal policy', tags, params: AccountParams, response: { 200: PolicySchema, ...Errors } } }, async (request) => readPolicy(core.database.db, request.params.account));
+  r.get(
+    policy,
+    {
+      preValidation: admin,
+      schema: {
+        summary: 'The current protected-principal policy',
+        tags,
+        params: AccountParams,
+        response: { 200: PolicySchema, ...Errors },
+      },
+    },
+    async (request) => readPolicy(core.database.db, request.params.account),
+  );
   r.put(
     policy,
-    { preValidation: owner, ...audited('policy.apply'), schema: { summary: 'Apply a new protected-principal policy version (when the content changed; OWNERs only)', tags, params: AccountParams, body: Type.Unknown(), response: { 200: AppliedPolicySchema, ...Errors } } },
+    {
+      preValidation: owner,
+      ...audited('policy.apply'),
+      schema: {
+        summary: 'Apply a new protected-principal policy version (when the content changed; OWNERs only)',
+        tags,
+        params: AccountParams,
+        body: Type.Unknown(),
+        response: { 200: AppliedPolicySchema, ...Errors },
+      },
+    },
     async (request) => {
-      const { policy: applied, changed } = await applyPolicy(core.response, callerContext(request), request.params.account, request.body);
+      const { policy: applied, changed } = await applyPolicy(
+        core.response,
+        callerContext(request),
+        request.params.account,
+        request.body,
+      );
       return { ...applied, changed };
     },
   );
-  r.get(`${policy}/versions`, { preValidation: admin, schema: { summary: "The policy's versions, newest first", tags, params: AccountParams, response: { 200: Type.Object({ versions: Type.Array(PolicySchema) }), ...Errors } } }, async (request) => ({
-    versions: (await policyHistory(core.database.db, request.params.account)).map(policyView),
-  }));
+  r.get(
+    `${policy}/versions`,
+    {
+      preValidation: admin,
+      schema: {
+        summary: "The policy's versions, newest first",
+        tags,
+        params: AccountParams,
+        response: { 200: Type.Object({ versions: Type.Array(PolicySchema) }), ...Errors },
+      },
+    },
+    async (request) => ({
+      versions: (await policyHistory(core.database.db, request.params.account)).map(policyView),
+    }),
+  );
 }

@@ -22,15 +22,35 @@ import { requestOrigin, requirePermission } from '../guards/app-token.js';
 import { planSignal, receiveSignal, type Reception } from '../../response/engine.js';
 import { mapSignal } from '../../response/intake/index.js';
 import { INTAKE_FORMATS, invalidSignal, type IntakeFormat } from '../../response/intake/signal.js';
-import { createSource, disableSignalSource, enabledSource, verifySignature, verifyUrlToken } from '../../response/sources.js';
+import {
+  createSource,
+  disableSignalSource,
+  enabledSource,
+  verifySignature,
+  verifyUrlToken,
+} from '../../response/sources.js';
 import { findPlanOfSignal } from '../../store/plans.js';
 import { findSignal, listSources, type SignalSource } from '../../store/signals.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 import { DryRunSchema, PlanSchema, dryRunView, planView } from '../views/plans.js';
-import { ReceptionSchema, receptionView, SignalSchema, signalView, SourceSchema, sourceView } from '../views/signals.js';
+import {
+  ReceptionSchema,
+  receptionView,
+  SignalSchema,
+  signalView,
+  SourceSchema,
+  sourceView,
+} from '../views/signals.js';
 
-const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema, 409: RpcStatusSchema, 413: RpcStatusSchema };
+const Errors = {
+  400: RpcStatusSchema,
+  401: RpcStatusSchema,
+  403: RpcStatusSchema,
+  404: RpcStatusSchema,
+  409: RpcStatusSchema,
+  413: RpcStatusSchema,
+};
 const AccountParams = Type.Object({ account: IdSchema });
 const SourceParams = Type.Object({ account: IdSchema, source: IdSchema });
 const FormatSchema = Type.Union(INTAKE_FORMATS.map((f) => Type.Literal(f)));
@@ -39,14 +59,18 @@ const NewSourceBody = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 100 }),
     format: FormatSchema,
     auth: Type.Union([Type.Literal('oauth'), Type.Literal('hmac'), Type.Literal('url_token')]),
-    client_id: Type.Optional(Type.String({ maxLength: 100, description: 'oauth only: the one app allowed to post here' })),
+    client_id: Type.Optional(
+      Type.String({ maxLength: 100, description: 'oauth only: the one app allowed to post here' }),
+    ),
   },
   { additionalProperties: false },
 );
 const DryRunBody = Type.Object(
   {
     format: Type.Optional(FormatSchema),
-    source_id: Type.Optional(Type.String({ maxLength: 200, description: 'the source the signal would come from (playbooks may match on it)' })),
+    source_id: Type.Optional(
+      Type.String({ maxLength: 200, description: 'the source the signal would come from (playbooks may match on it)' }),
+    ),
     signal: Type.Unknown({ description: 'the payload, in `format` (canonical by default)' }),
   },
   { additionalProperties: false },
@@ -69,12 +93,24 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
     {
       preValidation: requirePermission(core, 'signals:write'),
       ...audited('signal.receive'),
-      schema: { summary: 'Submit a signal in canonical JSON (apps holding signals:write)', tags, params: AccountParams, body: Type.Unknown({ description: 'a canonical signal' }), response: { 200: ReceptionSchema, ...Errors } },
+      schema: {
+        summary: 'Submit a signal in canonical JSON (apps holding signals:write)',
+        tags,
+        params: AccountParams,
+        body: Type.Unknown({ description: 'a canonical signal' }),
+        response: { 200: ReceptionSchema, ...Errors },
+      },
     },
     async (request, reply) => {
       const { principal } = request;
       const signal = mapSignal('canonical', request.body);
-      const reception = await receiveSignal(core.response, { accountId: request.params.account, sourceId: `app:${principal!.claims.client_id}`, signal, rawText: JSON.stringify(request.body), ctx: principal!.ctx });
+      const reception = await receiveSignal(core.response, {
+        accountId: request.params.account,
+        sourceId: `app:${principal!.claims.client_id}`,
+        signal,
+        rawText: JSON.stringify(request.body),
+        ctx: principal!.ctx,
+      });
       return answer(reply, reception);
     },
   );
@@ -91,7 +127,8 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
         ...audited('signal.receive'),
         schema: {
           summary: "Submit a signal to a registered source, in the source's format and with its authentication",
-          description: 'oauth sources: `Authorization: Bearer`; hmac sources: `X-Cordon-Timestamp` (Unix seconds) and `X-Cordon-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`, within 5 minutes, each signature once; url_token sources (Splunk): `?token=`.',
+          description:
+            'oauth sources: `Authorization: Bearer`; hmac sources: `X-Cordon-Timestamp` (Unix seconds) and `X-Cordon-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`, within 5 minutes, each signature once; url_token sources (Splunk): `?token=`.',
           tags,
           params: SourceParams,
           querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 200 })) }),
@@ -111,7 +148,13 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
           throw invalidSignal('body', 'must be a JSON document');
         }
         const signal = mapSignal(source.format, payload);
-        const reception = await receiveSignal(core.response, { accountId: account, sourceId: source.id, signal, rawText: body.toString('utf8'), ctx: callerContext(request) });
+        const reception = await receiveSignal(core.response, {
+          accountId: account,
+          sourceId: source.id,
+          signal,
+          rawText: body.toString('utf8'),
+          ctx: callerContext(request),
+        });
         return answer(reply, reception);
       },
     );
@@ -126,8 +169,13 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
       }
       const authz = { method: source.auth, source_id: source.id, ...requestOrigin(request) };
       if (source.auth === 'hmac') {
-        const header = (name: string) => (typeof request.headers[name] === 'string' ? request.headers[name] : undefined);
-        await verifySignature(core.response, source, { timestamp: header('x-cordon-timestamp'), signature: header('x-cordon-signature'), body });
+        const header = (name: string) =>
+          typeof request.headers[name] === 'string' ? request.headers[name] : undefined;
+        await verifySignature(core.response, source, {
+          timestamp: header('x-cordon-timestamp'),
+          signature: header('x-cordon-signature'),
+          body,
+        });
       } else {
         verifyUrlToken(source, (request.query as { token?: string }).token);
       }
@@ -150,13 +198,26 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
     async (request) => {
       const format: IntakeFormat = request.body.format ?? 'canonical';
       const signal = mapSignal(format, request.body.signal);
-      return dryRunView(await planSignal(core.response, request.params.account, request.body.source_id ?? 'dry-run', signal));
+      return dryRunView(
+        await planSignal(core.response, request.params.account, request.body.source_id ?? 'dry-run', signal),
+      );
     },
   );
 
   r.get(
     `${base}/signals/:signal`,
-    { preValidation: admin, schema: { summary: 'A signal and its plan', tags, params: Type.Object({ account: IdSchema, signal: IdSchema }), response: { 200: Type.Object({ signal: SignalSchema, plan: Type.Union([PlanSchema, Type.Null()]) }), ...Errors } } },
+    {
+      preValidation: admin,
+      schema: {
+        summary: 'A signal and its plan',
+        tags,
+        params: Type.Object({ account: IdSchema, signal: IdSchema }),
+        response: {
+          200: Type.Object({ signal: SignalSchema, plan: Type.Union([PlanSchema, Type.Null()]) }),
+          ...Errors,
+        },
+      },
+    },
     async (request) => {
       const { account, signal: id } = request.params;
       const signal = await findSignal(core.database.db, account, id);
@@ -177,21 +238,56 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
         tags,
         params: AccountParams,
         body: NewSourceBody,
-        response: { 200: Type.Object({ source: SourceSchema, secret: Type.Optional(Type.String({ description: 'shown once: the HMAC secret or the URL token' })) }), ...Errors },
+        response: {
+          200: Type.Object({
+            source: SourceSchema,
+            secret: Type.Optional(Type.String({ description: 'shown once: the HMAC secret or the URL token' })),
+          }),
+          ...Errors,
+        },
       },
     },
     async (request, reply) => {
-      const { source, secret } = await createSource(core.response, callerContext(request), request.params.account, request.body);
+      const { source, secret } = await createSource(
+        core.response,
+        callerContext(request),
+        request.params.account,
+        request.body,
+      );
       reply.header('cache-control', 'no-store');
       return { source: sourceView(source), ...(secret ? { secret } : {}) };
     },
   );
-  r.get(sources, { preValidation: admin, schema: { summary: 'Detection sources', tags, params: AccountParams, response: { 200: Type.Object({ sources: Type.Array(SourceSchema) }), ...Errors } } }, async (request) => ({
-    sources: (await listSources(core.database.db, request.params.account)).map(sourceView),
-  }));
+  r.get(
+    sources,
+    {
+      preValidation: admin,
+      schema: {
+        summary: 'Detection sources',
+        tags,
+        params: AccountParams,
+        response: { 200: Type.Object({ sources: Type.Array(SourceSchema) }), ...Errors },
+      },
+    },
+    async (request) => ({
+      sources: (await listSources(core.database.db, request.params.account)).map(sourceView),
+    }),
+  );
   r.post(
     `${sources}/:source(^[^:]+)::disable`,
-    { preValidation: admin, ...audited('source.disable'), schema: { summary: 'Disable a source: its credentials stop working at once', tags, params: SourceParams, response: { 200: SourceSchema, ...Errors } } },
-    async (request) => sourceView(await disableSignalSource(core.response, callerContext(request), request.params.account, request.params.source)),
+    {
+      preValidation: admin,
+      ...audited('source.disable'),
+      schema: {
+        summary: 'Disable a source: its credentials stop working at once',
+        tags,
+        params: SourceParams,
+        response: { 200: SourceSchema, ...Errors },
+      },
+    },
+    async (request) =>
+      sourceView(
+        await disableSignalSource(core.response, callerContext(request), request.params.account, request.params.source),
+      ),
   );
 }

@@ -28,15 +28,27 @@ import { ApiUserSchema, apiUserView, ListResponseSchema } from '../views/users-a
 
 const USERS_API_PREFIXES = ['/v1beta1', '/v1'] as const;
 
-const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema, 429: RpcStatusSchema };
+const Errors = {
+  400: RpcStatusSchema,
+  401: RpcStatusSchema,
+  403: RpcStatusSchema,
+  404: RpcStatusSchema,
+  429: RpcStatusSchema,
+};
 const AccountParams = Type.Object({ account: IdSchema });
 const UserParams = Type.Object({ account: IdSchema, user: IdSchema });
 
 const ListQuery = Type.Object({
-  filter: Type.Optional(Type.String({ maxLength: 200, description: '`user.isActive()`, `user.isSuspended()`, or empty for both' })),
-  max_page_size: Type.Optional(Type.String({ maxLength: 20, description: '1 to 1000 (larger values are taken as 1000); default 25' })),
+  filter: Type.Optional(
+    Type.String({ maxLength: 200, description: '`user.isActive()`, `user.isSuspended()`, or empty for both' }),
+  ),
+  max_page_size: Type.Optional(
+    Type.String({ maxLength: 20, description: '1 to 1000 (larger values are taken as 1000); default 25' }),
+  ),
   maxPageSize: Type.Optional(Type.String({ maxLength: 20, description: 'max_page_size, as some clients spell it' })),
-  page_token: Type.Optional(Type.String({ maxLength: 2048, description: 'next_page_token of the previous page, with the same filter' })),
+  page_token: Type.Optional(
+    Type.String({ maxLength: 2048, description: 'next_page_token of the previous page, with the same filter' }),
+  ),
   pageToken: Type.Optional(Type.String({ maxLength: 2048, description: 'page_token, as some clients spell it' })),
 });
 
@@ -50,7 +62,11 @@ const CauseBody = Type.Object(
   { additionalProperties: false },
 );
 
-const FILTERS: Record<string, UserState | undefined> = { '': undefined, 'user.isActive()': 'ACTIVE', 'user.isSuspended()': 'SUSPENDED' };
+const FILTERS: Record<string, UserState | undefined> = {
+  '': undefined,
+  'user.isActive()': 'ACTIVE',
+  'user.isSuspended()': 'SUSPENDED',
+};
 const DEFAULT_PAGE_SIZE = 25;
 const MAX_PAGE_SIZE = 1000;
 
@@ -59,21 +75,28 @@ function invalid(field: string, description: string): AppError {
 }
 
 /** One of two spellings of a query parameter; both given and different is an error. */
-function either(query: Static<typeof ListQuery>, snake: 'max_page_size' | 'page_token', camel: 'maxPageSize' | 'pageToken'): string | undefined {
+function either(
+  query: Static<typeof ListQuery>,
+  snake: 'max_page_size' | 'page_token',
+  camel: 'maxPageSize' | 'pageToken',
+): string | undefined {
   const [a, b] = [query[snake], query[camel]];
-  if (a !== undefined && b !== undefined && a !== b) throw invalid(snake, `${snake} and ${camel} disagree: send one of them`);
+  if (a !== undefined && b !== undefined && a !== b)
+    throw invalid(snake, `${snake} and ${camel} disagree: send one of them`);
   return a ?? b;
 }
 
 function parsePageSize(raw: string | undefined): number {
   if (raw === undefined || raw === '') return DEFAULT_PAGE_SIZE;
-  if (!/^[0-9]{1,15}$/.test(raw) || Number(raw) < 1) throw invalid('max_page_size', 'max_page_size must be a positive integer');
+  if (!/^[0-9]{1,15}$/.test(raw) || Number(raw) < 1)
+    throw invalid('max_page_size', 'max_page_size must be a positive integer');
   return Math.min(Number(raw), MAX_PAGE_SIZE);
 }
 
 function parseFilter(raw: string | undefined): UserState | undefined {
   const filter = (raw ?? '').trim();
-  if (!Object.hasOwn(FILTERS, filter)) throw invalid('filter', 'filter must be user.isActive() or user.isSuspended(), or empty');
+  if (!Object.hasOwn(FILTERS, filter))
+    throw invalid('filter', 'filter must be user.isActive() or user.isSuspended(), or empty');
   return FILTERS[filter];
 }
 
@@ -81,9 +104,23 @@ function parseFilter(raw: string | undefined): UserState | undefined {
  * An app's release that the restore policy holds for a person (RELEASE_NEEDS_APPROVAL, audited as the
  * refusal it is): it becomes a restore request that waits for approval, answered with its plan.
  */
-async function askRelease(core: Core, ctx: CallContext, principal: Principal, account: string, refused: Record<string, string>): Promise<AppError> {
-  const plan = await requestRelease(core.response, ctx, { clientId: principal.claims.client_id, makerId: principal.constraints.maker.user_id }, account, refused['containment_id']!);
-  const pending = new AppError('RELEASE_PENDING_APPROVAL', { metadata: { ...refused, plan_id: plan.id, action_digest: plan.action_digest ?? '' } });
+async function askRelease(
+  core: Core,
+  ctx: CallContext,
+  principal: Principal,
+  account: string,
+  refused: Record<string, string>,
+): Promise<AppError> {
+  const plan = await requestRelease(
+    core.response,
+    ctx,
+    { clientId: principal.claims.client_id, makerId: principal.constraints.maker.user_id },
+    account,
+    refused['containment_id']!,
+  );
+  const pending = new AppError('RELEASE_PENDING_APPROVAL', {
+    metadata: { ...refused, plan_id: plan.id, action_digest: plan.action_digest ?? '' },
+  });
   pending.audited = true;
   return pending;
 }
@@ -107,7 +144,14 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
       {
         onRequest: guard('users:list'),
         ...audited('user.list'),
-        schema: { operationId: opId('ListUsers'), summary: 'List users, in a stable order, a page at a time', tags, params: AccountParams, querystring: ListQuery, response: { 200: ListResponseSchema, ...Errors } },
+        schema: {
+          operationId: opId('ListUsers'),
+          summary: 'List users, in a stable order, a page at a time',
+          tags,
+          params: AccountParams,
+          querystring: ListQuery,
+          response: { 200: ListResponseSchema, ...Errors },
+        },
       },
       async (request) => {
         const { account } = request.params;
@@ -126,11 +170,18 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
             action: 'user.list',
             target: { type: 'account', id: account },
             outcome: 'read',
-            details: { filter: request.query.filter ?? '', page_size: pageSize, ...(afterId ? { after: afterId } : {}) },
+            details: {
+              filter: request.query.filter ?? '',
+              page_size: pageSize,
+              ...(afterId ? { after: afterId } : {}),
+            },
           }),
         ]);
         const page = rows.slice(0, pageSize);
-        return { results: page.map(apiUserView), ...(rows.length > pageSize ? { next_page_token: pageTokens.make(page.at(-1)!.id, binding) } : {}) };
+        return {
+          results: page.map(apiUserView),
+          ...(rows.length > pageSize ? { next_page_token: pageTokens.make(page.at(-1)!.id, binding) } : {}),
+        };
       },
     );
 
@@ -140,19 +191,36 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
       {
         onRequest: guard('users:read'),
         ...audited('user.read'),
-        schema: { operationId: opId('GetUser'), summary: 'Get one user', tags, params: UserParams, response: { 200: ApiUserSchema, ...Errors } },
+        schema: {
+          operationId: opId('GetUser'),
+          summary: 'Get one user',
+          tags,
+          params: UserParams,
+          response: { 200: ApiUserSchema, ...Errors },
+        },
       },
       async (request) => {
         const { account, user: userId } = request.params;
         const user = await getUser(core.directory, account, userId);
-        await core.audit.record({ accountId: account, ctx: callerContext(request), action: 'user.read', target: { type: 'user', id: userId }, outcome: 'read' });
+        await core.audit.record({
+          accountId: account,
+          ctx: callerContext(request),
+          action: 'user.read',
+          target: { type: 'user', id: userId },
+          outcome: 'read',
+        });
         return apiUserView(user);
       },
     );
 
     for (const [verb, permission, change, summary] of [
       ['suspend', 'users:suspend', suspendUser, 'Suspend a user: their sessions end at once (idempotent)'],
-      ['reactivate', 'users:reactivate', reactivateUser, 'Reactivate a suspended user (idempotent); no ended session comes back'],
+      [
+        'reactivate',
+        'users:reactivate',
+        reactivateUser,
+        'Reactivate a suspended user (idempotent); no ended session comes back',
+      ],
     ] as const) {
       const operation = verb === 'suspend' ? 'SuspendUser' : 'ReactivateUser';
       r.post(
@@ -168,7 +236,8 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
           schema: {
             operationId: opId(operation),
             summary,
-            description: 'Takes no body. Cordon also accepts an optional JSON body `{reason, ticket, signal_id}`, recorded as the cause in the audit entry.',
+            description:
+              'Takes no body. Cordon also accepts an optional JSON body `{reason, ticket, signal_id}`, recorded as the cause in the audit entry.',
             tags,
             params: UserParams,
             body: CauseBody,
@@ -177,10 +246,16 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
         },
         async (request) => {
           const { account, user: userId } = request.params;
-          const cause = Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined)) as Record<string, string>;
+          const cause = Object.fromEntries(Object.entries(request.body).filter(([, v]) => v !== undefined)) as Record<
+            string,
+            string
+          >;
           const ctx = callerContext(request, cause);
           try {
-            const { user } = await change(core.directory, ctx, account, userId, { constraints: request.principal?.constraints, actorRole: request.human?.session?.user.role });
+            const { user } = await change(core.directory, ctx, account, userId, {
+              constraints: request.principal?.constraints,
+              actorRole: request.human?.session?.user.role,
+            });
             return apiUserView(user);
           } catch (error) {
             if (!isAppError(error) || error.code !== 'RELEASE_NEEDS_APPROVAL' || !request.principal) throw error;

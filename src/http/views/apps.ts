@@ -24,8 +24,15 @@ export const AppSchema = Type.Object(
         { description: 'Who made the app and their role then (null: the operator)' },
       ),
       maker_ceiling: Type.Object(
-        { powerless: Type.Boolean(), roles_out_of_reach: Type.Array(Type.String()), permissions_withheld: Type.Array(Type.String()) },
-        { description: "What the maker's role, then and now, keeps the app from: it never holds more power than its maker" },
+        {
+          powerless: Type.Boolean(),
+          roles_out_of_reach: Type.Array(Type.String()),
+          permissions_withheld: Type.Array(Type.String()),
+        },
+        {
+          description:
+            "What the maker's role, then and now, keeps the app from: it never holds more power than its maker",
+        },
       ),
     }),
     create_time: Type.String(),
@@ -34,7 +41,10 @@ export const AppSchema = Type.Object(
   },
   { title: 'OAuth app' },
 );
-export const AppWithSecretSchema = Type.Intersect([AppSchema, Type.Object({ client_secret: Type.Optional(Type.String()) })]);
+export const AppWithSecretSchema = Type.Intersect([
+  AppSchema,
+  Type.Object({ client_secret: Type.Optional(Type.String()) }),
+]);
 
 /** An app: what may be shown of it (oauth/apps.ts `describeApp`, which its `app.create` entry records too). */
 export function appView(app: AppRow): Static<typeof AppSchema> {

@@ -27,26 +27,52 @@ export function signedInSessionView(session: SignedInSession): Static<typeof Sig
     kind: session.kind,
     create_time: session.created_at.toISOString(),
     expire_time: session.expires_at!.toISOString(),
-    user: { id: session.user_id, email: session.user.email, display_name: session.user.display_name, role: session.user.role },
+    user: {
+      id: session.user_id,
+      email: session.user.email,
+      display_name: session.user.display_name,
+      role: session.user.role,
+    },
     password_change_required: session.user.password_change_required,
   };
 }
 
-export const SignInSchema = Type.Intersect([Type.Object({ session_token: Type.String(), token_type: Type.Literal('Bearer'), expires_in: Type.Integer() }), SignedInSessionSchema]);
+export const SignInSchema = Type.Intersect([
+  Type.Object({ session_token: Type.String(), token_type: Type.Literal('Bearer'), expires_in: Type.Integer() }),
+  SignedInSessionSchema,
+]);
 
 /** A sign-in's answer: the session token, this once, with the session it opened. */
 export function signInView(token: string, expiresIn: number, session: SignedInSession): Static<typeof SignInSchema> {
-  return { session_token: token, token_type: 'Bearer' as const, expires_in: expiresIn, ...signedInSessionView(session) };
+  return {
+    session_token: token,
+    token_type: 'Bearer' as const,
+    expires_in: expiresIn,
+    ...signedInSessionView(session),
+  };
 }
 
-export const ResetCredentialsSchema = Type.Object({ user_id: Type.String(), email: Type.String(), password: Type.String(), totp_secret: Type.String(), totp_uri: Type.String() });
+export const ResetCredentialsSchema = Type.Object({
+  user_id: Type.String(),
+  email: Type.String(),
+  password: Type.String(),
+  totp_secret: Type.String(),
+  totp_uri: Type.String(),
+});
 
 /** New credentials as shown, once, to whoever made them: with the otpauth:// URI authenticator apps scan. */
 export function credentialsView(email: string, creds: Pick<NewCredentials, 'password' | 'totpSecret'>) {
-  return { password: creds.password, totp_secret: creds.totpSecret, totp_uri: otpauthUri(creds.totpSecret, 'Cordon', email) };
+  return {
+    password: creds.password,
+    totp_secret: creds.totpSecret,
+    totp_uri: otpauthUri(creds.totpSecret, 'Cordon', email),
+  };
 }
 
 /** A credential reset's answer: whose credentials, and the new ones. */
-export function resetCredentialsView(user: Pick<User, 'id' | 'email'>, creds: Pick<NewCredentials, 'password' | 'totpSecret'>): Static<typeof ResetCredentialsSchema> {
+export function resetCredentialsView(
+  user: Pick<User, 'id' | 'email'>,
+  creds: Pick<NewCredentials, 'password' | 'totpSecret'>,
+): Static<typeof ResetCredentialsSchema> {
   return { user_id: user.id, email: user.email, ...credentialsView(user.email, creds) };
 }

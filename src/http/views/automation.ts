@@ -29,10 +29,17 @@ export const AutomationSchema = Type.Object(
   { title: 'Automation' },
 );
 
-export const RestorePolicySchema = Type.Object({ restore_approvals: Type.Integer(), approver_group_id: Type.Union([Type.String(), Type.Null()]) });
+export const RestorePolicySchema = Type.Object({
+  restore_approvals: Type.Integer(),
+  approver_group_id: Type.Union([Type.String(), Type.Null()]),
+});
 
 /** The automation settings of an account, read now (with the account's defaults where it set none). */
-export async function automationView(db: Executor, accountId: string, defaults: EngineDefaults): Promise<Static<typeof AutomationSchema>> {
+export async function automationView(
+  db: Executor,
+  accountId: string,
+  defaults: EngineDefaults,
+): Promise<Static<typeof AutomationSchema>> {
   const [settings, breakers] = [await readAutomation(db, accountId), await listBreakers(db, accountId)];
   return {
     paused: settings.paused_at !== null,

@@ -12,7 +12,16 @@ import { isoOrNull, PlanSchema, planView } from './plans.js';
 const Time = Type.String({ format: 'date-time' });
 const NullableTime = Type.Union([Time, Type.Null()]);
 
-export const DecisionSchema = Type.Object({ approver_id: Type.String(), decision: Type.String(), reason: Type.String(), action_digest: Type.String(), decide_time: Time }, { title: 'Decision' });
+export const DecisionSchema = Type.Object(
+  {
+    approver_id: Type.String(),
+    decision: Type.String(),
+    reason: Type.String(),
+    action_digest: Type.String(),
+    decide_time: Time,
+  },
+  { title: 'Decision' },
+);
 export const PlanWithDecisionsSchema = Type.Object({ plan: PlanSchema, decisions: Type.Array(DecisionSchema) });
 
 export const ContainmentSchema = Type.Object(
@@ -22,13 +31,20 @@ export const ContainmentSchema = Type.Object(
     plan_id: Type.Union([Type.String(), Type.Null()]),
     locked: Type.Boolean(),
     status: Type.String({ description: 'open or closed' }),
-    snapshot: Type.Object({ state: Type.String(), role: Type.String(), group_ids: Type.Array(Type.String()), sessions_revoked: Type.Array(Type.String()) }),
+    snapshot: Type.Object({
+      state: Type.String(),
+      role: Type.String(),
+      group_ids: Type.Array(Type.String()),
+      sessions_revoked: Type.Array(Type.String()),
+    }),
     cause: Type.Record(Type.String(), Type.Unknown()),
     opened_by: Type.Record(Type.String(), Type.Unknown()),
     open_time: Time,
     restore_after_time: NullableTime,
     restore_request_time: NullableTime,
-    close_reason: Type.Union([Type.String(), Type.Null()], { description: 'restored, false_positive, reactivated (Users API) or released (containments:release)' }),
+    close_reason: Type.Union([Type.String(), Type.Null()], {
+      description: 'restored, false_positive, reactivated (Users API) or released (containments:release)',
+    }),
     closed_by: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
     close_time: NullableTime,
   },
@@ -64,7 +80,13 @@ export function containmentView(c: ContainmentRow): Static<typeof ContainmentSch
   };
 }
 
-export const decisionView = (d: DecisionRow): Static<typeof DecisionSchema> => ({ approver_id: d.approver_id, decision: d.decision, reason: d.reason, action_digest: d.action_digest, decide_time: new Date(d.created_at).toISOString() });
+export const decisionView = (d: DecisionRow): Static<typeof DecisionSchema> => ({
+  approver_id: d.approver_id,
+  decision: d.decision,
+  reason: d.reason,
+  action_digest: d.action_digest,
+  decide_time: new Date(d.created_at).toISOString(),
+});
 
 /** A plan with its people's decisions. */
 export function planWithDecisionsView(plan: PlanRow, decisions: DecisionRow[]): Static<typeof PlanWithDecisionsSchema> {
@@ -72,6 +94,18 @@ export function planWithDecisionsView(plan: PlanRow, decisions: DecisionRow[]): 
 }
 
 /** A restore's answer: restored (with the drift and the verification), or waiting for more people. */
-export function restoreResultView(status: string, plan: PlanRow, containment: ContainmentRow, report: RestoreReport | undefined): Static<typeof RestoreResultSchema> {
-  return { status, plan: planView(plan), containment: containmentView(containment), drift: report?.drift ?? null, verification: report?.verification ?? null, voided_plans: report?.voided_plans ?? [] };
+export function restoreResultView(
+  status: string,
+  plan: PlanRow,
+  containment: ContainmentRow,
+  report: RestoreReport | undefined,
+): Static<typeof RestoreResultSchema> {
+  return {
+    status,
+    plan: planView(plan),
+    containment: containmentView(containment),
+    drift: report?.drift ?? null,
+    verification: report?.verification ?? null,
+    voided_plans: report?.voided_plans ?? [],
+  };
 }

@@ -48,7 +48,12 @@ export const SessionSchema = Type.Object({
   revoke_reason: Type.Union([Type.String(), Type.Null()]),
 });
 
-export const GroupSchema = Type.Object({ id: Type.String(), name: Type.String(), member_ids: Type.Array(Type.String()), create_time: Type.String({ format: 'date-time' }) });
+export const GroupSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  member_ids: Type.Array(Type.String()),
+  create_time: Type.String({ format: 'date-time' }),
+});
 
 /** A user as administrators see one (without groups: one query fewer, for lists). */
 export function userView(user: ListedUser): Static<typeof UserViewSchema> {
@@ -84,5 +89,10 @@ export function sessionView(session: Session): Static<typeof SessionSchema> {
 
 /** A group with its members' ids, as the API and the CLI show one. */
 export async function groupView(db: Executor, group: Group): Promise<Static<typeof GroupSchema>> {
-  return { id: group.id, name: group.name, member_ids: await listMemberIds(db, group.account_id, group.id), create_time: group.created_at.toISOString() };
+  return {
+    id: group.id,
+    name: group.name,
+    member_ids: await listMemberIds(db, group.account_id, group.id),
+    create_time: group.created_at.toISOString(),
+  };
 }

@@ -14,12 +14,27 @@ export const ExplanationSchema = Type.Object(
     id: Type.String(),
     kind: Type.String({ description: 'plan, containment or audit_entry: what the id named' }),
     signal: Nullable(Obj),
-    submitted_by: Nullable(Type.Object({ actor: Type.Object({ type: Type.String(), id: Type.String() }), authz: Obj, index: Type.Integer() })),
-    playbook: Nullable(Type.Object({ name: Type.String(), version: Type.Integer(), content_hash: Nullable(Type.String()) })),
+    submitted_by: Nullable(
+      Type.Object({
+        actor: Type.Object({ type: Type.String(), id: Type.String() }),
+        authz: Obj,
+        index: Type.Integer(),
+      }),
+    ),
+    playbook: Nullable(
+      Type.Object({ name: Type.String(), version: Type.Integer(), content_hash: Nullable(Type.String()) }),
+    ),
     plan: Nullable(PlanSchema),
-    approvals: Type.Array(Type.Object({ approver_id: Type.String(), decision: Type.String(), reason: Type.String(), time: Type.String() })),
+    approvals: Type.Array(
+      Type.Object({ approver_id: Type.String(), decision: Type.String(), reason: Type.String(), time: Type.String() }),
+    ),
     action: Nullable(Obj),
-    outcome: Type.Object({ plan_status: Nullable(Type.String()), user_id: Nullable(Type.String()), user_state: Nullable(Type.String()), containment: Nullable(Obj) }),
+    outcome: Type.Object({
+      plan_status: Nullable(Type.String()),
+      user_id: Nullable(Type.String()),
+      user_state: Nullable(Type.String()),
+      containment: Nullable(Obj),
+    }),
     proof: Nullable(
       Type.Object({
         entry: Obj,

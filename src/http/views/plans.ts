@@ -25,20 +25,37 @@ export const PlanSchema = Type.Object(
     policy_version: Type.Integer(),
     action: Type.String(),
     mode: Nullable(Type.String()),
-    status: Type.String({ description: 'executed, pending_approval, refused, duplicate, no_action, notified, failed, denied, expired or void; a dry run says would_execute' }),
-    approvals_required: Type.Integer(),
-    action_digest: Nullable(Type.String({ description: 'SHA-256 of the exact action an approval is bound to (pending plans)' })),
-    restore_after_seconds: Type.Union([Type.Integer(), Type.Null()]),
-    lock_containment: Type.Boolean({ description: "whether the containment a suspension opens holds against the Users API's :reactivate" }),
-    containment_id: Nullable(Type.String({ description: 'an executed suspension: the containment it opened; a restore: the containment it restores' })),
-    restore_reason: Nullable(Type.String()),
-    requested_by: Type.Union([Type.Object({ type: Type.String(), id: Type.String(), made_by: Type.Optional(Type.String()) }), Type.Null()], {
-      description: "who asked: never an approver of the plan (an app's request names its maker, who may not approve it either)",
+    status: Type.String({
+      description:
+        'executed, pending_approval, refused, duplicate, no_action, notified, failed, denied, expired or void; a dry run says would_execute',
     }),
+    approvals_required: Type.Integer(),
+    action_digest: Nullable(
+      Type.String({ description: 'SHA-256 of the exact action an approval is bound to (pending plans)' }),
+    ),
+    restore_after_seconds: Type.Union([Type.Integer(), Type.Null()]),
+    lock_containment: Type.Boolean({
+      description: "whether the containment a suspension opens holds against the Users API's :reactivate",
+    }),
+    containment_id: Nullable(
+      Type.String({
+        description: 'an executed suspension: the containment it opened; a restore: the containment it restores',
+      }),
+    ),
+    restore_reason: Nullable(Type.String()),
+    requested_by: Type.Union(
+      [Type.Object({ type: Type.String(), id: Type.String(), made_by: Type.Optional(Type.String()) }), Type.Null()],
+      {
+        description:
+          "who asked: never an approver of the plan (an app's request names its maker, who may not approve it either)",
+      },
+    ),
     verdicts: Type.Array(VerdictSchema),
     create_time: Nullable(Type.String({ format: 'date-time' })),
     execute_time: Nullable(Type.String({ format: 'date-time' })),
-    expire_time: Nullable(Type.String({ format: 'date-time', description: 'a pending plan expires, with its approvals, at this time' })),
+    expire_time: Nullable(
+      Type.String({ format: 'date-time', description: 'a pending plan expires, with its approvals, at this time' }),
+    ),
     decide_time: Nullable(Type.String({ format: 'date-time' })),
   },
   { title: 'Plan' },
@@ -81,9 +98,25 @@ export function planView(plan: PlanRow) {
  */
 export function draftView(draft: PlanDraft) {
   const row = planRow(draft);
-  const view = planView({ ...row, verdicts: draft.verdicts, held_by: draft.heldBy, requested_by: draft.requestedBy, created_at: new Date(), executed_at: null });
+  const view = planView({
+    ...row,
+    verdicts: draft.verdicts,
+    held_by: draft.heldBy,
+    requested_by: draft.requestedBy,
+    created_at: new Date(),
+    executed_at: null,
+  });
   const wouldExecute = draft.status === undefined && draft.verdicts.at(-1)?.step === 'execute';
-  return { ...view, status: wouldExecute ? 'would_execute' : view.status, id: null, signal_id: null, requested_by: null, create_time: null, execute_time: null, expire_time: null };
+  return {
+    ...view,
+    status: wouldExecute ? 'would_execute' : view.status,
+    id: null,
+    signal_id: null,
+    requested_by: null,
+    create_time: null,
+    execute_time: null,
+    expire_time: null,
+  };
 }
 
 /** A dry run's answer: the plan the signal would get, and whether it is a duplicate. */

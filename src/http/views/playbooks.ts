@@ -14,8 +14,16 @@ export const VersionSchema = Type.Object({
   create_time: Type.String({ format: 'date-time' }),
   created_by: Type.String(),
 });
-export const AppliedSchema = Type.Object({ name: Type.String(), version: Type.Integer(), content_hash: Type.String(), changed: Type.Boolean() });
-export const PolicySchema = Type.Object({ version: Type.Integer({ description: '0 before any policy was applied' }), document: Open });
+export const AppliedSchema = Type.Object({
+  name: Type.String(),
+  version: Type.Integer(),
+  content_hash: Type.String(),
+  changed: Type.Boolean(),
+});
+export const PolicySchema = Type.Object({
+  version: Type.Integer({ description: '0 before any policy was applied' }),
+  document: Open,
+});
 export const AppliedPolicySchema = Type.Object({ version: Type.Integer(), document: Open, changed: Type.Boolean() });
 
 /** A stored version of a playbook, with who applied it. */
@@ -29,4 +37,7 @@ export const versionView = (row: PlaybookRow): Static<typeof VersionSchema> => (
 });
 
 /** A stored version of the protection policy. */
-export const policyView = (row: PolicyRow): Static<typeof PolicySchema> => ({ version: row.version, document: row.document });
+export const policyView = (row: PolicyRow): Static<typeof PolicySchema> => ({
+  version: row.version,
+  document: row.document,
+});

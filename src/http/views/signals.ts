@@ -65,8 +65,14 @@ export const SourceSchema = Type.Object(
 );
 
 /** A signal with the plan it got (or, for a duplicate, the first copy's). */
-export function receptionView(reception: Pick<Reception, 'signal' | 'plan' | 'duplicate'>): Static<typeof ReceptionSchema> {
-  return { signal: signalView(reception.signal), plan: reception.plan ? planView(reception.plan) : null, duplicate: reception.duplicate };
+export function receptionView(
+  reception: Pick<Reception, 'signal' | 'plan' | 'duplicate'>,
+): Static<typeof ReceptionSchema> {
+  return {
+    signal: signalView(reception.signal),
+    plan: reception.plan ? planView(reception.plan) : null,
+    duplicate: reception.duplicate,
+  };
 }
 
 /** A source as the API shows it: never its HMAC secret or URL token. */

@@ -37,20 +37,30 @@ export interface GrantDeps {
 }
 
 export function resolveScope(requested: unknown, permissions: string[]): string[] {
-  if (requested !== undefined && typeof requested !== 'string') throw new AppError('OAUTH_INVALID_REQUEST', { description: 'scope must be a string' });
+  if (requested !== undefined && typeof requested !== 'string')
+    throw new AppError('OAUTH_INVALID_REQUEST', { description: 'scope must be a string' });
   const asked = [...new Set((requested ?? '').split(' ').filter((s) => s !== '' && s !== 'openid'))];
   if (asked.length === 0) return [...permissions];
   const outside = asked.filter((s) => !permissions.includes(s));
-  if (outside.length > 0) throw new AppError('OAUTH_INVALID_SCOPE', { description: `not granted to this app: ${outside.join(' ').slice(0, 200)}` });
+  if (outside.length > 0)
+    throw new AppError('OAUTH_INVALID_SCOPE', {
+      description: `not granted to this app: ${outside.join(' ').slice(0, 200)}`,
+    });
   return asked;
 }
 
 export async function clientCredentialsGrant(deps: GrantDeps, request: TokenRequest): Promise<IssuedToken> {
   const credentials = readClientCredentials(request.authorization, request.body);
   if (request.body.grant_type !== 'client_credentials') {
-    throw new AppError(request.body.grant_type === undefined ? 'OAUTH_INVALID_REQUEST' : 'OAUTH_UNSUPPORTED_GRANT_TYPE', {
-      description: request.body.grant_type === undefined ? 'grant_type is required' : 'only grant_type=client_credentials is supported',
-    });
+    throw new AppError(
+      request.body.grant_type === undefined ? 'OAUTH_INVALID_REQUEST' : 'OAUTH_UNSUPPORTED_GRANT_TYPE',
+      {
+        description:
+          request.body.grant_type === undefined
+            ? 'grant_type is required'
+            : 'only grant_type=client_credentials is supported',
+      },
+    );
   }
   const authn = await authenticateClient(deps, credentials, deps.issuer());
   const app = authn.app;
@@ -89,6 +99,12 @@ export async function clientCredentialsGrant(deps: GrantDeps, request: TokenRequ
     }
   }
   const token = await issueAccessToken(deps.keys, { issuer: deps.issuer(), app: authn.app, scope, ttl: deps.ttl, jkt });
-  await record('changed', { jti: token.jti, scope, auth_method: credentials.method, expires_at: token.expiresAt.toISOString(), dpop_jkt: jkt ?? null });
+  await record('changed', {
+    jti: token.jti,
+    scope,
+    auth_method: credentials.method,
+    expires_at: token.expiresAt.toISOString(),
+    dpop_jkt: jkt ?? null,
+  });
   return token;
 }

@@ -4,7 +4,12 @@ import type { Core } from '../../core.js';
 import { createAccount } from '../../directory/accounts.js';
 import { insertUsersWithGroups } from '../../directory/users.js';
 import type { User } from '../../storage/schema.js';
-import { createTestDatabase, describeBackends, openTestCore, type TestDatabase } from '../../../test/support/backends.js';
+import {
+  createTestDatabase,
+  describeBackends,
+  openTestCore,
+  type TestDatabase,
+} from '../../../test/support/backends.js';
 import { auditTrail, testCtx } from '../../../test/support/fixtures.js';
 import { resetBreakers, setBreakerCap } from '../automation.js';
 import { planSignal, receiveSignal } from '../engine.js';
@@ -22,28 +27,64 @@ describeBackends('blast-radius cap lowered under executions of a higher one', (b
   beforeAll(async () => {
     database = await createTestDatabase(backend);
     core = await openTestCore(database);
-    ({ account: { id: accountId } } = await createAccount(core.directory, testCtx, { name: 'Cap', owner: { email: 'owner@cap.example', display_name: 'O' } }));
+    ({
+      account: { id: accountId },
+    } = await createAccount(core.directory, testCtx, {
+      name: 'Cap',
+      owner: { email: 'owner@cap.example', display_name: 'O' },
+    }));
     users = await core.audit.transact((trx) =>
-      insertUsersWithGroups(core.directory, trx, testCtx, accountId, Array.from({ length: 41 }, (_, i) => ({ email: `u${i}@cap.example`, display_name: `U${i}` }))),
+      insertUsersWithGroups(
+        core.directory,
+        trx,
+        testCtx,
+        accountId,
+        Array.from({ length: 41 }, (_, i) => ({ email: `u${i}@cap.example`, display_name: `U${i}` })),
+      ),
     );
-    await applyPlaybooks(core.response, testCtx, accountId, [{ name: 'contain', match: { types: ['idp.*'] }, action: 'suspend', mode: 'auto' }]);
+    await applyPlaybooks(core.response, testCtx, accountId, [
+      { name: 'contain', match: { types: ['idp.*'] }, action: 'suspend', mode: 'auto' },
+    ]);
   });
   afterAll(async () => {
     await core?.close();
     await database?.drop();
   });
 
-  const signal = (user: User) => ({ external_id: `s${next++}`, type: 'idp.impossible_travel', title: 't', severity: 'high' as const, confidence: 0.9, subject: { email: user.email }, observed_time: new Date().toISOString(), tags: [] });
+  const signal = (user: User) => ({
+    external_id: `s${next++}`,
+    type: 'idp.impossible_travel',
+    title: 't',
+    severity: 'high' as const,
+    confidence: 0.9,
+    subject: { email: user.email },
+    observed_time: new Date().toISOString(),
+    tags: [],
+  });
   /** Signals for `subjects` all at once; the statuses of their plans. */
   const storm = async (subjects: User[]) => {
-    const answers = await Promise.all(subjects.map((user) => receiveSignal(core.response, { accountId, sourceId: 'siem', signal: signal(user), rawText: '{}', ctx: testCtx })));
+    const answers = await Promise.all(
+      subjects.map((user) =>
+        receiveSignal(core.response, {
+          accountId,
+          sourceId: 'siem',
+          signal: signal(user),
+          rawText: '{}',
+          ctx: testCtx,
+        }),
+      ),
+    );
     return answers.map((a) => a.plan!.status);
   };
   const count = (statuses: string[], status: string) => statuses.filter((s) => s === status).length;
   const inWindow = async () =>
-    (await sql<{ all: number; above: number }>`
+    (
+      await sql<{ all: number; above: number }>`
       SELECT count(*)::int AS all, count(*) FILTER (WHERE slot > 6)::int AS above FROM breaker_slots
-      WHERE account_id = ${accountId} AND scope = 'account' AND used_at > now() - make_interval(secs => ${WINDOW})`.execute(core.database.db)).rows[0]!;
+      WHERE account_id = ${accountId} AND scope = 'account' AND used_at > now() - make_interval(secs => ${WINDOW})`.execute(
+        core.database.db,
+      )
+    ).rows[0]!;
 
   it('counts every execution in the window, whatever its slot: nothing more executes until the window frees enough', async () => {
     await setBreakerCap(core.response, testCtx, accountId, { max_actions: 1000, window_seconds: WINDOW });
@@ -65,7 +106,9 @@ describeBackends('blast-radius cap lowered under executions of a higher one', (b
     await sql`
       UPDATE breaker_slots SET used_at = now() - make_interval(secs => ${WINDOW + 1})
       WHERE account_id = ${accountId} AND scope = 'account'
-        AND slot IN (SELECT slot FROM breaker_slots WHERE account_id = ${accountId} AND scope = 'account' AND used_at IS NOT NULL ORDER BY slot LIMIT 7)`.execute(core.database.db);
+        AND slot IN (SELECT slot FROM breaker_slots WHERE account_id = ${accountId} AND scope = 'account' AND used_at IS NOT NULL ORDER BY slot LIMIT 7)`.execute(
+      core.database.db,
+    );
     expect((await inWindow()).all).toBe(3);
     await resetBreakers(core.response, testCtx, accountId);
     const freed = await storm(users.slice(25, 40));

@@ -18,20 +18,40 @@ export const blastRadius: GuardStep = {
   name: 'blast-radius',
   async run(draft, db) {
     const playbook = draft.playbook!;
-    if (playbook.action !== 'suspend') return { outcome: 'pass', reason: 'a notify playbook changes nothing: not counted' };
-    if (playbook.mode === 'approval') return { outcome: 'pass', reason: 'approval mode: a person decides, not counted' };
+    if (playbook.action !== 'suspend')
+      return { outcome: 'pass', reason: 'a notify playbook changes nothing: not counted' };
+    if (playbook.mode === 'approval')
+      return { outcome: 'pass', reason: 'approval mode: a person decides, not counted' };
     if (draft.holds.length > 0) return { outcome: 'pass', reason: 'already held for approval: not counted' };
     // The context read locked the automation row; an account without one gets it made and locked here.
-    const settings = draft.automation ?? (draft.dryRun ? undefined : await lockAutomation(db, draft.accountId, 'share'));
+    const settings =
+      draft.automation ?? (draft.dryRun ? undefined : await lockAutomation(db, draft.accountId, 'share'));
 
     const caps: Cap[] = [
-      { scope: 'account', max: settings?.breaker_max_actions ?? draft.defaults.breakerMaxActions, windowSeconds: settings?.breaker_window_seconds ?? draft.defaults.breakerWindowSeconds },
-      ...(playbook.breaker ? [{ scope: `playbook:${playbook.name}`, max: playbook.breaker.maxActions, windowSeconds: playbook.breaker.windowSeconds }] : []),
+      {
+        scope: 'account',
+        max: settings?.breaker_max_actions ?? draft.defaults.breakerMaxActions,
+        windowSeconds: settings?.breaker_window_seconds ?? draft.defaults.breakerWindowSeconds,
+      },
+      ...(playbook.breaker
+        ? [
+            {
+              scope: `playbook:${playbook.name}`,
+              max: playbook.breaker.maxActions,
+              windowSeconds: playbook.breaker.windowSeconds,
+            },
+          ]
+        : []),
     ];
     const tripped = draft.breakers.filter((b) => caps.some((c) => c.scope === b.scope));
     if (tripped.length > 0) {
       const scopes = tripped.map((b) => b.scope);
-      return hold(draft, tripped.map((b) => b.trip_plan_id), `the breaker is tripped (${scopes.join(', ')}): the plan needs approval`, { breakers: scopes });
+      return hold(
+        draft,
+        tripped.map((b) => b.trip_plan_id),
+        `the breaker is tripped (${scopes.join(', ')}): the plan needs approval`,
+        { breakers: scopes },
+      );
     }
     const limits = Object.fromEntries(caps.map((c) => [c.scope, `${c.max} in ${c.windowSeconds}s`]));
     if (draft.dryRun) {
@@ -51,10 +71,25 @@ export const blastRadius: GuardStep = {
  */
 export async function reachedCap(draft: PlanDraft, db: Executor, cap: Cap): Promise<Omit<Verdict, 'step'>> {
   const trip = { scope: cap.scope, max_actions: cap.max, window_seconds: cap.windowSeconds };
-  const first = draft.dryRun || (await tripBreaker(db, { account_id: draft.accountId, scope: cap.scope, trip_plan_id: draft.id, max_actions: cap.max, window_seconds: cap.windowSeconds })) !== undefined;
+  const first =
+    draft.dryRun ||
+    (await tripBreaker(db, {
+      account_id: draft.accountId,
+      scope: cap.scope,
+      trip_plan_id: draft.id,
+      max_actions: cap.max,
+      window_seconds: cap.windowSeconds,
+    })) !== undefined;
   if (first) draft.tripped = trip;
-  const tripId = first ? draft.id : (await listBreakers(db, draft.accountId)).find((b) => b.scope === cap.scope)!.trip_plan_id;
-  return hold(draft, [tripId], `the ${cap.scope} cap of ${cap.max} suspensions in ${cap.windowSeconds}s is reached: the breaker trips, the plan needs approval`, trip);
+  const tripId = first
+    ? draft.id
+    : (await listBreakers(db, draft.accountId)).find((b) => b.scope === cap.scope)!.trip_plan_id;
+  return hold(
+    draft,
+    [tripId],
+    `the ${cap.scope} cap of ${cap.max} suspensions in ${cap.windowSeconds}s is reached: the breaker trips, the plan needs approval`,
+    trip,
+  );
 }
 
 /** Holds the plan for approval, marked with the trips (by their plan ids) that held it. */

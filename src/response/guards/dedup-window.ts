@@ -10,8 +10,20 @@ export const dedupWindow: GuardStep = {
   async run(draft) {
     const playbook = draft.playbook!;
     const since = draft.now.getTime() - playbook.dedupWindowSeconds * 1000;
-    const open = draft.openPlans.find((p) => p.playbook_name === playbook.name && new Date(p.created_at).getTime() > since)?.id;
-    if (open === undefined) return { outcome: 'pass', reason: 'no open plan for this subject and playbook', details: { window_seconds: playbook.dedupWindowSeconds } };
-    return { outcome: 'stop', status: 'duplicate', reason: 'an open plan already covers this subject and playbook', details: { open_plan_id: open, window_seconds: playbook.dedupWindowSeconds } };
+    const open = draft.openPlans.find(
+      (p) => p.playbook_name === playbook.name && new Date(p.created_at).getTime() > since,
+    )?.id;
+    if (open === undefined)
+      return {
+        outcome: 'pass',
+        reason: 'no open plan for this subject and playbook',
+        details: { window_seconds: playbook.dedupWindowSeconds },
+      };
+    return {
+      outcome: 'stop',
+      status: 'duplicate',
+      reason: 'an open plan already covers this subject and playbook',
+      details: { open_plan_id: open, window_seconds: playbook.dedupWindowSeconds },
+    };
   },
 };

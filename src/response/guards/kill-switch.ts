@@ -12,6 +12,10 @@ export const killSwitch: GuardStep = {
     const { paused_at = null, paused_by, pause_reason } = draft.automation ?? {};
     if (paused_at === null) return { outcome: 'pass', reason: 'automation is running' };
     draft.holds.push('automation_paused');
-    return { outcome: 'hold', reason: 'automation is paused: the plan needs approval', details: { paused_by, pause_reason, paused_at: new Date(paused_at).toISOString() } };
+    return {
+      outcome: 'hold',
+      reason: 'automation is paused: the plan needs approval',
+      details: { paused_by, pause_reason, paused_at: new Date(paused_at).toISOString() },
+    };
   },
 };

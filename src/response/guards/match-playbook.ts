@@ -12,12 +12,24 @@ export const matchPlaybook: GuardStep = {
       .filter((p) => p.enabled && playbookMatches(p, draft.signal, draft.subject!))
       .sort((a, b) => b.priority - a.priority || a.name.localeCompare(b.name));
     const chosen = candidates[0];
-    if (!chosen) return { outcome: 'stop', status: 'no_action', reason: 'no playbook matches', details: { considered: draft.playbooks.filter((p) => p.enabled).length } };
+    if (!chosen)
+      return {
+        outcome: 'stop',
+        status: 'no_action',
+        reason: 'no playbook matches',
+        details: { considered: draft.playbooks.filter((p) => p.enabled).length },
+      };
     draft.playbook = chosen;
     return {
       outcome: 'pass',
       reason: `${chosen.name} v${chosen.version} (priority ${chosen.priority})`,
-      details: { playbook: chosen.name, version: chosen.version, content_hash: chosen.contentHash, action: chosen.action, candidates: candidates.map((p) => p.name) },
+      details: {
+        playbook: chosen.name,
+        version: chosen.version,
+        content_hash: chosen.contentHash,
+        action: chosen.action,
+        candidates: candidates.map((p) => p.name),
+      },
     };
   },
 };
@@ -25,7 +37,11 @@ export const matchPlaybook: GuardStep = {
 export function playbookMatches(playbook: Playbook, signal: EngineSignal, subject: Subject): boolean {
   const m = playbook.match;
   if (m.sources?.length && !m.sources.includes(signal.source_id)) return false;
-  if (m.types?.length && !m.types.some((t) => (t.endsWith('*') ? signal.type.startsWith(t.slice(0, -1)) : signal.type === t))) return false;
+  if (
+    m.types?.length &&
+    !m.types.some((t) => (t.endsWith('*') ? signal.type.startsWith(t.slice(0, -1)) : signal.type === t))
+  )
+    return false;
   if (m.min_severity && !severityAtLeast(signal.severity, m.min_severity)) return false;
   if (m.min_confidence !== undefined && signal.confidence < m.min_confidence) return false;
   if (m.tags?.length && !m.tags.every((t) => signal.tags.includes(t.toLowerCase()))) return false;

@@ -13,10 +13,17 @@ export const protectedPrincipals: GuardStep = {
     const subject = draft.subject!;
     const lastActiveOwner = subject.role === 'OWNER' && subject.state === 'ACTIVE' && draft.otherActiveOwners === 0;
     const reasons = protectionReasons(draft.policy.document, subject, subject.groups, lastActiveOwner);
-    if (draft.playbook!.reachesAdmins === false && subject.role !== 'MEMBER') reasons.push('playbook_author:not_an_owner');
+    if (draft.playbook!.reachesAdmins === false && subject.role !== 'MEMBER')
+      reasons.push('playbook_author:not_an_owner');
     const details = { policy_version: draft.policy.version, ...(reasons.length > 0 ? { reasons } : {}) };
     if (reasons.length === 0) return { outcome: 'pass', reason: 'the subject is not protected', details };
-    if (draft.playbook!.action !== 'suspend') return { outcome: 'pass', reason: 'the subject is protected; the playbook only notifies', details };
-    return { outcome: 'stop', status: 'refused', reason: `the subject is protected (${reasons.join(', ')}): would have suspended`, details: { ...details, would_have: 'suspend', user_id: subject.id } };
+    if (draft.playbook!.action !== 'suspend')
+      return { outcome: 'pass', reason: 'the subject is protected; the playbook only notifies', details };
+    return {
+      outcome: 'stop',
+      status: 'refused',
+      reason: `the subject is protected (${reasons.join(', ')}): would have suspended`,
+      details: { ...details, would_have: 'suspend', user_id: subject.id },
+    };
   },
 };

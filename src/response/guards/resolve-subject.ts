@@ -22,7 +22,11 @@ export const resolveSubject: GuardStep = {
       if (matches.length > 1) ambiguous ??= hint;
     }
     const given = Object.keys(draft.signal.subject);
-    const reason = ambiguous ? `the ${ambiguous} matches more than one user` : given.length === 0 ? 'the signal names no user' : 'no user matches the signal';
+    const reason = ambiguous
+      ? `the ${ambiguous} matches more than one user`
+      : given.length === 0
+        ? 'the signal names no user'
+        : 'no user matches the signal';
     return { outcome: 'stop', status: 'no_action', reason, details: { hints: given } };
   },
 };

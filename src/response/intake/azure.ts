@@ -50,7 +50,13 @@ import {
 } from './signal.js';
 
 const SCHEMA_ID = 'azureMonitorCommonAlertSchema';
-const SEVERITY_BY_NAME: Record<string, Severity> = { sev0: 'critical', sev1: 'high', sev2: 'medium', sev3: 'low', sev4: 'info' };
+const SEVERITY_BY_NAME: Record<string, Severity> = {
+  sev0: 'critical',
+  sev1: 'high',
+  sev2: 'medium',
+  sev3: 'low',
+  sev4: 'info',
+};
 
 type Slot = 'id' | 'email' | 'name';
 /** Field / dimension / column names (compared lowercased) that name a user, in order of preference. */
@@ -91,7 +97,9 @@ export function mapAzure(payload: unknown, now: Date): CanonicalSignal {
     external_id: requireText(own(essentials, 'alertId'), 'data.essentials.alertId', LIMITS.externalId),
     type,
     title: shapeTitle(type, type),
-    severity: (severity !== undefined && Object.hasOwn(SEVERITY_BY_NAME, severity) ? SEVERITY_BY_NAME[severity] : undefined) ?? 'medium',
+    severity:
+      (severity !== undefined && Object.hasOwn(SEVERITY_BY_NAME, severity) ? SEVERITY_BY_NAME[severity] : undefined) ??
+      'medium',
     confidence: confidenceOf(own(customProperties, 'confidence')),
     subject: subjectOf(customProperties, own(data, 'alertContext')),
     observed_time: fired === undefined ? now.toISOString() : timeFromRfc3339(fired, 'data.essentials.firedDateTime'),
@@ -102,7 +110,8 @@ export function mapAzure(payload: unknown, now: Date): CanonicalSignal {
 function confidenceOf(raw: unknown): number {
   const confidence = optionalNumber(raw, 'data.customProperties.confidence');
   if (confidence === undefined) return 0.5;
-  if (confidence < 0 || confidence > 100) throw invalidSignal('data.customProperties.confidence', 'must be between 0 and 1, or 0 and 100');
+  if (confidence < 0 || confidence > 100)
+    throw invalidSignal('data.customProperties.confidence', 'must be between 0 and 1, or 0 and 100');
   return confidence > 1 ? confidence / 100 : confidence;
 }
 
@@ -122,7 +131,8 @@ function hintsFrom(valueOf: (lowercaseName: string) => unknown): SubjectHints {
 function pairLookup(pairs: readonly unknown[], into = new Map<string, unknown>()): Map<string, unknown> {
   for (const pair of head(pairs)) {
     const name = isRecord(pair) ? own(pair, 'name') : undefined;
-    if (typeof name === 'string' && !into.has(name.toLowerCase())) into.set(name.toLowerCase(), own(pair as JsonObject, 'value'));
+    if (typeof name === 'string' && !into.has(name.toLowerCase()))
+      into.set(name.toLowerCase(), own(pair as JsonObject, 'value'));
   }
   return into;
 }

@@ -41,7 +41,16 @@ import {
   timeFromRfc3339,
 } from './signal.js';
 
-const TOP_LEVEL = ['external_id', 'type', 'title', 'severity', 'confidence', 'subject', 'observed_time', 'tags'] as const;
+const TOP_LEVEL = [
+  'external_id',
+  'type',
+  'title',
+  'severity',
+  'confidence',
+  'subject',
+  'observed_time',
+  'tags',
+] as const;
 const SUBJECT_FIELDS = ['user_id', 'email', 'upn', 'username'] as const;
 
 export function mapCanonical(payload: unknown, now: Date): CanonicalSignal {
@@ -50,7 +59,8 @@ export function mapCanonical(payload: unknown, now: Date): CanonicalSignal {
 
   const type = requireText(own(body, 'type'), 'type', LIMITS.type);
   const title = optionalString(own(body, 'title'), 'title');
-  if (title !== undefined && title.length > LIMITS.title) throw invalidSignal('title', `must be at most ${LIMITS.title} characters`);
+  if (title !== undefined && title.length > LIMITS.title)
+    throw invalidSignal('title', `must be at most ${LIMITS.title} characters`);
   const observed = optionalString(own(body, 'observed_time'), 'observed_time');
 
   return {
@@ -72,20 +82,23 @@ function fieldName(prefix: string, key: string): string {
 
 function rejectUnknown(object: JsonObject, allowed: readonly string[], prefix: string): void {
   for (const key of Object.keys(object)) {
-    if (!allowed.includes(key)) throw invalidSignal(fieldName(prefix, key), `is not a known field (known: ${allowed.join(', ')})`);
+    if (!allowed.includes(key))
+      throw invalidSignal(fieldName(prefix, key), `is not a known field (known: ${allowed.join(', ')})`);
   }
 }
 
 function severityOf(raw: unknown): Severity {
   const severity = optionalString(raw, 'severity');
   if (severity === undefined) return 'medium';
-  if (!SEVERITIES.includes(severity as Severity)) throw invalidSignal('severity', `must be one of ${SEVERITIES.join(', ')}`);
+  if (!SEVERITIES.includes(severity as Severity))
+    throw invalidSignal('severity', `must be one of ${SEVERITIES.join(', ')}`);
   return severity as Severity;
 }
 
 function confidenceOf(raw: unknown): number {
   // Strict: a JSON number, not the numeric strings the SIEM mappers tolerate.
-  if (raw !== undefined && typeof raw !== 'number') throw invalidSignal('confidence', 'must be a number between 0 and 1');
+  if (raw !== undefined && typeof raw !== 'number')
+    throw invalidSignal('confidence', 'must be a number between 0 and 1');
   const confidence = optionalNumber(raw, 'confidence');
   if (confidence === undefined) return 0.5;
   if (confidence < 0 || confidence > 1) throw invalidSignal('confidence', 'must be a number between 0 and 1');
@@ -105,7 +118,8 @@ function subjectOf(raw: unknown): SubjectHints {
       continue;
     }
     if (value.length > LIMITS.hint) throw invalidSignal(field, `must be at most ${LIMITS.hint} characters`);
-    if ((name === 'email' || name === 'upn') && !looksLikeEmail(value)) throw invalidSignal(field, 'must look like name@domain');
+    if ((name === 'email' || name === 'upn') && !looksLikeEmail(value))
+      throw invalidSignal(field, 'must look like name@domain');
     hints[name] = value;
   }
   return hints;
@@ -116,7 +130,8 @@ function tagsOf(raw: unknown): string[] {
   if (tags.length > LIMITS.tags) throw invalidSignal('tags', `must hold at most ${LIMITS.tags} tags`);
   tags.forEach((tag, i) => {
     const text = optionalString(tag, `tags[${i}]`);
-    if (text === undefined || text.length > LIMITS.tag) throw invalidSignal(`tags[${i}]`, `must be a string of 1 to ${LIMITS.tag} characters`);
+    if (text === undefined || text.length > LIMITS.tag)
+      throw invalidSignal(`tags[${i}]`, `must be a string of 1 to ${LIMITS.tag} characters`);
   });
   return shapeTags(tags);
 }

@@ -89,7 +89,11 @@ export function mapEcs(payload: unknown, now: Date): CanonicalSignal {
     ),
     severity: severityOf(read, riskScore),
     confidence: riskScore === undefined ? 0.5 : riskScore / 100,
-    subject: new SubjectCollector().fromUserId(read('user.id')).fromEmail(read('user.email')).fromName(read('user.name')).result(),
+    subject: new SubjectCollector()
+      .fromUserId(read('user.id'))
+      .fromEmail(read('user.email'))
+      .fromName(read('user.name'))
+      .result(),
     observed_time: observedTime(read, now),
     tags: tagsOf(alert),
   };

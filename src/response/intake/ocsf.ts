@@ -54,7 +54,14 @@ const FINDINGS_CATEGORY = 2;
 const CLOSE = 3;
 const CLOSED_STATUSES: Record<number, string> = { 4: '4 (Resolved)', 5: '5 (Archived)', 6: '6 (Deleted)' };
 
-const SEVERITY_BY_ID: Record<number, Severity> = { 1: 'info', 2: 'low', 3: 'medium', 4: 'high', 5: 'critical', 6: 'critical' };
+const SEVERITY_BY_ID: Record<number, Severity> = {
+  1: 'info',
+  2: 'low',
+  3: 'medium',
+  4: 'high',
+  5: 'critical',
+  6: 'critical',
+};
 const CONFIDENCE_BY_ID: Record<number, number> = { 1: 0.3, 2: 0.6, 3: 0.9 };
 
 export function mapOcsf(payload: unknown, now: Date): CanonicalSignal {
@@ -92,23 +99,29 @@ export function mapOcsf(payload: unknown, now: Date): CanonicalSignal {
     confidence: confidenceOf(finding),
     subject: subjectOf(finding),
     observed_time: observedTime(finding, info, now),
-    tags: shapeTags([...head(types, LIMITS.tags), firstString([[own(analytic, 'category'), 'finding_info.analytic.category']])]),
+    tags: shapeTags([
+      ...head(types, LIMITS.tags),
+      firstString([[own(analytic, 'category'), 'finding_info.analytic.category']]),
+    ]),
   };
 }
 
 function checkIdentity(finding: JsonObject): void {
   const classUid = optionalInteger(own(finding, 'class_uid'), 'class_uid');
   if (classUid === undefined) throw invalidSignal('class_uid', 'is required');
-  if (classUid !== DETECTION_FINDING) throw invalidSignal('class_uid', `must be ${DETECTION_FINDING} (Detection Finding)`);
+  if (classUid !== DETECTION_FINDING)
+    throw invalidSignal('class_uid', `must be ${DETECTION_FINDING} (Detection Finding)`);
   const category = optionalInteger(own(finding, 'category_uid'), 'category_uid');
-  if (category !== undefined && category !== FINDINGS_CATEGORY) throw invalidSignal('category_uid', `must be ${FINDINGS_CATEGORY} (Findings)`);
+  if (category !== undefined && category !== FINDINGS_CATEGORY)
+    throw invalidSignal('category_uid', `must be ${FINDINGS_CATEGORY} (Findings)`);
   const activity = optionalInteger(own(finding, 'activity_id'), 'activity_id');
   const typeUid = optionalInteger(own(finding, 'type_uid'), 'type_uid');
   // type_uid = class_uid * 100 + activity_id (OCSF base event); a mismatch means a mangled event.
   if (typeUid !== undefined && activity !== undefined && typeUid !== DETECTION_FINDING * 100 + activity) {
     throw invalidSignal('type_uid', 'must be class_uid * 100 + activity_id');
   }
-  if (activity === CLOSE || typeUid === DETECTION_FINDING * 100 + CLOSE) throw resolvedSignal('activity_id', '3 (Close)');
+  if (activity === CLOSE || typeUid === DETECTION_FINDING * 100 + CLOSE)
+    throw resolvedSignal('activity_id', '3 (Close)');
   const status = optionalInteger(own(finding, 'status_id'), 'status_id');
   const closed = status === undefined ? undefined : CLOSED_STATUSES[status];
   if (closed !== undefined) throw resolvedSignal('status_id', closed);
@@ -158,7 +171,10 @@ function subjectOf(finding: JsonObject): SubjectHints {
   }
   for (const user of users) {
     if (!isRecord(user)) continue;
-    const hints = new SubjectCollector().fromUserId(own(user, 'uid')).fromEmail(own(user, 'email_addr')).fromName(own(user, 'name'));
+    const hints = new SubjectCollector()
+      .fromUserId(own(user, 'uid'))
+      .fromEmail(own(user, 'email_addr'))
+      .fromName(own(user, 'name'));
     if (!hints.empty) return hints.result();
   }
   return {};

@@ -58,7 +58,11 @@ export const SCAN_LIMIT = 8;
 /** INVALID_SIGNAL naming the field and the problem, e.g. `invalidSignal('finding_info.uid', 'is required')`. */
 export function invalidSignal(field: string, problem: string): AppError {
   const reason = `${field} ${problem}`;
-  return new AppError('INVALID_SIGNAL', { description: `invalid_signal: ${reason}`, detail: reason, metadata: { field } });
+  return new AppError('INVALID_SIGNAL', {
+    description: `invalid_signal: ${reason}`,
+    detail: reason,
+    metadata: { field },
+  });
 }
 
 /** A resolve/close notification: the same code, a message that says why it is refused. */
@@ -148,7 +152,10 @@ export function requireText(value: unknown, field: string, max: number): string 
 }
 
 /** The first of several candidate fields that holds a string; with `max`, that string must fit. */
-export function firstString(candidates: ReadonlyArray<readonly [value: unknown, field: string]>, max?: number): string | undefined {
+export function firstString(
+  candidates: ReadonlyArray<readonly [value: unknown, field: string]>,
+  max?: number,
+): string | undefined {
   for (const [value, field] of candidates) {
     const text = optionalString(value, field);
     if (text === undefined) continue;
@@ -255,7 +262,8 @@ const MAX_EPOCH_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z, the last 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:?\d{2})$/;
 
 export function timeFromEpochMs(ms: number, field: string): string {
-  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_EPOCH_MS) throw invalidSignal(field, 'must be a time between 1970 and 9999');
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_EPOCH_MS)
+    throw invalidSignal(field, 'must be a time between 1970 and 9999');
   return new Date(Math.floor(ms)).toISOString();
 }
 

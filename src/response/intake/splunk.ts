@@ -64,7 +64,8 @@ export function mapSplunk(payload: unknown, now: Date): CanonicalSignal {
   const sid = requireText(own(body, 'sid'), 'sid', LIMITS.externalId);
   const cd = optionalString(value('_cd'), 'result._cd');
   const externalId = cd === undefined ? sid : `${sid}/${cd}`;
-  if (externalId.length > LIMITS.externalId) throw invalidSignal('result._cd', `with sid must be at most ${LIMITS.externalId} characters`);
+  if (externalId.length > LIMITS.externalId)
+    throw invalidSignal('result._cd', `with sid must be at most ${LIMITS.externalId} characters`);
 
   const searchName = firstString([[own(body, 'search_name'), 'search_name']], LIMITS.type);
   const type = searchName ?? 'splunk.alert';
@@ -101,7 +102,8 @@ function severityOf(value: (name: string) => unknown): Severity {
 function confidenceOf(raw: unknown): number {
   const confidence = optionalNumber(raw, 'result.confidence');
   if (confidence === undefined) return 0.5;
-  if (confidence < 0 || confidence > 100) throw invalidSignal('result.confidence', 'must be between 0 and 1, or 0 and 100');
+  if (confidence < 0 || confidence > 100)
+    throw invalidSignal('result.confidence', 'must be between 0 and 1, or 0 and 100');
   // "1" reads as certainty on the 0..1 scale, not as 1 %.
   return confidence > 1 ? confidence / 100 : confidence;
 }
@@ -112,7 +114,11 @@ function observedTime(raw: unknown, now: Date): string {
   // _time is epoch seconds with a fraction unless the search formatted it (strftime, convert ctime).
   // Milliseconds from the digits, not `Number(text) * 1000`, which rounds 1718012345.123 to …122.999.
   const epoch = /^(\d{1,12})(?:\.(\d+))?$/.exec(text);
-  if (epoch) return timeFromEpochMs(Number(epoch[1]) * 1000 + Number((epoch[2] ?? '').padEnd(3, '0').slice(0, 3)), 'result._time');
+  if (epoch)
+    return timeFromEpochMs(
+      Number(epoch[1]) * 1000 + Number((epoch[2] ?? '').padEnd(3, '0').slice(0, 3)),
+      'result._time',
+    );
   return timeFromRfc3339(text, 'result._time');
 }
 

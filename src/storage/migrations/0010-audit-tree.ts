@@ -13,5 +13,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       hash        bytea NOT NULL CHECK (length(hash) = 32),
       PRIMARY KEY (account_id, level, idx)
     )`.execute(db);
-  await sql`ALTER TABLE audit_logs ADD COLUMN tree_size bigint NOT NULL DEFAULT 0 CHECK (tree_size <= size)`.execute(db);
+  await sql`ALTER TABLE audit_logs ADD COLUMN tree_size bigint NOT NULL DEFAULT 0 CHECK (tree_size <= size)`.execute(
+    db,
+  );
 }
