@@ -9,5 +9,8 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // The children that run sources through tsx (the crash worker, the lock contenders) keep no
+    // compile cache in the temp directory: a test run leaves nothing behind there.
+    env: { TSX_DISABLE_CACHE: '1' },
   },
 });
