@@ -37,6 +37,7 @@ const TESTS_OVER_300_LINES = [
   'test/pg-restart.test.ts',
   'test/e2e/audit.test.ts',
   'test/e2e/auth.test.ts',
+  'test/e2e/cli.test.ts',
   'test/e2e/containment.test.ts',
   'test/e2e/directory.test.ts',
   'test/e2e/escalation.test.ts',
@@ -58,18 +59,10 @@ export default defineConfig(
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
       'max-lines': ['error', { max: 300, skipBlankLines: false, skipComments: false }],
-      // Prettier wraps code at 120; it does not wrap comments, strings or URLs, so those are left to review.
-      'max-len': [
-        'error',
-        {
-          code: 120,
-          ignoreComments: true,
-          ignoreStrings: true,
-          ignoreTemplateLiterals: true,
-          ignoreUrls: true,
-          ignoreRegExpLiterals: true,
-        },
-      ],
+      // Prettier wraps code at 120 but not comments or strings: those are wrapped by hand (a long string as a
+      // concatenation, never a line break inside a template literal, which would change its value). A URL and a
+      // regular expression literal cannot be split without changing what they are, so their lines may run over.
+      'max-len': ['error', { code: 120, ignoreUrls: true, ignoreRegExpLiterals: true }],
       // Stated in the brief for clarity (all are in recommendedTypeChecked): a promise is awaited, or voided
       // where fire-and-forget is meant and its errors are handled; an `any` is typed where it enters.
       '@typescript-eslint/no-floating-promises': 'error',

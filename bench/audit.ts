@@ -12,8 +12,8 @@
  *   with 1 connection for latency and BENCH_CONNECTIONS for throughput.
  *   npx tsx bench/audit.ts
  * Knobs: BENCH_BACKENDS=pglite,postgres; BENCH_LARGE_BACKENDS=postgres (the 1M part: about 2 minutes
- * on PostgreSQL, 4 on PGlite); BENCH_SECONDS=5 (per throughput and proof run); BENCH_PROBE_SECONDS=10, BENCH_PROBE_RATE=50,
- * BENCH_BACKGROUND_RATE=500 (appends a second); BENCH_ENTRIES=1000000; BENCH_SEQUENCER_BATCH=20000
+ * on PostgreSQL, 4 on PGlite); BENCH_SECONDS=5 (per throughput and proof run); BENCH_PROBE_SECONDS=10,
+ * BENCH_PROBE_RATE=50, BENCH_BACKGROUND_RATE=500 (appends a second); BENCH_ENTRIES=1000000; BENCH_SEQUENCER_BATCH=20000
  * (for the 1M fill); BENCH_CONNECTIONS=10; BENCH_PARTS=small,large (the steady-log part, the 1M part).
  */
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -165,9 +165,8 @@ async function commitToCheckpoint(core: Core, accountId: string) {
         const floor = Math.min(...unnumbered.map((p) => p.floor));
         const { rows } = await sql<{ target_id: string; idx: string }>`
           SELECT target_id, idx FROM audit_entries
-          WHERE account_id = ${accountId} AND idx >= ${floor} AND target_id = ANY(${unnumbered.map((p) => p.target)}::text[])`.execute(
-          db,
-        );
+          WHERE account_id = ${accountId} AND idx >= ${floor}
+            AND target_id = ANY(${unnumbered.map((p) => p.target)}::text[])`.execute(db);
         for (const row of rows) waiting.get(row.target_id)!.idx = Number(row.idx);
       }
       const now = performance.now();
@@ -334,8 +333,10 @@ async function largeLog(backend: Backend) {
     await core.checkpointer.stop();
     let t = performance.now();
     await sql`
-      INSERT INTO audit_inbox (account_id, actor_type, actor_id, action, target_type, target_id, cause, authz, outcome, details)
-      SELECT ${accountId}, 'operator', 'bench', 'user.read', 'user', 'u' || g, '{}', '{"method":"bench"}', 'read', jsonb_build_object('i', g)
+      INSERT INTO audit_inbox (account_id, actor_type, actor_id, action, target_type, target_id, cause, authz, outcome,
+        details)
+      SELECT ${accountId}, 'operator', 'bench', 'user.read', 'user', 'u' || g, '{}', '{"method":"bench"}', 'read',
+        jsonb_build_object('i', g)
       FROM generate_series(1, ${ENTRIES - before}) AS g`.execute(core.database.db);
     const insertSeconds = seconds(t);
     t = performance.now();
@@ -412,7 +413,9 @@ for (const backend of BENCH_BACKENDS) {
     : LARGE_BACKENDS.includes(backend)
       ? await largeLog(backend)
       : {
-          skipped: `not in BENCH_LARGE_BACKENDS (${LARGE_BACKENDS.join(',')}): filling and sequencing ${ENTRIES} entries on the embedded database is slow`,
+          skipped:
+            `not in BENCH_LARGE_BACKENDS (${LARGE_BACKENDS.join(',')}): filling and sequencing ${ENTRIES} entries ` +
+            `on the embedded database is slow`,
         };
   results[backend] = { ...small, large_log: large, seconds: seconds(t) };
 }

@@ -114,7 +114,10 @@ try {
     if (listed[0] !== USERS + 1 || listed[1] !== USERS + 1)
       throw new Error(`users list: ${listed.join(', ')} users, expected ${USERS + 1}`);
 
-    const floorScript = `const { PGlite } = await import('@electric-sql/pglite'); const db = await PGlite.create(${JSON.stringify(direct.env.CORDON_DATA_DIR)}); await db.query('SELECT count(*) FROM users'); await db.close();`;
+    const floorScript =
+      `const { PGlite } = await import('@electric-sql/pglite'); const db = await PGlite.create(` +
+      `${JSON.stringify(direct.env.CORDON_DATA_DIR)}); await db.query('SELECT count(*) FROM users'); await ` +
+      `db.close();`;
     const sides = {
       direct: () => timeNode([BIN, 'users', 'list'], { ...process.env, ...direct.env }),
       server: () => timeNode([BIN, 'users', 'list'], { ...process.env, ...served.env }),

@@ -102,9 +102,8 @@ async function run(backend: Backend) {
     });
     // A live session per member: each suspension has one to revoke, each restore one to verify gone.
     await sql`INSERT INTO sessions (account_id, id, user_id, kind, expires_at)
-              SELECT account_id, md5(id), id, 'web', now() + interval '1 day' FROM users WHERE account_id = ${account.id} AND role = 'MEMBER'`.execute(
-      core.database.db,
-    );
+              SELECT account_id, md5(id), id, 'web', now() + interval '1 day' FROM users
+                WHERE account_id = ${account.id} AND role = 'MEMBER'`.execute(core.database.db);
     await applyPlaybooks(core.response, ctx, account.id, [
       { name: 'ask', match: { types: ['ask.*'] }, action: 'suspend', mode: 'approval' },
       { name: 'auto', match: { types: ['auto.*'] }, action: 'suspend', mode: 'auto' },

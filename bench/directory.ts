@@ -71,9 +71,8 @@ for (const backend of BENCH_BACKENDS) {
   await core.audit.sequencer.drain();
   const lag = await sql<{ ms: number }>`
     SELECT extract(epoch FROM (sequenced_at - recorded_at)) * 1000 AS ms
-    FROM audit_entries WHERE account_id = ${account.id} AND recorded_at >= ${since} AND action IN ('user.suspend', 'user.reactivate')`.execute(
-    core.database.db,
-  );
+    FROM audit_entries WHERE account_id = ${account.id} AND recorded_at >= ${since}
+      AND action IN ('user.suspend', 'user.reactivate')`.execute(core.database.db);
   const lags = lag.rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
 
   const grouped = summarize(

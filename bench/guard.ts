@@ -50,8 +50,13 @@ const pair = await generateKeyPair('ES256', { extractable: true });
 const jwk = await exportJWK(pair.publicKey);
 const privateKey = createPrivateKey({ key: (await exportJWK(pair.privateKey)) as never, format: 'jwk' });
 const proofFor = (htm: string, htu: string, extra: Record<string, unknown> = {}) => {
-  const input = `${b64({ alg: 'ES256', typ: 'dpop+jwt', jwk })}.${b64({ htm, htu, jti: randomBytes(12).toString('base64url'), iat: Math.floor(Date.now() / 1000), ...extra })}`;
-  return `${input}.${sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
+  const input =
+    `${b64({ alg: 'ES256', typ: 'dpop+jwt', jwk })}.` +
+    `${b64({ htm, htu, jti: randomBytes(12).toString('base64url'), iat: Math.floor(Date.now() / 1000), ...extra })}`;
+  return (
+    `${input}.` +
+    `${sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`
+  );
 };
 const token = async (dpop: boolean) => {
   const res = await fetch(`${url}/oauth/token`, {

@@ -48,9 +48,8 @@ async function run(backend: Backend) {
     });
     // A live session per user: each suspension has one to revoke.
     await sql`INSERT INTO sessions (account_id, id, user_id, kind, expires_at)
-              SELECT account_id, md5(id), id, 'web', now() + interval '1 day' FROM users WHERE account_id = ${account.id} AND role = 'MEMBER'`.execute(
-      core.database.db,
-    );
+              SELECT account_id, md5(id), id, 'web', now() + interval '1 day' FROM users
+                WHERE account_id = ${account.id} AND role = 'MEMBER'`.execute(core.database.db);
     await applyPlaybooks(core.response, ctx, account.id, [
       { name: 'contain', match: { types: ['bench.*'], min_severity: 'high' }, action: 'suspend', mode: 'auto' },
     ]);

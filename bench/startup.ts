@@ -40,7 +40,9 @@ async function timeToHealthy(env: Record<string, string>): Promise<{ ms: number;
 /** A bare PGlite initdb into a fresh directory, in its own Node process (as Cordon's start is). */
 function timeInitdb(): Promise<number> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cordon-bench-initdb-'));
-  const script = `const { PGlite } = await import('@electric-sql/pglite'); const db = await PGlite.create(${JSON.stringify(dir)}); await db.close();`;
+  const script =
+    `const { PGlite } = await import('@electric-sql/pglite'); const db = await PGlite.create(` +
+    `${JSON.stringify(dir)}); await db.close();`;
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'inherit' });

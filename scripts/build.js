@@ -56,11 +56,13 @@ async function makeTemplate() {
     const { makeTemplate: make, TEMPLATE_DIR } = await import(pathToFileURL(module).href);
     if ((await make()) === 'made')
       process.stderr.write(
-        `Made the migrated database template ${path.relative(root, TEMPLATE_DIR)}/ in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+        `Made the migrated database template ${path.relative(root, TEMPLATE_DIR)}/ in ` +
+          `${((Date.now() - started) / 1000).toFixed(1)} s\n`,
       );
   } catch (error) {
     process.stderr.write(
-      `warning: could not make the database template (first starts will run initdb): ${error instanceof Error ? error.message : String(error)}\n`,
+      `warning: could not make the database template (first starts will run initdb): ` +
+        `${error instanceof Error ? error.message : String(error)}\n`,
     );
   }
 }

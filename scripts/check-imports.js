@@ -201,7 +201,8 @@ export function checkImports(root) {
     const where = (line) => `${path.relative(process.cwd(), file)}:${line}`;
     if (!layer) {
       problems.push(
-        `${where(1)}: ${module} is in no layer: add its folder to the table in scripts/check-imports.js and docs/architecture.md`,
+        `${where(1)}: ${module} is in no layer: add its folder to the table in scripts/check-imports.js and ` +
+          `docs/architecture.md`,
       );
       continue;
     }
@@ -217,7 +218,8 @@ export function checkImports(root) {
         const to = layerOf(target);
         if (!to || mayImport(layer, to) || excepted(module, target)) continue;
         problems.push(
-          `${where(line)}: ${module} ${kind} ${target}, of layer ${to.name}: ${describeMay(layer)} (rule "${layer.name}")`,
+          `${where(line)}: ${module} ${kind} ${target}, of layer ${to.name}: ${describeMay(layer)} ` +
+            `(rule "${layer.name}")`,
         );
       } else {
         const name = packageOf(specifier);
@@ -247,7 +249,10 @@ export function rulesTable() {
   });
   const packages = PACKAGES.map((rule) => {
     const names = rule.packages.map((p) => `\`${p}${p.endsWith('/') ? '*' : ''}\``).join(', ');
-    return `| ${names} | ${rule.only ? `only ${rule.only.join(', ')}` : `not ${rule.except.join(', ')}`} | ${rule.why} |`;
+    return (
+      `| ${names} | ${rule.only ? `only ${rule.only.join(', ')}` : `not ${rule.except.join(', ')}`} ` +
+      `| ${rule.why} |`
+    );
   });
   return [
     ['| Layer | Where | Holds | May import |', '| --- | --- | --- | --- |', ...layers].join('\n'),
@@ -269,7 +274,8 @@ if (isMain) {
       for (const exception of unused)
         console.log(`note: no import needs the exception ${exception} any more: drop it from scripts/check-imports.js`);
     console.log(
-      `check-imports: ${files} modules, ${imports} imports, ${problems.length} wrong-way import${problems.length === 1 ? '' : 's'}`,
+      `check-imports: ${files} modules, ${imports} imports, ${problems.length} wrong-way import` +
+        `${problems.length === 1 ? '' : 's'}`,
     );
     process.exitCode = problems.length > 0 ? 1 : 0;
   }

@@ -204,7 +204,8 @@ export async function startServer(config: Config, options: { logger: Logger }): 
       const host = config.metrics.listen.host.includes(':')
         ? `[${config.metrics.listen.host}]`
         : config.metrics.listen.host;
-      metricsUrl = `http://${host}:${typeof bound === 'object' && bound ? bound.port : config.metrics.listen.port}/metrics`;
+      const metricsPort = typeof bound === 'object' && bound ? bound.port : config.metrics.listen.port;
+      metricsUrl = `http://${host}:${metricsPort}/metrics`;
     }
     const server = http;
     const metricsServer = metricsHttp;

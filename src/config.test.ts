@@ -54,7 +54,8 @@ describe('config', () => {
       'CORDON_TLS_CERT_FILE: file not found: /nonexistent.pem',
       'CORDON_LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "loud"',
       'CORDON_KEY_ENCRYPTION_KEY: required with DATABASE_URL (every node must decrypt the same signing keys)',
-      'CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL clients use)',
+      'CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL ' +
+        'clients use)',
       'CORDON_DEMO: expected a boolean (true/false), got "maybe"',
       'CORDON_PG_POOL_MAX: expected an integer from 1 to 200, got "0"',
     ]);
@@ -69,7 +70,8 @@ describe('config', () => {
     expect(() => loadConfig(env)).toThrow(
       expect.objectContaining({
         problems: [
-          'CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL clients use)',
+          'CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL ' +
+            'clients use)',
         ],
       }),
     );
@@ -91,7 +93,8 @@ describe('config', () => {
     }
     expect((error as ConfigError).problems).toEqual([
       'CORDON_KEY_ENCRYPTION_KEY: expected 32 bytes, base64 or base64url encoded',
-      'CORDON_ISSUER: expected an https:// URL without query or fragment (http:// only on loopback), got "http://cordon.example.com"',
+      'CORDON_ISSUER: expected an https:// URL without query or fragment (http:// only on loopback), got ' +
+        '"http://cordon.example.com"',
     ]);
     expect(JSON.stringify(error)).not.toContain('c2hvcnQtc2VjcmV0');
     const { config } = loadConfig({

@@ -31,7 +31,9 @@ export interface Config {
   keyEncryptionKey: Buffer | undefined;
   /** Access token lifetime in seconds. */
   accessTokenTtl: number;
-  /** The issuer (`iss`) of tokens and the base of the metadata URLs; undefined (embedded only): the server's own URL. */
+  /**
+   * The issuer (`iss`) of tokens and the base of the metadata URLs; undefined (embedded only): the server's own URL.
+   */
   issuer: string | undefined;
   /** Requests per minute to the token, revocation and introspection endpoints (0: no limit). */
   oauthRateLimit: { perClient: number; perAddress: number };
@@ -55,9 +57,15 @@ export interface Config {
   trustedProxies: AddressRange[];
   /** Sign-in attempts a minute for one email from one source address (0: no limit). */
   signInRatePerAddressEmail: number;
-  /** Refusals of callers that did not authenticate: their per-address limit a minute (0: none), and the system log's tally window. */
+  /**
+   * Refusals of callers that did not authenticate: their per-address limit a minute (0: none), and the system log's
+   * tally window.
+   */
   unauthenticated: { ratePerAddress: number; windowSeconds: number };
-  /** Where /metrics is served: its own listener (undefined: none), and the bearer token it needs (undefined: none; the public listener serves it only with one). */
+  /**
+   * Where /metrics is served: its own listener (undefined: none), and the bearer token it needs (undefined: none; the
+   * public listener serves it only with one).
+   */
   metrics: { listen: { host: string; port: number } | undefined; token: string | undefined };
 }
 
@@ -77,14 +85,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'path',
     default: './.cordon',
     description:
-      'Embedded PGlite data directory (holds a lock file so only one process opens it). Ignored when DATABASE_URL is set.',
+      'Embedded PGlite data directory (holds a lock file so only one process opens it). Ignored when DATABASE_URL is ' +
+      'set.',
   },
   {
     env: 'DATABASE_URL',
     type: 'postgres:// URL',
     default: '(unset: embedded PGlite)',
     description:
-      'PostgreSQL 15+ connection string. Use it in production: durability holds on PostgreSQL, and several nodes can share one database.',
+      'PostgreSQL 15+ connection string. Use it in production: durability holds on PostgreSQL, and several nodes can ' +
+      'share one database.',
   },
   {
     env: 'CORDON_LISTEN',
@@ -121,7 +131,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'boolean',
     default: 'true when embedded, false with DATABASE_URL',
     description:
-      "On the first start of an empty database, create a demo account (owner, admins, members, groups) and print the next steps, with the owner's generated password (to change at first sign-in) and TOTP seed.",
+      'On the first start of an empty database, create a demo account (owner, admins, members, groups) and print the ' +
+      "next steps, with the owner's generated password (to change at first sign-in) and TOTP seed.",
   },
   {
     env: 'CORDON_PG_POOL_MAX',
@@ -134,14 +145,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'integer 100..600000',
     default: '10000',
     description:
-      'How long a call waits for a PostgreSQL connection (a new one, or a free one of the pool) before it is answered 503 UNAVAILABLE. A refused connection (PostgreSQL restarting) fails at once.',
+      'How long a call waits for a PostgreSQL connection (a new one, or a free one of the pool) before it is ' +
+      'answered 503 UNAVAILABLE. A refused connection (PostgreSQL restarting) fails at once.',
   },
   {
     env: 'CORDON_SEQUENCER_INTERVAL_MS',
     type: 'integer 10..60000',
     default: '200',
     description:
-      'How often the audit sequencer looks for committed entries: those of other processes, and the records of reads and refusals of this one (a local change wakes it at once).',
+      'How often the audit sequencer looks for committed entries: those of other processes, and the records of reads ' +
+      'and refusals of this one (a local change wakes it at once).',
   },
   {
     env: 'CORDON_SEQUENCER_BATCH',
@@ -160,21 +173,25 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'integer 1..32',
     default: '1',
     description:
-      'Group commits in flight at once. 1 batches best on a small machine; more can help when PostgreSQL has cores to spare.',
+      'Group commits in flight at once. 1 batches best on a small machine; more can help when PostgreSQL has cores ' +
+      'to spare.',
   },
   {
     env: 'CORDON_GROUP_COMMIT_MAX_QUEUE',
     type: 'integer 1..1000000',
     default: '20000',
     description:
-      'Most records (reads, refusals, token issuance) waiting for a group commit. When PostgreSQL is slow or away the queue stops there: further calls that must be recorded are answered 503 UNAVAILABLE instead of waiting in memory.',
+      'Most records (reads, refusals, token issuance) waiting for a group commit. When PostgreSQL is slow or away ' +
+      'the queue stops there: further calls that must be recorded are answered 503 UNAVAILABLE instead of ' +
+      'waiting in memory.',
   },
   {
     env: 'CORDON_KEY_ENCRYPTION_KEY',
     type: '32 bytes, base64url',
     default: '(embedded: a 0600 file in the data dir)',
     description:
-      'Encrypts the token-signing keys stored in the database (AES-256-GCM). Required with DATABASE_URL: every node needs the same one. Generate with `openssl rand -base64 32`.',
+      'Encrypts the token-signing keys stored in the database (AES-256-GCM). Required with DATABASE_URL: every node ' +
+      'needs the same one. Generate with `openssl rand -base64 32`.',
   },
   {
     env: 'CORDON_ACCESS_TOKEN_TTL',
@@ -187,7 +204,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'integer 0..1000000 (per minute)',
     default: '600',
     description:
-      'Requests a minute one client_id may make to the token, revocation and introspection endpoints, per node (0: no limit).',
+      'Requests a minute one client_id may make to the token, revocation and introspection endpoints, per node (0: ' +
+      'no limit).',
   },
   {
     env: 'CORDON_OAUTH_RATE_PER_ADDRESS',
@@ -206,14 +224,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'integer 0..1000000 (per minute)',
     default: '30',
     description:
-      'Sign-in attempts a minute from one source address, per node (0: no limit). Each user also backs off after 5 failures.',
+      'Sign-in attempts a minute from one source address, per node (0: no limit). Each user also backs off after 5 ' +
+      'failures.',
   },
   {
     env: 'CORDON_BREAKER_MAX_ACTIONS',
     type: 'integer 1..10000',
     default: '20',
     description:
-      'Suspensions the response engine may execute in an account within the breaker window before its breaker trips and every further plan needs approval (an account can set its own with `cordon automation cap`).',
+      'Suspensions the response engine may execute in an account within the breaker window before its breaker trips ' +
+      'and every further plan needs approval (an account can set its own with `cordon automation cap`).',
   },
   {
     env: 'CORDON_BREAKER_WINDOW_SECONDS',
@@ -226,21 +246,24 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'integer 60..604800',
     default: '1800',
     description:
-      'How long a plan (a suspension or a restore) waits for its approvals; then it expires, audited, and its approvals with it.',
+      'How long a plan (a suspension or a restore) waits for its approvals; then it expires, audited, and its ' +
+      'approvals with it.',
   },
   {
     env: 'CORDON_RESTORE_WORKER_INTERVAL_MS',
     type: 'integer 100..600000',
     default: '1000',
     description:
-      'How often each node looks for containments whose restore-after time has come and for plans whose approvals expired (claimed with SKIP LOCKED, so nodes share the work).',
+      'How often each node looks for containments whose restore-after time has come and for plans whose approvals ' +
+      'expired (claimed with SKIP LOCKED, so nodes share the work).',
   },
   {
     env: 'CORDON_SIGNAL_RAW_MAX_BYTES',
     type: 'integer 1024..1048576',
     default: '65536',
     description:
-      "How much of a signal's raw payload is kept with it (longer ones are kept cut, and marked); requests over 1 MiB are refused.",
+      "How much of a signal's raw payload is kept with it (longer ones are kept cut, and marked); requests over 1 " +
+      'MiB are refused.',
   },
   {
     env: 'CORDON_CLI_SESSION_FILE',
@@ -253,14 +276,17 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'file | database',
     default: 'file when embedded, database with DATABASE_URL',
     description:
-      'Where the Ed25519 key that signs audit checkpoints lives: a 0600 file in the data dir, or in the database encrypted with CORDON_KEY_ENCRYPTION_KEY (needed when several nodes share a database). Made at `cordon init` (or first start); it never leaves the server.',
+      'Where the Ed25519 key that signs audit checkpoints lives: a 0600 file in the data dir, or in the database ' +
+      'encrypted with CORDON_KEY_ENCRYPTION_KEY (needed when several nodes share a database). Made at `cordon ' +
+      'init` (or first start); it never leaves the server.',
   },
   {
     env: 'CORDON_LOG_ORIGIN',
     type: 'text (no spaces or +)',
     default: '(cordon- and 8 random hex digits, chosen with the key)',
     description:
-      'Name of the checkpoint key; each audit log checkpoints as `<name>/<account id>`. Set it, e.g. to `audit.example.com`, before the key is made; later changes are ignored.',
+      'Name of the checkpoint key; each audit log checkpoints as `<name>/<account id>`. Set it, e.g. to ' +
+      '`audit.example.com`, before the key is made; later changes are ignored.',
   },
   {
     env: 'CORDON_CHECKPOINT_INTERVAL_MS',
@@ -273,28 +299,33 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'CIDRs or addresses, comma-separated',
     default: '(none)',
     description:
-      'Proxies (load balancers, TLS terminators) whose `Forwarded` and `X-Forwarded-For` headers are believed: from them, the client is the right-most hop that is not itself a trusted proxy. From any other peer the headers are ignored. Rate limits, refusal tallies and audit entries all use that address.',
+      'Proxies (load balancers, TLS terminators) whose `Forwarded` and `X-Forwarded-For` headers are believed: from ' +
+      'them, the client is the right-most hop that is not itself a trusted proxy. From any other peer the ' +
+      'headers are ignored. Rate limits, refusal tallies and audit entries all use that address.',
   },
   {
     env: 'CORDON_SIGN_IN_RATE_PER_ADDRESS_EMAIL',
     type: 'integer 0..1000000 (per minute)',
     default: '10',
     description:
-      'Sign-in attempts a minute for one email from one source address, per node (0: no limit), besides the per-address limit.',
+      'Sign-in attempts a minute for one email from one source address, per node (0: no limit), besides the ' +
+      'per-address limit.',
   },
   {
     env: 'CORDON_UNAUTHENTICATED_RATE_PER_ADDRESS',
     type: 'integer 0..1000000 (per minute)',
     default: '300',
     description:
-      'Refused requests a minute from one source address by callers that did not authenticate, per node (0: no limit); past it, such requests are answered 429 until the minute ends (authenticated ones still pass).',
+      'Refused requests a minute from one source address by callers that did not authenticate, per node (0: no ' +
+      'limit); past it, such requests are answered 429 until the minute ends (authenticated ones still pass).',
   },
   {
     env: 'CORDON_REFUSAL_WINDOW_SECONDS',
     type: 'integer 1..3600',
     default: '60',
     description:
-      "Refusals of callers that did not authenticate never reach an account's log: each node counts them per source address and writes one `http.unauthenticated_refusals` entry per address and window to the system log.",
+      "Refusals of callers that did not authenticate never reach an account's log: each node counts them per source " +
+      'address and writes one `http.unauthenticated_refusals` entry per address and window to the system log.',
   },
   {
     env: 'CORDON_METRICS_LISTEN',
@@ -307,14 +338,17 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'text, 32 to 256 characters',
     default: '(unset)',
     description:
-      'When set, `/metrics` needs `Authorization: Bearer <token>`, on the metrics listener and on the main listener too (which serves `/metrics` only when a token is set).',
+      'When set, `/metrics` needs `Authorization: Bearer <token>`, on the metrics listener and on the main listener ' +
+      'too (which serves `/metrics` only when a token is set).',
   },
   {
     env: 'CORDON_ISSUER',
     type: 'https:// URL (http:// on loopback)',
     default: '(embedded: the URL the server listens on)',
     description:
-      "The `iss` of access tokens and the base of the OAuth metadata: the public URL clients reach Cordon on (behind a proxy, the proxy's). Required with DATABASE_URL: every node must issue and accept the same one, or a token works only on the node that issued it.",
+      'The `iss` of access tokens and the base of the OAuth metadata: the public URL clients reach Cordon on (behind ' +
+      "a proxy, the proxy's). Required with DATABASE_URL: every node must issue and accept the same one, or a " +
+      'token works only on the node that issued it.',
   },
 ];
 
@@ -433,7 +467,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
     problems.push(`CORDON_CHECKPOINT_KEY_STORAGE: expected file or database, got "${keyStorageRaw}"`);
   if (keyStorage === 'file' && databaseUrl !== undefined)
     problems.push(
-      'CORDON_CHECKPOINT_KEY_STORAGE: file needs the embedded database (with DATABASE_URL every node needs the key: use database)',
+      'CORDON_CHECKPOINT_KEY_STORAGE: file needs the embedded database (with DATABASE_URL every node needs the key: ' +
+        'use database)',
     );
   const origin = read('CORDON_LOG_ORIGIN');
   if (origin !== undefined && !/^[^\s+]{1,200}$/u.test(origin))
@@ -457,7 +492,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
   } else if (databaseUrl !== undefined) {
     // Each node's own listen URL would make a token good only on the node that issued it.
     problems.push(
-      'CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL clients use)',
+      'CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL ' +
+        'clients use)',
     );
   }
 
@@ -542,7 +578,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
   }
   if (metricsListen && !isLoopback(metricsListen.host) && !metricsToken) {
     notices.push(
-      `Serving /metrics on ${metricsListen.host} without a token: keep that port off the public network, or set CORDON_METRICS_TOKEN.`,
+      `Serving /metrics on ${metricsListen.host} without a token: keep that port off the public network, or set ` +
+        `CORDON_METRICS_TOKEN.`,
     );
   }
   return { config, notices };

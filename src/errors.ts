@@ -69,7 +69,8 @@ export const ErrorCodes = {
     grpc: GrpcCode.PERMISSION_DENIED,
     http: 403,
     description:
-      "session_required: only a person may do this: sign in (POST /v1/auth/sessions) and use the session token; an app's access token is not accepted here",
+      'session_required: only a person may do this: sign in (POST /v1/auth/sessions) and use the session token; an ' +
+      "app's access token is not accepted here",
   },
   RATE_LIMITED: { grpc: GrpcCode.RESOURCE_EXHAUSTED, http: 429, description: 'rate limit exceeded' },
   /** One answer for every wrong credential, so that a guesser learns nothing about which was wrong. */
@@ -84,7 +85,10 @@ export const ErrorCodes = {
     description: 'too many failed sign-ins for this user: wait before trying again',
   },
   USER_SUSPENDED: { grpc: GrpcCode.PERMISSION_DENIED, http: 403, description: 'the user is suspended' },
-  /** The session's user still has a generated password: only POST /v1/auth/password (and whoami, sign-out) until it is changed. */
+  /**
+   * The session's user still has a generated password: only POST /v1/auth/password (and whoami, sign-out) until it is
+   * changed.
+   */
   PASSWORD_CHANGE_REQUIRED: {
     grpc: GrpcCode.PERMISSION_DENIED,
     http: 403,
@@ -127,9 +131,12 @@ export const ErrorCodes = {
     grpc: GrpcCode.FAILED_PRECONDITION,
     http: 400,
     description:
-      'containment_locked: an open containment holds this user suspended; restore it through the containment, or use an app holding containments:release',
+      'containment_locked: an open containment holds this user suspended; restore it through the containment, or use ' +
+      'an app holding containments:release',
   },
-  /** An app's release of a locked containment under a restore policy of more than one approval: it becomes a request. */
+  /**
+   * An app's release of a locked containment under a restore policy of more than one approval: it becomes a request.
+   */
   RELEASE_NEEDS_APPROVAL: {
     grpc: GrpcCode.FAILED_PRECONDITION,
     http: 400,
@@ -141,7 +148,8 @@ export const ErrorCodes = {
     grpc: GrpcCode.FAILED_PRECONDITION,
     http: 400,
     description:
-      "release_pending_approval: the release is a restore request that waits for a person's approval under the restore policy",
+      "release_pending_approval: the release is a restore request that waits for a person's approval under the " +
+      'restore policy',
   },
   CONTAINMENT_CLOSED: {
     grpc: GrpcCode.FAILED_PRECONDITION,

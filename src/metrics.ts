@@ -33,7 +33,9 @@ export function createMetrics(): Metrics {
   });
   const suspensions = new Counter({
     name: 'cordon_user_suspensions_total',
-    help: 'Users suspended (user.suspend entries that changed a user), by who suspended them: responder, app, user, operator',
+    help:
+      'Users suspended (user.suspend entries that changed a user), by who suspended them: responder, app, user, ' +
+      'operator',
     labelNames: ['actor_type'],
     registers,
   });
@@ -54,7 +56,9 @@ export function createMetrics(): Metrics {
     }),
     unauthenticatedRefusals: new Counter({
       name: 'cordon_http_unauthenticated_refusals_total',
-      help: 'Requests refused to callers that did not authenticate (tallied into the system log), by status; 429 once over the per-address limit',
+      help:
+        'Requests refused to callers that did not authenticate (tallied into the system log), by status; 429 once ' +
+        'over the per-address limit',
       labelNames: ['status'],
       registers,
     }),

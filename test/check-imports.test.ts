@@ -36,9 +36,11 @@ const RIGHT_WAY = {
   'store/tree.ts':
     "import type { Database } from '../storage/schema.js';\nexport type Hash = Buffer;\nexport type Db = Database;\n",
   'audit/merkle.ts':
-    "import type { Hash } from '../store/tree.js';\nimport { AppError } from '../errors.js';\nexport const fail = (h: Hash) => new AppError(h.toString('hex'));\n",
+    "import type { Hash } from '../store/tree.js';\nimport { AppError } from '../errors.js';\n" +
+    "export const fail = (h: Hash) => new AppError(h.toString('hex'));\n",
   'http/routes/audit.ts':
-    "import type { FastifyInstance } from 'fastify';\nimport { fail } from '../../audit/merkle.js';\nexport const routes = (app: FastifyInstance) => [app, fail];\n",
+    "import type { FastifyInstance } from 'fastify';\nimport { fail } from '../../audit/merkle.js';\n" +
+    'export const routes = (app: FastifyInstance) => [app, fail];\n',
   'store/tree.test.ts': "import { routes } from '../http/routes/audit.js';\nexport { routes };\n",
 };
 
@@ -57,37 +59,47 @@ describe('scripts/check-imports.js', () => {
     });
     const { status, stdout } = check(dir, 'src');
     expect(stdout).toBe(
-      'src/store/tree.ts:1: store/tree.ts imports (type only) audit/merkle.ts, of layer audit: store imports only storage, the leaf modules (rule "store")\n' +
+      'src/store/tree.ts:1: store/tree.ts imports (type only) audit/merkle.ts, of layer audit: store imports only ' +
+        'storage, the leaf modules (rule "store")\n' +
         'check-imports: 5 modules, 5 imports, 1 wrong-way import\n',
     );
     expect(status).toBe(1);
   });
 
-  it('refuses a service that takes a fastify request, an export from above, an import() type, and a leaf that imports a layer', () => {
-    const dir = tree({
-      ...RIGHT_WAY,
-      'core.ts': 'export interface Core { name: string }\n',
-      'directory/guard.ts': "import type { FastifyRequest } from 'fastify';\nexport type R = FastifyRequest;\n",
-      'response/explain.ts':
-        "export type { Core } from '../core.js';\nexport type C = import('../http/routes/audit.js').Routes;\n",
-      'ids.ts': "import type { Db } from './store/tree.js';\nexport type Id = Db;\n",
-    });
-    const { status, stdout } = check(dir, 'src');
-    expect(stdout.split('\n')).toEqual([
-      'src/directory/guard.ts:1: directory/guard.ts imports (type only) fastify: only app, cli, http may import fastify or @fastify/: services take plain types, never a request (rule "directory")',
-      'src/ids.ts:1: ids.ts imports (type only) store/tree.ts, of layer store: leaf modules import only leaf modules (rule "leaf")',
-      'src/response/explain.ts:1: response/explain.ts imports (type only) core.ts, of layer core: response imports only oauth, auth, directory, audit, store, storage, the leaf modules (rule "response")',
-      'src/response/explain.ts:2: response/explain.ts imports (type only) http/routes/audit.ts, of layer http: response imports only oauth, auth, directory, audit, store, storage, the leaf modules (rule "response")',
-      'check-imports: 9 modules, 9 imports, 4 wrong-way imports',
-      '',
-    ]);
-    expect(status).toBe(1);
-  });
+  it(
+    'refuses a service that takes a fastify request, an export ' +
+      'from above, an import() type, and a leaf that imports a layer',
+    () => {
+      const dir = tree({
+        ...RIGHT_WAY,
+        'core.ts': 'export interface Core { name: string }\n',
+        'directory/guard.ts': "import type { FastifyRequest } from 'fastify';\nexport type R = FastifyRequest;\n",
+        'response/explain.ts':
+          "export type { Core } from '../core.js';\nexport type C = import('../http/routes/audit.js').Routes;\n",
+        'ids.ts': "import type { Db } from './store/tree.js';\nexport type Id = Db;\n",
+      });
+      const { status, stdout } = check(dir, 'src');
+      expect(stdout.split('\n')).toEqual([
+        'src/directory/guard.ts:1: directory/guard.ts imports (type only) fastify: only app, cli, http may import ' +
+          'fastify or @fastify/: services take plain types, never a request (rule "directory")',
+        'src/ids.ts:1: ids.ts imports (type only) store/tree.ts, of layer store: leaf modules import only leaf ' +
+          'modules (rule "leaf")',
+        'src/response/explain.ts:1: response/explain.ts imports (type only) core.ts, of layer core: response imports ' +
+          'only oauth, auth, directory, audit, store, storage, the leaf modules (rule "response")',
+        'src/response/explain.ts:2: response/explain.ts imports (type only) http/routes/audit.ts, of layer http: ' +
+          'response imports only oauth, auth, directory, audit, store, storage, the leaf modules (rule "response")',
+        'check-imports: 9 modules, 9 imports, 4 wrong-way imports',
+        '',
+      ]);
+      expect(status).toBe(1);
+    },
+  );
 
   it('refuses a folder that is in no layer, so that a new one gets its rule', () => {
     const { status, stdout } = check(tree({ ...RIGHT_WAY, 'helpers/misc.ts': 'export const x = 1;\n' }), 'src');
     expect(stdout).toContain(
-      'src/helpers/misc.ts:1: helpers/misc.ts is in no layer: add its folder to the table in scripts/check-imports.js and docs/architecture.md\n',
+      'src/helpers/misc.ts:1: helpers/misc.ts is in no layer: add its folder to the table in ' +
+        'scripts/check-imports.js and docs/architecture.md\n',
     );
     expect(status).toBe(1);
   });

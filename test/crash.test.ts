@@ -1,8 +1,8 @@
 /**
  * Crash test: a child process (two at once on PostgreSQL) streams suspend/reactivate calls and is killed
- * with SIGKILL at a random moment, ten times per backend. After each restart every acknowledged call is present with its audit
- * entry, no entry exists without its change (replaying the entries reproduces every user's state), and
- * the audit indexes are dense.
+ * with SIGKILL at a random moment, ten times per backend. After each restart every acknowledged call is present with
+ * its audit entry, no entry exists without its change (replaying the entries reproduces every user's state), and the
+ * audit indexes are dense.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';

@@ -71,7 +71,8 @@ describe.skipIf(!BACKENDS.includes('postgres') || !PG_BIN)('PostgreSQL restarts 
   afterAll(() => server?.destroy());
 
   it(
-    `keeps every acknowledged call, doubles none, and recovers by itself across ${RESTARTS_PER_MODE} immediate and ${RESTARTS_PER_MODE} fast stops`,
+    `keeps every acknowledged call, doubles none, and recovers by itself ` +
+      `across ${RESTARTS_PER_MODE} immediate and ${RESTARTS_PER_MODE} fast stops`,
     { timeout: 180_000 },
     async () => {
       const env = { DATABASE_URL: databaseUrl, CORDON_KEY_ENCRYPTION_KEY: KEK, CORDON_ISSUER: 'http://127.0.0.1:8080' };
@@ -217,10 +218,12 @@ describe.skipIf(!BACKENDS.includes('postgres') || !PG_BIN)('PostgreSQL restarts 
 
       const figures = (['immediate', 'fast'] as const).map(
         (m) =>
-          `${m}: median ${median(recovery[m]).toFixed(0)} ms, max ${Math.max(...recovery[m]).toFixed(0)} ms (${recovery[m].map((x) => x.toFixed(0)).join(', ')})`,
+          `${m}: median ${median(recovery[m]).toFixed(0)} ms, max ${Math.max(...recovery[m]).toFixed(0)} ms (` +
+          `${recovery[m].map((x) => x.toFixed(0)).join(', ')})`,
       );
       console.log(
-        `recovery, PostgreSQL accepting connections to Cordon's first 200: ${figures.join('; ')}; ${calls.length} calls, ${unavailable} answered 503`,
+        `recovery, PostgreSQL accepting connections to Cordon's first 200: ${figures.join('; ')}; ${calls.length} ` +
+          `calls, ${unavailable} answered 503`,
       );
 
       // The server's own sequencer and checkpointer catch up: nothing waits in the inbox, and the latest
@@ -298,7 +301,8 @@ async function waitForCatchUp(db: DatabaseHandle, accountId: string): Promise<vo
     if (entries.every((e) => e.idx !== null) && checkpoint?.size === entries.length) return;
     if (i > 600)
       throw new Error(
-        `the log did not catch up: ${entries.filter((e) => e.idx === null).length} entries unsequenced, checkpoint at ${checkpoint?.size} of ${entries.length}`,
+        `the log did not catch up: ${entries.filter((e) => e.idx === null).length} entries unsequenced, checkpoint ` +
+          `at ${checkpoint?.size} of ${entries.length}`,
       );
     await sleep(50);
   }

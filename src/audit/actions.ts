@@ -218,7 +218,10 @@ export function renderAuditActions(): string {
       .map((t) => `\`${t}\``)
       .join(' or ');
     const ocsf = spec.ocsf ?? OCSF_DEFAULT;
-    return `| \`${action}\` | ${targets} | ${cell(spec.meaning)} | ${OcsfClasses[ocsf.class].class_name}: ${ocsf.activity_name} |`;
+    return (
+      `| \`${action}\` | ${targets} | ${cell(spec.meaning)} | ${OcsfClasses[ocsf.class].class_name}: ` +
+      `${ocsf.activity_name} |`
+    );
   });
   return ['| Action | Target | Meaning | OCSF class: activity |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }

@@ -63,9 +63,8 @@ describeBackends('audit checkpoints', (backend) => {
     await t.core.checkpointer.pass();
     const signed = (await findCheckpoint(t.core.database.db, account.id))!;
     // Rewrite history: leaf 2 of the signed part changes, with every stored node above it.
-    await sql`UPDATE audit_tree_nodes SET hash = sha256(hash) WHERE account_id = ${account.id} AND idx = 2 / (1 << level)`.execute(
-      t.core.database.db,
-    );
+    await sql`UPDATE audit_tree_nodes SET hash = sha256(hash) WHERE account_id = ${account.id}
+        AND idx = 2 / (1 << level)`.execute(t.core.database.db);
     await grow(account.id, 3);
     expect(await t.core.checkpointer.pass()).toBe(0);
     expect((await findCheckpoint(t.core.database.db, account.id))!.size).toBe(signed.size);

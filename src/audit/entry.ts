@@ -2,7 +2,10 @@ import type { AuditOutcome } from '../storage/schema.js';
 import type { AuditAction, AuditTarget } from './actions.js';
 import type { AuditEntryValues } from '../store/audit.js';
 
-/** The audit log of the system itself (key rotation, unauthenticated refusals); account logs are keyed by 26-character ids. */
+/**
+ * The audit log of the system itself (key rotation, unauthenticated refusals); account logs are keyed by 26-character
+ * ids.
+ */
 export const SYSTEM_LOG = 'SYSTEM';
 
 /**

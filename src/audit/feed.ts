@@ -44,7 +44,10 @@ function decode(cursor: string): CursorState {
   throw new AppError('INVALID_ARGUMENT', { description: 'cursor is not one this server issued' });
 }
 
-/** One page of a log's entries, as `render` shapes them. The account comes from the caller's credential, never the cursor. */
+/**
+ * One page of a log's entries, as `render` shapes them. The account comes from the caller's credential, never the
+ * cursor.
+ */
 export async function readFeed<T>(
   db: Executor,
   logId: string,
@@ -74,7 +77,10 @@ export async function readFeed<T>(
 /** A stable UUID for an entry (its log and index), so collectors can deduplicate. */
 export function entryUuid(entry: NumberedEntry): string {
   const hex = createHash('sha256').update(`${entry.account_id}/${entry.idx}`).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return (
+    `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-` +
+    `${((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`
+  );
 }
 
 const text = (value: unknown) => (typeof value === 'string' ? value : '');

@@ -10,7 +10,8 @@ describe('canonicalJson: RFC 8785 examples', () => {
       "literals": [null, true, false]
     }`;
     expect(canonicalJson(JSON.parse(input))).toBe(
-      String.raw`{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}`,
+      String.raw`{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],` +
+        String.raw`"string":"€$\u000f\nA'B\"\\\\\"/"}`,
     );
   });
 

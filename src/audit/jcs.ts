@@ -104,7 +104,9 @@ function serialiseObject(object: object, path: Where, ancestors: Set<object>): s
   let out = '{';
   for (let i = 0; i < names.length; i++) {
     const memberPath = below(path, names[i]!);
-    out += `${i === 0 ? '' : ','}${serialiseString(names[i]!, memberPath)}:${serialise(record[names[i]!], memberPath, ancestors)}`;
+    out +=
+      `${i === 0 ? '' : ','}${serialiseString(names[i]!, memberPath)}:` +
+      `${serialise(record[names[i]!], memberPath, ancestors)}`;
   }
   return out + '}';
 }

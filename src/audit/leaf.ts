@@ -31,9 +31,11 @@ export function leafObject(entry: NumberedEntry) {
 export function leafData(entry: NumberedEntry): string {
   const c = canonicalJson;
   return (
-    `{"action":${c(entry.action)},"actor":{"id":${c(entry.actor_id)},"type":${c(entry.actor_type)}},"authz":${c(entry.authz)},` +
+    `{"action":${c(entry.action)},"actor":{"id":${c(entry.actor_id)},"type":${c(entry.actor_type)}},` +
+    `"authz":${c(entry.authz)},` +
     `"cause":${c(entry.cause)},"details":${c(entry.details)},"index":${c(entry.idx)},"log":${c(entry.account_id)},` +
-    `"outcome":${c(entry.outcome)},"target":{"id":${c(entry.target_id)},"type":${c(entry.target_type)}},"time":${c(entry.recorded_at)}}`
+    `"outcome":${c(entry.outcome)},"target":{"id":${c(entry.target_id)},"type":${c(entry.target_type)}},` +
+    `"time":${c(entry.recorded_at)}}`
   );
 }
 

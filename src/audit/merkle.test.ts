@@ -189,56 +189,59 @@ describe('RFC 6962 Merkle tree', () => {
     expect(() => consistencyPlan(3, 3)).toThrow(RangeError);
   });
 
-  it('for random logs, appended in random batches, every proof verifies, reads stay O(log n), and a mutation fails', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc
-          .integer({ min: 1, max: 600 })
-          .chain((n) =>
-            fc.tuple(
-              fc.constant(n),
-              fc.integer({ min: 0, max: n - 1 }),
-              fc.integer({ min: 1, max: n }),
-              fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 20 }),
-              fc.nat(),
-              fc.nat({ max: 7 }),
+  it(
+    'for random logs, appended in random batches, every ' + 'proof verifies, reads stay O(log n), and a mutation fails',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc
+            .integer({ min: 1, max: 600 })
+            .chain((n) =>
+              fc.tuple(
+                fc.constant(n),
+                fc.integer({ min: 0, max: n - 1 }),
+                fc.integer({ min: 1, max: n }),
+                fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 20 }),
+                fc.nat(),
+                fc.nat({ max: 7 }),
+              ),
             ),
-          ),
-        async ([n, m, size1, cuts, pick, bit]) => {
-          const leaves = Array.from({ length: n }, (_, i) => hashLeaf(`entry ${i}`));
-          const batches: number[] = [];
-          let left = n;
-          for (const c of cuts) {
-            if (left === 0) break;
-            batches.push(Math.min(c, left));
-            left -= Math.min(c, left);
-          }
-          if (left > 0) batches.push(left);
-          const tree = await storedTree(leaves, batches);
-          const root = await rootAt(n, tree.read);
-          const before = tree.reads();
-          const path = await resolvePlan(inclusionPlan(m, n), tree.read);
-          expect(tree.reads() - before).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(n + 1)) + 1);
-          expect(verifyInclusion(leaves[m]!, m, n, path, root)).toBe(true);
-          if (path.length > 0) {
-            const bad = path.map((h, i) => (i === pick % path.length ? flip(h, pick, bit) : h));
-            expect(verifyInclusion(leaves[m]!, m, n, bad, root)).toBe(false);
-          }
-          const root1 = await rootAt(size1, tree.read);
-          const proof = await consistencyProof(size1, n, tree.read);
-          expect(verifyConsistency(size1, n, proof, root1, root)).toBe(true);
-          if (proof.length > 0) {
-            const bad = proof.map((h, i) => (i === pick % proof.length ? flip(h, pick, bit) : h));
-            expect(verifyConsistency(size1, n, bad, root1, root)).toBe(false);
-          }
-          // Another log of the same size (one leaf differs) is not consistent with this one.
-          if (size1 < n) {
-            const other = await storedTree(leaves.map((l, i) => (i === pick % size1 ? hashLeaf('forged') : l)));
-            expect(verifyConsistency(size1, n, proof, await rootAt(size1, other.read), root)).toBe(false);
-          }
-        },
-      ),
-      { numRuns: 200 },
-    );
-  });
+          async ([n, m, size1, cuts, pick, bit]) => {
+            const leaves = Array.from({ length: n }, (_, i) => hashLeaf(`entry ${i}`));
+            const batches: number[] = [];
+            let left = n;
+            for (const c of cuts) {
+              if (left === 0) break;
+              batches.push(Math.min(c, left));
+              left -= Math.min(c, left);
+            }
+            if (left > 0) batches.push(left);
+            const tree = await storedTree(leaves, batches);
+            const root = await rootAt(n, tree.read);
+            const before = tree.reads();
+            const path = await resolvePlan(inclusionPlan(m, n), tree.read);
+            expect(tree.reads() - before).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(n + 1)) + 1);
+            expect(verifyInclusion(leaves[m]!, m, n, path, root)).toBe(true);
+            if (path.length > 0) {
+              const bad = path.map((h, i) => (i === pick % path.length ? flip(h, pick, bit) : h));
+              expect(verifyInclusion(leaves[m]!, m, n, bad, root)).toBe(false);
+            }
+            const root1 = await rootAt(size1, tree.read);
+            const proof = await consistencyProof(size1, n, tree.read);
+            expect(verifyConsistency(size1, n, proof, root1, root)).toBe(true);
+            if (proof.length > 0) {
+              const bad = proof.map((h, i) => (i === pick % proof.length ? flip(h, pick, bit) : h));
+              expect(verifyConsistency(size1, n, bad, root1, root)).toBe(false);
+            }
+            // Another log of the same size (one leaf differs) is not consistent with this one.
+            if (size1 < n) {
+              const other = await storedTree(leaves.map((l, i) => (i === pick % size1 ? hashLeaf('forged') : l)));
+              expect(verifyConsistency(size1, n, proof, await rootAt(size1, other.read), root)).toBe(false);
+            }
+          },
+        ),
+        { numRuns: 200 },
+      );
+    },
+  );
 });

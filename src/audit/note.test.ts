@@ -92,7 +92,8 @@ describe('parseVerifierKey', () => {
     const name = fc.stringMatching(/^[a-z0-9./_-]{1,40}$/);
     fc.assert(
       fc.property(name, fc.uint8Array({ minLength: 32, maxLength: 32 }), (n, raw) => {
-        const vkey = `${n}+${noteKeyId(n, 1, raw).toString('hex')}+${Buffer.concat([Buffer.of(1), raw]).toString('base64')}`;
+        const vkey =
+          `${n}+${noteKeyId(n, 1, raw).toString('hex')}+` + `${Buffer.concat([Buffer.of(1), raw]).toString('base64')}`;
         const key = parseVerifierKey(vkey);
         expect(key.name).toBe(n);
         expect(formatVerifierKey(n, key.publicKey)).toBe(vkey);

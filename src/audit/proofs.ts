@@ -35,14 +35,19 @@ export async function proveInclusion(
   return { entry: found.entry, leaf: found.leaf, path };
 }
 
-/** RFC 6962 PROOF(first, second); empty for equal sizes. The caller has checked 0 < first ≤ second ≤ the tree's size. */
+/**
+ * RFC 6962 PROOF(first, second); empty for equal sizes. The caller has checked 0 < first ≤ second ≤ the tree's size.
+ */
 export async function proveConsistency(db: Executor, logId: string, first: number, second: number): Promise<Hash[]> {
   if (first > second)
     throw new AppError('INVALID_ARGUMENT', { description: `first (${first}) is past second (${second})` });
   return first === second ? [] : resolvePlan(consistencyPlan(first, second), reader(db, logId));
 }
 
-/** An entry's inclusion proof against the log's latest signed checkpoint, with what a verifier needs to check it offline. */
+/**
+ * An entry's inclusion proof against the log's latest signed checkpoint, with what a verifier needs to check it
+ * offline.
+ */
 export interface EntryProof {
   entry: NumberedEntry;
   tree_size: number;

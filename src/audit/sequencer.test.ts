@@ -108,27 +108,30 @@ describe('audit sequencer without a database', () => {
   });
   afterEach(() => vi.useRealTimers());
 
-  it('backs off its poll while the database is away, and a nudge (a commit went through) runs a pass at once', async () => {
-    const passes: number[] = [];
-    let away = true;
-    const db = scriptedDatabase(async () => {
-      passes.push(Date.now());
-      if (away) throw connectionLost();
-      return { rows: [] };
-    });
-    const sequencer = new Sequencer(db, { intervalMs: 100, batch: 10 });
-    sequencer.start();
-    await vi.advanceTimersByTimeAsync(7_050);
-    // The start's nudge at 50 ms, then the poll: 200, 400, 800, 1600, 2000, 2000 ms apart.
-    expect(passes).toEqual([50, 250, 650, 1450, 3050, 5050, 7050]);
+  it(
+    'backs off its poll while the database is away, and ' + 'a nudge (a commit went through) runs a pass at once',
+    async () => {
+      const passes: number[] = [];
+      let away = true;
+      const db = scriptedDatabase(async () => {
+        passes.push(Date.now());
+        if (away) throw connectionLost();
+        return { rows: [] };
+      });
+      const sequencer = new Sequencer(db, { intervalMs: 100, batch: 10 });
+      sequencer.start();
+      await vi.advanceTimersByTimeAsync(7_050);
+      // The start's nudge at 50 ms, then the poll: 200, 400, 800, 1600, 2000, 2000 ms apart.
+      expect(passes).toEqual([50, 250, 650, 1450, 3050, 5050, 7050]);
 
-    away = false;
-    sequencer.nudge();
-    await vi.advanceTimersByTimeAsync(50);
-    expect(passes.at(-1)).toBe(7_100);
-    // Back to the configured poll.
-    await vi.advanceTimersByTimeAsync(200);
-    expect(passes.slice(-3)).toEqual([7_100, 7_200, 7_300]);
-    await sequencer.stop();
-  });
+      away = false;
+      sequencer.nudge();
+      await vi.advanceTimersByTimeAsync(50);
+      expect(passes.at(-1)).toBe(7_100);
+      // Back to the configured poll.
+      await vi.advanceTimersByTimeAsync(200);
+      expect(passes.slice(-3)).toEqual([7_100, 7_200, 7_300]);
+      await sequencer.stop();
+    },
+  );
 });

@@ -15,46 +15,49 @@ function fakeLog(failures = 0) {
 }
 
 describe('unauthenticated refusals', () => {
-  it('writes one system-log entry per address and closed window, with counts, route patterns and statuses', async () => {
-    const { log, recorded } = fakeLog();
-    const tally = new UnauthenticatedRefusals(log, { windowSeconds: 60 });
-    for (let i = 0; i < 7; i++)
-      tally.count('203.0.113.7', 'GET /v1/accounts/:account/users', i < 5 ? 401 : 429, 60_000 + i);
-    tally.count('203.0.113.7', 'GET unmatched', 404, 61_000);
-    tally.count('198.51.100.1', 'POST /v1/accounts/:account/users/:user:suspend', 401, 119_999);
-    tally.count('203.0.113.7', 'GET unmatched', 404, 120_000); // the next window
-    await tally.flush(119_999);
-    expect(recorded).toEqual([]);
-    await tally.flush(120_000);
-    expect(recorded).toEqual([
-      {
-        accountId: 'SYSTEM',
-        ctx: { actor: { type: 'anonymous', id: '203.0.113.7' }, authz: { method: 'none' } },
-        action: 'http.unauthenticated_refusals',
-        target: { type: 'address', id: '203.0.113.7' },
-        outcome: 'refused',
-        details: {
-          address: '203.0.113.7',
-          window_start: '1970-01-01T00:01:00.000Z',
-          window_seconds: 60,
-          count: 8,
-          routes: [
-            { route: 'GET /v1/accounts/:account/users', count: 7 },
-            { route: 'GET unmatched', count: 1 },
-          ],
-          statuses: { '401': 5, '404': 1, '429': 2 },
+  it(
+    'writes one system-log entry per address and closed ' + 'window, with counts, route patterns and statuses',
+    async () => {
+      const { log, recorded } = fakeLog();
+      const tally = new UnauthenticatedRefusals(log, { windowSeconds: 60 });
+      for (let i = 0; i < 7; i++)
+        tally.count('203.0.113.7', 'GET /v1/accounts/:account/users', i < 5 ? 401 : 429, 60_000 + i);
+      tally.count('203.0.113.7', 'GET unmatched', 404, 61_000);
+      tally.count('198.51.100.1', 'POST /v1/accounts/:account/users/:user:suspend', 401, 119_999);
+      tally.count('203.0.113.7', 'GET unmatched', 404, 120_000); // the next window
+      await tally.flush(119_999);
+      expect(recorded).toEqual([]);
+      await tally.flush(120_000);
+      expect(recorded).toEqual([
+        {
+          accountId: 'SYSTEM',
+          ctx: { actor: { type: 'anonymous', id: '203.0.113.7' }, authz: { method: 'none' } },
+          action: 'http.unauthenticated_refusals',
+          target: { type: 'address', id: '203.0.113.7' },
+          outcome: 'refused',
+          details: {
+            address: '203.0.113.7',
+            window_start: '1970-01-01T00:01:00.000Z',
+            window_seconds: 60,
+            count: 8,
+            routes: [
+              { route: 'GET /v1/accounts/:account/users', count: 7 },
+              { route: 'GET unmatched', count: 1 },
+            ],
+            statuses: { '401': 5, '404': 1, '429': 2 },
+          },
         },
-      },
-      expect.objectContaining({
-        target: { type: 'address', id: '198.51.100.1' },
-        details: expect.objectContaining({ count: 1, statuses: { '401': 1 } }),
-      }),
-    ]);
-    await tally.close();
-    expect(recorded.slice(2).map((e) => [e.target.id, (e.details as { window_start: string }).window_start])).toEqual([
-      ['203.0.113.7', '1970-01-01T00:02:00.000Z'],
-    ]);
-  });
+        expect.objectContaining({
+          target: { type: 'address', id: '198.51.100.1' },
+          details: expect.objectContaining({ count: 1, statuses: { '401': 1 } }),
+        }),
+      ]);
+      await tally.close();
+      expect(recorded.slice(2).map((e) => [e.target.id, (e.details as { window_start: string }).window_start])).toEqual(
+        [['203.0.113.7', '1970-01-01T00:02:00.000Z']],
+      );
+    },
+  );
 
   it('gives at most maxAddresses addresses an entry of their own per window; the rest share one', async () => {
     const { log, recorded } = fakeLog();

@@ -127,7 +127,8 @@ describe('verifyExport', () => {
     expect(await verify(lines)).toEqual({
       ok: false,
       problem:
-        'entry 25: the export goes past its checkpoint (size 25): nothing vouches for this line, and an export never has one',
+        'entry 25: the export goes past its checkpoint (size 25): nothing vouches for this line, and an export never ' +
+        'has one',
       firstBadIndex: 25,
     });
   });
@@ -230,7 +231,8 @@ describe('verifyExport', () => {
   it('refuses a line in any other form than the exporter’s, even one that parses to the same entry', async () => {
     const { lines, entries } = await makeExport(25);
     const notExported =
-      'entry 3: the line is not byte for byte what `cordon audit export` writes (reformatted, or its leaf not in RFC 8785 form): verify the export as exported';
+      'entry 3: the line is not byte for byte what `cordon audit export` writes (reformatted, or its leaf not in RFC ' +
+      '8785 form): verify the export as exported';
     const reformatted = [
       bareLine(entries[3]!), // members in another order, no nodes
       JSON.stringify(JSON.parse(lines[4]!) as unknown, null, 1).replace(/\n/g, ''), // pretty-printed
@@ -269,12 +271,14 @@ describe('verifyExport', () => {
 
   it('fails on the root when a line hashes other bytes than the leaf a JSON reader sees', async () => {
     const { lines } = await makeExport(25);
-    // The last leaf: no stored node covers it, so only the root can tell. Each forgery recomputes leaf_hash over its own bytes.
+    // The last leaf: no stored node covers it, so only the root can tell. Each forgery recomputes leaf_hash over its
+    // own bytes.
     const genuine = leafData(entryAt(24));
     const forgeries = [
       genuine.replace('"outcome":"changed"', '"outcome":"refused"'), // another leaf
       genuine.replace('{"action"', '{ "action"'), // the same leaf, not in canonical form
-      `${genuine},"leaf":${leafData({ ...entryAt(24), outcome: 'refused' })}`, // a second leaf member, which a JSON reader would take
+      // a second leaf member, which a JSON reader would take
+      `${genuine},"leaf":${leafData({ ...entryAt(24), outcome: 'refused' })}`,
     ];
     for (const bytes of forgeries) {
       const line = `{"leaf":${bytes},"leaf_hash":"${hashLeaf(bytes).toString('hex')}","nodes":[]}`;
@@ -290,7 +294,9 @@ describe('verifyExport', () => {
     const other = generateNoteSigner(ORIGIN);
     expect(await verify(lines, { trustedKey: other.verifierKey })).toEqual({
       ok: false,
-      problem: `the checkpoint does not verify with the trusted key (${ORIGIN}) for origin "${ORIGIN}": invalid note (unverified): no signature by a known key`,
+      problem:
+        `the checkpoint does not verify with the trusted key (${ORIGIN}) for origin "${ORIGIN}": invalid note ` +
+        `(unverified): no signature by a known key`,
     });
     const altered = [lines[0]!.replace('\\n25\\n', '\\n24\\n'), ...lines.slice(1)];
     expect(await verify(altered)).toMatchObject({
@@ -369,7 +375,8 @@ describe('verifyExport with a previous checkpoint', () => {
     expect(await verify(lines, { ...trusted, previousCheckpoint: previous })).toEqual({
       ok: false,
       problem:
-        'not consistent with the previous checkpoint (size 10): the first 10 entries have another root, so the log was rewritten since',
+        'not consistent with the previous checkpoint (size 10): the first 10 entries have another root, so the log ' +
+        'was rewritten since',
     });
   });
 
@@ -386,7 +393,8 @@ describe('verifyExport with a previous checkpoint', () => {
     expect(await verify(lines, { ...trusted, previousCheckpoint: foreign })).toEqual({
       ok: false,
       problem:
-        'the previous checkpoint does not verify with the same key and origin: invalid note (unverified): no signature by a known key',
+        'the previous checkpoint does not verify with the same key and origin: invalid note (unverified): no ' +
+        'signature by a known key',
     });
     const zero = signCheckpoint({ origin: ORIGIN, size: 0, rootHash: Buffer.alloc(32) }, signer);
     expect(await verify(lines, { ...trusted, previousCheckpoint: zero })).toEqual({

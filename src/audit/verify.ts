@@ -60,7 +60,9 @@ export function exportLine(leafData: string, leafHash: string | null, nodes: Arr
 }
 
 export interface VerifyOptions {
-  /** The verifier key text the user pins. Without it the bundle's own key is used and the report says `trusted: false`. */
+  /**
+   * The verifier key text the user pins. Without it the bundle's own key is used and the report says `trusted: false`.
+   */
   trustedKey?: string;
   /** An older signed checkpoint of the same log the user saved: the export must extend it. */
   previousCheckpoint?: string;
@@ -144,7 +146,8 @@ class ExportVerifier {
     if (isBlank(line)) return undefined; // a trailing newline, or blank lines
     if (index >= this.checkpoint.size) {
       return fail(
-        `entry ${index}: the export goes past its checkpoint (size ${this.checkpoint.size}): nothing vouches for this line, and an export never has one`,
+        `entry ${index}: the export goes past its checkpoint (size ${this.checkpoint.size}): nothing vouches for ` +
+          `this line, and an export never has one`,
         index,
       );
     }
@@ -158,7 +161,8 @@ class ExportVerifier {
       const bad = level >= 0 ? level + 1 : Math.min(made.length, nodes.length) + 1;
       const first = index + 1 - 2 ** bad;
       return fail(
-        `entry ${first}: the stored tree node at level ${bad} over entries ${first}..${index} does not match the entries`,
+        `entry ${first}: the stored tree node at level ${bad} over entries ${first}..${index} does not match the ` +
+          `entries`,
         first,
       );
     }
@@ -195,7 +199,8 @@ class ExportVerifier {
     }
     if (this.prefixRoot !== before.rootHash.toString('hex')) {
       return fail(
-        `not consistent with the previous checkpoint (size ${before.size}): the first ${before.size} entries have another root, so the log was rewritten since`,
+        `not consistent with the previous checkpoint (size ${before.size}): the first ${before.size} entries have ` +
+          `another root, so the log was rewritten since`,
       );
     }
     return { ...report, previous: { size: before.size } };
@@ -222,7 +227,8 @@ class ExportVerifier {
       this.prefixRoot = tree.root();
     if (tree.size === checkpoint.size && tree.root() !== checkpoint.rootHash.toString('hex')) {
       return fail(
-        `root does not match the signed checkpoint (size ${checkpoint.size}): the entries are not the ones the log signed`,
+        `root does not match the signed checkpoint (size ${checkpoint.size}): the entries are not the ones the log ` +
+          `signed`,
       );
     }
     return undefined;
@@ -295,7 +301,10 @@ function diagnose(line: string, index: number, log: string): string {
   }
   if (hashLeafHex(canonical) !== stored)
     return 'the leaf hash does not match the leaf: the entry or its stored leaf hash was altered';
-  return 'the line is not byte for byte what `cordon audit export` writes (reformatted, or its leaf not in RFC 8785 form): verify the export as exported';
+  return (
+    'the line is not byte for byte what `cordon audit export` writes (reformatted, or its leaf not in RFC 8785 ' +
+    'form): verify the export as exported'
+  );
 }
 
 /**
@@ -377,7 +386,9 @@ function openLatest(
     key = parseVerifierKey(trustedKey ?? header.verifier_key);
   } catch (err) {
     return {
-      problem: `${trustedKey === undefined ? "the header's verifier key" : 'the trusted key'} is unusable: ${(err as Error).message}`,
+      problem:
+        `${trustedKey === undefined ? "the header's verifier key" : 'the trusted key'} is unusable: ` +
+        `${(err as Error).message}`,
     };
   }
   try {
@@ -385,7 +396,9 @@ function openLatest(
   } catch (err) {
     const by = trustedKey === undefined ? "the export's own key" : 'the trusted key';
     return {
-      problem: `the checkpoint does not verify with ${by} (${key.name}) for origin ${JSON.stringify(header.origin)}: ${(err as Error).message}`,
+      problem:
+        `the checkpoint does not verify with ${by} (${key.name}) for origin ${JSON.stringify(header.origin)}: ` +
+        `${(err as Error).message}`,
     };
   }
 }

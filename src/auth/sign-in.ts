@@ -18,7 +18,9 @@ import { claimSignInAttempt, completeSignIn, findUserByEmail } from '../store/us
 import { totpSealLabel } from '../directory/credentials.js';
 import { matchTotp } from '../directory/totp.js';
 
-/** Session tokens carry a prefix, so that a leaked one is recognisable (secret scanners) and never mistaken for a JWT. */
+/**
+ * Session tokens carry a prefix, so that a leaked one is recognisable (secret scanners) and never mistaken for a JWT.
+ */
 export const SESSION_TOKEN_PREFIX = 'cdns_';
 
 export interface SignInRequest {

@@ -54,7 +54,8 @@ function printConstraints(io: CliIo, app: AppJson): void {
         ? 'the maker can no longer exercise anything: the app acts on nothing'
         : ceiling.roles_out_of_reach.length === 0
           ? 'none'
-          : `never acts on ${ceiling.roles_out_of_reach.join(' or ')} users; never holds ${ceiling.permissions_withheld.join(', ')}`
+          : `never acts on ${ceiling.roles_out_of_reach.join(' or ')} users; never holds ` +
+            `${ceiling.permissions_withheld.join(', ')}`
     }`,
   ];
   io.stdout.write(`${lines.join('\n')}\n`);

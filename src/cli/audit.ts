@@ -92,7 +92,8 @@ export function checkEntryProof(proof: EntryProof, trustedKey?: string): { ok: b
 }
 
 const describeEntry = (e: NumberedEntry) =>
-  `${e.idx}\t${e.recorded_at}\t${e.actor_type}:${e.actor_id}\t${e.action}\t${e.target_type}:${e.target_id}\t${e.outcome}\n`;
+  `${e.idx}\t${e.recorded_at}\t${e.actor_type}:${e.actor_id}\t${e.action}\t${e.target_type}:${e.target_id}\t` +
+  `${e.outcome}\n`;
 
 export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
   const audit = program
@@ -177,11 +178,13 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
   audit
     .command('verify [export]')
     .description(
-      'Check an export (default: the live log, exported now): every leaf, the root, the signature and, with --previous, consistency. Exit 0 only when all hold',
+      'Check an export (default: the live log, exported now): every leaf, the root, the signature and, with ' +
+        '--previous, consistency. Exit 0 only when all hold',
     )
     .option(
       '--key <verifier-key>',
-      'the C2SP verifier key you trust (GET /v1/audit/keys); without it the export’s own key is used, which proves nothing about who signed',
+      'the C2SP verifier key you trust (GET /v1/audit/keys); without it the export’s own key is used, which proves ' +
+        'nothing about who signed',
     )
     .option(
       '--previous <checkpoint-file>',
@@ -230,7 +233,8 @@ async function verifyAndReport(
   if (!report.ok) {
     if (!opts.json)
       io.stderr.write(
-        `cordon: verification FAILED${report.firstBadIndex === undefined ? '' : ` at entry ${report.firstBadIndex}`}: ${report.problem}\n`,
+        `cordon: verification FAILED` +
+          `${report.firstBadIndex === undefined ? '' : ` at entry ${report.firstBadIndex}`}: ${report.problem}\n`,
       );
     throw new Reported(EXIT.FAILURE);
   }

@@ -23,9 +23,10 @@ interface AutomationChange {
 
 function printAutomation(io: CliIo, json: boolean | undefined, a: AutomationJson): void {
   if (json) return printJson(io, a);
-  io.stdout.write(
-    `automation: ${a.paused ? `PAUSED since ${a.pause_time} by ${a.paused_by}${a.pause_reason ? ` (${a.pause_reason})` : ''}` : 'running'}\n`,
-  );
+  const state = a.paused
+    ? `PAUSED since ${a.pause_time} by ${a.paused_by}${a.pause_reason ? ` (${a.pause_reason})` : ''}`
+    : 'running';
+  io.stdout.write(`automation: ${state}\n`);
   io.stdout.write(`breaker cap: ${a.breaker_cap.max_actions} suspensions per ${a.breaker_cap.window_seconds} s\n`);
   if (a.tripped_breakers.length === 0) return void io.stdout.write('tripped breakers: none\n');
   printTable(
@@ -44,7 +45,9 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
   const automation = program
     .command('automation')
     .description('The kill switch and the blast-radius breaker of the response engine');
-  /** Runs `change` (if any: a POST/PUT to the path under …/automation, which answers the state), then prints the state. */
+  /**
+   * Runs `change` (if any: a POST/PUT to the path under …/automation, which answers the state), then prints the state.
+   */
   const show = (opts: { account?: string; json?: boolean }, command: string, change?: AutomationChange) =>
     run(async () => {
       const view = await runAdmin(io, command, opts.account, (api, accountId) =>
@@ -106,7 +109,8 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
   automation
     .command('reset-breaker')
     .description(
-      'Reset tripped breakers (all, or one scope such as account or playbook:NAME); the audit entry lists whom they held back',
+      'Reset tripped breakers (all, or one scope such as account or playbook:NAME); the audit entry lists whom they ' +
+        'held back',
     )
     .option('--scope <scope>', 'one breaker')
     .option('--account <id>', ACCOUNT_HELP)
@@ -150,11 +154,13 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
           if (opts.json) return printJson(io, created);
           const { source, secret } = created;
           io.stdout.write(
-            `source ${source.id} (${source.format}, ${source.auth})\n  POST /v1/accounts/{account}/sources/${source.id}/signals\n`,
+            `source ${source.id} (${source.format}, ${source.auth})\n` +
+              `  POST /v1/accounts/{account}/sources/${source.id}/signals\n`,
           );
           if (secret)
             io.stdout.write(
-              `  ${source.auth === 'hmac' ? 'HMAC secret' : 'URL token (?token=)'}: ${secret}\n  It is shown only now.\n`,
+              `  ${source.auth === 'hmac' ? 'HMAC secret' : 'URL token (?token=)'}: ${secret}\n` +
+                `  It is shown only now.\n`,
             );
         }),
     );

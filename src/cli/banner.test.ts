@@ -28,7 +28,8 @@ Next steps, in order:
 
 1. Sign in as the owner, Olivia Owner, and replace the generated password (nothing else works until you do):
      Password:  generated-password-here  (generated: the first sign-in must change it, with \`npx cordon passwd\`)
-     TOTP seed: JBSWY3DPEHPK3PXP  (add it to an authenticator app: otpauth://totp/Cordon:owner%40demo.cordon.test?secret=JBSWY3DPEHPK3PXP&issuer=Cordon&algorithm=SHA1&digits=6&period=30)
+     TOTP seed: JBSWY3DPEHPK3PXP  (add it to an authenticator app: otpauth://totp/Cordon:owner%40demo.cordon.test` +
+        `?secret=JBSWY3DPEHPK3PXP&issuer=Cordon&algorithm=SHA1&digits=6&period=30)
      Store them now: they are shown once and kept only hashed or encrypted.
      npx cordon login --email owner@demo.cordon.test --server http://127.0.0.1:8080
      npx cordon passwd

@@ -11,12 +11,14 @@ export function describeFirstStart(demo: DemoSummary, url: string): string {
   const owner = demo.owner.email;
   const width = (key: 'display_name' | 'email') => Math.max(...demo.admins.map((a) => a[key].length));
   return [
-    `Created the demo account "${demo.account.name}" (${account}): the owner, ${demo.admins.length} admins, ${demo.members} members,`,
+    `Created the demo account "${demo.account.name}" (${account}): the owner, ${demo.admins.length} admins, ` +
+      `${demo.members} members,`,
     `groups: ${demo.groups.join(', ')}, ${demo.sessions} open sessions. (Set CORDON_DEMO=false to start empty.)`,
     '',
     'Next steps, in order:',
     '',
-    `1. Sign in as the owner, ${demo.owner.display_name}, and replace the generated password (nothing else works until you do):`,
+    `1. Sign in as the owner, ${demo.owner.display_name}, and replace the generated password (nothing else works ` +
+      `until you do):`,
     describeCredentials(owner, demo.ownerCredentials, '     '),
     `     npx cordon login --email ${owner} --server ${url}`,
     '     npx cordon passwd',

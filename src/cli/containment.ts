@@ -85,7 +85,9 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
           });
           if (opts.json) return printJson(io, result);
           io.stdout.write(
-            `plan ${result.plan.id}: ${result.plan.status} (${result.decisions.filter((d) => d.decision === 'approve').length}/${result.plan.approvals_required} approvals)\n`,
+            `plan ${result.plan.id}: ${result.plan.status} ` +
+              `(${result.decisions.filter((d) => d.decision === 'approve').length}/${result.plan.approvals_required} ` +
+              `approvals)\n`,
           );
         }),
       );
@@ -161,7 +163,8 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
         if (opts.json) return printJson(io, result);
         if (result.status !== 'restored')
           return void io.stdout.write(
-            `restore plan ${result.plan.id} waits for ${result.plan.approvals_required} approvals (cordon approvals approve ${result.plan.id})\n`,
+            `restore plan ${result.plan.id} waits for ${result.plan.approvals_required} approvals ` +
+              `(cordon approvals approve ${result.plan.id})\n`,
           );
         io.stdout.write(
           `restored; drift ${JSON.stringify(result.drift)}; verified: ${Object.entries(result.verification ?? {})
@@ -174,7 +177,9 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
   program
     .command('explain <id>')
     .description(
-      'The chain behind an action (plan id, containment id or audit index): signal, playbook, verdicts, approvals, executing principal and token, outcome, and the audit entry with its inclusion proof verified against a signed checkpoint',
+      'The chain behind an action (plan id, containment id or audit index): signal, playbook, verdicts, approvals, ' +
+        'executing principal and token, outcome, and the audit entry with its inclusion proof verified against a ' +
+        'signed checkpoint',
     )
     .option('--key <verifier-key>', 'the checkpoint key you trust (default: the one the server serves)')
     .option('--account <id>', ACCOUNT_HELP)
@@ -197,9 +202,10 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
         if (opts.json) printJson(io, { ...chain, verified });
         else printChain(io, chain, verified, check?.summary);
         if (!verified) {
-          io.stderr.write(
-            `cordon: ${chain.action ? `audit entry ${chain.action.idx} is NOT proven by a signed checkpoint` : 'no audit entry records this action'}\n`,
-          );
+          const why = chain.action
+            ? `audit entry ${chain.action.idx} is NOT proven by a signed checkpoint`
+            : 'no audit entry records this action';
+          io.stderr.write(`cordon: ${why}\n`);
           throw new Reported(EXIT.FAILURE);
         }
       }),
@@ -229,14 +235,18 @@ function printChain(io: CliIo, c: Explanation, verified: boolean, proofSummary: 
   line(
     'signal',
     s
-      ? `${s.id} ${s.type} "${s.title}" severity ${s.severity}, confidence ${s.confidence}, source ${s.source_id}, external id ${s.external_id}${s.false_positive ? ' (FALSE POSITIVE)' : ''}`
+      ? `${s.id} ${s.type} "${s.title}" severity ${s.severity}, confidence ${s.confidence}, source ${s.source_id}, ` +
+          `external id ${s.external_id}${s.false_positive ? ' (FALSE POSITIVE)' : ''}`
       : 'none (not engine-driven)',
   );
   if (c.submitted_by) {
     const a = c.submitted_by.authz;
     line(
       'submitted',
-      `by ${c.submitted_by.actor.type}:${c.submitted_by.actor.id} (${asText(a['method'])}${a['jti'] ? `, token jti ${asText(a['jti'])}` : ''}${Array.isArray(a['permissions']) ? `, permissions ${(a['permissions'] as string[]).join(' ')}` : ''}), audit #${c.submitted_by.index}`,
+      `by ${c.submitted_by.actor.type}:${c.submitted_by.actor.id} (${asText(a['method'])}` +
+        `${a['jti'] ? `, token jti ${asText(a['jti'])}` : ''}` +
+        `${Array.isArray(a['permissions']) ? `, permissions ${(a['permissions'] as string[]).join(' ')}` : ''}), ` +
+        `audit #${c.submitted_by.index}`,
     );
   }
   line(
@@ -246,7 +256,8 @@ function printChain(io: CliIo, c: Explanation, verified: boolean, proofSummary: 
   if (c.plan) {
     line(
       'plan',
-      `${c.plan.id} ${c.plan.action} ${c.plan.status}, policy v${c.plan.policy_version}${c.plan.action_digest ? `, digest ${c.plan.action_digest}` : ''}`,
+      `${c.plan.id} ${c.plan.action} ${c.plan.status}, policy v${c.plan.policy_version}` +
+        `${c.plan.action_digest ? `, digest ${c.plan.action_digest}` : ''}`,
     );
     for (const v of c.plan.verdicts) line('  verdict', `${v.step}: ${v.outcome} — ${v.reason}`);
   }
@@ -256,18 +267,23 @@ function printChain(io: CliIo, c: Explanation, verified: boolean, proofSummary: 
     const z = c.action.authz;
     line(
       'executed',
-      `by ${c.action.actor_type}:${c.action.actor_id} (${asText(z['method'])}${z['jti'] ? `, token jti ${asText(z['jti'])}` : ''}${Array.isArray(z['permissions']) ? `, permissions ${(z['permissions'] as string[]).join(' ')}` : ''}${Array.isArray(z['approved_by']) ? `, approved by ${(z['approved_by'] as string[]).join(' ')}` : ''})`,
+      `by ${c.action.actor_type}:${c.action.actor_id} (${asText(z['method'])}` +
+        `${z['jti'] ? `, token jti ${asText(z['jti'])}` : ''}` +
+        `${Array.isArray(z['permissions']) ? `, permissions ${(z['permissions'] as string[]).join(' ')}` : ''}` +
+        `${Array.isArray(z['approved_by']) ? `, approved by ${(z['approved_by'] as string[]).join(' ')}` : ''})`,
     );
   }
   const o = c.outcome;
-  line(
-    'outcome',
-    `plan ${o.plan_status ?? '-'}; user ${o.user_id ?? '-'} ${o.user_state ?? ''}${o.containment ? `; containment ${String(o.containment['id'])} ${String(o.containment['status'])}${o.containment['close_reason'] ? ` (${String(o.containment['close_reason'])})` : ''}` : ''}`,
-  );
+  const record = o.containment
+    ? `; containment ${String(o.containment['id'])} ${String(o.containment['status'])}` +
+      `${o.containment['close_reason'] ? ` (${String(o.containment['close_reason'])})` : ''}`
+    : '';
+  line('outcome', `plan ${o.plan_status ?? '-'}; user ${o.user_id ?? '-'} ${o.user_state ?? ''}${record}`);
   line(
     'audit',
     c.action
-      ? `#${c.action.idx} ${c.action.action} ${c.action.outcome} — ${verified ? `proven: ${proofSummary}` : 'NOT proven'}`
+      ? `#${c.action.idx} ${c.action.action} ${c.action.outcome} — ` +
+          `${verified ? `proven: ${proofSummary}` : 'NOT proven'}`
       : 'no entry',
   );
 }

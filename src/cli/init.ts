@@ -16,7 +16,8 @@ export function initCommand(program: Command, io: CliIo, run: (fn: () => Promise
   program
     .command('init')
     .description(
-      "Create an account and its owner; prints the owner's generated password (to change at first sign-in) and TOTP seed once",
+      "Create an account and its owner; prints the owner's generated password (to change at first sign-in) and TOTP " +
+        'seed once',
     )
     .requiredOption('--name <name>', 'account name')
     .requiredOption('--owner-email <email>', "the owner's email")

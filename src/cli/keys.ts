@@ -55,7 +55,8 @@ export function keysCommand(program: Command, io: CliIo, run: (fn: () => Promise
   keys
     .command('revoke')
     .description(
-      'Revoke a leaked signing key: every token it signed stops working at once, on every node (revoking the active key makes a new one)',
+      'Revoke a leaked signing key: every token it signed stops working at once, on every node (revoking the active ' +
+        'key makes a new one)',
     )
     .argument('<kid>', 'the key id (see `cordon keys list`)')
     .option('--json', 'print JSON')

@@ -100,7 +100,8 @@ export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promis
             printJson(io, { ...shown, session_file: file, password_change_required: body.password_change_required });
           else {
             io.stdout.write(
-              `Signed in to ${server} as ${saved.email} (${saved.role}, account ${saved.account_id}) until ${saved.expire_time}\n`,
+              `Signed in to ${server} as ${saved.email} (${saved.role}, account ${saved.account_id}) until ` +
+                `${saved.expire_time}\n`,
             );
             if (body.password_change_required) io.stdout.write(`${CHANGE_FIRST}\n`);
           }
@@ -121,7 +122,8 @@ export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promis
           await new ApiClient(saved.server, saved.session_token).call('DELETE', '/v1/auth/sessions/current');
         } catch (error) {
           io.stderr.write(
-            `cordon: the server did not confirm the sign-out (${(error as Error).message}); forgetting the session anyway\n`,
+            `cordon: the server did not confirm the sign-out (${(error as Error).message}); forgetting the session ` +
+              `anyway\n`,
           );
         }
         forgetSession(io);
@@ -143,7 +145,8 @@ export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promis
         if (opts.json) printJson(io, { server: saved.server, ...current });
         else {
           io.stdout.write(
-            `${current.user.email} (${current.user.role}) on ${saved.server}, account ${current.account_id}, until ${current.expire_time}\n`,
+            `${current.user.email} (${current.user.role}) on ${saved.server}, account ${current.account_id}, until ` +
+              `${current.expire_time}\n`,
           );
           if (current.password_change_required) io.stdout.write(`${CHANGE_FIRST}\n`);
         }
@@ -153,7 +156,8 @@ export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promis
   program
     .command('passwd')
     .description(
-      'Change your password, through the server you signed in to (required after a generated one: init, reset-credentials, the demo)',
+      'Change your password, through the server you signed in to (required after a generated one: init, ' +
+        'reset-credentials, the demo)',
     )
     .option(
       '--password-stdin',
@@ -193,7 +197,8 @@ export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promis
           });
         else
           io.stdout.write(
-            `Password changed for ${saved.email}; ${changed.sessions_revoked} other session(s) signed out. This session stays signed in.\n`,
+            `Password changed for ${saved.email}; ${changed.sessions_revoked} other session(s) signed out. This ` +
+              `session stays signed in.\n`,
           );
       }),
     );

@@ -18,12 +18,14 @@ import { EXIT, reportError, type CliIo } from './io.js';
 import { serveCommand } from './serve.js';
 import { usersCommand } from './users.js';
 
-const HELP_FOOTER = `
+const HELP_FOOTER =
+  `
 Admin commands go through the API of the server that holds the data (sign in with \`cordon login\`), or,
 when none does, through the same API in this process as the local operator (audited as operator:USER@HOST).
 Configuration comes from the environment: run \`cordon config docs\` for every option.
 Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 refused by a rule
-(last owner, externally managed, an app constraint, duplicate, a containment lock, a plan no longer pending), 5 database unavailable or data directory in use,
+(last owner, externally managed, an app constraint, duplicate, a containment lock, a plan no longer pending), ` +
+  `5 database unavailable or data directory in use,
 78 invalid configuration.`;
 
 export async function main(

@@ -63,7 +63,8 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
   playbooks
     .command('apply')
     .description(
-      'Apply the playbooks in a YAML or JSON file (one document or a list): each gets a new version when its content changed',
+      'Apply the playbooks in a YAML or JSON file (one document or a list): each gets a new version when its content ' +
+        'changed',
     )
     .requiredOption('-f, --file <file>', 'the file (- for standard input)')
     .option('--account <id>', ACCOUNT_HELP)
@@ -188,11 +189,14 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
         );
         if (opts.json) return printJson(io, result);
         const { plan } = result;
+        const duplicate = result.duplicate
+          ? ' (a signal with this external id is already stored: submitting it would change nothing)'
+          : '';
+        io.stdout.write(`status: ${plan.status}${duplicate}\n`);
         io.stdout.write(
-          `status: ${plan.status}${result.duplicate ? ' (a signal with this external id is already stored: submitting it would change nothing)' : ''}\n`,
-        );
-        io.stdout.write(
-          `subject: ${plan.subject_user_id ?? '(unresolved)'}   playbook: ${plan.playbook ? `${plan.playbook.name} v${plan.playbook.version}` : '(none)'}   policy: v${plan.policy_version}\n`,
+          `subject: ${plan.subject_user_id ?? '(unresolved)'}   ` +
+            `playbook: ${plan.playbook ? `${plan.playbook.name} v${plan.playbook.version}` : '(none)'}   ` +
+            `policy: v${plan.policy_version}\n`,
         );
         printTable(
           io,
@@ -208,7 +212,8 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
   policy
     .command('apply')
     .description(
-      'Apply a policy file (YAML or JSON: roles, groups, user_ids, emails); a new version when its content changed (OWNERs only through the API)',
+      'Apply a policy file (YAML or JSON: roles, groups, user_ids, emails); a new version when its content changed ' +
+        '(OWNERs only through the API)',
     )
     .requiredOption('-f, --file <file>', 'the file (- for standard input)')
     .option('--account <id>', ACCOUNT_HELP)

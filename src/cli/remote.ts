@@ -123,7 +123,8 @@ async function openApi(
   if (holder || (config.databaseUrl && saved)) {
     if (!saved || (holder && new URL(saved.server).origin !== new URL(holder).origin)) {
       throw usageError(
-        `a Cordon server ${holder ? `at ${holder} holds ${config.dataDir}` : 'shares this database'}: sign in with \`cordon login${holder ? ` --server ${holder}` : ''}\` and try again`,
+        `a Cordon server ${holder ? `at ${holder} holds ${config.dataDir}` : 'shares this database'}: sign in with ` +
+          `\`cordon login${holder ? ` --server ${holder}` : ''}\` and try again`,
       );
     }
     return {

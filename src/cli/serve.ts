@@ -18,12 +18,15 @@ export function serveCommand(program: Command, io: CliIo, run: (fn: () => Promis
         for (const notice of notices) io.stdout.write(`notice: ${notice}\n`);
         const server = await startServer(config, { logger: createLogger(config.logLevel) });
         const t = server.startup;
-        const timings = `database ${t.databaseMs} ms${t.fromTemplate ? ' (from the migrated template)' : ''}, migrations ${t.migrationsMs} ms, demo ${t.demoMs} ms, http ${t.httpMs} ms`;
+        const timings =
+          `database ${t.databaseMs} ms${t.fromTemplate ? ' (from the migrated template)' : ''}, migrations ` +
+          `${t.migrationsMs} ms, demo ${t.demoMs} ms, http ${t.httpMs} ms`;
         // The next steps first: the serving line stays the last one of a start (scripts wait for it).
         if (server.demo) io.stdout.write(`${describeFirstStart(server.demo, server.url)}\n\n`);
         if (server.metricsUrl) io.stdout.write(`Prometheus metrics on ${server.metricsUrl}\n`);
         io.stdout.write(
-          `Cordon is serving on ${server.url} (${server.core.database.backend}, ready in ${Date.now() - started} ms: ${timings})\n`,
+          `Cordon is serving on ${server.url} (${server.core.database.backend}, ready in ${Date.now() - started} ms: ` +
+            `${timings})\n`,
         );
 
         await new Promise<void>((resolve) => {

@@ -166,7 +166,8 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
   users
     .command('reset-credentials <user>')
     .description(
-      "Give a user a new generated password (to change at first sign-in) and TOTP seed, printed once, and end the user's sessions",
+      'Give a user a new generated password (to change at first sign-in) and TOTP seed, printed once, and end the ' +
+        "user's sessions",
     )
     .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON: user_id, email, password, totp_secret, totp_uri')
@@ -181,7 +182,8 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
         if (opts.json) printJson(io, reset);
         else
           io.stdout.write(
-            `New credentials for ${reset.email} (${reset.user_id}); their sessions are revoked.\n${describeCredentials(reset.email, { password: reset.password, totpSecret: reset.totp_secret })}\n`,
+            `New credentials for ${reset.email} (${reset.user_id}); their sessions are revoked.\n` +
+              `${describeCredentials(reset.email, { password: reset.password, totpSecret: reset.totp_secret })}\n`,
           );
       }),
     );
@@ -189,7 +191,8 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
   users
     .command('import <file>')
     .description(
-      'Import users from JSONL or CSV (email, display_name, role, groups, externally_managed); all or nothing, also while a server runs',
+      'Import users from JSONL or CSV (email, display_name, role, groups, externally_managed); all or nothing, also ' +
+        'while a server runs',
     )
     .option('--account <id>', ACCOUNT_HELP)
     .option('--format <format>', 'jsonl or csv (default: from the file extension)')

@@ -12,7 +12,9 @@ export interface DirectoryDeps {
   db: Executor;
   audit: AuditLog;
   sealer: Sealer;
-  /** Run inside every change an app makes to a user's state (user-state.ts): oauth/constraints.ts, passed in by app.ts. */
+  /**
+   * Run inside every change an app makes to a user's state (user-state.ts): oauth/constraints.ts, passed in by app.ts.
+   */
   appConstraints: AppConstraintCheck;
 }
 

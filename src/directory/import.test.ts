@@ -56,7 +56,8 @@ describe('import parsing', () => {
       {
         line: 1,
         problem:
-          'header must name email and display_name, and only these columns: email, display_name, role, groups, externally_managed',
+          'header must name email and display_name, and only these columns: email, display_name, role, groups, ' +
+          'externally_managed',
       },
     ]);
     expect(parseImport('email,display_name\nx@y.io\n', 'csv').problems).toEqual([

@@ -28,7 +28,9 @@ export interface RowProblem {
 export class ImportRejected extends AppError {
   constructor(readonly problems: RowProblem[]) {
     super('INVALID_ARGUMENT', {
-      description: `${problems.length} problem(s) in ${new Set(problems.map((p) => p.line)).size} row(s); nothing was imported`,
+      description:
+        `${problems.length} problem(s) in ${new Set(problems.map((p) => p.line)).size} row(s); nothing was ` +
+        `imported`,
     });
   }
 }

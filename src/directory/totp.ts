@@ -51,5 +51,8 @@ export function matchTotp(
 /** The provisioning URI authenticator apps scan (Key Uri Format). */
 export function otpauthUri(secretBase32: string, issuer: string, accountName: string): string {
   const label = `${encodeURIComponent(issuer)}:${encodeURIComponent(accountName)}`;
-  return `otpauth://totp/${label}?secret=${secretBase32}&issuer=${encodeURIComponent(issuer)}&algorithm=SHA1&digits=${DIGITS}&period=${TOTP_STEP_SECONDS}`;
+  return (
+    `otpauth://totp/${label}?secret=${secretBase32}&issuer=${encodeURIComponent(issuer)}&algorithm=SHA1&digits=` +
+    `${DIGITS}&period=${TOTP_STEP_SECONDS}`
+  );
 }

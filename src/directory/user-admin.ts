@@ -59,7 +59,9 @@ function checkChanges(changes: UserChanges): UserChanges {
   return given.email === undefined ? given : { ...given, email: given.email.trim() };
 }
 
-/** Applies the given changes; a change to what the user already is, is left out (and unaudited when nothing is left). */
+/**
+ * Applies the given changes; a change to what the user already is, is left out (and unaudited when nothing is left).
+ */
 export async function updateUser(
   deps: DirectoryDeps,
   ctx: CallContext,

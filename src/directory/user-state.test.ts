@@ -164,44 +164,47 @@ describeBackends('suspend and reactivate', (backend) => {
     expect(states.filter((u) => u!.state === 'ACTIVE')).toHaveLength(1);
   });
 
-  it('50 concurrent suspend/reactivate calls end in the state of the last committed call, with dense audit indexes', async () => {
-    const member = seed.members[2]!;
-    const calls = Array.from({ length: 50 }, (_, i) => (i % 3 === 0 ? 'suspend' : 'reactivate'));
-    const outcomes = await Promise.allSettled(
-      calls.map((verb, i) =>
-        (verb === 'suspend' ? suspendUser : reactivateUser)(
-          t.core.directory,
-          { ...testCtx, cause: { call: i } },
-          seed.accountId,
-          member.id,
+  it(
+    '50 concurrent suspend/reactivate calls end in the state ' + 'of the last committed call, with dense audit indexes',
+    async () => {
+      const member = seed.members[2]!;
+      const calls = Array.from({ length: 50 }, (_, i) => (i % 3 === 0 ? 'suspend' : 'reactivate'));
+      const outcomes = await Promise.allSettled(
+        calls.map((verb, i) =>
+          (verb === 'suspend' ? suspendUser : reactivateUser)(
+            t.core.directory,
+            { ...testCtx, cause: { call: i } },
+            seed.accountId,
+            member.id,
+          ),
         ),
-      ),
-    );
-    // No error other than the documented ones (and with this user, none at all).
-    expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
+      );
+      // No error other than the documented ones (and with this user, none at all).
+      expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
 
-    const entries = (await entriesFor(member.id)).filter(
-      (e) => e.action === 'user.suspend' || e.action === 'user.reactivate',
-    );
-    expect(entries).toHaveLength(50);
-    expect(new Set(entries.map((e) => (e.cause as { call: number }).call)).size).toBe(50);
-    const lastCommitted = entries.at(-1)!;
-    const user = await findUserById(t.core.database.db, seed.accountId, member.id);
-    expect(user!.state).toBe(lastCommitted.action === 'user.suspend' ? 'SUSPENDED' : 'ACTIVE');
+      const entries = (await entriesFor(member.id)).filter(
+        (e) => e.action === 'user.suspend' || e.action === 'user.reactivate',
+      );
+      expect(entries).toHaveLength(50);
+      expect(new Set(entries.map((e) => (e.cause as { call: number }).call)).size).toBe(50);
+      const lastCommitted = entries.at(-1)!;
+      const user = await findUserById(t.core.database.db, seed.accountId, member.id);
+      expect(user!.state).toBe(lastCommitted.action === 'user.suspend' ? 'SUSPENDED' : 'ACTIVE');
 
-    // No lost update: replaying the entries in index order reproduces every recorded transition.
-    let state = 'ACTIVE';
-    for (const e of entries) {
-      const target = e.action === 'user.suspend' ? 'SUSPENDED' : 'ACTIVE';
-      expect(e.outcome).toBe(state === target ? 'unchanged' : 'changed');
-      if (e.outcome === 'changed') expect(e.details).toMatchObject({ from: state, to: target });
-      state = target;
-    }
-    expect(state).toBe(user!.state);
+      // No lost update: replaying the entries in index order reproduces every recorded transition.
+      let state = 'ACTIVE';
+      for (const e of entries) {
+        const target = e.action === 'user.suspend' ? 'SUSPENDED' : 'ACTIVE';
+        expect(e.outcome).toBe(state === target ? 'unchanged' : 'changed');
+        if (e.outcome === 'changed') expect(e.details).toMatchObject({ from: state, to: target });
+        state = target;
+      }
+      expect(state).toBe(user!.state);
 
-    const all = await listAuditEntries(t.core.database.db, { accountId: seed.accountId });
-    expect(all.map((e) => e.idx)).toEqual(all.map((_, i) => i));
-  });
+      const all = await listAuditEntries(t.core.database.db, { accountId: seed.accountId });
+      expect(all.map((e) => e.idx)).toEqual(all.map((_, i) => i));
+    },
+  );
 });
 
 async function seedAccountNamed(core: Core): Promise<string> {

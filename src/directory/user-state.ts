@@ -45,7 +45,10 @@ export interface StateChangeOptions<T = never> {
   constraints?: AppConstraints | undefined;
   /** A signed-in person's role: an ADMIN may act on MEMBERs only (see user-admin.ts). */
   actorRole?: UserRole | undefined;
-  /** A condition checked in the change's own statement (applyUserState), such as the response engine's blast-radius slots. */
+  /**
+   * A condition checked in the change's own statement (applyUserState), such as the response engine's blast-radius
+   * slots.
+   */
   precondition?: StatementPrecondition<T> | undefined;
   /** A suspension by the response engine: the plan, whether its containment is locked, when to restore. */
   containment?: { planId: string; locked: boolean; restoreAfterSeconds: number | null } | undefined;

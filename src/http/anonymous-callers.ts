@@ -27,7 +27,9 @@ export function routeLabel(request: FastifyRequest): string {
 }
 
 export interface AnonymousCallers {
-  /** The error to answer an unauthenticated caller instead of `error`: RATE_LIMITED once its address is over the limit. */
+  /**
+   * The error to answer an unauthenticated caller instead of `error`: RATE_LIMITED once its address is over the limit.
+   */
   limit(request: FastifyRequest, error: AppError): AppError;
 }
 

@@ -58,30 +58,33 @@ describe('VerifiedTokens', () => {
     expect(lookups).toBe(1);
   });
 
-  it('refuses a token whose lifetime exceeds the configured one, or that lacks iat or dates it in the future', async () => {
-    const now = Math.floor(Date.now() / 1000);
-    const claims = { client_id: 'c', account_id: 'a', scope: 'users:list', jti: 'j' };
-    const signed = (iat: number | undefined, exp: number) => {
-      const jwt = new SignJWT(claims)
-        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' })
-        .setIssuer(ISSUER)
-        .setAudience(ISSUER)
-        .setExpirationTime(exp);
-      return (iat === undefined ? jwt : jwt.setIssuedAt(iat)).sign(privateKey);
-    };
-    const tokens = new VerifiedTokens(keys, 900);
-    expect((await tokens.verify(await signed(now, now + 900), ISSUER)).claims.jti).toBe('j');
-    for (const token of [
-      await signed(now, now + 901),
-      await signed(now, now + 10 * 365 * 86_400),
-      await signed(undefined, now + 60),
-      await signed(now + 600, now + 1500),
-    ]) {
-      await expect(tokens.verify(token, ISSUER)).rejects.toBeInstanceOf(InvalidToken);
-    }
-    // A lifetime lowered after a token was issued: the longer-lived token is refused from then on.
-    await expect(new VerifiedTokens(keys, 300).verify(await signed(now, now + 900), ISSUER)).rejects.toBeInstanceOf(
-      InvalidToken,
-    );
-  });
+  it(
+    'refuses a token whose lifetime exceeds the configured ' + 'one, or that lacks iat or dates it in the future',
+    async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const claims = { client_id: 'c', account_id: 'a', scope: 'users:list', jti: 'j' };
+      const signed = (iat: number | undefined, exp: number) => {
+        const jwt = new SignJWT(claims)
+          .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' })
+          .setIssuer(ISSUER)
+          .setAudience(ISSUER)
+          .setExpirationTime(exp);
+        return (iat === undefined ? jwt : jwt.setIssuedAt(iat)).sign(privateKey);
+      };
+      const tokens = new VerifiedTokens(keys, 900);
+      expect((await tokens.verify(await signed(now, now + 900), ISSUER)).claims.jti).toBe('j');
+      for (const token of [
+        await signed(now, now + 901),
+        await signed(now, now + 10 * 365 * 86_400),
+        await signed(undefined, now + 60),
+        await signed(now + 600, now + 1500),
+      ]) {
+        await expect(tokens.verify(token, ISSUER)).rejects.toBeInstanceOf(InvalidToken);
+      }
+      // A lifetime lowered after a token was issued: the longer-lived token is refused from then on.
+      await expect(new VerifiedTokens(keys, 300).verify(await signed(now, now + 900), ISSUER)).rejects.toBeInstanceOf(
+        InvalidToken,
+      );
+    },
+  );
 });

@@ -71,7 +71,8 @@ export async function enforceAppConstraints(
       if (!slot.taken) {
         const seconds = Math.max(1, Math.ceil((slot.freeAt.getTime() - Date.now()) / 1000));
         throw new AppError('SUSPENSION_CAP', {
-          description: `suspension_cap: the app may suspend ${cap} users an hour; the next one is allowed in ${seconds} s`,
+          description:
+            `suspension_cap: the app may suspend ${cap} users an hour; ` + `the next one is allowed in ${seconds} s`,
           metadata: { constraint: 'max_suspensions_per_hour', cap: String(cap) },
           headers: { 'retry-after': String(seconds) },
         });

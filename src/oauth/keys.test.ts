@@ -47,39 +47,45 @@ describeBackends('signing keys', (backend) => {
     });
   });
 
-  it('revokes: a leaked active key is replaced in the same transaction, leaves the JWKS, and the revocation is audited', async () => {
-    const retired = (await t.core.keys.signingKey()).kid;
-    const { kid: second } = await t.core.keys.rotate(t.core.audit, testCtx);
-    // A retired key: revoked, nothing new is made.
-    expect(await t.core.keys.revoke(t.core.audit, testCtx, retired)).toEqual({ kid: retired, replaced_by: null });
-    expect(await t.core.keys.verificationKey(retired)).toBeUndefined();
-    // The active key: a new one signs from now on.
-    const { replaced_by } = await t.core.keys.revoke(t.core.audit, testCtx, second);
-    expect(replaced_by).toEqual(expect.any(String));
-    expect((await t.core.keys.signingKey()).kid).toBe(replaced_by);
-    expect((await t.core.keys.jwks()).keys.map((k) => k.kid)).toEqual([replaced_by]);
-    // Another node's ring never picks a revoked key up, not even as a signer.
-    const other = new KeyRing(t.core.database.db, { sealer: t.core.sealer, tokenTtl: 900 });
-    expect((await other.signingKey()).kid).toBe(replaced_by);
-    expect(await other.verificationKey(second)).toBeUndefined();
-    expect((await t.core.keys.list()).map((k) => [k.kid, k.status])).toEqual([
-      [replaced_by, 'active'],
-      [second, 'revoked'],
-      [retired, 'revoked'],
-    ]);
+  it(
+    'revokes: a leaked active key is replaced in the same ' +
+      'transaction, leaves the JWKS, and the revocation is audited',
+    async () => {
+      const retired = (await t.core.keys.signingKey()).kid;
+      const { kid: second } = await t.core.keys.rotate(t.core.audit, testCtx);
+      // A retired key: revoked, nothing new is made.
+      expect(await t.core.keys.revoke(t.core.audit, testCtx, retired)).toEqual({ kid: retired, replaced_by: null });
+      expect(await t.core.keys.verificationKey(retired)).toBeUndefined();
+      // The active key: a new one signs from now on.
+      const { replaced_by } = await t.core.keys.revoke(t.core.audit, testCtx, second);
+      expect(replaced_by).toEqual(expect.any(String));
+      expect((await t.core.keys.signingKey()).kid).toBe(replaced_by);
+      expect((await t.core.keys.jwks()).keys.map((k) => k.kid)).toEqual([replaced_by]);
+      // Another node's ring never picks a revoked key up, not even as a signer.
+      const other = new KeyRing(t.core.database.db, { sealer: t.core.sealer, tokenTtl: 900 });
+      expect((await other.signingKey()).kid).toBe(replaced_by);
+      expect(await other.verificationKey(second)).toBeUndefined();
+      expect((await t.core.keys.list()).map((k) => [k.kid, k.status])).toEqual([
+        [replaced_by, 'active'],
+        [second, 'revoked'],
+        [retired, 'revoked'],
+      ]);
 
-    await expect(t.core.keys.revoke(t.core.audit, testCtx, second)).rejects.toMatchObject({
-      code: 'FAILED_PRECONDITION',
-    });
-    await expect(t.core.keys.revoke(t.core.audit, testCtx, 'no-such-key')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await t.core.audit.sequencer.drain();
-    const entries = await listAuditEntries(t.core.database.db, { accountId: SYSTEM_LOG });
-    expect(entries.map((e) => [e.action, e.target_id, e.outcome, e.details])).toEqual([
-      ['key.rotate', second, 'changed', { alg: 'ES256', retired: [retired] }],
-      ['key.revoke', retired, 'changed', { was: 'retired', replaced_by: null }],
-      ['key.revoke', second, 'changed', { was: 'active', replaced_by }],
-    ]);
-  });
+      await expect(t.core.keys.revoke(t.core.audit, testCtx, second)).rejects.toMatchObject({
+        code: 'FAILED_PRECONDITION',
+      });
+      await expect(t.core.keys.revoke(t.core.audit, testCtx, 'no-such-key')).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+      });
+      await t.core.audit.sequencer.drain();
+      const entries = await listAuditEntries(t.core.database.db, { accountId: SYSTEM_LOG });
+      expect(entries.map((e) => [e.action, e.target_id, e.outcome, e.details])).toEqual([
+        ['key.rotate', second, 'changed', { alg: 'ES256', retired: [retired] }],
+        ['key.revoke', retired, 'changed', { was: 'retired', replaced_by: null }],
+        ['key.revoke', second, 'changed', { was: 'active', replaced_by }],
+      ]);
+    },
+  );
 
   it('refuses to sign with a key-encryption key that differs from the one the keys were stored with', async () => {
     await t.core.keys.signingKey();

@@ -53,5 +53,8 @@ export function describeCeiling(maker: AppMaker, ceiling: MakerCeiling): string 
       ? 'the person who made the app no longer exists: the app acts on nothing'
       : 'the person who made the app is no longer an OWNER or ADMIN: the app acts on nothing';
   }
-  return `the app was made by an ${maker.role_then === 'ADMIN' ? 'ADMIN' : 'OWNER since demoted to ADMIN'}: it may not act on ${ceiling.roles_out_of_reach.join(' or ')} users`;
+  return (
+    `the app was made by an ${maker.role_then === 'ADMIN' ? 'ADMIN' : 'OWNER since demoted to ADMIN'}: it may not ` +
+    `act on ${ceiling.roles_out_of_reach.join(' or ')} users`
+  );
 }

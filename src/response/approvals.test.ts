@@ -477,15 +477,19 @@ describeBackends('approvals and restores, model-based', (backend) => {
     const plans = sql`SELECT id FROM plans WHERE account_id = ${accountId} AND subject_user_id IN (${subjects})`;
     const records = sql`SELECT id FROM containments WHERE account_id = ${accountId} AND user_id IN (${subjects})`;
     const cols = sql`action, actor_type, target_id, authz, cause, recorded_at`;
-    const where = sql`account_id = ${accountId} AND (target_id IN (${subjects}) OR target_id IN (${plans}) OR target_id IN (${records}) OR authz->>'plan_id' IN (${plans}))`;
+    const where = sql`account_id = ${accountId} AND (target_id IN (${subjects}) OR target_id IN (${plans})
+        OR target_id IN (${records}) OR authz->>'plan_id' IN (${plans}))`;
     const { rows } = await sql<Snapshot>`SELECT
-      (SELECT coalesce(json_agg(p), '[]') FROM plans p WHERE account_id = ${accountId} AND subject_user_id IN (${subjects})) AS plans,
-      (SELECT coalesce(json_agg(d), '[]') FROM plan_approvals d WHERE account_id = ${accountId} AND (plan_id IN (${plans}) OR approver_id IN (${people}))) AS decisions,
-      (SELECT json_agg(json_build_object('id', id, 'state', state)) FROM users WHERE account_id = ${accountId} AND id IN (${sql.join(real.ids)})) AS users,
-      (SELECT coalesce(json_agg(c), '[]') FROM containments c WHERE account_id = ${accountId} AND user_id IN (${subjects})) AS containments,
-      (SELECT coalesce(json_agg(e), '[]') FROM (SELECT ${cols} FROM audit_entries WHERE ${where} UNION ALL SELECT ${cols} FROM audit_inbox WHERE ${where}) e) AS entries`.execute(
-      db(),
-    );
+      (SELECT coalesce(json_agg(p), '[]') FROM plans p WHERE account_id = ${accountId}
+        AND subject_user_id IN (${subjects})) AS plans,
+      (SELECT coalesce(json_agg(d), '[]') FROM plan_approvals d WHERE account_id = ${accountId}
+        AND (plan_id IN (${plans}) OR approver_id IN (${people}))) AS decisions,
+      (SELECT json_agg(json_build_object('id', id, 'state', state)) FROM users WHERE account_id = ${accountId}
+        AND id IN (${sql.join(real.ids)})) AS users,
+      (SELECT coalesce(json_agg(c), '[]') FROM containments c WHERE account_id = ${accountId}
+        AND user_id IN (${subjects})) AS containments,
+      (SELECT coalesce(json_agg(e), '[]') FROM (SELECT ${cols} FROM audit_entries WHERE ${where}
+        UNION ALL SELECT ${cols} FROM audit_inbox WHERE ${where}) e) AS entries`.execute(db());
     return rows[0]!;
   };
 
@@ -549,7 +553,8 @@ describeBackends('approvals and restores, model-based', (backend) => {
       for (const d of rows) {
         must(
           d.action_digest === p.action_digest,
-          `${what}: ${name(d.approver_id)}'s ${d.decision} names digest ${d.action_digest}, the plan ${p.action_digest}`,
+          `${what}: ${name(d.approver_id)}'s ${d.decision} names digest ${d.action_digest}, the plan ` +
+            `${p.action_digest}`,
         );
         must(d.approver_id !== p.subject_user_id, `${what}: the subject decided it`);
         // Nobody approves what they asked for; a restore's request is its requester's (first) approval.
@@ -796,7 +801,8 @@ describeBackends('approvals and restores, model-based', (backend) => {
         tried.push(`order ${order.join(',')}: ${predicted.map((p) => show(p.outcome)).join(' | ')}`);
       }
       expect.fail(
-        `${ops.map(describeResolved).join(' ‖ ')}: got ${actual.map((a) => show(a.outcome)).join(' | ')}; expected ${tried.join('; or ')}`,
+        `${ops.map(describeResolved).join(' ‖ ')}: got ${actual.map((a) => show(a.outcome)).join(' | ')}; expected ` +
+          `${tried.join('; or ')}`,
       );
     }
     toString = () => `concurrently(${JSON.stringify(this.a)}, ${JSON.stringify(this.b)}, ${this.same})`;
@@ -811,9 +817,8 @@ describeBackends('approvals and restores, model-based', (backend) => {
     async run(m: Model, real: Real) {
       const pending = m.plans.filter((p) => p.status === 'pending_approval');
       const plan = pending.length > 0 ? pending[this.plan % pending.length]! : m.plans[this.plan % m.plans.length]!;
-      await sql`UPDATE plans SET expires_at = now() - interval '1 second' WHERE account_id = ${accountId} AND id = ${plan.id}`.execute(
-        db(),
-      );
+      await sql`UPDATE plans SET expires_at = now() - interval '1 second' WHERE account_id = ${accountId}
+          AND id = ${plan.id}`.execute(db());
       plan.timeUp = true;
       if (this.worker) {
         await core.containmentWorker.pass();
@@ -988,13 +993,16 @@ describeBackends('approvals and restores, model-based', (backend) => {
     { maxCommands: 15, size: 'max' },
   );
 
-  it('no action without its distinct approvals, none executes another action than approved, none is used twice', async () => {
-    await fc.assert(
-      fc.asyncProperty(commands, async (cmds) => {
-        await fc.asyncModelRun(setup, cmds);
-        await verify(last!.model, last!.real, 'end', true);
-      }),
-      { numRuns: 25 },
-    );
-  });
+  it(
+    'no action without its distinct approvals, none executes ' + 'another action than approved, none is used twice',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(commands, async (cmds) => {
+          await fc.asyncModelRun(setup, cmds);
+          await verify(last!.model, last!.real, 'end', true);
+        }),
+        { numRuns: 25 },
+      );
+    },
+  );
 });

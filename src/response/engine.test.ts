@@ -164,9 +164,8 @@ describeBackends('response engine properties', (backend) => {
               (
                 await sql<{
                   n: string;
-                }>`SELECT count(*) AS n FROM users WHERE account_id = ${accountId} AND role = 'OWNER' AND state = 'ACTIVE'`.execute(
-                  core.database.db,
-                )
+                }>`SELECT count(*) AS n FROM users WHERE account_id = ${accountId} AND role = 'OWNER'
+                    AND state = 'ACTIVE'`.execute(core.database.db)
               ).rows[0]!.n,
             );
             const stateOf = async () =>
@@ -208,9 +207,8 @@ describeBackends('response engine properties', (backend) => {
     for (const t of tables) {
       const row = await sql<{
         d: string | null;
-      }>`SELECT md5(coalesce(string_agg(md5(x::text), ',' ORDER BY md5(x::text)), '')) AS d FROM ${sql.table(t)} x`.execute(
-        core.database.db,
-      );
+      }>`SELECT md5(coalesce(string_agg(md5(x::text), ',' ORDER BY md5(x::text)), '')) AS d
+          FROM ${sql.table(t)} x`.execute(core.database.db);
       parts.push(`${t}:${row.rows[0]!.d}`);
     }
     return parts;

@@ -103,7 +103,8 @@ export async function explain(deps: ExplainDeps, accountId: string, id: string):
           ? await findFirstEntry(
               db,
               accountId,
-              sql`action = 'user.suspend' AND target_type = 'user' AND target_id = ${containment.user_id} AND details->>'containment_id' = ${containment.id}`,
+              sql`action = 'user.suspend' AND target_type = 'user' AND target_id = ${containment.user_id}
+                  AND details->>'containment_id' = ${containment.id}`,
             )
           : given;
   const playbook = plan?.playbook_name

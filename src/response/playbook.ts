@@ -23,7 +23,10 @@ const RoleSchema = Type.Union([Type.Literal('OWNER'), Type.Literal('ADMIN'), Typ
 const Names = (max: number, description: string) =>
   Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: max, description });
 
-/** A blast-radius cap is a set of slot rows (store/automation.ts), so it is bounded; 10,000 suspensions in a window is no brake anyway. */
+/**
+ * A blast-radius cap is a set of slot rows (store/automation.ts), so it is bounded; 10,000 suspensions in a window is
+ * no brake anyway.
+ */
 export const MAX_BREAKER_ACTIONS = 10_000;
 
 export const PLAYBOOK_NAME = '^[a-z0-9][a-z0-9-]{0,62}$';
@@ -77,7 +80,8 @@ export const PlaybookSchema = Type.Object(
     lock: Type.Optional(
       Type.Boolean({
         description:
-          "while the containment is open, the Users API's :reactivate is refused unless the app holds containments:release (default true)",
+          "while the containment is open, the Users API's :reactivate is refused unless the app holds " +
+          'containments:release (default true)',
       }),
     ),
     dedup_window: Type.Optional(Duration('one open plan per subject and playbook within this window (default 1h)')),

@@ -27,7 +27,10 @@ export interface DatabaseHandle {
 }
 
 export interface DatabaseOpening {
-  /** PGlite: the template copy (or initdb) and the start of the engine; PostgreSQL: nothing yet (the pool connects lazily). */
+  /**
+   * PGlite: the template copy (or initdb) and the start of the engine; PostgreSQL: nothing yet (the pool connects
+   * lazily).
+   */
   openMs: number;
   migrateMs: number;
   /** Whether an empty data directory started as the build's migrated template. */

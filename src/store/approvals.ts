@@ -29,7 +29,8 @@ export async function insertDecision(
   const result = await sql<DecisionRow & { new: boolean }>`
     WITH ins AS (
       INSERT INTO plan_approvals (account_id, plan_id, approver_id, decision, reason, action_digest, session_id)
-      VALUES (${row.account_id}, ${row.plan_id}, ${row.approver_id}, ${row.decision}, ${row.reason}, ${row.action_digest}, ${row.session_id})
+      VALUES (${row.account_id}, ${row.plan_id}, ${row.approver_id}, ${row.decision}, ${row.reason},
+        ${row.action_digest}, ${row.session_id})
       ON CONFLICT (account_id, plan_id, approver_id) DO NOTHING
       RETURNING *
     )
@@ -65,7 +66,8 @@ export async function finishPlan(
 ): Promise<PlanRow> {
   const result = await sql<PlanRow>`
     WITH entries AS (${insertEntriesSql(entries)})
-    UPDATE plans SET status = ${status}, decided_at = now(), containment_id = coalesce(${containmentId ?? null}::text, containment_id),
+    UPDATE plans SET status = ${status}, decided_at = now(),
+      containment_id = coalesce(${containmentId ?? null}::text, containment_id),
                      executed_at = CASE WHEN ${status} = 'executed' THEN now() END,
                      verdicts = coalesce(${verdicts ? JSON.stringify(verdicts) : null}::jsonb, verdicts)
     WHERE account_id = ${plan.account_id} AND id = ${plan.id} AND status = 'pending_approval'
@@ -89,7 +91,8 @@ export async function lockSubject(
               FROM group_members m JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
              WHERE m.account_id = u.account_id AND m.user_id = u.id) AS groups,
            (SELECT count(*)::int FROM users o
-             WHERE o.account_id = u.account_id AND o.role = 'OWNER' AND o.state = 'ACTIVE' AND o.id <> u.id) AS other_active_owners
+             WHERE o.account_id = u.account_id AND o.role = 'OWNER' AND o.state = 'ACTIVE'
+               AND o.id <> u.id) AS other_active_owners
     FROM users u WHERE u.account_id = ${accountId} AND u.id = ${userId}
     FOR UPDATE OF u`.execute(db);
   return result.rows[0];

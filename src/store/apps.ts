@@ -5,10 +5,8 @@ import type { Executor } from './executor.js';
 /** An app with the current role of the person who made it (null: deleted, or the operator made it). */
 export type AppRow = OAuthApp & { maker_role_now: UserRole | null };
 
-const makerRoleNow =
-  sql<UserRole | null>`(SELECT m.role FROM users m WHERE m.account_id = oauth_apps.account_id AND m.id = oauth_apps.created_by)`.as(
-    'maker_role_now',
-  );
+const makerRoleNow = sql<UserRole | null>`(SELECT m.role FROM users m WHERE m.account_id = oauth_apps.account_id
+      AND m.id = oauth_apps.created_by)`.as('maker_role_now');
 
 export function insertApp(db: Executor, row: Insertable<OAuthAppsTable>): Promise<OAuthApp> {
   return db.insertInto('oauth_apps').values(row).returningAll().executeTakeFirstOrThrow();
@@ -119,9 +117,8 @@ export async function takeSuspensionSlot(
     .where('at', '<=', sql<Date>`now() - interval '1 hour'`)
     .execute();
   const { rows } = await sql<{ n: string; oldest: Date | null }>`
-    SELECT count(*) AS n, min(at) AS oldest FROM app_suspensions WHERE account_id = ${app.account_id} AND app_id = ${app.id}`.execute(
-    db,
-  );
+    SELECT count(*) AS n, min(at) AS oldest FROM app_suspensions WHERE account_id = ${app.account_id}
+      AND app_id = ${app.id}`.execute(db);
   const { n, oldest } = rows[0]!;
   if (Number(n) >= cap) return { taken: false, freeAt: new Date(oldest!.getTime() + 3_600_000) };
   await db

@@ -29,8 +29,10 @@ export async function insertAuditEntries(db: Executor, rows: AuditEntryValues[])
 export function insertEntriesSql(rows: AuditEntryValues[], when = sql`true`) {
   const column = <K extends keyof AuditEntryValues>(key: K) => rows.map((row) => row[key]);
   return sql`
-    INSERT INTO audit_inbox (account_id, actor_type, actor_id, action, target_type, target_id, cause, authz, outcome, details)
-    SELECT * FROM unnest(${column('account_id')}::text[], ${column('actor_type')}::text[], ${column('actor_id')}::text[],
+    INSERT INTO audit_inbox (account_id, actor_type, actor_id, action, target_type, target_id, cause, authz, outcome,
+      details)
+    SELECT * FROM unnest(${column('account_id')}::text[], ${column('actor_type')}::text[],
+      ${column('actor_id')}::text[],
                          ${column('action')}::text[], ${column('target_type')}::text[], ${column('target_id')}::text[],
                          ${column('cause')}::jsonb[], ${column('authz')}::jsonb[], ${column('outcome')}::text[],
                          ${column('details')}::jsonb[])
@@ -66,7 +68,8 @@ export interface NumberedEntry {
 export const ISO_MICROS = sql.raw(`'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`);
 
 /** The select list of a NumberedEntry, from any relation with audit_entries' columns. */
-export const NUMBERED_ENTRY = sql`account_id, idx, to_char(recorded_at AT TIME ZONE 'UTC', ${ISO_MICROS}) AS recorded_at, actor_type, actor_id,
+export const NUMBERED_ENTRY = sql`account_id, idx, to_char(recorded_at AT TIME ZONE 'UTC',
+    ${ISO_MICROS}) AS recorded_at, actor_type, actor_id,
            action, target_type, target_id, cause, authz, outcome, details`;
 
 /**
@@ -264,8 +267,7 @@ export async function findFirstEntry(
   where: RawBuilder<unknown>,
 ): Promise<NumberedEntry | undefined> {
   const result =
-    await sql<NumberedEntry>`SELECT ${NUMBERED_ENTRY} FROM audit_entries WHERE account_id = ${accountId} AND ${where} ORDER BY idx LIMIT 1`.execute(
-      db,
-    );
+    await sql<NumberedEntry>`SELECT ${NUMBERED_ENTRY} FROM audit_entries WHERE account_id = ${accountId} AND ${where}
+        ORDER BY idx LIMIT 1`.execute(db);
   return result.rows[0];
 }

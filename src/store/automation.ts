@@ -158,7 +158,8 @@ export function slotGate(accountId: string, caps: Cap[], planId: string): Statem
     sql` UNION ALL `,
   );
   return {
-    ctes: sql`${sql.join(claims, sql`, `)}, precondition AS (SELECT count(*)::int = ${caps.length} AS met, coalesce(json_agg(c), '[]') AS report FROM (${union}) c)`,
+    ctes: sql`${sql.join(claims, sql`, `)}, precondition AS (SELECT count(*)::int = ${caps.length} AS met,
+        coalesce(json_agg(c), '[]') AS report FROM (${union}) c)`,
     unmet: (report) =>
       ((report ?? []) as Array<{ scope: string; slot: number; previous: string | null }>).map((c) => ({
         scope: c.scope,
@@ -194,9 +195,8 @@ export async function claimSlot(db: Executor, accountId: string, cap: Cap, planI
   }
   const claim = async (candidates: number[] | undefined) =>
     (
-      await sql<Claim>`WITH claimed AS (${claimSql(accountId, cap, planId, candidates, false)}) SELECT scope, slot, previous FROM claimed`.execute(
-        db,
-      )
+      await sql<Claim>`WITH claimed AS (${claimSql(accountId, cap, planId, candidates, false)})
+          SELECT scope, slot, previous FROM claimed`.execute(db)
     ).rows[0];
   const claimed = (await claim(probeSlots(cap))) ?? (await claim(undefined));
   if (claimed) return claimed;
@@ -204,9 +204,8 @@ export async function claimSlot(db: Executor, accountId: string, cap: Cap, planI
   // plan making them), then look again in a fresh snapshot, which sees every slot committed meanwhile.
   const made = await sql<{
     n: number;
-  }>`SELECT coalesce(max(slot), 0)::int AS n FROM breaker_slots WHERE account_id = ${accountId} AND scope = ${cap.scope}`.execute(
-    db,
-  );
+  }>`SELECT coalesce(max(slot), 0)::int AS n FROM breaker_slots WHERE account_id = ${accountId}
+      AND scope = ${cap.scope}`.execute(db);
   const have = made.rows[0]!.n;
   if (have < cap.max) {
     await sql`
@@ -234,9 +233,8 @@ export async function releaseSlot(db: Executor, accountId: string, claimed: Clai
 async function countUsedInWindow(db: Executor, accountId: string, cap: Cap): Promise<number> {
   const result = await sql<{ used: number }>`
     SELECT count(*)::int AS used FROM breaker_slots
-    WHERE account_id = ${accountId} AND scope = ${cap.scope} AND used_at > now() - make_interval(secs => ${cap.windowSeconds})`.execute(
-    db,
-  );
+    WHERE account_id = ${accountId} AND scope = ${cap.scope}
+      AND used_at > now() - make_interval(secs => ${cap.windowSeconds})`.execute(db);
   return result.rows[0]!.used;
 }
 

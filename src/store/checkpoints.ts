@@ -17,7 +17,8 @@ export async function listLogsToCheckpoint(
   }>`
     SELECT l.account_id, l.tree_size, c.size AS last_size, c.root AS last_root
     FROM audit_logs l
-    LEFT JOIN LATERAL (SELECT size, root FROM audit_checkpoints WHERE account_id = l.account_id ORDER BY size DESC LIMIT 1) c ON true
+    LEFT JOIN LATERAL (SELECT size, root FROM audit_checkpoints WHERE account_id = l.account_id
+      ORDER BY size DESC LIMIT 1) c ON true
     WHERE l.tree_size > coalesce(c.size, 0)`.execute(db);
   return rows.map((r) => ({
     account_id: r.account_id,

@@ -116,7 +116,10 @@ export async function markRestoreRequested(db: Executor, accountId: string, id: 
     .execute();
 }
 
-/** What a restore verifies and reports drift against: the user's state, role, memberships, live sessions and pending suspension plans. */
+/**
+ * What a restore verifies and reports drift against: the user's state, role, memberships, live sessions and pending
+ * suspension plans.
+ */
 export interface RestoreState {
   state: string;
   role: string;
@@ -137,15 +140,17 @@ export async function readRestoreState(
 ): Promise<(RestoreState & { user: User; containment: ContainmentRow | null }) | undefined> {
   const result = await sql<RestoreState & { user: User; containment: ContainmentRow | null }>`
     SELECT u.state, u.role, row_to_json(u) AS user,
-           (SELECT coalesce(array_agg(m.group_id ORDER BY m.group_id), '{}') FROM group_members m WHERE m.account_id = u.account_id AND m.user_id = u.id) AS group_ids,
+           (SELECT coalesce(array_agg(m.group_id ORDER BY m.group_id), '{}') FROM group_members m
+             WHERE m.account_id = u.account_id AND m.user_id = u.id) AS group_ids,
            (SELECT coalesce(array_agg(s.id ORDER BY s.id), '{}') FROM sessions s
              WHERE s.account_id = u.account_id AND s.user_id = u.id AND s.revoked_at IS NULL
                AND (s.expires_at IS NULL OR s.expires_at > now())) AS live_sessions,
            (SELECT count(*)::int FROM plans p
-             WHERE p.account_id = u.account_id AND p.subject_user_id = u.id AND p.status = 'pending_approval' AND p.action = 'suspend') AS pending_suspensions,
-           (SELECT row_to_json(c) FROM containments c WHERE c.account_id = u.account_id AND c.id = ${opts.containmentId ?? null}) AS containment
-    FROM users u WHERE u.account_id = ${accountId} AND u.id = ${userId} ${opts.lock ? sql`FOR UPDATE OF u` : sql``} ${opts.lock === 'skip_locked' ? sql`SKIP LOCKED` : sql``}`.execute(
-    db,
-  );
+             WHERE p.account_id = u.account_id AND p.subject_user_id = u.id AND p.status = 'pending_approval'
+               AND p.action = 'suspend') AS pending_suspensions,
+           (SELECT row_to_json(c) FROM containments c WHERE c.account_id = u.account_id
+             AND c.id = ${opts.containmentId ?? null}) AS containment
+    FROM users u WHERE u.account_id = ${accountId} AND u.id = ${userId} ${opts.lock ? sql`FOR UPDATE OF u` : sql``}
+      ${opts.lock === 'skip_locked' ? sql`SKIP LOCKED` : sql``}`.execute(db);
   return result.rows[0];
 }

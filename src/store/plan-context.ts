@@ -39,21 +39,27 @@ export async function admitSignal(
     lower(hints.username),
   ];
   const insert = signal
-    ? sql`INSERT INTO signals (account_id, id, source_id, external_id, type, title, severity, confidence, subject, tags, observed_at, raw, raw_truncated)
-          VALUES (${signal.account_id}, ${signal.id}, ${signal.source_id}, ${signal.external_id}, ${signal.type}, ${signal.title}, ${signal.severity},
-                  ${signal.confidence}, ${signal.subject}::jsonb, ${signal.tags}::text[], ${signal.observed_at}, ${signal.raw}::jsonb, ${signal.raw_truncated})
+    ? sql`INSERT INTO signals (account_id, id, source_id, external_id, type, title, severity, confidence, subject,
+        tags, observed_at, raw, raw_truncated)
+          VALUES (${signal.account_id}, ${signal.id}, ${signal.source_id}, ${signal.external_id}, ${signal.type},
+            ${signal.title}, ${signal.severity},
+                  ${signal.confidence}, ${signal.subject}::jsonb, ${signal.tags}::text[], ${signal.observed_at},
+                    ${signal.raw}::jsonb, ${signal.raw_truncated})
           ON CONFLICT (account_id, source_id, external_id) DO NOTHING RETURNING id, received_at`
     : sql`SELECT NULL::text AS id, NULL::timestamptz AS received_at WHERE false`;
   const result = await sql<Candidate & { stored_id: string | null; stored_at: Date | null }>`
     WITH sig AS (${insert}),
     cand AS (
-      SELECT u.*, CASE WHEN u.id = ${uid} THEN 0 WHEN lower(u.email) = ${email} THEN 1 WHEN lower(u.email) = ${upn} THEN 2 ELSE 3 END AS hint
+      SELECT u.*, CASE WHEN u.id = ${uid} THEN 0 WHEN lower(u.email) = ${email} THEN 1
+        WHEN lower(u.email) = ${upn} THEN 2 ELSE 3 END AS hint
       FROM users u
       WHERE u.account_id = ${accountId}
-        AND (u.id = ${uid} OR lower(u.email) = ${email} OR lower(u.email) = ${upn} OR split_part(lower(u.email), '@', 1) = ${username})
+        AND (u.id = ${uid} OR lower(u.email) = ${email} OR lower(u.email) = ${upn} OR split_part(lower(u.email), '@',
+          1) = ${username})
       LIMIT 8 ${options.lock ? sql`FOR UPDATE` : sql``}
     )
-    SELECT s.stored_id, s.stored_at, c.* FROM (SELECT (SELECT id FROM sig) AS stored_id, (SELECT received_at FROM sig) AS stored_at) s
+    SELECT s.stored_id, s.stored_at, c.* FROM (SELECT (SELECT id FROM sig) AS stored_id, (SELECT received_at FROM sig)
+      AS stored_at) s
     LEFT JOIN cand c ON true`.execute(db);
   const first = result.rows[0]!;
   return {
@@ -66,7 +72,10 @@ export interface PlanContext {
   /** undefined: the account has no automation row yet (nothing configured, nothing paused). */
   automation: AutomationSettings | undefined;
   policy: PolicyRow | undefined;
-  /** The newest version of each playbook, with the current role of the person who applied it (null: the operator, or gone). */
+  /**
+   * The newest version of each playbook, with the current role of the person who applied it (null: the operator, or
+   * gone).
+   */
   playbooks: Array<PlaybookRow & { applier_role: UserRole | null }>;
   breakers: BreakerRow[];
   /** The subject's groups. */
@@ -101,19 +110,24 @@ export async function loadPlanContext(
     now: Date;
   }>`
     SELECT
-      (SELECT row_to_json(a) FROM (SELECT * FROM automation_settings WHERE account_id = ${accountId} ${lock ? sql`FOR SHARE` : sql``}) a) AS automation,
-      (SELECT row_to_json(p) FROM (SELECT * FROM protection_policies WHERE account_id = ${accountId} ORDER BY version DESC LIMIT 1) p) AS policy,
+      (SELECT row_to_json(a) FROM (SELECT * FROM automation_settings WHERE account_id = ${accountId}
+        ${lock ? sql`FOR SHARE` : sql``}) a) AS automation,
+      (SELECT row_to_json(p) FROM (SELECT * FROM protection_policies WHERE account_id = ${accountId}
+        ORDER BY version DESC LIMIT 1) p) AS policy,
       (SELECT json_agg(b) FROM (
          SELECT DISTINCT ON (name) p.*,
-                (SELECT u.role FROM users u WHERE u.account_id = p.account_id AND p.created_by LIKE 'user:%' AND u.id = substr(p.created_by, 6)) AS applier_role
+                (SELECT u.role FROM users u WHERE u.account_id = p.account_id AND p.created_by LIKE 'user:%'
+                  AND u.id = substr(p.created_by, 6)) AS applier_role
          FROM playbooks p WHERE p.account_id = ${accountId} ORDER BY name, version DESC) b) AS playbooks,
       (SELECT json_agg(k) FROM breakers k WHERE k.account_id = ${accountId}) AS breakers,
       (SELECT json_agg(json_build_object('id', g.id, 'name', g.name) ORDER BY g.name)
          FROM group_members m JOIN groups g ON g.account_id = m.account_id AND g.id = m.group_id
          WHERE m.account_id = ${accountId} AND m.user_id = ${subjectId}) AS groups,
-      (SELECT count(*)::int FROM users WHERE account_id = ${accountId} AND role = 'OWNER' AND state = 'ACTIVE' AND id IS DISTINCT FROM ${subjectId}) AS other_active_owners,
+      (SELECT count(*)::int FROM users WHERE account_id = ${accountId} AND role = 'OWNER' AND state = 'ACTIVE'
+        AND id IS DISTINCT FROM ${subjectId}) AS other_active_owners,
       (SELECT json_agg(o) FROM (SELECT DISTINCT ON (playbook_name) playbook_name, id, created_at FROM plans
-         WHERE account_id = ${accountId} AND subject_user_id = ${subjectId} AND status IN ('executed', 'pending_approval')
+         WHERE account_id = ${accountId} AND subject_user_id = ${subjectId} AND status IN ('executed',
+           'pending_approval')
          ORDER BY playbook_name, created_at DESC) o) AS open_plans,
       now() AS now`.execute(db);
   const row = result.rows[0]!;

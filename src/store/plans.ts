@@ -20,18 +20,25 @@ export async function insertPlanWithEntries(
   const verified =
     verifySuspended === undefined
       ? sql`true`
-      : sql`EXISTS (SELECT 1 FROM users u WHERE u.account_id = ${row.account_id} AND u.id = ${verifySuspended} AND u.state = 'SUSPENDED'
-                  AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.account_id = u.account_id AND s.user_id = u.id AND s.revoked_at IS NULL
+      : sql`EXISTS (SELECT 1 FROM users u WHERE u.account_id = ${row.account_id} AND u.id = ${verifySuspended}
+          AND u.state = 'SUSPENDED'
+                  AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.account_id = u.account_id AND s.user_id = u.id
+                    AND s.revoked_at IS NULL
                                   AND (s.expires_at IS NULL OR s.expires_at > now())))`;
   const result = await sql<PlanRow>`
-    WITH verified AS (SELECT ${verified} AS ok), entries AS (${insertEntriesSql(entries, sql`(SELECT ok FROM verified)`)})
-    INSERT INTO plans (account_id, id, signal_id, subject_user_id, playbook_name, playbook_version, policy_version, action, mode,
+    WITH verified AS (SELECT ${verified} AS ok), entries AS
+      (${insertEntriesSql(entries, sql`(SELECT ok FROM verified)`)})
+    INSERT INTO plans (account_id, id, signal_id, subject_user_id, playbook_name, playbook_version, policy_version,
+      action, mode,
                        approvals_required, status, action_digest, verdicts, restore_after_seconds, held_by, executed_at,
                        requested_by, expires_at, lock_containment, containment_id, restore_reason)
-    SELECT ${row.account_id}, ${row.id}, ${row.signal_id}, ${row.subject_user_id}, ${row.playbook_name}, ${row.playbook_version}, ${row.policy_version},
-           ${row.action}, ${row.mode}, ${row.approvals_required}, ${row.status}, ${row.action_digest}, ${row.verdicts}::jsonb,
+    SELECT ${row.account_id}, ${row.id}, ${row.signal_id}, ${row.subject_user_id}, ${row.playbook_name},
+      ${row.playbook_version}, ${row.policy_version},
+           ${row.action}, ${row.mode}, ${row.approvals_required}, ${row.status}, ${row.action_digest},
+             ${row.verdicts}::jsonb,
            ${row.restore_after_seconds}, ${row.held_by}::text[], ${row.executed_at},
-           ${row.requested_by}::jsonb, ${row.expires_at}, ${row.lock_containment}, ${row.containment_id}, ${row.restore_reason}
+           ${row.requested_by}::jsonb, ${row.expires_at}, ${row.lock_containment}, ${row.containment_id},
+             ${row.restore_reason}
     WHERE (SELECT ok FROM verified)
     RETURNING *`.execute(db);
   return result.rows[0];

@@ -92,16 +92,19 @@ export async function findPlaybookHash(
   return row?.content_hash;
 }
 
-/** A playbook's newest version (if any) and the policy's newest version, in one read: what a pending plan's digest is recomputed from. */
+/**
+ * A playbook's newest version (if any) and the policy's newest version, in one read: what a pending plan's digest is
+ * recomputed from.
+ */
 export async function readDigestInputs(
   db: Executor,
   accountId: string,
   playbookName: string | null,
 ): Promise<{ playbook: PlaybookRow | null; policy: Pick<PolicyRow, 'version' | 'document'> | null }> {
   const result = await sql<{ playbook: PlaybookRow | null; policy: Pick<PolicyRow, 'version' | 'document'> | null }>`
-    SELECT (SELECT row_to_json(p) FROM (SELECT * FROM playbooks WHERE account_id = ${accountId} AND name = ${playbookName} ORDER BY version DESC LIMIT 1) p) AS playbook,
-           (SELECT row_to_json(q) FROM (SELECT version, document FROM protection_policies WHERE account_id = ${accountId} ORDER BY version DESC LIMIT 1) q) AS policy`.execute(
-    db,
-  );
+    SELECT (SELECT row_to_json(p) FROM (SELECT * FROM playbooks WHERE account_id = ${accountId}
+      AND name = ${playbookName} ORDER BY version DESC LIMIT 1) p) AS playbook,
+           (SELECT row_to_json(q) FROM (SELECT version, document FROM protection_policies
+             WHERE account_id = ${accountId} ORDER BY version DESC LIMIT 1) q) AS policy`.execute(db);
   return result.rows[0]!;
 }

@@ -75,10 +75,12 @@ export async function tokenStandings(
            a.id IS NOT NULL AND a.disabled_at IS NULL AS app_active,
            EXISTS (SELECT 1 FROM signing_keys k
                    WHERE k.kid = t.kid AND k.revoked_at IS NULL
-                     AND (k.retired_at IS NULL OR k.retired_at > now() - make_interval(secs => ${keyWindowSeconds}))) AS key_in_force,
+                     AND (k.retired_at IS NULL
+                       OR k.retired_at > now() - make_interval(secs => ${keyWindowSeconds}))) AS key_in_force,
            a.id AS app_id, a.allowed_group_ids, a.protected_roles, a.max_suspensions_per_hour,
            a.created_by, a.created_by_role, m.role AS maker_role
-    FROM unnest(${tokens.map((t) => t.accountId)}::text[], ${tokens.map((t) => t.jti)}::text[], ${tokens.map((t) => t.clientId)}::text[],
+    FROM unnest(${tokens.map((t) => t.accountId)}::text[], ${tokens.map((t) => t.jti)}::text[],
+      ${tokens.map((t) => t.clientId)}::text[],
                 ${tokens.map((t) => t.kid)}::text[])
          WITH ORDINALITY AS t(account_id, jti, client_id, kid, n)
     LEFT JOIN oauth_apps a ON a.account_id = t.account_id AND a.client_id = t.client_id

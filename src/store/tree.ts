@@ -17,7 +17,8 @@ export const asBuffer = (bytes: Uint8Array): Buffer =>
 
 /** The wanted nodes of a log (`ord` counts from 1, in the order asked) with their hashes, null when missing. */
 const wantedNodes = (logId: string, ids: NodeId[]) => sql`
-    unnest(${ids.map((id) => id.level)}::smallint[], ${ids.map((id) => id.index)}::bigint[]) WITH ORDINALITY AS want(level, idx, ord)
+    unnest(${ids.map((id) => id.level)}::smallint[],
+      ${ids.map((id) => id.index)}::bigint[]) WITH ORDINALITY AS want(level, idx, ord)
     LEFT JOIN audit_tree_nodes n ON n.account_id = ${logId} AND n.level = want.level AND n.idx = want.idx`;
 
 /** A wanted node's hash; a missing node is an error (the tree is damaged). */
@@ -43,9 +44,8 @@ export async function insertTreeNodes(
   if (nodes.length === 0) return;
   await sql`
     INSERT INTO audit_tree_nodes (account_id, level, idx, hash)
-    SELECT ${logId}, * FROM unnest(${nodes.map((n) => n.level)}::smallint[], ${nodes.map((n) => n.index)}::bigint[], ${nodes.map((n) => n.hash)}::bytea[])`.execute(
-    db,
-  );
+    SELECT ${logId}, * FROM unnest(${nodes.map((n) => n.level)}::smallint[], ${nodes.map((n) => n.index)}::bigint[],
+      ${nodes.map((n) => n.hash)}::bytea[])`.execute(db);
 }
 
 /**
@@ -62,7 +62,8 @@ export async function readTreeNodeRanges(
   if (wanted.length === 0) return [];
   const parts = wanted.map(
     (r) =>
-      sql`(SELECT level, idx, hash FROM audit_tree_nodes WHERE account_id = ${logId} AND level = ${r.level} AND idx BETWEEN ${r.from} AND ${r.to})`,
+      sql`(SELECT level, idx, hash FROM audit_tree_nodes WHERE account_id = ${logId} AND level = ${r.level}
+          AND idx BETWEEN ${r.from} AND ${r.to})`,
   );
   const { rows } = await sql<{
     level: number;
@@ -85,9 +86,8 @@ export async function readEntryWithNodes(
   const { rows } = await sql<{ ord: string; hash: Uint8Array | null; entry: NumberedEntry | null }>`
     SELECT want.ord, n.hash, NULL::json AS entry FROM ${wantedNodes(logId, ids)}
     UNION ALL
-    SELECT 0, NULL, row_to_json(e) FROM (SELECT ${NUMBERED_ENTRY} FROM audit_entries WHERE account_id = ${logId} AND idx = ${index}) e`.execute(
-    db,
-  );
+    SELECT 0, NULL, row_to_json(e) FROM (SELECT ${NUMBERED_ENTRY} FROM audit_entries WHERE account_id = ${logId}
+      AND idx = ${index}) e`.execute(db);
   const hashes: Hash[] = new Array<Hash>(ids.length);
   let entry: NumberedEntry | undefined;
   for (const row of rows) {

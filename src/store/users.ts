@@ -181,13 +181,15 @@ export async function applyUserState<T = never>(
       RETURNING *
     ), revoked AS (
       UPDATE sessions SET revoked_at = now(), revoke_reason = ${revokeReason}
-      WHERE ${revokeReason}::text IS NOT NULL AND account_id = ${accountId} AND user_id = ${userId} AND revoked_at IS NULL
+      WHERE ${revokeReason}::text IS NOT NULL AND account_id = ${accountId} AND user_id = ${userId}
+        AND revoked_at IS NULL
         AND EXISTS (SELECT 1 FROM changed)
       RETURNING id
     ), revoked_ids AS (
       SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM revoked
     ), ${containment}, entry AS (
-      INSERT INTO audit_inbox (account_id, actor_type, actor_id, action, target_type, target_id, cause, authz, outcome, details)
+      INSERT INTO audit_inbox (account_id, actor_type, actor_id, action, target_type, target_id, cause, authz, outcome,
+        details)
       SELECT ${a.account_id}, ${a.actor_type}, ${a.actor_id}, ${a.action}, ${a.target_type}, ${a.target_id},
              ${a.cause}::jsonb, ${a.authz}::jsonb, ${a.outcome},
              ${a.details}::jsonb || jsonb_build_object('sessions_revoked', to_jsonb(revoked_ids.ids))
@@ -218,7 +220,8 @@ function containmentCte(
       INSERT INTO containments (account_id, id, user_id, plan_id, locked, snapshot, cause, opened_by, restore_after)
       SELECT c.account_id, ${open.id}, c.id, ${open.planId}, ${open.locked},
              jsonb_build_object('state', 'ACTIVE', 'role', c.role, 'sessions_revoked', to_jsonb(revoked_ids.ids),
-                                'group_ids', (SELECT coalesce(jsonb_agg(m.group_id ORDER BY m.group_id), '[]'::jsonb) FROM group_members m
+                                'group_ids', (SELECT coalesce(jsonb_agg(m.group_id ORDER BY m.group_id), '[]'::jsonb)
+                                  FROM group_members m
                                               WHERE m.account_id = c.account_id AND m.user_id = c.id)),
              ${open.cause}::jsonb, ${open.openedBy}::jsonb,
              now() + make_interval(secs => ${open.restoreAfterSeconds}::double precision)
@@ -228,7 +231,8 @@ function containmentCte(
   }
   const { close } = change;
   return sql`containment AS (
-    UPDATE containments SET status = 'closed', close_reason = ${close.reason}, closed_by = ${close.closedBy}::jsonb, closed_at = now()
+    UPDATE containments SET status = 'closed', close_reason = ${close.reason}, closed_by = ${close.closedBy}::jsonb,
+      closed_at = now()
     WHERE account_id = ${accountId} AND user_id = ${userId} AND status = 'open' AND EXISTS (SELECT 1 FROM changed)
     RETURNING id
   )`;

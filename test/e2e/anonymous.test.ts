@@ -174,24 +174,27 @@ describeBackends('callers that did not authenticate', (backend) => {
     }
   });
 
-  it('keeps refusals of callers that authenticated in the account log, a path segment that is no id as its digest', async () => {
-    const before = (await auditTrail(core, seed.accountId)).length;
-    const res = await server.inject({
-      url: `/v1/accounts/${seed.accountId}/users/${encodeURIComponent(ATTACKER_TEXT)}`,
-      headers: { authorization: `Bearer ${token}` },
-    });
-    expect(res.statusCode).toBe(400);
-    const added = (await auditTrail(core, seed.accountId)).slice(before);
-    expect(added).toEqual([
-      expect.objectContaining({
-        action: 'user.read',
-        outcome: 'refused',
-        actor_type: 'app',
-        target_type: 'user',
-        target_id: `sha256:${createHash('sha256').update(ATTACKER_TEXT).digest('hex')}`,
-        details: { code: 'INVALID_ARGUMENT', unvalidated_target: true },
-      }),
-    ]);
-    expect(JSON.stringify(added)).not.toContain('ATTACKER');
-  });
+  it(
+    'keeps refusals of callers that authenticated in the ' + 'account log, a path segment that is no id as its digest',
+    async () => {
+      const before = (await auditTrail(core, seed.accountId)).length;
+      const res = await server.inject({
+        url: `/v1/accounts/${seed.accountId}/users/${encodeURIComponent(ATTACKER_TEXT)}`,
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(res.statusCode).toBe(400);
+      const added = (await auditTrail(core, seed.accountId)).slice(before);
+      expect(added).toEqual([
+        expect.objectContaining({
+          action: 'user.read',
+          outcome: 'refused',
+          actor_type: 'app',
+          target_type: 'user',
+          target_id: `sha256:${createHash('sha256').update(ATTACKER_TEXT).digest('hex')}`,
+          details: { code: 'INVALID_ARGUMENT', unvalidated_target: true },
+        }),
+      ]);
+      expect(JSON.stringify(added)).not.toContain('ATTACKER');
+    },
+  );
 });

@@ -115,39 +115,42 @@ describeBackends('audit export and verification', (backend) => {
     expect(untrusted.stdout).toContain('pass --key to check who signed it');
   });
 
-  it('names the first bad entry when an entry, a leaf or node hash, or the order was changed in the database', async () => {
-    const log = `account_id = '${seed.accountId}'`;
-    await expectCaught(
-      `UPDATE audit_entries SET details = jsonb_set(details, '{forged}', 'true') WHERE ${log} AND idx = 3`,
-      3,
-      /leaf hash does not match the leaf/,
-    );
-    await expectCaught(
-      `UPDATE audit_entries SET actor_id = actor_id || 'x' WHERE ${log} AND idx = 7`,
-      7,
-      /leaf hash does not match the leaf/,
-    );
-    await expectCaught(
-      `UPDATE audit_tree_nodes SET hash = sha256(hash) WHERE ${log} AND level = 0 AND idx = 4`,
-      4,
-      /leaf hash does not match/,
-    );
-    await expectCaught(
-      `UPDATE audit_tree_nodes SET hash = sha256(hash) WHERE ${log} AND level = 2 AND idx = 1`,
-      4,
-      /stored tree node at level 2 over entries 4\.\.7 does not match/,
-    );
-    await expectCaught(`DELETE FROM audit_entries WHERE ${log} AND idx = 5`, 5, /index is 6 at position 5/);
-    // Swapped: each entry keeps its content but takes the other's place.
-    await expectCaught(
-      [
-        `UPDATE audit_entries SET idx = -idx WHERE ${log} AND idx IN (2, 6)`,
-        `UPDATE audit_entries SET idx = CASE idx WHEN -2 THEN 6 ELSE 2 END WHERE ${log} AND idx IN (-2, -6)`,
-      ],
-      2,
-      /leaf hash does not match the leaf/,
-    );
-  });
+  it(
+    'names the first bad entry when an entry, a leaf or ' + 'node hash, or the order was changed in the database',
+    async () => {
+      const log = `account_id = '${seed.accountId}'`;
+      await expectCaught(
+        `UPDATE audit_entries SET details = jsonb_set(details, '{forged}', 'true') WHERE ${log} AND idx = 3`,
+        3,
+        /leaf hash does not match the leaf/,
+      );
+      await expectCaught(
+        `UPDATE audit_entries SET actor_id = actor_id || 'x' WHERE ${log} AND idx = 7`,
+        7,
+        /leaf hash does not match the leaf/,
+      );
+      await expectCaught(
+        `UPDATE audit_tree_nodes SET hash = sha256(hash) WHERE ${log} AND level = 0 AND idx = 4`,
+        4,
+        /leaf hash does not match/,
+      );
+      await expectCaught(
+        `UPDATE audit_tree_nodes SET hash = sha256(hash) WHERE ${log} AND level = 2 AND idx = 1`,
+        4,
+        /stored tree node at level 2 over entries 4\.\.7 does not match/,
+      );
+      await expectCaught(`DELETE FROM audit_entries WHERE ${log} AND idx = 5`, 5, /index is 6 at position 5/);
+      // Swapped: each entry keeps its content but takes the other's place.
+      await expectCaught(
+        [
+          `UPDATE audit_entries SET idx = -idx WHERE ${log} AND idx IN (2, 6)`,
+          `UPDATE audit_entries SET idx = CASE idx WHEN -2 THEN 6 ELSE 2 END WHERE ${log} AND idx IN (-2, -6)`,
+        ],
+        2,
+        /leaf hash does not match the leaf/,
+      );
+    },
+  );
 
   /** An HTTP server on the core and a token of an app holding `permissions`. */
   const withServer = async (

@@ -51,68 +51,75 @@ describeBackends('cordon explain, approvals, containments', (backend) => {
   });
   afterAll(() => database.drop());
 
-  it('explain shows every link of an engine-driven suspension and verifies its proof; from the plan, the containment or the audit index alike', async () => {
-    const res = await runCli(['explain', plan.id, '--json'], env);
-    expect(res.code, res.stderr).toBe(0);
-    const chain = JSON.parse(res.stdout);
-    expect(chain).toMatchObject({
-      kind: 'plan',
-      verified: true,
-      signal: { type: 'idp.mfa-fatigue', external_id: 'a-1', source_id: 'app:siem-client' },
-      submitted_by: {
-        actor: { type: 'app', id: 'siem-client' },
-        authz: { jti: 'jti-123', permissions: ['signals:write'] },
-      },
-      playbook: { name: 'contain', version: 1, content_hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
-      plan: { id: plan.id, status: 'executed' },
-      approvals: [],
-      action: {
-        action: 'user.suspend',
-        actor_type: 'responder',
-        actor_id: 'cordon',
-        cause: { plan_id: plan.id, submitted_by: { id: 'siem-client' } },
-      },
-      outcome: {
-        plan_status: 'executed',
-        user_state: 'SUSPENDED',
-        containment: { id: containmentId, status: 'open', locked: true },
-      },
-    });
-    expect(chain.plan.verdicts.map((v: { step: string }) => v.step)).toEqual([
-      'resolve-subject',
-      'match-playbook',
-      'kill-switch',
-      'protected-principals',
-      'dedup-window',
-      'blast-radius',
-      'approval',
-      'execute',
-      'verify',
-    ]);
-    expect(chain.proof.entry).toEqual(chain.action);
-    const index = chain.action.idx as number;
-    for (const id of [containmentId, String(index)]) {
-      const other = await runCli(['explain', id, '--json'], env);
-      expect(other.code, other.stderr).toBe(0);
-      expect(JSON.parse(other.stdout)).toMatchObject({ verified: true, plan: { id: plan.id }, action: { idx: index } });
-    }
-    const text = await runCli(['explain', plan.id], env);
-    expect(text.stdout).toContain('token jti jti-123, permissions signals:write');
-    expect(text.stdout).toMatch(
-      new RegExp(`audit {6}#${index} user\\.suspend changed — proven: included in the signed tree of size \\d+`),
-    );
+  it(
+    'explain shows every link of an engine-driven suspension and verifies ' +
+      'its proof; from the plan, the containment or the audit index alike',
+    async () => {
+      const res = await runCli(['explain', plan.id, '--json'], env);
+      expect(res.code, res.stderr).toBe(0);
+      const chain = JSON.parse(res.stdout);
+      expect(chain).toMatchObject({
+        kind: 'plan',
+        verified: true,
+        signal: { type: 'idp.mfa-fatigue', external_id: 'a-1', source_id: 'app:siem-client' },
+        submitted_by: {
+          actor: { type: 'app', id: 'siem-client' },
+          authz: { jti: 'jti-123', permissions: ['signals:write'] },
+        },
+        playbook: { name: 'contain', version: 1, content_hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
+        plan: { id: plan.id, status: 'executed' },
+        approvals: [],
+        action: {
+          action: 'user.suspend',
+          actor_type: 'responder',
+          actor_id: 'cordon',
+          cause: { plan_id: plan.id, submitted_by: { id: 'siem-client' } },
+        },
+        outcome: {
+          plan_status: 'executed',
+          user_state: 'SUSPENDED',
+          containment: { id: containmentId, status: 'open', locked: true },
+        },
+      });
+      expect(chain.plan.verdicts.map((v: { step: string }) => v.step)).toEqual([
+        'resolve-subject',
+        'match-playbook',
+        'kill-switch',
+        'protected-principals',
+        'dedup-window',
+        'blast-radius',
+        'approval',
+        'execute',
+        'verify',
+      ]);
+      expect(chain.proof.entry).toEqual(chain.action);
+      const index = chain.action.idx as number;
+      for (const id of [containmentId, String(index)]) {
+        const other = await runCli(['explain', id, '--json'], env);
+        expect(other.code, other.stderr).toBe(0);
+        expect(JSON.parse(other.stdout)).toMatchObject({
+          verified: true,
+          plan: { id: plan.id },
+          action: { idx: index },
+        });
+      }
+      const text = await runCli(['explain', plan.id], env);
+      expect(text.stdout).toContain('token jti jti-123, permissions signals:write');
+      expect(text.stdout).toMatch(
+        new RegExp(`audit {6}#${index} user\\.suspend changed — proven: included in the signed tree of size \\d+`),
+      );
 
-    // A tampered entry no longer proves: exit 1, and it says so.
-    const core = await openTestCore(database);
-    await sql`UPDATE audit_entries SET details = details || '{"sessions_revoked": ["forged"]}' WHERE account_id = ${accountId} AND idx = ${index}`.execute(
-      core.database.db,
-    );
-    await core.close();
-    const tampered = await runCli(['explain', plan.id], env);
-    expect(tampered.code).toBe(1);
-    expect(tampered.stderr).toContain(`audit entry ${index} is NOT proven by a signed checkpoint`);
-    expect((await runCli(['explain', 'not-an-id'], env)).code).toBe(2);
-  });
+      // A tampered entry no longer proves: exit 1, and it says so.
+      const core = await openTestCore(database);
+      await sql`UPDATE audit_entries SET details = details || '{"sessions_revoked": ["forged"]}'
+          WHERE account_id = ${accountId} AND idx = ${index}`.execute(core.database.db);
+      await core.close();
+      const tampered = await runCli(['explain', plan.id], env);
+      expect(tampered.code).toBe(1);
+      expect(tampered.stderr).toContain(`audit entry ${index} is NOT proven by a signed checkpoint`);
+      expect((await runCli(['explain', 'not-an-id'], env)).code).toBe(2);
+    },
+  );
 
   it('approving and restoring are a person’s acts: never directly on the database; listing works', async () => {
     const approve = await runCli(['approvals', 'approve', plan.id, '--reason', 'x'], env);

@@ -34,7 +34,8 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
       (await runCli(['init', '--name', 'Acme', '--owner-email', 'boss@acme.example', '--json'], env)).stdout,
     );
     expect(init.owner.totp_uri).toBe(
-      `otpauth://totp/Cordon:boss%40acme.example?secret=${init.owner.totp_secret}&issuer=Cordon&algorithm=SHA1&digits=6&period=30`,
+      `otpauth://totp/Cordon:boss%40acme.example?secret=` +
+        `${init.owner.totp_secret}&issuer=Cordon&algorithm=SHA1&digits=6&period=30`,
     );
     const direct = await runCli(
       ['apps', 'create', '--name', 'bootstrap', '--permissions', 'users:list', '--json'],
@@ -111,7 +112,8 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
       const blocked = await runCli(['apps', 'list'], env);
       expect([blocked.code, blocked.stderr]).toEqual([
         4,
-        'cordon: password_change_required: change the generated password first (POST /v1/auth/password, or `cordon passwd`) [PASSWORD_CHANGE_REQUIRED]\n',
+        'cordon: password_change_required: change the generated password first (POST /v1/auth/password, or `cordon ' +
+          'passwd`) [PASSWORD_CHANGE_REQUIRED]\n',
       ]);
       const weak = await runCli(['passwd', '--password-stdin'], env, `${init.owner.password}\nshort\n`);
       expect([weak.code, weak.stderr]).toEqual([

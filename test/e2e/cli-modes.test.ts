@@ -172,71 +172,77 @@ describeBackends('cordon: the same output with and without a server', (backend) 
     return outputs;
   }
 
-  it('prints the same for every read command, through a running server and in process; users import works while the server runs', async () => {
-    const server = await startServer(remote);
-    let served: string[];
-    try {
-      // The local operator's scheme means nothing to a served instance.
-      const operator = { authorization: `Operator ${Buffer.alloc(32, 1).toString('base64url')}` };
-      for (const route of ['/v1/accounts', `/v1/accounts/${accountId}/profiles`, '/v1/signing-keys']) {
-        const refused = await fetch(`${server.url}${route}`, { headers: operator });
-        expect([route, refused.status]).toEqual([route, 401]);
+  it(
+    'prints the same for every read command, through a running ' +
+      'server and in process; users import works while the server runs',
+    async () => {
+      const server = await startServer(remote);
+      let served: string[];
+      try {
+        // The local operator's scheme means nothing to a served instance.
+        const operator = { authorization: `Operator ${Buffer.alloc(32, 1).toString('base64url')}` };
+        for (const route of ['/v1/accounts', `/v1/accounts/${accountId}/profiles`, '/v1/signing-keys']) {
+          const refused = await fetch(`${server.url}${route}`, { headers: operator });
+          expect([route, refused.status]).toEqual([route, 401]);
+        }
+
+        const login = await runCli(
+          [
+            'login',
+            '--server',
+            server.url,
+            '--email',
+            owner.email,
+            '--password-stdin',
+            '--totp',
+            code(owner.totp_secret),
+          ],
+          remote,
+          `${owner.password}\n`,
+        );
+        expect(login.code, login.stderr).toBe(0);
+        const passwd = await runCli(
+          ['passwd', '--password-stdin'],
+          remote,
+          `${owner.password}\nthe boss chose this one\n`,
+        );
+        expect(passwd.code, passwd.stderr).toBe(0);
+
+        // The import goes through the server that holds the data: all or nothing, with progress.
+        const file = path.join(home, 'people.csv');
+        writeFileSync(
+          file,
+          'email,display_name,role,groups\nann@acme.example,Ann,member,SOC\nbob@acme.example,Bob,admin,SOC;Eng\n',
+        );
+        const imported = await runCli(['users', 'import', file], remote);
+        expect([imported.code, imported.stderr]).toEqual([0, '']);
+        expect(imported.stdout).toMatch(
+          new RegExp(`^importing: 2/2 \\(100%\\)\\nimported 2 users into ${accountId} in \\d+\\.\\d s\\n$`),
+        );
+        const bad = path.join(home, 'bad.jsonl');
+        writeFileSync(
+          bad,
+          '{"email":"cy@acme.example","display_name":"Cy"}\n{"email":"ann@acme.example","display_name":"Ann again"}\n' +
+            'not json\n',
+        );
+        const rejected = await runCli(['users', 'import', bad], remote);
+        expect([rejected.code, rejected.stderr]).toEqual([
+          2,
+          'cordon: 2 problem(s) in 2 row(s); nothing was imported\n' +
+            '  line 2: email: a user with this email already exists\n  line 3: not valid JSON\n',
+        ]);
+
+        served = await readAll(remote);
+      } finally {
+        await stopServer(server.child);
       }
-
-      const login = await runCli(
-        [
-          'login',
-          '--server',
-          server.url,
-          '--email',
-          owner.email,
-          '--password-stdin',
-          '--totp',
-          code(owner.totp_secret),
-        ],
-        remote,
-        `${owner.password}\n`,
-      );
-      expect(login.code, login.stderr).toBe(0);
-      const passwd = await runCli(
-        ['passwd', '--password-stdin'],
-        remote,
-        `${owner.password}\nthe boss chose this one\n`,
-      );
-      expect(passwd.code, passwd.stderr).toBe(0);
-
-      // The import goes through the server that holds the data: all or nothing, with progress.
-      const file = path.join(home, 'people.csv');
-      writeFileSync(
-        file,
-        'email,display_name,role,groups\nann@acme.example,Ann,member,SOC\nbob@acme.example,Bob,admin,SOC;Eng\n',
-      );
-      const imported = await runCli(['users', 'import', file], remote);
-      expect([imported.code, imported.stderr]).toEqual([0, '']);
-      expect(imported.stdout).toMatch(
-        new RegExp(`^importing: 2/2 \\(100%\\)\\nimported 2 users into ${accountId} in \\d+\\.\\d s\\n$`),
-      );
-      const bad = path.join(home, 'bad.jsonl');
-      writeFileSync(
-        bad,
-        '{"email":"cy@acme.example","display_name":"Cy"}\n{"email":"ann@acme.example","display_name":"Ann again"}\nnot json\n',
-      );
-      const rejected = await runCli(['users', 'import', bad], remote);
-      expect([rejected.code, rejected.stderr]).toEqual([
-        2,
-        'cordon: 2 problem(s) in 2 row(s); nothing was imported\n  line 2: email: a user with this email already exists\n  line 3: not valid JSON\n',
-      ]);
-
-      served = await readAll(remote);
-    } finally {
-      await stopServer(server.child);
-    }
-    const inProcess = await readAll(local);
-    expect(inProcess).toEqual(served);
-    // The outputs carry what a person needs: role and EAM columns, and the users imported.
-    expect(served.join('\n')).toContain('eve@acme.example');
-    const eve = served[0]!.split('\n').find((line) => line.includes('eve@acme.example'))!;
-    expect(eve).toMatch(/ADMIN.*yes/);
-    expect(served[0]).toContain('bob@acme.example');
-  });
+      const inProcess = await readAll(local);
+      expect(inProcess).toEqual(served);
+      // The outputs carry what a person needs: role and EAM columns, and the users imported.
+      expect(served.join('\n')).toContain('eve@acme.example');
+      const eve = served[0]!.split('\n').find((line) => line.includes('eve@acme.example'))!;
+      expect(eve).toMatch(/ADMIN.*yes/);
+      expect(served[0]).toContain('bob@acme.example');
+    },
+  );
 });

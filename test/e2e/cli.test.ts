@@ -49,7 +49,9 @@ describe('cordon (no database)', () => {
     });
     expect([code, stderr]).toEqual([
       78,
-      'cordon: invalid configuration (1 problem):\n  - CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public URL clients use)\n',
+      'cordon: invalid configuration (1 problem):\n' +
+        '  - CORDON_ISSUER: required with DATABASE_URL (every node must issue and accept the same iss: the public ' +
+        'URL clients use)\n',
     ]);
   });
 
@@ -144,106 +146,111 @@ describeBackends('cordon CLI', (backend) => {
     const bad = tempFile(`bad-${backend}.jsonl`);
     writeFileSync(
       bad,
-      '{"email":"c@acme.example","display_name":"C"}\n{"email":"ann@acme.example","display_name":"Ann again"}\nnot json\n',
+      '{"email":"c@acme.example","display_name":"C"}\n{"email":"ann@acme.example","display_name":"Ann again"}\n' +
+        'not json\n',
     );
     const rejected = await runCli(['users', 'import', bad, '--account', made.account_id], env);
     expect(rejected.code).toBe(2);
     expect(rejected.stderr).toBe(
-      'cordon: 2 problem(s) in 2 row(s); nothing was imported\n  line 2: email: a user with this email already exists\n  line 3: not valid JSON\n',
+      'cordon: 2 problem(s) in 2 row(s); nothing was imported\n' +
+        '  line 2: email: a user with this email already exists\n  line 3: not valid JSON\n',
     );
     const count = JSON.parse((await runCli(['users', 'list', '--account', made.account_id, '--json'], env)).stdout)
       .users.length;
     expect(count).toBe(3);
   });
-  it('apps create prints the client secret once; get, list, rotate-secret and disable never show the stored hash', async () => {
-    const init = JSON.parse(
-      (await runCli(['init', '--name', 'Apps Co', '--owner-email', 'boss@apps.example', '--json'], env)).stdout,
-    );
-    const account = ['--account', init.account_id];
-    const created = await runCli(
-      [
-        'apps',
-        'create',
-        '--name',
-        'SOAR',
-        '--permissions',
-        'users:list,users:suspend',
-        '--protected-roles',
-        'owner',
-        '--max-suspensions-per-hour',
-        '10',
-        ...account,
-        '--json',
-      ],
-      env,
-    );
-    expect(created.code).toBe(0);
-    const app = JSON.parse(created.stdout);
-    expect(app).toMatchObject({
-      name: 'SOAR',
-      permissions: ['users:list', 'users:suspend'],
-      auth_method: 'client_secret_basic',
-      constraints: { allowed_group_ids: [], protected_roles: ['OWNER'], max_suspensions_per_hour: 10 },
-      client_secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
-    });
+  it(
+    'apps create prints the client secret once; get, list, ' + 'rotate-secret and disable never show the stored hash',
+    async () => {
+      const init = JSON.parse(
+        (await runCli(['init', '--name', 'Apps Co', '--owner-email', 'boss@apps.example', '--json'], env)).stdout,
+      );
+      const account = ['--account', init.account_id];
+      const created = await runCli(
+        [
+          'apps',
+          'create',
+          '--name',
+          'SOAR',
+          '--permissions',
+          'users:list,users:suspend',
+          '--protected-roles',
+          'owner',
+          '--max-suspensions-per-hour',
+          '10',
+          ...account,
+          '--json',
+        ],
+        env,
+      );
+      expect(created.code).toBe(0);
+      const app = JSON.parse(created.stdout);
+      expect(app).toMatchObject({
+        name: 'SOAR',
+        permissions: ['users:list', 'users:suspend'],
+        auth_method: 'client_secret_basic',
+        constraints: { allowed_group_ids: [], protected_roles: ['OWNER'], max_suspensions_per_hour: 10 },
+        client_secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      });
 
-    const got = await runCli(['apps', 'get', app.id, ...account, '--json'], env);
-    expect(Object.keys(JSON.parse(got.stdout)).sort()).toEqual(
-      [
-        'auth_method',
-        'client_id',
-        'constraints',
-        'create_time',
-        'disable_time',
-        'dpop_required',
-        'id',
-        'jwks',
-        'name',
-        'permissions',
-        'secret_rotate_time',
-      ].sort(),
-    );
-    expect(got.stdout).not.toContain(app.client_secret);
-    expect(got.stdout).not.toContain('sha256$');
+      const got = await runCli(['apps', 'get', app.id, ...account, '--json'], env);
+      expect(Object.keys(JSON.parse(got.stdout)).sort()).toEqual(
+        [
+          'auth_method',
+          'client_id',
+          'constraints',
+          'create_time',
+          'disable_time',
+          'dpop_required',
+          'id',
+          'jwks',
+          'name',
+          'permissions',
+          'secret_rotate_time',
+        ].sort(),
+      );
+      expect(got.stdout).not.toContain(app.client_secret);
+      expect(got.stdout).not.toContain('sha256$');
 
-    const rotated = JSON.parse((await runCli(['apps', 'rotate-secret', app.id, ...account, '--json'], env)).stdout);
-    expect(rotated.client_secret).not.toBe(app.client_secret);
-    const disabled = await runCli(['apps', 'disable', app.id, ...account], env);
-    expect([disabled.code, disabled.stdout]).toEqual([0, `disabled SOAR (${app.id})\n`]);
-    const listed = JSON.parse((await runCli(['apps', 'list', ...account, '--json'], env)).stdout);
-    expect(
-      listed.apps.map((a: { id: string; disable_time: string | null }) => [a.id, a.disable_time !== null]),
-    ).toEqual([[app.id, true]]);
-    expect(JSON.stringify(listed)).not.toContain(rotated.client_secret);
+      const rotated = JSON.parse((await runCli(['apps', 'rotate-secret', app.id, ...account, '--json'], env)).stdout);
+      expect(rotated.client_secret).not.toBe(app.client_secret);
+      const disabled = await runCli(['apps', 'disable', app.id, ...account], env);
+      expect([disabled.code, disabled.stdout]).toEqual([0, `disabled SOAR (${app.id})\n`]);
+      const listed = JSON.parse((await runCli(['apps', 'list', ...account, '--json'], env)).stdout);
+      expect(
+        listed.apps.map((a: { id: string; disable_time: string | null }) => [a.id, a.disable_time !== null]),
+      ).toEqual([[app.id, true]]);
+      expect(JSON.stringify(listed)).not.toContain(rotated.client_secret);
 
-    const approve = await runCli(
-      ['apps', 'create', '--name', 'Bad', '--permissions', 'approvals:approve', ...account],
-      env,
-    );
-    expect(approve.code).toBe(2);
-    expect(approve.stderr).toContain('permissions: unknown approvals:approve');
-    expect((await runCli(['apps', 'get', 'AAAAAAAAAAAAAAAAAAAAAAAAAA', ...account], env)).code).toBe(3);
+      const approve = await runCli(
+        ['apps', 'create', '--name', 'Bad', '--permissions', 'approvals:approve', ...account],
+        env,
+      );
+      expect(approve.code).toBe(2);
+      expect(approve.stderr).toContain('permissions: unknown approvals:approve');
+      expect((await runCli(['apps', 'get', 'AAAAAAAAAAAAAAAAAAAAAAAAAA', ...account], env)).code).toBe(3);
 
-    const first = JSON.parse((await runCli(['keys', 'rotate', '--json'], env)).stdout);
-    const second = JSON.parse((await runCli(['keys', 'rotate', '--json'], env)).stdout);
-    expect(first).toEqual({ kid: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), retired: [] });
-    expect(second).toEqual({ kid: expect.not.stringMatching(first.kid), retired: [first.kid] });
-    const revoked = await runCli(['keys', 'revoke', second.kid], env);
-    expect([revoked.code, revoked.stderr]).toEqual([0, '']);
-    const replacement = /^revoked signing key (\S+); new signing key (\S+)\n$/.exec(revoked.stdout)!;
-    expect(replacement[1]).toBe(second.kid);
-    const keys = JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout) as Array<{
-      kid: string;
-      status: string;
-    }>;
-    expect(keys.map((k) => [k.kid, k.status])).toEqual([
-      [replacement[2], 'active'],
-      [second.kid, 'revoked'],
-      [first.kid, 'retired'],
-    ]);
-    expect((await runCli(['keys', 'revoke', second.kid], env)).code).toBe(4);
-    expect((await runCli(['keys', 'revoke', 'no-such-key'], env)).code).toBe(3);
-  });
+      const first = JSON.parse((await runCli(['keys', 'rotate', '--json'], env)).stdout);
+      const second = JSON.parse((await runCli(['keys', 'rotate', '--json'], env)).stdout);
+      expect(first).toEqual({ kid: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), retired: [] });
+      expect(second).toEqual({ kid: expect.not.stringMatching(first.kid), retired: [first.kid] });
+      const revoked = await runCli(['keys', 'revoke', second.kid], env);
+      expect([revoked.code, revoked.stderr]).toEqual([0, '']);
+      const replacement = /^revoked signing key (\S+); new signing key (\S+)\n$/.exec(revoked.stdout)!;
+      expect(replacement[1]).toBe(second.kid);
+      const keys = JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout) as Array<{
+        kid: string;
+        status: string;
+      }>;
+      expect(keys.map((k) => [k.kid, k.status])).toEqual([
+        [replacement[2], 'active'],
+        [second.kid, 'revoked'],
+        [first.kid, 'retired'],
+      ]);
+      expect((await runCli(['keys', 'revoke', second.kid], env)).code).toBe(4);
+      expect((await runCli(['keys', 'revoke', 'no-such-key'], env)).code).toBe(3);
+    },
+  );
 });
 
 if (BACKENDS.includes('pglite')) {
@@ -255,46 +262,50 @@ if (BACKENDS.includes('pglite')) {
     });
     afterAll(() => database.drop());
 
-    it('seeds the demo once, refuses a second process with a clear message, and releases the lock on shutdown', async () => {
-      const env = { ...database.env, CORDON_DEMO: 'true' };
-      const first = await startServer(env);
-      const banner = first.output.join('\n');
-      const accountId = /Created the demo account "Demo Security Co" \(([A-Z2-7]{26})\)/.exec(banner)?.[1];
-      expect(banner).toContain(
-        'the owner, 3 admins, 25 members,\ngroups: Engineering, Finance, Security Operations, Contractors, 8 open sessions.',
-      );
-      // The next steps name this server and this account (banner.test.ts checks them whole).
-      expect(banner).toContain(`npx cordon login --email owner@demo.cordon.test --server ${first.url}\n`);
-      expect(banner).toContain(
-        `curl -s -H "Authorization: Bearer ACCESS_TOKEN" ${first.url}/v1/accounts/${accountId}/users\n`,
-      );
-      expect(first.output.at(-1)).toMatch(
-        /^Cordon is serving on \S+ \(pglite, ready in \d+ ms: database \d+ ms, migrations \d+ ms, demo \d+ ms, http \d+ ms\)$/,
-      );
-      const lockFile = path.join(database.env.CORDON_DATA_DIR!, 'cordon.lock');
-      const lockBefore = readFileSync(lockFile, 'utf8');
+    it(
+      'seeds the demo once, refuses a second process with ' + 'a clear message, and releases the lock on shutdown',
+      async () => {
+        const env = { ...database.env, CORDON_DEMO: 'true' };
+        const first = await startServer(env);
+        const banner = first.output.join('\n');
+        const accountId = /Created the demo account "Demo Security Co" \(([A-Z2-7]{26})\)/.exec(banner)?.[1];
+        expect(banner).toContain(
+          'the owner, 3 admins, 25 members,\n' +
+            'groups: Engineering, Finance, Security Operations, Contractors, 8 open sessions.',
+        );
+        // The next steps name this server and this account (banner.test.ts checks them whole).
+        expect(banner).toContain(`npx cordon login --email owner@demo.cordon.test --server ${first.url}\n`);
+        expect(banner).toContain(
+          `curl -s -H "Authorization: Bearer ACCESS_TOKEN" ${first.url}/v1/accounts/${accountId}/users\n`,
+        );
+        expect(first.output.at(-1)).toMatch(
+          /^Cordon is serving on \S+ \(pglite, ready in \d+ ms: database \d+ ms, migrations \d+ ms, demo \d+ ms, http \d+ ms\)$/,
+        );
+        const lockFile = path.join(database.env.CORDON_DATA_DIR!, 'cordon.lock');
+        const lockBefore = readFileSync(lockFile, 'utf8');
 
-      const second = await spawnCli(['serve', '--listen', '127.0.0.1:0'], env);
-      expect(second.code).toBe(5);
-      expect(second.stderr).toContain(`is in use by a Cordon server at ${first.url} (pid ${first.child.pid}`);
-      // An admin command goes through the server, once signed in (cli-login.test.ts does that).
-      const cli = await runCli(['users', 'list'], env);
-      expect(cli.code).toBe(2);
-      expect(cli.stderr).toContain(`a Cordon server at ${first.url} holds`);
+        const second = await spawnCli(['serve', '--listen', '127.0.0.1:0'], env);
+        expect(second.code).toBe(5);
+        expect(second.stderr).toContain(`is in use by a Cordon server at ${first.url} (pid ${first.child.pid}`);
+        // An admin command goes through the server, once signed in (cli-login.test.ts does that).
+        const cli = await runCli(['users', 'list'], env);
+        expect(cli.code).toBe(2);
+        expect(cli.stderr).toContain(`a Cordon server at ${first.url} holds`);
 
-      // The first server is untouched.
-      expect(readFileSync(lockFile, 'utf8')).toBe(lockBefore);
-      const ready = await fetch(`${first.url}/readyz`);
-      expect(await ready.json()).toEqual({ status: 'ok', database: 'pglite' });
-      expect(await stopServer(first.child)).toBe(0);
-      expect(existsSync(lockFile)).toBe(false);
+        // The first server is untouched.
+        expect(readFileSync(lockFile, 'utf8')).toBe(lockBefore);
+        const ready = await fetch(`${first.url}/readyz`);
+        expect(await ready.json()).toEqual({ status: 'ok', database: 'pglite' });
+        expect(await stopServer(first.child)).toBe(0);
+        expect(existsSync(lockFile)).toBe(false);
 
-      // A later start reuses the data: no second demo account.
-      const restarted = await startServer(env);
-      expect(restarted.output.join('\n')).not.toContain('Created the demo account');
-      await stopServer(restarted.child);
-      const list = JSON.parse((await runCli(['users', 'list', '--json'], env)).stdout);
-      expect(list.users).toHaveLength(29);
-    });
+        // A later start reuses the data: no second demo account.
+        const restarted = await startServer(env);
+        expect(restarted.output.join('\n')).not.toContain('Created the demo account');
+        await stopServer(restarted.child);
+        const list = JSON.parse((await runCli(['users', 'list', '--json'], env)).stdout);
+        expect(list.users).toHaveLength(29);
+      },
+    );
   });
 }

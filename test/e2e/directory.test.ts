@@ -355,78 +355,82 @@ describeBackends('directory administration', (backend) => {
     );
   });
 
-  it('lists users as administrators see them (role, externally managed), finds one by email, and imports a file all or nothing with progress events', async () => {
-    const listed = await call(admin, { url: `${base}/profiles?max_page_size=1` });
-    expect(listed.statusCode, listed.body).toBe(200);
-    const first = listed.json();
-    expect(first.users).toHaveLength(1);
-    expect(Object.keys(first.users[0]).sort()).toEqual([
-      'create_time',
-      'display_name',
-      'email',
-      'externally_managed',
-      'id',
-      'role',
-      'state',
-      'update_time',
-    ]);
-    expect(first.next_after).toBe(first.users[0].id);
-    const next = (await call(admin, { url: `${base}/profiles?after=${first.next_after}` })).json();
-    expect(next.users.every((u: { id: string }) => u.id > first.next_after)).toBe(true);
-    const byEmail = (
-      await call(owner, { url: `${base}/profiles?email=${encodeURIComponent(first.users[0].email.toUpperCase())}` })
-    ).json();
-    expect(byEmail).toEqual({ users: [first.users[0]] });
-    expect((await call(owner, { url: `${base}/profiles?email=nobody@test.example` })).json()).toEqual({ users: [] });
+  it(
+    'lists users as administrators see them (role, externally managed), finds ' +
+      'one by email, and imports a file all or nothing with progress events',
+    async () => {
+      const listed = await call(admin, { url: `${base}/profiles?max_page_size=1` });
+      expect(listed.statusCode, listed.body).toBe(200);
+      const first = listed.json();
+      expect(first.users).toHaveLength(1);
+      expect(Object.keys(first.users[0]).sort()).toEqual([
+        'create_time',
+        'display_name',
+        'email',
+        'externally_managed',
+        'id',
+        'role',
+        'state',
+        'update_time',
+      ]);
+      expect(first.next_after).toBe(first.users[0].id);
+      const next = (await call(admin, { url: `${base}/profiles?after=${first.next_after}` })).json();
+      expect(next.users.every((u: { id: string }) => u.id > first.next_after)).toBe(true);
+      const byEmail = (
+        await call(owner, { url: `${base}/profiles?email=${encodeURIComponent(first.users[0].email.toUpperCase())}` })
+      ).json();
+      expect(byEmail).toEqual({ users: [first.users[0]] });
+      expect((await call(owner, { url: `${base}/profiles?email=nobody@test.example` })).json()).toEqual({ users: [] });
 
-    const importing = (token: string, body: string, type = 'text/csv') =>
-      call(token, { method: 'POST', url: `${base}/users:import`, payload: body, headers: { 'content-type': type } });
-    const events = (body: string) =>
-      body
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line));
-    const done = await importing(
-      owner,
-      'email,display_name,role\nimp1@test.example,Imp One,admin\nimp2@test.example,Imp Two,\n',
-    );
-    expect([done.statusCode, done.headers['content-type']]).toEqual([200, 'application/x-ndjson']);
-    expect(events(done.body)).toEqual([
-      { type: 'progress', done: 0, total: 2 },
-      { type: 'progress', done: 2, total: 2 },
-      { type: 'done', imported: 2, seconds: expect.any(Number) },
-    ]);
-    const rejected = await importing(
-      owner,
-      '{"email":"imp1@test.example","display_name":"Again"}\n',
-      'application/x-ndjson',
-    );
-    expect(events(rejected.body)).toEqual([
-      { type: 'progress', done: 0, total: 1 },
-      {
-        type: 'error',
-        code: 'INVALID_ARGUMENT',
-        message: '1 problem(s) in 1 row(s); nothing was imported',
-        problems: [{ line: 1, problem: 'email: a user with this email already exists' }],
-      },
-    ]);
-    // An ADMIN imports MEMBERs only, as an ADMIN creates them.
-    const refused = await importing(admin, 'email,display_name,role\nimp3@test.example,Imp Three,owner\n');
-    expect(events(refused.body)).toEqual([
-      { type: 'error', code: 'PERMISSION_DENIED', message: 'only an OWNER may import an OWNER' },
-    ]);
-    expect((await call(owner, { url: `${base}/profiles?email=imp3@test.example` })).json()).toEqual({ users: [] });
-    // The Users API's app tokens never import, and nobody reaches the local operator's routes here.
-    expect(
-      (
-        await server.inject({
-          method: 'POST',
-          url: `${base}/users:import`,
-          payload: 'x',
-          headers: { 'content-type': 'text/csv' },
-        })
-      ).statusCode,
-    ).toBe(401);
-    expect((await call(owner, { url: '/v1/accounts' })).statusCode).toBe(401);
-  });
+      const importing = (token: string, body: string, type = 'text/csv') =>
+        call(token, { method: 'POST', url: `${base}/users:import`, payload: body, headers: { 'content-type': type } });
+      const events = (body: string) =>
+        body
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line));
+      const done = await importing(
+        owner,
+        'email,display_name,role\nimp1@test.example,Imp One,admin\nimp2@test.example,Imp Two,\n',
+      );
+      expect([done.statusCode, done.headers['content-type']]).toEqual([200, 'application/x-ndjson']);
+      expect(events(done.body)).toEqual([
+        { type: 'progress', done: 0, total: 2 },
+        { type: 'progress', done: 2, total: 2 },
+        { type: 'done', imported: 2, seconds: expect.any(Number) },
+      ]);
+      const rejected = await importing(
+        owner,
+        '{"email":"imp1@test.example","display_name":"Again"}\n',
+        'application/x-ndjson',
+      );
+      expect(events(rejected.body)).toEqual([
+        { type: 'progress', done: 0, total: 1 },
+        {
+          type: 'error',
+          code: 'INVALID_ARGUMENT',
+          message: '1 problem(s) in 1 row(s); nothing was imported',
+          problems: [{ line: 1, problem: 'email: a user with this email already exists' }],
+        },
+      ]);
+      // An ADMIN imports MEMBERs only, as an ADMIN creates them.
+      const refused = await importing(admin, 'email,display_name,role\nimp3@test.example,Imp Three,owner\n');
+      expect(events(refused.body)).toEqual([
+        { type: 'error', code: 'PERMISSION_DENIED', message: 'only an OWNER may import an OWNER' },
+      ]);
+      expect((await call(owner, { url: `${base}/profiles?email=imp3@test.example` })).json()).toEqual({ users: [] });
+      // The Users API's app tokens never import, and nobody reaches the local operator's routes here.
+      expect(
+        (
+          await server.inject({
+            method: 'POST',
+            url: `${base}/users:import`,
+            payload: 'x',
+            headers: { 'content-type': 'text/csv' },
+          })
+        ).statusCode,
+      ).toBe(401);
+      expect((await call(owner, { url: '/v1/accounts' })).statusCode).toBe(401);
+    },
+  );
 });

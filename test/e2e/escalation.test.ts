@@ -68,158 +68,182 @@ describeBackends('an app never holds more power than its maker', (backend) => {
     adminToken = await mintSessionToken(core, seed.admin);
   });
 
-  it("ADMIN → app → suspend OWNER is refused: the app's constraints carry its maker's ceiling, shown in apps get and audited", async () => {
-    // A second owner, so that the last-owner rule is not what stands in the way.
-    await user('owner-b', 'OWNER');
-    const ownerSession = await mintSessionToken(core, seed.owner);
-    const app = await appOf(adminToken, ['users:suspend', 'users:read']);
-    const refused = await api('POST', `/users/${seed.owner.id}:suspend`, app.token);
-    expect(refused.statusCode).toBe(403);
-    expect(refused.json()).toEqual(
-      rpc(7, 'app_constraint: the app was made by an ADMIN: it may not act on OWNER or ADMIN users', 'APP_CONSTRAINT', {
-        constraint: 'maker_ceiling',
-        role: 'OWNER',
-      }),
-    );
-    expect(await state(seed.owner.id)).toBe('ACTIVE');
-    // The OWNER's sessions did not end.
-    expect((await server.inject({ url: '/v1/auth/sessions/current', headers: as(ownerSession) })).statusCode).toBe(200);
-    const [entry] = await entriesOf('user.suspend', seed.owner.id);
-    expect(entry).toMatchObject({ actor_type: 'app', outcome: 'refused', details: { code: 'APP_CONSTRAINT' } });
+  it(
+    "ADMIN → app → suspend OWNER is refused: the app's constraints " +
+      "carry its maker's ceiling, shown in apps get and audited",
+    async () => {
+      // A second owner, so that the last-owner rule is not what stands in the way.
+      await user('owner-b', 'OWNER');
+      const ownerSession = await mintSessionToken(core, seed.owner);
+      const app = await appOf(adminToken, ['users:suspend', 'users:read']);
+      const refused = await api('POST', `/users/${seed.owner.id}:suspend`, app.token);
+      expect(refused.statusCode).toBe(403);
+      expect(refused.json()).toEqual(
+        rpc(
+          7,
+          'app_constraint: the app was made by an ADMIN: it may not act on OWNER or ADMIN users',
+          'APP_CONSTRAINT',
+          {
+            constraint: 'maker_ceiling',
+            role: 'OWNER',
+          },
+        ),
+      );
+      expect(await state(seed.owner.id)).toBe('ACTIVE');
+      // The OWNER's sessions did not end.
+      expect((await server.inject({ url: '/v1/auth/sessions/current', headers: as(ownerSession) })).statusCode).toBe(
+        200,
+      );
+      const [entry] = await entriesOf('user.suspend', seed.owner.id);
+      expect(entry).toMatchObject({ actor_type: 'app', outcome: 'refused', details: { code: 'APP_CONSTRAINT' } });
 
-    // Another ADMIN is out of reach too; a MEMBER is not.
-    const otherAdmin = await user('admin2', 'ADMIN');
-    expect((await api('POST', `/users/${otherAdmin.id}:suspend`, app.token)).statusCode).toBe(403);
-    expect(await state(otherAdmin.id)).toBe('ACTIVE');
-    const member = await user('member');
-    expect((await api('POST', `/users/${member.id}:suspend`, app.token)).statusCode).toBe(200);
-    expect(await state(member.id)).toBe('SUSPENDED');
+      // Another ADMIN is out of reach too; a MEMBER is not.
+      const otherAdmin = await user('admin2', 'ADMIN');
+      expect((await api('POST', `/users/${otherAdmin.id}:suspend`, app.token)).statusCode).toBe(403);
+      expect(await state(otherAdmin.id)).toBe('ACTIVE');
+      const member = await user('member');
+      expect((await api('POST', `/users/${member.id}:suspend`, app.token)).statusCode).toBe(200);
+      expect(await state(member.id)).toBe('SUSPENDED');
 
-    expect(app.body.constraints).toEqual({
-      allowed_group_ids: [],
-      protected_roles: [],
-      max_suspensions_per_hour: null,
-      maker: { user_id: seed.admin.id, role: 'ADMIN' },
-      maker_ceiling: {
-        powerless: false,
-        roles_out_of_reach: ['OWNER', 'ADMIN'],
-        permissions_withheld: ['containments:release'],
-      },
-    });
-    const shown = await api('GET', `/apps/${app.id}`, ownerToken);
-    expect(shown.json().constraints).toEqual(app.body.constraints);
-  });
-
-  it('only an OWNER grants containments:release; an ADMIN-made app holding it (made before the rule) is held to the lock', async () => {
-    const refused = await api('POST', '/apps', adminToken, {
-      name: 'release-bot',
-      permissions: ['users:reactivate', 'containments:release'],
-    });
-    expect(refused.statusCode).toBe(403);
-    expect(refused.json()).toEqual(rpc(7, 'only an OWNER may grant containments:release', 'PERMISSION_DENIED'));
-    expect(
-      (await core.database.db.selectFrom('oauth_apps').select('id').where('name', '=', 'release-bot').execute()).length,
-    ).toBe(0);
-
-    // An app an ADMIN made with the permission before the rule existed: the permission does not count.
-    await applyPlaybooks(core.response, testCtx, seed.accountId, [
-      { name: 'contain', priority: 10, match: { types: ['esc.*'] }, action: 'suspend', mode: 'auto' },
-    ]);
-    const legacy = await appOf(adminToken, ['users:reactivate']);
-    await core.database.db
-      .updateTable('oauth_apps')
-      .set({ permissions: ['users:reactivate', 'containments:release'] })
-      .where('id', '=', legacy.id)
-      .execute();
-    const legacyToken = await appAccessToken(
-      server,
-      legacy.body.client_id as string,
-      legacy.body.client_secret as string,
-    );
-    const victim = await user('victim');
-    const contained = await containByEngine(victim);
-    const res = await api('POST', `/users/${victim.id}:reactivate`, legacyToken);
-    expect(res.json()).toEqual(
-      rpc(
-        9,
-        'containment_locked: an open containment holds this user suspended; restore it through the containment, or use an app holding containments:release',
-        'CONTAINMENT_LOCKED',
-        {
-          user_id: victim.id,
-          containment_id: contained,
+      expect(app.body.constraints).toEqual({
+        allowed_group_ids: [],
+        protected_roles: [],
+        max_suspensions_per_hour: null,
+        maker: { user_id: seed.admin.id, role: 'ADMIN' },
+        maker_ceiling: {
+          powerless: false,
+          roles_out_of_reach: ['OWNER', 'ADMIN'],
+          permissions_withheld: ['containments:release'],
         },
-      ),
-    );
-    expect(await state(victim.id)).toBe('SUSPENDED');
-  });
-
-  it("ADMIN → app → release under the two-person rule is a request that waits for a person's approval, never a bypass", async () => {
-    await applyPlaybooks(core.response, testCtx, seed.accountId, [
-      { name: 'contain', priority: 10, match: { types: ['esc.*'] }, action: 'suspend', mode: 'auto' },
-    ]);
-    expect(
-      (await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 2, approver_group_id: null }))
-        .statusCode,
-    ).toBe(200);
-    try {
-      const releaser = await appOf(ownerToken, ['users:reactivate', 'containments:release']);
-      const victim = await user('victim');
-      const containmentId = await containByEngine(victim);
-
-      const first = await api('POST', `/users/${victim.id}:reactivate`, releaser.token);
-      expect(first.statusCode).toBe(400);
-      const pending = first.json();
-      expect(pending.details[0].reason).toBe('RELEASE_PENDING_APPROVAL');
-      const { plan_id: planId, action_digest: digest } = pending.details[0].metadata as Record<string, string>;
-      expect(pending.details[0].metadata).toEqual({
-        user_id: victim.id,
-        containment_id: containmentId,
-        approvals_required: '2',
-        plan_id: planId,
-        action_digest: digest,
       });
-      expect(await state(victim.id)).toBe('SUSPENDED');
-      // Asking again answers the same request.
+      const shown = await api('GET', `/apps/${app.id}`, ownerToken);
+      expect(shown.json().constraints).toEqual(app.body.constraints);
+    },
+  );
+
+  it(
+    'only an OWNER grants containments:release; an ADMIN-made ' +
+      'app holding it (made before the rule) is held to the lock',
+    async () => {
+      const refused = await api('POST', '/apps', adminToken, {
+        name: 'release-bot',
+        permissions: ['users:reactivate', 'containments:release'],
+      });
+      expect(refused.statusCode).toBe(403);
+      expect(refused.json()).toEqual(rpc(7, 'only an OWNER may grant containments:release', 'PERMISSION_DENIED'));
       expect(
-        (await api('POST', `/users/${victim.id}:reactivate`, releaser.token)).json().details[0].metadata.plan_id,
-      ).toBe(planId);
+        (await core.database.db.selectFrom('oauth_apps').select('id').where('name', '=', 'release-bot').execute())
+          .length,
+      ).toBe(0);
 
-      const plan = (await api('GET', `/plans/${planId}`, adminToken)).json();
-      expect(plan).toMatchObject({
-        action: 'restore',
-        status: 'pending_approval',
-        approvals_required: 1,
-        containment_id: containmentId,
-        requested_by: { type: 'app', made_by: seed.owner.id },
-      });
-      // The maker stands behind the app's request: they may not approve it.
-      const byMaker = await api('POST', `/plans/${planId}:approve`, ownerToken, {
-        reason: 'mine',
-        action_digest: digest,
-      });
-      expect(byMaker.statusCode).toBe(403);
-      expect(byMaker.json().details[0]).toMatchObject({ reason: 'NOT_AN_APPROVER', metadata: { reason: 'requester' } });
-      expect(await state(victim.id)).toBe('SUSPENDED');
-
-      const approved = await api('POST', `/plans/${planId}:approve`, adminToken, {
-        reason: 'confirmed',
-        action_digest: digest,
-      });
-      expect(approved.statusCode, approved.body).toBe(200);
-      expect(approved.json().plan.status).toBe('executed');
-      expect(await state(victim.id)).toBe('ACTIVE');
-      const record = (await api('GET', `/containments/${containmentId}`, adminToken)).json();
-      expect(record).toMatchObject({ status: 'closed', close_reason: 'restored' });
-      const refusals = await entriesOf('user.reactivate', victim.id);
-      expect(refusals.filter((e) => e.outcome === 'refused').map((e) => e.details)).toEqual([
-        { code: 'RELEASE_NEEDS_APPROVAL' },
-        { code: 'RELEASE_NEEDS_APPROVAL' },
+      // An app an ADMIN made with the permission before the rule existed: the permission does not count.
+      await applyPlaybooks(core.response, testCtx, seed.accountId, [
+        { name: 'contain', priority: 10, match: { types: ['esc.*'] }, action: 'suspend', mode: 'auto' },
       ]);
-      expect(await entriesOf('containment.restore_request', containmentId)).toHaveLength(1);
-    } finally {
-      await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 1, approver_group_id: null });
-    }
-  });
+      const legacy = await appOf(adminToken, ['users:reactivate']);
+      await core.database.db
+        .updateTable('oauth_apps')
+        .set({ permissions: ['users:reactivate', 'containments:release'] })
+        .where('id', '=', legacy.id)
+        .execute();
+      const legacyToken = await appAccessToken(
+        server,
+        legacy.body.client_id as string,
+        legacy.body.client_secret as string,
+      );
+      const victim = await user('victim');
+      const contained = await containByEngine(victim);
+      const res = await api('POST', `/users/${victim.id}:reactivate`, legacyToken);
+      expect(res.json()).toEqual(
+        rpc(
+          9,
+          'containment_locked: an open containment holds this user suspended; restore it through the containment, or ' +
+            'use an app holding containments:release',
+          'CONTAINMENT_LOCKED',
+          {
+            user_id: victim.id,
+            containment_id: contained,
+          },
+        ),
+      );
+      expect(await state(victim.id)).toBe('SUSPENDED');
+    },
+  );
+
+  it(
+    'ADMIN → app → release under the two-person rule is a ' +
+      "request that waits for a person's approval, never a bypass",
+    async () => {
+      await applyPlaybooks(core.response, testCtx, seed.accountId, [
+        { name: 'contain', priority: 10, match: { types: ['esc.*'] }, action: 'suspend', mode: 'auto' },
+      ]);
+      expect(
+        (await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 2, approver_group_id: null }))
+          .statusCode,
+      ).toBe(200);
+      try {
+        const releaser = await appOf(ownerToken, ['users:reactivate', 'containments:release']);
+        const victim = await user('victim');
+        const containmentId = await containByEngine(victim);
+
+        const first = await api('POST', `/users/${victim.id}:reactivate`, releaser.token);
+        expect(first.statusCode).toBe(400);
+        const pending = first.json();
+        expect(pending.details[0].reason).toBe('RELEASE_PENDING_APPROVAL');
+        const { plan_id: planId, action_digest: digest } = pending.details[0].metadata as Record<string, string>;
+        expect(pending.details[0].metadata).toEqual({
+          user_id: victim.id,
+          containment_id: containmentId,
+          approvals_required: '2',
+          plan_id: planId,
+          action_digest: digest,
+        });
+        expect(await state(victim.id)).toBe('SUSPENDED');
+        // Asking again answers the same request.
+        expect(
+          (await api('POST', `/users/${victim.id}:reactivate`, releaser.token)).json().details[0].metadata.plan_id,
+        ).toBe(planId);
+
+        const plan = (await api('GET', `/plans/${planId}`, adminToken)).json();
+        expect(plan).toMatchObject({
+          action: 'restore',
+          status: 'pending_approval',
+          approvals_required: 1,
+          containment_id: containmentId,
+          requested_by: { type: 'app', made_by: seed.owner.id },
+        });
+        // The maker stands behind the app's request: they may not approve it.
+        const byMaker = await api('POST', `/plans/${planId}:approve`, ownerToken, {
+          reason: 'mine',
+          action_digest: digest,
+        });
+        expect(byMaker.statusCode).toBe(403);
+        expect(byMaker.json().details[0]).toMatchObject({
+          reason: 'NOT_AN_APPROVER',
+          metadata: { reason: 'requester' },
+        });
+        expect(await state(victim.id)).toBe('SUSPENDED');
+
+        const approved = await api('POST', `/plans/${planId}:approve`, adminToken, {
+          reason: 'confirmed',
+          action_digest: digest,
+        });
+        expect(approved.statusCode, approved.body).toBe(200);
+        expect(approved.json().plan.status).toBe('executed');
+        expect(await state(victim.id)).toBe('ACTIVE');
+        const record = (await api('GET', `/containments/${containmentId}`, adminToken)).json();
+        expect(record).toMatchObject({ status: 'closed', close_reason: 'restored' });
+        const refusals = await entriesOf('user.reactivate', victim.id);
+        expect(refusals.filter((e) => e.outcome === 'refused').map((e) => e.details)).toEqual([
+          { code: 'RELEASE_NEEDS_APPROVAL' },
+          { code: 'RELEASE_NEEDS_APPROVAL' },
+        ]);
+        expect(await entriesOf('containment.restore_request', containmentId)).toHaveLength(1);
+      } finally {
+        await api('PUT', '/automation/restore-policy', ownerToken, { restore_approvals: 1, approver_group_id: null });
+      }
+    },
+  );
 
   it("an ADMIN may not disable or rotate an app an OWNER (or the operator) made; an ADMIN's own, yes", async () => {
     const ownersApp = await appOf(ownerToken, ['users:read']);
@@ -318,29 +342,32 @@ describeBackends('an app never holds more power than its maker', (backend) => {
     );
   });
 
-  it("an ADMIN's playbook never suspends an OWNER or ADMIN; only an OWNER sets the restore and protection policies", async () => {
-    const applied = await api('POST', '/playbooks:apply', adminToken, {
-      playbooks: [{ name: 'admins-own', priority: 50, match: { types: ['adm.*'] }, action: 'suspend', mode: 'auto' }],
-    });
-    expect(applied.statusCode, applied.body).toBe(200);
-    const targetAdmin = await user('target-admin', 'ADMIN');
-    const res = await signalAbout(targetAdmin, 'adm.takeover');
-    expect(res.json().plan.status).toBe('refused');
-    const verdict = res.json().plan.verdicts.find((v: { step: string }) => v.step === 'protected-principals');
-    expect(verdict.details.reasons).toEqual(['playbook_author:not_an_owner']);
-    expect(await state(targetAdmin.id)).toBe('ACTIVE');
-    const member = await user('member');
-    expect((await signalAbout(member, 'adm.takeover')).json().plan.status).toBe('executed');
+  it(
+    "an ADMIN's playbook never suspends an OWNER or ADMIN; " + 'only an OWNER sets the restore and protection policies',
+    async () => {
+      const applied = await api('POST', '/playbooks:apply', adminToken, {
+        playbooks: [{ name: 'admins-own', priority: 50, match: { types: ['adm.*'] }, action: 'suspend', mode: 'auto' }],
+      });
+      expect(applied.statusCode, applied.body).toBe(200);
+      const targetAdmin = await user('target-admin', 'ADMIN');
+      const res = await signalAbout(targetAdmin, 'adm.takeover');
+      expect(res.json().plan.status).toBe('refused');
+      const verdict = res.json().plan.verdicts.find((v: { step: string }) => v.step === 'protected-principals');
+      expect(verdict.details.reasons).toEqual(['playbook_author:not_an_owner']);
+      expect(await state(targetAdmin.id)).toBe('ACTIVE');
+      const member = await user('member');
+      expect((await signalAbout(member, 'adm.takeover')).json().plan.status).toBe('executed');
 
-    for (const [path, body] of [
-      ['/automation/restore-policy', { restore_approvals: 0, approver_group_id: null }],
-      ['/protection-policy', { roles: [] }],
-    ] as const) {
-      const refused = await api('PUT', path, adminToken, body);
-      expect(refused.statusCode).toBe(403);
-      expect(refused.json()).toEqual(rpc(7, 'this route is for OWNER users', 'PERMISSION_DENIED'));
-    }
-  });
+      for (const [path, body] of [
+        ['/automation/restore-policy', { restore_approvals: 0, approver_group_id: null }],
+        ['/protection-policy', { roles: [] }],
+      ] as const) {
+        const refused = await api('PUT', path, adminToken, body);
+        expect(refused.statusCode).toBe(403);
+        expect(refused.json()).toEqual(rpc(7, 'this route is for OWNER users', 'PERMISSION_DENIED'));
+      }
+    },
+  );
 
   it("an ADMIN can neither put a person in the approver group nor take over an approver's credentials", async () => {
     const group = await api('POST', '/groups', ownerToken, { name: `approvers-${++n}` });
@@ -373,7 +400,8 @@ describeBackends('an app never holds more power than its maker', (backend) => {
       expect(reset.json()).toEqual(
         rpc(
           7,
-          'only an OWNER may reset the credentials of a member of the approver group: its members approve plans and restores',
+          'only an OWNER may reset the credentials of a member of the approver group: its members approve plans and ' +
+            'restores',
           'PERMISSION_DENIED',
           { constraint: 'approver_group' },
         ),

@@ -68,7 +68,8 @@ describeBackends('metrics', (backend) => {
       expect(
         sample(
           text,
-          'cordon_http_requests_total{method="POST",route="/v1/accounts/:account/users/:user(^[^:]+)::suspend",status="200"}',
+          'cordon_http_requests_total{method="POST",' +
+            'route="/v1/accounts/:account/users/:user(^[^:]+)::suspend",status="200"}',
         ),
       ).toBe(1);
       expect(sample(text, 'cordon_http_unauthenticated_refusals_total{status="401"}')).toBe(1);

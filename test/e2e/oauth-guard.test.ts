@@ -139,7 +139,9 @@ describeBackends('resource guard and revocation', (backend) => {
       'nbf in the future': await mint({ nbf: now + 600 }),
       'wrong iss': await mint({ iss: 'https://evil.example' }),
       'wrong aud': await mint({ aud: 'https://api.elsewhere.example' }),
-      'tampered payload': `${h}.${b64({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), scope: 'users:list users:suspend' })}.${s}`,
+      'tampered payload':
+        `${h}.${b64({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), scope: 'users:list users:suspend' })}.` +
+        `${s}`,
       'unknown kid': await mint({}, { kid: 'not-a-key' }),
       'missing claims': await mint({ account_id: undefined }),
       // Signed with the real key, only the lifetime wrong: a forged 10-year token, one without iat, and
@@ -371,31 +373,38 @@ describeBackends('resource guard and revocation', (backend) => {
       }
     });
 
-    it('refuses a token without a proof for an app that requires DPoP, and replayed proofs at the token endpoint', async () => {
-      const none = await server.inject({
-        method: 'POST',
-        url: '/oauth/token',
-        headers: { authorization: basic('bound'), 'content-type': 'application/x-www-form-urlencoded' },
-        payload: 'grant_type=client_credentials',
-      });
-      expect([none.statusCode, none.json()]).toEqual([
-        400,
-        { error: 'invalid_dpop_proof', error_description: 'this app requires DPoP-bound tokens: send a DPoP proof' },
-      ]);
-      const once = await proof('POST', `${ISSUER}/oauth/token`);
-      const send = (path: string) =>
-        server.inject({
+    it(
+      'refuses a token without a proof for an app that ' + 'requires DPoP, and replayed proofs at the token endpoint',
+      async () => {
+        const none = await server.inject({
           method: 'POST',
-          url: path,
-          headers: { authorization: basic('lister'), 'content-type': 'application/x-www-form-urlencoded', dpop: once },
+          url: '/oauth/token',
+          headers: { authorization: basic('bound'), 'content-type': 'application/x-www-form-urlencoded' },
           payload: 'grant_type=client_credentials',
         });
-      expect((await send('/oauth/token')).json().token_type).toBe('DPoP');
-      expect((await send('/oauth/token')).json()).toEqual({
-        error: 'invalid_dpop_proof',
-        error_description: 'the proof was used before',
-      });
-      expect((await send('/v1/oauth/token')).json().error).toBe('invalid_dpop_proof');
-    });
+        expect([none.statusCode, none.json()]).toEqual([
+          400,
+          { error: 'invalid_dpop_proof', error_description: 'this app requires DPoP-bound tokens: send a DPoP proof' },
+        ]);
+        const once = await proof('POST', `${ISSUER}/oauth/token`);
+        const send = (path: string) =>
+          server.inject({
+            method: 'POST',
+            url: path,
+            headers: {
+              authorization: basic('lister'),
+              'content-type': 'application/x-www-form-urlencoded',
+              dpop: once,
+            },
+            payload: 'grant_type=client_credentials',
+          });
+        expect((await send('/oauth/token')).json().token_type).toBe('DPoP');
+        expect((await send('/oauth/token')).json()).toEqual({
+          error: 'invalid_dpop_proof',
+          error_description: 'the proof was used before',
+        });
+        expect((await send('/v1/oauth/token')).json().error).toBe('invalid_dpop_proof');
+      },
+    );
   });
 });

@@ -66,47 +66,51 @@ describeBackends('OAuth token endpoint', (backend) => {
       payload: new URLSearchParams(form).toString(),
     });
 
-  it('issues RFC 9068 tokens to an independent client (oauth4webapi) with client_secret_basic and client_secret_post', async () => {
-    const issuer = new URL(url);
-    const as = await oauth.processDiscoveryResponse(
-      issuer,
-      await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', [oauth.allowInsecureRequests]: true }),
-    );
-    expect(as).toMatchObject({
-      issuer: url,
-      token_endpoint: `${url}/oauth/token`,
-      grant_types_supported: ['client_credentials'],
-    });
-
-    for (const [name, auth] of [
-      ['soar', oauth.ClientSecretBasic(apps.soar!.secret)],
-      ['siem', oauth.ClientSecretPost(apps.siem!.secret)],
-    ] as const) {
-      const client = { client_id: apps[name]!.clientId };
-      const response = await oauth.clientCredentialsGrantRequest(as, client, auth, new URLSearchParams(), {
-        [oauth.allowInsecureRequests]: true,
-      });
-      expect(response.headers.get('cache-control')).toBe('no-store');
-      const result = await oauth.processClientCredentialsResponse(as, client, response);
-      expect(result).toMatchObject({ token_type: 'bearer', expires_in: 900 });
-
-      const header = decodeProtectedHeader(result.access_token);
-      expect(header).toMatchObject({ alg: 'ES256', typ: 'at+jwt', kid: expect.any(String) });
-      const { payload } = await jwtVerify(result.access_token, createRemoteJWKSet(new URL(as.jwks_uri!)), {
+  it(
+    'issues RFC 9068 tokens to an independent client ' +
+      '(oauth4webapi) with client_secret_basic and client_secret_post',
+    async () => {
+      const issuer = new URL(url);
+      const as = await oauth.processDiscoveryResponse(
+        issuer,
+        await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', [oauth.allowInsecureRequests]: true }),
+      );
+      expect(as).toMatchObject({
         issuer: url,
-        audience: url,
-        typ: 'at+jwt',
+        token_endpoint: `${url}/oauth/token`,
+        grant_types_supported: ['client_credentials'],
       });
-      expect(payload).toMatchObject({
-        sub: client.client_id,
-        client_id: client.client_id,
-        account_id: accountId,
-        jti: expect.any(String),
-      });
-      expect(payload.exp! - payload.iat!).toBe(900);
-      expect(payload.scope).toBe(name === 'soar' ? 'users:list users:read users:suspend' : 'audit:read');
-    }
-  });
+
+      for (const [name, auth] of [
+        ['soar', oauth.ClientSecretBasic(apps.soar!.secret)],
+        ['siem', oauth.ClientSecretPost(apps.siem!.secret)],
+      ] as const) {
+        const client = { client_id: apps[name]!.clientId };
+        const response = await oauth.clientCredentialsGrantRequest(as, client, auth, new URLSearchParams(), {
+          [oauth.allowInsecureRequests]: true,
+        });
+        expect(response.headers.get('cache-control')).toBe('no-store');
+        const result = await oauth.processClientCredentialsResponse(as, client, response);
+        expect(result).toMatchObject({ token_type: 'bearer', expires_in: 900 });
+
+        const header = decodeProtectedHeader(result.access_token);
+        expect(header).toMatchObject({ alg: 'ES256', typ: 'at+jwt', kid: expect.any(String) });
+        const { payload } = await jwtVerify(result.access_token, createRemoteJWKSet(new URL(as.jwks_uri!)), {
+          issuer: url,
+          audience: url,
+          typ: 'at+jwt',
+        });
+        expect(payload).toMatchObject({
+          sub: client.client_id,
+          client_id: client.client_id,
+          account_id: accountId,
+          jti: expect.any(String),
+        });
+        expect(payload.exp! - payload.iat!).toBe(900);
+        expect(payload.scope).toBe(name === 'soar' ? 'users:list users:read users:suspend' : 'audit:read');
+      }
+    },
+  );
 
   it('speaks the 1Password wire contract on both paths: Basic auth, scope=openid gives every permission', async () => {
     for (const path of ['/v1beta1/users/oauth2/token', '/v1/oauth/token']) {
@@ -133,10 +137,13 @@ describeBackends('OAuth token endpoint', (backend) => {
     expect(subset.json().scope).toBe('users:read');
   });
 
-  it('refuses with RFC 6749 bodies: escalation, bad or foreign secrets, wrong method, disabled app, bad requests', async () => {
-    const soar = basic(apps.soar!.clientId, apps.soar!.secret);
-    const cases: Array<[string, () => ReturnType<typeof post>, number, { error: string; error_description: string }]> =
-      [
+  it(
+    'refuses with RFC 6749 bodies: escalation, bad or ' + 'foreign secrets, wrong method, disabled app, bad requests',
+    async () => {
+      const soar = basic(apps.soar!.clientId, apps.soar!.secret);
+      const cases: Array<
+        [string, () => ReturnType<typeof post>, number, { error: string; error_description: string }]
+      > = [
         [
           'scope escalation',
           () =>
@@ -235,13 +242,14 @@ describeBackends('OAuth token endpoint', (backend) => {
           { error: 'invalid_request', error_description: 'send the parameters as application/x-www-form-urlencoded' },
         ],
       ];
-    for (const [name, send, status, body] of cases) {
-      const res = await send();
-      expect([name, res.statusCode, res.json()]).toEqual([name, status, body]);
-      expect(res.headers['cache-control']).toBe('no-store');
-      if (status === 401) expect(res.headers['www-authenticate']).toBe('Basic realm="cordon", charset="UTF-8"');
-    }
-  });
+      for (const [name, send, status, body] of cases) {
+        const res = await send();
+        expect([name, res.statusCode, res.json()]).toEqual([name, status, body]);
+        expect(res.headers['cache-control']).toBe('no-store');
+        if (status === 401) expect(res.headers['www-authenticate']).toBe('Basic realm="cordon", charset="UTF-8"');
+      }
+    },
+  );
 
   it('audits every issued token and every refusal of a known app, without secrets or tokens', async () => {
     const res = await post(
@@ -336,84 +344,88 @@ describeBackends('OAuth token endpoint', (backend) => {
     await app.close();
   });
 
-  it('authenticates private_key_jwt clients (RFC 7523) and refuses replayed, misaddressed or foreign-signed assertions', async () => {
-    const issuer = new URL(url);
-    const as = await oauth.processDiscoveryResponse(
-      issuer,
-      await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', [oauth.allowInsecureRequests]: true }),
-    );
-    expect(as.token_endpoint_auth_methods_supported).toContain('private_key_jwt');
-    const client = { client_id: pk.clientId };
-    const response = await oauth.clientCredentialsGrantRequest(
-      as,
-      client,
-      oauth.PrivateKeyJwt({ key: pk.key, kid: 'k1' }),
-      new URLSearchParams(),
-      { [oauth.allowInsecureRequests]: true },
-    );
-    const result = await oauth.processClientCredentialsResponse(as, client, response);
-    expect(result.scope).toBe('users:read');
+  it(
+    'authenticates private_key_jwt clients (RFC 7523) and ' +
+      'refuses replayed, misaddressed or foreign-signed assertions',
+    async () => {
+      const issuer = new URL(url);
+      const as = await oauth.processDiscoveryResponse(
+        issuer,
+        await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', [oauth.allowInsecureRequests]: true }),
+      );
+      expect(as.token_endpoint_auth_methods_supported).toContain('private_key_jwt');
+      const client = { client_id: pk.clientId };
+      const response = await oauth.clientCredentialsGrantRequest(
+        as,
+        client,
+        oauth.PrivateKeyJwt({ key: pk.key, kid: 'k1' }),
+        new URLSearchParams(),
+        { [oauth.allowInsecureRequests]: true },
+      );
+      const result = await oauth.processClientCredentialsResponse(as, client, response);
+      expect(result.scope).toBe('users:read');
 
-    const assertion = (claims: Record<string, unknown> = {}, key = pk.key) => {
-      const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({
-        iss: pk.clientId,
-        sub: pk.clientId,
-        aud: url,
-        jti: `a-${Math.random()}`,
-        iat: now,
-        exp: now + 60,
-        ...claims,
-      })
-        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
-        .sign(key);
-    };
-    const withAssertion = (jwt: string) =>
-      post('/oauth/token', {
+      const assertion = (claims: Record<string, unknown> = {}, key = pk.key) => {
+        const now = Math.floor(Date.now() / 1000);
+        return new SignJWT({
+          iss: pk.clientId,
+          sub: pk.clientId,
+          aud: url,
+          jti: `a-${Math.random()}`,
+          iat: now,
+          exp: now + 60,
+          ...claims,
+        })
+          .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+          .sign(key);
+      };
+      const withAssertion = (jwt: string) =>
+        post('/oauth/token', {
+          grant_type: 'client_credentials',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: jwt,
+        });
+      const once = await assertion();
+      expect((await withAssertion(once)).statusCode).toBe(200);
+      const refusals: Array<[string, string]> = [
+        ['replayed', once],
+        ['wrong aud', await assertion({ aud: 'https://elsewhere.example' })],
+        ['signed with another key', await assertion({}, pk.otherKey)],
+        [
+          'expired',
+          await assertion({ iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 300 }),
+        ],
+        ['lives too long', await assertion({ exp: Math.floor(Date.now() / 1000) + 3600 })],
+      ];
+      for (const [name, jwt] of refusals) {
+        const res = await withAssertion(jwt);
+        expect([name, res.statusCode, res.json()]).toEqual([
+          name,
+          401,
+          { error: 'invalid_client', error_description: 'client authentication failed' },
+        ]);
+      }
+      const secretInstead = await post('/oauth/token', {
         grant_type: 'client_credentials',
-        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-        client_assertion: jwt,
+        client_id: pk.clientId,
+        client_secret: 'guess',
       });
-    const once = await assertion();
-    expect((await withAssertion(once)).statusCode).toBe(200);
-    const refusals: Array<[string, string]> = [
-      ['replayed', once],
-      ['wrong aud', await assertion({ aud: 'https://elsewhere.example' })],
-      ['signed with another key', await assertion({}, pk.otherKey)],
-      [
-        'expired',
-        await assertion({ iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 300 }),
-      ],
-      ['lives too long', await assertion({ exp: Math.floor(Date.now() / 1000) + 3600 })],
-    ];
-    for (const [name, jwt] of refusals) {
-      const res = await withAssertion(jwt);
-      expect([name, res.statusCode, res.json()]).toEqual([
-        name,
-        401,
-        { error: 'invalid_client', error_description: 'client authentication failed' },
-      ]);
-    }
-    const secretInstead = await post('/oauth/token', {
-      grant_type: 'client_credentials',
-      client_id: pk.clientId,
-      client_secret: 'guess',
-    });
-    expect(secretInstead.statusCode).toBe(401);
+      expect(secretInstead.statusCode).toBe(401);
 
-    await core.audit.sequencer.drain();
-    const reasons = (await listAuditEntries(core.database.db, { accountId }))
-      .filter((e) => e.target_id === pk.id && e.outcome === 'refused')
-      .map((e) => (e.details as { reason: string }).reason);
-    expect(reasons).toEqual([
-      'assertion_replayed',
-      'bad_assertion',
-      'bad_assertion',
-      'bad_assertion',
-      'assertion_lifetime_too_long',
-      'wrong_method:client_secret_post',
-    ]);
-  });
+      await core.audit.sequencer.drain();
+      const reasons = (await listAuditEntries(core.database.db, { accountId }))
+        .filter((e) => e.target_id === pk.id && e.outcome === 'refused')
+        .map((e) => (e.details as { reason: string }).reason);
+      expect(reasons).toEqual([
+        'assertion_replayed',
+        'bad_assertion',
+        'bad_assertion',
+        'bad_assertion',
+        'assertion_lifetime_too_long',
+        'wrong_method:client_secret_post',
+      ]);
+    },
+  );
 
   it('issues DPoP-bound tokens to an independent client (oauth4webapi DPoP)', async () => {
     const issuer = new URL(url);

@@ -170,65 +170,69 @@ describeBackends('changing a generated password', (backend) => {
       expect(text).not.toContain(secret);
   });
 
-  it('changes the password: the session works, other sessions end, the old password stops, a reset requires a change again', async () => {
-    const other = await mint('admin');
-    const otherId = (
-      await core.database.db
-        .selectFrom('sessions')
-        .select('id')
-        .where('user_id', '=', people.admin!.id)
-        .executeTakeFirstOrThrow()
-    ).id;
-    const signedIn = (await signIn('admin', -1)).json();
-    const token = signedIn.session_token as string;
+  it(
+    'changes the password: the session works, other sessions ' +
+      'end, the old password stops, a reset requires a change again',
+    async () => {
+      const other = await mint('admin');
+      const otherId = (
+        await core.database.db
+          .selectFrom('sessions')
+          .select('id')
+          .where('user_id', '=', people.admin!.id)
+          .executeTakeFirstOrThrow()
+      ).id;
+      const signedIn = (await signIn('admin', -1)).json();
+      const token = signedIn.session_token as string;
 
-    const res = await changePassword(token, {
-      current_password: people.admin!.creds.password,
-      new_password: 'Admin chose this one',
-    });
-    expect([res.statusCode, res.json(), res.headers['cache-control']]).toEqual([
-      200,
-      { password_change_required: false, sessions_revoked: 1 },
-      'no-store',
-    ]);
+      const res = await changePassword(token, {
+        current_password: people.admin!.creds.password,
+        new_password: 'Admin chose this one',
+      });
+      expect([res.statusCode, res.json(), res.headers['cache-control']]).toEqual([
+        200,
+        { password_change_required: false, sessions_revoked: 1 },
+        'no-store',
+      ]);
 
-    const users = await server.inject({ url: `/v1/accounts/${accountId}/users`, headers: as(token) });
-    expect(users.statusCode).toBe(200);
-    const current = await server.inject({ url: '/v1/auth/sessions/current', headers: as(token) });
-    expect(current.json().password_change_required).toBe(false);
-    expect((await server.inject({ url: '/v1/auth/sessions/current', headers: as(other) })).statusCode).toBe(401);
+      const users = await server.inject({ url: `/v1/accounts/${accountId}/users`, headers: as(token) });
+      expect(users.statusCode).toBe(200);
+      const current = await server.inject({ url: '/v1/auth/sessions/current', headers: as(token) });
+      expect(current.json().password_change_required).toBe(false);
+      expect((await server.inject({ url: '/v1/auth/sessions/current', headers: as(other) })).statusCode).toBe(401);
 
-    const [entry] = (await entries('user.password.change')).filter((e) => e.outcome === 'changed');
-    expect(entry).toMatchObject({
-      actor_type: 'user',
-      actor_id: people.admin!.id,
-      target_type: 'user',
-      target_id: people.admin!.id,
-      authz: { method: 'session', session_id: signedIn.session_id },
-    });
-    expect(entry!.details).toEqual({ was_required: true, sessions_revoked: [otherId] });
+      const [entry] = (await entries('user.password.change')).filter((e) => e.outcome === 'changed');
+      expect(entry).toMatchObject({
+        actor_type: 'user',
+        actor_id: people.admin!.id,
+        target_type: 'user',
+        target_id: people.admin!.id,
+        authz: { method: 'session', session_id: signedIn.session_id },
+      });
+      expect(entry!.details).toEqual({ was_required: true, sessions_revoked: [otherId] });
 
-    expect((await signIn('admin', 0)).statusCode).toBe(401);
-    const again = await signIn('admin', 0, 'Admin chose this one');
-    expect([again.statusCode, again.json().password_change_required]).toEqual([201, false]);
+      expect((await signIn('admin', 0)).statusCode).toBe(401);
+      const again = await signIn('admin', 0, 'Admin chose this one');
+      expect([again.statusCode, again.json().password_change_required]).toEqual([201, false]);
 
-    // Changing a chosen password needs no reason, and is audited as not required.
-    const second = await changePassword(again.json().session_token, {
-      current_password: 'Admin chose this one',
-      new_password: 'And now another one',
-    });
-    expect(second.statusCode).toBe(200);
+      // Changing a chosen password needs no reason, and is audited as not required.
+      const second = await changePassword(again.json().session_token, {
+        current_password: 'Admin chose this one',
+        new_password: 'And now another one',
+      });
+      expect(second.statusCode).toBe(200);
 
-    await resetCredentials(core.directory, testCtx, accountId, people.admin!.id).then(
-      ({ credentials }) => (people.admin!.creds = credentials),
-    );
-    const afterReset = await signIn('admin', 1);
-    expect([afterReset.statusCode, afterReset.json().password_change_required]).toEqual([201, true]);
-    const text =
-      JSON.stringify(await listAuditEntries(core.database.db, { accountId, includeUnsequenced: true })) +
-      logLines.join('');
-    for (const secret of ['Admin chose this one', 'And now another one']) expect(text).not.toContain(secret);
-  });
+      await resetCredentials(core.directory, testCtx, accountId, people.admin!.id).then(
+        ({ credentials }) => (people.admin!.creds = credentials),
+      );
+      const afterReset = await signIn('admin', 1);
+      expect([afterReset.statusCode, afterReset.json().password_change_required]).toEqual([201, true]);
+      const text =
+        JSON.stringify(await listAuditEntries(core.database.db, { accountId, includeUnsequenced: true })) +
+        logLines.join('');
+      for (const secret of ['Admin chose this one', 'And now another one']) expect(text).not.toContain(secret);
+    },
+  );
 
   it('backs off wrong current passwords like sign-ins: a stolen session is no oracle', async () => {
     const token = await mint('guesser');

@@ -49,6 +49,7 @@ describeBackends('source secrets stay out of the logs', (backend) => {
     });
     const all = logs.lines.join('\n');
     expect(all).toContain(splunk.source.id); // the requests were logged…
-    for (const secret of [splunk.secret!, azure.secret!, signature.slice(3)]) expect(all).not.toContain(secret); // …without their secrets
+    // …without their secrets
+    for (const secret of [splunk.secret!, azure.secret!, signature.slice(3)]) expect(all).not.toContain(secret);
   });
 });

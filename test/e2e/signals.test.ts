@@ -203,21 +203,24 @@ describeBackends('signal intake', (backend) => {
     },
   );
 
-  it('canonical signals from an app: an unresolved subject is stored and answered as such, with no action', async () => {
-    const res = await post(`/v1/accounts/${seed.accountId}/signals`, fixture('canonical-minimal'), {
-      authorization: `Bearer ${appToken}`,
-    });
-    expect(res.statusCode, res.body).toBe(200);
-    const { signal, plan } = res.json();
-    expect(signal).toMatchObject({ external_id: 'hunt-7731', subject: {} });
-    expect(signal.source_id).toMatch(/^app:/);
-    expect(plan).toMatchObject({
-      status: 'no_action',
-      subject_user_id: null,
-      playbook: null,
-      verdicts: [{ step: 'resolve-subject', outcome: 'stop', reason: 'the signal names no user' }],
-    });
-  });
+  it(
+    'canonical signals from an app: an unresolved subject ' + 'is stored and answered as such, with no action',
+    async () => {
+      const res = await post(`/v1/accounts/${seed.accountId}/signals`, fixture('canonical-minimal'), {
+        authorization: `Bearer ${appToken}`,
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      const { signal, plan } = res.json();
+      expect(signal).toMatchObject({ external_id: 'hunt-7731', subject: {} });
+      expect(signal.source_id).toMatch(/^app:/);
+      expect(plan).toMatchObject({
+        status: 'no_action',
+        subject_user_id: null,
+        playbook: null,
+        verdicts: [{ step: 'resolve-subject', outcome: 'stop', reason: 'the signal names no user' }],
+      });
+    },
+  );
 
   it('a large payload is kept cut and marked, its canonical fields whole', async () => {
     const alert = JSON.parse(fixture('ecs-kibana-credential-access')) as Record<string, unknown>;
@@ -500,7 +503,8 @@ describeBackends('signal intake', (backend) => {
       expect(res.json()).toEqual(
         errorBody(
           3,
-          'invalid_playbook: playbook #2: /name must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"; /match/min_severity must be one of "info", "low", "medium", "high", "critical"',
+          'invalid_playbook: playbook #2: /name must match pattern "^[a-z0-9][a-z0-9-]{0,62}$"; /match/min_severity ' +
+            'must be one of "info", "low", "medium", "high", "critical"',
           'INVALID_PLAYBOOK',
         ),
       );
@@ -514,70 +518,74 @@ describeBackends('signal intake', (backend) => {
       expect([byApp.statusCode, byApp.json().details[0].reason]).toEqual([403, 'SESSION_REQUIRED']);
     });
 
-    it('the highest priority wins and is recorded; approval mode waits with the action digest; the kill switch holds auto plans', async () => {
-      const applied = await api('POST', '/playbooks:apply', {
-        playbooks: [
-          {
-            name: 'risky-approval',
-            priority: 300,
-            match: { types: ['idp.risky_sign_in'] },
-            action: 'suspend',
-            mode: 'approval',
-            approvals: 2,
-          },
-          { name: 'risky-auto', priority: 250, match: { types: ['idp.risky_*'] }, action: 'suspend', mode: 'auto' },
-        ],
-      });
-      expect(applied.statusCode, applied.body).toBe(200);
-      const pending = (await canonical('risk-1', 'm0@test.example')).json().plan;
-      expect(pending).toMatchObject({
-        status: 'pending_approval',
-        approvals_required: 2,
-        playbook: { name: 'risky-approval', version: 1 },
-        action_digest: expect.stringMatching(/^[0-9a-f]{64}$/),
-      });
-      expect(pending.verdicts.find((v: { step: string }) => v.step === 'match-playbook').details.candidates).toEqual([
-        'risky-approval',
-        'risky-auto',
-        'contain-high',
-        'watch-the-rest',
-      ]);
-      expect((await api('GET', `/plans/${pending.id}`)).json()).toEqual(pending);
+    it(
+      'the highest priority wins and is recorded; approval mode ' +
+        'waits with the action digest; the kill switch holds auto plans',
+      async () => {
+        const applied = await api('POST', '/playbooks:apply', {
+          playbooks: [
+            {
+              name: 'risky-approval',
+              priority: 300,
+              match: { types: ['idp.risky_sign_in'] },
+              action: 'suspend',
+              mode: 'approval',
+              approvals: 2,
+            },
+            { name: 'risky-auto', priority: 250, match: { types: ['idp.risky_*'] }, action: 'suspend', mode: 'auto' },
+          ],
+        });
+        expect(applied.statusCode, applied.body).toBe(200);
+        const pending = (await canonical('risk-1', 'm0@test.example')).json().plan;
+        expect(pending).toMatchObject({
+          status: 'pending_approval',
+          approvals_required: 2,
+          playbook: { name: 'risky-approval', version: 1 },
+          action_digest: expect.stringMatching(/^[0-9a-f]{64}$/),
+        });
+        expect(pending.verdicts.find((v: { step: string }) => v.step === 'match-playbook').details.candidates).toEqual([
+          'risky-approval',
+          'risky-auto',
+          'contain-high',
+          'watch-the-rest',
+        ]);
+        expect((await api('GET', `/plans/${pending.id}`)).json()).toEqual(pending);
 
-      // Lower the approval playbook under the auto one; pause: the auto plan waits too, and says why.
-      await api('POST', '/playbooks:apply', {
-        playbooks: [
-          {
-            name: 'risky-approval',
-            priority: 1,
-            match: { types: ['idp.risky_sign_in'] },
-            action: 'suspend',
-            mode: 'approval',
-            approvals: 2,
-          },
-        ],
-      });
-      expect((await api('POST', '/automation:pause', { reason: 'drill' })).json()).toMatchObject({
-        paused: true,
-        pause_reason: 'drill',
-      });
-      const held = (await canonical('risk-2', 'm1@test.example')).json().plan;
-      expect(held).toMatchObject({ status: 'pending_approval', playbook: { name: 'risky-auto' } });
-      expect(held.verdicts.find((v: { step: string }) => v.step === 'kill-switch')).toMatchObject({
-        outcome: 'hold',
-        details: { pause_reason: 'drill' },
-      });
-      expect((await api('POST', '/automation:resume', null)).json().paused).toBe(false);
-      const trail = await auditTrail(core, seed.accountId);
-      expect(
-        trail
-          .filter((e) => e.action.startsWith('automation.') && e.outcome === 'changed')
-          .map((e) => [e.action, e.actor_id]),
-      ).toEqual([
-        ['automation.pause', seed.admin.id],
-        ['automation.resume', seed.admin.id],
-      ]);
-    });
+        // Lower the approval playbook under the auto one; pause: the auto plan waits too, and says why.
+        await api('POST', '/playbooks:apply', {
+          playbooks: [
+            {
+              name: 'risky-approval',
+              priority: 1,
+              match: { types: ['idp.risky_sign_in'] },
+              action: 'suspend',
+              mode: 'approval',
+              approvals: 2,
+            },
+          ],
+        });
+        expect((await api('POST', '/automation:pause', { reason: 'drill' })).json()).toMatchObject({
+          paused: true,
+          pause_reason: 'drill',
+        });
+        const held = (await canonical('risk-2', 'm1@test.example')).json().plan;
+        expect(held).toMatchObject({ status: 'pending_approval', playbook: { name: 'risky-auto' } });
+        expect(held.verdicts.find((v: { step: string }) => v.step === 'kill-switch')).toMatchObject({
+          outcome: 'hold',
+          details: { pause_reason: 'drill' },
+        });
+        expect((await api('POST', '/automation:resume', null)).json().paused).toBe(false);
+        const trail = await auditTrail(core, seed.accountId);
+        expect(
+          trail
+            .filter((e) => e.action.startsWith('automation.') && e.outcome === 'changed')
+            .map((e) => [e.action, e.actor_id]),
+        ).toEqual([
+          ['automation.pause', seed.admin.id],
+          ['automation.resume', seed.admin.id],
+        ]);
+      },
+    );
 
     it('a protected principal gets a refused plan that records what it would have done', async () => {
       const policy = await api(

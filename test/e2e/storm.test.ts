@@ -111,99 +111,108 @@ describeBackends('alert storm and concurrent duplicates', (backend) => {
     adminToken = await mintSessionToken(core, owner!);
   }, 120_000);
 
-  it(`${SIGNALS} signals for ${USERS} users with a cap of ${CAP}: exactly ${CAP} suspensions, the rest pending, one trip, no protected principal touched`, async () => {
-    // Ten signals per user, interleaved, each with its own external id, every 100th sent twice.
-    const bodies = Array.from({ length: SIGNALS }, (_, i) => ({
-      external_id: `alert-${i}`,
-      type: 'storm.credential_stuffing',
-      severity: 'high',
-      confidence: 0.9,
-      subject: { email: `u${i % USERS}@storm.example` },
-    }));
-    for (let i = 0; i < SIGNALS; i += 100) bodies.splice(i + 1, 0, bodies[i]!);
-    const answers = await storm(url, token, bodies);
-    expect(answers).toHaveLength(bodies.length);
+  it(
+    `${SIGNALS} signals for ${USERS} users with a cap of ${CAP}: exactly ${CAP} ` +
+      `suspensions, the rest pending, one trip, no protected principal touched`,
+    async () => {
+      // Ten signals per user, interleaved, each with its own external id, every 100th sent twice.
+      const bodies = Array.from({ length: SIGNALS }, (_, i) => ({
+        external_id: `alert-${i}`,
+        type: 'storm.credential_stuffing',
+        severity: 'high',
+        confidence: 0.9,
+        subject: { email: `u${i % USERS}@storm.example` },
+      }));
+      for (let i = 0; i < SIGNALS; i += 100) bodies.splice(i + 1, 0, bodies[i]!);
+      const answers = await storm(url, token, bodies);
+      expect(answers).toHaveLength(bodies.length);
 
-    const db = core.database.db;
-    const plans = await db
-      .selectFrom('plans')
-      .select(['subject_user_id', 'status'])
-      .where('account_id', '=', accountId)
-      .execute();
-    const byStatus = (status: string) => plans.filter((p) => p.status === status);
-    const executed = byStatus('executed');
-    const pending = byStatus('pending_approval');
-    const unprotected = users.filter((u) => !protectedIds.has(u.id));
-    expect(executed).toHaveLength(CAP);
-    expect(pending).toHaveLength(unprotected.length - CAP);
-    // One open plan per subject: every unprotected user has exactly one, executed or pending.
-    expect(new Set([...executed, ...pending].map((p) => p.subject_user_id)).size).toBe(unprotected.length);
-    expect(byStatus('refused').every((p) => protectedIds.has(p.subject_user_id!))).toBe(true);
-    expect(new Set(byStatus('refused').map((p) => p.subject_user_id))).toEqual(protectedIds);
-    expect(answers.filter((a) => a.duplicate)).toHaveLength(SIGNALS / 100);
+      const db = core.database.db;
+      const plans = await db
+        .selectFrom('plans')
+        .select(['subject_user_id', 'status'])
+        .where('account_id', '=', accountId)
+        .execute();
+      const byStatus = (status: string) => plans.filter((p) => p.status === status);
+      const executed = byStatus('executed');
+      const pending = byStatus('pending_approval');
+      const unprotected = users.filter((u) => !protectedIds.has(u.id));
+      expect(executed).toHaveLength(CAP);
+      expect(pending).toHaveLength(unprotected.length - CAP);
+      // One open plan per subject: every unprotected user has exactly one, executed or pending.
+      expect(new Set([...executed, ...pending].map((p) => p.subject_user_id)).size).toBe(unprotected.length);
+      expect(byStatus('refused').every((p) => protectedIds.has(p.subject_user_id!))).toBe(true);
+      expect(new Set(byStatus('refused').map((p) => p.subject_user_id))).toEqual(protectedIds);
+      expect(answers.filter((a) => a.duplicate)).toHaveLength(SIGNALS / 100);
 
-    const suspended = await db
-      .selectFrom('users')
-      .select('id')
-      .where('account_id', '=', accountId)
-      .where('state', '=', 'SUSPENDED')
-      .execute();
-    expect(new Set(suspended.map((u) => u.id))).toEqual(new Set(executed.map((p) => p.subject_user_id)));
-    expect(suspended.some((u) => protectedIds.has(u.id))).toBe(false);
+      const suspended = await db
+        .selectFrom('users')
+        .select('id')
+        .where('account_id', '=', accountId)
+        .where('state', '=', 'SUSPENDED')
+        .execute();
+      expect(new Set(suspended.map((u) => u.id))).toEqual(new Set(executed.map((p) => p.subject_user_id)));
+      expect(suspended.some((u) => protectedIds.has(u.id))).toBe(false);
 
-    // The trip: audited once, holding the subject whose plan tripped it; then every further plan is held.
-    const trail = await auditTrail(core, accountId);
-    const trips = trail.filter((e) => e.action === 'automation.breaker_trip');
-    expect(trips).toHaveLength(1);
-    expect(trips[0]!.details).toMatchObject({ scope: 'account', max_actions: CAP, window_seconds: 600 });
-    const heldBack = new Set(pending.map((p) => p.subject_user_id));
-    const automation = await server.inject({
-      method: 'GET',
-      url: `/v1/accounts/${accountId}/automation`,
-      headers: { authorization: `Bearer ${adminToken}` },
-    });
-    const [breaker] = automation.json().tripped_breakers;
-    expect(new Set(breaker.held_user_ids)).toEqual(heldBack);
-    const [tripSubject] = (trips[0]!.details as { held: string[] }).held;
-    expect(heldBack.has(tripSubject!)).toBe(true);
-    expect(breaker.trip_plan_id).toBe((trips[0]!.details as { plan_id: string }).plan_id);
-    expect(trail.filter((e) => e.action === 'user.suspend' && e.outcome === 'changed')).toHaveLength(CAP);
+      // The trip: audited once, holding the subject whose plan tripped it; then every further plan is held.
+      const trail = await auditTrail(core, accountId);
+      const trips = trail.filter((e) => e.action === 'automation.breaker_trip');
+      expect(trips).toHaveLength(1);
+      expect(trips[0]!.details).toMatchObject({ scope: 'account', max_actions: CAP, window_seconds: 600 });
+      const heldBack = new Set(pending.map((p) => p.subject_user_id));
+      const automation = await server.inject({
+        method: 'GET',
+        url: `/v1/accounts/${accountId}/automation`,
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
+      const [breaker] = automation.json().tripped_breakers;
+      expect(new Set(breaker.held_user_ids)).toEqual(heldBack);
+      const [tripSubject] = (trips[0]!.details as { held: string[] }).held;
+      expect(heldBack.has(tripSubject!)).toBe(true);
+      expect(breaker.trip_plan_id).toBe((trips[0]!.details as { plan_id: string }).plan_id);
+      expect(trail.filter((e) => e.action === 'user.suspend' && e.outcome === 'changed')).toHaveLength(CAP);
 
-    // The reset lists every subject the breaker held back.
-    await resetBreakers(core.response, testCtx, accountId);
-    const reset = (await auditTrail(core, accountId)).filter((e) => e.action === 'automation.breaker_reset');
-    expect(reset).toHaveLength(1);
-    expect(new Set((reset[0]!.details as { held: string[] }).held)).toEqual(heldBack);
-  }, 300_000);
+      // The reset lists every subject the breaker held back.
+      await resetBreakers(core.response, testCtx, accountId);
+      const reset = (await auditTrail(core, accountId)).filter((e) => e.action === 'automation.breaker_reset');
+      expect(reset).toHaveLength(1);
+      expect(new Set((reset[0]!.details as { held: string[] }).held)).toEqual(heldBack);
+    },
+    300_000,
+  );
 
-  it('concurrent duplicates never produce a second action: the same external id, or the same subject and playbook', async () => {
-    await resetBreakers(core.response, testCtx, accountId).catch(() => {});
-    await setBreakerCap(core.response, testCtx, accountId, { max_actions: 1000, window_seconds: 600 });
-    await applyPlaybooks(core.response, testCtx, accountId, [
-      { name: 'dupes', priority: 500, match: { types: ['dupes'] }, action: 'suspend', mode: 'auto' },
-    ]);
-    const [a, b] = users.filter((u) => !protectedIds.has(u.id)).slice(-2);
-    const sameId = Array.from({ length: 20 }, () => ({
-      external_id: 'same-alert',
-      type: 'dupes',
-      subject: { user_id: a!.id },
-    }));
-    const sameSubject = Array.from({ length: 20 }, (_, i) => ({
-      external_id: `subject-alert-${i}`,
-      type: 'dupes',
-      subject: { user_id: b!.id },
-    }));
-    const answers = await storm(url, token, [...sameId, ...sameSubject]);
-    const ofA = answers.filter((x) => x.plan?.subject_user_id === a!.id);
-    expect(ofA.filter((x) => !x.duplicate)).toHaveLength(1);
-    expect(new Set(ofA.map((x) => x.plan!.id)).size).toBe(1);
-    const ofB = answers.filter((x) => x.plan?.subject_user_id === b!.id);
-    expect(ofB.filter((x) => x.plan!.status === 'executed')).toHaveLength(1);
-    expect(ofB.filter((x) => x.plan!.status === 'duplicate')).toHaveLength(19);
-    const trail = await auditTrail(core, accountId);
-    for (const id of [a!.id, b!.id])
-      expect(
-        trail.filter((e) => e.action === 'user.suspend' && e.target_id === id && e.outcome === 'changed'),
-      ).toHaveLength(1);
-  }, 120_000);
+  it(
+    'concurrent duplicates never produce a second action: ' + 'the same external id, or the same subject and playbook',
+    async () => {
+      await resetBreakers(core.response, testCtx, accountId).catch(() => {});
+      await setBreakerCap(core.response, testCtx, accountId, { max_actions: 1000, window_seconds: 600 });
+      await applyPlaybooks(core.response, testCtx, accountId, [
+        { name: 'dupes', priority: 500, match: { types: ['dupes'] }, action: 'suspend', mode: 'auto' },
+      ]);
+      const [a, b] = users.filter((u) => !protectedIds.has(u.id)).slice(-2);
+      const sameId = Array.from({ length: 20 }, () => ({
+        external_id: 'same-alert',
+        type: 'dupes',
+        subject: { user_id: a!.id },
+      }));
+      const sameSubject = Array.from({ length: 20 }, (_, i) => ({
+        external_id: `subject-alert-${i}`,
+        type: 'dupes',
+        subject: { user_id: b!.id },
+      }));
+      const answers = await storm(url, token, [...sameId, ...sameSubject]);
+      const ofA = answers.filter((x) => x.plan?.subject_user_id === a!.id);
+      expect(ofA.filter((x) => !x.duplicate)).toHaveLength(1);
+      expect(new Set(ofA.map((x) => x.plan!.id)).size).toBe(1);
+      const ofB = answers.filter((x) => x.plan?.subject_user_id === b!.id);
+      expect(ofB.filter((x) => x.plan!.status === 'executed')).toHaveLength(1);
+      expect(ofB.filter((x) => x.plan!.status === 'duplicate')).toHaveLength(19);
+      const trail = await auditTrail(core, accountId);
+      for (const id of [a!.id, b!.id])
+        expect(
+          trail.filter((e) => e.action === 'user.suspend' && e.target_id === id && e.outcome === 'changed'),
+        ).toHaveLength(1);
+    },
+    120_000,
+  );
 });

@@ -89,82 +89,91 @@ describeBackends('Users API (1Password-compatible)', (backend) => {
   const usersOf = async (accountId: string) => listUsers(core.database.db, { accountId, limit: 100_000 });
   const userNow = async (id: string) => (await usersOf(seed.accountId)).find((u) => u.id === id)!;
 
-  it("serves the Kibana connector's sequence at both versions: token (Basic, scope=openid), list, filter, get, suspend, reactivate", async () => {
-    const member = seed.members[0]!;
-    await insertSession(core.database.db, { account_id: seed.accountId, id: newId(), user_id: member.id, kind: 'web' });
-    for (const [prefix, tokenPath] of [
-      ['/v1beta1', '/v1beta1/users/oauth2/token'],
-      ['/v1', '/v1/oauth/token'],
-    ] as const) {
-      const ua = { 'user-agent': 'ElasticKibana' };
-      const tokenRes = await fetch(`${url}${tokenPath}`, {
-        method: 'POST',
-        headers: {
-          authorization: basic(apps.kibana!.clientId, apps.kibana!.secret),
-          'content-type': 'application/x-www-form-urlencoded',
-          ...ua,
-        },
-        body: 'grant_type=client_credentials&scope=openid',
+  it(
+    "serves the Kibana connector's sequence at both versions: token " +
+      '(Basic, scope=openid), list, filter, get, suspend, reactivate',
+    async () => {
+      const member = seed.members[0]!;
+      await insertSession(core.database.db, {
+        account_id: seed.accountId,
+        id: newId(),
+        user_id: member.id,
+        kind: 'web',
       });
-      expect(tokenRes.status).toBe(200);
-      const {
-        access_token: accessToken,
-        token_type: tokenType,
-        expires_in: expiresIn,
-      } = (await tokenRes.json()) as { access_token: string; token_type: string; expires_in: number };
-      expect([tokenType, expiresIn]).toEqual(['Bearer', 900]);
-      const h = { authorization: `Bearer ${accessToken}`, ...ua };
-      const base = `${url}${prefix}/accounts/${seed.accountId}/users`;
-      const everyone = await usersOf(seed.accountId);
+      for (const [prefix, tokenPath] of [
+        ['/v1beta1', '/v1beta1/users/oauth2/token'],
+        ['/v1', '/v1/oauth/token'],
+      ] as const) {
+        const ua = { 'user-agent': 'ElasticKibana' };
+        const tokenRes = await fetch(`${url}${tokenPath}`, {
+          method: 'POST',
+          headers: {
+            authorization: basic(apps.kibana!.clientId, apps.kibana!.secret),
+            'content-type': 'application/x-www-form-urlencoded',
+            ...ua,
+          },
+          body: 'grant_type=client_credentials&scope=openid',
+        });
+        expect(tokenRes.status).toBe(200);
+        const {
+          access_token: accessToken,
+          token_type: tokenType,
+          expires_in: expiresIn,
+        } = (await tokenRes.json()) as { access_token: string; token_type: string; expires_in: number };
+        expect([tokenType, expiresIn]).toEqual(['Bearer', 900]);
+        const h = { authorization: `Bearer ${accessToken}`, ...ua };
+        const base = `${url}${prefix}/accounts/${seed.accountId}/users`;
+        const everyone = await usersOf(seed.accountId);
 
-      // The connectivity test: one user, and a token for the next page.
-      const first = await fetch(`${base}?maxPageSize=1`, { headers: h });
-      expect(first.status).toBe(200);
-      expect(await first.json()).toEqual({ results: [apiUser(everyone[0]!)], next_page_token: expect.any(String) });
+        // The connectivity test: one user, and a token for the next page.
+        const first = await fetch(`${base}?maxPageSize=1`, { headers: h });
+        expect(first.status).toBe(200);
+        expect(await first.json()).toEqual({ results: [apiUser(everyone[0]!)], next_page_token: expect.any(String) });
 
-      const active = await fetch(`${base}?filter=user.isActive()&maxPageSize=100`, { headers: h });
-      expect(await active.json()).toEqual({ results: everyone.filter((u) => u.state === 'ACTIVE').map(apiUser) });
+        const active = await fetch(`${base}?filter=user.isActive()&maxPageSize=100`, { headers: h });
+        expect(await active.json()).toEqual({ results: everyone.filter((u) => u.state === 'ACTIVE').map(apiUser) });
 
-      const got = await fetch(`${base}/${member.id}`, { headers: h });
-      expect(await got.json()).toEqual(apiUser(await userNow(member.id)));
+        const got = await fetch(`${base}/${member.id}`, { headers: h });
+        expect(await got.json()).toEqual(apiUser(await userNow(member.id)));
 
-      // :suspend with no body, twice (idempotent), then :reactivate with a JSON content type and an empty body.
-      const suspended = await fetch(`${base}/${member.id}:suspend`, { method: 'POST', headers: h });
-      expect([suspended.status, await suspended.json()]).toEqual([200, { ...apiUser(member), state: 'SUSPENDED' }]);
-      const again = await fetch(`${base}/${member.id}:suspend`, { method: 'POST', headers: h });
-      expect([again.status, await again.json()]).toEqual([200, { ...apiUser(member), state: 'SUSPENDED' }]);
-      const reactivated = await fetch(`${base}/${member.id}:reactivate`, {
-        method: 'POST',
-        headers: { ...h, 'content-type': 'application/json' },
-        body: '',
-      });
-      expect([reactivated.status, await reactivated.json()]).toEqual([200, apiUser(member)]);
+        // :suspend with no body, twice (idempotent), then :reactivate with a JSON content type and an empty body.
+        const suspended = await fetch(`${base}/${member.id}:suspend`, { method: 'POST', headers: h });
+        expect([suspended.status, await suspended.json()]).toEqual([200, { ...apiUser(member), state: 'SUSPENDED' }]);
+        const again = await fetch(`${base}/${member.id}:suspend`, { method: 'POST', headers: h });
+        expect([again.status, await again.json()]).toEqual([200, { ...apiUser(member), state: 'SUSPENDED' }]);
+        const reactivated = await fetch(`${base}/${member.id}:reactivate`, {
+          method: 'POST',
+          headers: { ...h, 'content-type': 'application/json' },
+          body: '',
+        });
+        expect([reactivated.status, await reactivated.json()]).toEqual([200, apiUser(member)]);
 
-      // Every call is in the log: who (app, token jti, permissions), from where, and what came of it.
-      const trail = (await auditTrail(core, seed.accountId)).filter(
-        (e) => (e.authz as { jti?: string }).jti === decodeJwt(accessToken).jti,
-      );
-      const authz = {
-        method: 'bearer',
-        client_id: apps.kibana!.clientId,
-        jti: decodeJwt(accessToken).jti,
-        permissions: ['users:list', 'users:read', 'users:suspend', 'users:reactivate'],
-        address: '127.0.0.1',
-        user_agent: 'ElasticKibana',
-      };
-      expect(trail.map((e) => [e.action, e.outcome, e.target_id, e.actor_type, e.actor_id, e.authz])).toEqual([
-        ['user.list', 'read', seed.accountId, 'app', apps.kibana!.clientId, authz],
-        ['user.list', 'read', seed.accountId, 'app', apps.kibana!.clientId, authz],
-        ['user.read', 'read', member.id, 'app', apps.kibana!.clientId, authz],
-        ['user.suspend', 'changed', member.id, 'app', apps.kibana!.clientId, authz],
-        ['user.suspend', 'unchanged', member.id, 'app', apps.kibana!.clientId, authz],
-        ['user.reactivate', 'changed', member.id, 'app', apps.kibana!.clientId, authz],
-      ]);
-      expect(trail[0]!.details).toEqual({ filter: '', page_size: 1 });
-      if (prefix === '/v1beta1')
-        expect((trail[3]!.details as { sessions_revoked: string[] }).sessions_revoked).toHaveLength(1);
-    }
-  });
+        // Every call is in the log: who (app, token jti, permissions), from where, and what came of it.
+        const trail = (await auditTrail(core, seed.accountId)).filter(
+          (e) => (e.authz as { jti?: string }).jti === decodeJwt(accessToken).jti,
+        );
+        const authz = {
+          method: 'bearer',
+          client_id: apps.kibana!.clientId,
+          jti: decodeJwt(accessToken).jti,
+          permissions: ['users:list', 'users:read', 'users:suspend', 'users:reactivate'],
+          address: '127.0.0.1',
+          user_agent: 'ElasticKibana',
+        };
+        expect(trail.map((e) => [e.action, e.outcome, e.target_id, e.actor_type, e.actor_id, e.authz])).toEqual([
+          ['user.list', 'read', seed.accountId, 'app', apps.kibana!.clientId, authz],
+          ['user.list', 'read', seed.accountId, 'app', apps.kibana!.clientId, authz],
+          ['user.read', 'read', member.id, 'app', apps.kibana!.clientId, authz],
+          ['user.suspend', 'changed', member.id, 'app', apps.kibana!.clientId, authz],
+          ['user.suspend', 'unchanged', member.id, 'app', apps.kibana!.clientId, authz],
+          ['user.reactivate', 'changed', member.id, 'app', apps.kibana!.clientId, authz],
+        ]);
+        expect(trail[0]!.details).toEqual({ filter: '', page_size: 1 });
+        if (prefix === '/v1beta1')
+          expect((trail[3]!.details as { sessions_revoked: string[] }).sessions_revoked).toHaveLength(1);
+      }
+    },
+  );
 
   it('takes a Nango-style token request (no scope) and a reason for the audit entry', async () => {
     // Nango sends grant_type alone, as appAccessToken does.
@@ -368,7 +377,8 @@ describeBackends('Users API (1Password-compatible)', (backend) => {
       expect(res.headers['www-authenticate'], name).toBe(challenge);
       expect(await usersOf(seed.accountId), name).toEqual(before);
       const trail = await auditTrail(core, seed.accountId);
-      // A caller that did not authenticate leaves nothing in the account's log (its refusal is tallied in the system log).
+      // A caller that did not authenticate leaves nothing in the account's log (its refusal is tallied in the system
+      // log).
       if (status === 401) {
         expect(trail.length, name).toBe(logged);
         continue;
@@ -514,7 +524,8 @@ describeBackends('Users API (1Password-compatible)', (backend) => {
       let pages = 0;
       for (let pageToken: string | undefined; ;) {
         const res = await fetch(
-          `${url}/v1beta1/accounts/${account.id}/users?max_page_size=100${pageToken ? `&page_token=${encodeURIComponent(pageToken)}` : ''}`,
+          `${url}/v1beta1/accounts/${account.id}/users?max_page_size=100` +
+            `${pageToken ? `&page_token=${encodeURIComponent(pageToken)}` : ''}`,
           { headers: { authorization: `Bearer ${pagerToken}`, accept: 'application/json' } },
         );
         expect(res.status).toBe(200);
@@ -533,82 +544,89 @@ describeBackends('Users API (1Password-compatible)', (backend) => {
     });
   });
 
-  it('fuzzing paths, queries and bodies: no 5xx, no change from a refused call, every authenticated call audited', async () => {
-    const ids = [seed.members[0]!.id, seed.members[1]!.id, seed.owner.id, seed.eam.id, 'AAAAAAAAAAAAAAAAAAAAAAAAAA'];
-    const text = fc.oneof(
-      fc.string({ maxLength: 30 }),
-      fc.constantFrom(
-        'user.isActive()',
-        'user.isSuspended()',
-        '',
-        '0',
-        '-1',
-        '1001',
-        '25',
-        'WyJBIl0.x',
-        '%',
-        '\u0000',
-        '\ud800',
-        'a\u0000b',
-      ),
-    );
-    const query = fc.dictionary(
-      fc.constantFrom('filter', 'max_page_size', 'maxPageSize', 'page_token', 'pageToken', 'other'),
-      text,
-      { maxKeys: 4 },
-    );
-    const body = fc.oneof(
-      fc.constant(undefined),
-      fc.constant(''),
-      fc.json({ maxDepth: 2 }),
-      fc.record({ reason: fc.string() }, { requiredKeys: [] }),
-      fc.constantFrom('{"reason":"\\ud800"}', '{"reason":"a\\u0000b"}', '{"ticket":"\\u0000"}'),
-    );
-    const request = fc.record({
-      prefix: fc.constantFrom('/v1beta1', '/v1'),
-      user: fc.oneof(fc.constantFrom(...ids), fc.string({ minLength: 1, maxLength: 40 })),
-      verb: fc.constantFrom('list', 'get', 'suspend', 'reactivate'),
-      query,
-      body,
-      app: fc.constantFrom('kibana', 'reader', 'constrained', 'outsider', 'none'),
-      json: fc.boolean(),
-    });
-    await fc.assert(
-      fc.asyncProperty(request, async (r) => {
-        const base = `${r.prefix}/accounts/${seed.accountId}/users`;
-        const path =
-          r.verb === 'list' ? base : `${base}/${encodeURIComponent(r.user)}${r.verb === 'get' ? '' : `:${r.verb}`}`;
-        const qs = new URLSearchParams(r.query).toString();
-        const before = await usersOf(seed.accountId);
-        const logged = (await auditTrail(core, seed.accountId)).length;
-        const res = await call({
-          method: r.verb === 'list' || r.verb === 'get' ? 'GET' : 'POST',
-          url: qs ? `${path}?${qs}` : path,
-          headers: {
-            ...(r.app === 'none' ? {} : as(r.app)),
-            ...(r.json ? { 'content-type': 'application/json' } : {}),
-          },
-          ...(r.body === undefined || r.verb === 'list' || r.verb === 'get'
-            ? {}
-            : { payload: typeof r.body === 'string' ? r.body : JSON.stringify(r.body) }),
-        });
-        expect(res.statusCode, res.body).toBeLessThan(500);
-        const answer = res.json<{ code?: number; message?: string }>();
-        if (res.statusCode >= 400) {
-          expect(answer).toEqual({ code: expect.any(Number), message: expect.any(String), details: expect.any(Array) });
-          expect(await usersOf(seed.accountId)).toEqual(before);
-        }
-        // A path no route matched is not a Users API call, and a caller without a token has no say in the
-        // account's log; every other call leaves exactly one entry.
-        const entries = answer.message?.startsWith('no route') || r.app === 'none' ? 0 : 1;
-        expect((await auditTrail(core, seed.accountId)).length).toBe(logged + entries);
-        // Put back what a successful suspension changed (only the kibana app can, and only members).
-        for (const user of await usersOf(seed.accountId))
-          if (user.state === 'SUSPENDED') await reactivateUser(core.directory, testCtx, seed.accountId, user.id);
-      }),
-      { numRuns: 60 },
-    );
-  });
+  it(
+    'fuzzing paths, queries and bodies: no 5xx, no change ' + 'from a refused call, every authenticated call audited',
+    async () => {
+      const ids = [seed.members[0]!.id, seed.members[1]!.id, seed.owner.id, seed.eam.id, 'AAAAAAAAAAAAAAAAAAAAAAAAAA'];
+      const text = fc.oneof(
+        fc.string({ maxLength: 30 }),
+        fc.constantFrom(
+          'user.isActive()',
+          'user.isSuspended()',
+          '',
+          '0',
+          '-1',
+          '1001',
+          '25',
+          'WyJBIl0.x',
+          '%',
+          '\u0000',
+          '\ud800',
+          'a\u0000b',
+        ),
+      );
+      const query = fc.dictionary(
+        fc.constantFrom('filter', 'max_page_size', 'maxPageSize', 'page_token', 'pageToken', 'other'),
+        text,
+        { maxKeys: 4 },
+      );
+      const body = fc.oneof(
+        fc.constant(undefined),
+        fc.constant(''),
+        fc.json({ maxDepth: 2 }),
+        fc.record({ reason: fc.string() }, { requiredKeys: [] }),
+        fc.constantFrom('{"reason":"\\ud800"}', '{"reason":"a\\u0000b"}', '{"ticket":"\\u0000"}'),
+      );
+      const request = fc.record({
+        prefix: fc.constantFrom('/v1beta1', '/v1'),
+        user: fc.oneof(fc.constantFrom(...ids), fc.string({ minLength: 1, maxLength: 40 })),
+        verb: fc.constantFrom('list', 'get', 'suspend', 'reactivate'),
+        query,
+        body,
+        app: fc.constantFrom('kibana', 'reader', 'constrained', 'outsider', 'none'),
+        json: fc.boolean(),
+      });
+      await fc.assert(
+        fc.asyncProperty(request, async (r) => {
+          const base = `${r.prefix}/accounts/${seed.accountId}/users`;
+          const path =
+            r.verb === 'list' ? base : `${base}/${encodeURIComponent(r.user)}${r.verb === 'get' ? '' : `:${r.verb}`}`;
+          const qs = new URLSearchParams(r.query).toString();
+          const before = await usersOf(seed.accountId);
+          const logged = (await auditTrail(core, seed.accountId)).length;
+          const res = await call({
+            method: r.verb === 'list' || r.verb === 'get' ? 'GET' : 'POST',
+            url: qs ? `${path}?${qs}` : path,
+            headers: {
+              ...(r.app === 'none' ? {} : as(r.app)),
+              ...(r.json ? { 'content-type': 'application/json' } : {}),
+            },
+            ...(r.body === undefined || r.verb === 'list' || r.verb === 'get'
+              ? {}
+              : { payload: typeof r.body === 'string' ? r.body : JSON.stringify(r.body) }),
+          });
+          expect(res.statusCode, res.body).toBeLessThan(500);
+          const answer = res.json<{ code?: number; message?: string }>();
+          if (res.statusCode >= 400) {
+            expect(answer).toEqual({
+              code: expect.any(Number),
+              message: expect.any(String),
+              details: expect.any(Array),
+            });
+            expect(await usersOf(seed.accountId)).toEqual(before);
+          }
+          // A path no route matched is not a Users API call, and a caller without a token has no say in the
+          // account's log; every other call leaves exactly one entry.
+          const entries = answer.message?.startsWith('no route') || r.app === 'none' ? 0 : 1;
+          expect((await auditTrail(core, seed.accountId)).length).toBe(logged + entries);
+          // Put back what a successful suspension changed (only the kibana app can, and only members).
+          for (const user of await usersOf(seed.accountId))
+            if (user.state === 'SUSPENDED') await reactivateUser(core.directory, testCtx, seed.accountId, user.id);
+        }),
+        { numRuns: 60 },
+      );
+    },
+  );
 });
 
 describeBackends('Users API OpenAPI document', (backend) => {
@@ -640,7 +658,8 @@ describeBackends('Users API OpenAPI document', (backend) => {
         >
       >;
     }>();
-    // A "generated client": operations found by operationId, URLs built from the path templates, answers validated against the documented schemas.
+    // A "generated client": operations found by operationId, URLs built from the path templates, answers validated
+    // against the documented schemas.
     const operations = new Map(
       Object.entries(doc.paths).flatMap(([path, methods]) =>
         Object.entries(methods).map(([method, op]) => [op.operationId, { path, method, op }] as const),

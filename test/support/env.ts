@@ -15,7 +15,8 @@ export const BACKENDS: TestBackend[] = (process.env.CORDON_TEST_BACKENDS ?? 'pgl
 /** Server URL (no database) of the PostgreSQL the suite creates its databases on. */
 export const PG_SERVER_URL = process.env.CORDON_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 /** The migrated template database, one per checkout, so that suites of two checkouts can run at once. */
-export const PG_TEMPLATE = `cordon_test_template_${createHash('sha256').update(process.cwd()).digest('hex').slice(0, 8)}`;
+export const PG_TEMPLATE =
+  `cordon_test_template_` + `${createHash('sha256').update(process.cwd()).digest('hex').slice(0, 8)}`;
 
 declare module 'vitest' {
   export interface ProvidedContext {

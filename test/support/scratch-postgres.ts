@@ -67,7 +67,8 @@ export async function startScratchPostgres(bin: string): Promise<ScratchPostgres
   // fsync off: a stopped server's WAL stays in the OS page cache, which a PostgreSQL restart (unlike a
   // machine crash) keeps, so commits stay durable across `-m immediate`; and crash recovery takes 0.1 s
   // instead of seconds of fsyncs on a busy machine. What is tested is Cordon acknowledging only what committed.
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=60 -c shared_buffers=16MB -c fsync=off`;
+  const options =
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=60 -c shared_buffers=16MB ` + `-c fsync=off`;
   const start = () =>
     tool('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-o', options, '-W', 'start']).then(
       () => undefined,

@@ -128,7 +128,10 @@ export async function readAccessToken(
   };
 }
 
-/** An app caller, with the permissions its token carries within what its maker can still exercise (oauth/maker-ceiling.ts). */
+/**
+ * An app caller, with the permissions its token carries within what its maker can still exercise
+ * (oauth/maker-ceiling.ts).
+ */
 export function appPrincipal(
   request: FastifyRequest,
   claims: AccessTokenClaims,

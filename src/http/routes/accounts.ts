@@ -60,7 +60,8 @@ export function accountsRoutes(app: FastifyInstance, core: Core): void {
       preHandler: requireOperator,
       schema: {
         summary:
-          "Create an account and its first owner (the local operator only); the owner's generated password and TOTP seed are in this answer only",
+          "Create an account and its first owner (the local operator only); the owner's generated password and TOTP " +
+          'seed are in this answer only',
         tags,
         body: Type.Object(
           {

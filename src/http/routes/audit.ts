@@ -23,7 +23,10 @@ const AccountParams = Type.Object({ account: IdSchema });
 
 const b64 = (hash: Buffer) => hash.toString('base64');
 
-/** The size a proof is for: the one asked (a signed checkpoint's), or the latest checkpoint's (covering `index` if it can). */
+/**
+ * The size a proof is for: the one asked (a signed checkpoint's), or the latest checkpoint's (covering `index` if it
+ * can).
+ */
 async function proofSize(core: Core, logId: string, asked: number | undefined, index = 0): Promise<number> {
   const checkpoint =
     asked === undefined
@@ -192,7 +195,8 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
       preHandler: reader,
       schema: {
         summary:
-          'RFC 6962 consistency proof between two signed sizes (first = second: empty; first = 0: refused, nothing to prove)',
+          'RFC 6962 consistency proof between two signed sizes (first = second: empty; first = 0: refused, nothing ' +
+          'to prove)',
         tags: ['audit'],
         params: AccountParams,
         querystring: Type.Object(

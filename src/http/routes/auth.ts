@@ -110,12 +110,14 @@ export function authRoutes(app: FastifyInstance, core: Core): void {
       preHandler: anySession,
       schema: {
         summary:
-          "Change the signed-in user's password (required first when it was generated); revokes the user's other sessions",
+          "Change the signed-in user's password (required first when it was generated); revokes the user's other " +
+          'sessions',
         tags: ['auth'],
         body: Type.Object(
           {
             current_password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
-            // The policy (length, NUL, differing from the current one) is checked by the service, which says which rule failed.
+            // The policy (length, NUL, differing from the current one) is checked by the service, which says which rule
+            // failed.
             new_password: Type.String({ minLength: 1, maxLength: 4 * PASSWORD_MAX_LENGTH }),
           },
           { additionalProperties: false },

@@ -135,7 +135,8 @@ export function automationRoutes(app: FastifyInstance, core: Core): void {
       ...audited('automation.restore_policy'),
       schema: {
         summary:
-          'How many people a restore needs (0: restore-after runs unattended; 2: the two-person rule), and the approver group (OWNERs only)',
+          'How many people a restore needs (0: restore-after runs unattended; 2: the two-person rule), and the ' +
+          'approver group (OWNERs only)',
         tags,
         params: AccountParams,
         body: Type.Object(

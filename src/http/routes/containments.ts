@@ -105,7 +105,8 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
               ? 'Approve a pending plan: the last approval needed executes it'
               : 'Deny a pending plan',
           description:
-            'Only people decide: OWNERs, ADMINs or members of the approver group, never the subject or whoever asked. `action_digest` must be the one the plan shows.',
+            'Only people decide: OWNERs, ADMINs or members of the approver group, never the subject or whoever ' +
+            'asked. `action_digest` must be the one the plan shows.',
           tags,
           params: PlanParams,
           body: Type.Object(
@@ -185,7 +186,8 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
       schema: {
         summary: 'Restore a contained user through the record, under the restore policy; verified',
         description:
-          'The caller counts as the first approval. `false_positive` also marks the signal and frees the breaker slot. A restore that does not verify rolls back (409 RESTORE_UNVERIFIED).',
+          'The caller counts as the first approval. `false_positive` also marks the signal and frees the breaker ' +
+          'slot. A restore that does not verify rolls back (409 RESTORE_UNVERIFIED).',
         tags,
         params: ContainmentParams,
         body: Type.Union([

@@ -150,7 +150,8 @@ export function directoryRoutes(app: FastifyInstance, core: Core): void {
       ...audited('user.list'),
       schema: {
         summary:
-          'Users as administrators see them (role, externally managed), in id order, a page at a time; or the one with an email',
+          'Users as administrators see them (role, externally managed), in id order, a page at a time; or the one ' +
+          'with an email',
         tags,
         params: AccountParams,
         querystring: ProfilesQuery,

@@ -22,7 +22,8 @@ export function eventsRoutes(app: FastifyInstance, core: Core): void {
         preHandler: requirePermissionOrAdmin(core, 'audit:read'),
         schema: {
           summary:
-            'Audit events for SIEMs (1Password Events API shape): a reset cursor {limit, start_time, end_time} or {cursor}',
+            'Audit events for SIEMs (1Password Events API shape): a reset cursor {limit, start_time, end_time} or ' +
+            '{cursor}',
           tags: ['audit'],
           querystring: Type.Object(
             { format: Type.Optional(Type.Union([Type.Literal('1password'), Type.Literal('ocsf')])) },

@@ -21,9 +21,11 @@ export function explainRoutes(app: FastifyInstance, core: Core): void {
       preValidation: requirePermissionOrAdmin(core, 'audit:read'),
       schema: {
         summary:
-          'The chain behind an action: signal, playbook, verdicts, approvals, executing principal, outcome, audit entry and its inclusion proof',
+          'The chain behind an action: signal, playbook, verdicts, approvals, executing principal, outcome, audit ' +
+          'entry and its inclusion proof',
         description:
-          '`id` is a plan id, a containment id or an audit index. `proof` is null until a signed checkpoint covers the entry.',
+          '`id` is a plan id, a containment id or an audit index. `proof` is null until a signed checkpoint covers ' +
+          'the entry.',
         tags: ['containment'],
         params: Type.Object({ account: IdSchema, id: Type.String({ pattern: '^([A-Z2-7]{26}|[0-9]{1,15})$' }) }),
         response: { 200: ExplanationSchema, ...Errors },

@@ -88,9 +88,12 @@ function importRoute(app: FastifyInstance, core: Core): void {
       ...auditRefusals(core)('user.import'),
       schema: {
         summary:
-          'Import users from JSON Lines or CSV (email, display_name, role, groups, externally_managed), all or nothing, with progress events',
+          'Import users from JSON Lines or CSV (email, display_name, role, groups, externally_managed), all or ' +
+          'nothing, with progress events',
         description:
-          'The body is the file (`application/x-ndjson` or `text/csv`, or `?format=`). The answer is JSON Lines of events: `progress` {done, total}, then `done` {imported, seconds} or `error` {code, message, problems}; on `error` nothing was imported.',
+          'The body is the file (`application/x-ndjson` or `text/csv`, or `?format=`). The answer is JSON Lines of ' +
+          'events: `progress` {done, total}, then `done` {imported, seconds} or `error` {code, message, ' +
+          'problems}; on `error` nothing was imported.',
         tags: ['directory'],
         consumes: Object.keys(FORMAT_OF_TYPE),
         produces: ['application/x-ndjson'],

@@ -128,7 +128,9 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
         schema: {
           summary: "Submit a signal to a registered source, in the source's format and with its authentication",
           description:
-            'oauth sources: `Authorization: Bearer`; hmac sources: `X-Cordon-Timestamp` (Unix seconds) and `X-Cordon-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`, within 5 minutes, each signature once; url_token sources (Splunk): `?token=`.',
+            'oauth sources: `Authorization: Bearer`; hmac sources: `X-Cordon-Timestamp` (Unix seconds) and ' +
+            '`X-Cordon-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`, within 5 minutes, each ' +
+            'signature once; url_token sources (Splunk): `?token=`.',
           tags,
           params: SourceParams,
           querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 200 })) }),

@@ -237,7 +237,8 @@ export function usersApiRoutes(app: FastifyInstance, core: Core): void {
             operationId: opId(operation),
             summary,
             description:
-              'Takes no body. Cordon also accepts an optional JSON body `{reason, ticket, signal_id}`, recorded as the cause in the audit entry.',
+              'Takes no body. Cordon also accepts an optional JSON body `{reason, ticket, signal_id}`, recorded as ' +
+              'the cause in the audit entry.',
             tags,
             params: UserParams,
             body: CauseBody,

@@ -15,7 +15,10 @@ export const SignedInSessionSchema = Type.Object({
   create_time: Type.String(),
   expire_time: Type.String(),
   user: Type.Object({ id: Type.String(), email: Type.String(), display_name: Type.String(), role: Type.String() }),
-  /** True while the user's password is a generated one: every route but this one's siblings answers PASSWORD_CHANGE_REQUIRED. */
+  /**
+   * True while the user's password is a generated one: every route but this one's siblings answers
+   * PASSWORD_CHANGE_REQUIRED.
+   */
   password_change_required: Type.Boolean(),
 });
 

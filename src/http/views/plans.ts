@@ -27,7 +27,8 @@ export const PlanSchema = Type.Object(
     mode: Nullable(Type.String()),
     status: Type.String({
       description:
-        'executed, pending_approval, refused, duplicate, no_action, notified, failed, denied, expired or void; a dry run says would_execute',
+        'executed, pending_approval, refused, duplicate, no_action, notified, failed, denied, expired or void; a dry ' +
+        'run says would_execute',
     }),
     approvals_required: Type.Integer(),
     action_digest: Nullable(

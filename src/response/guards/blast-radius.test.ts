@@ -81,45 +81,46 @@ describeBackends('blast-radius cap lowered under executions of a higher one', (b
     (
       await sql<{ all: number; above: number }>`
       SELECT count(*)::int AS all, count(*) FILTER (WHERE slot > 6)::int AS above FROM breaker_slots
-      WHERE account_id = ${accountId} AND scope = 'account' AND used_at > now() - make_interval(secs => ${WINDOW})`.execute(
-        core.database.db,
-      )
+      WHERE account_id = ${accountId} AND scope = 'account'
+        AND used_at > now() - make_interval(secs => ${WINDOW})`.execute(core.database.db)
     ).rows[0]!;
 
-  it('counts every execution in the window, whatever its slot: nothing more executes until the window frees enough', async () => {
-    await setBreakerCap(core.response, testCtx, accountId, { max_actions: 1000, window_seconds: WINDOW });
-    expect(count(await storm(users.slice(0, 10)), 'executed')).toBe(10);
-    const before = await inWindow();
-    expect(before.all).toBe(10);
-    expect(before.above).toBeGreaterThan(0); // executions of the higher cap sit above the new one's slots
+  it(
+    'counts every execution in the window, whatever its ' + 'slot: nothing more executes until the window frees enough',
+    async () => {
+      await setBreakerCap(core.response, testCtx, accountId, { max_actions: 1000, window_seconds: WINDOW });
+      expect(count(await storm(users.slice(0, 10)), 'executed')).toBe(10);
+      const before = await inWindow();
+      expect(before.all).toBe(10);
+      expect(before.above).toBeGreaterThan(0); // executions of the higher cap sit above the new one's slots
 
-    await setBreakerCap(core.response, testCtx, accountId, { max_actions: 6, window_seconds: WINDOW });
-    // A dry run counts the same way.
-    const dryRun = await planSignal(core.response, accountId, 'siem', signal(users[40]!));
-    expect(dryRun.draft.status).toBe('pending_approval');
-    const held = await storm(users.slice(10, 25));
-    expect([count(held, 'executed'), count(held, 'pending_approval')]).toEqual([0, 15]);
-    expect((await inWindow()).all).toBe(10);
+      await setBreakerCap(core.response, testCtx, accountId, { max_actions: 6, window_seconds: WINDOW });
+      // A dry run counts the same way.
+      const dryRun = await planSignal(core.response, accountId, 'siem', signal(users[40]!));
+      expect(dryRun.draft.status).toBe('pending_approval');
+      const held = await storm(users.slice(10, 25));
+      expect([count(held, 'executed'), count(held, 'pending_approval')]).toEqual([0, 15]);
+      expect((await inWindow()).all).toBe(10);
 
-    // The window frees seven of the ten: three remain, so three more may execute, and no more, however
-    // many signals race for them.
-    await sql`
+      // The window frees seven of the ten: three remain, so three more may execute, and no more, however
+      // many signals race for them.
+      await sql`
       UPDATE breaker_slots SET used_at = now() - make_interval(secs => ${WINDOW + 1})
       WHERE account_id = ${accountId} AND scope = 'account'
-        AND slot IN (SELECT slot FROM breaker_slots WHERE account_id = ${accountId} AND scope = 'account' AND used_at IS NOT NULL ORDER BY slot LIMIT 7)`.execute(
-      core.database.db,
-    );
-    expect((await inWindow()).all).toBe(3);
-    await resetBreakers(core.response, testCtx, accountId);
-    const freed = await storm(users.slice(25, 40));
-    expect([count(freed, 'executed'), count(freed, 'pending_approval')]).toEqual([3, 12]);
-    expect((await inWindow()).all).toBe(6);
+        AND slot IN (SELECT slot FROM breaker_slots WHERE account_id = ${accountId} AND scope = 'account'
+          AND used_at IS NOT NULL ORDER BY slot LIMIT 7)`.execute(core.database.db);
+      expect((await inWindow()).all).toBe(3);
+      await resetBreakers(core.response, testCtx, accountId);
+      const freed = await storm(users.slice(25, 40));
+      expect([count(freed, 'executed'), count(freed, 'pending_approval')]).toEqual([3, 12]);
+      expect((await inWindow()).all).toBe(6);
 
-    const trail = await auditTrail(core, accountId);
-    expect(trail.filter((e) => e.action === 'user.suspend' && e.outcome === 'changed')).toHaveLength(13);
-    expect(trail.filter((e) => e.action === 'automation.breaker_trip').map((e) => e.details)).toEqual([
-      expect.objectContaining({ scope: 'account', max_actions: 6, window_seconds: WINDOW }),
-      expect.objectContaining({ scope: 'account', max_actions: 6, window_seconds: WINDOW }),
-    ]);
-  });
+      const trail = await auditTrail(core, accountId);
+      expect(trail.filter((e) => e.action === 'user.suspend' && e.outcome === 'changed')).toHaveLength(13);
+      expect(trail.filter((e) => e.action === 'automation.breaker_trip').map((e) => e.details)).toEqual([
+        expect.objectContaining({ scope: 'account', max_actions: 6, window_seconds: WINDOW }),
+        expect.objectContaining({ scope: 'account', max_actions: 6, window_seconds: WINDOW }),
+      ]);
+    },
+  );
 });

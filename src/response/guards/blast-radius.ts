@@ -10,8 +10,8 @@ import type { GuardStep, PlanDraft, Verdict } from '../plan.js';
  * Each cap is a semaphore of slots (store/automation.ts): an executing plan claims one slot per cap,
  * skipping slots other executions hold, in the same statement as the suspension (executor.ts), so
  * concurrent executions neither queue on one lock nor both take the last slot. A cap lowered under
- * executions of a higher one counts those too, in whichever slot they sit (claimSlot). The account's automation row was locked `share` when
- * the plan's context was read: executions run side by side, while a pause or a breaker reset (which
+ * executions of a higher one counts those too, in whichever slot they sit (claimSlot). The account's automation row was
+ * locked `share` when the plan's context was read: executions run side by side, while a pause or a breaker reset (which
  * lock it for update) waits for those in flight, and every later plan sees it.
  */
 export const blastRadius: GuardStep = {
@@ -87,7 +87,8 @@ export async function reachedCap(draft: PlanDraft, db: Executor, cap: Cap): Prom
   return hold(
     draft,
     [tripId],
-    `the ${cap.scope} cap of ${cap.max} suspensions in ${cap.windowSeconds}s is reached: the breaker trips, the plan needs approval`,
+    `the ${cap.scope} cap of ${cap.max} suspensions in ${cap.windowSeconds}s is reached: the breaker trips, the plan ` +
+      `needs approval`,
     trip,
   );
 }

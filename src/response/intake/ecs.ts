@@ -18,7 +18,8 @@
  * | type          | kibana.alert.rule.rule_id (the stable id across spaces and imports) ‖ kibana.alert.rule.uuid |
  * | title         | kibana.alert.rule.name ‖ kibana.alert.reason ‖ type                                          |
  * | severity      | kibana.alert.severity ‖ kibana.alert.rule.severity (low/medium/high/critical); otherwise from |
- * |               | the risk score: < 22 low, < 48 medium, < 74 high, else critical (Elastic's defaults are 21/47/73/99); neither → medium |
+ * |               | the risk score: < 22 low, < 48 medium, < 74 high, else critical (Elastic's defaults are     |
+ * |               | 21/47/73/99); neither → medium                                                              |
  * | confidence    | (kibana.alert.risk_score ‖ kibana.alert.rule.risk_score) / 100 ‖ 0.5                         |
  * | subject       | user.id → user_id, user.email → email, user.name → upn if name@domain else username          |
  * | observed_time | kibana.alert.original_time (the source event's time) ‖ @timestamp (the alert's) ‖ now       |

@@ -229,13 +229,15 @@ describe('INVALID_SIGNAL: the client learns which field is wrong', () => {
     expectInvalid(
       'canonical',
       variant(base, (p) => (p.severty = 'high')),
-      'invalid_signal: severty is not a known field (known: external_id, type, title, severity, confidence, subject, observed_time, tags)',
+      'invalid_signal: severty is not a known field (known: external_id, type, title, severity, confidence, subject, ' +
+        'observed_time, tags)',
       { field: 'severty' },
     );
     expectInvalid(
       'canonical',
       variant(base, (p) => (p[SECRET] = 1)),
-      'invalid_signal: (unnamed field) is not a known field (known: external_id, type, title, severity, confidence, subject, observed_time, tags)',
+      'invalid_signal: (unnamed field) is not a known field (known: external_id, type, title, severity, confidence, ' +
+        'subject, observed_time, tags)',
       { field: '(unnamed field)' },
     );
     expectInvalid(

@@ -232,7 +232,8 @@ describe('intake mappers: hostile structure', () => {
     );
     expect(mapSignal('splunk', splunk, NOW)).toMatchObject({ subject: {}, severity: 'medium' });
     const ecs = JSON.parse(
-      '{"kibana.alert.uuid":"a","kibana.alert.rule.rule_id":"r","user":{"__proto__":{"name":"mallory"}},"constructor":{"name":"x"}}',
+      '{"kibana.alert.uuid":"a","kibana.alert.rule.rule_id":"r",' +
+        '"user":{"__proto__":{"name":"mallory"}},"constructor":{"name":"x"}}',
     );
     expect(mapSignal('ecs', ecs, NOW).subject).toEqual({});
     const azure = samples.find((s) => s.name === 'azure-common-log-alert.json')!.payload;

@@ -176,7 +176,8 @@ describe('ECS / Kibana alert', () => {
       external_id: 'c0d6a8a3e27f4b7d9b8a6f5e4d3c2b1a0f9e8d7c6b5a49382716f5e4d3c2b1a0',
       type: '3d1f0c52-6b8e-11ef-9a2d-0242ac120002',
       title:
-        'authentication event with source 203.0.113.77 by grace.hopper@example.com created high alert Successful Sign-in After Repeated MFA Failures.',
+        'authentication event with source 203.0.113.77 by grace.hopper@example.com created high alert Successful ' +
+        'Sign-in After Repeated MFA Failures.',
       observed_time: '2025-03-14T09:05:12.481Z',
     });
   });

@@ -13,7 +13,8 @@
  * | external_id   | finding_info.uid, else metadata.uid                                                        |
  * | type          | finding_info.analytic.uid ‖ analytic.name ‖ finding_info.types[0] ‖ 'ocsf.detection_finding' |
  * | title         | finding_info.title ‖ analytic.name ‖ type                                                  |
- * | severity      | severity_id 1 info, 2 low, 3 medium, 4 high, 5 critical, 6 (Fatal) critical; 0, 99, absent → medium |
+ * | severity      | severity_id 1 info, 2 low, 3 medium, 4 high, 5 critical, 6 (Fatal) critical; 0, 99,       |
+ * |               | absent → medium                                                                           |
  * | confidence    | confidence_score / 100 ‖ confidence_id 1 (Low) .3, 2 (Medium) .6, 3 (High) .9 ‖ 0.5        |
  * | subject       | the first user object that names anyone: evidence by evidence, evidences[i].user then       |
  * |               | evidences[i].actor.user; then resources[] whose type names a user. From that one object:   |

@@ -33,9 +33,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       PRIMARY KEY (account_id, entry_id)
     )`.execute(db);
   // The inbox is a queue: vacuum it eagerly so the sequencer's scan does not wade through dead rows.
-  await sql`ALTER TABLE audit_inbox SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000)`.execute(
-    db,
-  );
+  await sql`ALTER TABLE audit_inbox SET (autovacuum_vacuum_scale_factor = 0,
+      autovacuum_vacuum_threshold = 1000)`.execute(db);
 
   await sql`
     CREATE TABLE audit_entries (

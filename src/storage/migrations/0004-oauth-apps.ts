@@ -13,7 +13,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       name                      text NOT NULL,
       permissions               text[] NOT NULL,
       auth_method               text NOT NULL
-                                  CHECK (auth_method IN ('client_secret_basic', 'client_secret_post', 'private_key_jwt')),
+                                  CHECK (auth_method IN ('client_secret_basic', 'client_secret_post',
+                                    'private_key_jwt')),
       jwks                      jsonb,
       dpop_required             boolean NOT NULL DEFAULT false,
       allowed_group_ids         text[] NOT NULL DEFAULT '{}',

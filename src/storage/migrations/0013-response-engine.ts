@@ -40,9 +40,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       expires_at      timestamptz NOT NULL,
       PRIMARY KEY (account_id, source_id, signature_hash)
     )`.execute(db);
-  await sql`CREATE INDEX signal_source_replays_expiry ON signal_source_replays (account_id, source_id, expires_at)`.execute(
-    db,
-  );
+  await sql`CREATE INDEX signal_source_replays_expiry ON signal_source_replays (account_id, source_id,
+      expires_at)`.execute(db);
 
   // source_id is a registered source's id, or app:<client_id> for canonical signals an app posts
   // without naming a source. (source_id, external_id) is the dedup key.
@@ -144,7 +143,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       action              text NOT NULL CHECK (action IN ('suspend', 'notify', 'none')),
       mode                text CHECK (mode IN ('auto', 'approval')),
       approvals_required  integer NOT NULL DEFAULT 0,
-      status              text NOT NULL CHECK (status IN ('executed', 'pending_approval', 'refused', 'duplicate', 'no_action', 'notified', 'failed')),
+      status              text NOT NULL CHECK (status IN ('executed', 'pending_approval', 'refused', 'duplicate',
+        'no_action', 'notified', 'failed')),
       action_digest       text,
       verdicts            jsonb NOT NULL,
       restore_after_seconds integer,
@@ -154,9 +154,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       PRIMARY KEY (account_id, id)
     )`.execute(db);
   // The dedup guard's question: an open plan (pending, or executed inside the window) for this subject and playbook.
-  await sql`CREATE INDEX plans_open ON plans (account_id, subject_user_id, playbook_name, created_at) WHERE status IN ('executed', 'pending_approval')`.execute(
-    db,
-  );
+  await sql`CREATE INDEX plans_open ON plans (account_id, subject_user_id, playbook_name, created_at)
+      WHERE status IN ('executed', 'pending_approval')`.execute(db);
   // Who a tripped breaker held back.
   await sql`CREATE INDEX plans_held ON plans (account_id, created_at) WHERE held_by <> '{}'`.execute(db);
   await sql`CREATE INDEX plans_signal ON plans (account_id, signal_id)`.execute(db);

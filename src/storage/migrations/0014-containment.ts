@@ -7,15 +7,13 @@ import { sql, type Kysely } from 'kysely';
 export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`ALTER TABLE plans ALTER COLUMN signal_id DROP NOT NULL`.execute(db);
   await sql`ALTER TABLE plans DROP CONSTRAINT plans_action_check`.execute(db);
-  await sql`ALTER TABLE plans ADD CONSTRAINT plans_action_check CHECK (action IN ('suspend', 'notify', 'none', 'restore'))`.execute(
-    db,
-  );
+  await sql`ALTER TABLE plans ADD CONSTRAINT plans_action_check CHECK (action IN ('suspend', 'notify', 'none',
+      'restore'))`.execute(db);
   await sql`ALTER TABLE plans DROP CONSTRAINT plans_status_check`.execute(db);
   await sql`
     ALTER TABLE plans ADD CONSTRAINT plans_status_check
-      CHECK (status IN ('executed', 'pending_approval', 'refused', 'duplicate', 'no_action', 'notified', 'failed', 'denied', 'expired', 'void'))`.execute(
-    db,
-  );
+      CHECK (status IN ('executed', 'pending_approval', 'refused', 'duplicate', 'no_action', 'notified', 'failed',
+        'denied', 'expired', 'void'))`.execute(db);
   // requested_by: the actor who asked (a signal's submitter, or the person or job asking for a restore);
   // no one may approve what they asked for. lock_containment: the playbook's choice for the containment
   // its suspension opens. containment_id and restore_reason: a restore's.
@@ -27,9 +25,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       ADD COLUMN lock_containment  boolean NOT NULL DEFAULT true,
       ADD COLUMN containment_id    text,
       ADD COLUMN restore_reason    text`.execute(db);
-  await sql`CREATE INDEX plans_pending ON plans (account_id, subject_user_id, created_at) WHERE status = 'pending_approval'`.execute(
-    db,
-  );
+  await sql`CREATE INDEX plans_pending ON plans (account_id, subject_user_id, created_at)
+      WHERE status = 'pending_approval'`.execute(db);
   await sql`CREATE INDEX plans_expiry ON plans (expires_at) WHERE status = 'pending_approval'`.execute(db);
 
   // One decision per person per plan (the key is what makes N approvals N distinct people), bound to
@@ -65,7 +62,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       restore_after         timestamptz,
       restore_requested_at  timestamptz,
       status                text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
-      close_reason          text CHECK (close_reason IN ('restored', 'false_positive', 'reactivated', 'released', 'deleted')),
+      close_reason          text CHECK (close_reason IN ('restored', 'false_positive', 'reactivated', 'released',
+        'deleted')),
       closed_by             jsonb,
       closed_at             timestamptz,
       PRIMARY KEY (account_id, id),
@@ -75,9 +73,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     db,
   );
   // The restore-after job's queue: open records whose time has come (claimed FOR UPDATE SKIP LOCKED).
-  await sql`CREATE INDEX containments_due ON containments (restore_after) WHERE status = 'open' AND restore_requested_at IS NULL`.execute(
-    db,
-  );
+  await sql`CREATE INDEX containments_due ON containments (restore_after) WHERE status = 'open'
+      AND restore_requested_at IS NULL`.execute(db);
   await sql`CREATE INDEX containments_plan ON containments (account_id, plan_id) WHERE plan_id IS NOT NULL`.execute(db);
 
   // The restore policy: how many people a restore needs (0: restore-after runs unattended; 2: the
