@@ -40,6 +40,7 @@ import { refuseNul } from './refuse-nul.js';
 import { accountsRoutes } from './routes/accounts.js';
 import { importRoutes } from './routes/import.js';
 import { keysRoutes } from './routes/keys.js';
+import { lazySchemaController } from './lazy-schemas.js';
 import { admitLocalOperator } from './operator.js';
 import { RpcStatusSchema } from './schemas.js';
 
@@ -71,6 +72,8 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
     },
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array' } },
+    // The CLI's in-process instance compiles a route's schemas when a request first needs them.
+    ...(options.operatorSecret !== undefined ? { schemaController: lazySchemaController() } : {}),
   });
   if (options.operatorSecret !== undefined) admitLocalOperator(app, core, options.operatorSecret);
 
