@@ -414,10 +414,19 @@ describeBackends('directory administration', (backend) => {
         },
       ]);
       // An ADMIN imports MEMBERs only, as an ADMIN creates them.
+      // The refusal is an ordinary error answer, before any event, and is audited under the ADMIN.
       const refused = await importing(admin, 'email,display_name,role\nimp3@test.example,Imp Three,owner\n');
-      expect(events(refused.body)).toEqual([
-        { type: 'error', code: 'PERMISSION_DENIED', message: 'only an OWNER may import an OWNER' },
+      expect([refused.statusCode, refused.json()]).toEqual([
+        403,
+        { code: 7, message: 'only an OWNER may import an OWNER', details: errorInfo('PERMISSION_DENIED') },
       ]);
+      expect(await lastEntry()).toMatchObject({
+        action: 'user.import',
+        outcome: 'refused',
+        actor_type: 'user',
+        actor_id: seed.admin.id,
+        details: { code: 'PERMISSION_DENIED' },
+      });
       expect((await call(owner, { url: `${base}/profiles?email=imp3@test.example` })).json()).toEqual({ users: [] });
       // The Users API's app tokens never import, and nobody reaches the local operator's routes here.
       expect(

@@ -117,16 +117,28 @@ function importRoute(app: FastifyInstance, core: Core): void {
       const { account } = request.params;
       const ctx = callerContext(request);
       const actorRole = request.human?.session?.user.role;
+      // Parsed and checked before the answer starts: a refusal (the role, the approver group) is an
+      // ordinary, audited error answer; a file with problems is an `error` event naming them.
+      let parsed: ReturnType<typeof parseImport> | ImportRejected;
+      try {
+        parsed = parseImport(request.body, format);
+      } catch (error) {
+        if (!(error instanceof ImportRejected)) throw error;
+        parsed = error;
+      }
+      if (!(parsed instanceof ImportRejected)) {
+        for (const { user } of parsed.rows) assertMayManage(actorRole, user.role ?? 'MEMBER', 'import');
+        await assertMayChangeApprovers(core.database.db, account, actorRole, {
+          names: [...new Set(parsed.rows.flatMap((r) => r.user.groups ?? []))],
+        });
+      }
+      const file = parsed;
       const run = async (emit: (event: ImportEvent) => void) => {
         const started = Date.now();
         try {
-          const parsed = parseImport(request.body, format);
-          for (const { user } of parsed.rows) assertMayManage(actorRole, user.role ?? 'MEMBER', 'import');
-          await assertMayChangeApprovers(core.database.db, account, actorRole, {
-            names: [...new Set(parsed.rows.flatMap((r) => r.user.groups ?? []))],
-          });
-          emit({ type: 'progress', done: 0, total: parsed.rows.length });
-          const { imported } = await importUsers(core.directory, ctx, account, parsed, {
+          if (file instanceof ImportRejected) throw file;
+          emit({ type: 'progress', done: 0, total: file.rows.length });
+          const { imported } = await importUsers(core.directory, ctx, account, file, {
             onProgress: (done, total) => emit({ type: 'progress', done, total }),
           });
           emit({ type: 'done', imported, seconds: (Date.now() - started) / 1000 });
