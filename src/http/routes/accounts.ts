@@ -7,11 +7,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Core } from '../../core.js';
+import { AccountSchema, accountView } from '../views/accounts.js';
 import { credentialsView } from '../views/auth.js';
 import { requireSession } from '../guards/session.js';
 import { createAccount } from '../../directory/accounts.js';
 import { AppError } from '../../errors.js';
-import type { Account } from '../../storage/schema.js';
 import { findAccountById, listAccounts } from '../../store/accounts.js';
 import { callerContext } from '../audited-calls.js';
 import { requireOperator } from '../operator.js';
@@ -24,17 +24,7 @@ const Errors = {
   404: RpcStatusSchema,
   409: RpcStatusSchema,
 };
-const AccountSchema = Type.Object(
-  { id: Type.String(), name: Type.String(), create_time: Type.String({ format: 'date-time' }) },
-  { title: 'Account' },
-);
 const tags = ['accounts'];
-
-const accountView = (account: Account) => ({
-  id: account.id,
-  name: account.name,
-  create_time: new Date(account.created_at).toISOString(),
-});
 
 export function accountsRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
