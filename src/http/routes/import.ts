@@ -46,6 +46,16 @@ export type ImportEvent =
   | { type: 'done'; imported: number; seconds: number }
   | { type: 'error'; code: string; message: string; problems?: Array<{ line: number; problem: string }> };
 
+/** The parsed file, or the rejection naming its problems (an `error` event, not an error answer). */
+function parseOrRejection(text: string, format: ImportFormat): ReturnType<typeof parseImport> | ImportRejected {
+  try {
+    return parseImport(text, format);
+  } catch (error) {
+    if (error instanceof ImportRejected) return error;
+    throw error;
+  }
+}
+
 /** The events of `run` as JSON lines, each written as soon as it happens. */
 async function* eventLines(run: (emit: (event: ImportEvent) => void) => Promise<void>): AsyncGenerator<string> {
   const queue: string[] = [];
@@ -119,20 +129,13 @@ function importRoute(app: FastifyInstance, core: Core): void {
       const actorRole = request.human?.session?.user.role;
       // Parsed and checked before the answer starts: a refusal (the role, the approver group) is an
       // ordinary, audited error answer; a file with problems is an `error` event naming them.
-      let parsed: ReturnType<typeof parseImport> | ImportRejected;
-      try {
-        parsed = parseImport(request.body, format);
-      } catch (error) {
-        if (!(error instanceof ImportRejected)) throw error;
-        parsed = error;
-      }
-      if (!(parsed instanceof ImportRejected)) {
-        for (const { user } of parsed.rows) assertMayManage(actorRole, user.role ?? 'MEMBER', 'import');
+      const file = parseOrRejection(request.body, format);
+      if (!(file instanceof ImportRejected)) {
+        for (const { user } of file.rows) assertMayManage(actorRole, user.role ?? 'MEMBER', 'import');
         await assertMayChangeApprovers(core.database.db, account, actorRole, {
-          names: [...new Set(parsed.rows.flatMap((r) => r.user.groups ?? []))],
+          names: [...new Set(file.rows.flatMap((r) => r.user.groups ?? []))],
         });
       }
-      const file = parsed;
       const run = async (emit: (event: ImportEvent) => void) => {
         const started = Date.now();
         try {
