@@ -17,7 +17,7 @@ import { AppError } from '../errors.js';
 const OPERATOR = /^Operator\s+([A-Za-z0-9_-]{43})\s*$/;
 
 /** The audit context of the operator: the OS user at this host, on this database. */
-export function operatorContext(core: Core): CallContext {
+function operatorContext(core: Core): CallContext {
   let who = 'unknown';
   try {
     who = userInfo().username;
