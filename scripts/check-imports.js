@@ -34,26 +34,32 @@ const LAYERS = [
   {
     name: 'cli',
     modules: ['cli/'],
-    may: ['app', 'core', 'http', 'response', 'oauth', 'auth', 'directory', 'audit', 'storage'],
+    may: ['app', 'core', 'http', 'response', 'targets', 'oauth', 'auth', 'directory', 'audit', 'storage'],
     holds: '`cordon …` commands',
   },
   {
     name: 'http',
     modules: ['http/'],
-    may: ['core', 'response', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
+    may: ['core', 'response', 'targets', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
     holds: 'fastify: routes, request guards, the error handler',
   },
   {
     name: 'core',
     modules: ['core.ts'],
-    may: ['response', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
+    may: ['response', 'targets', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
     holds: 'the `Core` type: what app.ts builds and hands down',
   },
   {
     name: 'response',
     modules: ['response/'],
-    may: ['oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
+    may: ['targets', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
     holds: 'service: the response engine, intake, approvals, restores',
+  },
+  {
+    name: 'targets',
+    modules: ['targets/'],
+    may: ['directory', 'audit', 'store', 'storage'],
+    holds: 'service: the systems a containment acts on (connectors), identity sync, the step worker',
   },
   {
     name: 'oauth',

@@ -87,7 +87,7 @@ describe('scripts/check-imports.js', () => {
         'src/response/explain.ts:1: response/explain.ts imports (type only) core.ts, of layer core: response imports ' +
           'only oauth, auth, directory, audit, store, storage, the leaf modules (rule "response")',
         'src/response/explain.ts:2: response/explain.ts imports (type only) http/routes/audit.ts, of layer http: ' +
-          'response imports only oauth, auth, directory, audit, store, storage, the leaf modules (rule "response")',
+          'response imports only targets, oauth, auth, directory, audit, store, storage, the leaf modules (rule "response")',
         'check-imports: 9 modules, 9 imports, 4 wrong-way imports',
         '',
       ]);

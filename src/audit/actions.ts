@@ -24,7 +24,9 @@ export type AuditTarget =
   | 'breaker'
   | 'playbook'
   | 'protection_policy'
-  | 'address';
+  | 'address'
+  | 'target'
+  | 'target_step';
 
 /** The OCSF 1.x classes of the feed's events; an action names its class and activity, or is API Activity, Other. */
 export const OcsfClasses = {
@@ -169,6 +171,50 @@ export const AuditActions = {
   'containment.restore_request': {
     target: 'containment',
     meaning: "A restore was asked for that waits for people's approvals under the restore policy.",
+  },
+  'containment.contained': {
+    target: 'containment',
+    meaning: 'Every remote step of a containment verified: the subject is contained on every target.',
+  },
+  'containment.partial': {
+    target: 'containment',
+    meaning: 'A remote step ended without verifying (failed, protected by the target): what failed, by target.',
+  },
+  'containment.restored': {
+    target: 'containment',
+    meaning: 'Every remote reactivation of a restored containment verified (or ended: gone, nothing to undo).',
+  },
+  // Targets: the systems a containment acts on
+  'target.create': {
+    target: 'target',
+    meaning: 'A target was connected: its kind and config (its credentials are sealed, never recorded).',
+  },
+  'target.update': { target: 'target', meaning: "A target's settings changed, or it was disabled or enabled." },
+  'target.credentials.rotate': {
+    target: 'target',
+    meaning: "A target's credentials were replaced (never recorded); the connector's cached token is dropped.",
+  },
+  'target.remove': {
+    target: 'target',
+    meaning: 'A target was removed: its access token revoked, its identities forgotten, its steps kept.',
+  },
+  'target.test': { target: 'target', meaning: "A target's connectivity check: its latency, or the target's error." },
+  'target.sync': {
+    target: 'target',
+    meaning: "A target's users were mirrored (counts), in full or for one subject, or the sync failed.",
+  },
+  'target.attempt': {
+    target: 'target_step',
+    meaning: "One attempt of a containment's remote step: the calls, HTTP status, the target's error, latency.",
+  },
+  'target.step': {
+    target: 'target_step',
+    meaning: 'A remote step ended: verified (the state read back), protected, gone, failed or cancelled.',
+  },
+  'user.sessions.revoke_all': {
+    target: 'user',
+    meaning: "Global Token Revocation: every session of a user was ended at another system's request.",
+    ocsf: accountChange(99, 'Other'),
   },
   'automation.pause': { target: 'account', meaning: "The account's automation was paused (the kill switch)." },
   'automation.resume': { target: 'account', meaning: "The account's automation was resumed." },

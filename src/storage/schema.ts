@@ -342,6 +342,76 @@ export interface ContainmentsTable {
   close_reason: ContainmentCloseReason | null;
   closed_by: Json<Record<string, unknown>> | null;
   closed_at: NullableTimestamp;
+  /** Null when the record has no remote step (0022-targets.ts). */
+  targets_state: ColumnType<TargetsState | null, TargetsState | null | undefined, TargetsState | null>;
+}
+
+/** Where a containment's remote steps stand: while open, then once restored. */
+export type TargetsState = 'in_progress' | 'contained' | 'partial' | 'restoring' | 'restored' | 'restore_partial';
+
+export type TargetKind = 'onepassword' | 'scim' | 'gtr';
+
+export interface TargetsTable {
+  account_id: string;
+  id: string;
+  name: string;
+  kind: TargetKind;
+  /** What is not secret: the base URL, API version, remote account, how it authenticates. */
+  config: Json<Record<string, unknown>>;
+  /** Sealed JSON (label `target:<account>:<id>`): never returned after creation. */
+  credentials: string;
+  credentials_rotated_at: NullableTimestamp;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  max_concurrency: ColumnType<number, number | undefined, number>;
+  max_rate_per_second: ColumnType<number, number | undefined, number>;
+  step_deadline_seconds: ColumnType<number, number | undefined, number>;
+  sync_interval_seconds: ColumnType<number, number | undefined, number>;
+  created_by: Json<Record<string, unknown>>;
+  created_at: CreatedAt;
+  last_sync_at: NullableTimestamp;
+  last_sync_error: string | null;
+  sync_lease_until: NullableTimestamp;
+  removed_at: NullableTimestamp;
+}
+
+export type IdentityState = 'ACTIVE' | 'SUSPENDED' | 'UNKNOWN';
+
+export interface TargetIdentitiesTable {
+  account_id: string;
+  target_id: string;
+  external_id: string;
+  email: string | null;
+  user_name: string | null;
+  display_name: string | null;
+  state: IdentityState;
+  last_seen_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export type StepOperation = 'suspend' | 'reactivate';
+export type StepStatus = 'pending' | 'verified' | 'failed' | 'protected' | 'gone' | 'cancelled';
+
+export interface TargetStepsTable {
+  account_id: string;
+  id: string;
+  containment_id: string;
+  plan_id: string | null;
+  target_id: string;
+  operation: StepOperation;
+  /** The subject's hints to resolve the identity by: { email, user_name, external_id, user_id }. */
+  subject: Json<Record<string, unknown>>;
+  external_id: string | null;
+  status: ColumnType<StepStatus, StepStatus | undefined, StepStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  attempt_open: ColumnType<boolean, boolean | undefined, boolean>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  lease_owner: string | null;
+  lease_until: NullableTimestamp;
+  deadline_at: ColumnType<Date, Date | string, Date | string>;
+  observed_state: string | null;
+  drift: Json<Record<string, unknown>> | null;
+  last_error: Json<Record<string, unknown>> | null;
+  created_at: CreatedAt;
+  finished_at: NullableTimestamp;
 }
 
 export interface Database {
@@ -373,6 +443,9 @@ export interface Database {
   plans: PlansTable;
   plan_approvals: PlanApprovalsTable;
   containments: ContainmentsTable;
+  targets: TargetsTable;
+  target_identities: TargetIdentitiesTable;
+  target_steps: TargetStepsTable;
 }
 
 export type Account = Selectable<AccountsTable>;
