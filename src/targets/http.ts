@@ -13,6 +13,8 @@ export interface HttpAnswer {
   /** The body parsed as JSON, or undefined when it is empty or not JSON. */
   json: unknown;
   text: string;
+  /** The target's request id (x-request-id and the like), for the attempt's audit entry. */
+  requestId: string | null;
 }
 
 export interface RequestOptions {
@@ -79,7 +81,7 @@ export class TargetHttp {
     } catch {
       json = undefined;
     }
-    const answer = { status: response.status, headers: response.headers, json, text };
+    const answer = { status: response.status, headers: response.headers, json, text, requestId: record.request_id };
     const ok = options.accept ?? ((s: number) => s >= 200 && s < 300);
     if (!ok(response.status)) throw httpError(answer, record.request_id);
     return answer;
