@@ -163,20 +163,30 @@ describeBackends('1Password connector against a Cordon peer', (backend) => {
   it('on a revoked token: drops it, fetches a new one and retries the call once', async () => {
     const c = connect('v1');
     await c.health();
-    const [first] = (await entries('token.issue')).slice(-1);
-    await insertRevocation(peer.core.database.db, {
-      account_id: seed.accountId,
-      jti: first!.details.jti as string,
-      client_id: app.clientId,
-      expires_at: new Date(Date.now() + 900_000),
-    });
+    const revokeLast = async () => {
+      const [issued] = (await entries('token.issue')).slice(-1);
+      await insertRevocation(peer.core.database.db, {
+        account_id: seed.accountId,
+        jti: issued!.details.jti as string,
+        client_id: app.clientId,
+        expires_at: new Date(Date.now() + 900_000),
+      });
+      return issued!;
+    };
+    const first = await revokeLast();
     c.takeCalls();
     const member = seed.members[1]!;
     expect(await c.read(member.id)).toMatchObject({ external_id: member.id, state: 'ACTIVE' });
     const u = `/v1/accounts/${seed.accountId}/users/${member.id}`;
     expect(paths(c)).toEqual([`401 GET ${u}`, '200 POST /v1/oauth/token', `200 GET ${u}`]);
     const [second] = (await entries('token.issue')).slice(-1);
-    expect(second!.details.jti).not.toBe(first!.details.jti);
+    expect(second!.details.jti).not.toBe(first.details.jti);
+    // Concurrent calls that all meet the revoked token share one new token.
+    await revokeLast();
+    const before = (await entries('token.issue')).length;
+    const ids = seed.members.map((m) => m.id);
+    expect((await Promise.all(ids.map((id) => c.read(id)))).map((i) => i?.external_id)).toEqual(ids);
+    expect((await entries('token.issue')).length).toBe(before + 1);
     await c.close();
   });
 

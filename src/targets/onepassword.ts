@@ -172,6 +172,7 @@ class OnePasswordConnector implements Connector {
     return this.listPage(page, LIST_PAGE_SIZE);
   }
 
+  /** `cordon targets test`: a token (the cached one while it lasts) and ListUsers with max_page_size=1. */
   async health(): Promise<HealthReport> {
     const started = performance.now();
     const latency = () => Math.round(performance.now() - started);
