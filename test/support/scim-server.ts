@@ -14,20 +14,9 @@ import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import SCIMMY from 'scimmy';
 import SCIMMYRouters from 'scimmy-routers';
+import { declareUsers, etagOf, type Context, type ScimUser, type Store } from './scim-store.js';
 
-/** A user as the store holds it: SCIM core attributes (the store is the truth the tests judge by). */
-export interface ScimUser {
-  id: string;
-  userName: string;
-  active: boolean;
-  displayName?: string;
-  title?: string;
-  emails?: { value: string; type?: string; primary?: boolean }[];
-  name?: { givenName?: string; familyName?: string };
-  /** Bumped on every write; served as meta.version (and ETag) when ETags are on. */
-  version: number;
-  [attribute: string]: unknown;
-}
+export type { ScimUser } from './scim-store.js';
 
 /** One request as the server received it (after authentication was attempted). */
 export interface ScimRequest {
@@ -37,6 +26,8 @@ export interface ScimRequest {
   body: unknown;
   ifMatch: string | undefined;
   authorization: string | undefined;
+  contentType: string | undefined;
+  userAgent: string | undefined;
 }
 
 /** An error to answer with instead of the library, for the next `times` requests that match. */
@@ -88,71 +79,6 @@ export interface ScimServer {
   close(): Promise<void>;
 }
 
-interface Store {
-  users: Map<string, ScimUser>;
-  groups: Map<string, { displayName: string; members: Set<string> }>;
-}
-
-/** The resource as SCIM serves it: the stored attributes, computed groups, and meta.version when ETags are on. */
-function egressView(store: Store, user: ScimUser, etags: boolean): Record<string, unknown> {
-  const { version, ...attributes } = user;
-  const groups = [...store.groups].filter(([, g]) => g.members.has(user.id));
-  return {
-    ...attributes,
-    ...(groups.length ? { groups: groups.map(([value, g]) => ({ value, display: g.displayName })) } : {}),
-    meta: { created: new Date(0), lastModified: new Date(0), ...(etags ? { version: etagOf(version) } : {}) },
-  };
-}
-
-function etagOf(version: number): string {
-  return `W/"${version}"`;
-}
-
-interface Context {
-  store: Store;
-  etags: () => boolean;
-}
-
-function contextOf(ctx: unknown): Context {
-  return ctx as Context;
-}
-
-/** SCIMMY's User resource handlers, declared once per process; each request's context names its server's store. */
-function declareUsers(): void {
-  if (SCIMMY.Resources.declared('User')) return;
-  SCIMMY.Resources.declare(SCIMMY.Resources.User)
-    .egress((resource, ctx) => {
-      const { store, etags } = contextOf(ctx);
-      const all = [...store.users.values()].map((u) => egressView(store, u, etags()));
-      if (resource.id !== undefined) {
-        const found = store.users.get(resource.id);
-        if (!found) throw new SCIMMY.Types.Error(404, '', `Resource ${resource.id} not found`);
-        return egressView(store, found, etags());
-      }
-      return resource.filter ? (resource.filter.match(all) as Record<string, unknown>[]) : all;
-    })
-    .ingress((resource, instance, ctx) => {
-      const { store, etags } = contextOf(ctx);
-      const { id: _id, meta: _meta, groups: _groups, schemas: _schemas, ...attributes } = instance as Record<
-        string,
-        unknown
-      >;
-      const id = resource.id ?? randomUUID();
-      const previous = store.users.get(id);
-      if (resource.id !== undefined && !previous) throw new SCIMMY.Types.Error(404, '', `Resource ${id} not found`);
-      // A plain copy: the library's schema instance holds proxies and getters.
-      const plain = JSON.parse(JSON.stringify(attributes)) as Record<string, unknown>;
-      const user = { active: true, ...plain, id, version: (previous?.version ?? 0) + 1 } as ScimUser;
-      store.users.set(id, user);
-      return egressView(store, user, etags());
-    })
-    .degress((resource, ctx) => {
-      const { store } = contextOf(ctx);
-      if (!resource.id || !store.users.delete(resource.id))
-        throw new SCIMMY.Types.Error(404, '', `Resource ${resource.id} not found`);
-    });
-}
-
 function scimError(res: Response, status: number, detail: string, scimType?: string): void {
   res
     .status(status)
@@ -184,7 +110,9 @@ export async function startScimServer(options: { token?: string } = {}): Promise
   app.set('etag', false);
   app.post('/oauth/token', express.urlencoded({ extended: false }), (req: Request, res: Response) => {
     const basic = /^Basic (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    const [id, secret] = Buffer.from(basic ?? '', 'base64').toString().split(':');
+    const [id, secret] = Buffer.from(basic ?? '', 'base64')
+      .toString()
+      .split(':');
     const grant = (req.body as Record<string, string> | undefined)?.grant_type;
     if (id !== clientId || secret !== clientSecret) {
       res.status(401).json({ error: 'invalid_client', error_description: 'client authentication failed' });
@@ -207,6 +135,8 @@ export async function startScimServer(options: { token?: string } = {}): Promise
       body: req.body as unknown,
       ifMatch: req.headers['if-match'],
       authorization: req.headers.authorization,
+      contentType: req.headers['content-type'],
+      userAgent: req.headers['user-agent'],
     });
     const hook = hooks.findIndex((h) => h.method === req.method);
     if (hook >= 0) hooks.splice(hook, 1)[0]?.action();
@@ -252,6 +182,11 @@ export async function startScimServer(options: { token?: string } = {}): Promise
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const users = () => store.users;
+  const addUser: ScimServer['addUser'] = (attributes) => {
+    const user = { active: true, ...attributes, id: attributes.id ?? randomUUID(), version: 1 } as ScimUser;
+    users().set(user.id, user);
+    return structuredClone(user);
+  };
   return {
     url: origin + base,
     tokenUrl: `${origin}/oauth/token`,
@@ -260,15 +195,11 @@ export async function startScimServer(options: { token?: string } = {}): Promise
     clientSecret,
     requests,
     count: (method) => requests.filter((r) => r.method === method && r.path.startsWith('/Users')).length,
-    addUser(attributes) {
-      const user = { active: true, ...attributes, id: attributes.id ?? randomUUID(), version: 1 } as ScimUser;
-      users().set(user.id, user);
-      return structuredClone(user);
-    },
+    addUser,
     seed(n, prefix = 'user') {
       return Array.from({ length: n }, (_, i) => {
         const local = `${prefix}${String(i).padStart(4, '0')}`;
-        return this.addUser({
+        return addUser({
           userName: `${local}@corp.example`,
           displayName: `User ${i}`,
           emails: [{ value: `${local}@corp.example`, type: 'work', primary: true }],
