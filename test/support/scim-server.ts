@@ -128,6 +128,9 @@ export async function startScimServer(options: { token?: string } = {}): Promise
   const base = '/scim/v2';
   app.use(base, express.json({ type: ['application/scim+json', 'application/json'] }));
   app.use(base, (req: Request, res: Response, next: NextFunction) => {
+    // scimmy-routers turns startIndex/count into numbers by assigning into req.query, which Express 5
+    // parses anew on every read: a plain, writable copy keeps its casts (else paging falls to 20 a page).
+    Object.defineProperty(req, 'query', { value: { ...req.query }, writable: true, enumerable: true });
     SCIMMY.Config.set({ patch: switches.patch, etag: switches.etag });
     requests.push({
       method: req.method,
