@@ -34,8 +34,9 @@ export class ScimTokens {
     return this.pending;
   }
 
-  drop(): void {
-    this.cached = undefined;
+  /** Forgets the cached token (only `token`, when given: a concurrent call may have renewed it already). */
+  drop(token?: string): void {
+    if (token === undefined || this.cached?.token === token) this.cached = undefined;
   }
 
   private async fetch(credentials: { client_id: string; client_secret: string }): Promise<string> {

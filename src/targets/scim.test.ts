@@ -1,12 +1,12 @@
 /**
  * The scim connector against a real SCIM 2.0 server (SCIMMY + scimmy-routers, test/support/scim-server.ts)
- * over real HTTP: settings, resolution, reads, paging, error mapping, OAuth and the health check. The
- * writes (suspend, reactivate, PUT, ETags) are in scim-write.test.ts.
+ * over real HTTP: settings, resolution, reads, paging, errors, OAuth, health. Writes: scim-write.test.ts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startScimServer, type ScimServer } from '../../test/support/scim-server.js';
 import { TargetError, type Connector } from './connector.js';
-import { scim, scimFilter } from './scim.js';
+import { scim } from './scim.js';
+import { scimFilter } from './scim-wire.js';
 
 let server: ScimServer;
 beforeEach(async () => {
@@ -283,6 +283,7 @@ describe('oauth', () => {
       code: 'invalid_client',
       message: 'client authentication failed',
     });
+    expect(connector.takeCalls().map((c) => `${c.method} ${c.path} ${c.status}`)).toEqual(['POST /oauth/token 401']);
   });
 });
 

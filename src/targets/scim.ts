@@ -15,7 +15,6 @@
  * - errors: SCIM's `{scimType, detail, status}` mapped as connector.ts says; a 403 on a write is a target
  *   protecting the user; a 401 under oauth fetches a new token and retries once.
  */
-import type { IdentityState } from '../storage/schema.js';
 import {
   TargetError,
   isTargetError,
@@ -28,57 +27,19 @@ import {
   type RemoteIdentity,
   type SubjectHints,
 } from './connector.js';
-import { TargetHttp, type HttpAnswer } from './http.js';
+import { TargetHttp } from './http.js';
 import { validateScim, type ScimConfig, type ScimCredentials } from './scim-config.js';
 import { ScimTokens } from './scim-token.js';
+import { activePatch, identityOf, scimFilter, versionOf, type Resource } from './scim-wire.js';
 
-const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 const SCIM_JSON = 'application/scim+json';
 /** How long what /ServiceProviderConfig said is trusted before it is asked again. */
 const CAPABILITIES_TTL_MS = 10 * 60_000;
 
-type Resource = Record<string, unknown>;
 interface Capabilities {
   patch: boolean;
   etag: boolean;
   at: number;
-}
-
-/** A filter comparing `attribute` to a value: the value as a JSON string (quotes and backslashes escaped). */
-export function scimFilter(attribute: string, value: string): string {
-  return `${attribute} eq ${JSON.stringify(value)}`;
-}
-
-/** The patch body setting `active` (path form, the default, or the path-less form). */
-export function activePatch(active: boolean, pathless = false): Resource {
-  const operation = pathless ? { op: 'replace', value: { active } } : { op: 'replace', path: 'active', value: active };
-  return { schemas: [PATCH_OP], Operations: [operation] };
-}
-
-function str(value: unknown): string | null {
-  return typeof value === 'string' && value ? value : null;
-}
-
-/** A SCIM User as a RemoteIdentity: the primary email (else the first), `active` as the state. */
-export function identityOf(resource: Resource): RemoteIdentity {
-  const emails = Array.isArray(resource.emails) ? (resource.emails as Resource[]) : [];
-  const email = emails.find((e) => e?.primary === true) ?? emails[0];
-  const name = (resource.name ?? {}) as Resource;
-  const given = [str(name.givenName), str(name.familyName)].filter(Boolean).join(' ');
-  const state: IdentityState =
-    resource.active === false ? 'SUSPENDED' : resource.active === true ? 'ACTIVE' : 'UNKNOWN';
-  return {
-    external_id: String(resource.id),
-    email: str(email?.value),
-    user_name: str(resource.userName),
-    display_name: str(resource.displayName) ?? str(name.formatted) ?? (given || null),
-    state,
-  };
-}
-
-function versionOf(answer: HttpAnswer): string | undefined {
-  const meta = ((answer.json as Resource | undefined)?.meta ?? {}) as Resource;
-  return answer.headers.get('etag') ?? str(meta.version) ?? undefined;
 }
 
 function fatal(code: string, message: string): TargetError {
@@ -112,22 +73,23 @@ class ScimConnector implements Connector {
 
   /** A call with the credential; under oauth a 401 fetches a new token and the call is made once more. */
   private async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-    const send = async () =>
+    const send = (token: string) =>
       this.http.request(method, path, {
         body,
         headers: {
           accept: `${SCIM_JSON}, application/json`,
-          authorization: `Bearer ${await this.tokens.get()}`,
+          authorization: `Bearer ${token}`,
           ...(body === undefined ? {} : { 'content-type': SCIM_JSON }),
           ...headers,
         },
       });
+    const token = await this.tokens.get();
     try {
-      return await send();
+      return await send(token);
     } catch (error) {
       if (statusOf(error) !== 401 || !this.tokens.renewable) throw error;
-      this.tokens.drop();
-      return send();
+      this.tokens.drop(token);
+      return send(await this.tokens.get());
     }
   }
 
