@@ -3,7 +3,7 @@
  * a User resource read as a RemoteIdentity, and a resource's version (ETag).
  */
 import type { IdentityState } from '../storage/schema.js';
-import type { RemoteIdentity } from './connector.js';
+import { TargetError, type RemoteIdentity } from './connector.js';
 import type { HttpAnswer } from './http.js';
 
 export type Resource = Record<string, unknown>;
@@ -25,8 +25,20 @@ function str(value: unknown): string | null {
   return typeof value === 'string' && value ? value : null;
 }
 
-/** A SCIM User as a RemoteIdentity: the primary email (else the first), `active` as the state. */
-export function identityOf(resource: Resource): RemoteIdentity {
+/**
+ * A SCIM User as a RemoteIdentity: the primary email (else the first), `active` as the state. An answer
+ * that is not a resource with an id is the target's fault, not a user: fatal `invalid_response`.
+ */
+export function identityOf(value: unknown): RemoteIdentity {
+  const resource = (value && typeof value === 'object' ? value : {}) as Resource;
+  if ((typeof resource.id !== 'string' || !resource.id) && typeof resource.id !== 'number')
+    throw new TargetError({
+      class: 'fatal',
+      status: null,
+      code: 'invalid_response',
+      message: 'the target answered with something that is not a SCIM User (no id)',
+      request_id: null,
+    });
   const emails = Array.isArray(resource.emails) ? (resource.emails as Resource[]) : [];
   const email = emails.find((e) => e?.primary === true) ?? emails[0];
   const name = (resource.name ?? {}) as Resource;

@@ -1,8 +1,8 @@
 /**
  * The scim connector's writes against a real SCIM 2.0 server (SCIMMY + scimmy-routers): suspend and
  * reactivate by PATCH (the exact body, as the server received it), the PUT fallback where PATCH is
- * unsupported, ETags with a 412 retried once, and the mapping of a refused write. The server's store is
- * the judge of every outcome.
+ * unsupported, ETags with a 412 retried once, the mapping of a refused write, and answers that are not
+ * SCIM. The server's store is the judge of every outcome.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startScimServer, type ScimServer, type ScimUser } from '../../test/support/scim-server.js';
@@ -213,5 +213,17 @@ describe('ETags', () => {
     await connect().suspend(alice.id);
     expect(server.user(alice.id)?.active).toBe(false);
     expect(writes().map((w) => w.ifMatch)).toEqual(['W/"1"', 'W/"2"', 'W/"3"']);
+  });
+});
+
+describe('answers that are not SCIM', () => {
+  it('refuses a 200 without a User in it as invalid_response, never as an identity', async () => {
+    server.inject({ status: 200, detail: '', body: { ok: true }, method: 'GET' });
+    expect((await failure(connect().read(alice.id))).details).toMatchObject({
+      class: 'fatal',
+      code: 'invalid_response',
+    });
+    server.inject({ status: 200, detail: '', body: { Resources: [{ userName: 'x' }], totalResults: 1 } });
+    expect((await failure(connect().list(undefined))).details.code).toBe('invalid_response');
   });
 });

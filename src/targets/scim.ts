@@ -114,7 +114,7 @@ class ScimConnector implements Connector {
 
   async read(externalId: string): Promise<RemoteIdentity | null> {
     try {
-      return identityOf((await this.call('GET', this.userPath(externalId))).json as Resource);
+      return identityOf((await this.call('GET', this.userPath(externalId))).json);
     } catch (error) {
       if (statusOf(error) === 404) return null;
       throw error;

@@ -36,6 +36,8 @@ export interface InjectedAnswer {
   scimType?: string;
   detail: string;
   headers?: Record<string, string>;
+  /** Sent as is (JSON) instead of the SCIM error body: for malformed or unexpected answers. */
+  body?: unknown;
   /** Only requests with this method (default: any). */
   method?: string;
   /** Only requests whose path starts with this (default: any). */
@@ -150,6 +152,7 @@ export async function startScimServer(options: { token?: string } = {}): Promise
     if (answer) {
       if ((answer.times = (answer.times ?? 1) - 1) <= 0) injected.splice(index, 1);
       for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
+      if (answer.body !== undefined) return void res.status(answer.status).json(answer.body);
       return scimError(res, answer.status, answer.detail, answer.scimType);
     }
     const id = /^\/Users\/([^/?]+)$/.exec(req.path)?.[1];
