@@ -7,6 +7,11 @@
  *
  * SCIMMY is a singleton: its ServiceProviderConfig is the process's. Each server re-applies its own switches
  * on every request it receives, so one server per test file (the usual case) sees exactly its own.
+ *
+ * Use: `const s = await startScimServer(); const [alice] = s.seed(1);` then a `scim` target with config
+ * `{base_url: s.url, auth: 'bearer'}` and credentials `{token: s.token}` (or `{auth: 'oauth', token_url:
+ * s.tokenUrl}` with `{client_id: s.clientId, client_secret: s.clientSecret}`); `s.user(alice.id)?.active`
+ * is the target's real state.
  */
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
