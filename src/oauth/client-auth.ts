@@ -4,7 +4,7 @@
  * app's JWKS, `aud` = the issuer, each `jti` usable once). A client must use exactly one method, the one
  * its app names.
  */
-import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { AppError } from '../errors.js';
 import type { OAuthApp } from '../storage/schema.js';
 import type { Executor } from '../store/executor.js';
@@ -116,7 +116,7 @@ export async function checkAssertion(
   if (!app.jwks) return 'no_jwks';
   let payload;
   try {
-    ({ payload } = await jwtVerify(assertion, createLocalJWKSet(app.jwks as JSONWebKeySet), {
+    ({ payload } = await jwtVerify(assertion, createLocalJWKSet(app.jwks), {
       issuer: app.client_id,
       subject: app.client_id,
       audience,

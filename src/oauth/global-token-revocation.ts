@@ -36,7 +36,6 @@ function member(sub: Record<string, unknown>, name: string, format: string): str
   const value = sub[name];
   if (typeof value !== 'string' || value === '' || value.length > MAX_VALUE)
     throw invalid(`sub_id.${name} must be a string of 1 to ${MAX_VALUE} characters for format ${format}`);
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(value)) throw invalid(`sub_id.${name} may not hold control characters`);
   return value;
 }
@@ -109,7 +108,8 @@ export async function authenticateAppJwt(
     claims = undefined;
   }
   const clientId = claims?.iss;
-  const app = typeof clientId === 'string' && clientId.length <= 200 ? await deps.apps.findByClientId(clientId) : undefined;
+  const app =
+    typeof clientId === 'string' && clientId.length <= 200 ? await deps.apps.findByClientId(clientId) : undefined;
   const refuse = (reason: string): JwtAuthentication => ({
     app,
     refused: new AppError('UNAUTHENTICATED', {
