@@ -158,6 +158,16 @@ describeBackends('Global Token Revocation endpoint', (backend) => {
         details: { code: 'OAUTH_INVALID_REQUEST' },
       });
     }
+    // A raw NUL (the rule of every route), after authentication: the caller's 400, audited; anyone else's 401.
+    const nul = '{"sub_id":{"format":"email","email":"a\u0000@b.c"}}';
+    expect(nul).toContain('\u0000');
+    const res = await gtrCall(peer, bearer(peer, 'revoker'), nul);
+    expect([res.statusCode, res.json()]).toEqual([
+      400,
+      oauthError('invalid_request', 'body: text may not contain a NUL character (U+0000)'),
+    ]);
+    expect(await lastEntry(peer)).toMatchObject({ outcome: 'refused', details: { code: 'INVALID_ARGUMENT' } });
+    expect((await gtrCall(peer, undefined, nul)).statusCode).toBe(401);
   });
 
   it('never answers 5xx, whatever the body', async () => {

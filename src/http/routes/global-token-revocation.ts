@@ -142,6 +142,15 @@ export function globalTokenRevocationRoutes(app: FastifyInstance, core: Core): v
       {
         bodyLimit: BODY_LIMIT,
         config: { oauth: true },
+        // Authentication first (before the NUL rule and the body), so that every later refusal is the caller's.
+        preHandler: async (request) => {
+          await authenticate(request);
+        },
+        onError: async (request, _reply, error) => {
+          await auditRefusal(request, error).catch((failure: unknown) =>
+            request.log.error({ err: failure }, 'could not audit a refused call'),
+          );
+        },
         schema: {
           summary: 'Global Token Revocation: end every session of a user (draft-parecki-oauth-global-token-revocation)',
           description:
@@ -165,17 +174,10 @@ export function globalTokenRevocationRoutes(app: FastifyInstance, core: Core): v
       },
       async (request, reply) => {
         reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-        try {
-          const principal = await authenticate(request);
-          const { format, subject } = readRevocationRequest(request.body, request.headers['content-type'], core.issuer);
-          if (!subject) throw new AppError('USER_NOT_FOUND', { description: 'user not found: another issuer' });
-          await revokeAllSessions(core.directory, principal.ctx, principal.claims.account_id, subject, { format });
-        } catch (error) {
-          await auditRefusal(request, error).catch((failure: unknown) =>
-            request.log.error({ err: failure }, 'could not audit a refused call'),
-          );
-          throw error;
-        }
+        const principal = request.principal!;
+        const { format, subject } = readRevocationRequest(request.body, request.headers['content-type'], core.issuer);
+        if (!subject) throw new AppError('USER_NOT_FOUND', { description: 'user not found: another issuer' });
+        await revokeAllSessions(core.directory, principal.ctx, principal.claims.account_id, subject, { format });
         return reply.status(204).send();
       },
     );
