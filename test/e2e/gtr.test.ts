@@ -204,5 +204,15 @@ describeBackends('Global Token Revocation endpoint', (backend) => {
       global_token_revocation_endpoint_auth_methods_supported: ['Bearer', 'DPoP', 'private_key_jwt'],
       scopes_supported: expect.arrayContaining(['sessions:revoke_all']),
     });
+    const doc = (await peer.server.inject({ url: '/openapi.json' })).json();
+    expect(Object.keys(doc.paths['/oauth/global-token-revocation'].post.responses)).toEqual([
+      '204',
+      '400',
+      '401',
+      '403',
+      '404',
+      '429',
+      '503',
+    ]);
   });
 });

@@ -6,7 +6,9 @@
  * when the token is bound, as on every app route) or by a JWT the app signs with a key of its JWKS (§3.5: a
  * private_key_jwt app; oauth/global-token-revocation.ts). Answers (§3.4): 204 (also when the user had no
  * session), 400 invalid_request, 401 invalid_token, 403 insufficient_scope (or access_denied: the app's
- * constraints exclude the user), 404 user_not_found; RFC 6749-shaped bodies, never cached. The body is read as
+ * constraints exclude the user), 404 user_not_found; RFC 6749-shaped bodies, never cached. The draft's 422
+ * (unable to log out) has no case here: ending sessions is one UPDATE in the caller's account, which either
+ * commits or fails as the database does (503). The body is read as
  * text whatever its content type, after authentication, so that a bad body is a 400 of a known caller.
  *
  * Every call of an authenticated caller is audited in its account (`user.sessions.revoke_all`), refusals too;
@@ -166,7 +168,6 @@ export function globalTokenRevocationRoutes(app: FastifyInstance, core: Core): v
             401: OAuthErrorSchema,
             403: OAuthErrorSchema,
             404: OAuthErrorSchema,
-            422: OAuthErrorSchema,
             429: OAuthErrorSchema,
             503: OAuthErrorSchema,
           },
