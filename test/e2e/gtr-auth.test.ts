@@ -5,9 +5,11 @@
  */
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { createApp } from '../../src/oauth/apps.js';
 import { accessTokenHash } from '../../src/oauth/dpop.js';
 import { describeBackends } from '../support/backends.js';
-import { auditTrail, mintSessionToken } from '../support/fixtures.js';
+import { appAccessToken, auditTrail, mintSessionToken, testCtx } from '../support/fixtures.js';
+import { findUserByEmail } from '../../src/store/users.js';
 import {
   appJwt,
   email,
@@ -43,6 +45,32 @@ describeBackends('Global Token Revocation: authentication', (backend) => {
       outcome: 'refused',
       details: { code: 'PERMISSION_DENIED' },
     });
+  });
+
+  it('keeps an app within its constraints: a protected role is 403 access_denied, audited on the user', async () => {
+    const { app, clientSecret } = await createApp(peer.core.directory, testCtx, peer.accountId, {
+      name: 'constrained',
+      permissions: ['sessions:revoke_all'],
+      protected_roles: ['ADMIN'],
+    });
+    const token = await appAccessToken(peer.server, app.client_id, clientSecret!);
+    const admin = (await findUserByEmail(peer.core.database.db, peer.accountId, 'admin@test.example'))!;
+    const session = await mintSessionToken(peer.core, admin);
+    const res = await gtrCall(peer, `Bearer ${token}`, email(admin.email));
+    expect([res.statusCode, res.json()]).toEqual([
+      403,
+      oauthError('access_denied', 'app_constraint: the app may not act on ADMIN users'),
+    ]);
+    expect(await sessionLives(peer, session)).toBe(true);
+    expect(await lastEntry(peer)).toMatchObject({
+      action: 'user.sessions.revoke_all',
+      actor_id: app.client_id,
+      target_type: 'user',
+      target_id: admin.id,
+      outcome: 'refused',
+      details: { format: 'email', code: 'APP_CONSTRAINT', constraint: 'protected_roles', role: 'ADMIN' },
+    });
+    expect((await gtrCall(peer, `Bearer ${token}`, email(peer.members[0]!.email))).statusCode).toBe(204);
   });
 
   it('refuses callers that do not authenticate (401 invalid_token), without writing to any account', async () => {
