@@ -299,6 +299,11 @@ const OAUTH_NAMES: Partial<Record<ErrorCode, string>> = {
   INVALID_ARGUMENT: 'invalid_request',
   RATE_LIMITED: 'slow_down', // RFC 8628's name for "ask less often"
   UNAVAILABLE: 'temporarily_unavailable',
+  // Global Token Revocation (oauth/global-token-revocation.ts): RFC 6750 §3.1 names for the bearer's refusals.
+  UNAUTHENTICATED: 'invalid_token',
+  PERMISSION_DENIED: 'insufficient_scope',
+  APP_CONSTRAINT: 'access_denied',
+  USER_NOT_FOUND: 'user_not_found',
 };
 
 /** The RFC 6749 error body: `{error, error_description}`. */

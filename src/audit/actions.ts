@@ -212,8 +212,10 @@ export const AuditActions = {
     meaning: 'A remote step ended: verified (the state read back), protected, gone, failed or cancelled.',
   },
   'user.sessions.revoke_all': {
-    target: 'user',
-    meaning: "Global Token Revocation: every session of a user was ended at another system's request.",
+    target: ['user', 'account'],
+    meaning:
+      "Global Token Revocation: every session of a user was ended at another system's request (the count, the " +
+      'app), or the request was refused (target `account` when no user was found).',
     ocsf: accountChange(99, 'Other'),
   },
   'automation.pause': { target: 'account', meaning: "The account's automation was paused (the kill switch)." },

@@ -36,6 +36,7 @@ import { usersApiRoutes } from './routes/users-api.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { oauthRoutes } from './routes/oauth.js';
+import { globalTokenRevocationRoutes } from './routes/global-token-revocation.js';
 import { refuseNul } from './refuse-nul.js';
 import { accountsRoutes } from './routes/accounts.js';
 import { importRoutes } from './routes/import.js';
@@ -151,6 +152,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   // On the public listener only with a token; CORDON_METRICS_LISTEN serves it apart (app.ts).
   if (config.metrics.token !== undefined) metricsRoutes(app, core);
   oauthRoutes(app, core);
+  globalTokenRevocationRoutes(app, core);
   authRoutes(app, core);
   accountsRoutes(app, core);
   keysRoutes(app, core);
@@ -197,7 +199,9 @@ function sendError(
   // OAuth routes answer RFC 6749 bodies; a failed client authentication is 401 with a challenge.
   if ((request.routeOptions.config as { oauth?: boolean } | undefined)?.oauth) {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-    if (status === 401) reply.header('www-authenticate', 'Basic realm="cordon", charset="UTF-8"');
+    // A bearer route (Global Token Revocation) brings its own RFC 6750 challenge.
+    if (status === 401 && !error.headers?.['www-authenticate'])
+      reply.header('www-authenticate', 'Basic realm="cordon", charset="UTF-8"');
     return reply.status(status).type('application/json').send(toOAuthError(error));
   }
   return reply.status(status).type('application/json').send(toRpcStatus(error));

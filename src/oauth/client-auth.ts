@@ -4,7 +4,7 @@
  * app's JWKS, `aud` = the issuer, each `jti` usable once). A client must use exactly one method, the one
  * its app names.
  */
-import { createLocalJWKSet, decodeJwt, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { AppError } from '../errors.js';
 import type { OAuthApp } from '../storage/schema.js';
 import type { Executor } from '../store/executor.js';
@@ -101,19 +101,25 @@ export async function authenticateClient(
   return { app };
 }
 
-/** Verifies a client assertion against the app's JWKS and spends its jti; returns why it fails, if it does. */
-async function checkAssertion(
+/**
+ * Verifies a client assertion (iss = sub = the client id, `aud` one of `audience`, `exp` at most `maxLifetime` s
+ * ahead) against the app's JWKS and spends its jti; returns why it fails, if it does. Global Token Revocation
+ * (global-logout.ts) verifies its bearer JWTs here too, so that a jti is single-use across both endpoints.
+ */
+export async function checkAssertion(
   db: Executor,
   app: OAuthApp,
   assertion: string,
-  issuer: string,
+  audience: string | string[],
+  maxLifetime = MAX_ASSERTION_LIFETIME_S,
 ): Promise<string | undefined> {
+  if (!app.jwks) return 'no_jwks';
   let payload;
   try {
-    ({ payload } = await jwtVerify(assertion, createLocalJWKSet(app.jwks as JSONWebKeySet), {
+    ({ payload } = await jwtVerify(assertion, createLocalJWKSet(app.jwks), {
       issuer: app.client_id,
       subject: app.client_id,
-      audience: issuer,
+      audience,
       algorithms: ['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'],
       requiredClaims: ['jti', 'exp'],
       clockTolerance: 5,
@@ -122,7 +128,7 @@ async function checkAssertion(
     return 'bad_assertion';
   }
   if (typeof payload.jti !== 'string' || payload.jti.length > 200) return 'bad_assertion';
-  if (payload.exp! - Date.now() / 1000 > MAX_ASSERTION_LIFETIME_S) return 'assertion_lifetime_too_long';
+  if (payload.exp! - Date.now() / 1000 > maxLifetime) return 'assertion_lifetime_too_long';
   // Kept past exp by more than the verification leeway, so a sweep never frees a jti still accepted.
   const fresh = await recordAssertionJti(db, {
     account_id: app.account_id,

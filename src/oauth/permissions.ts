@@ -10,6 +10,8 @@ export const PERMISSIONS = {
   'signals:write': 'Submit detection signals',
   'audit:read': 'Read the audit log, its checkpoints and proofs',
   'containments:release': 'Reactivate a user whose engine-opened containment is locked (with users:reactivate)',
+  'sessions:revoke_all':
+    "End every session of a user of the app's account (Global Token Revocation: POST /oauth/global-token-revocation)",
 } as const;
 
 export type Permission = keyof typeof PERMISSIONS;

@@ -12,6 +12,7 @@ import { clientCredentialsGrant, type TokenRequest } from '../../oauth/grants/cl
 import { PERMISSIONS } from '../../oauth/permissions.js';
 import { readClientCredentials } from '../../oauth/client-auth.js';
 import { DPOP_ALGS, htuOf } from '../../oauth/dpop.js';
+import { GTR_PATH } from '../../oauth/global-token-revocation.js';
 import { introspectToken } from '../../oauth/introspection.js';
 import { RateLimiter } from '../../oauth/rate-limit.js';
 import { revokeToken } from '../../oauth/revocation.js';
@@ -148,6 +149,8 @@ export function oauthRoutes(app: FastifyInstance, core: Core): void {
       revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
       introspection_endpoint: `${core.issuer}/oauth/introspect`,
       introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+      global_token_revocation_endpoint: `${core.issuer}${GTR_PATH}`,
+      global_token_revocation_endpoint_auth_methods_supported: ['Bearer', 'DPoP', 'private_key_jwt'],
       scopes_supported: Object.keys(PERMISSIONS),
       response_types_supported: [],
     }),
