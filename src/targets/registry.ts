@@ -21,7 +21,7 @@ import {
   type TargetChanges,
   type TargetRow,
 } from '../store/targets.js';
-import { isTargetError, type Connector, type HealthReport } from './connector.js';
+import type { Connector } from './connector.js';
 import type { ConnectorCache } from './connectors.js';
 import { KINDS } from './kinds.js';
 
@@ -64,7 +64,7 @@ export interface TargetUpdate extends TargetSettings {
 export type TargetWithCount = TargetRow & { identities: number };
 
 const invalid = (description: string) => new AppError('INVALID_ARGUMENT', { description });
-const notFound = () => new AppError('NOT_FOUND', { description: 'target not found' });
+export const notFound = () => new AppError('NOT_FOUND', { description: 'target not found' });
 const sealLabel = (row: Pick<TargetRow, 'account_id' | 'id'>) => `target:${row.account_id}:${row.id}`;
 
 function checkSettings(input: TargetSettings): TargetSettings {
@@ -265,43 +265,4 @@ export function openConnector(deps: TargetDeps, row: TargetRow): Connector {
       timeoutMs: deps.timeoutMs,
     });
   });
-}
-
-/** Runs the target's connectivity check; records `target.test` with the latency or the target's error. */
-export async function testTarget(
-  deps: TargetDeps,
-  ctx: CallContext,
-  accountId: string,
-  idOrName: string,
-): Promise<HealthReport> {
-  const row = await findTarget(deps.db, accountId, idOrName);
-  if (!row) throw notFound();
-  const started = performance.now();
-  let report: HealthReport;
-  try {
-    report = await openConnector(deps, row).health();
-  } catch (error) {
-    const latency_ms = Math.round(performance.now() - started);
-    report = isTargetError(error)
-      ? { ok: false, latency_ms, error: error.details }
-      : {
-          ok: false,
-          latency_ms,
-          error: { class: 'fatal', status: null, code: null, message: errorMessage(error), request_id: null },
-        };
-  }
-  const result = { ok: report.ok, latency_ms: report.latency_ms, ...(report.error ? { error: report.error } : {}) };
-  await deps.audit.record({
-    accountId,
-    ctx,
-    action: 'target.test',
-    target: { type: 'target', id: row.id },
-    outcome: 'read',
-    details: { name: row.name, kind: row.kind, ...result },
-  });
-  return result;
-}
-
-export function errorMessage(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).slice(0, 500);
 }

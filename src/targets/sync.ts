@@ -29,7 +29,8 @@ import {
   type TargetRow,
 } from '../store/targets.js';
 import { isTargetError, type SubjectHints, type TargetErrorDetails } from './connector.js';
-import { errorMessage, openConnector, type TargetDeps } from './registry.js';
+import { errorMessage } from './health.js';
+import { openConnector, type TargetDeps } from './registry.js';
 
 export const SYNC_CONTEXT: CallContext = { actor: { type: 'system', id: 'target-sync' }, authz: { method: 'job' } };
 

@@ -9,14 +9,8 @@ import { Type } from 'typebox';
 import type { Core } from '../../core.js';
 import { AppError } from '../../errors.js';
 import { findTarget, listIdentities } from '../../store/targets.js';
-import {
-  createTarget,
-  getTarget,
-  listTargets,
-  removeTarget,
-  testTarget,
-  updateTarget,
-} from '../../targets/registry.js';
+import { createTarget, getTarget, listTargets, removeTarget, updateTarget } from '../../targets/registry.js';
+import { testTarget } from '../../targets/health.js';
 import { syncSubject, syncTargetNow } from '../../targets/sync.js';
 import { auditRefusals } from '../audited-calls.js';
 import { ADMIN_ROLES, requireSession } from '../guards/session.js';
