@@ -4,8 +4,8 @@
  * steps stay explainable; it loses its mirrored identities.
  */
 import { sql, type Insertable } from 'kysely';
-import type { IdentityState, TargetIdentitiesTable, TargetsTable } from '../storage/schema.js';
 import type { Selectable } from 'kysely';
+import type { IdentityState, TargetIdentitiesTable, TargetsTable } from '../storage/schema.js';
 import type { Executor } from './executor.js';
 
 export type TargetRow = Selectable<TargetsTable>;
@@ -88,6 +88,7 @@ export type TargetChanges = Partial<
     | 'last_sync_at'
     | 'last_sync_error'
     | 'sync_lease_until'
+    | 'sync_failed_at'
     | 'removed_at'
   >
 >;
@@ -238,10 +239,16 @@ export function listIdentities(
 
 /**
  * Claims up to `limit` enabled targets (any account) whose sync is due (never synced, or synced longer
- * than their interval ago) and whose lease is free, leasing them for `leaseSeconds`: FOR UPDATE SKIP
+ * than their interval ago; after a failed walk, the backoff or the interval, whichever is shorter) and whose
+ * lease is free, leasing them for `leaseSeconds`: FOR UPDATE SKIP
  * LOCKED, so two nodes never claim the same target.
  */
-export async function claimDueSyncTargets(db: Executor, limit: number, leaseSeconds: number): Promise<TargetRow[]> {
+export async function claimDueSyncTargets(
+  db: Executor,
+  limit: number,
+  leaseSeconds: number,
+  failureBackoffSeconds: number,
+): Promise<TargetRow[]> {
   const { rows } = await sql<TargetRow>`
     UPDATE targets t SET sync_lease_until = now() + make_interval(secs => ${leaseSeconds})
     FROM (
@@ -249,6 +256,8 @@ export async function claimDueSyncTargets(db: Executor, limit: number, leaseSeco
       WHERE removed_at IS NULL AND enabled AND kind <> 'gtr'
         AND (last_sync_at IS NULL OR last_sync_at + make_interval(secs => sync_interval_seconds) <= now())
         AND (sync_lease_until IS NULL OR sync_lease_until <= now())
+        AND (sync_failed_at IS NULL
+          OR sync_failed_at + make_interval(secs => least(sync_interval_seconds, ${failureBackoffSeconds})) <= now())
       ORDER BY last_sync_at NULLS FIRST
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
@@ -256,16 +265,6 @@ export async function claimDueSyncTargets(db: Executor, limit: number, leaseSeco
     WHERE t.account_id = due.account_id AND t.id = due.id
     RETURNING t.*`.execute(db);
   return rows;
-}
-
-/** Ends a sync's lease on the target. */
-export async function releaseSyncLease(db: Executor, accountId: string, id: string): Promise<void> {
-  await db
-    .updateTable('targets')
-    .set({ sync_lease_until: null })
-    .where('account_id', '=', accountId)
-    .where('id', '=', id)
-    .execute();
 }
 
 /**

@@ -83,6 +83,29 @@ describeBackends('target sync', (backend) => {
     expect(row).toMatchObject({ sync_lease_until: null, last_sync_error: null });
   });
 
+  it('waits before walking a target whose last walk failed', async () => {
+    const bad = await createTarget(t.core.targets, testCtx, accountId, {
+      name: 'bad',
+      kind: 'scim',
+      config: { base_url: 'https://bad.example' },
+      credentials: { token: 'wrong-token' },
+    });
+    const worker = new SyncWorker(t.core.targets, { intervalMs: 60_000 });
+    const failed = (await worker.pass()).filter((r) => r.target_id === bad.id);
+    expect(failed).toMatchObject([{ ok: false, error: { class: 'auth', status: 401 } }]);
+    expect((await worker.pass()).filter((r) => r.target_id === bad.id)).toEqual([]);
+    await t.core.database.db
+      .updateTable('targets')
+      .set({ sync_failed_at: sql<Date>`now() - interval '6 minutes'` as unknown as Date })
+      .where('account_id', '=', accountId)
+      .execute();
+    expect((await worker.pass()).map((r) => r.target_id)).toEqual([bad.id]);
+    expect((await syncEntries()).map((e) => [e.outcome, e.details.ok])).toEqual([
+      ['unchanged', false],
+      ['unchanged', false],
+    ]);
+  });
+
   it('walks a large target page by page, upserting each page as it comes', async () => {
     fake.pageSize = 1000;
     for (let i = 0; i < 2500; i++)

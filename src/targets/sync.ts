@@ -99,11 +99,10 @@ export async function syncTarget(deps: TargetDeps, target: TargetRow, ctx = SYNC
     const current = await findTarget(trx, accountId, id, true);
     if (!current) return; // removed meanwhile: its identities went with it
     if (result.ok) result.removed = await deleteIdentitiesNotSeenSince(trx, accountId, id, since);
-    else
-      await leaseTargetSync(trx, accountId, id, Math.min(FAILURE_BACKOFF_SECONDS, current.sync_interval_seconds), true);
     await updateTarget(trx, accountId, id, {
       last_sync_error: result.error ? `${result.error.status ?? 'no answer'}: ${result.error.message}` : null,
-      ...(result.ok ? { last_sync_at: new Date(), sync_lease_until: null } : {}),
+      sync_lease_until: null,
+      ...(result.ok ? { last_sync_at: new Date(), sync_failed_at: null } : { sync_failed_at: new Date() }),
     });
     await deps.audit.append(trx, {
       accountId,
@@ -203,7 +202,7 @@ export class SyncWorker {
   async pass(): Promise<SyncResult[]> {
     const results: SyncResult[] = [];
     for (;;) {
-      const [target] = await claimDueSyncTargets(this.deps.db, 1, LEASE_SECONDS);
+      const [target] = await claimDueSyncTargets(this.deps.db, 1, LEASE_SECONDS, FAILURE_BACKOFF_SECONDS);
       if (!target) return results;
       results.push(await syncTarget(this.deps, target));
     }

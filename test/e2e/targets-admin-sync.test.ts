@@ -138,7 +138,26 @@ describeBackends('target sync over the API', (backend) => {
       last_sync_error: '401: token rejected',
     });
     expect((await entries('target.sync')).at(-1)).toMatchObject({ outcome: 'unchanged', details: { ok: false } });
-    // The failed walk holds the target back from the schedule for a while; a person's sync says so.
+    // The schedule waits before trying a failed target again; a person may ask at once, and a walk that
+    // succeeds clears the error.
+    const row = await core.database.db
+      .selectFrom('targets')
+      .selectAll()
+      .where('name', '=', 'hr-app')
+      .executeTakeFirst();
+    expect(row).toMatchObject({ sync_failed_at: expect.any(Date), sync_lease_until: null });
+    await call(admin, { method: 'PATCH', url: `${base}/hr-app`, payload: { credentials: { token: SECRET } } });
+    expect((await call(admin, { method: 'POST', url: `${base}/hr-app:sync`, payload: {} })).json()).toMatchObject({
+      ok: true,
+      seen: 2,
+    });
+    expect((await call(admin, { url: `${base}/hr-app` })).json()).toMatchObject({ last_sync_error: null });
+    // While a walk holds the target's lease, another is refused.
+    await core.database.db
+      .updateTable('targets')
+      .set({ sync_lease_until: new Date(Date.now() + 60_000) })
+      .where('account_id', '=', accountId)
+      .execute();
     const again = await call(admin, { method: 'POST', url: `${base}/hr-app:sync`, payload: {} });
     expect([again.statusCode, again.json()]).toEqual([
       400,
