@@ -8,20 +8,24 @@ import { readFileSync } from 'node:fs';
 import type { Connector } from './connector.js';
 
 interface Held {
-  key: string;
+  /** The credentials' version: when they were last rotated (ms; 0 for the first ones). */
+  version: number;
   connector: Connector;
 }
 
 export class ConnectorCache {
   private readonly held = new Map<string, Held>();
 
-  /** The connector for `targetId` at credentials version `version`, made by `make` when none is held. */
-  get(targetId: string, version: string, make: () => Connector): Connector {
+  /**
+   * The connector for `targetId` with credentials of `version` or newer, made by `make` when none is held.
+   * A caller holding a row read before a rotation gets the connector of the newer credentials.
+   */
+  get(targetId: string, version: number, make: () => Connector): Connector {
     const held = this.held.get(targetId);
-    if (held && held.key === version) return held.connector;
-    if (held) void this.closeQuietly(held.connector);
+    if (held && held.version >= version) return held.connector;
     const connector = make();
-    this.held.set(targetId, { key: version, connector });
+    if (held) void this.closeQuietly(held.connector);
+    this.held.set(targetId, { version, connector });
     return connector;
   }
 

@@ -7,7 +7,7 @@
 import type { CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
 import { assertAccountExists } from '../directory/users.js';
-import { AppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { TargetKind } from '../storage/schema.js';
 import { isUniqueViolation } from '../store/errors.js';
@@ -79,10 +79,16 @@ function checkSettings(input: TargetSettings): TargetSettings {
   return out;
 }
 
-function kindOf(kind: string) {
+/** The kind's check of a config and credentials; whatever it throws is the caller's input refused (400). */
+function validate(kind: string, config: unknown, credentials: unknown) {
   const found = Object.hasOwn(KINDS, kind) ? KINDS[kind as TargetKind] : undefined;
   if (!found) throw invalid(`kind: expected one of ${Object.keys(KINDS).join(', ')}`);
-  return found;
+  try {
+    return found.validate(config, credentials);
+  } catch (error) {
+    if (isAppError(error)) throw error;
+    throw invalid(`${kind}: ${error instanceof Error ? error.message : String(error)}`.slice(0, 500));
+  }
 }
 
 /** What the audit entries record of a target: everything but its credentials. */
@@ -110,7 +116,7 @@ export async function createTarget(
     throw invalid('name: expected 1 to 63 lowercase letters, digits and dashes, starting with a letter or digit');
   if (name === LOCAL_TARGET) throw invalid('name: `cordon` is the local directory; choose another name');
   const settings = checkSettings(input);
-  const { config, credentials } = kindOf(input.kind).validate(input.config, input.credentials);
+  const { config, credentials } = validate(input.kind, input.config, input.credentials);
   const id = newId();
   try {
     return await deps.audit.transact(async (trx) => {
@@ -187,7 +193,7 @@ export async function updateTarget(
     if (update.enabled !== undefined && update.enabled !== row.enabled) changes.enabled = update.enabled;
     const settingsChanged = Object.keys(changes).length > 0;
     if (update.credentials !== undefined) {
-      const { credentials } = kindOf(row.kind).validate(row.config, update.credentials);
+      const { credentials } = validate(row.kind, row.config, update.credentials);
       changes.credentials = deps.sealer.seal(sealLabel(row), JSON.stringify(credentials));
       changes.credentials_rotated_at = new Date();
     }
@@ -255,7 +261,7 @@ export async function removeTarget(
 
 /** The connector of a target, from the cache (a new one after its credentials were rotated). */
 export function openConnector(deps: TargetDeps, row: TargetRow): Connector {
-  const version = row.credentials_rotated_at?.toISOString() ?? 'initial';
+  const version = row.credentials_rotated_at?.getTime() ?? 0;
   return deps.connectors.get(row.id, version, () => {
     const credentials = JSON.parse(deps.sealer.open(sealLabel(row), row.credentials)) as Record<string, unknown>;
     return KINDS[row.kind].create({

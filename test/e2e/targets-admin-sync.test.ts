@@ -89,6 +89,11 @@ describeBackends('target sync over the API', (backend) => {
       ['u2'],
     );
 
+    // No body at all is a full walk too.
+    expect((await call(admin, { method: 'POST', url: `${base}/hr-app:sync` })).json()).toMatchObject({
+      mode: 'full',
+      seen: 3,
+    });
     fake.users.delete('u1');
     fake.users.set('u0', person('u0', 'ann@x.example', 'SUSPENDED'));
     expect((await call(admin, { method: 'POST', url: `${base}/hr-app:sync`, payload: {} })).json()).toMatchObject({
@@ -121,6 +126,7 @@ describeBackends('target sync over the API', (backend) => {
     expect(gone.json()).toMatchObject({ mode: 'subject', seen: 0, removed: 1 });
     const syncs = await entries('target.sync');
     expect(syncs.map((e) => [e.actor_type, e.outcome, e.details.mode, e.details.seen, e.details.removed])).toEqual([
+      ['user', 'changed', 'full', 3, 0],
       ['user', 'changed', 'full', 3, 0],
       ['user', 'changed', 'full', 2, 1],
       ['user', 'changed', 'subject', 1, 0],

@@ -202,7 +202,7 @@ export function targetsRoutes(app: FastifyInstance, core: Core): void {
         summary: "Mirror the target's users now: all of them, or one subject",
         tags,
         params: TargetParams,
-        body: SyncBody,
+        body: Type.Union([SyncBody, Type.Null()]),
         response: { 200: SyncResultSchema, ...Errors },
       },
     },
