@@ -51,9 +51,14 @@ const SETTING_OPTIONS = [
     flag: '--step-deadline <s>',
     key: 'stepDeadline',
     member: 'step_deadline_seconds',
-    help: 'seconds a step may retry',
+    help: 'seconds a step may retry (10-604800)',
   },
-  { flag: '--sync-interval <s>', key: 'syncInterval', member: 'sync_interval_seconds', help: 'seconds between syncs' },
+  {
+    flag: '--sync-interval <s>',
+    key: 'syncInterval',
+    member: 'sync_interval_seconds',
+    help: 'seconds between syncs (60-604800)',
+  },
 ] as const;
 
 type Options = Record<string, string | boolean | undefined> & { account?: string; json?: boolean };
