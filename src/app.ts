@@ -21,6 +21,9 @@ import { KeyRing } from './oauth/keys.js';
 import { TokenStanding } from './oauth/token-standing.js';
 import { readOrCreateKekFile, Sealer } from './sealing.js';
 import { openDatabase } from './storage/db.js';
+import { ConnectorCache, userAgent } from './targets/connectors.js';
+import type { TargetDeps } from './targets/registry.js';
+import { SyncWorker } from './targets/sync.js';
 import { holdsNoDatabase } from './storage/pglite-template.js';
 
 export interface CreateCoreOptions {
@@ -91,6 +94,15 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     logger: options.logger,
   });
   containmentWorker.start();
+  const directory = { db: database.db, audit, sealer, appConstraints: enforceAppConstraints };
+  const targets: TargetDeps = {
+    ...directory,
+    connectors: new ConnectorCache(),
+    userAgent: userAgent(),
+    timeoutMs: 10_000,
+  };
+  const syncWorker = new SyncWorker(targets, { intervalMs: config.targets.syncCheckMs, logger: options.logger });
+  syncWorker.start();
   return {
     config,
     database,
@@ -98,7 +110,9 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     checkpointer,
     latestCheckpoints: new LatestCheckpoints(database.db),
     checkpointKey,
-    directory: { db: database.db, audit, sealer, appConstraints: enforceAppConstraints },
+    directory,
+    targets,
+    syncWorker,
     response,
     metrics,
     unauthenticatedRefusals,
@@ -111,6 +125,8 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     logger: options.logger,
     async close() {
       await containmentWorker.stop();
+      await syncWorker.stop();
+      await targets.connectors.closeAll();
       await unauthenticatedRefusals
         .close()
         .catch((error: unknown) =>

@@ -51,6 +51,8 @@ export interface Config {
     approvalTtlSeconds: number;
     restoreWorkerIntervalMs: number;
   };
+  /** Targets (src/targets/): how often each node looks for targets whose sync is due. */
+  targets: { syncCheckMs: number };
   /** The audit logs' checkpoint signing: where the Ed25519 key lives, its name, and the cadence. */
   checkpoints: { keyStorage: 'file' | 'database'; origin: string | undefined; intervalMs: number };
   /** Peers whose `Forwarded` / `X-Forwarded-For` headers are believed (http/client-address.ts). */
@@ -256,6 +258,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     description:
       'How often each node looks for containments whose restore-after time has come and for plans whose approvals ' +
       'expired (claimed with SKIP LOCKED, so nodes share the work).',
+  },
+  {
+    env: 'CORDON_TARGET_SYNC_CHECK_MS',
+    type: 'integer 1000..3600000',
+    default: '60000',
+    description:
+      "How often each node looks for targets whose users are due to be mirrored again (each target's " +
+      'sync_interval_seconds; claimed under a lease with SKIP LOCKED, so two nodes never sync one target at once).',
   },
   {
     env: 'CORDON_SIGNAL_RAW_MAX_BYTES',
@@ -544,6 +554,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
       approvalTtlSeconds: int('CORDON_APPROVAL_TTL_SECONDS', 1800, 60, 604_800),
       restoreWorkerIntervalMs: int('CORDON_RESTORE_WORKER_INTERVAL_MS', 1000, 100, 600_000),
     },
+    targets: { syncCheckMs: int('CORDON_TARGET_SYNC_CHECK_MS', 60_000, 1000, 3_600_000) },
     checkpoints: {
       keyStorage: keyStorage ?? (databaseUrl ? 'database' : 'file'),
       origin,

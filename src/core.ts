@@ -18,6 +18,8 @@ import type { TokenStanding } from './oauth/token-standing.js';
 import type { ContainmentWorker } from './response/containment-worker.js';
 import type { ResponseDeps } from './response/engine.js';
 import type { Sealer } from './sealing.js';
+import type { TargetDeps } from './targets/registry.js';
+import type { SyncWorker } from './targets/sync.js';
 import type { DatabaseHandle } from './storage/db.js';
 
 export interface Core {
@@ -37,6 +39,10 @@ export interface Core {
   unauthenticatedRefusals: UnauthenticatedRefusals;
   /** Restore-after and approval expiry (response/containment-worker.ts). */
   containmentWorker: ContainmentWorker;
+  /** Targets: the directory's dependencies with the connectors this process holds open. */
+  targets: TargetDeps;
+  /** The scheduled mirror of every target's users (targets/sync.ts). */
+  syncWorker: SyncWorker;
   keys: KeyRing;
   /** Whether verified access tokens still stand (the guard's per-request database check). */
   tokenStanding: TokenStanding;

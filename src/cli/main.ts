@@ -16,6 +16,7 @@ import { keysCommand } from './keys.js';
 import { loginCommand } from './login.js';
 import { EXIT, reportError, type CliIo } from './io.js';
 import { serveCommand } from './serve.js';
+import { targetsCommand } from './targets.js';
 import { usersCommand } from './users.js';
 
 const HELP_FOOTER =
@@ -59,6 +60,7 @@ export async function main(
   playbooksCommand(program, io, run);
   automationCommand(program, io, run);
   containmentCommand(program, io, run);
+  targetsCommand(program, io, run);
   program
     .command('config')
     .description('Configuration')

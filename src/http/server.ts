@@ -22,6 +22,7 @@ import { trackAnonymousCallers, type AnonymousCallers } from './anonymous-caller
 import { decorateClientAddress } from './client-address.js';
 import { asAppError } from './error-mapping.js';
 import { appsRoutes } from './routes/apps.js';
+import { targetsRoutes } from './routes/targets.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { eventsRoutes } from './routes/events.js';
@@ -157,6 +158,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   accountsRoutes(app, core);
   keysRoutes(app, core);
   appsRoutes(app, core);
+  targetsRoutes(app, core);
   credentialsRoutes(app, core);
   usersApiRoutes(app, core);
   directoryRoutes(app, core);

@@ -371,6 +371,8 @@ export interface TargetsTable {
   last_sync_at: NullableTimestamp;
   last_sync_error: string | null;
   sync_lease_until: NullableTimestamp;
+  /** When the last scheduled walk failed (0023): the schedule waits before the next; null once one succeeds. */
+  sync_failed_at: NullableTimestamp;
   removed_at: NullableTimestamp;
 }
 

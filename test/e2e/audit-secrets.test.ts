@@ -9,10 +9,12 @@ import { SYSTEM_LOG } from '../../src/audit/entry.js';
 import { describeBackends } from '../support/backends.js';
 import { useServer } from '../support/server.js';
 import { captureLogs, testCtx } from '../support/fixtures.js';
+import { fakeTarget } from '../support/fake-target.js';
 
 /**
  * Every path that handles a secret so far (sign-in, sessions, credential resets, app secrets and
- * their rotation, tokens, introspection, revocation, key rotation), then the whole audit log exported
+ * their rotation, tokens, introspection, revocation, key rotation, target credentials and their
+ * rotation), then the whole audit log exported
  * and the logs read: none of the secrets may appear.
  */
 describeBackends('no secret reaches the audit log or the logs', (backend) => {
@@ -126,6 +128,37 @@ describeBackends('no secret reaches the audit log or the logs', (backend) => {
         .statusCode,
     ).toBe(200);
 
+    // A target's credentials, given at creation and at rotation (a connector kind of the test's own).
+    const restoreKind = fakeTarget().install('scim');
+    try {
+      const targets = `/v1/accounts/${account.id}/targets`;
+      const created = await server.inject({
+        method: 'POST',
+        url: targets,
+        headers: session,
+        payload: {
+          name: 'hr',
+          kind: 'scim',
+          config: { base_url: 'https://hr.example' },
+          credentials: { token: 'target-token-first' },
+        },
+      });
+      expect(created.statusCode).toBe(201);
+      const rotatedTarget = await server.inject({
+        method: 'PATCH',
+        url: `${targets}/hr`,
+        headers: session,
+        payload: { credentials: { token: 'wrong-target-token-second' } },
+      });
+      expect(
+        (await server.inject({ method: 'POST', url: `${targets}/hr:test`, headers: session })).json(),
+      ).toMatchObject({ ok: false });
+      for (const body of [created.body, rotatedTarget.body]) expect(body).not.toContain('target-token');
+      secrets.push('target-token-first', 'wrong-target-token-second');
+    } finally {
+      restoreKind();
+    }
+
     const member = (
       await server.inject({
         method: 'POST',
@@ -153,6 +186,9 @@ describeBackends('no secret reaches the audit log or the logs', (backend) => {
       'token.revoke',
       'user.credentials.reset',
       'key.rotate',
+      'target.create',
+      'target.credentials.rotate',
+      'target.test',
     ]) {
       expect(exported).toContain(`"action":"${action}"`);
     }

@@ -18,6 +18,7 @@ import * as m0016 from './0016-signing-key-revocation.js';
 import * as m0019 from './0019-password-change.js';
 import * as m0021 from './0021-drop-jobs.js';
 import * as m0022 from './0022-targets.js';
+import * as m0023 from './0023-target-sync-failures.js';
 
 /** Every migration, in order. Never edit one that has landed: add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -40,4 +41,5 @@ export const migrations: Record<string, Migration> = {
   '0019-password-change': m0019,
   '0021-drop-jobs': m0021,
   '0022-targets': m0022,
+  '0023-target-sync-failures': m0023,
 };
