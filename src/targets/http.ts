@@ -143,14 +143,16 @@ export function retryAfterMs(answer: Pick<HttpAnswer, 'status' | 'headers'>): nu
 }
 
 function networkError(error: unknown): TargetError {
-  const cause = (error as { cause?: { code?: string } }).cause;
+  // fetch fails with "fetch failed"; what happened is in its cause (or, for several addresses, their errors).
+  const cause = (error as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } }).cause;
   const name = (error as Error).name;
-  const code = name === 'TimeoutError' ? 'timeout' : (cause?.code ?? name ?? 'network');
+  const code = name === 'TimeoutError' ? 'timeout' : (cause?.code ?? cause?.errors?.[0]?.code ?? name ?? 'network');
+  const message = cause?.message || (error as Error).message || String(error);
   return new TargetError({
     class: 'retry',
     status: null,
     code,
-    message: ((error as Error).message ?? String(error)).slice(0, MESSAGE_MAX),
+    message: message.slice(0, MESSAGE_MAX),
     request_id: null,
   });
 }
