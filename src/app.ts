@@ -22,6 +22,9 @@ import { TokenStanding } from './oauth/token-standing.js';
 import { readOrCreateKekFile, Sealer } from './sealing.js';
 import { openDatabase } from './storage/db.js';
 import { holdsNoDatabase } from './storage/pglite-template.js';
+import { KINDS } from './targets/kinds.js';
+import type { TargetRow } from './store/steps.js';
+import { StepWorker } from './targets/worker.js';
 
 export interface CreateCoreOptions {
   /** Who holds the embedded data dir: `serve` or a CLI command's name. */
@@ -91,6 +94,23 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     logger: options.logger,
   });
   containmentWorker.start();
+  // Until the connector cache (targets/connectors.ts) lands: a connector per attempt, from the sealed credentials.
+  const openConnector = (target: TargetRow) =>
+    KINDS[target.kind].create({
+      config: target.config,
+      credentials: JSON.parse(sealer.open(`target:${target.account_id}:${target.id}`, target.credentials)) as Record<
+        string,
+        unknown
+      >,
+      userAgent: 'Cordon/0.1.0',
+    });
+  const stepWorker = new StepWorker({ db: database.db, audit }, openConnector, {
+    intervalMs: config.targetWorker.intervalMs,
+    leaseMs: config.targetWorker.leaseMs,
+    logger: options.logger,
+  });
+  response.steps = stepWorker;
+  stepWorker.start();
   return {
     config,
     database,
@@ -103,6 +123,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     metrics,
     unauthenticatedRefusals,
     containmentWorker,
+    stepWorker,
     keys,
     tokenStanding: new TokenStanding(database.db, { tokenTtl: config.accessTokenTtl }),
     accessTokens: new VerifiedTokens(keys, config.accessTokenTtl),
@@ -111,6 +132,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     logger: options.logger,
     async close() {
       await containmentWorker.stop();
+      await stepWorker.stop();
       await unauthenticatedRefusals
         .close()
         .catch((error: unknown) =>

@@ -18,6 +18,7 @@ import type { TokenStanding } from './oauth/token-standing.js';
 import type { ContainmentWorker } from './response/containment-worker.js';
 import type { ResponseDeps } from './response/engine.js';
 import type { Sealer } from './sealing.js';
+import type { StepWorker } from './targets/worker.js';
 import type { DatabaseHandle } from './storage/db.js';
 
 export interface Core {
@@ -37,6 +38,8 @@ export interface Core {
   unauthenticatedRefusals: UnauthenticatedRefusals;
   /** Restore-after and approval expiry (response/containment-worker.ts). */
   containmentWorker: ContainmentWorker;
+  /** Carries out containments' remote steps (targets/worker.ts). */
+  stepWorker: StepWorker;
   keys: KeyRing;
   /** Whether verified access tokens still stand (the guard's per-request database check). */
   tokenStanding: TokenStanding;
