@@ -14,7 +14,7 @@
 import type { Transaction } from 'kysely';
 import { toAuditRow, toJsonText, type CallContext } from '../audit/entry.js';
 import { insertAuditEntries, type AuditEntryValues } from '../store/audit.js';
-import { writeRestoreSteps, type RestoreTargetItem } from '../targets/steps.js';
+import { writeRestoreSteps, type RestoreTargetItem } from '../targets/restore-steps.js';
 import { changeLockedUserState } from '../directory/user-state.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';

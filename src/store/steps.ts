@@ -77,7 +77,11 @@ export async function setTargetsState(
 /** A record's steps with their targets' names and kinds, oldest first. */
 export type StepWithTarget = StepRow & { target_name: string; kind: TargetRow['kind'] };
 
-export async function listStepsOf(db: Executor, accountId: string, containmentIds: string[]): Promise<StepWithTarget[]> {
+export async function listStepsOf(
+  db: Executor,
+  accountId: string,
+  containmentIds: string[],
+): Promise<StepWithTarget[]> {
   if (containmentIds.length === 0) return [];
   const result = await sql<StepWithTarget>`
     SELECT s.*, t.name AS target_name, t.kind FROM target_steps s
@@ -230,17 +234,18 @@ export async function lockRecord(db: Executor, accountId: string, id: string) {
 
 export async function findTargets(db: Executor, keys: Array<[string, string]>): Promise<TargetRow[]> {
   if (keys.length === 0) return [];
+  const accounts = keys.map((k) => k[0]);
+  const ids = keys.map((k) => k[1]);
   const result = await sql<TargetRow>`SELECT * FROM targets
-    WHERE (account_id, id) IN (SELECT * FROM unnest(${keys.map((k) => k[0])}::text[], ${keys.map((k) => k[1])}::text[]))`.execute(
-    db,
-  );
+    WHERE (account_id, id) IN (SELECT * FROM unnest(${accounts}::text[], ${ids}::text[]))`.execute(db);
   return result.rows;
 }
 
 /** Appends (or replaces) a plan's `targets` verdict: what its remote steps came to. */
 export async function setTargetsVerdict(db: Executor, accountId: string, planId: string, verdict: object) {
-  await sql`UPDATE plans SET verdicts = (SELECT coalesce(jsonb_agg(v), '[]'::jsonb) FROM jsonb_array_elements(verdicts) v
-      WHERE v->>'step' <> 'targets') || jsonb_build_array(${JSON.stringify(verdict)}::jsonb)
+  await sql`UPDATE plans SET verdicts = (SELECT coalesce(jsonb_agg(v), '[]'::jsonb)
+      FROM jsonb_array_elements(verdicts) v WHERE v->>'step' <> 'targets')
+      || jsonb_build_array(${JSON.stringify(verdict)}::jsonb)
     WHERE account_id = ${accountId} AND id = ${planId}`.execute(db);
 }
 

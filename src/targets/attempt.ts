@@ -10,7 +10,13 @@
  */
 import type { StepStatus } from '../storage/schema.js';
 import type { ClaimedStep } from '../store/steps.js';
-import { isTargetError, type CallRecord, type Connector, type SubjectHints, type TargetErrorDetails } from './connector.js';
+import {
+  isTargetError,
+  type CallRecord,
+  type Connector,
+  type SubjectHints,
+  type TargetErrorDetails,
+} from './connector.js';
 
 export type AttemptOutcome = 'verified' | 'retry' | 'protected' | 'gone' | 'failed';
 
@@ -21,7 +27,7 @@ export interface AttemptResult {
   external_id: string | null;
   observed_state: string | null;
   drift: Record<string, unknown> | null;
-  error: Omit<TargetErrorDetails, 'class'> & { class: string } | null;
+  error: (Omit<TargetErrorDetails, 'class'> & { class: string }) | null;
   /** Milliseconds the target asked to wait (Retry-After). */
   retryAfterMs: number | undefined;
   calls: CallRecord[];

@@ -12,7 +12,7 @@
  * first (a restore locks it before it cancels steps: the same order).
  */
 import type { Transaction } from 'kysely';
-import { toAuditRow, type AuditEntryInput, type CallContext } from '../audit/entry.js';
+import type { AuditEntryInput, CallContext } from '../audit/entry.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Database, StepStatus, TargetsState } from '../storage/schema.js';
 import {
@@ -56,7 +56,9 @@ export function interruptedEntry(step: ClaimedStep): AuditEntryInput {
       external_id: step.external_id,
       calls: [],
       outcome: 'interrupted',
-      error: { message: `the attempt's lease (${step.interrupted_owner ?? '?'}) ran out before its outcome was recorded` },
+      error: {
+        message: `the attempt's lease (${step.interrupted_owner ?? '?'}) ran out before its outcome was recorded`,
+      },
       latency_ms: null,
       observed_state: null,
     },
@@ -158,7 +160,12 @@ async function stepEnded(
   const phase = steps.filter((s) => s.operation === step.operation && s.status !== 'cancelled');
   const bad = phase.filter((s) => s.status === 'failed' || s.status === 'protected');
   const pending = phase.filter((s) => s.status === 'pending');
-  const summary = phase.map((s) => ({ target: s.target_name, target_id: s.target_id, step_id: s.id, status: s.status }));
+  const summary = phase.map((s) => ({
+    target: s.target_name,
+    target_id: s.target_id,
+    step_id: s.id,
+    status: s.status,
+  }));
   const suspend = step.operation === 'suspend';
   let state: TargetsState | undefined;
   const entries: AuditEntryInput[] = [];
@@ -205,5 +212,3 @@ async function stepEnded(
       details: { targets_state: now, steps: summary },
     });
 }
-
-export const toRows = (entries: AuditEntryInput[]) => entries.map(toAuditRow);

@@ -73,15 +73,20 @@ export class StepWorker {
   async stop(): Promise<void> {
     this.active = false;
     await this.periodic.stop();
-    await this.claiming?.catch(() => undefined);
+    await this.claiming?.then(
+      () => undefined,
+      () => undefined,
+    );
     await Promise.allSettled([...this.running]);
   }
 
   /** Claims now (a commit wrote steps): they start on this node without waiting for the next poll. */
   kick(): void {
     if (!this.active) return;
-    void this.dispatch().catch((error: unknown) =>
-      this.options.logger?.error({ err: error }, 'the step worker failed to claim; the next poll retries'),
+    this.dispatch().then(
+      () => undefined,
+      (error: unknown) =>
+        this.options.logger?.error({ err: error }, 'the step worker failed to claim; the next poll retries'),
     );
   }
 
@@ -126,9 +131,14 @@ export class StepWorker {
     });
     const acting = claimed.filter((s) => s.status === 'pending');
     const targets = new Map(
-      (await findTargets(this.deps.db, [...new Set(acting.map((s) => `${s.account_id} ${s.target_id}`))].map(
-        (k) => k.split(' ') as [string, string],
-      ))).map((t) => [t.id, t]),
+      (
+        await findTargets(
+          this.deps.db,
+          [...new Set(acting.map((s) => `${s.account_id} ${s.target_id}`))].map(
+            (k) => k.split(' ') as [string, string],
+          ),
+        )
+      ).map((t) => [t.id, t]),
     );
     const started: Array<Promise<void>> = [];
     for (const step of acting) {
