@@ -38,7 +38,7 @@ describeBackends('step worker', (backend) => {
   const entries = async (w: StepWorld, prefix: string) =>
     (await auditTrail(shared.core, w.accountId)).filter((e) => e.action.startsWith(prefix));
 
-  it('writes one step per target with the plan, and the worker verifies each: contained, with exact entries', async () => {
+  it('writes a step per target with the plan; the worker verifies each: contained, with exact entries', async () => {
     const w = await stepWorld(shared.core);
     const m0 = w.members[0]!;
     const { plan } = await w.signal(m0.email);
@@ -199,14 +199,13 @@ describeBackends('step worker', (backend) => {
       outcome: 'stop',
       reason: 'partial: protected on op',
     });
-    await sql`UPDATE target_steps SET next_attempt_at = now() - interval '1 hour' WHERE account_id = ${w.accountId}`.execute(
-      db(),
-    );
+    await sql`UPDATE target_steps SET next_attempt_at = now() - interval '1 hour'
+      WHERE account_id = ${w.accountId}`.execute(db());
     expect(await w.worker().pass()).toBe(0);
     expect(w.fakes.get(w.targets.op)!.log).toEqual(['suspend OP-0']);
   });
 
-  it('a 429 is retried no sooner than its Retry-After; past the deadline the step fails and the record is partial', async () => {
+  it('a 429 is retried no sooner than its Retry-After; past the deadline the step fails: partial', async () => {
     const w = await stepWorld(shared.core, ['sc', 'op']);
     const sc = w.fakes.get(w.targets.sc)!;
     sc.fail('suspend', targetError('retry', 429, 120_000));
