@@ -64,7 +64,9 @@ export async function writeRestoreSteps(
           target: { type: 'target_step', id: step.id },
           outcome: 'changed',
           details: {
-            ...base,
+            target_id: step.target_id,
+            target_name: step.target_name,
+            kind: step.kind,
             operation: 'suspend',
             status: 'cancelled',
             attempts: step.attempts,
