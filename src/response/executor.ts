@@ -66,7 +66,7 @@ export async function execute(
     draft.status = 'no_action';
     return { step: 'execute', outcome: 'stop', reason: 'the subject is already suspended' };
   }
-  const targets = draft.targets ? { targets: draft.targets.items } : {};
+  const targets = draft.targets?.items.length ? { targets: draft.targets.items } : {};
   if (!trx)
     return {
       step: 'execute',
