@@ -11,7 +11,7 @@ export function printTargets(line: (label: string, text: string) => void, c: Exp
       line('  target', `${t.name} (${t.kind}): ${step.operation} ${step.status}, step ${step.id}`);
       for (const a of step.attempts)
         line(
-          '    attempt',
+          '  attempt',
           `${a.attempt} ${a.outcome}${a.status === null ? '' : ` HTTP ${a.status}`}` +
             `${a.latency_ms === null ? '' : ` ${a.latency_ms} ms`}, ` +
             `audit ${a.index === null ? '(not numbered yet)' : `#${a.index}`}`,
