@@ -93,7 +93,7 @@ export const PlaybookSchema = Type.Object(
         ],
         {
           description:
-            'where a suspension acts besides Cordon\'s own directory (always acted on; `cordon` may be named): ' +
+            "where a suspension acts besides Cordon's own directory (always acted on; `cordon` may be named): " +
             '`all` enabled targets (default), or these targets by name; applying a playbook that names a target ' +
             'the account does not have is refused',
         },
