@@ -102,4 +102,23 @@ describeBackends('remote steps as shown', (backend) => {
     expect(await worker.pass()).toBe(1);
     expect(await worker.pass()).toBe(0);
   });
+
+  it('a worker started as a service is kicked by the commit that wrote steps, and stops cleanly', async () => {
+    const w = await stepWorld(shared.core, ['op']);
+    const worker = w.worker();
+    const before = shared.core.response.steps;
+    worker.start();
+    shared.core.response.steps = worker;
+    try {
+      const { plan } = await w.signal(w.members[1]!.email);
+      const state = async () => (await findContainment(db(), w.accountId, plan!.containment_id!))!.targets_state;
+      for (let i = 0; i < 200 && (await state()) !== 'contained'; i++)
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(await state()).toBe('contained');
+    } finally {
+      shared.core.response.steps = before;
+      await worker.stop();
+    }
+    expect(w.fakes.get(w.targets.op)!.log).toEqual(['suspend OP-1', 'read OP-1']);
+  });
 });
