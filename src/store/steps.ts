@@ -261,3 +261,21 @@ export async function listAttemptEntries(db: Executor, accountId: string, stepId
     ORDER BY 1 NULLS LAST`.execute(db);
   return result.rows.map((r) => ({ ...r, idx: r.idx === null ? null : Number(r.idx) }));
 }
+
+/** Extends this node's lease on a step whose attempt is still running; false when it no longer holds it. */
+export async function extendLease(
+  db: Executor,
+  step: Pick<StepRow, 'account_id' | 'id' | 'attempts'>,
+  owner: string,
+  leaseMs: number,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('target_steps')
+    .set({ lease_until: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})` as unknown as Date })
+    .where('account_id', '=', step.account_id)
+    .where('id', '=', step.id)
+    .where('lease_owner', '=', owner)
+    .where('attempts', '=', step.attempts)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}

@@ -119,7 +119,7 @@ async function verifyState(
   result: (partial: Partial<AttemptResult> & Pick<AttemptResult, 'outcome' | 'status'>) => AttemptResult,
 ): Promise<AttemptResult> {
   const after = await connector.read(externalId);
-  if (!after) return result({ outcome: 'gone', status: 'gone', drift: null });
+  if (!after) return result({ outcome: 'gone', status: 'gone', drift: want === 'ACTIVE' ? { deleted: true } : null });
   if (after.state === want) return result({ outcome: 'verified', status: 'verified', observed_state: after.state });
   return result({
     outcome: 'retry',

@@ -6,8 +6,9 @@
  *   commits before any call; an attempt found open under a dead lease (a node died between its call and
  *   its record) is recorded as `interrupted` first, and the step is tried again: the targets' suspend and
  *   reactivate are idempotent, so a step takes effect once.
- * - Runs each attempt against the target's connector (targets/attempt.ts), then records it in one
- *   transaction (targets/record.ts).
+ * - Runs each attempt against the target's connector (targets/attempt.ts), extending its lease every
+ *   third of CORDON_TARGET_LEASE_MS while the attempt runs, then records it in one transaction
+ *   (targets/record.ts).
  * - Holds each target to its max_concurrency (in the claim: at most that many of its steps at once on
  *   this node) and max_rate_per_second (attempts started, in process).
  * - Polls every CORDON_TARGET_WORKER_INTERVAL_MS; `kick()` after a commit that wrote steps starts them at
@@ -19,7 +20,7 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/log.js';
 import { Periodic } from '../periodic.js';
 import type { Executor } from '../store/executor.js';
-import { claimSteps, findTargets, type ClaimedStep, type TargetRow } from '../store/steps.js';
+import { claimSteps, extendLease, findTargets, type ClaimedStep, type TargetRow } from '../store/steps.js';
 import { retryDelayMs, runAttempt, type AttemptResult } from './attempt.js';
 import type { Connector } from './connector.js';
 import { interruptedEntry, recordAttempt, recordExpired } from './record.js';
@@ -175,7 +176,17 @@ export class StepWorker {
         result = refusal('retry', `the connector could not be opened: ${String(error).slice(0, 300)}`);
         return this.record(step, result);
       }
-      result = await runAttempt(connector, step);
+      // A slow target (a long resolve walk) must not lose the step to another node mid-attempt.
+      const heartbeat = setInterval(() => {
+        extendLease(this.deps.db, step, this.owner, this.options.leaseMs).catch((error: unknown) =>
+          this.options.logger?.warn({ err: error, step_id: step.id }, "a step's lease could not be extended"),
+        );
+      }, this.options.leaseMs / 3);
+      try {
+        result = await runAttempt(connector, step);
+      } finally {
+        clearInterval(heartbeat);
+      }
     }
     return this.record(step, result);
   }
