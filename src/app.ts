@@ -22,9 +22,10 @@ import { TokenStanding } from './oauth/token-standing.js';
 import { readOrCreateKekFile, Sealer } from './sealing.js';
 import { openDatabase } from './storage/db.js';
 import { ConnectorCache, userAgent } from './targets/connectors.js';
-import type { TargetDeps } from './targets/registry.js';
+import { openConnector, type TargetDeps } from './targets/registry.js';
 import { SyncWorker } from './targets/sync.js';
 import { holdsNoDatabase } from './storage/pglite-template.js';
+import { StepWorker } from './targets/worker.js';
 
 export interface CreateCoreOptions {
   /** Who holds the embedded data dir: `serve` or a CLI command's name. */
@@ -103,6 +104,13 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
   };
   const syncWorker = new SyncWorker(targets, { intervalMs: config.targets.syncCheckMs, logger: options.logger });
   syncWorker.start();
+  const stepWorker = new StepWorker({ db: database.db, audit }, (target) => openConnector(targets, target), {
+    intervalMs: config.targetWorker.intervalMs,
+    leaseMs: config.targetWorker.leaseMs,
+    logger: options.logger,
+  });
+  response.steps = stepWorker;
+  stepWorker.start();
   return {
     config,
     database,
@@ -117,6 +125,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     metrics,
     unauthenticatedRefusals,
     containmentWorker,
+    stepWorker,
     keys,
     tokenStanding: new TokenStanding(database.db, { tokenTtl: config.accessTokenTtl }),
     accessTokens: new VerifiedTokens(keys, config.accessTokenTtl),
@@ -125,6 +134,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     logger: options.logger,
     async close() {
       await containmentWorker.stop();
+      await stepWorker.stop();
       await syncWorker.stop();
       await targets.connectors.closeAll();
       await unauthenticatedRefusals

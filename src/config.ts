@@ -53,6 +53,8 @@ export interface Config {
   };
   /** Targets (src/targets/): how often each node looks for targets whose sync is due. */
   targets: { syncCheckMs: number };
+  /** The step worker (targets/worker.ts): how often it polls for due remote steps, and its claims' lease. */
+  targetWorker: { intervalMs: number; leaseMs: number };
   /** The audit logs' checkpoint signing: where the Ed25519 key lives, its name, and the cadence. */
   checkpoints: { keyStorage: 'file' | 'database'; origin: string | undefined; intervalMs: number };
   /** Peers whose `Forwarded` / `X-Forwarded-For` headers are believed (http/client-address.ts). */
@@ -266,6 +268,22 @@ export const OPTIONS: readonly OptionSpec[] = [
     description:
       "How often each node looks for targets whose users are due to be mirrored again (each target's " +
       'sync_interval_seconds; claimed under a lease with SKIP LOCKED, so two nodes never sync one target at once).',
+  },
+  {
+    env: 'CORDON_TARGET_WORKER_INTERVAL_MS',
+    type: 'integer 50..600000',
+    default: '1000',
+    description:
+      'How often each node looks for due remote steps of containments (claimed with SKIP LOCKED under a lease, so ' +
+      'nodes share them); a node that writes steps starts them at once.',
+  },
+  {
+    env: 'CORDON_TARGET_LEASE_MS',
+    type: 'integer 1000..3600000',
+    default: '30000',
+    description:
+      "How long a node's claim on a remote step holds: a node that dies mid-attempt leaves the step to another " +
+      'node after this long (its attempt is then recorded as interrupted).',
   },
   {
     env: 'CORDON_SIGNAL_RAW_MAX_BYTES',
@@ -555,6 +573,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
       restoreWorkerIntervalMs: int('CORDON_RESTORE_WORKER_INTERVAL_MS', 1000, 100, 600_000),
     },
     targets: { syncCheckMs: int('CORDON_TARGET_SYNC_CHECK_MS', 60_000, 1000, 3_600_000) },
+    targetWorker: {
+      intervalMs: int('CORDON_TARGET_WORKER_INTERVAL_MS', 1000, 50, 600_000),
+      leaseMs: int('CORDON_TARGET_LEASE_MS', 30_000, 1000, 3_600_000),
+    },
     checkpoints: {
       keyStorage: keyStorage ?? (databaseUrl ? 'database' : 'file'),
       origin,

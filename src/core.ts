@@ -20,6 +20,7 @@ import type { ResponseDeps } from './response/engine.js';
 import type { Sealer } from './sealing.js';
 import type { TargetDeps } from './targets/registry.js';
 import type { SyncWorker } from './targets/sync.js';
+import type { StepWorker } from './targets/worker.js';
 import type { DatabaseHandle } from './storage/db.js';
 
 export interface Core {
@@ -43,6 +44,8 @@ export interface Core {
   targets: TargetDeps;
   /** The scheduled mirror of every target's users (targets/sync.ts). */
   syncWorker: SyncWorker;
+  /** Carries out containments' remote steps (targets/worker.ts). */
+  stepWorker: StepWorker;
   keys: KeyRing;
   /** Whether verified access tokens still stand (the guard's per-request database check). */
   tokenStanding: TokenStanding;

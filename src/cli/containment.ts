@@ -12,6 +12,7 @@ import type { containmentView } from '../http/views/containments.js';
 import type { ExplanationView as Explanation } from '../http/views/explain.js';
 import type { planView } from '../http/views/plans.js';
 import { checkEntryProof } from './audit.js';
+import { printRestoreTargets, printTargets } from './steps.js';
 import { asText, EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
 import { ACCOUNT_HELP, accountPath, runAdmin, type Api, type Run } from './remote.js';
 
@@ -152,13 +153,15 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
     .action((id: string, opts: { falsePositive?: boolean; account?: string; json?: boolean }) =>
       run(async () => {
         const result = await asPerson('containments restore', opts.account, (api, accountId) =>
-          api.call<{ status: string; plan: PlanJson; drift: unknown; verification: Record<string, boolean> | null }>(
-            'POST',
-            `${accountPath(accountId)}/containments/${encodeURIComponent(id)}:restore`,
-            {
-              reason: opts.falsePositive ? 'false_positive' : 'restored',
-            },
-          ),
+          api.call<{
+            status: string;
+            plan: PlanJson;
+            drift: unknown;
+            verification: Record<string, boolean> | null;
+            targets?: Array<Record<string, unknown>>;
+          }>('POST', `${accountPath(accountId)}/containments/${encodeURIComponent(id)}:restore`, {
+            reason: opts.falsePositive ? 'false_positive' : 'restored',
+          }),
         );
         if (opts.json) return printJson(io, result);
         if (result.status !== 'restored')
@@ -171,6 +174,7 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
             .map(([k, v]) => `${k}=${v}`)
             .join(' ')}\n`,
         );
+        printRestoreTargets(io, result.targets ?? []);
       }),
     );
 
@@ -279,6 +283,7 @@ function printChain(io: CliIo, c: Explanation, verified: boolean, proofSummary: 
       `${o.containment['close_reason'] ? ` (${String(o.containment['close_reason'])})` : ''}`
     : '';
   line('outcome', `plan ${o.plan_status ?? '-'}; user ${o.user_id ?? '-'} ${o.user_state ?? ''}${record}`);
+  printTargets(line, c);
   line(
     'audit',
     c.action

@@ -36,6 +36,7 @@ import { fromRow } from './playbooks.js';
 import { protectionReasons, type ProtectionPolicy } from './protection-policy.js';
 import { approvedContext, assertMayDecide, type Approver } from './approvers.js';
 import { executeRestore, restoreDigest, restoreVerdicts } from './restores.js';
+import { suspendRemote, targetSetIds } from '../targets/steps.js';
 
 export interface DecisionInput {
   decision: 'approve' | 'deny';
@@ -59,6 +60,7 @@ export async function decidePlan(
 ): Promise<DecisionResult> {
   // A plan found expired or void is marked so, audited, and committed; then the decision is refused.
   let refusal: AppError | undefined;
+  let wroteSteps = 0;
   const result = await deps.audit.transact(async (trx) => {
     const plan = await lockPlan(trx, accountId, planId);
     if (!plan) throw new AppError('PLAN_NOT_FOUND', { metadata: { plan_id: planId } });
@@ -127,7 +129,8 @@ export async function decidePlan(
         decisions: await listDecisions(trx, accountId, planId),
       };
     }
-    const { status, verdicts, entries = [], containmentId } = executed;
+    const { status, verdicts, entries = [], containmentId, steps = 0 } = executed;
+    wroteSteps = steps;
     return {
       plan: await finishPlan(
         trx,
@@ -141,6 +144,7 @@ export async function decidePlan(
     };
   });
   if (refusal) throw refusal;
+  if (wroteSteps > 0) deps.steps?.kick();
   return result;
 }
 
@@ -204,12 +208,18 @@ async function currentDigest(
     accountId: plan.account_id,
     subjectUserId: plan.subject_user_id,
     action: playbook.action,
-    arguments: suspendArguments(playbook),
+    arguments: suspendArguments(playbook, await targetSetIds(trx, plan.account_id, playbook.targets)),
     playbook: { name: playbook.name, version: playbook.version, contentHash: playbook.contentHash },
     policyVersion: policy.version,
   });
   return { digest, policy };
 }
+
+type Executed = { status: PlanStatus; verdicts: Verdict[]; entries?: AuditEntryValues[] } & {
+  containmentId?: string | null;
+  /** Remote steps written (the worker is kicked after commit). */
+  steps?: number;
+};
 
 /** Carries out a plan whose approvals are complete; the verdicts say what happened. */
 async function executeApproved(
@@ -218,7 +228,7 @@ async function executeApproved(
   plan: PlanRow,
   approvals: DecisionRow[],
   policy: ProtectionPolicy,
-): Promise<{ status: PlanStatus; verdicts: Verdict[]; entries?: AuditEntryValues[]; containmentId?: string | null }> {
+): Promise<Executed> {
   const approved: Verdict = {
     step: 'approval',
     outcome: 'pass',
@@ -235,7 +245,8 @@ async function executeApproved(
       ctx,
       plan.restore_reason === 'false_positive' ? 'false_positive' : 'restored',
     );
-    return { status: 'executed', verdicts: [approved, ...restoreVerdicts(report)], entries: [entry] };
+    const { steps } = report.targets;
+    return { status: 'executed', verdicts: [approved, ...restoreVerdicts(report)], entries: [entry], steps };
   }
   const stop = (status: PlanStatus, reason: string, details?: Record<string, unknown>) => ({
     status,
@@ -259,9 +270,11 @@ async function executeApproved(
   // A suspension that did not take is not recorded as one: everything rolls back.
   if (now?.state !== 'SUSPENDED' || now.live_sessions !== 0)
     throw new Error(`plan ${plan.id}: the approved suspension did not take`);
+  const remote = await suspendRemote(trx, plan, result.containmentId!, { user_id: user.id, email: user.email }, ctx);
   return {
     status: 'executed',
     containmentId: result.containmentId,
+    steps: remote.written,
     verdicts: [
       approved,
       {
@@ -272,6 +285,7 @@ async function executeApproved(
           user_id: user.id,
           sessions_revoked: result.sessionsRevoked.length,
           containment_id: result.containmentId,
+          ...(remote.items.length > 0 ? { targets: remote.items } : {}),
         },
       },
       { step: 'verify', outcome: 'pass', reason: 'suspended, no live session' },

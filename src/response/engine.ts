@@ -29,6 +29,7 @@ import { resolveSubject } from './guards/resolve-subject.js';
 import type { CanonicalSignal } from './intake/signal.js';
 import { actionDigest, type EngineDefaults, type GuardStep, type PlanDraft } from './plan.js';
 import { fromRow } from './playbooks.js';
+import { planTargets, writeSuspendSteps } from '../targets/steps.js';
 import { readPolicy } from './protection-policy.js';
 
 /** The guards, in policy order. */
@@ -46,6 +47,8 @@ export interface ResponseDeps extends DirectoryDeps {
   defaults: EngineDefaults;
   /** Raw payloads larger than this are stored cut (the canonical fields are always whole). */
   rawMaxBytes: number;
+  /** The step worker (targets/worker.ts), kicked after a commit that wrote remote steps. */
+  steps?: { kick(): void } | undefined;
 }
 
 export interface IncomingSignal {
@@ -84,7 +87,8 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
     t = now;
   };
   const { accountId, signal: canonical } = input;
-  return deps.audit.transact(async (trx) => {
+  let wroteSteps = 0;
+  const reception = await deps.audit.transact(async (trx) => {
     const raw = capRaw(input.rawText, deps.rawMaxBytes);
     const row = {
       account_id: accountId,
@@ -132,6 +136,7 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
       input.ctx.actor,
     );
     await evaluate(draft, trx, lap);
+    await planRemote(trx, draft);
     const responder = responderContext(draft, input.ctx.actor);
     if (!draft.status) {
       const executed = await execute(deps, trx, draft, responder);
@@ -152,9 +157,34 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
       draft.verdicts.pop();
       draft.verdicts.push(await verificationFailure(trx, draft));
       plan = (await insertPlanWithEntries(trx, planRow(draft), recordEntries(draft, input, responder)))!;
+    } else if (executed && draft.targets && draft.containmentId) {
+      // The remote steps, an outbox: written with the suspension and its record, carried out after commit.
+      const subject = { user_id: draft.subject!.id, email: draft.subject!.email };
+      wroteSteps = await writeSuspendSteps(
+        trx,
+        accountId,
+        draft.containmentId,
+        draft.id,
+        draft.targets,
+        subject,
+        responder,
+      );
     }
     lap('verify-record');
-    return { signal, plan, duplicate: false, timings };
+    return { signal, plan, duplicate: false, timings } satisfies Reception;
+  });
+  if (wroteSteps > 0) deps.steps?.kick();
+  return reception;
+}
+
+/** A suspension's remote side: what it would do on each target of its playbook's set, as they stand now. */
+async function planRemote(trx: Transaction<Database>, draft: PlanDraft): Promise<void> {
+  const playbook = draft.playbook;
+  if (playbook?.action !== 'suspend' || !draft.subject) return;
+  if (draft.status !== undefined && draft.status !== 'pending_approval') return;
+  draft.targets = await planTargets(trx, draft.accountId, playbook.targets, {
+    user_id: draft.subject.id,
+    email: draft.subject.email,
   });
 }
 
@@ -178,6 +208,7 @@ export async function planSignal(
     );
     draft.id = '(dry run)';
     await evaluate(draft, trx, () => {});
+    await planRemote(trx, draft);
     if (!draft.status)
       draft.verdicts.push(
         (await execute(deps, undefined, draft, responderContext(draft, { type: 'system', id: 'dry-run' })))!,

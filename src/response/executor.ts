@@ -11,6 +11,7 @@ import { isAppError } from '../errors.js';
 import type { Database } from '../storage/schema.js';
 import { claimSlot, releaseSlot, slotGate, type Cap, type Claim } from '../store/automation.js';
 import { readStateAndLiveSessions } from '../store/users.js';
+import { assignStepIds } from '../targets/steps.js';
 import { approval } from './guards/approval.js';
 import { reachedCap } from './guards/blast-radius.js';
 import type { PlanDraft, Verdict } from './plan.js';
@@ -65,8 +66,14 @@ export async function execute(
     draft.status = 'no_action';
     return { step: 'execute', outcome: 'stop', reason: 'the subject is already suspended' };
   }
+  const targets = draft.targets?.items.length ? { targets: draft.targets.items } : {};
   if (!trx)
-    return { step: 'execute', outcome: 'pass', reason: 'dry run: would suspend', details: { user_id: subject.id } };
+    return {
+      step: 'execute',
+      outcome: 'pass',
+      reason: 'dry run: would suspend',
+      details: { user_id: subject.id, ...targets },
+    };
   try {
     const caps = draft.caps ?? [];
     const containment = {
@@ -100,6 +107,8 @@ export async function execute(
     draft.sessionsRevoked = result.sessionsRevoked;
     if (result.containmentId) draft.containmentId = result.containmentId;
     draft.status = 'executed';
+    // The steps are written once the plan is recorded (engine.ts); the verdict names them already.
+    if (draft.targets) assignStepIds(draft.targets);
     return {
       step: 'execute',
       outcome: 'pass',
@@ -108,6 +117,7 @@ export async function execute(
         user_id: subject.id,
         sessions_revoked: result.sessionsRevoked.length,
         containment_id: result.containmentId,
+        ...targets,
       },
     };
   } catch (error) {

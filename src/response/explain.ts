@@ -17,6 +17,7 @@ import { findPlan, type PlanRow } from '../store/plans.js';
 import { findPlaybookHash } from '../store/playbooks.js';
 import { findSignal } from '../store/signals.js';
 import { findUserById } from '../store/users.js';
+import { listAttemptEntries, listStepsOf } from '../store/steps.js';
 
 export interface Explanation {
   id: string;
@@ -33,10 +34,65 @@ export interface Explanation {
     plan_status: string | null;
     user_id: string | null;
     user_state: string | null;
-    containment: Pick<ContainmentRow, 'id' | 'status' | 'close_reason' | 'locked'> | null;
+    containment: Pick<ContainmentRow, 'id' | 'status' | 'close_reason' | 'locked' | 'targets_state'> | null;
   };
   /** The action entry's inclusion proof; null until a signed checkpoint covers it. */
   proof: EntryProof | null;
+  /** The record's remote steps by target, each attempt with the index of its `target.attempt` entry. */
+  targets: ExplainedTarget[];
+}
+
+export interface ExplainedTarget {
+  target_id: string;
+  name: string;
+  kind: string;
+  steps: Array<{
+    id: string;
+    operation: string;
+    status: string;
+    attempts: Array<{
+      index: number | null;
+      attempt: number;
+      outcome: string;
+      status: number | null;
+      latency_ms: number | null;
+    }>;
+  }>;
+}
+
+/** A record's steps grouped by target, with their attempts' entries (index order; unnumbered ones last). */
+async function explainTargets(db: Executor, accountId: string, containmentId: string): Promise<ExplainedTarget[]> {
+  const steps = await listStepsOf(db, accountId, [containmentId]);
+  const entries = await listAttemptEntries(
+    db,
+    accountId,
+    steps.map((s) => s.id),
+  );
+  const targets: ExplainedTarget[] = [];
+  for (const step of steps) {
+    let target = targets.find((t) => t.target_id === step.target_id);
+    if (!target)
+      targets.push((target = { target_id: step.target_id, name: step.target_name, kind: step.kind, steps: [] }));
+    target.steps.push({
+      id: step.id,
+      operation: step.operation,
+      status: step.status,
+      attempts: entries
+        .filter((e) => e.target_id === step.id)
+        .map((e) => {
+          const error = e.details['error'] as { status?: number | null } | null;
+          const calls = (e.details['calls'] as Array<{ status: number | null }> | undefined) ?? [];
+          return {
+            index: e.idx,
+            attempt: e.details['attempt'] as number,
+            outcome: e.details['outcome'] as string,
+            status: error?.status ?? calls.at(-1)?.status ?? null,
+            latency_ms: (e.details['latency_ms'] as number | null) ?? null,
+          };
+        }),
+    });
+  }
+  return targets;
 }
 
 /** What explaining reads: the database, and the key of the checkpoints the proof is against. */
@@ -154,9 +210,11 @@ export async function explain(deps: ExplainDeps, accountId: string, id: string):
             status: containment.status,
             close_reason: containment.close_reason,
             locked: containment.locked,
+            targets_state: containment.targets_state,
           }
         : null,
     },
+    targets: containment ? await explainTargets(db, accountId, containment.id) : [],
     proof: action ? ((await proveAgainstLatest(db, deps.checkpointKey, accountId, action.idx)) ?? null) : null,
   };
 }

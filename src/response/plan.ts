@@ -14,6 +14,7 @@ import type { Candidate, PlanContext } from '../store/plan-context.js';
 import type { CanonicalSignal } from './intake/signal.js';
 import type { Playbook } from './playbook.js';
 import type { ProtectionPolicy } from './protection-policy.js';
+import type { TargetPlan } from '../targets/steps.js';
 
 export type StepName =
   | 'resolve-subject'
@@ -24,7 +25,8 @@ export type StepName =
   | 'blast-radius'
   | 'approval'
   | 'execute'
-  | 'verify';
+  | 'verify'
+  | 'targets';
 
 export interface Verdict {
   step: StepName;
@@ -87,6 +89,8 @@ export interface PlanDraft {
   sessionsRevoked?: string[];
   /** The containment record the executed suspension opened. */
   containmentId?: string;
+  /** What a suspension would do on each remote target of its playbook's set (targets/steps.ts). */
+  targets?: TargetPlan;
 }
 
 /** One named guard step; the pipeline is an array of them, in policy order. */
@@ -120,11 +124,19 @@ export function digestAction(a: PlanAction): string {
   return createHash('sha256').update(canonicalJson(action)).digest('hex');
 }
 
-/** The suspension arguments a playbook fixes. */
+/**
+ * The suspension arguments a playbook fixes, with the sorted ids of the remote targets its set holds now
+ * (only when there are any, so that a digest without remote targets is what it always was).
+ */
 export function suspendArguments(
   playbook: Pick<Playbook, 'restoreAfterSeconds' | 'lock'> | undefined,
+  targetIds: string[] = [],
 ): Record<string, unknown> {
-  return { restore_after_seconds: playbook?.restoreAfterSeconds ?? null, lock: playbook?.lock ?? null };
+  return {
+    restore_after_seconds: playbook?.restoreAfterSeconds ?? null,
+    lock: playbook?.lock ?? null,
+    ...(targetIds.length > 0 ? { targets: [...targetIds].sort() } : {}),
+  };
 }
 
 /** The digest of a draft plan's action. */
@@ -134,7 +146,7 @@ export function actionDigest(draft: PlanDraft): string {
     accountId: draft.accountId,
     subjectUserId: draft.subject?.id ?? null,
     action: playbook?.action ?? 'none',
-    arguments: suspendArguments(playbook),
+    arguments: suspendArguments(playbook, draft.targets?.targetIds),
     playbook: playbook ? { name: playbook.name, version: playbook.version, contentHash: playbook.contentHash } : null,
     policyVersion: draft.policy.version,
   });

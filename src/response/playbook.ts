@@ -85,6 +85,20 @@ export const PlaybookSchema = Type.Object(
       }),
     ),
     dedup_window: Type.Optional(Duration('one open plan per subject and playbook within this window (default 1h)')),
+    targets: Type.Optional(
+      Type.Union(
+        [
+          Type.Literal('all'),
+          Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 1, maxItems: 50, uniqueItems: true }),
+        ],
+        {
+          description:
+            "where a suspension acts besides Cordon's own directory (always acted on; `cordon` may be named): " +
+            '`all` enabled targets (default), or these targets by name; applying a playbook that names a target ' +
+            'the account does not have is refused',
+        },
+      ),
+    ),
     breaker: Type.Optional(
       Type.Object(
         {
@@ -116,6 +130,8 @@ export interface Playbook {
   lock: boolean;
   dedupWindowSeconds: number;
   breaker: { maxActions: number; windowSeconds: number } | null;
+  /** The remote targets its suspensions act on: every enabled one, or those named. */
+  targets: 'all' | string[];
   /**
    * Whether its suspensions may reach OWNERs and ADMINs: only when the operator or a current OWNER
    * applied this version (an ADMIN manages MEMBERs only, and a playbook never does more than its author).
@@ -238,6 +254,7 @@ export function toPlaybook(document: PlaybookDocument, version: number, hash: st
     breaker: document.breaker
       ? { maxActions: document.breaker.max_actions, windowSeconds: durationSeconds(document.breaker.window) }
       : null,
+    targets: document.targets ?? 'all',
   };
 }
 

@@ -6,6 +6,7 @@ import type { AuditEntryInput, CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
 import { AppError } from '../errors.js';
 import { voidStalePlans } from './stale-plans.js';
+import { unknownTargetNames } from '../targets/steps.js';
 import { insertPlaybookVersion, lockDocumentName, playbookHistory, type PlaybookRow } from '../store/playbooks.js';
 import { contentHash, lintPlaybook, toPlaybook, type Playbook, type PlaybookDocument } from './playbook.js';
 
@@ -40,6 +41,16 @@ export async function applyPlaybooks(
     names.add(name);
   });
   return deps.audit.transact(async (trx) => {
+    // A name no target of the account has is refused, not warned about: a typo would silently narrow every
+    // containment the playbook makes (a target removed later shows in its plans as doing nothing).
+    for (const document of documents as PlaybookDocument[]) {
+      const unknown = Array.isArray(document.targets) ? await unknownTargetNames(trx, accountId, document.targets) : [];
+      if (unknown.length > 0)
+        throw new AppError('INVALID_PLAYBOOK', {
+          description:
+            `invalid_playbook: ${document.name}: /targets names no target of this account: ` + unknown.join(', '),
+        });
+    }
     const applied: AppliedPlaybook[] = [];
     for (const document of documents as PlaybookDocument[]) {
       const hash = contentHash(document);

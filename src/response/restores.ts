@@ -13,7 +13,8 @@
  */
 import type { Transaction } from 'kysely';
 import { toAuditRow, toJsonText, type CallContext } from '../audit/entry.js';
-import type { AuditEntryValues } from '../store/audit.js';
+import { insertAuditEntries, type AuditEntryValues } from '../store/audit.js';
+import { writeRestoreSteps, type RestoreTargetItem } from '../targets/restore-steps.js';
 import { changeLockedUserState } from '../directory/user-state.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -47,6 +48,8 @@ export interface RestoreReport {
     stale_plans_void: boolean;
   };
   voided_plans: string[];
+  /** The remote side: per target, the reactivate step written (carried out after commit) or why none. */
+  targets: { items: RestoreTargetItem[]; steps: number };
 }
 
 export type RestoreOutcome =
@@ -105,7 +108,7 @@ async function askRestore(
   reason: RestoreReason,
   job: boolean,
 ): Promise<RestoreOutcome | undefined> {
-  return deps.audit.transact(async (trx) => {
+  const outcome = await deps.audit.transact(async (trx): Promise<RestoreOutcome | undefined> => {
     const found = await findContainment(trx, accountId, containmentId);
     if (!found) throw new AppError('CONTAINMENT_NOT_FOUND', { metadata: { containment_id: containmentId } });
     if (found.status !== 'open')
@@ -130,6 +133,8 @@ async function askRestore(
     const done = await finishPlan(trx, plan, 'executed', [entry], [...plan.verdicts, ...restoreVerdicts(report)]);
     return { status: 'restored', report, plan: done };
   });
+  if (outcome?.status === 'restored' && outcome.report.targets.steps > 0) deps.steps?.kick();
+  return outcome;
 }
 
 /**
@@ -255,7 +260,11 @@ export function restoreVerdicts(report: RestoreReport) {
       step: 'execute',
       outcome: 'pass',
       reason: 'restored',
-      details: { containment_id: report.containment.id, drift: report.drift },
+      details: {
+        containment_id: report.containment.id,
+        drift: report.drift,
+        ...(report.targets.items.length > 0 ? { targets: report.targets.items } : {}),
+      },
     },
     { step: 'verify', outcome: 'pass', reason: 'restore verified', details: report.verification },
   ] as const;
@@ -305,6 +314,10 @@ export async function executeRestore(
     if (plan?.signal_id) await markFalsePositive(trx, accountId, plan.signal_id);
     slotsFreed = await releaseSlotsOfPlan(trx, accountId, containment.plan_id);
   }
+  // The remote side: pending suspensions cancelled, reactivations written (an outbox), in this transaction.
+  const planId = typeof ctx.authz['plan_id'] === 'string' ? ctx.authz['plan_id'] : null;
+  const remote = await writeRestoreSteps(trx, accountId, containment.id, planId, ctx);
+  await insertAuditEntries(trx, remote.entries);
   const after = (await readRestoreState(trx, accountId, containment.user_id, { containmentId: containment.id }))!;
   const verification = {
     active: after.state === 'ACTIVE',
@@ -334,9 +347,11 @@ export async function executeRestore(
       verification,
       voided_plans: voided,
       breaker_slots_freed: slotsFreed,
+      ...(remote.items.length > 0 ? { targets: remote.items } : {}),
     },
   });
-  return { report: { containment: after.containment!, drift, verification, voided_plans: voided }, entry };
+  const targets = { items: remote.items, steps: remote.steps };
+  return { report: { containment: after.containment!, drift, verification, voided_plans: voided, targets }, entry };
 }
 
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));

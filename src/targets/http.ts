@@ -5,6 +5,7 @@
  * `classify` (connector.ts has the table); a kind refines the classes where its wire contract says more
  * (1Password's 403 is a protected user).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { TargetError, type CallRecord, type TargetErrorClass, type TargetErrorDetails } from './connector.js';
 
 export interface HttpAnswer {
@@ -23,6 +24,22 @@ export interface RequestOptions {
   body?: unknown;
   /** Answers that are not errors for this request (default: 2xx). */
   accept?: (status: number) => boolean;
+}
+
+/**
+ * The call log of the attempt in progress: a connector serves many attempts at once (one per step on its
+ * target), so each attempt collects its own exchanges here instead of from the connector's shared list.
+ */
+const attemptCalls = new AsyncLocalStorage<CallRecord[]>();
+
+/** Runs `fn`, appending to `calls` every exchange any TargetHttp makes within it (and only those). */
+export function collectCalls<T>(calls: CallRecord[], fn: () => Promise<T>): Promise<T> {
+  return attemptCalls.run(calls, fn);
+}
+
+/** Where an exchange is recorded: the attempt's log when one is collecting, else the caller's own list. */
+export function callLogFor(own: CallRecord[]): CallRecord[] {
+  return attemptCalls.getStore() ?? own;
 }
 
 const REQUEST_ID_HEADERS = ['x-request-id', 'request-id', 'x-amzn-requestid', 'x-correlation-id'];
@@ -56,7 +73,7 @@ export class TargetHttp {
       latency_ms: 0,
       request_id: null,
     };
-    this.calls.push(record);
+    callLogFor(this.calls).push(record);
     let response: Response;
     let text: string;
     try {
@@ -87,7 +104,7 @@ export class TargetHttp {
     return answer;
   }
 
-  /** The exchanges since the last call, oldest first. */
+  /** The exchanges made outside collectCalls since the last call, oldest first. */
   takeCalls(): CallRecord[] {
     const calls = this.calls;
     this.calls = [];

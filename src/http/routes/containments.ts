@@ -15,6 +15,7 @@ import { requestRestore, type RestoreReport } from '../../response/restores.js';
 import { listDecisions } from '../../store/approvals.js';
 import { findContainment, listContainments } from '../../store/containments.js';
 import { findPlan, listPlans } from '../../store/plans.js';
+import { listStepsOf } from '../../store/steps.js';
 import { auditRefusals } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 import {
@@ -150,15 +151,19 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
         response: { 200: Type.Object({ containments: Type.Array(ContainmentSchema) }), ...Errors },
       },
     },
-    async (request) => ({
-      containments: (
-        await listContainments(db, {
-          accountId: request.params.account,
-          status: request.query.status,
-          limit: request.query.max_page_size ?? 100,
-        })
-      ).map(containmentView),
-    }),
+    async (request) => {
+      const rows = await listContainments(db, {
+        accountId: request.params.account,
+        status: request.query.status,
+        limit: request.query.max_page_size ?? 100,
+      });
+      const steps = await listStepsOf(
+        db,
+        request.params.account,
+        rows.filter((c) => c.targets_state !== null).map((c) => c.id),
+      );
+      return { containments: rows.map((c) => containmentView(c, steps)) };
+    },
   );
   r.get(
     `${base}/:containment`,
@@ -175,7 +180,7 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
       const containment = await findContainment(db, request.params.account, request.params.containment);
       if (!containment)
         throw new AppError('CONTAINMENT_NOT_FOUND', { metadata: { containment_id: request.params.containment } });
-      return containmentView(containment);
+      return containmentView(containment, await listStepsOf(db, containment.account_id, [containment.id]));
     },
   );
   r.post(
@@ -211,7 +216,8 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
       );
       const report: RestoreReport | undefined = outcome.status === 'restored' ? outcome.report : undefined;
       const containment = report?.containment ?? (await findContainment(db, account, id))!;
-      return restoreResultView(outcome.status, outcome.plan, containment, report);
+      const steps = await listStepsOf(db, account, [id]);
+      return restoreResultView(outcome.status, outcome.plan, containment, report, steps);
     },
   );
 }

@@ -7,6 +7,7 @@ import type { RestoreReport } from '../../response/restores.js';
 import type { DecisionRow } from '../../store/approvals.js';
 import type { ContainmentRow } from '../../store/containments.js';
 import type { PlanRow } from '../../store/plans.js';
+import type { StepWithTarget } from '../../store/steps.js';
 import { isoOrNull, PlanSchema, planView } from './plans.js';
 
 const Time = Type.String({ format: 'date-time' });
@@ -23,6 +24,25 @@ export const DecisionSchema = Type.Object(
   { title: 'Decision' },
 );
 export const PlanWithDecisionsSchema = Type.Object({ plan: PlanSchema, decisions: Type.Array(DecisionSchema) });
+
+export const StepSchema = Type.Object(
+  {
+    id: Type.String(),
+    target_id: Type.String(),
+    target_name: Type.String(),
+    kind: Type.String(),
+    operation: Type.String({ description: 'suspend or reactivate' }),
+    status: Type.String({ description: 'pending, verified, failed, protected, gone or cancelled' }),
+    external_id: Type.Union([Type.String(), Type.Null()]),
+    attempts: Type.Integer(),
+    observed_state: Type.Union([Type.String(), Type.Null()]),
+    drift: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+    last_error: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+    create_time: Time,
+    finish_time: NullableTime,
+  },
+  { title: 'TargetStep' },
+);
 
 export const ContainmentSchema = Type.Object(
   {
@@ -47,6 +67,12 @@ export const ContainmentSchema = Type.Object(
     }),
     closed_by: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
     close_time: NullableTime,
+    targets_state: Type.Union([Type.String(), Type.Null()], {
+      description:
+        'null without remote steps; in_progress, contained, partial (a step failed or the target protected the ' +
+        'user), then restoring, restored or restore_partial',
+    }),
+    steps: Type.Array(StepSchema),
   },
   { title: 'Containment' },
 );
@@ -58,10 +84,13 @@ export const RestoreResultSchema = Type.Object({
   drift: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
   verification: Type.Union([Type.Record(Type.String(), Type.Boolean()), Type.Null()]),
   voided_plans: Type.Array(Type.String()),
+  targets: Type.Array(Type.Record(Type.String(), Type.Unknown()), {
+    description: 'per remote target: the reactivate step written (see the containment steps), or why none',
+  }),
 });
 
 /** A containment record: the snapshot taken at the suspension, who opened it and why, and how it closed. */
-export function containmentView(c: ContainmentRow): Static<typeof ContainmentSchema> {
+export function containmentView(c: ContainmentRow, steps: StepWithTarget[] = []): Static<typeof ContainmentSchema> {
   return {
     id: c.id,
     user_id: c.user_id,
@@ -77,8 +106,26 @@ export function containmentView(c: ContainmentRow): Static<typeof ContainmentSch
     close_reason: c.close_reason,
     closed_by: c.closed_by,
     close_time: isoOrNull(c.closed_at),
+    targets_state: c.targets_state,
+    steps: steps.filter((s) => s.containment_id === c.id).map(stepView),
   };
 }
+
+export const stepView = (s: StepWithTarget): Static<typeof StepSchema> => ({
+  id: s.id,
+  target_id: s.target_id,
+  target_name: s.target_name,
+  kind: s.kind,
+  operation: s.operation,
+  status: s.status,
+  external_id: s.external_id,
+  attempts: s.attempts,
+  observed_state: s.observed_state,
+  drift: s.drift,
+  last_error: s.last_error,
+  create_time: new Date(s.created_at).toISOString(),
+  finish_time: isoOrNull(s.finished_at),
+});
 
 export const decisionView = (d: DecisionRow): Static<typeof DecisionSchema> => ({
   approver_id: d.approver_id,
@@ -99,13 +146,15 @@ export function restoreResultView(
   plan: PlanRow,
   containment: ContainmentRow,
   report: RestoreReport | undefined,
+  steps: StepWithTarget[] = [],
 ): Static<typeof RestoreResultSchema> {
   return {
     status,
     plan: planView(plan),
-    containment: containmentView(containment),
+    containment: containmentView(containment, steps),
     drift: report?.drift ?? null,
     verification: report?.verification ?? null,
     voided_plans: report?.voided_plans ?? [],
+    targets: (report?.targets.items ?? []) as unknown as Array<Record<string, unknown>>,
   };
 }

@@ -35,6 +35,31 @@ export const ExplanationSchema = Type.Object(
       user_state: Nullable(Type.String()),
       containment: Nullable(Obj),
     }),
+    targets: Type.Array(
+      Type.Object({
+        target_id: Type.String(),
+        name: Type.String(),
+        kind: Type.String(),
+        steps: Type.Array(
+          Type.Object({
+            id: Type.String(),
+            operation: Type.String(),
+            status: Type.String(),
+            attempts: Type.Array(
+              Type.Object({
+                index: Type.Union([Type.Integer(), Type.Null()], {
+                  description: 'the audit index of its target.attempt entry (null until numbered)',
+                }),
+                attempt: Type.Integer(),
+                outcome: Type.String(),
+                status: Type.Union([Type.Integer(), Type.Null()]),
+                latency_ms: Type.Union([Type.Number(), Type.Null()]),
+              }),
+            ),
+          }),
+        ),
+      }),
+    ),
     proof: Nullable(
       Type.Object({
         entry: Obj,
