@@ -85,9 +85,10 @@ describe('scripts/check-imports.js', () => {
         'src/ids.ts:1: ids.ts imports (type only) store/tree.ts, of layer store: leaf modules import only leaf ' +
           'modules (rule "leaf")',
         'src/response/explain.ts:1: response/explain.ts imports (type only) core.ts, of layer core: response imports ' +
-          'only oauth, auth, directory, audit, store, storage, the leaf modules (rule "response")',
+          'only targets, oauth, auth, directory, audit, store, storage, the leaf modules (rule "response")',
         'src/response/explain.ts:2: response/explain.ts imports (type only) http/routes/audit.ts, of layer http: ' +
-          'response imports only targets, oauth, auth, directory, audit, store, storage, the leaf modules (rule "response")',
+          'response imports only targets, oauth, auth, directory, audit, store, storage, the leaf modules ' +
+          '(rule "response")',
         'check-imports: 9 modules, 9 imports, 4 wrong-way imports',
         '',
       ]);
