@@ -54,12 +54,18 @@ export async function call<T = Json>(
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or throws after `ms` with `what`. */
-export async function waitFor<T>(what: string, ms: number, check: () => Promise<T | undefined | false>, every = 200) {
+export async function waitFor<T>(
+  what: string | (() => string),
+  ms: number,
+  check: () => Promise<T | undefined | false>,
+  every = 200,
+) {
   const until = Date.now() + ms;
   for (;;) {
     const value = await check();
     if (value !== undefined && value !== false) return value as T;
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() > until)
+      throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((resolve) => setTimeout(resolve, every));
   }
 }
