@@ -98,8 +98,8 @@ export interface Sut {
   kill(node: ProcessNode): Promise<void>;
   /** The account's API on a node (default the first running one), as the ADMIN. */
   api<T = Json>(method: string, pathname: string, body?: unknown, node?: ProcessNode): Promise<Reply<T>>;
-  /** A signal from the signals:write app, about `email`. */
-  signal(email: string, type: string, externalId?: string): Promise<Reply>;
+  /** A signal from the signals:write app, about `email` (to `node`, default the first running one). */
+  signal(email: string, type: string, externalId?: string, node?: ProcessNode): Promise<Reply>;
   /** Registers a target through the route; returns its view. */
   addTarget(spec: Record<string, unknown>): Promise<{ id: string; name: string }>;
   close(): Promise<void>;
@@ -166,9 +166,9 @@ export async function startSut(options: SutOptions): Promise<Sut> {
     },
     api: (method, pathname, body, node) =>
       call((node ?? first()).url, method, `${account}${pathname}`, seeded.adminToken, body),
-    async signal(email, type, externalId = `alert-${Math.random().toString(36).slice(2)}`) {
+    async signal(email, type, externalId = `alert-${Math.random().toString(36).slice(2)}`, node) {
       const send = () =>
-        call(first().url, 'POST', `${account}/signals`, signalToken, {
+        call((node ?? first()).url, 'POST', `${account}/signals`, signalToken, {
           external_id: externalId,
           type,
           title: 'test alert',
@@ -181,7 +181,7 @@ export async function startSut(options: SutOptions): Promise<Sut> {
         if (reply.status !== 401) return reply;
       }
       const { clientId, clientSecret } = seeded.signalApp;
-      const res = await fetch(`${first().url}/v1/oauth/token`, {
+      const res = await fetch(`${(node ?? first()).url}/v1/oauth/token`, {
         method: 'POST',
         headers: {
           authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,

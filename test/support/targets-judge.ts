@@ -6,6 +6,7 @@
 import type { AuditRecord } from '../../src/storage/schema.js';
 import { listAuditEntries } from '../../src/store/audit.js';
 import { runCli } from './cli.js';
+import type { ProcessNode } from './targets-harness.js';
 import { waitFor, type Sut } from './targets-harness-sut.js';
 
 export interface StepView {
@@ -143,13 +144,19 @@ export const TARGET_TEST_ENV: Record<string, string> = {
  * Submits a signal until a node accepts it (200), resubmitting the same external id when a kill cut the
  * call off or no node runs for a moment: what a SIEM's retry does. Returns the accepted answer.
  */
-export async function submitUntilAccepted(sut: Sut, email: string, type: string, externalId: string) {
+export async function submitUntilAccepted(
+  sut: Sut,
+  email: string,
+  type: string,
+  externalId: string,
+  node?: ProcessNode,
+) {
   return waitFor(
     `signal ${externalId} accepted`,
     120_000,
     async () => {
       try {
-        const reply = await sut.signal(email, type, externalId);
+        const reply = await sut.signal(email, type, externalId, node);
         if (reply.status === 200) return reply;
         if (reply.status !== 0 && reply.status < 500)
           throw new Error(`signal: ${reply.status} ${JSON.stringify(reply.body)}`);
