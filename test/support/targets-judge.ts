@@ -63,6 +63,20 @@ export function waitForRecords(
   );
 }
 
+/** Waits until one record's targets_state is one of `states` (60 s); returns the record. */
+export async function waitForRecord(sut: Sut, id: string, states: string[], ms = 60_000): Promise<ContainmentView> {
+  let last: unknown;
+  return waitFor(
+    () => `containment ${id} in ${states.join('|')} (last seen: ${JSON.stringify(last)})`,
+    ms,
+    async () => {
+      const reply = await sut.api<ContainmentView>('GET', `/containments/${id}`);
+      last = reply.body;
+      return reply.status === 200 && states.includes(reply.body.targets_state ?? '') ? reply.body : undefined;
+    },
+  );
+}
+
 export interface AttemptDetails {
   target_id: string;
   target_name: string;
