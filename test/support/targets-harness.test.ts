@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BACKENDS } from './env.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { peopleEmails, startPeer, type Peer } from './targets-harness.js';
+import { runCli } from './cli.js';
 import { call, startSut, type Sut } from './targets-harness-sut.js';
+import { containments, sutAudit, verifyLog } from './targets-judge.js';
 
 vi.setConfig({ testTimeout: 120_000 });
 
@@ -94,6 +96,27 @@ describe.skipIf(!BACKENDS.includes('postgres'))('targets harness [postgres]', ()
       const second = await sut.signal(emails[1]!, 'idp.y');
       expect([second.status, second.body.plan.status]).toEqual([200, 'executed']);
       expect((await sut.api('GET', '/containments?status=open', undefined, again)).body.containments).toHaveLength(2);
+    });
+
+    it('the judge reads the records and verifies the log with the CLI while a node runs', async () => {
+      const records = await containments(sut);
+      expect(records.map((c) => [c.status, c.locked])).toEqual([
+        ['open', true],
+        ['open', true],
+      ]);
+      const suspends = await sutAudit(sut, 'user.suspend');
+      expect(suspends.map((e) => e.target_id).sort()).toEqual(
+        emails
+          .slice(0, 2)
+          .map((e) => sut.userIds.get(e))
+          .sort(),
+      );
+      const verified = await verifyLog(sut);
+      expect(verified.code, verified.stderr).toBe(0);
+      expect(verified.report.ok).toBe(true);
+      const explained = await runCli(['explain', records[0]!.id, '--json'], sut.cliEnv);
+      expect(explained.code, explained.stderr).toBe(0);
+      expect(JSON.parse(explained.stdout)).toMatchObject({ verified: true, outcome: { user_state: 'SUSPENDED' } });
     });
   });
 });
