@@ -14,6 +14,7 @@ import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import {
   TARGET_TEST_ENV,
   attemptsByStep,
+  containments,
   submitUntilAccepted,
   verifyLog,
   waitForRecords,
@@ -23,6 +24,7 @@ vi.setConfig({ testTimeout: 420_000, hookTimeout: 180_000 });
 
 const USERS = 200;
 const KILLS = 3;
+const RESTORES = 40;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Issue 16 §7: a 200-user fan-out to a 1Password-compatible peer and a SCIM server, each behind a fault
@@ -211,5 +213,65 @@ describe.skipIf(!BACKENDS.includes('postgres'))('targets under faults and SIGKIL
       (c) => c.method === 'PATCH' || c.method === 'PUT' || /:(suspend|reactivate)$/.test(c.path),
     );
     expect(acted).toEqual([]);
+  });
+
+  it('restores under the same faults and a SIGKILL: each target reactivated once in effect, verified', async () => {
+    const restored = emails.slice(0, RESTORES);
+    const records = (await containments(sut, 'open')).filter((c) =>
+      restored.map((e) => sut.userIds.get(e)).includes(c.user_id),
+    );
+    expect(records).toHaveLength(RESTORES);
+    const reactivatePath = /\/users\/[^/]+:reactivate$/;
+    peerProxy.setRules([
+      { kind: 'throttle', method: 'POST', path: reactivatePath, every: 5, retryAfterSeconds: 1 },
+      { kind: 'reset-after', method: 'POST', path: reactivatePath, fraction: 0.1 },
+      { kind: 'error', method: 'GET', fraction: 0.05, status: 502 },
+    ]);
+    scim.proxy.setRules([
+      { kind: 'reset-after', method: 'PATCH', fraction: 0.1 },
+      { kind: 'throttle', method: 'PATCH', every: 5, retryAfterSeconds: 1 },
+    ]);
+    for (const [i, record] of records.entries()) {
+      const answer = await sut.api('POST', `/containments/${record.id}:restore`, {});
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      if (i === Math.floor(RESTORES / 2)) {
+        await sut.kill(sut.nodes[0]!);
+        await sut.startNode();
+      }
+    }
+    await waitFor('every restore settled', 180_000, async () => {
+      const all = await containments(sut);
+      return all.filter((c) => c.targets_state === 'restored').length === RESTORES;
+    });
+    peerProxy.clearRules();
+    scim.proxy.clearRules();
+
+    const reactivated = await peer.changes('user.reactivate');
+    const peerStates = await peer.states();
+    const scimStates = await scim.states();
+    for (const email of restored) {
+      expect(reactivated.get(peer.userIds.get(email)!)).toBe(1);
+      expect(peerStates.get(email)).toBe('ACTIVE');
+      expect(scimStates.get(email)).toBe(true);
+    }
+    // The others stay contained, on every side.
+    expect(reactivated.size).toBe(RESTORES);
+    expect(
+      emails.slice(RESTORES).filter((e) => peerStates.get(e) !== 'SUSPENDED' || scimStates.get(e) !== false),
+    ).toEqual([]);
+    const logged = await attemptsByStep(sut);
+    for (const record of await containments(sut, 'closed')) {
+      const back = record.steps.filter((s) => s.operation === 'reactivate');
+      expect(back.map((s) => [s.target_name, s.status, s.observed_state]).sort()).toEqual([
+        ['app', 'verified', 'ACTIVE'],
+        ['peer', 'verified', 'ACTIVE'],
+      ]);
+      for (const step of back)
+        expect(logged.get(step.id)!.attempts.map((a) => a.attempt)).toEqual(
+          Array.from({ length: step.attempts }, (_, i) => i + 1),
+        );
+    }
+    const verified = await verifyLog(sut);
+    expect(verified.code, verified.stderr).toBe(0);
   });
 });
