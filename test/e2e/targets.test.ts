@@ -179,4 +179,23 @@ describe.skipIf(!BACKENDS.includes('postgres'))('targets: one signal, every kind
     expect(JSON.stringify(plan.body)).toMatch(/partial|protected/);
     expect(JSON.stringify(plan.body)).toContain('peer');
   });
+
+  it('no view or entry holds a credential; removing the 1Password target revokes its token at the peer', async () => {
+    const listed = await sut.api('GET', '/targets');
+    expect(listed.status).toBe(200);
+    const text = JSON.stringify(listed.body);
+    for (const secret of [peer.clientSecret, scim.server.token]) expect(text).not.toContain(secret);
+    expect(JSON.stringify((await sut.api('GET', `/targets/${ids.peer!}`)).body)).not.toContain(peer.clientSecret);
+    const trail = JSON.stringify(await sutAudit(sut));
+    for (const secret of [peer.clientSecret, scim.server.token]) expect(trail).not.toContain(secret);
+
+    const revokedBefore = (await peer.audit('token.revoke')).length;
+    const removed = await sut.api('DELETE', `/targets/${ids.peer!}`);
+    expect(removed.status, JSON.stringify(removed.body)).toBe(200);
+    const revokes = (await peer.audit('token.revoke')).slice(revokedBefore);
+    expect(revokes.map((e) => [(e.authz as { client_id: string }).client_id, e.outcome])).toEqual([
+      [peer.clientId, 'changed'],
+    ]);
+    expect((await sutAudit(sut, 'target.remove')).map((e) => e.target_id)).toEqual([ids.peer]);
+  });
 });
