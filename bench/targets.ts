@@ -17,15 +17,8 @@
  */
 import { startFaultProxy } from '../test/support/fault-proxy.js';
 import { peopleEmails, startPeer, type Peer } from '../test/support/targets-harness.js';
-import {
-  call,
-  loadScimFactory,
-  startScimTarget,
-  startSut,
-  waitFor,
-  type ScimTarget,
-  type Sut,
-} from '../test/support/targets-harness-sut.js';
+import { call, startSut, waitFor, type Sut } from '../test/support/targets-harness-sut.js';
+import { loadScimFactory, startScimTarget, type ScimTarget } from '../test/support/targets-scim.js';
 import { containments } from '../test/support/targets-judge.js';
 import { percentile, processRssMb, round } from './support.js';
 

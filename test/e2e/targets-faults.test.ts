@@ -2,14 +2,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BACKENDS } from '../support/env.js';
 import { seededRandom } from '../support/fault-proxy.js';
 import { peopleEmails, startPeer, type Peer } from '../support/targets-harness.js';
-import {
-  loadScimFactory,
-  startScimTarget,
-  startSut,
-  waitFor,
-  type ScimTarget,
-  type Sut,
-} from '../support/targets-harness-sut.js';
+import { startSut, waitFor, type Sut } from '../support/targets-harness-sut.js';
+import { loadScimFactory, startScimTarget, type ScimTarget } from '../support/targets-scim.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import {
   TARGET_TEST_ENV,

@@ -1,14 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BACKENDS } from '../support/env.js';
 import { peopleEmails, startPeer, type Peer } from '../support/targets-harness.js';
-import {
-  call,
-  loadScimFactory,
-  startScimTarget,
-  startSut,
-  type ScimTarget,
-  type Sut,
-} from '../support/targets-harness-sut.js';
+import { call, startSut, type Sut } from '../support/targets-harness-sut.js';
+import { loadScimFactory, startScimTarget, type ScimTarget } from '../support/targets-scim.js';
 import { TARGET_TEST_ENV, sutAudit, waitForRecord } from '../support/targets-judge.js';
 
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });

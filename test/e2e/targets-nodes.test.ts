@@ -2,13 +2,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BACKENDS } from '../support/env.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { peopleEmails, startPeer, type Peer, type ProcessNode } from '../support/targets-harness.js';
-import {
-  loadScimFactory,
-  startScimTarget,
-  startSut,
-  type ScimTarget,
-  type Sut,
-} from '../support/targets-harness-sut.js';
+import { startSut, type Sut } from '../support/targets-harness-sut.js';
+import { loadScimFactory, startScimTarget, type ScimTarget } from '../support/targets-scim.js';
 import { TARGET_TEST_ENV, attemptsByStep, submitUntilAccepted, waitForRecords } from '../support/targets-judge.js';
 
 vi.setConfig({ testTimeout: 300_000, hookTimeout: 180_000 });

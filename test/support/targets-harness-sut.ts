@@ -1,6 +1,6 @@
 /**
  * The Cordon under test (see targets-harness.ts): seeded in process, then run as `cordon serve`
- * processes that a test SIGKILLs and restarts; its API as a small client; the SCIM target hook.
+ * processes that a test SIGKILLs and restarts; its API as a small client.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,6 @@ import path from 'node:path';
 import { createUser } from '../../src/directory/users.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { applyPlaybooks } from '../../src/response/playbooks.js';
-import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { mintSessionToken } from './fixtures.js';
 import {
   createPgDatabase,
@@ -205,71 +204,4 @@ export async function startSut(options: SutOptions): Promise<Sut> {
     },
   };
   return sut;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The SCIM target
-// ---------------------------------------------------------------------------------------------------
-
-/** A SCIM 2.0 service provider the test runs (scim-server.ts), as the harness uses it. */
-export interface ScimServer {
-  /** The SCIM base URL, ending in `/scim/v2` (or wherever the server roots its endpoints). */
-  url: string;
-  /** The bearer token it accepts. */
-  token: string;
-  /** Its users as it holds them (the judge): id, userName, active. */
-  users(): Promise<Array<{ id: string; userName: string; active: boolean }>>;
-  close(): Promise<void>;
-}
-
-/** What starts one: users to hold (userName = email) and the bearer token to accept. */
-export type ScimServerFactory = (options: {
-  users: Array<{ userName: string; email: string; displayName: string }>;
-  token: string;
-}) => Promise<ScimServer>;
-
-export interface ScimTarget {
-  server: ScimServer;
-  proxy: FaultProxy;
-  /** The scim target's config and credentials through the proxy. */
-  targetSpec(): { config: Record<string, unknown>; credentials: Record<string, string> };
-  /** Users' `active` by userName (the judge). */
-  states(): Promise<Map<string, boolean>>;
-  close(): Promise<void>;
-}
-
-/** Starts the SCIM server from `factory` with `emails` as its users, behind a fault proxy. */
-export async function startScimTarget(factory: ScimServerFactory, emails: string[], seed = 2): Promise<ScimTarget> {
-  const token = `scim-${Math.random().toString(36).slice(2)}`;
-  const server = await factory({
-    users: emails.map((email) => ({ userName: email, email, displayName: email.split('@')[0]! })),
-    token,
-  });
-  const base = new URL(server.url);
-  const proxy = await startFaultProxy(base.origin, { seed });
-  return {
-    server,
-    proxy,
-    targetSpec: () => ({
-      config: { base_url: `${proxy.url}${base.pathname.replace(/\/$/, '')}`, auth: 'bearer' },
-      credentials: { token },
-    }),
-    states: async () => new Map((await server.users()).map((u) => [u.userName, u.active])),
-    async close() {
-      await proxy.close();
-      await server.close();
-    },
-  };
-}
-
-/**
- * The SCIM server factory of scim-server.ts (helper H2's SCIMMY server), loaded at run time so that this
- * file compiles before it exists. ADAPT HERE if its export differs from `startScimServer(options)`
- * returning `{ url, token?, users(), close() }`.
- */
-export async function loadScimFactory(): Promise<ScimServerFactory> {
-  const modulePath = './scim-server.js';
-  const mod = (await import(modulePath)) as { startScimServer?: ScimServerFactory };
-  if (!mod.startScimServer) throw new Error('scim-server.ts: expected an export startScimServer');
-  return mod.startScimServer;
 }
