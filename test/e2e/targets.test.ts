@@ -167,11 +167,20 @@ describe.skipIf(!BACKENDS.includes('postgres'))('targets: one signal, every kind
     );
     expect((await peer.states()).get(peer.ownerEmail)).toBe('ACTIVE');
     const partial = (await sutAudit(sut, 'containment.partial')).filter((e) => e.target_id === containmentId);
-    expect(partial).toHaveLength(1);
-    expect(JSON.stringify(partial[0]!.details)).toContain('peer');
+    expect(partial.map((e) => e.details)).toEqual([
+      {
+        operation: 'suspend',
+        targets_state: 'partial',
+        failed: [{ target: 'peer', target_id: ids.peer, step_id: step.id, status: 'protected' }],
+        pending: 0,
+      },
+    ]);
     const plan = await sut.api('GET', `/plans/${signal.body.plan.id as string}`);
-    expect(JSON.stringify(plan.body)).toMatch(/partial|protected/);
-    expect(JSON.stringify(plan.body)).toContain('peer');
+    expect(
+      (plan.body.verdicts as Array<{ step: string; outcome: string; reason: string }>).find(
+        (v) => v.step === 'targets',
+      ),
+    ).toMatchObject({ outcome: 'stop', reason: 'partial: protected on peer' });
   });
 
   it('no view or entry holds a credential; removing the 1Password target revokes its token at the peer', async () => {
