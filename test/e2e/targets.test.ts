@@ -84,9 +84,11 @@ describe.skipIf(!BACKENDS.includes('postgres'))('targets: one signal, every kind
     // The targets' own state: the peer suspended her once and ended her session; the SCIM app deactivated her.
     expect((await peer.states()).get(alice)).toBe('SUSPENDED');
     expect(await peer.changes('user.suspend')).toEqual(new Map([[aliceOnPeer, 1]]));
-    expect((await peer.audit('user.sessions.revoke_all')).map((e) => [e.target_id, e.outcome])).toEqual([
-      [aliceOnPeer, 'changed'],
-    ]);
+    // One GTR call reached the peer for her. Whether it or the suspension (which also ends sessions) came
+    // first decides whether it still found a session to end: either is right.
+    const logouts = (await peer.audit('user.sessions.revoke_all')).filter((e) => e.target_id === aliceOnPeer);
+    expect(logouts).toHaveLength(1);
+    expect(['changed', 'unchanged']).toContain(logouts[0]!.outcome);
     expect((await call(peer.url, 'GET', '/v1/auth/sessions/current', peerSession)).status).toBe(401);
     expect((await scim.states()).get(alice)).toBe(false);
     expect((await scim.states()).get('p0@corp.example')).toBe(true);
@@ -194,7 +196,7 @@ describe.skipIf(!BACKENDS.includes('postgres'))('targets: one signal, every kind
 
     const revokedBefore = (await peer.audit('token.revoke')).length;
     const removed = await sut.api('DELETE', `/targets/${ids.peer!}`);
-    expect(removed.status, JSON.stringify(removed.body)).toBe(200);
+    expect(removed.status, JSON.stringify(removed.body)).toBe(204);
     const revokes = (await peer.audit('token.revoke')).slice(revokedBefore);
     expect(revokes.map((e) => [(e.authz as { client_id: string }).client_id, e.outcome])).toEqual([
       [peer.clientId, 'changed'],
