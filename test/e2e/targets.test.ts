@@ -32,10 +32,7 @@ describe.skipIf(!BACKENDS.includes('postgres'))('targets: one signal, every kind
     sut = await startSut({
       // The peer's owner is an ordinary member here: Cordon suspends them locally, the peer refuses.
       emails: [...emails, peer.ownerEmail],
-      playbooks: [
-        { name: 'contain', match: { types: ['idp.*'] }, action: 'suspend', mode: 'auto', targets: 'all' },
-        { name: 'peer-only', match: { types: ['pw.*'] }, action: 'suspend', mode: 'auto', targets: ['peer'] },
-      ],
+      playbooks: [{ name: 'contain', match: { types: ['idp.*'] }, action: 'suspend', mode: 'auto', targets: 'all' }],
       env: TARGET_TEST_ENV,
     });
     await sut.startNode();
@@ -52,6 +49,9 @@ describe.skipIf(!BACKENDS.includes('postgres'))('targets: one signal, every kind
     for (const spec of specs) ids[spec.name] = (await sut.addTarget({ ...spec, step_deadline_seconds: 120 })).id;
     for (const name of ['peer', 'app'])
       expect((await sut.api('POST', `/targets/${ids[name]!}:sync`, {})).status).toBe(200);
+    await sut.applyPlaybooks([
+      { name: 'peer-only', match: { types: ['pw.*'] }, action: 'suspend', mode: 'auto', targets: ['peer'] },
+    ]);
   });
   afterAll(async () => {
     await sut?.close();

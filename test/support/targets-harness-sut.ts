@@ -72,6 +72,7 @@ export async function waitFor<T>(
 export interface SutOptions {
   /** Local members (imported), the same people the targets hold. */
   emails: string[];
+  /** Applied at the seed: playbooks naming targets go through applyPlaybooks once the targets exist. */
   playbooks: Array<Record<string, unknown>>;
   /** Settings of every node (worker intervals, breaker…). */
   env?: Record<string, string>;
@@ -99,6 +100,8 @@ export interface Sut {
   api<T = Json>(method: string, pathname: string, body?: unknown, node?: ProcessNode): Promise<Reply<T>>;
   /** A signal from the signals:write app, about `email` (to `node`, default the first running one). */
   signal(email: string, type: string, externalId?: string, node?: ProcessNode): Promise<Reply>;
+  /** Applies playbooks through the route (one naming targets needs them registered first). */
+  applyPlaybooks(playbooks: Array<Record<string, unknown>>): Promise<void>;
   /** Registers a target through the route; returns its view. */
   addTarget(spec: Record<string, unknown>): Promise<{ id: string; name: string }>;
   close(): Promise<void>;
@@ -122,7 +125,7 @@ export async function startSut(options: SutOptions): Promise<Sut> {
       );
     const rows = options.emails.map((email, i) => ({ line: i + 1, user: { email, display_name: email } }));
     await importUsers(core.directory, harnessCtx, account.id, { rows, problems: [] });
-    await applyPlaybooks(core.response, harnessCtx, account.id, options.playbooks);
+    if (options.playbooks.length > 0) await applyPlaybooks(core.response, harnessCtx, account.id, options.playbooks);
     const app = await createApp(core.directory, harnessCtx, account.id, {
       name: 'siem',
       permissions: ['signals:write'],
@@ -190,6 +193,10 @@ export async function startSut(options: SutOptions): Promise<Sut> {
       });
       signalToken = ((await res.json()) as { access_token: string }).access_token;
       return send();
+    },
+    async applyPlaybooks(playbooks) {
+      const reply = await sut.api('POST', '/playbooks:apply', { playbooks });
+      if (reply.status !== 200) throw new Error(`apply playbooks: ${reply.status} ${JSON.stringify(reply.body)}`);
     },
     async addTarget(spec) {
       const reply = await sut.api('POST', '/targets', spec);
