@@ -66,7 +66,21 @@ export async function createPgDatabase(prefix = 'cordon_h'): Promise<PgDatabase>
     env: { DATABASE_URL: url, CORDON_KEY_ENCRYPTION_KEY: KEK, CORDON_ISSUER: 'http://127.0.0.1:8080' },
     db: () =>
       (kysely ??= new Kysely<Database>({
-        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url, max: 2 }) }),
+        dialect: new PostgresDialect({
+          pool: new pg.Pool({
+            connectionString: url,
+            max: 2,
+            // int8 (audit indexes, counts) as numbers, as the app's own pool reads them.
+            types: {
+              getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+                oid === 20
+                  ? (value: string) => Number(value)
+                  : (pg.types.getTypeParser(oid, format) as (
+                      value: string,
+                    ) => unknown)) as typeof pg.types.getTypeParser,
+            },
+          }),
+        }),
       })),
     drop: async () => {
       await kysely?.destroy();
