@@ -161,12 +161,18 @@ async function throttledFigure(scimFactory: Awaited<ReturnType<typeof loadScimFa
     );
     const allVerified = (performance.now() - t) / 1000;
     const throttled = [peerProxy, scim.proxy].map((p) => p.calls.filter((c) => c.fault === 'throttle').length);
+    const attempts = await sut.database
+      .db()
+      .selectFrom('target_steps')
+      .select((eb) => eb.fn.sum<string>('attempts').as('n'))
+      .executeTakeFirstOrThrow();
     return {
       containments: CONTAINMENTS,
       signals_per_second: round(CONTAINMENTS / accepted),
       seconds_until_all_verified: round(allVerified),
       steps_verified_per_second: round((2 * CONTAINMENTS) / allVerified),
       answered_429: { peer: throttled[0], scim: throttled[1] },
+      attempts: Number(attempts.n),
     };
   } finally {
     await sut.close();
