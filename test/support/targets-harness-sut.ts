@@ -13,7 +13,7 @@ import {
   createPgDatabase,
   harnessCtx,
   startNode,
-  withCore,
+  seedFresh,
   type PgDatabase,
   type ProcessNode,
 } from './targets-harness.js';
@@ -109,7 +109,7 @@ export interface Sut {
 
 export async function startSut(options: SutOptions): Promise<Sut> {
   const database = await createPgDatabase('cordon_sut');
-  const seeded = await withCore(database, async (core) => {
+  const seeded = await seedFresh(database, async (core) => {
     const { account } = await createAccount(core.directory, harnessCtx, {
       name: 'Acme',
       owner: { email: 'boss@acme.example', display_name: 'Boss' },

@@ -113,6 +113,16 @@ export async function withCore<T>(database: PgDatabase, fn: (core: Core) => Prom
   }
 }
 
+/** withCore on a database made for the purpose: dropped when the seeding fails (nothing left behind). */
+export async function seedFresh<T>(database: PgDatabase, fn: (core: Core) => Promise<T>): Promise<T> {
+  try {
+    return await withCore(database, fn);
+  } catch (error) {
+    await database.drop();
+    throw error;
+  }
+}
+
 /** `n` users `{prefix}{i}@{domain}`: the people both sides know. */
 export const peopleEmails = (n: number, prefix = 'u', domain = 'corp.example') =>
   Array.from({ length: n }, (_, i) => `${prefix}${i}@${domain}`);
@@ -188,7 +198,7 @@ export interface Peer {
 export async function startPeer(options: PeerOptions): Promise<Peer> {
   const database = await createPgDatabase('cordon_peer');
   const ownerEmail = options.ownerEmail ?? 'owner@corp.example';
-  const seeded = await withCore(database, async (core) => {
+  const seeded = await seedFresh(database, async (core) => {
     const { account } = await createAccount(core.directory, harnessCtx, {
       name: 'Peer Co',
       owner: { email: ownerEmail, display_name: 'Peer Owner' },
@@ -207,7 +217,10 @@ export async function startPeer(options: PeerOptions): Promise<Peer> {
     return { accountId: account.id, apps, userIds: new Map(users.map((u) => [u.email, u.id])) };
   });
   const env = { ...options.env };
-  let node = await startNode(database, env);
+  let node = await startNode(database, env).catch(async (error: unknown) => {
+    await database.drop();
+    throw error;
+  });
   const { accountId, apps, userIds } = seeded;
   const main = apps['cordon-target']!;
   const peer: Peer = {
