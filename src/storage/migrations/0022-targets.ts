@@ -85,8 +85,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // A record's remote side: null when it has no remote step; otherwise where its steps stand
   // (in_progress → contained | partial while open; restoring → restored | restore_partial once closed).
   await sql`
-    ALTER TABLE containments ADD COLUMN targets_state text
-      CHECK (targets_state IN ('in_progress', 'contained', 'partial', 'restoring', 'restored', 'restore_partial'))`.execute(
-    db,
-  );
+    ALTER TABLE containments ADD COLUMN targets_state text CHECK (targets_state IN
+      ('in_progress', 'contained', 'partial', 'restoring', 'restored', 'restore_partial'))`.execute(db);
 }
