@@ -67,6 +67,8 @@ export default defineConfig(
       // where fire-and-forget is meant and its errors are handled; an `any` is typed where it enters.
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
+      // A promise returned from a try block without await escapes its catch (a step once hung on it).
+      '@typescript-eslint/return-await': ['error', 'in-try-catch'],
       '@typescript-eslint/no-explicit-any': 'error',
       // A function that fulfils a promise-returning contract (a Fastify handler, a guard step, a Kysely driver
       // method) is async so that a throw becomes a rejection, whether or not it awaits anything.

@@ -172,7 +172,7 @@ async function assertMayAdminister(
       metadata: { app_id: app.id },
     });
   }
-  return app.created_by === null ? null : await readUserRole(trx, app.account_id, app.created_by);
+  return app.created_by === null ? null : readUserRole(trx, app.account_id, app.created_by);
 }
 
 export async function getApp(deps: Pick<DirectoryDeps, 'db'>, accountId: string, appId: string): Promise<AppRow> {

@@ -257,7 +257,7 @@ export async function searchEntries(db: Executor, accountId: string, q: EntrySea
   if (q.action) query = query.where('action', '=', q.action);
   if (q.actorId) query = query.where('actor_id', '=', q.actorId);
   if (q.targetUserId) query = query.where('target_type', '=', 'user').where('target_id', '=', q.targetUserId);
-  return await query.orderBy('idx').limit(q.limit).execute();
+  return query.orderBy('idx').limit(q.limit).execute();
 }
 
 /** The first numbered entry of the log matching `where` (a condition on audit_entries' columns), in index order. */

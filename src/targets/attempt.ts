@@ -83,7 +83,7 @@ async function attempt(connector: Connector, step: ClaimedStep, calls: CallRecor
     if (step.operation === 'suspend') {
       await connector.suspend(externalId);
       if (!connector.verifiable) return result({ outcome: 'verified', status: 'verified' });
-      return verifyState(connector, externalId, 'SUSPENDED', result);
+      return await verifyState(connector, externalId, 'SUSPENDED', result);
     }
     if (connector.verifiable) {
       const before = await connector.read(externalId);
@@ -99,7 +99,7 @@ async function attempt(connector: Connector, step: ClaimedStep, calls: CallRecor
     }
     await connector.reactivate(externalId);
     if (!connector.verifiable) return result({ outcome: 'verified', status: 'verified' });
-    return verifyState(connector, externalId, 'ACTIVE', result);
+    return await verifyState(connector, externalId, 'ACTIVE', result);
   } catch (error) {
     if (!isTargetError(error))
       return result({

@@ -250,7 +250,7 @@ class OnePasswordConnector implements Connector {
       if (!isTargetError(error) || error.details.status !== 401) throw error;
       // Revoked, or expired early: the cached token goes (unless a concurrent call already replaced it).
       if (this.token?.value === token) this.token = undefined;
-      return await attempt(await this.accessToken());
+      return attempt(await this.accessToken());
     }
   }
 

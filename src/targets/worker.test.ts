@@ -244,6 +244,23 @@ describeBackends('step worker', (backend) => {
     ]);
   });
 
+  it('a read-back that fails (429) is an attempt to retry, recorded at once: the step is not left open', async () => {
+    const w = await stepWorld(shared.core, ['sc']);
+    const sc = w.fakes.get(w.targets.sc)!;
+    sc.fail('read', targetError('retry', 429, 5_000));
+    const { plan } = await w.signal(w.members[0]!.email);
+    const containmentId = plan!.containment_id!;
+    await w.worker().pass();
+    const step = (await listStepsOf(db(), w.accountId, [containmentId]))[0]!;
+    expect([step.status, step.attempts, step.attempt_open, step.lease_owner]).toEqual(['pending', 1, false, null]);
+    expect(step.last_error).toMatchObject({ class: 'retry', status: 429 });
+    const attempts = (await entries(w, 'target.attempt')).filter((e) => e.target_id === step.id);
+    expect(attempts.map((e) => [e.details['outcome'], (e.details['calls'] as unknown[]).length])).toEqual([
+      ['retry', 3],
+    ]);
+    expect(sc.log).toEqual([`resolve ${w.members[0]!.email}`, 'suspend SC-0', 'read SC-0']);
+  });
+
   it('two workers on one database never run the same step twice', async () => {
     const w = await stepWorld(shared.core, ['sc']);
     const sc = w.fakes.get(w.targets.sc)!;
