@@ -34,6 +34,7 @@ const TESTS_OVER_300_LINES = [
   'src/audit/verify.test.ts',
   'src/response/approvals.test.ts',
   'src/response/intake/intake-errors.test.ts',
+  'src/targets/worker.test.ts',
   'test/pg-restart.test.ts',
   'test/e2e/audit.test.ts',
   'test/e2e/auth.test.ts',

@@ -26,6 +26,7 @@ import {
   type StepUpdate,
   type StepWithTarget,
 } from '../store/steps.js';
+import { deleteIdentity } from '../store/targets.js';
 import type { AttemptResult } from './attempt.js';
 
 /** The responder, acting for the plan (or restore) that decided the step, with its cause. */
@@ -94,6 +95,9 @@ export async function recordAttempt(
     };
     const done = await finishAttempt(trx, step, owner, update);
     if (!done) return false;
+    // The target says the identity is gone (404): the mirror forgets it now, not at the next full sync.
+    if (result.status === 'gone' && result.external_id)
+      await deleteIdentity(trx, step.account_id, step.target_id, result.external_id);
     const ctx = stepContext(step);
     await audit.append(trx, {
       accountId: step.account_id,

@@ -261,6 +261,26 @@ describeBackends('step worker', (backend) => {
     expect(sc.log).toEqual([`resolve ${w.members[0]!.email}`, 'suspend SC-0', 'read SC-0']);
   });
 
+  it('an identity the target no longer has (404) ends its step gone, and the mirror forgets it', async () => {
+    const w = await stepWorld(shared.core, ['op']);
+    w.fakes.get(w.targets.op)!.users.delete('OP-0');
+    const mirrored = () =>
+      db()
+        .selectFrom('target_identities')
+        .select('external_id')
+        .where('account_id', '=', w.accountId)
+        .where('target_id', '=', w.targets.op)
+        .orderBy('external_id')
+        .execute();
+    expect(await mirrored()).toEqual([{ external_id: 'OP-0' }, { external_id: 'OP-1' }]);
+    const { plan } = await w.signal(w.members[0]!.email);
+    await w.worker().pass();
+    expect(await steps(w, plan!.containment_id!)).toMatchObject([
+      { target: 'op', status: 'gone', external_id: 'OP-0' },
+    ]);
+    expect(await mirrored()).toEqual([{ external_id: 'OP-1' }]);
+  });
+
   it('two workers on one database never run the same step twice', async () => {
     const w = await stepWorld(shared.core, ['sc']);
     const sc = w.fakes.get(w.targets.sc)!;
