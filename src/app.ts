@@ -25,6 +25,7 @@ import { ConnectorCache, userAgent } from './targets/connectors.js';
 import { openConnector, type TargetDeps } from './targets/registry.js';
 import { SyncWorker } from './targets/sync.js';
 import { holdsNoDatabase } from './storage/pglite-template.js';
+import { undoOnTargets } from './targets/restore-steps.js';
 import { StepWorker } from './targets/worker.js';
 
 export interface CreateCoreOptions {
@@ -83,6 +84,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     audit,
     sealer,
     appConstraints: enforceAppConstraints,
+    containmentClosed: undoOnTargets,
     defaults: {
       breakerMaxActions: config.response.breakerMaxActions,
       breakerWindowSeconds: config.response.breakerWindowSeconds,
@@ -95,7 +97,13 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     logger: options.logger,
   });
   containmentWorker.start();
-  const directory = { db: database.db, audit, sealer, appConstraints: enforceAppConstraints };
+  const directory = {
+    db: database.db,
+    audit,
+    sealer,
+    appConstraints: enforceAppConstraints,
+    containmentClosed: undoOnTargets,
+  };
   const targets: TargetDeps = {
     ...directory,
     connectors: new ConnectorCache(),

@@ -1,3 +1,4 @@
+import type { CallContext } from '../audit/entry.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Sealer } from '../sealing.js';
 import type { User, UserState } from '../storage/schema.js';
@@ -16,7 +17,20 @@ export interface DirectoryDeps {
    * Run inside every change an app makes to a user's state (user-state.ts): oauth/constraints.ts, passed in by app.ts.
    */
   appConstraints: AppConstraintCheck;
+  /**
+   * Run inside a reactivation that closes a containment record other than through a restore (an app holding
+   * containments:release, or an unlocked record): the record's remote side is undone too (targets/
+   * restore-steps.ts, passed in by app.ts). Absent, only the local directory is reactivated.
+   */
+  containmentClosed?: ContainmentClosedHook | undefined;
 }
+
+export type ContainmentClosedHook = (
+  trx: Executor,
+  accountId: string,
+  containmentId: string,
+  ctx: CallContext,
+) => Promise<void>;
 
 /**
  * The constraints an app acts under, checked in the change's transaction: refuses when the app may not act

@@ -153,6 +153,9 @@ export async function changeLockedUserState<T = never>(
     precondition: options.precondition,
   });
   if ('unmet' in applied) return { user, changed: false, sessionsRevoked: [], unmet: applied.unmet };
+  // A restore writes its own remote steps (response/restores.ts); any other closing undoes the remote side here.
+  if (target === 'ACTIVE' && !options.restore && applied.containmentId && deps.containmentClosed)
+    await deps.containmentClosed(trx, user.account_id, applied.containmentId, ctx);
   return {
     user: applied.user,
     changed: true,

@@ -14,6 +14,7 @@ import type { Approver } from '../response/approvers.js';
 import { planSignal } from '../response/engine.js';
 import { applyPlaybooks } from '../response/playbooks.js';
 import { requestRestore } from '../response/restores.js';
+import { reactivateUser } from '../directory/user-state.js';
 import { newId } from '../ids.js';
 import { listStepsOf } from '../store/steps.js';
 import { RESOLVE_AT_EXECUTION } from './steps.js';
@@ -37,6 +38,24 @@ describeBackends('remote steps of restores, dry runs and approvals', (backend) =
     (await listStepsOf(db(), w.accountId, [containmentId]))
       .filter((s) => s.operation === 'reactivate')
       .map((s) => [s.target_name, s.status, s.external_id, s.drift]);
+
+  it('a reactivation that closes an unlocked record outside a restore undoes the remote side too', async () => {
+    const w = await stepWorld(shared.core);
+    const subject = w.members[0]!;
+    const { plan } = await w.signal(subject.email);
+    const containmentId = plan!.containment_id!;
+    await w.worker().pass();
+    await sql`UPDATE containments SET locked = false WHERE id = ${containmentId}`.execute(db());
+    await reactivateUser(shared.core.directory, owner(w).ctx, w.accountId, subject.id, { actorRole: 'OWNER' });
+    expect(await record(containmentId)).toBe('restoring');
+    expect(await reactivations(w, containmentId)).toEqual([
+      ['op', 'pending', 'OP-0', null],
+      ['sc', 'pending', 'SC-0', null],
+    ]);
+    await w.worker().pass();
+    expect(await record(containmentId)).toBe('restored');
+    expect(w.fakes.get(w.targets.sc)!.users.get('SC-0')!.state).toBe('ACTIVE');
+  });
 
   it('a restore writes reactivate steps (not on gtr), reports drift per target, and ends restored', async () => {
     const w = await stepWorld(shared.core);

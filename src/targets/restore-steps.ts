@@ -7,8 +7,9 @@
  * and record is still open.
  */
 import { toAuditRow, type CallContext } from '../audit/entry.js';
+import type { ContainmentClosedHook } from '../directory/deps.js';
 import { newId } from '../ids.js';
-import type { AuditEntryValues } from '../store/audit.js';
+import { insertAuditEntries, type AuditEntryValues } from '../store/audit.js';
 import type { Executor } from '../store/executor.js';
 import {
   cancelPendingSuspends,
@@ -125,3 +126,12 @@ export async function writeRestoreSteps(
   }
   return { items, entries, steps: rows.length };
 }
+
+/**
+ * The directory's containmentClosed hook (app.ts): a record closed by a reactivation that is not a restore
+ * (an app holding containments:release) is undone on its targets too; the step worker's next poll starts it.
+ */
+export const undoOnTargets: ContainmentClosedHook = async (db, accountId, containmentId, ctx) => {
+  const remote = await writeRestoreSteps(db, accountId, containmentId, null, ctx);
+  await insertAuditEntries(db, remote.entries);
+};
