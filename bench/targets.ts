@@ -220,6 +220,15 @@ async function throttledFigure(scimFactory: Awaited<ReturnType<typeof loadScimFa
       steps_verified_per_second: round((2 * CONTAINMENTS) / allVerified),
       answered_429: { peer: throttled[0], scim: throttled[1] },
       attempts: Number(attempts.n),
+      // Attempts a node left open past its lease (a crash, or a hang): none in a healthy run.
+      interrupted: Number(
+        (
+          await sql<{ n: string }>`SELECT count(*) AS n FROM (SELECT details FROM audit_inbox
+            WHERE action = 'target.attempt'
+            UNION ALL SELECT details FROM audit_entries WHERE action = 'target.attempt') e
+            WHERE e.details->>'outcome' = 'interrupted'`.execute(sut.database.db())
+        ).rows[0]!.n,
+      ),
     };
   } finally {
     await sut.close();
