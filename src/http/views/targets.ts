@@ -3,7 +3,7 @@
  * rest, and never shown after creation).
  */
 import { Type, type Static } from 'typebox';
-import type { TargetWithCount } from '../../targets/registry.js';
+import { describeTarget, type TargetWithCount } from '../../targets/registry.js';
 import type { TargetIdentityRow } from '../../store/targets.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
@@ -31,14 +31,7 @@ export const TargetSchema = Type.Object(
 export function targetView(row: TargetWithCount): Static<typeof TargetSchema> {
   return {
     id: row.id,
-    name: row.name,
-    kind: row.kind,
-    config: row.config,
-    enabled: row.enabled,
-    max_concurrency: row.max_concurrency,
-    max_rate_per_second: row.max_rate_per_second,
-    step_deadline_seconds: row.step_deadline_seconds,
-    sync_interval_seconds: row.sync_interval_seconds,
+    ...describeTarget(row),
     credentials_rotate_time: row.credentials_rotated_at?.toISOString() ?? null,
     create_time: row.created_at.toISOString(),
     last_sync_time: row.last_sync_at?.toISOString() ?? null,
