@@ -12,7 +12,7 @@
  * - Holds each target to its max_concurrency (in the claim: at most that many of its steps at once on
  *   this node) and max_rate_per_second (attempts started, in process).
  * - Polls every CORDON_TARGET_WORKER_INTERVAL_MS; `kick()` after a commit that wrote steps starts them at
- *   once on this node.
+ *   once on this node, and a retry this node scheduled wakes it at its time.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -48,6 +48,8 @@ export class StepWorker {
   private readonly inFlight = new Map<string, number>();
   /** Per target: when the next attempt may start (max_rate_per_second). */
   private readonly nextStart = new Map<string, number>();
+  /** The kicks armed for retries' times (wakeAt). */
+  private readonly wakes = new Set<NodeJS.Timeout>();
   private claiming: Promise<Array<Promise<void>>> | undefined;
   private again = false;
   /** Started as a service (start()): it claims on its own, and again whenever an attempt frees a slot. */
@@ -74,6 +76,8 @@ export class StepWorker {
   /** Stops claiming and waits for the attempts in flight to be recorded. */
   async stop(): Promise<void> {
     this.active = false;
+    for (const timer of this.wakes) clearTimeout(timer);
+    this.wakes.clear();
     await this.periodic.stop();
     await this.claiming?.then(
       () => undefined,
@@ -199,7 +203,21 @@ export class StepWorker {
       // Past the deadline the next claim ends the step failed, without a call.
       next = new Date(Math.min(Date.now() + delay, new Date(step.deadline_at).getTime()));
     }
-    await recordAttempt(this.deps.audit, step, this.owner, result, next);
+    if ((await recordAttempt(this.deps.audit, step, this.owner, result, next)) && next) this.wakeAt(next.getTime());
+  }
+
+  /** Kicks at a retry's time, so that a step waiting out its Retry-After starts then, not at the next poll. */
+  private wakeAt(at: number): void {
+    if (!this.active) return;
+    const timer = setTimeout(
+      () => {
+        this.wakes.delete(timer);
+        this.kick();
+      },
+      Math.max(0, at - Date.now()) + 5,
+    );
+    timer.unref();
+    this.wakes.add(timer);
   }
 
   /** Waits for this target's next start slot (max_rate_per_second). */
