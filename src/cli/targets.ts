@@ -45,8 +45,8 @@ const CONFIG_HELP: Record<(typeof CONFIG_OPTIONS)[number]['key'], string> = {
 };
 
 const SETTING_OPTIONS = [
-  { flag: '--max-concurrency <n>', key: 'maxConcurrency', member: 'max_concurrency', help: 'calls at once (1-64)' },
-  { flag: '--max-rate <n>', key: 'maxRate', member: 'max_rate_per_second', help: 'calls per second (1-10000)' },
+  { flag: '--max-concurrency <n>', key: 'maxConcurrency', member: 'max_concurrency', help: 'steps at once (1-64)' },
+  { flag: '--max-rate <n>', key: 'maxRate', member: 'max_rate_per_second', help: 'steps per second (1-10000)' },
   {
     flag: '--step-deadline <s>',
     key: 'stepDeadline',
