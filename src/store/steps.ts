@@ -33,23 +33,6 @@ export function listPlanTargets(db: Executor, accountId: string): Promise<PlanTa
     .execute();
 }
 
-/** Mirrored identities matching the subject's email or user name (case-insensitively), per target. */
-export async function findMirrored(
-  db: Executor,
-  accountId: string,
-  targetIds: string[],
-  names: string[],
-): Promise<Array<{ target_id: string; external_id: string; email: string | null; user_name: string | null }>> {
-  if (targetIds.length === 0 || names.length === 0) return [];
-  const lower = names.map((n) => n.toLowerCase());
-  const result = await sql<{ target_id: string; external_id: string; email: string | null; user_name: string | null }>`
-    SELECT target_id, external_id, email, user_name FROM target_identities
-    WHERE account_id = ${accountId} AND target_id = ANY(${targetIds}::text[])
-      AND (lower(email) = ANY(${lower}::text[]) OR lower(user_name) = ANY(${lower}::text[]))
-    ORDER BY target_id, (lower(email) = ANY(${lower}::text[])) DESC, external_id`.execute(db);
-  return result.rows;
-}
-
 export type NewStep = Pick<
   StepRow,
   'account_id' | 'id' | 'containment_id' | 'plan_id' | 'target_id' | 'operation' | 'external_id'

@@ -53,17 +53,6 @@ export function listTargets(db: Executor, accountId: string): Promise<TargetRow[
     .execute();
 }
 
-export function listEnabledTargets(db: Executor, accountId: string): Promise<TargetRow[]> {
-  return db
-    .selectFrom('targets')
-    .selectAll()
-    .where('account_id', '=', accountId)
-    .where('removed_at', 'is', null)
-    .where('enabled', '=', true)
-    .orderBy('name')
-    .execute();
-}
-
 /** How many identities each of the account's targets mirrors. */
 export async function countIdentities(db: Executor, accountId: string): Promise<Map<string, number>> {
   const rows = await db

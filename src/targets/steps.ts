@@ -16,14 +16,8 @@
 import { toJsonText, type CallContext } from '../audit/entry.js';
 import { newId } from '../ids.js';
 import type { Executor } from '../store/executor.js';
-import {
-  findMirrored,
-  insertSteps,
-  listPlanTargets,
-  setTargetsState,
-  type NewStep,
-  type PlanTarget,
-} from '../store/steps.js';
+import { insertSteps, listPlanTargets, setTargetsState, type NewStep, type PlanTarget } from '../store/steps.js';
+import { findIdentitiesByHints } from '../store/targets.js';
 
 /** The local directory: always acted on, and allowed in a playbook's list. */
 export const LOCAL_TARGET = 'cordon';
@@ -102,16 +96,20 @@ export async function planTargets(
   subject: StepSubject,
 ): Promise<TargetPlan> {
   const { chosen, missing: items } = chooseTargets(await listPlanTargets(db, accountId), set);
+  // The subject's email or user name, as either on the target; an identity whose email matches comes first.
   const names = [subject.email, ...(subject.user_name ? [subject.user_name] : [])];
-  const mirrored = await findMirrored(
+  const mirrored = await findIdentitiesByHints(
     db,
     accountId,
+    { emails: names, userNames: names },
     chosen.filter((t) => t.kind !== 'gtr').map((t) => t.id),
-    names,
   );
+  const lower = names.map((n) => n.toLowerCase());
+  const byEmail = (m: (typeof mirrored)[number]) => m.email !== null && lower.includes(m.email.toLowerCase());
   const acts: TargetPlan['acts'] = [];
   for (const target of chosen) {
-    const found = mirrored.find((m) => m.target_id === target.id);
+    const on = mirrored.filter((m) => m.target_id === target.id);
+    const found = on.find(byEmail) ?? on[0];
     const base = { target: target.name, target_id: target.id, kind: target.kind };
     if (found) {
       const item: TargetPlanItem = { ...base, would: 'suspend', external_id: found.external_id };
