@@ -5,6 +5,7 @@
 import type { CallContext } from '../audit/entry.js';
 import { findTarget } from '../store/targets.js';
 import { isTargetError, type HealthReport } from './connector.js';
+import { unrecorded } from './http.js';
 import { notFound, openConnector, type TargetDeps } from './registry.js';
 
 /** Runs the target's connectivity check; records `target.test` with the latency or the target's error. */
@@ -19,7 +20,7 @@ export async function testTarget(
   const started = performance.now();
   let report: HealthReport;
   try {
-    report = await openConnector(deps, row).health();
+    report = await unrecorded(() => openConnector(deps, row).health());
   } catch (error) {
     const latency_ms = Math.round(performance.now() - started);
     report = isTargetError(error)

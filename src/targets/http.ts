@@ -37,6 +37,14 @@ export function collectCalls<T>(calls: CallRecord[], fn: () => Promise<T>): Prom
   return attemptCalls.run(calls, fn);
 }
 
+/**
+ * Runs `fn` keeping none of its exchanges: a connector outlives its callers (the cache), so calls nobody
+ * records (sync pages, health checks) must not pile up in its own list.
+ */
+export function unrecorded<T>(fn: () => Promise<T>): Promise<T> {
+  return collectCalls([], fn);
+}
+
 /** Where an exchange is recorded: the attempt's log when one is collecting, else the caller's own list. */
 export function callLogFor(own: CallRecord[]): CallRecord[] {
   return attemptCalls.getStore() ?? own;

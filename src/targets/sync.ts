@@ -29,6 +29,7 @@ import {
   type TargetRow,
 } from '../store/targets.js';
 import { isTargetError, type SubjectHints, type TargetErrorDetails } from './connector.js';
+import { unrecorded } from './http.js';
 import { errorMessage } from './health.js';
 import { openConnector, type TargetDeps } from './registry.js';
 
@@ -81,8 +82,7 @@ export async function syncTarget(deps: TargetDeps, target: TargetRow, ctx = SYNC
     const connector = openConnector(deps, target);
     let page: string | undefined;
     do {
-      const { identities, next } = await connector.list(page);
-      connector.takeCalls();
+      const { identities, next } = await unrecorded(() => connector.list(page));
       for (let i = 0; i < identities.length; i += BATCH)
         await upsertIdentities(deps.db, accountId, id, identities.slice(i, i + BATCH), since);
       result.pages++;
@@ -132,8 +132,7 @@ export async function syncSubject(
   let found: Awaited<ReturnType<ReturnType<typeof openConnector>['resolve']>> = null;
   try {
     const connector = openConnector(deps, target);
-    found = await connector.resolve(hints);
-    connector.takeCalls();
+    found = await unrecorded(() => connector.resolve(hints));
   } catch (error) {
     result.error = detailsOf(error);
   }
