@@ -168,10 +168,8 @@ export interface AuditQuery {
   limit?: number;
 }
 
-const ENTRY_COLUMNS = [
-  'account_id',
-  'entry_id',
-  'recorded_at',
+/** What an entry says: who, what, to whom, why, under which authorization, how it went. */
+const BODY_COLUMNS = [
   'actor_type',
   'actor_id',
   'action',
@@ -182,6 +180,8 @@ const ENTRY_COLUMNS = [
   'outcome',
   'details',
 ] as const;
+
+const ENTRY_COLUMNS = ['account_id', 'entry_id', 'recorded_at', ...BODY_COLUMNS] as const;
 
 /**
  * Entries of one log in index order. With `includeUnsequenced`, the inbox is read in the same statement
@@ -240,15 +240,7 @@ export async function searchEntries(db: Executor, accountId: string, q: EntrySea
       'account_id',
       'idx',
       sql<string>`to_char(recorded_at AT TIME ZONE 'UTC', ${ISO_MICROS})`.as('recorded_at'),
-      'actor_type',
-      'actor_id',
-      'action',
-      'target_type',
-      'target_id',
-      'cause',
-      'authz',
-      'outcome',
-      'details',
+      ...BODY_COLUMNS,
     ])
     .where('account_id', '=', accountId)
     .where('idx', '>=', q.fromIndex);
