@@ -29,6 +29,8 @@ import {
 import { deleteIdentity } from '../store/targets.js';
 import type { AttemptResult } from './attempt.js';
 
+type LockedRecord = NonNullable<Awaited<ReturnType<typeof lockRecord>>>;
+
 /** The responder, acting for the plan (or restore) that decided the step, with its cause. */
 export function stepContext(step: Pick<ClaimedStep, 'subject'>): CallContext {
   const subject = step.subject as { authz?: Record<string, unknown>; cause?: Record<string, unknown> };
@@ -84,7 +86,7 @@ export async function recordAttempt(
   nextAttemptAt: Date | null,
 ): Promise<boolean> {
   return audit.transact(async (trx) => {
-    await lockRecord(trx, step.account_id, step.containment_id);
+    const record = (await lockRecord(trx, step.account_id, step.containment_id))!;
     const update: StepUpdate = {
       status: result.status,
       external_id: result.external_id,
@@ -119,7 +121,7 @@ export async function recordAttempt(
       },
     });
     // A step a restore cancelled meanwhile keeps its status: only its attempt is recorded.
-    if (done.was === 'pending' && done.status !== 'pending') await stepEnded(trx, audit, step, ctx);
+    if (done.was === 'pending' && done.status !== 'pending') await stepEnded(trx, audit, record, step, ctx);
     return true;
   });
 }
@@ -127,19 +129,22 @@ export async function recordAttempt(
 /** Ends a step past its deadline (no call is made): failed. */
 export async function recordExpired(audit: AuditLog, step: ClaimedStep, owner: string): Promise<void> {
   await audit.transact(async (trx) => {
-    await lockRecord(trx, step.account_id, step.containment_id);
-    if (await failExpired(trx, step, owner)) await stepEnded(trx, audit, step, stepContext(step));
+    const record = (await lockRecord(trx, step.account_id, step.containment_id))!;
+    if (await failExpired(trx, step, owner)) await stepEnded(trx, audit, record, step, stepContext(step));
   });
 }
 
-/** The `target.step` entry of a step that just ended, and what it changes of the record's targets_state. */
+/**
+ * The `target.step` entry of a step that just ended, and what it changes of the record's targets_state;
+ * `record` is the containment as the caller locked it, in this transaction.
+ */
 async function stepEnded(
   trx: Transaction<Database>,
   audit: AuditLog,
+  record: LockedRecord,
   claimed: ClaimedStep,
   ctx: CallContext,
 ): Promise<void> {
-  const record = (await lockRecord(trx, claimed.account_id, claimed.containment_id))!;
   const steps = await listStepsOf(trx, claimed.account_id, [claimed.containment_id]);
   const step = steps.find((s) => s.id === claimed.id)!;
   await audit.append(trx, {
