@@ -14,7 +14,7 @@ import { findFirstEntry, searchEntries, type NumberedEntry } from '../store/audi
 import { findContainment, findContainmentOfPlan, type ContainmentRow } from '../store/containments.js';
 import type { Executor } from '../store/executor.js';
 import { findPlan, type PlanRow } from '../store/plans.js';
-import { findPlaybookHash } from '../store/playbooks.js';
+import { findPlaybookVersion } from '../store/playbooks.js';
 import { findSignal } from '../store/signals.js';
 import { findUserById } from '../store/users.js';
 import { listAttemptEntries, listStepsOf } from '../store/steps.js';
@@ -164,7 +164,7 @@ export async function explain(deps: ExplainDeps, accountId: string, id: string):
             )
           : given;
   const playbook = plan?.playbook_name
-    ? await findPlaybookHash(db, accountId, plan.playbook_name, plan.playbook_version!)
+    ? (await findPlaybookVersion(db, accountId, plan.playbook_name, plan.playbook_version!))?.content_hash
     : undefined;
   const userId = plan?.subject_user_id ?? containment?.user_id ?? null;
   const user = userId ? await findUserById(db, accountId, userId) : undefined;

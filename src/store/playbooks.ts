@@ -76,20 +76,20 @@ export function insertPolicyVersion(
   return db.insertInto('protection_policies').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
-export async function findPlaybookHash(
+/** One version of a playbook: its content hash and document (a plan names the version it ran under). */
+export function findPlaybookVersion(
   db: Executor,
   accountId: string,
   name: string,
   version: number,
-): Promise<string | undefined> {
-  const row = await db
+): Promise<Pick<PlaybookRow, 'content_hash' | 'document'> | undefined> {
+  return db
     .selectFrom('playbooks')
-    .select('content_hash')
+    .select(['content_hash', 'document'])
     .where('account_id', '=', accountId)
     .where('name', '=', name)
     .where('version', '=', version)
     .executeTakeFirst();
-  return row?.content_hash;
 }
 
 /**

@@ -17,6 +17,7 @@ import { toJsonText, type CallContext } from '../audit/entry.js';
 import { newId } from '../ids.js';
 import type { Executor } from '../store/executor.js';
 import { insertSteps, listPlanTargets, setTargetsState, type NewStep, type PlanTarget } from '../store/steps.js';
+import { findPlaybookVersion } from '../store/playbooks.js';
 import { findIdentitiesByHints } from '../store/targets.js';
 
 /** The local directory: always acted on, and allowed in a playbook's list. */
@@ -179,13 +180,7 @@ export async function suspendRemote(
   subject: StepSubject,
   ctx: CallContext,
 ): Promise<{ items: TargetPlanItem[]; written: number }> {
-  const row = await db
-    .selectFrom('playbooks')
-    .select('document')
-    .where('account_id', '=', plan.account_id)
-    .where('name', '=', plan.playbook_name ?? '')
-    .where('version', '=', plan.playbook_version ?? 0)
-    .executeTakeFirst();
+  const row = await findPlaybookVersion(db, plan.account_id, plan.playbook_name ?? '', plan.playbook_version ?? 0);
   const set = (row?.document as { targets?: TargetSet } | undefined)?.targets ?? 'all';
   const remote = await planTargets(db, plan.account_id, set, subject);
   const written = await writeSuspendSteps(db, plan.account_id, containmentId, plan.id, remote, subject, ctx);
