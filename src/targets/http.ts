@@ -74,9 +74,10 @@ export class TargetHttp {
     }
     Object.assign(headers, options.headers);
     const started = performance.now();
+    const parsed = new URL(url);
     const record: CallRecord = {
       method,
-      path: new URL(url).pathname + new URL(url).search,
+      path: parsed.pathname + parsed.search,
       status: null,
       latency_ms: 0,
       request_id: null,
