@@ -34,25 +34,31 @@ const LAYERS = [
   {
     name: 'cli',
     modules: ['cli/'],
-    may: ['app', 'core', 'http', 'response', 'targets', 'oauth', 'auth', 'directory', 'audit', 'storage'],
+    may: ['app', 'core', 'http', 'response', 'targets', 'notify', 'oauth', 'auth', 'directory', 'audit', 'storage'],
     holds: '`cordon …` commands',
+  },
+  {
+    name: 'console',
+    modules: ['console/'],
+    may: ['http', 'core', 'response', 'targets', 'notify', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
+    holds: 'the web console: server-rendered pages, their session cookie and CSRF tokens, its assets',
   },
   {
     name: 'http',
     modules: ['http/'],
-    may: ['core', 'response', 'targets', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
+    may: ['core', 'response', 'targets', 'notify', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
     holds: 'fastify: routes, request guards, the error handler',
   },
   {
     name: 'core',
     modules: ['core.ts'],
-    may: ['response', 'targets', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
+    may: ['response', 'targets', 'notify', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
     holds: 'the `Core` type: what app.ts builds and hands down',
   },
   {
     name: 'response',
     modules: ['response/'],
-    may: ['targets', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
+    may: ['targets', 'notify', 'oauth', 'auth', 'directory', 'audit', 'store', 'storage'],
     holds: 'service: the response engine, intake, approvals, restores',
   },
   {
@@ -60,6 +66,12 @@ const LAYERS = [
     modules: ['targets/'],
     may: ['directory', 'audit', 'store', 'storage'],
     holds: 'service: the systems a containment acts on (connectors), identity sync, the step worker',
+  },
+  {
+    name: 'notify',
+    modules: ['notify/'],
+    may: ['audit', 'store', 'storage'],
+    holds: 'service: webhook subscriptions, Standard Webhooks signing, the delivery worker',
   },
   {
     name: 'oauth',
@@ -98,7 +110,7 @@ const LEAF = {
 const PACKAGES = [
   {
     packages: ['fastify', '@fastify/'],
-    only: ['app', 'cli', 'http'],
+    only: ['app', 'cli', 'console', 'http'],
     why: 'services take plain types, never a request',
   },
   { packages: ['pg', '@electric-sql/pglite'], only: ['storage'], why: 'the database is opened in storage/ only' },
