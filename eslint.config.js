@@ -110,4 +110,21 @@ export default defineConfig(
       globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly' },
     },
   },
+  {
+    // The console's scripts run in the browser (no build step): browser globals, no Node ones.
+    files: ['src/console/assets/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        crypto: 'readonly',
+        fetch: 'readonly',
+        TextEncoder: 'readonly',
+        Uint8Array: 'readonly',
+        atob: 'readonly',
+        URL: 'readonly',
+      },
+    },
+  },
 );

@@ -198,11 +198,13 @@ const SYSTEM_CONTEXT: CallContext = { actor: { type: 'system', id: 'cordon' }, a
  * does not load fastify, the routes and their schemas (half a second of a one-shot command's start).
  */
 export async function startServer(config: Config, options: { logger: Logger }): Promise<RunningServer> {
-  const [{ prepareDemo, seedDemoIfEmpty }, { buildServer }, { buildMetricsServer }] = await Promise.all([
-    import('./directory/demo.js'),
-    import('./http/server.js'),
-    import('./http/metrics-server.js'),
-  ]);
+  const [{ prepareDemo, seedDemoIfEmpty }, { buildServer }, { buildMetricsServer }, { consoleRoutes }] =
+    await Promise.all([
+      import('./directory/demo.js'),
+      import('./http/server.js'),
+      import('./http/metrics-server.js'),
+      import('./console/routes.js'),
+    ]);
   // A first start of the embedded database will seed the demo: hash its owner's password (scrypt, on the
   // thread pool) while PGlite starts, instead of after.
   const preparing = config.demo && !config.databaseUrl && holdsNoDatabase(config.dataDir) ? prepareDemo() : undefined;
@@ -215,7 +217,8 @@ export async function startServer(config: Config, options: { logger: Logger }): 
     const demo = config.demo ? await seedDemoIfEmpty(core.directory, SYSTEM_CONTEXT, preparing) : undefined;
     const demoMs = Math.round(performance.now() - mark);
     mark = performance.now();
-    http = await buildServer(core);
+    // The console is served only here: the CLI's in-process instance has no browser to serve.
+    http = await buildServer(core, { register: (app) => consoleRoutes(app, core) });
     await http.listen({ host: config.listen.host, port: config.listen.port });
     const { openMs, migrateMs, fromTemplate } = core.database.opening;
     const startup = {

@@ -39,6 +39,8 @@ export interface Config {
   oauthRateLimit: { perClient: number; perAddress: number };
   /** Lifetime (s) of a human sign-in session. */
   sessionTtl: number;
+  /** Seconds a console session may go unused before it ends (its absolute limit is sessionTtl). */
+  consoleIdleTimeout: number;
   /** Sign-in attempts a minute from one source address (0: no limit). */
   signInRatePerAddress: number;
   /** Where `cordon login` keeps the session it signs in (0600). */
@@ -222,6 +224,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'integer 300..604800 (seconds)',
     default: '43200',
     description: 'Lifetime of a human sign-in session (password + TOTP); it never extends itself.',
+  },
+  {
+    env: 'CORDON_CONSOLE_IDLE_TIMEOUT',
+    type: 'integer 60..86400 (seconds)',
+    default: '1800',
+    description:
+      'A console session unused this long ends (sign in again); CORDON_SESSION_TTL still bounds it from the sign-in.',
   },
   {
     env: 'CORDON_SIGN_IN_RATE_PER_ADDRESS',
@@ -564,6 +573,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
       perAddress: int('CORDON_OAUTH_RATE_PER_ADDRESS', 1200, 0, 1_000_000),
     },
     sessionTtl: int('CORDON_SESSION_TTL', 43_200, 300, 604_800),
+    consoleIdleTimeout: int('CORDON_CONSOLE_IDLE_TIMEOUT', 1800, 60, 86_400),
     signInRatePerAddress: int('CORDON_SIGN_IN_RATE_PER_ADDRESS', 30, 0, 1_000_000),
     response: {
       breakerMaxActions: int('CORDON_BREAKER_MAX_ACTIONS', 20, 1, 10_000),

@@ -95,6 +95,12 @@ export const ErrorCodes = {
     description:
       'password_change_required: change the generated password first (POST /v1/auth/password, or `cordon passwd`)',
   },
+  /** A decision that needs a fresh authenticator code (step-up) got a wrong, stale or reused one. */
+  STEP_UP_FAILED: {
+    grpc: GrpcCode.PERMISSION_DENIED,
+    http: 403,
+    description: 'step_up_failed: the authenticator code is wrong or was already used: enter a new one',
+  },
   CURRENT_PASSWORD_WRONG: {
     grpc: GrpcCode.PERMISSION_DENIED,
     http: 403,

@@ -103,6 +103,10 @@ export const AuditActions = {
     target: ['user', 'email'],
     meaning: 'A sign-in: the session made, or the reason it was refused (target `email` when no user has it).',
   },
+  'user.step_up': {
+    target: 'user',
+    meaning: 'A signed-in person proved a fresh authenticator code before a decision (the purpose), or was refused.',
+  },
   'user.password.change': {
     target: 'user',
     meaning: 'A person changed their own password, or was refused (the reason).',

@@ -79,3 +79,17 @@ export async function revokeSessionsOfUser(
     .execute();
   return rows.map((r) => r.id).sort();
 }
+
+/**
+ * Marks a session seen now, at most every `everySeconds` (the console's idle timeout counts from it):
+ * one small write a while, not one per page.
+ */
+export async function touchSession(db: Executor, accountId: string, id: string, everySeconds: number): Promise<void> {
+  await db
+    .updateTable('sessions')
+    .set({ last_seen_at: sql<Date>`now()` as unknown as Date })
+    .where('account_id', '=', accountId)
+    .where('id', '=', id)
+    .where('last_seen_at', '<', sql<Date>`now() - make_interval(secs => ${everySeconds})`)
+    .execute();
+}

@@ -41,6 +41,27 @@ export async function openSignInSuite(backend: TestBackend, named: Array<[string
     },
     logs.logger,
   );
+  const { accountId, people } = await seedPeople(core, named);
+  const server = await buildServer(core);
+  return {
+    core,
+    server,
+    accountId,
+    people,
+    logLines: logs.lines,
+    async close() {
+      await server.close();
+      await core.close();
+      await database.drop();
+    },
+  };
+}
+
+/** An account whose owner and named people (`<name>@test.example`) hold generated credentials. */
+export async function seedPeople(
+  core: Core,
+  named: Array<[string, UserRole]>,
+): Promise<{ accountId: string; people: Record<string, Person> }> {
   const created = await createAccount(core.directory, testCtx, {
     name: 'Test Co',
     owner: { email: 'owner@test.example', display_name: 'Owner' },
@@ -61,17 +82,5 @@ export async function openSignInSuite(backend: TestBackend, named: Array<[string
       creds: (await resetCredentials(core.directory, testCtx, accountId, user.id)).credentials,
     };
   }
-  const server = await buildServer(core);
-  return {
-    core,
-    server,
-    accountId,
-    people,
-    logLines: logs.lines,
-    async close() {
-      await server.close();
-      await core.close();
-      await database.drop();
-    },
-  };
+  return { accountId, people };
 }

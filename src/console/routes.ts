@@ -1,0 +1,73 @@
+/**
+ * The console, mounted by `cordon serve` (app.ts) at /console, with `/` sending browsers there. Its
+ * routes live in their own fastify scope: every answer carries the console's security headers (a CSP of
+ * `default-src 'self'` with `frame-ancestors 'none'`, no-store, nosniff, no referrer), and errors render
+ * as HTML pages (a browser without a session goes to the sign-in page; htmx requests are told where with
+ * HX-Redirect) instead of the API's JSON. Each page module registers its own routes; every action calls
+ * the same service functions as the API, as the signed-in person.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Core } from '../core.js';
+import { AppError, isAppError } from '../errors.js';
+import { asAppError } from '../http/error-mapping.js';
+import { assetRoutes } from './assets.js';
+import { html, type Html } from './html.js';
+import { barePage, page } from './layout.js';
+import { signInPages } from './pages/sign-in.js';
+import { Redirect } from './session.js';
+
+export type ConsolePages = (app: FastifyInstance, core: Core) => void;
+
+/** Every page module, in the order of the navigation. */
+const PAGES: ConsolePages[] = [signInPages];
+
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
+
+/** Sends a rendered page. */
+export function sendHtml(reply: FastifyReply, body: Html, status = 200): FastifyReply {
+  return reply.status(status).type('text/html; charset=utf-8').send(body.text);
+}
+
+export function consoleRoutes(app: FastifyInstance, core: Core): void {
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/console', 302));
+  // Registered now, loaded with the other plugins when the server starts.
+  void app.register(async (scope) => {
+    scope.addHook('onSend', (_request, reply, payload, done) => {
+      reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+      reply.header('x-frame-options', 'DENY');
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('referrer-policy', 'no-referrer');
+      reply.header('cross-origin-opener-policy', 'same-origin');
+      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+      done(null, payload);
+    });
+    scope.setErrorHandler((error: FastifyError, request, reply) => renderError(request, reply, error));
+    assetRoutes(scope);
+    for (const register of PAGES) register(scope, core);
+    // Any other console path: a page of its own saying so, not the API's JSON.
+    scope.all('/console/*', { schema: { hide: true } }, (request) => {
+      throw new AppError('NOT_FOUND', { description: `no console page ${request.url.split('?')[0]}` });
+    });
+  });
+}
+
+function renderError(request: FastifyRequest, reply: FastifyReply, raw: unknown): FastifyReply {
+  if (raw instanceof Redirect) {
+    if (request.headers['hx-request']) return reply.header('hx-redirect', raw.location).status(204).send();
+    return reply.redirect(raw.location, 303);
+  }
+  const error = asAppError(raw);
+  const fastifyStatus = !isAppError(raw) ? (raw as FastifyError).statusCode : undefined;
+  const status = fastifyStatus && fastifyStatus >= 400 && fastifyStatus < 500 ? fastifyStatus : error.httpStatus;
+  if (status >= 500) request.log.error({ err: raw }, 'console request failed');
+  else request.log.info({ code: error.code, detail: error.detail }, 'console request refused');
+  if (error.headers) reply.headers(error.headers);
+  const text = status >= 500 ? 'Something went wrong on our side; it has been logged.' : error.description;
+  const body = html`<p class="flash bad" role="alert">${text}</p>
+    <p><a href="/console">Back to the console</a></p>`;
+  const title = status === 403 ? 'Not allowed' : status === 404 ? 'Not found' : 'That did not work';
+  if (request.headers['hx-request']) return sendHtml(reply, body, status);
+  const person = request.console;
+  return sendHtml(reply, person ? page(person, { title, body }) : barePage({ title, body }), status);
+}

@@ -1,0 +1,133 @@
+/**
+ * The console over real HTTP, as a browser without JavaScript would use it: a listening server with the
+ * console mounted (as `cordon serve` mounts it), an account whose people have chosen their passwords, and
+ * a client per person that keeps cookies, signs in through the form with a TOTP code, reads each page's
+ * CSRF token and posts forms with it. The browser tests (test/browser/) drive the same server with
+ * Chromium.
+ */
+import type { FastifyInstance } from 'fastify';
+import { consoleRoutes } from '../../src/console/routes.js';
+import type { Core } from '../../src/core.js';
+import { base32Decode } from '../../src/base32.js';
+import { timeStep, totpCode } from '../../src/directory/totp.js';
+import { buildServer } from '../../src/http/server.js';
+import type { UserRole } from '../../src/storage/schema.js';
+import { createTestDatabase, openTestCore, type TestBackend } from './backends.js';
+import { captureLogs, choosePassword } from './fixtures.js';
+import { seedPeople, type Person } from './sign-in.js';
+
+export interface ConsoleSuite {
+  core: Core;
+  server: FastifyInstance;
+  url: string;
+  accountId: string;
+  people: Record<string, Person & { password: string }>;
+  logLines: string[];
+  /** A cookie-keeping client, not signed in. */
+  client(): ConsoleClient;
+  /** A client signed in as `name` through the console's form. */
+  signIn(name: string): Promise<ConsoleClient>;
+  close(): Promise<void>;
+}
+
+/** The TOTP code of a seed, `offset` steps from now (a step is spent once: sign-in and step-up use different ones). */
+export const totpAt = (seed: string, offset = 0): string =>
+  totpCode(base32Decode(seed), timeStep(Date.now() / 1000) + offset);
+
+export class ConsoleClient {
+  readonly cookies = new Map<string, string>();
+  /** The CSRF token of the last page read. */
+  csrf = '';
+
+  constructor(readonly url: string) {}
+
+  async request(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size > 0) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+    const response = await fetch(this.url + path, { ...init, headers, redirect: 'manual' });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq);
+      const value = pair!.slice(eq + 1);
+      if (/Max-Age=0/i.test(line)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    return response;
+  }
+
+  /** GETs a page; its body, and its CSRF token remembered. */
+  async page(path: string): Promise<{ status: number; body: string; response: Response }> {
+    const response = await this.request(path);
+    const body = await response.text();
+    const csrf = /<meta name="csrf-token" content="([^"]+)">/.exec(body)?.[1];
+    if (csrf) this.csrf = csrf;
+    return { status: response.status, body, response };
+  }
+
+  /** POSTs a form (with the CSRF token unless `_csrf` is given). */
+  async post(path: string, form: Record<string, string>, headers: Record<string, string> = {}) {
+    const body = new URLSearchParams({ _csrf: this.csrf, ...form });
+    const response = await this.request(path, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    });
+    return { status: response.status, body: await response.text(), location: response.headers.get('location') };
+  }
+}
+
+export async function openConsoleSuite(
+  backend: TestBackend,
+  named: Array<[string, UserRole]>,
+  env: Record<string, string> = {},
+): Promise<ConsoleSuite> {
+  const database = await createTestDatabase(backend);
+  const logs = captureLogs();
+  const core = await openTestCore(
+    database,
+    {
+      CORDON_SIGN_IN_RATE_PER_ADDRESS: '0',
+      CORDON_SIGN_IN_RATE_PER_ADDRESS_EMAIL: '0',
+      CORDON_UNAUTHENTICATED_RATE_PER_ADDRESS: '0',
+      ...env,
+    },
+    logs.logger,
+  );
+  const seeded = await seedPeople(core, named);
+  const people: ConsoleSuite['people'] = {};
+  for (const [name, person] of Object.entries(seeded.people)) {
+    const password = await choosePassword(core, { account_id: seeded.accountId, id: person.id });
+    people[name] = { ...person, password };
+  }
+  const server = await buildServer(core, { register: (app) => consoleRoutes(app, core) });
+  await server.listen({ host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
+  return {
+    core,
+    server,
+    url,
+    accountId: seeded.accountId,
+    people,
+    logLines: logs.lines,
+    client: () => new ConsoleClient(url),
+    async signIn(name) {
+      const person = people[name]!;
+      const client = new ConsoleClient(url);
+      await client.page('/console/sign-in');
+      const signedIn = await client.post('/console/sign-in', {
+        email: person.email,
+        password: person.password,
+        totp: totpAt(person.creds.totpSecret, -1),
+      });
+      if (signedIn.status !== 303) throw new Error(`sign-in of ${name} failed: ${signedIn.status} ${signedIn.body}`);
+      await client.page('/console/password');
+      return client;
+    },
+    async close() {
+      await server.close();
+      await core.close();
+      await database.drop();
+    },
+  };
+}
