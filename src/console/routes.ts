@@ -14,7 +14,7 @@ import { assetRoutes } from './assets.js';
 import { html, type Html } from './html.js';
 import { barePage, page } from './layout.js';
 import { signInPages } from './pages/sign-in.js';
-import { Redirect } from './session.js';
+import { consoleGuard, Redirect } from './session.js';
 
 export type ConsolePages = (app: FastifyInstance, core: Core) => void;
 
@@ -45,8 +45,8 @@ export function consoleRoutes(app: FastifyInstance, core: Core): void {
     scope.setErrorHandler((error: FastifyError, request, reply) => renderError(request, reply, error));
     assetRoutes(scope);
     for (const register of PAGES) register(scope, core);
-    // Any other console path: a page of its own saying so, not the API's JSON.
-    scope.all('/console/*', { schema: { hide: true } }, (request) => {
+    // Any other console path: to the sign-in page without a session, else a page saying so (not the API's JSON).
+    scope.all('/console/*', { schema: { hide: true }, preHandler: consoleGuard(core) }, (request) => {
       throw new AppError('NOT_FOUND', { description: `no console page ${request.url.split('?')[0]}` });
     });
   });

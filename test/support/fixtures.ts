@@ -105,13 +105,17 @@ export function captureLogs(): { logger: Logger; lines: string[] } {
  * A live sign-in session token for a user, as POST /v1/auth/sessions would give one (without the
  * password and TOTP round, which auth.test.ts covers).
  */
-export async function mintSessionToken(core: Core, user: Pick<User, 'account_id' | 'id'>): Promise<string> {
+export async function mintSessionToken(
+  core: Core,
+  user: Pick<User, 'account_id' | 'id'>,
+  kind: 'web' | 'cli' = 'cli',
+): Promise<string> {
   const token = `${SESSION_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
   await insertSession(core.database.db, {
     account_id: user.account_id,
     id: newId(),
     user_id: user.id,
-    kind: 'cli',
+    kind,
     token_hash: hashSessionToken(token),
     expires_at: new Date(Date.now() + 3_600_000),
   });
