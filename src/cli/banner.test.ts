@@ -31,6 +31,7 @@ Next steps, in order:
      TOTP seed: JBSWY3DPEHPK3PXP  (add it to an authenticator app: otpauth://totp/Cordon:owner%40demo.cordon.test` +
         `?secret=JBSWY3DPEHPK3PXP&issuer=Cordon&algorithm=SHA1&digits=6&period=30)
      Store them now: they are shown once and kept only hashed or encrypted.
+     in the console, http://127.0.0.1:8080/console (it asks for the new password first), or at the terminal:
      npx cordon login --email owner@demo.cordon.test --server http://127.0.0.1:8080
      npx cordon passwd
 

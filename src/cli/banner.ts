@@ -20,6 +20,7 @@ export function describeFirstStart(demo: DemoSummary, url: string): string {
     `1. Sign in as the owner, ${demo.owner.display_name}, and replace the generated password (nothing else works ` +
       `until you do):`,
     describeCredentials(owner, demo.ownerCredentials, '     '),
+    `     in the console, ${url}/console (it asks for the new password first), or at the terminal:`,
     `     npx cordon login --email ${owner} --server ${url}`,
     '     npx cordon passwd',
     '',

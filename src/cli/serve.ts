@@ -24,6 +24,7 @@ export function serveCommand(program: Command, io: CliIo, run: (fn: () => Promis
         // The next steps first: the serving line stays the last one of a start (scripts wait for it).
         if (server.demo) io.stdout.write(`${describeFirstStart(server.demo, server.url)}\n\n`);
         if (server.metricsUrl) io.stdout.write(`Prometheus metrics on ${server.metricsUrl}\n`);
+        io.stdout.write(`The console is on ${server.url}/console\n`);
         io.stdout.write(
           `Cordon is serving on ${server.url} (${server.core.database.backend}, ready in ${Date.now() - started} ms: ` +
             `${timings})\n`,

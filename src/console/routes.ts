@@ -1,7 +1,7 @@
 /**
  * The console, mounted by `cordon serve` (app.ts) at /console, with `/` sending browsers there. Its
  * routes live in their own fastify scope: every answer carries the console's security headers (a CSP of
- * `default-src 'self'` with `frame-ancestors 'none'`, no-store, nosniff, no referrer), and errors render
+ * `default-src 'self'` with `frame-ancestors 'none'`, no-store, nosniff, a same-origin referrer: with none, a browser's form posts say `Origin: null`), and errors render
  * as HTML pages (a browser without a session goes to the sign-in page; htmx requests are told where with
  * HX-Redirect) instead of the API's JSON. Each page module registers its own routes; every action calls
  * the same service functions as the API, as the signed-in person.
@@ -31,13 +31,17 @@ export function sendHtml(reply: FastifyReply, body: Html, status = 200): Fastify
 
 export function consoleRoutes(app: FastifyInstance, core: Core): void {
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/console', 302));
+  // Browsers ask for it on every first visit; the console has no icon, and says so without a 404.
+  app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=86400').status(204).send(),
+  );
   // Registered now, loaded with the other plugins when the server starts.
   void app.register(async (scope) => {
     scope.addHook('onSend', (_request, reply, payload, done) => {
       reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
       reply.header('x-frame-options', 'DENY');
       reply.header('x-content-type-options', 'nosniff');
-      reply.header('referrer-policy', 'no-referrer');
+      reply.header('referrer-policy', 'same-origin');
       reply.header('cross-origin-opener-policy', 'same-origin');
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
       done(null, payload);

@@ -278,6 +278,7 @@ if (BACKENDS.includes('pglite')) {
         expect(banner).toContain(
           `curl -s -H "Authorization: Bearer ACCESS_TOKEN" ${first.url}/v1/accounts/${accountId}/users\n`,
         );
+        expect(first.output.at(-2)).toBe(`The console is on ${first.url}/console`);
         expect(first.output.at(-1)).toMatch(
           /^Cordon is serving on \S+ \(pglite, ready in \d+ ms: database \d+ ms, migrations \d+ ms, demo \d+ ms, http \d+ ms\)$/,
         );
