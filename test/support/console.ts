@@ -6,6 +6,7 @@
  * Chromium.
  */
 import type { FastifyInstance } from 'fastify';
+import { ConsoleClient } from './console-client.js';
 import { consoleRoutes } from '../../src/console/routes.js';
 import type { Core } from '../../src/core.js';
 import { base32Decode } from '../../src/base32.js';
@@ -16,6 +17,8 @@ import { createTestDatabase, openTestCore, type TestBackend } from './backends.j
 import { captureLogs, choosePassword, mintSessionToken } from './fixtures.js';
 import { findUserById } from '../../src/store/users.js';
 import { seedPeople, type Person } from './sign-in.js';
+
+export { ConsoleClient };
 
 export interface ConsoleSuite {
   core: Core;
@@ -41,49 +44,6 @@ export interface ConsoleSuite {
 /** The TOTP code of a seed, `offset` steps from now (a step is spent once: sign-in and step-up use different ones). */
 export const totpAt = (seed: string, offset = 0): string =>
   totpCode(base32Decode(seed), timeStep(Date.now() / 1000) + offset);
-
-export class ConsoleClient {
-  readonly cookies = new Map<string, string>();
-  /** The CSRF token of the last page read. */
-  csrf = '';
-
-  constructor(readonly url: string) {}
-
-  async request(path: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    if (this.cookies.size > 0) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
-    const response = await fetch(this.url + path, { ...init, headers, redirect: 'manual' });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const eq = pair!.indexOf('=');
-      const name = pair!.slice(0, eq);
-      const value = pair!.slice(eq + 1);
-      if (/Max-Age=0/i.test(line)) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-    return response;
-  }
-
-  /** GETs a page; its body, and its CSRF token remembered. */
-  async page(path: string): Promise<{ status: number; body: string; response: Response }> {
-    const response = await this.request(path);
-    const body = await response.text();
-    const csrf = /<meta name="csrf-token" content="([^"]+)"/.exec(body)?.[1];
-    if (csrf) this.csrf = csrf;
-    return { status: response.status, body, response };
-  }
-
-  /** POSTs a form (with the CSRF token unless `_csrf` is given). */
-  async post(path: string, form: Record<string, string>, headers: Record<string, string> = {}) {
-    const body = new URLSearchParams({ _csrf: this.csrf, ...form });
-    const response = await this.request(path, {
-      method: 'POST',
-      body,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    });
-    return { status: response.status, body: await response.text(), location: response.headers.get('location') };
-  }
-}
 
 /** The code of the oldest step in the ±1 window that the person has not spent yet, waiting for one if needed. */
 async function freshTotp(core: Core, accountId: string, person: Person): Promise<string> {
