@@ -40,7 +40,7 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
-/** The serious and critical accessibility violations axe-core finds on the page (id: nodes), for an exact comparison. */
+/** The serious and critical accessibility violations axe-core finds on the page (id: nodes), to compare exactly. */
 export async function seriousViolations(page: Page): Promise<string[]> {
   const results = await new AxeBuilder({ page }).analyze();
   return results.violations
