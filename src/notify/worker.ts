@@ -225,7 +225,7 @@ export class WebhookWorker {
       action: 'webhook.disable',
       target: { type: 'webhook', id: delivery.subscription_id },
       outcome: 'changed',
-      details: { reason, consecutive_failures: failures, deliveries_dropped: dropped, url: row.url },
+      details: { reason, consecutive_failures: failures, deliveries_dropped: dropped, host: new URL(row.url).host },
     });
     return true;
   }
