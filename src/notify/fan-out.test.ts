@@ -2,7 +2,8 @@ import { sql, type Kysely, type KyselyPlugin, type Transaction } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { suspendUser } from '../directory/user-state.js';
 import type { Database } from '../storage/schema.js';
-import type { NumberedEntry } from '../store/audit.js';
+import { sequenceLog } from '../audit/sequencer.js';
+import { getLogSize, type NumberedEntry } from '../store/audit.js';
 import { describeBackends, useSharedCore } from '../../test/support/backends.js';
 import { seedAccount, testCtx } from '../../test/support/fixtures.js';
 import { eventOf } from './events.js';
@@ -144,5 +145,36 @@ describeBackends('the fan-out', (backend) => {
         },
       ],
     });
+  });
+
+  it("runs in the numbering's transaction: a failure leaves entries unnumbered, then they come once", async () => {
+    const { core } = shared;
+    await core.audit.sequencer.stop();
+    const { accountId } = await seedAccount(core, 0);
+    await core.audit.sequencer.drain();
+    const size = await getLogSize(core.database.db, accountId);
+    for (const i of [1, 2])
+      await core.audit.record({
+        accountId,
+        ctx: testCtx,
+        action: 'user.read',
+        target: { type: 'user', id: `U${i}` },
+        outcome: 'read',
+      });
+    const failing = () => Promise.reject(new Error('the hook failed'));
+    await expect(sequenceLog(core.database.db, accountId, 100, { inPass: failing })).rejects.toThrow('the hook failed');
+    expect(await getLogSize(core.database.db, accountId)).toBe(size);
+    const seen: number[] = [];
+    let committed = 0;
+    const hooks = {
+      inPass: (_trx: unknown, _log: string, fresh: NumberedEntry[]) => {
+        seen.push(...fresh.map((e) => e.idx));
+        return Promise.resolve(() => void committed++);
+      },
+    };
+    expect(await sequenceLog(core.database.db, accountId, 100, hooks)).toBe(2);
+    expect(await sequenceLog(core.database.db, accountId, 100, hooks)).toBe(0);
+    expect(seen).toEqual([size, size + 1]);
+    expect(committed).toBe(1);
   });
 });
