@@ -6,6 +6,7 @@
  */
 import type { CallContext } from '../audit/entry.js';
 import type { AuditLog } from '../audit/log.js';
+import { isLoopback } from '../config.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Sealer } from '../sealing.js';
@@ -46,15 +47,20 @@ export const MAX_URL_LENGTH = 2048;
 const invalid = (description: string) => new AppError('INVALID_ARGUMENT', { description });
 const notFound = () => new AppError('NOT_FOUND', { description: 'webhook not found' });
 
-/** A receiver's URL: absolute http(s), with no user or password in it. */
+/**
+ * A receiver's URL: https (plain http only on a loopback address, as for targets: a body names people),
+ * with no user or password in it.
+ */
 export function checkWebhookUrl(text: string): URL {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw invalid('url: expected an absolute http or https URL');
+    throw invalid('url: expected an absolute https:// URL');
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalid('url: expected an http or https URL');
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (!(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(host))))
+    throw invalid('url: expected an https:// URL (http:// only on a loopback address)');
   if (url.username !== '' || url.password !== '')
     throw invalid('url: credentials do not belong in the URL; verify deliveries with the signing secret instead');
   if (text.length > MAX_URL_LENGTH) throw invalid(`url: at most ${MAX_URL_LENGTH} characters`);

@@ -18,6 +18,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { CallContext } from '../audit/entry.js';
 import type { AuditLog } from '../audit/log.js';
+import { isAppError } from '../errors.js';
 import { Periodic } from '../periodic.js';
 import type { Sealer } from '../sealing.js';
 import type { Executor } from '../store/executor.js';
@@ -30,7 +31,7 @@ import {
   settleDelivery,
   type ClaimedDelivery,
 } from '../store/webhooks.js';
-import { postWebhook, type SendResult } from './send.js';
+import { EXCERPT_CHARS, postWebhook, type SendResult } from './send.js';
 import { webhookHeaders } from './signing.js';
 import { webhookSealLabel } from './subscriptions.js';
 
@@ -133,7 +134,7 @@ export class WebhookWorker {
         leaseUntil: new Date(now + this.options.timeoutMs + 10_000),
         limit: batch,
       });
-      await Promise.all(claimed.map((delivery) => this.deliver(delivery)));
+      await Promise.all(claimed.map((delivery) => this.deliver(delivery).catch((error) => this.fail(delivery, error))));
       total += claimed.length;
       if (claimed.length < batch) return total;
     }
@@ -161,6 +162,24 @@ export class WebhookWorker {
       userAgent: this.options.userAgent,
     });
     await this.record(delivery, attemptedAt, result);
+  }
+
+  /**
+   * An attempt that could not be made (its secret would not open under this KEK, say) is recorded as a
+   * failed one, so that the delivery is retried on schedule rather than at every lease's end.
+   */
+  private async fail(delivery: ClaimedDelivery, error: unknown): Promise<void> {
+    this.options.logger?.error({ err: error, delivery_id: delivery.id }, 'a webhook attempt could not be made');
+    // The log shows the client-safe description only; the rest is in the process's log.
+    const why = isAppError(error) ? error.description : 'an internal error (see the logs)';
+    const reason = `cannot send: ${why}`.slice(0, EXCERPT_CHARS);
+    await this.record(delivery, new Date(this.now()), {
+      status: null,
+      latencyMs: 0,
+      error: reason,
+      excerpt: null,
+      retryAfterMs: null,
+    });
   }
 
   /** The attempt, the delivery's new state and the subscription's failure count, in one transaction. */

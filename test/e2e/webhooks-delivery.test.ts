@@ -125,6 +125,25 @@ describeBackends('webhook delivery', (backend) => {
     expect(Date.parse(delivery!.next_attempt_time as string)).toBe(clock + 90_000);
   });
 
+  it('records an attempt it could not make, and keeps to the retry schedule', async () => {
+    subscription = await subscribe();
+    await sql`UPDATE webhook_subscriptions SET secret = 'v1.AAAA.AAAA.AAAA'
+      WHERE id = ${subscription.webhook.id}`.execute(core.database.db);
+    await pause();
+    clock = Date.now();
+    await worker().pass();
+    const [delivery] = await deliveries(subscription.webhook.id);
+    expect(delivery).toMatchObject({
+      state: 'pending',
+      attempts: 1,
+      last_error:
+        `cannot send: cannot decrypt webhook:${seed.accountId}:${subscription.webhook.id}: ` +
+        'CORDON_KEY_ENCRYPTION_KEY differs from the one it was stored with',
+    });
+    expect(Date.parse(delivery!.next_attempt_time as string)).toBe(clock + 2000);
+    expect(receiver.received).toHaveLength(0);
+  });
+
   it('gets through a short real outage over real HTTP, on the real clock', async () => {
     subscription = await subscribe();
     const live = worker({ intervalMs: 50, now: undefined });

@@ -133,7 +133,6 @@ describeBackends('webhooks', (backend) => {
       expect(created.secret).not.toContain(key);
       const trail = JSON.stringify(await auditTrail(core, seed.accountId));
       expect(trail).not.toContain(key);
-      expect(trail).toContain('"action":"webhook.create"');
       expect(logs.lines.join('')).not.toContain(key);
       const entry = (await auditTrail(core, seed.accountId)).find((e) => e.action === 'webhook.create')!;
       expect(entry).toMatchObject({
@@ -257,9 +256,8 @@ describeBackends('webhooks', (backend) => {
       expect((await asOther('GET', ownPath)).json()).toEqual({ webhooks: [] });
       const crossed = await asOther('GET', `${ownPath}/${webhookId}`);
       expect([crossed.statusCode, crossed.json()]).toEqual([404, rpc(5, 'webhook not found', 'NOT_FOUND')]);
-      const members = await mintSessionToken(core, seed.members[0]!);
-      const member = await api('GET', '/webhooks', members);
-      expect(member.statusCode).toBe(403);
+      const member = await mintSessionToken(core, seed.members[0]!);
+      expect((await api('GET', '/webhooks', member)).statusCode).toBe(403);
       expect((await api('GET', `/webhooks/${webhookId}`)).statusCode).toBe(200);
     });
   });
@@ -269,8 +267,10 @@ describeBackends('webhooks', (backend) => {
       const res = await api('POST', '/webhooks', ownerToken, payload);
       expect([res.statusCode, res.json()]).toEqual([400, rpc(3, message, 'INVALID_ARGUMENT')]);
     };
-    await refused({ url: 'ftp://example.com/x', events: ['plan.executed'] }, 'url: expected an http or https URL');
-    await refused({ url: 'not a url', events: ['plan.executed'] }, 'url: expected an absolute http or https URL');
+    const notHttps = 'url: expected an https:// URL (http:// only on a loopback address)';
+    await refused({ url: 'ftp://example.com/x', events: ['plan.executed'] }, notHttps);
+    await refused({ url: 'http://example.com/x', events: ['plan.executed'] }, notHttps);
+    await refused({ url: 'not a url', events: ['plan.executed'] }, 'url: expected an absolute https:// URL');
     await refused(
       { url: 'https://user:pw@example.com/x', events: ['plan.executed'] },
       'url: credentials do not belong in the URL; verify deliveries with the signing secret instead',

@@ -34,7 +34,11 @@ const AccountParams = Type.Object({ account: IdSchema });
 const WebhookParams = Type.Object({ account: IdSchema, webhook: IdSchema });
 const NewWebhook = Type.Object(
   {
-    url: Type.String({ minLength: 1, maxLength: MAX_URL_LENGTH, description: 'http(s), with no credentials in it' }),
+    url: Type.String({
+      minLength: 1,
+      maxLength: MAX_URL_LENGTH,
+      description: 'https (http only on a loopback address), with no credentials in it',
+    }),
     events: Type.Array(WebhookEventSchema, { minItems: 1, maxItems: WEBHOOK_EVENTS.length, uniqueItems: true }),
     format: Type.Optional(
       Type.Union([Type.Literal('standard'), Type.Literal('slack')], { description: 'default standard' }),
