@@ -15,6 +15,8 @@ import type { Core } from './core.js';
 import type { DemoSummary } from './directory/demo.js';
 import { ContainmentWorker } from './response/containment-worker.js';
 import type { ResponseDeps } from './response/engine.js';
+import { fanOut } from './notify/fan-out.js';
+import { WebhookWorker } from './notify/worker.js';
 import { VerifiedTokens } from './oauth/access-token.js';
 import { enforceAppConstraints } from './oauth/constraints.js';
 import { KeyRing } from './oauth/keys.js';
@@ -58,6 +60,9 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
   // running server's API (or only prints help) opens no core and has no use for it.
   const { createMetrics } = await import('./metrics.js');
   const metrics = createMetrics();
+  // The fan-out runs inside the sequencer's passes, which may start before the core is built (its issuer
+  // is known once the server listens), and kicks the worker made below.
+  const late: { core?: Core; webhookWorker?: WebhookWorker } = {};
   const audit = new AuditLog(database.db, {
     sequencerIntervalMs: config.sequencerIntervalMs,
     sequencerBatch: config.sequencerBatch,
@@ -66,6 +71,11 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     groupCommitMaxQueue: config.groupCommitMaxQueue,
     logger: options.logger,
     onNumbered: (entries) => metrics.countNumbered(entries),
+    inPass: fanOut({
+      issuer: () => late.core?.issuer ?? config.issuer ?? listenUrl(config),
+      giveUpSeconds: config.webhooks.giveUpSeconds,
+      onDeliveries: () => late.webhookWorker?.kick(),
+    }),
   });
   audit.sequencer.start();
   const unauthenticatedRefusals = new UnauthenticatedRefusals(audit, {
@@ -119,7 +129,15 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
   });
   response.steps = stepWorker;
   stepWorker.start();
-  return {
+  const notify = { db: database.db, audit, sealer };
+  const webhookWorker = new WebhookWorker(notify, {
+    ...config.webhooks,
+    userAgent: targets.userAgent,
+    logger: options.logger,
+  });
+  late.webhookWorker = webhookWorker;
+  webhookWorker.start();
+  return (late.core = {
     config,
     database,
     audit,
@@ -134,6 +152,8 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     unauthenticatedRefusals,
     containmentWorker,
     stepWorker,
+    notify,
+    webhookWorker,
     keys,
     tokenStanding: new TokenStanding(database.db, { tokenTtl: config.accessTokenTtl }),
     accessTokens: new VerifiedTokens(keys, config.accessTokenTtl),
@@ -143,6 +163,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     async close() {
       await containmentWorker.stop();
       await stepWorker.stop();
+      await webhookWorker.stop();
       await syncWorker.stop();
       await targets.connectors.closeAll();
       await unauthenticatedRefusals
@@ -162,7 +183,7 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
         .catch((error: unknown) => options.logger.warn({ err: error }, 'final audit checkpoint failed'));
       await database.close();
     },
-  };
+  });
 }
 
 export interface RunningServer {

@@ -57,6 +57,8 @@ export interface Config {
   targets: { syncCheckMs: number };
   /** The step worker (targets/worker.ts): how often it polls for due remote steps, and its claims' lease. */
   targetWorker: { intervalMs: number; leaseMs: number };
+  /** Webhook delivery (notify/worker.ts): poll, per-attempt timeout, when to disable, when to give up. */
+  webhooks: { intervalMs: number; timeoutMs: number; disableAfter: number; giveUpSeconds: number };
   /** The audit logs' checkpoint signing: where the Ed25519 key lives, its name, and the cadence. */
   checkpoints: { keyStorage: 'file' | 'database'; origin: string | undefined; intervalMs: number };
   /** Peers whose `Forwarded` / `X-Forwarded-For` headers are believed (http/client-address.ts). */
@@ -293,6 +295,36 @@ export const OPTIONS: readonly OptionSpec[] = [
     description:
       "How long a node's claim on a remote step holds: a node that dies mid-attempt leaves the step to another " +
       'node after this long (its attempt is then recorded as interrupted).',
+  },
+  {
+    env: 'CORDON_WEBHOOK_WORKER_INTERVAL_MS',
+    type: 'integer 50..600000',
+    default: '1000',
+    description:
+      'How often each node looks for webhook deliveries due (claimed with SKIP LOCKED under a lease, so nodes share ' +
+      'them); a node whose audit log fans out an event sends it at once.',
+  },
+  {
+    env: 'CORDON_WEBHOOK_TIMEOUT_MS',
+    type: 'integer 100..60000',
+    default: '10000',
+    description: "How long a webhook attempt waits for the receiver's answer before it counts as failed.",
+  },
+  {
+    env: 'CORDON_WEBHOOK_DISABLE_AFTER',
+    type: 'integer 1..100000',
+    default: '100',
+    description:
+      'Failed attempts in a row, across its deliveries, after which a webhook subscription is disabled (audited as ' +
+      '`webhook.disable`) and its deliveries still to go are dropped; `cordon webhooks enable` turns it on again.',
+  },
+  {
+    env: 'CORDON_WEBHOOK_GIVE_UP_SECONDS',
+    type: 'integer 60..604800',
+    default: '86400',
+    description:
+      'How long a webhook delivery is retried (exponential backoff with jitter, honouring Retry-After) before it ' +
+      'ends as failed.',
   },
   {
     env: 'CORDON_SIGNAL_RAW_MAX_BYTES',
@@ -586,6 +618,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
     targetWorker: {
       intervalMs: int('CORDON_TARGET_WORKER_INTERVAL_MS', 1000, 50, 600_000),
       leaseMs: int('CORDON_TARGET_LEASE_MS', 30_000, 1000, 3_600_000),
+    },
+    webhooks: {
+      intervalMs: int('CORDON_WEBHOOK_WORKER_INTERVAL_MS', 1000, 50, 600_000),
+      timeoutMs: int('CORDON_WEBHOOK_TIMEOUT_MS', 10_000, 100, 60_000),
+      disableAfter: int('CORDON_WEBHOOK_DISABLE_AFTER', 100, 1, 100_000),
+      giveUpSeconds: int('CORDON_WEBHOOK_GIVE_UP_SECONDS', 86_400, 60, 604_800),
     },
     checkpoints: {
       keyStorage: keyStorage ?? (databaseUrl ? 'database' : 'file'),

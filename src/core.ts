@@ -12,6 +12,8 @@ import type { UnauthenticatedRefusals } from './audit/unauthenticated-refusals.j
 import type { Config } from './config.js';
 import type { DirectoryDeps } from './directory/deps.js';
 import type { Metrics } from './metrics.js';
+import type { NotifyDeps } from './notify/subscriptions.js';
+import type { WebhookWorker } from './notify/worker.js';
 import type { VerifiedTokens } from './oauth/access-token.js';
 import type { KeyRing } from './oauth/keys.js';
 import type { TokenStanding } from './oauth/token-standing.js';
@@ -46,6 +48,10 @@ export interface Core {
   syncWorker: SyncWorker;
   /** Carries out containments' remote steps (targets/worker.ts). */
   stepWorker: StepWorker;
+  /** Webhook subscriptions' dependencies (notify/subscriptions.ts). */
+  notify: NotifyDeps;
+  /** Sends the webhook deliveries the audit log's fan-out writes (notify/worker.ts). */
+  webhookWorker: WebhookWorker;
   keys: KeyRing;
   /** Whether verified access tokens still stand (the guard's per-request database check). */
   tokenStanding: TokenStanding;

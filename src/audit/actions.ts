@@ -26,7 +26,8 @@ export type AuditTarget =
   | 'protection_policy'
   | 'address'
   | 'target'
-  | 'target_step';
+  | 'target_step'
+  | 'webhook';
 
 /** The OCSF 1.x classes of the feed's events; an action names its class and activity, or is API Activity, Other. */
 export const OcsfClasses = {
@@ -214,6 +215,23 @@ export const AuditActions = {
   'target.step': {
     target: 'target_step',
     meaning: 'A remote step ended: verified (the state read back), protected, gone, failed or cancelled.',
+  },
+  // Notifications: webhook subscriptions
+  'webhook.create': {
+    target: 'webhook',
+    meaning: 'A webhook subscription was made: its events, format and host (its signing secret is never recorded).',
+  },
+  'webhook.remove': {
+    target: 'webhook',
+    meaning: 'A webhook subscription was removed: its deliveries still to go are dropped.',
+  },
+  'webhook.enable': {
+    target: 'webhook',
+    meaning: 'A webhook subscription was enabled again; its count of failures in a row starts over.',
+  },
+  'webhook.disable': {
+    target: 'webhook',
+    meaning: 'A webhook subscription was disabled after failing attempts in a row (how many, the last error).',
   },
   'user.sessions.revoke_all': {
     target: ['user', 'account'],

@@ -20,6 +20,8 @@ export interface AuditLogOptions {
   logger?: import('pino').Logger | undefined;
   /** Told of the entries the sequencer numbered (see Sequencer). */
   onNumbered?: SequencerOptions['onNumbered'];
+  /** Run inside each sequencing transaction (see Sequencer). */
+  inPass?: SequencerOptions['inPass'];
 }
 
 export class AuditLog {
@@ -35,6 +37,7 @@ export class AuditLog {
       batch: options.sequencerBatch,
       logger: options.logger,
       onNumbered: options.onNumbered,
+      inPass: options.inPass,
     });
     // Records (reads, refusals) reach the log by the sequencer's poll, not a nudge per batch: under a
     // stream of reads, a nudge every commit meant a sequencing transaction every 10 ms competing with the

@@ -9,6 +9,7 @@
  * PostgreSQL never hand out an index twice. The same transaction adds the entries to the log's Merkle
  * tree. A crash loses nothing: entries committed before it are numbered by the next pass after restart.
  */
+import type { Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { backoffDelay } from '../backoff.js';
 import {
@@ -19,6 +20,7 @@ import {
   setLogHead,
   type NumberedEntry,
 } from '../store/audit.js';
+import type { Database } from '../storage/schema.js';
 import type { Executor } from '../store/executor.js';
 import { insertTreeNodes, readTreeNodes } from '../store/tree.js';
 import { leafHashOf } from './leaf.js';
@@ -30,7 +32,20 @@ export interface SequencerOptions {
   logger?: Logger | undefined;
   /** Told of the entries each pass numbered, once committed (the metrics count them). */
   onNumbered?: ((entries: NumberedEntry[]) => void) | undefined;
+  /** Run inside each pass's transaction for the entries it numbered (see InPass). */
+  inPass?: InPass | undefined;
 }
+
+/**
+ * Work that must happen exactly once per numbered entry, and only for committed ones: it runs inside the
+ * transaction that numbers them (so it commits, or rolls back, with their numbering), and may return a
+ * function to call once that transaction committed. The notifications' fan-out is one (notify/fan-out.ts).
+ */
+export type InPass = (
+  trx: Transaction<Database>,
+  logId: string,
+  fresh: NumberedEntry[],
+) => Promise<(() => void) | undefined | void>;
 
 /**
  * Nudges within this window share one pass: on a busy log each pass numbers many entries, instead of
@@ -118,7 +133,7 @@ export class Sequencer {
   private async pass(): Promise<number> {
     let total = 0;
     for (const accountId of await listLogsWithUnsequenced(this.db)) {
-      total += await sequenceLog(this.db, accountId, this.options.batch, this.options.onNumbered);
+      total += await sequenceLog(this.db, accountId, this.options.batch, this.options);
     }
     return total;
   }
@@ -134,9 +149,9 @@ export async function sequenceLog(
   db: Executor,
   logId: string,
   limit: number,
-  onNumbered?: (entries: NumberedEntry[]) => void,
+  hooks: Pick<SequencerOptions, 'onNumbered' | 'inPass'> = {},
 ): Promise<number> {
-  const { count, fresh } = await db.transaction().execute(async (trx) => {
+  const { count, fresh, committed } = await db.transaction().execute(async (trx) => {
     const head = await lockLogHead(trx, logId);
     const fresh = await numberInboxEntries(trx, logId, head.size, limit);
     let leaves = fresh;
@@ -152,8 +167,10 @@ export async function sequenceLog(
     }
     if (fresh.length > 0 || leaves.length > 0)
       await setLogHead(trx, logId, { size: head.size + fresh.length, tree_size: head.tree_size + leaves.length });
-    return { count: Math.max(fresh.length, leaves.length), fresh };
+    const committed = fresh.length > 0 ? await hooks.inPass?.(trx, logId, fresh) : undefined;
+    return { count: Math.max(fresh.length, leaves.length), fresh, committed };
   });
-  if (fresh.length > 0) onNumbered?.(fresh);
+  committed?.();
+  if (fresh.length > 0) hooks.onNumbered?.(fresh);
   return count;
 }

@@ -17,6 +17,7 @@ import { loginCommand } from './login.js';
 import { EXIT, reportError, type CliIo } from './io.js';
 import { serveCommand } from './serve.js';
 import { targetsCommand } from './targets.js';
+import { webhooksCommand } from './webhooks.js';
 import { usersCommand } from './users.js';
 
 const HELP_FOOTER =
@@ -61,6 +62,7 @@ export async function main(
   automationCommand(program, io, run);
   containmentCommand(program, io, run);
   targetsCommand(program, io, run);
+  webhooksCommand(program, io, run);
   program
     .command('config')
     .description('Configuration')

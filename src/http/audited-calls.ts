@@ -43,7 +43,7 @@ async function auditRefusal(core: Core, request: FastifyRequest, action: AuditAc
   const params = (request.params ?? {}) as Record<string, unknown>;
   const account = typeof params.account === 'string' ? params.account : '';
   if (!ID.test(account) || !(await findAccountById(core.database.db, account))) return;
-  const named = (['user', 'group', 'source', 'plan', 'containment', 'app', 'target'] as const).find(
+  const named = (['user', 'group', 'source', 'plan', 'containment', 'app', 'target', 'webhook'] as const).find(
     (key) => typeof params[key] === 'string',
   );
   const [type, id]: [AuditTarget, string] = named ? [named, params[named] as string] : ['account', account];

@@ -23,6 +23,7 @@ import { decorateClientAddress } from './client-address.js';
 import { asAppError } from './error-mapping.js';
 import { appsRoutes } from './routes/apps.js';
 import { targetsRoutes } from './routes/targets.js';
+import { webhooksRoutes } from './routes/webhooks.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { eventsRoutes } from './routes/events.js';
@@ -159,6 +160,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   keysRoutes(app, core);
   appsRoutes(app, core);
   targetsRoutes(app, core);
+  webhooksRoutes(app, core);
   credentialsRoutes(app, core);
   usersApiRoutes(app, core);
   directoryRoutes(app, core);

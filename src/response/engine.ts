@@ -354,7 +354,9 @@ export function planRow(draft: PlanDraft): PlanValues {
     executed_at: draft.status === 'executed' ? new Date() : null,
     held_by: draft.heldBy,
     requested_by: toJsonText(draft.requestedBy),
-    expires_at: pending ? new Date(draft.now.getTime() + draft.defaults.approvalTtlSeconds * 1000) : null,
+    expires_at: pending
+      ? new Date(draft.now.getTime() + (playbook?.approvalTtlSeconds ?? draft.defaults.approvalTtlSeconds) * 1000)
+      : null,
     decided_at: null,
     lock_containment: playbook?.lock ?? true,
     // A suspension names the record it opened (its execute verdict does too).

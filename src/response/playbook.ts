@@ -77,6 +77,12 @@ export const PlaybookSchema = Type.Object(
     restore_after: Type.Optional(
       Duration('reactivate the subject this long after the suspension, under the restore policy'),
     ),
+    approval_expires_after: Type.Optional(
+      Duration(
+        'how long a plan of this playbook waits for its approvals before it expires (default ' +
+          'CORDON_APPROVAL_TTL_SECONDS; 1m to 7d)',
+      ),
+    ),
     lock: Type.Optional(
       Type.Boolean({
         description:
@@ -126,6 +132,8 @@ export interface Playbook {
   mode: 'auto' | 'approval';
   approvals: number;
   restoreAfterSeconds: number | null;
+  /** How long its plans wait for approvals (null: CORDON_APPROVAL_TTL_SECONDS). */
+  approvalTtlSeconds: number | null;
   /** The containment this playbook's suspensions open holds against :reactivate (containments:release aside). */
   lock: boolean;
   dedupWindowSeconds: number;
@@ -184,6 +192,13 @@ export function lintPlaybook(document: unknown): LintProblem[] {
       path: '/restore_after',
       message: 'a notify playbook suspends nobody, so there is nothing to restore',
     });
+  if (document.approval_expires_after !== undefined) {
+    const seconds = durationSeconds(document.approval_expires_after);
+    if (document.action === 'notify')
+      problems.push({ path: '/approval_expires_after', message: 'a notify playbook asks for no approval' });
+    else if (seconds < 60 || seconds > 604_800)
+      problems.push({ path: '/approval_expires_after', message: 'must be from 1m to 7d' });
+  }
   if (document.action === 'notify' && document.mode !== undefined)
     problems.push({ path: '/mode', message: 'a notify playbook takes no mode: it only records' });
   if (document.action === 'suspend' && document.mode === 'auto' && matchesEverything(document.match)) {
@@ -249,6 +264,7 @@ export function toPlaybook(document: PlaybookDocument, version: number, hash: st
     mode,
     approvals: mode === 'approval' ? (document.approvals ?? 1) : 0,
     restoreAfterSeconds: document.restore_after ? durationSeconds(document.restore_after) : null,
+    approvalTtlSeconds: document.approval_expires_after ? durationSeconds(document.approval_expires_after) : null,
     lock: document.lock ?? true,
     dedupWindowSeconds: durationSeconds(document.dedup_window ?? '1h'),
     breaker: document.breaker

@@ -416,6 +416,63 @@ export interface TargetStepsTable {
   finished_at: NullableTimestamp;
 }
 
+export type WebhookFormat = 'standard' | 'slack';
+export type DeliveryState = 'pending' | 'delivering' | 'delivered' | 'failed' | 'dropped';
+
+/** A webhook subscription (0025): its secret sealed (label `webhook:<account>:<id>`), never shown after creation. */
+export interface WebhookSubscriptionsTable {
+  account_id: string;
+  id: string;
+  url: string;
+  events: string[];
+  format: WebhookFormat;
+  secret: string;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  disabled_reason: string | null;
+  consecutive_failures: ColumnType<number, number | undefined, number>;
+  created_by: Json<Record<string, unknown>>;
+  created_at: CreatedAt;
+  removed_at: NullableTimestamp;
+}
+
+/** One event fanned out from one audit entry; its id is the `webhook-id` of every attempt. */
+export interface WebhookMessagesTable {
+  account_id: string;
+  id: string;
+  event_type: string;
+  audit_idx: ColumnType<string, number | string, never>;
+  payload: string;
+  slack_payload: string | null;
+  created_at: CreatedAt;
+}
+
+export interface WebhookDeliveriesTable {
+  account_id: string;
+  id: string;
+  message_id: string;
+  subscription_id: string;
+  state: ColumnType<DeliveryState, DeliveryState | undefined, DeliveryState>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  lease_owner: string | null;
+  lease_until: NullableTimestamp;
+  give_up_at: ColumnType<Date, Date | string, Date | string>;
+  last_error: string | null;
+  created_at: CreatedAt;
+  finished_at: NullableTimestamp;
+}
+
+export interface WebhookAttemptsTable {
+  account_id: string;
+  delivery_id: string;
+  attempt: number;
+  attempted_at: Date | string;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  response_excerpt: string | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -448,6 +505,10 @@ export interface Database {
   targets: TargetsTable;
   target_identities: TargetIdentitiesTable;
   target_steps: TargetStepsTable;
+  webhook_subscriptions: WebhookSubscriptionsTable;
+  webhook_messages: WebhookMessagesTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 export type Account = Selectable<AccountsTable>;

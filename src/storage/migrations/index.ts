@@ -19,6 +19,7 @@ import * as m0019 from './0019-password-change.js';
 import * as m0021 from './0021-drop-jobs.js';
 import * as m0022 from './0022-targets.js';
 import * as m0023 from './0023-target-sync-failures.js';
+import * as m0025 from './0025-webhooks.js';
 
 /** Every migration, in order. Never edit one that has landed: add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -42,4 +43,5 @@ export const migrations: Record<string, Migration> = {
   '0021-drop-jobs': m0021,
   '0022-targets': m0022,
   '0023-target-sync-failures': m0023,
+  '0025-webhooks': m0025,
 };
