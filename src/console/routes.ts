@@ -13,13 +13,16 @@ import { asAppError } from '../http/error-mapping.js';
 import { assetRoutes } from './assets.js';
 import { html, type Html } from './html.js';
 import { barePage, page } from './layout.js';
+import { incidentPages } from './pages/incidents.js';
+import { inboxPages } from './pages/inbox.js';
+import { planPages } from './pages/plan.js';
 import { signInPages } from './pages/sign-in.js';
 import { consoleGuard, Redirect } from './session.js';
 
 export type ConsolePages = (app: FastifyInstance, core: Core) => void;
 
 /** Every page module, in the order of the navigation. */
-const PAGES: ConsolePages[] = [signInPages];
+const PAGES: ConsolePages[] = [signInPages, inboxPages, planPages, incidentPages];
 
 export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";

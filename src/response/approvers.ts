@@ -8,9 +8,8 @@ import type { SessionPrincipal } from '../auth/principal.js';
 import { AppError } from '../errors.js';
 import type { Database } from '../storage/schema.js';
 import type { DecisionRow } from '../store/approvals.js';
-import { readAutomation } from '../store/automation.js';
+import { isInApproverGroup } from '../store/automation.js';
 import type { Executor } from '../store/executor.js';
-import { isMember } from '../store/groups.js';
 import type { PlanRow } from '../store/plans.js';
 import type { Transaction } from 'kysely';
 
@@ -27,15 +26,39 @@ export function approverOf(human: SessionPrincipal): Approver {
   return { userId: human.session.user_id, role: human.session.user.role, sessionId: human.session.id, ctx: human.ctx };
 }
 
+/** Whether a role makes its holder an approver whatever the groups: OWNER and ADMIN. */
+export function approverByRole(role: string): boolean {
+  return role === 'OWNER' || role === 'ADMIN';
+}
+
 /** Whether a person may see and decide pending plans at all: an OWNER, an ADMIN, or a member of the approver group. */
 export async function isApprover(
   db: Executor,
   accountId: string,
   approver: Pick<Approver, 'userId' | 'role'>,
 ): Promise<boolean> {
-  if (approver.role === 'OWNER' || approver.role === 'ADMIN') return true;
-  const group = (await readAutomation(db, accountId)).approver_group_id;
-  return group !== null && (await isMember(db, accountId, group, approver.userId));
+  return approverByRole(approver.role) || isInApproverGroup(db, accountId, approver.userId);
+}
+
+export const ROLE_REFUSAL = 'role: approvers are OWNERs, ADMINs and members of the approver group';
+
+/**
+ * Why a person may not decide a plan about `subjectUserId` that `requestedBy` asked for, as far as who
+ * they are says (the subject, the requester, the maker of the requesting app); undefined when nothing
+ * does. Read-only: the console hides the buttons of a person this refuses.
+ */
+export function identityRefusal(
+  approverId: string,
+  subjectUserId: string | null,
+  requestedBy: { type: string; id: string; made_by?: string } | null,
+): string | undefined {
+  if (approverId === subjectUserId) return 'subject: nobody decides a plan about themselves';
+  if (requestedBy?.type === 'user' && requestedBy.id === approverId)
+    return 'requester: nobody approves what they asked for';
+  // An app's request stands for the person who made it: they are its requester too.
+  if (requestedBy?.type === 'app' && requestedBy.made_by === approverId)
+    return 'requester: nobody approves what their app asked for';
+  return undefined;
 }
 
 /** Refuses a person who may not decide a plan about `subjectUserId` that `requestedBy` asked for. */
@@ -46,19 +69,14 @@ export async function assertMayDecide(
   subjectUserId: string | null,
   requestedBy: { type: string; id: string; made_by?: string } | null,
 ): Promise<void> {
-  const refuse = (why: string) =>
-    new AppError('NOT_AN_APPROVER', {
+  const why =
+    identityRefusal(approver.userId, subjectUserId, requestedBy) ??
+    ((await isApprover(trx, accountId, approver)) ? undefined : ROLE_REFUSAL);
+  if (why !== undefined)
+    throw new AppError('NOT_AN_APPROVER', {
       description: `not_an_approver: ${why}`,
       metadata: { reason: why.split(':')[0]! },
     });
-  if (approver.userId === subjectUserId) throw refuse('subject: nobody decides a plan about themselves');
-  if (requestedBy?.type === 'user' && requestedBy.id === approver.userId)
-    throw refuse('requester: nobody approves what they asked for');
-  // An app's request stands for the person who made it: they are its requester too.
-  if (requestedBy?.type === 'app' && requestedBy.made_by === approver.userId)
-    throw refuse('requester: nobody approves what their app asked for');
-  if (!(await isApprover(trx, accountId, approver)))
-    throw refuse('role: approvers are OWNERs, ADMINs and members of the approver group');
 }
 
 /** An approval as the executing entries carry it. */

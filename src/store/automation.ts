@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import type { RawBuilder, Selectable } from 'kysely';
 import { randomInt } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AutomationSettingsTable, BreakersTable } from '../storage/schema.js';
@@ -19,6 +19,18 @@ const NO_SETTINGS = (accountId: string): AutomationSettings => ({
   approver_group_id: null,
   updated_at: new Date(0),
 });
+
+/** Whether a user is in the account's approver group, as one SQL expression (isApprover, the console's inbox). */
+export function inApproverGroupSql(accountId: string, userId: string): RawBuilder<boolean> {
+  return sql<boolean>`EXISTS (SELECT 1 FROM automation_settings a
+    JOIN group_members m ON m.account_id = a.account_id AND m.group_id = a.approver_group_id
+    WHERE a.account_id = ${accountId} AND m.user_id = ${userId})`;
+}
+
+export async function isInApproverGroup(db: Executor, accountId: string, userId: string): Promise<boolean> {
+  const result = await sql<{ member: boolean }>`SELECT ${inApproverGroupSql(accountId, userId)} AS member`.execute(db);
+  return result.rows[0]!.member;
+}
 
 export async function readAutomation(db: Executor, accountId: string): Promise<AutomationSettings> {
   return (
