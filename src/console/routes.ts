@@ -13,16 +13,18 @@ import { asAppError } from '../http/error-mapping.js';
 import { assetRoutes } from './assets.js';
 import { html, type Html } from './html.js';
 import { barePage, page } from './layout.js';
+import { containmentPages } from './pages/containments.js';
 import { incidentPages } from './pages/incidents.js';
 import { inboxPages } from './pages/inbox.js';
 import { planPages } from './pages/plan.js';
 import { signInPages } from './pages/sign-in.js';
+import { userPages } from './pages/users.js';
 import { consoleGuard, Redirect } from './session.js';
 
 export type ConsolePages = (app: FastifyInstance, core: Core) => void;
 
 /** Every page module, in the order of the navigation. */
-const PAGES: ConsolePages[] = [signInPages, inboxPages, planPages, incidentPages];
+const PAGES: ConsolePages[] = [signInPages, inboxPages, planPages, incidentPages, containmentPages, userPages];
 
 export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";

@@ -154,3 +154,36 @@ export async function readRestoreState(
       ${opts.lock === 'skip_locked' ? sql`SKIP LOCKED` : sql``}`.execute(db);
   return result.rows[0];
 }
+
+/** A containment as lists show it: with its subject's email and name. */
+export type ContainmentSummary = Pick<
+  ContainmentRow,
+  'id' | 'user_id' | 'plan_id' | 'status' | 'locked' | 'opened_at' | 'close_reason' | 'closed_at' | 'targets_state'
+> & { email: string | null; display_name: string | null };
+
+/** Containment records, newest first, of the account (open or closed ones, one user's), with their subjects. */
+export function listContainmentSummaries(
+  db: Executor,
+  q: { accountId: string; status?: 'open' | 'closed' | undefined; userId?: string | undefined; limit: number },
+): Promise<ContainmentSummary[]> {
+  let query = db
+    .selectFrom('containments as c')
+    .leftJoin('users as u', (join) => join.onRef('u.account_id', '=', 'c.account_id').onRef('u.id', '=', 'c.user_id'))
+    .select([
+      'c.id',
+      'c.user_id',
+      'c.plan_id',
+      'c.status',
+      'c.locked',
+      'c.opened_at',
+      'c.close_reason',
+      'c.closed_at',
+      'c.targets_state',
+      'u.email',
+      'u.display_name',
+    ])
+    .where('c.account_id', '=', q.accountId);
+  if (q.status) query = query.where('c.status', '=', q.status);
+  if (q.userId) query = query.where('c.user_id', '=', q.userId);
+  return query.orderBy('c.opened_at', 'desc').orderBy('c.id', 'desc').limit(q.limit).execute();
+}

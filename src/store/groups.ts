@@ -127,3 +127,15 @@ export async function countPrivilegedMembers(db: Executor, accountId: string, gr
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/** The groups of the account with these ids, by name. */
+export function findGroupsByIds(db: Executor, accountId: string, ids: readonly string[]): Promise<Group[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('groups')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('id', 'in', ids)
+    .orderBy('name')
+    .execute();
+}

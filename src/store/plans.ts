@@ -103,3 +103,26 @@ export function listPlans(db: Executor, q: ListPlansQuery): Promise<PlanRow[]> {
   if (q.status) query = query.where('status', '=', q.status as PlanRow['status']);
   return query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(q.limit).execute();
 }
+
+/**
+ * The restore plans of a containment that ran or wait for approvals, newest first (the subject's key in
+ * plans_open finds them).
+ */
+export function listRestorePlansOf(
+  db: Executor,
+  accountId: string,
+  userId: string,
+  containmentId: string,
+): Promise<PlanRow[]> {
+  return db
+    .selectFrom('plans')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('subject_user_id', '=', userId)
+    .where('status', 'in', ['executed', 'pending_approval'])
+    .where('action', '=', 'restore')
+    .where('containment_id', '=', containmentId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .execute();
+}

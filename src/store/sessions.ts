@@ -93,3 +93,17 @@ export async function touchSession(db: Executor, accountId: string, id: string, 
     .where('last_seen_at', '<', sql<Date>`now() - make_interval(secs => ${everySeconds})`)
     .execute();
 }
+
+/** A user's live sessions (not revoked, not expired), oldest first. */
+export function listLiveSessionsOfUser(db: Executor, accountId: string, userId: string): Promise<Session[]> {
+  return db
+    .selectFrom('sessions')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+}

@@ -359,3 +359,23 @@ export async function readStateAndLiveSessions(
   const row = result.rows[0];
   return row && { state: row.state, live_sessions: Number(row.live_sessions) };
 }
+
+/**
+ * Users of the account whose email or display name holds `fragment` (case-insensitive), at most `limit`:
+ * an exact email first, then a matching local part, then by email. Bounded by the account (the key's
+ * prefix) and the limit; the fragment test itself scans the account's users (a trigram index would make
+ * it an index search on very large accounts).
+ */
+export function searchUsers(db: Executor, accountId: string, fragment: string, limit: number): Promise<ListedUser[]> {
+  const q = fragment.toLowerCase();
+  return db
+    .selectFrom('users')
+    .select(LISTED_COLUMNS)
+    .where('account_id', '=', accountId)
+    .where(sql<boolean>`(strpos(lower(email), ${q}) > 0 OR strpos(lower(display_name), ${q}) > 0)`)
+    .orderBy(sql`lower(email) = ${q}`, 'desc')
+    .orderBy(sql`split_part(lower(email), '@', 1) = ${q}`, 'desc')
+    .orderBy(sql`lower(email)`)
+    .limit(limit)
+    .execute();
+}
