@@ -13,13 +13,16 @@ import { asAppError } from '../http/error-mapping.js';
 import { assetRoutes } from './assets.js';
 import { html, type Html } from './html.js';
 import { barePage, page } from './layout.js';
+import { auditPages } from './pages/audit.js';
+import { automationPages } from './pages/automation.js';
+import { playbookPages } from './pages/playbooks.js';
 import { signInPages } from './pages/sign-in.js';
 import { consoleGuard, Redirect } from './session.js';
 
 export type ConsolePages = (app: FastifyInstance, core: Core) => void;
 
 /** Every page module, in the order of the navigation. */
-const PAGES: ConsolePages[] = [signInPages];
+const PAGES: ConsolePages[] = [signInPages, auditPages, playbookPages, automationPages];
 
 export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
