@@ -4,6 +4,8 @@
  * `cordon audit proof` on untouched entries, and fails once the entry's row is changed in the database.
  */
 import { createHash, createPublicKey, verify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { runInThisContext } from 'node:vm';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { checkEntryProof } from '../../src/cli/audit.js';
@@ -72,6 +74,17 @@ function independentlyVerified(proof: Proof, publishedKey: string): boolean {
   return rootFromPath(leafHash, proof.index, proof.tree_size, path)?.equals(Buffer.from(root!, 'base64')) ?? false;
 }
 
+/** The Verify button's own checks (assets/audit-verify.js, on Node's WebCrypto), on what the server answers. */
+async function browserSays(proof: Proof, url: string): Promise<{ ok: boolean; reason: string }> {
+  const global = globalThis as unknown as {
+    CordonAuditVerify?: { verifyEntryProof: (proof: Proof, keys: unknown[]) => Promise<unknown> };
+  };
+  if (!global.CordonAuditVerify)
+    runInThisContext(readFileSync(new URL('../../src/console/assets/audit-verify.js', import.meta.url), 'utf8'));
+  const { keys } = (await (await fetch(`${url}/v1/audit/keys`)).json()) as { keys: unknown[] };
+  return (await global.CordonAuditVerify!.verifyEntryProof(proof, keys)) as { ok: boolean; reason: string };
+}
+
 describeBackends('console: audit explorer', (backend) => {
   let suite: ConsoleSuite;
   let alice: ConsoleClient;
@@ -121,6 +134,10 @@ describeBackends('console: audit explorer', (backend) => {
       .execute();
     const byAction = await alice.page(`/console/audit?action=${encodeURIComponent(first!.action)}&from=0`);
     expect(byAction.body).toContain(`<a href="/console/audit/${first!.idx}">`);
+    const later = await alice.page('/console/audit?from=2');
+    expect(later.body).toContain('<a href="/console/audit/2">2</a>');
+    expect(later.body).not.toContain('<a href="/console/audit/1">1</a>');
+    expect(later.body).toContain('<a href="/console/audit?from=0">Earlier</a>');
     const bad = await alice.page('/console/audit?since=yesterday');
     expect(bad.status).toBe(400);
 
@@ -151,6 +168,7 @@ describeBackends('console: audit explorer', (backend) => {
       expect(proof.key_name).toBe(suite.core.checkpointKey.name);
       expect(independentlyVerified(proof, publishedKey)).toBe(true);
       expect(await cliSays(index)).toBe(true);
+      expect(await browserSays(proof, suite.url)).toMatchObject({ ok: true });
     }
     const index = size - 1;
     await sql`UPDATE audit_entries SET details = details || '{"forged": true}'
@@ -159,6 +177,11 @@ describeBackends('console: audit explorer', (backend) => {
     expect(Buffer.from(tampered.leaf, 'base64').toString()).toContain('"forged":true');
     expect(independentlyVerified(tampered, publishedKey)).toBe(false);
     expect(await cliSays(index)).toBe(false);
+    expect(await browserSays(tampered, suite.url)).toEqual({
+      ok: false,
+      reason: 'the entry as stored now is not the one the signed tree holds: it was changed or removed',
+      checkpoint: expect.stringMatching(/^cordon/),
+    });
     // The other entries still verify.
     expect(independentlyVerified(await proofOf(0), publishedKey)).toBe(true);
   });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { automationView } from '../../src/http/views/automation.js';
 import { readAutomation } from '../../src/store/automation.js';
 import { describeBackends } from '../support/backends.js';
+import { mintSessionToken } from '../support/fixtures.js';
 import { openConsoleSuite, type ConsoleClient, type ConsoleSuite } from '../support/console.js';
 
 vi.setConfig({ testTimeout: 120_000 });
@@ -18,14 +19,18 @@ describeBackends('console: automation', (backend) => {
   let alice: ConsoleClient;
 
   const state = () => automationView(suite.core.database.db, suite.accountId, suite.core.response.defaults);
-  const entries = (action: string) =>
-    suite.core.database.db
+  /** The account's entries of `action`, once refusals (recorded off the request's path) are written. */
+  const entries = async (action: string) => {
+    await suite.core.audit.settle();
+    await suite.core.audit.sequencer.drain();
+    return suite.core.database.db
       .selectFrom('audit_entries')
       .select(['actor_type', 'actor_id', 'target_type', 'target_id', 'outcome', 'authz', 'details'])
       .where('account_id', '=', suite.accountId)
       .where('action', '=', action)
-      .orderBy('recorded_at')
+      .orderBy('idx')
       .execute();
+  };
 
   beforeAll(async () => {
     suite = await openConsoleSuite(backend, [
@@ -66,7 +71,10 @@ describeBackends('console: automation', (backend) => {
     const shown = await alice.page('/console/automation?done=paused');
     expect(shown.body).toContain('data-state="paused"');
     expect(shown.body).toContain('Automation is paused: every plan now waits for approval.');
+    // The refusals are in the log, as the API's are; then the pause.
     expect(await entries('automation.pause')).toEqual([
+      expect.objectContaining({ outcome: 'refused', details: { code: 'PERMISSION_DENIED' } }),
+      expect.objectContaining({ outcome: 'refused', details: { code: 'PERMISSION_DENIED' } }),
       {
         actor_type: 'user',
         actor_id: suite.people.alice!.id,
@@ -96,12 +104,14 @@ describeBackends('console: automation', (backend) => {
     const bad = await alice.post('/console/automation/breaker', { max_actions: '0', window_seconds: '60' });
     expect(bad.status).toBe(400);
     expect(bad.body).toContain('Max actions must be a whole number from 1 to 10000');
-    expect(await entries('automation.breaker_cap')).toEqual([]);
+    expect(await entries('automation.breaker_cap')).toMatchObject([
+      { outcome: 'refused', details: { code: 'INVALID_ARGUMENT' } },
+    ]);
 
     const saved = await alice.post('/console/automation/breaker', { max_actions: '7', window_seconds: '600' });
     expect(saved.status).toBe(303);
     expect((await state()).breaker_cap).toEqual({ max_actions: 7, window_seconds: 600 });
-    expect(await entries('automation.breaker_cap')).toMatchObject([
+    expect((await entries('automation.breaker_cap')).slice(1)).toMatchObject([
       { outcome: 'changed', details: { to: { max_actions: 7, window_seconds: 600 } } },
     ]);
     const page = await alice.page('/console/automation');
@@ -136,6 +146,7 @@ describeBackends('console: automation', (backend) => {
       approver_group_id: null,
     });
     expect(await entries('automation.restore_policy')).toMatchObject([
+      { actor_id: suite.people.alice!.id, outcome: 'refused', details: { code: 'PERMISSION_DENIED' } },
       {
         actor_id: suite.people.olga!.id,
         outcome: 'changed',
@@ -149,10 +160,40 @@ describeBackends('console: automation', (backend) => {
     expect(noGroup.status).toBe(404);
   });
 
+  it("writes the API's entry, but for the session and `via: console`", async () => {
+    const token = await mintSessionToken(suite.core, { account_id: suite.accountId, id: suite.people.alice!.id });
+    const api = await fetch(`${suite.url}/v1/accounts/${suite.accountId}/automation:pause`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'same' }),
+    });
+    expect(api.status).toBe(200);
+    await alice.page('/console/automation');
+    expect((await alice.post('/console/automation/resume', {})).status).toBe(303);
+    await fetch(`${suite.url}/v1/accounts/${suite.accountId}/automation:resume`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({}),
+    });
+    expect((await alice.post('/console/automation/pause', { reason: 'same' })).status).toBe(303);
+    const [byApi, byConsole] = (await entries('automation.pause')).filter((e) => e.outcome === 'changed').slice(-2);
+    const { session_id: _a, user_agent: _ua1, ...apiAuthz } = byApi!.authz;
+    const { session_id: _c, via, user_agent: _ua2, ...consoleAuthz } = byConsole!.authz;
+    expect(via).toBe('console');
+    expect(consoleAuthz).toEqual(apiAuthz);
+    expect({ ...byConsole, authz: null }).toEqual({ ...byApi, authz: null });
+    await alice.post('/console/automation/resume', {});
+  });
+
   it('is not for MEMBERs', async () => {
     const mia = await suite.signIn('mia');
     expect((await mia.page('/console/automation')).status).toBe(403);
     expect((await mia.post('/console/automation/pause', { reason: 'x' })).status).toBe(403);
     expect((await state()).paused).toBe(false);
+    expect((await entries('automation.pause')).at(-1)).toMatchObject({
+      actor_id: suite.people.mia!.id,
+      outcome: 'refused',
+      details: { code: 'PERMISSION_DENIED' },
+    });
   });
 });

@@ -172,15 +172,14 @@
 
   if (typeof document === 'undefined') return;
 
+  // The JSON at `url`; an answer that is not JSON (an error page, the sign-in page after a redirect) is an error.
   function getJson(url) {
+    var what = url.indexOf('/v1/') === 0 ? 'the published keys' : 'the proof';
     return fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' } }).then(function (res) {
-      if (!res.ok)
-        return res.text().then(function () {
-          throw new Error(
-            url.indexOf('/v1/') === 0 ? 'could not read the published keys' : 'no proof: HTTP ' + res.status,
-          );
-        });
-      return res.json();
+      var json = (res.headers.get('content-type') || '').indexOf('application/json') === 0;
+      if (res.ok && json) return res.json();
+      if (res.status === 404) throw new Error('no proof yet: the entry is not in a signed checkpoint (try again soon)');
+      throw new Error('could not read ' + what + (res.ok ? ' (is your session still open?)' : ': HTTP ' + res.status));
     });
   }
 

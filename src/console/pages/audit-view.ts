@@ -38,8 +38,9 @@ export function auditListBody(view: {
   fromIndex: number;
   next: number | undefined;
   logSize: number;
+  pageSize: number;
 }): Html {
-  const { entries, filters, fromIndex, next, logSize } = view;
+  const { entries, filters, fromIndex, next, logSize, pageSize } = view;
   const rows = entries.map(
     (e) =>
       html`<tr>
@@ -54,7 +55,7 @@ export function auditListBody(view: {
   return html`${filterForm(filters)}
     <p class="muted">
       ${logSize} entries in the log; showing from index ${fromIndex}.
-      ${fromIndex > 0 && pageLink(filters, Math.max(0, fromIndex - 50), 'Earlier')}
+      ${fromIndex > 0 && pageLink(filters, Math.max(0, fromIndex - pageSize), 'Earlier')}
       ${next !== undefined && pageLink(filters, next, 'Later')}
     </p>
     ${

@@ -75,7 +75,14 @@ export function auditPages(app: FastifyInstance, core: Core): void {
       targetUserId: filters.target,
     });
     const next = entries.length > AUDIT_PAGE_SIZE ? entries[AUDIT_PAGE_SIZE]!.idx : undefined;
-    const body = auditListBody({ entries: entries.slice(0, AUDIT_PAGE_SIZE), filters, fromIndex, next, logSize });
+    const body = auditListBody({
+      entries: entries.slice(0, AUDIT_PAGE_SIZE),
+      filters,
+      fromIndex,
+      next,
+      logSize,
+      pageSize: AUDIT_PAGE_SIZE,
+    });
     return sendHtml(reply, page(person, { title: 'Audit log', section: 'audit', body }));
   });
 

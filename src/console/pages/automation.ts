@@ -5,7 +5,9 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../../core.js';
+import type { AuditAction } from '../../audit/actions.js';
 import { AppError, isAppError } from '../../errors.js';
+import { asAppError } from '../../http/error-mapping.js';
 import { ADMIN_ROLES } from '../../http/guards/session.js';
 import { automationView, restorePolicyView } from '../../http/views/automation.js';
 import { resetBreakers, setBreakerCap, setPaused } from '../../response/automation.js';
@@ -40,9 +42,37 @@ const FLASHES: Record<string, string> = {
   restore: 'The restore policy is saved.',
 };
 
+/**
+ * Records a refused action in the account's log, as the API's routes do (`auditRefusals`): the guard's
+ * refusal (a role, the CSRF token), a value out of range, a service's not-found. Only a signed-in person's:
+ * a request without a session has no account to write to.
+ */
+async function auditRefusal(core: Core, request: FastifyRequest, action: AuditAction, error: unknown): Promise<void> {
+  const person = request.console;
+  if (!person || (isAppError(error) && error.audited)) return;
+  const code = asAppError(error).code;
+  if (code === 'UNAVAILABLE') return;
+  await core.audit
+    .record({
+      accountId: person.accountId,
+      ctx: person.ctx,
+      action,
+      target: { type: 'account', id: person.accountId },
+      outcome: 'refused',
+      details: { code },
+    })
+    .catch((failure: unknown) => request.log.error({ err: failure }, 'could not audit a refused console action'));
+}
+
 export function automationPages(app: FastifyInstance, core: Core): void {
   const guard = { schema: { hide: true }, preHandler: consoleGuard(core, { roles: ADMIN_ROLES }) };
-  const ownerGuard = { schema: { hide: true }, preHandler: consoleGuard(core, { roles: ['OWNER'] }) };
+  /** A form's route options: its guard, and the guard's refusals audited as `action`. */
+  const form = (action: AuditAction, roles = ADMIN_ROLES) => ({
+    schema: { hide: true },
+    preHandler: consoleGuard(core, { roles }),
+    onError: async (request: FastifyRequest, _reply: FastifyReply, error: Error) =>
+      auditRefusal(core, request, action, error),
+  });
 
   const render = async (reply: FastifyReply, person: ConsolePerson, flash: PageOptions['flash'], status = 200) => {
     const [automation, settings] = await Promise.all([
@@ -60,13 +90,14 @@ export function automationPages(app: FastifyInstance, core: Core): void {
 
   /** A form's action: the service call, then back to the page; a refusal re-renders it with the reason. */
   const action =
-    (done: string, run: (person: ConsolePerson, form: unknown) => Promise<unknown>) =>
+    (audited: AuditAction, done: string, run: (person: ConsolePerson, form: unknown) => Promise<unknown>) =>
     async (request: FastifyRequest, reply: FastifyReply) => {
       const person = personOf(request);
       try {
         await run(person, request.body);
       } catch (error) {
         if (!isAppError(error) || error.httpStatus >= 500) throw error;
+        await auditRefusal(core, request, audited, error);
         return render(reply, person, { kind: 'bad', text: error.description }, error.httpStatus);
       }
       return reply.redirect(`/console/automation?done=${done}`, 303);
@@ -78,36 +109,36 @@ export function automationPages(app: FastifyInstance, core: Core): void {
   ] as const) {
     app.post(
       `/console/automation/${verb}`,
-      guard,
-      action(done, (person, form) =>
-        setPaused(core.response, person.ctx, person.accountId, paused, text(form, 'reason', 500) || undefined),
+      form(`automation.${verb}`),
+      action(`automation.${verb}`, done, (person, body) =>
+        setPaused(core.response, person.ctx, person.accountId, paused, text(body, 'reason', 500) || undefined),
       ),
     );
   }
   app.post(
     '/console/automation/breaker',
-    guard,
-    action('cap', (person, form) =>
+    form('automation.breaker_cap'),
+    action('automation.breaker_cap', 'cap', (person, body) =>
       setBreakerCap(core.response, person.ctx, person.accountId, {
-        max_actions: integer(form, 'max_actions', 'Max actions', 1, MAX_BREAKER_ACTIONS),
-        window_seconds: integer(form, 'window_seconds', 'The window', 1, 604_800),
+        max_actions: integer(body, 'max_actions', 'Max actions', 1, MAX_BREAKER_ACTIONS),
+        window_seconds: integer(body, 'window_seconds', 'The window', 1, 604_800),
       }),
     ),
   );
   app.post(
     '/console/automation/reset-breaker',
-    guard,
-    action('reset', (person, form) =>
-      resetBreakers(core.response, person.ctx, person.accountId, text(form, 'scope', 100) || undefined),
+    form('automation.breaker_reset'),
+    action('automation.breaker_reset', 'reset', (person, body) =>
+      resetBreakers(core.response, person.ctx, person.accountId, text(body, 'scope', 100) || undefined),
     ),
   );
   app.post(
     '/console/automation/restore-policy',
-    ownerGuard,
-    action('restore', (person, form) =>
+    form('automation.restore_policy', ['OWNER']),
+    action('automation.restore_policy', 'restore', (person, body) =>
       setRestorePolicy(core.response, person.ctx, person.accountId, {
-        restore_approvals: integer(form, 'restore_approvals', 'Restore approvals', 0, 2),
-        approver_group_id: text(form, 'approver_group_id', 64) || null,
+        restore_approvals: integer(body, 'restore_approvals', 'Restore approvals', 0, 2),
+        approver_group_id: text(body, 'approver_group_id', 64) || null,
       }),
     ),
   );
