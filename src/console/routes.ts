@@ -13,10 +13,13 @@ import { asAppError } from '../http/error-mapping.js';
 import { assetRoutes } from './assets.js';
 import { html, type Html } from './html.js';
 import { barePage, page } from './layout.js';
+import { auditPages } from './pages/audit.js';
+import { automationPages } from './pages/automation.js';
 import { containmentPages } from './pages/containments.js';
 import { incidentPages } from './pages/incidents.js';
 import { inboxPages } from './pages/inbox.js';
 import { planPages } from './pages/plan.js';
+import { playbookPages } from './pages/playbooks.js';
 import { signInPages } from './pages/sign-in.js';
 import { userPages } from './pages/users.js';
 import { consoleGuard, Redirect } from './session.js';
@@ -24,7 +27,17 @@ import { consoleGuard, Redirect } from './session.js';
 export type ConsolePages = (app: FastifyInstance, core: Core) => void;
 
 /** Every page module, in the order of the navigation. */
-const PAGES: ConsolePages[] = [signInPages, inboxPages, planPages, incidentPages, containmentPages, userPages];
+const PAGES: ConsolePages[] = [
+  signInPages,
+  inboxPages,
+  planPages,
+  incidentPages,
+  containmentPages,
+  userPages,
+  auditPages,
+  playbookPages,
+  automationPages,
+];
 
 export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
