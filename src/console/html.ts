@@ -44,5 +44,5 @@ export function time(value: Date | string | null | undefined): Html {
 
 /** JSON, pretty-printed in a <pre> block (an alert, a snapshot, an entry's details). */
 export function json(value: unknown): Html {
-  return html`<pre class="json">${JSON.stringify(value, null, 2)}</pre>`;
+  return html`<pre class="json" tabindex="0">${JSON.stringify(value, null, 2)}</pre>`;
 }

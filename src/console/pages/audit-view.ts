@@ -98,7 +98,7 @@ export function auditEntryBody(entry: NumberedEntry, leaf: string): Html {
     <p class="muted">
       The RFC 8785 canonical JSON the log's Merkle tree commits to (leaf hash = SHA-256(0x00 ‖ leaf)).
     </p>
-    <pre class="json">${leaf}</pre>
+    <pre class="json" tabindex="0">${leaf}</pre>
     <h2>Verify</h2>
     <p>
       Checks here, in your browser: the checkpoint's Ed25519 signature under the key the server publishes, this entry's
@@ -108,6 +108,6 @@ export function auditEntryBody(entry: NumberedEntry, leaf: string): Html {
       <button type="button" data-verify="/console/audit/${entry.idx}/proof.json">Verify</button>
       <output class="verify-result" data-state="idle" aria-live="polite"></output>
     </p>
-    <pre class="json verify-checkpoint" hidden></pre>
+    <pre class="json verify-checkpoint" tabindex="0" hidden></pre>
     <script src="${assetUrl('audit-verify.js')}" defer></script>`;
 }

@@ -37,6 +37,23 @@ function groupList(ids: readonly string[], names: Map<string, string>): Html {
   return html`${ids.map((id, i) => html`${i > 0 && ', '}${names.get(id) ?? id}`)}`;
 }
 
+/** What a responder wants to know first: is the subject contained everywhere, or back. */
+function stateOf(c: ContainmentPage['containment']): string {
+  if (c.status !== 'open')
+    return c.targets_state === 'restore_partial' ? 'restored here, not on every target' : (c.close_reason ?? 'closed');
+  switch (c.targets_state) {
+    case null:
+    case 'contained':
+      return 'contained';
+    case 'in_progress':
+      return 'contained here, remote steps in progress';
+    case 'partial':
+      return 'partially contained: a remote step did not verify';
+    default:
+      return c.targets_state;
+  }
+}
+
 function summary(page: ContainmentPage): Html {
   const c = page.containment;
   const user = page.subject?.user;
@@ -47,6 +64,8 @@ function summary(page: ContainmentPage): Html {
       <a href="/console/users/${c.user_id}">${user ? `${user.display_name} <${user.email}>` : c.user_id}</a>
       ${page.subject && html`<span class="muted">now ${page.subject.state}</span>`}
     </dd>
+    <dt>State</dt>
+    <dd class="containment-state">${stateOf(c)}</dd>
     <dt>Status</dt>
     <dd>
       <span class="badge ${c.status === 'open' ? 'bad' : 'good'}">${c.status}</span>

@@ -176,7 +176,7 @@ export function diffView(before: string, after: string): Html {
     const kind = l.kind === '+' ? 'add' : l.kind === '-' ? 'del' : 'same';
     return html`<span class="diff-line ${kind}">${l.kind} ${l.text}</span>${'\n'}`;
   });
-  return html`<pre class="json diff">${lines}</pre>`;
+  return html`<pre class="json diff" tabindex="0">${lines}</pre>`;
 }
 
 export function playbookBody(versions: PlaybookRow[], from: PlaybookRow, to: PlaybookRow): Html {
@@ -210,5 +210,5 @@ export function playbookBody(versions: PlaybookRow[], from: PlaybookRow, to: Pla
     <p class="muted">v${from.version} → v${to.version}</p>
     ${diffView(documentText(from), documentText(to))}
     <h2>v${to.version}</h2>
-    <pre class="json">${documentText(to)}</pre>`;
+    <pre class="json" tabindex="0">${documentText(to)}</pre>`;
 }
