@@ -4,13 +4,14 @@
  * removing, and enabling one the worker disabled. Every change writes its audit entry in its transaction;
  * no entry records the secret, nor more of the URL than its host (a Slack webhook URL is itself a key).
  */
-import type { CallContext } from '../audit/entry.js';
+import type { AuditAction } from '../audit/actions.js';
+import type { AuditEntryInput, CallContext } from '../audit/entry.js';
 import type { AuditLog } from '../audit/log.js';
 import { isLoopback } from '../config.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Sealer } from '../sealing.js';
-import type { WebhookFormat } from '../storage/schema.js';
+import type { AuditOutcome, WebhookFormat } from '../storage/schema.js';
 import { findAccountById } from '../store/accounts.js';
 import type { Executor } from '../store/executor.js';
 import {
@@ -75,13 +76,26 @@ function checkEvents(events: string[]): string[] {
   return [...new Set(events)];
 }
 
-/** What the audit entries record of a subscription: its events, format and the receiver's host. */
-const describe = (row: SubscriptionRow) => ({
-  host: new URL(row.url).host,
-  events: row.events,
-  format: row.format,
-  enabled: row.enabled,
-});
+/**
+ * The audit entry of a change to a subscription: its events, format, state and the receiver's host (never
+ * the whole URL, nor the secret), with what the change adds.
+ */
+export function webhookEntry(
+  ctx: CallContext,
+  row: SubscriptionRow,
+  action: AuditAction,
+  details: Record<string, unknown> = {},
+  outcome: AuditOutcome = 'changed',
+): AuditEntryInput {
+  return {
+    accountId: row.account_id,
+    ctx,
+    action,
+    target: { type: 'webhook', id: row.id },
+    outcome,
+    details: { host: new URL(row.url).host, events: row.events, format: row.format, enabled: row.enabled, ...details },
+  };
+}
 
 export async function createWebhook(
   deps: NotifyDeps,
@@ -107,14 +121,7 @@ export async function createWebhook(
       secret: deps.sealer.seal(webhookSealLabel(accountId, id), secret),
       created_by: JSON.stringify(ctx.actor),
     });
-    await deps.audit.append(trx, {
-      accountId,
-      ctx,
-      action: 'webhook.create',
-      target: { type: 'webhook', id },
-      outcome: 'changed',
-      details: describe(row),
-    });
+    await deps.audit.append(trx, webhookEntry(ctx, row, 'webhook.create'));
     return row;
   });
   return { webhook, secret };
@@ -134,20 +141,13 @@ export async function getWebhook(
   return row;
 }
 
-/** Removes a subscription: its deliveries still to go are dropped; its log stays readable by id. */
+/** Removes a subscription: its deliveries still to go are dropped; its rows stay, for the record. */
 export async function removeWebhook(deps: NotifyDeps, ctx: CallContext, accountId: string, id: string): Promise<void> {
   await deps.audit.transact(async (trx) => {
     const row = await removeSubscription(trx, accountId, id);
     if (!row) throw notFound();
     const dropped = await dropDeliveries(trx, accountId, id);
-    await deps.audit.append(trx, {
-      accountId,
-      ctx,
-      action: 'webhook.remove',
-      target: { type: 'webhook', id },
-      outcome: 'changed',
-      details: { ...describe(row), deliveries_dropped: dropped },
-    });
+    await deps.audit.append(trx, webhookEntry(ctx, row, 'webhook.remove', { deliveries_dropped: dropped }));
   });
 }
 
@@ -162,14 +162,10 @@ export async function enableWebhook(
     const current = await findSubscription(trx, accountId, id);
     if (!current) throw notFound();
     const row = await setSubscriptionEnabled(trx, accountId, id, true, null);
-    await deps.audit.append(trx, {
-      accountId,
-      ctx,
-      action: 'webhook.enable',
-      target: { type: 'webhook', id },
-      outcome: row ? 'changed' : 'unchanged',
-      details: describe(row ?? current),
-    });
+    await deps.audit.append(
+      trx,
+      webhookEntry(ctx, row ?? current, 'webhook.enable', {}, row ? 'changed' : 'unchanged'),
+    );
     return row ?? current;
   });
 }

@@ -33,7 +33,7 @@ import {
 } from '../store/webhooks.js';
 import { EXCERPT_CHARS, postWebhook, type SendResult } from './send.js';
 import { webhookHeaders } from './signing.js';
-import { webhookSealLabel } from './subscriptions.js';
+import { webhookEntry, webhookSealLabel } from './subscriptions.js';
 
 export interface WebhookWorkerOptions {
   intervalMs: number;
@@ -238,14 +238,14 @@ export class WebhookWorker {
     const row = await setSubscriptionEnabled(trx, delivery.account_id, delivery.subscription_id, false, reason);
     if (!row) return false;
     const dropped = await dropDeliveries(trx, delivery.account_id, delivery.subscription_id);
-    await this.deps.audit.append(trx, {
-      accountId: delivery.account_id,
-      ctx: WORKER,
-      action: 'webhook.disable',
-      target: { type: 'webhook', id: delivery.subscription_id },
-      outcome: 'changed',
-      details: { reason, consecutive_failures: failures, deliveries_dropped: dropped, host: new URL(row.url).host },
-    });
+    await this.deps.audit.append(
+      trx,
+      webhookEntry(WORKER, row, 'webhook.disable', {
+        reason,
+        consecutive_failures: failures,
+        deliveries_dropped: dropped,
+      }),
+    );
     return true;
   }
 

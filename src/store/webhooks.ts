@@ -223,7 +223,7 @@ export async function insertAttempt(db: Executor, attempt: AttemptRow): Promise<
 /** A delivery in a subscription's log, with its message's event. */
 export type LoggedDelivery = DeliveryRow & { event_type: string; audit_idx: string };
 
-/** A subscription's deliveries, newest first; `before` pages by creation time. */
+/** A subscription's latest deliveries, newest first. */
 export function listDeliveries(
   db: Executor,
   accountId: string,

@@ -119,6 +119,7 @@ describeBackends('webhook delivery', (backend) => {
     receiver.answer = 429;
     receiver.retryAfter = '90';
     await pause();
+    clock = Date.now();
     await worker().pass();
     const [delivery] = await deliveries(subscription.webhook.id);
     expect(delivery).toMatchObject({ state: 'pending', attempts: 1, last_error: 'HTTP 429' });
@@ -173,6 +174,7 @@ describeBackends('webhook delivery', (backend) => {
       receiver.answer = 500;
       await pause();
       await pause();
+      clock = Date.now();
       await sender.pass(); // both deliveries fail: 2 in a row
       expect((await api('GET', `/webhooks/${subscription.webhook.id}`)).json()).toMatchObject({
         enabled: true,
@@ -193,10 +195,13 @@ describeBackends('webhook delivery', (backend) => {
           target_type: 'webhook',
           outcome: 'changed',
           details: {
+            host: new URL(receiver.url).host,
+            events: ['automation.paused'],
+            format: 'standard',
+            enabled: false,
             reason,
             consecutive_failures: 3,
             deliveries_dropped: 2,
-            host: new URL(receiver.url).host,
           },
         }),
       ]);

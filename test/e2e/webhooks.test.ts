@@ -193,9 +193,12 @@ describeBackends('webhooks', (backend) => {
         data: { plan_id: planId, reason: 'benign: travel', audit_index: await auditIndexOf('plan.deny', planId) },
       });
 
-      // The delivery log: newest first, each with its attempt.
-      const log = await api('GET', `/webhooks/${webhookId}/deliveries`);
-      expect(log.statusCode, log.body).toBe(200);
+      // The delivery log, once the worker recorded the attempt the receiver answered: newest first.
+      let log = await api('GET', `/webhooks/${webhookId}/deliveries`);
+      for (let i = 0; i < 100 && log.json().deliveries[0].state !== 'delivered'; i++)
+        log = await new Promise((resolve) => setTimeout(resolve, 20)).then(() =>
+          api('GET', `/webhooks/${webhookId}/deliveries`),
+        );
       const deliveries = log.json<{ deliveries: Array<Record<string, unknown>> }>().deliveries;
       expect(deliveries.slice(0, 2)).toEqual([
         expect.objectContaining({
@@ -260,41 +263,5 @@ describeBackends('webhooks', (backend) => {
       expect((await api('GET', '/webhooks', member)).statusCode).toBe(403);
       expect((await api('GET', `/webhooks/${webhookId}`)).statusCode).toBe(200);
     });
-  });
-
-  it('refuses bad input with 400 in google.rpc.Status, never 5xx', async () => {
-    const refused = async (payload: unknown, message: string) => {
-      const res = await api('POST', '/webhooks', ownerToken, payload);
-      expect([res.statusCode, res.json()]).toEqual([400, rpc(3, message, 'INVALID_ARGUMENT')]);
-    };
-    const notHttps = 'url: expected an https:// URL (http:// only on a loopback address)';
-    await refused({ url: 'ftp://example.com/x', events: ['plan.executed'] }, notHttps);
-    await refused({ url: 'http://example.com/x', events: ['plan.executed'] }, notHttps);
-    await refused({ url: 'not a url', events: ['plan.executed'] }, 'url: expected an absolute https:// URL');
-    await refused(
-      { url: 'https://user:pw@example.com/x', events: ['plan.executed'] },
-      'url: credentials do not belong in the URL; verify deliveries with the signing secret instead',
-    );
-    for (const payload of [
-      { url: 'https://example.com/x', events: [] },
-      { url: 'https://example.com/x', events: ['plan.nope'] },
-      { url: 'https://example.com/x', events: ['plan.executed'], format: 'teams' },
-      { url: 'https://example.com/x', events: ['plan.executed'], secret: 'whsec_mine' },
-      { url: 'https://example.com/x' },
-    ]) {
-      const res = await api('POST', '/webhooks', ownerToken, payload);
-      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
-      expect(res.json()).toMatchObject({ code: 3, details: [{ reason: 'INVALID_ARGUMENT' }] });
-    }
-    const broken = await suite.server.inject({
-      method: 'POST',
-      url: `/v1/accounts/${seed.accountId}/webhooks`,
-      headers: { authorization: `Bearer ${ownerToken}`, 'content-type': 'application/json' },
-      payload: '{"url": ',
-    });
-    expect(broken.statusCode).toBe(400);
-    const unknown = await api('GET', '/webhooks/AAAAAAAAAAAAAAAAAAAAAAAAAA');
-    expect([unknown.statusCode, unknown.json()]).toEqual([404, rpc(5, 'webhook not found', 'NOT_FOUND')]);
-    expect((await api('GET', '/webhooks/not-an-id')).statusCode).toBe(400);
   });
 });
