@@ -126,6 +126,8 @@ export interface ConsoleGuardOptions {
   roles?: readonly UserRole[];
   /** The password-change page itself (and sign-out) serve a session that must still change it. */
   beforePasswordChange?: boolean;
+  /** A request the page makes on its own (an htmx poll): it does not count as use against the idle timeout. */
+  passive?: boolean;
 }
 
 /**
@@ -162,12 +164,13 @@ export function consoleGuard(core: Core, options: ConsoleGuardOptions = {}) {
     request.console = person;
     if (MUTATING.has(request.method)) assertCsrf(request, person.csrf);
     // Marked seen at most every 30 s (or every tenth of the idle time, when that is shorter).
-    await touchSession(
-      core.database.db,
-      session.account_id,
-      session.id,
-      Math.min(30, core.config.consoleIdleTimeout / 10),
-    );
+    if (!options.passive)
+      await touchSession(
+        core.database.db,
+        session.account_id,
+        session.id,
+        Math.min(30, core.config.consoleIdleTimeout / 10),
+      );
     if (session.user.password_change_required && !options.beforePasswordChange) throw new Redirect('/console/password');
     if (!roles.includes(session.user.role))
       throw new AppError('PERMISSION_DENIED', { description: `this page is for ${roles.join(' or ')} users` });

@@ -4,7 +4,7 @@
  * once per render.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { CompiledQuery } from 'kysely';
+import { sql, type CompiledQuery } from 'kysely';
 import { createGroup, addMember } from '../../src/directory/groups.js';
 import { setRestorePolicy } from '../../src/response/restores.js';
 import { describeBackends } from '../support/backends.js';
@@ -23,6 +23,7 @@ describeBackends('console: the approvals inbox', (backend) => {
       ['mia', 'MEMBER'],
       ['sam', 'MEMBER'],
       ['tom', 'MEMBER'],
+      ['ann', 'ADMIN'],
     ]);
     plans = await planMaker(suite.core, suite.accountId);
     alice = await suite.signIn('alice');
@@ -79,6 +80,28 @@ describeBackends('console: the approvals inbox', (backend) => {
     expect(next.body.indexOf(second.plan!.id)).toBeLessThan(next.body.indexOf(plan!.id));
   });
 
+  it('polls without keeping an idle session alive', async () => {
+    const ann = await suite.signIn('ann');
+    const db = suite.core.database.db;
+    const idleFor = (seconds: number) =>
+      sql`UPDATE sessions SET last_seen_at = now() - make_interval(secs => ${seconds})
+        WHERE user_id = ${suite.people.ann!.id} AND revoked_at IS NULL`.execute(db);
+    const seen = async () =>
+      (
+        await sql<{ idle: number }>`SELECT extract(epoch FROM now() - last_seen_at)::int AS idle FROM sessions
+        WHERE user_id = ${suite.people.ann!.id} AND revoked_at IS NULL`.execute(db)
+      ).rows[0]?.idle;
+    await idleFor(100);
+    expect((await ann.request('/console/inbox', { headers: { 'hx-request': 'true' } })).status).toBe(200);
+    expect(await seen()).toBeGreaterThanOrEqual(100);
+    expect((await ann.page('/console')).status).toBe(200);
+    expect(await seen()).toBeLessThan(5);
+    await idleFor(1801);
+    const ended = await ann.request('/console/inbox', { headers: { 'hx-request': 'true' } });
+    expect([ended.status, ended.headers.get('hx-redirect')]).toEqual([204, '/console/sign-in?ended=idle']);
+    expect(await seen()).toBeUndefined();
+  });
+
   it('refuses a MEMBER outside the approver group, and admits one inside it', async () => {
     const mia = await suite.signIn('mia');
     for (const path of ['/console', '/console/inbox']) {
@@ -121,11 +144,20 @@ describeBackends('console: the approvals inbox', (backend) => {
         return runs.reduce((a, b) => (b.statements.length < a.statements.length ? b : a));
       };
       const before = await fewest();
-      for (const who of ['mia@test.example', 'alice@test.example']) await plans.signal(who);
+      await plans.signal('alice@test.example');
+      const { plan } = await plans.signal('mia@test.example', { playbook: 'needs-two' });
+      const approved = await alice.post(`/console/plans/${plan!.id}/decisions`, {
+        decision: 'approve',
+        reason: 'first of two',
+        action_digest: plan!.action_digest!,
+        totp: await suite.totp('alice'),
+      });
+      expect(approved.status).toBe(303);
       const after = await fewest();
-      expect(after.body.match(/<article class="card plan"/g)!.length).toBeGreaterThanOrEqual(4);
       expect(before.statements).toHaveLength(1);
       expect(after.statements).toHaveLength(1);
+      expect(after.body.match(/<article class="card plan"/g)!.length).toBeGreaterThanOrEqual(2);
+      expect(after.body).toContain('<span class="approvals">1 of 2</span>');
       expect(after.statements[0]).toMatch(/plan_approvals/);
     } finally {
       executor.executeQuery = original;

@@ -6,12 +6,14 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { hashSessionToken } from '../../src/auth/sign-in.js';
+import { requestRestore, setRestorePolicy } from '../../src/response/restores.js';
+import { findOpenContainment } from '../../src/store/containments.js';
 import { findPlan } from '../../src/store/plans.js';
 import { findLiveSessionByTokenHash } from '../../src/store/sessions.js';
 import { findUserById } from '../../src/store/users.js';
 import { describeBackends } from '../support/backends.js';
 import { openConsoleSuite, type ConsoleClient, type ConsoleSuite } from '../support/console.js';
-import { auditTrail } from '../support/fixtures.js';
+import { auditTrail, testCtx } from '../support/fixtures.js';
 import { planMaker, type PlanMaker } from '../support/pending-plans.js';
 
 describeBackends('console: deciding a plan', (backend) => {
@@ -45,7 +47,7 @@ describeBackends('console: deciding a plan', (backend) => {
     const { plan } = await plans.signal('tom@test.example');
     const shown = await alice.page(`/console/plans/${plan!.id}`);
     expect(shown.status).toBe(200);
-    expect(shown.body).toContain('<label for="approve-code">');
+    expect(shown.body).toContain('id="approve-code"');
     expect(shown.body).toContain('impossible travel &lt;b&gt;');
     expect(digestOf(shown.body)).toBe(plan!.action_digest);
     const decided = await alice.post(`/console/plans/${plan!.id}/decisions`, {
@@ -60,7 +62,7 @@ describeBackends('console: deciding a plan', (backend) => {
     const stored = (await findPlan(suite.core.database.db, suite.accountId, plan!.id))!;
     expect(stored.status).toBe('executed');
     expect(after.body).toContain(`<a href="/console/containments/${stored.containment_id}">`);
-    expect(after.body).not.toContain('<label for="approve-code">');
+    expect(after.body).not.toContain('id="approve-code"');
     expect((await findUserById(suite.core.database.db, suite.accountId, suite.people.tom!.id))!.state).toBe(
       'SUSPENDED',
     );
@@ -72,6 +74,54 @@ describeBackends('console: deciding a plan', (backend) => {
     const approve = trail.find((e) => e.action === 'plan.approve' && e.target_id === plan!.id);
     expect(approve).toMatchObject({ ...by, details: { reason: 'confirmed with the SOC', plan_status: 'executed' } });
     expect(approve!.authz).toMatchObject({ method: 'session', session_id: session, via: 'console' });
+  });
+
+  it('shows a restore waiting for a second person, and restores when they approve', async () => {
+    const db = suite.core.database.db;
+    const containment = (await findOpenContainment(db, suite.accountId, suite.people.tom!.id))!;
+    await setRestorePolicy(suite.core.response, testCtx, suite.accountId, {
+      restore_approvals: 2,
+      approver_group_id: null,
+    });
+    const aliceId = suite.people.alice!.id;
+    const asked = await requestRestore(
+      suite.core.response,
+      {
+        userId: aliceId,
+        role: 'ADMIN',
+        sessionId: await sessionOf(alice),
+        ctx: { actor: { type: 'user', id: aliceId }, authz: { method: 'session', session_id: await sessionOf(alice) } },
+      },
+      suite.accountId,
+      containment.id,
+      'restored',
+    );
+    expect(asked.status).toBe('pending_approval');
+    const planId = asked.plan.id;
+    const inbox = (await bob.page('/console/inbox')).body;
+    const card = inbox.slice(inbox.indexOf(`id="plan-${planId}"`));
+    expect(card).toContain(`Restore <a href="/console/users/${suite.people.tom!.id}">tom</a>`);
+    expect(card).toContain('reactivate the user, restoring the role and groups from the containment snapshot');
+    expect(card).toContain('<span class="approvals">1 of 2</span>');
+    expect(card).toContain('alice &lt;alice@test.example&gt;');
+    expect(card).toContain(`<a href="/console/containments/${containment.id}">`);
+    expect((await alice.page(`/console/plans/${planId}`)).body).toContain(
+      'You asked for this plan: other people decide it.',
+    );
+    const digest = digestOf((await bob.page(`/console/plans/${planId}`)).body)!;
+    const decided = await bob.post(`/console/plans/${planId}/decisions`, {
+      decision: 'approve',
+      reason: 'false alarm, talked to tom',
+      action_digest: digest,
+      totp: await suite.totp('bob'),
+    });
+    expect(decided.status).toBe(303);
+    expect((await bob.page(decided.location!)).body).toContain('You approved the plan: it executed.');
+    expect((await findUserById(db, suite.accountId, suite.people.tom!.id))!.state).toBe('ACTIVE');
+    await setRestorePolicy(suite.core.response, testCtx, suite.accountId, {
+      restore_approvals: 1,
+      approver_group_id: null,
+    });
   });
 
   it('refuses a wrong code and a reused one, and the plan stays pending', async () => {
@@ -150,7 +200,7 @@ describeBackends('console: deciding a plan', (backend) => {
     const waiting = await alice.page(first.location!);
     expect(waiting.body).toContain('You approved the plan: waiting for 1 more approval.');
     expect(waiting.body).toContain('You have decided this plan');
-    expect(waiting.body).not.toContain('<label for="deny-reason">');
+    expect(waiting.body).not.toContain('id="deny-reason"');
     const denied = await bob.post(`/console/plans/${plan!.id}/decisions`, {
       decision: 'deny',
       reason: 'a known trip, travel booked',

@@ -167,7 +167,7 @@ export function planCard(plan: InboxPlan, options: { userId: string; inline: boo
         ${pb?.description && html`<span class="muted">${pb.description}</span>`}
       </dd>
       <dt>Asked by</dt>
-      <dd>${requester(plan)}, ${time(plan.created_at)}</dd>
+      <dd>${requester(plan)} <span class="muted">at</span> ${time(plan.created_at)}</dd>
       <dt>Expires</dt>
       <dd>${time(plan.expires_at)}</dd>
       <dt>Approvals</dt>

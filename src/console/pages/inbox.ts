@@ -2,8 +2,9 @@
  * The approvals inbox, the landing page for approvers (OWNERs, ADMINs, the approver group; anyone else
  * is refused): every pending plan, read in one statement (store/inbox.ts). The list is a fragment the
  * page polls every two seconds with htmx; a poll that finds nothing changed answers 204, which htmx does
- * not swap, so an opened raw alert stays open and a new plan appears without a reload. Deciding happens
- * on the plan page (plan.ts), whose forms nothing polls.
+ * not swap, so an opened raw alert stays open and a new plan appears without a reload. A poll does not
+ * count as use of the session (its idle timeout still ends it). Deciding happens on the plan page
+ * (plan.ts), whose forms nothing polls.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -66,7 +67,9 @@ export function inboxPages(app: FastifyInstance, core: Core): void {
     return sendHtml(reply, page(person, { title: 'Approvals', section: 'inbox', body: section }));
   });
 
-  app.get<{ Querystring: { v?: string } }>('/console/inbox', guard, async (request, reply) => {
+  // The page polls this on its own: a poll is no use of the session, which still ends when idle.
+  const poll = { schema: { hide: true }, preHandler: consoleGuard(core, { passive: true }) };
+  app.get<{ Querystring: { v?: string } }>('/console/inbox', poll, async (request, reply) => {
     const person = personOf(request);
     const { section, version } = inboxSection(await inboxOf(core, person), person.session.user_id);
     if (request.query.v === version) return reply.status(204).send();

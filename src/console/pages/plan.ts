@@ -57,24 +57,27 @@ function decideForms(plan: InboxPlan, person: ConsolePerson): Html {
   const common = html`${csrfField(person)}<input type="hidden" name="action_digest" value="${plan.action_digest}" />`;
   return html`<form class="decide" method="post" action="${action}">
       ${common}<input type="hidden" name="decision" value="approve" />
-      <label for="approve-reason">Reason to approve</label>
-      <input id="approve-reason" name="reason" type="text" maxlength="500" required />
-      <label for="approve-code">Authenticator code (a fresh one)</label>
-      <input
-        id="approve-code"
-        name="totp"
-        type="text"
-        inputmode="numeric"
-        autocomplete="one-time-code"
-        pattern="[0-9]{6}"
-        required
-      />
+      <label for="approve-reason"
+        >Reason to approve <input id="approve-reason" name="reason" type="text" maxlength="500" required
+      /></label>
+      <label for="approve-code"
+        >Authenticator code (a fresh one)
+        <input
+          id="approve-code"
+          name="totp"
+          type="text"
+          inputmode="numeric"
+          autocomplete="one-time-code"
+          pattern="[0-9]{6}"
+          required
+      /></label>
       <button type="submit">Approve</button>
     </form>
     <form class="decide" method="post" action="${action}">
       ${common}<input type="hidden" name="decision" value="deny" />
-      <label for="deny-reason">Reason to deny</label>
-      <input id="deny-reason" name="reason" type="text" maxlength="500" required />
+      <label for="deny-reason"
+        >Reason to deny <input id="deny-reason" name="reason" type="text" maxlength="500" required
+      /></label>
       <button class="danger" type="submit">Deny</button>
     </form>`;
 }
