@@ -138,6 +138,9 @@ describe.each(BACKENDS)('console containment pages (%s)', (backend) => {
       authz: { method: 'session', session_id: sessionId, role: 'ADMIN', via: 'console' },
       details: { user_id: user.id, reason: 'restored', approvals_required: 1, approvals: 1 },
     });
+    const restorePlan = request.details['plan_id'] as string;
+    expect(after.body).toContain(`Restored through\n`);
+    expect(after.body).toContain(`<a href="/console/plans/${restorePlan}">plan ${restorePlan}</a>`);
     const restore = trail.find((e) => e.action === 'containment.restore' && e.target_id === id)!;
     expect(restore).toMatchObject({ actor_type: 'responder', outcome: 'changed', details: { reason: 'restored' } });
     expect(restore.cause['approvals']).toMatchObject([
@@ -180,7 +183,8 @@ describe.each(BACKENDS)('console containment pages (%s)', (backend) => {
       approver_group_id: null,
     });
     try {
-      await page(alice, `/console/containments/${id}`);
+      const before = await page(alice, `/console/containments/${id}`);
+      expect(before.body).toContain('The restore policy needs 2 people: yours counts as the first');
       const posted = await alice.post(`/console/containments/${id}/restore`, { reason: 'restored' });
       expect([posted.status, posted.location]).toEqual([303, `/console/containments/${id}?done=pending`]);
       expect(await stateOf(user.id)).toBe('SUSPENDED');

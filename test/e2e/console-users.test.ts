@@ -51,6 +51,7 @@ describe.each(BACKENDS)('console users pages (%s)', (backend) => {
     const none = await alice.page('/console/users?q=%3Cscript%3E');
     expect(none.body).toContain("Nobody's email or name holds “&lt;script&gt;”.");
     expect(none.body).toContain('<label for="q">Email or name</label>');
+    expect(none.body).not.toMatch(/<script>|<style|style=|\son[a-z]+=/);
     // No query, no list: the form alone.
     expect(rowsOf((await alice.page('/console/users')).body)).toEqual([]);
     const trail = await auditTrail(suite.core, suite.accountId);
@@ -71,6 +72,7 @@ describe.each(BACKENDS)('console users pages (%s)', (backend) => {
     const token = alice.cookies.get('__Host-cordon')!;
     expect(own.body).not.toContain(token);
     expect(own.body).not.toContain(hashSessionToken(token));
+    expect(own.body).not.toMatch(/password_hash|totp|\$argon2|\$scrypt|<script>|<style|style=|\son[a-z]+=/i);
 
     const vic = await containing.person('vic', ['Sales', 'Ops']);
     const first = (await containing.signal(vic.email)).plan.containment_id;

@@ -21,6 +21,8 @@ export interface ContainmentPage {
   steps: StepWithTarget[];
   /** Restore plans that ran or wait, newest first. */
   restorePlans: PlanRow[];
+  /** How many people a restore needs (the account's restore policy). */
+  restoreApprovals: number;
   explanation: Explanation;
 }
 
@@ -32,9 +34,12 @@ interface Drift {
 
 const compact = (value: unknown): string => (value === null || value === undefined ? '' : JSON.stringify(value));
 
-function groupList(ids: readonly string[], names: Map<string, string>): Html {
+function groupList(ids: readonly string[], names: Map<string, string>): Html | string {
   if (ids.length === 0) return html`<span class="muted">none</span>`;
-  return html`${ids.map((id, i) => html`${i > 0 && ', '}${names.get(id) ?? id}`)}`;
+  return ids
+    .map((id) => names.get(id) ?? id)
+    .sort()
+    .join(', ');
 }
 
 /** What a responder wants to know first: is the subject contained everywhere, or back. */
@@ -224,7 +229,14 @@ function restoreSection(person: ConsolePerson, page: ContainmentPage): Html {
   const c = page.containment;
   const pending = page.restorePlans.find((p) => p.status === 'pending_approval');
   let body: Html;
-  if (c.status !== 'open') body = html`<p class="muted">Closed: nothing to restore.</p>`;
+  const executed = page.restorePlans.find((p) => p.status === 'executed');
+  if (c.status !== 'open')
+    body = executed
+      ? html`<p>
+          ${executed.restore_reason === 'false_positive' ? 'Undone as a false positive' : 'Restored'} through
+          <a href="/console/plans/${executed.id}">plan ${executed.id}</a>, asked by ${actorLink(executed.requested_by)}.
+        </p>`
+      : html`<p class="muted">Closed: nothing to restore.</p>`;
   else if (pending)
     body = html`<p>
       A ${pending.restore_reason === 'false_positive' ? 'false-positive undo' : 'restore'} waits for approvals
@@ -233,7 +245,15 @@ function restoreSection(person: ConsolePerson, page: ContainmentPage): Html {
     </p>`;
   else if (person.session.user_id === c.user_id)
     body = html`<p class="muted">Nobody restores themselves: another person decides.</p>`;
-  else body = html`${restoreForm(person, c.id, 'restored')} ${restoreForm(person, c.id, 'false_positive')}`;
+  else
+    body = html`${
+      page.restoreApprovals > 1 &&
+      html`<p>
+        The restore policy needs ${page.restoreApprovals} people: yours counts as the first, and the restore then waits
+        for the others' approvals.
+      </p>`
+    }
+    ${restoreForm(person, c.id, 'restored')} ${restoreForm(person, c.id, 'false_positive')}`;
   return html`<section class="card" aria-labelledby="restore">
     <h2 id="restore">Restore</h2>
     ${body}

@@ -12,6 +12,7 @@ import { ADMIN_ROLES } from '../../http/guards/session.js';
 import { approverOf } from '../../response/approvers.js';
 import { explain } from '../../response/explain.js';
 import { requestRestore } from '../../response/restores.js';
+import { readAutomation } from '../../store/automation.js';
 import { findContainment, listContainmentSummaries, readRestoreState } from '../../store/containments.js';
 import { findGroupsByIds } from '../../store/groups.js';
 import { listRestorePlansOf } from '../../store/plans.js';
@@ -41,15 +42,17 @@ async function readContainmentPage(core: Core, accountId: string, id: string): P
   if (!ID.test(id)) throw notFound(id);
   const containment = await findContainment(db, accountId, id);
   if (!containment) throw notFound(id);
-  const [subject, steps, restorePlans, explanation] = await Promise.all([
+  const [subject, steps, restorePlans, explanation, automation] = await Promise.all([
     readRestoreState(db, accountId, containment.user_id),
     listStepsOf(db, accountId, [id]),
     listRestorePlansOf(db, accountId, containment.user_id, id),
     explain({ db, checkpointKey: core.checkpointKey }, accountId, id),
+    readAutomation(db, accountId),
   ]);
   const ids = new Set([...containment.snapshot.group_ids, ...(subject?.group_ids ?? [])]);
   const groups = new Map((await findGroupsByIds(db, accountId, [...ids])).map((g) => [g.id, g.name]));
-  return { containment, subject, groups, steps, restorePlans, explanation };
+  const restoreApprovals = automation.restore_approvals;
+  return { containment, subject, groups, steps, restorePlans, explanation, restoreApprovals };
 }
 
 async function renderContainment(
