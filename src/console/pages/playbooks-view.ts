@@ -127,12 +127,20 @@ function dryRunSection(person: ConsolePerson, tools: ToolsView): Html {
   </section>`;
 }
 
+/** Every version of a playbook (the newest ten), each a link to its diff with the one before. */
+function versionLinks(p: PlaybookRow): Html {
+  const versions = Array.from({ length: Math.min(p.version, 10) }, (_, i) => p.version - i);
+  const link = (v: number) =>
+    html`<a href="/console/playbooks/${p.name}?from=${Math.max(1, v - 1)}&amp;to=${v}">v${v}</a>`;
+  return html`${versions.map((v, i) => html`${i > 0 && ', '}${link(v)}`)}${p.version > 10 && ', …'}`;
+}
+
 export function playbooksBody(person: ConsolePerson, playbooks: PlaybookRow[], tools: ToolsView): Html {
   const rows = playbooks.map(
     (p) =>
       html`<tr>
         <td><a href="/console/playbooks/${p.name}">${p.name}</a></td>
-        <td>v${p.version}</td>
+        <td>${versionLinks(p)}</td>
         <td>${time(p.created_at)}</td>
         <td>${p.created_by}</td>
         <td><code>${p.content_hash.slice(0, 12)}</code></td>
@@ -145,7 +153,7 @@ export function playbooksBody(person: ConsolePerson, playbooks: PlaybookRow[], t
           <thead>
             <tr>
               <th scope="col">Playbook</th>
-              <th scope="col">Version</th>
+              <th scope="col">Versions</th>
               <th scope="col">Applied</th>
               <th scope="col">By</th>
               <th scope="col">Content hash</th>
