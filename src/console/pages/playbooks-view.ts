@@ -4,10 +4,13 @@ import type { dryRunView } from '../../http/views/plans.js';
 import type { CanonicalSignal } from '../../response/intake/index.js';
 import { INTAKE_FORMATS } from '../../response/intake/signal.js';
 import type { PlaybookRow } from '../../store/playbooks.js';
-import { html, json, time, type Html } from '../html.js';
+import { html, time, type Html } from '../html.js';
 import { csrfField } from '../layout.js';
 import { diffLines } from '../line-diff.js';
 import type { ConsolePerson } from '../session.js';
+
+/** A block of text that may scroll: focusable, so a keyboard can scroll it (axe: scrollable-region-focusable). */
+const block = (label: string, text: string) => html`<pre class="json" tabindex="0" aria-label="${label}">${text}</pre>`;
 
 export interface LintResult {
   name: string;
@@ -66,7 +69,7 @@ function planResult(signal: CanonicalSignal, result: ReturnType<typeof dryRunVie
   const { plan } = result;
   return html`<div class="dry-run-result">
     <h3>Normalised signal</h3>
-    ${json(signal)}
+    ${block('Normalised signal', JSON.stringify(signal, null, 2))}
     <h3>Plan</h3>
     <dl class="facts">
       <dt>Status</dt>
@@ -184,7 +187,7 @@ export function diffView(before: string, after: string): Html {
     const kind = l.kind === '+' ? 'add' : l.kind === '-' ? 'del' : 'same';
     return html`<span class="diff-line ${kind}">${l.kind} ${l.text}</span>${'\n'}`;
   });
-  return html`<pre class="json diff">${lines}</pre>`;
+  return html`<pre class="json diff" tabindex="0" aria-label="Diff">${lines}</pre>`;
 }
 
 export function playbookBody(versions: PlaybookRow[], from: PlaybookRow, to: PlaybookRow): Html {
@@ -218,5 +221,5 @@ export function playbookBody(versions: PlaybookRow[], from: PlaybookRow, to: Pla
     <p class="muted">v${from.version} → v${to.version}</p>
     ${diffView(documentText(from), documentText(to))}
     <h2>v${to.version}</h2>
-    <pre class="json">${documentText(to)}</pre>`;
+    ${block(`Version ${to.version}`, documentText(to))}`;
 }
