@@ -48,7 +48,9 @@ describeBackends('console: playbooks', (backend) => {
     const list = await alice.page('/console/playbooks');
     expect(list.status).toBe(200);
     expect(list.body).toContain('<a href="/console/playbooks/contain-high">contain-high</a>');
-    expect(list.body).toContain('<td>v2</td>');
+    const link = (from: number, to: number) =>
+      `<a href="/console/playbooks/contain-high?from=${from}&amp;to=${to}">v${to}</a>`;
+    expect(list.body).toContain(`${link(1, 2)}, ${link(1, 1)}`);
 
     const page = await alice.page('/console/playbooks/contain-high?from=1&to=2');
     expect(page.status).toBe(200);

@@ -1,7 +1,10 @@
 /** The audit explorer's views: the filtered list, and one entry with its leaf and Verify button. */
 import type { NumberedEntry } from '../../store/audit.js';
 import { assetUrl } from '../assets.js';
-import { html, json, type Html } from '../html.js';
+import { html, type Html } from '../html.js';
+
+/** A block of text that may scroll: focusable, so a keyboard can scroll it (axe: scrollable-region-focusable). */
+const block = (label: string, text: string) => html`<pre class="json" tabindex="0" aria-label="${label}">${text}</pre>`;
 
 export interface AuditFilters {
   action: string | undefined;
@@ -80,6 +83,7 @@ export function auditListBody(view: {
 }
 
 export function auditEntryBody(entry: NumberedEntry, leaf: string): Html {
+  const details = { cause: entry.cause, authz: entry.authz, details: entry.details };
   return html`<dl class="facts">
       <dt>Time</dt>
       <dd>${entry.recorded_at}</dd>
@@ -93,12 +97,12 @@ export function auditEntryBody(entry: NumberedEntry, leaf: string): Html {
       <dd>${entry.outcome}</dd>
     </dl>
     <h2>Details</h2>
-    ${json({ cause: entry.cause, authz: entry.authz, details: entry.details })}
+    ${block('Details', JSON.stringify(details, null, 2))}
     <h2>Leaf</h2>
     <p class="muted">
       The RFC 8785 canonical JSON the log's Merkle tree commits to (leaf hash = SHA-256(0x00 ‖ leaf)).
     </p>
-    <pre class="json" tabindex="0">${leaf}</pre>
+    ${block('Leaf', leaf)}
     <h2>Verify</h2>
     <p>
       Checks here, in your browser: the checkpoint's Ed25519 signature under the key the server publishes, this entry's
@@ -108,6 +112,6 @@ export function auditEntryBody(entry: NumberedEntry, leaf: string): Html {
       <button type="button" data-verify="/console/audit/${entry.idx}/proof.json">Verify</button>
       <output class="verify-result" data-state="idle" aria-live="polite"></output>
     </p>
-    <pre class="json verify-checkpoint" tabindex="0" hidden></pre>
+    <pre class="json verify-checkpoint" tabindex="0" aria-label="Signed checkpoint" hidden></pre>
     <script src="${assetUrl('audit-verify.js')}" defer></script>`;
 }

@@ -4,10 +4,13 @@ import type { dryRunView } from '../../http/views/plans.js';
 import type { CanonicalSignal } from '../../response/intake/index.js';
 import { INTAKE_FORMATS } from '../../response/intake/signal.js';
 import type { PlaybookRow } from '../../store/playbooks.js';
-import { html, json, time, type Html } from '../html.js';
+import { html, time, type Html } from '../html.js';
 import { csrfField } from '../layout.js';
 import { diffLines } from '../line-diff.js';
 import type { ConsolePerson } from '../session.js';
+
+/** A block of text that may scroll: focusable, so a keyboard can scroll it (axe: scrollable-region-focusable). */
+const block = (label: string, text: string) => html`<pre class="json" tabindex="0" aria-label="${label}">${text}</pre>`;
 
 export interface LintResult {
   name: string;
@@ -66,7 +69,7 @@ function planResult(signal: CanonicalSignal, result: ReturnType<typeof dryRunVie
   const { plan } = result;
   return html`<div class="dry-run-result">
     <h3>Normalised signal</h3>
-    ${json(signal)}
+    ${block('Normalised signal', JSON.stringify(signal, null, 2))}
     <h3>Plan</h3>
     <dl class="facts">
       <dt>Status</dt>
@@ -127,12 +130,20 @@ function dryRunSection(person: ConsolePerson, tools: ToolsView): Html {
   </section>`;
 }
 
+/** Every version of a playbook (the newest ten), each a link to its diff with the one before. */
+function versionLinks(p: PlaybookRow): Html {
+  const versions = Array.from({ length: Math.min(p.version, 10) }, (_, i) => p.version - i);
+  const link = (v: number) =>
+    html`<a href="/console/playbooks/${p.name}?from=${Math.max(1, v - 1)}&amp;to=${v}">v${v}</a>`;
+  return html`${versions.map((v, i) => html`${i > 0 && ', '}${link(v)}`)}${p.version > 10 && ', …'}`;
+}
+
 export function playbooksBody(person: ConsolePerson, playbooks: PlaybookRow[], tools: ToolsView): Html {
   const rows = playbooks.map(
     (p) =>
       html`<tr>
         <td><a href="/console/playbooks/${p.name}">${p.name}</a></td>
-        <td>v${p.version}</td>
+        <td>${versionLinks(p)}</td>
         <td>${time(p.created_at)}</td>
         <td>${p.created_by}</td>
         <td><code>${p.content_hash.slice(0, 12)}</code></td>
@@ -145,7 +156,7 @@ export function playbooksBody(person: ConsolePerson, playbooks: PlaybookRow[], t
           <thead>
             <tr>
               <th scope="col">Playbook</th>
-              <th scope="col">Version</th>
+              <th scope="col">Versions</th>
               <th scope="col">Applied</th>
               <th scope="col">By</th>
               <th scope="col">Content hash</th>
@@ -176,7 +187,7 @@ export function diffView(before: string, after: string): Html {
     const kind = l.kind === '+' ? 'add' : l.kind === '-' ? 'del' : 'same';
     return html`<span class="diff-line ${kind}">${l.kind} ${l.text}</span>${'\n'}`;
   });
-  return html`<pre class="json diff" tabindex="0">${lines}</pre>`;
+  return html`<pre class="json diff" tabindex="0" aria-label="Diff">${lines}</pre>`;
 }
 
 export function playbookBody(versions: PlaybookRow[], from: PlaybookRow, to: PlaybookRow): Html {
@@ -210,5 +221,5 @@ export function playbookBody(versions: PlaybookRow[], from: PlaybookRow, to: Pla
     <p class="muted">v${from.version} → v${to.version}</p>
     ${diffView(documentText(from), documentText(to))}
     <h2>v${to.version}</h2>
-    <pre class="json" tabindex="0">${documentText(to)}</pre>`;
+    ${block(`Version ${to.version}`, documentText(to))}`;
 }
