@@ -155,9 +155,16 @@ describeBackends('console: automation', (backend) => {
     ]);
     const noGroup = await olga.post('/console/automation/restore-policy', {
       restore_approvals: '1',
-      approver_group_id: '01JZZZZZZZZZZZZZZZZZZZZZZZ',
+      approver_group_id: 'AAAAAAAAAAAAAAAAAAAAAAAAAA',
     });
     expect(noGroup.status).toBe(404);
+    const notAnId = await olga.post('/console/automation/restore-policy', {
+      restore_approvals: '1',
+      approver_group_id: 'admins',
+    });
+    expect(notAnId.status).toBe(400);
+    expect(notAnId.body).toContain('the approver group must be a group id');
+    expect((await readAutomation(suite.core.database.db, suite.accountId)).restore_approvals).toBe(2);
   });
 
   it("writes the API's entry, but for the session and `via: console`", async () => {

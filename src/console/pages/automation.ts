@@ -34,6 +34,14 @@ function integer(form: unknown, name: string, label: string, min: number, max: n
   return value;
 }
 
+/** The approver group field: empty for none, else a group id (as the API's schema takes it). */
+function groupId(given: string): string | null {
+  if (given === '') return null;
+  if (!/^[A-Z2-7]{26}$/.test(given))
+    throw new AppError('INVALID_ARGUMENT', { description: 'the approver group must be a group id (26 characters)' });
+  return given;
+}
+
 const FLASHES: Record<string, string> = {
   paused: 'Automation is paused: every plan now waits for approval.',
   resumed: 'Automation resumed.',
@@ -138,7 +146,7 @@ export function automationPages(app: FastifyInstance, core: Core): void {
     action('automation.restore_policy', 'restore', (person, body) =>
       setRestorePolicy(core.response, person.ctx, person.accountId, {
         restore_approvals: integer(body, 'restore_approvals', 'Restore approvals', 0, 2),
-        approver_group_id: text(body, 'approver_group_id', 64) || null,
+        approver_group_id: groupId(text(body, 'approver_group_id', 64)),
       }),
     ),
   );
