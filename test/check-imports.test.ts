@@ -80,8 +80,8 @@ describe('scripts/check-imports.js', () => {
       });
       const { status, stdout } = check(dir, 'src');
       expect(stdout.split('\n')).toEqual([
-        'src/directory/guard.ts:1: directory/guard.ts imports (type only) fastify: only app, cli, console, http may import ' +
-          'fastify or @fastify/: services take plain types, never a request (rule "directory")',
+        'src/directory/guard.ts:1: directory/guard.ts imports (type only) fastify: only app, cli, console, http may ' +
+          'import fastify or @fastify/: services take plain types, never a request (rule "directory")',
         'src/ids.ts:1: ids.ts imports (type only) store/tree.ts, of layer store: leaf modules import only leaf ' +
           'modules (rule "leaf")',
         'src/response/explain.ts:1: response/explain.ts imports (type only) core.ts, of layer core: response imports ' +

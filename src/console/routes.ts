@@ -1,10 +1,11 @@
 /**
  * The console, mounted by `cordon serve` (app.ts) at /console, with `/` sending browsers there. Its
  * routes live in their own fastify scope: every answer carries the console's security headers (a CSP of
- * `default-src 'self'` with `frame-ancestors 'none'`, no-store, nosniff, a same-origin referrer: with none, a browser's form posts say `Origin: null`), and errors render
- * as HTML pages (a browser without a session goes to the sign-in page; htmx requests are told where with
- * HX-Redirect) instead of the API's JSON. Each page module registers its own routes; every action calls
- * the same service functions as the API, as the signed-in person.
+ * `default-src 'self'` with `frame-ancestors 'none'`, no-store, nosniff, a same-origin referrer: with none,
+ * a browser's form posts say `Origin: null`), and errors render as HTML pages (a browser without a session
+ * goes to the sign-in page; htmx requests are told where with HX-Redirect) instead of the API's JSON. Each
+ * page module registers its own routes; every action calls the same service functions as the API, as the
+ * signed-in person.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../core.js';
@@ -42,9 +43,23 @@ const PAGES: ConsolePages[] = [
 export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
+/** Blocks whose whitespace is content: left exactly as rendered. */
+const VERBATIM = /(<pre[\s>][\s\S]*?<\/pre>|<textarea[\s>][\s\S]*?<\/textarea>)/;
+
+/**
+ * A page without the templates' indentation (a quarter of the bytes): each line break and the spaces
+ * after it become one line break, outside <pre> and <textarea>, whose whitespace is their content.
+ */
+export function compactHtml(text: string): string {
+  return text
+    .split(VERBATIM)
+    .map((part, i) => (i % 2 === 1 ? part : part.replace(/\n\s+/g, '\n')))
+    .join('');
+}
+
 /** Sends a rendered page. */
 export function sendHtml(reply: FastifyReply, body: Html, status = 200): FastifyReply {
-  return reply.status(status).type('text/html; charset=utf-8').send(body.text);
+  return reply.status(status).type('text/html; charset=utf-8').send(compactHtml(body.text));
 }
 
 export function consoleRoutes(app: FastifyInstance, core: Core): void {
