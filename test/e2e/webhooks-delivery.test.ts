@@ -145,6 +145,26 @@ describeBackends('webhook delivery', (backend) => {
     expect(receiver.received).toHaveLength(0);
   });
 
+  it("gives up at the delivery's deadline (CORDON_WEBHOOK_GIVE_UP_SECONDS, 24 h by default)", async () => {
+    subscription = await subscribe();
+    receiver.answer = 500;
+    await pause();
+    const sender = worker();
+    clock = Date.now();
+    await sender.pass();
+    clock += 86_400_000 - 1000; // a second before the deadline: one more try, and no time for another
+    await sender.pass();
+    clock += 3_600_000;
+    expect(await sender.pass()).toBe(0);
+    expect(receiver.received).toHaveLength(2);
+    expect((await deliveries(subscription.webhook.id))[0]).toMatchObject({
+      state: 'failed',
+      attempts: 2,
+      next_attempt_time: null,
+      finish_time: expect.any(String) as string,
+    });
+  });
+
   it('follows no redirect: a 3xx is a failed attempt', async () => {
     subscription = await subscribe();
     receiver.answer = 307;
