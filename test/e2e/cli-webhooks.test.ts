@@ -83,7 +83,10 @@ describeBackends('cordon webhooks', (backend) => {
 
   it('refuses bad input with a usage error', async () => {
     const bad = await cordon(['webhooks', 'add', 'ftp://example.com', '--events', 'plan.executed']);
-    expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('url: expected an https:// URL (http:// only on a loopback address)')]);
+    expect([bad.code, bad.stderr]).toEqual([
+      2,
+      expect.stringContaining('url: expected an https:// URL (http:// only on a loopback address)'),
+    ]);
     const unknown = await cordon(['webhooks', 'add', 'https://example.com', '--events', 'plan.nope']);
     expect(unknown.code).toBe(2);
     const none = await cordon(['webhooks', 'add', 'https://example.com', '--events', ',']);
