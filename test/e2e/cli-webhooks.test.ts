@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { createCliAccount, describeBackends, type TestDatabase } from '../support/backends.js';
+import { createCliAccount, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver.js';
 
@@ -54,14 +54,16 @@ describeBackends('cordon webhooks', (backend) => {
     expect(shown.code).toBe(0);
     expect(shown.stdout).toContain(receiver.url);
 
-    // The CLI's own change fans out; whichever core runs next (or this one) delivers it.
+    // The CLI's own change fans out in its core's sequencing; the delivery waits in the outbox until a worker
+    // (a served instance's; here a core the test opens) sends it.
     expect((await cordon(['automation', 'pause', '--reason', 'drill'])).code).toBe(0);
-    let log: { deliveries: Array<{ event: string; state: string; message_id: string }> } = { deliveries: [] };
-    for (let i = 0; i < 20 && log.deliveries[0]?.state !== 'delivered'; i++) {
-      const run = await cordon(['webhooks', 'deliveries', id, '--json']);
-      expect(run.code, run.stderr).toBe(0);
-      log = JSON.parse(run.stdout) as typeof log;
-    }
+    const server = await openTestCore(database);
+    await server.webhookWorker.pass();
+    await server.close();
+    const run = await cordon(['webhooks', 'deliveries', id, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const log = JSON.parse(run.stdout) as { deliveries: Array<{ event: string; state: string; message_id: string }> };
+    expect(receiver.received).toHaveLength(1);
     expect(log.deliveries).toEqual([expect.objectContaining({ event: 'automation.paused', state: 'delivered' })]);
     const got = receiver.received[0]!;
     expect(got.headers['webhook-id']).toBe(log.deliveries[0]!.message_id);

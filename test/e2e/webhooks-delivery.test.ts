@@ -145,6 +145,48 @@ describeBackends('webhook delivery', (backend) => {
     expect(receiver.received).toHaveLength(0);
   });
 
+  it("gives up at the delivery's deadline (CORDON_WEBHOOK_GIVE_UP_SECONDS, 24 h by default)", async () => {
+    subscription = await subscribe();
+    receiver.answer = 500;
+    await pause();
+    const sender = worker();
+    clock = Date.now();
+    await sender.pass();
+    clock += 86_400_000 - 1000; // a second before the deadline: one more try, and no time for another
+    await sender.pass();
+    clock += 3_600_000;
+    expect(await sender.pass()).toBe(0);
+    expect(receiver.received).toHaveLength(2);
+    expect((await deliveries(subscription.webhook.id))[0]).toMatchObject({
+      state: 'failed',
+      attempts: 2,
+      next_attempt_time: null,
+      finish_time: expect.any(String) as string,
+    });
+  });
+
+  it('follows no redirect: a 3xx is a failed attempt', async () => {
+    subscription = await subscribe();
+    receiver.answer = 307;
+    await pause();
+    clock = Date.now();
+    await worker().pass();
+    expect(receiver.received).toHaveLength(1);
+    expect((await deliveries(subscription.webhook.id))[0]).toMatchObject({ state: 'pending', last_error: 'HTTP 307' });
+  });
+
+  it('is sent once when two nodes claim at the same time', async () => {
+    subscription = await subscribe();
+    for (let i = 0; i < 6; i++) await pause();
+    clock = Date.now();
+    const [a, b] = [worker({ owner: 'node-a', batch: 2 }), worker({ owner: 'node-b', batch: 2 })];
+    const made = await Promise.all([a.pass(), b.pass()]);
+    expect(made[0] + made[1]).toBe(6);
+    expect(new Set(receiver.received.map((r) => r.headers['webhook-id'])).size).toBe(6);
+    expect(receiver.received).toHaveLength(6);
+    expect((await deliveries(subscription.webhook.id)).map((d) => d.state)).toEqual(Array(6).fill('delivered'));
+  });
+
   it('gets through a short real outage over real HTTP, on the real clock', async () => {
     subscription = await subscribe();
     const live = worker({ intervalMs: 50, now: undefined });

@@ -1,6 +1,6 @@
 import { beforeAll, expect, it } from 'vitest';
 import { describeBackends } from '../support/backends.js';
-import { mintSessionToken, rpc, seedAccount, type SeededAccount } from '../support/fixtures.js';
+import { auditTrail, mintSessionToken, rpc, seedAccount, type SeededAccount } from '../support/fixtures.js';
 import { useServer } from '../support/server.js';
 
 /** What the webhook routes refuse: every bad input is a 400 in google.rpc.Status, never a 5xx. */
@@ -56,5 +56,16 @@ describeBackends('webhook input', (backend) => {
     expect([unknown.statusCode, unknown.json()]).toEqual([404, rpc(5, 'webhook not found', 'NOT_FOUND')]);
     expect((await api('GET', '/webhooks/not-an-id')).statusCode).toBe(400);
     expect((await api('GET', '/webhooks')).json()).toEqual({ webhooks: [] });
+    // Each creation refused once the caller was known (the URL checks) is on the record, with nothing of the
+    // body; schema validation runs before the guard, so those refusals have no caller to record.
+    const refusals = (await auditTrail(suite.core, seed.accountId)).filter((e) => e.action === 'webhook.create');
+    expect(refusals).toHaveLength(4);
+    for (const entry of refusals)
+      expect(entry).toMatchObject({
+        outcome: 'refused',
+        actor_id: seed.owner.id,
+        target_type: 'account',
+        details: { code: 'INVALID_ARGUMENT' },
+      });
   });
 });

@@ -79,6 +79,7 @@ describeBackends('webhooks', (backend) => {
         mode: 'approval',
         approval_expires_after: '2m',
       },
+      { name: 'auto-contain', priority: 10, match: { types: ['auto.*'] }, action: 'suspend', mode: 'auto' },
     ]);
     const detector = await createApp(core.directory, testCtx, seed.accountId, {
       name: 'siem',
@@ -248,6 +249,35 @@ describeBackends('webhooks', (backend) => {
       });
     });
 
+    it('tells another subscription of an executed plan and the containment it opened', async () => {
+      const other = (
+        await api('POST', '/webhooks', ownerToken, {
+          url: receiver.url,
+          events: ['plan.executed', 'containment.opened'],
+          format: 'standard',
+        })
+      ).json<{ secret: string }>();
+      const before = receiver.received.length;
+      const res = await signal(seed.members[0]!.email, 'auto.travel');
+      const { id: planId, containment_id: containmentId } = res.json().plan as { id: string; containment_id: string };
+      const got = (await receiver.waitFor(before + 2)).slice(before);
+      const bodies = got.map((r) => new Webhook(other.secret).verify(r.body, r.headers as Record<string, string>));
+      const common = { account_id: seed.accountId, plan_id: planId, containment_id: containmentId };
+      expect(bodies).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ type: 'plan.executed', data: expect.objectContaining(common) as object }),
+          expect.objectContaining({
+            type: 'containment.opened',
+            data: expect.objectContaining({
+              ...common,
+              signal: expect.objectContaining({ title: 'Impossible travel' }) as object,
+              console_url: `${core.issuer}/console/containments/${containmentId}`,
+            }) as object,
+          }),
+        ]),
+      );
+    });
+
     it("is the account's own: another account's owner can neither list nor read nor remove it", async () => {
       const asOther = (method: 'GET' | 'DELETE', path: string) =>
         suite.server.inject({ method, url: path, headers: { authorization: `Bearer ${otherToken}` } });
@@ -259,7 +289,7 @@ describeBackends('webhooks', (backend) => {
       expect((await asOther('GET', ownPath)).json()).toEqual({ webhooks: [] });
       const crossed = await asOther('GET', `${ownPath}/${webhookId}`);
       expect([crossed.statusCode, crossed.json()]).toEqual([404, rpc(5, 'webhook not found', 'NOT_FOUND')]);
-      const member = await mintSessionToken(core, seed.members[0]!);
+      const member = await mintSessionToken(core, seed.members[1]!);
       expect((await api('GET', '/webhooks', member)).statusCode).toBe(403);
       expect((await api('GET', `/webhooks/${webhookId}`)).statusCode).toBe(200);
     });
