@@ -52,7 +52,7 @@ const containment = await first<{ id: string }>('SELECT id FROM containments LIM
 const audit = await first<{ idx: number }>(`SELECT max(idx) AS idx FROM audit_entries WHERE idx IS NOT NULL`);
 
 const client = new ConsoleClient(url);
-client.cookies.set('__Host-cordon', await mintSessionToken(core, { account_id: account.id, id: admin.id }, 'web'));
+client.cookies.set('__Host-cordon', await mintSessionToken(core, { account_id: account.id, id: admin.id }, 'console'));
 const pages: Record<string, string> = {
   sign_in: '/console/sign-in',
   inbox: '/console',

@@ -29,7 +29,7 @@ export interface SignInRequest {
   email: string;
   password: string;
   totp: string;
-  kind: 'web' | 'cli';
+  kind: 'web' | 'cli' | 'console';
   sourceAddress: string;
   userAgent: string | undefined;
 }

@@ -144,7 +144,8 @@ export function consoleGuard(core: Core, options: ConsoleGuardOptions = {}) {
       throw signIn;
     }
     const session = await findLiveSessionByTokenHash(core.database.db, hashSessionToken(token));
-    if (!session) throw signIn;
+    // Only the console's own kind: an API or CLI session token planted in the cookie is no sign-in here.
+    if (session?.kind !== 'console') throw signIn;
     const ctx = {
       actor: { type: 'user' as const, id: session.user_id },
       authz: {

@@ -8,7 +8,8 @@ type Json<T> = ColumnType<T, string | undefined, string>;
 
 export type UserState = 'ACTIVE' | 'SUSPENDED';
 export type UserRole = 'OWNER' | 'ADMIN' | 'MEMBER';
-export type SessionKind = 'web' | 'cli' | 'api';
+/** `console`: the web console's cookie session, refused as a Bearer token by the API. */
+export type SessionKind = 'web' | 'cli' | 'api' | 'console';
 export type AuditOutcome = 'changed' | 'unchanged' | 'refused' | 'read';
 
 export interface AccountsTable {

@@ -55,7 +55,7 @@ describe.each(BACKENDS)('console session (%s)', (backend) => {
     );
     const trail = await auditTrail(suite.core, suite.accountId);
     const signIn = trail.filter((e) => e.action === 'user.sign_in' && e.target_id === ada.id).at(-1)!;
-    expect([signIn.outcome, signIn.details.kind]).toEqual(['changed', 'web']);
+    expect([signIn.outcome, signIn.details.kind]).toEqual(['changed', 'console']);
   });
 
   it('refuses a wrong code with the form again, and no cookie', async () => {
@@ -133,13 +133,29 @@ describe.each(BACKENDS)('console session (%s)', (backend) => {
   it('ends a session unused for longer than the idle timeout, audited', async () => {
     const client = await suite.signIn('ada');
     await sql`UPDATE sessions SET last_seen_at = now() - interval '61 seconds'
-      WHERE user_id = ${suite.people.ada!.id} AND revoked_at IS NULL AND kind = 'web'`.execute(suite.core.database.db);
+      WHERE user_id = ${suite.people.ada!.id} AND revoked_at IS NULL AND kind = 'console'`.execute(
+      suite.core.database.db,
+    );
     const ended = await client.request('/console/password');
     expect([ended.status, ended.headers.get('location')]).toEqual([303, '/console/sign-in?ended=idle']);
     const trail = await auditTrail(suite.core, suite.accountId);
     const revoke = trail.filter((e) => e.action === 'session.revoke').at(-1)!;
     expect([revoke.target_id, revoke.details.reason]).toEqual([suite.people.ada!.id, 'idle_timeout']);
     expect((await client.request('/console/password')).status).toBe(303);
+  });
+
+  it('keeps the console session to the console: the API refuses its token, and the console any other', async () => {
+    const client = await suite.signInWithForm('ada');
+    const token = client.cookies.get('__Host-cordon')!;
+    const api = await fetch(`${suite.url}/v1/auth/sessions/current`, { headers: { authorization: `Bearer ${token}` } });
+    expect(api.status).toBe(401);
+    expect(((await api.json()) as { message: string }).message).toBe('a console session works only in the console');
+    // An API session token planted in the cookie signs nobody in to the console.
+    const { mintSessionToken } = await import('../support/fixtures.js');
+    const apiToken = await mintSessionToken(suite.core, { account_id: suite.accountId, id: suite.people.ada!.id });
+    const planted = suite.client();
+    planted.cookies.set('__Host-cordon', apiToken);
+    expect((await planted.request('/console/password')).status).toBe(303);
   });
 
   it('answers an unknown console path with an HTML 404 page', async () => {

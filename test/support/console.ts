@@ -93,7 +93,7 @@ export async function openConsoleSuite(
     async signIn(name) {
       const client = new ConsoleClient(url);
       const person = people[name]!;
-      const token = await mintSessionToken(core, { account_id: seeded.accountId, id: person.id }, 'web');
+      const token = await mintSessionToken(core, { account_id: seeded.accountId, id: person.id }, 'console');
       client.cookies.set('__Host-cordon', token);
       await client.page('/console/password');
       return client;

@@ -7,7 +7,7 @@ import type { CallContext } from '../../src/audit/entry.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { createUser } from '../../src/directory/users.js';
 import { createLogger } from '../../src/logger.js';
-import type { AuditRecord, User } from '../../src/storage/schema.js';
+import type { AuditRecord, SessionKind, User } from '../../src/storage/schema.js';
 import { listAuditEntries } from '../../src/store/audit.js';
 import { hashSessionToken, SESSION_TOKEN_PREFIX } from '../../src/auth/sign-in.js';
 import { newId } from '../../src/ids.js';
@@ -108,7 +108,7 @@ export function captureLogs(): { logger: Logger; lines: string[] } {
 export async function mintSessionToken(
   core: Core,
   user: Pick<User, 'account_id' | 'id'>,
-  kind: 'web' | 'cli' = 'cli',
+  kind: SessionKind = 'cli',
 ): Promise<string> {
   const token = `${SESSION_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
   await insertSession(core.database.db, {

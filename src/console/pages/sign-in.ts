@@ -101,7 +101,7 @@ export function signInPages(app: FastifyInstance, core: Core): void {
         email,
         password: text(form, 'password').slice(0, 1024),
         totp: text(form, 'totp').slice(0, 16),
-        kind: 'web',
+        kind: 'console',
         sourceAddress: request.clientAddress,
         userAgent: request.headers['user-agent']?.slice(0, 256),
       });

@@ -72,6 +72,9 @@ export async function authenticateSession(core: Core, request: FastifyRequest): 
   }
   const session = await findLiveSessionByTokenHash(core.database.db, hashSessionToken(token));
   if (!session) throw unauthenticated('the session is signed out, expired or revoked: sign in again');
+  // The console's cookie session works in the console only, where posts are CSRF-checked and approving
+  // takes a fresh code: a stolen cookie is no API credential.
+  if (session.kind === 'console') throw unauthenticated('a console session works only in the console');
   return {
     session,
     ctx: {
