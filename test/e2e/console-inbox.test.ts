@@ -65,7 +65,8 @@ describeBackends('console: the approvals inbox', (backend) => {
     expect(fragment).toContain('app siem');
     expect(fragment).toContain(`<a class="decide-link" href="/console/plans/${plan!.id}">Review and decide</a>`);
     // The raw alert is fetched on demand, escaped.
-    expect(fragment).toContain(`hx-get="/console/plans/${plan!.id}/alert" hx-trigger="toggle once"`);
+    const lazy = `<details\\s+hx-get="/console/plans/${plan!.id}/alert"\\s+hx-trigger="toggle once"`;
+    expect(fragment).toMatch(new RegExp(`${lazy}\\s+hx-target="find .raw"\\s+hx-swap="innerHTML"`));
     const raw = await alice.page(`/console/plans/${plan!.id}/alert`);
     expect(raw.status).toBe(200);
     expect(raw.body).toContain('impossible travel &lt;b&gt;');

@@ -134,7 +134,13 @@ function rawAlert(plan: InboxPlan, inline: boolean): Html {
       <summary>Raw alert</summary>
       ${truncated} ${json(plan.signal.raw)}
     </details>`;
-  return html`<details hx-get="/console/plans/${plan.id}/alert" hx-trigger="toggle once" hx-target="find .raw">
+  // hx-swap given here: it would inherit the polled section's outerHTML.
+  return html`<details
+    hx-get="/console/plans/${plan.id}/alert"
+    hx-trigger="toggle once"
+    hx-target="find .raw"
+    hx-swap="innerHTML"
+  >
     <summary>Raw alert</summary>
     <div class="raw"><a href="/console/plans/${plan.id}#alert">Open it on the plan page</a></div>
   </details>`;

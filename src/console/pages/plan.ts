@@ -165,6 +165,7 @@ export function planPages(app: FastifyInstance, core: Core): void {
           outcome: 'refused',
           details: { code: error.code },
         });
+      if (error.headers) reply.headers(error.headers);
       const flash = { kind: 'bad' as const, text: error.description };
       return planPage(core, person, reply, planId, () => flash, error.httpStatus);
     }
