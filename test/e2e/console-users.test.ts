@@ -68,7 +68,7 @@ describe.each(BACKENDS)('console users pages (%s)', (backend) => {
     expect(own.status).toBe(200);
     expect(own.body).toMatch(/<dt>Role<\/dt>\s*<dd>admin<\/dd>/);
     // Alice's own console session shows, by kind and times only: never the token, never its hash.
-    expect(own.body).toMatch(/<h2 id="sessions">Live sessions<\/h2>\s*<table>[\s\S]*<td>web<\/td>/);
+    expect(own.body).toMatch(/<h2 id="sessions">Live sessions<\/h2>\s*<table>[\s\S]*<td>console<\/td>/);
     const token = alice.cookies.get('__Host-cordon')!;
     expect(own.body).not.toContain(token);
     expect(own.body).not.toContain(hashSessionToken(token));
