@@ -76,6 +76,7 @@ describe.skipIf(!HAS_CHROMIUM)(`the console refuses, in Chromium (${backend})`, 
     const ada = await pageOf('ada');
     const pages: Record<string, string> = {
       incidents: '/console/incidents',
+      containments: '/console/containments',
       users: '/console/users?q=sam',
       user: `/console/users/${subject.id}`,
       audit: '/console/audit',
