@@ -80,7 +80,7 @@ export function webhooksRoutes(app: FastifyInstance, core: Core): void {
         format: request.body.format,
       });
       reply.status(201);
-      return { webhook: webhookView(webhook), secret };
+      return { webhook: webhookView(webhook, true), secret };
     },
   );
 
@@ -95,7 +95,9 @@ export function webhooksRoutes(app: FastifyInstance, core: Core): void {
         response: { 200: Type.Object({ webhooks: Type.Array(WebhookSchema) }), ...Errors },
       },
     },
-    async (request) => ({ webhooks: (await listWebhooks(core.notify, request.params.account)).map(webhookView) }),
+    async (request) => ({
+      webhooks: (await listWebhooks(core.notify, request.params.account)).map((w) => webhookView(w)),
+    }),
   );
 
   r.get(

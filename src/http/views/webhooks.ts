@@ -19,7 +19,11 @@ export const WebhookEventSchema = Type.Union(
 export const WebhookSchema = Type.Object(
   {
     id: Type.String(),
-    url: Type.String(),
+    url: Type.String({
+      description:
+        'The receiver: in full when created; afterwards its origin only, the rest shown as `/…` (a Slack or Teams ' +
+        'incoming-webhook URL is itself a credential)',
+    }),
     events: Type.Array(Type.String()),
     format: Type.String({ description: '`standard` (Standard Webhooks JSON) or `slack` (incoming-webhook blocks)' }),
     enabled: Type.Boolean(),
@@ -40,10 +44,17 @@ export const WebhookCreatedSchema = Type.Object(
   { title: 'WebhookCreated' },
 );
 
-export function webhookView(row: SubscriptionRow): Static<typeof WebhookSchema> {
+/** A receiver's URL as reads show it: the origin, and `/…` for a path or query, which may hold a token. */
+export function redactedUrl(url: string): string {
+  const parsed = new URL(url);
+  return parsed.pathname === '/' && parsed.search === '' ? `${parsed.origin}/` : `${parsed.origin}/…`;
+}
+
+/** A subscription; its URL in full only in the creation's answer (`created`), to whoever just sent it. */
+export function webhookView(row: SubscriptionRow, created = false): Static<typeof WebhookSchema> {
   return {
     id: row.id,
-    url: row.url,
+    url: created ? row.url : redactedUrl(row.url),
     events: row.events,
     format: row.format,
     enabled: row.enabled,
