@@ -16,6 +16,7 @@ import type { UserRole } from '../../src/storage/schema.js';
 import { createTestDatabase, openTestCore, type TestBackend } from './backends.js';
 import { captureLogs, choosePassword, mintSessionToken } from './fixtures.js';
 import { findUserById } from '../../src/store/users.js';
+import { planMaker, type PlanMaker } from './pending-plans.js';
 import { seedPeople, type Person } from './sign-in.js';
 
 export { ConsoleClient };
@@ -121,4 +122,18 @@ export async function openConsoleSuite(
       await database.drop();
     },
   };
+}
+
+/** A console suite whose account makes plans waiting for approval (`planMaker`), with alice (of `named`) signed in. */
+export async function openPlanSuite(
+  backend: TestBackend,
+  named: Array<[string, UserRole]>,
+): Promise<{ suite: ConsoleSuite; plans: PlanMaker; alice: ConsoleClient }> {
+  const suite = await openConsoleSuite(backend, named);
+  try {
+    return { suite, plans: await planMaker(suite.core, suite.accountId), alice: await suite.signIn('alice') };
+  } catch (error) {
+    await suite.close();
+    throw error;
+  }
 }
