@@ -13,7 +13,7 @@ import { decidePlan } from '../../response/approvals.js';
 import { approverOf } from '../../response/approvers.js';
 import type { InboxPlan } from '../../store/inbox.js';
 import { html, table, time, type Html } from '../html.js';
-import { csrfField, page, type PageOptions } from '../layout.js';
+import { csrfField, page, totpField, type PageOptions } from '../layout.js';
 import { sendHtml } from '../routes.js';
 import { consoleGuard, personOf, type ConsolePerson } from '../session.js';
 import { inboxOf, PLAN_ID } from './inbox.js';
@@ -47,17 +47,7 @@ function decideForms(plan: InboxPlan, person: ConsolePerson): Html {
       <label for="approve-reason"
         >Reason to approve <input id="approve-reason" name="reason" type="text" maxlength="500" required
       /></label>
-      <label for="approve-code"
-        >Authenticator code (a fresh one)
-        <input
-          id="approve-code"
-          name="totp"
-          type="text"
-          inputmode="numeric"
-          autocomplete="one-time-code"
-          pattern="[0-9]{6}"
-          required
-      /></label>
+      <label for="approve-code">Authenticator code (a fresh one) ${totpField('approve-code')}</label>
       <button type="submit">Approve</button>
     </form>
     <form class="decide" method="post" action="${action}">
