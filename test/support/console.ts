@@ -42,6 +42,9 @@ export interface ConsoleSuite {
   close(): Promise<void>;
 }
 
+/** A page's text with the whitespace between and inside tags squeezed, as a reader sees it. */
+export const squash = (text: string): string => text.replace(/>\s+/g, '>').replace(/\s+</g, '<').replace(/\s+/g, ' ');
+
 /** The TOTP code of a seed, `offset` steps from now (a step is spent once: sign-in and step-up use different ones). */
 export const totpAt = (seed: string, offset = 0): string =>
   totpCode(base32Decode(seed), timeStep(Date.now() / 1000) + offset);
