@@ -42,7 +42,70 @@ export function time(value: Date | string | null | undefined): Html {
   return html`<time datetime="${iso}">${iso.slice(0, 19).replace('T', ' ')}Z</time>`;
 }
 
+/** A value of a JSON record as text: scalars as they are, anything else as compact JSON. */
+export const str = (value: unknown): string =>
+  value === null || value === undefined
+    ? ''
+    : typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+      ? String(value)
+      : JSON.stringify(value);
+
+/**
+ * A block of text that may scroll, in a <pre>: focusable, so that a keyboard can scroll it (axe:
+ * scrollable-region-focusable), and named by `label` when given.
+ */
+export function block(text: string, label?: string): Html {
+  return label === undefined
+    ? html`<pre class="json" tabindex="0">${text}</pre>`
+    : html`<pre class="json" tabindex="0" aria-label="${label}">${text}</pre>`;
+}
+
 /** JSON, pretty-printed in a <pre> block (an alert, a snapshot, an entry's details). */
-export function json(value: unknown): Html {
-  return html`<pre class="json" tabindex="0">${JSON.stringify(value, null, 2)}</pre>`;
+export function json(value: unknown, label?: string): Html {
+  return block(JSON.stringify(value, null, 2), label);
+}
+
+/** A table row: its cells' contents, or the whole `<tr>` when a cell needs attributes of its own. */
+export type Row = readonly Renderable[] | Html;
+
+export interface TableOptions {
+  /** The caption; `hidden`, for screen readers only (a heading above already says it). */
+  caption?: string | { text: string; hidden: true };
+  class?: string;
+  /** Shown instead of the table when there is no row. */
+  empty?: Renderable;
+}
+
+/** A table of `rows` under column headers (`<th scope="col">`). */
+export function table(headers: readonly string[], rows: readonly Row[], options: TableOptions = {}): Html {
+  if (rows.length === 0 && options.empty !== undefined) return html`${options.empty}`;
+  const c = options.caption;
+  const caption =
+    typeof c === 'string'
+      ? html`<caption>
+          ${c}
+        </caption>`
+      : c &&
+        html`<caption class="visually-hidden">
+          ${c.text}
+        </caption>`;
+  const body = rows.map((r) =>
+    r instanceof Html
+      ? r
+      : html`<tr>
+          ${r.map((cell) => html`<td>${cell}</td>`)}
+        </tr>`,
+  );
+  const attributes = options.class !== undefined && html` class="${options.class}"`;
+  return html`<table${attributes}>
+    ${caption}
+    <thead>
+      <tr>
+        ${headers.map((h) => html`<th scope="col">${h}</th>`)}
+      </tr>
+    </thead>
+    <tbody>
+      ${body}
+    </tbody>
+  </table>`;
 }

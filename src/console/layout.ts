@@ -98,3 +98,16 @@ export function barePage(options: PageOptions & { csrf?: string }): Html {
 export function csrfField(person: Pick<ConsolePerson, 'csrf'>): Html {
   return html`<input type="hidden" name="_csrf" value="${person.csrf}" />`;
 }
+
+/** The field of an authenticator code (`totp`): six digits, filled in by a password manager when it can. */
+export function totpField(id: string): Html {
+  return html`<input
+    id="${id}"
+    name="totp"
+    type="text"
+    inputmode="numeric"
+    autocomplete="one-time-code"
+    pattern="[0-9]{6}"
+    required
+  />`;
+}

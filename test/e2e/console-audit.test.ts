@@ -10,21 +10,11 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { checkEntryProof } from '../../src/cli/audit.js';
 import { proveAgainstLatest } from '../../src/audit/proofs.js';
+import type { ConsoleProof as Proof } from '../../src/console/pages/audit.js';
 import { describeBackends } from '../support/backends.js';
 import { openConsoleSuite, type ConsoleClient, type ConsoleSuite } from '../support/console.js';
 
 vi.setConfig({ testTimeout: 120_000 });
-
-interface Proof {
-  index: number;
-  tree_size: number;
-  leaf: string;
-  inclusion_path: string[];
-  signed_note: string;
-  origin: string;
-  key_name: string;
-  verifier_key: string;
-}
 
 const sha256 = (...parts: Buffer[]) => createHash('sha256').update(Buffer.concat(parts)).digest();
 

@@ -8,11 +8,9 @@ import { automationView } from '../../src/http/views/automation.js';
 import { readAutomation } from '../../src/store/automation.js';
 import { describeBackends } from '../support/backends.js';
 import { mintSessionToken } from '../support/fixtures.js';
-import { openConsoleSuite, type ConsoleClient, type ConsoleSuite } from '../support/console.js';
+import { openConsoleSuite, squash, type ConsoleClient, type ConsoleSuite } from '../support/console.js';
 
 vi.setConfig({ testTimeout: 120_000 });
-
-const squash = (text: string) => text.replace(/>\s+/g, '>').replace(/\s+</g, '<').replace(/\s+/g, ' ');
 
 describeBackends('console: automation', (backend) => {
   let suite: ConsoleSuite;

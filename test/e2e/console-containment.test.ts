@@ -19,42 +19,21 @@ import { findLiveSessionByTokenHash } from '../../src/store/sessions.js';
 import { listStepsOf } from '../../src/store/steps.js';
 import { findUserById } from '../../src/store/users.js';
 import { BACKENDS } from '../support/backends.js';
-import { openConsoleSuite, type ConsoleClient, type ConsoleSuite } from '../support/console.js';
-import {
-  CONTAINING_ENV,
-  csrfOfPage,
-  prepareContaining,
-  signInAs,
-  type Containing,
-} from '../support/console-containing.js';
+import type { ConsoleClient, ConsoleSuite } from '../support/console.js';
+import { openContainingSuite, type Containing, type ContainingSuite } from '../support/console-containing.js';
 import { auditTrail, testCtx } from '../support/fixtures.js';
 
 describe.each(BACKENDS)('console containment pages (%s)', (backend) => {
   let suite: ConsoleSuite;
   let containing: Containing;
   let alice: ConsoleClient;
+  let opened: ContainingSuite | undefined;
   beforeAll(async () => {
-    suite = await openConsoleSuite(
-      backend,
-      [
-        ['alice', 'ADMIN'],
-        ['mia', 'MEMBER'],
-      ],
-      CONTAINING_ENV,
-    );
-    containing = await prepareContaining(suite, { gtr: true });
-    alice = await signInAs(suite, 'alice');
+    opened = await openContainingSuite(backend, { gtr: true });
+    ({ suite, containing, alice } = opened);
   });
-  afterAll(async () => {
-    await containing?.close();
-    await suite?.close();
-  });
+  afterAll(() => opened?.close());
 
-  const page = async (client: ConsoleClient, path: string) => {
-    const read = await client.page(path);
-    client.csrf = csrfOfPage(read.body) || client.csrf;
-    return read;
-  };
   const stateOf = async (userId: string) =>
     (await findUserById(suite.core.database.db, suite.accountId, userId))!.state;
   const settled = async () => {
@@ -86,7 +65,7 @@ describe.each(BACKENDS)('console containment pages (%s)', (backend) => {
     // Drift while open: a membership removed during the containment.
     await removeMember(suite.core.directory, testCtx, suite.accountId, containing.groupIds.get('Finance')!, user.id);
     await settled();
-    const { status, body } = await page(alice, `/console/containments/${id}`);
+    const { status, body } = await alice.page(`/console/containments/${id}`);
     expect(status).toBe(200);
     expect(body).toContain(`<a href="/console/users/${user.id}">vic Person &lt;vic@test.example&gt;</a>`);
     expect(body).toMatch(/Snapshot: the state a restore goes back to[\s\S]*<dd>ACTIVE<\/dd>[\s\S]*<dd>MEMBER<\/dd>/);
@@ -110,19 +89,19 @@ describe.each(BACKENDS)('console containment pages (%s)', (backend) => {
     expect(body).toContain('Undo a false positive</button>');
     expect(body).not.toMatch(/<script>|<style|style=|\son[a-z]+=|gtr-test-token/);
     // And the list.
-    const list = await page(alice, '/console/containments?status=open');
+    const list = await alice.page('/console/containments?status=open');
     expect(list.body).toContain(`<a href="/console/containments/${id}">${id}</a>`);
-    expect((await page(alice, '/console/containments?status=closed')).body).not.toContain(id);
+    expect((await alice.page('/console/containments?status=closed')).body).not.toContain(id);
   });
 
   it('restores from the page: the user is active, with the entries of the API under the console session', async () => {
     const { user, id } = await contained('rita', ['Staff']);
     expect(await stateOf(user.id)).toBe('SUSPENDED');
-    await page(alice, `/console/containments/${id}`);
+    await alice.page(`/console/containments/${id}`);
     const posted = await alice.post(`/console/containments/${id}/restore`, { reason: 'restored' });
     expect([posted.status, posted.location]).toEqual([303, `/console/containments/${id}?done=restored`]);
     expect(await stateOf(user.id)).toBe('ACTIVE');
-    const after = await page(alice, posted.location!);
+    const after = await alice.page(posted.location!);
     expect(after.body).toContain('Restored: the user is active again');
     expect(after.body).toMatch(/<span class="badge good">closed<\/span>/);
     expect(after.body).toContain('At the restore');
@@ -160,13 +139,13 @@ describe.each(BACKENDS)('console containment pages (%s)', (backend) => {
 
   it('undoes a false positive: the user is active and the signal marked', async () => {
     const { user, id } = await contained('fred');
-    await page(alice, `/console/containments/${id}`);
+    await alice.page(`/console/containments/${id}`);
     const posted = await alice.post(`/console/containments/${id}/restore`, { reason: 'false_positive' });
     expect([posted.status, posted.location]).toEqual([303, `/console/containments/${id}?done=false_positive`]);
     expect(await stateOf(user.id)).toBe('ACTIVE');
     const record = await findContainment(suite.core.database.db, suite.accountId, id);
     expect([record!.status, record!.close_reason]).toEqual(['closed', 'false_positive']);
-    const after = await page(alice, posted.location!);
+    const after = await alice.page(posted.location!);
     expect(after.body).toContain('<span class="badge warn">false positive</span>');
     const trail = await auditTrail(suite.core, suite.accountId);
     expect(trail.find((e) => e.action === 'containment.restore_request' && e.target_id === id)).toMatchObject({
@@ -183,7 +162,7 @@ describe.each(BACKENDS)('console containment pages (%s)', (backend) => {
       approver_group_id: null,
     });
     try {
-      const before = await page(alice, `/console/containments/${id}`);
+      const before = await alice.page(`/console/containments/${id}`);
       expect(before.body).toContain('The restore policy needs 2 people: yours counts as the first');
       const posted = await alice.post(`/console/containments/${id}/restore`, { reason: 'restored' });
       expect([posted.status, posted.location]).toEqual([303, `/console/containments/${id}?done=pending`]);
@@ -192,7 +171,7 @@ describe.each(BACKENDS)('console containment pages (%s)', (backend) => {
       const planId = trail.find((e) => e.action === 'containment.restore_request' && e.target_id === id)!.details[
         'plan_id'
       ] as string;
-      const after = await page(alice, posted.location!);
+      const after = await alice.page(posted.location!);
       expect(after.body).toContain('the restore now waits for their approvals');
       expect(after.body).toContain(`<a href="/console/plans/${planId}">plan ${planId}</a>`);
       expect(after.body).not.toContain('type="submit">Restore</button>');
@@ -206,17 +185,17 @@ describe.each(BACKENDS)('console containment pages (%s)', (backend) => {
 
   it('refuses a restore without the CSRF token, a MEMBER, and another account’s record', async () => {
     const { user, id } = await contained('carl');
-    await page(alice, `/console/containments/${id}`);
+    await alice.page(`/console/containments/${id}`);
     const forged = await alice.post(`/console/containments/${id}/restore`, { reason: 'restored', _csrf: '' });
     expect(forged.status).toBe(403);
     expect(forged.body).toContain('the form has expired or did not come from the console');
     expect(await stateOf(user.id)).toBe('SUSPENDED');
 
-    const mia = await signInAs(suite, 'mia');
-    const member = await page(mia, `/console/containments/${id}`);
+    const mia = await suite.signIn('mia');
+    const member = await mia.page(`/console/containments/${id}`);
     expect(member.status).toBe(403);
     expect(member.body).not.toContain(user.email);
-    expect((await page(mia, '/console/containments')).status).toBe(403);
+    expect((await mia.page('/console/containments')).status).toBe(403);
 
     // A record of another account: the page and the form answer 404, and nothing changes there.
     const other = await createAccount(suite.core.directory, testCtx, {
@@ -246,12 +225,12 @@ describe.each(BACKENDS)('console containment pages (%s)', (backend) => {
       ctx: testCtx,
     });
     const foreign = reception.plan!.containment_id!;
-    const seen = await page(alice, `/console/containments/${foreign}`);
+    const seen = await alice.page(`/console/containments/${foreign}`);
     expect(seen.status).toBe(404);
     expect(seen.body).not.toContain(victim.email);
     const posted = await alice.post(`/console/containments/${foreign}/restore`, { reason: 'restored' });
     expect(posted.status).toBe(404);
     expect((await findContainment(suite.core.database.db, otherId, foreign))!.status).toBe('open');
-    expect((await page(alice, '/console/containments/not-an-id')).status).toBe(404);
+    expect((await alice.page('/console/containments/not-an-id')).status).toBe(404);
   });
 });

@@ -8,9 +8,9 @@ import { sql, type CompiledQuery } from 'kysely';
 import { createGroup, addMember } from '../../src/directory/groups.js';
 import { setRestorePolicy } from '../../src/response/restores.js';
 import { describeBackends } from '../support/backends.js';
-import { openConsoleSuite, type ConsoleClient, type ConsoleSuite } from '../support/console.js';
+import { openPlanSuite, type ConsoleClient, type ConsoleSuite } from '../support/console.js';
 import { testCtx } from '../support/fixtures.js';
-import { planMaker, type PlanMaker } from '../support/pending-plans.js';
+import type { PlanMaker } from '../support/pending-plans.js';
 
 describeBackends('console: the approvals inbox', (backend) => {
   let suite: ConsoleSuite;
@@ -18,15 +18,13 @@ describeBackends('console: the approvals inbox', (backend) => {
   let alice: ConsoleClient;
 
   beforeAll(async () => {
-    suite = await openConsoleSuite(backend, [
+    ({ suite, plans, alice } = await openPlanSuite(backend, [
       ['alice', 'ADMIN'],
       ['mia', 'MEMBER'],
       ['sam', 'MEMBER'],
       ['tom', 'MEMBER'],
       ['ann', 'ADMIN'],
-    ]);
-    plans = await planMaker(suite.core, suite.accountId);
-    alice = await suite.signIn('alice');
+    ]));
   });
   afterAll(() => suite?.close());
 

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { decidePlan } from '../../src/response/approvals.js';
 import { describeBackends } from '../support/backends.js';
-import { openConsoleSuite, type ConsoleClient, type ConsoleSuite } from '../support/console.js';
-import { planMaker, type PlanMaker } from '../support/pending-plans.js';
+import { openPlanSuite, type ConsoleClient, type ConsoleSuite } from '../support/console.js';
+import type { PlanMaker } from '../support/pending-plans.js';
 
 describeBackends('console: incidents', (backend) => {
   let suite: ConsoleSuite;
@@ -15,15 +15,13 @@ describeBackends('console: incidents', (backend) => {
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {
-    suite = await openConsoleSuite(backend, [
+    ({ suite, plans, alice } = await openPlanSuite(backend, [
       ['alice', 'ADMIN'],
       ['mia', 'MEMBER'],
       ['tom', 'MEMBER'],
       ['uma', 'MEMBER'],
       ['val', 'MEMBER'],
-    ]);
-    plans = await planMaker(suite.core, suite.accountId);
-    alice = await suite.signIn('alice');
+    ]));
     const decide = async (planId: string, decision: 'approve' | 'deny') => {
       const plan = await suite.core.database.db
         .selectFrom('plans')

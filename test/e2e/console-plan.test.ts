@@ -12,9 +12,9 @@ import { findPlan } from '../../src/store/plans.js';
 import { findLiveSessionByTokenHash } from '../../src/store/sessions.js';
 import { findUserById } from '../../src/store/users.js';
 import { describeBackends } from '../support/backends.js';
-import { openConsoleSuite, type ConsoleClient, type ConsoleSuite } from '../support/console.js';
+import { openPlanSuite, type ConsoleClient, type ConsoleSuite } from '../support/console.js';
 import { auditTrail, testCtx } from '../support/fixtures.js';
-import { planMaker, type PlanMaker } from '../support/pending-plans.js';
+import type { PlanMaker } from '../support/pending-plans.js';
 
 describeBackends('console: deciding a plan', (backend) => {
   let suite: ConsoleSuite;
@@ -23,16 +23,14 @@ describeBackends('console: deciding a plan', (backend) => {
   let bob: ConsoleClient;
 
   beforeAll(async () => {
-    suite = await openConsoleSuite(backend, [
+    ({ suite, plans, alice } = await openPlanSuite(backend, [
       ['alice', 'ADMIN'],
       ['bob', 'ADMIN'],
       ['sam', 'ADMIN'],
       ['tom', 'MEMBER'],
       ['uma', 'MEMBER'],
       ['val', 'MEMBER'],
-    ]);
-    plans = await planMaker(suite.core, suite.accountId);
-    alice = await suite.signIn('alice');
+    ]));
     bob = await suite.signIn('bob');
   });
   afterAll(() => suite?.close());

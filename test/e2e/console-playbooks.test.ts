@@ -9,7 +9,7 @@ import { planSignal } from '../../src/response/engine.js';
 import { mapSignal } from '../../src/response/intake/index.js';
 import { applyPlaybooks } from '../../src/response/playbooks.js';
 import { describeBackends } from '../support/backends.js';
-import { openConsoleSuite, type ConsoleClient, type ConsoleSuite } from '../support/console.js';
+import { openConsoleSuite, squash, type ConsoleClient, type ConsoleSuite } from '../support/console.js';
 import { testCtx } from '../support/fixtures.js';
 
 vi.setConfig({ testTimeout: 120_000 });
@@ -19,8 +19,6 @@ const unescape = (text: string) =>
     /&(quot|#39|lt|gt|amp);/g,
     (_, e: string) => ({ quot: '"', '#39': "'", lt: '<', gt: '>', amp: '&' })[e]!,
   );
-/** A page's text with the whitespace between and inside tags squeezed, as a reader sees it. */
-const squash = (text: string) => unescape(text).replace(/>\s+/g, '>').replace(/\s+</g, '<').replace(/\s+/g, ' ');
 const diffOf = (body: string) =>
   [...body.matchAll(/<span class="diff-line (\w+)">([^<]*)<\/span>/g)].map((m) => unescape(m[2]!));
 
@@ -115,7 +113,7 @@ describeBackends('console: playbooks', (backend) => {
     await alice.page('/console/playbooks');
     const run = await alice.post('/console/playbooks/dry-run', { format: 'canonical', signal: JSON.stringify(alert) });
     expect(run.status).toBe(200);
-    const body = squash(run.body);
+    const body = squash(unescape(run.body));
     const api = dryRunView(
       await planSignal(suite.core.response, suite.accountId, 'dry-run', mapSignal('canonical', alert)),
     );

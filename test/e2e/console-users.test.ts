@@ -7,30 +7,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashSessionToken } from '../../src/auth/sign-in.js';
 import { createAccount } from '../../src/directory/accounts.js';
 import { BACKENDS } from '../support/backends.js';
-import { openConsoleSuite, type ConsoleClient, type ConsoleSuite } from '../support/console.js';
-import { CONTAINING_ENV, prepareContaining, signInAs, type Containing } from '../support/console-containing.js';
+import type { ConsoleClient, ConsoleSuite } from '../support/console.js';
+import { openContainingSuite, type Containing, type ContainingSuite } from '../support/console-containing.js';
 import { auditTrail, testCtx } from '../support/fixtures.js';
 
 describe.each(BACKENDS)('console users pages (%s)', (backend) => {
   let suite: ConsoleSuite;
   let containing: Containing;
   let alice: ConsoleClient;
+  let opened: ContainingSuite | undefined;
   beforeAll(async () => {
-    suite = await openConsoleSuite(
-      backend,
-      [
-        ['alice', 'ADMIN'],
-        ['mia', 'MEMBER'],
-      ],
-      CONTAINING_ENV,
-    );
-    containing = await prepareContaining(suite);
-    alice = await signInAs(suite, 'alice');
+    opened = await openContainingSuite(backend);
+    ({ suite, containing, alice } = opened);
   });
-  afterAll(async () => {
-    await containing?.close();
-    await suite?.close();
-  });
+  afterAll(() => opened?.close());
 
   const rowsOf = (body: string) => [...body.matchAll(/<a href="\/console\/users\/([A-Z2-7]{26})">/g)].map((m) => m[1]);
 
@@ -99,7 +89,7 @@ describe.each(BACKENDS)('console users pages (%s)', (backend) => {
   });
 
   it('refuses a MEMBER, and does not find a user of another account', async () => {
-    const mia = await signInAs(suite, 'mia');
+    const mia = await suite.signIn('mia');
     expect((await mia.page('/console/users?q=a')).status).toBe(403);
     expect((await mia.page(`/console/users/${suite.people.alice!.id}`)).status).toBe(403);
     const other = await createAccount(suite.core.directory, testCtx, {

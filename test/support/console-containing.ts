@@ -9,7 +9,9 @@ import { createGroup, addMember } from '../../src/directory/groups.js';
 import { createUser } from '../../src/directory/users.js';
 import { applyPlaybooks } from '../../src/response/playbooks.js';
 import { createTarget } from '../../src/targets/registry.js';
-import { totpAt, type ConsoleClient, type ConsoleSuite } from './console.js';
+import type { UserRole } from '../../src/storage/schema.js';
+import type { TestBackend } from './backends.js';
+import { openConsoleSuite, type ConsoleClient, type ConsoleSuite } from './console.js';
 import { appAccessToken, testCtx } from './fixtures.js';
 
 /** What a suite's server needs for containments: no breaker in the way, no token rate. */
@@ -93,23 +95,34 @@ export async function prepareContaining(suite: ConsoleSuite, options: { gtr?: bo
   };
 }
 
-/** The CSRF token of a console page (the `<meta>` htmx reads), whatever the markup's spacing. */
-export const csrfOfPage = (body: string): string => /<meta name="csrf-token" content="([^"]+)"/.exec(body)?.[1] ?? '';
+export interface ContainingSuite {
+  suite: ConsoleSuite;
+  containing: Containing;
+  /** alice (ADMIN), signed in; mia is a MEMBER. */
+  alice: ConsoleClient;
+  close(): Promise<void>;
+}
 
-/**
- * `suite.signIn`, reading the CSRF token with `csrfOfPage` (the client's own pattern expects `">` where
- * the layout writes `" />`): a client signed in as `name`.
- */
-export async function signInAs(suite: ConsoleSuite, name: string): Promise<ConsoleClient> {
-  const person = suite.people[name]!;
-  const client = suite.client();
-  client.csrf = csrfOfPage((await client.page('/console/sign-in')).body);
-  const signedIn = await client.post('/console/sign-in', {
-    email: person.email,
-    password: person.password,
-    totp: totpAt(person.creds.totpSecret, -1),
-  });
-  if (signedIn.status !== 303) throw new Error(`sign-in of ${name} failed: ${signedIn.status} ${signedIn.body}`);
-  client.csrf = csrfOfPage((await client.page('/console/password')).body);
-  return client;
+/** A console suite of alice (ADMIN) and mia (MEMBER) made ready for containments, with alice signed in. */
+export async function openContainingSuite(
+  backend: TestBackend,
+  options: { gtr?: boolean } = {},
+): Promise<ContainingSuite> {
+  const people: Array<[string, UserRole]> = [
+    ['alice', 'ADMIN'],
+    ['mia', 'MEMBER'],
+  ];
+  const suite = await openConsoleSuite(backend, people, CONTAINING_ENV);
+  let containing: Containing | undefined;
+  const close = async () => {
+    await containing?.close();
+    await suite.close();
+  };
+  try {
+    containing = await prepareContaining(suite, options);
+    return { suite, containing, alice: await suite.signIn('alice'), close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }

@@ -16,6 +16,7 @@ import type { UserRole } from '../../src/storage/schema.js';
 import { createTestDatabase, openTestCore, type TestBackend } from './backends.js';
 import { captureLogs, choosePassword, mintSessionToken } from './fixtures.js';
 import { findUserById } from '../../src/store/users.js';
+import { planMaker, type PlanMaker } from './pending-plans.js';
 import { seedPeople, type Person } from './sign-in.js';
 
 export { ConsoleClient };
@@ -40,6 +41,9 @@ export interface ConsoleSuite {
   totp(name: string): Promise<string>;
   close(): Promise<void>;
 }
+
+/** A page's text with the whitespace between and inside tags squeezed, as a reader sees it. */
+export const squash = (text: string): string => text.replace(/>\s+/g, '>').replace(/\s+</g, '<').replace(/\s+/g, ' ');
 
 /** The TOTP code of a seed, `offset` steps from now (a step is spent once: sign-in and step-up use different ones). */
 export const totpAt = (seed: string, offset = 0): string =>
@@ -121,4 +125,18 @@ export async function openConsoleSuite(
       await database.drop();
     },
   };
+}
+
+/** A console suite whose account makes plans waiting for approval (`planMaker`), with alice (of `named`) signed in. */
+export async function openPlanSuite(
+  backend: TestBackend,
+  named: Array<[string, UserRole]>,
+): Promise<{ suite: ConsoleSuite; plans: PlanMaker; alice: ConsoleClient }> {
+  const suite = await openConsoleSuite(backend, named);
+  try {
+    return { suite, plans: await planMaker(suite.core, suite.accountId), alice: await suite.signIn('alice') };
+  } catch (error) {
+    await suite.close();
+    throw error;
+  }
 }

@@ -1,10 +1,7 @@
 /** The audit explorer's views: the filtered list, and one entry with its leaf and Verify button. */
 import type { NumberedEntry } from '../../store/audit.js';
 import { assetUrl } from '../assets.js';
-import { html, type Html } from '../html.js';
-
-/** A block of text that may scroll: focusable, so a keyboard can scroll it (axe: scrollable-region-focusable). */
-const block = (label: string, text: string) => html`<pre class="json" tabindex="0" aria-label="${label}">${text}</pre>`;
+import { block, html, json, table, type Html } from '../html.js';
 
 export interface AuditFilters {
   action: string | undefined;
@@ -35,6 +32,8 @@ function pageLink(filters: AuditFilters, from: number, label: string): Html {
   return html`<a href="/console/audit?${query.toString()}">${label}</a>`;
 }
 
+const HEADERS = ['Index', 'Time', 'Actor', 'Action', 'Target', 'Outcome'];
+
 export function auditListBody(view: {
   entries: NumberedEntry[];
   filters: AuditFilters;
@@ -44,42 +43,21 @@ export function auditListBody(view: {
   pageSize: number;
 }): Html {
   const { entries, filters, fromIndex, next, logSize, pageSize } = view;
-  const rows = entries.map(
-    (e) =>
-      html`<tr>
-        <td><a href="/console/audit/${e.idx}">${e.idx}</a></td>
-        <td>${e.recorded_at.slice(0, 19).replace('T', ' ')}Z</td>
-        <td>${e.actor_type}:${e.actor_id}</td>
-        <td>${e.action}</td>
-        <td>${e.target_type}:${e.target_id}</td>
-        <td>${e.outcome}</td>
-      </tr>`,
-  );
+  const rows = entries.map((e) => [
+    html`<a href="/console/audit/${e.idx}">${e.idx}</a>`,
+    `${e.recorded_at.slice(0, 19).replace('T', ' ')}Z`,
+    `${e.actor_type}:${e.actor_id}`,
+    e.action,
+    `${e.target_type}:${e.target_id}`,
+    e.outcome,
+  ]);
   return html`${filterForm(filters)}
     <p class="muted">
       ${logSize} entries in the log; showing from index ${fromIndex}.
       ${fromIndex > 0 && pageLink(filters, Math.max(0, fromIndex - pageSize), 'Earlier')}
       ${next !== undefined && pageLink(filters, next, 'Later')}
     </p>
-    ${
-      entries.length === 0
-        ? html`<p>No entries match.</p>`
-        : html`<table>
-            <thead>
-              <tr>
-                <th scope="col">Index</th>
-                <th scope="col">Time</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Target</th>
-                <th scope="col">Outcome</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${rows}
-            </tbody>
-          </table>`
-    }`;
+    ${table(HEADERS, rows, { empty: html`<p>No entries match.</p>` })}`;
 }
 
 export function auditEntryBody(entry: NumberedEntry, leaf: string): Html {
@@ -97,12 +75,12 @@ export function auditEntryBody(entry: NumberedEntry, leaf: string): Html {
       <dd>${entry.outcome}</dd>
     </dl>
     <h2>Details</h2>
-    ${block('Details', JSON.stringify(details, null, 2))}
+    ${json(details, 'Details')}
     <h2>Leaf</h2>
     <p class="muted">
       The RFC 8785 canonical JSON the log's Merkle tree commits to (leaf hash = SHA-256(0x00 ‖ leaf)).
     </p>
-    ${block('Leaf', leaf)}
+    ${block(leaf, 'Leaf')}
     <h2>Verify</h2>
     <p>
       Checks here, in your browser: the checkpoint's Ed25519 signature under the key the server publishes, this entry's

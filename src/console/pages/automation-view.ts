@@ -1,7 +1,7 @@
 /** The automation page's view: the kill switch, the cap, tripped breakers, the restore policy. */
 import type { Static } from 'typebox';
 import type { AutomationSchema, RestorePolicySchema } from '../../http/views/automation.js';
-import { html, time, type Html } from '../html.js';
+import { html, table, time, type Html } from '../html.js';
 import { csrfField } from '../layout.js';
 import type { ConsolePerson } from '../session.js';
 
@@ -38,21 +38,16 @@ function killSwitch(person: ConsolePerson, a: Automation): Html {
 }
 
 function breakers(person: ConsolePerson, a: Automation): Html {
-  const rows = a.tripped_breakers.map(
-    (b) =>
-      html`<tr>
-        <td>${b.scope}</td>
-        <td>${time(b.trip_time)}</td>
-        <td>${b.max_actions} per ${b.window_seconds} s</td>
-        <td>${b.held_user_ids.length}</td>
-        <td>
-          <form class="inline" method="post" action="/console/automation/reset-breaker">
-            ${csrfField(person)}<input type="hidden" name="scope" value="${b.scope}" />
-            <button class="secondary" type="submit" data-confirm="Reset the breaker ${b.scope}?">Reset</button>
-          </form>
-        </td>
-      </tr>`,
-  );
+  const rows = a.tripped_breakers.map((b) => [
+    b.scope,
+    time(b.trip_time),
+    `${b.max_actions} per ${b.window_seconds} s`,
+    b.held_user_ids.length,
+    html`<form class="inline" method="post" action="/console/automation/reset-breaker">
+      ${csrfField(person)}<input type="hidden" name="scope" value="${b.scope}" />
+      <button class="secondary" type="submit" data-confirm="Reset the breaker ${b.scope}?">Reset</button>
+    </form>`,
+  ]);
   return html`<section class="card">
     <h2>Blast-radius cap</h2>
     <form class="decide" method="post" action="/console/automation/breaker">
@@ -71,20 +66,7 @@ function breakers(person: ConsolePerson, a: Automation): Html {
     ${
       a.tripped_breakers.length === 0
         ? html`<p class="breaker-status">No breaker is tripped.</p>`
-        : html`<table class="breaker-status">
-              <thead>
-                <tr>
-                  <th scope="col">Scope</th>
-                  <th scope="col">Tripped</th>
-                  <th scope="col">Cap</th>
-                  <th scope="col">Held back</th>
-                  <th scope="col">Reset</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${rows}
-              </tbody>
-            </table>
+        : html`${table(['Scope', 'Tripped', 'Cap', 'Held back', 'Reset'], rows, { class: 'breaker-status' })}
             <form method="post" action="/console/automation/reset-breaker">
               ${csrfField(person)}
               <button class="danger" type="submit" data-confirm="Reset every tripped breaker?">Reset all</button>

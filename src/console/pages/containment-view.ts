@@ -7,10 +7,10 @@ import type { Explanation } from '../../response/explain.js';
 import type { ContainmentRow, RestoreState } from '../../store/containments.js';
 import type { PlanRow } from '../../store/plans.js';
 import type { StepWithTarget } from '../../store/steps.js';
-import { html, time, type Html } from '../html.js';
+import { html, str, table, time, type Html } from '../html.js';
 import { csrfField } from '../layout.js';
 import type { ConsolePerson } from '../session.js';
-import { actorLink, explainSection, str } from './explain-view.js';
+import { actorLink, explainSection } from './explain-view.js';
 
 export interface ContainmentPage {
   containment: ContainmentRow;
@@ -175,37 +175,20 @@ function stepsSection(steps: StepWithTarget[]): Html {
   if (steps.length === 0) return html``;
   return html`<section class="card" aria-labelledby="steps">
     <h2 id="steps">Steps per target</h2>
-    <table>
-      <thead>
-        <tr>
-          <th scope="col">Target</th>
-          <th scope="col">Operation</th>
-          <th scope="col">Status</th>
-          <th scope="col">Remote id</th>
-          <th scope="col">Attempts</th>
-          <th scope="col">Observed</th>
-          <th scope="col">Last error</th>
-          <th scope="col">Started</th>
-          <th scope="col">Finished</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${steps.map(
-          (s) =>
-            html`<tr>
-              <td>${s.target_name} <span class="muted">(${s.kind})</span></td>
-              <td>${s.operation}</td>
-              <td>${s.status}</td>
-              <td>${s.external_id ?? '—'}</td>
-              <td>${s.attempts}</td>
-              <td>${s.observed_state ?? '—'}</td>
-              <td>${s.last_error ? html`<code>${compact(s.last_error)}</code>` : '—'}</td>
-              <td>${time(s.created_at)}</td>
-              <td>${time(s.finished_at)}</td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
+    ${table(
+      ['Target', 'Operation', 'Status', 'Remote id', 'Attempts', 'Observed', 'Last error', 'Started', 'Finished'],
+      steps.map((s) => [
+        html`${s.target_name} <span class="muted">(${s.kind})</span>`,
+        s.operation,
+        s.status,
+        s.external_id ?? '—',
+        s.attempts,
+        s.observed_state ?? '—',
+        s.last_error ? html`<code>${compact(s.last_error)}</code>` : '—',
+        time(s.created_at),
+        time(s.finished_at),
+      ]),
+    )}
   </section>`;
 }
 

@@ -17,7 +17,7 @@ import { findContainment, listContainmentSummaries, readRestoreState } from '../
 import { findGroupsByIds } from '../../store/groups.js';
 import { listRestorePlansOf } from '../../store/plans.js';
 import { listStepsOf } from '../../store/steps.js';
-import { html, time } from '../html.js';
+import { html, table, time } from '../html.js';
 import { page, type PageOptions } from '../layout.js';
 import { sendHtml } from '../routes.js';
 import { consoleGuard, personOf, Redirect, type ConsolePerson } from '../session.js';
@@ -78,33 +78,17 @@ function listBody(rows: Awaited<ReturnType<typeof listContainmentSummaries>>, st
       >${label}</a
     >`;
   return html`<p class="filters">${filter('', 'All')} · ${filter('open', 'Open')} · ${filter('closed', 'Closed')}</p>
-    ${
-      rows.length === 0
-        ? html`<p class="muted">No containment.</p>`
-        : html`<table>
-            <thead>
-              <tr>
-                <th scope="col">Opened</th>
-                <th scope="col">User</th>
-                <th scope="col">Status</th>
-                <th scope="col">Targets</th>
-                <th scope="col">Record</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${rows.map(
-                (c) =>
-                  html`<tr>
-                    <td>${time(c.opened_at)}</td>
-                    <td><a href="/console/users/${c.user_id}">${c.email ?? c.user_id}</a></td>
-                    <td>${c.status}${c.close_reason && ` (${c.close_reason})`}</td>
-                    <td>${c.targets_state ?? '—'}</td>
-                    <td><a href="/console/containments/${c.id}">${c.id}</a></td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>`
-    }
+    ${table(
+      ['Opened', 'User', 'Status', 'Targets', 'Record'],
+      rows.map((c) => [
+        time(c.opened_at),
+        html`<a href="/console/users/${c.user_id}">${c.email ?? c.user_id}</a>`,
+        html`${c.status}${c.close_reason && ` (${c.close_reason})`}`,
+        c.targets_state ?? '—',
+        html`<a href="/console/containments/${c.id}">${c.id}</a>`,
+      ]),
+      { empty: html`<p class="muted">No containment.</p>` },
+    )}
     ${rows.length === LIST_LIMIT && html`<p class="muted">The newest ${LIST_LIMIT} are shown.</p>`}`;
 }
 

@@ -5,21 +5,14 @@
  * is a link to the audit explorer, where the browser verifies the entry.
  */
 import type { Explanation } from '../../response/explain.js';
-import { html, time, type Html } from '../html.js';
+import { html, str, table, time, type Html } from '../html.js';
+import { verdictsTable, type Verdict } from './inbox-view.js';
 
 /** An audit index as a link to its entry in the audit explorer. */
 export const auditLink = (index: number | null | undefined): Html =>
   index === null || index === undefined
     ? html`<span class="muted">not yet numbered</span>`
     : html`<a href="/console/audit/${index}">#${index}</a>`;
-
-/** A value of a JSON record as text: scalars as they are, anything else as compact JSON. */
-export const str = (value: unknown): string =>
-  value === null || value === undefined
-    ? ''
-    : typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
-      ? String(value)
-      : JSON.stringify(value);
 
 /** Who acted: a person links to their page. */
 export const actorLink = (actor: { type: string; id: string } | null | undefined): Html => {
@@ -34,38 +27,6 @@ const authzText = (authz: Record<string, unknown>): string =>
   Object.entries(authz)
     .map(([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`)
     .join(', ');
-
-interface Verdict {
-  step?: unknown;
-  outcome?: unknown;
-  reason?: unknown;
-}
-
-function verdictsTable(verdicts: unknown[]): Html {
-  if (verdicts.length === 0) return html``;
-  return html`<table>
-    <caption>
-      Guard verdicts
-    </caption>
-    <thead>
-      <tr>
-        <th scope="col">Step</th>
-        <th scope="col">Outcome</th>
-        <th scope="col">Reason</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${(verdicts as Verdict[]).map(
-        (v) =>
-          html`<tr>
-            <td>${str(v.step)}</td>
-            <td>${str(v.outcome)}</td>
-            <td>${str(v.reason)}</td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
-}
 
 function signalFacts(e: Explanation): Html {
   const s = e.signal;
@@ -154,47 +115,27 @@ function actionFacts(e: Explanation): Html {
 function attemptsTable(e: Explanation): Html {
   const rows = e.targets.flatMap((t) =>
     t.steps.flatMap((s) =>
-      s.attempts.map(
-        (a) =>
-          html`<tr>
-            <td>${t.name} <span class="muted">(${t.kind})</span></td>
-            <td>${s.operation}</td>
-            <td>${a.attempt}</td>
-            <td>${a.outcome}</td>
-            <td>${a.status ?? '—'}</td>
-            <td>${a.latency_ms === null ? '—' : `${Math.round(a.latency_ms)} ms`}</td>
-            <td>${auditLink(a.index)}</td>
-          </tr>`,
-      ),
+      s.attempts.map((a) => [
+        html`${t.name} <span class="muted">(${t.kind})</span>`,
+        s.operation,
+        a.attempt,
+        a.outcome,
+        a.status ?? '—',
+        a.latency_ms === null ? '—' : `${Math.round(a.latency_ms)} ms`,
+        auditLink(a.index),
+      ]),
     ),
   );
-  if (rows.length === 0) return html``;
-  return html`<table>
-    <caption>
-      Remote attempts
-    </caption>
-    <thead>
-      <tr>
-        <th scope="col">Target</th>
-        <th scope="col">Operation</th>
-        <th scope="col">Attempt</th>
-        <th scope="col">Outcome</th>
-        <th scope="col">HTTP status</th>
-        <th scope="col">Latency</th>
-        <th scope="col">Entry</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${rows}
-    </tbody>
-  </table>`;
+  const headers = ['Target', 'Operation', 'Attempt', 'Outcome', 'HTTP status', 'Latency', 'Entry'];
+  return table(headers, rows, { caption: 'Remote attempts', empty: '' });
 }
 
 /** The chain behind a containment, as a section of its page. */
 export function explainSection(e: Explanation): Html {
+  const verdicts = (e.plan?.verdicts ?? []) as Verdict[];
   return html`<section class="card" aria-labelledby="explain">
     <h2 id="explain">Why: the explain chain</h2>
     <dl class="facts">${signalFacts(e)} ${planFacts(e)} ${actionFacts(e)}</dl>
-    ${verdictsTable(e.plan?.verdicts ?? [])} ${attemptsTable(e)}
+    ${verdictsTable(verdicts, { caption: 'Guard verdicts', outcome: 'Outcome', empty: '' })} ${attemptsTable(e)}
   </section>`;
 }

@@ -5,7 +5,7 @@
  */
 import { identityRefusal } from '../../response/approvers.js';
 import type { InboxPlan, InboxTargetLine } from '../../store/inbox.js';
-import { html, json, time, type Html } from '../html.js';
+import { html, json, str, table, time, type Html, type TableOptions } from '../html.js';
 
 const SEVERITY: Record<string, string> = { critical: 'bad', high: 'bad', medium: 'warn' };
 const OUTCOME: Record<string, string> = { pass: 'good', hold: 'warn', stop: 'warn' };
@@ -53,58 +53,39 @@ function targetRows(plan: InboxPlan): Html {
   const executed = plan.verdicts.find((v) => v.step === 'execute')?.details?.targets;
   const remote: InboxTargetLine[] =
     plan.targets.length > 0 || !Array.isArray(executed) ? plan.targets : (executed as InboxTargetLine[]);
-  return html`<table>
-    <caption class="visually-hidden">
-      What it will do on each target
-    </caption>
-    <thead>
-      <tr>
-        <th scope="col">Target</th>
-        <th scope="col">Will do</th>
-        <th scope="col">Identity / why</th>
-      </tr>
-    </thead>
-    <tbody>
-      <tr>
-        <td>cordon</td>
-        <td>${local}</td>
-        <td class="muted">this directory</td>
-      </tr>
-      ${remote.map(
-        (t) =>
-          html`<tr>
-            <td>${t.target} ${t.kind && html`<span class="muted">(${t.kind})</span>`}</td>
-            <td>${t.would}</td>
-            <td>${t.external_id ?? ''} ${t.reason && html`<span class="muted">${t.reason}</span>`}</td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  const cordon = html`<tr>
+    <td>cordon</td>
+    <td>${local}</td>
+    <td class="muted">this directory</td>
+  </tr>`;
+  const rows = remote.map((t) => [
+    html`${t.target} ${t.kind && html`<span class="muted">(${t.kind})</span>`}`,
+    t.would,
+    html`${t.external_id ?? ''} ${t.reason && html`<span class="muted">${t.reason}</span>`}`,
+  ]);
+  return table(['Target', 'Will do', 'Identity / why'], [cordon, ...rows], {
+    caption: { text: 'What it will do on each target', hidden: true },
+  });
 }
 
-function verdictRows(plan: InboxPlan): Html {
-  return html`<table>
-    <caption class="visually-hidden">
-      Guard verdicts
-    </caption>
-    <thead>
-      <tr>
-        <th scope="col">Step</th>
-        <th scope="col">Verdict</th>
-        <th scope="col">Reason</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${plan.verdicts.map(
-        (v) =>
-          html`<tr>
-            <td>${v.step}</td>
-            <td>${badge(v.outcome, OUTCOME[v.outcome])}</td>
-            <td>${v.reason}</td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+/** A guard verdict as a plan, a dry run or an explanation holds it. */
+export interface Verdict {
+  step?: unknown;
+  outcome?: unknown;
+  reason?: unknown;
+}
+
+/**
+ * Guard verdicts, a row each (a plan's, a dry run's, an explanation's); `badges` colours each verdict,
+ * `outcome` names its column (Verdict).
+ */
+export function verdictsTable(
+  verdicts: readonly Verdict[],
+  options: Pick<TableOptions, 'caption' | 'empty'> & { badges?: boolean; outcome?: string } = {},
+): Html {
+  const outcome = (v: Verdict) => (options.badges ? badge(str(v.outcome), OUTCOME[str(v.outcome)]) : str(v.outcome));
+  const rows = verdicts.map((v) => [str(v.step), outcome(v), str(v.reason)]);
+  return table(['Step', options.outcome ?? 'Verdict', 'Reason'], rows, options);
 }
 
 function requester(plan: InboxPlan): Html {
@@ -187,7 +168,8 @@ export function planCard(plan: InboxPlan, options: { userId: string; inline: boo
     <h3>What it will do</h3>
     ${targetRows(plan)}
     <h3>Guard verdicts</h3>
-    ${verdictRows(plan)} ${rawAlert(plan, options.inline)}
+    ${verdictsTable(plan.verdicts, { caption: { text: 'Guard verdicts', hidden: true }, badges: true })}
+    ${rawAlert(plan, options.inline)}
     ${
       !options.inline &&
       html`<p>

@@ -8,7 +8,7 @@ import type { Core } from '../../core.js';
 import { AppError } from '../../errors.js';
 import { approverOf, isApprover } from '../../response/approvers.js';
 import { INCIDENT_STATES, listIncidents, type IncidentQuery, type IncidentRow } from '../../store/incidents.js';
-import { html, time, type Html } from '../html.js';
+import { html, table, time, type Html } from '../html.js';
 import { page } from '../layout.js';
 import { sendHtml } from '../routes.js';
 import { consoleGuard, personOf } from '../session.js';
@@ -138,29 +138,15 @@ export function incidentPages(app: FastifyInstance, core: Core): void {
       });
     const { filters, q } = parse(person.accountId, request.query);
     const { rows, more } = await listIncidents(core.database.db, q);
-    const table =
-      rows.length === 0
-        ? html`<p class="muted empty">No incident matches.</p>`
-        : html`<table class="incidents">
-            <thead>
-              <tr>
-                <th scope="col">Received</th>
-                <th scope="col">Signal</th>
-                <th scope="col">Subject</th>
-                <th scope="col">Playbook</th>
-                <th scope="col">Plan</th>
-                <th scope="col">Containment</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${rows.map(row)}
-            </tbody>
-          </table>`;
+    const list = table(['Received', 'Signal', 'Subject', 'Playbook', 'Plan', 'Containment'], rows.map(row), {
+      class: 'incidents',
+      empty: html`<p class="muted empty">No incident matches.</p>`,
+    });
     const nav = html`<p class="pages">
       ${q.before && html`<a href="${pageUrl(filters)}">Newest</a>`}
       ${more && html`<a rel="next" href="${pageUrl(filters, rows.at(-1))}">Older</a>`}
     </p>`;
-    const body = html`${filterForm(filters)} ${table} ${nav}`;
+    const body = html`${filterForm(filters)} ${list} ${nav}`;
     return sendHtml(reply, page(person, { title: 'Incidents', section: 'incidents', body }));
   });
 }

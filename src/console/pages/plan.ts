@@ -12,8 +12,8 @@ import { AppError, isAppError } from '../../errors.js';
 import { decidePlan } from '../../response/approvals.js';
 import { approverOf } from '../../response/approvers.js';
 import type { InboxPlan } from '../../store/inbox.js';
-import { html, time, type Html } from '../html.js';
-import { csrfField, page, type PageOptions } from '../layout.js';
+import { html, table, time, type Html } from '../html.js';
+import { csrfField, page, totpField, type PageOptions } from '../layout.js';
 import { sendHtml } from '../routes.js';
 import { consoleGuard, personOf, type ConsolePerson } from '../session.js';
 import { inboxOf, PLAN_ID } from './inbox.js';
@@ -26,28 +26,15 @@ const field = (form: Form | undefined, name: string): string => {
 };
 
 function decisionRows(plan: InboxPlan): Html {
-  if (plan.decisions.length === 0) return html`<p class="muted">Nobody has decided yet.</p>`;
-  return html`<table>
-    <thead>
-      <tr>
-        <th scope="col">Person</th>
-        <th scope="col">Decision</th>
-        <th scope="col">Reason</th>
-        <th scope="col">When</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${plan.decisions.map(
-        (d) =>
-          html`<tr>
-            <td><a href="/console/users/${d.approver_id}">${d.name ?? d.approver_id}</a></td>
-            <td>${d.decision}</td>
-            <td>${d.reason}</td>
-            <td>${time(d.created_at)}</td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  const rows = plan.decisions.map((d) => [
+    html`<a href="/console/users/${d.approver_id}">${d.name ?? d.approver_id}</a>`,
+    d.decision,
+    d.reason,
+    time(d.created_at),
+  ]);
+  return table(['Person', 'Decision', 'Reason', 'When'], rows, {
+    empty: html`<p class="muted">Nobody has decided yet.</p>`,
+  });
 }
 
 function decideForms(plan: InboxPlan, person: ConsolePerson): Html {
@@ -60,17 +47,7 @@ function decideForms(plan: InboxPlan, person: ConsolePerson): Html {
       <label for="approve-reason"
         >Reason to approve <input id="approve-reason" name="reason" type="text" maxlength="500" required
       /></label>
-      <label for="approve-code"
-        >Authenticator code (a fresh one)
-        <input
-          id="approve-code"
-          name="totp"
-          type="text"
-          inputmode="numeric"
-          autocomplete="one-time-code"
-          pattern="[0-9]{6}"
-          required
-      /></label>
+      <label for="approve-code">Authenticator code (a fresh one) ${totpField('approve-code')}</label>
       <button type="submit">Approve</button>
     </form>
     <form class="decide" method="post" action="${action}">

@@ -4,13 +4,11 @@ import type { dryRunView } from '../../http/views/plans.js';
 import type { CanonicalSignal } from '../../response/intake/index.js';
 import { INTAKE_FORMATS } from '../../response/intake/signal.js';
 import type { PlaybookRow } from '../../store/playbooks.js';
-import { html, time, type Html } from '../html.js';
+import { block, html, json, table, time, type Html } from '../html.js';
 import { csrfField } from '../layout.js';
 import { diffLines } from '../line-diff.js';
 import type { ConsolePerson } from '../session.js';
-
-/** A block of text that may scroll: focusable, so a keyboard can scroll it (axe: scrollable-region-focusable). */
-const block = (label: string, text: string) => html`<pre class="json" tabindex="0" aria-label="${label}">${text}</pre>`;
+import { verdictsTable } from './inbox-view.js';
 
 export interface LintResult {
   name: string;
@@ -69,7 +67,7 @@ function planResult(signal: CanonicalSignal, result: ReturnType<typeof dryRunVie
   const { plan } = result;
   return html`<div class="dry-run-result">
     <h3>Normalised signal</h3>
-    ${block('Normalised signal', JSON.stringify(signal, null, 2))}
+    ${json(signal, 'Normalised signal')}
     <h3>Plan</h3>
     <dl class="facts">
       <dt>Status</dt>
@@ -87,25 +85,7 @@ function planResult(signal: CanonicalSignal, result: ReturnType<typeof dryRunVie
       <dt>Approvals</dt>
       <dd>${plan.approvals_required}</dd>
     </dl>
-    <table>
-      <thead>
-        <tr>
-          <th scope="col">Step</th>
-          <th scope="col">Verdict</th>
-          <th scope="col">Reason</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${plan.verdicts.map(
-          (v) =>
-            html`<tr>
-              <td>${v.step}</td>
-              <td>${v.outcome}</td>
-              <td>${v.reason}</td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
+    ${verdictsTable(plan.verdicts)}
   </div>`;
 }
 
@@ -139,34 +119,16 @@ function versionLinks(p: PlaybookRow): Html {
 }
 
 export function playbooksBody(person: ConsolePerson, playbooks: PlaybookRow[], tools: ToolsView): Html {
-  const rows = playbooks.map(
-    (p) =>
-      html`<tr>
-        <td><a href="/console/playbooks/${p.name}">${p.name}</a></td>
-        <td>${versionLinks(p)}</td>
-        <td>${time(p.created_at)}</td>
-        <td>${p.created_by}</td>
-        <td><code>${p.content_hash.slice(0, 12)}</code></td>
-      </tr>`,
-  );
-  return html`${
-    playbooks.length === 0
-      ? html`<p>No playbook applied yet (<code>cordon playbooks apply -f FILE</code>).</p>`
-      : html`<table>
-          <thead>
-            <tr>
-              <th scope="col">Playbook</th>
-              <th scope="col">Versions</th>
-              <th scope="col">Applied</th>
-              <th scope="col">By</th>
-              <th scope="col">Content hash</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${rows}
-          </tbody>
-        </table>`
-  }
+  const rows = playbooks.map((p) => [
+    html`<a href="/console/playbooks/${p.name}">${p.name}</a>`,
+    versionLinks(p),
+    time(p.created_at),
+    p.created_by,
+    html`<code>${p.content_hash.slice(0, 12)}</code>`,
+  ]);
+  return html`${table(['Playbook', 'Versions', 'Applied', 'By', 'Content hash'], rows, {
+    empty: html`<p>No playbook applied yet (<code>cordon playbooks apply -f FILE</code>).</p>`,
+  })}
   ${lintSection(person, tools)} ${dryRunSection(person, tools)}`;
 }
 
@@ -191,28 +153,13 @@ export function diffView(before: string, after: string): Html {
 }
 
 export function playbookBody(versions: PlaybookRow[], from: PlaybookRow, to: PlaybookRow): Html {
-  const rows = versions.map(
-    (v) =>
-      html`<tr>
-        <td>v${v.version}</td>
-        <td>${time(v.created_at)}</td>
-        <td>${v.created_by}</td>
-        <td><code>${v.content_hash.slice(0, 12)}</code></td>
-      </tr>`,
-  );
-  return html`<table>
-      <thead>
-        <tr>
-          <th scope="col">Version</th>
-          <th scope="col">Applied</th>
-          <th scope="col">By</th>
-          <th scope="col">Content hash</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${rows}
-      </tbody>
-    </table>
+  const rows = versions.map((v) => [
+    `v${v.version}`,
+    time(v.created_at),
+    v.created_by,
+    html`<code>${v.content_hash.slice(0, 12)}</code>`,
+  ]);
+  return html`${table(['Version', 'Applied', 'By', 'Content hash'], rows)}
     <h2>Diff</h2>
     <form class="filters" method="get" action="/console/playbooks/${to.name}">
       ${versionSelect('from', 'From', versions, from.version)} ${versionSelect('to', 'To', versions, to.version)}
@@ -221,5 +168,5 @@ export function playbookBody(versions: PlaybookRow[], from: PlaybookRow, to: Pla
     <p class="muted">v${from.version} → v${to.version}</p>
     ${diffView(documentText(from), documentText(to))}
     <h2>v${to.version}</h2>
-    ${block(`Version ${to.version}`, documentText(to))}`;
+    ${block(documentText(to), `Version ${to.version}`)}`;
 }

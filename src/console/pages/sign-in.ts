@@ -13,7 +13,7 @@ import { revokeSession } from '../../directory/sessions.js';
 import { AppError, isAppError } from '../../errors.js';
 import { RateLimiter } from '../../oauth/rate-limit.js';
 import { html } from '../html.js';
-import { barePage, csrfField, page, type PageOptions } from '../layout.js';
+import { barePage, csrfField, page, totpField, type PageOptions } from '../layout.js';
 import { sendHtml } from '../routes.js';
 import {
   assertCsrf,
@@ -46,22 +46,14 @@ function signInForm(csrf: string, next: string, email: string, flash: PageOption
     csrf,
     flash,
     body: html`<form class="stack" method="post" action="/console/sign-in">
-      <input type="hidden" name="_csrf" value="${csrf}" />
+      ${csrfField({ csrf })}
       <input type="hidden" name="next" value="${next}" />
       <label for="email">Email</label>
       <input id="email" name="email" type="email" autocomplete="username" required value="${email}" />
       <label for="password">Password</label>
       <input id="password" name="password" type="password" autocomplete="current-password" required />
       <label for="totp">Authenticator code</label>
-      <input
-        id="totp"
-        name="totp"
-        type="text"
-        inputmode="numeric"
-        autocomplete="one-time-code"
-        pattern="[0-9]{6}"
-        required
-      />
+      ${totpField('totp')}
       <label for="account">Account id <span class="muted">(only when this server holds several accounts)</span></label>
       <input id="account" name="account_id" type="text" autocomplete="off" />
       <p><button type="submit">Sign in</button></p>

@@ -5,7 +5,7 @@
 import type { Group, Session, User } from '../../storage/schema.js';
 import type { ContainmentSummary } from '../../store/containments.js';
 import type { ListedUser } from '../../store/users.js';
-import { html, time, type Html } from '../html.js';
+import { html, table, time, type Html } from '../html.js';
 
 export const SEARCH_LIMIT = 50;
 
@@ -13,29 +13,16 @@ const stateBadge = (state: string): Html =>
   html`<span class="badge ${state === 'ACTIVE' ? 'good' : 'bad'}">${state.toLowerCase()}</span>`;
 
 function results(q: string, users: ListedUser[]): Html {
-  if (users.length === 0) return html`<p class="muted">Nobody's email or name holds “${q}”.</p>`;
-  return html`<table>
-      <thead>
-        <tr>
-          <th scope="col">Name</th>
-          <th scope="col">Email</th>
-          <th scope="col">Role</th>
-          <th scope="col">State</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${users.map(
-          (u) =>
-            html`<tr>
-              <td><a href="/console/users/${u.id}">${u.display_name}</a></td>
-              <td>${u.email}</td>
-              <td>${u.role.toLowerCase()}</td>
-              <td>${stateBadge(u.state)}</td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
-    ${users.length === SEARCH_LIMIT && html`<p class="muted">The first ${SEARCH_LIMIT}: narrow the search.</p>`}`;
+  const rows = users.map((u) => [
+    html`<a href="/console/users/${u.id}">${u.display_name}</a>`,
+    u.email,
+    u.role.toLowerCase(),
+    stateBadge(u.state),
+  ]);
+  return html`${table(['Name', 'Email', 'Role', 'State'], rows, {
+    empty: html`<p class="muted">Nobody's email or name holds “${q}”.</p>`,
+  })}
+  ${users.length === SEARCH_LIMIT && html`<p class="muted">The first ${SEARCH_LIMIT}: narrow the search.</p>`}`;
 }
 
 /** The search form, and its results once asked. */
@@ -57,56 +44,24 @@ export interface UserPage {
 }
 
 function sessionsTable(sessions: Session[]): Html {
-  if (sessions.length === 0) return html`<p class="muted">No live session.</p>`;
-  return html`<table>
-    <thead>
-      <tr>
-        <th scope="col">Kind</th>
-        <th scope="col">Created</th>
-        <th scope="col">Last seen</th>
-        <th scope="col">Expires</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${sessions.map(
-        (s) =>
-          html`<tr>
-            <td>${s.kind}</td>
-            <td>${time(s.created_at)}</td>
-            <td>${time(s.last_seen_at)}</td>
-            <td>${time(s.expires_at)}</td>
-          </tr>`,
-      )}
-    </tbody>
-  </table>`;
+  const rows = sessions.map((s) => [s.kind, time(s.created_at), time(s.last_seen_at), time(s.expires_at)]);
+  return table(['Kind', 'Created', 'Last seen', 'Expires'], rows, {
+    empty: html`<p class="muted">No live session.</p>`,
+  });
 }
 
 function historyTable(rows: ContainmentSummary[], limit: number): Html {
-  if (rows.length === 0) return html`<p class="muted">Never contained.</p>`;
-  return html`<table>
-      <thead>
-        <tr>
-          <th scope="col">Opened</th>
-          <th scope="col">Status</th>
-          <th scope="col">Targets</th>
-          <th scope="col">Closed</th>
-          <th scope="col">Record</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${rows.map(
-          (c) =>
-            html`<tr>
-              <td>${time(c.opened_at)}</td>
-              <td>${c.status}${c.locked && c.status === 'open' && ' (locked)'}</td>
-              <td>${c.targets_state ?? '—'}</td>
-              <td>${c.status === 'closed' ? html`${time(c.closed_at)} ${c.close_reason}` : '—'}</td>
-              <td><a href="/console/containments/${c.id}">${c.id}</a></td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
-    ${rows.length === limit && html`<p class="muted">The newest ${limit} are shown.</p>`}`;
+  const cells = rows.map((c) => [
+    time(c.opened_at),
+    html`${c.status}${c.locked && c.status === 'open' && ' (locked)'}`,
+    c.targets_state ?? '—',
+    c.status === 'closed' ? html`${time(c.closed_at)} ${c.close_reason}` : '—',
+    html`<a href="/console/containments/${c.id}">${c.id}</a>`,
+  ]);
+  return html`${table(['Opened', 'Status', 'Targets', 'Closed', 'Record'], cells, {
+    empty: html`<p class="muted">Never contained.</p>`,
+  })}
+  ${rows.length === limit && html`<p class="muted">The newest ${limit} are shown.</p>`}`;
 }
 
 /** One user's page. */
