@@ -49,12 +49,16 @@ export const squash = (text: string): string => text.replace(/>\s+/g, '>').repla
 export const totpAt = (seed: string, offset = 0): string =>
   totpCode(base32Decode(seed), timeStep(Date.now() / 1000) + offset);
 
-/** The code of the oldest step in the ±1 window that the person has not spent yet, waiting for one if needed. */
+/**
+ * A code the person has not spent yet: the current step's, else the next one's (the server takes the step
+ * on either side of its own), waiting when both are spent. Never the previous step's: it expires at the next
+ * step boundary, which a loaded machine can cross between here and the server's check.
+ */
 async function freshTotp(core: Core, accountId: string, person: Person): Promise<string> {
   for (;;) {
     const user = await findUserById(core.database.db, accountId, person.id);
     const now = timeStep(Date.now() / 1000);
-    const step = Math.max(now - 1, (user?.totp_last_step ?? 0) + 1);
+    const step = Math.max(now, (user?.totp_last_step ?? 0) + 1);
     if (step <= now + 1) return totpCode(base32Decode(person.creds.totpSecret), step);
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
