@@ -13,11 +13,11 @@ import { base32Decode } from '../../src/base32.js';
 import { timeStep, totpCode } from '../../src/directory/totp.js';
 import { buildServer } from '../../src/http/server.js';
 import type { UserRole } from '../../src/storage/schema.js';
-import { createTestDatabase, openTestCore, type TestBackend } from './backends.js';
-import { captureLogs, choosePassword, mintSessionToken } from './fixtures.js';
+import type { TestBackend } from './backends.js';
+import { choosePassword, mintSessionToken } from './fixtures.js';
 import { findUserById } from '../../src/store/users.js';
 import { planMaker, type PlanMaker } from './pending-plans.js';
-import { seedPeople, type Person } from './sign-in.js';
+import { openSignInCore, type Person } from './sign-in.js';
 
 export { ConsoleClient };
 
@@ -69,19 +69,7 @@ export async function openConsoleSuite(
   named: Array<[string, UserRole]>,
   env: Record<string, string> = {},
 ): Promise<ConsoleSuite> {
-  const database = await createTestDatabase(backend);
-  const logs = captureLogs();
-  const core = await openTestCore(
-    database,
-    {
-      CORDON_SIGN_IN_RATE_PER_ADDRESS: '0',
-      CORDON_SIGN_IN_RATE_PER_ADDRESS_EMAIL: '0',
-      CORDON_UNAUTHENTICATED_RATE_PER_ADDRESS: '0',
-      ...env,
-    },
-    logs.logger,
-  );
-  const seeded = await seedPeople(core, named);
+  const { database, logs, core, ...seeded } = await openSignInCore(backend, named, env);
   const people: ConsoleSuite['people'] = {};
   for (const [name, person] of Object.entries(seeded.people)) {
     const password = await choosePassword(core, { account_id: seeded.accountId, id: person.id });

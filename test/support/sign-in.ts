@@ -29,7 +29,8 @@ export interface SignInSuite {
   close(): Promise<void>;
 }
 
-export async function openSignInSuite(backend: TestBackend, named: Array<[string, UserRole]>): Promise<SignInSuite> {
+/** A database and a core with the per-address sign-in limits off and its logs captured, its people seeded. */
+export async function openSignInCore(backend: TestBackend, named: Array<[string, UserRole]>, env = {}) {
   const database = await createTestDatabase(backend);
   const logs = captureLogs();
   const core = await openTestCore(
@@ -38,10 +39,15 @@ export async function openSignInSuite(backend: TestBackend, named: Array<[string
       CORDON_SIGN_IN_RATE_PER_ADDRESS: '0',
       CORDON_SIGN_IN_RATE_PER_ADDRESS_EMAIL: '0',
       CORDON_UNAUTHENTICATED_RATE_PER_ADDRESS: '0',
+      ...env,
     },
     logs.logger,
   );
-  const { accountId, people } = await seedPeople(core, named);
+  return { database, logs, core, ...(await seedPeople(core, named)) };
+}
+
+export async function openSignInSuite(backend: TestBackend, named: Array<[string, UserRole]>): Promise<SignInSuite> {
+  const { database, logs, core, accountId, people } = await openSignInCore(backend, named);
   const server = await buildServer(core);
   return {
     core,
