@@ -138,36 +138,51 @@ export async function explain(deps: ExplainDeps, accountId: string, id: string):
   if (plan && !containment && plan.action === 'suspend')
     containment = await findContainmentOfPlan(db, accountId, plan.id);
 
-  const signal = plan?.signal_id ? await findSignal(db, accountId, plan.signal_id) : undefined;
-  const receipt = signal
-    ? await findFirstEntry(
-        db,
-        accountId,
-        sql`action = 'signal.receive' AND target_type = 'signal' AND target_id = ${signal.id} AND outcome = 'changed'`,
-      )
-    : undefined;
-  const action =
-    given?.action === 'user.suspend' || given?.action === 'containment.restore'
-      ? given
-      : plan?.action === 'restore'
-        ? await findFirstEntry(
-            db,
-            accountId,
-            sql`action = 'containment.restore' AND target_id = ${plan.containment_id} AND outcome = 'changed'`,
-          )
-        : containment
+  // What follows depends only on the plan and the containment: read in parallel (on PostgreSQL, each on a
+  // connection of its own), each chain in its order.
+  const userId = plan?.subject_user_id ?? containment?.user_id ?? null;
+  const readSignal = async () => {
+    const signal = plan?.signal_id ? await findSignal(db, accountId, plan.signal_id) : undefined;
+    const receipt = signal
+      ? await findFirstEntry(
+          db,
+          accountId,
+          sql`action = 'signal.receive' AND target_type = 'signal' AND target_id = ${signal.id}
+              AND outcome = 'changed'`,
+        )
+      : undefined;
+    return { signal, receipt };
+  };
+  const readAction = async () => {
+    const action =
+      given?.action === 'user.suspend' || given?.action === 'containment.restore'
+        ? given
+        : plan?.action === 'restore'
           ? await findFirstEntry(
               db,
               accountId,
-              sql`action = 'user.suspend' AND target_type = 'user' AND target_id = ${containment.user_id}
-                  AND details->>'containment_id' = ${containment.id}`,
+              sql`action = 'containment.restore' AND target_id = ${plan.containment_id} AND outcome = 'changed'`,
             )
-          : given;
-  const playbook = plan?.playbook_name
-    ? (await findPlaybookVersion(db, accountId, plan.playbook_name, plan.playbook_version!))?.content_hash
-    : undefined;
-  const userId = plan?.subject_user_id ?? containment?.user_id ?? null;
-  const user = userId ? await findUserById(db, accountId, userId) : undefined;
+          : containment
+            ? await findFirstEntry(
+                db,
+                accountId,
+                sql`action = 'user.suspend' AND target_type = 'user' AND target_id = ${containment.user_id}
+                    AND details->>'containment_id' = ${containment.id}`,
+              )
+            : given;
+    const proof = action ? ((await proveAgainstLatest(db, deps.checkpointKey, accountId, action.idx)) ?? null) : null;
+    return { action, proof };
+  };
+  const [{ signal, receipt }, { action, proof }, playbookVersion, user, decisions, targets] = await Promise.all([
+    readSignal(),
+    readAction(),
+    plan?.playbook_name ? findPlaybookVersion(db, accountId, plan.playbook_name, plan.playbook_version!) : undefined,
+    userId ? findUserById(db, accountId, userId) : undefined,
+    plan ? listDecisions(db, accountId, plan.id) : [],
+    containment ? explainTargets(db, accountId, containment.id) : [],
+  ]);
+  const playbook = playbookVersion?.content_hash;
   return {
     id,
     kind,
@@ -191,14 +206,12 @@ export async function explain(deps: ExplainDeps, accountId: string, id: string):
       ? { name: plan.playbook_name, version: plan.playbook_version!, content_hash: playbook ?? null }
       : null,
     plan: plan ?? null,
-    approvals: plan
-      ? (await listDecisions(db, accountId, plan.id)).map((d) => ({
-          approver_id: d.approver_id,
-          decision: d.decision,
-          reason: d.reason,
-          time: new Date(d.created_at).toISOString(),
-        }))
-      : [],
+    approvals: decisions.map((d) => ({
+      approver_id: d.approver_id,
+      decision: d.decision,
+      reason: d.reason,
+      time: new Date(d.created_at).toISOString(),
+    })),
     action: action ?? null,
     outcome: {
       plan_status: plan?.status ?? null,
@@ -214,8 +227,8 @@ export async function explain(deps: ExplainDeps, accountId: string, id: string):
           }
         : null,
     },
-    targets: containment ? await explainTargets(db, accountId, containment.id) : [],
-    proof: action ? ((await proveAgainstLatest(db, deps.checkpointKey, accountId, action.idx)) ?? null) : null,
+    targets,
+    proof,
   };
 }
 
