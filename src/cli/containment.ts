@@ -10,13 +10,14 @@
 import type { Command } from 'commander';
 import type { containmentView } from '../http/views/containments.js';
 import type { ExplanationView as Explanation } from '../http/views/explain.js';
-import type { planView } from '../http/views/plans.js';
+import type { pendingPlanView, planView } from '../http/views/plans.js';
 import { checkEntryProof } from './audit.js';
 import { printRestoreTargets, printTargets } from './steps.js';
 import { asText, EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
 import { ACCOUNT_HELP, accountPath, runAdmin, type Api, type Run } from './remote.js';
 
 type PlanJson = ReturnType<typeof planView>;
+type PendingPlanJson = ReturnType<typeof pendingPlanView>;
 type ContainmentJson = ReturnType<typeof containmentView>;
 
 export function containmentCommand(program: Command, io: CliIo, run: Run): void {
@@ -43,16 +44,17 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
           'approvals list',
           opts.account,
           async (api, accountId) =>
-            (await api.call<{ plans: PlanJson[] }>('GET', `${accountPath(accountId)}/approvals`)).plans,
+            (await api.call<{ plans: PendingPlanJson[] }>('GET', `${accountPath(accountId)}/approvals`)).plans,
         );
         if (opts.json) return printJson(io, plans);
         printTable(
           io,
-          ['Plan', 'Action', 'Subject', 'Playbook', 'Approvals', 'Expires', 'Digest'],
+          ['Plan', 'Action', 'Subject', 'Signal', 'Playbook', 'Approvals', 'Expires', 'Digest'],
           plans.map((p) => [
             p.id,
             p.action,
-            p.subject_user_id ?? '',
+            p.subject ? `${p.subject.display_name} <${p.subject.email}>` : (p.subject_user_id ?? ''),
+            p.signal ? `${p.signal.title} (${p.signal.severity})` : '',
             p.playbook ? `${p.playbook.name} v${p.playbook.version}` : (p.containment_id ?? ''),
             String(p.approvals_required),
             p.expire_time ?? '',

@@ -126,3 +126,38 @@ export function listRestorePlansOf(
     .orderBy('id', 'desc')
     .execute();
 }
+
+/** A plan waiting for approval, with who it is about and the signal behind it (the approvals list). */
+export type PendingPlanRow = PlanRow & {
+  subject_email: string | null;
+  subject_name: string | null;
+  signal_title: string | null;
+  signal_severity: string | null;
+  signal_source_id: string | null;
+};
+
+/** The plans waiting for approval, newest first, each with its subject's name and its signal's title. */
+export function listPendingPlans(db: Executor, accountId: string, limit: number): Promise<PendingPlanRow[]> {
+  return db
+    .selectFrom('plans as p')
+    .leftJoin('users as u', (join) =>
+      join.onRef('u.account_id', '=', 'p.account_id').onRef('u.id', '=', 'p.subject_user_id'),
+    )
+    .leftJoin('signals as s', (join) =>
+      join.onRef('s.account_id', '=', 'p.account_id').onRef('s.id', '=', 'p.signal_id'),
+    )
+    .selectAll('p')
+    .select([
+      'u.email as subject_email',
+      'u.display_name as subject_name',
+      's.title as signal_title',
+      's.severity as signal_severity',
+      's.source_id as signal_source_id',
+    ])
+    .where('p.account_id', '=', accountId)
+    .where('p.status', '=', 'pending_approval')
+    .orderBy('p.created_at', 'desc')
+    .orderBy('p.id', 'desc')
+    .limit(limit)
+    .execute();
+}

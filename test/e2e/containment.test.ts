@@ -407,9 +407,13 @@ describeBackends('containment: approvals, records, restores, the lock', (backend
         ).statusCode,
       ).toBe(200);
       expect((await api('GET', '/approvals', memberToken)).statusCode).toBe(403);
-      expect((await api('GET', '/approvals', approverToken)).json().plans.map((p: { id: string }) => p.id)).toContain(
-        plan.id,
-      );
+      const listed = (await api('GET', '/approvals', approverToken)).json().plans;
+      // Each with whom it is about and why, by name: what an approver needs to decide.
+      expect(listed.find((p: { id: string }) => p.id === plan.id)).toMatchObject({
+        subject_user_id: subject.id,
+        subject: { email: subject.email, display_name: subject.display_name },
+        signal: { title: 'test alert', severity: 'high' },
+      });
       const second = await decide(approverToken, 'approve');
       expect(second.statusCode, second.body).toBe(200);
       expect(second.json().plan).toMatchObject({ status: 'executed' });

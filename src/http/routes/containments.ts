@@ -14,7 +14,7 @@ import { approverOf, isApprover } from '../../response/approvers.js';
 import { requestRestore, type RestoreReport } from '../../response/restores.js';
 import { listDecisions } from '../../store/approvals.js';
 import { findContainment, listContainments } from '../../store/containments.js';
-import { findPlan, listPlans } from '../../store/plans.js';
+import { findPlan, listPendingPlans } from '../../store/plans.js';
 import { listStepsOf } from '../../store/steps.js';
 import { auditRefusals } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
@@ -26,7 +26,7 @@ import {
   RestoreResultSchema,
   restoreResultView,
 } from '../views/containments.js';
-import { PlanSchema, planView } from '../views/plans.js';
+import { PendingPlanSchema, pendingPlanView } from '../views/plans.js';
 
 const Errors = {
   400: RpcStatusSchema,
@@ -65,16 +65,14 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
     {
       preValidation: reviewer,
       schema: {
-        summary: 'Plans waiting for approval (suspensions and restores), newest first',
+        summary: 'Plans waiting for approval (suspensions and restores), newest first, with their subject and signal',
         tags,
         params: AccountParams,
-        response: { 200: Type.Object({ plans: Type.Array(PlanSchema) }), ...Errors },
+        response: { 200: Type.Object({ plans: Type.Array(PendingPlanSchema) }), ...Errors },
       },
     },
     async (request) => ({
-      plans: (await listPlans(db, { accountId: request.params.account, status: 'pending_approval', limit: 1000 })).map(
-        planView,
-      ),
+      plans: (await listPendingPlans(db, request.params.account, 1000)).map(pendingPlanView),
     }),
   );
   r.get(

@@ -5,7 +5,7 @@
 import { Type, type Static } from 'typebox';
 import { planRow, type DryRun } from '../../response/engine.js';
 import type { PlanDraft } from '../../response/plan.js';
-import type { PlanRow } from '../../store/plans.js';
+import type { PendingPlanRow, PlanRow } from '../../store/plans.js';
 
 export const VerdictSchema = Type.Object({
   step: Type.String(),
@@ -64,8 +64,35 @@ export const PlanSchema = Type.Object(
 
 export const DryRunSchema = Type.Object({ plan: PlanSchema, duplicate: Type.Boolean() });
 
+/** A plan waiting for approval, as the approvals list shows it: with whom it is about and why. */
+export const PendingPlanSchema = Type.Intersect([
+  PlanSchema,
+  Type.Object({
+    subject: Type.Union([Type.Object({ email: Type.String(), display_name: Type.String() }), Type.Null()]),
+    signal: Type.Union([
+      Type.Object({ title: Type.String(), severity: Type.String(), source_id: Nullable(Type.String()) }),
+      Type.Null(),
+    ]),
+  }),
+]);
+
 /** A stored time as the API shows it (ISO 8601), or null. */
 export const isoOrNull = (time: Date | string | null) => (time === null ? null : new Date(time).toISOString());
+
+/** A pending plan with its subject and signal (the approvals list). */
+export function pendingPlanView(row: PendingPlanRow) {
+  return {
+    ...planView(row),
+    subject:
+      row.subject_email === null
+        ? null
+        : { email: row.subject_email, display_name: row.subject_name ?? row.subject_email },
+    signal:
+      row.signal_title === null
+        ? null
+        : { title: row.signal_title, severity: row.signal_severity ?? '', source_id: row.signal_source_id },
+  };
+}
 
 /** A plan as the API shows it, from a stored row. */
 export function planView(plan: PlanRow) {
