@@ -1,8 +1,9 @@
 /**
- * The console's session: the same opaque `cdns_` sign-in session the API takes as a Bearer token, carried
- * in a `__Host-cordon` cookie (Secure, HttpOnly, SameSite=Strict, Path=/, no Domain), looked up by its hash
- * on every request, so a sign-out, suspension or credential reset holds at once on every node. Besides the
- * session's absolute lifetime (CORDON_SESSION_TTL) it ends after CORDON_CONSOLE_IDLE_TIMEOUT unused.
+ * The console's session: an opaque `cdns_` sign-in session of its own kind (`console`: the API refuses it
+ * as a Bearer token, and the console takes no other kind), carried in a `__Host-cordon` cookie (Secure,
+ * HttpOnly, SameSite=Strict, Path=/, no Domain), looked up by its hash on every request, so a sign-out,
+ * suspension or credential reset holds at once on every node. Besides the session's absolute lifetime
+ * (CORDON_SESSION_TTL) it ends after CORDON_CONSOLE_IDLE_TIMEOUT unused.
  *
  * CSRF: every state-changing request carries a token derived from the session token (SHA-256 under a
  * label), in the `_csrf` form field or the `x-csrf-token` header that console.js sets on htmx requests;
