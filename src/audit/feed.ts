@@ -85,25 +85,31 @@ export function entryUuid(entry: NumberedEntry): string {
 
 const text = (value: unknown) => (typeof value === 'string' ? value : '');
 
+/**
+ * The event's `session`: the caller's session or token id, and the address Cordon recorded for the call.
+ * A field Cordon does not know is left out, never sent as "" (1Password's collector decodes
+ * `login_time` as a time, and an empty string fails it).
+ */
+function sessionOf(entry: NumberedEntry): { uuid?: string; ip?: string } {
+  const uuid = text(entry.authz.session_id) || text(entry.authz.jti);
+  const ip = text(entry.authz.address) || text(entry.details.source_address);
+  return { ...(uuid ? { uuid } : {}), ...(ip ? { ip } : {}) };
+}
+
 /** The 1Password Events API v2 audit event shape; what has no counterpart goes under `cordon`. */
 export function toOnePasswordEvent(entry: NumberedEntry) {
   return {
     uuid: entryUuid(entry),
     timestamp: entry.recorded_at,
     actor_uuid: entry.actor_id,
-    actor_details: { uuid: entry.actor_id, name: `${entry.actor_type}:${entry.actor_id}`, email: '' },
+    actor_details: { uuid: entry.actor_id, name: `${entry.actor_type}:${entry.actor_id}` },
     actor_account_uuid: entry.account_id,
     account_uuid: entry.account_id,
     action: entry.action,
     object_type: entry.target_type,
     object_uuid: entry.target_id,
     aux_info: entry.outcome,
-    session: {
-      uuid: text(entry.authz.session_id),
-      login_time: '',
-      device_uuid: '',
-      ip: text(entry.details.source_address),
-    },
+    session: sessionOf(entry),
     cordon: {
       index: entry.idx,
       outcome: entry.outcome,
@@ -137,7 +143,7 @@ export function toOcsfEvent(entry: NumberedEntry) {
         ? { app_name: entry.actor_id }
         : { user: { uid: entry.actor_id, type: entry.actor_type } },
     ...(entry.target_type === 'user' ? { user: { uid: entry.target_id } } : {}),
-    ...(text(entry.details.source_address) ? { src_endpoint: { ip: text(entry.details.source_address) } } : {}),
+    ...(sessionOf(entry).ip ? { src_endpoint: { ip: sessionOf(entry).ip } } : {}),
     metadata: {
       uid: entryUuid(entry),
       version: '1.3.0',

@@ -2,10 +2,14 @@
  * The SIEM feed at the 1Password Events API paths (`POST /api/v1|v2/auditevents`), so collectors built
  * for it (XSOAR, Elastic, Splunk) work against Cordon with a base-URL change. The account is the
  * caller's: an app token with `audit:read`, or an OWNER/ADMIN session. `?format=ocsf` answers OCSF events.
+ *
+ * As 1Password's server does, a body with no Content-Type, or `text/plain`, is read as JSON: 1Password's
+ * own Go collector sends its `{"limit", "start_time"}` with none. `itemusages` is a valid feed that is
+ * always empty (Cordon holds no vault items), since a collector that gets a 404 stops.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import type { Core } from '../../core.js';
 import { readFeed, toOcsfEvent, toOnePasswordEvent } from '../../audit/feed.js';
 import { requirePermissionOrAdmin } from '../guards/session.js';
@@ -13,8 +17,70 @@ import { AppError } from '../../errors.js';
 import type { NumberedEntry } from '../../store/audit.js';
 import { RpcStatusSchema } from '../schemas.js';
 
+const FeedBody = Type.Object(
+  {
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    start_time: Type.Optional(Type.String({ format: 'date-time' })),
+    end_time: Type.Optional(Type.String({ format: 'date-time' })),
+  },
+  { additionalProperties: false },
+);
+
+const FeedPage = Type.Object({
+  cursor: Type.String(),
+  has_more: Type.Boolean(),
+  items: Type.Array(Type.Object({}, { additionalProperties: true })),
+});
+
+/** The cursor of a feed that has nothing (item usages). */
+const emptyCursor = 'none';
+
+function checkFeedBody(body: Static<typeof FeedBody>): void {
+  if (
+    body.cursor !== undefined &&
+    (body.limit !== undefined || body.start_time !== undefined || body.end_time !== undefined)
+  )
+    throw new AppError('INVALID_ARGUMENT', {
+      description: 'send either a cursor or a reset cursor (limit, start_time, end_time), not both',
+    });
+}
+
 export function eventsRoutes(app: FastifyInstance, core: Core): void {
+  // Its own scope: the body parsers below hold for the feed's routes only.
+  void app.register(async (scope) => feedRoutes(scope, core));
+}
+
+function feedRoutes(app: FastifyInstance, core: Core): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  const asJson: Parameters<FastifyInstance['addContentTypeParser']>[2] = (request, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') done(null, undefined);
+    // Fastify's default JSON parser answers through `done`: it returns nothing to wait for.
+    else void parseJson(request, text, done);
+  };
+  app.removeContentTypeParser(['text/plain']);
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, asJson);
+  app.addContentTypeParser('*', { parseAs: 'string' }, asJson);
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  for (const url of ['/api/v1/itemusages', '/api/v2/itemusages']) {
+    r.post(
+      url,
+      {
+        preHandler: requirePermissionOrAdmin(core, 'audit:read'),
+        schema: {
+          summary: 'Item usages (1Password Events API shape): always empty, as Cordon holds no vault items',
+          tags: ['audit'],
+          body: Type.Optional(FeedBody),
+          response: { 200: FeedPage, 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema },
+        },
+      },
+      async (request) => {
+        checkFeedBody(request.body ?? {});
+        return { cursor: emptyCursor, has_more: false, items: [] };
+      },
+    );
+  }
   for (const url of ['/api/v1/auditevents', '/api/v2/auditevents']) {
     r.post(
       url,
@@ -29,39 +95,13 @@ export function eventsRoutes(app: FastifyInstance, core: Core): void {
             { format: Type.Optional(Type.Union([Type.Literal('1password'), Type.Literal('ocsf')])) },
             { additionalProperties: false },
           ),
-          body: Type.Optional(
-            Type.Object(
-              {
-                cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
-                limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-                start_time: Type.Optional(Type.String({ format: 'date-time' })),
-                end_time: Type.Optional(Type.String({ format: 'date-time' })),
-              },
-              { additionalProperties: false },
-            ),
-          ),
-          response: {
-            200: Type.Object({
-              cursor: Type.String(),
-              has_more: Type.Boolean(),
-              items: Type.Array(Type.Object({}, { additionalProperties: true })),
-            }),
-            400: RpcStatusSchema,
-            401: RpcStatusSchema,
-            403: RpcStatusSchema,
-          },
+          body: Type.Optional(FeedBody),
+          response: { 200: FeedPage, 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema },
         },
       },
       async (request) => {
         const body = request.body ?? {};
-        if (
-          body.cursor !== undefined &&
-          (body.limit !== undefined || body.start_time !== undefined || body.end_time !== undefined)
-        ) {
-          throw new AppError('INVALID_ARGUMENT', {
-            description: 'send either a cursor or a reset cursor (limit, start_time, end_time), not both',
-          });
-        }
+        checkFeedBody(body);
         const logId = request.human?.session?.account_id ?? request.principal!.claims.account_id;
         const render: (entry: NumberedEntry) => object =
           request.query.format === 'ocsf' ? toOcsfEvent : toOnePasswordEvent;
