@@ -86,6 +86,28 @@ describeBackends('the Events API feed, as 1Password collectors call it', (backen
     expect(items.find((i) => i.action === 'account.create')!.session).toEqual({});
   });
 
+  it('pages with an opaque, MACed cursor that a caller cannot make up', async () => {
+    const first = (
+      await post('/api/v2/auditevents', JSON.stringify({ limit: 2, start_time: '2000-01-01T00:00:00Z' }))
+    ).json();
+    expect(first.has_more).toBe(true);
+    const second = await post('/api/v2/auditevents', JSON.stringify({ cursor: first.cursor }));
+    expect(second.statusCode).toBe(200);
+    expect(second.json().items[0].cordon.index).toBe(first.items[1].cordon.index + 1);
+    // What the cursor used to be: base64url JSON anyone could write, here pointing at the start of the log.
+    const handMade = Buffer.from(JSON.stringify({ next: 0, limit: 1000, start: '2000-01-01T00:00:00Z' })).toString(
+      'base64url',
+    );
+    const refused = {
+      code: 3,
+      message: 'cursor is not one this server issued for this account: pass back the cursor unchanged',
+    };
+    for (const cursor of [handMade, `${first.cursor}x`, first.cursor.replace(/^./, 'A')]) {
+      const res = await post('/api/v2/auditevents', JSON.stringify({ cursor }));
+      expect([res.statusCode, res.json()]).toMatchObject([400, refused]);
+    }
+  });
+
   it('serves itemusages as a valid, empty feed', async () => {
     for (const version of ['v1', 'v2']) {
       const reset = await post(

@@ -15,11 +15,12 @@ import { readFeed, toOcsfEvent, toOnePasswordEvent } from '../../audit/feed.js';
 import { requirePermissionOrAdmin } from '../guards/session.js';
 import { AppError } from '../../errors.js';
 import type { NumberedEntry } from '../../store/audit.js';
+import { PageTokens } from '../page-token.js';
 import { RpcStatusSchema } from '../schemas.js';
 
 const FeedBody = Type.Object(
   {
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     start_time: Type.Optional(Type.String({ format: 'date-time' })),
     end_time: Type.Optional(Type.String({ format: 'date-time' })),
@@ -51,7 +52,19 @@ export function eventsRoutes(app: FastifyInstance, core: Core): void {
   void app.register(async (scope) => feedRoutes(scope, core));
 }
 
+function readCursor(cursors: PageTokens, cursor: string, logId: string): string {
+  try {
+    return String(cursors.read(cursor, logId));
+  } catch {
+    throw new AppError('INVALID_ARGUMENT', {
+      description: 'cursor is not one this server issued for this account: pass back the cursor unchanged',
+      metadata: { field: 'cursor' },
+    });
+  }
+}
+
 function feedRoutes(app: FastifyInstance, core: Core): void {
+  const cursors = new PageTokens(core.sealer, 'events feed');
   const parseJson = app.getDefaultJsonParser('error', 'error');
   const asJson: Parameters<FastifyInstance['addContentTypeParser']>[2] = (request, body, done) => {
     const text = String(body);
@@ -105,7 +118,15 @@ function feedRoutes(app: FastifyInstance, core: Core): void {
         const logId = request.human?.session?.account_id ?? request.principal!.claims.account_id;
         const render: (entry: NumberedEntry) => object =
           request.query.format === 'ocsf' ? toOcsfEvent : toOnePasswordEvent;
-        return readFeed(core.database.db, logId, body, render);
+        // The cursor is opaque and MACed, bound to the account: a caller can neither make one up nor carry one
+        // over to another account's log.
+        const page = await readFeed(
+          core.database.db,
+          logId,
+          { ...body, cursor: body.cursor === undefined ? undefined : readCursor(cursors, body.cursor, logId) },
+          render,
+        );
+        return { ...page, cursor: cursors.make(page.cursor, logId) };
       },
     );
   }
