@@ -89,7 +89,12 @@ describeBackends('blast-radius cap lowered under executions of a higher one', (b
     'counts every execution in the window, whatever its ' + 'slot: nothing more executes until the window frees enough',
     async () => {
       await setBreakerCap(core.response, testCtx, accountId, { max_actions: 1000, window_seconds: WINDOW });
-      expect(count(await storm(users.slice(0, 10)), 'executed')).toBe(10);
+      // Ten executions under the higher cap, one after another: what this test is about is the storms after
+      // the cap is lowered. (A first burst on an account whose slot rows do not exist yet has been seen to
+      // hold a few plans under a loaded CI, the rows being made by the racing plans; see the issue notes.)
+      const setup: string[] = [];
+      for (const user of users.slice(0, 10)) setup.push(...(await storm([user])));
+      expect(count(setup, 'executed')).toBe(10);
       const before = await inWindow();
       expect(before.all).toBe(10);
       expect(before.above).toBeGreaterThan(0); // executions of the higher cap sit above the new one's slots
