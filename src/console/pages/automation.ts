@@ -18,12 +18,9 @@ import { page, type PageOptions } from '../layout.js';
 import { sendHtml } from '../routes.js';
 import { consoleGuard, personOf, type ConsolePerson } from '../session.js';
 import { automationBody } from './automation-view.js';
+import { formText } from '../form.js';
 
-type Form = Record<string, unknown>;
-const text = (form: unknown, name: string, max: number): string => {
-  const value = (form as Form | undefined)?.[name];
-  return typeof value === 'string' ? value.trim().slice(0, max) : '';
-};
+const text = (form: unknown, name: string, max: number): string => formText(form, name).trim().slice(0, max);
 
 /** A whole number in [min, max] from a form field, or a refusal naming the field. */
 function integer(form: unknown, name: string, label: string, min: number, max: number): number {

@@ -18,12 +18,7 @@ import { sendHtml } from '../routes.js';
 import { consoleGuard, personOf, type ConsolePerson } from '../session.js';
 import { inboxOf, PLAN_ID } from './inbox.js';
 import { planCard, statusBadge, whyNotDecide } from './inbox-view.js';
-
-type Form = Record<string, unknown>;
-const field = (form: Form | undefined, name: string): string => {
-  const value = form?.[name];
-  return typeof value === 'string' ? value : '';
-};
+import { formText } from '../form.js';
 
 function decisionRows(plan: InboxPlan): Html {
   const rows = plan.decisions.map((d) => [
@@ -113,19 +108,19 @@ export function planPages(app: FastifyInstance, core: Core): void {
     const person = personOf(request);
     const planId = request.params.plan;
     if (!PLAN_ID.test(planId)) throw new AppError('PLAN_NOT_FOUND', { metadata: { plan_id: planId.slice(0, 64) } });
-    const form = request.body as Form | undefined;
-    const decision = field(form, 'decision') === 'approve' ? 'approve' : 'deny';
+    const form = request.body;
+    const decision = formText(form, 'decision') === 'approve' ? 'approve' : 'deny';
     try {
-      if (!['approve', 'deny'].includes(field(form, 'decision')))
+      if (!['approve', 'deny'].includes(formText(form, 'decision')))
         throw new AppError('INVALID_ARGUMENT', { description: 'approve or deny' });
-      const reason = field(form, 'reason').trim();
+      const reason = formText(form, 'reason').trim();
       if (reason.length === 0 || reason.length > 500)
         throw new AppError('INVALID_ARGUMENT', { description: 'give a reason (up to 500 characters)' });
-      const digest = field(form, 'action_digest');
+      const digest = formText(form, 'action_digest');
       if (!/^[0-9a-f]{64}$/.test(digest))
         throw new AppError('INVALID_ARGUMENT', { description: 'the form lost the action digest: open the plan again' });
       if (decision === 'approve')
-        await verifyStepUp(core.directory, person, field(form, 'totp').slice(0, 16), { type: 'plan', id: planId });
+        await verifyStepUp(core.directory, person, formText(form, 'totp').slice(0, 16), { type: 'plan', id: planId });
       await decidePlan(core.response, approverOf(person), person.accountId, planId, {
         decision,
         reason,

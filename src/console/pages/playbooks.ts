@@ -19,12 +19,8 @@ import { page, type PageOptions } from '../layout.js';
 import { sendHtml } from '../routes.js';
 import { consoleGuard, personOf, type ConsolePerson } from '../session.js';
 import { playbookBody, playbooksBody, type DryRunForm, type LintResult, type ToolsView } from './playbooks-view.js';
+import { formText } from '../form.js';
 
-type Form = Record<string, unknown>;
-const text = (form: Form | undefined, name: string, max: number): string => {
-  const value = form?.[name];
-  return typeof value === 'string' ? value.slice(0, max) : '';
-};
 const MAX_TEXT = 256 * 1024;
 
 /** What lint says of pasted playbook text: per document, the problems an apply would refuse it for. */
@@ -73,7 +69,7 @@ export function playbookPages(app: FastifyInstance, core: Core): void {
 
   app.post('/console/playbooks/lint', guard, async (request, reply) => {
     const person = personOf(request);
-    const source = text(request.body as Form, 'playbook', MAX_TEXT);
+    const source = formText(request.body, 'playbook', MAX_TEXT);
     const lint = await lintText(core, person.accountId, source);
     const bad = lint.some((r) => r.problems.length > 0);
     const flash = bad
@@ -84,11 +80,11 @@ export function playbookPages(app: FastifyInstance, core: Core): void {
 
   app.post('/console/playbooks/dry-run', guard, async (request, reply) => {
     const person = personOf(request);
-    const form = request.body as Form;
+    const form = request.body;
     const dryRun: DryRunForm = {
-      signal: text(form, 'signal', MAX_TEXT),
-      format: text(form, 'format', 20) || 'canonical',
-      source: text(form, 'source_id', 200).trim(),
+      signal: formText(form, 'signal', MAX_TEXT),
+      format: formText(form, 'format', 20) || 'canonical',
+      source: formText(form, 'source_id', 200).trim(),
     };
     try {
       if (!INTAKE_FORMATS.includes(dryRun.format as IntakeFormat))

@@ -28,12 +28,7 @@ import {
   SESSION_COOKIE,
   setCookie,
 } from '../session.js';
-
-type Form = Record<string, unknown>;
-const text = (form: Form | undefined, name: string): string => {
-  const value = form?.[name];
-  return typeof value === 'string' ? value : '';
-};
+import { formText } from '../form.js';
 
 const ENDED: Record<string, string> = {
   idle: 'Your session ended after a while unused: sign in again.',
@@ -77,22 +72,22 @@ export function signInPages(app: FastifyInstance, core: Core): void {
   );
 
   app.post('/console/sign-in', { schema: { hide: true } }, async (request, reply) => {
-    const form = request.body as Form | undefined;
+    const form = request.body;
     const secret = readCookies(request).get(PRE_SESSION_COOKIE) ?? '';
     assertCsrf(request, csrfOf(secret));
-    const email = text(form, 'email').slice(0, 320);
-    const next = safeNext(text(form, 'next'));
+    const email = formText(form, 'email').slice(0, 320);
+    const next = safeNext(formText(form, 'next'));
     const address = rateLimitKey(request.clientAddress);
     let destination: string;
     try {
       perAddress.take(address);
       perAddressEmail.take(`${address} ${email.trim().toLowerCase()}`);
-      const accountId = text(form, 'account_id').trim();
+      const accountId = formText(form, 'account_id').trim();
       const signedIn = await signIn(core.directory, core.config.sessionTtl, {
         accountId: accountId === '' ? undefined : accountId.slice(0, 64),
         email,
-        password: text(form, 'password').slice(0, 1024),
-        totp: text(form, 'totp').slice(0, 16),
+        password: formText(form, 'password').slice(0, 1024),
+        totp: formText(form, 'totp').slice(0, 16),
         kind: 'console',
         sourceAddress: request.clientAddress,
         userAgent: request.headers['user-agent']?.slice(0, 256),
@@ -158,17 +153,17 @@ export function signInPages(app: FastifyInstance, core: Core): void {
     passwordPage(request, reply, undefined),
   );
   app.post('/console/password', { schema: { hide: true }, preHandler: anySession }, async (request, reply) => {
-    const form = request.body as Form | undefined;
+    const form = request.body;
     const { session, ctx } = personOf(request);
     try {
-      if (text(form, 'new_password') !== text(form, 'confirm_password'))
+      if (formText(form, 'new_password') !== formText(form, 'confirm_password'))
         throw new AppError('INVALID_ARGUMENT', { description: 'the two new passwords differ' });
       await changePassword(
         core.directory,
         ctx,
         session,
-        text(form, 'current_password').slice(0, 1024),
-        text(form, 'new_password').slice(0, 4096),
+        formText(form, 'current_password').slice(0, 1024),
+        formText(form, 'new_password').slice(0, 4096),
       );
     } catch (error) {
       if (!isAppError(error) || error.httpStatus >= 500) throw error;
