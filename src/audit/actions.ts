@@ -56,6 +56,11 @@ interface ActionSpec {
   meaning: string;
   /** The OCSF class and activity of its events in the feed (default: `OCSF_DEFAULT`). */
   ocsf?: OcsfMapping;
+  /**
+   * Its `action` in the Events API feed, where 1Password's audit-event vocabulary has an equivalent
+   * (default: the Cordon name itself).
+   */
+  onePassword?: string;
 }
 
 const accountChange = (activity_id: number, activity_name: string): OcsfMapping => ({
@@ -74,6 +79,7 @@ export const AuditActions = {
     target: 'user',
     meaning: 'A user was created: by an administrator, an import, or with a new account.',
     ocsf: accountChange(1, 'Create'),
+    onePassword: 'create',
   },
   'user.read': {
     target: 'user',
@@ -87,17 +93,27 @@ export const AuditActions = {
     target: 'account',
     meaning: 'An import of users was refused before it began; an import writes one `user.create` per user.',
   },
-  'user.update': { target: 'user', meaning: "A user's email, name, role or externally-managed mark was changed." },
-  'user.delete': { target: 'user', meaning: 'A user was deleted, with their sessions and memberships.' },
+  'user.update': {
+    target: 'user',
+    meaning: "A user's email, name, role or externally-managed mark was changed.",
+    onePassword: 'update',
+  },
+  'user.delete': {
+    target: 'user',
+    meaning: 'A user was deleted, with their sessions and memberships.',
+    onePassword: 'delete',
+  },
   'user.suspend': {
     target: 'user',
     meaning: 'A user was suspended: their sessions end and a containment record opens.',
     ocsf: accountChange(5, 'Disable'),
+    onePassword: 'suspend',
   },
   'user.reactivate': {
     target: 'user',
     meaning: 'A suspended user was reactivated: the containment record closes.',
     ocsf: accountChange(2, 'Enable'),
+    onePassword: 'reactivate',
   },
   'user.sessions.read': { target: 'user', meaning: "A user's sessions were listed by an administrator." },
   'user.sign_in': {
@@ -122,10 +138,10 @@ export const AuditActions = {
     target: 'user',
     meaning: "A user's session was ended, e.g. by signing out (its id and the reason).",
   },
-  'group.create': { target: 'group', meaning: 'A group was created.' },
+  'group.create': { target: 'group', meaning: 'A group was created.', onePassword: 'create' },
   'group.read': { target: 'group', meaning: 'A group with its members was read by an administrator.' },
   'group.list': { target: 'account', meaning: "The account's groups were listed by an administrator." },
-  'group.delete': { target: 'group', meaning: 'A group was deleted, with its memberships.' },
+  'group.delete': { target: 'group', meaning: 'A group was deleted, with its memberships.', onePassword: 'delete' },
   'membership.add': { target: 'user', meaning: 'A user was added to a group.' },
   'membership.remove': { target: 'user', meaning: 'A user was removed from a group.' },
   // OAuth apps, tokens and signing keys
@@ -137,6 +153,11 @@ export const AuditActions = {
     meaning: 'An access token was issued to an app (client_credentials), or refused (the reason).',
   },
   'token.revoke': { target: 'app', meaning: 'An app revoked one of its access tokens (RFC 7009), or was refused.' },
+  'events_token.create': {
+    target: 'app',
+    meaning: 'An events token (a bearer for the Events API feed) was made for an app: its id, features and audience.',
+  },
+  'events_token.revoke': { target: 'app', meaning: "One of an app's events tokens was revoked: it stops working." },
   'key.rotate': {
     target: 'signing_key',
     meaning: 'A new token-signing key signs from now on; the previous one retires (system log).',
@@ -279,6 +300,11 @@ export function ocsfMappingOf(action: string): OcsfMapping {
   return auditActionSpec(action)?.ocsf ?? OCSF_DEFAULT;
 }
 
+/** An action's name in the Events API feed: 1Password's where it has an equivalent, Cordon's otherwise. */
+export function onePasswordActionOf(action: string): string {
+  return auditActionSpec(action)?.onePassword ?? action;
+}
+
 /** The actions table as Markdown, for `cordon audit actions` and the README. */
 export function renderAuditActions(): string {
   const cell = (text: string) => text.replaceAll('|', '\\|');
@@ -290,8 +316,12 @@ export function renderAuditActions(): string {
     const ocsf = spec.ocsf ?? OCSF_DEFAULT;
     return (
       `| \`${action}\` | ${targets} | ${cell(spec.meaning)} | ${OcsfClasses[ocsf.class].class_name}: ` +
-      `${ocsf.activity_name} |`
+      `${ocsf.activity_name} | ${spec.onePassword ? `\`${spec.onePassword}\`` : ''} |`
     );
   });
-  return ['| Action | Target | Meaning | OCSF class: activity |', '| --- | --- | --- | --- |', ...rows].join('\n');
+  return [
+    '| Action | Target | Meaning | OCSF class: activity | Events API `action` |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
 }

@@ -5,11 +5,17 @@
  */
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors.js';
-import { OcsfClasses, ocsfMappingOf } from './actions.js';
+import { OcsfClasses, ocsfMappingOf, onePasswordActionOf } from './actions.js';
 import { searchEntries, type NumberedEntry } from '../store/audit.js';
 import type { Executor } from '../store/executor.js';
+import { findPeople, type Person } from '../store/users.js';
+
+/** The people a page's entries name (actors and user targets), by id: their feed items carry name and email. */
+export type People = ReadonlyMap<string, Person>;
 
 export interface FeedRequest {
+  /** Only entries of this action (the sign-in attempts feed). */
+  action?: string | undefined;
   cursor?: string | undefined;
   limit?: number | undefined;
   start_time?: string | undefined;
@@ -52,7 +58,7 @@ export async function readFeed<T>(
   db: Executor,
   logId: string,
   request: FeedRequest,
-  render: (entry: NumberedEntry) => T,
+  render: (entry: NumberedEntry, people: People) => T,
 ): Promise<{ cursor: string; has_more: boolean; items: T[] }> {
   let state: CursorState;
   if (request.cursor !== undefined) {
@@ -68,10 +74,32 @@ export async function readFeed<T>(
     limit: state.limit + 1,
     startTime: new Date(state.start),
     endTime: state.end ? new Date(state.end) : undefined,
+    action: request.action,
   });
   const items = rows.slice(0, state.limit);
   const next = items.length > 0 ? items.at(-1)!.idx + 1 : state.next;
-  return { cursor: encode({ ...state, next }), has_more: rows.length > state.limit, items: items.map(render) };
+  const people = await findPeople(db, logId, peopleNamedBy(items));
+  return {
+    cursor: encode({ ...state, next }),
+    has_more: rows.length > state.limit,
+    items: items.map((entry) => render(entry, people)),
+  };
+}
+
+/** The ids of the people entries name: user actors, and user targets. */
+function peopleNamedBy(entries: readonly NumberedEntry[]): string[] {
+  const ids = new Set<string>();
+  for (const entry of entries) {
+    if (entry.actor_type === 'user') ids.add(entry.actor_id);
+    if (entry.target_type === 'user') ids.add(entry.target_id);
+  }
+  return [...ids];
+}
+
+/** An Events API user object (`{uuid, name, email}`): what Cordon knows of a person, and nothing empty. */
+export function eventUser(id: string, people: People): { uuid: string; name?: string; email?: string } {
+  const person = people.get(id);
+  return { uuid: id, ...(person ? { name: person.display_name, email: person.email } : {}) };
 }
 
 /** A stable UUID for an entry (its log and index), so collectors can deduplicate. */
@@ -83,7 +111,7 @@ export function entryUuid(entry: NumberedEntry): string {
   );
 }
 
-const text = (value: unknown) => (typeof value === 'string' ? value : '');
+export const text = (value: unknown) => (typeof value === 'string' ? value : '');
 
 /**
  * The event's `session`: the caller's session or token id, and the address Cordon recorded for the call.
@@ -96,21 +124,30 @@ function sessionOf(entry: NumberedEntry): { uuid?: string; ip?: string } {
   return { ...(uuid ? { uuid } : {}), ...(ip ? { ip } : {}) };
 }
 
-/** The 1Password Events API v2 audit event shape; what has no counterpart goes under `cordon`. */
-export function toOnePasswordEvent(entry: NumberedEntry) {
+/**
+ * The 1Password Events API v2 audit event shape. The action is 1Password's where its vocabulary has an
+ * equivalent (audit/actions.ts); Cordon's own name, and what has no counterpart, go under `cordon`.
+ */
+export function toOnePasswordEvent(entry: NumberedEntry, people: People = new Map()) {
+  const user = (id: string) => eventUser(id, people);
   return {
     uuid: entryUuid(entry),
     timestamp: entry.recorded_at,
     actor_uuid: entry.actor_id,
-    actor_details: { uuid: entry.actor_id, name: `${entry.actor_type}:${entry.actor_id}` },
+    actor_details:
+      entry.actor_type === 'user'
+        ? user(entry.actor_id)
+        : { uuid: entry.actor_id, name: `${entry.actor_type}:${entry.actor_id}` },
     actor_account_uuid: entry.account_id,
     account_uuid: entry.account_id,
-    action: entry.action,
+    action: onePasswordActionOf(entry.action),
     object_type: entry.target_type,
     object_uuid: entry.target_id,
+    ...(entry.target_type === 'user' ? { object_details: user(entry.target_id) } : {}),
     aux_info: entry.outcome,
     session: sessionOf(entry),
     cordon: {
+      action: entry.action,
       index: entry.idx,
       outcome: entry.outcome,
       cause: entry.cause,

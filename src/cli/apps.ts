@@ -5,6 +5,7 @@ import { AUTH_METHODS } from '../oauth/apps.js';
 import { PERMISSIONS } from '../oauth/permissions.js';
 import type { AuthMethod } from '../storage/schema.js';
 import { printJson, printTable, usageError, type CliIo } from './io.js';
+import { eventsTokenCommands } from './events-tokens.js';
 import { ACCOUNT_HELP, runAdmin } from './remote.js';
 
 function positiveInteger(flag: string, value: string): number {
@@ -192,4 +193,5 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
         printSecretOnce(io, rotated, opts.json);
       }),
     );
+  eventsTokenCommands(apps, io, run);
 }

@@ -27,6 +27,7 @@ import { webhooksRoutes } from './routes/webhooks.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { eventsRoutes } from './routes/events.js';
+import { eventsTokensRoutes } from './routes/events-tokens.js';
 import { credentialsRoutes } from './routes/credentials.js';
 import { directoryRoutes } from './routes/directory.js';
 import { automationRoutes } from './routes/automation.js';
@@ -167,6 +168,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   importRoutes(app, core);
   auditRoutes(app, core);
   eventsRoutes(app, core);
+  eventsTokensRoutes(app, core);
   signalsRoutes(app, core);
   playbooksRoutes(app, core);
   automationRoutes(app, core);

@@ -159,7 +159,7 @@ async function personActing(
 }
 
 /** Only an OWNER may disable or rotate an app an OWNER, or the operator, made. */
-async function assertMayAdminister(
+export async function assertMayAdminister(
   trx: Executor,
   ctx: CallContext,
   app: OAuthApp,

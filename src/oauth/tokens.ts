@@ -21,11 +21,9 @@ export async function issueAccessToken(
   keys: KeyRing,
   opts: { issuer: string; app: OAuthApp; scope: string[]; ttl: number; jkt?: string | undefined },
 ): Promise<IssuedToken> {
-  const { kid, key } = await keys.signingKey();
   const jti = randomBytes(16).toString('base64url');
   const now = Math.floor(Date.now() / 1000);
-  const header = base64url({ alg: 'ES256', typ: 'at+jwt', kid });
-  const payload = base64url({
+  const accessToken = await signJwt(keys, 'at+jwt', {
     iss: opts.issuer,
     sub: opts.app.client_id, // RFC 9068 §2.2: the client itself when no resource owner is involved
     aud: opts.issuer,
@@ -37,6 +35,21 @@ export async function issueAccessToken(
     exp: now + opts.ttl,
     ...(opts.jkt ? { cnf: { jkt: opts.jkt } } : {}),
   });
+  return {
+    accessToken,
+    jti,
+    expiresIn: opts.ttl,
+    expiresAt: new Date((now + opts.ttl) * 1000),
+    scope: opts.scope,
+    tokenType: opts.jkt ? 'DPoP' : 'Bearer',
+  };
+}
+
+/** A JWT of `typ` over `claims`, ES256 with the key ring's current key. */
+export async function signJwt(keys: KeyRing, typ: string, claims: Record<string, unknown>): Promise<string> {
+  const { kid, key } = await keys.signingKey();
+  const header = base64url({ alg: 'ES256', typ, kid });
+  const payload = base64url(claims);
   // RFC 7518 §3.4: ES256 signatures are R || S (IEEE P1363), not DER. Signed on libuv's thread pool (as
   // WebCrypto would), so the event loop serves other requests meanwhile.
   const signature = await new Promise<Buffer>((resolve, reject) =>
@@ -44,12 +57,5 @@ export async function issueAccessToken(
       error ? reject(error) : resolve(signed),
     ),
   );
-  return {
-    accessToken: `${header}.${payload}.${signature.toString('base64url')}`,
-    jti,
-    expiresIn: opts.ttl,
-    expiresAt: new Date((now + opts.ttl) * 1000),
-    scope: opts.scope,
-    tokenType: opts.jkt ? 'DPoP' : 'Bearer',
-  };
+  return `${header}.${payload}.${signature.toString('base64url')}`;
 }

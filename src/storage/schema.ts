@@ -474,6 +474,19 @@ export interface WebhookAttemptsTable {
   response_excerpt: string | null;
 }
 
+/** A bearer for the Events API feed (migration 0027); trusted only through this row. */
+export interface EventsTokensTable {
+  account_id: string;
+  id: string;
+  app_id: string;
+  token_hash: string;
+  features: string[];
+  audience: string;
+  created_at: Generated<Date>;
+  created_by: string | null;
+  revoked_at: Date | null;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -510,6 +523,7 @@ export interface Database {
   webhook_messages: WebhookMessagesTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  events_tokens: EventsTokensTable;
 }
 
 export type Account = Selectable<AccountsTable>;
