@@ -118,10 +118,15 @@ describeBackends('metrics', (backend) => {
     }
   });
 
-  it('alert rules and dashboard name only series that /metrics exposes', async () => {
+  it("the README's table documents every cordon_ series; the alert rules and dashboard name only those", async () => {
     const listener = buildMetricsServer(core);
-    const exposed = exposedNames((await listener.inject('/metrics')).body);
+    const text = (await listener.inject('/metrics')).body;
     await listener.close();
+    const exposed = exposedNames(text);
+    const declared = [...text.matchAll(/^# TYPE (cordon_\S+) /gm)].map((m) => m[1]).sort();
+    const readme = readFileSync('README.md', 'utf8');
+    const table = readme.slice(readme.indexOf('### Metrics'), readme.indexOf('## Benchmarks'));
+    expect([...table.matchAll(/^\| `(cordon_\w+)` \|/gm)].map((m) => m[1]).sort()).toEqual(declared);
     const rules = parseYaml(readFileSync('docs/ops/alerts.yml', 'utf8')) as AlertRules;
     const alerts = rules.groups.flatMap((group) => group.rules);
     expect(alerts.map((rule) => rule.alert).sort()).toEqual([
