@@ -106,7 +106,7 @@ describeBackends('metrics of the product', (backend) => {
     await w.worker().pass();
 
     await core.audit.sequencer.drain();
-    await receiver.waitFor(1);
+    await receiver.waitFor(1, 60_000); // a bound for a loaded machine, not a timing assertion
     await core.webhookWorker.pass(); // the attempt is recorded once the pass that sent it ends
     const text = await scrape();
     const values = (prefix: string) => samples(text, prefix);
