@@ -23,6 +23,7 @@ import { KeyRing } from './oauth/keys.js';
 import { TokenStanding } from './oauth/token-standing.js';
 import { readOrCreateKekFile, Sealer } from './sealing.js';
 import { openDatabase } from './storage/db.js';
+import { readOpsGauges } from './store/ops-gauges.js';
 import { ConnectorCache, userAgent } from './targets/connectors.js';
 import { openConnector, type TargetDeps } from './targets/registry.js';
 import { SyncWorker } from './targets/sync.js';
@@ -134,9 +135,15 @@ export async function createCore(config: Config, options: CreateCoreOptions): Pr
     ...config.webhooks,
     userAgent: targets.userAgent,
     logger: options.logger,
+    onSettled: (state, attempted) => metrics.countWebhookSettled(state, attempted),
   });
   late.webhookWorker = webhookWorker;
   webhookWorker.start();
+  metrics.watch({
+    readOpsGauges: () => readOpsGauges(database.db),
+    groupCommitDepth: () => audit.groupCommitDepth,
+    logger: options.logger,
+  });
   return (late.core = {
     config,
     database,

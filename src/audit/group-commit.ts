@@ -34,6 +34,11 @@ export class GroupCommit {
     private readonly options: GroupCommitOptions,
   ) {}
 
+  /** Records waiting for a batch, not counting those being written (the metrics' queue depth). */
+  get depth(): number {
+    return this.queue.length;
+  }
+
   append(row: AuditEntryValues): Promise<void> {
     if (this.queue.length >= this.options.maxQueue)
       return Promise.reject(unavailable('the audit log is not keeping up; try again shortly'));

@@ -59,6 +59,11 @@ export class AuditLog {
     return this.groupCommit.append(toAuditRow(entry));
   }
 
+  /** Records waiting in the group commit for a batch. */
+  get groupCommitDepth(): number {
+    return this.groupCommit.depth;
+  }
+
   /** Waits for records still in the group commit. */
   settle(): Promise<void> {
     return this.groupCommit.settle();

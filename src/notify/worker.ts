@@ -21,6 +21,7 @@ import type { AuditLog } from '../audit/log.js';
 import { isAppError } from '../errors.js';
 import { Periodic } from '../periodic.js';
 import type { Sealer } from '../sealing.js';
+import type { DeliveryState } from '../storage/schema.js';
 import type { Executor } from '../store/executor.js';
 import {
   claimDeliveries,
@@ -52,6 +53,11 @@ export interface WebhookWorkerOptions {
   now?: (() => number) | undefined;
   /** The jitter's source (tests). */
   random?: (() => number) | undefined;
+  /**
+   * Told, once its transaction committed, of each delivery this worker settled: the state it left it in,
+   * and whether an attempt was made (not for a drop). The metrics count them.
+   */
+  onSettled?: ((state: DeliveryState, attempted: boolean) => void) | undefined;
 }
 
 const WORKER: CallContext = { actor: { type: 'system', id: 'webhook-worker' }, authz: { method: 'job' } };
@@ -143,11 +149,12 @@ export class WebhookWorker {
   private async deliver(delivery: ClaimedDelivery): Promise<void> {
     const held = { account_id: delivery.account_id, id: delivery.id, owner: this.owner };
     if (!delivery.sendable) {
-      await settleDelivery(this.deps.db, held, {
+      const dropped = await settleDelivery(this.deps.db, held, {
         state: 'dropped',
         last_error: 'the subscription was disabled or removed',
         finished_at: new Date(this.now()),
       });
+      if (dropped) this.options.onSettled?.('dropped', false);
       return;
     }
     const secret = this.deps.sealer.open(
@@ -189,7 +196,8 @@ export class WebhookWorker {
     const now = this.now();
     const next = now + this.retryDelay(delivery.attempts, result.retryAfterMs);
     const givingUp = !ok && next > delivery.give_up_at.getTime();
-    const disabled = await this.deps.audit.transact(async (trx) => {
+    const state: DeliveryState = ok ? 'delivered' : givingUp ? 'failed' : 'pending';
+    const { settled, disabled } = await this.deps.audit.transact(async (trx) => {
       await insertAttempt(trx, {
         account_id: delivery.account_id,
         delivery_id: delivery.id,
@@ -200,16 +208,17 @@ export class WebhookWorker {
         error: result.error,
         response_excerpt: result.excerpt,
       });
-      await settleDelivery(trx, held, {
-        state: ok ? 'delivered' : givingUp ? 'failed' : 'pending',
+      const settled = await settleDelivery(trx, held, {
+        state,
         ...(ok || givingUp ? {} : { next_attempt_at: new Date(next) }),
         last_error: result.error,
         finished_at: ok || givingUp ? new Date(now) : null,
       });
       const failures = await countFailure(trx, delivery.account_id, delivery.subscription_id, !ok);
-      if (ok || failures < this.options.disableAfter) return false;
-      return this.disable(trx, delivery, failures, result);
+      if (ok || failures < this.options.disableAfter) return { settled, disabled: false };
+      return { settled, disabled: await this.disable(trx, delivery, failures, result) };
     });
+    if (settled) this.options.onSettled?.(state, true);
     this.options.logger?.[ok ? 'info' : 'warn'](
       {
         account_id: delivery.account_id,

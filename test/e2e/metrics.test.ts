@@ -1,9 +1,12 @@
 /**
  * `/metrics` (issue 14 §5): per-route activity, 401s and suspensions; on its own loopback listener by
- * default, on the public one only with CORDON_METRICS_TOKEN.
+ * default, on the public one only with CORDON_METRICS_TOKEN. The alert rules and the Grafana dashboard
+ * of docs/ops/ name only series it exposes (issue 18 §5); metrics-world.test.ts gives each a value.
  */
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { beforeAll, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import type { Core } from '../../src/core.js';
 import { buildMetricsServer } from '../../src/http/metrics-server.js';
 import { buildServer } from '../../src/http/server.js';
@@ -11,6 +14,7 @@ import { createApp } from '../../src/oauth/apps.js';
 import { describeBackends } from '../support/backends.js';
 import { useServer } from '../support/server.js';
 import { appAccessToken, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
+import { exposedNames, metricNames, type AlertRules, type Dashboard } from '../support/prometheus.js';
 
 const TOKEN = 'metrics-token-0123456789abcdef0123456789';
 
@@ -111,6 +115,50 @@ describeBackends('metrics', (backend) => {
     } finally {
       await publicServer.close();
       await listener.close();
+    }
+  });
+
+  it("the README's table documents every cordon_ series; the alert rules and dashboard name only those", async () => {
+    const listener = buildMetricsServer(core);
+    const text = (await listener.inject('/metrics')).body;
+    await listener.close();
+    const exposed = exposedNames(text);
+    const declared = [...text.matchAll(/^# TYPE (cordon_\S+) /gm)].map((m) => m[1]).sort();
+    const readme = readFileSync('README.md', 'utf8');
+    const table = readme.slice(readme.indexOf('### Metrics'), readme.indexOf('## Benchmarks'));
+    expect([...table.matchAll(/^\| `(cordon_\w+)` \|/gm)].map((m) => m[1]).sort()).toEqual(declared);
+    const rules = parseYaml(readFileSync('docs/ops/alerts.yml', 'utf8')) as AlertRules;
+    const alerts = rules.groups.flatMap((group) => group.rules);
+    expect(alerts.map((rule) => rule.alert).sort()).toEqual([
+      'CordonApprovalAboutToExpire',
+      'CordonBreakerTripped',
+      'CordonCheckpointStale',
+      'CordonMetricsDatabaseDown',
+      'CordonSequencerLagging',
+      'CordonSignalsRefused',
+      'CordonWebhookDeliveriesFailing',
+    ]);
+    for (const rule of alerts) {
+      expect(rule).toMatchObject({ expr: expect.any(String), for: expect.any(String) });
+      expect(rule.annotations.summary, rule.alert).toEqual(expect.any(String));
+      const names = metricNames(rule.expr);
+      expect(names.length, rule.alert).toBeGreaterThan(0);
+      expect(
+        names.filter((name) => !exposed.has(name)),
+        rule.alert,
+      ).toEqual([]);
+    }
+    const dashboard = JSON.parse(readFileSync('docs/ops/grafana-dashboard.json', 'utf8')) as Dashboard;
+    expect(dashboard).toMatchObject({ title: expect.any(String), uid: expect.any(String), schemaVersion: 39 });
+    const targets = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((t) => [panel.title, t.expr]));
+    expect(targets.length).toBeGreaterThan(10);
+    for (const [title, expr] of targets) {
+      const names = metricNames(expr!);
+      expect(names.length, title).toBeGreaterThan(0);
+      expect(
+        names.filter((name) => !exposed.has(name)),
+        title,
+      ).toEqual([]);
     }
   });
 });

@@ -32,6 +32,7 @@ import {
 import { findPlanOfSignal } from '../../store/plans.js';
 import { findSignal, listSources, type SignalSource } from '../../store/signals.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
+import { APP_INTAKE, intakeMetrics, UNKNOWN_SOURCE } from '../intake-metrics.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 import { DryRunSchema, PlanSchema, dryRunView, planView } from '../views/plans.js';
 import {
@@ -84,6 +85,7 @@ function answer(reply: FastifyReply, reception: Reception) {
 export function signalsRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const audited = auditRefusals(core);
+  const intake = intakeMetrics(core);
   const admin = requireSession(core, ADMIN_ROLES);
   const tags = ['signals'];
   const base = '/v1/accounts/:account';
@@ -92,7 +94,7 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
     `${base}/signals`,
     {
       preValidation: requirePermission(core, 'signals:write'),
-      ...audited('signal.receive'),
+      ...intake.hooks(audited('signal.receive'), APP_INTAKE),
       schema: {
         summary: 'Submit a signal in canonical JSON (apps holding signals:write)',
         tags,
@@ -111,6 +113,7 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
         rawText: JSON.stringify(request.body),
         ctx: principal!.ctx,
       });
+      intake.received(request, reception.duplicate, APP_INTAKE);
       return answer(reply, reception);
     },
   );
@@ -124,7 +127,7 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
     child.withTypeProvider<TypeBoxTypeProvider>().post(
       `${base}/sources/:source/signals`,
       {
-        ...audited('signal.receive'),
+        ...intake.hooks(audited('signal.receive'), UNKNOWN_SOURCE),
         schema: {
           summary: "Submit a signal to a registered source, in the source's format and with its authentication",
           description:
@@ -142,6 +145,7 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
         const { account, source: sourceId } = request.params;
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         const source = await enabledSource(core.database.db, account, sourceId);
+        intake.source(request, source);
         await authenticateSource(source, request, body);
         let payload: unknown;
         try {
@@ -157,6 +161,7 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
           rawText: body.toString('utf8'),
           ctx: callerContext(request),
         });
+        intake.received(request, reception.duplicate, UNKNOWN_SOURCE);
         return answer(reply, reception);
       },
     );
