@@ -1,8 +1,13 @@
 /**
  * The Ed25519 key that signs audit checkpoints. Made once (at `cordon init`, or the first start) and
  * never sent anywhere: embedded, a 0600 file in the data directory; on PostgreSQL, a row sealed under
- * the KEK, so every node signs with the same key. Its name (CORDON_LOG_ORIGIN, or `cordon-` and random
- * hex) prefixes every log's origin.
+ * the KEK, so every node signs with the same key.
+ *
+ * Each log signs under a key name of its own, `<base name>/<log id>` (the base is CORDON_LOG_ORIGIN, or
+ * `cordon-` and random hex), which is also the log's checkpoint origin, as C2SP tlog-checkpoint
+ * recommends. One secret serves every log (one thing to protect, back up and seal), yet each log has its
+ * own verifier key: the key ID binds the name, so a witness pins one log's key and a checkpoint of one log
+ * can never pass for another's.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
@@ -14,10 +19,15 @@ import type { Sealer } from '../sealing.js';
 import type { Executor } from '../store/executor.js';
 import { formatVerifierKey, isValidKeyName, type NoteSigner } from './note.js';
 
-export interface CheckpointKey extends NoteSigner {
+export interface LogKey extends NoteSigner {
   publicKey: KeyObject;
   /** The C2SP verifier key text, `<name>+<key id>+<base64 key>`, that checkers pin. */
   verifierKey: string;
+}
+
+export interface CheckpointKey extends LogKey {
+  /** The key as one log signs with it: named (and so its key ID) after the log; the name is its origin. */
+  forLog(logId: string): LogKey;
 }
 
 const KEY_FILE = 'checkpoint-key.json';
@@ -40,7 +50,21 @@ function fromStored(stored: StoredKey): CheckpointKey {
   if (privateKey.asymmetricKeyType !== 'ed25519')
     throw new AppError('UNAVAILABLE', { description: 'the checkpoint key is not an Ed25519 key' });
   const publicKey = createPublicKey(privateKey);
-  return { name: stored.name, privateKey, publicKey, verifierKey: formatVerifierKey(stored.name, publicKey) };
+  const named = (name: string): LogKey => ({
+    name,
+    privateKey,
+    publicKey,
+    verifierKey: formatVerifierKey(name, publicKey),
+  });
+  const logs = new Map<string, LogKey>();
+  return {
+    ...named(stored.name),
+    forLog(logId) {
+      let key = logs.get(logId);
+      if (!key) logs.set(logId, (key = named(`${stored.name}/${logId}`)));
+      return key;
+    },
+  };
 }
 
 function makeKey(origin: string | undefined): StoredKey {

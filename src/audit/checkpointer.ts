@@ -13,8 +13,8 @@ import { signCheckpoint } from './checkpoint.js';
 import type { CheckpointKey } from './checkpoint-key.js';
 import { consistencyPlan, resolvePlan, rootAt, verifyConsistency, type NodeReader } from './merkle.js';
 
-/** The origin of a log's checkpoints: the key's name and the log id. */
-export const logOrigin = (key: CheckpointKey, logId: string) => `${key.name}/${logId}`;
+/** The origin of a log's checkpoints: the name of the log's key (checkpoint-key.ts), `<base name>/<log id>`. */
+export const logOrigin = (key: CheckpointKey, logId: string) => key.forLog(logId).name;
 
 export class Checkpointer {
   private readonly periodic: Periodic;
@@ -39,10 +39,14 @@ export class Checkpointer {
     return this.periodic.stop();
   }
 
-  /** Signs a checkpoint for every log that grew; returns how many it signed. */
+  /**
+   * Signs a checkpoint for every log that grew, and again (same size and root) for a log whose latest
+   * checkpoint was signed under another key name (before logs had names of their own); returns how many
+   * it signed.
+   */
   async pass(): Promise<number> {
     let signed = 0;
-    for (const log of await listLogsToCheckpoint(this.db)) {
+    for (const log of await listLogsToCheckpoint(this.db, this.key.name)) {
       if (await this.checkpoint(log.account_id, log.tree_size, log.last)) signed++;
     }
     return signed;
@@ -56,8 +60,17 @@ export class Checkpointer {
     const read: NodeReader = (ids) => readTreeNodes(this.db, logId, ids);
     const root = await rootAt(size, read);
     if (last) {
-      const proof = await resolvePlan(consistencyPlan(last.size, size), read);
-      if (!verifyConsistency(last.size, size, proof, last.root, root)) {
+      const consistent =
+        last.size === size
+          ? last.root.equals(root)
+          : verifyConsistency(
+              last.size,
+              size,
+              await resolvePlan(consistencyPlan(last.size, size), read),
+              last.root,
+              root,
+            );
+      if (!consistent) {
         this.options.logger?.error(
           { log: logId, signed_size: last.size, size },
           'audit log is not consistent with its last checkpoint: refusing to sign (tampered storage?)',
@@ -65,7 +78,8 @@ export class Checkpointer {
         return false;
       }
     }
-    const note = signCheckpoint({ origin: logOrigin(this.key, logId), size, rootHash: root }, this.key);
+    const key = this.key.forLog(logId);
+    const note = signCheckpoint({ origin: key.name, size, rootHash: root }, key);
     await insertCheckpoint(this.db, { account_id: logId, size, root, note });
     return true;
   }

@@ -24,7 +24,7 @@ export async function* exportLog(db: Executor, key: CheckpointKey, logId: string
     format: EXPORT_FORMAT,
     log: logId,
     origin: logOrigin(key, logId),
-    verifier_key: key.verifierKey,
+    verifier_key: key.forLog(logId).verifierKey,
     checkpoint: checkpoint.note,
   };
   yield JSON.stringify(header) + '\n';

@@ -76,6 +76,6 @@ export async function proveAgainstLatest(
     inclusion_path: path.map(b64),
     signed_note: checkpoint.note,
     origin: logOrigin(key, logId),
-    verifier_key: key.verifierKey,
+    verifier_key: key.forLog(logId).verifierKey,
   };
 }

@@ -5,9 +5,13 @@ import { asBuffer } from './tree.js';
 
 export type StoredCheckpoint = Omit<AuditCheckpointsTable, 'signed_at'> & { signed_at: Date };
 
-/** Logs whose tree has grown past their latest checkpoint, with that checkpoint's size and root (if any). */
+/**
+ * Logs whose tree has grown past their latest checkpoint, or whose latest checkpoint is not signed under
+ * the log's key name (`<keyName>/<log id>`), with that checkpoint's size and root (if any).
+ */
 export async function listLogsToCheckpoint(
   db: Executor,
+  keyName: string,
 ): Promise<Array<{ account_id: string; tree_size: number; last: { size: number; root: Buffer } | undefined }>> {
   const { rows } = await sql<{
     account_id: string;
@@ -17,9 +21,10 @@ export async function listLogsToCheckpoint(
   }>`
     SELECT l.account_id, l.tree_size, c.size AS last_size, c.root AS last_root
     FROM audit_logs l
-    LEFT JOIN LATERAL (SELECT size, root FROM audit_checkpoints WHERE account_id = l.account_id
+    LEFT JOIN LATERAL (SELECT size, root, note FROM audit_checkpoints WHERE account_id = l.account_id
       ORDER BY size DESC LIMIT 1) c ON true
-    WHERE l.tree_size > coalesce(c.size, 0)`.execute(db);
+    WHERE l.tree_size > coalesce(c.size, 0)
+       OR position(${'\n\u2014 ' + keyName + '/'} || l.account_id || ' ' IN c.note) = 0`.execute(db);
   return rows.map((r) => ({
     account_id: r.account_id,
     tree_size: r.tree_size,
@@ -27,7 +32,10 @@ export async function listLogsToCheckpoint(
   }));
 }
 
-/** Records a checkpoint; another node signing the same size first is fine (the note is the same). */
+/**
+ * Records a checkpoint. Another node signing the same size first is fine (the note is the same); a note of
+ * the same size and root replaces one signed under an older key name.
+ */
 export async function insertCheckpoint(
   db: Executor,
   row: { account_id: string; size: number; root: Buffer; note: string },
@@ -35,7 +43,12 @@ export async function insertCheckpoint(
   await db
     .insertInto('audit_checkpoints')
     .values(row)
-    .onConflict((oc) => oc.doNothing())
+    .onConflict((oc) =>
+      oc
+        .columns(['account_id', 'size'])
+        .doUpdateSet({ note: (eb) => eb.ref('excluded.note') })
+        .where('audit_checkpoints.root', '=', (eb) => eb.ref('excluded.root')),
+    )
     .execute();
 }
 
