@@ -6,7 +6,17 @@
  * it runs once.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -42,6 +52,8 @@ beforeAll(async () => {
   tarball = path.join(out, name!);
   entries = (await run('tar', ['-tzf', tarball], { maxBuffer: 16 * 1024 * 1024 })).stdout.split('\n').filter(Boolean);
   mkdirSync(app);
+  // Its own package.json, so that npm installs here and not into a project it finds further up.
+  writeFileSync(path.join(app, 'package.json'), '{ "private": true }\n');
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], {
     cwd: app,
     env,
