@@ -5,8 +5,10 @@
  * changed), and marks a successful build with dist/.build-stamp (its mtime is when the build started, so
  * an edit made during the build still counts as newer).
  *
- *   node scripts/build.js             build (`npm run build`, and `prepare`, which `npm ci` runs)
+ *   node scripts/build.js             build (`npm run build`)
  *   node scripts/build.js --if-stale  build only when a source is newer than the stamp (`npm start`)
+ *   node scripts/build.js --clean     empty dist/ but for the template (remade only when not current), then
+ *                                     build (`prepack`: a file whose source is gone must not reach the package)
  *
  * `npm start` used to run tsc on every start: 25 s on a loaded machine for nothing, when `npm ci` had
  * just built. The inputs of the build are the sources under src/ (tests are not compiled), tsconfig.json
@@ -67,8 +69,19 @@ async function makeTemplate() {
   }
 }
 
+/** Empties dist/ but for the template and its record, which makeTemplate keeps when they are current. */
+function clean() {
+  const dist = path.join(root, 'dist');
+  if (!existsSync(dist)) return;
+  for (const name of readdirSync(dist)) {
+    if (name !== 'pglite-template' && name !== 'pglite-template.json')
+      rmSync(path.join(dist, name), { recursive: true, force: true });
+  }
+}
+
 async function build() {
   const started = new Date();
+  if (process.argv.includes('--clean')) clean();
   // A build that fails half-way may have emitted part of dist/: no stamp until one succeeds.
   rmSync(STAMP, { force: true });
   const tsc = createRequire(path.join(root, 'package.json')).resolve('typescript/bin/tsc');

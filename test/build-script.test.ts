@@ -5,7 +5,7 @@
  * tested is the decision to build, in milliseconds.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -89,9 +89,20 @@ describe('scripts/build.js --if-stale', () => {
     expect(runBuild('--if-stale')).toEqual({ status: 0, stderr: BUILDING, stdout: '' });
   });
 
-  it('always builds without --if-stale (npm run build, and prepare under npm ci)', () => {
+  it('always builds without --if-stale (npm run build)', () => {
     setMtime('dist/cli/main.js', LONG_AGO);
     expect(runBuild()).toEqual({ status: 0, stderr: '', stdout: '' });
     expect(mtime('dist/cli/main.js')).toBeGreaterThan(LONG_AGO);
+  });
+
+  it('--clean (npm pack) empties dist/ first, but keeps the template, which is remade only when not current', () => {
+    write('dist/gone.js', 'a build of a source since removed\n');
+    write('dist/pglite-template/PG_VERSION', '17\n');
+    write('dist/pglite-template.json', '{}\n');
+    expect(runBuild('--clean')).toEqual({ status: 0, stderr: '', stdout: '' });
+    expect(existsSync(at('dist/gone.js'))).toBe(false);
+    expect(existsSync(at('dist/cli/main.js'))).toBe(true);
+    expect(existsSync(at('dist/pglite-template/PG_VERSION'))).toBe(true);
+    expect(existsSync(at('dist/pglite-template.json'))).toBe(true);
   });
 });

@@ -2,14 +2,14 @@
  * The migrated template a new embedded data directory starts as. The template here is the test run's
  * migrated dump (global-setup.ts) unpacked into a directory: what the build makes, without its initdb.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openDatabase } from './db.js';
-import { copyTemplate, currentMeta, usableTemplate, type TemplateMeta } from './pglite-template.js';
+import { copyTemplate, currentMeta, listDirectories, usableTemplate, type TemplateMeta } from './pglite-template.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'cordon-template-'));
 const template = path.join(root, 'pglite-template');
@@ -94,5 +94,37 @@ describe('an embedded data directory', () => {
     expect(existsSync(path.join(dataDir, 'base', 'half-copied'))).toBe(false);
     expect(readFileSync(path.join(dataDir, 'kek'), 'utf8')).toBe('kept');
     expect(readdirSync(dataDir).sort()).toEqual([...readdirSync(template), 'kek'].sort());
+  });
+
+  it('starts from a template as npm packs it, without its empty directories, which the copy makes again', async () => {
+    // What `npm pack` keeps of the template: its files, and only the directories that hold one.
+    const packed = path.join(root, 'packed');
+    cpSync(template, packed, { recursive: true });
+    const removeEmpty = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true }))
+        if (entry.isDirectory()) removeEmpty(path.join(dir, entry.name));
+      if (dir !== packed && readdirSync(dir).length === 0) rmSync(dir, { recursive: true });
+    };
+    removeEmpty(packed);
+    const directories = listDirectories(template);
+    expect(directories).toContain('pg_tblspc');
+    expect(listDirectories(packed)).not.toContain('pg_tblspc');
+
+    writeFileSync(`${packed}.json`, JSON.stringify({ ...currentMeta(), directories }));
+    const dataDir = path.join(root, 'from-packed');
+    const db = await openDatabase({ dataDir, holder: 'test', template: packed });
+    try {
+      expect(db.opening.fromTemplate).toBe(true);
+      expect((await sql<{ one: number }>`SELECT 1 AS one`.execute(db.db)).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await db.close();
+    }
+    expect(listDirectories(dataDir)).toEqual(expect.arrayContaining(directories));
+
+    // Without the list, PostgreSQL refuses such a copy.
+    writeFileSync(`${packed}.json`, JSON.stringify(currentMeta()));
+    await expect(
+      openDatabase({ dataDir: path.join(root, 'from-packed-bare'), holder: 'test', template: packed }),
+    ).rejects.toThrow('service unavailable');
   });
 });

@@ -9,7 +9,17 @@
  * the migrations that follow run after the copy as on any start, so a template behind the code is still
  * right, while one made by other code (another branch, a newer checkout) is ignored and initdb runs.
  */
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +36,12 @@ export const TEMPLATE_DIR = fileURLToPath(new URL('../../dist/pglite-template', 
 export interface TemplateMeta {
   pglite: string;
   migrations: string[];
+  /**
+   * Every directory of the template, relative to it. A package (npm pack) keeps files, not empty
+   * directories, and PostgreSQL does not start without pg_tblspc, pg_notify and the other directories
+   * initdb made empty: the copy makes them again.
+   */
+  directories?: string[];
 }
 
 const metaFile = (template: string) => `${template}.json`;
@@ -59,6 +75,17 @@ export function usableTemplate(template = TEMPLATE_DIR): string | undefined {
   return meta.migrations.every((name, i) => name === current.migrations[i]) ? template : undefined;
 }
 
+/** Every directory under `dir`, relative to it, parents first. */
+export function listDirectories(dir: string, under = ''): string[] {
+  return readdirSync(path.join(dir, under), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .flatMap((entry) => {
+      const relative = path.posix.join(under, entry.name);
+      return [relative, ...listDirectories(dir, relative)];
+    })
+    .sort();
+}
+
 /**
  * Makes the template (initdb and every migration) unless one for this PGlite and exactly these migrations
  * is there. Built beside the target and renamed into place, so a reader never sees half of one.
@@ -66,7 +93,12 @@ export function usableTemplate(template = TEMPLATE_DIR): string | undefined {
 export async function makeTemplate(template = TEMPLATE_DIR): Promise<'made' | 'current'> {
   const meta = currentMeta();
   const existing = readMeta(template);
-  if (existing && existsSync(path.join(template, 'PG_VERSION')) && JSON.stringify(existing) === JSON.stringify(meta))
+  if (
+    existing?.directories &&
+    existsSync(path.join(template, 'PG_VERSION')) &&
+    existing.pglite === meta.pglite &&
+    JSON.stringify(existing.migrations) === JSON.stringify(meta.migrations)
+  )
     return 'current';
   const building = mkdtempSync(`${template}.building-`);
   try {
@@ -76,10 +108,11 @@ export async function makeTemplate(template = TEMPLATE_DIR): Promise<'made' | 'c
     } finally {
       await db.destroy();
     }
+    const made: TemplateMeta = { ...meta, directories: listDirectories(building) };
     rmSync(metaFile(template), { force: true });
     rmSync(template, { recursive: true, force: true });
     renameSync(building, template);
-    writeFileSync(metaFile(template), JSON.stringify(meta, null, 2) + '\n');
+    writeFileSync(metaFile(template), JSON.stringify(made, null, 2) + '\n');
     return 'made';
   } finally {
     rmSync(building, { recursive: true, force: true });
@@ -101,6 +134,7 @@ export function copyTemplate(template: string, dataDir: string): boolean {
   const scratch = mkdtempSync(path.join(dataDir, '.template-'));
   try {
     cpSync(template, scratch, { recursive: true });
+    for (const dir of readMeta(template)?.directories ?? []) mkdirSync(path.join(scratch, dir), { recursive: true });
     const entries = readdirSync(scratch).sort((a, b) => Number(a === 'PG_VERSION') - Number(b === 'PG_VERSION'));
     for (const entry of entries) {
       rmSync(path.join(dataDir, entry), { recursive: true, force: true });
