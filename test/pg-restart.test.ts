@@ -283,7 +283,7 @@ describe.skipIf(!BACKENDS.includes('postgres') || !PG_BIN)('PostgreSQL restarts 
         }
 
         const report = await verifyExport(exportLog(core.database.db, core.checkpointKey, seed.accountId), {
-          trustedKey: core.checkpointKey.verifierKey,
+          trustedKey: core.checkpointKey.forLog(seed.accountId).verifierKey,
         });
         expect(report).toMatchObject({ ok: true, size: entries.length });
       } finally {

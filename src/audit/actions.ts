@@ -153,11 +153,11 @@ export const AuditActions = {
     meaning: 'An access token was issued to an app (client_credentials), or refused (the reason).',
   },
   'token.revoke': { target: 'app', meaning: 'An app revoked one of its access tokens (RFC 7009), or was refused.' },
-  'events_token.create': {
+  'app.events_token.create': {
     target: 'app',
     meaning: 'An events token (a bearer for the Events API feed) was made for an app: its id, features and audience.',
   },
-  'events_token.revoke': { target: 'app', meaning: "One of an app's events tokens was revoked: it stops working." },
+  'app.events_token.revoke': { target: 'app', meaning: "One of an app's events tokens was revoked: it stops working." },
   'key.rotate': {
     target: 'signing_key',
     meaning: 'A new token-signing key signs from now on; the previous one retires (system log).',

@@ -5,7 +5,7 @@ import { testCtx } from '../../test/support/fixtures.js';
 import { createAccount } from '../directory/accounts.js';
 import { findCheckpoint } from '../store/checkpoints.js';
 import { readTreeNodes } from '../store/tree.js';
-import { openCheckpoint } from './checkpoint.js';
+import { openCheckpoint, signCheckpoint } from './checkpoint.js';
 import { logOrigin } from './checkpointer.js';
 import { consistencyPlan, resolvePlan, rootAt, verifyConsistency, type NodeReader } from './merkle.js';
 import { parseVerifierKey } from './note.js';
@@ -38,7 +38,7 @@ describeBackends('audit checkpoints', (backend) => {
     expect(await t.core.checkpointer.pass()).toBeGreaterThanOrEqual(1);
     const first = (await findCheckpoint(t.core.database.db, account.id))!;
     const read: NodeReader = (ids) => readTreeNodes(t.core.database.db, account.id, ids);
-    const key = parseVerifierKey(t.core.checkpointKey.verifierKey);
+    const key = parseVerifierKey(t.core.checkpointKey.forLog(account.id).verifierKey);
     const opened = openCheckpoint(first.note, [key], { origin: logOrigin(t.core.checkpointKey, account.id) });
     expect(opened.checkpoint.size).toBe(first.size);
     expect(opened.checkpoint.rootHash.equals(await rootAt(first.size, read))).toBe(true);
@@ -68,5 +68,31 @@ describeBackends('audit checkpoints', (backend) => {
     await grow(account.id, 3);
     expect(await t.core.checkpointer.pass()).toBe(0);
     expect((await findCheckpoint(t.core.database.db, account.id))!.size).toBe(signed.size);
+  });
+
+  it('re-signs, at the same size, a checkpoint signed under the key name every log shared before', async () => {
+    await t.core.checkpointer.stop();
+    const { account } = await createAccount(t.core.directory, testCtx, {
+      name: 'A',
+      owner: { email: 'o@a.example', display_name: 'O' },
+    });
+    await grow(account.id, 5);
+    await t.core.checkpointer.pass();
+    const signed = (await findCheckpoint(t.core.database.db, account.id))!;
+    // What an earlier version signed: the same origin and body, under the key's base name.
+    const key = t.core.checkpointKey;
+    const old = signCheckpoint({ origin: logOrigin(key, account.id), size: signed.size, rootHash: signed.root }, key);
+    await sql`UPDATE audit_checkpoints SET note = ${old} WHERE account_id = ${account.id}`.execute(t.core.database.db);
+    expect(old).toContain(`\n\u2014 ${key.name} `);
+
+    expect(await t.core.checkpointer.pass()).toBe(1);
+    const again = (await findCheckpoint(t.core.database.db, account.id))!;
+    expect([again.size, again.root.equals(signed.root), again.note]).toEqual([signed.size, true, signed.note]);
+    const logKey = parseVerifierKey(key.forLog(account.id).verifierKey);
+    expect(openCheckpoint(again.note, [logKey], { origin: logKey.name }).checkpoint.size).toBe(signed.size);
+    // The log's key does not verify what the base name signed, nor the base name the log's: each log its own.
+    expect(() => openCheckpoint(old, [logKey])).toThrow(/unverified/);
+    expect(() => openCheckpoint(again.note, [parseVerifierKey(key.verifierKey)])).toThrow(/unverified/);
+    expect(await t.core.checkpointer.pass()).toBe(0);
   });
 });

@@ -55,7 +55,10 @@ function auditSource(api: Api, accountId: string): AuditSource {
         leaf_hash: string;
         inclusion_path: string[];
       }>('GET', `${base}/entries/${index}/proof?tree_size=${checkpoint.size}`);
-      const { keys } = await api.call<{ keys: Array<{ verifier_key: string }> }>('GET', '/v1/audit/keys');
+      const { keys } = await api.call<{ keys: Array<{ verifier_key: string }> }>(
+        'GET',
+        `/v1/audit/keys?log=${encodeURIComponent(accountId)}`,
+      );
       return {
         ...proof,
         signed_note: checkpoint.signed_note,

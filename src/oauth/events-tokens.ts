@@ -111,7 +111,7 @@ export async function issueEventsToken(
     await deps.audit.append(trx, {
       accountId,
       ctx,
-      action: 'events_token.create',
+      action: 'app.events_token.create',
       target: { type: 'app', id: appId },
       outcome: 'changed',
       details: { token_id: id, features, audience },
@@ -146,7 +146,7 @@ export async function revokeEventsToken(
     await deps.audit.append(trx, {
       accountId,
       ctx,
-      action: 'events_token.revoke',
+      action: 'app.events_token.revoke',
       target: { type: 'app', id: appId },
       outcome: revoked.changed ? 'changed' : 'unchanged',
       details: { token_id: tokenId },

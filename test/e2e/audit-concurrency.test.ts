@@ -81,7 +81,7 @@ describe.skipIf(!BACKENDS.includes('postgres'))('two nodes appending to one audi
       .execute();
     expect(checkpoints.length).toBeGreaterThan(3);
     expect(checkpoints.at(-1)!.size).toBe(size);
-    const key = parseVerifierKey(a.checkpointKey.verifierKey);
+    const key = parseVerifierKey(a.checkpointKey.forLog(account.id).verifierKey);
     let previous: { size: number; root: Buffer } | undefined;
     for (const row of checkpoints) {
       const { checkpoint } = openCheckpoint(row.note, [key], { origin: logOrigin(a.checkpointKey, account.id) });

@@ -45,7 +45,7 @@ describeBackends('audit export and verification', (backend) => {
     await core.audit.sequencer.drain();
     await core.checkpointer.pass();
     size = (await findCheckpoint(core.database.db, seed.accountId))!.size;
-    key = core.checkpointKey.verifierKey;
+    key = core.checkpointKey.forLog(seed.accountId).verifierKey;
     dir = mkdtempSync(path.join(tmpdir(), 'cordon-audit-'));
   });
   afterAll(async () => {
@@ -309,8 +309,11 @@ describeBackends('audit export and verification', (backend) => {
       const reader = await token(['audit:read']);
       const base = `/v1/accounts/${seed.accountId}/audit`;
       const first = (await server.inject({ url: `${base}/checkpoint`, headers: reader })).json();
-      const { keys } = (await server.inject({ url: '/v1/audit/keys' })).json();
-      expect(keys).toEqual([{ name: core.checkpointKey.name, verifier_key: key, algorithm: 'Ed25519' }]);
+      const { keys } = (await server.inject({ url: `/v1/audit/keys?log=${seed.accountId}` })).json();
+      // The log's key is named after it, and the name is the checkpoint's origin (C2SP tlog-checkpoint).
+      expect(keys).toEqual([{ name: first.origin, verifier_key: key, algorithm: 'Ed25519' }]);
+      expect(first.origin).toBe(`${core.checkpointKey.name}/${seed.accountId}`);
+      expect(key.split('+')[0]).toBe(first.origin);
       const opened = openCheckpoint(first.signed_note, [parseVerifierKey(keys[0].verifier_key)], {
         origin: first.origin,
       }).checkpoint;

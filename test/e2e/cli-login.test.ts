@@ -220,7 +220,7 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
         /^0\t\S+\toperator:\S+\taccount\.create\taccount:[A-Z2-7]{26}\tchanged\nincluded in the signed tree of size \d+ \(root \S+\)\n$/,
       );
 
-      const { keys } = (await (await fetch(`${server.url}/v1/audit/keys`)).json()) as {
+      const { keys } = (await (await fetch(`${server.url}/v1/audit/keys?log=${init.account_id}`)).json()) as {
         keys: Array<{ verifier_key: string }>;
       };
       const live = await runCli(['audit', 'verify', '--key', keys[0]!.verifier_key], env);
@@ -250,7 +250,10 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
     expect(exported.code, exported.stderr).toBe(0);
     const core = await openTestCore(database);
     try {
-      const verified = await runCli(['audit', 'verify', file, '--key', core.checkpointKey.verifierKey], env);
+      const verified = await runCli(
+        ['audit', 'verify', file, '--key', core.checkpointKey.forLog(init.account_id).verifierKey],
+        env,
+      );
       expect(verified.code, verified.stderr).toBe(0);
       expect(verified.stdout).toMatch(/^OK: \d+ entries of log [A-Z2-7]{26} reproduce the signed root [0-9a-f]{64}\n$/);
       await core.audit.sequencer.drain();

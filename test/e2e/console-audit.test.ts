@@ -71,7 +71,7 @@ async function browserSays(proof: Proof, url: string): Promise<{ ok: boolean; re
   };
   if (!global.CordonAuditVerify)
     runInThisContext(readFileSync(new URL('../../src/console/assets/audit-verify.js', import.meta.url), 'utf8'));
-  const { keys } = (await (await fetch(`${url}/v1/audit/keys`)).json()) as { keys: unknown[] };
+  const { keys } = (await (await fetch(`${url}/v1/audit/keys?log=${proof.log}`)).json()) as { keys: unknown[] };
   return (await global.CordonAuditVerify!.verifyEntryProof(proof, keys)) as { ok: boolean; reason: string };
 }
 
@@ -99,7 +99,7 @@ describeBackends('console: audit explorer', (backend) => {
     await suite.core.audit.settle();
     await suite.core.audit.sequencer.drain();
     await suite.core.checkpointer.pass();
-    const keys = (await (await fetch(`${suite.url}/v1/audit/keys`)).json()) as {
+    const keys = (await (await fetch(`${suite.url}/v1/audit/keys?log=${suite.accountId}`)).json()) as {
       keys: Array<{ verifier_key: string }>;
     };
     publishedKey = keys.keys[0]!.verifier_key;
@@ -155,7 +155,8 @@ describeBackends('console: audit explorer', (backend) => {
     for (let index = 0; index < size; index++) {
       const proof = await proofOf(index);
       expect(proof.index).toBe(index);
-      expect(proof.key_name).toBe(suite.core.checkpointKey.name);
+      expect(proof.key_name).toBe(`${suite.core.checkpointKey.name}/${suite.accountId}`);
+      expect(proof.key_name).toBe(proof.origin);
       expect(independentlyVerified(proof, publishedKey)).toBe(true);
       expect(await cliSays(index)).toBe(true);
       expect(await browserSays(proof, suite.url)).toMatchObject({ ok: true });

@@ -153,7 +153,7 @@ describeBackends('the Events API, read by 1Password collectors with an events to
       expect.objectContaining({ id: claims.jti, features: claims['1password.com/fts'], revoke_time: null }),
     ]);
     expect(list.body).not.toContain(token.split('.')[2]);
-    const entry = (await auditTrail(suite.core, accountId)).find((e) => e.action === 'events_token.create')!;
+    const entry = (await auditTrail(suite.core, accountId)).find((e) => e.action === 'app.events_token.create')!;
     expect(entry).toMatchObject({
       target_type: 'app',
       target_id: appId,
@@ -195,7 +195,7 @@ describeBackends('the Events API, read by 1Password collectors with an events to
     });
     expect(items.find((i) => (i.cordon as { action: string }).action === 'user.create')!.action).toBe('create');
     // What has no 1Password equivalent keeps Cordon's name.
-    expect(items.some((i) => i.action === 'events_token.create')).toBe(true);
+    expect(items.some((i) => i.action === 'app.events_token.create')).toBe(true);
   });
 
   it('reads the real sign-in attempts, in 1Password’s shape', async () => {
@@ -271,7 +271,7 @@ describeBackends('the Events API, read by 1Password collectors with an events to
     expect(after.statusCode).toBe(401);
     expect(after.headers['www-authenticate']).toBe('Bearer realm="cordon", error="invalid_token"');
     const trail = await auditTrail(suite.core, accountId);
-    expect(trail.find((e) => e.action === 'events_token.revoke')).toMatchObject({
+    expect(trail.find((e) => e.action === 'app.events_token.revoke')).toMatchObject({
       outcome: 'changed',
       details: { token_id: only.row.id },
     });

@@ -139,7 +139,7 @@
       var published = (publishedKeys || []).some(function (k) {
         return k.verifier_key === proof.verifier_key;
       });
-      if (!published) throw new Error('the checkpoint key is not the one the server publishes at /v1/audit/keys');
+      if (!published) throw new Error("the checkpoint key is not the log's key the server publishes at /v1/audit/keys");
       var key = await parseVerifierKey(proof.verifier_key);
       var text = await openNote(proof.signed_note, key);
       checkpoint = text;
@@ -195,9 +195,11 @@
     var pre = document.querySelector('.verify-checkpoint');
     show(output, 'running', 'Verifying…');
     button.disabled = true;
-    Promise.all([getJson(button.getAttribute('data-verify')), getJson('/v1/audit/keys')])
-      .then(function (got) {
-        return verifyEntryProof(got[0], got[1].keys);
+    getJson(button.getAttribute('data-verify'))
+      .then(function (proof) {
+        return getJson('/v1/audit/keys?log=' + encodeURIComponent(proof.log)).then(function (published) {
+          return verifyEntryProof(proof, published.keys);
+        });
       })
       .catch(function (error) {
         return { ok: false, reason: error.message, checkpoint: '' };

@@ -111,7 +111,8 @@ export function auditPages(app: FastifyInstance, core: Core): void {
       inclusion_path: proof.inclusion_path,
       signed_note: proof.signed_note,
       origin: proof.origin,
-      key_name: core.checkpointKey.name,
+      log: person.accountId,
+      key_name: core.checkpointKey.forLog(person.accountId).name,
       verifier_key: proof.verifier_key,
     });
   });
@@ -125,6 +126,8 @@ export interface ConsoleProof {
   inclusion_path: string[];
   signed_note: string;
   origin: string;
+  /** The log's id: its verifier key is at /v1/audit/keys?log=<log>. */
+  log: string;
   key_name: string;
   verifier_key: string;
 }

@@ -17,6 +17,7 @@ import { getLogSize, searchEntries } from '../../store/audit.js';
 import { findCheckpoint } from '../../store/checkpoints.js';
 import { PageTokens } from '../page-token.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
+import { SYSTEM_LOG } from '../../audit/entry.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema };
 const AccountParams = Type.Object({ account: IdSchema });
@@ -48,22 +49,30 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
     '/v1/audit/keys',
     {
       schema: {
-        summary: 'The public key that signs audit checkpoints, as a C2SP verifier key',
+        summary:
+          "The key that signs audit checkpoints, as C2SP verifier keys: with ?log=, that log's (named after the " +
+          'log, which is also its checkpoint origin)',
         tags: ['audit'],
+        querystring: Type.Object(
+          { log: Type.Optional(Type.String({ pattern: `^(?:[A-Z2-7]{26}|${SYSTEM_LOG})$` })) },
+          { additionalProperties: false },
+        ),
         response: {
           200: Type.Object({
             keys: Type.Array(
               Type.Object({ name: Type.String(), verifier_key: Type.String(), algorithm: Type.Literal('Ed25519') }),
             ),
           }),
+          400: RpcStatusSchema,
         },
       },
     },
-    async () => ({
-      keys: [
-        { name: core.checkpointKey.name, verifier_key: core.checkpointKey.verifierKey, algorithm: 'Ed25519' as const },
-      ],
-    }),
+    async (request) => {
+      // Without a log: the key under its base name, which verifies checkpoints signed before logs had names of
+      // their own; a log's key is the same key under `<base name>/<log id>`.
+      const key = request.query.log === undefined ? core.checkpointKey : core.checkpointKey.forLog(request.query.log);
+      return { keys: [{ name: key.name, verifier_key: key.verifierKey, algorithm: 'Ed25519' as const }] };
+    },
   );
 
   r.get(

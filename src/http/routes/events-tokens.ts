@@ -51,7 +51,7 @@ export function eventsTokensRoutes(app: FastifyInstance, core: Core): void {
     base,
     {
       preHandler: admin,
-      ...audited('events_token.create'),
+      ...audited('app.events_token.create'),
       schema: {
         summary: 'Make an events token for the app (shown this once): a bearer for the Events API feed',
         tags: ['apps'],
@@ -101,7 +101,7 @@ export function eventsTokensRoutes(app: FastifyInstance, core: Core): void {
     `${base}/:token(^[^:]+)::revoke`,
     {
       preHandler: admin,
-      ...audited('events_token.revoke'),
+      ...audited('app.events_token.revoke'),
       schema: {
         summary: 'Revoke an events token: it stops working from the next request (idempotent)',
         tags: ['apps'],
