@@ -354,8 +354,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'text (no spaces or +)',
     default: '(cordon- and 8 random hex digits, chosen with the key)',
     description:
-      'Name of the checkpoint key; each audit log checkpoints as `<name>/<account id>`. Set it, e.g. to ' +
-      '`audit.example.com`, before the key is made; later changes are ignored.',
+      'Base name of the checkpoint key; each audit log signs under the key name `<name>/<account id>`, which is ' +
+      'also its checkpoint origin. Set it, e.g. to `audit.example.com`, before the key is made; later changes ' +
+      'are ignored.',
   },
   {
     env: 'CORDON_CHECKPOINT_INTERVAL_MS',

@@ -3,7 +3,8 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../cli/main.js';
 import { AuditActions, auditActionSpec, ocsfMappingOf, renderAuditActions } from './actions.js';
-import { toOcsfEvent } from './feed.js';
+import { toOcsfEvent, toOnePasswordEvent } from './feed.js';
+import { renderSignInOutcomes } from './sign-in-attempts.js';
 import type { NumberedEntry } from '../store/audit.js';
 
 const entry = (action: string): NumberedEntry => ({
@@ -72,5 +73,23 @@ describe('the registry of audit actions', () => {
       class_name: 'Account Change',
       category_name: 'Identity & Access Management',
     });
+  });
+});
+
+describe('the Events API vocabulary', () => {
+  it('names 1Password’s action where it has one, Cordon’s otherwise, and keeps Cordon’s under cordon.action', () => {
+    expect(toOnePasswordEvent(entry('user.suspend'))).toMatchObject({
+      action: 'suspend',
+      object_type: 'user',
+      cordon: { action: 'user.suspend' },
+    });
+    expect(toOnePasswordEvent(entry('user.reactivate')).action).toBe('reactivate');
+    expect(toOnePasswordEvent(entry('plan.approve')).action).toBe('plan.approve');
+  });
+
+  it('documents the sign-in categories in docs/events-api.md exactly as the feed maps them', () => {
+    expect(readFileSync(new URL('../../docs/events-api.md', import.meta.url), 'utf8')).toContain(
+      renderSignInOutcomes(),
+    );
   });
 });

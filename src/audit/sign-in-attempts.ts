@@ -36,6 +36,17 @@ export const SIGN_IN_OUTCOMES: Record<string, { category: string; type: string; 
   },
 };
 
+/** The table of SIGN_IN_OUTCOMES as Markdown (docs/events-api.md carries it; a test compares). */
+export function renderSignInOutcomes(): string {
+  return [
+    '| Cordon reason | `category` | `type` | When |',
+    '| --- | --- | --- | --- |',
+    ...Object.entries(SIGN_IN_OUTCOMES).map(
+      ([reason, o]) => `| \`${reason}\` | \`${o.category}\` | \`${o.type}\` | ${o.meaning} |`,
+    ),
+  ].join('\n');
+}
+
 const KIND_APP_NAMES: Record<string, string> = {
   web: 'Cordon API',
   cli: 'Cordon CLI',
