@@ -1,3 +1,4 @@
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { describeBackends, useFreshCore } from '../../test/support/backends.js';
@@ -94,5 +95,43 @@ describeBackends('audit checkpoints', (backend) => {
     expect(() => openCheckpoint(old, [logKey])).toThrow(/unverified/);
     expect(() => openCheckpoint(again.note, [parseVerifierKey(key.verifierKey)])).toThrow(/unverified/);
     expect(await t.core.checkpointer.pass()).toBe(0);
+  });
+
+  it('signs notes that the formats docs/audit-log.md gives verify alone, with no Cordon code', async () => {
+    await t.core.checkpointer.stop();
+    const { account } = await createAccount(t.core.directory, testCtx, {
+      name: 'A',
+      owner: { email: 'o@a.example', display_name: 'O' },
+    });
+    await grow(account.id, 3);
+    await t.core.checkpointer.pass();
+    const { note } = (await findCheckpoint(t.core.database.db, account.id))!;
+    // The verifier key: <name>+<8 hex key ID>+<base64(0x01 || public key)>.
+    const [name, keyIdHex, keyB64] = t.core.checkpointKey.forLog(account.id).verifierKey.split('+') as [
+      string,
+      string,
+      string,
+    ];
+    const typed = Buffer.from(keyB64, 'base64');
+    expect(typed[0]).toBe(0x01);
+    const raw = typed.subarray(1);
+    const keyId = createHash('sha256')
+      .update(Buffer.concat([Buffer.from(`${name}\n`), Buffer.from([0x01]), raw]))
+      .digest()
+      .subarray(0, 4);
+    expect(keyId.toString('hex')).toBe(keyIdHex);
+    // The note: body, blank line, "— <name> <base64(key ID || signature)>"; the origin is the key name.
+    const [body, signatures] = note.split('\n\n') as [string, string];
+    expect(body.split('\n')[0]).toBe(name);
+    const [dash, signer, sigB64] = signatures.trim().split(' ') as [string, string, string];
+    expect([dash, signer]).toEqual(['\u2014', name]);
+    const sig = Buffer.from(sigB64, 'base64');
+    expect(sig.subarray(0, 4).equals(keyId)).toBe(true);
+    const publicKey = createPublicKey({
+      key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]),
+      format: 'der',
+      type: 'spki',
+    });
+    expect(verify(null, Buffer.from(`${body}\n`), publicKey, sig.subarray(4))).toBe(true);
   });
 });
