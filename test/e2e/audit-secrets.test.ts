@@ -77,6 +77,19 @@ describeBackends('no secret reaches the audit log or the logs', (backend) => {
       })
     ).json();
     secrets.push(app.client_secret, rotated.client_secret);
+    // An events token, used on the feed, listed and revoked: its signature part is what makes it a secret.
+    const eventsTokens = `/v1/accounts/${account.id}/apps/${app.id}/events-tokens`;
+    const events = (await server.inject({ method: 'POST', url: eventsTokens, headers: session, payload: {} })).json();
+    const feed = await server.inject({
+      method: 'POST',
+      url: '/api/v2/auditevents',
+      headers: { authorization: `Bearer ${events.token}` },
+      payload: '{"limit":10}',
+    });
+    expect(feed.statusCode).toBe(200);
+    expect((await server.inject({ url: eventsTokens, headers: session })).body).not.toContain(events.token);
+    await server.inject({ method: 'POST', url: `${eventsTokens}/${events.id}:revoke`, headers: session });
+    secrets.push(events.token, (events.token as string).split('.')[2]!);
     const basic = `Basic ${Buffer.from(`${app.client_id}:${rotated.client_secret}`).toString('base64')}`;
     const form = { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' };
     const badSecret = await server.inject({
@@ -180,6 +193,8 @@ describeBackends('no secret reaches the audit log or the logs', (backend) => {
       'user.sign_in',
       'app.create',
       'app.secret.rotate',
+      'app.events_token.create',
+      'app.events_token.revoke',
       'token.issue',
       'user.read',
       'user.create',
