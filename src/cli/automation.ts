@@ -41,6 +41,29 @@ function printAutomation(io: CliIo, json: boolean | undefined, a: AutomationJson
   );
 }
 
+/**
+ * What `sources create` prints: the full URL to give the SIEM (the server's public URL, CORDON_ISSUER; a
+ * url_token source's URL with its token), how it authenticates, and the guide to follow.
+ */
+export function createdSourceText({ source, secret }: { source: SourceJson; secret?: string }): string {
+  const lines = [`source ${source.id} (${source.name}: ${source.format}, ${source.auth})`];
+  if (source.auth === 'url_token' && secret) {
+    lines.push(`  URL: ${source.url}?token=${secret}`, '  The URL holds the token: it is shown only now.');
+  } else {
+    lines.push(`  URL: ${source.url}`);
+    if (source.auth === 'hmac' && secret)
+      lines.push(
+        `  HMAC secret: ${secret}`,
+        '  It is shown only now. Sign each request: X-Cordon-Timestamp (Unix seconds) and',
+        '  X-Cordon-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>.',
+      );
+    if (source.auth === 'oauth')
+      lines.push(`  Authorization: Bearer <an access token of ${source.client_id ?? 'an app'} holding signals:write>`);
+  }
+  lines.push(`  Guide: docs/siem/${source.format}.md`);
+  return lines.join('\n') + '\n';
+}
+
 export function automationCommand(program: Command, io: CliIo, run: Run): void {
   const automation = program
     .command('automation')
@@ -152,16 +175,7 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
             api.call<{ source: SourceJson; secret?: string }>('POST', `${accountPath(accountId)}/sources`, input),
           );
           if (opts.json) return printJson(io, created);
-          const { source, secret } = created;
-          io.stdout.write(
-            `source ${source.id} (${source.format}, ${source.auth})\n` +
-              `  POST /v1/accounts/{account}/sources/${source.id}/signals\n`,
-          );
-          if (secret)
-            io.stdout.write(
-              `  ${source.auth === 'hmac' ? 'HMAC secret' : 'URL token (?token=)'}: ${secret}\n` +
-                `  It is shown only now.\n`,
-            );
+          io.stdout.write(createdSourceText(created));
         }),
     );
   sources

@@ -220,6 +220,8 @@ export interface SignalsTable {
   received_at: CreatedAt;
   raw: Json<unknown>;
   raw_truncated: boolean;
+  /** What the alert said besides subject and type (intake/signal.ts CanonicalSignal.attributes). */
+  attributes: Json<Record<string, string>>;
   false_positive_at: ColumnType<Date | null, never, Date | string | null>;
 }
 

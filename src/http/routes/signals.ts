@@ -257,7 +257,7 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
         request.body,
       );
       reply.header('cache-control', 'no-store');
-      return { source: sourceView(source), ...(secret ? { secret } : {}) };
+      return { source: sourceView(source, core.issuer), ...(secret ? { secret } : {}) };
     },
   );
   r.get(
@@ -272,7 +272,7 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
       },
     },
     async (request) => ({
-      sources: (await listSources(core.database.db, request.params.account)).map(sourceView),
+      sources: (await listSources(core.database.db, request.params.account)).map((s) => sourceView(s, core.issuer)),
     }),
   );
   r.post(
@@ -290,6 +290,7 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
     async (request) =>
       sourceView(
         await disableSignalSource(core.response, callerContext(request), request.params.account, request.params.source),
+        core.issuer,
       ),
   );
 }

@@ -32,6 +32,7 @@ import {
   type JsonObject,
   type Severity,
   type SubjectHints,
+  DEFAULT_CONFIDENCE,
   LIMITS,
   SubjectCollector,
   head,
@@ -104,12 +105,13 @@ export function mapAzure(payload: unknown, now: Date): CanonicalSignal {
     subject: subjectOf(customProperties, own(data, 'alertContext')),
     observed_time: fired === undefined ? now.toISOString() : timeFromRfc3339(fired, 'data.essentials.firedDateTime'),
     tags: shapeTags([own(essentials, 'monitoringService'), own(essentials, 'signalType')]),
+    attributes: {},
   };
 }
 
 function confidenceOf(raw: unknown): number {
   const confidence = optionalNumber(raw, 'data.customProperties.confidence');
-  if (confidence === undefined) return 0.5;
+  if (confidence === undefined) return DEFAULT_CONFIDENCE.azure;
   if (confidence < 0 || confidence > 100)
     throw invalidSignal('data.customProperties.confidence', 'must be between 0 and 1, or 0 and 100');
   return confidence > 1 ? confidence / 100 : confidence;

@@ -25,6 +25,7 @@ import {
   type JsonObject,
   type Severity,
   type SubjectHints,
+  DEFAULT_CONFIDENCE,
   LIMITS,
   SEVERITIES,
   invalidSignal,
@@ -72,6 +73,7 @@ export function mapCanonical(payload: unknown, now: Date): CanonicalSignal {
     subject: subjectOf(own(body, 'subject')),
     observed_time: observed === undefined ? now.toISOString() : timeFromRfc3339(observed, 'observed_time'),
     tags: tagsOf(own(body, 'tags')),
+    attributes: {},
   };
 }
 
@@ -100,7 +102,7 @@ function confidenceOf(raw: unknown): number {
   if (raw !== undefined && typeof raw !== 'number')
     throw invalidSignal('confidence', 'must be a number between 0 and 1');
   const confidence = optionalNumber(raw, 'confidence');
-  if (confidence === undefined) return 0.5;
+  if (confidence === undefined) return DEFAULT_CONFIDENCE.canonical;
   if (confidence < 0 || confidence > 1) throw invalidSignal('confidence', 'must be a number between 0 and 1');
   return confidence;
 }

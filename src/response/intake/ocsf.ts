@@ -15,7 +15,7 @@
  * | title         | finding_info.title ‖ analytic.name ‖ type                                                  |
  * | severity      | severity_id 1 info, 2 low, 3 medium, 4 high, 5 critical, 6 (Fatal) critical; 0, 99,       |
  * |               | absent → medium                                                                           |
- * | confidence    | confidence_score / 100 ‖ confidence_id 1 (Low) .3, 2 (Medium) .6, 3 (High) .9 ‖ 0.5        |
+ * | confidence    | confidence_score / 100 ‖ confidence_id 1 (Low) .3, 2 (Medium) .6, 3 (High) .9 ‖ 0.5 (default) |
  * | subject       | the first user object that names anyone: evidence by evidence, evidences[i].user then       |
  * |               | evidences[i].actor.user; then resources[] whose type names a user. From that one object:   |
  * |               | uid → user_id, email_addr → email, name → upn if name@domain else username                  |
@@ -31,6 +31,7 @@ import {
   type JsonObject,
   type Severity,
   type SubjectHints,
+  DEFAULT_CONFIDENCE,
   LIMITS,
   SubjectCollector,
   firstString,
@@ -104,6 +105,7 @@ export function mapOcsf(payload: unknown, now: Date): CanonicalSignal {
       ...head(types, LIMITS.tags),
       firstString([[own(analytic, 'category'), 'finding_info.analytic.category']]),
     ]),
+    attributes: {},
   };
 }
 
@@ -140,7 +142,10 @@ function confidenceOf(finding: JsonObject): number {
     return score / 100;
   }
   const id = optionalInteger(own(finding, 'confidence_id'), 'confidence_id');
-  return (id !== undefined && Object.hasOwn(CONFIDENCE_BY_ID, id) ? CONFIDENCE_BY_ID[id] : undefined) ?? 0.5;
+  return (
+    (id !== undefined && Object.hasOwn(CONFIDENCE_BY_ID, id) ? CONFIDENCE_BY_ID[id] : undefined) ??
+    DEFAULT_CONFIDENCE.ocsf
+  );
 }
 
 function observedTime(finding: JsonObject, info: JsonObject, now: Date): string {
