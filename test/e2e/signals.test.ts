@@ -618,7 +618,7 @@ describeBackends('signal intake', (backend) => {
       expect(owner.verdicts.at(-1).details.reasons).toContain('last_owner');
     });
 
-    it('a dry run over HTTP answers the plan and writes nothing', async () => {
+    it('a dry run over HTTP answers the normalised signal and the plan, and writes nothing', async () => {
       const before = await tables();
       const entries = (await auditTrail(core, seed.accountId)).length;
       const res = await api('POST', '/signals:plan', {
@@ -628,6 +628,7 @@ describeBackends('signal intake', (backend) => {
       expect(res.statusCode, res.body).toBe(200);
       expect(res.json()).toEqual({
         duplicate: false,
+        signal: { source_id: 'dry-run', ...expected('ocsf-2004-no-user') },
         plan: expect.objectContaining({
           id: null,
           status: 'no_action',

@@ -210,17 +210,10 @@ describe('Splunk webhook', () => {
   });
 
   it('scales a 0..100 confidence and keeps a 0..1 one; else the risk score, capped at 100; else 0.5', () => {
-    expect(
-      [
-        { confidence: '0.4' },
-        { confidence: '40' },
-        { confidence: '1' },
-        { confidence: '0.9', risk_score: '20' },
-        { risk_score: '80' },
-        { risk_score: '280' },
-        {},
-      ].map((fields) => result(fields).confidence),
-    ).toEqual([0.4, 0.4, 1, 0.9, 0.8, 1, 0.5]);
+    const given = ['0.4', '40', '1'].map((confidence) => ({ confidence }));
+    const risk = [{ confidence: '0.9', risk_score: '20' }, { risk_score: '80' }, { risk_score: '280' }, {}];
+    const confidences = [...given, ...risk].map((fields) => result(fields).confidence);
+    expect(confidences).toEqual([0.4, 0.4, 1, 0.9, 0.8, 1, 0.5]);
   });
 
   it('prefers the acted-on user to the actor, and never files a non-address in email', () => {
