@@ -60,7 +60,10 @@ export function createdSourceText({ source, secret }: { source: SourceJson; secr
     if (source.auth === 'oauth')
       lines.push(`  Authorization: Bearer <an access token of ${source.client_id ?? 'an app'} holding signals:write>`);
   }
-  lines.push(`  Guide: docs/siem/${source.format}.md`);
+  lines.push(
+    `  Default confidence: ${source.default_confidence} (for its alerts that carry none)`,
+    `  Guide: docs/siem/${source.format}.md`,
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -156,20 +159,33 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
     .requiredOption('--format <format>', INTAKE_FORMATS.join(' | '))
     .requiredOption('--auth <auth>', 'oauth | hmac | url_token')
     .option('--client-id <id>', 'oauth only: the one app allowed to post to it')
+    .option('--default-confidence <0..1>', "confidence of its alerts that carry none (default: the format's, 0.5)")
     .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')
     .action(
-      (opts: { name: string; format: string; auth: string; clientId?: string; account?: string; json?: boolean }) =>
+      (opts: {
+        name: string;
+        format: string;
+        auth: string;
+        clientId?: string;
+        defaultConfidence?: string;
+        account?: string;
+        json?: boolean;
+      }) =>
         run(async () => {
           if (!INTAKE_FORMATS.includes(opts.format as SignalFormat))
             throw usageError(`--format must be one of ${INTAKE_FORMATS.join(', ')}`);
           if (!['oauth', 'hmac', 'url_token'].includes(opts.auth))
             throw usageError('--auth must be oauth, hmac or url_token');
+          const confidence = opts.defaultConfidence === undefined ? undefined : Number(opts.defaultConfidence);
+          if (confidence !== undefined && !(/^\d*\.?\d+$/.test(opts.defaultConfidence!) && confidence <= 1))
+            throw usageError('--default-confidence must be a number from 0 to 1');
           const input: NewSource = {
             name: opts.name,
             format: opts.format as SignalFormat,
             auth: opts.auth as SourceAuth,
             ...(opts.clientId ? { client_id: opts.clientId } : {}),
+            ...(confidence === undefined ? {} : { default_confidence: confidence }),
           };
           const created = await runAdmin(io, 'sources create', opts.account, (api, accountId) =>
             api.call<{ source: SourceJson; secret?: string }>('POST', `${accountPath(accountId)}/sources`, input),

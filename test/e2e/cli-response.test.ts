@@ -160,9 +160,13 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
       `source ${azureId} (azure: azure, url_token)\n` +
         `  URL: https://cordon.soc.example.com/v1/accounts/${accountId}/sources/${azureId}/signals?token=${token}\n` +
         '  The URL holds the token: it is shown only now.\n' +
+        '  Default confidence: 0.5 (for its alerts that carry none)\n' +
         '  Guide: docs/siem/azure.md\n',
     );
-    const hmac = await runCli(['sources', 'create', '--name', 'ocsf', '--format', 'ocsf', '--auth', 'hmac'], soc);
+    const hmac = await runCli(
+      ['sources', 'create', '--name', 'ocsf', '--format', 'ocsf', '--auth', 'hmac', '--default-confidence', '0.9'],
+      soc,
+    );
     expect(hmac.stdout).toMatch(
       new RegExp(
         '^source [A-Z2-7]{26} \\(ocsf: ocsf, hmac\\)\\n' +
@@ -170,6 +174,12 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
           '  HMAC secret: cdnh_[A-Za-z0-9_-]{43}\\n',
       ),
     );
+    expect(hmac.stdout).toContain('\n  Default confidence: 0.9 (for its alerts that carry none)\n');
+    const bad = ['sources', 'create', '--name', 'x', '--format', 'ocsf', '--auth', 'hmac', '--default-confidence'];
+    expect(await runCli([...bad, '1.5'], env)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--default-confidence must be a number from 0 to 1'),
+    });
     const list = await runCli(['sources', 'list', '--json'], env);
     expect(list.stdout).not.toContain(secret);
     expect(list.stdout).not.toContain(token);

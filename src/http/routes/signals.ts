@@ -30,7 +30,7 @@ import {
   verifyUrlToken,
 } from '../../response/sources.js';
 import { findPlanOfSignal } from '../../store/plans.js';
-import { findSignal, listSources, type SignalSource } from '../../store/signals.js';
+import { findSignal, findSource, listSources, type SignalSource } from '../../store/signals.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 import { DryRunSchema, PlanSchema, dryRunView, planView } from '../views/plans.js';
@@ -61,6 +61,13 @@ const NewSourceBody = Type.Object(
     auth: Type.Union([Type.Literal('oauth'), Type.Literal('hmac'), Type.Literal('url_token')]),
     client_id: Type.Optional(
       Type.String({ maxLength: 100, description: 'oauth only: the one app allowed to post here' }),
+    ),
+    default_confidence: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description: "the confidence of this source's alerts that carry none (default: the format's, 0.5)",
+      }),
     ),
   },
   { additionalProperties: false },
@@ -149,7 +156,7 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
         } catch {
           throw invalidSignal('body', 'must be a JSON document');
         }
-        const signal = mapSignal(source.format, payload);
+        const signal = mapSignal(source.format, payload, new Date(), source.default_confidence ?? undefined);
         const reception = await receiveSignal(core.response, {
           accountId: account,
           sourceId: source.id,
@@ -199,7 +206,13 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
     },
     async (request) => {
       const format: IntakeFormat = request.body.format ?? 'canonical';
-      const signal = mapSignal(format, request.body.signal);
+      // A registered source's own default confidence applies to the dry run as to its intake.
+      const { source_id: sourceId } = request.body;
+      const source =
+        sourceId !== undefined && /^[A-Z2-7]{26}$/.test(sourceId)
+          ? await findSource(core.database.db, request.params.account, sourceId)
+          : undefined;
+      const signal = mapSignal(format, request.body.signal, new Date(), source?.default_confidence ?? undefined);
       return dryRunView(
         await planSignal(core.response, request.params.account, request.body.source_id ?? 'dry-run', signal),
       );

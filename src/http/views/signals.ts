@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from 'typebox';
 import type { Reception } from '../../response/engine.js';
+import { DEFAULT_CONFIDENCE } from '../../response/intake/signal.js';
 import type { SignalRow, SignalSource } from '../../store/signals.js';
 import { PlanSchema, planView } from './plans.js';
 
@@ -62,6 +63,9 @@ export const SourceSchema = Type.Object(
     format: Type.String(),
     auth: Type.String(),
     client_id: Type.Union([Type.String(), Type.Null()]),
+    default_confidence: Type.Number({
+      description: "the confidence of this source's alerts that carry none: its own setting, else its format's",
+    }),
     url: Type.String({
       description:
         "where the SIEM posts: the public URL (CORDON_ISSUER) + the source's path; a url_token source adds ?token=",
@@ -95,6 +99,7 @@ export function sourceView(source: SignalSource, issuer: string): Static<typeof 
     format: source.format,
     auth: source.auth,
     client_id: source.client_id,
+    default_confidence: source.default_confidence ?? DEFAULT_CONFIDENCE[source.format],
     url: sourceUrl(issuer, source),
     create_time: new Date(source.created_at).toISOString(),
     disable_time: source.disabled_at === null ? null : new Date(source.disabled_at).toISOString(),

@@ -54,7 +54,7 @@ import {
 
 const SEVERITIES = new Set<Severity>(['low', 'medium', 'high', 'critical']);
 
-export function mapEcs(payload: unknown, now: Date): CanonicalSignal {
+export function mapEcs(payload: unknown, now: Date, defaultConfidence = DEFAULT_CONFIDENCE.ecs): CanonicalSignal {
   const alert = unwrap(requireRoot(payload));
   const read = (path: string) => scalar(lookup(alert, path.split('.')));
 
@@ -86,7 +86,7 @@ export function mapEcs(payload: unknown, now: Date): CanonicalSignal {
     type,
     title: shapeTitle(ruleName ?? firstString([[read('kibana.alert.reason'), 'kibana.alert.reason']]), type),
     severity: severityOf(read, riskScore),
-    confidence: riskScore === undefined ? DEFAULT_CONFIDENCE.ecs : riskScore / 100,
+    confidence: riskScore === undefined ? defaultConfidence : riskScore / 100,
     subject: new SubjectCollector()
       .fromUserId(read('user.id'))
       .fromEmail(read('user.email'))

@@ -66,7 +66,7 @@ const SEVERITY_BY_ID: Record<number, Severity> = {
 };
 const CONFIDENCE_BY_ID: Record<number, number> = { 1: 0.3, 2: 0.6, 3: 0.9 };
 
-export function mapOcsf(payload: unknown, now: Date): CanonicalSignal {
+export function mapOcsf(payload: unknown, now: Date, defaultConfidence = DEFAULT_CONFIDENCE.ocsf): CanonicalSignal {
   const finding = requireRoot(payload);
   checkIdentity(finding);
 
@@ -98,7 +98,7 @@ export function mapOcsf(payload: unknown, now: Date): CanonicalSignal {
     type,
     title: shapeTitle(firstString([[own(info, 'title'), 'finding_info.title']]) ?? analyticName, type),
     severity: severityOf(finding),
-    confidence: confidenceOf(finding),
+    confidence: confidenceOf(finding) ?? defaultConfidence,
     subject: subjectOf(finding),
     observed_time: observedTime(finding, info, now),
     tags: shapeTags([
@@ -135,17 +135,14 @@ function severityOf(finding: JsonObject): Severity {
   return (id !== undefined && Object.hasOwn(SEVERITY_BY_ID, id) ? SEVERITY_BY_ID[id] : undefined) ?? 'medium';
 }
 
-function confidenceOf(finding: JsonObject): number {
+function confidenceOf(finding: JsonObject): number | undefined {
   const score = optionalNumber(own(finding, 'confidence_score'), 'confidence_score');
   if (score !== undefined) {
     if (score < 0 || score > 100) throw invalidSignal('confidence_score', 'must be between 0 and 100');
     return score / 100;
   }
   const id = optionalInteger(own(finding, 'confidence_id'), 'confidence_id');
-  return (
-    (id !== undefined && Object.hasOwn(CONFIDENCE_BY_ID, id) ? CONFIDENCE_BY_ID[id] : undefined) ??
-    DEFAULT_CONFIDENCE.ocsf
-  );
+  return id !== undefined && Object.hasOwn(CONFIDENCE_BY_ID, id) ? CONFIDENCE_BY_ID[id] : undefined;
 }
 
 function observedTime(finding: JsonObject, info: JsonObject, now: Date): string {

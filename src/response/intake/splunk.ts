@@ -55,7 +55,7 @@ const SEVERITY_BY_NAME: Record<string, Severity> = {
   critical: 'critical',
 };
 
-export function mapSplunk(payload: unknown, now: Date): CanonicalSignal {
+export function mapSplunk(payload: unknown, now: Date, defaultConfidence = DEFAULT_CONFIDENCE.splunk): CanonicalSignal {
   const body = requireRoot(payload);
   const result = optionalRecord(own(body, 'result'), 'result') ?? {};
   // A multivalue field holding one value reads as that value; several values are ambiguous and skipped below.
@@ -78,7 +78,7 @@ export function mapSplunk(payload: unknown, now: Date): CanonicalSignal {
     type,
     title: shapeTitle(firstString([[value('title'), 'result.title']]) ?? searchName, type),
     severity: severityOf(value),
-    confidence: confidenceOf(value),
+    confidence: confidenceOf(value) ?? defaultConfidence,
     subject: new SubjectCollector()
       .fromUserId(value('user_id'))
       .fromEmail(value('user_email'))
@@ -103,7 +103,7 @@ function severityOf(value: (name: string) => unknown): Severity {
   return 'medium';
 }
 
-function confidenceOf(value: (name: string) => unknown): number {
+function confidenceOf(value: (name: string) => unknown): number | undefined {
   const confidence = optionalNumber(value('confidence'), 'result.confidence');
   if (confidence !== undefined) {
     if (confidence < 0 || confidence > 100)
@@ -112,7 +112,7 @@ function confidenceOf(value: (name: string) => unknown): number {
     return confidence > 1 ? confidence / 100 : confidence;
   }
   const risk = optionalNumber(value('risk_score'), 'result.risk_score');
-  if (risk === undefined) return DEFAULT_CONFIDENCE.splunk;
+  if (risk === undefined) return undefined;
   if (risk < 0) throw invalidSignal('result.risk_score', 'must not be negative');
   // Risk-based alerting adds up the risk of one object: a total past 100 is past the usual threshold.
   return Math.min(risk, 100) / 100;
