@@ -41,6 +41,32 @@ function printAutomation(io: CliIo, json: boolean | undefined, a: AutomationJson
   );
 }
 
+/**
+ * What `sources create` prints: the full URL to give the SIEM (the server's public URL, CORDON_ISSUER; a
+ * url_token source's URL with its token), how it authenticates, and the guide to follow.
+ */
+export function createdSourceText({ source, secret }: { source: SourceJson; secret?: string }): string {
+  const lines = [`source ${source.id} (${source.name}: ${source.format}, ${source.auth})`];
+  if (source.auth === 'url_token' && secret) {
+    lines.push(`  URL: ${source.url}?token=${secret}`, '  The URL holds the token: it is shown only now.');
+  } else {
+    lines.push(`  URL: ${source.url}`);
+    if (source.auth === 'hmac' && secret)
+      lines.push(
+        `  HMAC secret: ${secret}`,
+        '  It is shown only now. Sign each request: X-Cordon-Timestamp (Unix seconds) and',
+        '  X-Cordon-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>.',
+      );
+    if (source.auth === 'oauth')
+      lines.push(`  Authorization: Bearer <an access token of ${source.client_id ?? 'an app'} holding signals:write>`);
+  }
+  lines.push(
+    `  Default confidence: ${source.default_confidence} (for its alerts that carry none)`,
+    `  Guide: docs/siem/${source.format}.md`,
+  );
+  return lines.join('\n') + '\n';
+}
+
 export function automationCommand(program: Command, io: CliIo, run: Run): void {
   const automation = program
     .command('automation')
@@ -133,35 +159,39 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
     .requiredOption('--format <format>', INTAKE_FORMATS.join(' | '))
     .requiredOption('--auth <auth>', 'oauth | hmac | url_token')
     .option('--client-id <id>', 'oauth only: the one app allowed to post to it')
+    .option('--default-confidence <0..1>', "confidence of its alerts that carry none (default: the format's, 0.5)")
     .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')
     .action(
-      (opts: { name: string; format: string; auth: string; clientId?: string; account?: string; json?: boolean }) =>
+      (opts: {
+        name: string;
+        format: string;
+        auth: string;
+        clientId?: string;
+        defaultConfidence?: string;
+        account?: string;
+        json?: boolean;
+      }) =>
         run(async () => {
           if (!INTAKE_FORMATS.includes(opts.format as SignalFormat))
             throw usageError(`--format must be one of ${INTAKE_FORMATS.join(', ')}`);
           if (!['oauth', 'hmac', 'url_token'].includes(opts.auth))
             throw usageError('--auth must be oauth, hmac or url_token');
+          const confidence = opts.defaultConfidence === undefined ? undefined : Number(opts.defaultConfidence);
+          if (confidence !== undefined && !(/^\d*\.?\d+$/.test(opts.defaultConfidence!) && confidence <= 1))
+            throw usageError('--default-confidence must be a number from 0 to 1');
           const input: NewSource = {
             name: opts.name,
             format: opts.format as SignalFormat,
             auth: opts.auth as SourceAuth,
             ...(opts.clientId ? { client_id: opts.clientId } : {}),
+            ...(confidence === undefined ? {} : { default_confidence: confidence }),
           };
           const created = await runAdmin(io, 'sources create', opts.account, (api, accountId) =>
             api.call<{ source: SourceJson; secret?: string }>('POST', `${accountPath(accountId)}/sources`, input),
           );
           if (opts.json) return printJson(io, created);
-          const { source, secret } = created;
-          io.stdout.write(
-            `source ${source.id} (${source.format}, ${source.auth})\n` +
-              `  POST /v1/accounts/{account}/sources/${source.id}/signals\n`,
-          );
-          if (secret)
-            io.stdout.write(
-              `  ${source.auth === 'hmac' ? 'HMAC secret' : 'URL token (?token=)'}: ${secret}\n` +
-                `  It is shown only now.\n`,
-            );
+          io.stdout.write(createdSourceText(created));
         }),
     );
   sources

@@ -104,6 +104,7 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
       observed_at: canonical.observed_time,
       raw: raw.json,
       raw_truncated: raw.truncated,
+      attributes: toJsonText(canonical.attributes ?? {}),
     };
     // The subject is locked before anything else is read: a concurrent plan for the same user commits
     // first, and this one then reads its open plan (READ COMMITTED gives each statement a new snapshot).
@@ -124,6 +125,7 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
     const signal: SignalRow = {
       ...row,
       subject: { ...canonical.subject },
+      attributes: { ...(canonical.attributes ?? {}) },
       received_at: stored.received_at,
       false_positive_at: null,
     };

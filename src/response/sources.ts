@@ -28,6 +28,8 @@ export interface NewSource {
   auth: SourceAuth;
   /** oauth only: the one app allowed to post to this source (any app with signals:write when absent). */
   client_id?: string | undefined;
+  /** 0..1: the confidence of this source's alerts that carry none (absent: the format's default). */
+  default_confidence?: number | undefined;
 }
 
 /** Registers a source; the HMAC secret or URL token is in this answer and never again. */
@@ -54,6 +56,7 @@ export async function createSource(
       client_id: input.client_id ?? null,
       secret_enc: input.auth === 'hmac' ? deps.sealer.seal(sealLabel(accountId, id), secret!) : null,
       token_hash: input.auth === 'url_token' ? tokenHash(secret!) : null,
+      default_confidence: input.default_confidence ?? null,
     });
     await deps.audit.append(trx, {
       accountId,
@@ -61,7 +64,13 @@ export async function createSource(
       action: 'source.create',
       target: { type: 'source', id },
       outcome: 'changed',
-      details: { name: input.name, format: input.format, auth: input.auth, client_id: input.client_id ?? null },
+      details: {
+        name: input.name,
+        format: input.format,
+        auth: input.auth,
+        client_id: input.client_id ?? null,
+        default_confidence: input.default_confidence ?? null,
+      },
     });
     return secret === undefined ? { source } : { source, secret };
   });

@@ -194,6 +194,8 @@ export interface SignalSourcesTable {
   client_id: string | null;
   secret_enc: string | null;
   token_hash: string | null;
+  /** The confidence of this source's alerts that carry none; null: the format's default. */
+  default_confidence: ColumnType<number | null, number | null | undefined, never>;
   created_at: CreatedAt;
   disabled_at: NullableTimestamp;
 }
@@ -220,6 +222,8 @@ export interface SignalsTable {
   received_at: CreatedAt;
   raw: Json<unknown>;
   raw_truncated: boolean;
+  /** What the alert said besides subject and type (intake/signal.ts CanonicalSignal.attributes). */
+  attributes: Json<Record<string, string>>;
   false_positive_at: ColumnType<Date | null, never, Date | string | null>;
 }
 

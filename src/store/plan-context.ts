@@ -40,11 +40,11 @@ export async function admitSignal(
   ];
   const insert = signal
     ? sql`INSERT INTO signals (account_id, id, source_id, external_id, type, title, severity, confidence, subject,
-        tags, observed_at, raw, raw_truncated)
+        tags, observed_at, raw, raw_truncated, attributes)
           VALUES (${signal.account_id}, ${signal.id}, ${signal.source_id}, ${signal.external_id}, ${signal.type},
             ${signal.title}, ${signal.severity},
                   ${signal.confidence}, ${signal.subject}::jsonb, ${signal.tags}::text[], ${signal.observed_at},
-                    ${signal.raw}::jsonb, ${signal.raw_truncated})
+                    ${signal.raw}::jsonb, ${signal.raw_truncated}, ${signal.attributes ?? '{}'}::jsonb)
           ON CONFLICT (account_id, source_id, external_id) DO NOTHING RETURNING id, received_at`
     : sql`SELECT NULL::text AS id, NULL::timestamptz AS received_at WHERE false`;
   const result = await sql<Candidate & { stored_id: string | null; stored_at: Date | null }>`

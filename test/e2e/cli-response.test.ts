@@ -79,8 +79,13 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
       env,
     );
     expect(res.code, res.stderr).toBe(0);
-    const { plan, duplicate } = JSON.parse(res.stdout);
+    const { signal, plan, duplicate } = JSON.parse(res.stdout);
     expect(duplicate).toBe(false);
+    // The normalised signal, exactly as the OCSF guide and its fixture say (docs/siem/ocsf.md).
+    expect(signal).toEqual({
+      source_id: 'dry-run',
+      ...JSON.parse(readFileSync(fixture('signals/ocsf-2004-impossible-travel.expected.json'), 'utf8')),
+    });
     expect(plan).toMatchObject({
       id: null,
       status: 'would_execute',
@@ -116,7 +121,7 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
     await after.close();
   });
 
-  it('automation pause, cap and status; sources create prints its secret once', async () => {
+  it('automation pause, cap and status; sources create prints its secret once, in the full URL', async () => {
     expect((await runCli(['automation', 'pause', '--reason', 'incident drill'], env)).code).toBe(0);
     expect((await runCli(['automation', 'cap', '--max', '7', '--window', '15m'], env)).code).toBe(0);
     const status = JSON.parse((await runCli(['automation', 'status', '--json'], env)).stdout);
@@ -133,11 +138,52 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
       env,
     );
     const { source, secret } = JSON.parse(created.stdout);
-    expect(source).toMatchObject({ name: 'splunk', format: 'splunk', auth: 'url_token' });
+    expect(source).toMatchObject({
+      name: 'splunk',
+      format: 'splunk',
+      auth: 'url_token',
+      url: `http://127.0.0.1:8080/v1/accounts/${accountId}/sources/${source.id}/signals`,
+    });
     expect(secret).toMatch(/^cdnt_[A-Za-z0-9_-]{43}$/);
+    // People get the URL to paste, on the public host (CORDON_ISSUER), the token in it.
+    const soc = { ...env, CORDON_ISSUER: 'https://cordon.soc.example.com' };
+    const human = await runCli(
+      ['sources', 'create', '--name', 'azure', '--format', 'azure', '--auth', 'url_token'],
+      soc,
+    );
+    expect(human.code, human.stderr).toBe(0);
+    const [, azureId, token] =
+      /^source ([A-Z2-7]{26}) \(azure: azure, url_token\)\n {2}URL: \S+\?token=(cdnt_[A-Za-z0-9_-]{43})\n/.exec(
+        human.stdout,
+      ) ?? [];
+    expect(human.stdout).toBe(
+      `source ${azureId} (azure: azure, url_token)\n` +
+        `  URL: https://cordon.soc.example.com/v1/accounts/${accountId}/sources/${azureId}/signals?token=${token}\n` +
+        '  The URL holds the token: it is shown only now.\n' +
+        '  Default confidence: 0.5 (for its alerts that carry none)\n' +
+        '  Guide: docs/siem/azure.md\n',
+    );
+    const hmac = await runCli(
+      ['sources', 'create', '--name', 'ocsf', '--format', 'ocsf', '--auth', 'hmac', '--default-confidence', '0.9'],
+      soc,
+    );
+    expect(hmac.stdout).toMatch(
+      new RegExp(
+        '^source [A-Z2-7]{26} \\(ocsf: ocsf, hmac\\)\\n' +
+          `  URL: https://cordon\\.soc\\.example\\.com/v1/accounts/${accountId}/sources/[A-Z2-7]{26}/signals\\n` +
+          '  HMAC secret: cdnh_[A-Za-z0-9_-]{43}\\n',
+      ),
+    );
+    expect(hmac.stdout).toContain('\n  Default confidence: 0.9 (for its alerts that carry none)\n');
+    const bad = ['sources', 'create', '--name', 'x', '--format', 'ocsf', '--auth', 'hmac', '--default-confidence'];
+    expect(await runCli([...bad, '1.5'], env)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--default-confidence must be a number from 0 to 1'),
+    });
     const list = await runCli(['sources', 'list', '--json'], env);
     expect(list.stdout).not.toContain(secret);
-    expect(JSON.parse(list.stdout).sources).toEqual([source]);
+    expect(list.stdout).not.toContain(token);
+    expect(JSON.parse(list.stdout).sources.find((s: { id: string }) => s.id === source.id)).toEqual(source);
     expect(readFileSync(fixture('playbooks/policy.yaml'), 'utf8')).toContain('Break Glass');
     expect(accountId).toMatch(/^[A-Z2-7]{26}$/);
   });

@@ -618,7 +618,7 @@ describeBackends('signal intake', (backend) => {
       expect(owner.verdicts.at(-1).details.reasons).toContain('last_owner');
     });
 
-    it('a dry run over HTTP answers the plan and writes nothing', async () => {
+    it('a dry run over HTTP answers the normalised signal and the plan, and writes nothing', async () => {
       const before = await tables();
       const entries = (await auditTrail(core, seed.accountId)).length;
       const res = await api('POST', '/signals:plan', {
@@ -628,6 +628,7 @@ describeBackends('signal intake', (backend) => {
       expect(res.statusCode, res.body).toBe(200);
       expect(res.json()).toEqual({
         duplicate: false,
+        signal: { source_id: 'dry-run', ...expected('ocsf-2004-no-user') },
         plan: expect.objectContaining({
           id: null,
           status: 'no_action',
@@ -638,6 +639,46 @@ describeBackends('signal intake', (backend) => {
       });
       expect(await tables()).toEqual(before);
       expect((await auditTrail(core, seed.accountId)).length).toBe(entries);
+    });
+
+    it("a source's default confidence applies to its alerts that carry none, in the dry run too", async () => {
+      const res = await api('POST', '/sources', {
+        name: 'splunk-sure',
+        format: 'splunk',
+        auth: 'url_token',
+        default_confidence: 0.9,
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      const { source, secret } = res.json();
+      expect(source).toMatchObject({
+        default_confidence: 0.9,
+        url: `http://127.0.0.1:8080/v1/accounts/${seed.accountId}/sources/${source.id}/signals`,
+      });
+      const listed = (await api('GET', '/sources')).json().sources;
+      expect(listed.find((s: { name: string }) => s.name === 'splunk')).toMatchObject({ default_confidence: 0.5 });
+      const entry = (await auditTrail(core, seed.accountId)).find(
+        (e) => e.action === 'source.create' && e.target_id === source.id,
+      )!;
+      expect(entry.details).toMatchObject({ default_confidence: 0.9 });
+      // The brute-force row has neither confidence nor risk_score; the UPN row says 92.
+      const dry = await api('POST', '/signals:plan', {
+        format: 'splunk',
+        source_id: source.id,
+        signal: JSON.parse(fixture('splunk-webhook-brute-force')),
+      });
+      expect(dry.json().signal).toMatchObject({ source_id: source.id, confidence: 0.9 });
+      const url = `/v1/accounts/${seed.accountId}/sources/${source.id}/signals?token=${secret}`;
+      const without = await post(url, fixture('splunk-webhook-brute-force'));
+      expect(without.json().signal).toMatchObject({ source_id: source.id, confidence: 0.9 });
+      const stated = await post(url, fixture('splunk-webhook-upn'));
+      expect(stated.json().signal).toMatchObject({ confidence: 0.92 });
+      const wrong = await api('POST', '/sources', {
+        name: 'x',
+        format: 'azure',
+        auth: 'url_token',
+        default_confidence: 2,
+      });
+      expect(wrong.statusCode).toBe(400);
     });
   });
 });

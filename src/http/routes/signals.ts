@@ -30,7 +30,7 @@ import {
   verifyUrlToken,
 } from '../../response/sources.js';
 import { findPlanOfSignal } from '../../store/plans.js';
-import { findSignal, listSources, type SignalSource } from '../../store/signals.js';
+import { findSignal, findSource, listSources, type SignalSource } from '../../store/signals.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
 import { APP_INTAKE, intakeMetrics, UNKNOWN_SOURCE } from '../intake-metrics.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
@@ -62,6 +62,13 @@ const NewSourceBody = Type.Object(
     auth: Type.Union([Type.Literal('oauth'), Type.Literal('hmac'), Type.Literal('url_token')]),
     client_id: Type.Optional(
       Type.String({ maxLength: 100, description: 'oauth only: the one app allowed to post here' }),
+    ),
+    default_confidence: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        description: "the confidence of this source's alerts that carry none (default: the format's, 0.5)",
+      }),
     ),
   },
   { additionalProperties: false },
@@ -153,7 +160,7 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
         } catch {
           throw invalidSignal('body', 'must be a JSON document');
         }
-        const signal = mapSignal(source.format, payload);
+        const signal = mapSignal(source.format, payload, new Date(), source.default_confidence ?? undefined);
         const reception = await receiveSignal(core.response, {
           accountId: account,
           sourceId: source.id,
@@ -204,7 +211,13 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
     },
     async (request) => {
       const format: IntakeFormat = request.body.format ?? 'canonical';
-      const signal = mapSignal(format, request.body.signal);
+      // A registered source's own default confidence applies to the dry run as to its intake.
+      const { source_id: sourceId } = request.body;
+      const source =
+        sourceId !== undefined && /^[A-Z2-7]{26}$/.test(sourceId)
+          ? await findSource(core.database.db, request.params.account, sourceId)
+          : undefined;
+      const signal = mapSignal(format, request.body.signal, new Date(), source?.default_confidence ?? undefined);
       return dryRunView(
         await planSignal(core.response, request.params.account, request.body.source_id ?? 'dry-run', signal),
       );
@@ -262,7 +275,7 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
         request.body,
       );
       reply.header('cache-control', 'no-store');
-      return { source: sourceView(source), ...(secret ? { secret } : {}) };
+      return { source: sourceView(source, core.issuer), ...(secret ? { secret } : {}) };
     },
   );
   r.get(
@@ -277,7 +290,7 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
       },
     },
     async (request) => ({
-      sources: (await listSources(core.database.db, request.params.account)).map(sourceView),
+      sources: (await listSources(core.database.db, request.params.account)).map((s) => sourceView(s, core.issuer)),
     }),
   );
   r.post(
@@ -295,6 +308,7 @@ export function signalsRoutes(app: FastifyInstance, core: Core): void {
     async (request) =>
       sourceView(
         await disableSignalSource(core.response, callerContext(request), request.params.account, request.params.source),
+        core.issuer,
       ),
   );
 }

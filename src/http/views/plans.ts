@@ -62,7 +62,28 @@ export const PlanSchema = Type.Object(
   { title: 'Plan' },
 );
 
-export const DryRunSchema = Type.Object({ plan: PlanSchema, duplicate: Type.Boolean() });
+/** The signal a dry run evaluated: the alert as its format's mapper normalised it (docs/siem/<format>.md). */
+export const NormalisedSignalSchema = Type.Object(
+  {
+    source_id: Type.String(),
+    external_id: Type.String(),
+    type: Type.String(),
+    title: Type.String(),
+    severity: Type.String(),
+    confidence: Type.Number(),
+    subject: Type.Record(Type.String(), Type.String()),
+    observed_time: Type.String({ format: 'date-time' }),
+    tags: Type.Array(Type.String()),
+    attributes: Type.Record(Type.String(), Type.String()),
+  },
+  { title: 'NormalisedSignal' },
+);
+
+export const DryRunSchema = Type.Object({
+  signal: NormalisedSignalSchema,
+  plan: PlanSchema,
+  duplicate: Type.Boolean(),
+});
 
 /** A plan waiting for approval, as the approvals list shows it: with whom it is about and why. */
 export const PendingPlanSchema = Type.Intersect([
@@ -147,7 +168,12 @@ export function draftView(draft: PlanDraft) {
   };
 }
 
-/** A dry run's answer: the plan the signal would get, and whether it is a duplicate. */
+/** A dry run's answer: the normalised signal, the plan it would get, and whether it is a duplicate. */
 export function dryRunView(dryRun: DryRun): Static<typeof DryRunSchema> {
-  return { plan: draftView(dryRun.draft), duplicate: dryRun.duplicate };
+  const { id: _id, source_id, subject, attributes, ...signal } = dryRun.draft.signal;
+  return {
+    signal: { source_id, ...signal, subject: { ...subject }, attributes: attributes ?? {} },
+    plan: draftView(dryRun.draft),
+    duplicate: dryRun.duplicate,
+  };
 }

@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from 'typebox';
 import type { Reception } from '../../response/engine.js';
+import { DEFAULT_CONFIDENCE } from '../../response/intake/signal.js';
 import type { SignalRow, SignalSource } from '../../store/signals.js';
 import { PlanSchema, planView } from './plans.js';
 
@@ -21,6 +22,9 @@ export const SignalSchema = Type.Object(
     observed_time: Type.String({ format: 'date-time' }),
     receive_time: Type.String({ format: 'date-time' }),
     raw_truncated: Type.Boolean(),
+    attributes: Type.Record(Type.String(), Type.String(), {
+      description: 'what the alert said besides subject and type, e.g. an ECS rule_id (docs/siem/)',
+    }),
   },
   { title: 'Signal' },
 );
@@ -39,6 +43,7 @@ export function signalView(signal: SignalRow): Static<typeof SignalSchema> {
     observed_time: new Date(signal.observed_at).toISOString(),
     receive_time: new Date(signal.received_at).toISOString(),
     raw_truncated: signal.raw_truncated,
+    attributes: signal.attributes,
   };
 }
 
@@ -58,6 +63,13 @@ export const SourceSchema = Type.Object(
     format: Type.String(),
     auth: Type.String(),
     client_id: Type.Union([Type.String(), Type.Null()]),
+    default_confidence: Type.Number({
+      description: "the confidence of this source's alerts that carry none: its own setting, else its format's",
+    }),
+    url: Type.String({
+      description:
+        "where the SIEM posts: the public URL (CORDON_ISSUER) + the source's path; a url_token source adds ?token=",
+    }),
     create_time: Type.String({ format: 'date-time' }),
     disable_time: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   },
@@ -75,14 +87,20 @@ export function receptionView(
   };
 }
 
+/** A source's intake URL on the public base `issuer` (no token: that is answered once, at creation). */
+export const sourceUrl = (issuer: string, source: Pick<SignalSource, 'account_id' | 'id'>): string =>
+  `${issuer}/v1/accounts/${encodeURIComponent(source.account_id)}/sources/${encodeURIComponent(source.id)}/signals`;
+
 /** A source as the API shows it: never its HMAC secret or URL token. */
-export function sourceView(source: SignalSource): Static<typeof SourceSchema> {
+export function sourceView(source: SignalSource, issuer: string): Static<typeof SourceSchema> {
   return {
     id: source.id,
     name: source.name,
     format: source.format,
     auth: source.auth,
     client_id: source.client_id,
+    default_confidence: source.default_confidence ?? DEFAULT_CONFIDENCE[source.format],
+    url: sourceUrl(issuer, source),
     create_time: new Date(source.created_at).toISOString(),
     disable_time: source.disabled_at === null ? null : new Date(source.disabled_at).toISOString(),
   };

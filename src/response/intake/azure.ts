@@ -32,6 +32,7 @@ import {
   type JsonObject,
   type Severity,
   type SubjectHints,
+  DEFAULT_CONFIDENCE,
   LIMITS,
   SubjectCollector,
   head,
@@ -77,7 +78,7 @@ const USER_FIELDS: ReadonlyArray<[name: string, slot: Slot]> = [
   ['user_name', 'name'],
 ];
 
-export function mapAzure(payload: unknown, now: Date): CanonicalSignal {
+export function mapAzure(payload: unknown, now: Date, defaultConfidence = DEFAULT_CONFIDENCE.azure): CanonicalSignal {
   const body = requireRoot(payload);
   const schemaId = optionalString(own(body, 'schemaId'), 'schemaId');
   if (schemaId !== SCHEMA_ID) throw invalidSignal('schemaId', `must be "${SCHEMA_ID}"`);
@@ -100,16 +101,17 @@ export function mapAzure(payload: unknown, now: Date): CanonicalSignal {
     severity:
       (severity !== undefined && Object.hasOwn(SEVERITY_BY_NAME, severity) ? SEVERITY_BY_NAME[severity] : undefined) ??
       'medium',
-    confidence: confidenceOf(own(customProperties, 'confidence')),
+    confidence: confidenceOf(own(customProperties, 'confidence')) ?? defaultConfidence,
     subject: subjectOf(customProperties, own(data, 'alertContext')),
     observed_time: fired === undefined ? now.toISOString() : timeFromRfc3339(fired, 'data.essentials.firedDateTime'),
     tags: shapeTags([own(essentials, 'monitoringService'), own(essentials, 'signalType')]),
+    attributes: {},
   };
 }
 
-function confidenceOf(raw: unknown): number {
+function confidenceOf(raw: unknown): number | undefined {
   const confidence = optionalNumber(raw, 'data.customProperties.confidence');
-  if (confidence === undefined) return 0.5;
+  if (confidence === undefined) return undefined;
   if (confidence < 0 || confidence > 100)
     throw invalidSignal('data.customProperties.confidence', 'must be between 0 and 1, or 0 and 100');
   return confidence > 1 ? confidence / 100 : confidence;

@@ -25,6 +25,7 @@ import {
   type JsonObject,
   type Severity,
   type SubjectHints,
+  DEFAULT_CONFIDENCE,
   LIMITS,
   SEVERITIES,
   invalidSignal,
@@ -53,7 +54,11 @@ const TOP_LEVEL = [
 ] as const;
 const SUBJECT_FIELDS = ['user_id', 'email', 'upn', 'username'] as const;
 
-export function mapCanonical(payload: unknown, now: Date): CanonicalSignal {
+export function mapCanonical(
+  payload: unknown,
+  now: Date,
+  defaultConfidence = DEFAULT_CONFIDENCE.canonical,
+): CanonicalSignal {
   const body = requireRoot(payload);
   rejectUnknown(body, TOP_LEVEL, '');
 
@@ -68,10 +73,11 @@ export function mapCanonical(payload: unknown, now: Date): CanonicalSignal {
     type,
     title: shapeTitle(title, type),
     severity: severityOf(own(body, 'severity')),
-    confidence: confidenceOf(own(body, 'confidence')),
+    confidence: confidenceOf(own(body, 'confidence')) ?? defaultConfidence,
     subject: subjectOf(own(body, 'subject')),
     observed_time: observed === undefined ? now.toISOString() : timeFromRfc3339(observed, 'observed_time'),
     tags: tagsOf(own(body, 'tags')),
+    attributes: {},
   };
 }
 
@@ -95,12 +101,12 @@ function severityOf(raw: unknown): Severity {
   return severity as Severity;
 }
 
-function confidenceOf(raw: unknown): number {
+function confidenceOf(raw: unknown): number | undefined {
   // Strict: a JSON number, not the numeric strings the SIEM mappers tolerate.
   if (raw !== undefined && typeof raw !== 'number')
     throw invalidSignal('confidence', 'must be a number between 0 and 1');
   const confidence = optionalNumber(raw, 'confidence');
-  if (confidence === undefined) return 0.5;
+  if (confidence === undefined) return undefined;
   if (confidence < 0 || confidence > 1) throw invalidSignal('confidence', 'must be a number between 0 and 1');
   return confidence;
 }

@@ -15,15 +15,17 @@
  * |---------------|---------------------------------------------------------------------------------------------|
  * | (refused)     | kibana.alert.workflow_status "closed"; kibana.alert.status "recovered"                      |
  * | external_id   | kibana.alert.uuid ‖ _id ‖ event.id                                                           |
- * | type          | kibana.alert.rule.rule_id (the stable id across spaces and imports) ‖ kibana.alert.rule.uuid |
+ * | type          | kibana.alert.rule.name (what a person writes in a playbook), cut to 200 chars ‖ rule_id     |
  * | title         | kibana.alert.rule.name ‖ kibana.alert.reason ‖ type                                          |
  * | severity      | kibana.alert.severity ‖ kibana.alert.rule.severity (low/medium/high/critical); otherwise from |
  * |               | the risk score: < 22 low, < 48 medium, < 74 high, else critical (Elastic's defaults are     |
  * |               | 21/47/73/99); neither → medium                                                              |
- * | confidence    | (kibana.alert.risk_score ‖ kibana.alert.rule.risk_score) / 100 ‖ 0.5                         |
+ * | confidence    | (kibana.alert.risk_score ‖ kibana.alert.rule.risk_score) / 100 ‖ 0.5 (the default)          |
  * | subject       | user.id → user_id, user.email → email, user.name → upn if name@domain else username          |
  * | observed_time | kibana.alert.original_time (the source event's time) ‖ @timestamp (the alert's) ‖ now       |
  * | tags          | kibana.alert.rule.tags[] + kibana.alert.rule.threat[].tactic.name + threat.tactic.name        |
+ * | attributes    | rule_id: kibana.alert.rule.rule_id (the stable id across spaces and imports) ‖               |
+ * |               | kibana.alert.rule.uuid; rule_uuid: kibana.alert.rule.uuid (this space's saved object)        |
  *
  * A wrapper with several alerts is refused, not mapped in part: taking the first would silently drop the
  * others, and each may name a different user. Legacy 7.x `signal.*` documents are not read.
@@ -32,7 +34,9 @@ import {
   type CanonicalSignal,
   type JsonObject,
   type Severity,
+  DEFAULT_CONFIDENCE,
   LIMITS,
+  clampText,
   SubjectCollector,
   firstString,
   head,
@@ -50,7 +54,7 @@ import {
 
 const SEVERITIES = new Set<Severity>(['low', 'medium', 'high', 'critical']);
 
-export function mapEcs(payload: unknown, now: Date): CanonicalSignal {
+export function mapEcs(payload: unknown, now: Date, defaultConfidence = DEFAULT_CONFIDENCE.ecs): CanonicalSignal {
   const alert = unwrap(requireRoot(payload));
   const read = (path: string) => scalar(lookup(alert, path.split('.')));
 
@@ -68,28 +72,21 @@ export function mapEcs(payload: unknown, now: Date): CanonicalSignal {
   );
   if (externalId === undefined) throw invalidSignal('kibana.alert.uuid', 'is required');
 
-  const type = firstString(
-    [
-      [read('kibana.alert.rule.rule_id'), 'kibana.alert.rule.rule_id'],
-      [read('kibana.alert.rule.uuid'), 'kibana.alert.rule.uuid'],
-    ],
-    LIMITS.type,
-  );
-  if (type === undefined) throw invalidSignal('kibana.alert.rule.rule_id', 'is required');
+  const ruleUuid = firstString([[read('kibana.alert.rule.uuid'), 'kibana.alert.rule.uuid']], LIMITS.type);
+  const ruleId =
+    firstString([[read('kibana.alert.rule.rule_id'), 'kibana.alert.rule.rule_id']], LIMITS.type) ?? ruleUuid;
+  const ruleName = firstString([[read('kibana.alert.rule.name'), 'kibana.alert.rule.name']]);
+  // The name, as people know the rule; a cut name still names one rule, and ids stay in the attributes.
+  const type = ruleName === undefined ? ruleId : clampText(ruleName.replace(/\s+/g, ' '), LIMITS.type);
+  if (type === undefined) throw invalidSignal('kibana.alert.rule.name', 'is required');
 
   const riskScore = riskScoreOf(read);
   return {
     external_id: externalId,
     type,
-    title: shapeTitle(
-      firstString([
-        [read('kibana.alert.rule.name'), 'kibana.alert.rule.name'],
-        [read('kibana.alert.reason'), 'kibana.alert.reason'],
-      ]),
-      type,
-    ),
+    title: shapeTitle(ruleName ?? firstString([[read('kibana.alert.reason'), 'kibana.alert.reason']]), type),
     severity: severityOf(read, riskScore),
-    confidence: riskScore === undefined ? 0.5 : riskScore / 100,
+    confidence: riskScore === undefined ? defaultConfidence : riskScore / 100,
     subject: new SubjectCollector()
       .fromUserId(read('user.id'))
       .fromEmail(read('user.email'))
@@ -97,6 +94,10 @@ export function mapEcs(payload: unknown, now: Date): CanonicalSignal {
       .result(),
     observed_time: observedTime(read, now),
     tags: tagsOf(alert),
+    attributes: {
+      ...(ruleId === undefined ? {} : { rule_id: ruleId }),
+      ...(ruleUuid === undefined ? {} : { rule_uuid: ruleUuid }),
+    },
   };
 }
 

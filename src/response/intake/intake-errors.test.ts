@@ -127,7 +127,7 @@ describe('INVALID_SIGNAL: the client learns which field is wrong', () => {
     );
   });
 
-  it('refuses ECS alerts without an alert id or a rule id', () => {
+  it('refuses ECS alerts without an alert id or any of rule name, rule_id and uuid', () => {
     const base = 'ecs-kibana-credential-access.json';
     expectInvalid(
       'ecs',
@@ -137,9 +137,16 @@ describe('INVALID_SIGNAL: the client learns which field is wrong', () => {
     );
     expectInvalid(
       'ecs',
-      variant(base, (p) => (delete p['kibana.alert.rule.rule_id'], delete p['kibana.alert.rule.uuid'])),
-      'invalid_signal: kibana.alert.rule.rule_id is required',
-      { field: 'kibana.alert.rule.rule_id' },
+      variant(
+        base,
+        (p) => (
+          delete p['kibana.alert.rule.rule_id'],
+          delete p['kibana.alert.rule.uuid'],
+          delete p['kibana.alert.rule.name']
+        ),
+      ),
+      'invalid_signal: kibana.alert.rule.name is required',
+      { field: 'kibana.alert.rule.name' },
     );
     expectInvalid(
       'ecs',
@@ -193,6 +200,12 @@ describe('INVALID_SIGNAL: the client learns which field is wrong', () => {
       variant(base, (p) => (p.result.confidence = '250')),
       'invalid_signal: result.confidence must be between 0 and 1, or 0 and 100',
       { field: 'result.confidence' },
+    );
+    expectInvalid(
+      'splunk',
+      variant(base, (p) => (p.result.risk_score = '-5')),
+      'invalid_signal: result.risk_score must not be negative',
+      { field: 'result.risk_score' },
     );
   });
 

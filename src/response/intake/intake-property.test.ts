@@ -19,6 +19,7 @@ const samples = readdirSync(FIXTURES)
 /** Every promise CanonicalSignal makes, checked on one value. */
 function expectCanonical(signal: CanonicalSignal): void {
   expect(Object.keys(signal).sort()).toEqual([
+    'attributes',
     'confidence',
     'external_id',
     'observed_time',
@@ -45,6 +46,9 @@ function expectCanonical(signal: CanonicalSignal): void {
     expect(typeof value === 'string' && value.length >= 1 && value.length <= LIMITS.hint).toBe(true);
     if (slot === 'email' || slot === 'upn') expect(looksLikeEmail(value as string)).toBe(true);
   }
+  expect(Object.getPrototypeOf(signal.attributes)).toBe(Object.prototype);
+  for (const value of Object.values(signal.attributes ?? {}))
+    expect(typeof value === 'string' && value.length >= 1 && value.length <= LIMITS.type).toBe(true);
   expect(signal.observed_time).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   expect(new Date(signal.observed_time).toISOString()).toBe(signal.observed_time);
   expect(Array.isArray(signal.tags) && signal.tags.length <= LIMITS.tags).toBe(true);

@@ -155,13 +155,14 @@ describe('ECS / Kibana alert', () => {
     };
     expect(mapSignal('ecs', mixed, NOW)).toMatchObject({
       external_id: 'a-1',
-      type: 'r-1',
+      type: 'R',
       title: 'R',
       subject: { username: 'ops' },
+      attributes: { rule_id: 'r-1' },
     });
   });
 
-  it('falls back to _id, rule uuid, the reason and @timestamp', () => {
+  it('falls back to _id, the rule uuid (type without a name, and rule_id), the reason and @timestamp', () => {
     const mapped = mapSignal(
       'ecs',
       variant(flat, (p) => {
@@ -175,6 +176,10 @@ describe('ECS / Kibana alert', () => {
     expect(mapped).toMatchObject({
       external_id: 'c0d6a8a3e27f4b7d9b8a6f5e4d3c2b1a0f9e8d7c6b5a49382716f5e4d3c2b1a0',
       type: '3d1f0c52-6b8e-11ef-9a2d-0242ac120002',
+      attributes: {
+        rule_id: '3d1f0c52-6b8e-11ef-9a2d-0242ac120002',
+        rule_uuid: '3d1f0c52-6b8e-11ef-9a2d-0242ac120002',
+      },
       title:
         'authentication event with source 203.0.113.77 by grace.hopper@example.com created high alert Successful ' +
         'Sign-in After Repeated MFA Failures.',
@@ -204,12 +209,11 @@ describe('Splunk webhook', () => {
     expect(result({}).severity).toBe('medium');
   });
 
-  it('scales a 0..100 confidence and keeps a 0..1 one', () => {
-    expect(
-      [result({ confidence: '0.4' }), result({ confidence: '40' }), result({ confidence: '1' }), result({})].map(
-        (s) => s.confidence,
-      ),
-    ).toEqual([0.4, 0.4, 1, 0.5]);
+  it('scales a 0..100 confidence and keeps a 0..1 one; else the risk score, capped at 100; else 0.5', () => {
+    const given = ['0.4', '40', '1'].map((confidence) => ({ confidence }));
+    const risk = [{ confidence: '0.9', risk_score: '20' }, { risk_score: '80' }, { risk_score: '280' }, {}];
+    const confidences = [...given, ...risk].map((fields) => result(fields).confidence);
+    expect(confidences).toEqual([0.4, 0.4, 1, 0.9, 0.8, 1, 0.5]);
   });
 
   it('prefers the acted-on user to the actor, and never files a non-address in email', () => {

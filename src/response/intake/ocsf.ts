@@ -15,7 +15,7 @@
  * | title         | finding_info.title ‖ analytic.name ‖ type                                                  |
  * | severity      | severity_id 1 info, 2 low, 3 medium, 4 high, 5 critical, 6 (Fatal) critical; 0, 99,       |
  * |               | absent → medium                                                                           |
- * | confidence    | confidence_score / 100 ‖ confidence_id 1 (Low) .3, 2 (Medium) .6, 3 (High) .9 ‖ 0.5        |
+ * | confidence    | confidence_score / 100 ‖ confidence_id 1 (Low) .3, 2 (Medium) .6, 3 (High) .9 ‖ 0.5 (default) |
  * | subject       | the first user object that names anyone: evidence by evidence, evidences[i].user then       |
  * |               | evidences[i].actor.user; then resources[] whose type names a user. From that one object:   |
  * |               | uid → user_id, email_addr → email, name → upn if name@domain else username                  |
@@ -31,6 +31,7 @@ import {
   type JsonObject,
   type Severity,
   type SubjectHints,
+  DEFAULT_CONFIDENCE,
   LIMITS,
   SubjectCollector,
   firstString,
@@ -65,7 +66,7 @@ const SEVERITY_BY_ID: Record<number, Severity> = {
 };
 const CONFIDENCE_BY_ID: Record<number, number> = { 1: 0.3, 2: 0.6, 3: 0.9 };
 
-export function mapOcsf(payload: unknown, now: Date): CanonicalSignal {
+export function mapOcsf(payload: unknown, now: Date, defaultConfidence = DEFAULT_CONFIDENCE.ocsf): CanonicalSignal {
   const finding = requireRoot(payload);
   checkIdentity(finding);
 
@@ -97,13 +98,14 @@ export function mapOcsf(payload: unknown, now: Date): CanonicalSignal {
     type,
     title: shapeTitle(firstString([[own(info, 'title'), 'finding_info.title']]) ?? analyticName, type),
     severity: severityOf(finding),
-    confidence: confidenceOf(finding),
+    confidence: confidenceOf(finding) ?? defaultConfidence,
     subject: subjectOf(finding),
     observed_time: observedTime(finding, info, now),
     tags: shapeTags([
       ...head(types, LIMITS.tags),
       firstString([[own(analytic, 'category'), 'finding_info.analytic.category']]),
     ]),
+    attributes: {},
   };
 }
 
@@ -133,14 +135,14 @@ function severityOf(finding: JsonObject): Severity {
   return (id !== undefined && Object.hasOwn(SEVERITY_BY_ID, id) ? SEVERITY_BY_ID[id] : undefined) ?? 'medium';
 }
 
-function confidenceOf(finding: JsonObject): number {
+function confidenceOf(finding: JsonObject): number | undefined {
   const score = optionalNumber(own(finding, 'confidence_score'), 'confidence_score');
   if (score !== undefined) {
     if (score < 0 || score > 100) throw invalidSignal('confidence_score', 'must be between 0 and 100');
     return score / 100;
   }
   const id = optionalInteger(own(finding, 'confidence_id'), 'confidence_id');
-  return (id !== undefined && Object.hasOwn(CONFIDENCE_BY_ID, id) ? CONFIDENCE_BY_ID[id] : undefined) ?? 0.5;
+  return id !== undefined && Object.hasOwn(CONFIDENCE_BY_ID, id) ? CONFIDENCE_BY_ID[id] : undefined;
 }
 
 function observedTime(finding: JsonObject, info: JsonObject, now: Date): string {

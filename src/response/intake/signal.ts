@@ -42,6 +42,12 @@ export interface CanonicalSignal {
   observed_time: string;
   /** At most 32 tags of at most 100 chars, lowercased, deduplicated. */
   tags: string[];
+  /**
+   * What the SIEM said about the alert that is neither subject nor type, kept for people and for `explain`
+   * (e.g. ECS `rule_id`, the Kibana rule's id, when `type` is its name). Strings of at most 200 chars; `{}`
+   * for most formats. Every mapper sets it; optional for signals built in code (tests, fixtures).
+   */
+  attributes?: Record<string, string>;
 }
 
 export type IntakeFormat = 'canonical' | 'ocsf' | 'ecs' | 'splunk' | 'azure';
@@ -49,6 +55,19 @@ export type IntakeFormat = 'canonical' | 'ocsf' | 'ecs' | 'splunk' | 'azure';
 export const INTAKE_FORMATS: readonly IntakeFormat[] = ['canonical', 'ocsf', 'ecs', 'splunk', 'azure'];
 
 export const LIMITS = { externalId: 200, type: 200, title: 500, tags: 32, tag: 100, hint: 320 } as const;
+
+/**
+ * The confidence a signal gets when its alert carries none, per format: stated here so that each guide
+ * (docs/siem/<format>.md) can say it, and a playbook's `min_confidence` above it is known never to match
+ * an alert that says nothing.
+ */
+export const DEFAULT_CONFIDENCE: Readonly<Record<IntakeFormat, number>> = {
+  canonical: 0.5,
+  ocsf: 0.5,
+  ecs: 0.5,
+  splunk: 0.5,
+  azure: 0.5,
+};
 
 /** How many entries of a SIEM-supplied array (evidences, dimensions, result rows…) a mapper looks at. */
 export const SCAN_LIMIT = 8;

@@ -16,7 +16,9 @@
  * | title         | result.title ‖ search_name ‖ type                                                           |
  * | severity      | result.severity ‖ result.urgency: informational/info → info, low, medium, high, critical;  |
  * |               | anything else or absent → medium                                                            |
- * | confidence    | result.confidence, 0..1 as is, 1..100 divided by 100; absent → 0.5                          |
+ * | confidence    | result.confidence: 0..1 as is, above 1 up to 100 divided by 100; else result.risk_score    |
+ * |               | (Enterprise Security's risk score, 0..100 divided by 100; risk-based alerting sums scores |
+ * |               | past 100, read as 1); neither → 0.5 (DEFAULT_CONFIDENCE.splunk)                             |
  * | subject       | user_id → user_id; user_email ‖ email → email; upn ‖ user_principal_name → upn;            |
  * |               | user ‖ src_user ‖ username → upn if name@domain, else username. `user` (the account acted on, |
  * |               | in CIM) comes before `src_user` (the account acting), as the one acted on is the one to hold |
@@ -26,6 +28,7 @@
 import {
   type CanonicalSignal,
   type Severity,
+  DEFAULT_CONFIDENCE,
   LIMITS,
   SubjectCollector,
   firstString,
@@ -52,7 +55,7 @@ const SEVERITY_BY_NAME: Record<string, Severity> = {
   critical: 'critical',
 };
 
-export function mapSplunk(payload: unknown, now: Date): CanonicalSignal {
+export function mapSplunk(payload: unknown, now: Date, defaultConfidence = DEFAULT_CONFIDENCE.splunk): CanonicalSignal {
   const body = requireRoot(payload);
   const result = optionalRecord(own(body, 'result'), 'result') ?? {};
   // A multivalue field holding one value reads as that value; several values are ambiguous and skipped below.
@@ -75,7 +78,7 @@ export function mapSplunk(payload: unknown, now: Date): CanonicalSignal {
     type,
     title: shapeTitle(firstString([[value('title'), 'result.title']]) ?? searchName, type),
     severity: severityOf(value),
-    confidence: confidenceOf(value('confidence')),
+    confidence: confidenceOf(value) ?? defaultConfidence,
     subject: new SubjectCollector()
       .fromUserId(value('user_id'))
       .fromEmail(value('user_email'))
@@ -88,6 +91,7 @@ export function mapSplunk(payload: unknown, now: Date): CanonicalSignal {
       .result(),
     observed_time: observedTime(value('_time'), now),
     tags: tagsOf(own(result, 'tags')),
+    attributes: {},
   };
 }
 
@@ -99,13 +103,19 @@ function severityOf(value: (name: string) => unknown): Severity {
   return 'medium';
 }
 
-function confidenceOf(raw: unknown): number {
-  const confidence = optionalNumber(raw, 'result.confidence');
-  if (confidence === undefined) return 0.5;
-  if (confidence < 0 || confidence > 100)
-    throw invalidSignal('result.confidence', 'must be between 0 and 1, or 0 and 100');
-  // "1" reads as certainty on the 0..1 scale, not as 1 %.
-  return confidence > 1 ? confidence / 100 : confidence;
+function confidenceOf(value: (name: string) => unknown): number | undefined {
+  const confidence = optionalNumber(value('confidence'), 'result.confidence');
+  if (confidence !== undefined) {
+    if (confidence < 0 || confidence > 100)
+      throw invalidSignal('result.confidence', 'must be between 0 and 1, or 0 and 100');
+    // "1" reads as certainty on the 0..1 scale, not as 1 %.
+    return confidence > 1 ? confidence / 100 : confidence;
+  }
+  const risk = optionalNumber(value('risk_score'), 'result.risk_score');
+  if (risk === undefined) return undefined;
+  if (risk < 0) throw invalidSignal('result.risk_score', 'must not be negative');
+  // Risk-based alerting adds up the risk of one object: a total past 100 is past the usual threshold.
+  return Math.min(risk, 100) / 100;
 }
 
 function observedTime(raw: unknown, now: Date): string {

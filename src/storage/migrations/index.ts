@@ -22,6 +22,7 @@ import * as m0023 from './0023-target-sync-failures.js';
 import * as m0025 from './0025-webhooks.js';
 import * as m0026 from './0026-console.js';
 import * as m0027 from './0027-events-tokens.js';
+import * as m0028 from './0028-signal-attributes.js';
 
 /** Every migration, in order. Never edit one that has landed: add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -48,4 +49,5 @@ export const migrations: Record<string, Migration> = {
   '0025-webhooks': m0025,
   '0026-console': m0026,
   '0027-events-tokens': m0027,
+  '0028-signal-attributes': m0028,
 };
