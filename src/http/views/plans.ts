@@ -74,7 +74,9 @@ export const NormalisedSignalSchema = Type.Object(
     subject: Type.Record(Type.String(), Type.String()),
     observed_time: Type.String({ format: 'date-time' }),
     tags: Type.Array(Type.String()),
-    attributes: Type.Record(Type.String(), Type.String()),
+    attributes: Type.Record(Type.String(), Type.String(), {
+      description: 'what the alert said besides subject and type, e.g. an ECS rule_id (docs/siem/)',
+    }),
   },
   { title: 'NormalisedSignal' },
 );

@@ -6,25 +6,15 @@ import { Type, type Static } from 'typebox';
 import type { Reception } from '../../response/engine.js';
 import { DEFAULT_CONFIDENCE } from '../../response/intake/signal.js';
 import type { SignalRow, SignalSource } from '../../store/signals.js';
-import { PlanSchema, planView } from './plans.js';
+import { NormalisedSignalSchema, PlanSchema, planView } from './plans.js';
 
+/** A signal as stored: the normalised signal (as a dry run shows it), with its id and when it arrived. */
 export const SignalSchema = Type.Object(
   {
     id: Type.String(),
-    source_id: Type.String(),
-    external_id: Type.String(),
-    type: Type.String(),
-    title: Type.String(),
-    severity: Type.String(),
-    confidence: Type.Number(),
-    subject: Type.Record(Type.String(), Type.String()),
-    tags: Type.Array(Type.String()),
-    observed_time: Type.String({ format: 'date-time' }),
+    ...NormalisedSignalSchema.properties,
     receive_time: Type.String({ format: 'date-time' }),
     raw_truncated: Type.Boolean(),
-    attributes: Type.Record(Type.String(), Type.String(), {
-      description: 'what the alert said besides subject and type, e.g. an ECS rule_id (docs/siem/)',
-    }),
   },
   { title: 'Signal' },
 );

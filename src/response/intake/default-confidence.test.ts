@@ -1,18 +1,10 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIDENCE, type IntakeFormat, mapSignal } from './index.js';
+import { DEFAULT_CONFIDENCE, mapSignal } from './index.js';
+import { INTAKE_NOW, signalSamples } from '../../../test/support/signal-samples.js';
 
-const FIXTURES = path.resolve(import.meta.dirname, '../../../test/fixtures/signals');
-const NOW = new Date('2025-03-14T09:26:53.000Z');
-const samples = readdirSync(FIXTURES)
-  .filter((name) => name.endsWith('.json') && !name.endsWith('.expected.json'))
-  .map((name) => ({
-    name,
-    format: name.split('-')[0] as IntakeFormat,
-    payload: JSON.parse(readFileSync(path.join(FIXTURES, name), 'utf8')) as unknown,
-  }));
+const NOW = INTAKE_NOW;
+const samples = signalSamples;
 
 describe("a source's default confidence", () => {
   it('has samples that state a confidence and samples that do not', () => {
