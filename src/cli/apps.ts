@@ -4,7 +4,7 @@ import type { appView } from '../http/views/apps.js';
 import { AUTH_METHODS } from '../oauth/apps.js';
 import { PERMISSIONS } from '../oauth/permissions.js';
 import type { AuthMethod } from '../storage/schema.js';
-import { printJson, printTable, usageError, type CliIo } from './io.js';
+import { printJson, printList, printTable, usageError, type CliIo } from './io.js';
 import { ACCOUNT_HELP, runAdmin } from './remote.js';
 
 function positiveInteger(flag: string, value: string): number {
@@ -37,6 +37,7 @@ function printApps(io: CliIo, apps: AppJson[]): void {
       a.auth_method + (a.dpop_required ? '+DPoP' : ''),
       a.disable_time ? 'yes' : '',
     ]),
+    'no apps',
   );
 }
 
@@ -140,7 +141,7 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
         const { apps: rows } = await runAdmin(io, 'apps list', opts.account, (api, accountId) =>
           api.call<{ apps: AppJson[] }>('GET', appsPath(accountId)),
         );
-        if (opts.json) printJson(io, { apps: rows });
+        if (opts.json) printList(io, rows);
         else printApps(io, rows);
       }),
     );
