@@ -48,7 +48,7 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
       expect.objectContaining({ name: 'watch-everything', version: 2, changed: true }),
     ]);
     const history = await runCli(['playbooks', 'history', 'watch-everything', '--json'], env);
-    expect(JSON.parse(history.stdout).versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
+    expect(JSON.parse(history.stdout).items.map((v: { version: number }) => v.version)).toEqual([2, 1]);
     expect((await runCli(['playbooks', 'history', 'nope'], env)).code).toBe(3);
   });
 
@@ -137,7 +137,7 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
     expect(secret).toMatch(/^cdnt_[A-Za-z0-9_-]{43}$/);
     const list = await runCli(['sources', 'list', '--json'], env);
     expect(list.stdout).not.toContain(secret);
-    expect(JSON.parse(list.stdout).sources).toEqual([source]);
+    expect(JSON.parse(list.stdout)).toEqual({ items: [source] });
     expect(readFileSync(fixture('playbooks/policy.yaml'), 'utf8')).toContain('Break Glass');
     expect(accountId).toMatch(/^[A-Z2-7]{26}$/);
   });

@@ -100,12 +100,13 @@ describeBackends('cordon CLI', (backend) => {
     expect(imported.stdout).toContain(`imported 2 users into ${made.account_id}`);
 
     const list = JSON.parse((await runCli(['users', 'list', '--account', made.account_id, '--json'], env)).stdout);
-    expect(list.users.map((u: { email: string }) => u.email).sort()).toEqual([
+    expect(Object.keys(list)).toEqual(['items']);
+    expect(list.items.map((u: { email: string }) => u.email).sort()).toEqual([
       'ann@acme.example',
       'bob@acme.example',
       'boss@acme.example',
     ]);
-    const ann = list.users.find((u: { email: string }) => u.email === 'ann@acme.example');
+    const ann = list.items.find((u: { email: string }) => u.email === 'ann@acme.example');
     expect(Object.keys(ann).sort()).toEqual([
       'create_time',
       'display_name',
@@ -156,7 +157,7 @@ describeBackends('cordon CLI', (backend) => {
         '  line 2: email: a user with this email already exists\n  line 3: not valid JSON\n',
     );
     const count = JSON.parse((await runCli(['users', 'list', '--account', made.account_id, '--json'], env)).stdout)
-      .users.length;
+      .items.length;
     expect(count).toBe(3);
   });
   it(
@@ -218,7 +219,7 @@ describeBackends('cordon CLI', (backend) => {
       expect([disabled.code, disabled.stdout]).toEqual([0, `disabled SOAR (${app.id})\n`]);
       const listed = JSON.parse((await runCli(['apps', 'list', ...account, '--json'], env)).stdout);
       expect(
-        listed.apps.map((a: { id: string; disable_time: string | null }) => [a.id, a.disable_time !== null]),
+        listed.items.map((a: { id: string; disable_time: string | null }) => [a.id, a.disable_time !== null]),
       ).toEqual([[app.id, true]]);
       expect(JSON.stringify(listed)).not.toContain(rotated.client_secret);
 
@@ -238,10 +239,11 @@ describeBackends('cordon CLI', (backend) => {
       expect([revoked.code, revoked.stderr]).toEqual([0, '']);
       const replacement = /^revoked signing key (\S+); new signing key (\S+)\n$/.exec(revoked.stdout)!;
       expect(replacement[1]).toBe(second.kid);
-      const keys = JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout) as Array<{
-        kid: string;
-        status: string;
-      }>;
+      const keys = (
+        JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout) as {
+          items: Array<{ kid: string; status: string }>;
+        }
+      ).items;
       expect(keys.map((k) => [k.kid, k.status])).toEqual([
         [replacement[2], 'active'],
         [second.kid, 'revoked'],
@@ -305,7 +307,7 @@ if (BACKENDS.includes('pglite')) {
         expect(restarted.output.join('\n')).not.toContain('Created the demo account');
         await stopServer(restarted.child);
         const list = JSON.parse((await runCli(['users', 'list', '--json'], env)).stdout);
-        expect(list.users).toHaveLength(29);
+        expect(list.items).toHaveLength(29);
       },
     );
   });
