@@ -278,7 +278,7 @@ describeBackends('cordon: the same output with and without a server', (backend) 
       expect(shown.get('containments list')).toMatch(/Ada <ada@acme\.example>.*responder:cordon/);
       expect(shown.get('containments show')).toContain('user           Ada <ada@acme.example>\n');
       expect(shown.get('explain ' + containmentId)).toContain('subject    Ada <ada@acme.example>\n');
-      expect(shown.get('audit tail')).toMatch(/\tBoss <boss@acme\.example>\tuser\.import\t/);
+      expect(shown.get('audit tail')).toMatch(/\tBoss <boss@acme\.example>\tuser\.create\tAnn <ann@acme\.example>\t/);
     },
   );
 });

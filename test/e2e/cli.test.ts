@@ -291,9 +291,11 @@ if (BACKENDS.includes('pglite')) {
         expect(second.code).toBe(5);
         expect(second.stderr).toContain(`is in use by a Cordon server at ${first.url} (pid ${first.child.pid}`);
         // An admin command goes through the server, once signed in (cli-login.test.ts does that).
+        // Until then: exit 5 (README, exit codes), with the whole command to sign in.
         const cli = await runCli(['users', 'list'], env);
-        expect(cli.code).toBe(2);
+        expect(cli.code).toBe(5);
         expect(cli.stderr).toContain(`a Cordon server at ${first.url} holds`);
+        expect(cli.stderr).toContain(`sign in with \`cordon login --server ${first.url}\` and try again`);
 
         // The first server is untouched.
         expect(readFileSync(lockFile, 'utf8')).toBe(lockBefore);
