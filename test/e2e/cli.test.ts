@@ -148,13 +148,16 @@ describeBackends('cordon CLI', (backend) => {
     writeFileSync(
       bad,
       '{"email":"c@acme.example","display_name":"C"}\n{"email":"ann@acme.example","display_name":"Ann again"}\n' +
-        'not json\n',
+        'not json\n{"email":"bob@acme.example","display_name":"","role":"chief"}\n',
     );
     const rejected = await runCli(['users', 'import', bad, '--account', made.account_id], env);
     expect(rejected.code).toBe(2);
+    // One line a row, with every problem of that row: its fields' and its email's.
     expect(rejected.stderr).toBe(
-      'cordon: 2 problem(s) in 2 row(s); nothing was imported\n' +
-        '  line 2: email: a user with this email already exists\n  line 3: not valid JSON\n',
+      'cordon: 5 problem(s) in 3 row(s); nothing was imported\n' +
+        '  line 2: email: a user with this email already exists\n  line 3: not valid JSON\n' +
+        '  line 4: display_name: expected 1 to 200 characters; role: expected one of OWNER, ADMIN, MEMBER; ' +
+        'email: a user with this email already exists\n',
     );
     const count = JSON.parse((await runCli(['users', 'list', '--account', made.account_id, '--json'], env)).stdout)
       .items.length;
