@@ -58,6 +58,12 @@ export function describeDrift(drift: Drift | null, groups: Map<string, string>):
   return parts.length ? parts.join('; ') : 'nothing changed since the suspension';
 }
 
+/** A target step's drift in words: `{deleted: true}` reads "deleted", `{reactivated_elsewhere: true}` likewise. */
+export const describeStepDrift = (drift: Record<string, unknown>) =>
+  Object.entries(drift)
+    .map(([k, v]) => (v === true ? k.replace(/_/g, ' ') : `${k.replace(/_/g, ' ')} ${asText(v)}`))
+    .join('; ');
+
 /** A restore's verification in words: each check that held, and each that did not, loudly. */
 const describeVerification = (verification: Record<string, boolean> | null) =>
   Object.entries(verification ?? {})
@@ -88,13 +94,7 @@ function printContainment(io: CliIo, c: ContainmentJson, people: People, groups:
       '  target',
       `${step.target_name} (${step.kind}): ${step.operation} ${step.status}` +
         `${step.observed_state ? `, seen ${step.observed_state}` : ''}` +
-        `${
-          step.drift
-            ? `, drift: ${Object.keys(step.drift)
-                .map((k) => `${k} ${asText(step.drift![k])}`)
-                .join('; ')}`
-            : ''
-        }`,
+        `${step.drift ? `, drift: ${describeStepDrift(step.drift)}` : ''}`,
     );
 }
 
