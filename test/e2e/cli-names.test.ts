@@ -4,7 +4,7 @@
  * their containment, a restore's drift reads as words, the restore policy is shown and set, a user may be
  * named by email, and the exit codes follow the README's table.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -239,6 +239,31 @@ describeBackends('cordon speaks in names, as a signed-in person', (backend) => {
       noPersonById(explained.stdout);
       expect(explained.stdout).toContain('subject    Cy <cy@acme.example>\n');
       expect(explained.stdout).toMatch(/\napproval {3}Boss <boss@acme\.example> approve at \S+: confirmed\n/);
+
+      // Whom the policy protects, who paused the engine, who made an app: by name.
+      const cy = (
+        JSON.parse((await runCli(['users', 'get', 'cy@acme.example', '--json'], env)).stdout) as { id: string }
+      ).id;
+      const policyFile = path.join(home, 'policy.json');
+      writeFileSync(policyFile, JSON.stringify({ roles: ['OWNER'], user_ids: [cy] }));
+      expect((await runCli(['policy', 'apply', '-f', policyFile], env)).stdout).toBe('policy v1 (new version)\n');
+      expect((await runCli(['policy', 'show'], env)).stdout).toBe(
+        'policy v1: the engine never acts on\n  roles   OWNER\n  groups  none\n  users   Cy <cy@acme.example>\n' +
+          '  emails  none\n',
+      );
+      expect(JSON.parse((await runCli(['policy', 'show', '--json'], env)).stdout)).toEqual({
+        version: 1,
+        document: { roles: ['OWNER'], user_ids: [cy] },
+      });
+      expect((await runCli(['automation', 'pause', '--reason', 'drill'], env)).stdout).toMatch(
+        /^automation: PAUSED since \S+ by Boss <boss@acme\.example> \(drill\)\n/,
+      );
+      const app = JSON.parse(
+        (await runCli(['apps', 'create', '--name', 'soar', '--permissions', 'users:read', '--json'], env)).stdout,
+      ) as { id: string };
+      expect((await runCli(['apps', 'get', app.id], env)).stdout).toContain(
+        'Made by: Boss <boss@acme.example> (OWNER then)\n',
+      );
     } finally {
       await stopServer(server.child);
     }
