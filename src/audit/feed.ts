@@ -8,10 +8,10 @@ import { AppError } from '../errors.js';
 import { OcsfClasses, ocsfMappingOf, onePasswordActionOf } from './actions.js';
 import { searchEntries, type NumberedEntry } from '../store/audit.js';
 import type { Executor } from '../store/executor.js';
-import { findPeople, type Person } from '../store/users.js';
+import { findPeople, type Person } from '../store/people.js';
 
 /** The people a page's entries name (actors and user targets), by id: their feed items carry name and email. */
-export type People = ReadonlyMap<string, Person>;
+export type People = Readonly<Record<string, Person>>;
 
 export interface FeedRequest {
   /** Only entries of this action (the sign-in attempts feed). */
@@ -98,7 +98,7 @@ function peopleNamedBy(entries: readonly NumberedEntry[]): string[] {
 
 /** An Events API user object (`{uuid, name, email}`): what Cordon knows of a person, and nothing empty. */
 export function eventUser(id: string, people: People): { uuid: string; name?: string; email?: string } {
-  const person = people.get(id);
+  const person = Object.hasOwn(people, id) ? people[id] : undefined;
   return { uuid: id, ...(person ? { name: person.display_name, email: person.email } : {}) };
 }
 
@@ -128,7 +128,7 @@ function sessionOf(entry: NumberedEntry): { uuid?: string; ip?: string } {
  * The 1Password Events API v2 audit event shape. The action is 1Password's where its vocabulary has an
  * equivalent (audit/actions.ts); Cordon's own name, and what has no counterpart, go under `cordon`.
  */
-export function toOnePasswordEvent(entry: NumberedEntry, people: People = new Map()) {
+export function toOnePasswordEvent(entry: NumberedEntry, people: People = {}) {
   const user = (id: string) => eventUser(id, people);
   return {
     uuid: entryUuid(entry),

@@ -4,7 +4,7 @@ import type { appView } from '../http/views/apps.js';
 import { AUTH_METHODS } from '../oauth/apps.js';
 import { PERMISSIONS } from '../oauth/permissions.js';
 import type { AuthMethod } from '../storage/schema.js';
-import { printJson, printTable, usageError, type CliIo } from './io.js';
+import { printJson, printList, printTable, usageError, type CliIo } from './io.js';
 import { eventsTokenCommands } from './events-tokens.js';
 import { ACCOUNT_HELP, runAdmin } from './remote.js';
 
@@ -38,18 +38,19 @@ function printApps(io: CliIo, apps: AppJson[]): void {
       a.auth_method + (a.dpop_required ? '+DPoP' : ''),
       a.disable_time ? 'yes' : '',
     ]),
+    'no apps',
   );
 }
 
 /** The constraints an admin set, and the ceiling the app's maker puts on it. */
-function printConstraints(io: CliIo, app: AppJson): void {
+function printConstraints(io: CliIo, app: AppJson, maker: string | null): void {
   const c = app.constraints;
   const ceiling = c.maker_ceiling;
   const lines = [
     `Groups it may act on: ${c.allowed_group_ids.length > 0 ? c.allowed_group_ids.join(', ') : 'any'}`,
     `Roles it may never touch: ${c.protected_roles.length > 0 ? c.protected_roles.join(', ') : 'none'}`,
     `Suspensions per hour: ${c.max_suspensions_per_hour ?? 'no cap'}`,
-    `Made by: ${c.maker.user_id === null ? 'the operator (no ceiling)' : `${c.maker.user_id} (${c.maker.role} then)`}`,
+    `Made by: ${c.maker.user_id === null ? 'the operator (no ceiling)' : `${maker} (${c.maker.role} then)`}`,
     `Maker ceiling: ${
       ceiling.powerless
         ? 'the maker can no longer exercise anything: the app acts on nothing'
@@ -141,7 +142,7 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
         const { apps: rows } = await runAdmin(io, 'apps list', opts.account, (api, accountId) =>
           api.call<{ apps: AppJson[] }>('GET', appsPath(accountId)),
         );
-        if (opts.json) printJson(io, { apps: rows });
+        if (opts.json) printList(io, rows);
         else printApps(io, rows);
       }),
     );
@@ -153,12 +154,25 @@ export function appsCommand(program: Command, io: CliIo, run: (fn: () => Promise
     .option('--json', 'print JSON')
     .action((appId: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const app = await runAdmin(io, 'apps get', opts.account, (api, accountId) =>
-          api.call<AppJson>('GET', appsPath(accountId, appId)),
-        );
+        const { app, maker } = await runAdmin(io, 'apps get', opts.account, async (api, accountId) => {
+          const got = await api.call<AppJson>('GET', appsPath(accountId, appId));
+          const id = got.constraints.maker.user_id;
+          if (opts.json || id === null) return { app: got, maker: id };
+          // The maker by name; one who was deleted since stays an id.
+          const person = await api
+            .call<{ email: string; display_name: string }>(
+              'GET',
+              `/v1/accounts/${encodeURIComponent(accountId)}/users/${encodeURIComponent(id)}/profile`,
+            )
+            .then(
+              (p) => `${p.display_name} <${p.email}>`,
+              () => `${id} (deleted)`,
+            );
+          return { app: got, maker: person };
+        });
         if (opts.json) return printJson(io, app);
         printApps(io, [app]);
-        printConstraints(io, app);
+        printConstraints(io, app, maker);
       }),
     );
 

@@ -14,7 +14,8 @@ import { verifyInclusion } from '../audit/merkle.js';
 import { parseVerifierKey } from '../audit/note.js';
 import type { EntryProof } from '../audit/proofs.js';
 import { verifyExport } from '../audit/verify.js';
-import { EXIT, printJson, Reported, usageError, type CliIo } from './io.js';
+import { AppError } from '../errors.js';
+import { actorOf, EXIT, printJson, Reported, usageError, type CliIo, type People } from './io.js';
 import { createProgress } from './progress.js';
 import { accountPath, runAdmin, type Api } from './remote.js';
 
@@ -30,7 +31,7 @@ type NumberedEntry = EntryProof['entry'];
 
 /** What tail and proof read, through the API. */
 interface AuditSource {
-  entries(fromIndex: number, limit: number): Promise<{ entries: NumberedEntry[]; logSize: number }>;
+  entries(fromIndex: number, limit: number): Promise<{ entries: NumberedEntry[]; logSize: number; people: People }>;
   proof(index: number): Promise<EntryProof>;
 }
 
@@ -38,23 +39,31 @@ function auditSource(api: Api, accountId: string): AuditSource {
   const base = `${accountPath(accountId)}/audit`;
   return {
     async entries(fromIndex, limit) {
-      const page = await api.call<{ entries: NumberedEntry[]; log_size: number }>(
+      const page = await api.call<{ entries: NumberedEntry[]; log_size: number; people?: People }>(
         'GET',
         `${base}/entries?start_index=${fromIndex}&page_size=${Math.min(limit, 1000)}`,
       );
-      return { entries: page.entries, logSize: page.log_size };
+      return { entries: page.entries, logSize: page.log_size, people: page.people ?? {} };
     },
     async proof(index) {
       const checkpoint = await api.call<{ size: number; signed_note: string; origin: string }>(
         'GET',
         `${base}/checkpoint`,
       );
+      if (index >= checkpoint.size) {
+        // Past the signed tree: an entry that does not exist is "not found" (exit 3), not a bad request.
+        const { log_size: size } = await api.call<{ log_size: number }>('GET', `${base}/entries?page_size=1`);
+        if (index >= size)
+          throw new AppError('NOT_FOUND', {
+            description: `no audit entry ${index}: the log has ${size} entr${size === 1 ? 'y' : 'ies'}`,
+          });
+      }
       const proof = await api.call<{
         entry: NumberedEntry;
         tree_size: number;
         leaf_hash: string;
         inclusion_path: string[];
-      }>('GET', `${base}/entries/${index}/proof?tree_size=${checkpoint.size}`);
+      }>('GET', `${base}/entries/${index}/proof${index < checkpoint.size ? `?tree_size=${checkpoint.size}` : ''}`);
       const { keys } = await api.call<{ keys: Array<{ verifier_key: string }> }>(
         'GET',
         `/v1/audit/keys?log=${encodeURIComponent(accountId)}`,
@@ -90,13 +99,15 @@ export function checkEntryProof(proof: EntryProof, trustedKey?: string): { ok: b
     verifyInclusion(leaf, proof.entry.idx, checkpoint.size, path, checkpoint.rootHash);
   return {
     ok,
-    summary: `included in the signed tree of size ${checkpoint.size} (root ${checkpoint.rootHash.toString('base64')})`,
+    // Roots are hex in everything the CLI prints for a person, as `audit verify` prints them.
+    summary: `included in the signed tree of size ${checkpoint.size} (root ${checkpoint.rootHash.toString('hex')})`,
   };
 }
 
-const describeEntry = (e: NumberedEntry) =>
-  `${e.idx}\t${e.recorded_at}\t${e.actor_type}:${e.actor_id}\t${e.action}\t${e.target_type}:${e.target_id}\t` +
-  `${e.outcome}\n`;
+/** One entry as a line for a person: index, time, actor, action, target, outcome; people by name. */
+const describeEntry = (e: NumberedEntry, people: People = {}) =>
+  `${e.idx}\t${e.recorded_at}\t${actorOf(people, e.actor_type, e.actor_id)}\t${e.action}\t` +
+  `${actorOf(people, e.target_type, e.target_id)}\t${e.outcome}\n`;
 
 export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
   const audit = program
@@ -120,11 +131,11 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
           if (!/^\d{1,6}$/.test(opts.lines)) throw usageError(`--lines: expected a number, got "${opts.lines}"`);
           let next = Math.max(0, (await src.entries(0, 1)).logSize - Number(opts.lines));
           for (;;) {
-            const { entries } = await src.entries(next, 1000);
+            const { entries, people } = await src.entries(next, 1000);
             for (const entry of entries)
-              io.stdout.write(opts.json ? JSON.stringify(entry) + '\n' : describeEntry(entry));
+              io.stdout.write(opts.json ? JSON.stringify(entry) + '\n' : describeEntry(entry, people));
             next = entries.at(-1) ? entries.at(-1)!.idx + 1 : next;
-            if (!opts.follow) return;
+            if (!opts.follow) return void (entries.length === 0 && !opts.json && io.stdout.write('no audit entries\n'));
             if (entries.length < 1000) await new Promise((resolve) => setTimeout(resolve, 1000));
           }
         }),
@@ -146,7 +157,10 @@ export function auditCommand(program: Command, io: CliIo, run: (fn: () => Promis
           const proof = await src.proof(Number(index));
           const { ok, summary } = checkEntryProof(proof, opts.key);
           if (opts.json) printJson(io, { ...proof, verified: ok });
-          else io.stdout.write(describeEntry(proof.entry) + (ok ? `${summary}\n` : ''));
+          else {
+            const { people } = await src.entries(Number(index), 1);
+            io.stdout.write(describeEntry(proof.entry, people) + (ok ? `${summary}\n` : ''));
+          }
           if (!ok) {
             io.stderr.write(
               `cordon: entry ${index} is NOT proven by the signed checkpoint of size ${proof.tree_size}\n`,

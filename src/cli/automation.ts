@@ -10,7 +10,8 @@ import { DURATION, durationSeconds } from '../response/playbook.js';
 import { INTAKE_FORMATS } from '../response/intake/signal.js';
 import type { NewSource } from '../response/sources.js';
 import type { SignalFormat, SourceAuth } from '../storage/schema.js';
-import { printJson, printTable, usageError, type CliIo } from './io.js';
+import { personOf, printJson, printList, printTable, usageError, type CliIo } from './io.js';
+import { restorePolicyCommand } from './restore-policy.js';
 import { ACCOUNT_HELP, accountPath, type Run, runAdmin } from './remote.js';
 
 type AutomationJson = Awaited<ReturnType<typeof automationView>>;
@@ -23,8 +24,10 @@ interface AutomationChange {
 
 function printAutomation(io: CliIo, json: boolean | undefined, a: AutomationJson): void {
   if (json) return printJson(io, a);
+  const by = a.paused_by ?? '';
+  const pausedBy = a.people[by.replace(/^user:/, '')] ? personOf(a.people, by.replace(/^user:/, '')) : by;
   const state = a.paused
-    ? `PAUSED since ${a.pause_time} by ${a.paused_by}${a.pause_reason ? ` (${a.pause_reason})` : ''}`
+    ? `PAUSED since ${a.pause_time} by ${pausedBy}${a.pause_reason ? ` (${a.pause_reason})` : ''}`
     : 'running';
   io.stdout.write(`automation: ${state}\n`);
   io.stdout.write(`breaker cap: ${a.breaker_cap.max_actions} suspensions per ${a.breaker_cap.window_seconds} s\n`);
@@ -36,7 +39,7 @@ function printAutomation(io: CliIo, json: boolean | undefined, a: AutomationJson
       b.scope,
       b.trip_time,
       `${b.max_actions}/${b.window_seconds}s`,
-      String(b.held_user_ids.length),
+      b.held_user_ids.length === 0 ? 'nobody' : b.held_user_ids.map((id) => personOf(a.people, id)).join(', '),
     ]),
   );
 }
@@ -149,6 +152,8 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
       }),
     );
 
+  restorePolicyCommand(automation, io, run);
+
   const sources = program
     .command('sources')
     .description('Detection sources: where signals come from and how each authenticates');
@@ -208,11 +213,12 @@ export function automationCommand(program: Command, io: CliIo, run: Run): void {
           async (api, accountId) =>
             (await api.call<{ sources: SourceJson[] }>('GET', `${accountPath(accountId)}/sources`)).sources,
         );
-        if (opts.json) return printJson(io, { sources: list });
+        if (opts.json) return printList(io, list);
         printTable(
           io,
           ['ID', 'Name', 'Format', 'Auth', 'Disabled'],
           list.map((s) => [s.id, s.name, s.format, s.auth, s.disable_time ?? '']),
+          'no sources',
         );
       }),
     );

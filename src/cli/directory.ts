@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { ROLES } from '../directory/validate.js';
 import type { UserRole } from '../storage/schema.js';
-import { printJson, printTable, usageError, type CliIo } from './io.js';
+import { printJson, printList, printTable, usageError, type CliIo } from './io.js';
 import { AppError } from '../errors.js';
 import { ACCOUNT_HELP, accountPath, type Api, type Run, runAdmin } from './remote.js';
 
@@ -81,12 +81,12 @@ function printProfile(io: CliIo, json: boolean | undefined, user: Profile): void
   );
 }
 
-function printGroups(io: CliIo, json: boolean | undefined, groups: GroupJson[]): void {
-  if (json) return printJson(io, { groups });
+function printGroups(io: CliIo, groups: GroupJson[]): void {
   printTable(
     io,
     ['ID', 'Name', 'Members'],
     groups.map((g) => [g.id, g.name, String(g.member_ids.length)]),
+    'no groups',
   );
 }
 
@@ -207,12 +207,13 @@ export function userAdminCommands(users: Command, io: CliIo, run: Run): void {
             `${accountPath(accountId)}/users/${seg(await userIdOf(api, accountId, userId))}/sessions`,
           ),
         );
-        if (opts.json) printJson(io, { sessions });
+        if (opts.json) printList(io, sessions);
         else
           printTable(
             io,
             ['ID', 'Kind', 'Created', 'Ended', 'Why'],
             sessions.map((s) => [s.id, s.kind, s.create_time, s.revoke_time ?? '', s.revoke_reason ?? '']),
+            'no sessions',
           );
       }),
     );
@@ -232,7 +233,8 @@ export function groupsCommand(program: Command, io: CliIo, run: Run): void {
         const { groups: found } = await runAdmin(io, 'groups list', opts.account, (api, accountId) =>
           api.call<{ groups: GroupJson[] }>('GET', `${accountPath(accountId)}/groups`),
         );
-        printGroups(io, opts.json, found);
+        if (opts.json) printList(io, found);
+        else printGroups(io, found);
       }),
     );
 
@@ -246,7 +248,8 @@ export function groupsCommand(program: Command, io: CliIo, run: Run): void {
         const group = await runAdmin(io, 'groups create', opts.account, (api, accountId) =>
           api.call<GroupJson>('POST', `${accountPath(accountId)}/groups`, { name }),
         );
-        printGroups(io, opts.json, [group]);
+        if (opts.json) printJson(io, group);
+        else printGroups(io, [group]);
       }),
     );
 

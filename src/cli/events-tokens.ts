@@ -3,7 +3,7 @@
  * printed once; `apps events-tokens APP` lists them, `apps revoke-events-token APP TOKEN_ID` ends one.
  */
 import type { Command } from 'commander';
-import { printJson, printTable, type CliIo } from './io.js';
+import { printJson, printList, printTable, type CliIo } from './io.js';
 import { ACCOUNT_HELP, runAdmin } from './remote.js';
 
 interface EventsTokenJson {
@@ -21,14 +21,11 @@ const tokensPath = (accountId: string, app: string) =>
   `/v1/accounts/${encodeURIComponent(accountId)}/apps/${encodeURIComponent(app)}/events-tokens`;
 
 function printTokens(io: CliIo, tokens: EventsTokenJson[]): void {
-  if (tokens.length === 0) {
-    io.stdout.write('No events tokens.\n');
-    return;
-  }
   printTable(
     io,
     ['Token ID', 'Features', 'Audience', 'Made', 'Revoked'],
     tokens.map((t) => [t.id, t.features.join(' '), t.audience, t.create_time, t.revoke_time ?? '']),
+    'no events tokens',
   );
 }
 
@@ -74,7 +71,7 @@ export function eventsTokenCommands(apps: Command, io: CliIo, run: (fn: () => Pr
         const page = await runAdmin(io, 'apps events-tokens', opts.account, (api, accountId) =>
           api.call<{ items: EventsTokenJson[] }>('GET', tokensPath(accountId, appId)),
         );
-        if (opts.json) printJson(io, page);
+        if (opts.json) printList(io, page.items);
         else printTokens(io, page.items);
       }),
     );

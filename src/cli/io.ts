@@ -99,7 +99,39 @@ export function printJson(io: CliIo, value: unknown): void {
   io.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-export function printTable(io: CliIo, head: string[], rows: Array<Array<string | number | boolean>>): void {
+/**
+ * A list as every read command's `--json` prints one (README, The CLI): `{"items": […]}`, with
+ * `next_page_token` only when there is more to read.
+ */
+export function printList(io: CliIo, items: unknown[], nextPageToken?: string): void {
+  printJson(io, { items, ...(nextPageToken ? { next_page_token: nextPageToken } : {}) });
+}
+
+/** Whom a user id stands for, as a read's `people` map names them. */
+export type People = Record<string, { email: string; display_name: string }>;
+
+/** A person as tables show one: `name <email>`; an id that names no user (an app, the operator) as it is. */
+export function personOf(people: People, id: string | null | undefined): string {
+  if (!id) return '';
+  const p = people[id];
+  return p ? `${p.display_name} <${p.email}>` : id;
+}
+
+/** An actor (`user`, `app`, `operator`…) as tables show one: a person by name, anything else as type:id. */
+export function actorOf(people: People, type: string, id: string): string {
+  return people[id] ? personOf(people, id) : `${type}:${id}`;
+}
+
+/**
+ * Prints a table; an empty list says so (`empty`, e.g. "no users") instead of printing a bare header.
+ */
+export function printTable(
+  io: CliIo,
+  head: string[],
+  rows: Array<Array<string | number | boolean>>,
+  empty = 'nothing to show',
+): void {
+  if (rows.length === 0) return void io.stdout.write(`${empty}\n`);
   const table = new Table({ head, style: { head: [], border: [], compact: true } });
   for (const row of rows) table.push(row.map(String));
   io.stdout.write(table.toString() + '\n');

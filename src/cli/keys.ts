@@ -3,7 +3,7 @@
  * (/v1/signing-keys, which no served instance admits).
  */
 import type { Command } from 'commander';
-import { printJson, printTable, type CliIo } from './io.js';
+import { printJson, printList, printTable, type CliIo } from './io.js';
 import { runLocal } from './remote.js';
 
 interface KeyJson {
@@ -27,12 +27,13 @@ export function keysCommand(program: Command, io: CliIo, run: (fn: () => Promise
         const { keys: listed } = await runLocal(io, 'keys list', (api) =>
           api.call<{ keys: KeyJson[] }>('GET', '/v1/signing-keys'),
         );
-        if (opts.json) printJson(io, listed);
+        if (opts.json) printList(io, listed);
         else
           printTable(
             io,
             ['KID', 'STATUS', 'CREATED', 'RETIRED', 'REVOKED'],
             listed.map((k) => [k.kid, k.status, k.create_time, k.retire_time ?? '', k.revoke_time ?? '']),
+            'no signing keys yet',
           );
       }),
     );

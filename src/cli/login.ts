@@ -28,23 +28,34 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return text.replace(/\r?\n$/, '');
 }
 
-/** Asks on the terminal; `hidden` answers are not echoed. */
-function ask(io: CliIo, question: string, hidden: boolean): Promise<string> {
+/**
+ * Asks on the terminal, on standard error; `hidden` answers are not echoed. readline writes the question
+ * itself: a question written before it would be erased when readline redraws its (empty) prompt line,
+ * which is why the TOTP code's question used not to show.
+ */
+export function ask(io: CliIo, question: string, hidden: boolean, flag?: string): Promise<string> {
   const stdin = io.stdin ?? process.stdin;
   if (!stdin.isTTY)
-    return Promise.reject(usageError(`${question.replace(/: $/, '')} is required (no terminal to ask on)`));
-  io.stderr.write(question);
+    return Promise.reject(
+      usageError(`${question.replace(/: $/, '')} is required (no terminal to ask on${flag ? `: pass ${flag}` : ''})`),
+    );
+  let muted = false;
+  // `done` at once: every chunk readline writes goes out (or is dropped) in order, synchronously.
   const output = new Writable({
-    write: (chunk: Buffer, _enc, done) => (hidden ? done() : io.stderr.write(chunk, done)),
+    write: (chunk: Buffer, _enc, done) => {
+      if (!muted) io.stderr.write(chunk);
+      done();
+    },
   });
   const rl = createInterface({ input: stdin, output, terminal: true });
-  return new Promise((resolve) =>
-    rl.question('', (answer) => {
+  return new Promise((resolve) => {
+    rl.question(question, (answer) => {
       rl.close();
       if (hidden) io.stderr.write('\n');
       resolve(answer);
-    }),
-  );
+    });
+    muted = hidden; // the question is out; the answer is not echoed
+  });
 }
 
 /** The server to sign in to: --server, the one holding the embedded data dir, or CORDON_LISTEN's address. */
@@ -58,15 +69,15 @@ export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promis
   program
     .command('login')
     .description('Sign in to a Cordon server (password + TOTP); admin commands then go through its API')
-    .requiredOption('--email <email>', 'your email')
+    .option('--email <email>', 'your email (default: ask)')
     .option('--server <url>', 'server URL (default: the server holding the data dir, or CORDON_LISTEN)')
     .option('--account <id>', 'account id (needed when the server has several)')
-    .option('--password-stdin', 'read the password from standard input instead of asking')
+    .option('--password-stdin', 'read the password from standard input instead of asking (then pass --totp too)')
     .option('--totp <code>', 'the 6-digit code of your authenticator (default: ask)')
     .option('--json', 'print JSON (never the token)')
     .action(
       (opts: {
-        email: string;
+        email?: string;
         server?: string;
         account?: string;
         passwordStdin?: boolean;
@@ -75,12 +86,15 @@ export function loginCommand(program: Command, io: CliIo, run: (fn: () => Promis
       }) =>
         run(async () => {
           const server = (opts.server ?? defaultServer(io)).replace(/\/$/, '');
+          // Every value not given is asked for, in this order; with --password-stdin there is no terminal left.
+          const email = opts.email ?? (await ask(io, 'Email: ', false, '--email'));
           const password = opts.passwordStdin
             ? await readAll(io.stdin ?? process.stdin)
-            : await ask(io, 'Password: ', true);
-          const totp = opts.totp ?? (await ask(io, 'TOTP code: ', false));
+            : await ask(io, 'Password: ', true, '--password-stdin');
+          const totp = opts.totp ?? (opts.passwordStdin ? undefined : await ask(io, 'TOTP code: ', false, '--totp'));
+          if (totp === undefined) throw usageError('TOTP code is required: with --password-stdin, pass --totp CODE');
           const body = await new ApiClient(server).call<SignedInBody>('POST', '/v1/auth/sessions', {
-            email: opts.email,
+            email: email.trim(),
             password,
             totp: totp.trim(),
             kind: 'cli',

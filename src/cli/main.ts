@@ -6,9 +6,11 @@
 import { Command, CommanderError } from 'commander';
 import { renderConfigDocs } from '../config.js';
 import { appsCommand } from './apps.js';
+import { approvalsCommand } from './approvals.js';
 import { auditCommand } from './audit.js';
 import { automationCommand } from './automation.js';
 import { containmentCommand } from './containment.js';
+import { explainCommand } from './explain.js';
 import { playbooksCommand } from './playbooks.js';
 import { groupsCommand } from './directory.js';
 import { initCommand } from './init.js';
@@ -20,15 +22,16 @@ import { targetsCommand } from './targets.js';
 import { webhooksCommand } from './webhooks.js';
 import { usersCommand } from './users.js';
 
-const HELP_FOOTER =
-  `
+const HELP_FOOTER = `
 Admin commands go through the API of the server that holds the data (sign in with \`cordon login\`), or,
 when none does, through the same API in this process as the local operator (audited as operator:USER@HOST).
 Configuration comes from the environment: run \`cordon config docs\` for every option.
-Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 3 not found, 4 refused by a rule
-(last owner, externally managed, an app constraint, duplicate, a containment lock, a plan no longer pending), ` +
-  `5 database unavailable or data directory in use,
-78 invalid configuration.`;
+Exit codes: 0 ok; 1 failure (a proof or an export that does not verify); 2 usage or
+invalid input; 3 not found (a user, a plan, an audit entry…); 4 refused by a rule (a failed sign-in: wrong
+email, password or code; permission, last owner, externally managed, an app constraint, duplicate, a
+containment lock, a plan no longer pending); 5 unavailable (no server reachable, database down, data
+directory in use, or a server holds the data and you are not signed in to it: the command to sign in is
+shown); 78 invalid configuration.`;
 
 export async function main(
   argv: string[],
@@ -60,7 +63,9 @@ export async function main(
   auditCommand(program, io, run);
   playbooksCommand(program, io, run);
   automationCommand(program, io, run);
+  approvalsCommand(program, io, run);
   containmentCommand(program, io, run);
+  explainCommand(program, io, run);
   targetsCommand(program, io, run);
   webhooksCommand(program, io, run);
   program

@@ -11,7 +11,18 @@ import { INTAKE_FORMATS, type IntakeFormat } from '../response/intake/signal.js'
 import { lintPlaybook, parsePlaybookText, PlaybookTextError } from '../response/playbook.js';
 import type { AppliedPlaybook } from '../response/playbooks.js';
 import type { ProtectionPolicy } from '../response/protection-policy.js';
-import { asText, EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
+import {
+  asText,
+  EXIT,
+  personOf,
+  printJson,
+  printList,
+  printTable,
+  Reported,
+  usageError,
+  type CliIo,
+  type People,
+} from './io.js';
 import { ACCOUNT_HELP, accountPath, type Run, runAdmin } from './remote.js';
 
 interface VersionJson {
@@ -38,7 +49,7 @@ function readDocuments(file: string): unknown[] {
   }
 }
 
-function printVersions(io: CliIo, versions: VersionJson[]): void {
+function printVersions(io: CliIo, versions: VersionJson[], people: People): void {
   printTable(
     io,
     ['Name', 'Version', 'Action', 'Mode', 'Priority', 'Hash', 'Created', 'By'],
@@ -50,8 +61,23 @@ function printVersions(io: CliIo, versions: VersionJson[]): void {
       asText(v.document.priority ?? 100),
       v.content_hash.slice(0, 12),
       v.create_time,
-      v.created_by,
+      people[v.created_by.replace(/^user:/, '')] ? personOf(people, v.created_by.replace(/^user:/, '')) : v.created_by,
     ]),
+    'no playbooks yet',
+  );
+}
+
+/** The policy for a person: whom the engine never acts on, users by name. */
+function printPolicy(io: CliIo, policy: ProtectionPolicy, people: People): void {
+  const d = policy.document;
+  if (policy.version === 0) return void io.stdout.write('no policy applied yet: the engine may act on anyone\n');
+  const list = (values: string[] | undefined) => (values?.length ? values.join(', ') : 'none');
+  io.stdout.write(
+    `policy v${policy.version}: the engine never acts on\n` +
+      `  roles   ${list(d.roles)}\n` +
+      `  groups  ${list(d.groups)}\n` +
+      `  users   ${list(d.user_ids?.map((id) => personOf(people, id)))}\n` +
+      `  emails  ${list(d.emails)}\n`,
   );
 }
 
@@ -99,15 +125,11 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const versions = await runAdmin(
-          io,
-          'playbooks list',
-          opts.account,
-          async (api, accountId) =>
-            (await api.call<{ playbooks: VersionJson[] }>('GET', `${accountPath(accountId)}/playbooks`)).playbooks,
+        const { playbooks: versions, people } = await runAdmin(io, 'playbooks list', opts.account, (api, accountId) =>
+          api.call<{ playbooks: VersionJson[]; people: People }>('GET', `${accountPath(accountId)}/playbooks`),
         );
-        if (opts.json) return printJson(io, { playbooks: versions });
-        printVersions(io, versions);
+        if (opts.json) return printList(io, versions);
+        printVersions(io, versions, people);
       }),
     );
 
@@ -118,20 +140,14 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
     .option('--json', 'print JSON')
     .action((name: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const versions = await runAdmin(
-          io,
-          'playbooks history',
-          opts.account,
-          async (api, accountId) =>
-            (
-              await api.call<{ versions: VersionJson[] }>(
-                'GET',
-                `${accountPath(accountId)}/playbooks/${encodeURIComponent(name)}`,
-              )
-            ).versions,
+        const { versions, people } = await runAdmin(io, 'playbooks history', opts.account, (api, accountId) =>
+          api.call<{ versions: VersionJson[]; people: People }>(
+            'GET',
+            `${accountPath(accountId)}/playbooks/${encodeURIComponent(name)}`,
+          ),
         );
-        if (opts.json) return printJson(io, { versions });
-        printVersions(io, versions);
+        if (opts.json) return printList(io, versions);
+        printVersions(io, versions, people);
       }),
     );
 
@@ -237,12 +253,14 @@ export function playbooksCommand(program: Command, io: CliIo, run: Run): void {
     .command('show')
     .description('The current policy')
     .option('--account <id>', ACCOUNT_HELP)
-    .action((opts: { account?: string }) =>
+    .option('--json', 'print JSON: {"version", "document"}')
+    .action((opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const current = await runAdmin(io, 'policy show', opts.account, (api, accountId) =>
-          api.call<ProtectionPolicy>('GET', `${accountPath(accountId)}/protection-policy`),
+        const { people, ...current } = await runAdmin(io, 'policy show', opts.account, (api, accountId) =>
+          api.call<ProtectionPolicy & { people: People }>('GET', `${accountPath(accountId)}/protection-policy`),
         );
-        printJson(io, current);
+        if (opts.json) return printJson(io, current);
+        printPolicy(io, current, people);
       }),
     );
 }

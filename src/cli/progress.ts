@@ -1,10 +1,12 @@
 /**
  * Progress for long commands: on a TTY one line rewritten in place with a bar; otherwise a plain line
- * at each step, so logs and CI output stay readable.
+ * at each step, so logs and CI output stay readable. Progress goes to standard error (callers pass it),
+ * so that standard output carries results only.
  */
 export interface Progress {
   update(done: number): void;
-  finish(message: string): void;
+  /** Ends the progress line; `message` (a last line of progress, not a result) is optional. */
+  finish(message?: string): void;
 }
 
 export function createProgress(
@@ -33,7 +35,7 @@ export function createProgress(
     update: render,
     finish(message) {
       if (tty) stream.write('\r\x1b[K');
-      stream.write(`${message}\n`);
+      if (message !== undefined) stream.write(`${message}\n`);
     },
   };
 }

@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { AppError } from '../errors.js';
 import { errorOfResponse, type Api, type RawBody } from './api.js';
+import { listenUrl } from '../config.js';
 import { servingUrl } from '../storage/lock-file.js';
 import { readConfig } from './context.js';
 import { openLocalApi } from './local-api.js';
@@ -122,10 +123,14 @@ async function openApi(
   const holder = config.databaseUrl ? undefined : servingUrl(config.dataDir);
   if (holder || (config.databaseUrl && saved)) {
     if (!saved || (holder && new URL(saved.server).origin !== new URL(holder).origin)) {
-      throw usageError(
-        `a Cordon server ${holder ? `at ${holder} holds ${config.dataDir}` : 'shares this database'}: sign in with ` +
-          `\`cordon login${holder ? ` --server ${holder}` : ''}\` and try again`,
-      );
+      // Exit 5 (README, exit codes): the data is there but held by a server this CLI has no session with.
+      const server = holder ?? saved?.server ?? listenUrl(config);
+      const login = `cordon login --server ${server}${saved ? ` --email ${saved.email}` : ''}`;
+      throw new AppError('UNAVAILABLE', {
+        description:
+          `a Cordon server ${holder ? `at ${holder} holds ${config.dataDir}` : 'shares this database'}: sign in with ` +
+          `\`${login}\` and try again`,
+      });
     }
     return {
       api: new ApiClient(saved.server, saved.session_token),

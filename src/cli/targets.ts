@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Static } from 'typebox';
 import type { HealthSchema, SyncResultSchema, targetView } from '../http/views/targets.js';
-import { EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
+import { EXIT, printJson, printList, printTable, Reported, usageError, type CliIo } from './io.js';
 import { ACCOUNT_HELP, accountPath, runAdmin, type Run } from './remote.js';
 
 type TargetJson = ReturnType<typeof targetView>;
@@ -109,6 +109,7 @@ function printTargets(io: CliIo, targets: TargetJson[]): void {
       t.last_sync_time ?? 'never',
       t.last_sync_error ?? '',
     ]),
+    'no targets',
   );
 }
 
@@ -179,7 +180,7 @@ export function targetsCommand(program: Command, io: CliIo, run: Run): void {
         const result = await runAdmin(io, 'targets list', opts.account, (api, accountId) =>
           api.call<{ targets: TargetJson[] }>('GET', targetsPath(accountId)),
         );
-        if (opts.json) printJson(io, result);
+        if (opts.json) printList(io, result.targets);
         else printTargets(io, result.targets);
       }),
     );

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AppError, type ErrorCode } from '../errors.js';
 import { describeCredentials } from './credentials.js';
-import { EXIT, printJson, printTable, Reported, usageError, type CliIo } from './io.js';
+import { EXIT, printJson, printList, printTable, Reported, usageError, type CliIo } from './io.js';
 import { createProgress, type Progress } from './progress.js';
 import { userAdminCommands, userIdOf } from './directory.js';
 import { ACCOUNT_HELP, accountPath, runAdmin, type Api } from './remote.js';
@@ -37,6 +37,7 @@ function printUsers(io: CliIo, users: UserRow[]): void {
     io,
     ['ID', 'Email', 'Name', 'State', 'Role', 'EAM'],
     users.map((u) => [u.id, u.email, u.display_name, u.state, u.role, u.externally_managed ? 'yes' : '']),
+    'no users',
   );
 }
 
@@ -76,8 +77,9 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
     .option('--account <id>', ACCOUNT_HELP)
     .option('--state <state>', 'only ACTIVE or SUSPENDED users')
     .option('--limit <n>', 'most users to show', '1000')
-    .option('--json', 'print JSON')
-    .action((opts: { account?: string; state?: string; limit: string; json?: boolean }) =>
+    .option('--page-token <token>', 'go on from a listing cut by --limit (its next_page_token)')
+    .option('--json', 'print JSON: {"items": [users], "next_page_token"?}')
+    .action((opts: { account?: string; state?: string; limit: string; pageToken?: string; json?: boolean }) =>
       run(async () => {
         const state = opts.state?.toUpperCase();
         if (state !== undefined && state !== 'ACTIVE' && state !== 'SUSPENDED')
@@ -86,7 +88,8 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
         if (!Number.isInteger(limit) || limit < 1) throw usageError('--limit must be a positive integer');
         const listed = await runAdmin(io, 'users list', opts.account, async (api, accountId) => {
           const found: UserRow[] = [];
-          for (let after: string | undefined; found.length < limit;) {
+          let after: string | undefined = opts.pageToken;
+          while (found.length < limit) {
             const query = new URLSearchParams({
               max_page_size: String(Math.min(limit - found.length, 1000)),
               ...(state ? { state } : {}),
@@ -99,9 +102,9 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
             found.push(...page.users);
             if (!(after = page.next_after)) break;
           }
-          return { accountId, users: found };
+          return { users: found, next: after };
         });
-        if (opts.json) printJson(io, { account_id: listed.accountId, users: listed.users });
+        if (opts.json) printList(io, listed.users, listed.next);
         else printUsers(io, listed.users);
       }),
     );
@@ -217,23 +220,31 @@ export function usersCommand(program: Command, io: CliIo, run: (fn: () => Promis
           for await (const line of linesOf(answer)) {
             const event = JSON.parse(line) as ImportEvent;
             if (event.type === 'progress') {
-              progress ??= createProgress(opts.json ? io.stderr : io.stdout, 'importing', event.total);
+              // Progress on standard error, always; the result alone on standard output.
+              progress ??= createProgress(io.stderr, 'importing', event.total);
               if (event.done > 0) progress.update(event.done);
             } else if (event.type === 'done') {
+              progress?.finish();
               if (opts.json) printJson(io, { account_id: accountId, imported: event.imported, seconds: event.seconds });
               else
-                (progress ?? createProgress(io.stdout, 'importing', event.imported)).finish(
-                  `imported ${event.imported} users into ${accountId} in ${event.seconds.toFixed(1)} s`,
+                io.stdout.write(
+                  `imported ${event.imported} users into ${accountId} in ${event.seconds.toFixed(1)} s\n`,
                 );
               return;
             } else {
+              progress?.finish();
               if (!event.problems) throw new AppError(event.code as ErrorCode, { description: event.message });
               if (opts.json)
                 printJson(io, { error: { code: event.code, message: event.message }, problems: event.problems });
               else {
+                // One line a row, with every problem of that row.
+                const byLine = new Map<number, string[]>();
+                for (const p of event.problems) byLine.set(p.line, [...(byLine.get(p.line) ?? []), p.problem]);
+                const rows = [...byLine];
                 io.stderr.write(`cordon: ${event.message}\n`);
-                for (const p of event.problems.slice(0, 100)) io.stderr.write(`  line ${p.line}: ${p.problem}\n`);
-                if (event.problems.length > 100) io.stderr.write(`  … and ${event.problems.length - 100} more\n`);
+                for (const [line, problems] of rows.slice(0, 100))
+                  io.stderr.write(`  line ${line}: ${problems.join('; ')}\n`);
+                if (rows.length > 100) io.stderr.write(`  … and ${rows.length - 100} more rows\n`);
               }
               throw new Reported(EXIT.USAGE);
             }

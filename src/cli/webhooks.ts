@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import type { deliveryView, webhookView } from '../http/views/webhooks.js';
 import { EVENT_MEANINGS, WEBHOOK_EVENTS } from '../notify/events.js';
-import { printJson, printTable, usageError, type CliIo } from './io.js';
+import { printJson, printList, printTable, usageError, type CliIo } from './io.js';
 import { ACCOUNT_HELP, accountPath, runAdmin, type Run } from './remote.js';
 
 type WebhookJson = ReturnType<typeof webhookView>;
@@ -29,6 +29,7 @@ function printWebhooks(io: CliIo, webhooks: WebhookJson[]): void {
       w.events.join(', '),
       w.consecutive_failures,
     ]),
+    'no webhooks',
   );
 }
 
@@ -44,7 +45,12 @@ function printDeliveries(io: CliIo, deliveries: DeliveryJson[]): void {
       a.error ?? '',
     ]),
   ]);
-  printTable(io, ['Time', 'Event', 'webhook-id', 'State / status', 'Attempts / latency', 'Error'], rows);
+  printTable(
+    io,
+    ['Time', 'Event', 'webhook-id', 'State / status', 'Attempts / latency', 'Error'],
+    rows,
+    'no deliveries yet',
+  );
 }
 
 export function webhooksCommand(program: Command, io: CliIo, run: Run): void {
@@ -93,7 +99,7 @@ export function webhooksCommand(program: Command, io: CliIo, run: Run): void {
         const result = await runAdmin(io, 'webhooks list', opts.account, (api, accountId) =>
           api.call<{ webhooks: WebhookJson[] }>('GET', webhooksPath(accountId)),
         );
-        if (opts.json) printJson(io, result);
+        if (opts.json) printList(io, result.webhooks);
         else printWebhooks(io, result.webhooks);
       }),
     );
@@ -154,7 +160,7 @@ export function webhooksCommand(program: Command, io: CliIo, run: Run): void {
         const result = await runAdmin(io, 'webhooks deliveries', opts.account, (api, accountId) =>
           api.call<{ deliveries: DeliveryJson[] }>('GET', `${webhooksPath(accountId, id)}/deliveries${query}`),
         );
-        if (opts.json) printJson(io, result);
+        if (opts.json) printList(io, result.deliveries);
         else printDeliveries(io, result.deliveries);
       }),
     );

@@ -133,6 +133,7 @@ describeBackends('bulk import', (backend) => {
       '{"email":"new1@import.example","display_name":"New 1","groups":["Brand New Group"]}',
       '{"email":"NEW1@import.example","display_name":"Dup"}',
       '{"email":"m0@test.example","display_name":"Taken"}',
+      '{"email":"m0@TEST.example","display_name":"","role":"GOD"}',
     ].join('\n');
     const error = await importUsers(t.core.directory, testCtx, seed.accountId, parseImport(text, 'jsonl')).catch(
       (e: unknown) => e,
@@ -142,6 +143,10 @@ describeBackends('bulk import', (backend) => {
     expect((error as ImportRejected).problems).toEqual([
       { line: 2, problem: 'email: duplicate of line 1' },
       { line: 3, problem: 'email: a user with this email already exists' },
+      // A row's every problem, its fields' and its email's, at once.
+      { line: 4, problem: 'display_name: expected 1 to 200 characters' },
+      { line: 4, problem: 'role: expected one of OWNER, ADMIN, MEMBER' },
+      { line: 4, problem: 'email: duplicate of line 3' },
     ]);
 
     expect(await countUsers(t.core.database.db, seed.accountId)).toBe(before);

@@ -25,6 +25,16 @@ export interface RowProblem {
   problem: string;
 }
 
+/**
+ * A parsed file: the good rows, every problem, and the emails of rows that have other problems, which are
+ * still checked for duplicates and for being taken, so that a row's every problem is reported at once.
+ */
+export interface ParsedImport {
+  rows: ImportRow[];
+  problems: RowProblem[];
+  badRowEmails?: Array<{ line: number; email: string }>;
+}
+
 export class ImportRejected extends AppError {
   constructor(readonly problems: RowProblem[]) {
     super('INVALID_ARGUMENT', {
@@ -37,13 +47,14 @@ export class ImportRejected extends AppError {
 
 const COLUMNS = ['email', 'display_name', 'role', 'groups', 'externally_managed'] as const;
 
-export function parseImport(text: string, format: ImportFormat): { rows: ImportRow[]; problems: RowProblem[] } {
+export function parseImport(text: string, format: ImportFormat): ParsedImport {
   return format === 'csv' ? parseCsvRows(text) : parseJsonlRows(text);
 }
 
-function parseJsonlRows(text: string): { rows: ImportRow[]; problems: RowProblem[] } {
+function parseJsonlRows(text: string): ParsedImport {
   const rows: ImportRow[] = [];
   const problems: RowProblem[] = [];
+  const badRowEmails: ParsedImport['badRowEmails'] = [];
   text.split('\n').forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === '') return;
@@ -58,14 +69,15 @@ function parseJsonlRows(text: string): { rows: ImportRow[]; problems: RowProblem
       problems.push({ line, problem: 'expected a JSON object' });
       return;
     }
-    collect(rows, problems, line, value as Record<string, unknown>);
+    collect({ rows, problems, badRowEmails }, line, value as Record<string, unknown>);
   });
-  return { rows, problems };
+  return { rows, problems, badRowEmails };
 }
 
-function parseCsvRows(text: string): { rows: ImportRow[]; problems: RowProblem[] } {
+function parseCsvRows(text: string): ParsedImport {
   const rows: ImportRow[] = [];
   const problems: RowProblem[] = [];
+  const badRowEmails: ParsedImport['badRowEmails'] = [];
   const records = parseCsv(text);
   const header = records.shift();
   if (!header) return { rows, problems: [{ line: 1, problem: 'empty file: expected a header row' }] };
@@ -101,16 +113,21 @@ function parseCsvRows(text: string): { rows: ImportRow[]; problems: RowProblem[]
         value.externally_managed = /^(true|1|yes)$/i.test(field) ? true : /^(false|0|no)$/i.test(field) ? false : field;
       else value[name] = name === 'role' ? field.toUpperCase() : field;
     });
-    collect(rows, problems, record.line, value);
+    collect({ rows, problems, badRowEmails }, record.line, value);
   }
-  return { rows, problems };
+  return { rows, problems, badRowEmails };
 }
 
-function collect(rows: ImportRow[], problems: RowProblem[], line: number, value: Record<string, unknown>): void {
+function collect(
+  { rows, problems, badRowEmails }: Required<ParsedImport>,
+  line: number,
+  value: Record<string, unknown>,
+): void {
   const unknown = Object.keys(value).filter((k) => !(COLUMNS as readonly string[]).includes(k));
   const found = [...checkNewUser(value), ...unknown.map((k) => `${k}: unknown field`)];
   if (found.length > 0) {
     for (const problem of found) problems.push({ line, problem });
+    if (!found.some((p) => p.startsWith('email:'))) badRowEmails.push({ line, email: value.email as string });
     return;
   }
   rows.push({
@@ -189,14 +206,18 @@ export async function importUsers(
   deps: DirectoryDeps,
   ctx: CallContext,
   accountId: string,
-  parsed: { rows: ImportRow[]; problems: RowProblem[] },
+  parsed: ParsedImport,
   options: ImportOptions = {},
 ): Promise<{ imported: number }> {
   const batchSize = options.batchSize ?? 1000;
   const problems = [...parsed.problems];
   const firstLine = new Map<string, number>();
-  for (const { line, user } of parsed.rows) {
-    const key = user.email.trim().toLowerCase();
+  const emails = [
+    ...parsed.rows.map(({ line, user }) => ({ line, email: user.email })),
+    ...(parsed.badRowEmails ?? []),
+  ].sort((a, b) => a.line - b.line);
+  for (const { line, email } of emails) {
+    const key = email.trim().toLowerCase();
     const seen = firstLine.get(key);
     if (seen !== undefined) problems.push({ line, problem: `email: duplicate of line ${seen}` });
     else firstLine.set(key, line);
@@ -204,9 +225,9 @@ export async function importUsers(
   return deps.audit
     .transact(async (trx) => {
       await assertAccountExists({ db: trx }, accountId);
-      const emails = [...firstLine.keys()];
-      for (let i = 0; i < emails.length; i += batchSize) {
-        for (const taken of await findTakenEmails(trx, accountId, emails.slice(i, i + batchSize))) {
+      const distinct = [...firstLine.keys()];
+      for (let i = 0; i < distinct.length; i += batchSize) {
+        for (const taken of await findTakenEmails(trx, accountId, distinct.slice(i, i + batchSize))) {
           problems.push({ line: firstLine.get(taken)!, problem: 'email: a user with this email already exists' });
         }
       }

@@ -134,6 +134,7 @@ export type PendingPlanRow = PlanRow & {
   signal_title: string | null;
   signal_severity: string | null;
   signal_source_id: string | null;
+  approvals_given: number;
 };
 
 /** The plans waiting for approval, newest first, each with its subject's name and its signal's title. */
@@ -153,11 +154,20 @@ export function listPendingPlans(db: Executor, accountId: string, limit: number)
       's.title as signal_title',
       's.severity as signal_severity',
       's.source_id as signal_source_id',
+      (eb) =>
+        eb
+          .selectFrom('plan_approvals as a')
+          .select((c) => c.fn.countAll<string>().as('n'))
+          .whereRef('a.account_id', '=', 'p.account_id')
+          .whereRef('a.plan_id', '=', 'p.id')
+          .where('a.decision', '=', 'approve')
+          .as('approvals_given'),
     ])
     .where('p.account_id', '=', accountId)
     .where('p.status', '=', 'pending_approval')
     .orderBy('p.created_at', 'desc')
     .orderBy('p.id', 'desc')
     .limit(limit)
-    .execute();
+    .execute()
+    .then((rows) => rows.map((r) => ({ ...r, approvals_given: Number(r.approvals_given ?? 0) })));
 }

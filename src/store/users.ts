@@ -379,22 +379,3 @@ export function searchUsers(db: Executor, accountId: string, fragment: string, l
     .limit(limit)
     .execute();
 }
-
-/** What a feed or a table shows of a person. */
-export type Person = Pick<User, 'id' | 'email' | 'display_name'>;
-
-/** The people of an account among `ids` (a deleted one is absent), by id, in one statement. */
-export async function findPeople(
-  db: Executor,
-  accountId: string,
-  ids: readonly string[],
-): Promise<Map<string, Person>> {
-  if (ids.length === 0) return new Map();
-  const rows = await db
-    .selectFrom('users')
-    .select(['id', 'email', 'display_name'])
-    .where('account_id', '=', accountId)
-    .where('id', 'in', ids)
-    .execute();
-  return new Map(rows.map((row) => [row.id, row]));
-}

@@ -240,7 +240,12 @@ describeBackends('audit export and verification', (backend) => {
         expect.arrayContaining(['user.create', 'user.suspend', 'user.reactivate']),
       );
       const future = (await server.inject({ url: `${base}?start_time=2999-01-01T00:00:00Z`, headers: reader })).json();
-      expect(future).toEqual({ entries: [], next_page_token: '', log_size: size });
+      expect(future).toEqual({ entries: [], next_page_token: '', log_size: size, people: {} });
+      // The people a page names, by id, for callers that show them (the CLI's `audit tail`).
+      expect(target.people[seed.members[1]!.id]).toEqual({
+        email: seed.members[1]!.email,
+        display_name: expect.any(String),
+      });
     }));
 
   it('feeds SIEMs through the 1Password Events API paths, and as OCSF', () =>

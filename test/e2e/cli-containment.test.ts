@@ -129,10 +129,10 @@ describeBackends('cordon explain, approvals, containments', (backend) => {
     );
     expect((await runCli(['containments', 'restore', containmentId], env)).code).toBe(2);
     const list = JSON.parse((await runCli(['containments', 'list', '--open', '--json'], env)).stdout);
-    expect(list).toEqual([
-      expect.objectContaining({ id: containmentId, plan_id: plan.id, locked: true, status: 'open' }),
-    ]);
-    const shown = await runCli(['containments', 'show', containmentId], env);
+    expect(list).toEqual({
+      items: [expect.objectContaining({ id: containmentId, plan_id: plan.id, locked: true, status: 'open' })],
+    });
+    const shown = await runCli(['containments', 'show', containmentId, '--json'], env);
     expect(shown.code, shown.stderr).toBe(0);
     expect(JSON.parse(shown.stdout)).toMatchObject({
       id: containmentId,
@@ -140,6 +140,21 @@ describeBackends('cordon explain, approvals, containments', (backend) => {
       cause: { plan_id: plan.id },
       close_reason: null,
     });
+    expect(JSON.parse(shown.stdout)).not.toHaveProperty('people');
+    // For a person: the user by name, who opened it, the snapshot in words.
+    const text = await runCli(['containments', 'show', containmentId], env);
+    expect([text.code, text.stderr]).toEqual([0, '']);
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `^containment    ${containmentId} open, locked\\n` +
+          'user           Ada <ada@acme\\.example>\\n' +
+          'opened         \\S+ by responder:cordon\\n' +
+          `plan           ${plan.id}\\n` +
+          'before         ACTIVE, role MEMBER, groups none; 0 session\\(s\\) revoked\\n$',
+      ),
+    );
     expect((await runCli(['containments', 'show', 'AAAAAAAAAAAAAAAAAAAAAAAAAA'], env)).code).toBe(3);
+    expect((await runCli(['approvals', 'list'], env)).stdout).toBe('no plan waits for approval\n');
+    expect(JSON.parse((await runCli(['approvals', 'list', '--json'], env)).stdout)).toEqual({ items: [] });
   });
 });

@@ -56,10 +56,14 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
       expect((await fetch(metricsUrl)).status).toBe(200);
       expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
       if (backend === 'pglite') {
-        // The server holds the data dir: the command says how to get through.
-        const refused = await runCli(['apps', 'list'], env);
-        expect(refused.code).toBe(2);
-        expect(refused.stderr).toContain(`sign in with \`cordon login --server ${server.url}\``);
+        // The server holds the data dir: exit 5 (README, exit codes), with the whole command to get through.
+        const refused = await runCli(['apps', 'create', '--name', 'x', '--permissions', 'users:list'], env);
+        expect([refused.code, refused.stdout, refused.stderr]).toEqual([
+          5,
+          '',
+          `cordon: a Cordon server at ${server.url} holds ${env.CORDON_DATA_DIR}: sign in with ` +
+            `\`cordon login --server ${server.url}\` and try again [UNAVAILABLE]\n`,
+        ]);
       }
       const badLogin = await runCli(
         [
@@ -160,7 +164,8 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
         client_secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
       });
       const listed = JSON.parse((await runCli(['apps', 'list', '--json'], env)).stdout);
-      expect(listed.apps.map((a: { name: string }) => a.name)).toEqual(['bootstrap', 'soar']);
+      expect(Object.keys(listed)).toEqual(['items']);
+      expect(listed.items.map((a: { name: string }) => a.name)).toEqual(['bootstrap', 'soar']);
       expect((await runCli(['apps', 'disable', app.id, '--json'], env)).code).toBe(0);
       const missing = await runCli(['apps', 'get', 'AAAAAAAAAAAAAAAAAAAAAAAAAA'], env);
       expect([missing.code, missing.stderr]).toEqual([3, 'cordon: app not found [NOT_FOUND]\n']);
@@ -185,11 +190,11 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
         'ann@acme.example was already SUSPENDED; nothing changed\n',
       );
       const listedUsers = JSON.parse((await runCli(['users', 'list', '--state', 'suspended', '--json'], env)).stdout);
-      expect(listedUsers.users.map((u: { id: string }) => u.id)).toEqual([ann.id]);
+      expect(listedUsers.items.map((u: { id: string }) => u.id)).toEqual([ann.id]);
       const owner = await runCli(['users', 'suspend', init.owner.user_id], env);
       expect([owner.code, owner.stderr]).toEqual([4, 'cordon: no_owner_remain [LAST_OWNER]\n']);
       const groups = JSON.parse((await runCli(['groups', 'list', '--json'], env)).stdout);
-      expect(groups.groups).toEqual([
+      expect(groups.items).toEqual([
         { id: ann.group_ids[0], name: 'Oncall', member_ids: [ann.id], create_time: expect.any(String) },
       ]);
       expect((await runCli(['groups', 'remove', ann.group_ids[0], ann.id], env)).stdout).toBe('removed\n');
@@ -217,7 +222,7 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
       const proof = await runCli(['audit', 'proof', '0'], env);
       expect(proof.code, proof.stderr).toBe(0);
       expect(proof.stdout).toMatch(
-        /^0\t\S+\toperator:\S+\taccount\.create\taccount:[A-Z2-7]{26}\tchanged\nincluded in the signed tree of size \d+ \(root \S+\)\n$/,
+        /^0\t\S+\toperator:\S+\taccount\.create\taccount:[A-Z2-7]{26}\tchanged\nincluded in the signed tree of size \d+ \(root [0-9a-f]{64}\)\n$/,
       );
 
       const { keys } = (await (await fetch(`${server.url}/v1/audit/keys?log=${init.account_id}`)).json()) as {

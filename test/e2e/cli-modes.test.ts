@@ -141,13 +141,19 @@ describeBackends('cordon: the same output with and without a server', (backend) 
     ['apps', 'list', '--json'],
     ['playbooks', 'list'],
     ['playbooks', 'history', 'review', '--json'],
+    ['playbooks', 'list', '--json'],
     ['policy', 'show'],
+    ['policy', 'show', '--json'],
     ['automation', 'status'],
     ['automation', 'status', '--json'],
+    ['automation', 'restore-policy', 'show'],
     ['sources', 'list', '--json'],
+    ['approvals', 'list'],
     ['approvals', 'list', '--json'],
     ['containments', 'list'],
+    ['containments', 'list', '--json'],
     ['containments', 'show', containmentId],
+    ['containments', 'show', containmentId, '--json'],
   ];
 
   async function readAll(env: Record<string, string>): Promise<string[]> {
@@ -214,11 +220,10 @@ describeBackends('cordon: the same output with and without a server', (backend) 
           file,
           'email,display_name,role,groups\nann@acme.example,Ann,member,SOC\nbob@acme.example,Bob,admin,SOC;Eng\n',
         );
+        // Progress on standard error, the result alone on standard output.
         const imported = await runCli(['users', 'import', file], remote);
-        expect([imported.code, imported.stderr]).toEqual([0, '']);
-        expect(imported.stdout).toMatch(
-          new RegExp(`^importing: 2/2 \\(100%\\)\\nimported 2 users into ${accountId} in \\d+\\.\\d s\\n$`),
-        );
+        expect([imported.code, imported.stderr]).toEqual([0, 'importing: 2/2 (100%)\n']);
+        expect(imported.stdout).toMatch(new RegExp(`^imported 2 users into ${accountId} in \\d+\\.\\d s\\n$`));
         const bad = path.join(home, 'bad.jsonl');
         writeFileSync(
           bad,
@@ -243,6 +248,37 @@ describeBackends('cordon: the same output with and without a server', (backend) 
       const eve = served[0]!.split('\n').find((line) => line.includes('eve@acme.example'))!;
       expect(eve).toMatch(/ADMIN.*yes/);
       expect(served[0]).toContain('bob@acme.example');
+
+      // No table shows a bare id where a person is meant: people are `name <email>` (ids stay in --json).
+      const users = JSON.parse((await runCli(['users', 'list', '--json'], local)).stdout) as {
+        items: Array<{ id: string }>;
+      };
+      const userIds = users.items.map((u) => u.id);
+      expect(userIds).toHaveLength(5);
+      const shown = new Map<string, string>();
+      for (const args of [
+        ['approvals', 'list'],
+        ['containments', 'list'],
+        ['containments', 'show', containmentId],
+        ['automation', 'status'],
+        ['playbooks', 'list'],
+        ['policy', 'show'],
+        ['explain', containmentId],
+        ['audit', 'tail', '-n', '1000'],
+        ['audit', 'proof', '0'],
+      ]) {
+        const out = await runCli(args, local);
+        expect(out.code, `${args.join(' ')}: ${out.stderr}`).toBe(0);
+        for (const id of out.stdout.match(/\b[A-Z0-9]{26}\b/g) ?? [])
+          expect(userIds, `cordon ${args.join(' ')} shows a person by id: ${id}\n${out.stdout}`).not.toContain(id);
+        shown.set(args.slice(0, 2).join(' '), out.stdout);
+      }
+      // Eve is protected by the policy (ADMIN): nothing waits, and the table says so.
+      expect(shown.get('approvals list')).toBe('no plan waits for approval\n');
+      expect(shown.get('containments list')).toMatch(/Ada <ada@acme\.example>.*responder:cordon/);
+      expect(shown.get('containments show')).toContain('user           Ada <ada@acme.example>\n');
+      expect(shown.get('explain ' + containmentId)).toContain('subject    Ada <ada@acme.example>\n');
+      expect(shown.get('audit tail')).toMatch(/\tBoss <boss@acme\.example>\tuser\.create\tAnn <ann@acme\.example>\t/);
     },
   );
 });

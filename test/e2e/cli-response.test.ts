@@ -48,7 +48,7 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
       expect.objectContaining({ name: 'watch-everything', version: 2, changed: true }),
     ]);
     const history = await runCli(['playbooks', 'history', 'watch-everything', '--json'], env);
-    expect(JSON.parse(history.stdout).versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
+    expect(JSON.parse(history.stdout).items.map((v: { version: number }) => v.version)).toEqual([2, 1]);
     expect((await runCli(['playbooks', 'history', 'nope'], env)).code).toBe(3);
   });
 
@@ -183,7 +183,7 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
     const list = await runCli(['sources', 'list', '--json'], env);
     expect(list.stdout).not.toContain(secret);
     expect(list.stdout).not.toContain(token);
-    expect(JSON.parse(list.stdout).sources.find((s: { id: string }) => s.id === source.id)).toEqual(source);
+    expect(JSON.parse(list.stdout).items.find((s: { id: string }) => s.id === source.id)).toEqual(source);
     expect(readFileSync(fixture('playbooks/policy.yaml'), 'utf8')).toContain('Break Glass');
     expect(accountId).toMatch(/^[A-Z2-7]{26}$/);
   });

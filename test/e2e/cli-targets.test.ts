@@ -66,7 +66,7 @@ describeBackends('cordon targets', (backend) => {
     expect(second.stdout).toContain('Credentials: sealed; never rotated');
 
     const listed = await cordon(['list', '--json']);
-    expect((JSON.parse(listed.stdout) as { targets: Array<{ name: string }> }).targets.map((t) => t.name)).toEqual([
+    expect((JSON.parse(listed.stdout) as { items: Array<{ name: string }> }).items.map((t) => t.name)).toEqual([
       'crm',
       'hr',
     ]);

@@ -40,7 +40,7 @@ describeBackends('cordon webhooks', (backend) => {
 
     const listed = await cordon(['webhooks', 'list', '--json']);
     expect(JSON.parse(listed.stdout)).toEqual({
-      webhooks: [
+      items: [
         expect.objectContaining({
           id,
           url: `${new URL(receiver.url).origin}/…`,
@@ -63,11 +63,11 @@ describeBackends('cordon webhooks', (backend) => {
     await server.close();
     const run = await cordon(['webhooks', 'deliveries', id, '--json']);
     expect(run.code, run.stderr).toBe(0);
-    const log = JSON.parse(run.stdout) as { deliveries: Array<{ event: string; state: string; message_id: string }> };
+    const log = JSON.parse(run.stdout) as { items: Array<{ event: string; state: string; message_id: string }> };
     expect(receiver.received).toHaveLength(1);
-    expect(log.deliveries).toEqual([expect.objectContaining({ event: 'automation.paused', state: 'delivered' })]);
+    expect(log.items).toEqual([expect.objectContaining({ event: 'automation.paused', state: 'delivered' })]);
     const got = receiver.received[0]!;
-    expect(got.headers['webhook-id']).toBe(log.deliveries[0]!.message_id);
+    expect(got.headers['webhook-id']).toBe(log.items[0]!.message_id);
     expect(new Webhook(secret).verify(got.body, got.headers as Record<string, string>)).toMatchObject({
       type: 'automation.paused',
       data: { reason: 'drill' },
@@ -78,7 +78,9 @@ describeBackends('cordon webhooks', (backend) => {
 
     const removed = await cordon(['webhooks', 'remove', id]);
     expect([removed.code, removed.stdout]).toEqual([0, `removed webhook ${id}\n`]);
-    expect(JSON.parse((await cordon(['webhooks', 'list', '--json'])).stdout)).toEqual({ webhooks: [] });
+    expect(JSON.parse((await cordon(['webhooks', 'list', '--json'])).stdout)).toEqual({ items: [] });
+    // An empty list says so.
+    expect((await cordon(['webhooks', 'list'])).stdout).toBe('no webhooks\n');
     expect((await cordon(['webhooks', 'show', id])).code).toBe(3);
     // The secret appeared once: in add's output.
     expect(outputs.filter((o) => o.includes(secret.slice(6)))).toHaveLength(1);

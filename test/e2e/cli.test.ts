@@ -100,12 +100,13 @@ describeBackends('cordon CLI', (backend) => {
     expect(imported.stdout).toContain(`imported 2 users into ${made.account_id}`);
 
     const list = JSON.parse((await runCli(['users', 'list', '--account', made.account_id, '--json'], env)).stdout);
-    expect(list.users.map((u: { email: string }) => u.email).sort()).toEqual([
+    expect(Object.keys(list)).toEqual(['items']);
+    expect(list.items.map((u: { email: string }) => u.email).sort()).toEqual([
       'ann@acme.example',
       'bob@acme.example',
       'boss@acme.example',
     ]);
-    const ann = list.users.find((u: { email: string }) => u.email === 'ann@acme.example');
+    const ann = list.items.find((u: { email: string }) => u.email === 'ann@acme.example');
     expect(Object.keys(ann).sort()).toEqual([
       'create_time',
       'display_name',
@@ -147,16 +148,19 @@ describeBackends('cordon CLI', (backend) => {
     writeFileSync(
       bad,
       '{"email":"c@acme.example","display_name":"C"}\n{"email":"ann@acme.example","display_name":"Ann again"}\n' +
-        'not json\n',
+        'not json\n{"email":"bob@acme.example","display_name":"","role":"chief"}\n',
     );
     const rejected = await runCli(['users', 'import', bad, '--account', made.account_id], env);
     expect(rejected.code).toBe(2);
+    // One line a row, with every problem of that row: its fields' and its email's.
     expect(rejected.stderr).toBe(
-      'cordon: 2 problem(s) in 2 row(s); nothing was imported\n' +
-        '  line 2: email: a user with this email already exists\n  line 3: not valid JSON\n',
+      'cordon: 5 problem(s) in 3 row(s); nothing was imported\n' +
+        '  line 2: email: a user with this email already exists\n  line 3: not valid JSON\n' +
+        '  line 4: display_name: expected 1 to 200 characters; role: expected one of OWNER, ADMIN, MEMBER; ' +
+        'email: a user with this email already exists\n',
     );
     const count = JSON.parse((await runCli(['users', 'list', '--account', made.account_id, '--json'], env)).stdout)
-      .users.length;
+      .items.length;
     expect(count).toBe(3);
   });
   it(
@@ -218,7 +222,7 @@ describeBackends('cordon CLI', (backend) => {
       expect([disabled.code, disabled.stdout]).toEqual([0, `disabled SOAR (${app.id})\n`]);
       const listed = JSON.parse((await runCli(['apps', 'list', ...account, '--json'], env)).stdout);
       expect(
-        listed.apps.map((a: { id: string; disable_time: string | null }) => [a.id, a.disable_time !== null]),
+        listed.items.map((a: { id: string; disable_time: string | null }) => [a.id, a.disable_time !== null]),
       ).toEqual([[app.id, true]]);
       expect(JSON.stringify(listed)).not.toContain(rotated.client_secret);
 
@@ -238,10 +242,11 @@ describeBackends('cordon CLI', (backend) => {
       expect([revoked.code, revoked.stderr]).toEqual([0, '']);
       const replacement = /^revoked signing key (\S+); new signing key (\S+)\n$/.exec(revoked.stdout)!;
       expect(replacement[1]).toBe(second.kid);
-      const keys = JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout) as Array<{
-        kid: string;
-        status: string;
-      }>;
+      const keys = (
+        JSON.parse((await runCli(['keys', 'list', '--json'], env)).stdout) as {
+          items: Array<{ kid: string; status: string }>;
+        }
+      ).items;
       expect(keys.map((k) => [k.kid, k.status])).toEqual([
         [replacement[2], 'active'],
         [second.kid, 'revoked'],
@@ -289,9 +294,11 @@ if (BACKENDS.includes('pglite')) {
         expect(second.code).toBe(5);
         expect(second.stderr).toContain(`is in use by a Cordon server at ${first.url} (pid ${first.child.pid}`);
         // An admin command goes through the server, once signed in (cli-login.test.ts does that).
+        // Until then: exit 5 (README, exit codes), with the whole command to sign in.
         const cli = await runCli(['users', 'list'], env);
-        expect(cli.code).toBe(2);
+        expect(cli.code).toBe(5);
         expect(cli.stderr).toContain(`a Cordon server at ${first.url} holds`);
+        expect(cli.stderr).toContain(`sign in with \`cordon login --server ${first.url}\` and try again`);
 
         // The first server is untouched.
         expect(readFileSync(lockFile, 'utf8')).toBe(lockBefore);
@@ -305,7 +312,7 @@ if (BACKENDS.includes('pglite')) {
         expect(restarted.output.join('\n')).not.toContain('Created the demo account');
         await stopServer(restarted.child);
         const list = JSON.parse((await runCli(['users', 'list', '--json'], env)).stdout);
-        expect(list.users).toHaveLength(29);
+        expect(list.items).toHaveLength(29);
       },
     );
   });

@@ -15,6 +15,8 @@ import { AppError } from '../../errors.js';
 import { proveConsistency, proveInclusion } from '../../audit/proofs.js';
 import { getLogSize, searchEntries } from '../../store/audit.js';
 import { findCheckpoint } from '../../store/checkpoints.js';
+import { findPeople } from '../../store/people.js';
+import { PeopleSchema } from '../views/people.js';
 import { PageTokens } from '../page-token.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
 import { SYSTEM_LOG } from '../../audit/entry.js';
@@ -134,6 +136,7 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
             entries: Type.Array(Type.Object({}, { additionalProperties: true })),
             next_page_token: Type.String(),
             log_size: Type.Integer(),
+            people: PeopleSchema,
           }),
           ...Errors,
         },
@@ -160,6 +163,11 @@ export function auditRoutes(app: FastifyInstance, core: Core): void {
         entries: page,
         next_page_token: more ? pageTokens.make(entries[pageSize]!.idx, filters) : '',
         log_size: await getLogSize(core.database.db, account),
+        people: await findPeople(
+          core.database.db,
+          account,
+          page.flatMap((e) => [e.actor_id, e.target_id]),
+        ),
       };
     },
   );

@@ -12,6 +12,7 @@ import { AppError } from '../../errors.js';
 import { resetBreakers, setBreakerCap, setPaused } from '../../response/automation.js';
 import { MAX_BREAKER_ACTIONS } from '../../response/playbook.js';
 import { setRestorePolicy } from '../../response/restores.js';
+import { readAutomation } from '../../store/automation.js';
 import { findPlan, listPlans } from '../../store/plans.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
@@ -128,6 +129,19 @@ export function automationRoutes(app: FastifyInstance, core: Core): void {
     },
   );
 
+  r.get(
+    '/v1/accounts/:account/automation/restore-policy',
+    {
+      preValidation: admin,
+      schema: {
+        summary: 'How many people a restore needs, and the approver group',
+        tags,
+        params: AccountParams,
+        response: { 200: RestorePolicySchema, ...Errors },
+      },
+    },
+    async (request) => restorePolicyView(await readAutomation(core.database.db, request.params.account)),
+  );
   r.put(
     '/v1/accounts/:account/automation/restore-policy',
     {

@@ -13,7 +13,8 @@ import { decidePlan } from '../../response/approvals.js';
 import { approverOf, isApprover } from '../../response/approvers.js';
 import { requestRestore, type RestoreReport } from '../../response/restores.js';
 import { listDecisions } from '../../store/approvals.js';
-import { findContainment, listContainments } from '../../store/containments.js';
+import { findContainment, listContainments, type ContainmentRow } from '../../store/containments.js';
+import { findPeople } from '../../store/people.js';
 import { findPlan, listPendingPlans } from '../../store/plans.js';
 import { listStepsOf } from '../../store/steps.js';
 import { auditRefusals } from '../audited-calls.js';
@@ -26,6 +27,7 @@ import {
   RestoreResultSchema,
   restoreResultView,
 } from '../views/containments.js';
+import { idsIn, PeopleSchema } from '../views/people.js';
 import { PendingPlanSchema, pendingPlanView } from '../views/plans.js';
 
 const Errors = {
@@ -37,6 +39,9 @@ const Errors = {
 };
 const AccountParams = Type.Object({ account: IdSchema });
 const Reason = Type.String({ minLength: 1, maxLength: 500 });
+
+/** Whom a containment record names: the user, and whoever opened or closed it. */
+const peopleOfContainment = (c: ContainmentRow) => [c.user_id, ...idsIn([c.opened_by, c.closed_by])];
 
 export function containmentRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -146,7 +151,10 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
           status: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('closed')])),
           max_page_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
         }),
-        response: { 200: Type.Object({ containments: Type.Array(ContainmentSchema) }), ...Errors },
+        response: {
+          200: Type.Object({ containments: Type.Array(ContainmentSchema), people: PeopleSchema }),
+          ...Errors,
+        },
       },
     },
     async (request) => {
@@ -160,7 +168,10 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
         request.params.account,
         rows.filter((c) => c.targets_state !== null).map((c) => c.id),
       );
-      return { containments: rows.map((c) => containmentView(c, steps)) };
+      return {
+        containments: rows.map((c) => containmentView(c, steps)),
+        people: await findPeople(db, request.params.account, rows.flatMap(peopleOfContainment)),
+      };
     },
   );
   r.get(
@@ -171,14 +182,17 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
         summary: 'A containment record',
         tags,
         params: ContainmentParams,
-        response: { 200: ContainmentSchema, ...Errors },
+        response: { 200: Type.Intersect([ContainmentSchema, Type.Object({ people: PeopleSchema })]), ...Errors },
       },
     },
     async (request) => {
       const containment = await findContainment(db, request.params.account, request.params.containment);
       if (!containment)
         throw new AppError('CONTAINMENT_NOT_FOUND', { metadata: { containment_id: request.params.containment } });
-      return containmentView(containment, await listStepsOf(db, containment.account_id, [containment.id]));
+      return {
+        ...containmentView(containment, await listStepsOf(db, containment.account_id, [containment.id])),
+        people: await findPeople(db, containment.account_id, peopleOfContainment(containment)),
+      };
     },
   );
   r.post(

@@ -10,7 +10,9 @@ import type { Core } from '../../core.js';
 import { requirePermissionOrAdmin } from '../guards/session.js';
 import { explain } from '../../response/explain.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
+import { findPeople } from '../../store/people.js';
 import { ExplanationSchema, explanationView } from '../views/explain.js';
+import { idsIn, PeopleSchema } from '../views/people.js';
 
 const Errors = { 400: RpcStatusSchema, 401: RpcStatusSchema, 403: RpcStatusSchema, 404: RpcStatusSchema };
 
@@ -28,16 +30,17 @@ export function explainRoutes(app: FastifyInstance, core: Core): void {
           'the entry.',
         tags: ['containment'],
         params: Type.Object({ account: IdSchema, id: Type.String({ pattern: '^([A-Z2-7]{26}|[0-9]{1,15})$' }) }),
-        response: { 200: ExplanationSchema, ...Errors },
+        response: { 200: Type.Intersect([ExplanationSchema, Type.Object({ people: PeopleSchema })]), ...Errors },
       },
     },
-    async (request) =>
-      explanationView(
-        await explain(
-          { db: core.database.db, checkpointKey: core.checkpointKey },
-          request.params.account,
-          request.params.id,
-        ),
-      ),
+    async (request) => {
+      const { account, id } = request.params;
+      const chain = explanationView(
+        await explain({ db: core.database.db, checkpointKey: core.checkpointKey }, account, id),
+      );
+      // The people it names (subject, approvers, actors), each once: the proof's copy of the entry is left out.
+      const { proof: _proof, ...named } = chain;
+      return { ...chain, people: await findPeople(core.database.db, account, idsIn(named)) };
+    },
   );
 }

@@ -14,7 +14,9 @@ import { applyPlaybooks } from '../../response/playbooks.js';
 import { applyPolicy, ProtectionPolicySchema, readPolicy } from '../../response/protection-policy.js';
 import { latestPlaybooks, playbookHistory, policyHistory } from '../../store/playbooks.js';
 import { auditRefusals, callerContext } from '../audited-calls.js';
+import { findPeople } from '../../store/people.js';
 import { IdSchema, RpcStatusSchema } from '../schemas.js';
+import { idsIn, PeopleSchema } from '../views/people.js';
 import {
   AppliedSchema,
   AppliedPolicySchema,
@@ -40,6 +42,13 @@ export function playbooksRoutes(app: FastifyInstance, core: Core): void {
   const audited = auditRefusals(core);
   const tags = ['playbooks'];
   const playbooks = '/v1/accounts/:account/playbooks';
+  /** The people who made these versions (`created_by` is `user:ID` for a person), in one query. */
+  const makers = (accountId: string, versions: Array<{ created_by: string }>) =>
+    findPeople(
+      core.database.db,
+      accountId,
+      versions.map((v) => v.created_by.replace(/^user:/, '')),
+    );
 
   r.get(
     '/v1/schemas/playbook.json',
@@ -85,12 +94,13 @@ export function playbooksRoutes(app: FastifyInstance, core: Core): void {
         summary: 'The current version of every playbook',
         tags,
         params: AccountParams,
-        response: { 200: Type.Object({ playbooks: Type.Array(VersionSchema) }), ...Errors },
+        response: { 200: Type.Object({ playbooks: Type.Array(VersionSchema), people: PeopleSchema }), ...Errors },
       },
     },
-    async (request) => ({
-      playbooks: (await latestPlaybooks(core.database.db, request.params.account)).map(versionView),
-    }),
+    async (request) => {
+      const latest = await latestPlaybooks(core.database.db, request.params.account);
+      return { playbooks: latest.map(versionView), people: await makers(request.params.account, latest) };
+    },
   );
   r.get(
     `${playbooks}/:name`,
@@ -100,13 +110,13 @@ export function playbooksRoutes(app: FastifyInstance, core: Core): void {
         summary: "A playbook's versions, newest first",
         tags,
         params: Type.Object({ account: IdSchema, name: Type.String({ pattern: PLAYBOOK_NAME }) }),
-        response: { 200: Type.Object({ versions: Type.Array(VersionSchema) }), ...Errors },
+        response: { 200: Type.Object({ versions: Type.Array(VersionSchema), people: PeopleSchema }), ...Errors },
       },
     },
     async (request) => {
       const versions = await playbookHistory(core.database.db, request.params.account, request.params.name);
       if (versions.length === 0) throw new AppError('NOT_FOUND', { description: `no playbook ${request.params.name}` });
-      return { versions: versions.map(versionView) };
+      return { versions: versions.map(versionView), people: await makers(request.params.account, versions) };
     },
   );
 
@@ -119,10 +129,16 @@ export function playbooksRoutes(app: FastifyInstance, core: Core): void {
         summary: 'The current protected-principal policy',
         tags,
         params: AccountParams,
-        response: { 200: PolicySchema, ...Errors },
+        response: { 200: Type.Intersect([PolicySchema, Type.Object({ people: PeopleSchema })]), ...Errors },
       },
     },
-    async (request) => readPolicy(core.database.db, request.params.account),
+    async (request) => {
+      const current = await readPolicy(core.database.db, request.params.account);
+      return {
+        ...current,
+        people: await findPeople(core.database.db, request.params.account, idsIn(current.document)),
+      };
+    },
   );
   r.put(
     policy,

@@ -6,7 +6,9 @@ import { Type, type Static } from 'typebox';
 import type { EngineDefaults } from '../../response/plan.js';
 import { listBreakers, readAutomation, type AutomationSettings } from '../../store/automation.js';
 import type { Executor } from '../../store/executor.js';
+import { findPeople } from '../../store/people.js';
 import { listHeldSubjects } from '../../store/plans.js';
+import { PeopleSchema } from './people.js';
 
 export const AutomationSchema = Type.Object(
   {
@@ -25,6 +27,7 @@ export const AutomationSchema = Type.Object(
         held_user_ids: Type.Array(Type.String()),
       }),
     ),
+    people: PeopleSchema,
   },
   { title: 'Automation' },
 );
@@ -41,6 +44,17 @@ export async function automationView(
   defaults: EngineDefaults,
 ): Promise<Static<typeof AutomationSchema>> {
   const [settings, breakers] = [await readAutomation(db, accountId), await listBreakers(db, accountId)];
+  const tripped = await Promise.all(
+    breakers.map(async (b) => ({
+      scope: b.scope,
+      trip_time: new Date(b.tripped_at).toISOString(),
+      trip_plan_id: b.trip_plan_id,
+      max_actions: b.max_actions,
+      window_seconds: b.window_seconds,
+      held_user_ids: await listHeldSubjects(db, accountId, b.trip_plan_id),
+    })),
+  );
+  const named = [settings.paused_by?.replace(/^user:/, '') ?? '', ...tripped.flatMap((b) => b.held_user_ids)];
   return {
     paused: settings.paused_at !== null,
     pause_time: settings.paused_at === null ? null : new Date(settings.paused_at).toISOString(),
@@ -50,16 +64,8 @@ export async function automationView(
       max_actions: settings.breaker_max_actions ?? defaults.breakerMaxActions,
       window_seconds: settings.breaker_window_seconds ?? defaults.breakerWindowSeconds,
     },
-    tripped_breakers: await Promise.all(
-      breakers.map(async (b) => ({
-        scope: b.scope,
-        trip_time: new Date(b.tripped_at).toISOString(),
-        trip_plan_id: b.trip_plan_id,
-        max_actions: b.max_actions,
-        window_seconds: b.window_seconds,
-        held_user_ids: await listHeldSubjects(db, accountId, b.trip_plan_id),
-      })),
-    ),
+    tripped_breakers: tripped,
+    people: await findPeople(db, accountId, named),
   };
 }
 

@@ -91,6 +91,7 @@ export const DryRunSchema = Type.Object({
 export const PendingPlanSchema = Type.Intersect([
   PlanSchema,
   Type.Object({
+    approvals_given: Type.Integer({ description: 'approvals the plan holds so far, of approvals_required' }),
     subject: Type.Union([Type.Object({ email: Type.String(), display_name: Type.String() }), Type.Null()]),
     signal: Type.Union([
       Type.Object({ title: Type.String(), severity: Type.String(), source_id: Nullable(Type.String()) }),
@@ -106,6 +107,7 @@ export const isoOrNull = (time: Date | string | null) => (time === null ? null :
 export function pendingPlanView(row: PendingPlanRow) {
   return {
     ...planView(row),
+    approvals_given: row.approvals_given,
     subject:
       row.subject_email === null
         ? null
