@@ -15,6 +15,7 @@ import { initCommand } from './init.js';
 import { keysCommand } from './keys.js';
 import { loginCommand } from './login.js';
 import { EXIT, reportError, type CliIo } from './io.js';
+import { secretsCommand } from './secrets.js';
 import { serveCommand } from './serve.js';
 import { targetsCommand } from './targets.js';
 import { webhooksCommand } from './webhooks.js';
@@ -63,6 +64,7 @@ export async function main(
   containmentCommand(program, io, run);
   targetsCommand(program, io, run);
   webhooksCommand(program, io, run);
+  secretsCommand(program, io, run);
   program
     .command('config')
     .description('Configuration')
