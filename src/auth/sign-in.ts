@@ -22,7 +22,8 @@ import { matchTotp } from '../directory/totp.js';
 /**
  * Session tokens are Cordon secrets of kind `sess` (src/secret-format.ts), so that a leaked one is
  * recognisable (secret scanners) and never mistaken for a JWT. Before that format they were `cdns_` and
- * 256 random bits in base64url; those still work until they expire or are signed out.
+ * 256 random bits in base64url; those still work until they expire or are signed out, so this prefix can
+ * go once CORDON_SESSION_TTL (at most 7 days) has passed since every node issued the new format.
  */
 const LEGACY_SESSION_TOKEN_PREFIX = 'cdns_';
 
