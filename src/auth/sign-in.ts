@@ -11,6 +11,7 @@ import type { DirectoryDeps } from '../directory/deps.js';
 import { hashSecret, verifySecret } from '../directory/passwords.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
+import { makeSecret, secretPrefix } from '../secret-format.js';
 import type { Session, User } from '../storage/schema.js';
 import { findAccountById, listAccounts } from '../store/accounts.js';
 import { insertSession } from '../store/sessions.js';
@@ -19,9 +20,22 @@ import { totpSealLabel } from '../directory/credentials.js';
 import { matchTotp } from '../directory/totp.js';
 
 /**
- * Session tokens carry a prefix, so that a leaked one is recognisable (secret scanners) and never mistaken for a JWT.
+ * Session tokens are Cordon secrets of kind `sess` (src/secret-format.ts), so that a leaked one is
+ * recognisable (secret scanners) and never mistaken for a JWT. Before that format they were `cdns_` and
+ * 256 random bits in base64url; those still work until they expire or are signed out, so this prefix can
+ * go once CORDON_SESSION_TTL (at most 7 days) has passed since every node issued the new format.
  */
-export const SESSION_TOKEN_PREFIX = 'cdns_';
+const LEGACY_SESSION_TOKEN_PREFIX = 'cdns_';
+
+/**
+ * Whether a presented credential is meant as a session token (of either format), which decides the path
+ * a request takes: a session lookup, or an app's token. Whether it is live is the lookup's to say.
+ */
+export function isSessionToken(token: string | undefined): token is string {
+  return (
+    token !== undefined && (token.startsWith(secretPrefix('sess')) || token.startsWith(LEGACY_SESSION_TOKEN_PREFIX))
+  );
+}
 
 export interface SignInRequest {
   /** Optional when the deployment has a single account. */
@@ -90,7 +104,7 @@ export async function signIn(deps: DirectoryDeps, ttlSeconds: number, request: S
   if (step === undefined) return refuse('bad_totp', user, new AppError('SIGN_IN_FAILED'));
   if (user.state !== 'ACTIVE') return refuse('suspended', user, new AppError('USER_SUSPENDED'));
 
-  const token = SESSION_TOKEN_PREFIX + randomBytes(32).toString('base64url');
+  const token = makeSecret('sess');
   const signedIn = await deps.audit.transact(async (trx) => {
     const current = await completeSignIn(trx, user.account_id, user.id, step);
     if (!current) return undefined;

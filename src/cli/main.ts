@@ -17,6 +17,7 @@ import { initCommand } from './init.js';
 import { keysCommand } from './keys.js';
 import { loginCommand } from './login.js';
 import { EXIT, reportError, type CliIo } from './io.js';
+import { secretsCommand } from './secrets.js';
 import { serveCommand } from './serve.js';
 import { targetsCommand } from './targets.js';
 import { webhooksCommand } from './webhooks.js';
@@ -68,6 +69,7 @@ export async function main(
   explainCommand(program, io, run);
   targetsCommand(program, io, run);
   webhooksCommand(program, io, run);
+  secretsCommand(program, io, run);
   program
     .command('config')
     .description('Configuration')

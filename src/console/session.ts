@@ -1,5 +1,5 @@
 /**
- * The console's session: an opaque `cdns_` sign-in session of its own kind (`console`: the API refuses it
+ * The console's session: an opaque `cordon_sess_` sign-in session of its own kind (`console`: the API refuses it
  * as a Bearer token, and the console takes no other kind), carried in a `__Host-cordon` cookie (Secure,
  * HttpOnly, SameSite=Strict, Path=/, no Domain), looked up by its hash on every request, so a sign-out,
  * suspension or credential reset holds at once on every node. Besides the session's absolute lifetime
@@ -16,7 +16,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Core } from '../core.js';
 import type { SessionPrincipal } from '../auth/principal.js';
-import { hashSessionToken, SESSION_TOKEN_PREFIX } from '../auth/sign-in.js';
+import { hashSessionToken, isSessionToken } from '../auth/sign-in.js';
 import { revokeSession } from '../directory/sessions.js';
 import { AppError } from '../errors.js';
 import { requestOrigin } from '../http/guards/app-token.js';
@@ -140,7 +140,7 @@ export function consoleGuard(core: Core, options: ConsoleGuardOptions = {}) {
   return async (request: FastifyRequest): Promise<void> => {
     const token = readCookies(request).get(SESSION_COOKIE);
     const signIn = new Redirect(`/console/sign-in?next=${encodeURIComponent(nextOf(request))}`);
-    if (!token?.startsWith(SESSION_TOKEN_PREFIX)) {
+    if (!isSessionToken(token)) {
       if (MUTATING.has(request.method)) assertSameOrigin(request);
       throw signIn;
     }

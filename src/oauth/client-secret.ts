@@ -1,11 +1,14 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { makeSecret } from '../secret-format.js';
 
 /**
  * Client secrets: 256 random bits, shown once, stored as SHA-256. A slow password hash buys nothing for
  * a secret with this much entropy and would cap the token endpoint; the comparison is constant-time.
+ * They are Cordon secrets of kind `cs` (src/secret-format.ts); those made before that format (bare
+ * base64url) verify the same way, by their hash, until the app's secret is rotated.
  */
 export function generateClientSecret(): string {
-  return randomBytes(32).toString('base64url');
+  return makeSecret('cs');
 }
 
 export function hashClientSecret(secret: string): string {

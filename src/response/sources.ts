@@ -10,11 +10,12 @@
  *
  * A source can submit signals and nothing else: no route that acts on a user accepts its credentials.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
 import { AppError } from '../errors.js';
 import { newId } from '../ids.js';
+import { makeSecret } from '../secret-format.js';
 import type { SignalFormat, SourceAuth } from '../storage/schema.js';
 import type { Executor } from '../store/executor.js';
 import { claimSignature, disableSource, findSource, insertSource, type SignalSource } from '../store/signals.js';
@@ -42,10 +43,8 @@ export async function createSource(
   if (input.client_id !== undefined && input.auth !== 'oauth')
     throw new AppError('INVALID_ARGUMENT', { description: 'client_id applies to oauth sources only' });
   const id = newId();
-  const secret =
-    input.auth === 'oauth'
-      ? undefined
-      : `${input.auth === 'hmac' ? 'cdnh' : 'cdnt'}_${randomBytes(32).toString('base64url')}`;
+  // Cordon secrets (src/secret-format.ts); the `cdnh_`/`cdnt_` ones made before keep working as they are.
+  const secret = input.auth === 'oauth' ? undefined : makeSecret(input.auth === 'hmac' ? 'sh' : 'st');
   return deps.audit.transact(async (trx) => {
     const source = await insertSource(trx, {
       account_id: accountId,

@@ -8,6 +8,7 @@ import { createAccount } from '../../src/directory/accounts.js';
 import { suspendUser } from '../../src/directory/user-state.js';
 import { createApp } from '../../src/oauth/apps.js';
 import { listAuditEntries } from '../../src/store/audit.js';
+import { parseSecret } from '../../src/secret-format.js';
 import { describeBackends } from '../support/backends.js';
 import { rpc, testCtx } from '../support/fixtures.js';
 import { openSignInSuite, type Person, type SignInSuite } from '../support/sign-in.js';
@@ -95,7 +96,7 @@ describeBackends('human sign-in and admin routes', (backend) => {
     expect(res.statusCode).toBe(201);
     expect(res.headers['cache-control']).toBe('no-store');
     const body = res.json();
-    expect(body.session_token).toMatch(/^cdns_[A-Za-z0-9_-]{43}$/);
+    expect(parseSecret(body.session_token)).toEqual({ ok: true, kind: 'sess' });
     expect(body).toMatchObject({
       token_type: 'Bearer',
       expires_in: 43_200,
@@ -202,7 +203,9 @@ describeBackends('human sign-in and admin routes', (backend) => {
         fc.option(
           fc.oneof(
             fc.string({ maxLength: 80 }),
-            fc.string({ maxLength: 60 }).map((t) => `Bearer cdns_${t}`),
+            fc
+              .tuple(fc.constantFrom('cordon_sess_', 'cdns_'), fc.string({ maxLength: 60 }))
+              .map(([p, t]) => `Bearer ${p}${t}`),
           ),
           { nil: undefined },
         ),
@@ -332,7 +335,7 @@ describeBackends('human sign-in and admin routes', (backend) => {
       constraints: { allowed_group_ids: [], protected_roles: ['OWNER'], max_suspensions_per_hour: 10 },
       disable_time: null,
     });
-    expect(app.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(parseSecret(app.client_secret)).toEqual({ ok: true, kind: 'cs' });
 
     const listed = await server.inject({ url: base, headers: as(owner) });
     expect(listed.json().apps.map((a: { id: string }) => a.id)).toEqual([app.id]);

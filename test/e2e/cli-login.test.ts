@@ -105,7 +105,7 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
         role: 'OWNER',
         password_change_required: true,
       });
-      expect(login.stdout).not.toContain('cdns_');
+      expect(login.stdout).not.toContain('cordon_sess_');
       expect(statSync(env.CORDON_CLI_SESSION_FILE!).mode & 0o777).toBe(0o600);
 
       // The password init printed was generated: nothing but the change goes through until it is replaced.
@@ -161,7 +161,7 @@ describeBackends('cordon login: admin commands through the API', (backend) => {
         name: 'soar',
         permissions: ['users:suspend', 'users:read'],
         constraints: { max_suspensions_per_hour: 5 },
-        client_secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+        client_secret: expect.stringMatching(/^cordon_cs_[0-9A-Za-z]{49}$/),
       });
       const listed = JSON.parse((await runCli(['apps', 'list', '--json'], env)).stdout);
       expect(Object.keys(listed)).toEqual(['items']);

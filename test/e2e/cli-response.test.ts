@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { parseSecret } from '../../src/secret-format.js';
 import { createCliAccount, describeBackends, openTestCore, type TestDatabase } from '../support/backends.js';
 import { runCli } from '../support/cli.js';
 import { useTempDir } from '../support/temp-dir.js';
@@ -144,7 +145,8 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
       auth: 'url_token',
       url: `http://127.0.0.1:8080/v1/accounts/${accountId}/sources/${source.id}/signals`,
     });
-    expect(secret).toMatch(/^cdnt_[A-Za-z0-9_-]{43}$/);
+    expect(secret).toMatch(/^cordon_st_[0-9A-Za-z]{49}$/);
+    expect(parseSecret(secret)).toEqual({ ok: true, kind: 'st' });
     // People get the URL to paste, on the public host (CORDON_ISSUER), the token in it.
     const soc = { ...env, CORDON_ISSUER: 'https://cordon.soc.example.com' };
     const human = await runCli(
@@ -153,7 +155,7 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
     );
     expect(human.code, human.stderr).toBe(0);
     const [, azureId, token] =
-      /^source ([A-Z2-7]{26}) \(azure: azure, url_token\)\n {2}URL: \S+\?token=(cdnt_[A-Za-z0-9_-]{43})\n/.exec(
+      /^source ([A-Z2-7]{26}) \(azure: azure, url_token\)\n {2}URL: \S+\?token=(cordon_st_[0-9A-Za-z]{49})\n/.exec(
         human.stdout,
       ) ?? [];
     expect(human.stdout).toBe(
@@ -171,7 +173,7 @@ describeBackends('cordon playbooks, policy, automation, sources', (backend) => {
       new RegExp(
         '^source [A-Z2-7]{26} \\(ocsf: ocsf, hmac\\)\\n' +
           `  URL: https://cordon\\.soc\\.example\\.com/v1/accounts/${accountId}/sources/[A-Z2-7]{26}/signals\\n` +
-          '  HMAC secret: cdnh_[A-Za-z0-9_-]{43}\\n',
+          '  HMAC secret: cordon_sh_[0-9A-Za-z]{49}\\n',
       ),
     );
     expect(hmac.stdout).toContain('\n  Default confidence: 0.9 (for its alerts that carry none)\n');

@@ -194,7 +194,7 @@ describeBackends('cordon CLI', (backend) => {
         permissions: ['users:list', 'users:suspend'],
         auth_method: 'client_secret_basic',
         constraints: { allowed_group_ids: [], protected_roles: ['OWNER'], max_suspensions_per_hour: 10 },
-        client_secret: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+        client_secret: expect.stringMatching(/^cordon_cs_[0-9A-Za-z]{49}$/),
       });
 
       const got = await runCli(['apps', 'get', app.id, ...account, '--json'], env);

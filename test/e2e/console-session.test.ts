@@ -3,10 +3,11 @@
  * `__Host-` cookie session, CSRF and cross-site posts are refused, a generated password must be changed
  * first, idle sessions end, and every answer carries the CSP.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { BACKENDS } from '../support/backends.js';
-import { auditTrail } from '../support/fixtures.js';
+import { auditTrail, mintSessionToken } from '../support/fixtures.js';
 import { openConsoleSuite, totpAt, type ConsoleSuite } from '../support/console.js';
 
 describe.each(BACKENDS)('console session (%s)', (backend) => {
@@ -51,7 +52,7 @@ describe.each(BACKENDS)('console session (%s)', (backend) => {
     expect(response.headers.get('location')).toBe('/console');
     const cookie = response.headers.getSetCookie().find((c) => c.startsWith('__Host-cordon='))!;
     expect(cookie).toMatch(
-      /^__Host-cordon=cdns_[A-Za-z0-9_-]{43}; Path=\/; Secure; HttpOnly; SameSite=Strict; Max-Age=43200$/,
+      /^__Host-cordon=cordon_sess_[0-9A-Za-z]{49}; Path=\/; Secure; HttpOnly; SameSite=Strict; Max-Age=43200$/,
     );
     const trail = await auditTrail(suite.core, suite.accountId);
     const signIn = trail.filter((e) => e.action === 'user.sign_in' && e.target_id === ada.id).at(-1)!;
@@ -156,6 +157,20 @@ describe.each(BACKENDS)('console session (%s)', (backend) => {
     const planted = suite.client();
     planted.cookies.set('__Host-cordon', apiToken);
     expect((await planted.request('/console/password')).status).toBe(303);
+  });
+
+  it('still admits a console session made before the secret format (cdns_), CSRF and sign-out included', async () => {
+    const old = `cdns_${randomBytes(32).toString('base64url')}`;
+    await mintSessionToken(suite.core, { account_id: suite.accountId, id: suite.people.ada!.id }, 'console', old);
+    const client = suite.client();
+    client.cookies.set('__Host-cordon', old);
+    expect((await client.page('/console/password')).status).toBe(200);
+    expect(client.csrf).not.toBe('');
+    const out = await client.post('/console/sign-out', {});
+    expect([out.status, out.location]).toEqual([303, '/console/sign-in?ended=out']);
+    const again = suite.client();
+    again.cookies.set('__Host-cordon', old);
+    expect((await again.request('/console/password')).status).toBe(303);
   });
 
   it('answers an unknown console path with an HTML 404 page', async () => {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -9,7 +8,8 @@ import { createUser } from '../../src/directory/users.js';
 import { createLogger } from '../../src/logger.js';
 import type { AuditRecord, SessionKind, User } from '../../src/storage/schema.js';
 import { listAuditEntries } from '../../src/store/audit.js';
-import { hashSessionToken, SESSION_TOKEN_PREFIX } from '../../src/auth/sign-in.js';
+import { hashSessionToken } from '../../src/auth/sign-in.js';
+import { makeSecret } from '../../src/secret-format.js';
 import { newId } from '../../src/ids.js';
 import { insertSession } from '../../src/store/sessions.js';
 import { findUserById, setChosenPassword } from '../../src/store/users.js';
@@ -103,14 +103,14 @@ export function captureLogs(): { logger: Logger; lines: string[] } {
 
 /**
  * A live sign-in session token for a user, as POST /v1/auth/sessions would give one (without the
- * password and TOTP round, which auth.test.ts covers).
+ * password and TOTP round, which auth.test.ts covers). `token` lets a test mint one of an older format.
  */
 export async function mintSessionToken(
   core: Core,
   user: Pick<User, 'account_id' | 'id'>,
   kind: SessionKind = 'cli',
+  token: string = makeSecret('sess'),
 ): Promise<string> {
-  const token = `${SESSION_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
   await insertSession(core.database.db, {
     account_id: user.account_id,
     id: newId(),

@@ -1,5 +1,5 @@
 /**
- * The guard of routes only people may use: a live sign-in session (an opaque `cdns_` token sent as a
+ * The guard of routes only people may use: a live sign-in session (an opaque `cordon_sess_` token sent as a
  * Bearer token; looked up by its hash on every request, so sign-out, suspension and credential resets
  * hold at once on every node), of the account in the path, with one of the route's roles, whose user
  * has replaced any generated password. App access tokens are refused here whatever their permissions:
@@ -15,7 +15,7 @@ import { appPrincipal, readAccessToken, requestOrigin, requirePermission } from 
 import type { Permission } from '../../oauth/permissions.js';
 import type { UserRole } from '../../storage/schema.js';
 import { findLiveSessionByTokenHash } from '../../store/sessions.js';
-import { hashSessionToken, SESSION_TOKEN_PREFIX } from '../../auth/sign-in.js';
+import { hashSessionToken, isSessionToken } from '../../auth/sign-in.js';
 
 /** A person the guard admitted: the services' SessionPrincipal (auth/principal.ts). */
 export type HumanPrincipal = SessionPrincipal;
@@ -66,7 +66,7 @@ function unauthenticated(description: string): AppError {
 export async function authenticateSession(core: Core, request: FastifyRequest): Promise<HumanPrincipal> {
   const presented = APP_TOKEN.exec(request.headers.authorization ?? '');
   const token = presented?.[2];
-  if (!token?.startsWith(SESSION_TOKEN_PREFIX)) {
+  if (!isSessionToken(token)) {
     if (token !== undefined) await refuseAppToken(core, request, token);
     throw unauthenticated('sign in: this route takes a session token from POST /v1/auth/sessions');
   }
@@ -137,14 +137,15 @@ export function requireSession(
 export const ADMIN_ROLES: readonly UserRole[] = ['OWNER', 'ADMIN'];
 
 /**
- * A preHandler for routes both machines and people use: a session token (`cdns_…`) must be an OWNER or
- * ADMIN session of the path's account; anything else must be an app token holding `permission`.
+ * A preHandler for routes both machines and people use: a session token (`cordon_sess_…`, or an older
+ * `cdns_…`) must be an OWNER or ADMIN session of the path's account; anything else must be an app token
+ * holding `permission`.
  */
 export function requirePermissionOrAdmin(core: Core, permission: Permission) {
   const human = requireSession(core, ADMIN_ROLES);
   const app = requirePermission(core, permission);
   return (request: FastifyRequest): Promise<void> =>
-    request.operator || BEARER.exec(request.headers.authorization ?? '')?.[1]?.startsWith(SESSION_TOKEN_PREFIX)
+    request.operator || isSessionToken(BEARER.exec(request.headers.authorization ?? '')?.[1])
       ? human(request)
       : app(request);
 }

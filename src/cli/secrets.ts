@@ -1,0 +1,43 @@
+/**
+ * `cordon secrets check STRING`: whether a string is a well-formed Cordon secret (src/secret-format.ts),
+ * and of which kind, offline: no server, no database, no lookup. Well formed is not the same as issued:
+ * that takes the server. The secret is never printed back, only its prefix and checksum.
+ */
+import type { Command } from 'commander';
+import { maskSecret, parseSecret, SECRET_KINDS, SECRET_PROBLEMS } from '../secret-format.js';
+import { EXIT, printJson, Reported, type CliIo } from './io.js';
+
+/** Standard input up to its end, without the line break a shell or `echo` adds. */
+async function readStdin(io: CliIo): Promise<string> {
+  let text = '';
+  for await (const chunk of io.stdin ?? process.stdin) text += String(chunk);
+  return text.replace(/\r?\n$/, '');
+}
+
+export function secretsCommand(program: Command, io: CliIo, run: (fn: () => Promise<void>) => Promise<void>): void {
+  const secrets = program.command('secrets').description("Cordon's secrets and their format");
+  secrets
+    .command('check <string>')
+    .description(
+      'Say whether STRING (or standard input, for -) is a well-formed Cordon secret and of which kind, ' +
+        'checking its prefix, length and checksum here, without any lookup; exits 1 when it is not',
+    )
+    .option('--json', 'print {well_formed, kind?, masked?, problem?}')
+    .action((given: string, opts: { json?: boolean }) =>
+      run(async () => {
+        const text = given === '-' ? await readStdin(io) : given;
+        const parsed = parseSecret(text);
+        if (opts.json)
+          printJson(
+            io,
+            parsed.ok
+              ? { well_formed: true, kind: parsed.kind, masked: maskSecret(text) }
+              : { well_formed: false, problem: parsed.problem },
+          );
+        else if (parsed.ok)
+          io.stdout.write(`well-formed Cordon secret: ${SECRET_KINDS[parsed.kind]} (${maskSecret(text)})\n`);
+        else io.stdout.write(`not a well-formed Cordon secret: ${SECRET_PROBLEMS[parsed.problem]}\n`);
+        if (!parsed.ok) throw new Reported(EXIT.FAILURE);
+      }),
+    );
+}
