@@ -59,7 +59,7 @@ export function keysCommand(program: Command, io: CliIo, run: (fn: () => Promise
       'Revoke a leaked signing key: every token it signed stops working at once, on every node (revoking the active ' +
         'key makes a new one)',
     )
-    .argument('<kid>', 'the key id (see `cordon keys list`)')
+    .argument('<kid>', "the key id (see `cordon keys list`); one that begins with '-' goes after `--`")
     .option('--json', 'print JSON')
     .action((kid: string, opts: { json?: boolean }) =>
       run(async () => {

@@ -8,6 +8,7 @@ import { listAuditEntries } from '../store/audit.js';
 import { AppLookup } from './app-lookup.js';
 import { createApp, disableApp, getApp, listApps, rotateAppSecret } from './apps.js';
 import { verifyClientSecret } from './client-secret.js';
+import { parseSecret } from '../secret-format.js';
 
 describeBackends('OAuth apps', (backend) => {
   const t = useSharedCore(backend);
@@ -41,7 +42,7 @@ describeBackends('OAuth apps', (backend) => {
       disabled_at: null,
     });
     expect(app.client_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(Buffer.from(clientSecret!, 'base64url')).toHaveLength(32);
+    expect(parseSecret(clientSecret!)).toEqual({ ok: true, kind: 'cs' });
     expect(app.secret_hash).not.toContain(clientSecret);
     expect(verifyClientSecret(clientSecret!, app.secret_hash)).toBe(true);
     expect(verifyClientSecret(`${clientSecret}x`, app.secret_hash)).toBe(false);

@@ -243,7 +243,7 @@ describeBackends('cordon: the same output with and without a server', (backend) 
       }
       // The same public URL (CORDON_ISSUER) as the server, which took its own from the port it listened on: the
       // sources' URLs are built on it.
-      const inProcess = await readAll({ ...local, CORDON_ISSUER: server.url });
+      const inProcess = await readAll({ ...local, CORDON_ISSUER: local.CORDON_ISSUER ?? server.url });
       expect(inProcess).toEqual(served);
       // The outputs carry what a person needs: role and EAM columns, and the users imported.
       expect(served.join('\n')).toContain('eve@acme.example');

@@ -238,7 +238,8 @@ describeBackends('cordon CLI', (backend) => {
       const second = JSON.parse((await runCli(['keys', 'rotate', '--json'], env)).stdout);
       expect(first).toEqual({ kid: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), retired: [] });
       expect(second).toEqual({ kid: expect.not.stringMatching(first.kid), retired: [first.kid] });
-      const revoked = await runCli(['keys', 'revoke', second.kid], env);
+      // A kid is base64url and may begin with '-': after `--`, it is an argument, not an option.
+      const revoked = await runCli(['keys', 'revoke', '--', second.kid], env);
       expect([revoked.code, revoked.stderr]).toEqual([0, '']);
       const replacement = /^revoked signing key (\S+); new signing key (\S+)\n$/.exec(revoked.stdout)!;
       expect(replacement[1]).toBe(second.kid);
@@ -252,7 +253,7 @@ describeBackends('cordon CLI', (backend) => {
         [second.kid, 'revoked'],
         [first.kid, 'retired'],
       ]);
-      expect((await runCli(['keys', 'revoke', second.kid], env)).code).toBe(4);
+      expect((await runCli(['keys', 'revoke', '--', second.kid], env)).code).toBe(4);
       expect((await runCli(['keys', 'revoke', 'no-such-key'], env)).code).toBe(3);
     },
   );
