@@ -60,13 +60,20 @@ export function findSessionsByTokenHash(db: Executor, hashes: string[]) {
     .execute();
 }
 
-/** Events tokens not revoked, by the whole token's SHA-256 base64url (oauth/events-tokens.ts). */
+/**
+ * Events tokens not revoked, of an enabled app, by the whole token's SHA-256 base64url (oauth/events-tokens.ts):
+ * a disabled app's events tokens stop working with it.
+ */
 export function findEventsTokensByHash(db: Executor, hashes: string[]) {
   return db
-    .selectFrom('events_tokens')
-    .select(['account_id', 'id', 'app_id', 'token_hash as hash'])
-    .where('token_hash', '=', sql<string>`ANY(${hashes}::text[])`)
-    .where('revoked_at', 'is', null)
+    .selectFrom('events_tokens as t')
+    .innerJoin('oauth_apps as a', (join) =>
+      join.onRef('a.account_id', '=', 't.account_id').onRef('a.id', '=', 't.app_id'),
+    )
+    .select(['t.account_id', 't.id', 't.app_id', 't.token_hash as hash'])
+    .where('t.token_hash', '=', sql<string>`ANY(${hashes}::text[])`)
+    .where('t.revoked_at', 'is', null)
+    .where('a.disabled_at', 'is', null)
     .execute();
 }
 

@@ -6,7 +6,8 @@
  * look-alike, a character changed: its checksum fails) is nobody's, and costs no lookup. The rest are
  * looked up by their SHA-256, as each kind is stored, in one statement per kind for the whole report.
  * Recognised besides the Cordon format: events tokens (ES256 JWTs, typ JWT, stored by the SHA-256 of the
- * whole token) and the `cdns_`/`cdnt_`/`cdnh_` secrets made before the format, which work until rotated.
+ * whole token) and the secrets made before the format, which work until rotated: `cdns_`/`cdnt_`/`cdnh_`,
+ * and client secrets of 43 base64url characters.
  */
 import { createHash } from 'node:crypto';
 import { sealLabel } from '../sources.js';
@@ -37,6 +38,8 @@ export interface LeakedSecret {
 }
 
 const LEGACY = /^cdn([sth])_[A-Za-z0-9_-]{43}$/;
+/** A client secret made before the format: 32 random bytes in base64url, nothing else. */
+const LEGACY_CLIENT_SECRET = /^[A-Za-z0-9_-]{43}$/;
 const LEGACY_KINDS = { s: 'sess', t: 'st', h: 'sh' } as const;
 const JWT = /^[A-Za-z0-9_-]{10,200}\.[A-Za-z0-9_-]{10,4000}\.[A-Za-z0-9_-]{40,200}$/;
 
@@ -47,6 +50,7 @@ export function classifyToken(token: string): LeakedKind | undefined {
   if (token.startsWith('cordon_')) return undefined;
   const legacy = LEGACY.exec(token)?.[1] as keyof typeof LEGACY_KINDS | undefined;
   if (legacy !== undefined) return LEGACY_KINDS[legacy];
+  if (LEGACY_CLIENT_SECRET.test(token)) return 'cs';
   if (!JWT.test(token)) return undefined;
   try {
     const header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8')) as {
