@@ -10,10 +10,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { disableApp, createApp } from '../../src/oauth/apps.js';
 import { hashClientSecret } from '../../src/oauth/client-secret.js';
 import { issueEventsToken } from '../../src/oauth/events-tokens.js';
+import { findLeakedSecretsByHash } from '../../src/response/leaks/find-leaked.js';
 import { createSource } from '../../src/response/sources.js';
 import { describeBackends } from '../support/backends.js';
-import { mintSessionToken, rpc, seedAccount, testCtx } from '../support/fixtures.js';
-import { keySetDocument, makeCodeHostKey, match, postReport, signReport } from '../support/leak-reports.js';
+import { appAccessToken, mintSessionToken, rpc, seedAccount, testCtx } from '../support/fixtures.js';
+import { keySetDocument, makeCodeHostKey, match, postReport, sha256Hex, signReport } from '../support/leak-reports.js';
 import { useServer } from '../support/server.js';
 
 const hostKey = makeCodeHostKey('url-key-1');
@@ -90,6 +91,48 @@ describeBackends('leak reports: setup', (backend) => {
       'true_positive',
       'false_positive',
     ]);
+  });
+
+  it('finds a live secret by its SHA-256 alone, as a secret.leaked signal names it', async () => {
+    const { accountId, owner } = await seedAccount(suite.core, 0);
+    const session = await mintSessionToken(suite.core, owner);
+    const app = await createApp(suite.core.directory, testCtx, accountId, { name: 'h', permissions: ['audit:read'] });
+    const hashes = [sha256Hex(session), sha256Hex(app.clientSecret!).toUpperCase(), sha256Hex('nothing'), 'zz'];
+    const found = await findLeakedSecretsByHash(suite.core.database.db, hashes);
+    expect([...found.values()].map((leak) => [leak.kind, leak.owner.type, leak.owner.id])).toEqual([
+      ['cs', 'app', app.app.id],
+      ['sess', 'user', owner.id],
+    ]);
+  });
+
+  it('takes a secret.leaked signal, stored with the hash and where it was found', async () => {
+    const { accountId } = await seedAccount(suite.core, 0);
+    const app = await createApp(suite.core.directory, testCtx, accountId, {
+      name: 's',
+      permissions: ['signals:write'],
+    });
+    const token = await appAccessToken(suite.server, app.app.client_id, app.clientSecret!, '/oauth/token');
+    const res = await suite.server.inject({
+      method: 'POST',
+      url: `/v1/accounts/${accountId}/signals`,
+      headers: { authorization: `Bearer ${token}` },
+      payload: {
+        external_id: 'scan-7',
+        type: 'secret.leaked',
+        subject: {},
+        secret: { sha256: sha256Hex(app.clientSecret!), url: 'https://git.example/r/.env' },
+        observed_time: '2026-01-01T00:00:00Z',
+      },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ signal: { type: 'secret.leaked', observed_time: '2026-01-01T00:00:00.000Z' } });
+    const row = await sql<{ attributes: unknown }>`SELECT attributes FROM signals WHERE external_id = 'scan-7'`.execute(
+      suite.core.database.db,
+    );
+    expect(row.rows[0]!.attributes).toEqual({
+      'secret.sha256': sha256Hex(app.clientSecret!),
+      'secret.url': 'https://git.example/r/.env',
+    });
   });
 
   it("labels a disabled app's events token false_positive", async () => {

@@ -72,7 +72,7 @@ const clientSecretHash = (hex: string): string => `sha256$${hexToBase64url(hex)}
  * The live secrets among `tokens`, by their SHA-256 hex. `sealer` opens the HMAC secrets of sources made
  * before their hash was kept (migration 0029); without it, those are not matched.
  */
-export async function findLeakedSecrets(
+export function findLeakedSecrets(
   db: Executor,
   tokens: readonly string[],
   sealer?: Sealer,
@@ -84,6 +84,31 @@ export async function findLeakedSecrets(
     if (!byKind.has(kind)) byKind.set(kind, new Set());
     byKind.get(kind)!.add(sha256Hex(token));
   }
+  return lookUp(db, byKind, sealer);
+}
+
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * The live secrets whose SHA-256 hex is among `hashes`, of whatever kind: for a leak known by its hash only (a
+ * `secret.leaked` signal). Each kind is looked up for every hash, still one statement per kind.
+ */
+export function findLeakedSecretsByHash(
+  db: Executor,
+  hashes: readonly string[],
+  sealer?: Sealer,
+): Promise<Map<string, LeakedSecret>> {
+  const all = new Set(hashes.map((hash) => hash.toLowerCase()).filter((hash) => HEX_SHA256.test(hash)));
+  const kinds: LeakedKind[] = ['cs', 'st', 'sh', 'sess', 'et'];
+  return lookUp(db, new Map(all.size === 0 ? [] : kinds.map((kind) => [kind, all])), sealer);
+}
+
+/** The live secrets among the SHA-256 hex digests of each kind. */
+async function lookUp(
+  db: Executor,
+  byKind: Map<LeakedKind, Set<string>>,
+  sealer: Sealer | undefined,
+): Promise<Map<string, LeakedSecret>> {
   const found = new Map<string, LeakedSecret>();
   const add = (kind: LeakedKind, hex: string, owner: LeakedSecret['owner'], credential?: LeakedSecret['credential']) =>
     found.set(hex, { token_hash: hex, kind, owner, ...(credential ? { credential } : {}) });
