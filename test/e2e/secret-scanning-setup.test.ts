@@ -159,6 +159,7 @@ describeBackends('leak reports: setup', (backend) => {
       ['application/json', '['.repeat(100_000)],
       ['application/json', '"\\u0000"'],
       ['application/json', JSON.stringify([{ ...match('x'), url: 'a\u0000b' }])],
+      ['application/json', `[${' '.repeat(9 * 1024 * 1024)}]`],
     ] as const) {
       const res = await suite.server.inject({
         method: 'POST',
@@ -172,7 +173,7 @@ describeBackends('leak reports: setup', (backend) => {
       });
       statuses.push(res.statusCode);
     }
-    expect(statuses).toEqual([200, 200, 400, 400, 400, 400, 400]);
+    expect(statuses).toEqual([200, 200, 400, 400, 400, 400, 400, 413]);
     const body1 = body();
     const twice = await Promise.all([0, 1].map(() => postReport(suite.server, body1, { key: hostKey })));
     expect(twice.map((res) => res.statusCode).sort()).toEqual([200, 200]);

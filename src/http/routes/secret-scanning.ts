@@ -12,7 +12,8 @@
  *   (forged, or the body changed after signing);
  * - 409 LEAK_REPORT_REPLAYED: the same signature over the same body within the replay window. A code host
  *   that repeats a report signs it anew, and is answered as the first time (the labels are recomputed);
- * - 413 LEAK_REPORT_TOO_LARGE past MAX_REPORT_TOKENS; 400 for a body that is not a JSON array of matches.
+ * - 413 LEAK_REPORT_TOO_LARGE past MAX_REPORT_TOKENS (and 413 past BODY_LIMIT); 400 for a body that is not a
+ *   JSON array of matches.
  * A signed empty array is answered `[]`: no match, nothing to label, nothing recorded.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
