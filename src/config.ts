@@ -2,7 +2,7 @@
  * The only reader of the environment. Every option is typed and described here; `cordon config docs`
  * prints this table. `loadConfig` validates everything and reports every problem at once.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseAddressRange, type AddressRange } from './address-ranges.js';
@@ -703,7 +703,16 @@ function readSecretScanningKeys(raw: string | undefined, problems: string[]): Co
     return undefined;
   }
   const file = path.resolve(raw);
-  if (!existsSync(file)) problems.push(`CORDON_SECRET_SCANNING_KEYS: no such file "${file}"`);
+  let doc: { public_keys?: unknown } | undefined;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8')) as { public_keys?: unknown };
+  } catch (error) {
+    const missing = (error as { code?: string }).code === 'ENOENT';
+    problems.push(`CORDON_SECRET_SCANNING_KEYS: ${missing ? 'no such file' : 'cannot read it as JSON:'} "${file}"`);
+    return { file };
+  }
+  if (!Array.isArray(doc?.public_keys))
+    problems.push(`CORDON_SECRET_SCANNING_KEYS: "${file}" is not a key set: {"public_keys": [...]} expected`);
   return { file };
 }
 
