@@ -103,6 +103,15 @@ export function findLeakedSecretsByHash(
   return lookUp(db, new Map(all.size === 0 ? [] : kinds.map((kind) => [kind, all])), sealer);
 }
 
+/** The SHA-256 hex of a source's sealed HMAC secret; undefined when it cannot be opened (nor verify a signal). */
+function openedHash(sealer: Sealer, source: { account_id: string; id: string; secret_enc: string | null }) {
+  try {
+    return sha256Hex(sealer.open(sealLabel(source.account_id, source.id), source.secret_enc!));
+  } catch {
+    return undefined;
+  }
+}
+
 /** The live secrets among the SHA-256 hex digests of each kind. */
 async function lookUp(
   db: Executor,
@@ -127,8 +136,9 @@ async function lookUp(
     const rest = new Set(hexes('sh').filter((hex) => !found.has(hex)));
     if (rest.size > 0 && sealer)
       for (const source of await listUnhashedHmacSources(db)) {
-        const hex = sha256Hex(sealer.open(sealLabel(source.account_id, source.id), source.secret_enc!));
-        if (rest.has(hex)) add('sh', hex, { account_id: source.account_id, type: 'source', id: source.id });
+        const hex = openedHash(sealer, source);
+        if (hex !== undefined && rest.has(hex))
+          add('sh', hex, { account_id: source.account_id, type: 'source', id: source.id });
       }
   }
   const base64 = (kind: LeakedKind) => new Map(hexes(kind).map((hex) => [hexToBase64url(hex), hex]));
