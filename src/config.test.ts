@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, OPTIONS, renderConfigDocs } from './config.js';
 
@@ -156,6 +158,50 @@ describe('config', () => {
     expect(loadConfig({ HOME: '/home/someone' }).config.cliSessionFile).toBe(
       '/home/someone/.config/cordon/session.json',
     );
+  });
+
+  it('reads the leak-report key set: an https URL (http on loopback), or a file holding a key set', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cordon-config-'));
+    try {
+      const good = path.join(dir, 'keys.json');
+      writeFileSync(good, '{"public_keys": []}');
+      writeFileSync(path.join(dir, 'bad.json'), '{"keys": []}');
+      const keys = (value: string) => loadConfig({ CORDON_SECRET_SCANNING_KEYS: value }).config.secretScanningKeys;
+      expect([
+        keys(good),
+        keys('https://api.github.com/meta/public_keys/secret_scanning'),
+        keys('http://[::1]:9/k'),
+      ]).toEqual([
+        { file: good },
+        { url: 'https://api.github.com/meta/public_keys/secret_scanning' },
+        { url: 'http://[::1]:9/k' },
+      ]);
+      expect(loadConfig({}).config.secretScanningKeys).toBeUndefined();
+      const problems = (value: string) => {
+        try {
+          loadConfig({ CORDON_SECRET_SCANNING_KEYS: value });
+          return [];
+        } catch (error) {
+          return (error as ConfigError).problems;
+        }
+      };
+      expect([
+        problems('http://keys.example/k'),
+        problems(path.join(dir, 'none.json')),
+        problems(path.join(dir, 'bad.json')),
+      ]).toEqual([
+        [
+          'CORDON_SECRET_SCANNING_KEYS: expected an https:// URL (http:// only on loopback), got "http://keys.example/k"',
+        ],
+        [`CORDON_SECRET_SCANNING_KEYS: no such file "${path.join(dir, 'none.json')}"`],
+        [
+          `CORDON_SECRET_SCANNING_KEYS: "${path.join(dir, 'bad.json')}" is not a key set: ` +
+            '{"public_keys": [...]} expected',
+        ],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('command-line overrides win over the environment', () => {

@@ -2,7 +2,7 @@
  * The only reader of the environment. Every option is typed and described here; `cordon config docs`
  * prints this table. `loadConfig` validates everything and reports every problem at once.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseAddressRange, type AddressRange } from './address-ranges.js';
@@ -75,6 +75,11 @@ export interface Config {
    * public listener serves it only with one).
    */
   metrics: { listen: { host: string; port: number } | undefined; token: string | undefined };
+  /**
+   * The code host's keys that sign leak reports (POST /v1/secret-scanning/reports): an absolute file path or an
+   * https:// URL; undefined: the endpoint answers 404.
+   */
+  secretScanningKeys: { file: string } | { url: string } | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -412,6 +417,15 @@ export const OPTIONS: readonly OptionSpec[] = [
       'too (which serves `/metrics` only when a token is set).',
   },
   {
+    env: 'CORDON_SECRET_SCANNING_KEYS',
+    type: 'path or https:// URL (http:// on loopback)',
+    default: '(unset: no leak reports)',
+    description:
+      "The keys a code host signs leak reports with (`POST /v1/secret-scanning/reports`), in GitHub's format " +
+      '`{"public_keys":[{"key_identifier","key","is_current"}]}`: a JSON file, or a URL fetched and cached for its ' +
+      '`Cache-Control: max-age` (1 min to 24 h, 1 h without one). Unset: the endpoint answers 404.',
+  },
+  {
     env: 'CORDON_ISSUER',
     type: 'https:// URL (http:// on loopback)',
     default: '(embedded: the URL the server listens on)',
@@ -583,6 +597,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
   if (metricsToken !== undefined && !/^[\x21-\x7e]{32,256}$/.test(metricsToken))
     problems.push('CORDON_METRICS_TOKEN: expected 32 to 256 printable characters, no spaces');
 
+  const secretScanningKeys = readSecretScanningKeys(read('CORDON_SECRET_SCANNING_KEYS'), problems);
+
   const config: Config = {
     dataDir: path.resolve(read('CORDON_DATA_DIR') ?? './.cordon'),
     databaseUrl,
@@ -638,6 +654,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
       windowSeconds: int('CORDON_REFUSAL_WINDOW_SECONDS', 60, 1, 3600),
     },
     metrics: { listen: metricsListen, token: metricsToken },
+    secretScanningKeys,
     // HOME from `env` as homedir() would take it from process.env: a CLI run in process (the tests') keeps its own.
     cliSessionFile: path.resolve(
       read('CORDON_CLI_SESSION_FILE') ?? path.join(env.HOME || homedir(), '.config', 'cordon', 'session.json'),
@@ -665,6 +682,38 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Record<str
     );
   }
   return { config, notices };
+}
+
+/** CORDON_SECRET_SCANNING_KEYS: a URL (https, or http on loopback) or a file that exists. */
+function readSecretScanningKeys(raw: string | undefined, problems: string[]): Config['secretScanningKeys'] {
+  if (raw === undefined) return undefined;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+    let url: URL | undefined;
+    try {
+      url = new URL(raw);
+    } catch {
+      url = undefined;
+    }
+    if (
+      url &&
+      (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname.replace(/^\[|\]$/g, ''))))
+    )
+      return { url: url.href };
+    problems.push(`CORDON_SECRET_SCANNING_KEYS: expected an https:// URL (http:// only on loopback), got "${raw}"`);
+    return undefined;
+  }
+  const file = path.resolve(raw);
+  let doc: { public_keys?: unknown } | undefined;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8')) as { public_keys?: unknown };
+  } catch (error) {
+    const missing = (error as { code?: string }).code === 'ENOENT';
+    problems.push(`CORDON_SECRET_SCANNING_KEYS: ${missing ? 'no such file' : 'cannot read it as JSON:'} "${file}"`);
+    return { file };
+  }
+  if (!Array.isArray(doc?.public_keys))
+    problems.push(`CORDON_SECRET_SCANNING_KEYS: "${file}" is not a key set: {"public_keys": [...]} expected`);
+  return { file };
 }
 
 export class ConfigError extends AppError {

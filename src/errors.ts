@@ -130,6 +130,30 @@ export const ErrorCodes = {
     http: 401,
     description: 'source_auth_failed: the request is not authenticated for this source',
   },
+  /** Leak reports (POST /v1/secret-scanning/reports) are off: CORDON_SECRET_SCANNING_KEYS is unset. */
+  SECRET_SCANNING_OFF: {
+    grpc: GrpcCode.NOT_FOUND,
+    http: 404,
+    description: 'secret_scanning_off: this server takes no leak reports (CORDON_SECRET_SCANNING_KEYS is not set)',
+  },
+  /** A leak report unsigned, badly signed, or signed with a key not in the configured key set. */
+  LEAK_REPORT_SIGNATURE: {
+    grpc: GrpcCode.UNAUTHENTICATED,
+    http: 401,
+    description: 'leak_report_signature: the report is not signed by a key of the configured key set',
+  },
+  /** The same signed report (signature and body) received again within the replay window. */
+  LEAK_REPORT_REPLAYED: {
+    grpc: GrpcCode.ALREADY_EXISTS,
+    http: 409,
+    description: 'leak_report_replayed: this signed report was already received',
+  },
+  /** A leak report of more tokens than one report may hold. */
+  LEAK_REPORT_TOO_LARGE: {
+    grpc: GrpcCode.RESOURCE_EXHAUSTED,
+    http: 413,
+    description: 'leak_report_too_large: the report holds more tokens than one report may',
+  },
   PLAN_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'plan not found' },
   SIGNAL_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'signal not found' },
   CONTAINMENT_NOT_FOUND: { grpc: GrpcCode.NOT_FOUND, http: 404, description: 'containment not found' },

@@ -27,7 +27,8 @@ export type AuditTarget =
   | 'address'
   | 'target'
   | 'target_step'
-  | 'webhook';
+  | 'webhook'
+  | 'leak_report';
 
 /** The OCSF 1.x classes of the feed's events; an action names its class and activity, or is API Activity, Other. */
 export const OcsfClasses = {
@@ -281,10 +282,22 @@ export const AuditActions = {
     target: 'protection_policy',
     meaning: 'The protected-principal policy was applied: a new version when its content changed.',
   },
+  // Leak reports (response/leaks/)
+  'secret.leaked': {
+    target: ['app', 'source', 'user'],
+    meaning:
+      "A live secret of the account's was reported leaked by a code host: its SHA-256, kind, where it was found (the " +
+      'secret itself is never recorded).',
+  },
   // The system log
   'http.unauthenticated_refusals': {
     target: 'address',
     meaning: "One address's requests refused before they authenticated, counted over a window (system log).",
+  },
+  'secret.leak_report': {
+    target: 'leak_report',
+    meaning:
+      'A signed leak report from a code host: its key, how many tokens, how many were live secrets (system log).',
   },
 } as const satisfies Record<string, ActionSpec>;
 

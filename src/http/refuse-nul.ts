@@ -11,7 +11,8 @@ import { AppError } from '../errors.js';
 function findNul(value: unknown, path: string, budget = { left: 100_000 }): string | undefined {
   if (--budget.left < 0) return undefined;
   if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
-  if (typeof value !== 'object' || value === null) return undefined;
+  // A body kept as bytes (a signed one) holds numbers, never a string: walking its entries would only cost time.
+  if (typeof value !== 'object' || value === null || Buffer.isBuffer(value)) return undefined;
   for (const [key, item] of Object.entries(value)) {
     // The key is the client's text: only its plain characters are echoed.
     const where = Array.isArray(value) ? `${path}[${key}]` : `${path}.${key.replace(/[^\w.-]/g, '?').slice(0, 64)}`;

@@ -28,6 +28,7 @@ import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { eventsRoutes } from './routes/events.js';
 import { eventsTokensRoutes } from './routes/events-tokens.js';
+import { secretScanningRoutes } from './routes/secret-scanning.js';
 import { credentialsRoutes } from './routes/credentials.js';
 import { directoryRoutes } from './routes/directory.js';
 import { automationRoutes } from './routes/automation.js';
@@ -169,6 +170,7 @@ export async function buildServer(core: Core, options: BuildServerOptions = {}):
   auditRoutes(app, core);
   eventsRoutes(app, core);
   eventsTokensRoutes(app, core);
+  secretScanningRoutes(app, core);
   signalsRoutes(app, core);
   playbooksRoutes(app, core);
   automationRoutes(app, core);

@@ -55,6 +55,8 @@ export async function createSource(
       client_id: input.client_id ?? null,
       secret_enc: input.auth === 'hmac' ? deps.sealer.seal(sealLabel(accountId, id), secret!) : null,
       token_hash: input.auth === 'url_token' ? tokenHash(secret!) : null,
+      // Beside the sealed secret, so that a leak report finds the source by hash (response/leaks/).
+      secret_hash: input.auth === 'hmac' ? tokenHash(secret!) : null,
       default_confidence: input.default_confidence ?? null,
     });
     await deps.audit.append(trx, {
@@ -161,4 +163,4 @@ export function signBody(secret: string, timestamp: string, body: string | Buffe
 
 export const tokenHash = (token: string): string => createHash('sha256').update(token).digest('hex');
 
-const sealLabel = (accountId: string, id: string) => `signal source ${accountId}/${id}`;
+export const sealLabel = (accountId: string, id: string) => `signal source ${accountId}/${id}`;

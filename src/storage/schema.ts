@@ -194,6 +194,8 @@ export interface SignalSourcesTable {
   client_id: string | null;
   secret_enc: string | null;
   token_hash: string | null;
+  /** hmac sources made since migration 0029: the SHA-256 hex of the secret, so a leak report can find it. */
+  secret_hash: ColumnType<string | null, string | null | undefined, never>;
   /** The confidence of this source's alerts that carry none; null: the format's default. */
   default_confidence: ColumnType<number | null, number | null | undefined, never>;
   created_at: CreatedAt;
@@ -491,6 +493,12 @@ export interface EventsTokensTable {
   revoked_at: Date | null;
 }
 
+/** Leak reports accepted, by the hash of their normalised signature and body, for the replay window. */
+export interface SecretScanningReplaysTable {
+  report_hash: string;
+  expires_at: Date;
+}
+
 export interface Database {
   accounts: AccountsTable;
   users: UsersTable;
@@ -528,6 +536,7 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
   events_tokens: EventsTokensTable;
+  secret_scanning_replays: SecretScanningReplaysTable;
 }
 
 export type Account = Selectable<AccountsTable>;

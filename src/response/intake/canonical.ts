@@ -16,6 +16,9 @@
  * |               | email and upn must be name@domain                                             | allowed      |
  * | observed_time | RFC 3339 date-time with a time zone, normalised to UTC with milliseconds      | now          |
  * | tags          | at most 32 strings of 1..100 chars; lowercased and deduplicated               | []           |
+ * | secret        | type `secret.leaked` only: {sha256: 64 hex digits, url?: 1..200 chars}, kept  | required for |
+ * |               | as attributes `secret.sha256`, `secret.url` (the leak found without the       | that type    |
+ * |               | secret: an internal scanner or a SIEM reports it by its SHA-256)              |              |
  *
  * Any other top-level or subject field is refused, so that a misspelt `severty` does not silently
  * become "medium".
@@ -51,7 +54,11 @@ const TOP_LEVEL = [
   'subject',
   'observed_time',
   'tags',
+  'secret',
 ] as const;
+/** The type of a leak of a Cordon secret reported by its hash (README, Leak reports). */
+export const SECRET_LEAKED = 'secret.leaked';
+const SECRET_FIELDS = ['sha256', 'url'] as const;
 const SUBJECT_FIELDS = ['user_id', 'email', 'upn', 'username'] as const;
 
 export function mapCanonical(
@@ -77,7 +84,7 @@ export function mapCanonical(
     subject: subjectOf(own(body, 'subject')),
     observed_time: observed === undefined ? now.toISOString() : timeFromRfc3339(observed, 'observed_time'),
     tags: tagsOf(own(body, 'tags')),
-    attributes: {},
+    attributes: secretOf(own(body, 'secret'), type),
   };
 }
 
@@ -129,6 +136,25 @@ function subjectOf(raw: unknown): SubjectHints {
     hints[name] = value;
   }
   return hints;
+}
+
+/** A `secret.leaked` signal's secret: its SHA-256 (never the secret) and where it was found. */
+function secretOf(raw: unknown, type: string): Record<string, string> {
+  if (type !== SECRET_LEAKED) {
+    if (raw !== undefined) throw invalidSignal('secret', `applies to ${SECRET_LEAKED} signals only`);
+    return {};
+  }
+  const secret = optionalRecord(raw, 'secret');
+  if (secret === undefined)
+    throw invalidSignal('secret', `is required for a ${SECRET_LEAKED} signal: {"sha256": <SHA-256 hex>, "url"?}`);
+  rejectUnknown(secret, SECRET_FIELDS, 'secret.');
+  const sha256 = optionalString(own(secret, 'sha256'), 'secret.sha256');
+  if (sha256 === undefined || !/^[0-9a-fA-F]{64}$/.test(sha256))
+    throw invalidSignal('secret.sha256', 'must be the SHA-256 of the secret in 64 hex digits');
+  const url = optionalString(own(secret, 'url'), 'secret.url');
+  if (url !== undefined && url.length > LIMITS.type)
+    throw invalidSignal('secret.url', 'must be at most 200 characters');
+  return { 'secret.sha256': sha256.toLowerCase(), ...(url === undefined ? {} : { 'secret.url': url }) };
 }
 
 function tagsOf(raw: unknown): string[] {

@@ -243,14 +243,14 @@ describe('INVALID_SIGNAL: the client learns which field is wrong', () => {
       'canonical',
       variant(base, (p) => (p.severty = 'high')),
       'invalid_signal: severty is not a known field (known: external_id, type, title, severity, confidence, subject, ' +
-        'observed_time, tags)',
+        'observed_time, tags, secret)',
       { field: 'severty' },
     );
     expectInvalid(
       'canonical',
       variant(base, (p) => (p[SECRET] = 1)),
       'invalid_signal: (unnamed field) is not a known field (known: external_id, type, title, severity, confidence, ' +
-        'subject, observed_time, tags)',
+        'subject, observed_time, tags, secret)',
       { field: '(unnamed field)' },
     );
     expectInvalid(

@@ -1,0 +1,97 @@
+/**
+ * SQL of leak reports: the live holders of reported secrets, one statement per kind for a whole report
+ * (`= ANY($1)` over the hashes, each on an index), and the replay claims of reports.
+ */
+import { sql } from 'kysely';
+import type { Executor } from './executor.js';
+
+/**
+ * Enabled apps by their client secret's `sha256$<base64url>` (oauth/client-secret.ts); a rotated secret's hash
+ * is gone, and a disabled app is never enabled again with the same secret.
+ */
+export function findAppsBySecretHash(db: Executor, hashes: string[]) {
+  return db
+    .selectFrom('oauth_apps')
+    .select(['account_id', 'id', 'secret_hash'])
+    .where('secret_hash', '=', sql<string>`ANY(${hashes}::text[])`)
+    .where('disabled_at', 'is', null)
+    .execute();
+}
+
+/** Enabled url_token sources by their token's SHA-256 hex. */
+export function findSourcesByTokenHash(db: Executor, hashes: string[]) {
+  return db
+    .selectFrom('signal_sources')
+    .select(['account_id', 'id', 'token_hash as hash'])
+    .where('token_hash', '=', sql<string>`ANY(${hashes}::text[])`)
+    .where('disabled_at', 'is', null)
+    .execute();
+}
+
+/** Enabled hmac sources by their secret's SHA-256 hex (those made since migration 0029). */
+export function findSourcesBySecretHash(db: Executor, hashes: string[]) {
+  return db
+    .selectFrom('signal_sources')
+    .select(['account_id', 'id', 'secret_hash as hash'])
+    .where('secret_hash', '=', sql<string>`ANY(${hashes}::text[])`)
+    .where('disabled_at', 'is', null)
+    .execute();
+}
+
+/** Enabled hmac sources made before migration 0029, whose secret is only sealed. */
+export function listUnhashedHmacSources(db: Executor) {
+  return db
+    .selectFrom('signal_sources')
+    .select(['account_id', 'id', 'secret_enc'])
+    .where('auth', '=', 'hmac')
+    .where('secret_hash', 'is', null)
+    .where('disabled_at', 'is', null)
+    .execute();
+}
+
+/** Live sessions (not revoked, not expired) by their token's SHA-256 base64url (auth/sign-in.ts). */
+export function findSessionsByTokenHash(db: Executor, hashes: string[]) {
+  return db
+    .selectFrom('sessions')
+    .select(['account_id', 'id', 'user_id', 'token_hash as hash'])
+    .where('token_hash', '=', sql<string>`ANY(${hashes}::text[])`)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', sql<Date>`now()`)
+    .execute();
+}
+
+/**
+ * Events tokens not revoked, of an enabled app, by the whole token's SHA-256 base64url (oauth/events-tokens.ts):
+ * a disabled app's events tokens stop working with it.
+ */
+export function findEventsTokensByHash(db: Executor, hashes: string[]) {
+  return db
+    .selectFrom('events_tokens as t')
+    .innerJoin('oauth_apps as a', (join) =>
+      join.onRef('a.account_id', '=', 't.account_id').onRef('a.id', '=', 't.app_id'),
+    )
+    .select(['t.account_id', 't.id', 't.app_id', 't.token_hash as hash'])
+    .where('t.token_hash', '=', sql<string>`ANY(${hashes}::text[])`)
+    .where('t.revoked_at', 'is', null)
+    .where('a.disabled_at', 'is', null)
+    .execute();
+}
+
+/** Claims a report for the replay window; false when it was already claimed (a replay). */
+export async function claimReport(db: Executor, reportHash: string, windowSeconds: number): Promise<boolean> {
+  // Expired claims go first (on their index), so that the table holds one window.
+  await db
+    .deleteFrom('secret_scanning_replays')
+    .where('expires_at', '<', sql<Date>`now()`)
+    .execute();
+  const row = await db
+    .insertInto('secret_scanning_replays')
+    .values({
+      report_hash: reportHash,
+      expires_at: sql<Date>`now() + make_interval(secs => ${windowSeconds})` as unknown as Date,
+    })
+    .onConflict((oc) => oc.column('report_hash').doNothing())
+    .returning('report_hash')
+    .executeTakeFirst();
+  return row !== undefined;
+}
