@@ -7,8 +7,13 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import {
+  EVENTS_TOKEN_PATTERN,
+  EVENTS_TOKEN_PREFIX,
+  eventsTokenHeader,
   makeSecret,
+  parseEventsToken,
   maskSecret,
   MAX_SECRET_LENGTH,
   parseSecret,
@@ -187,5 +192,53 @@ describe('the scanner patterns', () => {
     expect(readme).toContain(`secret: '${SECRET_PATTERN.source}'`);
     expect(readme).toContain(SECRET_PATTERN.source.replace(/^\\b/, '').replace(/\\b$/, ''));
     for (const k of KINDS) expect(readme).toContain(`| \`${secretPatternSource(k)}\``);
+  });
+});
+
+describe('events tokens (JWTs that 1Password collectors parse)', () => {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  /** An events token as oauth/events-tokens.ts makes one, with any header. */
+  const token = (header: (payload: string) => unknown, claims: unknown = { aud: ['h'], jti: 'x'.repeat(36) }) => {
+    const payload = b64(claims);
+    const input = `${b64(header(payload))}.${payload}`;
+    const signature = sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+    return `${input}.${signature.toString('base64url')}`;
+  };
+
+  it('begin with the fixed 68 characters of their header and carry the CRC32 of their payload', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 40 }), fc.string({ maxLength: 200 }), (kid, jti) => {
+        const made = token((payload) => eventsTokenHeader(kid.replace(/["\\]/g, ''), payload), { jti });
+        expect(made.startsWith(EVENTS_TOKEN_PREFIX)).toBe(true);
+        expect(parseEventsToken(made)).toEqual({ ok: true });
+        const [header, payload] = made.split('.') as [string, string];
+        const { crc } = JSON.parse(Buffer.from(header, 'base64url').toString()) as { crc: string };
+        expect(decodeBase62(crc)).toBe(referenceCrc32(payload));
+      }),
+    );
+    expect(EVENTS_TOKEN_PREFIX).toHaveLength(68);
+  });
+
+  it('refuse a changed payload, a made-up checksum, and what is no events token', () => {
+    const made = token((payload) => eventsTokenHeader('kid-1', payload));
+    const [header, payload, signature] = made.split('.') as [string, string, string];
+    const other = Buffer.from(JSON.stringify({ aud: ['evil'], jti: 'x'.repeat(36) })).toString('base64url');
+    expect(parseEventsToken(`${header}.${other}.${signature}`)).toEqual({ ok: false, problem: 'bad_checksum' });
+    const forged = token(() => ({ ...eventsTokenHeader('kid-1', payload), crc: '000000' }));
+    expect(parseEventsToken(forged)).toEqual({ ok: false, problem: 'bad_checksum' });
+    expect(parseEventsToken(token((p) => ({ alg: 'ES256', typ: 'JWT', kid: 'k', crc: p })))).toEqual({
+      ok: false,
+      problem: 'bad_prefix',
+    });
+    expect(parseEventsToken(`${header}.${payload}`)).toEqual({ ok: false, problem: 'bad_charset' });
+    expect(parseEventsToken(made + 'A'.repeat(5000))).toEqual({ ok: false, problem: 'bad_length' });
+  });
+
+  it('are found by the published pattern, which the README carries', () => {
+    const made = token((payload) => eventsTokenHeader('AbC-123_x', payload));
+    expect(new RegExp(EVENTS_TOKEN_PATTERN.source).exec(`TOKEN="${made}"\n`)?.[0]).toBe(made);
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(EVENTS_TOKEN_PATTERN.source);
   });
 });

@@ -107,3 +107,44 @@ export const SECRET_PATTERNS = Object.fromEntries(
 
 /** Any kind of Cordon secret. */
 export const SECRET_PATTERN = new RegExp(secretPatternSource(KINDS));
+
+/*
+ * Events tokens (oauth/events-tokens.ts) cannot take the `cordon_` form: 1Password's own collector parses
+ * them as JWTs. They are recognisable all the same: their JOSE header always begins
+ * `{"typ":"JWT","cty":"cordon-et","alg":"ES256","kid":"` (so their base64url always begins with the 68
+ * characters of EVENTS_TOKEN_PREFIX), and it ends with `"crc"`, the CRC32 of the payload segment in base62,
+ * the same checksum as above, so that a look-alike is refused offline.
+ */
+const EVENTS_TOKEN_HEADER_START = '{"typ":"JWT","cty":"cordon-et","alg":"ES256","kid":"';
+
+/** The fixed start of every events token: the base64url of its header's first 51 bytes (17 whole groups). */
+export const EVENTS_TOKEN_PREFIX = Buffer.from(EVENTS_TOKEN_HEADER_START.slice(0, 51)).toString('base64url');
+
+/** An events token's JOSE header, in that order, for the payload segment it signs. */
+export function eventsTokenHeader(kid: string, payloadSegment: string) {
+  return { typ: 'JWT', cty: 'cordon-et', alg: 'ES256', kid, crc: checksumOf(payloadSegment) };
+}
+
+/** The longest events token parsing reads (header, payload and signature segments). */
+const MAX_EVENTS_TOKEN_LENGTH = 4096;
+const JWT_SEGMENTS = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{86})$/;
+
+/** Whether `text` is a well-formed events token: its fixed header start, three segments, and its checksum. */
+export function parseEventsToken(text: string): { ok: true } | { ok: false; problem: SecretProblem } {
+  if (!text.startsWith(EVENTS_TOKEN_PREFIX)) return { ok: false, problem: 'bad_prefix' };
+  if (text.length > MAX_EVENTS_TOKEN_LENGTH) return { ok: false, problem: 'bad_length' };
+  const segments = JWT_SEGMENTS.exec(text);
+  if (!segments) return { ok: false, problem: 'bad_charset' };
+  let header: { crc?: unknown };
+  try {
+    header = JSON.parse(Buffer.from(segments[1]!, 'base64url').toString('utf8')) as { crc?: unknown };
+  } catch {
+    return { ok: false, problem: 'bad_charset' };
+  }
+  return header.crc === checksumOf(segments[2]!) ? { ok: true } : { ok: false, problem: 'bad_checksum' };
+}
+
+/** For scanners: an events token (its fixed start, then the rest of a JWT with an ES256 signature). */
+export const EVENTS_TOKEN_PATTERN = new RegExp(
+  `\\b${EVENTS_TOKEN_PREFIX}[A-Za-z0-9_-]{20,400}\\.[A-Za-z0-9_-]{20,2000}\\.[A-Za-z0-9_-]{86}\\b`,
+);

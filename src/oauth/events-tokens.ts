@@ -25,6 +25,7 @@ import { lockAppById } from '../store/apps.js';
 import { assertMayAdminister, getApp } from './apps.js';
 import type { KeyRing } from './keys.js';
 import { makerCeiling, permissionsWithinCeiling } from './maker-ceiling.js';
+import { eventsTokenHeader } from '../secret-format.js';
 import { signJwt } from './tokens.js';
 
 /** The Events API's features, as `1password.com/fts` names them. */
@@ -81,7 +82,7 @@ export async function issueEventsToken(
   const id = randomUUID();
   // Signed before the transaction: the key ring may read (or make) its key, which must not wait on it.
   const { client_id } = await getApp(deps, accountId, appId);
-  const token = await signJwt(deps.keys, 'JWT', {
+  const claims = {
     iss: deps.issuer,
     sub: client_id,
     aud: [audience],
@@ -89,7 +90,9 @@ export async function issueEventsToken(
     jti: id,
     '1password.com/auuid': accountId,
     '1password.com/fts': features,
-  });
+  };
+  // Its header makes it recognisable to secret scanners, with a checksum (secret-format.ts).
+  const token = await signJwt(deps.keys, 'JWT', claims, eventsTokenHeader);
   return deps.audit.transact(async (trx) => {
     const app = await lockAppById(trx, accountId, appId);
     if (!app) throw new AppError('NOT_FOUND', { description: 'app not found' });

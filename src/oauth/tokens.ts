@@ -45,17 +45,25 @@ export async function issueAccessToken(
   };
 }
 
-/** A JWT of `typ` over `claims`, ES256 with the key ring's current key. */
-export async function signJwt(keys: KeyRing, typ: string, claims: Record<string, unknown>): Promise<string> {
+/**
+ * A JWT over `claims`, ES256 with the key ring's current key; its JOSE header is `{alg, typ, kid}`, or what
+ * `header` makes of the key id and the payload segment.
+ */
+export async function signJwt(
+  keys: KeyRing,
+  typ: string,
+  claims: Record<string, unknown>,
+  header: (kid: string, payload: string) => Record<string, unknown> = (kid) => ({ alg: 'ES256', typ, kid }),
+): Promise<string> {
   const { kid, key } = await keys.signingKey();
-  const header = base64url({ alg: 'ES256', typ, kid });
   const payload = base64url(claims);
+  const protectedHeader = base64url(header(kid, payload));
   // RFC 7518 §3.4: ES256 signatures are R || S (IEEE P1363), not DER. Signed on libuv's thread pool (as
   // WebCrypto would), so the event loop serves other requests meanwhile.
   const signature = await new Promise<Buffer>((resolve, reject) =>
-    sign('sha256', Buffer.from(`${header}.${payload}`), { key, dsaEncoding: 'ieee-p1363' }, (error, signed) =>
+    sign('sha256', Buffer.from(`${protectedHeader}.${payload}`), { key, dsaEncoding: 'ieee-p1363' }, (error, signed) =>
       error ? reject(error) : resolve(signed),
     ),
   );
-  return `${header}.${payload}.${signature.toString('base64url')}`;
+  return `${protectedHeader}.${payload}.${signature.toString('base64url')}`;
 }

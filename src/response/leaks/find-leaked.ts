@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { sealLabel } from '../sources.js';
 import type { Sealer } from '../../sealing.js';
-import { parseSecret, type SecretKind } from '../../secret-format.js';
+import { EVENTS_TOKEN_PREFIX, parseEventsToken, parseSecret, type SecretKind } from '../../secret-format.js';
 import type { Executor } from '../../store/executor.js';
 import {
   findAppsBySecretHash,
@@ -51,6 +51,9 @@ export function classifyToken(token: string): LeakedKind | undefined {
   const legacy = LEGACY.exec(token)?.[1] as keyof typeof LEGACY_KINDS | undefined;
   if (legacy !== undefined) return LEGACY_KINDS[legacy];
   if (LEGACY_CLIENT_SECRET.test(token)) return 'cs';
+  // An events token in today's form carries a checksum: a look-alike is refused here, with no lookup.
+  if (token.startsWith(EVENTS_TOKEN_PREFIX)) return parseEventsToken(token).ok ? 'et' : undefined;
+  // One made before the checksum: any ES256 JWT of typ JWT, looked up by its hash.
   if (!JWT.test(token)) return undefined;
   try {
     const header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8')) as {
