@@ -5,7 +5,7 @@
  */
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { makeSecret } from '../secret-format.js';
+import { eventsTokenHeader, makeSecret } from '../secret-format.js';
 import { main } from './main.js';
 
 async function check(args: string[], stdin?: string) {
@@ -83,5 +83,19 @@ describe('cordon secrets check', () => {
 
   it('needs its argument', async () => {
     expect((await check([])).code).toBe(2);
+  });
+
+  it('checks an events token by its header start and checksum, and shows only its ends', async () => {
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const payload = b64({ aud: ['events.example.com'], jti: 'a'.repeat(36) });
+    const token = `${b64(eventsTokenHeader('kid', payload))}.${payload}.${'S'.repeat(86)}`;
+    expect(await check([token])).toEqual({
+      code: 0,
+      stdout: `well-formed Cordon secret: events token (${token.slice(0, 12)}…${token.slice(-6)})\n`,
+      stderr: '',
+    });
+    const lookAlike = `${b64({ ...eventsTokenHeader('kid', payload), crc: 'zzzzzz' })}.${payload}.${'S'.repeat(86)}`;
+    const refused = await check([lookAlike, '--json']);
+    expect([refused.code, JSON.parse(refused.stdout)]).toEqual([1, { well_formed: false, problem: 'bad_checksum' }]);
   });
 });
