@@ -162,6 +162,7 @@ export function toOcsfEvent(entry: NumberedEntry) {
   const { class: ocsfClass, activity_id, activity_name } = ocsfMappingOf(entry.action);
   const { class_uid, class_name, category_uid, category_name } = OcsfClasses[ocsfClass];
   const refused = entry.outcome === 'refused';
+  const session = sessionOf(entry);
   return {
     class_uid,
     class_name,
@@ -180,7 +181,7 @@ export function toOcsfEvent(entry: NumberedEntry) {
         ? { app_name: entry.actor_id }
         : { user: { uid: entry.actor_id, type: entry.actor_type } },
     ...(entry.target_type === 'user' ? { user: { uid: entry.target_id } } : {}),
-    ...(sessionOf(entry).ip ? { src_endpoint: { ip: sessionOf(entry).ip } } : {}),
+    ...(session.ip ? { src_endpoint: { ip: session.ip } } : {}),
     metadata: {
       uid: entryUuid(entry),
       version: '1.3.0',

@@ -18,22 +18,15 @@ export function findAppsBySecretHash(db: Executor, hashes: string[]) {
     .execute();
 }
 
-/** Enabled url_token sources by their token's SHA-256 hex. */
-export function findSourcesByTokenHash(db: Executor, hashes: string[]) {
+/**
+ * Enabled sources by the SHA-256 hex of their credential: `token_hash` for url_token sources, `secret_hash` for
+ * hmac sources (those made since migration 0029).
+ */
+export function findSourcesByHash(db: Executor, column: 'token_hash' | 'secret_hash', hashes: string[]) {
   return db
     .selectFrom('signal_sources')
-    .select(['account_id', 'id', 'token_hash as hash'])
-    .where('token_hash', '=', sql<string>`ANY(${hashes}::text[])`)
-    .where('disabled_at', 'is', null)
-    .execute();
-}
-
-/** Enabled hmac sources by their secret's SHA-256 hex (those made since migration 0029). */
-export function findSourcesBySecretHash(db: Executor, hashes: string[]) {
-  return db
-    .selectFrom('signal_sources')
-    .select(['account_id', 'id', 'secret_hash as hash'])
-    .where('secret_hash', '=', sql<string>`ANY(${hashes}::text[])`)
+    .select(['account_id', 'id', `${column} as hash`])
+    .where(column, '=', sql<string>`ANY(${hashes}::text[])`)
     .where('disabled_at', 'is', null)
     .execute();
 }

@@ -9,8 +9,7 @@
  * whole token) and the secrets made before the format, which work until rotated: `cdns_`/`cdnt_`/`cdnh_`,
  * and client secrets of 43 base64url characters.
  */
-import { createHash } from 'node:crypto';
-import { sealLabel } from '../sources.js';
+import { sealLabel, tokenHash } from '../sources.js';
 import type { Sealer } from '../../sealing.js';
 import { EVENTS_TOKEN_PREFIX, parseEventsToken, parseSecret, type SecretKind } from '../../secret-format.js';
 import type { Executor } from '../../store/executor.js';
@@ -18,8 +17,7 @@ import {
   findAppsBySecretHash,
   findEventsTokensByHash,
   findSessionsByTokenHash,
-  findSourcesBySecretHash,
-  findSourcesByTokenHash,
+  findSourcesByHash,
   listUnhashedHmacSources,
 } from '../../store/leaked-secrets.js';
 
@@ -66,7 +64,8 @@ export function classifyToken(token: string): LeakedKind | undefined {
   }
 }
 
-export const sha256Hex = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
+/** A reported token's SHA-256 hex: what labels carry, and what source credentials are stored under. */
+export const sha256Hex = tokenHash;
 const hexToBase64url = (hex: string): string => Buffer.from(hex, 'hex').toString('base64url');
 /** A client secret's stored hash (oauth/client-secret.ts hashClientSecret) from its SHA-256 hex. */
 const clientSecretHash = (hex: string): string => `sha256$${hexToBase64url(hex)}`;
@@ -131,10 +130,10 @@ async function lookUp(
     for (const app of await findAppsBySecretHash(db, [...cs.keys()]))
       add('cs', cs.get(app.secret_hash!)!, { account_id: app.account_id, type: 'app', id: app.id });
   if (byKind.has('st'))
-    for (const source of await findSourcesByTokenHash(db, hexes('st')))
+    for (const source of await findSourcesByHash(db, 'token_hash', hexes('st')))
       add('st', source.hash!, { account_id: source.account_id, type: 'source', id: source.id });
   if (byKind.has('sh')) {
-    for (const source of await findSourcesBySecretHash(db, hexes('sh')))
+    for (const source of await findSourcesByHash(db, 'secret_hash', hexes('sh')))
       add('sh', source.hash!, { account_id: source.account_id, type: 'source', id: source.id });
     const rest = new Set(hexes('sh').filter((hex) => !found.has(hex)));
     if (rest.size > 0 && sealer)
