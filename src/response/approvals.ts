@@ -32,7 +32,10 @@ import type { PlanRow } from '../store/plans.js';
 import { readStateAndLiveSessions } from '../store/users.js';
 import type { ResponseDeps } from './engine.js';
 import { digestAction, suspendArguments, type Verdict } from './plan.js';
-import { fromRow } from './playbooks.js';
+import { currentPlaybook } from './playbooks.js';
+import { executeNhi, leakFacts } from './nhi.js';
+import { isNhiAction } from './playbook.js';
+import { findSignal } from '../store/signals.js';
 import { protectionReasons, type ProtectionPolicy } from './protection-policy.js';
 import { approvedContext, assertMayDecide, type Approver } from './approvers.js';
 import { executeRestore, restoreDigest, restoreVerdicts } from './restores.js';
@@ -202,13 +205,16 @@ async function currentDigest(
     const open = await findOpenContainment(trx, plan.account_id, plan.subject_user_id!);
     return { digest: open?.id === plan.containment_id ? restoreDigest(open, plan.restore_reason!) : null, policy };
   }
-  const playbook = inputs.playbook && fromRow(inputs.playbook);
+  const playbook = currentPlaybook(inputs.playbook ?? undefined, plan.playbook_name);
   if (!playbook?.enabled) return { digest: null, policy };
   const digest = digestAction({
     accountId: plan.account_id,
     subjectUserId: plan.subject_user_id,
+    subjectNhi: plan.subject_nhi,
     action: playbook.action,
-    arguments: suspendArguments(playbook, await targetSetIds(trx, plan.account_id, playbook.targets)),
+    arguments: plan.subject_nhi
+      ? {}
+      : suspendArguments(playbook, await targetSetIds(trx, plan.account_id, playbook.targets)),
     playbook: { name: playbook.name, version: playbook.version, contentHash: playbook.contentHash },
     policyVersion: policy.version,
   });
@@ -247,6 +253,20 @@ async function executeApproved(
     );
     const { steps } = report.targets;
     return { status: 'executed', verdicts: [approved, ...restoreVerdicts(report)], entries: [entry], steps };
+  }
+  if (plan.subject_nhi && isNhiAction(plan.action)) {
+    const signal = plan.signal_id ? await findSignal(trx, plan.account_id, plan.signal_id) : undefined;
+    const leak = leakFacts({
+      attributes: signal?.attributes ?? {},
+      observed_at: new Date(signal?.observed_at ?? Date.now()),
+    });
+    const done = await executeNhi(
+      deps,
+      trx,
+      { accountId: plan.account_id, id: plan.id, action: plan.action, subject: plan.subject_nhi, leak },
+      ctx,
+    );
+    return { status: done.status, containmentId: done.containmentId ?? null, verdicts: [approved, ...done.verdicts] };
   }
   const stop = (status: PlanStatus, reason: string, details?: Record<string, unknown>) => ({
     status,

@@ -6,12 +6,19 @@
  * and roles) and chooses an action (`suspend`, or `notify` only), a mode (`auto`, or `approval` by N
  * people), an optional restore-after duration, its dedup window and an optional blast-radius cap of its
  * own. Among the playbooks that match, the highest priority wins (then the name, so the choice is stable).
+ *
+ * A suspension's subject is a user; the actions on a non-human identity (a leaked secret's app, source or
+ * session: response/nhi.ts) are `disable_app`, `rotate_secret` and `revoke_tokens`. A playbook only
+ * matches subjects its action applies to (`notify` applies to both). The built-in `leaked-secret`
+ * playbook (LEAKED_SECRET_PLAYBOOK) rotates a leaked secret at once; applying a playbook of that name
+ * replaces it.
  */
 import { createHash } from 'node:crypto';
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { parse as parseYaml } from 'yaml';
 import { canonicalJson } from '../audit/jcs.js';
+import type { NhiAction } from '../storage/schema.js';
 import { SEVERITIES, type Severity } from './intake/signal.js';
 
 /** A duration as playbooks and the CLI write it: 30s, 10m, 4h, 7d. */
@@ -67,7 +74,20 @@ export const PlaybookSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    action: Type.Union([Type.Literal('suspend'), Type.Literal('notify')]),
+    action: Type.Union(
+      [
+        Type.Literal('suspend'),
+        Type.Literal('notify'),
+        Type.Literal('disable_app'),
+        Type.Literal('rotate_secret'),
+        Type.Literal('revoke_tokens'),
+      ],
+      {
+        description:
+          'suspend (a user), notify (record only), or, for a leaked secret’s app, source or session: ' +
+          'disable_app, rotate_secret, revoke_tokens',
+      },
+    ),
     mode: Type.Optional(
       Type.Union([Type.Literal('auto'), Type.Literal('approval')], { description: 'default approval' }),
     ),
@@ -128,7 +148,7 @@ export interface Playbook {
   enabled: boolean;
   priority: number;
   match: PlaybookDocument['match'];
-  action: 'suspend' | 'notify';
+  action: PlaybookDocument['action'];
   mode: 'auto' | 'approval';
   approvals: number;
   restoreAfterSeconds: number | null;
@@ -201,6 +221,16 @@ export function lintPlaybook(document: unknown): LintProblem[] {
   }
   if (document.action === 'notify' && document.mode !== undefined)
     problems.push({ path: '/mode', message: 'a notify playbook takes no mode: it only records' });
+  if (NHI.includes(document.action)) {
+    for (const key of ['restore_after', 'lock', 'targets'] as const)
+      if (document[key] !== undefined)
+        problems.push({ path: `/${key}`, message: `applies to suspend only: ${document.action} acts on no user` });
+    if (document.match.subject !== undefined)
+      problems.push({
+        path: '/match/subject',
+        message: `${document.action} acts on a non-human identity: no role or group`,
+      });
+  }
   if (document.action === 'suspend' && document.mode === 'auto' && matchesEverything(document.match)) {
     problems.push({
       path: '/match',
@@ -244,6 +274,22 @@ function matchesEverything(match: PlaybookDocument['match']): boolean {
     !match.subject?.roles?.length
   );
 }
+
+/** The actions on a non-human identity (response/nhi.ts). */
+export const NHI_ACTIONS: readonly NhiAction[] = ['disable_app', 'rotate_secret', 'revoke_tokens'];
+const NHI: readonly string[] = NHI_ACTIONS;
+export const isNhiAction = (action: string): action is NhiAction => NHI.includes(action);
+
+/** The playbook every account has until it applies one of this name: a leaked secret dies at once. */
+export const LEAKED_SECRET_PLAYBOOK: PlaybookDocument = {
+  name: 'leaked-secret',
+  description:
+    'Built in: a confirmed leak of a Cordon secret (a leak report, or a secret.leaked signal) rotates it at once; ' +
+    'a secret that is public must die now, and approval can come after.',
+  match: { types: ['secret.leaked'] },
+  action: 'rotate_secret',
+  mode: 'auto',
+};
 
 /** The content hash that versions a playbook (or a policy): SHA-256 of its RFC 8785 canonical JSON. */
 export function contentHash(document: unknown): string {

@@ -8,7 +8,14 @@ import { AppError } from '../errors.js';
 import { voidStalePlans } from './stale-plans.js';
 import { unknownTargetNames } from '../targets/steps.js';
 import { insertPlaybookVersion, lockDocumentName, playbookHistory, type PlaybookRow } from '../store/playbooks.js';
-import { contentHash, lintPlaybook, toPlaybook, type Playbook, type PlaybookDocument } from './playbook.js';
+import {
+  contentHash,
+  LEAKED_SECRET_PLAYBOOK,
+  lintPlaybook,
+  toPlaybook,
+  type Playbook,
+  type PlaybookDocument,
+} from './playbook.js';
 
 export interface AppliedPlaybook {
   name: string;
@@ -103,4 +110,20 @@ export async function applyPlaybooks(
 /** A stored playbook version as the engine uses it. */
 export function fromRow(row: PlaybookRow): Playbook {
   return toPlaybook(row.document as PlaybookDocument, row.version, row.content_hash);
+}
+
+/** The built-in playbooks (version 0), as the engine uses them. */
+export const BUILT_IN_PLAYBOOKS: readonly Playbook[] = [
+  { ...toPlaybook(LEAKED_SECRET_PLAYBOOK, 0, contentHash(LEAKED_SECRET_PLAYBOOK)), reachesAdmins: false },
+];
+
+/** The account's playbooks with each built-in one it has not replaced by applying one of its name. */
+export function withBuiltIns(playbooks: Playbook[]): Playbook[] {
+  const names = new Set(playbooks.map((p) => p.name));
+  return [...playbooks, ...BUILT_IN_PLAYBOOKS.filter((p) => !names.has(p.name))];
+}
+
+/** The playbook of a name as the engine would use it now: the stored one, else the built-in one. */
+export function currentPlaybook(row: PlaybookRow | undefined, name: string | null): Playbook | undefined {
+  return row ? fromRow(row) : BUILT_IN_PLAYBOOKS.find((p) => p.name === name);
 }
