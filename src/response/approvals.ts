@@ -32,10 +32,8 @@ import type { PlanRow } from '../store/plans.js';
 import { readStateAndLiveSessions } from '../store/users.js';
 import type { ResponseDeps } from './engine.js';
 import { digestAction, suspendArguments, type Verdict } from './plan.js';
+import { executeApprovedNhi } from './nhi.js';
 import { currentPlaybook } from './playbooks.js';
-import { executeNhi, leakFacts } from './nhi.js';
-import { isNhiAction } from './playbook.js';
-import { findSignal } from '../store/signals.js';
 import { protectionReasons, type ProtectionPolicy } from './protection-policy.js';
 import { approvedContext, assertMayDecide, type Approver } from './approvers.js';
 import { executeRestore, restoreDigest, restoreVerdicts } from './restores.js';
@@ -254,20 +252,7 @@ async function executeApproved(
     const { steps } = report.targets;
     return { status: 'executed', verdicts: [approved, ...restoreVerdicts(report)], entries: [entry], steps };
   }
-  if (plan.subject_nhi && isNhiAction(plan.action)) {
-    const signal = plan.signal_id ? await findSignal(trx, plan.account_id, plan.signal_id) : undefined;
-    const leak = leakFacts({
-      attributes: signal?.attributes ?? {},
-      observed_at: new Date(signal?.observed_at ?? Date.now()),
-    });
-    const done = await executeNhi(
-      deps,
-      trx,
-      { accountId: plan.account_id, id: plan.id, action: plan.action, subject: plan.subject_nhi, leak },
-      ctx,
-    );
-    return { status: done.status, containmentId: done.containmentId ?? null, verdicts: [approved, ...done.verdicts] };
-  }
+  if (plan.subject_nhi) return executeApprovedNhi(deps, trx, plan, ctx, approved);
   const stop = (status: PlanStatus, reason: string, details?: Record<string, unknown>) => ({
     status,
     verdicts: [

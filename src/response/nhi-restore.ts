@@ -25,7 +25,7 @@ import {
   takeContainmentSecret,
 } from '../store/nhi.js';
 import { readUserRole } from '../store/apps.js';
-import { containmentSealLabel, sourceCredential, verifyNhi } from './nhi.js';
+import { containmentSealLabel, sourceCredential, verifyNhi } from './nhi-subject.js';
 import type { RestoreReason, RestoreReport } from './restores.js';
 
 /**

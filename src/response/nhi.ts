@@ -38,63 +38,15 @@ import {
   type AppChange,
 } from '../store/nhi.js';
 import { revokeSession } from '../store/sessions.js';
-import { disableSource } from '../store/signals.js';
-import { findLeakedSecretsByHash, type LeakedSecret } from './leaks/find-leaked.js';
+import { disableSource, findSignal } from '../store/signals.js';
+import { containmentSealLabel, leakFacts, sourceCredential, verifyNhi, type LeakFacts } from './nhi-subject.js';
+import type { PlanRow } from '../store/plans.js';
 import type { Verdict } from './plan.js';
-import { sealLabel, tokenHash } from './sources.js';
 
 /** How far back a record looks at what the app did before the leak. */
 export const BLAST_RADIUS_SECONDS = 3600;
 /** The most changes a record lists (it counts them all). */
 const MAX_CHANGES_LISTED = 100;
-
-/** The subject a leaked secret's owner is. */
-export function nhiSubjectOf(leaked: LeakedSecret): NhiSubject {
-  const { owner, credential, token_hash, kind } = leaked;
-  if (credential?.type === 'session')
-    return { type: 'session', id: credential.id, user_id: owner.id, token_hash, kind };
-  return {
-    type: owner.type === 'source' ? 'source' : 'app',
-    id: owner.id,
-    token_hash,
-    kind,
-    ...(credential?.type === 'events_token'
-      ? { credential: { type: 'events_token' as const, id: credential.id } }
-      : {}),
-  };
-}
-
-/**
- * The live secret of the account whose SHA-256 hex is `hash`, as a subject; undefined when there is none
- * (never issued, revoked, rotated, or another account's: a signal never reaches across accounts).
- */
-export async function findNhiSubject(
-  deps: Pick<DirectoryDeps, 'sealer'>,
-  trx: Transaction<Database>,
-  accountId: string,
-  hash: string,
-): Promise<NhiSubject | undefined> {
-  const found = [...(await findLeakedSecretsByHash(trx, [hash], deps.sealer)).values()];
-  const mine = found.find((leaked) => leaked.owner.account_id === accountId);
-  return mine && nhiSubjectOf(mine);
-}
-
-/** Where and when the leak was found, and the report that said so (a signal's attributes). */
-export interface LeakFacts {
-  url: string | null;
-  observedAt: Date;
-  report: string | null;
-}
-
-export function leakFacts(signal: { attributes: Record<string, unknown>; observed_time?: string; observed_at?: Date }) {
-  const text = (key: string) =>
-    typeof signal.attributes[key] === 'string' ? (signal.attributes[key] as string) : null;
-  return {
-    url: text('secret.url'),
-    observedAt: new Date(signal.observed_time ?? signal.observed_at ?? Date.now()),
-    report: text('secret.report'),
-  } satisfies LeakFacts;
-}
 
 export interface NhiExecution {
   status: 'executed' | 'no_action' | 'failed';
@@ -247,7 +199,8 @@ export async function executeNhi(
   const verification = await verifyNhi(deps, trx, accountId, subject, action);
   const failed = Object.entries(verification).filter(([, ok]) => !ok);
   // A containment that does not verify is not recorded as one: everything rolls back.
-  if (failed.length > 0) throw new Error(`plan ${plan.id}: the containment did not verify (${failed.map(([k]) => k)})`);
+  if (failed.length > 0)
+    throw new Error(`plan ${plan.id}: the containment did not verify (${failed.map(([k]) => k).join(', ')})`);
   return {
     status: 'executed',
     containmentId,
@@ -283,38 +236,25 @@ const ACTION_DONE: Record<NhiAction, string> = {
 const countsOf = (revoked: Record<string, { count: number }>) =>
   Object.fromEntries(Object.entries(revoked).map(([kind, { count }]) => [`${kind}_revoked`, count]));
 
-/** The label a record's new secret is sealed under. */
-export const containmentSealLabel = (accountId: string, id: string) => `containment secret ${accountId}/${id}`;
-
-/** A source's new credential as stored: a URL token's hash, or an HMAC secret sealed with its hash. */
-export function sourceCredential(
-  deps: Pick<DirectoryDeps, 'sealer'>,
-  source: { account_id: string; id: string; auth: string },
-  secret: string,
-) {
-  return source.auth === 'hmac'
-    ? { secret_enc: deps.sealer.seal(sealLabel(source.account_id, source.id), secret), secret_hash: tokenHash(secret) }
-    : { token_hash: tokenHash(secret) };
-}
-
-/**
- * Read back in the transaction: the leaked secret no longer finds a live owner (but after `revoke_tokens`,
- * which leaves a client secret as it was), and an app's tokens from before are cut off.
- */
-export async function verifyNhi(
-  deps: Pick<DirectoryDeps, 'sealer'>,
+/** Executes an approved plan about a non-human identity, with the leak its signal reported. */
+export async function executeApprovedNhi(
+  deps: DirectoryDeps,
   trx: Transaction<Database>,
-  accountId: string,
-  subject: NhiSubject,
-  action: NhiAction | 'restore',
-): Promise<Record<string, boolean>> {
-  const live = await findNhiSubject(deps, trx, accountId, subject.token_hash);
-  const keepsSecret = action === 'revoke_tokens' && subject.type === 'app' && subject.kind !== 'et';
-  const checks: Record<string, boolean> = { leaked_secret_dead: keepsSecret || live === undefined };
-  if (subject.type === 'app' && action !== 'restore') {
-    const app = await lockAppById(trx, accountId, subject.id);
-    checks.tokens_from_before_refused =
-      subject.kind === 'et' && action === 'rotate_secret' ? true : app?.tokens_not_before != null;
-  }
-  return checks;
+  plan: PlanRow,
+  ctx: CallContext,
+  approved: Verdict,
+) {
+  const signal = plan.signal_id ? await findSignal(trx, plan.account_id, plan.signal_id) : undefined;
+  const leak = leakFacts({
+    attributes: signal?.attributes ?? {},
+    observed_at: new Date(signal?.observed_at ?? Date.now()),
+  });
+  const action = plan.action as NhiAction;
+  const done = await executeNhi(
+    deps,
+    trx,
+    { accountId: plan.account_id, id: plan.id, action, subject: plan.subject_nhi!, leak },
+    ctx,
+  );
+  return { status: done.status, containmentId: done.containmentId ?? null, verdicts: [approved, ...done.verdicts] };
 }

@@ -3,15 +3,9 @@
  * document), parsing from YAML or JSON, linting, and the content hash that versions it.
  *
  * A playbook matches signals (source, type, minimum severity and confidence, tags, the subject's groups
- * and roles) and chooses an action (`suspend`, or `notify` only), a mode (`auto`, or `approval` by N
- * people), an optional restore-after duration, its dedup window and an optional blast-radius cap of its
- * own. Among the playbooks that match, the highest priority wins (then the name, so the choice is stable).
- *
- * A suspension's subject is a user; the actions on a non-human identity (a leaked secret's app, source or
- * session: response/nhi.ts) are `disable_app`, `rotate_secret` and `revoke_tokens`. A playbook only
- * matches subjects its action applies to (`notify` applies to both). The built-in `leaked-secret`
- * playbook (LEAKED_SECRET_PLAYBOOK) rotates a leaked secret at once; applying a playbook of that name
- * replaces it.
+ * and roles) and chooses an action (`suspend`; `notify` only; or on a leaked secret's owner, response/nhi.ts:
+ * `disable_app`, `rotate_secret`, `revoke_tokens`), a mode (`auto`, or `approval` by N people), an optional
+ * restore-after, its dedup window and an optional blast-radius cap of its own. The highest-priority match wins.
  */
 import { createHash } from 'node:crypto';
 import { Type, type Static } from 'typebox';
@@ -207,11 +201,11 @@ export function lintPlaybook(document: unknown): LintProblem[] {
   const mode = document.mode ?? 'approval';
   if (document.approvals !== undefined && mode !== 'approval')
     problems.push({ path: '/approvals', message: 'approvals only apply in approval mode' });
-  if (document.action === 'notify' && document.restore_after !== undefined)
-    problems.push({
-      path: '/restore_after',
-      message: 'a notify playbook suspends nobody, so there is nothing to restore',
-    });
+  // A restore-after, a lock and remote targets are a suspension's: notify and the NHI actions suspend nobody.
+  if (document.action !== 'suspend')
+    for (const key of ['restore_after', 'lock', 'targets'] as const)
+      if (document[key] !== undefined)
+        problems.push({ path: `/${key}`, message: `applies to suspend only: ${document.action} suspends nobody` });
   if (document.approval_expires_after !== undefined) {
     const seconds = durationSeconds(document.approval_expires_after);
     if (document.action === 'notify')
@@ -221,16 +215,8 @@ export function lintPlaybook(document: unknown): LintProblem[] {
   }
   if (document.action === 'notify' && document.mode !== undefined)
     problems.push({ path: '/mode', message: 'a notify playbook takes no mode: it only records' });
-  if (NHI.includes(document.action)) {
-    for (const key of ['restore_after', 'lock', 'targets'] as const)
-      if (document[key] !== undefined)
-        problems.push({ path: `/${key}`, message: `applies to suspend only: ${document.action} acts on no user` });
-    if (document.match.subject !== undefined)
-      problems.push({
-        path: '/match/subject',
-        message: `${document.action} acts on a non-human identity: no role or group`,
-      });
-  }
+  if (NHI.includes(document.action) && document.match.subject !== undefined)
+    problems.push({ path: '/match/subject', message: `${document.action} acts on a non-human identity` });
   if (document.action === 'suspend' && document.mode === 'auto' && matchesEverything(document.match)) {
     problems.push({
       path: '/match',
@@ -279,17 +265,6 @@ function matchesEverything(match: PlaybookDocument['match']): boolean {
 export const NHI_ACTIONS: readonly NhiAction[] = ['disable_app', 'rotate_secret', 'revoke_tokens'];
 const NHI: readonly string[] = NHI_ACTIONS;
 export const isNhiAction = (action: string): action is NhiAction => NHI.includes(action);
-
-/** The playbook every account has until it applies one of this name: a leaked secret dies at once. */
-export const LEAKED_SECRET_PLAYBOOK: PlaybookDocument = {
-  name: 'leaked-secret',
-  description:
-    'Built in: a confirmed leak of a Cordon secret (a leak report, or a secret.leaked signal) rotates it at once; ' +
-    'a secret that is public must die now, and approval can come after.',
-  match: { types: ['secret.leaked'] },
-  action: 'rotate_secret',
-  mode: 'auto',
-};
 
 /** The content hash that versions a playbook (or a policy): SHA-256 of its RFC 8785 canonical JSON. */
 export function contentHash(document: unknown): string {

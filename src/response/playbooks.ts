@@ -8,14 +8,7 @@ import { AppError } from '../errors.js';
 import { voidStalePlans } from './stale-plans.js';
 import { unknownTargetNames } from '../targets/steps.js';
 import { insertPlaybookVersion, lockDocumentName, playbookHistory, type PlaybookRow } from '../store/playbooks.js';
-import {
-  contentHash,
-  LEAKED_SECRET_PLAYBOOK,
-  lintPlaybook,
-  toPlaybook,
-  type Playbook,
-  type PlaybookDocument,
-} from './playbook.js';
+import { contentHash, lintPlaybook, toPlaybook, type Playbook, type PlaybookDocument } from './playbook.js';
 
 export interface AppliedPlaybook {
   name: string;
@@ -112,7 +105,21 @@ export function fromRow(row: PlaybookRow): Playbook {
   return toPlaybook(row.document as PlaybookDocument, row.version, row.content_hash);
 }
 
-/** The built-in playbooks (version 0), as the engine uses them. */
+/** The playbook every account has until it applies one of this name: a leaked secret dies at once. */
+export const LEAKED_SECRET_PLAYBOOK: PlaybookDocument = {
+  name: 'leaked-secret',
+  description:
+    'Built in: a confirmed leak of a Cordon secret (a leak report, or a secret.leaked signal) rotates it at once; ' +
+    'a secret that is public must die now, and approval can come after.',
+  match: { types: ['secret.leaked'] },
+  action: 'rotate_secret',
+  mode: 'auto',
+};
+
+/**
+ * The built-in playbooks (version 0), as the engine uses them: the `leaked-secret` one rotates a leaked
+ * secret at once; applying a playbook of its name replaces it.
+ */
 export const BUILT_IN_PLAYBOOKS: readonly Playbook[] = [
   { ...toPlaybook(LEAKED_SECRET_PLAYBOOK, 0, contentHash(LEAKED_SECRET_PLAYBOOK)), reachesAdmins: false },
 ];

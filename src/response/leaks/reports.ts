@@ -20,7 +20,7 @@ import { claimReport } from '../../store/leaked-secrets.js';
 import { receiveSignalIn, type IncomingSignal, type ResponseDeps } from '../engine.js';
 import { SECRET_LEAKED } from '../intake/canonical.js';
 import type { CanonicalSignal } from '../intake/signal.js';
-import { nhiSubjectOf } from '../nhi.js';
+import { nhiSubjectOf } from '../nhi-subject.js';
 import { findLeakedSecrets, sha256Hex, type LeakedSecret } from './find-leaked.js';
 
 /** How long a signed report is remembered, to refuse it if it comes again. */
@@ -136,11 +136,7 @@ function leakSignal(report: LeakReport, leaked: LeakedSecret, item: ReportedToke
   const signal: CanonicalSignal = {
     external_id: `${report.replayHash.slice(0, 64)}:${leaked.token_hash}`,
     type: SECRET_LEAKED,
-    title:
-      `A Cordon secret (${leaked.kind}) of ${leaked.owner.type} ${leaked.owner.id} was found in public (${keyId})`.slice(
-        0,
-        500,
-      ),
+    title: `A Cordon secret (${leaked.kind}) of ${leaked.owner.type} ${leaked.owner.id} found in public (${keyId})`,
     severity: 'critical',
     confidence: 1,
     subject: {},
