@@ -181,6 +181,12 @@ export const ErrorCodes = {
       "release_pending_approval: the release is a restore request that waits for a person's approval under the " +
       'restore policy',
   },
+  /** A containment's new secret is shown once: it was read already, or the record made none. */
+  SECRET_ALREADY_READ: {
+    grpc: GrpcCode.NOT_FOUND,
+    http: 404,
+    description: 'secret_already_read: this containment keeps no new secret to show (it is shown once)',
+  },
   CONTAINMENT_CLOSED: {
     grpc: GrpcCode.FAILED_PRECONDITION,
     http: 400,

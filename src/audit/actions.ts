@@ -149,6 +149,14 @@ export const AuditActions = {
   'app.create': { target: 'app', meaning: 'An OAuth app was created, with its permissions and constraints.' },
   'app.disable': { target: 'app', meaning: 'An OAuth app was disabled: its tokens stop working.' },
   'app.secret.rotate': { target: 'app', meaning: "An app's client secret was replaced; the old one stops working." },
+  'app.enable': {
+    target: 'app',
+    meaning: "An app was enabled again by its containment's restore, with a new client secret (never the old one).",
+  },
+  'app.tokens.revoke': {
+    target: 'app',
+    meaning: 'Every live access token of an app was revoked by a containment: their jtis and count.',
+  },
   'token.issue': {
     target: 'app',
     meaning: 'An access token was issued to an app (client_credentials), or refused (the reason).',
@@ -173,6 +181,14 @@ export const AuditActions = {
     meaning: 'A detection source was registered, with its format and how it authenticates.',
   },
   'source.disable': { target: 'source', meaning: 'A detection source was disabled: its credentials stop working.' },
+  'source.secret.rotate': {
+    target: 'source',
+    meaning: "A detection source's URL token or HMAC secret was replaced by a containment; the old one stops working.",
+  },
+  'source.enable': {
+    target: 'source',
+    meaning: "A detection source was enabled again by its containment's restore, with a new URL token or HMAC secret.",
+  },
   'signal.receive': {
     target: 'signal',
     meaning: 'A SIEM alert was received and stored with its plan (`unchanged`: a duplicate).',
@@ -194,6 +210,16 @@ export const AuditActions = {
   'containment.restore': {
     target: 'containment',
     meaning: 'A contained user was restored through the containment record, and the result verified.',
+  },
+  'containment.open': {
+    target: 'containment',
+    meaning:
+      "A non-human identity (a leaked secret's app, source or session) was contained: the action, what was revoked, " +
+      'where the leak was found.',
+  },
+  'containment.secret_read': {
+    target: 'containment',
+    meaning: 'An OWNER or ADMIN read the new secret a containment made, once (the secret is never recorded).',
   },
   'containment.restore_request': {
     target: 'containment',

@@ -80,11 +80,12 @@ function printContainment(io: CliIo, c: ContainmentJson, people: People, groups:
   line('opened', `${c.open_time} by ${byWhom(people, c.opened_by)}`);
   line('plan', c.plan_id ?? '(by hand)');
   const s = c.snapshot;
-  line(
-    'before',
-    `${s.state}, role ${s.role}, groups ${s.group_ids.map((g) => groups.get(g) ?? g).join(', ') || 'none'}; ` +
-      `${s.sessions_revoked.length} session(s) revoked`,
-  );
+  if (s)
+    line(
+      'before',
+      `${s.state}, role ${s.role}, groups ${s.group_ids.map((g) => groups.get(g) ?? g).join(', ') || 'none'}; ` +
+        `${s.sessions_revoked.length} session(s) revoked`,
+    );
   if (c.restore_after_time) line('restore after', c.restore_after_time);
   if (c.restore_request_time) line('restore asked', c.restore_request_time);
   if (c.close_time) line('closed', `${c.close_time} by ${byWhom(people, c.closed_by)}`);

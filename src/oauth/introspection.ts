@@ -29,8 +29,8 @@ export async function introspectToken(deps: GrantDeps, request: TokenRequest): P
     throw error;
   }
   if (claims.account_id !== authn.app.account_id) return { active: false };
-  if (!(await deps.standing.stands({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id, kid })))
-    return { active: false };
+  const ref = { accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id, kid, iat: claims.iat! };
+  if (!(await deps.standing.stands(ref))) return { active: false };
   // RFC 9449 §6.2: a bound token is reported as DPoP, with its cnf, so a resource never takes it as Bearer.
   return { active: true, token_type: claims.cnf?.jkt ? 'DPoP' : 'Bearer', ...claims };
 }

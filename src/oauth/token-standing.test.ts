@@ -45,6 +45,7 @@ describeBackends('token standing', (backend) => {
       jti,
       clientId,
       kid: signedBy,
+      iat: Math.floor(Date.now() / 1000),
     });
     const answers = await Promise.all([
       standing.stands(token('fine')),

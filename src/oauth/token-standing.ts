@@ -19,8 +19,8 @@ export class TokenStanding {
     const keyWindowSeconds = retiredKeyWindow(options.tokenTtl);
     this.batch = new TurnBatch(async (keys) => {
       const refs: TokenRef[] = keys.map((key) => {
-        const [accountId, jti, clientId, kid] = JSON.parse(key) as [string, string, string, string];
-        return { accountId, jti, clientId, kid };
+        const [accountId, jti, clientId, kid, iat] = JSON.parse(key) as [string, string, string, string, number];
+        return { accountId, jti, clientId, kid, iat };
       });
       const answers = await tokenStandings(db, refs, keyWindowSeconds);
       return new Map(keys.map((key, i) => [key, answers[i]!]));
@@ -34,7 +34,9 @@ export class TokenStanding {
 
   /** The app's constraints when the token stands (as `stands`); when not, whether its key is why. */
   async check(token: TokenRef): Promise<Standing> {
-    const standing = await this.batch.get(JSON.stringify([token.accountId, token.jti, token.clientId, token.kid]));
+    const standing = await this.batch.get(
+      JSON.stringify([token.accountId, token.jti, token.clientId, token.kid, token.iat]),
+    );
     if (standing !== undefined && !standing.revoked && standing.appActive && standing.keyInForce)
       return { stands: true, constraints: standing.constraints! };
     return { stands: false, keyGone: standing !== undefined && !standing.keyInForce };

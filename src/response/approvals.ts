@@ -32,7 +32,8 @@ import type { PlanRow } from '../store/plans.js';
 import { readStateAndLiveSessions } from '../store/users.js';
 import type { ResponseDeps } from './engine.js';
 import { digestAction, suspendArguments, type Verdict } from './plan.js';
-import { fromRow } from './playbooks.js';
+import { executeApprovedNhi } from './nhi.js';
+import { currentPlaybook } from './playbooks.js';
 import { protectionReasons, type ProtectionPolicy } from './protection-policy.js';
 import { approvedContext, assertMayDecide, type Approver } from './approvers.js';
 import { executeRestore, restoreDigest, restoreVerdicts } from './restores.js';
@@ -202,13 +203,16 @@ async function currentDigest(
     const open = await findOpenContainment(trx, plan.account_id, plan.subject_user_id!);
     return { digest: open?.id === plan.containment_id ? restoreDigest(open, plan.restore_reason!) : null, policy };
   }
-  const playbook = inputs.playbook && fromRow(inputs.playbook);
+  const playbook = currentPlaybook(inputs.playbook ?? undefined, plan.playbook_name);
   if (!playbook?.enabled) return { digest: null, policy };
   const digest = digestAction({
     accountId: plan.account_id,
     subjectUserId: plan.subject_user_id,
+    subjectNhi: plan.subject_nhi,
     action: playbook.action,
-    arguments: suspendArguments(playbook, await targetSetIds(trx, plan.account_id, playbook.targets)),
+    arguments: plan.subject_nhi
+      ? {}
+      : suspendArguments(playbook, await targetSetIds(trx, plan.account_id, playbook.targets)),
     playbook: { name: playbook.name, version: playbook.version, contentHash: playbook.contentHash },
     policyVersion: policy.version,
   });
@@ -248,6 +252,7 @@ async function executeApproved(
     const { steps } = report.targets;
     return { status: 'executed', verdicts: [approved, ...restoreVerdicts(report)], entries: [entry], steps };
   }
+  if (plan.subject_nhi) return executeApprovedNhi(deps, trx, plan, ctx, approved);
   const stop = (status: PlanStatus, reason: string, details?: Record<string, unknown>) => ({
     status,
     verdicts: [

@@ -31,6 +31,14 @@ import { actionDigest, type EngineDefaults, type GuardStep, type PlanDraft } fro
 import { fromRow } from './playbooks.js';
 import { planTargets, writeSuspendSteps } from '../targets/steps.js';
 import { readPolicy } from './protection-policy.js';
+import { SECRET_LEAKED } from './intake/canonical.js';
+import { executeNhi } from './nhi.js';
+import { findNhiSubject, leakFacts } from './nhi-subject.js';
+import { isNhiAction } from './playbook.js';
+import { withBuiltIns } from './playbooks.js';
+import type { NhiSubject } from '../storage/schema.js';
+import { lockAppById } from '../store/apps.js';
+import { lockSource } from '../store/nhi.js';
 
 /** The guards, in policy order. */
 export const PIPELINE: readonly GuardStep[] = [
@@ -59,6 +67,8 @@ export interface IncomingSignal {
   rawText: string;
   /** Who submitted it: the source's app or webhook secret. */
   ctx: CallContext;
+  /** A `secret.leaked` signal's owner when the caller found it already (a leak report); else looked up here. */
+  owner?: NhiSubject;
 }
 
 export interface Reception {
@@ -79,6 +89,25 @@ export interface DryRun {
 
 /** Receives one signal: stores it (once per source and external id), plans, executes, verifies, records. */
 export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): Promise<Reception> {
+  let wroteSteps = 0;
+  const reception = await deps.audit.transact(async (trx) => {
+    const received = await receiveSignalIn(deps, trx, input);
+    wroteSteps = received.wroteSteps;
+    return received.reception;
+  });
+  if (wroteSteps > 0) deps.steps?.kick();
+  return reception;
+}
+
+/**
+ * receiveSignal inside the caller's transaction (a leak report contains each of its secrets in its own):
+ * the caller kicks the step worker after commit when `wroteSteps` is not 0.
+ */
+export async function receiveSignalIn(
+  deps: ResponseDeps,
+  trx: Transaction<Database>,
+  input: IncomingSignal,
+): Promise<{ reception: Reception; wroteSteps: number }> {
   const timings: Array<[string, number]> = [];
   let t = performance.now();
   const lap = (name: string) => {
@@ -88,7 +117,7 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
   };
   const { accountId, signal: canonical } = input;
   let wroteSteps = 0;
-  const reception = await deps.audit.transact(async (trx) => {
+  const reception = await (async () => {
     const raw = capRaw(input.rawText, deps.rawMaxBytes);
     const row = {
       account_id: accountId,
@@ -109,6 +138,7 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
     // The subject is locked before anything else is read: a concurrent plan for the same user commits
     // first, and this one then reads its open plan (READ COMMITTED gives each statement a new snapshot).
     const { stored, candidates } = await admitSignal(trx, accountId, canonical.subject, { signal: row, lock: true });
+    const nhiCandidate = stored ? await secretOwner(deps, trx, accountId, canonical, input.owner, true) : undefined;
     lap('store-signal');
     const receipt = { accountId, ctx: input.ctx, action: 'signal.receive' } satisfies Partial<AuditEntryInput>;
     if (!stored) {
@@ -136,18 +166,23 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
       { ...canonical, id: signal.id, source_id: input.sourceId },
       candidates,
       input.ctx.actor,
+      nhiCandidate,
     );
     await evaluate(draft, trx, lap);
     await planRemote(trx, draft);
     const responder = responderContext(draft, input.ctx.actor);
     if (!draft.status) {
-      const executed = await execute(deps, trx, draft, responder);
-      if (executed) draft.verdicts.push(executed);
+      if (draft.nhi) await executeNhiDraft(deps, trx, draft, responder);
+      else {
+        const executed = await execute(deps, trx, draft, responder);
+        if (executed) draft.verdicts.push(executed);
+      }
       lap('execute');
     }
     // Verify and record in one statement: the plan and its entries are written only if the subject is
     // suspended and holds no live session; otherwise the failure is read back and recorded instead.
-    const executed = draft.status === 'executed';
+    // (A non-human identity's containment verified itself: response/nhi.ts.)
+    const executed = draft.status === 'executed' && !draft.nhi;
     if (executed) draft.verdicts.push(VERIFIED);
     let plan = await insertPlanWithEntries(
       trx,
@@ -174,9 +209,61 @@ export async function receiveSignal(deps: ResponseDeps, input: IncomingSignal): 
     }
     lap('verify-record');
     return { signal, plan, duplicate: false, timings } satisfies Reception;
-  });
-  if (wroteSteps > 0) deps.steps?.kick();
-  return reception;
+  })();
+  return { reception, wroteSteps };
+}
+
+/**
+ * The owner of a `secret.leaked` signal's secret in its account, as the caller found it or looked up by
+ * its SHA-256, its row locked (unless a dry run) so that plans about one app or source run one at a time.
+ */
+async function secretOwner(
+  deps: ResponseDeps,
+  trx: Transaction<Database>,
+  accountId: string,
+  canonical: CanonicalSignal,
+  known: NhiSubject | undefined,
+  lock: boolean,
+): Promise<NhiSubject | undefined> {
+  const hash = canonical.attributes?.['secret.sha256'];
+  if (canonical.type !== SECRET_LEAKED || typeof hash !== 'string') return undefined;
+  const owner = known?.token_hash === hash ? known : await findNhiSubject(deps, trx, accountId, hash);
+  if (owner && lock) await lockOwner(trx, accountId, owner);
+  return owner;
+}
+
+/** Executes a plan about a non-human identity (response/nhi.ts); a dry run says what it would do. */
+async function executeNhiDraft(
+  deps: ResponseDeps,
+  trx: Transaction<Database> | undefined,
+  draft: PlanDraft,
+  ctx: CallContext,
+): Promise<void> {
+  const action = draft.playbook!.action;
+  if (action === 'notify' || !isNhiAction(action)) {
+    draft.status = 'notified';
+    draft.verdicts.push({ step: 'execute', outcome: 'pass', reason: 'notify: recorded, nothing changed' });
+    return;
+  }
+  if (!trx) {
+    draft.verdicts.push({
+      step: 'execute',
+      outcome: 'pass',
+      reason: `dry run: would ${action}`,
+      details: { nhi: draft.nhi },
+    });
+    return;
+  }
+  const leak = leakFacts({ attributes: draft.signal.attributes ?? {}, observed_time: draft.signal.observed_time });
+  const done = await executeNhi(
+    deps,
+    trx,
+    { accountId: draft.accountId, id: draft.id, action, subject: draft.nhi!, leak },
+    ctx,
+  );
+  draft.status = done.status;
+  draft.verdicts.push(...done.verdicts);
+  if (done.containmentId) draft.containmentId = done.containmentId;
 }
 
 /** A suspension's remote side: what it would do on each target of its playbook's set, as they stand now. */
@@ -201,20 +288,21 @@ export async function planSignal(
     await sql`SET TRANSACTION READ ONLY`.execute(trx);
     const duplicate = (await findSignalByExternalId(trx, accountId, sourceId, canonical.external_id)) !== undefined;
     const { candidates } = await admitSignal(trx, accountId, canonical.subject, { lock: false });
+    const owner = await secretOwner(deps, trx, accountId, canonical, undefined, false);
     const draft = newDraft(
       deps,
       accountId,
       { ...canonical, id: '(dry run)', source_id: sourceId },
       candidates,
       undefined,
+      owner,
     );
     draft.id = '(dry run)';
     await evaluate(draft, trx, () => {});
     await planRemote(trx, draft);
-    if (!draft.status)
-      draft.verdicts.push(
-        (await execute(deps, undefined, draft, responderContext(draft, { type: 'system', id: 'dry-run' })))!,
-      );
+    const ctx = responderContext(draft, { type: 'system', id: 'dry-run' });
+    if (!draft.status && draft.nhi) await executeNhiDraft(deps, undefined, draft, ctx);
+    else if (!draft.status) draft.verdicts.push((await execute(deps, undefined, draft, ctx))!);
     return { draft, duplicate };
   });
 }
@@ -226,6 +314,7 @@ function newDraft(
   signal: PlanDraft['signal'],
   candidates: Candidate[],
   requestedBy: Actor | undefined,
+  nhiCandidate?: NhiSubject,
 ): PlanDraft {
   return {
     accountId,
@@ -235,6 +324,7 @@ function newDraft(
     requestedBy: requestedBy ?? { type: 'system', id: 'dry-run' },
     defaults: deps.defaults,
     candidates,
+    nhiCandidate,
     automation: undefined,
     policy: { version: 0, document: {} },
     playbooks: [],
@@ -252,20 +342,23 @@ function newDraft(
 async function evaluate(draft: PlanDraft, trx: Transaction<Database>, lap: (name: string) => void): Promise<void> {
   const [first, ...rest] = PIPELINE;
   if (await runStep(first!, draft, trx, lap)) {
-    const context = await loadPlanContext(trx, draft.accountId, draft.subject?.id ?? null, !draft.dryRun);
+    const subject = draft.nhi ? { nhiTokenHash: draft.nhi.token_hash } : { userId: draft.subject!.id };
+    const context = await loadPlanContext(trx, draft.accountId, subject, !draft.dryRun);
     Object.assign(draft, {
       automation: context.automation,
       policy: context.policy ? { version: context.policy.version, document: context.policy.document } : draft.policy,
-      playbooks: context.playbooks.map((row) => ({
-        ...fromRow(row),
-        reachesAdmins: !row.created_by.startsWith('user:') || row.applier_role === 'OWNER',
-      })),
+      playbooks: withBuiltIns(
+        context.playbooks.map((row) => ({
+          ...fromRow(row),
+          reachesAdmins: !row.created_by.startsWith('user:') || row.applier_role === 'OWNER',
+        })),
+      ),
       breakers: context.breakers,
       otherActiveOwners: context.otherActiveOwners,
       openPlans: context.openPlans,
       now: context.now,
     });
-    draft.subject!.groups = context.groups;
+    if (draft.subject) draft.subject.groups = context.groups;
     lap('load-context');
     for (const step of rest) if (!(await runStep(step, draft, trx, lap))) return;
   } else {
@@ -310,6 +403,7 @@ function recordEntries(draft: PlanDraft, input: IncomingSignal, responder: CallC
         plan_id: draft.id,
         plan_status: plan.status,
         subject_user_id: plan.subject_user_id,
+        ...(draft.nhi ? { subject_nhi: draft.nhi } : {}),
       },
     },
     {
@@ -353,6 +447,7 @@ export function planRow(draft: PlanDraft): PlanValues {
     action_digest: pending ? actionDigest(draft) : null,
     verdicts: JSON.stringify(draft.verdicts),
     restore_after_seconds: playbook?.action === 'suspend' ? playbook.restoreAfterSeconds : null,
+    subject_nhi: draft.nhi ? toJsonText(draft.nhi) : null,
     executed_at: draft.status === 'executed' ? new Date() : null,
     held_by: draft.heldBy,
     requested_by: toJsonText(draft.requestedBy),
@@ -360,7 +455,7 @@ export function planRow(draft: PlanDraft): PlanValues {
       ? new Date(draft.now.getTime() + (playbook?.approvalTtlSeconds ?? draft.defaults.approvalTtlSeconds) * 1000)
       : null,
     decided_at: null,
-    lock_containment: playbook?.lock ?? true,
+    lock_containment: draft.nhi ? false : (playbook?.lock ?? true),
     // A suspension names the record it opened (its execute verdict does too).
     containment_id: draft.containmentId ?? null,
     restore_reason: null,
@@ -372,6 +467,7 @@ function planDetails(plan: PlanValues, draft: PlanDraft): Record<string, unknown
     status: plan.status,
     signal_id: plan.signal_id,
     subject_user_id: plan.subject_user_id,
+    ...(draft.nhi ? { subject_nhi: draft.nhi } : {}),
     playbook: plan.playbook_name,
     playbook_version: plan.playbook_version,
     policy_version: plan.policy_version,
@@ -390,4 +486,10 @@ function capRaw(text: string, max: number): { json: string; truncated: boolean }
     json: JSON.stringify({ truncated_head: Buffer.from(text).subarray(0, max).toString('utf8') }),
     truncated: true,
   };
+}
+
+/** Locks a secret's owner row: the app, or the source (a session's plans are few: its user is not locked). */
+async function lockOwner(trx: Transaction<Database>, accountId: string, owner: NhiSubject): Promise<void> {
+  if (owner.type === 'app') await lockAppById(trx, accountId, owner.id);
+  else if (owner.type === 'source') await lockSource(trx, accountId, owner.id);
 }

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Actor } from '../audit/entry.js';
 import { canonicalJson } from '../audit/jcs.js';
-import type { PlanStatus } from '../storage/schema.js';
+import type { NhiSubject, PlanStatus } from '../storage/schema.js';
 import type { AutomationSettings, BreakerRow, Cap } from '../store/automation.js';
 import type { Executor } from '../store/executor.js';
 import type { Candidate, PlanContext } from '../store/plan-context.js';
@@ -63,6 +63,10 @@ export interface PlanDraft {
   /** The users the signal's hints matched (locked unless a dry run). */
   candidates: Candidate[];
   subject?: Subject;
+  /** A leaked secret's owner the signal names (read, and locked, as the signal was stored; response/nhi.ts). */
+  nhiCandidate?: NhiSubject | undefined;
+  /** The subject when it is a non-human identity (then `subject` is unset). */
+  nhi?: NhiSubject;
   // What the guards decide on, read once the subject is known (store/plan-context.ts).
   /** undefined until the account configures or pauses automation. */
   automation: AutomationSettings | undefined;
@@ -103,6 +107,8 @@ export interface GuardStep {
 export interface PlanAction {
   accountId: string;
   subjectUserId: string | null;
+  /** A non-human subject (absent for a user's plan, so that its digest is what it always was). */
+  subjectNhi?: NhiSubject | null;
   action: string;
   arguments: Record<string, unknown>;
   playbook: { name: string; version: number; contentHash: string } | null;
@@ -114,6 +120,7 @@ export function digestAction(a: PlanAction): string {
   const action = {
     account_id: a.accountId,
     subject_user_id: a.subjectUserId,
+    ...(a.subjectNhi ? { subject_nhi: a.subjectNhi } : {}),
     action: a.action,
     arguments: a.arguments,
     playbook: a.playbook
@@ -145,8 +152,9 @@ export function actionDigest(draft: PlanDraft): string {
   return digestAction({
     accountId: draft.accountId,
     subjectUserId: draft.subject?.id ?? null,
+    subjectNhi: draft.nhi ?? null,
     action: playbook?.action ?? 'none',
-    arguments: suspendArguments(playbook, draft.targets?.targetIds),
+    arguments: draft.nhi ? {} : suspendArguments(playbook, draft.targets?.targetIds),
     playbook: playbook ? { name: playbook.name, version: playbook.version, contentHash: playbook.contentHash } : null,
     policyVersion: draft.policy.version,
   });

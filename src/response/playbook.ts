@@ -3,15 +3,16 @@
  * document), parsing from YAML or JSON, linting, and the content hash that versions it.
  *
  * A playbook matches signals (source, type, minimum severity and confidence, tags, the subject's groups
- * and roles) and chooses an action (`suspend`, or `notify` only), a mode (`auto`, or `approval` by N
- * people), an optional restore-after duration, its dedup window and an optional blast-radius cap of its
- * own. Among the playbooks that match, the highest priority wins (then the name, so the choice is stable).
+ * and roles) and chooses an action (`suspend`; `notify` only; or on a leaked secret's owner, response/nhi.ts:
+ * `disable_app`, `rotate_secret`, `revoke_tokens`), a mode (`auto`, or `approval` by N people), an optional
+ * restore-after, its dedup window and an optional blast-radius cap of its own. The highest-priority match wins.
  */
 import { createHash } from 'node:crypto';
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { parse as parseYaml } from 'yaml';
 import { canonicalJson } from '../audit/jcs.js';
+import type { NhiAction } from '../storage/schema.js';
 import { SEVERITIES, type Severity } from './intake/signal.js';
 
 /** A duration as playbooks and the CLI write it: 30s, 10m, 4h, 7d. */
@@ -67,7 +68,20 @@ export const PlaybookSchema = Type.Object(
       },
       { additionalProperties: false },
     ),
-    action: Type.Union([Type.Literal('suspend'), Type.Literal('notify')]),
+    action: Type.Union(
+      [
+        Type.Literal('suspend'),
+        Type.Literal('notify'),
+        Type.Literal('disable_app'),
+        Type.Literal('rotate_secret'),
+        Type.Literal('revoke_tokens'),
+      ],
+      {
+        description:
+          'suspend (a user), notify (record only), or, for a leaked secret’s app, source or session: ' +
+          'disable_app, rotate_secret, revoke_tokens',
+      },
+    ),
     mode: Type.Optional(
       Type.Union([Type.Literal('auto'), Type.Literal('approval')], { description: 'default approval' }),
     ),
@@ -128,7 +142,7 @@ export interface Playbook {
   enabled: boolean;
   priority: number;
   match: PlaybookDocument['match'];
-  action: 'suspend' | 'notify';
+  action: PlaybookDocument['action'];
   mode: 'auto' | 'approval';
   approvals: number;
   restoreAfterSeconds: number | null;
@@ -187,11 +201,11 @@ export function lintPlaybook(document: unknown): LintProblem[] {
   const mode = document.mode ?? 'approval';
   if (document.approvals !== undefined && mode !== 'approval')
     problems.push({ path: '/approvals', message: 'approvals only apply in approval mode' });
-  if (document.action === 'notify' && document.restore_after !== undefined)
-    problems.push({
-      path: '/restore_after',
-      message: 'a notify playbook suspends nobody, so there is nothing to restore',
-    });
+  // A restore-after, a lock and remote targets are a suspension's: notify and the NHI actions suspend nobody.
+  if (document.action !== 'suspend')
+    for (const key of ['restore_after', 'lock', 'targets'] as const)
+      if (document[key] !== undefined)
+        problems.push({ path: `/${key}`, message: `applies to suspend only: ${document.action} suspends nobody` });
   if (document.approval_expires_after !== undefined) {
     const seconds = durationSeconds(document.approval_expires_after);
     if (document.action === 'notify')
@@ -201,6 +215,8 @@ export function lintPlaybook(document: unknown): LintProblem[] {
   }
   if (document.action === 'notify' && document.mode !== undefined)
     problems.push({ path: '/mode', message: 'a notify playbook takes no mode: it only records' });
+  if (NHI.includes(document.action) && document.match.subject !== undefined)
+    problems.push({ path: '/match/subject', message: `${document.action} acts on a non-human identity` });
   if (document.action === 'suspend' && document.mode === 'auto' && matchesEverything(document.match)) {
     problems.push({
       path: '/match',
@@ -244,6 +260,11 @@ function matchesEverything(match: PlaybookDocument['match']): boolean {
     !match.subject?.roles?.length
   );
 }
+
+/** The actions on a non-human identity (response/nhi.ts). */
+export const NHI_ACTIONS: readonly NhiAction[] = ['disable_app', 'rotate_secret', 'revoke_tokens'];
+const NHI: readonly string[] = NHI_ACTIONS;
+export const isNhiAction = (action: string): action is NhiAction => NHI.includes(action);
 
 /** The content hash that versions a playbook (or a policy): SHA-256 of its RFC 8785 canonical JSON. */
 export function contentHash(document: unknown): string {

@@ -104,3 +104,33 @@ export async function applyPlaybooks(
 export function fromRow(row: PlaybookRow): Playbook {
   return toPlaybook(row.document as PlaybookDocument, row.version, row.content_hash);
 }
+
+/** The playbook every account has until it applies one of this name: a leaked secret dies at once. */
+export const LEAKED_SECRET_PLAYBOOK: PlaybookDocument = {
+  name: 'leaked-secret',
+  description:
+    'Built in: a confirmed leak of a Cordon secret (a leak report, or a secret.leaked signal) rotates it at once; ' +
+    'a secret that is public must die now, and approval can come after.',
+  match: { types: ['secret.leaked'] },
+  action: 'rotate_secret',
+  mode: 'auto',
+};
+
+/**
+ * The built-in playbooks (version 0), as the engine uses them: the `leaked-secret` one rotates a leaked
+ * secret at once; applying a playbook of its name replaces it.
+ */
+export const BUILT_IN_PLAYBOOKS: readonly Playbook[] = [
+  { ...toPlaybook(LEAKED_SECRET_PLAYBOOK, 0, contentHash(LEAKED_SECRET_PLAYBOOK)), reachesAdmins: false },
+];
+
+/** The account's playbooks with each built-in one it has not replaced by applying one of its name. */
+export function withBuiltIns(playbooks: Playbook[]): Playbook[] {
+  const names = new Set(playbooks.map((p) => p.name));
+  return [...playbooks, ...BUILT_IN_PLAYBOOKS.filter((p) => !names.has(p.name))];
+}
+
+/** The playbook of a name as the engine would use it now: the stored one, else the built-in one. */
+export function currentPlaybook(row: PlaybookRow | undefined, name: string | null): Playbook | undefined {
+  return row ? fromRow(row) : BUILT_IN_PLAYBOOKS.find((p) => p.name === name);
+}

@@ -34,19 +34,19 @@ import { approvedContext, assertMayDecide, type Approver } from './approvers.js'
 import type { ResponseDeps } from './engine.js';
 import { digestAction } from './plan.js';
 import { voidStalePlans } from './stale-plans.js';
+import { executeNhiRestore } from './nhi-restore.js';
 
 export type RestoreReason = 'restored' | 'false_positive';
 
 export interface RestoreReport {
   containment: ContainmentRow;
-  drift: { role: { snapshot: string; now: string } | null; groups_removed: string[]; groups_added: string[] };
-  verification: {
-    active: boolean;
-    no_session_from_before: boolean;
-    memberships_as_now: boolean;
-    removed_memberships_stay_removed: boolean;
-    stale_plans_void: boolean;
-  };
+  /** Between the snapshot and now (null: a non-human identity's record, which keeps no snapshot). */
+  drift: { role: { snapshot: string; now: string } | null; groups_removed: string[]; groups_added: string[] } | null;
+  /**
+   * A user's: active, no_session_from_before, memberships_as_now, removed_memberships_stay_removed,
+   * stale_plans_void; a non-human identity's: leaked_secret_dead (response/nhi-restore.ts).
+   */
+  verification: Record<string, boolean>;
   voided_plans: string[];
   /** The remote side: per target, the reactivate step written (carried out after commit) or why none. */
   targets: { items: RestoreTargetItem[]; steps: number };
@@ -220,6 +220,7 @@ async function insertRestorePlan(
     lock_containment: false,
     containment_id: containment.id,
     restore_reason: reason,
+    subject_nhi: containment.subject_nhi ? toJsonText(containment.subject_nhi) : null,
   };
   const entry = toAuditRow({
     accountId,
@@ -283,6 +284,8 @@ export async function executeRestore(
   reason: RestoreReason,
   job = false,
 ): Promise<{ report: RestoreReport; entry: AuditEntryValues }> {
+  if (record.subject_nhi) return executeNhiRestore(deps, trx, record, ctx, reason);
+  const userId = record.user_id!;
   const accountId = record.account_id;
   // Plans, then the user, then the record (see requestRestore).
   const voided = await voidStalePlans(
@@ -290,13 +293,12 @@ export async function executeRestore(
     trx,
     ctx,
     accountId,
-    { subjectUserId: record.user_id },
+    { subjectUserId: userId },
     'the subject was restored: approvals asked for before the restore are stale',
     { containment_id: record.id },
   );
-  const before = await readRestoreState(trx, accountId, record.user_id, { lock: job ? 'skip_locked' : 'wait' });
-  if (!before)
-    throw job ? new RestoreBusy() : new AppError('USER_NOT_FOUND', { metadata: { user_id: record.user_id } });
+  const before = await readRestoreState(trx, accountId, userId, { lock: job ? 'skip_locked' : 'wait' });
+  if (!before) throw job ? new RestoreBusy() : new AppError('USER_NOT_FOUND', { metadata: { user_id: userId } });
   const containment = (await lockContainment(trx, accountId, record.id))!;
   if (containment.status !== 'open')
     throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containment.id } });
@@ -318,7 +320,7 @@ export async function executeRestore(
   const planId = typeof ctx.authz['plan_id'] === 'string' ? ctx.authz['plan_id'] : null;
   const remote = await writeRestoreSteps(trx, accountId, containment.id, planId, ctx);
   await insertAuditEntries(trx, remote.entries);
-  const after = (await readRestoreState(trx, accountId, containment.user_id, { containmentId: containment.id }))!;
+  const after = (await readRestoreState(trx, accountId, userId, { containmentId: containment.id }))!;
   const verification = {
     active: after.state === 'ACTIVE',
     no_session_from_before: after.live_sessions.length === 0,
@@ -340,7 +342,7 @@ export async function executeRestore(
     target: { type: 'containment', id: containment.id },
     outcome: 'changed',
     details: {
-      user_id: containment.user_id,
+      user_id: userId,
       reason,
       plan_id: containment.plan_id,
       drift,

@@ -137,6 +137,8 @@ export interface OAuthAppsTable {
   created_at: CreatedAt;
   updated_at: Timestamp;
   disabled_at: NullableTimestamp;
+  /** Tokens issued before it are refused (a leaked secret's containment, 0030-nhi-containment.ts). */
+  tokens_not_before: NullableTimestamp;
   /** The person who made the app (null: the operator), and their role then. */
   created_by: ColumnType<string | null, string | null | undefined, never>;
   created_by_role: ColumnType<UserRole | null, UserRole | null | undefined, never>;
@@ -293,7 +295,7 @@ export interface PlansTable {
   playbook_name: string | null;
   playbook_version: number | null;
   policy_version: number;
-  action: 'suspend' | 'notify' | 'none' | 'restore';
+  action: PlanAction;
   mode: 'auto' | 'approval' | null;
   approvals_required: number;
   status: PlanStatus;
@@ -310,6 +312,27 @@ export interface PlansTable {
   lock_containment: boolean;
   containment_id: string | null;
   restore_reason: string | null;
+  /** The non-human subject (a leaked secret's owner) of a plan that has no user (0030-nhi-containment.ts). */
+  subject_nhi: ColumnType<NhiSubject | null, string | null | undefined, string | null>;
+}
+
+/** What a plan does: to a user (suspend), to a non-human identity (the next three), or nothing but record. */
+export type PlanAction = 'suspend' | 'notify' | 'none' | 'restore' | NhiAction;
+export type NhiAction = 'disable_app' | 'rotate_secret' | 'revoke_tokens';
+
+/**
+ * A non-human identity: the owner of a leaked secret (response/nhi.ts). An app (by its client secret or
+ * one of its events tokens, `credential`), a signal source, or a person's session (`user_id` is theirs).
+ */
+export interface NhiSubject {
+  type: 'app' | 'source' | 'session';
+  id: string;
+  /** The leaked secret's SHA-256 hex. */
+  token_hash: string;
+  /** Its kind (secret-format.ts): cs, st, sh, sess, or et for an events token. */
+  kind: string;
+  credential?: { type: 'events_token'; id: string };
+  user_id?: string;
 }
 
 export interface PlanApprovalsTable {
@@ -336,7 +359,8 @@ export type ContainmentCloseReason = 'restored' | 'false_positive' | 'reactivate
 export interface ContainmentsTable {
   account_id: string;
   id: string;
-  user_id: string;
+  /** Null for a non-human identity's record (subject_nhi). */
+  user_id: string | null;
   plan_id: string | null;
   locked: boolean;
   snapshot: Json<ContainmentSnapshot>;
@@ -351,6 +375,12 @@ export interface ContainmentsTable {
   closed_at: NullableTimestamp;
   /** Null when the record has no remote step (0022-targets.ts). */
   targets_state: ColumnType<TargetsState | null, TargetsState | null | undefined, TargetsState | null>;
+  /** A non-human identity's record (0030-nhi-containment.ts): its subject, action and what it did. */
+  subject_nhi: ColumnType<NhiSubject | null, string | null | undefined, string | null>;
+  action: NhiAction | null;
+  details: Json<Record<string, unknown>>;
+  /** The new secret it made, sealed, until an OWNER or ADMIN reads it once. */
+  secret_enc: string | null;
 }
 
 /** Where a containment's remote steps stand: while open, then once restored. */

@@ -82,7 +82,7 @@ export interface PlanContext {
   groups: Array<{ id: string; name: string }>;
   /** Active owners other than the subject. */
   otherActiveOwners: number;
-  /** The newest open plan (pending or executed) of the subject per playbook. */
+  /** The newest open plan (pending or executed) of the subject per playbook (of a leaked secret: of that secret). */
   openPlans: Array<{ playbook_name: string; id: string; created_at: string }>;
   /** The database's clock, which the windows are measured on. */
   now: Date;
@@ -96,9 +96,16 @@ export interface PlanContext {
 export async function loadPlanContext(
   db: Executor,
   accountId: string,
-  subjectId: string | null,
+  subject: { userId: string } | { nhiTokenHash: string },
   lock: boolean,
 ): Promise<PlanContext> {
+  const subjectId = 'userId' in subject ? subject.userId : null;
+  // A non-human subject's open plans are those about the same leaked secret (another secret of the same app
+  // is another leak, and must die as well).
+  const sameSubject =
+    'userId' in subject
+      ? sql`subject_user_id = ${subject.userId}`
+      : sql`subject_nhi IS NOT NULL AND subject_nhi->>'token_hash' = ${subject.nhiTokenHash}`;
   const result = await sql<{
     automation: Record<string, unknown> | null;
     policy: Record<string, unknown> | null;
@@ -126,7 +133,7 @@ export async function loadPlanContext(
       (SELECT count(*)::int FROM users WHERE account_id = ${accountId} AND role = 'OWNER' AND state = 'ACTIVE'
         AND id IS DISTINCT FROM ${subjectId}) AS other_active_owners,
       (SELECT json_agg(o) FROM (SELECT DISTINCT ON (playbook_name) playbook_name, id, created_at FROM plans
-         WHERE account_id = ${accountId} AND subject_user_id = ${subjectId} AND status IN ('executed',
+         WHERE account_id = ${accountId} AND ${sameSubject} AND status IN ('executed',
            'pending_approval')
          ORDER BY playbook_name, created_at DESC) o) AS open_plans,
       now() AS now`.execute(db);

@@ -31,23 +31,25 @@ export async function insertPlanWithEntries(
     INSERT INTO plans (account_id, id, signal_id, subject_user_id, playbook_name, playbook_version, policy_version,
       action, mode,
                        approvals_required, status, action_digest, verdicts, restore_after_seconds, held_by, executed_at,
-                       requested_by, expires_at, lock_containment, containment_id, restore_reason)
+                       requested_by, expires_at, lock_containment, containment_id, restore_reason, subject_nhi)
     SELECT ${row.account_id}, ${row.id}, ${row.signal_id}, ${row.subject_user_id}, ${row.playbook_name},
       ${row.playbook_version}, ${row.policy_version},
            ${row.action}, ${row.mode}, ${row.approvals_required}, ${row.status}, ${row.action_digest},
              ${row.verdicts}::jsonb,
            ${row.restore_after_seconds}, ${row.held_by}::text[], ${row.executed_at},
            ${row.requested_by}::jsonb, ${row.expires_at}, ${row.lock_containment}, ${row.containment_id},
-             ${row.restore_reason}
+             ${row.restore_reason}, ${row.subject_nhi}::jsonb
     WHERE (SELECT ok FROM verified)
     RETURNING *`.execute(db);
   return result.rows[0];
 }
 
 /** A plan to store: a row without its creation time, the verdicts and requester as JSON text. */
-export type PlanValues = Omit<PlanRow, 'created_at' | 'verdicts' | 'requested_by'> & {
+export type PlanValues = Omit<PlanRow, 'created_at' | 'verdicts' | 'requested_by' | 'subject_nhi'> & {
   verdicts: string;
   requested_by: string;
+  /** JSON text (null: the subject is a user, or none). */
+  subject_nhi: string | null;
 };
 
 export function findPlan(db: Executor, accountId: string, id: string): Promise<PlanRow | undefined> {
@@ -111,14 +113,14 @@ export function listPlans(db: Executor, q: ListPlansQuery): Promise<PlanRow[]> {
 export function listRestorePlansOf(
   db: Executor,
   accountId: string,
-  userId: string,
+  userId: string | null,
   containmentId: string,
 ): Promise<PlanRow[]> {
   return db
     .selectFrom('plans')
     .selectAll()
     .where('account_id', '=', accountId)
-    .where('subject_user_id', '=', userId)
+    .where('subject_user_id', userId === null ? 'is' : '=', userId)
     .where('status', 'in', ['executed', 'pending_approval'])
     .where('action', '=', 'restore')
     .where('containment_id', '=', containmentId)

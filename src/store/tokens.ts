@@ -22,6 +22,8 @@ export interface TokenRef {
   clientId: string;
   /** The key that signed the token. */
   kid: string;
+  /** When it was issued (its `iat`, seconds): refused when before the app's tokens_not_before. */
+  iat: number;
 }
 
 /** Who made an app: their role when they made it, and now (null: deleted). No user: the operator. */
@@ -71,7 +73,9 @@ export async function tokenStandings(
       maker_role: UserRole | null;
     } & Partial<AppConstraints>
   >`
-    SELECT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.account_id = t.account_id AND r.jti = t.jti) AS revoked,
+    SELECT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.account_id = t.account_id AND r.jti = t.jti)
+             -- iat is in whole seconds: a token of the cutoff's own second is refused too.
+             OR t.iat < ceil(extract(epoch FROM a.tokens_not_before)) AS revoked,
            a.id IS NOT NULL AND a.disabled_at IS NULL AS app_active,
            EXISTS (SELECT 1 FROM signing_keys k
                    WHERE k.kid = t.kid AND k.revoked_at IS NULL
@@ -81,8 +85,8 @@ export async function tokenStandings(
            a.created_by, a.created_by_role, m.role AS maker_role
     FROM unnest(${tokens.map((t) => t.accountId)}::text[], ${tokens.map((t) => t.jti)}::text[],
       ${tokens.map((t) => t.clientId)}::text[],
-                ${tokens.map((t) => t.kid)}::text[])
-         WITH ORDINALITY AS t(account_id, jti, client_id, kid, n)
+                ${tokens.map((t) => t.kid)}::text[], ${tokens.map((t) => t.iat)}::float8[])
+         WITH ORDINALITY AS t(account_id, jti, client_id, kid, iat, n)
     LEFT JOIN oauth_apps a ON a.account_id = t.account_id AND a.client_id = t.client_id
     LEFT JOIN users m ON m.account_id = a.account_id AND m.id = a.created_by
     ORDER BY t.n`.execute(db);

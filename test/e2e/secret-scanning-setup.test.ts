@@ -16,6 +16,7 @@ import { describeBackends } from '../support/backends.js';
 import { appAccessToken, mintSessionToken, rpc, seedAccount, testCtx } from '../support/fixtures.js';
 import { keySetDocument, makeCodeHostKey, match, postReport, sha256Hex, signReport } from '../support/leak-reports.js';
 import { useServer } from '../support/server.js';
+import { applyPlaybooks } from '../../src/response/playbooks.js';
 
 const hostKey = makeCodeHostKey('url-key-1');
 const legacy = (prefix: string) => `${prefix}${randomBytes(32).toString('base64url')}`;
@@ -52,7 +53,8 @@ describeBackends('leak reports: setup', (backend) => {
     const owner = (await seedAccount(suite.core, 0)).owner;
     const session = await mintSessionToken(suite.core, owner);
     expect(await labels([session])).toEqual(['true_positive']);
-    expect(await labels([session])).toEqual(['true_positive']);
+    // The first report ended the session (the built-in leaked-secret playbook).
+    expect(await labels([session])).toEqual(['false_positive']);
     expect(fetches).toBe(1);
     const unknown = await postReport(suite.server, [match(session)], { key: hostKey, keyId: 'url-key-9' });
     expect(unknown.statusCode).toBe(401);
@@ -137,6 +139,10 @@ describeBackends('leak reports: setup', (backend) => {
 
   it("labels a disabled app's events token false_positive", async () => {
     const { accountId } = await seedAccount(suite.core, 0);
+    // Leaks only recorded here (not contained), so that the app's disabling is what makes them false.
+    await applyPlaybooks(suite.core.directory, testCtx, accountId, [
+      { name: 'leaked-secret', match: { types: ['secret.leaked'] }, action: 'notify' },
+    ]);
     const reader = await createApp(suite.core.directory, testCtx, accountId, {
       name: 'f',
       permissions: ['audit:read'],

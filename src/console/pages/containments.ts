@@ -43,13 +43,13 @@ async function readContainmentPage(core: Core, accountId: string, id: string): P
   const containment = await findContainment(db, accountId, id);
   if (!containment) throw notFound(id);
   const [subject, steps, restorePlans, explanation, automation] = await Promise.all([
-    readRestoreState(db, accountId, containment.user_id),
+    containment.user_id === null ? undefined : readRestoreState(db, accountId, containment.user_id),
     listStepsOf(db, accountId, [id]),
     listRestorePlansOf(db, accountId, containment.user_id, id),
     explain({ db, checkpointKey: core.checkpointKey }, accountId, id),
     readAutomation(db, accountId),
   ]);
-  const ids = new Set([...containment.snapshot.group_ids, ...(subject?.group_ids ?? [])]);
+  const ids = new Set([...(containment.snapshot.group_ids ?? []), ...(subject?.group_ids ?? [])]);
   const groups = new Map((await findGroupsByIds(db, accountId, [...ids])).map((g) => [g.id, g.name]));
   const restoreApprovals = automation.restore_approvals;
   return { containment, subject, groups, steps, restorePlans, explanation, restoreApprovals };

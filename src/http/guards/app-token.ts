@@ -124,7 +124,14 @@ export async function readAccessToken(
     claims,
     kid,
     standing: () =>
-      core.tokenStanding.check({ accountId: claims.account_id, jti: claims.jti, clientId: claims.client_id, kid }),
+      core.tokenStanding.check({
+        accountId: claims.account_id,
+        jti: claims.jti,
+        clientId: claims.client_id,
+        kid,
+        // Required by the verification (oauth/access-token.ts).
+        iat: claims.iat!,
+      }),
   };
 }
 

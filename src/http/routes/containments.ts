@@ -28,7 +28,8 @@ import {
   restoreResultView,
 } from '../views/containments.js';
 import { idsIn, PeopleSchema } from '../views/people.js';
-import { PendingPlanSchema, pendingPlanView } from '../views/plans.js';
+import { NhiSubjectSchema, PendingPlanSchema, pendingPlanView } from '../views/plans.js';
+import { readContainmentSecret } from '../../response/nhi-restore.js';
 
 const Errors = {
   400: RpcStatusSchema,
@@ -41,7 +42,11 @@ const AccountParams = Type.Object({ account: IdSchema });
 const Reason = Type.String({ minLength: 1, maxLength: 500 });
 
 /** Whom a containment record names: the user, and whoever opened or closed it. */
-const peopleOfContainment = (c: ContainmentRow) => [c.user_id, ...idsIn([c.opened_by, c.closed_by])];
+const peopleOfContainment = (c: ContainmentRow) => [
+  ...(c.user_id ? [c.user_id] : []),
+  ...(c.subject_nhi?.user_id ? [c.subject_nhi.user_id] : []),
+  ...idsIn([c.opened_by, c.closed_by]),
+];
 
 export function containmentRoutes(app: FastifyInstance, core: Core): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -193,6 +198,36 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
         ...containmentView(containment, await listStepsOf(db, containment.account_id, [containment.id])),
         people: await findPeople(db, containment.account_id, peopleOfContainment(containment)),
       };
+    },
+  );
+  r.post(
+    `${base}/:containment(^[^:]+)::read-secret`,
+    {
+      preValidation: admin,
+      ...audited('containment.secret_read'),
+      schema: {
+        summary: 'Read, once, the new secret a containment of a leaked secret made',
+        description:
+          "A rotation or a restore of an app's or source's containment makes a new secret and keeps it sealed " +
+          'until an OWNER or ADMIN reads it here (an app an OWNER made: an OWNER). It is then gone from Cordon: ' +
+          'a second read is 404 SECRET_ALREADY_READ. Never sent in a notification.',
+        tags,
+        params: ContainmentParams,
+        response: {
+          200: Type.Object({
+            containment_id: Type.String(),
+            subject: NhiSubjectSchema,
+            secret: Type.String({ description: 'the client secret, URL token or HMAC secret, shown this once' }),
+          }),
+          ...Errors,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { account, containment } = request.params;
+      const read = await readContainmentSecret(core.response, request.human!.ctx, account, containment);
+      reply.header('cache-control', 'no-store');
+      return read;
     },
   );
   r.post(

@@ -139,7 +139,7 @@ export function secretScanningRoutes(app: FastifyInstance, core: Core): void {
         const signed = await verify(request, body);
         const tokens = readReport(body);
         if (tokens.length === 0) return [];
-        return receiveLeakReport(core.directory, {
+        return receiveLeakReport(core.response, {
           replayHash: signed.replayHash,
           keyIdentifier: signed.keyId,
           tokens,

@@ -8,7 +8,7 @@ import type { DecisionRow } from '../../store/approvals.js';
 import type { ContainmentRow } from '../../store/containments.js';
 import type { PlanRow } from '../../store/plans.js';
 import type { StepWithTarget } from '../../store/steps.js';
-import { isoOrNull, PlanSchema, planView } from './plans.js';
+import { isoOrNull, NhiSubjectSchema, PlanSchema, planView } from './plans.js';
 
 const Time = Type.String({ format: 'date-time' });
 const NullableTime = Type.Union([Time, Type.Null()]);
@@ -47,16 +47,38 @@ export const StepSchema = Type.Object(
 export const ContainmentSchema = Type.Object(
   {
     id: Type.String(),
-    user_id: Type.String(),
+    user_id: Type.Union([Type.String(), Type.Null()], {
+      description: 'the suspended user (null: a non-human identity)',
+    }),
+    subject_nhi: Type.Union([NhiSubjectSchema, Type.Null()], {
+      description: "a leaked secret's owner: an app, a signal source or a session",
+    }),
+    action: Type.Union([Type.String(), Type.Null()], {
+      description: "a non-human identity's: disable_app, rotate_secret or revoke_tokens",
+    }),
+    details: Type.Record(Type.String(), Type.Unknown(), {
+      description:
+        "a non-human identity's: the leak (url, time, report), what was revoked (jtis and counts), what the app " +
+        'changed in the hour before the leak',
+    }),
+    new_secret_waiting: Type.Boolean({
+      description: 'a new secret waits to be read once by an OWNER or ADMIN (POST …:read-secret)',
+    }),
     plan_id: Type.Union([Type.String(), Type.Null()]),
     locked: Type.Boolean(),
     status: Type.String({ description: 'open or closed' }),
-    snapshot: Type.Object({
-      state: Type.String(),
-      role: Type.String(),
-      group_ids: Type.Array(Type.String()),
-      sessions_revoked: Type.Array(Type.String()),
-    }),
+    snapshot: Type.Union(
+      [
+        Type.Object({
+          state: Type.String(),
+          role: Type.String(),
+          group_ids: Type.Array(Type.String()),
+          sessions_revoked: Type.Array(Type.String()),
+        }),
+        Type.Null(),
+      ],
+      { description: "the user as the suspension found them (null: a non-human identity's record)" },
+    ),
     cause: Type.Record(Type.String(), Type.Unknown()),
     opened_by: Type.Record(Type.String(), Type.Unknown()),
     open_time: Time,
@@ -94,10 +116,14 @@ export function containmentView(c: ContainmentRow, steps: StepWithTarget[] = [])
   return {
     id: c.id,
     user_id: c.user_id,
+    subject_nhi: c.subject_nhi,
+    action: c.action,
+    details: c.details,
+    new_secret_waiting: c.secret_enc !== null,
     plan_id: c.plan_id,
     locked: c.locked,
     status: c.status,
-    snapshot: c.snapshot,
+    snapshot: c.user_id === null ? null : c.snapshot,
     cause: c.cause,
     opened_by: c.opened_by,
     open_time: new Date(c.opened_at).toISOString(),

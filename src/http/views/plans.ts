@@ -16,11 +16,25 @@ export const VerdictSchema = Type.Object({
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
 
+/** A non-human subject: a leaked secret's owner (response/nhi.ts). */
+export const NhiSubjectSchema = Type.Object(
+  {
+    type: Type.String({ description: 'app, source or session' }),
+    id: Type.String(),
+    token_hash: Type.String({ description: 'SHA-256 hex of the leaked secret' }),
+    kind: Type.String({ description: 'cs, st, sh, sess, or et (an events token)' }),
+    credential: Type.Optional(Type.Object({ type: Type.String(), id: Type.String() })),
+    user_id: Type.Optional(Type.String({ description: "a session's user" })),
+  },
+  { title: 'NonHumanSubject' },
+);
+
 export const PlanSchema = Type.Object(
   {
     id: Nullable(Type.String()),
     signal_id: Nullable(Type.String()),
     subject_user_id: Nullable(Type.String()),
+    subject_nhi: Type.Union([NhiSubjectSchema, Type.Null()]),
     playbook: Type.Union([Type.Object({ name: Type.String(), version: Type.Integer() }), Type.Null()]),
     policy_version: Type.Integer(),
     action: Type.String(),
@@ -125,6 +139,7 @@ export function planView(plan: PlanRow) {
     id: plan.id,
     signal_id: plan.signal_id,
     subject_user_id: plan.subject_user_id,
+    subject_nhi: plan.subject_nhi,
     playbook: plan.playbook_name === null ? null : { name: plan.playbook_name, version: plan.playbook_version! },
     policy_version: plan.policy_version,
     action: plan.action,
@@ -153,6 +168,7 @@ export function draftView(draft: PlanDraft) {
   const row = planRow(draft);
   const view = planView({
     ...row,
+    subject_nhi: draft.nhi ?? null,
     verdicts: draft.verdicts,
     held_by: draft.heldBy,
     requested_by: draft.requestedBy,

@@ -8,7 +8,7 @@ export const approval: GuardStep = {
   name: 'approval',
   async run(draft) {
     const playbook = draft.playbook!;
-    if (playbook.action !== 'suspend') return { outcome: 'pass', reason: 'a notify playbook needs no approval' };
+    if (playbook.action === 'notify') return { outcome: 'pass', reason: 'a notify playbook needs no approval' };
     if (playbook.mode === 'approval') draft.holds.push('playbook_mode');
     if (draft.holds.length === 0) return { outcome: 'pass', reason: 'auto mode, nothing held the plan' };
     const required = Math.max(1, playbook.approvals);

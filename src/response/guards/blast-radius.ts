@@ -18,8 +18,10 @@ export const blastRadius: GuardStep = {
   name: 'blast-radius',
   async run(draft, db) {
     const playbook = draft.playbook!;
-    if (playbook.action !== 'suspend')
+    if (playbook.action === 'notify')
       return { outcome: 'pass', reason: 'a notify playbook changes nothing: not counted' };
+    // A leaked secret is public: its containment cuts off no person, and it must not wait on a breaker.
+    if (draft.nhi) return { outcome: 'pass', reason: 'the caps count suspensions of people: a leaked secret is not' };
     if (playbook.mode === 'approval')
       return { outcome: 'pass', reason: 'approval mode: a person decides, not counted' };
     if (draft.holds.length > 0) return { outcome: 'pass', reason: 'already held for approval: not counted' };

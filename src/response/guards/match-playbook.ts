@@ -1,4 +1,4 @@
-import { severityAtLeast, type Playbook } from '../playbook.js';
+import { isNhiAction, severityAtLeast, type Playbook } from '../playbook.js';
 import type { EngineSignal, GuardStep, Subject } from '../plan.js';
 
 /**
@@ -9,7 +9,7 @@ export const matchPlaybook: GuardStep = {
   name: 'match-playbook',
   async run(draft) {
     const candidates = draft.playbooks
-      .filter((p) => p.enabled && playbookMatches(p, draft.signal, draft.subject!))
+      .filter((p) => p.enabled && playbookMatches(p, draft.signal, draft.subject))
       .sort((a, b) => b.priority - a.priority || a.name.localeCompare(b.name));
     const chosen = candidates[0];
     if (!chosen)
@@ -34,8 +34,13 @@ export const matchPlaybook: GuardStep = {
   },
 };
 
-export function playbookMatches(playbook: Playbook, signal: EngineSignal, subject: Subject): boolean {
+/**
+ * Whether a playbook matches a signal and its subject: a user's (undefined: a non-human identity's, which
+ * only playbooks of its actions, or notify, match; nor do they name roles or groups).
+ */
+export function playbookMatches(playbook: Playbook, signal: EngineSignal, subject: Subject | undefined): boolean {
   const m = playbook.match;
+  if (playbook.action !== 'notify' && isNhiAction(playbook.action) !== (subject === undefined)) return false;
   if (m.sources?.length && !m.sources.includes(signal.source_id)) return false;
   if (
     m.types?.length &&
@@ -45,6 +50,7 @@ export function playbookMatches(playbook: Playbook, signal: EngineSignal, subjec
   if (m.min_severity && !severityAtLeast(signal.severity, m.min_severity)) return false;
   if (m.min_confidence !== undefined && signal.confidence < m.min_confidence) return false;
   if (m.tags?.length && !m.tags.every((t) => signal.tags.includes(t.toLowerCase()))) return false;
+  if (subject === undefined) return !m.subject?.roles?.length && !m.subject?.groups?.length;
   if (m.subject?.roles?.length && !m.subject.roles.includes(subject.role)) return false;
   if (m.subject?.groups?.length) {
     const wanted = new Set(m.subject.groups.map((g) => g.toLowerCase()));

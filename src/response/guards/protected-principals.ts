@@ -10,6 +10,12 @@ import type { GuardStep } from '../plan.js';
 export const protectedPrincipals: GuardStep = {
   name: 'protected-principals',
   async run(draft) {
+    if (draft.nhi)
+      return {
+        outcome: 'pass',
+        reason: 'a non-human identity: the policy protects people',
+        details: { policy_version: draft.policy.version },
+      };
     const subject = draft.subject!;
     const lastActiveOwner = subject.role === 'OWNER' && subject.state === 'ACTIVE' && draft.otherActiveOwners === 0;
     const reasons = protectionReasons(draft.policy.document, subject, subject.groups, lastActiveOwner);

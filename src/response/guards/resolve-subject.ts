@@ -1,4 +1,5 @@
-import type { GuardStep } from '../plan.js';
+import { SECRET_LEAKED } from '../intake/canonical.js';
+import type { GuardStep, PlanDraft } from '../plan.js';
 
 const HINTS = ['user_id', 'email', 'upn', 'username'] as const;
 
@@ -12,6 +13,7 @@ const HINTS = ['user_id', 'email', 'upn', 'username'] as const;
 export const resolveSubject: GuardStep = {
   name: 'resolve-subject',
   async run(draft) {
+    if (draft.signal.type === SECRET_LEAKED) return resolveSecretOwner(draft);
     let ambiguous: string | undefined;
     for (const [rank, hint] of HINTS.entries()) {
       const matches = draft.candidates.filter((c) => c.hint === rank);
@@ -30,3 +32,24 @@ export const resolveSubject: GuardStep = {
     return { outcome: 'stop', status: 'no_action', reason, details: { hints: given } };
   },
 };
+
+/**
+ * A `secret.leaked` signal is about the live secret whose SHA-256 it carries: its owner in the signal's
+ * account (an app, a source or a session), read and locked as the signal was stored (response/nhi.ts).
+ */
+function resolveSecretOwner(draft: PlanDraft) {
+  const owner = draft.nhiCandidate;
+  if (!owner)
+    return {
+      outcome: 'stop' as const,
+      status: 'no_action' as const,
+      reason: 'no live secret of this account has this SHA-256 (never issued, or already revoked or rotated)',
+      details: { hints: ['secret.sha256'] },
+    };
+  draft.nhi = owner;
+  return {
+    outcome: 'pass' as const,
+    reason: `resolved by the secret's SHA-256: ${owner.type} ${owner.id}`,
+    details: { nhi: owner, by: 'secret.sha256' },
+  };
+}

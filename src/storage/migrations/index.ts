@@ -24,6 +24,7 @@ import * as m0026 from './0026-console.js';
 import * as m0027 from './0027-events-tokens.js';
 import * as m0028 from './0028-signal-attributes.js';
 import * as m0029 from './0029-secret-scanning.js';
+import * as m0030 from './0030-nhi-containment.js';
 
 /** Every migration, in order. Never edit one that has landed: add the next number. */
 export const migrations: Record<string, Migration> = {
@@ -52,4 +53,5 @@ export const migrations: Record<string, Migration> = {
   '0027-events-tokens': m0027,
   '0028-signal-attributes': m0028,
   '0029-secret-scanning': m0029,
+  '0030-nhi-containment': m0030,
 };

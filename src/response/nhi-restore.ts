@@ -1,0 +1,165 @@
+/**
+ * The way back for a non-human identity (nhi.ts): a restore re-enables the app or source with a new
+ * secret, never the leaked one, and closes the record; the new secret a record keeps (from its rotation,
+ * or its restore) is read once, by an OWNER or ADMIN, and then it is gone from Cordon.
+ *
+ * A restore goes through the restore policy as a user's does (restores.ts calls executeNhiRestore); it
+ * verifies in its own transaction that the leaked secret finds no live owner, or rolls back.
+ */
+import type { Transaction } from 'kysely';
+import { toAuditRow, type AuditEntryInput, type CallContext } from '../audit/entry.js';
+import type { DirectoryDeps } from '../directory/deps.js';
+import { AppError } from '../errors.js';
+import { assertMayAdminister } from '../oauth/apps.js';
+import { generateClientSecret, hashClientSecret } from '../oauth/client-secret.js';
+import { makeSecret } from '../secret-format.js';
+import type { Database, NhiSubject } from '../storage/schema.js';
+import type { AuditEntryValues } from '../store/audit.js';
+import { lockAppById } from '../store/apps.js';
+import { lockContainment, type ContainmentRow } from '../store/containments.js';
+import {
+  closeNhiContainment,
+  enableApp,
+  lockSource,
+  replaceSourceCredential,
+  takeContainmentSecret,
+} from '../store/nhi.js';
+import { readUserRole } from '../store/apps.js';
+import { containmentSealLabel, sourceCredential, verifyNhi } from './nhi-subject.js';
+import type { RestoreReason, RestoreReport } from './restores.js';
+
+/**
+ * Restores a record of a non-human identity (locked by the caller's reads: it is locked again here):
+ * the app or source enabled with a new secret (sealed in the record, to be read once), the record closed,
+ * verified. The `containment.restore` entry is the caller's to write, with the plan it finishes.
+ */
+export async function executeNhiRestore(
+  deps: DirectoryDeps,
+  trx: Transaction<Database>,
+  record: ContainmentRow,
+  ctx: CallContext,
+  reason: RestoreReason,
+): Promise<{ report: RestoreReport; entry: AuditEntryValues }> {
+  const accountId = record.account_id;
+  const containment = (await lockContainment(trx, accountId, record.id))!;
+  if (containment.status !== 'open')
+    throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containment.id } });
+  const subject = containment.subject_nhi!;
+  const entries: AuditEntryInput[] = [];
+  let secret: string | undefined;
+  if (subject.type === 'app') {
+    const app = await lockAppById(trx, accountId, subject.id);
+    if (!app) throw new AppError('NOT_FOUND', { description: 'the app no longer exists' });
+    if (app.auth_method !== 'private_key_jwt') secret = generateClientSecret();
+    await enableApp(trx, accountId, app.id, secret === undefined ? null : hashClientSecret(secret));
+    entries.push({
+      accountId,
+      ctx,
+      action: 'app.enable',
+      target: { type: 'app', id: app.id },
+      outcome: 'changed',
+      details: {
+        containment_id: containment.id,
+        secret_replaced: secret !== undefined,
+        was_disabled: app.disabled_at !== null,
+      },
+    });
+  } else if (subject.type === 'source') {
+    const source = await lockSource(trx, accountId, subject.id);
+    if (!source) throw new AppError('NOT_FOUND', { description: 'the source no longer exists' });
+    if (source.auth !== 'oauth') {
+      secret = makeSecret(source.auth === 'hmac' ? 'sh' : 'st');
+      await replaceSourceCredential(trx, accountId, source.id, sourceCredential(deps, source, secret), true);
+    }
+    entries.push({
+      accountId,
+      ctx,
+      action: 'source.enable',
+      target: { type: 'source', id: source.id },
+      outcome: 'changed',
+      details: {
+        containment_id: containment.id,
+        secret_replaced: secret !== undefined,
+        was_disabled: source.disabled_at !== null,
+      },
+    });
+  }
+  // A session is never revived: its record only closes.
+  await deps.audit.append(trx, entries);
+  const closed = await closeNhiContainment(trx, accountId, containment.id, {
+    reason,
+    by: JSON.stringify(ctx.actor),
+    secretEnc:
+      secret === undefined
+        ? containment.secret_enc
+        : deps.sealer.seal(containmentSealLabel(accountId, containment.id), secret),
+    details: JSON.stringify({ ...containment.details, restore: { secret_replaced: secret !== undefined } }),
+  });
+  const verification = await verifyNhi(deps, trx, accountId, subject, 'restore');
+  if (!Object.values(verification).every(Boolean))
+    throw new AppError('RESTORE_UNVERIFIED', {
+      metadata: { containment_id: containment.id, failed: 'leaked_secret_dead' },
+    });
+  const entry = toAuditRow({
+    accountId,
+    ctx,
+    action: 'containment.restore',
+    target: { type: 'containment', id: containment.id },
+    outcome: 'changed',
+    details: {
+      subject,
+      reason,
+      plan_id: containment.plan_id,
+      verification,
+      secret_replaced: secret !== undefined,
+    },
+  });
+  return {
+    report: { containment: closed, drift: null, verification, voided_plans: [], targets: { items: [], steps: 0 } },
+    entry,
+  };
+}
+
+/** A record's new secret, read once: what it opens, and the secret. */
+export interface RevealedSecret {
+  containment_id: string;
+  subject: NhiSubject;
+  secret: string;
+}
+
+/**
+ * Gives an OWNER or ADMIN the new secret a record keeps, and forgets it: a second read finds none
+ * (404 SECRET_ALREADY_READ). An app an OWNER made shows its secret to an OWNER only, as rotating it would.
+ * Audited as `containment.secret_read`, without the secret.
+ */
+export async function readContainmentSecret(
+  deps: DirectoryDeps,
+  ctx: CallContext,
+  accountId: string,
+  containmentId: string,
+): Promise<RevealedSecret> {
+  return deps.audit.transact(async (trx) => {
+    if (ctx.actor.type === 'user') {
+      const role = await readUserRole(trx, accountId, ctx.actor.id);
+      if (role !== 'OWNER' && role !== 'ADMIN')
+        throw new AppError('PERMISSION_DENIED', { description: 'only an OWNER or ADMIN reads a new secret' });
+    }
+    const taken = await takeContainmentSecret(trx, accountId, containmentId);
+    if (!taken) throw new AppError('SECRET_ALREADY_READ', { metadata: { containment_id: containmentId } });
+    const subject = taken.subject_nhi;
+    if (subject.type === 'app') {
+      const app = await lockAppById(trx, accountId, subject.id);
+      if (app) await assertMayAdminister(trx, ctx, app, 'read the new secret of');
+    }
+    await deps.audit.append(trx, {
+      accountId,
+      ctx,
+      action: 'containment.secret_read',
+      target: { type: 'containment', id: containmentId },
+      outcome: 'changed',
+      details: { subject: { type: subject.type, id: subject.id } },
+    });
+    const secret = deps.sealer.open(containmentSealLabel(accountId, containmentId), taken.secret_enc);
+    return { containment_id: containmentId, subject, secret };
+  });
+}

@@ -1,0 +1,94 @@
+/**
+ * A non-human identity as the response engine sees it (nhi.ts): the owner of a leaked secret found by the
+ * secret's SHA-256, the facts of the leak a signal carries, and the checks that prove a containment (or its
+ * restore) took: the leaked secret finds no live owner, and an app's tokens from before are refused.
+ */
+import type { Transaction } from 'kysely';
+import type { DirectoryDeps } from '../directory/deps.js';
+import type { Database, NhiAction, NhiSubject } from '../storage/schema.js';
+import { lockAppById } from '../store/apps.js';
+import { findLeakedSecretsByHash, type LeakedSecret } from './leaks/find-leaked.js';
+import { sealLabel, tokenHash } from './sources.js';
+
+/** The subject a leaked secret's owner is. */
+export function nhiSubjectOf(leaked: LeakedSecret): NhiSubject {
+  const { owner, credential, token_hash, kind } = leaked;
+  if (credential?.type === 'session')
+    return { type: 'session', id: credential.id, user_id: owner.id, token_hash, kind };
+  return {
+    type: owner.type === 'source' ? 'source' : 'app',
+    id: owner.id,
+    token_hash,
+    kind,
+    ...(credential?.type === 'events_token'
+      ? { credential: { type: 'events_token' as const, id: credential.id } }
+      : {}),
+  };
+}
+
+/**
+ * The live secret of the account whose SHA-256 hex is `hash`, as a subject; undefined when there is none
+ * (never issued, revoked, rotated, or another account's: a signal never reaches across accounts).
+ */
+export async function findNhiSubject(
+  deps: Pick<DirectoryDeps, 'sealer'>,
+  trx: Transaction<Database>,
+  accountId: string,
+  hash: string,
+): Promise<NhiSubject | undefined> {
+  const found = [...(await findLeakedSecretsByHash(trx, [hash], deps.sealer)).values()];
+  const mine = found.find((leaked) => leaked.owner.account_id === accountId);
+  return mine && nhiSubjectOf(mine);
+}
+
+/** Where and when the leak was found, and the report that said so (a signal's attributes). */
+export interface LeakFacts {
+  url: string | null;
+  observedAt: Date;
+  report: string | null;
+}
+
+export function leakFacts(signal: { attributes: Record<string, unknown>; observed_time?: string; observed_at?: Date }) {
+  const text = (key: string) => (typeof signal.attributes[key] === 'string' ? signal.attributes[key] : null);
+  return {
+    url: text('secret.url'),
+    observedAt: new Date(signal.observed_time ?? signal.observed_at ?? Date.now()),
+    report: text('secret.report'),
+  } satisfies LeakFacts;
+}
+
+/** The label a record's new secret is sealed under. */
+export const containmentSealLabel = (accountId: string, id: string) => `containment secret ${accountId}/${id}`;
+
+/** A source's new credential as stored: a URL token's hash, or an HMAC secret sealed with its hash. */
+export function sourceCredential(
+  deps: Pick<DirectoryDeps, 'sealer'>,
+  source: { account_id: string; id: string; auth: string },
+  secret: string,
+) {
+  return source.auth === 'hmac'
+    ? { secret_enc: deps.sealer.seal(sealLabel(source.account_id, source.id), secret), secret_hash: tokenHash(secret) }
+    : { token_hash: tokenHash(secret) };
+}
+
+/**
+ * Read back in the transaction: the leaked secret no longer finds a live owner (but after `revoke_tokens`,
+ * which leaves a client secret as it was), and an app's tokens from before are cut off.
+ */
+export async function verifyNhi(
+  deps: Pick<DirectoryDeps, 'sealer'>,
+  trx: Transaction<Database>,
+  accountId: string,
+  subject: NhiSubject,
+  action: NhiAction | 'restore',
+): Promise<Record<string, boolean>> {
+  const live = await findNhiSubject(deps, trx, accountId, subject.token_hash);
+  const keepsSecret = action === 'revoke_tokens' && subject.type === 'app' && subject.kind !== 'et';
+  const checks: Record<string, boolean> = { leaked_secret_dead: keepsSecret || live === undefined };
+  if (subject.type === 'app' && action !== 'restore') {
+    const app = await lockAppById(trx, accountId, subject.id);
+    checks.tokens_from_before_refused =
+      subject.kind === 'et' && action === 'rotate_secret' ? true : app?.tokens_not_before != null;
+  }
+  return checks;
+}

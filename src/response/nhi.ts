@@ -1,0 +1,260 @@
+/**
+ * Containing a non-human identity (issue 19): the owner of a leaked secret is a plan's subject as a user
+ * is, and its containment a record, opened in the plan's transaction with every audit entry.
+ *
+ * The owner is an OAuth app (by its client secret, or one of its events tokens), a signal source (its URL
+ * token or HMAC secret), or a person's session. A playbook acts on it with one of three actions:
+ * - `rotate_secret`: the leaked secret dies. A client secret, URL token or HMAC secret is replaced by a new
+ *   one, sealed in the record until an OWNER or ADMIN reads it once (nhi-restore.ts); an app's live access
+ *   tokens are revoked too (what the leaked secret could have obtained). A leaked events token is revoked
+ *   (a new one is made with `cordon apps events-token`); a leaked session is ended.
+ * - `disable_app`: the app (or source) is disabled, and its access and events tokens revoked, so that
+ *   none comes back with it.
+ * - `revoke_tokens`: the app's live access tokens (and a leaked events token or session) are revoked; the
+ *   secret itself stays until the record is restored.
+ * An app's access tokens are revoked by jti, read from its `token.issue` entries, and by time: tokens issued
+ * before the containment are refused (`tokens_not_before`), whichever node checks them.
+ *
+ * The record keeps what was revoked (the jtis, with counts), where the leak was found, and what the app
+ * changed in the hour before the leak (the blast radius to review). Restoring it (nhi-restore.ts) gives
+ * the app or source a new secret; the leaked one never works again.
+ */
+import type { Transaction } from 'kysely';
+import type { AuditEntryInput, CallContext } from '../audit/entry.js';
+import type { DirectoryDeps } from '../directory/deps.js';
+import { newId } from '../ids.js';
+import { generateClientSecret, hashClientSecret } from '../oauth/client-secret.js';
+import { makeSecret } from '../secret-format.js';
+import type { Database, NhiAction, NhiSubject } from '../storage/schema.js';
+import { lockAppById, updateApp } from '../store/apps.js';
+import { revokeEventsTokenRow } from '../store/events-tokens.js';
+import {
+  appChangesSince,
+  insertNhiContainment,
+  lockSource,
+  replaceSourceCredential,
+  revokeEventsTokensOfApp,
+  revokeLiveTokensOfApp,
+  type AppChange,
+} from '../store/nhi.js';
+import { revokeSession } from '../store/sessions.js';
+import { disableSource, findSignal } from '../store/signals.js';
+import { containmentSealLabel, leakFacts, sourceCredential, verifyNhi, type LeakFacts } from './nhi-subject.js';
+import type { PlanRow } from '../store/plans.js';
+import type { Verdict } from './plan.js';
+
+/** How far back a record looks at what the app did before the leak. */
+export const BLAST_RADIUS_SECONDS = 3600;
+/** The most changes a record lists (it counts them all). */
+const MAX_CHANGES_LISTED = 100;
+
+export interface NhiExecution {
+  status: 'executed' | 'no_action' | 'failed';
+  verdicts: Verdict[];
+  containmentId?: string;
+}
+
+interface Done {
+  revoked_jtis: string[];
+  events_tokens_revoked: string[];
+  sessions_revoked: string[];
+  disabled: boolean;
+  secret_replaced: boolean;
+  changes?: { since: string; count: number; listed: AppChange[] };
+}
+
+/**
+ * Carries out an NHI action on its (now locked) subject, opens its record and verifies, all in the plan's
+ * transaction; every change is audited as `ctx` (the responder, or the approvers).
+ */
+export async function executeNhi(
+  deps: DirectoryDeps,
+  trx: Transaction<Database>,
+  plan: { accountId: string; id: string; action: NhiAction; subject: NhiSubject; leak: LeakFacts },
+  ctx: CallContext,
+): Promise<NhiExecution> {
+  const { accountId, subject, action } = plan;
+  const containmentId = newId();
+  const entries: AuditEntryInput[] = [];
+  const audit = (entry: Omit<AuditEntryInput, 'accountId' | 'ctx' | 'outcome'>) =>
+    entries.push({
+      accountId,
+      ctx,
+      outcome: 'changed',
+      ...entry,
+      details: { ...entry.details, containment_id: containmentId },
+    });
+  const done: Done = {
+    revoked_jtis: [],
+    events_tokens_revoked: [],
+    sessions_revoked: [],
+    disabled: false,
+    secret_replaced: false,
+  };
+  let secret: string | undefined;
+  const stop = (status: NhiExecution['status'], reason: string): NhiExecution => ({
+    status,
+    verdicts: [{ step: 'execute', outcome: 'stop', reason }],
+  });
+
+  if (subject.type === 'session') {
+    const ended = await revokeSession(trx, accountId, subject.id, 'leaked');
+    if (!ended) return stop('no_action', 'the session already ended');
+    done.sessions_revoked.push(subject.id);
+    audit({
+      action: 'session.revoke',
+      target: { type: 'user', id: subject.user_id! },
+      details: { session_id: subject.id, reason: 'leaked' },
+    });
+  } else if (subject.type === 'source') {
+    const source = await lockSource(trx, accountId, subject.id);
+    if (!source || source.disabled_at !== null) return stop('no_action', 'the source is gone or disabled');
+    if (action === 'revoke_tokens') return stop('no_action', 'a source holds no token: nothing to revoke');
+    if (action === 'disable_app') {
+      await disableSource(trx, accountId, source.id);
+      done.disabled = true;
+      audit({ action: 'source.disable', target: { type: 'source', id: source.id }, details: { reason: 'leaked' } });
+    } else {
+      secret = makeSecret(source.auth === 'hmac' ? 'sh' : 'st');
+      await replaceSourceCredential(trx, accountId, source.id, sourceCredential(deps, source, secret), false);
+      done.secret_replaced = true;
+      audit({
+        action: 'source.secret.rotate',
+        target: { type: 'source', id: source.id },
+        details: { reason: 'leaked' },
+      });
+    }
+  } else {
+    const app = await lockAppById(trx, accountId, subject.id);
+    if (!app || app.disabled_at !== null) return stop('no_action', 'the app is gone or disabled');
+    const leakedEventsToken = subject.credential?.id;
+    if (action === 'disable_app') {
+      await updateApp(trx, accountId, app.id, { disabled_at: new Date() });
+      done.disabled = true;
+      audit({ action: 'app.disable', target: { type: 'app', id: app.id }, details: { reason: 'leaked' } });
+      done.events_tokens_revoked = await revokeEventsTokensOfApp(trx, accountId, app.id);
+    } else if (leakedEventsToken !== undefined) {
+      if ((await revokeEventsTokenRow(trx, accountId, app.id, leakedEventsToken))?.changed)
+        done.events_tokens_revoked.push(leakedEventsToken);
+    } else if (action === 'rotate_secret') {
+      secret = generateClientSecret();
+      await updateApp(trx, accountId, app.id, { secret_hash: hashClientSecret(secret), secret_rotated_at: new Date() });
+      done.secret_replaced = true;
+      audit({ action: 'app.secret.rotate', target: { type: 'app', id: app.id }, details: { reason: 'leaked' } });
+    }
+    for (const id of done.events_tokens_revoked)
+      audit({
+        action: 'app.events_token.revoke',
+        target: { type: 'app', id: app.id },
+        details: { events_token_id: id, reason: 'leaked' },
+      });
+    // What a leaked client secret could have obtained, and what a disabled app must not get back.
+    if (leakedEventsToken === undefined || action !== 'rotate_secret') {
+      done.revoked_jtis = await revokeLiveTokensOfApp(trx, app);
+      audit({
+        action: 'app.tokens.revoke',
+        target: { type: 'app', id: app.id },
+        details: { count: done.revoked_jtis.length, jtis: done.revoked_jtis, reason: 'leaked' },
+      });
+    }
+    const since = new Date(plan.leak.observedAt.getTime() - BLAST_RADIUS_SECONDS * 1000);
+    const changes = await appChangesSince(trx, app, since, MAX_CHANGES_LISTED);
+    done.changes = { since: since.toISOString(), count: changes.count, listed: changes.changes };
+  }
+
+  const details = {
+    leak: { url: plan.leak.url, observed_at: plan.leak.observedAt.toISOString(), report: plan.leak.report },
+    revoked: {
+      access_tokens: { count: done.revoked_jtis.length, jtis: done.revoked_jtis },
+      events_tokens: { count: done.events_tokens_revoked.length, ids: done.events_tokens_revoked },
+      sessions: { count: done.sessions_revoked.length, ids: done.sessions_revoked },
+    },
+    disabled: done.disabled,
+    secret_replaced: done.secret_replaced,
+    ...(done.changes ? { app_changes_before: done.changes } : {}),
+  };
+  await insertNhiContainment(trx, {
+    account_id: accountId,
+    id: containmentId,
+    plan_id: plan.id,
+    subject_nhi: JSON.stringify(subject),
+    action,
+    cause: JSON.stringify(ctx.cause ?? {}),
+    opened_by: JSON.stringify(ctx.actor),
+    details: JSON.stringify(details),
+    secret_enc: secret === undefined ? null : deps.sealer.seal(containmentSealLabel(accountId, containmentId), secret),
+  });
+  audit({
+    action: 'containment.open',
+    target: { type: 'containment', id: containmentId },
+    details: {
+      subject,
+      action,
+      leak: details.leak,
+      revoked: countsOf(details.revoked),
+      secret_replaced: done.secret_replaced,
+    },
+  });
+  await deps.audit.append(trx, entries);
+  const verification = await verifyNhi(deps, trx, accountId, subject, action);
+  const failed = Object.entries(verification).filter(([, ok]) => !ok);
+  // A containment that does not verify is not recorded as one: everything rolls back.
+  if (failed.length > 0)
+    throw new Error(`plan ${plan.id}: the containment did not verify (${failed.map(([k]) => k).join(', ')})`);
+  return {
+    status: 'executed',
+    containmentId,
+    verdicts: [
+      {
+        step: 'execute',
+        outcome: 'pass',
+        reason: ACTION_DONE[action],
+        details: {
+          subject,
+          containment_id: containmentId,
+          ...countsOf(details.revoked),
+          disabled: done.disabled,
+          secret_replaced: done.secret_replaced,
+        },
+      },
+      {
+        step: 'verify',
+        outcome: 'pass',
+        reason: 'the leaked secret opens nothing that was contained',
+        details: verification,
+      },
+    ],
+  };
+}
+
+const ACTION_DONE: Record<NhiAction, string> = {
+  rotate_secret: 'the leaked secret was replaced',
+  disable_app: 'disabled',
+  revoke_tokens: 'tokens revoked',
+};
+
+const countsOf = (revoked: Record<string, { count: number }>) =>
+  Object.fromEntries(Object.entries(revoked).map(([kind, { count }]) => [`${kind}_revoked`, count]));
+
+/** Executes an approved plan about a non-human identity, with the leak its signal reported. */
+export async function executeApprovedNhi(
+  deps: DirectoryDeps,
+  trx: Transaction<Database>,
+  plan: PlanRow,
+  ctx: CallContext,
+  approved: Verdict,
+) {
+  const signal = plan.signal_id ? await findSignal(trx, plan.account_id, plan.signal_id) : undefined;
+  const leak = leakFacts({
+    attributes: signal?.attributes ?? {},
+    observed_at: new Date(signal?.observed_at ?? Date.now()),
+  });
+  const action = plan.action as NhiAction;
+  const done = await executeNhi(
+    deps,
+    trx,
+    { accountId: plan.account_id, id: plan.id, action, subject: plan.subject_nhi!, leak },
+    ctx,
+  );
+  return { status: done.status, containmentId: done.containmentId ?? null, verdicts: [approved, ...done.verdicts] };
+}
