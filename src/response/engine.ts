@@ -263,6 +263,7 @@ async function executeNhiDraft(
   );
   draft.status = done.status;
   draft.verdicts.push(...done.verdicts);
+  draft.entries = done.entries;
   if (done.containmentId) draft.containmentId = done.containmentId;
 }
 
@@ -415,6 +416,7 @@ function recordEntries(draft: PlanDraft, input: IncomingSignal, responder: CallC
       details: planDetails(plan, draft),
     },
   ];
+  entries.push(...(draft.entries ?? []));
   if (draft.tripped) {
     entries.push({
       accountId,

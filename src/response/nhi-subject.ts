@@ -6,8 +6,7 @@
 import type { Transaction } from 'kysely';
 import type { DirectoryDeps } from '../directory/deps.js';
 import type { Database, NhiAction, NhiSubject } from '../storage/schema.js';
-import { lockAppById } from '../store/apps.js';
-import { findLeakedSecretsByHash, type LeakedSecret } from './leaks/find-leaked.js';
+import { findLeakedSecretsByHash, type LeakedKind, type LeakedSecret } from './leaks/find-leaked.js';
 import { sealLabel, tokenHash } from './sources.js';
 
 /** The subject a leaked secret's owner is. */
@@ -35,8 +34,9 @@ export async function findNhiSubject(
   trx: Transaction<Database>,
   accountId: string,
   hash: string,
+  kind?: LeakedKind,
 ): Promise<NhiSubject | undefined> {
-  const found = [...(await findLeakedSecretsByHash(trx, [hash], deps.sealer)).values()];
+  const found = [...(await findLeakedSecretsByHash(trx, [hash], deps.sealer, kind && [kind])).values()];
   const mine = found.find((leaked) => leaked.owner.account_id === accountId);
   return mine && nhiSubjectOf(mine);
 }
@@ -81,14 +81,13 @@ export async function verifyNhi(
   accountId: string,
   subject: NhiSubject,
   action: NhiAction | 'restore',
+  /** An app's: when its tokens from before are refused (as the cutoff's UPDATE returned it); null: not cut off. */
+  tokensCutOffAt?: Date | null,
 ): Promise<Record<string, boolean>> {
-  const live = await findNhiSubject(deps, trx, accountId, subject.token_hash);
+  const live = await findNhiSubject(deps, trx, accountId, subject.token_hash, subject.kind as LeakedKind);
   const keepsSecret = action === 'revoke_tokens' && subject.type === 'app' && subject.kind !== 'et';
   const checks: Record<string, boolean> = { leaked_secret_dead: keepsSecret || live === undefined };
-  if (subject.type === 'app' && action !== 'restore') {
-    const app = await lockAppById(trx, accountId, subject.id);
-    checks.tokens_from_before_refused =
-      subject.kind === 'et' && action === 'rotate_secret' ? true : app?.tokens_not_before != null;
-  }
+  // A leaked events token's rotation revokes it alone: it obtained no access token.
+  if (tokensCutOffAt !== undefined) checks.tokens_from_before_refused = tokensCutOffAt !== null;
   return checks;
 }

@@ -20,7 +20,7 @@
  * the app or source a new secret; the leaked one never works again.
  */
 import type { Transaction } from 'kysely';
-import type { AuditEntryInput, CallContext } from '../audit/entry.js';
+import { toAuditRow, type AuditEntryInput, type CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
 import { newId } from '../ids.js';
 import { generateClientSecret, hashClientSecret } from '../oauth/client-secret.js';
@@ -52,6 +52,8 @@ export interface NhiExecution {
   status: 'executed' | 'no_action' | 'failed';
   verdicts: Verdict[];
   containmentId?: string;
+  /** The changes' audit entries, for the caller to write with the plan's (one statement). */
+  entries: AuditEntryInput[];
 }
 
 interface Done {
@@ -60,6 +62,8 @@ interface Done {
   sessions_revoked: string[];
   disabled: boolean;
   secret_replaced: boolean;
+  /** An app's tokens from before are refused since (undefined: not cut off, e.g. an events token's rotation). */
+  cutOffAt?: Date | null;
   changes?: { since: string; count: number; listed: AppChange[] };
 }
 
@@ -95,6 +99,7 @@ export async function executeNhi(
   const stop = (status: NhiExecution['status'], reason: string): NhiExecution => ({
     status,
     verdicts: [{ step: 'execute', outcome: 'stop', reason }],
+    entries: [],
   });
 
   if (subject.type === 'session') {
@@ -150,7 +155,9 @@ export async function executeNhi(
       });
     // What a leaked client secret could have obtained, and what a disabled app must not get back.
     if (leakedEventsToken === undefined || action !== 'rotate_secret') {
-      done.revoked_jtis = await revokeLiveTokensOfApp(trx, app);
+      const revoked = await revokeLiveTokensOfApp(trx, app);
+      done.revoked_jtis = revoked.jtis;
+      done.cutOffAt = revoked.cutOffAt;
       audit({
         action: 'app.tokens.revoke',
         target: { type: 'app', id: app.id },
@@ -195,8 +202,7 @@ export async function executeNhi(
       secret_replaced: done.secret_replaced,
     },
   });
-  await deps.audit.append(trx, entries);
-  const verification = await verifyNhi(deps, trx, accountId, subject, action);
+  const verification = await verifyNhi(deps, trx, accountId, subject, action, done.cutOffAt);
   const failed = Object.entries(verification).filter(([, ok]) => !ok);
   // A containment that does not verify is not recorded as one: everything rolls back.
   if (failed.length > 0)
@@ -204,6 +210,7 @@ export async function executeNhi(
   return {
     status: 'executed',
     containmentId,
+    entries,
     verdicts: [
       {
         step: 'execute',
@@ -256,5 +263,10 @@ export async function executeApprovedNhi(
     { accountId: plan.account_id, id: plan.id, action, subject: plan.subject_nhi!, leak },
     ctx,
   );
-  return { status: done.status, containmentId: done.containmentId ?? null, verdicts: [approved, ...done.verdicts] };
+  return {
+    status: done.status,
+    containmentId: done.containmentId ?? null,
+    verdicts: [approved, ...done.verdicts],
+    entries: done.entries.map(toAuditRow),
+  };
 }

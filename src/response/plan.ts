@@ -5,7 +5,7 @@
  * pending plan the digest of the exact action its approvals will be bound to (Containment issue).
  */
 import { createHash } from 'node:crypto';
-import type { Actor } from '../audit/entry.js';
+import type { Actor, AuditEntryInput } from '../audit/entry.js';
 import { canonicalJson } from '../audit/jcs.js';
 import type { NhiSubject, PlanStatus } from '../storage/schema.js';
 import type { AutomationSettings, BreakerRow, Cap } from '../store/automation.js';
@@ -91,6 +91,8 @@ export interface PlanDraft {
   requestedBy: Actor;
   /** Set by execute: the suspension's outcome. */
   sessionsRevoked?: string[];
+  /** An executed NHI action's own entries (response/nhi.ts), written with the plan's. */
+  entries?: AuditEntryInput[];
   /** The containment record the executed suspension opened. */
   containmentId?: string;
   /** What a suspension would do on each remote target of its playbook's set (targets/steps.ts). */

@@ -70,20 +70,29 @@ export function findEventsTokensByHash(db: Executor, hashes: string[]) {
     .execute();
 }
 
+const SWEEP_EVERY = 16;
+
 /** Claims a report for the replay window; false when it was already claimed (a replay). */
 export async function claimReport(db: Executor, reportHash: string, windowSeconds: number): Promise<boolean> {
-  // Expired claims go first (on their index), so that the table holds one window.
-  await db
-    .deleteFrom('secret_scanning_replays')
-    .where('expires_at', '<', sql<Date>`now()`)
-    .execute();
+  // Expired claims go (on their index) with one report in SWEEP_EVERY, so that the table holds about one window.
+  if (Math.random() < 1 / SWEEP_EVERY)
+    await db
+      .deleteFrom('secret_scanning_replays')
+      .where('expires_at', '<', sql<Date>`now()`)
+      .execute();
   const row = await db
     .insertInto('secret_scanning_replays')
     .values({
       report_hash: reportHash,
       expires_at: sql<Date>`now() + make_interval(secs => ${windowSeconds})` as unknown as Date,
     })
-    .onConflict((oc) => oc.column('report_hash').doNothing())
+    .onConflict((oc) =>
+      // A claim past its window that no sweep removed yet is taken again.
+      oc
+        .column('report_hash')
+        .doUpdateSet({ expires_at: (eb) => eb.ref('excluded.expires_at') })
+        .where('secret_scanning_replays.expires_at', '<', sql<Date>`now()`),
+    )
     .returning('report_hash')
     .executeTakeFirst();
   return row !== undefined;

@@ -29,23 +29,28 @@ function appEntries(accountId: string, actorIds: string[], since: string) {
 export async function revokeLiveTokensOfApp(
   db: Executor,
   app: { account_id: string; id: string; client_id: string },
-): Promise<string[]> {
+): Promise<{ jtis: string[]; cutOffAt: Date | null }> {
   const since = `now() - make_interval(secs => ${LONGEST_TOKEN_SECONDS})`;
-  const { rows } = await sql<{ jti: string }>`
+  const { rows } = await sql<{ jti: string | null; cut_off_at: Date }>`
     WITH cutoff AS (
       UPDATE oauth_apps SET tokens_not_before = now(), updated_at = now()
-      WHERE account_id = ${app.account_id} AND id = ${app.id} RETURNING id
+      WHERE account_id = ${app.account_id} AND id = ${app.id} RETURNING tokens_not_before
     ), issued AS (
       SELECT DISTINCT e.details->>'jti' AS jti, (e.details->>'expires_at')::timestamptz AS expires_at
       FROM ${appEntries(app.account_id, [app.id], since)} e
       WHERE e.action = 'token.issue' AND e.outcome = 'changed' AND e.details ? 'jti'
+    ), revoked AS (
+      INSERT INTO revoked_tokens (account_id, jti, client_id, expires_at)
+      SELECT ${app.account_id}, i.jti, ${app.client_id}, i.expires_at FROM issued i
+      WHERE i.expires_at > now()
+      ON CONFLICT (account_id, jti) DO NOTHING
+      RETURNING jti
     )
-    INSERT INTO revoked_tokens (account_id, jti, client_id, expires_at)
-    SELECT ${app.account_id}, i.jti, ${app.client_id}, i.expires_at FROM issued i, cutoff
-    WHERE i.expires_at > now()
-    ON CONFLICT (account_id, jti) DO NOTHING
-    RETURNING jti`.execute(db);
-  return rows.map((r) => r.jti).sort();
+    SELECT r.jti, c.tokens_not_before AS cut_off_at FROM cutoff c LEFT JOIN revoked r ON true`.execute(db);
+  return {
+    jtis: rows.flatMap((r) => (r.jti === null ? [] : [r.jti])).sort(),
+    cutOffAt: rows[0] ? new Date(rows[0].cut_off_at) : null,
+  };
 }
 
 export interface AppChange {

@@ -93,15 +93,16 @@ const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
 /**
  * The live secrets whose SHA-256 hex is among `hashes`, of whatever kind: for a leak known by its hash only (a
- * `secret.leaked` signal). Each kind is looked up for every hash, still one statement per kind.
+ * `secret.leaked` signal). Each kind (of `kinds`: all by default) is looked up for every hash, still one statement
+ * per kind.
  */
 export function findLeakedSecretsByHash(
   db: Executor,
   hashes: readonly string[],
   sealer?: Sealer,
+  kinds: readonly LeakedKind[] = ['cs', 'st', 'sh', 'sess', 'et'],
 ): Promise<Map<string, LeakedSecret>> {
   const all = new Set(hashes.map((hash) => hash.toLowerCase()).filter((hash) => HEX_SHA256.test(hash)));
-  const kinds: LeakedKind[] = ['cs', 'st', 'sh', 'sess', 'et'];
   return lookUp(db, new Map(all.size === 0 ? [] : kinds.map((kind) => [kind, all])), sealer);
 }
 
