@@ -41,6 +41,7 @@ const TESTS_OVER_300_LINES = [
   'test/e2e/auth.test.ts',
   'test/e2e/cli.test.ts',
   'test/e2e/containment.test.ts',
+  'test/e2e/leak-containment.test.ts',
   'test/e2e/directory.test.ts',
   'test/e2e/escalation.test.ts',
   'test/e2e/events-api.test.ts',

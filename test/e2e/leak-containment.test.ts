@@ -30,6 +30,7 @@ import { useTempDir } from '../support/temp-dir.js';
 
 const hostKey = makeCodeHostKey('github-key-1');
 const LEAK_URL = 'https://github.com/octo/app/blob/main/.env';
+type ContainmentJson = { id: string; plan_id: string } & Record<string, unknown>;
 const jtiOf = (token: string) =>
   (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { jti: string }).jti;
 
@@ -91,10 +92,10 @@ describeBackends('leak containment', (backend) => {
     return { seed, accountId: seed.accountId, ownerToken, app: made.app, secret: made.clientSecret!, tokens };
   };
   const containmentsOf = async (accountId: string, ownerToken: string) =>
-    (await api('GET', `/${accountId}/containments`, ownerToken)).json<{ containments: Array<Record<string, any>> }>()
+    (await api('GET', `/${accountId}/containments`, ownerToken)).json<{ containments: ContainmentJson[] }>()
       .containments;
 
-  it('rotates a reported client secret at once: refused at the token endpoint, every token from before 401', async () => {
+  it('rotates a reported client secret at once: refused at the token endpoint, tokens from before 401', async () => {
     const w = await world();
     // A token whose issue was never recorded (signed, say, just as the containment ran): refused by its iat.
     const unrecorded = await issueAccessToken(core.keys, {
