@@ -37,8 +37,6 @@ import { findNhiSubject, leakFacts } from './nhi-subject.js';
 import { isNhiAction } from './playbook.js';
 import { withBuiltIns } from './playbooks.js';
 import type { NhiSubject } from '../storage/schema.js';
-import { lockAppById } from '../store/apps.js';
-import { lockSource } from '../store/nhi.js';
 
 /** The guards, in policy order. */
 export const PIPELINE: readonly GuardStep[] = [
@@ -138,7 +136,7 @@ export async function receiveSignalIn(
     // The subject is locked before anything else is read: a concurrent plan for the same user commits
     // first, and this one then reads its open plan (READ COMMITTED gives each statement a new snapshot).
     const { stored, candidates } = await admitSignal(trx, accountId, canonical.subject, { signal: row, lock: true });
-    const nhiCandidate = stored ? await secretOwner(deps, trx, accountId, canonical, input.owner, true) : undefined;
+    const nhiCandidate = stored ? await secretOwner(deps, trx, accountId, canonical, input.owner) : undefined;
     lap('store-signal');
     const receipt = { accountId, ctx: input.ctx, action: 'signal.receive' } satisfies Partial<AuditEntryInput>;
     if (!stored) {
@@ -215,7 +213,8 @@ export async function receiveSignalIn(
 
 /**
  * The owner of a `secret.leaked` signal's secret in its account, as the caller found it or looked up by
- * its SHA-256, its row locked (unless a dry run) so that plans about one app or source run one at a time.
+ * its SHA-256. Its row is locked at execution (response/nhi.ts), which finds a secret another plan replaced
+ * meanwhile and does nothing.
  */
 async function secretOwner(
   deps: ResponseDeps,
@@ -223,13 +222,10 @@ async function secretOwner(
   accountId: string,
   canonical: CanonicalSignal,
   known: NhiSubject | undefined,
-  lock: boolean,
 ): Promise<NhiSubject | undefined> {
   const hash = canonical.attributes?.['secret.sha256'];
   if (canonical.type !== SECRET_LEAKED || typeof hash !== 'string') return undefined;
-  const owner = known?.token_hash === hash ? known : await findNhiSubject(deps, trx, accountId, hash);
-  if (owner && lock) await lockOwner(trx, accountId, owner);
-  return owner;
+  return known?.token_hash === hash ? known : findNhiSubject(deps, trx, accountId, hash);
 }
 
 /** Executes a plan about a non-human identity (response/nhi.ts); a dry run says what it would do. */
@@ -289,7 +285,7 @@ export async function planSignal(
     await sql`SET TRANSACTION READ ONLY`.execute(trx);
     const duplicate = (await findSignalByExternalId(trx, accountId, sourceId, canonical.external_id)) !== undefined;
     const { candidates } = await admitSignal(trx, accountId, canonical.subject, { lock: false });
-    const owner = await secretOwner(deps, trx, accountId, canonical, undefined, false);
+    const owner = await secretOwner(deps, trx, accountId, canonical, undefined);
     const draft = newDraft(
       deps,
       accountId,
@@ -488,10 +484,4 @@ function capRaw(text: string, max: number): { json: string; truncated: boolean }
     json: JSON.stringify({ truncated_head: Buffer.from(text).subarray(0, max).toString('utf8') }),
     truncated: true,
   };
-}
-
-/** Locks a secret's owner row: the app, or the source (a session's plans are few: its user is not locked). */
-async function lockOwner(trx: Transaction<Database>, accountId: string, owner: NhiSubject): Promise<void> {
-  if (owner.type === 'app') await lockAppById(trx, accountId, owner.id);
-  else if (owner.type === 'source') await lockSource(trx, accountId, owner.id);
 }

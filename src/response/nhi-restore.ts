@@ -88,7 +88,7 @@ export async function executeNhiRestore(
   await deps.audit.append(trx, entries);
   const closed = await closeNhiContainment(trx, accountId, containment.id, {
     reason,
-    by: JSON.stringify(ctx.actor),
+    by: JSON.stringify({ actor: ctx.actor, authz: ctx.authz }),
     secretEnc:
       secret === undefined
         ? containment.secret_enc

@@ -39,6 +39,7 @@ import {
 } from '../store/nhi.js';
 import { revokeSession } from '../store/sessions.js';
 import { disableSource, findSignal } from '../store/signals.js';
+import { clientSecretHash } from './leaks/find-leaked.js';
 import { containmentSealLabel, leakFacts, sourceCredential, verifyNhi, type LeakFacts } from './nhi-subject.js';
 import type { PlanRow } from '../store/plans.js';
 import type { Verdict } from './plan.js';
@@ -114,6 +115,9 @@ export async function executeNhi(
   } else if (subject.type === 'source') {
     const source = await lockSource(trx, accountId, subject.id);
     if (!source || source.disabled_at !== null) return stop('no_action', 'the source is gone or disabled');
+    const current = source.auth === 'hmac' ? source.secret_hash : source.token_hash;
+    if (current !== null && current !== subject.token_hash)
+      return stop('no_action', 'the leaked secret was already replaced');
     if (action === 'revoke_tokens') return stop('no_action', 'a source holds no token: nothing to revoke');
     if (action === 'disable_app') {
       await disableSource(trx, accountId, source.id);
@@ -132,9 +136,14 @@ export async function executeNhi(
   } else {
     const app = await lockAppById(trx, accountId, subject.id);
     if (!app || app.disabled_at !== null) return stop('no_action', 'the app is gone or disabled');
+    // Another plan about the same leak may have run while this one waited for the app's row.
+    if (subject.kind === 'cs' && app.secret_hash !== clientSecretHash(subject.token_hash))
+      return stop('no_action', 'the leaked secret was already replaced');
     const leakedEventsToken = subject.credential?.id;
+    // The app's row changes in the statement that cuts its tokens off, or alone when none are.
+    const changes: Parameters<typeof updateApp>[3] = {};
     if (action === 'disable_app') {
-      await updateApp(trx, accountId, app.id, { disabled_at: new Date() });
+      changes.disabled_at = new Date();
       done.disabled = true;
       audit({ action: 'app.disable', target: { type: 'app', id: app.id }, details: { reason: 'leaked' } });
       done.events_tokens_revoked = await revokeEventsTokensOfApp(trx, accountId, app.id);
@@ -143,7 +152,7 @@ export async function executeNhi(
         done.events_tokens_revoked.push(leakedEventsToken);
     } else if (action === 'rotate_secret') {
       secret = generateClientSecret();
-      await updateApp(trx, accountId, app.id, { secret_hash: hashClientSecret(secret), secret_rotated_at: new Date() });
+      Object.assign(changes, { secret_hash: hashClientSecret(secret), secret_rotated_at: new Date() });
       done.secret_replaced = true;
       audit({ action: 'app.secret.rotate', target: { type: 'app', id: app.id }, details: { reason: 'leaked' } });
     }
@@ -155,7 +164,7 @@ export async function executeNhi(
       });
     // What a leaked client secret could have obtained, and what a disabled app must not get back.
     if (leakedEventsToken === undefined || action !== 'rotate_secret') {
-      const revoked = await revokeLiveTokensOfApp(trx, app);
+      const revoked = await revokeLiveTokensOfApp(trx, app, changes);
       done.revoked_jtis = revoked.jtis;
       done.cutOffAt = revoked.cutOffAt;
       audit({
@@ -163,10 +172,10 @@ export async function executeNhi(
         target: { type: 'app', id: app.id },
         details: { count: done.revoked_jtis.length, jtis: done.revoked_jtis, reason: 'leaked' },
       });
-    }
+    } else if (Object.keys(changes).length > 0) await updateApp(trx, accountId, app.id, changes);
     const since = new Date(plan.leak.observedAt.getTime() - BLAST_RADIUS_SECONDS * 1000);
-    const changes = await appChangesSince(trx, app, since, MAX_CHANGES_LISTED);
-    done.changes = { since: since.toISOString(), count: changes.count, listed: changes.changes };
+    const before = await appChangesSince(trx, app, since, MAX_CHANGES_LISTED);
+    done.changes = { since: since.toISOString(), count: before.count, listed: before.changes };
   }
 
   const details = {
@@ -187,7 +196,7 @@ export async function executeNhi(
     subject_nhi: JSON.stringify(subject),
     action,
     cause: JSON.stringify(ctx.cause ?? {}),
-    opened_by: JSON.stringify(ctx.actor),
+    opened_by: JSON.stringify({ actor: ctx.actor, authz: ctx.authz }),
     details: JSON.stringify(details),
     secret_enc: secret === undefined ? null : deps.sealer.seal(containmentSealLabel(accountId, containmentId), secret),
   });

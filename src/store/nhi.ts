@@ -24,16 +24,21 @@ function appEntries(accountId: string, actorIds: string[], since: string) {
 /**
  * Revokes every access token of the app that has not expired, read from its `token.issue` entries, and
  * refuses from now on every token issued before now (`tokens_not_before`): one whose issue was not yet
- * recorded as this ran is refused by its `iat` (store/tokens.ts). Returns the jtis newly revoked.
+ * recorded as this ran is refused by its `iat` (store/tokens.ts). The app's `changes` (disabled, a new
+ * secret) are made in the same statement. Returns the jtis newly revoked, and the cutoff.
  */
 export async function revokeLiveTokensOfApp(
   db: Executor,
   app: { account_id: string; id: string; client_id: string },
+  changes: { disabled_at?: Date; secret_hash?: string; secret_rotated_at?: Date } = {},
 ): Promise<{ jtis: string[]; cutOffAt: Date | null }> {
   const since = `now() - make_interval(secs => ${LONGEST_TOKEN_SECONDS})`;
   const { rows } = await sql<{ jti: string | null; cut_off_at: Date }>`
     WITH cutoff AS (
-      UPDATE oauth_apps SET tokens_not_before = now(), updated_at = now()
+      UPDATE oauth_apps SET tokens_not_before = now(), updated_at = now(),
+        disabled_at = coalesce(${changes.disabled_at ?? null}::timestamptz, disabled_at),
+        secret_hash = coalesce(${changes.secret_hash ?? null}::text, secret_hash),
+        secret_rotated_at = coalesce(${changes.secret_rotated_at ?? null}::timestamptz, secret_rotated_at)
       WHERE account_id = ${app.account_id} AND id = ${app.id} RETURNING tokens_not_before
     ), issued AS (
       SELECT DISTINCT e.details->>'jti' AS jti, (e.details->>'expires_at')::timestamptz AS expires_at

@@ -35,7 +35,7 @@ export const resolveSubject: GuardStep = {
 
 /**
  * A `secret.leaked` signal is about the live secret whose SHA-256 it carries: its owner in the signal's
- * account (an app, a source or a session), read and locked as the signal was stored (response/nhi.ts).
+ * account (an app, a source or a session), read as the signal was stored (response/nhi.ts).
  */
 function resolveSecretOwner(draft: PlanDraft) {
   const owner = draft.nhiCandidate;

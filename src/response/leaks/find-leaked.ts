@@ -68,7 +68,7 @@ export function classifyToken(token: string): LeakedKind | undefined {
 export const sha256Hex = tokenHash;
 const hexToBase64url = (hex: string): string => Buffer.from(hex, 'hex').toString('base64url');
 /** A client secret's stored hash (oauth/client-secret.ts hashClientSecret) from its SHA-256 hex. */
-const clientSecretHash = (hex: string): string => `sha256$${hexToBase64url(hex)}`;
+export const clientSecretHash = (hex: string): string => `sha256$${hexToBase64url(hex)}`;
 
 /**
  * The live secrets among `tokens`, by their SHA-256 hex. `sealer` opens the HMAC secrets of sources made
