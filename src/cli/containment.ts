@@ -1,12 +1,15 @@
 /**
- * `cordon containments list|show|restore`: containment records, people by name (the API names whom a
- * record mentions, in `people`). Restoring is a person's act: it goes through a server's API under the
- * session of `cordon login` (approvals.ts, asPerson); reading works either way (cli/remote.ts).
+ * `cordon containments list|show|restore|secret`: containment records, people by name (the API names whom
+ * a record mentions, in `people`), a leaked secret's app or source by its name (nhi.ts). Restoring is a
+ * person's act: it goes through a server's API under the session of `cordon login` (approvals.ts,
+ * asPerson); reading works either way (cli/remote.ts), and so does reading a record's new secret once.
  */
 import type { Command } from 'commander';
 import type { containmentView } from '../http/views/containments.js';
 import type { planView } from '../http/views/plans.js';
+import { containedOf, leakOf } from '../response/explain-nhi.js';
 import { approvalsOf, asPerson } from './approvals.js';
+import { nhiSubjectText, printNhi, revokedCounts, type NhiJson } from './nhi.js';
 import { printRestoreTargets } from './steps.js';
 import {
   actorOf,
@@ -30,10 +33,15 @@ interface Drift {
 }
 
 const RESTORE_REASONS = ['restored', 'false_positive'] as const;
+/** What a new secret is, by the leaked one's kind (secret-format.ts). */
+const SECRET_KINDS: Record<string, string> = { cs: 'client secret', st: 'URL token', sh: 'HMAC secret' };
 
-/** Who did something to a record, from its `opened_by` / `closed_by` ({actor, authz}). */
+/**
+ * Who did something to a record, from its `opened_by` / `closed_by`: {actor, authz}, or (a record of a
+ * non-human identity, response/nhi.ts) the actor alone.
+ */
 function byWhom(people: People, by: Record<string, unknown> | null): string {
-  const actor = by?.['actor'] as { type?: string; id?: string } | undefined;
+  const actor = (by?.['actor'] ?? by) as { type?: string; id?: string } | null | undefined;
   return actor?.id ? actorOf(people, actor.type ?? 'actor', actor.id) : '?';
 }
 
@@ -45,6 +53,44 @@ async function groupNames(api: Api, accountId: string): Promise<Map<string, stri
   );
   return new Map(groups.map((g) => [g.id, g.name]));
 }
+
+/**
+ * The names of the apps and sources that records of non-human identities name, by id: a call for each
+ * kind the records name (none when they name only people).
+ */
+async function ownerNames(api: Api, accountId: string, records: ContainmentJson[]): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  const types = new Set(records.map((c) => c.subject_nhi?.type));
+  if (types.has('app'))
+    for (const a of (
+      await api.call<{ apps: Array<{ id: string; name: string }> }>('GET', `${accountPath(accountId)}/apps`)
+    ).apps)
+      names.set(a.id, a.name);
+  if (types.has('source'))
+    for (const s of (
+      await api.call<{ sources: Array<{ id: string; name: string }> }>('GET', `${accountPath(accountId)}/sources`)
+    ).sources)
+      names.set(s.id, s.name);
+  return names;
+}
+
+/** A record of a non-human identity as explain shows one (nhi.ts), from its details. */
+const nhiOf = (c: ContainmentJson, names: Map<string, string>): NhiJson | null =>
+  c.subject_nhi && {
+    subject: c.subject_nhi as NhiJson['subject'],
+    owner: names.has(c.subject_nhi.id)
+      ? { name: names.get(c.subject_nhi.id)!, client_id: null, disabled: false }
+      : null,
+    action: c.action,
+    leak: leakOf(c.details),
+    contained: containedOf(c.details, c.new_secret_waiting),
+  };
+
+/** Whom a record is about: a person by name, or "app NAME" (a leaked secret's owner). */
+const subjectOf = (c: ContainmentJson, people: People, names: Map<string, string>) =>
+  c.subject_nhi
+    ? nhiSubjectText(c.subject_nhi as NhiJson['subject'], names.get(c.subject_nhi.id), people)
+    : personOf(people, c.user_id);
 
 /** A restore's drift (what changed between the suspension's snapshot and now) in words. */
 export function describeDrift(drift: Drift | null, groups: Map<string, string>): string {
@@ -70,22 +116,25 @@ const describeVerification = (verification: Record<string, boolean> | null) =>
     .map(([check, ok]) => `${ok ? '' : 'NOT '}${check.replace(/_/g, ' ')}`)
     .join(', ');
 
-function printContainment(io: CliIo, c: ContainmentJson, people: People, groups: Map<string, string>): void {
+function printContainment(io: CliIo, c: ContainmentJson, people: People, names: Map<string, string>): void {
   const line = (label: string, text: string) => io.stdout.write(`${label.padEnd(15)}${text}\n`);
   line(
     'containment',
     `${c.id} ${c.status}${c.close_reason ? ` (${c.close_reason})` : ''}${c.locked ? ', locked' : ''}`,
   );
-  line('user', personOf(people, c.user_id));
+  const nhi = nhiOf(c, names);
+  if (nhi) line('subject', subjectOf(c, people, names));
+  else line('user', personOf(people, c.user_id));
   line('opened', `${c.open_time} by ${byWhom(people, c.opened_by)}`);
   line('plan', c.plan_id ?? '(by hand)');
   const s = c.snapshot;
   if (s)
     line(
       'before',
-      `${s.state}, role ${s.role}, groups ${s.group_ids.map((g) => groups.get(g) ?? g).join(', ') || 'none'}; ` +
+      `${s.state}, role ${s.role}, groups ${s.group_ids.map((g) => names.get(g) ?? g).join(', ') || 'none'}; ` +
         `${s.sessions_revoked.length} session(s) revoked`,
     );
+  if (nhi) printNhi(line, nhi, people, c.id);
   if (c.restore_after_time) line('restore after', c.restore_after_time);
   if (c.restore_request_time) line('restore asked', c.restore_request_time);
   if (c.close_time) line('closed', `${c.close_time} by ${byWhom(people, c.closed_by)}`);
@@ -100,7 +149,9 @@ function printContainment(io: CliIo, c: ContainmentJson, people: People, groups:
 }
 
 export function containmentCommand(program: Command, io: CliIo, run: Run): void {
-  const containments = program.command('containments').description('Containment records: list, show, restore');
+  const containments = program
+    .command('containments')
+    .description("Containment records: list, show, restore; a leaked secret's new secret, once");
   containments
     .command('list')
     .description('Containment records, newest first')
@@ -109,25 +160,42 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
     .option('--json', 'print JSON: {"items": [records]}')
     .action((opts: { open?: boolean; account?: string; json?: boolean }) =>
       run(async () => {
-        const listed = await runAdmin(io, 'containments list', opts.account, (api, accountId) =>
-          api.call<{ containments: ContainmentJson[]; people: People }>(
+        const { listed, names } = await runAdmin(io, 'containments list', opts.account, async (api, accountId) => {
+          const listed = await api.call<{ containments: ContainmentJson[]; people: People }>(
             'GET',
             `${accountPath(accountId)}/containments?max_page_size=1000${opts.open ? '&status=open' : ''}`,
-          ),
-        );
+          );
+          const names = opts.json ? new Map<string, string>() : await ownerNames(api, accountId, listed.containments);
+          return { listed, names };
+        });
         if (opts.json) return printList(io, listed.containments);
         printTable(
           io,
-          ['Containment', 'User', 'Opened by', 'Plan', 'Locked', 'Status', 'Opened', 'Restore after'],
+          [
+            'Containment',
+            'Subject',
+            'Action',
+            'Opened by',
+            'Plan',
+            'Locked',
+            'Status',
+            'Opened',
+            'Restore after',
+            'Leak found at',
+            'Revoked',
+          ],
           listed.containments.map((c) => [
             c.id,
-            personOf(listed.people, c.user_id),
+            subjectOf(c, listed.people, names),
+            c.action ?? 'suspend',
             byWhom(listed.people, c.opened_by),
             c.plan_id ?? '(by hand)',
             c.locked ? 'yes' : 'no',
             c.close_reason ? `closed: ${c.close_reason}` : c.status,
             c.open_time,
             c.restore_after_time ?? '',
+            c.subject_nhi ? (leakOf(c.details).url ?? '') : '',
+            c.subject_nhi ? revokedCounts(containedOf(c.details, false).revoked) : '',
           ]),
           opts.open ? 'no open containment' : 'no containment',
         );
@@ -135,21 +203,60 @@ export function containmentCommand(program: Command, io: CliIo, run: Run): void 
     );
   containments
     .command('show <containment>')
-    .description('One record: its snapshot, cause, who opened it, and how it closed')
+    .description(
+      'One record: its snapshot, cause, who opened it, and how it closed; of a leaked secret: the leak, what was ' +
+        'revoked, whether the secret was replaced, what the app changed in the hour before',
+    )
     .option('--account <id>', ACCOUNT_HELP)
     .option('--json', 'print JSON')
     .action((id: string, opts: { account?: string; json?: boolean }) =>
       run(async () => {
-        const shown = await runAdmin(io, 'containments show', opts.account, async (api, accountId) => ({
-          record: await api.call<ContainmentJson & { people: People }>(
+        const shown = await runAdmin(io, 'containments show', opts.account, async (api, accountId) => {
+          const record = await api.call<ContainmentJson & { people: People }>(
             'GET',
             `${accountPath(accountId)}/containments/${encodeURIComponent(id)}`,
-          ),
-          groups: opts.json ? new Map<string, string>() : await groupNames(api, accountId),
-        }));
+          );
+          if (opts.json) return { record, names: new Map<string, string>() };
+          const groups = record.subject_nhi ? [] : [...(await groupNames(api, accountId))];
+          return { record, names: new Map([...groups, ...(await ownerNames(api, accountId, [record]))]) };
+        });
         const { people, ...record } = shown.record;
         if (opts.json) return printJson(io, record);
-        printContainment(io, record, people, shown.groups);
+        printContainment(io, record, people, shown.names);
+      }),
+    );
+  containments
+    .command('secret <containment>')
+    .description(
+      'Print the new secret a containment of a leaked secret made (its rotation or restore): shown ONCE, then ' +
+        'gone from Cordon (asking again exits 3); OWNERs and ADMINs only',
+    )
+    .option('--account <id>', ACCOUNT_HELP)
+    .option('--json', 'print the JSON answer: {containment_id, subject, secret}')
+    .action((id: string, opts: { account?: string; json?: boolean }) =>
+      run(async () => {
+        const { read, people, names } = await runAdmin(
+          io,
+          'containments secret',
+          opts.account,
+          async (api, accountId) => {
+            const record = `${accountPath(accountId)}/containments/${encodeURIComponent(id)}`;
+            // The names first: whatever fails must fail before the secret is taken, since it is shown once.
+            const shown = opts.json ? undefined : await api.call<ContainmentJson & { people: People }>('GET', record);
+            const names = shown ? await ownerNames(api, accountId, [shown]) : new Map<string, string>();
+            const read = await api.call<{ containment_id: string; subject: NhiJson['subject']; secret: string }>(
+              'POST',
+              `${record}:read-secret`,
+            );
+            return { read, people: shown?.people ?? {}, names };
+          },
+        );
+        if (opts.json) return printJson(io, read);
+        const what = SECRET_KINDS[read.subject.kind] ?? 'secret';
+        io.stdout.write(
+          `New ${what} of ${nhiSubjectText(read.subject, names.get(read.subject.id), people)}: ${read.secret}\n` +
+            'Store it now: it is shown once, and Cordon keeps no copy.\n',
+        );
       }),
     );
   containments

@@ -1,11 +1,13 @@
 /**
  * `cordon explain ID` prints the chain behind an action, people by name (the API names whom the chain
  * mentions, in `people`), and checks the action entry's inclusion proof against the signed checkpoint
- * here; it exits non-zero when the proof does not verify.
+ * here; it exits non-zero when the proof does not verify. A non-human identity's chain (a leaked secret's
+ * app, source or session) shows the leak and what was revoked instead of a user (nhi.ts).
  */
 import type { Command } from 'commander';
 import type { ExplanationView } from '../http/views/explain.js';
 import { checkEntryProof } from './audit.js';
+import { nhiSubjectText, printNhi } from './nhi.js';
 import { printTargets } from './steps.js';
 import { actorOf, asText, EXIT, personOf, printJson, Reported, usageError, type CliIo, type People } from './io.js';
 import { ACCOUNT_HELP, accountPath, runAdmin, type Run } from './remote.js';
@@ -16,9 +18,10 @@ export function explainCommand(program: Command, io: CliIo, run: Run): void {
   program
     .command('explain <id>')
     .description(
-      'The chain behind an action (plan id, containment id or audit index): signal, playbook, verdicts, approvals, ' +
-        'executing principal and token, outcome, and the audit entry with its inclusion proof verified against a ' +
-        'signed checkpoint',
+      'The chain behind an action (plan, containment or signal id, or audit index): signal, playbook, verdicts, ' +
+        'approvals, executing principal and token, outcome, and the audit entry with its inclusion proof verified ' +
+        "against a signed checkpoint; for a leaked secret's app, source or session: the leak report and URL, what " +
+        'was revoked (token jtis), whether the secret was replaced, and what the app changed in the hour before',
     )
     .option('--key <verifier-key>', 'the checkpoint key you trust (default: the one the server serves)')
     .option('--account <id>', ACCOUNT_HELP)
@@ -26,7 +29,7 @@ export function explainCommand(program: Command, io: CliIo, run: Run): void {
     .action((id: string, opts: { key?: string; account?: string; json?: boolean }) =>
       run(async () => {
         if (!/^([A-Z2-7]{26}|\d{1,15})$/.test(id))
-          throw usageError(`id: expected a plan or containment id or an audit index, got "${id}"`);
+          throw usageError(`id: expected a plan, containment or signal id or an audit index, got "${id}"`);
         // A fresh action may not be under a signed checkpoint yet: ask again for a few seconds.
         const chain = await runAdmin(io, 'explain', opts.account, (api, accountId) =>
           waitForProof(() => api.call<Explanation>('GET', `${accountPath(accountId)}/explain/${id}`)),
@@ -96,10 +99,14 @@ function printChain(io: CliIo, c: Explanation, people: People, verified: boolean
   }
   line(
     'playbook',
-    c.playbook ? `${c.playbook.name} v${c.playbook.version} (sha256 ${c.playbook.content_hash ?? '?'})` : 'none',
+    c.playbook
+      ? `${c.playbook.name} v${c.playbook.version} (${c.playbook.version === 0 ? 'built in, ' : ''}` +
+          `sha256 ${c.playbook.content_hash ?? '?'})`
+      : 'none',
   );
+  const nhiSubject = c.nhi && nhiSubjectText(c.nhi.subject, c.nhi.owner?.name, people);
   if (c.plan) {
-    line('subject', personOf(people, c.plan.subject_user_id) || 'none');
+    line('subject', nhiSubject ?? (personOf(people, c.plan.subject_user_id) || 'none'));
     line(
       'plan',
       `${c.plan.id} ${c.plan.action} ${c.plan.status}, policy v${c.plan.policy_version}` +
@@ -117,15 +124,20 @@ function printChain(io: CliIo, c: Explanation, people: People, verified: boolean
       `by ${actorOf(people, String(c.action.actor_type), String(c.action.actor_id))} (${describeAuthz(people, z)})`,
     );
   }
+  if (c.nhi) {
+    if (!c.plan) line('subject', nhiSubject!);
+    const record = c.outcome.containment;
+    printNhi(line, c.nhi, people, record ? String(record['id']) : null);
+  }
   const o = c.outcome;
   const record = o.containment
     ? `; containment ${String(o.containment['id'])} ${String(o.containment['status'])}` +
       `${o.containment['close_reason'] ? ` (${String(o.containment['close_reason'])})` : ''}`
     : '';
-  line(
-    'outcome',
-    `plan ${o.plan_status ?? '-'}; user ${personOf(people, o.user_id) || '-'} ${o.user_state ?? ''}${record}`,
-  );
+  const who = nhiSubject
+    ? `${nhiSubject}${c.nhi!.owner?.disabled ? ' (disabled)' : ''}`
+    : `user ${personOf(people, o.user_id) || '-'} ${o.user_state ?? ''}`;
+  line('outcome', `plan ${o.plan_status ?? '-'}; ${who}${record}`);
   printTargets(line, c);
   line(
     'audit',

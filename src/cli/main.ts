@@ -28,11 +28,11 @@ Admin commands go through the API of the server that holds the data (sign in wit
 when none does, through the same API in this process as the local operator (audited as operator:USER@HOST).
 Configuration comes from the environment: run \`cordon config docs\` for every option.
 Exit codes: 0 ok; 1 failure (a proof or an export that does not verify); 2 usage or
-invalid input; 3 not found (a user, a plan, an audit entry…); 4 refused by a rule (a failed sign-in: wrong
-email, password or code; permission, last owner, externally managed, an app constraint, duplicate, a
-containment lock, a plan no longer pending); 5 unavailable (no server reachable, database down, data
-directory in use, or a server holds the data and you are not signed in to it: the command to sign in is
-shown); 78 invalid configuration.`;
+invalid input; 3 not found (a user, a plan, an audit entry, a new secret already read…); 4 refused by
+a rule (a failed sign-in: wrong email, password or code; permission, last owner, externally managed, an
+app constraint, duplicate, a containment lock, a plan no longer pending); 5 unavailable (no server
+reachable, database down, data directory in use, or a server holds the data and you are not signed in to
+it: the command to sign in is shown); 78 invalid configuration.`;
 
 export async function main(
   argv: string[],

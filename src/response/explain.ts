@@ -1,9 +1,10 @@
 /**
- * `cordon explain`: the whole chain behind an action, from any of its ids (a plan, a containment, or an
- * audit index): signal → playbook and version → each guard verdict → approvals → the executing principal
- * and its authorization → outcome → the audit entry that records the action, with its inclusion proof
- * against the latest signed checkpoint (checked by the caller: the CLI verifies it offline). The API shows
- * it through http/views/explain.ts.
+ * `cordon explain`: the whole chain behind an action, from any of its ids (a plan, a containment, a signal,
+ * or an audit index): signal → playbook and version → each guard verdict → approvals → the executing
+ * principal and its authorization → outcome → the audit entry that records the action, with its inclusion
+ * proof against the latest signed checkpoint (checked by the caller: the CLI verifies it offline). When the
+ * subject is a non-human identity (a leaked secret's owner), the leak and what was revoked come with it
+ * (explain-nhi.ts). The API shows it through http/views/explain.ts.
  */
 import { sql } from 'kysely';
 import type { CheckpointKey } from '../audit/checkpoint-key.js';
@@ -13,22 +14,24 @@ import { listDecisions } from '../store/approvals.js';
 import { findFirstEntry, searchEntries, type NumberedEntry } from '../store/audit.js';
 import { findContainment, findContainmentOfPlan, type ContainmentRow } from '../store/containments.js';
 import type { Executor } from '../store/executor.js';
-import { findPlan, type PlanRow } from '../store/plans.js';
+import { findPlan, findPlanOfSignal, type PlanRow } from '../store/plans.js';
 import { findPlaybookVersion } from '../store/playbooks.js';
 import { findSignal } from '../store/signals.js';
 import { findUserById } from '../store/users.js';
 import { listAttemptEntries, listStepsOf } from '../store/steps.js';
+import { explainNhi, readNhiOwner, type ExplainedNhi } from './explain-nhi.js';
+import { BUILT_IN_PLAYBOOKS } from './playbooks.js';
 
 export interface Explanation {
   id: string;
-  kind: 'plan' | 'containment' | 'audit_entry';
+  kind: 'plan' | 'containment' | 'signal' | 'audit_entry';
   signal: Record<string, unknown> | null;
   /** Who submitted the signal, under which authorization (client, token jti, permissions). */
   submitted_by: { actor: { type: string; id: string }; authz: Record<string, unknown>; index: number } | null;
   playbook: { name: string; version: number; content_hash: string | null } | null;
   plan: PlanRow | null;
   approvals: Array<{ approver_id: string; decision: string; reason: string; time: string }>;
-  /** The entry recording the action (the suspension, or the restore): actor, authorization, cause. */
+  /** The entry recording the action (the suspension or the NHI's containment, or the restore). */
   action: NumberedEntry | null;
   outcome: {
     plan_status: string | null;
@@ -36,6 +39,8 @@ export interface Explanation {
     user_state: string | null;
     containment: Pick<ContainmentRow, 'id' | 'status' | 'close_reason' | 'locked' | 'targets_state'> | null;
   };
+  /** A non-human identity's leak and containment (null: the subject is a user, or none). */
+  nhi: ExplainedNhi | null;
   /** The action entry's inclusion proof; null until a signed checkpoint covers it. */
   proof: EntryProof | null;
   /** The record's remote steps by target, each attempt with the index of its `target.attempt` entry. */
@@ -128,19 +133,24 @@ export async function explain(deps: ExplainDeps, accountId: string, id: string):
     if (!plan) {
       containment = await findContainment(db, accountId, id);
       kind = 'containment';
-      if (!containment) throw notFound(id);
+    }
+    if (!plan && !containment) {
+      plan = await findPlanOfSignal(db, accountId, id);
+      kind = 'signal';
+      if (!plan) throw notFound(id);
     }
   }
   // A restore plan is about its containment; a containment comes from the engine's plan, if any.
   if (plan?.action === 'restore' && !containment)
     containment = await findContainment(db, accountId, plan.containment_id!);
   if (!plan && containment?.plan_id) plan = await findPlan(db, accountId, containment.plan_id);
-  if (plan && !containment && plan.action === 'suspend')
+  if (plan && !containment && (plan.action === 'suspend' || plan.subject_nhi))
     containment = await findContainmentOfPlan(db, accountId, plan.id);
 
   // What follows depends only on the plan and the containment: read in parallel (on PostgreSQL, each on a
   // connection of its own), each chain in its order.
   const userId = plan?.subject_user_id ?? containment?.user_id ?? null;
+  const nhiSubject = plan?.subject_nhi ?? containment?.subject_nhi ?? null;
   const readSignal = async () => {
     const signal = plan?.signal_id ? await findSignal(db, accountId, plan.signal_id) : undefined;
     const receipt = signal
@@ -155,7 +165,7 @@ export async function explain(deps: ExplainDeps, accountId: string, id: string):
   };
   const readAction = async () => {
     const action =
-      given?.action === 'user.suspend' || given?.action === 'containment.restore'
+      given && ['user.suspend', 'containment.open', 'containment.restore'].includes(given.action)
         ? given
         : plan?.action === 'restore'
           ? await findFirstEntry(
@@ -167,22 +177,28 @@ export async function explain(deps: ExplainDeps, accountId: string, id: string):
             ? await findFirstEntry(
                 db,
                 accountId,
-                sql`action = 'user.suspend' AND target_type = 'user' AND target_id = ${containment.user_id}
+                containment.subject_nhi
+                  ? sql`action = 'containment.open' AND target_type = 'containment' AND target_id = ${containment.id}`
+                  : sql`action = 'user.suspend' AND target_type = 'user' AND target_id = ${containment.user_id}
                     AND details->>'containment_id' = ${containment.id}`,
               )
             : given;
     const proof = action ? ((await proveAgainstLatest(db, deps.checkpointKey, accountId, action.idx)) ?? null) : null;
     return { action, proof };
   };
-  const [{ signal, receipt }, { action, proof }, playbookVersion, user, decisions, targets] = await Promise.all([
+  const [{ signal, receipt }, { action, proof }, playbookVersion, user, decisions, targets, owner] = await Promise.all([
     readSignal(),
     readAction(),
     plan?.playbook_name ? findPlaybookVersion(db, accountId, plan.playbook_name, plan.playbook_version!) : undefined,
     userId ? findUserById(db, accountId, userId) : undefined,
     plan ? listDecisions(db, accountId, plan.id) : [],
     containment ? explainTargets(db, accountId, containment.id) : [],
+    nhiSubject ? readNhiOwner(db, accountId, nhiSubject) : null,
   ]);
-  const playbook = playbookVersion?.content_hash;
+  // A built-in playbook (version 0) is not stored: its hash is the engine's.
+  const playbook =
+    playbookVersion?.content_hash ??
+    BUILT_IN_PLAYBOOKS.find((p) => p.name === plan?.playbook_name && p.version === plan?.playbook_version)?.contentHash;
   return {
     id,
     kind,
@@ -228,6 +244,7 @@ export async function explain(deps: ExplainDeps, accountId: string, id: string):
         : null,
     },
     targets,
+    nhi: nhiSubject && explainNhi(nhiSubject, owner, plan, containment, signal),
     proof,
   };
 }

@@ -41,11 +41,14 @@ const Errors = {
 const AccountParams = Type.Object({ account: IdSchema });
 const Reason = Type.String({ minLength: 1, maxLength: 500 });
 
-/** Whom a containment record names: the user, and whoever opened or closed it. */
+/**
+ * Whom a containment record names: the user, whoever opened or closed it, and (a non-human identity's) the
+ * people its app changed in the hour before the leak.
+ */
 const peopleOfContainment = (c: ContainmentRow) => [
   ...(c.user_id ? [c.user_id] : []),
   ...(c.subject_nhi?.user_id ? [c.subject_nhi.user_id] : []),
-  ...idsIn([c.opened_by, c.closed_by]),
+  ...idsIn([c.opened_by, c.closed_by, c.subject_nhi ? c.details['app_changes_before'] : null]),
 ];
 
 export function containmentRoutes(app: FastifyInstance, core: Core): void {

@@ -26,8 +26,8 @@ export function explainRoutes(app: FastifyInstance, core: Core): void {
           'The chain behind an action: signal, playbook, verdicts, approvals, executing principal, outcome, audit ' +
           'entry and its inclusion proof',
         description:
-          '`id` is a plan id, a containment id or an audit index. `proof` is null until a signed checkpoint covers ' +
-          'the entry.',
+          '`id` is a plan id, a containment id, a signal id or an audit index. `proof` is null until a signed ' +
+          "checkpoint covers the entry. `nhi`: a non-human identity's leak and what its containment revoked.",
         tags: ['containment'],
         params: Type.Object({ account: IdSchema, id: Type.String({ pattern: '^([A-Z2-7]{26}|[0-9]{1,15})$' }) }),
         response: { 200: Type.Intersect([ExplanationSchema, Type.Object({ people: PeopleSchema })]), ...Errors },

@@ -4,15 +4,67 @@
  */
 import { Type } from 'typebox';
 import type { Explanation } from '../../response/explain.js';
-import { PlanSchema, planView } from './plans.js';
+import { NhiSubjectSchema, PlanSchema, planView } from './plans.js';
 
 const Obj = Type.Record(Type.String(), Type.Unknown());
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+const Count = (key: 'jtis' | 'ids', description: string) =>
+  Type.Object({ count: Type.Integer(), [key]: Type.Array(Type.String(), { description }) });
+
+/** A non-human subject's leak and containment (response/explain-nhi.ts). */
+const NhiExplanationSchema = Type.Object(
+  {
+    subject: NhiSubjectSchema,
+    owner: Nullable(
+      Type.Object(
+        { name: Type.String(), client_id: Nullable(Type.String()), disabled: Type.Boolean() },
+        { description: 'the app or source now (null: a session, or gone)' },
+      ),
+    ),
+    action: Nullable(Type.String({ description: 'rotate_secret, disable_app, revoke_tokens or notify' })),
+    leak: Type.Object({
+      report: Nullable(Type.String({ description: 'the SHA-256 of the signed leak report' })),
+      url: Nullable(Type.String({ description: 'where the secret was found' })),
+      observed_at: Nullable(Type.String()),
+      token_type: Nullable(Type.String({ description: "the code host's name for the secret's type" })),
+    }),
+    contained: Nullable(
+      Type.Object(
+        {
+          revoked: Type.Object({
+            access_tokens: Count('jtis', 'the jtis of the live access tokens revoked'),
+            events_tokens: Count('ids', 'the ids of the events tokens revoked'),
+            sessions: Count('ids', 'the ids of the sessions ended'),
+          }),
+          disabled: Type.Boolean(),
+          secret_replaced: Type.Boolean(),
+          new_secret_waiting: Type.Boolean({ description: 'a new secret waits to be read once (…:read-secret)' }),
+          app_changes_before: Nullable(
+            Type.Object({
+              since: Type.String(),
+              count: Type.Integer(),
+              listed: Type.Array(
+                Type.Object({
+                  action: Type.String(),
+                  target: Type.Object({ type: Type.String(), id: Type.String() }),
+                  at: Type.String(),
+                }),
+              ),
+            }),
+          ),
+          restore: Nullable(Type.Object({ secret_replaced: Type.Boolean() })),
+        },
+        { description: 'what the containment record says was done (null: nothing was contained)' },
+      ),
+    ),
+  },
+  { title: 'NonHumanContainment' },
+);
 
 export const ExplanationSchema = Type.Object(
   {
     id: Type.String(),
-    kind: Type.String({ description: 'plan, containment or audit_entry: what the id named' }),
+    kind: Type.String({ description: 'plan, containment, signal or audit_entry: what the id named' }),
     signal: Nullable(Obj),
     submitted_by: Nullable(
       Type.Object({
@@ -60,6 +112,7 @@ export const ExplanationSchema = Type.Object(
         ),
       }),
     ),
+    nhi: Nullable(NhiExplanationSchema),
     proof: Nullable(
       Type.Object({
         entry: Obj,
