@@ -14,7 +14,7 @@ import { findContainment } from '../../src/store/containments.js';
 import { BACKENDS } from '../support/backends.js';
 import { HAS_CHROMIUM, launchChromium, screenshot, seriousViolations } from '../support/browser.js';
 import { openConsoleSuite, type ConsoleSuite } from '../support/console.js';
-import { mintSessionToken, testCtx } from '../support/fixtures.js';
+import { auditTrail, mintSessionToken, testCtx } from '../support/fixtures.js';
 import { keySetDocument, makeCodeHostKey, match, postReport } from '../support/leak-reports.js';
 import { useTempDir } from '../support/temp-dir.js';
 
@@ -151,6 +151,15 @@ describe.skipIf(!HAS_CHROMIUM)(`a leaked secret's containment in the console, in
     expect(text).toContain('secret_already_read');
     expect(text).not.toContain(secret);
     expect(text).not.toContain('id="secret"');
+    // Both reads recorded as the person, through the console; the secret in neither.
+    const reads = (await auditTrail(suite.core, suite.accountId)).filter(
+      (e) => e.action === 'containment.secret_read' && e.target_id === containmentId,
+    );
+    expect(reads).toMatchObject([
+      { actor_id: suite.people.ada!.id, outcome: 'changed', authz: { via: 'console' } },
+      { actor_id: suite.people.ada!.id, outcome: 'refused', details: { code: 'SECRET_ALREADY_READ' } },
+    ]);
+    expect(JSON.stringify(reads)).not.toContain(secret);
 
     // Restore: the app gets another new secret (the one read before dies), read once too.
     await ada.goto(`${suite.url}/console/containments/${containmentId}`);

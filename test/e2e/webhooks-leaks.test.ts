@@ -9,8 +9,9 @@ import { sql } from 'kysely';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
+import { createSource } from '../../src/response/sources.js';
 import { describeBackends } from '../support/backends.js';
-import { appAccessToken, mintSessionToken, seedAccount, type SeededAccount } from '../support/fixtures.js';
+import { appAccessToken, mintSessionToken, seedAccount, testCtx, type SeededAccount } from '../support/fixtures.js';
 import { keySetDocument, makeCodeHostKey, match, postReport, sha256Hex } from '../support/leak-reports.js';
 import { useServer } from '../support/server.js';
 import { useTempDir } from '../support/temp-dir.js';
@@ -132,5 +133,38 @@ describeBackends('webhooks of leaked secrets', (backend) => {
     const everything = [...received.map((r) => r.body), ...kept.rows.map((r) => `${r.payload}${r.slack_payload}`)];
     expect(everything.join('\n')).toContain(sha256Hex(clientSecret));
     for (const secret of [clientSecret, newSecret]) expect(everything.join('\n')).not.toContain(secret);
+  });
+
+  it("name a source by its name and a session by its person, with no maker, and hold neither's secret", async () => {
+    receiver.received.length = 0;
+    const session = await mintSessionToken(core, seed.admin);
+    const { source, secret: urlToken } = await createSource(core.response, testCtx, seed.accountId, {
+      name: 'splunk',
+      format: 'splunk',
+      auth: 'url_token',
+    });
+    const answer = await postReport(suite.server, [match(session), match(urlToken!)], { key: hostKey });
+    expect(answer.statusCode, answer.body).toBe(200);
+    await core.audit.sequencer.drain();
+    const received = await receiver.waitFor(8, 15_000);
+    const leaked = received
+      .filter((r) => !r.body.includes('"blocks"'))
+      .map((r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> })
+      .filter((m) => m.type === 'secret.leaked')
+      .map((m) => m.data);
+    expect(leaked.map((d) => d['nhi'])).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          type: 'session',
+          token_hash: sha256Hex(session),
+          kind: 'sess',
+          user: { user_id: seed.admin.id, email: 'admin@test.example', display_name: 'Admin' },
+        }),
+        { type: 'source', id: source.id, name: 'splunk', token_hash: sha256Hex(urlToken!), kind: 'st' },
+      ]),
+    );
+    expect(leaked.some((d) => 'maker' in d)).toBe(false);
+    const bodies = received.map((r) => r.body).join('\n');
+    for (const secret of [session, urlToken!]) expect(bodies).not.toContain(secret);
   });
 });
