@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { sql, type Kysely, type KyselyPlugin, type Transaction } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { suspendUser } from '../directory/user-state.js';
@@ -6,7 +7,7 @@ import { sequenceLog } from '../audit/sequencer.js';
 import { getLogSize, type NumberedEntry } from '../store/audit.js';
 import { describeBackends, useSharedCore } from '../../test/support/backends.js';
 import { seedAccount, testCtx } from '../../test/support/fixtures.js';
-import { eventOf } from './events.js';
+import { EVENT_MEANINGS, eventOf, WEBHOOK_EVENTS } from './events.js';
 import { fanOut } from './fan-out.js';
 import { createWebhook, removeWebhook } from './subscriptions.js';
 
@@ -56,6 +57,39 @@ describe('the mapping of audit entries to events', () => {
     expect(eventOf(entry('automation.pause'))).toEqual({ type: 'automation.paused', about: 'account' });
     expect(type(entry('automation.resume'))).toBeUndefined();
     expect(type(entry('constructor'))).toBeUndefined();
+  });
+});
+
+describe("a leaked secret's events", () => {
+  const leaked = (target_type: string, details: Record<string, unknown>, outcome = 'read') => ({
+    ...entry('secret.leaked', { token_hash: 'h', kind: 'cs', ...details }, outcome),
+    target_type,
+    target_id: 'O',
+  });
+
+  it('are secret.leaked (a read, by its owner) and containment.opened (by its record)', () => {
+    expect(eventOf(entry('containment.open'))).toEqual({ type: 'containment.opened', about: { containment: 'T' } });
+    expect(eventOf(entry('containment.open', {}, 'refused'))).toBeUndefined();
+    expect(eventOf(leaked('app', {}))).toEqual({
+      type: 'secret.leaked',
+      about: { leak: { type: 'app', id: 'O', token_hash: 'h', kind: 'cs' } },
+    });
+    expect(eventOf(leaked('app', { kind: 'et', credential: { type: 'events_token', id: 'E' } }))?.about).toEqual({
+      leak: { type: 'app', id: 'O', token_hash: 'h', kind: 'et', credential: { type: 'events_token', id: 'E' } },
+    });
+    expect(eventOf(leaked('user', { kind: 'sess', credential: { type: 'session', id: 'S' } }))?.about).toEqual({
+      leak: { type: 'session', id: 'S', user_id: 'O', token_hash: 'h', kind: 'sess' },
+    });
+    expect(eventOf(leaked('source', {}))?.type).toBe('secret.leaked');
+    // Only the read a leak report records; no other read is an event.
+    expect(eventOf(leaked('app', {}, 'refused'))).toBeUndefined();
+    expect(eventOf(leaked('app', { token_hash: undefined }))).toBeUndefined();
+    expect(eventOf(entry('user.suspend', {}, 'read'))).toBeUndefined();
+  });
+
+  it("are in the README's table of events, as is every event", () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const event of WEBHOOK_EVENTS) expect(readme).toContain(`| \`${event}\` | ${EVENT_MEANINGS[event]}`);
   });
 });
 

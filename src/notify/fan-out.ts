@@ -12,7 +12,12 @@ import type { InPass } from '../audit/sequencer.js';
 import { newId } from '../ids.js';
 import type { Database } from '../storage/schema.js';
 import type { NumberedEntry } from '../store/audit.js';
-import { findContainmentContext, findPlanContext, type EventContext } from '../store/webhook-context.js';
+import {
+  findContainmentContext,
+  findLeakContext,
+  findPlanContext,
+  type EventContext,
+} from '../store/webhook-context.js';
 import { insertMessage, listActiveSubscriptions } from '../store/webhooks.js';
 import { eventOf, type EventSubject } from './events.js';
 import { eventData, slackPayload, standardPayload } from './payload.js';
@@ -76,6 +81,7 @@ function readContext(
 ): Promise<EventContext | undefined> {
   if (about === 'account') return Promise.resolve(undefined);
   if ('plan' in about) return findPlanContext(trx, entry.account_id, about.plan);
+  if ('leak' in about) return findLeakContext(trx, entry.account_id, about.leak);
   return findContainmentContext(
     trx,
     entry.account_id,

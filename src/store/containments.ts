@@ -155,11 +155,24 @@ export async function readRestoreState(
   return result.rows[0];
 }
 
-/** A containment as lists show it: with its subject's email and name. */
+/**
+ * A containment as lists show it: with its subject's email and name, or a non-human subject's name (the
+ * app's or source's, a session's person's email).
+ */
 export type ContainmentSummary = Pick<
   ContainmentRow,
-  'id' | 'user_id' | 'plan_id' | 'status' | 'locked' | 'opened_at' | 'close_reason' | 'closed_at' | 'targets_state'
-> & { email: string | null; display_name: string | null };
+  | 'id'
+  | 'user_id'
+  | 'plan_id'
+  | 'status'
+  | 'locked'
+  | 'opened_at'
+  | 'close_reason'
+  | 'closed_at'
+  | 'targets_state'
+  | 'subject_nhi'
+  | 'action'
+> & { email: string | null; display_name: string | null; nhi_name: string | null };
 
 /** Containment records, newest first, of the account (open or closed ones, one user's), with their subjects. */
 export function listContainmentSummaries(
@@ -181,6 +194,16 @@ export function listContainmentSummaries(
       'c.targets_state',
       'u.email',
       'u.display_name',
+      'c.subject_nhi',
+      'c.action',
+      sql<string | null>`coalesce(
+        (SELECT a.name FROM oauth_apps a WHERE a.account_id = c.account_id AND a.id = c.subject_nhi->>'id'
+           AND c.subject_nhi->>'type' = 'app'),
+        (SELECT s.name FROM signal_sources s WHERE s.account_id = c.account_id AND s.id = c.subject_nhi->>'id'
+           AND c.subject_nhi->>'type' = 'source'),
+        (SELECT p.email FROM users p WHERE p.account_id = c.account_id AND p.id = c.subject_nhi->>'user_id'))`.as(
+        'nhi_name',
+      ),
     ])
     .where('c.account_id', '=', q.accountId);
   if (q.status) query = query.where('c.status', '=', q.status);

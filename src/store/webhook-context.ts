@@ -1,8 +1,13 @@
 /**
  * What a webhook message says about the plan or containment its audit entry names: the subject and the
  * signal behind it. Read inside the audit sequencer's transaction, only for accounts with subscriptions.
+ *
+ * A non-human subject (a leaked secret's app, source or session: plans.subject_nhi, containments.subject_nhi)
+ * is named too: the app's or source's name, an app's maker (oauth_apps.created_by, whom a subscriber routes
+ * the event to), a session's person. Never a secret: a subject carries its secret's SHA-256 only.
  */
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
+import type { NhiSubject } from '../storage/schema.js';
 import type { Executor } from './executor.js';
 
 export interface EventContext {
@@ -14,6 +19,37 @@ export interface EventContext {
   signal_title: string | null;
   signal_severity: string | null;
   signal_source: string | null;
+  /** A non-human subject, and what names it (null for a user's plan or record). */
+  nhi?: NhiSubject | null;
+  /** What the containment of a non-human subject did (disable_app, rotate_secret, revoke_tokens). */
+  nhi_action?: string | null;
+  /** The app's or the source's name. */
+  nhi_name?: string | null;
+  /** An app's maker (null: made by the operator, or not an app). */
+  maker_id?: string | null;
+  maker_email?: string | null;
+  maker_name?: string | null;
+  /** A session's person. */
+  session_user_id?: string | null;
+  session_email?: string | null;
+  session_display_name?: string | null;
+}
+
+/** The names of a non-human subject: the app's or source's, its maker, a session's person. */
+const NHI_NAMES = sql`
+  coalesce(na.name, ns.name) AS nhi_name, na.created_by AS maker_id, m.email AS maker_email,
+  m.display_name AS maker_name, su.id AS session_user_id, su.email AS session_email,
+  su.display_name AS session_display_name`;
+
+/** The joins of NHI_NAMES, for the subject (jsonb: {type, id, user_id?}) of the account. */
+function nhiJoins(accountId: RawBuilder<unknown>, subject: RawBuilder<unknown>) {
+  return sql`
+    LEFT JOIN oauth_apps na ON na.account_id = ${accountId} AND ${subject}->>'type' = 'app'
+      AND na.id = ${subject}->>'id'
+    LEFT JOIN users m ON m.account_id = na.account_id AND m.id = na.created_by
+    LEFT JOIN signal_sources ns ON ns.account_id = ${accountId} AND ${subject}->>'type' = 'source'
+      AND ns.id = ${subject}->>'id'
+    LEFT JOIN users su ON su.account_id = ${accountId} AND su.id = ${subject}->>'user_id'`;
 }
 
 /** A plan with its subject and signal. */
@@ -24,16 +60,18 @@ export async function findPlanContext(
 ): Promise<EventContext | undefined> {
   const { rows } = await sql<EventContext>`
     SELECT p.id AS plan_id, p.containment_id, u.id AS user_id, u.email, u.display_name,
-           s.title AS signal_title, s.severity AS signal_severity, s.source_id AS signal_source
+           s.title AS signal_title, s.severity AS signal_severity, s.source_id AS signal_source,
+           p.subject_nhi AS nhi, ${NHI_NAMES}
     FROM plans p
     LEFT JOIN users u ON u.account_id = p.account_id AND u.id = p.subject_user_id
     LEFT JOIN signals s ON s.account_id = p.account_id AND s.id = p.signal_id
+    ${nhiJoins(sql`p.account_id`, sql`p.subject_nhi`)}
     WHERE p.account_id = ${accountId} AND p.id = ${planId}`.execute(db);
   return rows[0];
 }
 
 /**
- * A containment record with its user and the signal of the plan that opened it: by id, or a user's
+ * A containment record with its subject and the signal of the plan that opened it: by id, or a user's
  * latest record (a suspension's entry names the user, and the record it opened is the user's latest).
  */
 export async function findContainmentContext(
@@ -45,14 +83,38 @@ export async function findContainmentContext(
   const userId = 'userId' in by ? by.userId : null;
   const { rows } = await sql<EventContext>`
     SELECT c.plan_id, c.id AS containment_id, c.user_id, u.email, u.display_name,
-           s.title AS signal_title, s.severity AS signal_severity, s.source_id AS signal_source
+           s.title AS signal_title, s.severity AS signal_severity, s.source_id AS signal_source,
+           c.subject_nhi AS nhi, c.action AS nhi_action, ${NHI_NAMES}
     FROM containments c
     LEFT JOIN users u ON u.account_id = c.account_id AND u.id = c.user_id
     LEFT JOIN plans p ON p.account_id = c.account_id AND p.id = c.plan_id
     LEFT JOIN signals s ON s.account_id = p.account_id AND s.id = p.signal_id
+    ${nhiJoins(sql`c.account_id`, sql`c.subject_nhi`)}
     WHERE c.account_id = ${accountId}
       AND (c.id = ${id} OR (${id}::text IS NULL AND c.user_id = ${userId}))
     ORDER BY c.opened_at DESC
     LIMIT 1`.execute(db);
   return rows[0];
+}
+
+/**
+ * A leaked secret (a `secret.leaked` entry names its owner and its SHA-256): the owner's names, and the
+ * latest containment record of that secret, with its plan and signal, when a playbook opened one.
+ */
+export async function findLeakContext(db: Executor, accountId: string, subject: NhiSubject): Promise<EventContext> {
+  const { rows } = await sql<EventContext>`
+    SELECT c.plan_id, c.id AS containment_id, NULL AS user_id, NULL AS email, NULL AS display_name,
+           s.title AS signal_title, s.severity AS signal_severity, s.source_id AS signal_source,
+           c.action AS nhi_action, ${NHI_NAMES}
+    FROM (SELECT ${accountId}::text AS account_id) k
+    LEFT JOIN LATERAL (
+      SELECT * FROM containments c WHERE c.account_id = k.account_id
+        AND c.subject_nhi->>'token_hash' = ${subject.token_hash}
+      ORDER BY c.opened_at DESC LIMIT 1
+    ) c ON true
+    LEFT JOIN plans p ON p.account_id = c.account_id AND p.id = c.plan_id
+    LEFT JOIN signals s ON s.account_id = p.account_id AND s.id = p.signal_id
+    ${nhiJoins(sql`k.account_id`, sql`${JSON.stringify(subject)}::jsonb`)}
+  `.execute(db);
+  return { ...rows[0]!, nhi: subject };
 }

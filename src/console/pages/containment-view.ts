@@ -1,16 +1,20 @@
 /**
  * A containment record as its console page shows it: who and why, the snapshot a restore goes back to,
  * drift (since the snapshot while open; what the restore reported once restored), the per-target steps,
- * the restore forms (or the restore plan that waits for approvals), and the explain chain.
+ * the restore forms (or the restore plan that waits for approvals), and the explain chain. A leaked
+ * secret's record (a non-human identity) shows what nhi-containment-view.ts renders instead of the user's
+ * snapshot and drift, with the same restore forms.
  */
 import type { Explanation } from '../../response/explain.js';
 import type { ContainmentRow, RestoreState } from '../../store/containments.js';
+import type { NhiOwner } from '../../store/nhi-names.js';
 import type { PlanRow } from '../../store/plans.js';
 import type { StepWithTarget } from '../../store/steps.js';
 import { html, str, table, time, type Html } from '../html.js';
 import { csrfField } from '../layout.js';
 import type { ConsolePerson } from '../session.js';
 import { actorLink, explainSection } from './explain-view.js';
+import { nhiRestoreWhy, nhiSections, nhiSummary } from './nhi-containment-view.js';
 
 export interface ContainmentPage {
   containment: ContainmentRow;
@@ -24,6 +28,8 @@ export interface ContainmentPage {
   /** How many people a restore needs (the account's restore policy). */
   restoreApprovals: number;
   explanation: Explanation;
+  /** A non-human identity's owner as it is now (its record has no user). */
+  owner?: NhiOwner | undefined;
 }
 
 interface Drift {
@@ -192,13 +198,15 @@ function stepsSection(steps: StepWithTarget[]): Html {
   </section>`;
 }
 
-function restoreForm(person: ConsolePerson, id: string, reason: 'restored' | 'false_positive'): Html {
+function restoreForm(person: ConsolePerson, c: ContainmentRow, reason: 'restored' | 'false_positive'): Html {
+  const id = c.id;
   const button =
     reason === 'restored'
       ? html`<button type="submit">Restore</button>`
       : html`<button class="secondary" type="submit">Undo a false positive</button>`;
-  const why =
-    reason === 'restored'
+  const why = c.subject_nhi
+    ? nhiRestoreWhy(c.subject_nhi, reason)
+    : reason === 'restored'
       ? 'The containment did its work: reactivate the user as they are now.'
       : 'The signal was wrong: reactivate the user, mark the signal a false positive and free its breaker slot.';
   return html`<form class="stack" method="post" action="/console/containments/${id}/restore">
@@ -226,7 +234,7 @@ function restoreSection(person: ConsolePerson, page: ContainmentPage): Html {
       (${pending.approvals_required} needed, until ${time(pending.expires_at)}):
       <a href="/console/plans/${pending.id}">plan ${pending.id}</a>.
     </p>`;
-  else if (person.session.user_id === c.user_id)
+  else if (person.session.user_id === (c.user_id ?? c.subject_nhi?.user_id))
     body = html`<p class="muted">Nobody restores themselves: another person decides.</p>`;
   else
     body = html`${
@@ -236,7 +244,7 @@ function restoreSection(person: ConsolePerson, page: ContainmentPage): Html {
         for the others' approvals.
       </p>`
     }
-    ${restoreForm(person, c.id, 'restored')} ${restoreForm(person, c.id, 'false_positive')}`;
+    ${restoreForm(person, c, 'restored')} ${restoreForm(person, c, 'false_positive')}`;
   return html`<section class="card" aria-labelledby="restore">
     <h2 id="restore">Restore</h2>
     ${body}
@@ -245,6 +253,12 @@ function restoreSection(person: ConsolePerson, page: ContainmentPage): Html {
 
 /** The page's body. */
 export function containmentBody(person: ConsolePerson, page: ContainmentPage): Html {
+  const c = page.containment;
+  if (c.subject_nhi) {
+    const { secret, rest } = nhiSections(person, c);
+    return html`${nhiSummary(c, page.owner!)} ${secret} ${restoreSection(person, page)} ${rest}
+    ${explainSection(page.explanation)}`;
+  }
   return html`${summary(page)} ${restoreSection(person, page)} ${snapshotSection(page)} ${driftSection(page)}
   ${stepsSection(page.steps)} ${explainSection(page.explanation)}`;
 }

@@ -4,7 +4,8 @@
  * page polls every two seconds with htmx; a poll that finds nothing changed answers 204, which htmx does
  * not swap, so an opened raw alert stays open and a new plan appears without a reload. A poll does not
  * count as use of the session (its idle timeout still ends it). Deciding happens on the plan page
- * (plan.ts), whose forms nothing polls.
+ * (plan.ts), whose forms nothing polls. Above it, a maker of apps sees which of theirs are contained (a
+ * leaked secret's record, still open), with a link to each record.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -12,11 +13,16 @@ import type { Core } from '../../core.js';
 import { AppError } from '../../errors.js';
 import { approverByRole } from '../../response/approvers.js';
 import { readInbox, type Inbox } from '../../store/inbox.js';
+import { listOpenContainmentsOfMaker } from '../../store/nhi-names.js';
 import { html, json, type Html } from '../html.js';
 import { page } from '../layout.js';
 import { sendHtml } from '../routes.js';
 import { consoleGuard, personOf, type ConsolePerson } from '../session.js';
 import { inboxList } from './inbox-view.js';
+import { madeAppsNotice } from './nhi-containment-view.js';
+
+/** The most records of a maker's apps the home page lists. */
+const MADE_APPS_LIMIT = 5;
 
 export const PLAN_ID = /^[A-Z2-7]{26}$/;
 
@@ -63,8 +69,13 @@ export function inboxPages(app: FastifyInstance, core: Core): void {
 
   app.get('/console', guard, async (request, reply) => {
     const person = personOf(request);
-    const { section } = inboxSection(await inboxOf(core, person), person.session.user_id);
-    return sendHtml(reply, page(person, { title: 'Approvals', section: 'inbox', body: section }));
+    const [inbox, made] = await Promise.all([
+      inboxOf(core, person),
+      listOpenContainmentsOfMaker(core.database.db, person.accountId, person.session.user_id, MADE_APPS_LIMIT),
+    ]);
+    const { section } = inboxSection(inbox, person.session.user_id);
+    const body = html`${madeAppsNotice(made)} ${section}`;
+    return sendHtml(reply, page(person, { title: 'Approvals', section: 'inbox', body }));
   });
 
   // The page polls this on its own: a poll is no use of the session, which still ends when idle.
