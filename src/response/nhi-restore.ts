@@ -16,7 +16,9 @@ import { makeSecret } from '../secret-format.js';
 import type { Database, NhiSubject } from '../storage/schema.js';
 import type { AuditEntryValues } from '../store/audit.js';
 import { lockAppById } from '../store/apps.js';
+import { markFalsePositive } from '../store/approvals.js';
 import { lockContainment, type ContainmentRow } from '../store/containments.js';
+import { findPlan } from '../store/plans.js';
 import {
   closeNhiContainment,
   enableApp,
@@ -86,6 +88,11 @@ export async function executeNhiRestore(
   }
   // A session is never revived: its record only closes.
   await deps.audit.append(trx, entries);
+  // A false positive marks the signal so (no breaker slot to free: a leak is not counted).
+  if (reason === 'false_positive' && containment.plan_id) {
+    const plan = await findPlan(trx, accountId, containment.plan_id);
+    if (plan?.signal_id) await markFalsePositive(trx, accountId, plan.signal_id);
+  }
   const closed = await closeNhiContainment(trx, accountId, containment.id, {
     reason,
     by: JSON.stringify({ actor: ctx.actor, authz: ctx.authz }),

@@ -7,6 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../../src/core.js';
 import { createApp } from '../../src/oauth/apps.js';
@@ -248,6 +249,16 @@ describeBackends('leak containment', (backend) => {
     expect(approved.json().plan.status).toBe('executed');
     expect(await tokenStatus(w.app.client_id, w.secret)).toBe(401);
     for (const token of w.tokens) expect(await listUsers(w.accountId, token)).toBe(401);
+    // Undone as a false positive: the signal is marked so, the app gets a new secret, the leaked one stays dead.
+    const [record] = await containmentsOf(w.accountId, w.ownerToken);
+    const undone = await api('POST', `/${w.accountId}/containments/${record!.id}:restore`, w.ownerToken, {
+      reason: 'false_positive',
+    });
+    expect(undone.json()).toMatchObject({ status: 'restored', containment: { close_reason: 'false_positive' } });
+    const marked = await sql<{ at: Date | null }>`SELECT false_positive_at AS at FROM signals
+      WHERE account_id = ${w.accountId} AND id = ${plan.signal_id as string}`.execute(core.database.db);
+    expect(marked.rows[0]?.at).toBeInstanceOf(Date);
+    expect(await tokenStatus(w.app.client_id, w.secret)).toBe(401);
   });
 
   describe('secret.leaked signals', () => {
