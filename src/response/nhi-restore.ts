@@ -7,7 +7,7 @@
  * verifies in its own transaction that the leaked secret finds no live owner, or rolls back.
  */
 import type { Transaction } from 'kysely';
-import { toAuditRow, type AuditEntryInput, type CallContext } from '../audit/entry.js';
+import { toAuditRow, type CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
 import { AppError } from '../errors.js';
 import { assertMayAdminister } from '../oauth/apps.js';
@@ -47,25 +47,15 @@ export async function executeNhiRestore(
   if (containment.status !== 'open')
     throw new AppError('CONTAINMENT_CLOSED', { metadata: { containment_id: containment.id } });
   const subject = containment.subject_nhi!;
-  const entries: AuditEntryInput[] = [];
   let secret: string | undefined;
+  /** What was enabled again (a session is never revived: its record only closes). */
+  let enabled: { type: 'app' | 'source'; id: string; wasDisabled: boolean } | undefined;
   if (subject.type === 'app') {
     const app = await lockAppById(trx, accountId, subject.id);
     if (!app) throw new AppError('NOT_FOUND', { description: 'the app no longer exists' });
     if (app.auth_method !== 'private_key_jwt') secret = generateClientSecret();
     await enableApp(trx, accountId, app.id, secret === undefined ? null : hashClientSecret(secret));
-    entries.push({
-      accountId,
-      ctx,
-      action: 'app.enable',
-      target: { type: 'app', id: app.id },
-      outcome: 'changed',
-      details: {
-        containment_id: containment.id,
-        secret_replaced: secret !== undefined,
-        was_disabled: app.disabled_at !== null,
-      },
-    });
+    enabled = { type: 'app', id: app.id, wasDisabled: app.disabled_at !== null };
   } else if (subject.type === 'source') {
     const source = await lockSource(trx, accountId, subject.id);
     if (!source) throw new AppError('NOT_FOUND', { description: 'the source no longer exists' });
@@ -73,21 +63,21 @@ export async function executeNhiRestore(
       secret = makeSecret(source.auth === 'hmac' ? 'sh' : 'st');
       await replaceSourceCredential(trx, accountId, source.id, sourceCredential(deps, source, secret), true);
     }
-    entries.push({
+    enabled = { type: 'source', id: source.id, wasDisabled: source.disabled_at !== null };
+  }
+  if (enabled)
+    await deps.audit.append(trx, {
       accountId,
       ctx,
-      action: 'source.enable',
-      target: { type: 'source', id: source.id },
+      action: enabled.type === 'app' ? 'app.enable' : 'source.enable',
+      target: { type: enabled.type, id: enabled.id },
       outcome: 'changed',
       details: {
         containment_id: containment.id,
         secret_replaced: secret !== undefined,
-        was_disabled: source.disabled_at !== null,
+        was_disabled: enabled.wasDisabled,
       },
     });
-  }
-  // A session is never revived: its record only closes.
-  await deps.audit.append(trx, entries);
   // A false positive marks the signal so (no breaker slot to free: a leak is not counted).
   if (reason === 'false_positive' && containment.plan_id) {
     const plan = await findPlan(trx, accountId, containment.plan_id);
