@@ -3,6 +3,7 @@
  * (`= ANY($1)` over the hashes, each on an index), and the replay claims of reports.
  */
 import { sql } from 'kysely';
+import { insertEntriesSql, type AuditEntryValues } from './audit.js';
 import type { Executor } from './executor.js';
 
 /**
@@ -72,28 +73,31 @@ export function findEventsTokensByHash(db: Executor, hashes: string[]) {
 
 const SWEEP_EVERY = 16;
 
-/** Claims a report for the replay window; false when it was already claimed (a replay). */
-export async function claimReport(db: Executor, reportHash: string, windowSeconds: number): Promise<boolean> {
+/**
+ * Claims a report for the replay window and, when it is not a replay, writes its audit entries in the same
+ * statement; false when it was already claimed (a replay: nothing written).
+ */
+export async function claimReport(
+  db: Executor,
+  reportHash: string,
+  windowSeconds: number,
+  entries: AuditEntryValues[],
+): Promise<boolean> {
   // Expired claims go (on their index) with one report in SWEEP_EVERY, so that the table holds about one window.
   if (Math.random() < 1 / SWEEP_EVERY)
     await db
       .deleteFrom('secret_scanning_replays')
       .where('expires_at', '<', sql<Date>`now()`)
       .execute();
-  const row = await db
-    .insertInto('secret_scanning_replays')
-    .values({
-      report_hash: reportHash,
-      expires_at: sql<Date>`now() + make_interval(secs => ${windowSeconds})` as unknown as Date,
-    })
-    .onConflict((oc) =>
-      // A claim past its window that no sweep removed yet is taken again.
-      oc
-        .column('report_hash')
-        .doUpdateSet({ expires_at: (eb) => eb.ref('excluded.expires_at') })
-        .where('secret_scanning_replays.expires_at', '<', sql<Date>`now()`),
-    )
-    .returning('report_hash')
-    .executeTakeFirst();
-  return row !== undefined;
+  // A claim past its window that no sweep removed yet is taken again.
+  const { rows } = await sql<{ claimed: boolean }>`
+    WITH claim AS (
+      INSERT INTO secret_scanning_replays (report_hash, expires_at)
+      VALUES (${reportHash}, now() + make_interval(secs => ${windowSeconds}))
+      ON CONFLICT (report_hash) DO UPDATE SET expires_at = EXCLUDED.expires_at
+        WHERE secret_scanning_replays.expires_at < now()
+      RETURNING report_hash
+    ), entries AS (${insertEntriesSql(entries, sql`EXISTS (SELECT 1 FROM claim)`)})
+    SELECT EXISTS (SELECT 1 FROM claim) AS claimed`.execute(db);
+  return rows[0]!.claimed;
 }

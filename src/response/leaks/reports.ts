@@ -14,7 +14,7 @@
  * every leaked secret the playbooks act on is dead. Owners are taken in a fixed order, so two reports
  * naming the same secrets never wait on each other's locks in a cycle.
  */
-import { SYSTEM_LOG, type AuditEntryInput, type CallContext } from '../../audit/entry.js';
+import { SYSTEM_LOG, toAuditRow, type AuditEntryInput, type CallContext } from '../../audit/entry.js';
 import { AppError } from '../../errors.js';
 import { claimReport } from '../../store/leaked-secrets.js';
 import { receiveSignalIn, type IncomingSignal, type ResponseDeps } from '../engine.js';
@@ -55,11 +55,6 @@ export async function receiveLeakReport(deps: LeakReportDeps, report: LeakReport
   const hashes = report.tokens.map((item) => sha256Hex(item.token));
   let wroteSteps = 0;
   const labels = await deps.audit.transact(async (trx) => {
-    if (!(await claimReport(trx, report.replayHash, REPLAY_WINDOW_SECONDS)))
-      throw new AppError('LEAK_REPORT_REPLAYED', {
-        description:
-          'leak_report_replayed: this signed report was already received; send the report again with a new signature',
-      });
     const found = await findLeakedSecrets(
       trx,
       report.tokens.map((item) => item.token),
@@ -106,7 +101,12 @@ export async function receiveLeakReport(deps: LeakReportDeps, report: LeakReport
         accounts: new Set(entries.map((e) => e.accountId)).size,
       },
     });
-    await deps.audit.append(trx, entries);
+    // The replay claim and the entries in one statement: a replay writes nothing.
+    if (!(await claimReport(trx, report.replayHash, REPLAY_WINDOW_SECONDS, entries.map(toAuditRow))))
+      throw new AppError('LEAK_REPORT_REPLAYED', {
+        description:
+          'leak_report_replayed: this signed report was already received; send the report again with a new signature',
+      });
     const ordered = [...leaks.values()].sort((a, b) => ownerKey(a.leaked).localeCompare(ownerKey(b.leaked)));
     for (const { leaked, item } of ordered) {
       const received = await receiveSignalIn(deps, trx, leakSignal(report, leaked, item));
