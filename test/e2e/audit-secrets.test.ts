@@ -11,18 +11,25 @@ import { describeBackends } from '../support/backends.js';
 import { useServer } from '../support/server.js';
 import { captureLogs, testCtx } from '../support/fixtures.js';
 import { fakeTarget } from '../support/fake-target.js';
+import { keySetDocument, makeCodeHostKey, match, postReport } from '../support/leak-reports.js';
+import { useTempDir } from '../support/temp-dir.js';
+import { writeFileSync } from 'node:fs';
+
+const hostKey = makeCodeHostKey('sweep-key');
 
 /**
  * Every path that handles a secret so far (sign-in, sessions, credential resets, app secrets and
- * their rotation, tokens, introspection, revocation, key rotation, target credentials and their
- * rotation), then the whole audit log exported
+ * their rotation, tokens, introspection, revocation, key rotation, a leak report's containment and the
+ * new secrets read from its record, target credentials and their rotation), then the whole audit log exported
  * and the logs read: none of the secrets may appear.
  */
 describeBackends('no secret reaches the audit log or the logs', (backend) => {
   let core: Core;
   let server: FastifyInstance;
   const { logger, lines } = captureLogs();
-  const suite = useServer(backend, { logger });
+  const keys = useTempDir('cordon-sweep-keys-')('keys.json');
+  writeFileSync(keys, keySetDocument([hostKey]));
+  const suite = useServer(backend, { logger, env: { CORDON_SECRET_SCANNING_KEYS: keys } });
 
   beforeAll(() => {
     ({ core, server } = suite);
@@ -142,6 +149,31 @@ describeBackends('no secret reaches the audit log or the logs', (backend) => {
         .statusCode,
     ).toBe(200);
 
+    // A leak report of the client secret: contained (rotated), the new secret read once, then restored with
+    // another, read once too.
+    const leak = await postReport(server, [match(rotated.client_secret as string)], { key: hostKey });
+    expect(leak.json()).toMatchObject([{ label: 'true_positive' }]);
+    const containments = `/v1/accounts/${account.id}/containments`;
+    const [record] = (await server.inject({ url: containments, headers: session })).json().containments;
+    const readSecret = async () => {
+      const read = await server.inject({
+        method: 'POST',
+        url: `${containments}/${record.id}:read-secret`,
+        headers: session,
+      });
+      expect(read.statusCode, read.body).toBe(200);
+      secrets.push(read.json().secret);
+    };
+    await readSecret();
+    const restored = await server.inject({
+      method: 'POST',
+      url: `${containments}/${record.id}:restore`,
+      headers: session,
+      payload: {},
+    });
+    expect(restored.statusCode, restored.body).toBe(200);
+    await readSecret();
+
     // A target's credentials, given at creation and at rotation (a connector kind of the test's own).
     const restoreKind = fakeTarget().install('scim');
     try {
@@ -205,6 +237,10 @@ describeBackends('no secret reaches the audit log or the logs', (backend) => {
       'target.create',
       'target.credentials.rotate',
       'target.test',
+      'secret.leaked',
+      'containment.open',
+      'containment.secret_read',
+      'app.enable',
     ]) {
       expect(exported).toContain(`"action":"${action}"`);
     }
