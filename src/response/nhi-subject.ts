@@ -81,13 +81,19 @@ export async function verifyNhi(
   accountId: string,
   subject: NhiSubject,
   action: NhiAction | 'restore',
-  /** An app's: when its tokens from before are refused (as the cutoff's UPDATE returned it); null: not cut off. */
-  tokensCutOffAt?: Date | null,
+  /**
+   * What the containment's own statement returned of an app's row: since when its tokens from before are
+   * refused (null: not cut off; undefined: not asked, as for a leaked events token's rotation, which revokes
+   * it alone: it obtained no access token), and whether the leaked client secret still opens it (undefined:
+   * look the secret up).
+   */
+  known: { cutOffAt?: Date | null; secretLive?: boolean } = {},
 ): Promise<Record<string, boolean>> {
-  const live = await findNhiSubject(deps, trx, accountId, subject.token_hash, subject.kind as LeakedKind);
+  const live =
+    known.secretLive ??
+    (await findNhiSubject(deps, trx, accountId, subject.token_hash, subject.kind as LeakedKind)) !== undefined;
   const keepsSecret = action === 'revoke_tokens' && subject.type === 'app' && subject.kind !== 'et';
-  const checks: Record<string, boolean> = { leaked_secret_dead: keepsSecret || live === undefined };
-  // A leaked events token's rotation revokes it alone: it obtained no access token.
-  if (tokensCutOffAt !== undefined) checks.tokens_from_before_refused = tokensCutOffAt !== null;
+  const checks: Record<string, boolean> = { leaked_secret_dead: keepsSecret || !live };
+  if (known.cutOffAt !== undefined) checks.tokens_from_before_refused = known.cutOffAt !== null;
   return checks;
 }

@@ -34,7 +34,7 @@ import {
   lockSource,
   replaceSourceCredential,
   revokeEventsTokensOfApp,
-  revokeLiveTokensOfApp,
+  containApp,
   type AppChange,
 } from '../store/nhi.js';
 import { revokeSession } from '../store/sessions.js';
@@ -65,6 +65,8 @@ interface Done {
   secret_replaced: boolean;
   /** An app's tokens from before are refused since (undefined: not cut off, e.g. an events token's rotation). */
   cutOffAt?: Date | null;
+  /** Whether a leaked client secret still opens the app, as the containment's statement left its row. */
+  secretLive?: boolean;
   changes?: { since: string; count: number; listed: AppChange[] };
 }
 
@@ -162,19 +164,24 @@ export async function executeNhi(
         target: { type: 'app', id: app.id },
         details: { events_token_id: id, reason: 'leaked' },
       });
+    const since = new Date(plan.leak.observedAt.getTime() - BLAST_RADIUS_SECONDS * 1000);
+    let before;
     // What a leaked client secret could have obtained, and what a disabled app must not get back.
     if (leakedEventsToken === undefined || action !== 'rotate_secret') {
-      const revoked = await revokeLiveTokensOfApp(trx, app, changes);
-      done.revoked_jtis = revoked.jtis;
-      done.cutOffAt = revoked.cutOffAt;
+      const contained = await containApp(trx, app, changes, { since, limit: MAX_CHANGES_LISTED });
+      done.revoked_jtis = contained.jtis;
+      done.cutOffAt = contained.cutOffAt;
+      // The app's row as the statement left it: the leaked client secret opens it no more (or still does,
+      // after revoke_tokens, which keeps it until the restore).
+      if (subject.kind === 'cs')
+        done.secretLive = !contained.disabled && contained.secretHash === clientSecretHash(subject.token_hash);
+      before = contained.before;
       audit({
         action: 'app.tokens.revoke',
         target: { type: 'app', id: app.id },
         details: { count: done.revoked_jtis.length, jtis: done.revoked_jtis, reason: 'leaked' },
       });
-    } else if (Object.keys(changes).length > 0) await updateApp(trx, accountId, app.id, changes);
-    const since = new Date(plan.leak.observedAt.getTime() - BLAST_RADIUS_SECONDS * 1000);
-    const before = await appChangesSince(trx, app, since, MAX_CHANGES_LISTED);
+    } else before = await appChangesSince(trx, app, since, MAX_CHANGES_LISTED);
     done.changes = { since: since.toISOString(), count: before.count, listed: before.changes };
   }
 
@@ -211,7 +218,7 @@ export async function executeNhi(
       secret_replaced: done.secret_replaced,
     },
   });
-  const verification = await verifyNhi(deps, trx, accountId, subject, action, done.cutOffAt);
+  const verification = await verifyNhi(deps, trx, accountId, subject, action, done);
   const failed = Object.entries(verification).filter(([, ok]) => !ok);
   // A containment that does not verify is not recorded as one: everything rolls back.
   if (failed.length > 0)

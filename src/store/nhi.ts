@@ -21,25 +21,89 @@ function appEntries(accountId: string, actorIds: string[], since: string) {
   return sql`(${part('audit_entries')} UNION ALL ${part('audit_inbox')})`;
 }
 
+/** The app's changes since a time (its Users API calls that changed something, and the like; not its tokens). */
+function changesSql(app: { account_id: string; id: string; client_id: string }, since: Date) {
+  return sql`SELECT e.action, e.target_type, e.target_id, e.recorded_at AS at
+    FROM ${appEntries(app.account_id, [app.id, app.client_id], `'${since.toISOString()}'::timestamptz`)} e
+    WHERE e.outcome = 'changed' AND e.action <> 'token.issue'`;
+}
+
+export interface AppChange {
+  action: string;
+  target: { type: string; id: string };
+  at: string;
+}
+
+interface ChangesRow {
+  change_count: number;
+  listed: Array<{ action: string; type: string; id: string; at: string }>;
+}
+
+/** The aggregate of a `changes` CTE: how many, and the first `limit`, oldest first. */
+const changesAggregate = (limit: number) => sql`
+  (SELECT count(*)::int FROM changes) AS change_count,
+  (SELECT coalesce(json_agg(json_build_object('action', l.action, 'type', l.target_type, 'id', l.target_id,
+     'at', l.at) ORDER BY l.at), '[]') FROM (SELECT * FROM changes ORDER BY at LIMIT ${limit}) l) AS listed`;
+
+const changesOf = (row: ChangesRow | undefined) => ({
+  count: row?.change_count ?? 0,
+  changes: (row?.listed ?? []).map((c) => ({
+    action: c.action,
+    target: { type: c.type, id: c.id },
+    at: new Date(c.at).toISOString(),
+  })),
+});
+
 /**
- * Revokes every access token of the app that has not expired, read from its `token.issue` entries, and
- * refuses from now on every token issued before now (`tokens_not_before`): one whose issue was not yet
- * recorded as this ran is refused by its `iat` (store/tokens.ts). The app's `changes` (disabled, a new
- * secret) are made in the same statement. Returns the jtis newly revoked, and the cutoff.
+ * What the app changed since `since`: the first `limit`, oldest first, and how many in all. The app acts
+ * under its id or its client id.
  */
-export async function revokeLiveTokensOfApp(
+export async function appChangesSince(
   db: Executor,
   app: { account_id: string; id: string; client_id: string },
-  changes: { disabled_at?: Date; secret_hash?: string; secret_rotated_at?: Date } = {},
-): Promise<{ jtis: string[]; cutOffAt: Date | null }> {
+  since: Date,
+  limit: number,
+): Promise<{ count: number; changes: AppChange[] }> {
+  const { rows } = await sql<ChangesRow>`
+    WITH changes AS (${changesSql(app, since)}) SELECT ${changesAggregate(limit)}`.execute(db);
+  return changesOf(rows[0]);
+}
+
+export interface AppContained {
+  /** The jtis newly revoked. */
+  jtis: string[];
+  /** Since when the app's tokens from before are refused (null: the app is gone). */
+  cutOffAt: Date | null;
+  /** The app's row as the statement left it. */
+  secretHash: string | null;
+  disabled: boolean;
+  /** What the app changed since `before.since`. */
+  before: { count: number; changes: AppChange[] };
+}
+
+/**
+ * Contains an app in one statement: every access token that has not expired revoked, read from its
+ * `token.issue` entries; every token issued before now refused from now on (`tokens_not_before`: one whose
+ * issue was not yet recorded as this ran is refused by its `iat`, store/tokens.ts); the app's `changes`
+ * (disabled, a new secret) made; and what the app changed since `before.since` read.
+ */
+export async function containApp(
+  db: Executor,
+  app: { account_id: string; id: string; client_id: string },
+  changes: { disabled_at?: Date; secret_hash?: string; secret_rotated_at?: Date },
+  before: { since: Date; limit: number },
+): Promise<AppContained> {
   const since = `now() - make_interval(secs => ${LONGEST_TOKEN_SECONDS})`;
-  const { rows } = await sql<{ jti: string | null; cut_off_at: Date }>`
+  const { rows } = await sql<
+    { jtis: string[]; cut_off_at: Date; secret_hash: string | null; disabled_at: Date | null } & ChangesRow
+  >`
     WITH cutoff AS (
       UPDATE oauth_apps SET tokens_not_before = now(), updated_at = now(),
         disabled_at = coalesce(${changes.disabled_at ?? null}::timestamptz, disabled_at),
         secret_hash = coalesce(${changes.secret_hash ?? null}::text, secret_hash),
         secret_rotated_at = coalesce(${changes.secret_rotated_at ?? null}::timestamptz, secret_rotated_at)
-      WHERE account_id = ${app.account_id} AND id = ${app.id} RETURNING tokens_not_before
+      WHERE account_id = ${app.account_id} AND id = ${app.id}
+      RETURNING tokens_not_before, secret_hash, disabled_at
     ), issued AS (
       SELECT DISTINCT e.details->>'jti' AS jti, (e.details->>'expires_at')::timestamptz AS expires_at
       FROM ${appEntries(app.account_id, [app.id], since)} e
@@ -50,43 +114,17 @@ export async function revokeLiveTokensOfApp(
       WHERE i.expires_at > now()
       ON CONFLICT (account_id, jti) DO NOTHING
       RETURNING jti
-    )
-    SELECT r.jti, c.tokens_not_before AS cut_off_at FROM cutoff c LEFT JOIN revoked r ON true`.execute(db);
+    ), changes AS (${changesSql(app, before.since)})
+    SELECT c.tokens_not_before AS cut_off_at, c.secret_hash, c.disabled_at,
+      (SELECT coalesce(json_agg(jti ORDER BY jti), '[]') FROM revoked) AS jtis, ${changesAggregate(before.limit)}
+    FROM cutoff c`.execute(db);
+  const row = rows[0];
   return {
-    jtis: rows.flatMap((r) => (r.jti === null ? [] : [r.jti])).sort(),
-    cutOffAt: rows[0] ? new Date(rows[0].cut_off_at) : null,
-  };
-}
-
-export interface AppChange {
-  action: string;
-  target: { type: string; id: string };
-  at: string;
-}
-
-/**
- * What the app changed since `since` (its Users API calls that changed something, and the like; not its
- * tokens): the first `limit`, oldest first, and how many in all. The app acts under its id or its client id.
- */
-export async function appChangesSince(
-  db: Executor,
-  app: { account_id: string; id: string; client_id: string },
-  since: Date,
-  limit: number,
-): Promise<{ count: number; changes: AppChange[] }> {
-  const { rows } = await sql<{ action: string; target_type: string; target_id: string; at: Date; total: number }>`
-    SELECT e.action, e.target_type, e.target_id, e.recorded_at AS at, count(*) OVER ()::int AS total
-    FROM ${appEntries(app.account_id, [app.id, app.client_id], `'${since.toISOString()}'::timestamptz`)} e
-    WHERE e.outcome = 'changed' AND e.action <> 'token.issue'
-    ORDER BY e.recorded_at
-    LIMIT ${limit}`.execute(db);
-  return {
-    count: rows[0]?.total ?? 0,
-    changes: rows.map((r) => ({
-      action: r.action,
-      target: { type: r.target_type, id: r.target_id },
-      at: new Date(r.at).toISOString(),
-    })),
+    jtis: [...(row?.jtis ?? [])].sort(),
+    cutOffAt: row ? new Date(row.cut_off_at) : null,
+    secretHash: row?.secret_hash ?? null,
+    disabled: row?.disabled_at != null,
+    before: changesOf(row),
   };
 }
 
