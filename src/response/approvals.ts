@@ -25,7 +25,7 @@ import {
   lockSubject,
   type DecisionRow,
 } from '../store/approvals.js';
-import { findContainment, findOpenContainment } from '../store/containments.js';
+import { findContainment } from '../store/containments.js';
 import { insertAuditEntries, type AuditEntryValues } from '../store/audit.js';
 import { readDigestInputs } from '../store/playbooks.js';
 import type { PlanRow } from '../store/plans.js';
@@ -200,8 +200,9 @@ async function currentDigest(
     ? { version: inputs.policy.version, document: inputs.policy.document }
     : { version: 0, document: {} };
   if (plan.action === 'restore') {
-    const open = await findOpenContainment(trx, plan.account_id, plan.subject_user_id!);
-    return { digest: open?.id === plan.containment_id ? restoreDigest(open, plan.restore_reason!) : null, policy };
+    // The record the restore is for, still open (a user's, or a non-human identity's, which has no user).
+    const record = await findContainment(trx, plan.account_id, plan.containment_id!);
+    return { digest: record?.status === 'open' ? restoreDigest(record, plan.restore_reason!) : null, policy };
   }
   const playbook = currentPlaybook(inputs.playbook ?? undefined, plan.playbook_name);
   if (!playbook?.enabled) return { digest: null, policy };

@@ -71,7 +71,7 @@ describeBackends('leak containment', (backend) => {
     ).statusCode;
   const listUsers = async (accountId: string, token: string) =>
     (await server.inject({ url: `/v1beta1/accounts/${accountId}/users`, headers: bearer(token) })).statusCode;
-  const api = async (method: 'GET' | 'POST', url: string, token: string, body?: unknown) =>
+  const api = async (method: 'GET' | 'POST' | 'PUT', url: string, token: string, body?: unknown) =>
     server.inject({
       method,
       url: `/v1/accounts${url}`,
@@ -259,6 +259,40 @@ describeBackends('leak containment', (backend) => {
       WHERE account_id = ${w.accountId} AND id = ${plan.signal_id as string}`.execute(core.database.db);
     expect(marked.rows[0]?.at).toBeInstanceOf(Date);
     expect(await tokenStatus(w.app.client_id, w.secret)).toBe(401);
+  });
+
+  it('restores under the two-person rule: the second person executes it, and the app gets a new secret', async () => {
+    const w = await world();
+    const adminToken = await mintSessionToken(core, w.seed.admin);
+    const policy = await api('PUT', `/${w.accountId}/automation/restore-policy`, w.ownerToken, {
+      restore_approvals: 2,
+      approver_group_id: null,
+    });
+    expect(policy.statusCode, policy.body).toBe(200);
+    expect(await report([w.secret])).toEqual(['true_positive']);
+    const [record] = await containmentsOf(w.accountId, w.ownerToken);
+    const asked = await api('POST', `/${w.accountId}/containments/${record!.id}:restore`, w.ownerToken, {});
+    expect(asked.json()).toMatchObject({ status: 'pending_approval', containment: { status: 'open' } });
+    const plan = asked.json().plan as { id: string; action_digest: string; subject_nhi: unknown };
+    expect(plan.subject_nhi).toMatchObject({ type: 'app', id: w.app.id });
+    const approved = await api('POST', `/${w.accountId}/plans/${plan.id}:approve`, adminToken, {
+      reason: 'rotated and reviewed',
+      action_digest: plan.action_digest,
+    });
+    expect(approved.statusCode, approved.body).toBe(200);
+    expect(approved.json().plan.status).toBe('executed');
+    const after = (await api('GET', `/${w.accountId}/containments/${record!.id}`, w.ownerToken)).json();
+    expect(after).toMatchObject({ status: 'closed', close_reason: 'restored', new_secret_waiting: true });
+    // An app an OWNER (or the operator) made shows its new secret to an OWNER only; a refusal takes nothing.
+    const secretOf = (token: string) => api('POST', `/${w.accountId}/containments/${record!.id}:read-secret`, token);
+    const refused = await secretOf(adminToken);
+    expect([refused.statusCode, refused.json().details[0].reason]).toEqual([403, 'PERMISSION_DENIED']);
+    const read = await secretOf(w.ownerToken);
+    expect(read.statusCode, read.body).toBe(200);
+    const next = read.json<{ secret: string }>().secret;
+    expect([await tokenStatus(w.app.client_id, w.secret), await tokenStatus(w.app.client_id, next)]).toEqual([
+      401, 200,
+    ]);
   });
 
   describe('secret.leaked signals', () => {
