@@ -61,6 +61,22 @@ describeBackends('leak reports', (backend) => {
   /** A new app's live client secret. */
   const freshSecret = async (name: string) =>
     (await createApp(core.directory, testCtx, accountId, { name, permissions: ['audit:read'] })).clientSecret!;
+  /** A session, an HMAC source and an app's events token of the owner's account: live secrets of three kinds. */
+  const liveSecrets = async (owner: { account_id: string; id: string }) => {
+    const session = await mintSessionToken(core, owner);
+    const hmac = await createSource(core.directory, testCtx, owner.account_id, {
+      name: 'siem',
+      format: 'canonical',
+      auth: 'hmac',
+    });
+    const reader = await createApp(core.directory, testCtx, owner.account_id, {
+      name: 'feed',
+      permissions: ['audit:read'],
+    });
+    const eventsDeps = { ...core.directory, keys: core.keys, issuer: core.issuer };
+    const events = await issueEventsToken(eventsDeps, testCtx, owner.account_id, reader.app.id, {});
+    return { session, hmac, reader, events };
+  };
   const labels = async (tokens: string[]) => {
     const res = await report(tokens);
     expect(res.statusCode, res.body).toBe(200);
@@ -97,7 +113,7 @@ describeBackends('leak reports', (backend) => {
 
   it('labels every other kind of live secret true_positive, with its owner as the target', async () => {
     const owner = (await seedAccount(core, 0)).owner;
-    const session = await mintSessionToken(core, owner);
+    const { session, hmac, reader, events } = await liveSecrets(owner);
     const urlToken = (
       await createSource(core.directory, testCtx, owner.account_id, {
         name: 'splunk',
@@ -105,17 +121,6 @@ describeBackends('leak reports', (backend) => {
         auth: 'url_token',
       })
     ).secret!;
-    const hmac = await createSource(core.directory, testCtx, owner.account_id, {
-      name: 'siem',
-      format: 'canonical',
-      auth: 'hmac',
-    });
-    const reader = await createApp(core.directory, testCtx, owner.account_id, {
-      name: 'feed',
-      permissions: ['audit:read'],
-    });
-    const eventsDeps = { ...core.directory, keys: core.keys, issuer: core.issuer };
-    const events = await issueEventsToken(eventsDeps, testCtx, owner.account_id, reader.app.id, {});
     secrets.push(session, urlToken, hmac.secret!, events.token);
     expect(await labels([session, urlToken, hmac.secret!, events.token])).toEqual(Array(4).fill('true_positive'));
     const leaked = (await auditTrail(core, owner.account_id)).filter((e) => e.action === 'secret.leaked');
@@ -137,18 +142,7 @@ describeBackends('leak reports', (backend) => {
     await applyPlaybooks(core.directory, testCtx, owner.account_id, [
       { name: 'leaked-secret', match: { types: ['secret.leaked'] }, action: 'notify' },
     ]);
-    const session = await mintSessionToken(core, owner);
-    const hmac = await createSource(core.directory, testCtx, owner.account_id, {
-      name: 'siem',
-      format: 'canonical',
-      auth: 'hmac',
-    });
-    const reader = await createApp(core.directory, testCtx, owner.account_id, {
-      name: 'feed',
-      permissions: ['audit:read'],
-    });
-    const eventsDeps = { ...core.directory, keys: core.keys, issuer: core.issuer };
-    const events = await issueEventsToken(eventsDeps, testCtx, owner.account_id, reader.app.id, {});
+    const { session, hmac, reader, events } = await liveSecrets(owner);
     secrets.push(session, hmac.secret!, events.token);
     expect(await labels([session, hmac.secret!, events.token])).toEqual(Array(3).fill('true_positive'));
     expect(await labels([session, hmac.secret!, events.token])).toEqual(Array(3).fill('true_positive'));
