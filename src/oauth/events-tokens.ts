@@ -11,8 +11,10 @@
  * the signing keys does not end it. An app's access tokens stay RFC 9068, as they are.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import type { CallContext } from '../audit/entry.js';
 import type { DirectoryDeps } from '../directory/deps.js';
+import type { Database } from '../storage/schema.js';
 import { AppError } from '../errors.js';
 import {
   findEventsTokenByHash,
@@ -78,9 +80,32 @@ export async function issueEventsToken(
   appId: string,
   input: EventsTokenInput,
 ): Promise<{ token: string; row: EventsTokenRow }> {
+  const signed = await signEventsToken(deps, accountId, appId, input);
+  return deps.audit.transact((trx) => storeEventsToken(deps, trx, ctx, signed));
+}
+
+/** An events token signed, not yet stored (storeEventsToken): its claims, and the token. */
+export interface SignedEventsToken {
+  accountId: string;
+  appId: string;
+  id: string;
+  features: EventsFeature[];
+  audience: string;
+  token: string;
+}
+
+/**
+ * Signs an events token for an app: before any transaction, since the key ring may read (or make) its key,
+ * which must not wait on it.
+ */
+export async function signEventsToken(
+  deps: EventsTokenDeps,
+  accountId: string,
+  appId: string,
+  input: EventsTokenInput,
+): Promise<SignedEventsToken> {
   const { features, audience } = checkInput(input, deps.issuer);
   const id = randomUUID();
-  // Signed before the transaction: the key ring may read (or make) its key, which must not wait on it.
   const { client_id } = await getApp(deps, accountId, appId);
   const claims = {
     iss: deps.issuer,
@@ -93,34 +118,43 @@ export async function issueEventsToken(
   };
   // Its header makes it recognisable to secret scanners, with a checksum (secret-format.ts).
   const token = await signJwt(deps.keys, 'JWT', claims, eventsTokenHeader);
-  return deps.audit.transact(async (trx) => {
-    const app = await lockAppById(trx, accountId, appId);
-    if (!app) throw new AppError('NOT_FOUND', { description: 'app not found' });
-    await assertMayAdminister(trx, ctx, app, 'make an events token for');
-    if (app.disabled_at) throw new AppError('FAILED_PRECONDITION', { description: 'the app is disabled' });
-    if (!app.permissions.includes('audit:read'))
-      throw new AppError('FAILED_PRECONDITION', {
-        description: 'the app does not hold audit:read, which an events token reads the feed under',
-      });
-    const row = await insertEventsToken(trx, {
-      account_id: accountId,
-      id,
-      app_id: appId,
-      token_hash: hashEventsToken(token),
-      features,
-      audience,
-      created_by: ctx.actor.type === 'user' ? ctx.actor.id : null,
+  return { accountId, appId, id, features, audience, token };
+}
+
+/** Stores a signed events token in `trx`, under the rules of making one, with its entry. */
+export async function storeEventsToken(
+  deps: Pick<DirectoryDeps, 'audit'>,
+  trx: Transaction<Database>,
+  ctx: CallContext,
+  signed: SignedEventsToken,
+): Promise<{ token: string; row: EventsTokenRow }> {
+  const { accountId, appId, id, features, audience, token } = signed;
+  const app = await lockAppById(trx, accountId, appId);
+  if (!app) throw new AppError('NOT_FOUND', { description: 'app not found' });
+  await assertMayAdminister(trx, ctx, app, 'make an events token for');
+  if (app.disabled_at) throw new AppError('FAILED_PRECONDITION', { description: 'the app is disabled' });
+  if (!app.permissions.includes('audit:read'))
+    throw new AppError('FAILED_PRECONDITION', {
+      description: 'the app does not hold audit:read, which an events token reads the feed under',
     });
-    await deps.audit.append(trx, {
-      accountId,
-      ctx,
-      action: 'app.events_token.create',
-      target: { type: 'app', id: appId },
-      outcome: 'changed',
-      details: { token_id: id, features, audience },
-    });
-    return { token, row };
+  const row = await insertEventsToken(trx, {
+    account_id: accountId,
+    id,
+    app_id: appId,
+    token_hash: hashEventsToken(token),
+    features,
+    audience,
+    created_by: ctx.actor.type === 'user' ? ctx.actor.id : null,
   });
+  await deps.audit.append(trx, {
+    accountId,
+    ctx,
+    action: 'app.events_token.create',
+    target: { type: 'app', id: appId },
+    outcome: 'changed',
+    details: { token_id: id, features, audience },
+  });
+  return { token, row };
 }
 
 export async function listEventsTokens(

@@ -12,12 +12,13 @@ import type { DirectoryDeps } from '../directory/deps.js';
 import { AppError } from '../errors.js';
 import { assertMayAdminister } from '../oauth/apps.js';
 import { generateClientSecret, hashClientSecret } from '../oauth/client-secret.js';
+import { signEventsToken, storeEventsToken, type EventsTokenDeps } from '../oauth/events-tokens.js';
 import { makeSecret } from '../secret-format.js';
 import type { Database, NhiSubject } from '../storage/schema.js';
 import type { AuditEntryValues } from '../store/audit.js';
 import { lockAppById } from '../store/apps.js';
 import { markFalsePositive } from '../store/approvals.js';
-import { lockContainment, type ContainmentRow } from '../store/containments.js';
+import { findContainment, lockContainment, type ContainmentRow } from '../store/containments.js';
 import { findPlan } from '../store/plans.js';
 import {
   closeNhiContainment,
@@ -27,7 +28,7 @@ import {
   takeContainmentSecret,
 } from '../store/nhi.js';
 import { readUserRole } from '../store/apps.js';
-import { containmentSealLabel, sourceCredential, verifyNhi } from './nhi-subject.js';
+import { containmentSealLabel, eventsTokenRecipe, sourceCredential, verifyNhi } from './nhi-subject.js';
 import type { RestoreReason, RestoreReport } from './restores.js';
 
 /**
@@ -53,7 +54,8 @@ export async function executeNhiRestore(
   if (subject.type === 'app') {
     const app = await lockAppById(trx, accountId, subject.id);
     if (!app) throw new AppError('NOT_FOUND', { description: 'the app no longer exists' });
-    if (app.auth_method !== 'private_key_jwt') secret = generateClientSecret();
+    // A new client secret when the leaked one was a client secret (a leaked events token left it unknown).
+    if (subject.kind === 'cs' && app.auth_method !== 'private_key_jwt') secret = generateClientSecret();
     await enableApp(trx, accountId, app.id, secret === undefined ? null : hashClientSecret(secret));
     enabled = { type: 'app', id: app.id, wasDisabled: app.disabled_at !== null };
   } else if (subject.type === 'source') {
@@ -124,17 +126,24 @@ export interface RevealedSecret {
   secret: string;
 }
 
+export type SecretReadDeps = DirectoryDeps & Pick<EventsTokenDeps, 'keys' | 'issuer'>;
+
 /**
  * Gives an OWNER or ADMIN the new secret a record keeps, and forgets it: a second read finds none
  * (404 SECRET_ALREADY_READ). An app an OWNER made shows its secret to an OWNER only, as rotating it would.
- * Audited as `containment.secret_read`, without the secret.
+ * A leaked events token's replacement is made here, as it is read (signed before the transaction, stored
+ * in it: nhi.ts keeps only what to make). Audited as `containment.secret_read`, without the secret.
  */
 export async function readContainmentSecret(
-  deps: DirectoryDeps,
+  deps: SecretReadDeps,
   ctx: CallContext,
   accountId: string,
   containmentId: string,
 ): Promise<RevealedSecret> {
+  const label = containmentSealLabel(accountId, containmentId);
+  const waiting = await findContainment(deps.db, accountId, containmentId);
+  const recipe = waiting?.secret_enc ? eventsTokenRecipe(deps.sealer.open(label, waiting.secret_enc)) : undefined;
+  const signed = recipe && (await signEventsToken(deps, accountId, waiting!.subject_nhi!.id, recipe));
   return deps.audit.transact(async (trx) => {
     if (ctx.actor.type === 'user') {
       const role = await readUserRole(trx, accountId, ctx.actor.id);
@@ -144,7 +153,13 @@ export async function readContainmentSecret(
     const taken = await takeContainmentSecret(trx, accountId, containmentId);
     if (!taken) throw new AppError('SECRET_ALREADY_READ', { metadata: { containment_id: containmentId } });
     const subject = taken.subject_nhi;
-    if (subject.type === 'app') {
+    const opened = deps.sealer.open(label, taken.secret_enc);
+    let secret = opened;
+    if (eventsTokenRecipe(opened)) {
+      // Signed for the recipe read before the transaction: the same one (a record makes one replacement).
+      if (!signed) throw new AppError('SECRET_ALREADY_READ', { metadata: { containment_id: containmentId } });
+      secret = (await storeEventsToken(deps, trx, ctx, signed)).token;
+    } else if (subject.type === 'app') {
       const app = await lockAppById(trx, accountId, subject.id);
       if (app) await assertMayAdminister(trx, ctx, app, 'read the new secret of');
     }
@@ -156,7 +171,6 @@ export async function readContainmentSecret(
       outcome: 'changed',
       details: { subject: { type: subject.type, id: subject.id } },
     });
-    const secret = deps.sealer.open(containmentSealLabel(accountId, containmentId), taken.secret_enc);
     return { containment_id: containmentId, subject, secret };
   });
 }

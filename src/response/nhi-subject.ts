@@ -97,3 +97,17 @@ export async function verifyNhi(
   if (known.cutOffAt !== undefined) checks.tokens_from_before_refused = known.cutOffAt !== null;
   return checks;
 }
+
+/** What a record keeps, sealed, for a leaked events token: the replacement to make as a person reads it. */
+const RECIPE = 'events-token-to-make:';
+
+/** The sealed text of an events token's replacement (nhi.ts). */
+export const eventsTokenRecipeText = (recipe: { features: string[]; audience: string }) =>
+  RECIPE + JSON.stringify(recipe);
+
+/** The replacement to make, when a record's sealed text is one. */
+export function eventsTokenRecipe(text: string): { features: string[]; audience: string } | undefined {
+  return text.startsWith(RECIPE)
+    ? (JSON.parse(text.slice(RECIPE.length)) as { features: string[]; audience: string })
+    : undefined;
+}

@@ -1,23 +1,14 @@
 /**
- * Containing a non-human identity (issue 19): the owner of a leaked secret is a plan's subject as a user
- * is, and its containment a record, opened in the plan's transaction with every audit entry.
- *
- * The owner is an OAuth app (by its client secret, or one of its events tokens), a signal source (its URL
- * token or HMAC secret), or a person's session. A playbook acts on it with one of three actions:
- * - `rotate_secret`: the leaked secret dies. A client secret, URL token or HMAC secret is replaced by a new
- *   one, sealed in the record until an OWNER or ADMIN reads it once (nhi-restore.ts); an app's live access
- *   tokens are revoked too (what the leaked secret could have obtained). A leaked events token is revoked
- *   (a new one is made with `cordon apps events-token`); a leaked session is ended.
- * - `disable_app`: the app (or source) is disabled, and its access and events tokens revoked, so that
- *   none comes back with it.
- * - `revoke_tokens`: the app's live access tokens (and a leaked events token or session) are revoked; the
- *   secret itself stays until the record is restored.
- * An app's access tokens are revoked by jti, read from its `token.issue` entries, and by time: tokens issued
- * before the containment are refused (`tokens_not_before`), whichever node checks them.
- *
- * The record keeps what was revoked (the jtis, with counts), where the leak was found, and what the app
- * changed in the hour before the leak (the blast radius to review). Restoring it (nhi-restore.ts) gives
- * the app or source a new secret; the leaked one never works again.
+ * Containing a non-human identity (issue 19): the owner of a leaked secret (an app by its client secret or
+ * an events token, a signal source, a session) is a plan's subject as a user is, and its containment a
+ * record opened in the plan's transaction with every audit entry. The actions (README, Leak reports):
+ * - `rotate_secret`: the leaked secret dies; a new one is sealed in the record until an OWNER or ADMIN reads
+ *   it once (nhi-restore.ts; an events token's replacement is made as it is read). An app's live access
+ *   tokens are revoked too; a leaked session is ended.
+ * - `disable_app`: the app (or source) disabled, its access and events tokens revoked.
+ * - `revoke_tokens`: the app's live access tokens revoked; the secret stays until the restore.
+ * An app's tokens die by jti (its `token.issue` entries) and by time (`tokens_not_before`). The record keeps
+ * what was revoked, where the leak was found and what the app changed in the hour before it.
  */
 import type { Transaction } from 'kysely';
 import { toAuditRow, type AuditEntryInput, type CallContext } from '../audit/entry.js';
@@ -40,7 +31,14 @@ import {
 import { revokeSession } from '../store/sessions.js';
 import { disableSource, findSignal } from '../store/signals.js';
 import { clientSecretHash } from './leaks/find-leaked.js';
-import { containmentSealLabel, leakFacts, sourceCredential, verifyNhi, type LeakFacts } from './nhi-subject.js';
+import {
+  containmentSealLabel,
+  eventsTokenRecipeText,
+  leakFacts,
+  sourceCredential,
+  verifyNhi,
+  type LeakFacts,
+} from './nhi-subject.js';
 import type { PlanRow } from '../store/plans.js';
 import type { Verdict } from './plan.js';
 
@@ -67,6 +65,8 @@ interface Done {
   cutOffAt?: Date | null;
   /** Whether a leaked client secret still opens the app, as the containment's statement left its row. */
   secretLive?: boolean;
+  /** A leaked events token's replacement, made when a person reads it. */
+  eventsTokenToMake?: { features: string[]; audience: string };
   changes?: { since: string; count: number; listed: AppChange[] };
 }
 
@@ -150,8 +150,14 @@ export async function executeNhi(
       audit({ action: 'app.disable', target: { type: 'app', id: app.id }, details: { reason: 'leaked' } });
       done.events_tokens_revoked = await revokeEventsTokensOfApp(trx, accountId, app.id);
     } else if (leakedEventsToken !== undefined) {
-      if ((await revokeEventsTokenRow(trx, accountId, app.id, leakedEventsToken))?.changed)
-        done.events_tokens_revoked.push(leakedEventsToken);
+      const revoked = await revokeEventsTokenRow(trx, accountId, app.id, leakedEventsToken);
+      if (revoked?.changed) done.events_tokens_revoked.push(leakedEventsToken);
+      // Its replacement, with the same features and audience, is made as a person reads it (nhi-restore.ts):
+      // a token is signed outside any transaction, which this one is not.
+      if (revoked?.changed && action === 'rotate_secret' && app.permissions.includes('audit:read')) {
+        done.eventsTokenToMake = { features: revoked.token.features, audience: revoked.token.audience };
+        done.secret_replaced = true;
+      }
     } else if (action === 'rotate_secret') {
       secret = generateClientSecret();
       Object.assign(changes, { secret_hash: hashClientSecret(secret), secret_rotated_at: new Date() });
@@ -194,6 +200,7 @@ export async function executeNhi(
     },
     disabled: done.disabled,
     secret_replaced: done.secret_replaced,
+    ...(done.eventsTokenToMake ? { events_token_to_make: done.eventsTokenToMake } : {}),
     ...(done.changes ? { app_changes_before: done.changes } : {}),
   };
   await insertNhiContainment(trx, {
@@ -205,7 +212,13 @@ export async function executeNhi(
     cause: JSON.stringify(ctx.cause ?? {}),
     opened_by: JSON.stringify({ actor: ctx.actor, authz: ctx.authz }),
     details: JSON.stringify(details),
-    secret_enc: secret === undefined ? null : deps.sealer.seal(containmentSealLabel(accountId, containmentId), secret),
+    secret_enc:
+      secret !== undefined || done.eventsTokenToMake
+        ? deps.sealer.seal(
+            containmentSealLabel(accountId, containmentId),
+            secret ?? eventsTokenRecipeText(done.eventsTokenToMake!),
+          )
+        : null,
   });
   audit({
     action: 'containment.open',
@@ -273,12 +286,8 @@ export async function executeApprovedNhi(
     observed_at: new Date(signal?.observed_at ?? Date.now()),
   });
   const action = plan.action as NhiAction;
-  const done = await executeNhi(
-    deps,
-    trx,
-    { accountId: plan.account_id, id: plan.id, action, subject: plan.subject_nhi!, leak },
-    ctx,
-  );
+  const what = { accountId: plan.account_id, id: plan.id, action, subject: plan.subject_nhi!, leak };
+  const done = await executeNhi(deps, trx, what, ctx);
   return {
     status: done.status,
     containmentId: done.containmentId ?? null,

@@ -295,6 +295,47 @@ describeBackends('leak containment', (backend) => {
     ]);
   });
 
+  it('replaces a leaked events token with one like it, made as it is read; the client secret stays', async () => {
+    const w = await world();
+    const reader = await createApp(core.directory, testCtx, w.accountId, { name: 'feed', permissions: ['audit:read'] });
+    const deps = { ...core.directory, keys: core.keys, issuer: core.issuer };
+    const leaked = await issueEventsToken(deps, testCtx, w.accountId, reader.app.id, {
+      features: ['auditevents'],
+      audience: 'events.test.example',
+    });
+    const introspect = async (token: string) =>
+      server.inject({ url: '/api/v2/auth/introspect', headers: bearer(token) });
+    expect((await introspect(leaked.token)).statusCode).toBe(200);
+    expect(await report([leaked.token])).toEqual(['true_positive']);
+    expect((await introspect(leaked.token)).statusCode).toBe(401);
+    const record = (await containmentsOf(w.accountId, w.ownerToken)).find(
+      (c) => (c.subject_nhi as { id: string }).id === reader.app.id,
+    )!;
+    expect(record).toMatchObject({
+      action: 'rotate_secret',
+      subject_nhi: { kind: 'et', credential: { type: 'events_token', id: leaked.row.id } },
+      new_secret_waiting: true,
+      details: { revoked: { events_tokens: { count: 1, ids: [leaked.row.id] } }, secret_replaced: true },
+    });
+    const read = await api('POST', `/${w.accountId}/containments/${record.id}:read-secret`, w.ownerToken);
+    expect(read.statusCode, read.body).toBe(200);
+    const fresh = read.json<{ secret: string }>().secret;
+    const claims = JSON.parse(Buffer.from(fresh.split('.')[1]!, 'base64url').toString('utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(claims).toMatchObject({ aud: ['events.test.example'], '1password.com/fts': ['auditevents'] });
+    expect((await introspect(fresh)).json()).toMatchObject({ features: ['auditevents'] });
+    const again = await api('POST', `/${w.accountId}/containments/${record.id}:read-secret`, w.ownerToken);
+    expect([again.statusCode, again.json().details[0].reason]).toEqual([404, 'SECRET_ALREADY_READ']);
+    // The app's client secret never leaked: it works, before and after the record's restore.
+    expect(await tokenStatus(reader.app.client_id, reader.clientSecret!)).toBe(200);
+    const restored = await api('POST', `/${w.accountId}/containments/${record.id}:restore`, w.ownerToken, {});
+    expect(restored.json()).toMatchObject({ status: 'restored', verification: { leaked_secret_dead: true } });
+    expect(await tokenStatus(reader.app.client_id, reader.clientSecret!)).toBe(200);
+    expect((await introspect(leaked.token)).statusCode).toBe(401);
+  });
+
   describe('secret.leaked signals', () => {
     const postSignal = (accountId: string, token: string, hash: string, externalId = `scan-${hash.slice(0, 8)}`) =>
       server.inject({

@@ -158,7 +158,8 @@ async function readSecret(
   const id = request.params.containment;
   if (!ID.test(id)) throw notFound(id);
   try {
-    const read = await readContainmentSecret(core.response, person.ctx, person.accountId, id);
+    const deps = { ...core.response, keys: core.keys, issuer: core.issuer };
+    const read = await readContainmentSecret(deps, person.ctx, person.accountId, id);
     const owner = await readNhiOwner(core.database.db, person.accountId, read.subject);
     const body = secretBody(read, owner);
     const shown = page(person, { title: 'The new secret', section: 'incidents', body });

@@ -228,7 +228,8 @@ export function containmentRoutes(app: FastifyInstance, core: Core): void {
     },
     async (request, reply) => {
       const { account, containment } = request.params;
-      const read = await readContainmentSecret(core.response, request.human!.ctx, account, containment);
+      const deps = { ...core.response, keys: core.keys, issuer: core.issuer };
+      const read = await readContainmentSecret(deps, request.human!.ctx, account, containment);
       reply.header('cache-control', 'no-store');
       return read;
     },
