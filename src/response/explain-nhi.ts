@@ -8,13 +8,13 @@
  * signal.
  */
 import type { NhiSubject } from '../storage/schema.js';
-import { findAppById } from '../store/apps.js';
 import type { ContainmentRow } from '../store/containments.js';
 import type { Executor } from '../store/executor.js';
-import { findSource, type SignalRow } from '../store/signals.js';
+import { readNhiOwner } from '../store/nhi-names.js';
+import type { SignalRow } from '../store/signals.js';
 
 /** The app or source that owns the leaked secret, as it stands now (null: a session's, or gone). */
-export interface NhiOwner {
+export interface ExplainedOwner {
   name: string;
   /** An app's client id (null: a source). */
   client_id: string | null;
@@ -23,7 +23,7 @@ export interface NhiOwner {
 
 export interface ExplainedNhi {
   subject: NhiSubject;
-  owner: NhiOwner | null;
+  owner: ExplainedOwner | null;
   /** The playbook's action on it: rotate_secret, disable_app, revoke_tokens, or notify. */
   action: string | null;
   leak: { report: string | null; url: string | null; observed_at: string | null; token_type: string | null };
@@ -48,17 +48,14 @@ export interface ExplainedNhi {
   } | null;
 }
 
-/** The owner of a leaked secret now, by the subject's id. */
-export async function readNhiOwner(db: Executor, accountId: string, subject: NhiSubject): Promise<NhiOwner | null> {
-  if (subject.type === 'app') {
-    const app = await findAppById(db, accountId, subject.id);
-    return app ? { name: app.name, client_id: app.client_id, disabled: app.disabled_at !== null } : null;
-  }
-  if (subject.type === 'source') {
-    const source = await findSource(db, accountId, subject.id);
-    return source ? { name: source.name, client_id: null, disabled: source.disabled_at !== null } : null;
-  }
-  return null;
+/** The owner of a leaked secret now, by the subject's id (store/nhi-names.ts reads it in one statement). */
+export async function readExplainedOwner(
+  db: Executor,
+  accountId: string,
+  subject: NhiSubject,
+): Promise<ExplainedOwner | null> {
+  const { name, client_id, disabled_at } = await readNhiOwner(db, accountId, subject);
+  return name === null ? null : { name, client_id, disabled: disabled_at !== null };
 }
 
 type Details = Record<string, unknown>;
@@ -132,7 +129,7 @@ export function leakOf(record: unknown, signal?: Pick<SignalRow, 'attributes' | 
  */
 export function explainNhi(
   subject: NhiSubject,
-  owner: NhiOwner | null,
+  owner: ExplainedOwner | null,
   plan: { action: string } | undefined,
   containment: ContainmentRow | undefined,
   signal: SignalRow | undefined,

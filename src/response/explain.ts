@@ -19,7 +19,7 @@ import { findPlaybookVersion } from '../store/playbooks.js';
 import { findSignal } from '../store/signals.js';
 import { findUserById } from '../store/users.js';
 import { listAttemptEntries, listStepsOf } from '../store/steps.js';
-import { explainNhi, readNhiOwner, type ExplainedNhi } from './explain-nhi.js';
+import { explainNhi, readExplainedOwner, type ExplainedNhi } from './explain-nhi.js';
 import { BUILT_IN_PLAYBOOKS } from './playbooks.js';
 
 export interface Explanation {
@@ -193,7 +193,7 @@ export async function explain(deps: ExplainDeps, accountId: string, id: string):
     userId ? findUserById(db, accountId, userId) : undefined,
     plan ? listDecisions(db, accountId, plan.id) : [],
     containment ? explainTargets(db, accountId, containment.id) : [],
-    nhiSubject ? readNhiOwner(db, accountId, nhiSubject) : null,
+    nhiSubject ? readExplainedOwner(db, accountId, nhiSubject) : null,
   ]);
   // A built-in playbook (version 0) is not stored: its hash is the engine's.
   const playbook =
