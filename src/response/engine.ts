@@ -115,100 +115,97 @@ export async function receiveSignalIn(
   };
   const { accountId, signal: canonical } = input;
   let wroteSteps = 0;
-  const reception = await (async () => {
-    const raw = capRaw(input.rawText, deps.rawMaxBytes);
-    const row = {
-      account_id: accountId,
-      id: newId(),
-      source_id: input.sourceId,
-      external_id: canonical.external_id,
-      type: canonical.type,
-      title: canonical.title,
-      severity: canonical.severity,
-      confidence: canonical.confidence,
-      subject: toJsonText(canonical.subject),
-      tags: canonical.tags,
-      observed_at: canonical.observed_time,
-      raw: raw.json,
-      raw_truncated: raw.truncated,
-      attributes: toJsonText(canonical.attributes ?? {}),
-    };
-    // The subject is locked before anything else is read: a concurrent plan for the same user commits
-    // first, and this one then reads its open plan (READ COMMITTED gives each statement a new snapshot).
-    const { stored, candidates } = await admitSignal(trx, accountId, canonical.subject, { signal: row, lock: true });
-    const nhiCandidate = stored ? await secretOwner(deps, trx, accountId, canonical, input.owner) : undefined;
-    lap('store-signal');
-    const receipt = { accountId, ctx: input.ctx, action: 'signal.receive' } satisfies Partial<AuditEntryInput>;
-    if (!stored) {
-      const first = (await findSignalByExternalId(trx, accountId, input.sourceId, canonical.external_id))!;
-      const plan = await findPlanOfSignal(trx, accountId, first.id);
-      await deps.audit.append(trx, {
-        ...receipt,
-        target: { type: 'signal', id: first.id },
-        outcome: 'unchanged',
-        details: { reason: 'duplicate', source_id: input.sourceId, external_id: canonical.external_id },
-      });
-      return { signal: first, plan, duplicate: true, timings };
-    }
-    const signal: SignalRow = {
-      ...row,
-      subject: { ...canonical.subject },
-      attributes: { ...(canonical.attributes ?? {}) },
-      received_at: stored.received_at,
-      false_positive_at: null,
-    };
+  const raw = capRaw(input.rawText, deps.rawMaxBytes);
+  const row = {
+    account_id: accountId,
+    id: newId(),
+    source_id: input.sourceId,
+    external_id: canonical.external_id,
+    type: canonical.type,
+    title: canonical.title,
+    severity: canonical.severity,
+    confidence: canonical.confidence,
+    subject: toJsonText(canonical.subject),
+    tags: canonical.tags,
+    observed_at: canonical.observed_time,
+    raw: raw.json,
+    raw_truncated: raw.truncated,
+    attributes: toJsonText(canonical.attributes ?? {}),
+  };
+  // The subject is locked before anything else is read: a concurrent plan for the same user commits
+  // first, and this one then reads its open plan (READ COMMITTED gives each statement a new snapshot).
+  const { stored, candidates } = await admitSignal(trx, accountId, canonical.subject, { signal: row, lock: true });
+  const nhiCandidate = stored ? await secretOwner(deps, trx, accountId, canonical, input.owner) : undefined;
+  lap('store-signal');
+  const receipt = { accountId, ctx: input.ctx, action: 'signal.receive' } satisfies Partial<AuditEntryInput>;
+  if (!stored) {
+    const first = (await findSignalByExternalId(trx, accountId, input.sourceId, canonical.external_id))!;
+    const plan = await findPlanOfSignal(trx, accountId, first.id);
+    await deps.audit.append(trx, {
+      ...receipt,
+      target: { type: 'signal', id: first.id },
+      outcome: 'unchanged',
+      details: { reason: 'duplicate', source_id: input.sourceId, external_id: canonical.external_id },
+    });
+    return { reception: { signal: first, plan, duplicate: true, timings }, wroteSteps: 0 };
+  }
+  const signal: SignalRow = {
+    ...row,
+    subject: { ...canonical.subject },
+    attributes: { ...(canonical.attributes ?? {}) },
+    received_at: stored.received_at,
+    false_positive_at: null,
+  };
 
-    const draft = newDraft(
-      deps,
-      accountId,
-      { ...canonical, id: signal.id, source_id: input.sourceId },
-      candidates,
-      input.ctx.actor,
-      nhiCandidate,
-    );
-    await evaluate(draft, trx, lap);
-    await planRemote(trx, draft);
-    const responder = responderContext(draft, input.ctx.actor);
-    if (!draft.status) {
-      if (draft.nhi) await executeNhiDraft(deps, trx, draft, responder);
-      else {
-        const executed = await execute(deps, trx, draft, responder);
-        if (executed) draft.verdicts.push(executed);
-      }
-      lap('execute');
+  const draft = newDraft(
+    deps,
+    accountId,
+    { ...canonical, id: signal.id, source_id: input.sourceId },
+    candidates,
+    input.ctx.actor,
+    nhiCandidate,
+  );
+  await evaluate(draft, trx, lap);
+  await planRemote(trx, draft);
+  const responder = responderContext(draft, input.ctx.actor);
+  if (!draft.status) {
+    if (draft.nhi) await executeNhiDraft(deps, trx, draft, responder);
+    else {
+      const executed = await execute(deps, trx, draft, responder);
+      if (executed) draft.verdicts.push(executed);
     }
-    // Verify and record in one statement: the plan and its entries are written only if the subject is
-    // suspended and holds no live session; otherwise the failure is read back and recorded instead.
-    // (A non-human identity's containment verified itself: response/nhi.ts.)
-    const executed = draft.status === 'executed' && !draft.nhi;
-    if (executed) draft.verdicts.push(VERIFIED);
-    let plan = await insertPlanWithEntries(
+    lap('execute');
+  }
+  // Verify and record in one statement: the plan and its entries are written only if the subject is
+  // suspended and holds no live session; otherwise the failure is read back and recorded instead.
+  // (A non-human identity's containment verified itself: response/nhi.ts.)
+  const executed = draft.status === 'executed' && !draft.nhi;
+  if (executed) draft.verdicts.push(VERIFIED);
+  let plan = await insertPlanWithEntries(
+    trx,
+    planRow(draft),
+    recordEntries(draft, input, responder),
+    executed ? draft.subject!.id : undefined,
+  );
+  if (!plan) {
+    draft.verdicts.pop();
+    draft.verdicts.push(await verificationFailure(trx, draft));
+    plan = (await insertPlanWithEntries(trx, planRow(draft), recordEntries(draft, input, responder)))!;
+  } else if (executed && draft.targets && draft.containmentId) {
+    // The remote steps, an outbox: written with the suspension and its record, carried out after commit.
+    const subject = { user_id: draft.subject!.id, email: draft.subject!.email };
+    wroteSteps = await writeSuspendSteps(
       trx,
-      planRow(draft),
-      recordEntries(draft, input, responder),
-      executed ? draft.subject!.id : undefined,
+      accountId,
+      draft.containmentId,
+      draft.id,
+      draft.targets,
+      subject,
+      responder,
     );
-    if (!plan) {
-      draft.verdicts.pop();
-      draft.verdicts.push(await verificationFailure(trx, draft));
-      plan = (await insertPlanWithEntries(trx, planRow(draft), recordEntries(draft, input, responder)))!;
-    } else if (executed && draft.targets && draft.containmentId) {
-      // The remote steps, an outbox: written with the suspension and its record, carried out after commit.
-      const subject = { user_id: draft.subject!.id, email: draft.subject!.email };
-      wroteSteps = await writeSuspendSteps(
-        trx,
-        accountId,
-        draft.containmentId,
-        draft.id,
-        draft.targets,
-        subject,
-        responder,
-      );
-    }
-    lap('verify-record');
-    return { signal, plan, duplicate: false, timings } satisfies Reception;
-  })();
-  return { reception, wroteSteps };
+  }
+  lap('verify-record');
+  return { reception: { signal, plan, duplicate: false, timings }, wroteSteps };
 }
 
 /**
@@ -250,7 +247,7 @@ async function executeNhiDraft(
     });
     return;
   }
-  const leak = leakFacts({ attributes: draft.signal.attributes ?? {}, observed_time: draft.signal.observed_time });
+  const leak = leakFacts(draft.signal.attributes ?? {}, draft.signal.observed_time);
   const done = await executeNhi(
     deps,
     trx,

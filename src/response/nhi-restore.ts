@@ -16,18 +16,11 @@ import { signEventsToken, storeEventsToken, type EventsTokenDeps } from '../oaut
 import { makeSecret } from '../secret-format.js';
 import type { Database, NhiSubject } from '../storage/schema.js';
 import type { AuditEntryValues } from '../store/audit.js';
-import { lockAppById } from '../store/apps.js';
+import { lockAppById, readUserRole, updateApp } from '../store/apps.js';
 import { markFalsePositive } from '../store/approvals.js';
 import { findContainment, lockContainment, type ContainmentRow } from '../store/containments.js';
 import { findPlan } from '../store/plans.js';
-import {
-  closeNhiContainment,
-  enableApp,
-  lockSource,
-  replaceSourceCredential,
-  takeContainmentSecret,
-} from '../store/nhi.js';
-import { readUserRole } from '../store/apps.js';
+import { closeNhiContainment, lockSource, replaceSourceCredential, takeContainmentSecret } from '../store/nhi.js';
 import { containmentSealLabel, eventsTokenRecipe, sourceCredential, verifyNhi } from './nhi-subject.js';
 import type { RestoreReason, RestoreReport } from './restores.js';
 
@@ -56,7 +49,9 @@ export async function executeNhiRestore(
     if (!app) throw new AppError('NOT_FOUND', { description: 'the app no longer exists' });
     // A new client secret when the leaked one was a client secret (a leaked events token left it unknown).
     if (subject.kind === 'cs' && app.auth_method !== 'private_key_jwt') secret = generateClientSecret();
-    await enableApp(trx, accountId, app.id, secret === undefined ? null : hashClientSecret(secret));
+    const newSecret =
+      secret === undefined ? {} : { secret_hash: hashClientSecret(secret), secret_rotated_at: new Date() };
+    await updateApp(trx, accountId, app.id, { disabled_at: null, ...newSecret });
     enabled = { type: 'app', id: app.id, wasDisabled: app.disabled_at !== null };
   } else if (subject.type === 'source') {
     const source = await lockSource(trx, accountId, subject.id);

@@ -48,13 +48,9 @@ export interface LeakFacts {
   report: string | null;
 }
 
-export function leakFacts(signal: { attributes: Record<string, unknown>; observed_time?: string; observed_at?: Date }) {
-  const text = (key: string) => (typeof signal.attributes[key] === 'string' ? signal.attributes[key] : null);
-  return {
-    url: text('secret.url'),
-    observedAt: new Date(signal.observed_time ?? signal.observed_at ?? Date.now()),
-    report: text('secret.report'),
-  } satisfies LeakFacts;
+export function leakFacts(attributes: Record<string, unknown>, observedAt: Date | string): LeakFacts {
+  const text = (key: string) => (typeof attributes[key] === 'string' ? attributes[key] : null);
+  return { url: text('secret.url'), observedAt: new Date(observedAt), report: text('secret.report') };
 }
 
 /** The label a record's new secret is sealed under. */

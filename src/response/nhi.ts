@@ -17,7 +17,7 @@ import { newId } from '../ids.js';
 import { generateClientSecret, hashClientSecret } from '../oauth/client-secret.js';
 import { makeSecret } from '../secret-format.js';
 import type { Database, NhiAction, NhiSubject } from '../storage/schema.js';
-import { lockAppById, updateApp } from '../store/apps.js';
+import { lockAppById } from '../store/apps.js';
 import { revokeEventsTokenRow } from '../store/events-tokens.js';
 import {
   appChangesSince,
@@ -43,7 +43,7 @@ import type { PlanRow } from '../store/plans.js';
 import type { Verdict } from './plan.js';
 
 /** How far back a record looks at what the app did before the leak. */
-export const BLAST_RADIUS_SECONDS = 3600;
+const BLAST_RADIUS_SECONDS = 3600;
 /** The most changes a record lists (it counts them all). */
 const MAX_CHANGES_LISTED = 100;
 
@@ -143,7 +143,7 @@ export async function executeNhi(
       return stop('no_action', 'the leaked secret was already replaced');
     const leakedEventsToken = subject.credential?.id;
     // The app's row changes in the statement that cuts its tokens off, or alone when none are.
-    const changes: Parameters<typeof updateApp>[3] = {};
+    const changes: { disabled_at?: Date; secret_hash?: string; secret_rotated_at?: Date } = {};
     if (action === 'disable_app') {
       changes.disabled_at = new Date();
       done.disabled = true;
@@ -281,10 +281,7 @@ export async function executeApprovedNhi(
   approved: Verdict,
 ) {
   const signal = plan.signal_id ? await findSignal(trx, plan.account_id, plan.signal_id) : undefined;
-  const leak = leakFacts({
-    attributes: signal?.attributes ?? {},
-    observed_at: new Date(signal?.observed_at ?? Date.now()),
-  });
+  const leak = leakFacts(signal?.attributes ?? {}, signal?.observed_at ?? new Date());
   const action = plan.action as NhiAction;
   const what = { accountId: plan.account_id, id: plan.id, action, subject: plan.subject_nhi!, leak };
   const done = await executeNhi(deps, trx, what, ctx);

@@ -215,7 +215,7 @@ export function lintPlaybook(document: unknown): LintProblem[] {
   }
   if (document.action === 'notify' && document.mode !== undefined)
     problems.push({ path: '/mode', message: 'a notify playbook takes no mode: it only records' });
-  if (NHI.includes(document.action) && document.match.subject !== undefined)
+  if (isNhiAction(document.action) && document.match.subject !== undefined)
     problems.push({ path: '/match/subject', message: `${document.action} acts on a non-human identity` });
   if (document.action === 'suspend' && document.mode === 'auto' && matchesEverything(document.match)) {
     problems.push({
@@ -262,8 +262,7 @@ function matchesEverything(match: PlaybookDocument['match']): boolean {
 }
 
 /** The actions on a non-human identity (response/nhi.ts). */
-export const NHI_ACTIONS: readonly NhiAction[] = ['disable_app', 'rotate_secret', 'revoke_tokens'];
-const NHI: readonly string[] = NHI_ACTIONS;
+const NHI: readonly string[] = ['disable_app', 'rotate_secret', 'revoke_tokens'] satisfies NhiAction[];
 export const isNhiAction = (action: string): action is NhiAction => NHI.includes(action);
 
 /** The content hash that versions a playbook (or a policy): SHA-256 of its RFC 8785 canonical JSON. */

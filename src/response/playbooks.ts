@@ -106,7 +106,7 @@ export function fromRow(row: PlaybookRow): Playbook {
 }
 
 /** The playbook every account has until it applies one of this name: a leaked secret dies at once. */
-export const LEAKED_SECRET_PLAYBOOK: PlaybookDocument = {
+const LEAKED_SECRET_PLAYBOOK: PlaybookDocument = {
   name: 'leaked-secret',
   description:
     'Built in: a confirmed leak of a Cordon secret (a leak report, or a secret.leaked signal) rotates it at once; ' +

@@ -46,7 +46,7 @@ export function updateApp(
   db: Executor,
   accountId: string,
   id: string,
-  changes: { disabled_at?: Date; secret_hash?: string; secret_rotated_at?: Date },
+  changes: { disabled_at?: Date | null; secret_hash?: string; secret_rotated_at?: Date },
 ): Promise<OAuthApp> {
   return db
     .updateTable('oauth_apps')

@@ -141,23 +141,6 @@ export async function revokeEventsTokensOfApp(db: Executor, accountId: string, a
   return rows.map((r) => r.id).sort();
 }
 
-/** Enables a disabled app (a restore), with a new secret hash when it has one. */
-export function enableApp(db: Executor, accountId: string, id: string, secretHash: string | null) {
-  return db
-    .updateTable('oauth_apps')
-    .set({
-      disabled_at: null,
-      updated_at: sql<Date>`now()` as unknown as Date,
-      ...(secretHash === null
-        ? {}
-        : { secret_hash: secretHash, secret_rotated_at: sql<Date>`now()` as unknown as Date }),
-    })
-    .where('account_id', '=', accountId)
-    .where('id', '=', id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-}
-
 export function lockSource(db: Executor, accountId: string, id: string) {
   return db
     .selectFrom('signal_sources')
