@@ -1,9 +1,9 @@
 /**
- * Who a non-human subject is, for people (the console): the app's or source's name and state, an app's
- * maker (oauth_apps.created_by), a session's person; and the open records of the apps a person made,
- * which their console shows them.
+ * Who a non-human subject is, for people (the console, explain, webhook messages): the app's or source's
+ * name and state, an app's maker (oauth_apps.created_by), a session's person, from one set of joins
+ * (NHI_NAMES, nhiJoins); and the open records of the apps a person made, which their console shows them.
  */
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { NhiSubject } from '../storage/schema.js';
 import type { Executor } from './executor.js';
 
@@ -24,20 +24,50 @@ export interface NhiOwner {
   user: NamedPerson | null;
 }
 
+/** The names of a non-human subject: the app's or source's, its maker, a session's person. */
+export const NHI_NAMES = sql`
+  coalesce(na.name, ns.name) AS nhi_name, na.created_by AS maker_id, m.email AS maker_email,
+  m.display_name AS maker_name, su.id AS session_user_id, su.email AS session_email,
+  su.display_name AS session_display_name`;
+
+/** The joins of NHI_NAMES, for the subject (jsonb: {type, id, user_id?}) of the account. */
+export function nhiJoins(accountId: RawBuilder<unknown>, subject: RawBuilder<unknown>) {
+  return sql`
+    LEFT JOIN oauth_apps na ON na.account_id = ${accountId} AND ${subject}->>'type' = 'app'
+      AND na.id = ${subject}->>'id'
+    LEFT JOIN users m ON m.account_id = na.account_id AND m.id = na.created_by
+    LEFT JOIN signal_sources ns ON ns.account_id = ${accountId} AND ${subject}->>'type' = 'source'
+      AND ns.id = ${subject}->>'id'
+    LEFT JOIN users su ON su.account_id = ${accountId} AND su.id = ${subject}->>'user_id'`;
+}
+
 /** The subject's owner as it is now, in one statement. */
 export async function readNhiOwner(db: Executor, accountId: string, subject: NhiSubject): Promise<NhiOwner> {
-  const { rows } = await sql<NhiOwner>`
-    SELECT coalesce(a.name, s.name) AS name, a.client_id, coalesce(a.disabled_at, s.disabled_at) AS disabled_at,
-           CASE WHEN m.id IS NULL THEN NULL
-             ELSE json_build_object('id', m.id, 'email', m.email, 'display_name', m.display_name) END AS maker,
-           CASE WHEN u.id IS NULL THEN NULL
-             ELSE json_build_object('id', u.id, 'email', u.email, 'display_name', u.display_name) END AS "user"
-    FROM (SELECT ${accountId}::text AS account_id) k
-    LEFT JOIN oauth_apps a ON a.account_id = k.account_id AND ${subject.type} = 'app' AND a.id = ${subject.id}
-    LEFT JOIN users m ON m.account_id = a.account_id AND m.id = a.created_by
-    LEFT JOIN signal_sources s ON s.account_id = k.account_id AND ${subject.type} = 'source' AND s.id = ${subject.id}
-    LEFT JOIN users u ON u.account_id = k.account_id AND u.id = ${subject.user_id ?? null}::text`.execute(db);
-  return rows[0]!;
+  const { rows } = await sql<{
+    nhi_name: string | null;
+    client_id: string | null;
+    disabled_at: Date | null;
+    maker_id: string | null;
+    maker_email: string | null;
+    maker_name: string | null;
+    session_user_id: string | null;
+    session_email: string | null;
+    session_display_name: string | null;
+  }>`
+    SELECT ${NHI_NAMES}, na.client_id, coalesce(na.disabled_at, ns.disabled_at) AS disabled_at
+    FROM (SELECT ${accountId}::text AS account_id, ${JSON.stringify(subject)}::jsonb AS subject) k
+    ${nhiJoins(sql`k.account_id`, sql`k.subject`)}`.execute(db);
+  const row = rows[0]!;
+  const person = (id: string | null, email: string | null, name: string | null) =>
+    id === null ? null : { id, email: email!, display_name: name! };
+  return {
+    name: row.nhi_name,
+    client_id: row.client_id,
+    disabled_at: row.disabled_at,
+    // A maker deleted since is no one to name.
+    maker: person(row.maker_email === null ? null : row.maker_id, row.maker_email, row.maker_name),
+    user: person(row.session_user_id, row.session_email, row.session_display_name),
+  };
 }
 
 export interface MadeAppContainment {

@@ -6,9 +6,10 @@
  * is named too: the app's or source's name, an app's maker (oauth_apps.created_by, whom a subscriber routes
  * the event to), a session's person. Never a secret: a subject carries its secret's SHA-256 only.
  */
-import { sql, type RawBuilder } from 'kysely';
+import { sql } from 'kysely';
 import type { NhiSubject } from '../storage/schema.js';
 import type { Executor } from './executor.js';
+import { NHI_NAMES, nhiJoins } from './nhi-names.js';
 
 export interface EventContext {
   plan_id: string | null;
@@ -33,23 +34,6 @@ export interface EventContext {
   session_user_id?: string | null;
   session_email?: string | null;
   session_display_name?: string | null;
-}
-
-/** The names of a non-human subject: the app's or source's, its maker, a session's person. */
-const NHI_NAMES = sql`
-  coalesce(na.name, ns.name) AS nhi_name, na.created_by AS maker_id, m.email AS maker_email,
-  m.display_name AS maker_name, su.id AS session_user_id, su.email AS session_email,
-  su.display_name AS session_display_name`;
-
-/** The joins of NHI_NAMES, for the subject (jsonb: {type, id, user_id?}) of the account. */
-function nhiJoins(accountId: RawBuilder<unknown>, subject: RawBuilder<unknown>) {
-  return sql`
-    LEFT JOIN oauth_apps na ON na.account_id = ${accountId} AND ${subject}->>'type' = 'app'
-      AND na.id = ${subject}->>'id'
-    LEFT JOIN users m ON m.account_id = na.account_id AND m.id = na.created_by
-    LEFT JOIN signal_sources ns ON ns.account_id = ${accountId} AND ${subject}->>'type' = 'source'
-      AND ns.id = ${subject}->>'id'
-    LEFT JOIN users su ON su.account_id = ${accountId} AND su.id = ${subject}->>'user_id'`;
 }
 
 /** A plan with its subject and signal. */
